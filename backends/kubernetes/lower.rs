@@ -1,0 +1,491 @@
+//! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
+
+use super::Settings;
+use crate::backend::{OutputFile, header_comment};
+use crate::diagnostic::Diagnostic;
+use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
+    HTTPGetAction, Namespace, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecretVolumeSource, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
+    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Stand-ins rendered into `self` and replaced by downward-API references after `$` escaping.
+const POD_NAME_MARK: &str = "\u{F0000}BERTH_POD_NAME\u{F0001}";
+const POD_ORDINAL_MARK: &str = "\u{F0000}BERTH_POD_ORDINAL\u{F0001}";
+const POD_NAME_ENV: &str = "BERTH_POD_NAME";
+const POD_ORDINAL_ENV: &str = "BERTH_POD_ORDINAL";
+const TLS_VOLUME: &str = "berth-tls";
+
+struct Names<'a> {
+    service: &'a str,
+    settings: &'a Settings,
+}
+
+impl Names<'_> {
+    /// The stable DNS name of a member: `<pod>.<headless service>.<namespace>.svc.<domain>`.
+    fn host(&self, pod: &str) -> String {
+        format!("{pod}.{}.{}.svc.{}", self.service, self.settings.namespace, self.settings.cluster_domain)
+    }
+    fn client_service(&self) -> String {
+        format!("{}-public", self.service)
+    }
+}
+
+pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic]) -> Result<(Vec<OutputFile>, Vec<String>), Vec<Diagnostic>> {
+    let names = Names { service: service.name(), settings };
+    let member_labels = labels(service, "member");
+    let mut files = Vec::new();
+    let header = header_comment(service, diagnostics);
+    let mut emit = |order: u8, kind: &str, name: &str, object: &dyn ErasedSerialize| -> Result<(), Vec<Diagnostic>> {
+        let yaml = object.to_yaml().map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+        files.push(OutputFile { path: format!("{order:02}-{kind}-{name}.yaml"), contents: format!("{header}{yaml}") });
+        Ok(())
+    };
+
+    if settings.create_namespace {
+        let namespace = Namespace { metadata: ObjectMeta { name: Some(settings.namespace.clone()), labels: Some(managed()), ..Default::default() }, ..Default::default() };
+        emit(0, "namespace", &settings.namespace, &namespace)?;
+    }
+    for (class_name, decl) in &settings.storage_classes {
+        if crate::resolve::dns_label(class_name, 63).is_err() {
+            return Err(vec![Diagnostic::input("spec/invalid-name", format!("storage class name `{class_name}` is not a DNS label")).help("use lowercase letters, digits and `-`")]);
+        }
+        let class = StorageClass {
+            metadata: ObjectMeta { name: Some(class_name.clone()), labels: Some(managed()), ..Default::default() },
+            provisioner: decl.provisioner.clone(),
+            parameters: (!decl.parameters.is_empty()).then(|| decl.parameters.clone()),
+            // Retain: deleting a claim must not delete the disk; WaitForFirstConsumer: the disk is
+            // created in the zone where the pod is scheduled, not in a random one.
+            reclaim_policy: Some("Retain".into()),
+            volume_binding_mode: Some("WaitForFirstConsumer".into()),
+            allow_volume_expansion: Some(true),
+            ..Default::default()
+        };
+        emit(10, "storageclass", class_name, &class)?;
+    }
+
+    let headless = KubeService {
+        metadata: metadata(service, settings, service.name(), "member"),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            // Members must find each other before they are ready: readiness may need quorum.
+            publish_not_ready_addresses: Some(true),
+            ports: Some(service.ports.iter().map(service_port).collect()),
+            selector: Some(member_labels.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    emit(20, "service", service.name(), &headless)?;
+    let public: Vec<ServicePort> = service.public_ports().map(service_port).collect();
+    if !public.is_empty() {
+        let client = KubeService {
+            metadata: metadata(service, settings, &names.client_service(), "member"),
+            spec: Some(ServiceSpec { type_: Some("ClusterIP".into()), ports: Some(public), selector: Some(member_labels.clone()), ..Default::default() }),
+            ..Default::default()
+        };
+        emit(21, "service", &names.client_service(), &client)?;
+    }
+
+    let replicas = service.replicas();
+    if replicas > 1 {
+        // Keep a majority up, but never block a drain: at least one disruption is always allowed.
+        let max_unavailable = (replicas - service.replication.majority()).max(1);
+        let budget = PodDisruptionBudget {
+            metadata: metadata(service, settings, service.name(), "member"),
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(max_unavailable as i32)),
+                selector: Some(LabelSelector { match_labels: Some(member_labels.clone()), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        emit(30, "poddisruptionbudget", service.name(), &budget)?;
+    }
+
+    let peers: Vec<Member> = (0..replicas)
+        .map(|i| {
+            let pod = format!("{}-{i}", service.name());
+            Member { ordinal: i.to_string(), host: names.host(&pod), name: pod }
+        })
+        .collect();
+    let me = Member { ordinal: POD_ORDINAL_MARK.into(), name: POD_NAME_MARK.into(), host: names.host(POD_NAME_MARK) };
+    let member_container = container(service, &Identity { me: Some(&me), peers: &peers }, true)?;
+    let statefulset = StatefulSet {
+        metadata: metadata(service, settings, service.name(), "member"),
+        spec: Some(StatefulSetSpec {
+            service_name: Some(service.name().to_string()),
+            replicas: Some(replicas as i32),
+            pod_management_policy: Some(match service.replication.start.value {
+                Start::Parallel => "Parallel".into(),
+                Start::Ordered => "OrderedReady".into(),
+            }),
+            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), ..Default::default() }),
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some("Retain".into()),
+                when_scaled: Some("Retain".into()),
+            }),
+            selector: LabelSelector { match_labels: Some(member_labels.clone()), ..Default::default() },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(member_labels.clone()), ..Default::default() }),
+                spec: Some(PodSpec {
+                    affinity: affinity(service, &member_labels),
+                    containers: vec![member_container],
+                    volumes: pod_volumes(service),
+                    termination_grace_period_seconds: Some(service.stop_grace.value as i64),
+                    security_context: Some(pod_security(service)),
+                    automount_service_account_token: Some(false),
+                    ..Default::default()
+                }),
+            },
+            volume_claim_templates: claim_templates(service),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    emit(40, "statefulset", service.name(), &statefulset)?;
+
+    if let Some(init) = &service.init {
+        let identity = Identity { me: None, peers: &peers };
+        let image = match &init.image {
+            Some(image) => service.render(image, &identity)?,
+            None => service.render(&service.container.image, &Identity { me: peers.first(), peers: &peers })?,
+        };
+        let command = init.command.iter().map(|t| service.render(t, &identity).map(|s| escape_dollars(&s))).collect::<Result<Vec<_>, _>>()?;
+        let name = format!("{}-init", service.name());
+        let job = Job {
+            metadata: metadata(service, settings, &name, "init"),
+            spec: Some(JobSpec {
+                // Retry with the Job's back-off until the members answer, instead of waiting for
+                // readiness (which may need the quorum this job creates).
+                backoff_limit: Some(30),
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta { labels: Some(labels(service, "init")), ..Default::default() }),
+                    spec: Some(PodSpec {
+                        restart_policy: Some("OnFailure".into()),
+                        containers: vec![Container {
+                            name: "init".into(),
+                            image: Some(image),
+                            image_pull_policy: Some("IfNotPresent".into()),
+                            command: Some(command),
+                            volume_mounts: tls_mount(service),
+                            security_context: Some(container_security(service)),
+                            ..Default::default()
+                        }],
+                        volumes: tls_volume(service).map(|v| vec![v]),
+                        security_context: Some(pod_security(service)),
+                        automount_service_account_token: Some(false),
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        emit(50, "job", &name, &job)?;
+    }
+
+    let mut resources: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    resources.sort();
+    let kustomization = Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
+    let yaml = crate::yaml::to_yaml(&kustomization).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+    // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads only
+    // .yaml/.yml/.json files, does not try to apply it as an object.
+    files.push(OutputFile { path: "Kustomization".into(), contents: format!("{header}{yaml}") });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, tls_names(service, &names, &peers)))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kustomization {
+    api_version: &'static str,
+    kind: &'static str,
+    resources: Vec<String>,
+}
+
+/// Lets `emit` take any object without a generic closure.
+trait ErasedSerialize {
+    fn to_yaml(&self) -> Result<String, String>;
+}
+
+impl<T: Serialize> ErasedSerialize for T {
+    fn to_yaml(&self) -> Result<String, String> {
+        crate::yaml::to_yaml(self)
+    }
+}
+
+fn managed() -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), "berth".to_string())])
+}
+
+fn labels(service: &Service, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), service.name().to_string()),
+        ("app.kubernetes.io/component".to_string(), component.to_string()),
+    ])
+}
+
+fn metadata(service: &Service, settings: &Settings, name: &str, component: &str) -> ObjectMeta {
+    let mut all = labels(service, component);
+    all.extend(managed());
+    ObjectMeta { name: Some(name.to_string()), namespace: Some(settings.namespace.clone()), labels: Some(all), ..Default::default() }
+}
+
+fn service_port(port: &crate::model::Port) -> ServicePort {
+    ServicePort {
+        name: Some(port.name.clone()),
+        port: i32::from(port.port),
+        target_port: Some(IntOrString::String(port.name.clone())),
+        protocol: Some(protocol(port)),
+        ..Default::default()
+    }
+}
+
+fn protocol(port: &crate::model::Port) -> String {
+    match port.protocol {
+        crate::model::Protocol::Tcp => "TCP".into(),
+        crate::model::Protocol::Udp => "UDP".into(),
+    }
+}
+
+fn affinity(service: &Service, member_labels: &BTreeMap<String, String>) -> Option<Affinity> {
+    let term = PodAffinityTerm {
+        label_selector: Some(LabelSelector { match_labels: Some(member_labels.clone()), ..Default::default() }),
+        topology_key: "kubernetes.io/hostname".into(),
+        ..Default::default()
+    };
+    let anti = match service.replication.spread.value {
+        _ if service.replicas() < 2 => return None,
+        Spread::Required => PodAntiAffinity { required_during_scheduling_ignored_during_execution: Some(vec![term]), ..Default::default() },
+        Spread::Preferred => PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm { weight: 100, pod_affinity_term: term }]),
+            ..Default::default()
+        },
+        Spread::None => return None,
+    };
+    Some(Affinity { pod_anti_affinity: Some(anti), ..Default::default() })
+}
+
+/// Kubernetes expands `$(VAR)` and reduces `$$` to `$` in command, args and env values; doubling
+/// every `$` keeps the spec's strings literal.
+fn escape_dollars(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+/// Renders a member string, then swaps the identity stand-ins for downward-API variables.
+fn render_member(service: &Service, template: &crate::model::Template, identity: &Identity, used: &mut [bool; 2]) -> Result<String, Vec<Diagnostic>> {
+    let text = escape_dollars(&service.render(template, identity)?);
+    used[0] |= text.contains(POD_NAME_MARK);
+    used[1] |= text.contains(POD_ORDINAL_MARK);
+    Ok(text.replace(POD_NAME_MARK, &format!("$({POD_NAME_ENV})")).replace(POD_ORDINAL_MARK, &format!("$({POD_ORDINAL_ENV})")))
+}
+
+fn container(service: &Service, identity: &Identity, member: bool) -> Result<Container, Vec<Diagnostic>> {
+    let c = &service.container;
+    let image = service.render(&c.image, identity)?;
+    if image.contains(POD_NAME_MARK) || image.contains(POD_ORDINAL_MARK) {
+        return Err(vec![Diagnostic::input("spec/invalid-value", "`container.image` uses `self`, but one pod template serves every member on Kubernetes")
+            .at(c.image.span.clone(), "uses `self`")
+            .help("use the same image for every member")]);
+    }
+    let mut used = [false; 2];
+    let command = c.command.iter().map(|t| render_member(service, t, identity, &mut used)).collect::<Result<Vec<_>, _>>()?;
+    let args = c.args.iter().map(|t| render_member(service, t, identity, &mut used)).collect::<Result<Vec<_>, _>>()?;
+    let mut env = Vec::new();
+    for var in &c.env {
+        env.push(match &var.value {
+            EnvValue::Literal(t) => EnvVar { name: var.name.clone(), value: Some(render_member(service, t, identity, &mut used)?), ..Default::default() },
+            EnvValue::Secret { secret, key } => EnvVar {
+                name: var.name.clone(),
+                value_from: Some(EnvVarSource { secret_key_ref: Some(SecretKeySelector { name: secret.clone(), key: key.clone(), optional: Some(false) }), ..Default::default() }),
+                ..Default::default()
+            },
+        });
+    }
+    // Identity variables come first: `$(VAR)` in env values only sees variables defined above it.
+    let mut identity_env = Vec::new();
+    if used[0] {
+        identity_env.push(field_env(POD_NAME_ENV, "metadata.name"));
+    }
+    if used[1] {
+        identity_env.push(field_env(POD_ORDINAL_ENV, "metadata.labels['apps.kubernetes.io/pod-index']"));
+    }
+    identity_env.extend(env);
+
+    let mut mounts: Vec<VolumeMount> = service.volumes.iter().map(|v| VolumeMount { name: v.name.clone(), mount_path: v.path.clone(), ..Default::default() }).collect();
+    mounts.extend(tls_mount(service).unwrap_or_default());
+    let liveness = service.health.liveness.as_ref().map(probe);
+    // Without a startup probe, a replica replaying its log after a crash is killed by liveness
+    // before it finishes; give it the liveness check with a five-minute allowance instead.
+    let startup = match (&service.health.startup, &service.health.liveness) {
+        (Some(startup), _) => Some(probe(startup)),
+        (None, Some(live)) if member => Some(Probe { failure_threshold: Some(30), period_seconds: Some(10), initial_delay_seconds: None, ..probe(live) }),
+        _ => None,
+    };
+    Ok(Container {
+        name: service.name().to_string(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: (!command.is_empty()).then_some(command),
+        args: (!args.is_empty()).then_some(args),
+        env: (!identity_env.is_empty()).then_some(identity_env),
+        ports: Some(service.ports.iter().map(|p| ContainerPort { name: Some(p.name.clone()), container_port: i32::from(p.port), protocol: Some(protocol(p)), ..Default::default() }).collect()),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        liveness_probe: liveness,
+        readiness_probe: service.health.readiness.as_ref().map(probe),
+        startup_probe: startup,
+        resources: resources(service),
+        security_context: Some(container_security(service)),
+        ..Default::default()
+    })
+}
+
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource { field_ref: Some(ObjectFieldSelector { field_path: path.into(), ..Default::default() }), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn probe(check: &crate::model::Check) -> Probe {
+    let mut probe = Probe {
+        period_seconds: check.interval.map(|s| s as i32),
+        timeout_seconds: check.timeout.map(|s| s as i32),
+        failure_threshold: check.failures.map(|f| f as i32),
+        initial_delay_seconds: check.initial_delay.map(|s| s as i32),
+        ..Default::default()
+    };
+    match &check.action {
+        CheckAction::Http { path, port } => {
+            probe.http_get = Some(HTTPGetAction { path: Some(path.clone()), port: IntOrString::String(port.clone()), scheme: Some("HTTP".into()), ..Default::default() })
+        }
+        CheckAction::Tcp { port } => probe.tcp_socket = Some(TCPSocketAction { port: IntOrString::String(port.clone()), ..Default::default() }),
+        CheckAction::Exec { argv } => probe.exec = Some(ExecAction { command: Some(argv.clone()) }),
+    }
+    probe
+}
+
+fn resources(service: &Service) -> Option<ResourceRequirements> {
+    let r = &service.resources.as_ref()?.value;
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    for (key, request, limit) in [("cpu", &r.cpu, &r.cpu_limit), ("memory", &r.memory, &r.memory_limit)] {
+        if let Some(request) = request {
+            requests.insert(key.to_string(), Quantity(request.clone()));
+        }
+        if let Some(limit) = limit.as_ref().or(request.as_ref()) {
+            limits.insert(key.to_string(), Quantity(limit.clone()));
+        }
+    }
+    Some(ResourceRequirements { requests: (!requests.is_empty()).then_some(requests), limits: (!limits.is_empty()).then_some(limits), ..Default::default() })
+}
+
+fn pod_security(service: &Service) -> PodSecurityContext {
+    let user = service.container.user.map(i64::from);
+    PodSecurityContext {
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        run_as_user: user,
+        run_as_group: user,
+        // The claim's files become writable by the image's user.
+        fs_group: user,
+        run_as_non_root: user.map(|u| u != 0),
+        ..Default::default()
+    }
+}
+
+fn container_security(service: &Service) -> SecurityContext {
+    // Dropping every capability only works once the image does not start as root (entrypoints
+    // that chown the data directory or switch user need CHOWN, SETUID and SETGID).
+    let non_root = service.container.user.is_some_and(|u| u != 0);
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: non_root.then(|| Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn pod_volumes(service: &Service) -> Option<Vec<Volume>> {
+    let mut volumes: Vec<Volume> = service
+        .volumes
+        .iter()
+        .filter(|v| !v.persistent)
+        .map(|v| Volume {
+            name: v.name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource { size_limit: v.size.as_ref().map(|(text, _)| Quantity(text.clone())), ..Default::default() }),
+            ..Default::default()
+        })
+        .collect();
+    volumes.extend(tls_volume(service));
+    (!volumes.is_empty()).then_some(volumes)
+}
+
+fn claim_templates(service: &Service) -> Option<Vec<PersistentVolumeClaim>> {
+    let claims: Vec<PersistentVolumeClaim> = service
+        .persistent_volumes()
+        .map(|v| PersistentVolumeClaim {
+            metadata: ObjectMeta { name: Some(v.name.clone()), labels: Some(labels(service, "member")), ..Default::default() },
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: v.class.clone(),
+                resources: Some(VolumeResourceRequirements {
+                    requests: v.size.as_ref().map(|(text, _)| BTreeMap::from([("storage".to_string(), Quantity(text.clone()))])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    (!claims.is_empty()).then_some(claims)
+}
+
+fn tls_volume(service: &Service) -> Option<Volume> {
+    let tls = &service.tls.as_ref()?.value;
+    Some(Volume {
+        name: TLS_VOLUME.into(),
+        // 0440 with the pod's fsGroup: readable by the image's user, never world-readable.
+        secret: Some(SecretVolumeSource { secret_name: Some(tls.secret.clone()), default_mode: Some(0o440), ..Default::default() }),
+        ..Default::default()
+    })
+}
+
+fn tls_mount(service: &Service) -> Option<Vec<VolumeMount>> {
+    let tls = &service.tls.as_ref()?.value;
+    Some(vec![VolumeMount { name: TLS_VOLUME.into(), mount_path: tls.path.clone(), read_only: Some(true), ..Default::default() }])
+}
+
+/// Every name a node certificate must cover: each member's stable names at every level of
+/// qualification, the client service's names, and the spec's extra names.
+fn tls_names(service: &Service, names: &Names, peers: &[Member]) -> Vec<String> {
+    let ns = &names.settings.namespace;
+    let domain = &names.settings.cluster_domain;
+    let mut out = Vec::new();
+    for peer in peers {
+        let base = format!("{}.{}", peer.name, service.name());
+        out.extend([base.clone(), format!("{base}.{ns}"), format!("{base}.{ns}.svc"), format!("{base}.{ns}.svc.{domain}")]);
+    }
+    if service.public_ports().next().is_some() {
+        let client = names.client_service();
+        out.extend([client.clone(), format!("{client}.{ns}"), format!("{client}.{ns}.svc"), format!("{client}.{ns}.svc.{domain}")]);
+    }
+    if let Some(tls) = &service.tls {
+        out.extend(tls.value.extra_names.iter().map(|n| n.value.clone()));
+    }
+    out
+}

@@ -1,0 +1,160 @@
+//! The Kubernetes backend's safety rules. Each rule's document is `rules/<name>.md`; its first
+//! ```toml block is a spec that triggers the rule and its second a fixed spec that does not.
+
+use crate::backend::Rule;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::{Quorum, Service, Spread, Start};
+
+macro_rules! rule {
+    ($name:literal, $severity:ident, $summary:literal) => {
+        Rule {
+            id: concat!("kubernetes/", $name),
+            severity: Severity::$severity,
+            summary: $summary,
+            doc: include_str!(concat!("rules/", $name, ".md")),
+        }
+    };
+}
+
+pub static RULES: &[Rule] = &[
+    rule!("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
+    rule!("missing-storage-class", Error, "a persistent volume does not name a storage class"),
+    rule!("no-spread", Warning, "replicas may be scheduled onto one node"),
+    rule!("ordered-ready-deadlock", Error, "ordered start with a quorum-gated readiness check cannot recover from a full outage"),
+    rule!("liveness-needs-quorum", Error, "the liveness check depends on the rest of the cluster"),
+    rule!("liveness-same-as-readiness", Error, "the liveness check is the readiness check"),
+    rule!("no-readiness", Warning, "no readiness check"),
+    rule!("no-resources", Warning, "CPU or memory requests are not set"),
+    rule!("quorum-size", Warning, "a majority quorum with an even number of, or fewer than 3, replicas"),
+    rule!("tls-ip-name", Error, "a TLS name is an IP address"),
+    rule!("short-stop-grace", Warning, "the stop grace period is under 30 seconds"),
+];
+
+fn rule(name: &str) -> &'static Rule {
+    RULES.iter().find(|r| r.id.strip_prefix("kubernetes/") == Some(name)).expect("rule is declared in RULES")
+}
+
+pub fn check(service: &Service) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let replication = &service.replication;
+    let replicas = service.replicas();
+
+    if service.persistent_volumes().next().is_none() {
+        found.push(rule("no-persistent-volume").fire(
+            service,
+            service.container.span.clone(),
+            "no persistent volume: the data lives in the container's filesystem and is lost when the pod is deleted or rescheduled",
+            "this container writes to no persistent volume",
+            "add a `[[volumes]]` entry with `name`, `path` (the data directory), `size` and `class`",
+        ));
+    }
+    for volume in service.persistent_volumes().filter(|v| v.class.is_none()) {
+        found.push(rule("missing-storage-class").fire(
+            service,
+            volume.span.clone(),
+            format!("volume `{}` has no `class`: the cluster's default storage class is often a slow disk (GCE pd-standard, AWS gp2)", volume.name),
+            "no `class`",
+            "set `class` to an SSD-backed storage class, or declare one under `[backends.kubernetes.storage_classes]`",
+        ));
+    }
+    if replicas > 1 && replication.spread.value == Spread::None {
+        found.push(rule("no-spread").fire(
+            service,
+            replication.spread.span.clone(),
+            format!("{replicas} replicas with `spread = \"none\"`: several replicas may land on one node, and losing that node loses them together"),
+            "no anti-affinity",
+            "set `spread = \"required\"` (or `\"preferred\"` on clusters with fewer nodes than replicas)",
+        ));
+    }
+    let readiness = service.health.readiness.as_ref();
+    if let (Start::Ordered, Some(ready)) = (replication.start.value, readiness)
+        && ready.needs_quorum
+    {
+        found.push(rule("ordered-ready-deadlock").fire(
+            service,
+            replication.start.span.clone(),
+            "`start = \"ordered\"` with a readiness check that needs quorum: after every pod went down, pod 0 waits for a majority that is never started",
+            "OrderedReady pod management",
+            "set `start = \"parallel\"`",
+        ));
+    }
+    if let Some(live) = &service.health.liveness {
+        let same_as_ready = readiness.is_some_and(|r| r.action == live.action);
+        let inherits_quorum = same_as_ready && readiness.is_some_and(|r| r.needs_quorum);
+        if live.needs_quorum || inherits_quorum {
+            found.push(rule("liveness-needs-quorum").fire(
+                service,
+                live.span.clone(),
+                "the liveness check needs quorum: when a majority is down, Kubernetes restarts the surviving pods too",
+                "quorum-gated liveness",
+                "make `[health.liveness]` a process-local check (for example the process's own health endpoint) and keep quorum in readiness",
+            ));
+        } else if same_as_ready {
+            found.push(rule("liveness-same-as-readiness").fire(
+                service,
+                live.span.clone(),
+                "the liveness check is the readiness check: a replica that is merely busy or catching up is killed instead of taken out of rotation",
+                "same check as readiness",
+                "make liveness a cheaper process-local check, or readiness a stricter one",
+            ));
+        }
+    }
+    if readiness.is_none() {
+        found.push(rule("no-readiness").fire(
+            service,
+            service.container.span.clone(),
+            "no readiness check: clients are sent to a replica before it accepts connections",
+            "no `[health.readiness]`",
+            "add `[health.readiness]` that passes when the replica accepts connections",
+        ));
+    }
+    let resources = service.resources.as_ref();
+    let missing: Vec<&str> = [
+        ("cpu", resources.is_some_and(|r| r.value.cpu.is_some())),
+        ("memory", resources.is_some_and(|r| r.value.memory.is_some())),
+    ]
+    .into_iter()
+    .filter(|(_, set)| !set)
+    .map(|(key, _)| key)
+    .collect();
+    if !missing.is_empty() {
+        let span = resources.and_then(|r| r.span.clone()).or(service.container.span.clone());
+        found.push(rule("no-resources").fire(
+            service,
+            span,
+            format!("`resources.{}` not set: the scheduler may pack the database onto a busy node and the kernel may kill it first under memory pressure", missing.join("` and `resources.")),
+            "requests missing",
+            "set `cpu` and `memory` under `[resources]`",
+        ));
+    }
+    if replication.quorum.value == Quorum::Majority && (replicas < 3 || replicas % 2 == 0) {
+        found.push(rule("quorum-size").fire(
+            service,
+            replication.replicas.span.clone(),
+            format!("{replicas} replicas with a majority quorum: {}", if replicas < 3 { "losing one replica loses the quorum" } else { "an even count tolerates no more failures than one replica fewer" }),
+            "replica count",
+            "use an odd number of replicas, at least 3",
+        ));
+    }
+    if let Some(tls) = &service.tls {
+        for name in tls.value.extra_names.iter().filter(|n| n.value.parse::<std::net::IpAddr>().is_ok()) {
+            found.push(rule("tls-ip-name").fire(
+                service,
+                name.span.clone(),
+                format!("TLS name `{}` is an IP address: pod IPs change when a pod is rescheduled, and the certificate stops matching", name.value),
+                "an IP address",
+                "remove the address and rely on the stable DNS names berth reports",
+            ));
+        }
+    }
+    if service.stop_grace.value < 30 {
+        found.push(rule("short-stop-grace").fire(
+            service,
+            service.stop_grace.span.clone(),
+            format!("`stop_grace` is {}s: a database killed before it finishes shutting down replays its log or loses in-flight writes", service.stop_grace.value),
+            "short grace period",
+            "set `[lifecycle] stop_grace` to at least `30s`",
+        ));
+    }
+    found
+}

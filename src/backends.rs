@@ -1,0 +1,32 @@
+//! The registry of backends. Adding a backend is one `#[path]` module and one line in [`all`].
+
+#[path = "../backends/kubernetes/mod.rs"]
+pub mod kubernetes;
+
+use crate::backend::{Backend, Rule};
+
+/// Every backend, in the order they are compiled and listed.
+pub fn all() -> &'static [&'static dyn Backend] {
+    &[&kubernetes::Kubernetes]
+}
+
+/// Every backend the spec language names (`[backends.NAME]` accepts these), including those this
+/// build does not have yet; their options are accepted and not read.
+pub const SPEC_BACKENDS: [&str; 6] = ["docker", "compose", "kubernetes", "marathon", "swarm", "cloudfoundry"];
+
+pub fn by_name(name: &str) -> Option<&'static dyn Backend> {
+    all().iter().copied().find(|b| b.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|b| b.name()).collect()
+}
+
+/// Every rule of every backend.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    all().iter().flat_map(|b| b.rules().iter())
+}
+
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    rules().find(|r| r.id == id)
+}

@@ -1,0 +1,103 @@
+//! One compilation: read the spec and its overrides, parse, resolve, and run the chosen backends,
+//! all in memory. The CLI decides what to print and whether to write.
+
+use crate::backend::{Backend, Input, OutputFile};
+use crate::backends;
+use crate::diagnostic::Diagnostic;
+use crate::params::{self, Override};
+use crate::resolve::{self, Context};
+use crate::source::Sources;
+use crate::spec;
+use std::path::PathBuf;
+
+pub struct Request {
+    pub spec: PathBuf,
+    pub set: Vec<String>,
+    pub values: Option<PathBuf>,
+    /// Empty means every backend.
+    pub backends: Vec<String>,
+}
+
+/// The files of one backend and the TLS names it reports.
+pub struct BackendOutput {
+    pub backend: &'static str,
+    pub files: Vec<OutputFile>,
+    pub tls_names: Vec<String>,
+}
+
+pub struct Outcome {
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+    pub outputs: Vec<BackendOutput>,
+    /// The service's `name`, once resolved.
+    pub service_name: Option<String>,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        crate::diagnostic::exit_code(&self.diagnostics)
+    }
+}
+
+pub fn compile(request: &Request) -> Outcome {
+    let mut outcome = Outcome { sources: Sources::default(), diagnostics: Vec::new(), outputs: Vec::new(), service_name: None };
+    match run(request, &mut outcome) {
+        Ok(()) => {}
+        Err(mut diagnostics) => outcome.diagnostics.append(&mut diagnostics),
+    }
+    outcome
+}
+
+fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> {
+    let chosen = choose_backends(&request.backends)?;
+    let text = read(&request.spec)?;
+    let spec_file = outcome.sources.add(request.spec.display().to_string(), text.clone());
+    let mut overrides: Vec<Override> = Vec::new();
+    if let Some(path) = &request.values {
+        let values_text = read(path)?;
+        let file = outcome.sources.add(path.display().to_string(), values_text.clone());
+        overrides.extend(params::parse_values_file(&values_text, file).map_err(|d| vec![d])?);
+    }
+    if !request.set.is_empty() {
+        let file = outcome.sources.add("--set", request.set.join("\n"));
+        overrides.extend(params::parse_set_args(&request.set, file).map_err(|d| vec![d])?);
+    }
+    let parsed = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
+    let rule_ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
+    let context = Context { backends: &backends::SPEC_BACKENDS, rules: &rule_ids };
+    let service = resolve::resolve(parsed, spec_file, &text, &overrides, &context)?;
+    outcome.service_name = Some(service.name().to_string());
+    for backend in chosen {
+        let compiled = backend.compile(&Input { service: &service, source: &text, file: spec_file });
+        outcome.diagnostics.extend(compiled.diagnostics);
+        outcome.outputs.push(BackendOutput { backend: backend.name(), files: compiled.files, tls_names: compiled.tls_names });
+    }
+    Ok(())
+}
+
+fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Diagnostic>> {
+    if names.is_empty() {
+        return Ok(backends::all().to_vec());
+    }
+    let mut chosen: Vec<&'static dyn Backend> = Vec::new();
+    for name in names {
+        let Some(backend) = backends::by_name(name) else {
+            let known = backends::names();
+            let help = match crate::diagnostic::closest(name, known.iter().copied()) {
+                Some(best) => format!("did you mean `--backend {best}`?"),
+                None => format!("use one of {}", spec::backticked(&known)),
+            };
+            return Err(vec![Diagnostic::input("cli/usage", format!("unknown backend `{name}`")).help(help)]);
+        };
+        if !chosen.iter().any(|b| b.name() == backend.name()) {
+            chosen.push(backend);
+        }
+    }
+    Ok(chosen)
+}
+
+fn read(path: &PathBuf) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::input("cli/io", format!("cannot read `{}`: {e}", path.display())).help("check the path")]
+    })
+}

@@ -1,0 +1,266 @@
+//! The backend-neutral model of one stateful service: every parameter and structural template
+//! already resolved and type-checked. Backends lower this model; they never see the TOML.
+//!
+//! Strings in `[container]` and `[init]` stay templates ([`Template`]) because `self` and `peers`
+//! resolve differently on each orchestrator; [`Service::render`] renders them with a backend's
+//! [`Identity`].
+
+use crate::source::Span;
+use crate::template::Templates;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A value together with where the spec wrote it, for diagnostics.
+#[derive(Clone, Debug)]
+pub struct Located<T> {
+    pub value: T,
+    pub span: Option<Span>,
+}
+
+impl<T> Located<T> {
+    pub fn new(value: T, span: Option<Span>) -> Self {
+        Located { value, span }
+    }
+}
+
+/// A string from `[container]` or `[init]` that may mention `self` and `peers`.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub source: String,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: Located<String>,
+    pub description: Option<String>,
+    pub container: Container,
+    pub ports: Vec<Port>,
+    pub volumes: Vec<Volume>,
+    pub replication: Replication,
+    pub health: Health,
+    pub resources: Option<Located<Resources>>,
+    pub stop_grace: Located<u64>,
+    pub init: Option<Init>,
+    pub tls: Option<Located<Tls>>,
+    pub allow: Vec<Allow>,
+    /// Rendered `params` (for templates in backend options) and the template engine.
+    pub(crate) templates: Templates,
+    /// The `[backends.NAME]` tables, with their spans.
+    pub backend_options: BTreeMap<String, Span>,
+    /// Where the whole spec is, for diagnostics about something missing.
+    pub file_span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Container {
+    pub image: Template,
+    pub command: Vec<Template>,
+    pub args: Vec<Template>,
+    pub env: Vec<EnvVar>,
+    pub user: Option<u32>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub enum EnvValue {
+    Literal(Template),
+    Secret { secret: String, key: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expose {
+    /// Clients and peers.
+    Public,
+    /// Replica-to-replica traffic only: never published, not in the client service.
+    Peers,
+}
+
+#[derive(Clone, Debug)]
+pub struct Port {
+    pub name: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub expose: Expose,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Volume {
+    pub name: String,
+    pub path: String,
+    /// A Kubernetes quantity as written (`100Gi`) and its value in bytes.
+    pub size: Option<(String, u128)>,
+    pub class: Option<String>,
+    pub persistent: bool,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quorum {
+    Majority,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Spread {
+    Required,
+    Preferred,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Start {
+    Parallel,
+    Ordered,
+}
+
+#[derive(Clone, Debug)]
+pub struct Replication {
+    pub replicas: Located<u32>,
+    pub quorum: Located<Quorum>,
+    pub spread: Located<Spread>,
+    pub start: Located<Start>,
+}
+
+impl Replication {
+    /// How many members must stay up for the service to stay available.
+    pub fn majority(&self) -> u32 {
+        match self.quorum.value {
+            Quorum::Majority => self.replicas.value / 2 + 1,
+            Quorum::None => 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckAction {
+    Http { path: String, port: String },
+    Tcp { port: String },
+    Exec { argv: Vec<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub action: CheckAction,
+    pub interval: Option<u64>,
+    pub timeout: Option<u64>,
+    pub failures: Option<u32>,
+    pub initial_delay: Option<u64>,
+    pub needs_quorum: bool,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    pub liveness: Option<Check>,
+    pub readiness: Option<Check>,
+    pub startup: Option<Check>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resources {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub cpu_limit: Option<String>,
+    pub memory_limit: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Init {
+    pub command: Vec<Template>,
+    pub image: Option<Template>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub secret: String,
+    pub path: String,
+    pub extra_names: Vec<Located<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Allow {
+    pub rule: String,
+    pub reason: String,
+    pub span: Option<Span>,
+}
+
+/// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
+/// stable DNS name by which peers and clients reach it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    pub ordinal: String,
+    pub name: String,
+    pub host: String,
+}
+
+/// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
+pub struct Identity<'a> {
+    pub me: Option<&'a Member>,
+    pub peers: &'a [Member],
+}
+
+impl Service {
+    pub fn name(&self) -> &str {
+        &self.name.value
+    }
+
+    pub fn replicas(&self) -> u32 {
+        self.replication.replicas.value
+    }
+
+    pub fn persistent_volumes(&self) -> impl Iterator<Item = &Volume> {
+        self.volumes.iter().filter(|v| v.persistent)
+    }
+
+    pub fn public_ports(&self) -> impl Iterator<Item = &Port> {
+        self.ports.iter().filter(|p| p.expose == Expose::Public)
+    }
+
+    pub fn port(&self, name: &str) -> Option<&Port> {
+        self.ports.iter().find(|p| p.name == name)
+    }
+
+    /// The reason an `[[allow]]` gives for lifting `rule`, if one does.
+    pub fn allowed(&self, rule: &str) -> Option<&Allow> {
+        self.allow.iter().find(|a| a.rule == rule)
+    }
+
+    /// Renders a `[container]` or `[init]` string with a backend's notion of `self` and `peers`.
+    pub fn render(
+        &self,
+        template: &Template,
+        identity: &Identity,
+    ) -> Result<String, crate::diagnostic::Diagnostic> {
+        self.templates.render_member(template, identity)
+    }
+
+    /// Renders a string option of a backend (params only, no `self`/`peers`).
+    pub fn render_option(
+        &self,
+        source: &str,
+        span: Option<Span>,
+    ) -> Result<String, crate::diagnostic::Diagnostic> {
+        self.templates.render_structural(source, span)
+    }
+}

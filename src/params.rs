@@ -1,0 +1,219 @@
+//! Typed parameters: declared under `[params.NAME]`, overridden by `--values FILE` and then by
+//! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`.
+
+use crate::diagnostic::{Diagnostic, closest};
+use crate::source::{FileId, Span};
+use crate::spec::{ParamDecl, backticked};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParamType {
+    String,
+    Integer,
+    Bool,
+}
+
+impl ParamType {
+    fn of(value: &toml::Value) -> Option<Self> {
+        match value {
+            toml::Value::String(_) => Some(ParamType::String),
+            toml::Value::Integer(_) => Some(ParamType::Integer),
+            toml::Value::Boolean(_) => Some(ParamType::Bool),
+            _ => None,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            ParamType::String => "a string",
+            ParamType::Integer => "an integer",
+            ParamType::Bool => "a boolean",
+        }
+    }
+}
+
+/// One `--set NAME=VALUE` argument, or one key of a `--values` file, with where it was written.
+pub struct Override {
+    pub name: String,
+    pub value: OverrideValue,
+    pub span: Span,
+    pub origin: &'static str,
+}
+
+pub enum OverrideValue {
+    /// From `--set`: converted to the parameter's type.
+    Text(String),
+    /// From a `--values` file: must already have the parameter's type.
+    Toml(toml::Value),
+}
+
+/// Splits the `--set` arguments, which live in one pseudo-file (one argument per line).
+pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Diagnostic> {
+    let mut offset = 0;
+    let mut overrides = Vec::new();
+    for arg in args {
+        let span = Span::new(file, offset..offset + arg.len());
+        offset += arg.len() + 1;
+        let Some((name, value)) = arg.split_once('=') else {
+            return Err(Diagnostic::input("cli/usage", format!("`--set {arg}` has no `=`"))
+                .at(Some(span), "expected NAME=VALUE")
+                .help("write `--set NAME=VALUE`"));
+        };
+        overrides.push(Override {
+            name: name.trim().to_string(),
+            value: OverrideValue::Text(value.to_string()),
+            span,
+            origin: "--set",
+        });
+    }
+    Ok(overrides)
+}
+
+/// Reads a `--values` file: a TOML table of `NAME = value` lines.
+pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diagnostic> {
+    let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> =
+        toml::from_str(text).map_err(|e| crate::spec::toml_error_to_diagnostic(&e, file))?;
+    Ok(table
+        .into_iter()
+        .map(|(name, value)| {
+            let start = name.span().start;
+            let end = value.span().end;
+            Override {
+                name: name.into_inner(),
+                value: OverrideValue::Toml(value.into_inner()),
+                span: Span::new(file, start..end),
+                origin: "--values",
+            }
+        })
+        .collect())
+}
+
+/// The final value of every parameter, as the template context's `params` map.
+pub fn resolve(
+    decls: &BTreeMap<Spanned<String>, Spanned<ParamDecl>>,
+    overrides: &[Override],
+    spec_file: FileId,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Map<String, Value> {
+    let mut types = BTreeMap::new();
+    let mut values = Map::new();
+    for (name, decl) in decls {
+        let span = Some(Span::new(spec_file, decl.get_ref().default.span()));
+        let default = decl.get_ref().default.get_ref();
+        let Some(ty) = ParamType::of(default) else {
+            diagnostics.push(
+                Diagnostic::input("spec/invalid-value", format!("parameter `{}` has a default that is not a string, integer or boolean", name.get_ref()))
+                    .at(span, "unsupported type")
+                    .help("give `default` a string, integer or boolean value"),
+            );
+            continue;
+        };
+        check_decl(name.get_ref(), decl.get_ref(), ty, spec_file, diagnostics);
+        if let Err(message) = check_constraints(decl.get_ref(), default) {
+            diagnostics.push(
+                Diagnostic::input("spec/invalid-value", format!("the default of `{}` {message}", name.get_ref()))
+                    .at(span, "default out of range")
+                    .help("change the default or the constraint"),
+            );
+        }
+        types.insert(name.get_ref().clone(), (ty, decl));
+        values.insert(name.get_ref().clone(), to_json(default));
+    }
+    for o in overrides {
+        let Some((ty, decl)) = types.get(&o.name) else {
+            let known: Vec<&str> = types.keys().map(String::as_str).collect();
+            let help = match closest(&o.name, known.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`? (`{} {best}=...`)", o.origin),
+                None if known.is_empty() => "this spec declares no parameters; add one under `[params.NAME]`".to_string(),
+                None => format!("use one of {}", backticked(&known)),
+            };
+            diagnostics.push(
+                Diagnostic::input("spec/unknown-parameter", format!("unknown parameter `{}` in `{}`", o.name, o.origin))
+                    .at(Some(o.span.clone()), "not declared under `[params]`")
+                    .help(help),
+            );
+            continue;
+        };
+        let value = match (&o.value, ty) {
+            (OverrideValue::Toml(v), ty) if ParamType::of(v) == Some(*ty) => Some(v.clone()),
+            (OverrideValue::Toml(_), _) => None,
+            (OverrideValue::Text(t), ParamType::String) => Some(toml::Value::String(t.clone())),
+            (OverrideValue::Text(t), ParamType::Integer) => t.trim().parse().ok().map(toml::Value::Integer),
+            (OverrideValue::Text(t), ParamType::Bool) => t.trim().parse().ok().map(toml::Value::Boolean),
+        };
+        let Some(value) = value else {
+            diagnostics.push(
+                Diagnostic::input("spec/invalid-value", format!("parameter `{}` must be {}", o.name, ty.word()))
+                    .at(Some(o.span.clone()), "wrong type")
+                    .help(format!("give `{}` {} value, like its default", o.name, ty.word())),
+            );
+            continue;
+        };
+        if let Err(message) = check_constraints(decl.get_ref(), &value) {
+            diagnostics.push(
+                Diagnostic::input("spec/invalid-value", format!("parameter `{}` {message}", o.name))
+                    .at(Some(o.span.clone()), "out of range")
+                    .help("choose a value the parameter's declaration allows"),
+            );
+            continue;
+        }
+        values.insert(o.name.clone(), to_json(&value));
+    }
+    values
+}
+
+fn check_decl(name: &str, decl: &ParamDecl, ty: ParamType, file: FileId, diagnostics: &mut Vec<Diagnostic>) {
+    let misplaced = |key: &str, span: std::ops::Range<usize>, wanted: &str| {
+        Diagnostic::input("spec/invalid-value", format!("`{key}` of parameter `{name}` needs {wanted} default"))
+            .at(Some(Span::new(file, span)), "does not fit the parameter's type")
+            .help(format!("remove `{key}`, or give the parameter {wanted} default"))
+    };
+    if ty != ParamType::Integer {
+        for bound in [("min", &decl.min), ("max", &decl.max)] {
+            if let (key, Some(v)) = bound {
+                diagnostics.push(misplaced(key, v.span(), "an integer"));
+            }
+        }
+    }
+    if let (Some(values), false) = (&decl.values, ty == ParamType::String) {
+        diagnostics.push(misplaced("values", values.span(), "a string"));
+    }
+}
+
+fn check_constraints(decl: &ParamDecl, value: &toml::Value) -> Result<(), String> {
+    match value {
+        toml::Value::Integer(i) => {
+            if let Some(min) = &decl.min
+                && i < min.get_ref()
+            {
+                return Err(format!("is {i}, below its minimum {}", min.get_ref()));
+            }
+            if let Some(max) = &decl.max
+                && i > max.get_ref()
+            {
+                return Err(format!("is {i}, above its maximum {}", max.get_ref()));
+            }
+        }
+        toml::Value::String(s) => {
+            if let Some(allowed) = &decl.values
+                && !allowed.get_ref().contains(s)
+            {
+                let allowed: Vec<&str> = allowed.get_ref().iter().map(String::as_str).collect();
+                return Err(format!("is `{s}`, not one of {}", backticked(&allowed)));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn to_json(value: &toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        other => Value::String(other.to_string()),
+    }
+}

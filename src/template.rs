@@ -1,0 +1,154 @@
+//! Handlebars rendering of the spec's own `{{...}}` strings: strict mode (an undefined variable is
+//! an error), HTML escaping off, and the `join LIST SEPARATOR` helper.
+//!
+//! Every string is rendered exactly once, so a parameter value that contains `{{` stays data.
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Identity, Template};
+use crate::source::Span;
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason,
+};
+use serde_json::{Map, Value, json};
+
+/// The template engine and the context every template sees: `name`, `params`, `port`.
+#[derive(Clone, Debug)]
+pub struct Templates {
+    engine: Handlebars<'static>,
+    base: Map<String, Value>,
+}
+
+/// A failed rendering: the engine's reason and, when known, the line and column in the template.
+#[derive(Debug)]
+pub struct TemplateFailure {
+    pub reason: String,
+    pub help: String,
+    pub position: Option<(usize, usize)>,
+}
+
+impl Templates {
+    pub fn new(name: &str, params: Map<String, Value>, ports: Map<String, Value>) -> Self {
+        let mut engine = Handlebars::new();
+        engine.set_strict_mode(true);
+        engine.register_escape_fn(handlebars::no_escape);
+        engine.register_helper("join", Box::new(join_helper));
+        let mut base = Map::new();
+        base.insert("name".into(), Value::String(name.to_string()));
+        base.insert("params".into(), Value::Object(params));
+        base.insert("port".into(), Value::Object(ports));
+        Templates { engine, base }
+    }
+
+    /// Renders a structural string (`replicas`, `size`, backend options): params only.
+    pub fn render_structural(&self, source: &str, span: Option<Span>) -> Result<String, Diagnostic> {
+        self.render_with(source, &Value::Object(self.base.clone()))
+            .map_err(|failure| failure.into_diagnostic(span))
+    }
+
+    pub fn try_structural(&self, source: &str) -> Result<String, TemplateFailure> {
+        self.render_with(source, &Value::Object(self.base.clone()))
+    }
+
+    /// Renders a `[container]` or `[init]` string with `self`, `peers` and `peer_hosts`.
+    pub fn render_member(&self, template: &Template, identity: &Identity) -> Result<String, Diagnostic> {
+        self.try_member(&template.source, identity)
+            .map_err(|failure| failure.into_diagnostic(template.span.clone()))
+    }
+
+    pub fn try_member(&self, source: &str, identity: &Identity) -> Result<String, TemplateFailure> {
+        if !source.contains("{{") {
+            return Ok(source.to_string());
+        }
+        let mut context = self.base.clone();
+        if let Some(me) = identity.me {
+            context.insert("self".into(), json!(me));
+        }
+        context.insert("peers".into(), json!(identity.peers));
+        let hosts: Vec<&str> = identity.peers.iter().map(|p| p.host.as_str()).collect();
+        context.insert("peer_hosts".into(), json!(hosts));
+        self.render_with(source, &Value::Object(context))
+    }
+
+    fn render_with(&self, source: &str, context: &Value) -> Result<String, TemplateFailure> {
+        if !source.contains("{{") {
+            return Ok(source.to_string());
+        }
+        self.engine.render_template(source, context).map_err(explain_failure)
+    }
+}
+
+fn explain_failure(error: RenderError) -> TemplateFailure {
+    let mut position = error.line_no.zip(error.column_no);
+    let (reason, help) = match error.reason() {
+        RenderErrorReason::MissingVariable(Some(path)) => {
+            let root = path.trim_start_matches("this.").split(['.', '[']).next().unwrap_or("");
+            let help = match root {
+                "self" => "use `self` only in `[container]` strings; `[init]` and structural keys are not a member (use `peers.[0]` in `[init]`)".to_string(),
+                "peers" | "peer_hosts" => "use `peers` only in `[container]` and `[init]` strings, and only indexes below the replica count".to_string(),
+                "params" => "declare the parameter under `[params.NAME]` or fix its name".to_string(),
+                "port" => "name a port declared under `[[ports]]`".to_string(),
+                _ => "use one of `name`, `params.*`, `port.*`, `self`, `peers`, `peer_hosts`".to_string(),
+            };
+            (format!("undefined template variable `{path}`"), help)
+        }
+        RenderErrorReason::TemplateError(inner) => {
+            position = position.or(inner.pos());
+            (format!("invalid template: {}", inner.reason()), "close every `{{` with `}}`, or write a literal `{{` as `\\{{`".to_string())
+        }
+        RenderErrorReason::HelperNotFound(name) => (
+            format!("unknown template helper `{name}`"),
+            "use `join LIST SEPARATOR` or a built-in handlebars helper".to_string(),
+        ),
+        other => (format!("template failed: {other}"), "check the expression against the template context in docs/spec.md".to_string()),
+    };
+    TemplateFailure { reason, help, position }
+}
+
+impl TemplateFailure {
+    pub fn into_diagnostic(self, span: Option<Span>) -> Diagnostic {
+        let code = if self.reason.starts_with("undefined") {
+            "spec/undefined-variable"
+        } else {
+            "spec/invalid-template"
+        };
+        Diagnostic::input(code, self.reason).at(span, "in this template").help(self.help)
+    }
+}
+
+/// `{{join LIST "SEP"}}`: the items of a list of strings or numbers, separated by SEP.
+fn join_helper(
+    helper: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let list = helper
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("join", 0))?;
+    let separator = helper
+        .param(1)
+        .and_then(|p| p.value().as_str())
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("join", 1))?;
+    let items = list
+        .value()
+        .as_array()
+        .ok_or(RenderErrorReason::InvalidParamType("list (for example `peer_hosts`)"))?;
+    let mut rendered = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::String(s) => rendered.push(s.clone()),
+            Value::Number(n) => rendered.push(n.to_string()),
+            Value::Bool(b) => rendered.push(b.to_string()),
+            _ => {
+                return Err(RenderErrorReason::InvalidParamType(
+                    "list of strings (use `peer_hosts`, not `peers`)",
+                )
+                .into());
+            }
+        }
+    }
+    out.write(&rendered.join(separator))?;
+    Ok(())
+}
