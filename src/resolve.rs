@@ -129,7 +129,12 @@ impl Resolver<'_> {
         match result {
             Ok(v) => Some(v),
             Err(message) => {
-                self.error("spec/invalid-value", s.span(), format!("invalid `{key}`: {message}"), "invalid value", format!("correct `{key}`"));
+                let help = if message.contains("duration") || message.contains("seconds") {
+                    format!("write `{key}` as a duration such as `30s`, `2m` or `1m30s`")
+                } else {
+                    format!("write `{key}` as a Kubernetes quantity such as `10Gi`, `512Mi`, `2` or `500m`")
+                };
+                self.error("spec/invalid-value", s.span(), format!("invalid `{key}`: {message}"), "invalid value", help);
                 None
             }
         }
@@ -354,9 +359,9 @@ impl Resolver<'_> {
         };
         Some(Check {
             action,
-            interval: seconds(self, &c.interval, "interval").filter(|s| *s > 0),
-            timeout: seconds(self, &c.timeout, "timeout").filter(|s| *s > 0),
-            initial_delay: seconds(self, &c.initial_delay, "initial_delay"),
+            interval: seconds(self, &c.interval, &format!("{key}.interval")).filter(|s| *s > 0),
+            timeout: seconds(self, &c.timeout, &format!("{key}.timeout")).filter(|s| *s > 0),
+            initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),
             failures: c.failures.as_ref().and_then(|f| self.integer(f, &format!("{key}.failures"), 1, 1000)).map(|f| f as u32),
             needs_quorum: c.needs_quorum.as_ref().and_then(|q| self.boolean(q, &format!("{key}.needs_quorum"))).unwrap_or(false),
             span: self.span(spanned.span()),
