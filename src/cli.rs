@@ -9,7 +9,11 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Compile one spec of a stateful service into deployment files for several orchestrators")]
+#[command(
+    name = "berth",
+    version,
+    about = "Compile one spec of a stateful service into deployment files for several orchestrators"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,11 +87,19 @@ pub fn main() -> i32 {
 }
 
 fn request(spec: &std::path::Path, common: &Common) -> Request {
-    Request { spec: spec.to_path_buf(), set: common.set.clone(), values: common.values.clone(), backends: common.backends.clone() }
+    Request {
+        spec: spec.to_path_buf(),
+        set: common.set.clone(),
+        values: common.values.clone(),
+        backends: common.backends.clone(),
+    }
 }
 
 fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) -> i32 {
-    let outcomes: Vec<Outcome> = specs.iter().map(|spec| compile::compile(&request(spec, common))).collect();
+    let outcomes: Vec<Outcome> = specs
+        .iter()
+        .map(|spec| compile::compile(&request(spec, common)))
+        .collect();
     let all: Vec<&Outcome> = outcomes.iter().collect();
     report(&all, common.format);
     let code = outcomes.iter().map(Outcome::exit_code).max().unwrap_or(0);
@@ -100,12 +112,28 @@ fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) ->
     for (spec, outcome) in specs.iter().zip(&outcomes) {
         let service = outcome.service_name.clone().unwrap_or_default();
         if several && !services.insert(service.clone()) {
-            let d = Diagnostic::input("cli/usage", format!("two specs name the service `{service}` (the second is `{}`)", spec.display())).help("give each service its own `name`");
+            let d = Diagnostic::input(
+                "cli/usage",
+                format!(
+                    "two specs name the service `{service}` (the second is `{}`)",
+                    spec.display()
+                ),
+            )
+            .help("give each service its own `name`");
             return fail(&d, common.format);
         }
         for output in &outcome.outputs {
-            let prefix = if several { format!("{service}/{}", output.backend) } else { output.backend.to_string() };
-            files.extend(output.files.iter().map(|f| (format!("{prefix}/{}", f.path), f.contents.clone())));
+            let prefix = if several {
+                format!("{service}/{}", output.backend)
+            } else {
+                output.backend.to_string()
+            };
+            files.extend(
+                output
+                    .files
+                    .iter()
+                    .map(|f| (format!("{prefix}/{}", f.path), f.contents.clone())),
+            );
         }
     }
     match crate::output::write(out, &files) {
@@ -120,7 +148,11 @@ fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) ->
                 );
                 for outcome in &outcomes {
                     for output in outcome.outputs.iter().filter(|o| !o.tls_names.is_empty()) {
-                        eprintln!("{}: node certificates must cover: {}", output.backend, output.tls_names.join(", "));
+                        eprintln!(
+                            "{}: node certificates must cover: {}",
+                            output.backend,
+                            output.tls_names.join(", ")
+                        );
                     }
                 }
             }
@@ -131,7 +163,12 @@ fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) ->
 }
 
 fn fail(diagnostic: &Diagnostic, format: Format) -> i32 {
-    let outcome = Outcome { sources: Default::default(), diagnostics: vec![diagnostic.clone()], outputs: Vec::new(), service_name: None };
+    let outcome = Outcome {
+        sources: Default::default(),
+        diagnostics: vec![diagnostic.clone()],
+        outputs: Vec::new(),
+        service_name: None,
+    };
     report(&[&outcome], format);
     diagnostic::exit_code(&outcome.diagnostics)
 }
@@ -140,18 +177,31 @@ fn report(outcomes: &[&Outcome], format: Format) {
     match format {
         Format::Human => {
             for outcome in outcomes {
-                eprint!("{}", diagnostic::render_human(&outcome.diagnostics, &outcome.sources));
+                eprint!(
+                    "{}",
+                    diagnostic::render_human(&outcome.diagnostics, &outcome.sources)
+                );
             }
         }
         Format::Json => {
-            let diagnostics: Vec<_> = outcomes.iter().flat_map(|o| o.diagnostics.iter().map(|d| diagnostic::to_json(d, &o.sources))).collect();
+            let diagnostics: Vec<_> = outcomes
+                .iter()
+                .flat_map(|o| {
+                    o.diagnostics
+                        .iter()
+                        .map(|d| diagnostic::to_json(d, &o.sources))
+                })
+                .collect();
             let outputs: Vec<_> = outcomes
                 .iter()
                 .flat_map(|o| o.outputs.iter().map(|out| serde_json::json!({"backend": out.backend, "files": out.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "tls_names": out.tls_names})))
                 .collect();
             let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);
             let value = serde_json::json!({"exit_code": code, "diagnostics": diagnostics, "outputs": outputs});
-            println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON values serialize")
+            );
         }
     }
 }
@@ -178,10 +228,15 @@ fn list_rules(backend: Option<&str>) -> i32 {
     if let Some(name) = backend
         && backends::by_name(name).is_none()
     {
-        eprintln!("error[cli/usage]: unknown backend `{name}`\n  = help: use one of {}", crate::spec::backticked(&backends::names()));
+        eprintln!(
+            "error[cli/usage]: unknown backend `{name}`\n  = help: use one of {}",
+            crate::spec::backticked(&backends::names())
+        );
         return 2;
     }
-    for rule in backends::rules().filter(|r| backend.is_none_or(|b| r.id.starts_with(&format!("{b}/")))) {
+    for rule in
+        backends::rules().filter(|r| backend.is_none_or(|b| r.id.starts_with(&format!("{b}/"))))
+    {
         let severity = match rule.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -40,7 +40,12 @@ impl Outcome {
 }
 
 pub fn compile(request: &Request) -> Outcome {
-    let mut outcome = Outcome { sources: Sources::default(), diagnostics: Vec::new(), outputs: Vec::new(), service_name: None };
+    let mut outcome = Outcome {
+        sources: Sources::default(),
+        diagnostics: Vec::new(),
+        outputs: Vec::new(),
+        service_name: None,
+    };
     match run(request, &mut outcome) {
         Ok(()) => {}
         Err(mut diagnostics) => outcome.diagnostics.append(&mut diagnostics),
@@ -51,11 +56,15 @@ pub fn compile(request: &Request) -> Outcome {
 fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> {
     let chosen = choose_backends(&request.backends)?;
     let text = read(&request.spec)?;
-    let spec_file = outcome.sources.add(request.spec.display().to_string(), text.clone());
+    let spec_file = outcome
+        .sources
+        .add(request.spec.display().to_string(), text.clone());
     let mut overrides: Vec<Override> = Vec::new();
     if let Some(path) = &request.values {
         let values_text = read(path)?;
-        let file = outcome.sources.add(path.display().to_string(), values_text.clone());
+        let file = outcome
+            .sources
+            .add(path.display().to_string(), values_text.clone());
         overrides.extend(params::parse_values_file(&values_text, file).map_err(|d| vec![d])?);
     }
     if !request.set.is_empty() {
@@ -64,13 +73,24 @@ fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> 
     }
     let parsed = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
     let rule_ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
-    let context = Context { backends: &backends::SPEC_BACKENDS, rules: &rule_ids };
+    let context = Context {
+        backends: &backends::SPEC_BACKENDS,
+        rules: &rule_ids,
+    };
     let service = resolve::resolve(parsed, spec_file, &text, &overrides, &context)?;
     outcome.service_name = Some(service.name().to_string());
     for backend in chosen {
-        let compiled = backend.compile(&Input { service: &service, source: &text, file: spec_file });
+        let compiled = backend.compile(&Input {
+            service: &service,
+            source: &text,
+            file: spec_file,
+        });
         outcome.diagnostics.extend(compiled.diagnostics);
-        outcome.outputs.push(BackendOutput { backend: backend.name(), files: compiled.files, tls_names: compiled.tls_names });
+        outcome.outputs.push(BackendOutput {
+            backend: backend.name(),
+            files: compiled.files,
+            tls_names: compiled.tls_names,
+        });
     }
     Ok(())
 }
@@ -87,7 +107,9 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
                 Some(best) => format!("did you mean `--backend {best}`?"),
                 None => format!("use one of {}", spec::backticked(&known)),
             };
-            return Err(vec![Diagnostic::input("cli/usage", format!("unknown backend `{name}`")).help(help)]);
+            return Err(vec![
+                Diagnostic::input("cli/usage", format!("unknown backend `{name}`")).help(help),
+            ]);
         };
         if !chosen.iter().any(|b| b.name() == backend.name()) {
             chosen.push(backend);
@@ -98,6 +120,9 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
 
 fn read(path: &PathBuf) -> Result<String, Vec<Diagnostic>> {
     std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic::input("cli/io", format!("cannot read `{}`: {e}", path.display())).help("check the path")]
+        vec![
+            Diagnostic::input("cli/io", format!("cannot read `{}`: {e}", path.display()))
+                .help("check the path"),
+        ]
     })
 }

@@ -110,7 +110,12 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources) -> String {
         match term::emit_into_string(&config, sources.files(), &report) {
             Ok(text) => out.push_str(&text),
             // A span outside its file is a bug of ours; still show the message itself.
-            Err(_) => out.push_str(&format!("{}[{}]: {}\n", severity_word(diagnostic.severity), diagnostic.code, diagnostic.message)),
+            Err(_) => out.push_str(&format!(
+                "{}[{}]: {}\n",
+                severity_word(diagnostic.severity),
+                diagnostic.code,
+                diagnostic.message
+            )),
         }
     }
     out

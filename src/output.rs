@@ -30,20 +30,32 @@ pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnost
     let manifest_path = out.join(MANIFEST);
     let previous: Manifest = match fs::read_to_string(&manifest_path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Diagnostic::input("output/manifest", format!("cannot read `{}`: {e}", manifest_path.display()))
-                .help("remove the damaged manifest, or choose another `--out` directory")
+            Diagnostic::input(
+                "output/manifest",
+                format!("cannot read `{}`: {e}", manifest_path.display()),
+            )
+            .help("remove the damaged manifest, or choose another `--out` directory")
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
         Err(e) => return Err(io_error(&manifest_path, e)),
     };
     for (relative, _) in files {
         if !safe_relative(relative) {
-            return Err(Diagnostic::input("output/path", format!("refusing to write outside `--out`: `{relative}`")));
+            return Err(Diagnostic::input(
+                "output/path",
+                format!("refusing to write outside `--out`: `{relative}`"),
+            ));
         }
         let target = out.join(relative);
         if target.symlink_metadata().is_ok() && !previous.files.contains(relative) {
-            return Err(Diagnostic::input("output/foreign-file", format!("refusing to overwrite `{}`: berth did not write it", target.display()))
-                .help("move the file away, or compile into another `--out` directory"));
+            return Err(Diagnostic::input(
+                "output/foreign-file",
+                format!(
+                    "refusing to overwrite `{}`: berth did not write it",
+                    target.display()
+                ),
+            )
+            .help("move the file away, or compile into another `--out` directory"));
         }
     }
     let mut written = Written::default();
@@ -64,7 +76,8 @@ pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnost
             written.removed.push(stale.clone());
         }
     }
-    let manifest = serde_json::to_string_pretty(&Manifest { files: now }).expect("a set of strings serializes");
+    let manifest = serde_json::to_string_pretty(&Manifest { files: now })
+        .expect("a set of strings serializes");
     write_atomically(&manifest_path, format!("{manifest}\n").as_bytes())?;
     Ok(written)
 }
@@ -74,7 +87,10 @@ pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnost
 fn write_atomically(target: &Path, contents: &[u8]) -> Result<(), Diagnostic> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temporary = dir.join(format!(".{name}.berth-tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&temporary)?;
@@ -94,6 +110,9 @@ fn safe_relative(path: &str) -> bool {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
-    Diagnostic::input("output/io", format!("cannot write `{}`: {e}", path.display()))
-        .help("check that the `--out` directory is writable")
+    Diagnostic::input(
+        "output/io",
+        format!("cannot write `{}`: {e}", path.display()),
+    )
+    .help("check that the `--out` directory is writable")
 }

@@ -57,9 +57,11 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
         let span = Span::new(file, offset..offset + arg.len());
         offset += arg.len() + 1;
         let Some((name, value)) = arg.split_once('=') else {
-            return Err(Diagnostic::input("cli/usage", format!("`--set {arg}` has no `=`"))
-                .at(Some(span), "expected NAME=VALUE")
-                .help("write `--set NAME=VALUE`"));
+            return Err(
+                Diagnostic::input("cli/usage", format!("`--set {arg}` has no `=`"))
+                    .at(Some(span), "expected NAME=VALUE")
+                    .help("write `--set NAME=VALUE`"),
+            );
         };
         overrides.push(Override {
             name: name.trim().to_string(),
@@ -104,18 +106,27 @@ pub fn resolve(
         let default = decl.get_ref().default.get_ref();
         let Some(ty) = ParamType::of(default) else {
             diagnostics.push(
-                Diagnostic::input("spec/invalid-value", format!("parameter `{}` has a default that is not a string, integer or boolean", name.get_ref()))
-                    .at(span, "unsupported type")
-                    .help("give `default` a string, integer or boolean value"),
+                Diagnostic::input(
+                    "spec/invalid-value",
+                    format!(
+                        "parameter `{}` has a default that is not a string, integer or boolean",
+                        name.get_ref()
+                    ),
+                )
+                .at(span, "unsupported type")
+                .help("give `default` a string, integer or boolean value"),
             );
             continue;
         };
         check_decl(name.get_ref(), decl.get_ref(), ty, spec_file, diagnostics);
         if let Err(message) = check_constraints(decl.get_ref(), default) {
             diagnostics.push(
-                Diagnostic::input("spec/invalid-value", format!("the default of `{}` {message}", name.get_ref()))
-                    .at(span, "default out of range")
-                    .help("change the default or the constraint"),
+                Diagnostic::input(
+                    "spec/invalid-value",
+                    format!("the default of `{}` {message}", name.get_ref()),
+                )
+                .at(span, "default out of range")
+                .help("change the default or the constraint"),
             );
         }
         types.insert(name.get_ref().clone(), (ty, decl));
@@ -126,13 +137,18 @@ pub fn resolve(
             let known: Vec<&str> = types.keys().map(String::as_str).collect();
             let help = match closest(&o.name, known.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`? (`{} {best}=...`)", o.origin),
-                None if known.is_empty() => "this spec declares no parameters; add one under `[params.NAME]`".to_string(),
+                None if known.is_empty() => {
+                    "this spec declares no parameters; add one under `[params.NAME]`".to_string()
+                }
                 None => format!("use one of {}", backticked(&known)),
             };
             diagnostics.push(
-                Diagnostic::input("spec/unknown-parameter", format!("unknown parameter `{}` in `{}`", o.name, o.origin))
-                    .at(Some(o.span.clone()), "not declared under `[params]`")
-                    .help(help),
+                Diagnostic::input(
+                    "spec/unknown-parameter",
+                    format!("unknown parameter `{}` in `{}`", o.name, o.origin),
+                )
+                .at(Some(o.span.clone()), "not declared under `[params]`")
+                .help(help),
             );
             continue;
         };
@@ -140,22 +156,36 @@ pub fn resolve(
             (OverrideValue::Toml(v), ty) if ParamType::of(v) == Some(*ty) => Some(v.clone()),
             (OverrideValue::Toml(_), _) => None,
             (OverrideValue::Text(t), ParamType::String) => Some(toml::Value::String(t.clone())),
-            (OverrideValue::Text(t), ParamType::Integer) => t.trim().parse().ok().map(toml::Value::Integer),
-            (OverrideValue::Text(t), ParamType::Bool) => t.trim().parse().ok().map(toml::Value::Boolean),
+            (OverrideValue::Text(t), ParamType::Integer) => {
+                t.trim().parse().ok().map(toml::Value::Integer)
+            }
+            (OverrideValue::Text(t), ParamType::Bool) => {
+                t.trim().parse().ok().map(toml::Value::Boolean)
+            }
         };
         let Some(value) = value else {
             diagnostics.push(
-                Diagnostic::input("spec/invalid-value", format!("parameter `{}` must be {}", o.name, ty.word()))
-                    .at(Some(o.span.clone()), "wrong type")
-                    .help(format!("give `{}` {} value, like its default", o.name, ty.word())),
+                Diagnostic::input(
+                    "spec/invalid-value",
+                    format!("parameter `{}` must be {}", o.name, ty.word()),
+                )
+                .at(Some(o.span.clone()), "wrong type")
+                .help(format!(
+                    "give `{}` {} value, like its default",
+                    o.name,
+                    ty.word()
+                )),
             );
             continue;
         };
         if let Err(message) = check_constraints(decl.get_ref(), &value) {
             diagnostics.push(
-                Diagnostic::input("spec/invalid-value", format!("parameter `{}` {message}", o.name))
-                    .at(Some(o.span.clone()), "out of range")
-                    .help("choose a value the parameter's declaration allows"),
+                Diagnostic::input(
+                    "spec/invalid-value",
+                    format!("parameter `{}` {message}", o.name),
+                )
+                .at(Some(o.span.clone()), "out of range")
+                .help("choose a value the parameter's declaration allows"),
             );
             continue;
         }
@@ -164,11 +194,25 @@ pub fn resolve(
     values
 }
 
-fn check_decl(name: &str, decl: &ParamDecl, ty: ParamType, file: FileId, diagnostics: &mut Vec<Diagnostic>) {
+fn check_decl(
+    name: &str,
+    decl: &ParamDecl,
+    ty: ParamType,
+    file: FileId,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let misplaced = |key: &str, span: std::ops::Range<usize>, wanted: &str| {
-        Diagnostic::input("spec/invalid-value", format!("`{key}` of parameter `{name}` needs {wanted} default"))
-            .at(Some(Span::new(file, span)), "does not fit the parameter's type")
-            .help(format!("remove `{key}`, or give the parameter {wanted} default"))
+        Diagnostic::input(
+            "spec/invalid-value",
+            format!("`{key}` of parameter `{name}` needs {wanted} default"),
+        )
+        .at(
+            Some(Span::new(file, span)),
+            "does not fit the parameter's type",
+        )
+        .help(format!(
+            "remove `{key}`, or give the parameter {wanted} default"
+        ))
     };
     if ty != ParamType::Integer {
         for bound in [("min", &decl.min), ("max", &decl.max)] {

@@ -15,7 +15,9 @@ pub fn parse_quantity(text: &str) -> Result<f64, String> {
     if !digits_ok {
         return Err(format!("`{text}` is not a quantity"));
     }
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a quantity"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a quantity"))?;
     let factor = match suffix {
         "" => 1.0,
         "m" => 1e-3,
@@ -55,13 +57,17 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     let mut rest = text;
     let mut millis: u128 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(bad());
         }
         let amount: u128 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -72,7 +78,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         millis = millis.saturating_add(amount.saturating_mul(scale));
         rest = &rest[unit_len..];
     }
-    if millis % 1000 != 0 {
+    if !millis.is_multiple_of(1000) {
         return Err(format!("`{text}` is not a whole number of seconds"));
     }
     u64::try_from(millis / 1000).map_err(|_| bad())
@@ -99,7 +105,7 @@ mod tests {
         assert_eq!(parse_duration("60s").unwrap(), 60);
         assert_eq!(parse_duration("1m30s").unwrap(), 90);
         assert_eq!(parse_duration("2h").unwrap(), 7200);
-        assert_eq!(parse_duration("1500ms").is_err(), true);
+        assert!(parse_duration("1500ms").is_err());
         for bad in ["", "s", "60", "1x", "-5s", "1.5s"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }

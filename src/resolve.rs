@@ -27,7 +27,12 @@ pub fn resolve(
     overrides: &[Override],
     context: &Context,
 ) -> Result<Service, Vec<Diagnostic>> {
-    let mut r = Resolver { file, source, diagnostics: Vec::new(), templates: Templates::new("", Default::default(), Default::default()) };
+    let mut r = Resolver {
+        file,
+        source,
+        diagnostics: Vec::new(),
+        templates: Templates::new("", Default::default(), Default::default()),
+    };
     let params = params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
     if !r.diagnostics.is_empty() {
         return Err(r.diagnostics);
@@ -35,16 +40,25 @@ pub fn resolve(
     let name = r.name(&spec.name);
     r.templates = Templates::new(&name, params.clone(), Default::default());
     let ports = r.ports(&spec.ports);
-    let port_numbers = ports.iter().map(|p| (p.name.clone(), serde_json::Value::from(p.port))).collect();
+    let port_numbers = ports
+        .iter()
+        .map(|p| (p.name.clone(), serde_json::Value::from(p.port)))
+        .collect();
     r.templates = Templates::new(&name, params, port_numbers);
 
     let replication = r.replication(spec.replication.as_ref());
     let volumes = r.volumes(&spec.volumes);
     let health = r.health(spec.health.as_ref(), &ports);
     let resources = spec.resources.as_ref().map(|res| r.resources(res));
-    let stop_grace = match spec.lifecycle.as_ref().and_then(|l| l.get_ref().stop_grace.as_ref()) {
+    let stop_grace = match spec
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.get_ref().stop_grace.as_ref())
+    {
         Some(grace) => {
-            let seconds = r.string(grace, "lifecycle.stop_grace").and_then(|text| r.parsed(grace, "lifecycle.stop_grace", parse_duration(&text)));
+            let seconds = r
+                .string(grace, "lifecycle.stop_grace")
+                .and_then(|text| r.parsed(grace, "lifecycle.stop_grace", parse_duration(&text)));
             Located::new(seconds.unwrap_or(60), r.span(grace.span()))
         }
         None => Located::new(60, None),
@@ -92,26 +106,48 @@ impl Resolver<'_> {
         Some(Span::new(self.file, range))
     }
 
-    fn error(&mut self, code: &str, range: std::ops::Range<usize>, message: String, label: &str, help: String) {
-        let diagnostic = Diagnostic::input(code, message).at(self.span(range), label).help(help);
+    fn error(
+        &mut self,
+        code: &str,
+        range: std::ops::Range<usize>,
+        message: String,
+        label: &str,
+        help: String,
+    ) {
+        let diagnostic = Diagnostic::input(code, message)
+            .at(self.span(range), label)
+            .help(help);
         self.diagnostics.push(diagnostic);
     }
 
     /// Points a template failure at the expression inside the string when the string has no
     /// escapes (so template offsets equal source offsets), else at the whole string.
-    fn template_error(&mut self, range: std::ops::Range<usize>, value: &str, failure: TemplateFailure) {
+    fn template_error(
+        &mut self,
+        range: std::ops::Range<usize>,
+        value: &str,
+        failure: TemplateFailure,
+    ) {
         let mut span = range.clone();
         let raw = self.source.get(range.clone()).unwrap_or("");
         if let (Some((line, column)), true) = (failure.position, raw.len() == value.len() + 2) {
-            let line_start: usize = value.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+            let line_start: usize = value
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
             let at = (line_start + column.saturating_sub(1)).min(value.len());
             let start = range.start + 1 + at;
-            let end = value[at..].find("}}").map(|i| start + i + 2).unwrap_or(range.end - 1);
+            let end = value[at..]
+                .find("}}")
+                .map(|i| start + i + 2)
+                .unwrap_or(range.end - 1);
             span = start..end.max(start + 1);
         } else if let Some(pos) = value.find("{{").filter(|_| raw.len() == value.len() + 2) {
             span = range.start + 1 + pos..range.end - 1;
         }
-        self.diagnostics.push(failure.into_diagnostic(self.span(span)));
+        self.diagnostics
+            .push(failure.into_diagnostic(self.span(span)));
     }
 
     /// A structural string: rendered with params only.
@@ -132,9 +168,17 @@ impl Resolver<'_> {
                 let help = if message.contains("duration") || message.contains("seconds") {
                     format!("write `{key}` as a duration such as `30s`, `2m` or `1m30s`")
                 } else {
-                    format!("write `{key}` as a Kubernetes quantity such as `10Gi`, `512Mi`, `2` or `500m`")
+                    format!(
+                        "write `{key}` as a Kubernetes quantity such as `10Gi`, `512Mi`, `2` or `500m`"
+                    )
                 };
-                self.error("spec/invalid-value", s.span(), format!("invalid `{key}`: {message}"), "invalid value", help);
+                self.error(
+                    "spec/invalid-value",
+                    s.span(),
+                    format!("invalid `{key}`: {message}"),
+                    "invalid value",
+                    help,
+                );
                 None
             }
         }
@@ -159,11 +203,23 @@ impl Resolver<'_> {
         match value {
             Some(i) if (min..=max).contains(&i) => Some(i),
             Some(i) => {
-                self.error("spec/invalid-value", v.span(), format!("`{key}` is {i}, outside {min}..={max}"), "out of range", format!("set `{key}` between {min} and {max}"));
+                self.error(
+                    "spec/invalid-value",
+                    v.span(),
+                    format!("`{key}` is {i}, outside {min}..={max}"),
+                    "out of range",
+                    format!("set `{key}` between {min} and {max}"),
+                );
                 None
             }
             None => {
-                self.error("spec/invalid-value", v.span(), format!("`{key}` must be an integer, got `{shown}`"), "not an integer", format!("write `{key}` as an integer or a template rendering to one"));
+                self.error(
+                    "spec/invalid-value",
+                    v.span(),
+                    format!("`{key}` must be an integer, got `{shown}`"),
+                    "not an integer",
+                    format!("write `{key}` as an integer or a template rendering to one"),
+                );
                 None
             }
         }
@@ -185,7 +241,13 @@ impl Resolver<'_> {
             "true" => Some(true),
             "false" => Some(false),
             _ => {
-                self.error("spec/invalid-value", v.span(), format!("`{key}` must be true or false, got `{shown}`"), "not a boolean", format!("write `{key} = true` or `{key} = false`"));
+                self.error(
+                    "spec/invalid-value",
+                    v.span(),
+                    format!("`{key}` must be true or false, got `{shown}`"),
+                    "not a boolean",
+                    format!("write `{key} = true` or `{key} = false`"),
+                );
                 None
             }
         }
@@ -201,7 +263,13 @@ impl Resolver<'_> {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("use one of {}", backticked(&words)),
         };
-        self.error("spec/invalid-value", s.span(), format!("`{key}` is `{text}`, not one of {}", backticked(&words)), "unknown value", help);
+        self.error(
+            "spec/invalid-value",
+            s.span(),
+            format!("`{key}` is `{text}`, not one of {}", backticked(&words)),
+            "unknown value",
+            help,
+        );
         None
     }
 
@@ -210,7 +278,14 @@ impl Resolver<'_> {
         if let Err(why) = dns_label(&name, 52) {
             self.error("spec/invalid-name", s.span(), format!("`name` `{name}` {why}"), "invalid name", "use lowercase letters, digits and `-`, starting with a letter, at most 52 characters (a StatefulSet name must leave room for its revision hash label)".to_string());
         } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-            self.error("spec/invalid-name", s.span(), format!("`name` `{name}` must start with a letter"), "invalid name", "start the name with a lowercase letter: it becomes host names and DNS labels".to_string());
+            self.error(
+                "spec/invalid-name",
+                s.span(),
+                format!("`name` `{name}` must start with a letter"),
+                "invalid name",
+                "start the name with a lowercase letter: it becomes host names and DNS labels"
+                    .to_string(),
+            );
         }
         name
     }
@@ -226,43 +301,130 @@ impl Resolver<'_> {
                 self.error("spec/invalid-name", p.name.span(), format!("port name `{name}` {why}"), "invalid port name", "use at most 15 lowercase letters, digits and single `-`, with at least one letter (an IANA service name)".to_string());
             }
             if !seen_names.insert(name.clone()) {
-                self.error("spec/duplicate", p.name.span(), format!("port `{name}` is declared twice"), "duplicate", "give each port its own name".to_string());
+                self.error(
+                    "spec/duplicate",
+                    p.name.span(),
+                    format!("port `{name}` is declared twice"),
+                    "duplicate",
+                    "give each port its own name".to_string(),
+                );
             }
             let number = self.integer(&p.port, "ports.port", 1, 65535).unwrap_or(1) as u16;
-            let protocol = p.protocol.as_ref().and_then(|s| self.choice(s, "ports.protocol", &[("tcp", Protocol::Tcp), ("udp", Protocol::Udp)])).unwrap_or(Protocol::Tcp);
+            let protocol = p
+                .protocol
+                .as_ref()
+                .and_then(|s| {
+                    self.choice(
+                        s,
+                        "ports.protocol",
+                        &[("tcp", Protocol::Tcp), ("udp", Protocol::Udp)],
+                    )
+                })
+                .unwrap_or(Protocol::Tcp);
             if !seen_numbers.insert((number, protocol == Protocol::Tcp)) {
-                self.error("spec/duplicate", p.port.span(), format!("port number {number} is declared twice"), "duplicate", "give each port its own number".to_string());
+                self.error(
+                    "spec/duplicate",
+                    p.port.span(),
+                    format!("port number {number} is declared twice"),
+                    "duplicate",
+                    "give each port its own number".to_string(),
+                );
             }
-            let expose = p.expose.as_ref().and_then(|s| self.choice(s, "ports.expose", &[("public", Expose::Public), ("peers", Expose::Peers)])).unwrap_or(Expose::Public);
-            out.push(Port { name, port: number, protocol, expose, span: self.span(spanned.span()) });
+            let expose = p
+                .expose
+                .as_ref()
+                .and_then(|s| {
+                    self.choice(
+                        s,
+                        "ports.expose",
+                        &[("public", Expose::Public), ("peers", Expose::Peers)],
+                    )
+                })
+                .unwrap_or(Expose::Public);
+            out.push(Port {
+                name,
+                port: number,
+                protocol,
+                expose,
+                span: self.span(spanned.span()),
+            });
         }
         out
     }
 
-    fn replication(&mut self, replication: Option<&toml::Spanned<spec::Replication>>) -> Replication {
-        let none = spec::Replication { replicas: None, quorum: None, spread: None, start: None };
+    fn replication(
+        &mut self,
+        replication: Option<&toml::Spanned<spec::Replication>>,
+    ) -> Replication {
+        let none = spec::Replication {
+            replicas: None,
+            quorum: None,
+            spread: None,
+            start: None,
+        };
         let (rep, table_span) = match replication {
             Some(r) => (r.get_ref(), self.span(r.span())),
             None => (&none, None),
         };
         let replicas = match &rep.replicas {
-            Some(v) => Located::new(self.integer(v, "replication.replicas", 1, 1000).unwrap_or(1) as u32, self.span(v.span())),
+            Some(v) => Located::new(
+                self.integer(v, "replication.replicas", 1, 1000)
+                    .unwrap_or(1) as u32,
+                self.span(v.span()),
+            ),
             None => Located::new(1, table_span.clone()),
         };
         let quorum = match &rep.quorum {
-            Some(s) => Located::new(self.choice(s, "replication.quorum", &[("majority", Quorum::Majority), ("none", Quorum::None)]).unwrap_or(Quorum::None), self.span(s.span())),
+            Some(s) => Located::new(
+                self.choice(
+                    s,
+                    "replication.quorum",
+                    &[("majority", Quorum::Majority), ("none", Quorum::None)],
+                )
+                .unwrap_or(Quorum::None),
+                self.span(s.span()),
+            ),
             None => Located::new(Quorum::None, table_span.clone()),
         };
-        let default_spread = if replicas.value > 1 { Spread::Required } else { Spread::None };
+        let default_spread = if replicas.value > 1 {
+            Spread::Required
+        } else {
+            Spread::None
+        };
         let spread = match &rep.spread {
-            Some(s) => Located::new(self.choice(s, "replication.spread", &[("required", Spread::Required), ("preferred", Spread::Preferred), ("none", Spread::None)]).unwrap_or(default_spread), self.span(s.span())),
+            Some(s) => Located::new(
+                self.choice(
+                    s,
+                    "replication.spread",
+                    &[
+                        ("required", Spread::Required),
+                        ("preferred", Spread::Preferred),
+                        ("none", Spread::None),
+                    ],
+                )
+                .unwrap_or(default_spread),
+                self.span(s.span()),
+            ),
             None => Located::new(default_spread, table_span.clone()),
         };
         let start = match &rep.start {
-            Some(s) => Located::new(self.choice(s, "replication.start", &[("parallel", Start::Parallel), ("ordered", Start::Ordered)]).unwrap_or(Start::Parallel), self.span(s.span())),
+            Some(s) => Located::new(
+                self.choice(
+                    s,
+                    "replication.start",
+                    &[("parallel", Start::Parallel), ("ordered", Start::Ordered)],
+                )
+                .unwrap_or(Start::Parallel),
+                self.span(s.span()),
+            ),
             None => Located::new(Start::Parallel, table_span),
         };
-        Replication { replicas, quorum, spread, start }
+        Replication {
+            replicas,
+            quorum,
+            spread,
+            start,
+        }
     }
 
     fn volumes(&mut self, volumes: &[toml::Spanned<spec::Volume>]) -> Vec<Volume> {
@@ -273,47 +435,109 @@ impl Resolver<'_> {
             let v = spanned.get_ref();
             let name = self.string(&v.name, "volumes.name").unwrap_or_default();
             if let Err(why) = dns_label(&name, 63) {
-                self.error("spec/invalid-name", v.name.span(), format!("volume name `{name}` {why}"), "invalid volume name", "use lowercase letters, digits and `-`".to_string());
+                self.error(
+                    "spec/invalid-name",
+                    v.name.span(),
+                    format!("volume name `{name}` {why}"),
+                    "invalid volume name",
+                    "use lowercase letters, digits and `-`".to_string(),
+                );
             }
             if !names.insert(name.clone()) {
-                self.error("spec/duplicate", v.name.span(), format!("volume `{name}` is declared twice"), "duplicate", "give each volume its own name".to_string());
+                self.error(
+                    "spec/duplicate",
+                    v.name.span(),
+                    format!("volume `{name}` is declared twice"),
+                    "duplicate",
+                    "give each volume its own name".to_string(),
+                );
             }
             let path = self.string(&v.path, "volumes.path").unwrap_or_default();
             if let Err(why) = absolute_path(&path) {
-                self.error("spec/invalid-value", v.path.span(), format!("volume path `{path}` {why}"), "invalid path", "write an absolute path such as `/var/lib/data`".to_string());
+                self.error(
+                    "spec/invalid-value",
+                    v.path.span(),
+                    format!("volume path `{path}` {why}"),
+                    "invalid path",
+                    "write an absolute path such as `/var/lib/data`".to_string(),
+                );
             }
             if !paths.insert(path.clone()) {
-                self.error("spec/duplicate", v.path.span(), format!("two volumes mount at `{path}`"), "duplicate", "give each volume its own path".to_string());
+                self.error(
+                    "spec/duplicate",
+                    v.path.span(),
+                    format!("two volumes mount at `{path}`"),
+                    "duplicate",
+                    "give each volume its own path".to_string(),
+                );
             }
-            let persistent = v.persistent.as_ref().and_then(|p| self.boolean(p, "volumes.persistent")).unwrap_or(true);
+            let persistent = v
+                .persistent
+                .as_ref()
+                .and_then(|p| self.boolean(p, "volumes.persistent"))
+                .unwrap_or(true);
             let size = match &v.size {
                 Some(s) => self.string(s, "volumes.size").and_then(|text| {
-                    let bytes = self.parsed(s, "volumes.size", parse_quantity(&text).and_then(positive))?;
+                    let bytes =
+                        self.parsed(s, "volumes.size", parse_quantity(&text).and_then(positive))?;
                     Some((text, bytes as u128))
                 }),
                 None if persistent => {
-                    self.error("spec/missing-key", spanned.span(), format!("persistent volume `{name}` has no `size`"), "needs `size`", "add `size = \"10Gi\"` (a Kubernetes quantity)".to_string());
+                    self.error(
+                        "spec/missing-key",
+                        spanned.span(),
+                        format!("persistent volume `{name}` has no `size`"),
+                        "needs `size`",
+                        "add `size = \"10Gi\"` (a Kubernetes quantity)".to_string(),
+                    );
                     None
                 }
                 None => None,
             };
-            let class = v.class.as_ref().and_then(|c| self.string(c, "volumes.class")).filter(|c| !c.is_empty());
-            out.push(Volume { name, path, size, class, persistent, span: self.span(spanned.span()) });
+            let class = v
+                .class
+                .as_ref()
+                .and_then(|c| self.string(c, "volumes.class"))
+                .filter(|c| !c.is_empty());
+            out.push(Volume {
+                name,
+                path,
+                size,
+                class,
+                persistent,
+                span: self.span(spanned.span()),
+            });
         }
         out
     }
 
     fn health(&mut self, health: Option<&toml::Spanned<spec::Health>>, ports: &[Port]) -> Health {
-        let Some(health) = health else { return Health::default() };
+        let Some(health) = health else {
+            return Health::default();
+        };
         let h = health.get_ref();
         Health {
-            liveness: h.liveness.as_ref().and_then(|c| self.check(c, "health.liveness", ports)),
-            readiness: h.readiness.as_ref().and_then(|c| self.check(c, "health.readiness", ports)),
-            startup: h.startup.as_ref().and_then(|c| self.check(c, "health.startup", ports)),
+            liveness: h
+                .liveness
+                .as_ref()
+                .and_then(|c| self.check(c, "health.liveness", ports)),
+            readiness: h
+                .readiness
+                .as_ref()
+                .and_then(|c| self.check(c, "health.readiness", ports)),
+            startup: h
+                .startup
+                .as_ref()
+                .and_then(|c| self.check(c, "health.startup", ports)),
         }
     }
 
-    fn check(&mut self, spanned: &toml::Spanned<spec::Check>, key: &str, ports: &[Port]) -> Option<Check> {
+    fn check(
+        &mut self,
+        spanned: &toml::Spanned<spec::Check>,
+        key: &str,
+        ports: &[Port],
+    ) -> Option<Check> {
         let c = spanned.get_ref();
         let port_ref = |r: &mut Self, s: &SString, which: &str| -> Option<String> {
             let name = r.string(s, which)?;
@@ -326,44 +550,99 @@ impl Resolver<'_> {
                 None if names.is_empty() => "declare the port under `[[ports]]`".to_string(),
                 None => format!("name one of {}", backticked(&names)),
             };
-            r.error("spec/unknown-port", s.span(), format!("`{which}` names unknown port `{name}`"), "no such port", help);
+            r.error(
+                "spec/unknown-port",
+                s.span(),
+                format!("`{which}` names unknown port `{name}`"),
+                "no such port",
+                help,
+            );
             None
         };
-        let kinds = [c.http.is_some(), c.tcp.is_some(), c.exec.is_some()].iter().filter(|b| **b).count();
+        let kinds = [c.http.is_some(), c.tcp.is_some(), c.exec.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if kinds != 1 {
-            self.error("spec/invalid-value", spanned.span(), format!("`{key}` needs exactly one of `http`, `tcp` or `exec`"), "ambiguous check", "keep exactly one of `http = \"/path\"`, `tcp = \"port\"` or `exec = [...]`".to_string());
+            self.error(
+                "spec/invalid-value",
+                spanned.span(),
+                format!("`{key}` needs exactly one of `http`, `tcp` or `exec`"),
+                "ambiguous check",
+                "keep exactly one of `http = \"/path\"`, `tcp = \"port\"` or `exec = [...]`"
+                    .to_string(),
+            );
             return None;
         }
         let action = if let Some(path) = &c.http {
             let path = self.string(path, &format!("{key}.http"))?;
             let Some(port) = &c.port else {
-                self.error("spec/missing-key", spanned.span(), format!("`{key}` has `http` but no `port`"), "needs `port`", "add `port = \"NAME\"` naming one of `[[ports]]`".to_string());
+                self.error(
+                    "spec/missing-key",
+                    spanned.span(),
+                    format!("`{key}` has `http` but no `port`"),
+                    "needs `port`",
+                    "add `port = \"NAME\"` naming one of `[[ports]]`".to_string(),
+                );
                 return None;
             };
-            CheckAction::Http { path, port: port_ref(self, port, &format!("{key}.port"))? }
+            CheckAction::Http {
+                path,
+                port: port_ref(self, port, &format!("{key}.port"))?,
+            }
         } else if let Some(tcp) = &c.tcp {
-            CheckAction::Tcp { port: port_ref(self, tcp, &format!("{key}.tcp"))? }
+            CheckAction::Tcp {
+                port: port_ref(self, tcp, &format!("{key}.tcp"))?,
+            }
         } else {
-            let argv: Vec<String> = c.exec.iter().flatten().filter_map(|a| self.string(a, &format!("{key}.exec"))).collect();
+            let argv: Vec<String> = c
+                .exec
+                .iter()
+                .flatten()
+                .filter_map(|a| self.string(a, &format!("{key}.exec")))
+                .collect();
             if argv.is_empty() {
-                self.error("spec/invalid-value", spanned.span(), format!("`{key}.exec` is empty"), "empty command", "give the command as a list, like `exec = [\"pg_isready\"]`".to_string());
+                self.error(
+                    "spec/invalid-value",
+                    spanned.span(),
+                    format!("`{key}.exec` is empty"),
+                    "empty command",
+                    "give the command as a list, like `exec = [\"pg_isready\"]`".to_string(),
+                );
                 return None;
             }
             CheckAction::Exec { argv }
         };
         if let (Some(port), false) = (&c.port, c.http.is_some()) {
-            self.error("spec/invalid-value", port.span(), format!("`{key}.port` only goes with `http`"), "unused", "remove `port`; `tcp` names its port itself".to_string());
+            self.error(
+                "spec/invalid-value",
+                port.span(),
+                format!("`{key}.port` only goes with `http`"),
+                "unused",
+                "remove `port`; `tcp` names its port itself".to_string(),
+            );
         }
         let seconds = |r: &mut Self, s: &Option<SString>, which: &str| {
-            s.as_ref().and_then(|s| r.string(s, which).and_then(|t| r.parsed(s, which, parse_duration(&t))))
+            s.as_ref().and_then(|s| {
+                r.string(s, which)
+                    .and_then(|t| r.parsed(s, which, parse_duration(&t)))
+            })
         };
         Some(Check {
             action,
             interval: seconds(self, &c.interval, &format!("{key}.interval")).filter(|s| *s > 0),
             timeout: seconds(self, &c.timeout, &format!("{key}.timeout")).filter(|s| *s > 0),
             initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),
-            failures: c.failures.as_ref().and_then(|f| self.integer(f, &format!("{key}.failures"), 1, 1000)).map(|f| f as u32),
-            needs_quorum: c.needs_quorum.as_ref().and_then(|q| self.boolean(q, &format!("{key}.needs_quorum"))).unwrap_or(false),
+            failures: c
+                .failures
+                .as_ref()
+                .and_then(|f| self.integer(f, &format!("{key}.failures"), 1, 1000))
+                .map(|f| f as u32),
+            needs_quorum: c
+                .needs_quorum
+                .as_ref()
+                .and_then(|q| self.boolean(q, &format!("{key}.needs_quorum")))
+                .unwrap_or(false),
             span: self.span(spanned.span()),
         })
     }
@@ -380,7 +659,10 @@ impl Resolver<'_> {
         let memory = quantity(self, &r.memory, "resources.memory");
         let cpu_limit = quantity(self, &r.cpu_limit, "resources.cpu_limit");
         let memory_limit = quantity(self, &r.memory_limit, "resources.memory_limit");
-        for (request, limit, key, s) in [(&cpu, &cpu_limit, "cpu", &r.cpu_limit), (&memory, &memory_limit, "memory", &r.memory_limit)] {
+        for (request, limit, key, s) in [
+            (&cpu, &cpu_limit, "cpu", &r.cpu_limit),
+            (&memory, &memory_limit, "memory", &r.memory_limit),
+        ] {
             if let (Some((_, req)), Some((_, lim)), Some(s)) = (request, limit, s)
                 && lim < req
             {
@@ -388,40 +670,83 @@ impl Resolver<'_> {
             }
         }
         Located::new(
-            Resources { cpu: cpu.map(|q| q.0), memory: memory.map(|q| q.0), cpu_limit: cpu_limit.map(|q| q.0), memory_limit: memory_limit.map(|q| q.0) },
+            Resources {
+                cpu: cpu.map(|q| q.0),
+                memory: memory.map(|q| q.0),
+                cpu_limit: cpu_limit.map(|q| q.0),
+                memory_limit: memory_limit.map(|q| q.0),
+            },
             self.span(res.span()),
         )
     }
 
     fn template(&self, s: &SString) -> Template {
-        Template { source: s.get_ref().clone(), span: self.span(s.span()) }
+        Template {
+            source: s.get_ref().clone(),
+            span: self.span(s.span()),
+        }
     }
 
     fn container(&mut self, container: &toml::Spanned<spec::Container>) -> Container {
         let c = container.get_ref();
         if c.image.get_ref().trim().is_empty() {
-            self.error("spec/invalid-value", c.image.span(), "`container.image` is empty".to_string(), "empty image", "name the image, like `postgres:16`".to_string());
+            self.error(
+                "spec/invalid-value",
+                c.image.span(),
+                "`container.image` is empty".to_string(),
+                "empty image",
+                "name the image, like `postgres:16`".to_string(),
+            );
         }
         let mut env = Vec::new();
         for (name, value) in &c.env {
             if !env_name(name.get_ref()) {
-                self.error("spec/invalid-name", name.span(), format!("env name `{}` is not a valid variable name", name.get_ref()), "invalid name", "use letters, digits and `_`, not starting with a digit".to_string());
+                self.error(
+                    "spec/invalid-name",
+                    name.span(),
+                    format!("env name `{}` is not a valid variable name", name.get_ref()),
+                    "invalid name",
+                    "use letters, digits and `_`, not starting with a digit".to_string(),
+                );
             }
             let value_span = self.span(value.span());
             let value = match value.get_ref() {
-                spec::EnvValue::Literal(text) => EnvValue::Literal(Template { source: text.clone(), span: value_span.clone() }),
+                spec::EnvValue::Literal(text) => EnvValue::Literal(Template {
+                    source: text.clone(),
+                    span: value_span.clone(),
+                }),
                 spec::EnvValue::Secret(s) => {
                     for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
-                        if v.is_empty() || v.chars().any(|c| !(c.is_ascii_alphanumeric() || "-._".contains(c))) {
-                            self.error("spec/invalid-value", value.span(), format!("secret reference `{what}` `{v}` is not a valid name"), "invalid secret reference", "use letters, digits, `-`, `.` and `_`".to_string());
+                        if v.is_empty()
+                            || v.chars()
+                                .any(|c| !(c.is_ascii_alphanumeric() || "-._".contains(c)))
+                        {
+                            self.error(
+                                "spec/invalid-value",
+                                value.span(),
+                                format!("secret reference `{what}` `{v}` is not a valid name"),
+                                "invalid secret reference",
+                                "use letters, digits, `-`, `.` and `_`".to_string(),
+                            );
                         }
                     }
-                    EnvValue::Secret { secret: s.secret.clone(), key: s.key.clone() }
+                    EnvValue::Secret {
+                        secret: s.secret.clone(),
+                        key: s.key.clone(),
+                    }
                 }
             };
-            env.push(EnvVar { name: name.get_ref().clone(), value, span: value_span });
+            env.push(EnvVar {
+                name: name.get_ref().clone(),
+                value,
+                span: value_span,
+            });
         }
-        let user = c.user.as_ref().and_then(|u| self.integer(u, "container.user", 0, i64::from(u32::MAX))).map(|u| u as u32);
+        let user = c
+            .user
+            .as_ref()
+            .and_then(|u| self.integer(u, "container.user", 0, i64::from(u32::MAX)))
+            .map(|u| u as u32);
         Container {
             image: self.template(&c.image),
             command: c.command.iter().map(|s| self.template(s)).collect(),
@@ -435,7 +760,13 @@ impl Resolver<'_> {
     fn init(&mut self, init: &toml::Spanned<spec::Init>) -> Init {
         let i = init.get_ref();
         if i.command.is_empty() {
-            self.error("spec/invalid-value", init.span(), "`init.command` is empty".to_string(), "empty command", "give the bootstrap command as a list of arguments".to_string());
+            self.error(
+                "spec/invalid-value",
+                init.span(),
+                "`init.command` is empty".to_string(),
+                "empty command",
+                "give the bootstrap command as a list of arguments".to_string(),
+            );
         }
         Init {
             command: i.command.iter().map(|s| self.template(s)).collect(),
@@ -449,18 +780,40 @@ impl Resolver<'_> {
         let secret = self.string(&t.secret, "tls.secret").unwrap_or_default();
         let path = self.string(&t.path, "tls.path").unwrap_or_default();
         if let Err(why) = absolute_path(&path) {
-            self.error("spec/invalid-value", t.path.span(), format!("`tls.path` `{path}` {why}"), "invalid path", "write an absolute path such as `/certs`".to_string());
+            self.error(
+                "spec/invalid-value",
+                t.path.span(),
+                format!("`tls.path` `{path}` {why}"),
+                "invalid path",
+                "write an absolute path such as `/certs`".to_string(),
+            );
         }
         let mut extra_names = Vec::new();
         for name in &t.extra_names {
-            let Some(text) = self.string(name, "tls.extra_names") else { continue };
+            let Some(text) = self.string(name, "tls.extra_names") else {
+                continue;
+            };
             // IP addresses are kept so that each backend's rule can refuse them with its own reason.
             if text.parse::<std::net::IpAddr>().is_err() && !dns_name(&text) {
-                self.error("spec/invalid-value", name.span(), format!("`{text}` is not a DNS name"), "invalid name", "write a DNS name such as `db.example.com` (a leading `*.` is allowed)".to_string());
+                self.error(
+                    "spec/invalid-value",
+                    name.span(),
+                    format!("`{text}` is not a DNS name"),
+                    "invalid name",
+                    "write a DNS name such as `db.example.com` (a leading `*.` is allowed)"
+                        .to_string(),
+                );
             }
             extra_names.push(Located::new(text, self.span(name.span())));
         }
-        Located::new(Tls { secret, path, extra_names }, self.span(tls.span()))
+        Located::new(
+            Tls {
+                secret,
+                path,
+                extra_names,
+            },
+            self.span(tls.span()),
+        )
     }
 
     fn allow(&mut self, allows: &[toml::Spanned<spec::Allow>], rules: &[&str]) -> Vec<Allow> {
@@ -473,17 +826,37 @@ impl Resolver<'_> {
                     Some(best) => format!("did you mean `{best}`? (`berth rules` lists every id)"),
                     None => "name a rule id from `berth rules`".to_string(),
                 };
-                self.error("spec/unknown-rule", a.get_ref().rule.span(), format!("`[[allow]]` names unknown rule `{rule}`"), "no such rule", help);
+                self.error(
+                    "spec/unknown-rule",
+                    a.get_ref().rule.span(),
+                    format!("`[[allow]]` names unknown rule `{rule}`"),
+                    "no such rule",
+                    help,
+                );
             }
             if reason.is_empty() {
-                self.error("spec/invalid-value", a.get_ref().reason.span(), "`[[allow]]` needs a non-empty `reason`".to_string(), "empty reason", "say why this rule does not apply to this service".to_string());
+                self.error(
+                    "spec/invalid-value",
+                    a.get_ref().reason.span(),
+                    "`[[allow]]` needs a non-empty `reason`".to_string(),
+                    "empty reason",
+                    "say why this rule does not apply to this service".to_string(),
+                );
             }
-            out.push(Allow { rule, reason, span: self.span(a.span()) });
+            out.push(Allow {
+                rule,
+                reason,
+                span: self.span(a.span()),
+            });
         }
         out
     }
 
-    fn backend_tables(&mut self, tables: &BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>, backends: &[&str]) -> BTreeMap<String, Span> {
+    fn backend_tables(
+        &mut self,
+        tables: &BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>,
+        backends: &[&str],
+    ) -> BTreeMap<String, Span> {
         let mut out = BTreeMap::new();
         for (name, table) in tables {
             if !backends.contains(&name.get_ref().as_str()) {
@@ -491,9 +864,24 @@ impl Resolver<'_> {
                     Some(best) => format!("rename it to `[backends.{best}]`"),
                     None => format!("use one of {}", backticked(backends)),
                 };
-                self.error("spec/unknown-key", name.span(), format!("unknown backend `{}`", name.get_ref()), "no such backend", help);
+                self.error(
+                    "spec/unknown-key",
+                    name.span(),
+                    format!("unknown backend `{}`", name.get_ref()),
+                    "no such backend",
+                    help,
+                );
             } else if !table.get_ref().is_table() {
-                self.error("spec/invalid-value", table.span(), format!("`backends.{}` must be a table", name.get_ref()), "not a table", format!("write `[backends.{}]` with its options below", name.get_ref()));
+                self.error(
+                    "spec/invalid-value",
+                    table.span(),
+                    format!("`backends.{}` must be a table", name.get_ref()),
+                    "not a table",
+                    format!(
+                        "write `[backends.{}]` with its options below",
+                        name.get_ref()
+                    ),
+                );
             }
             out.insert(name.get_ref().clone(), Span::new(self.file, table.span()));
         }
@@ -502,11 +890,24 @@ impl Resolver<'_> {
 
     /// Renders every member template once with a stand-in identity, so that a mistake is an input
     /// error at its location rather than a failure inside one backend.
-    fn check_member_templates(&mut self, container: &Container, init: Option<&Init>, name: &str, replicas: u32) {
+    fn check_member_templates(
+        &mut self,
+        container: &Container,
+        init: Option<&Init>,
+        name: &str,
+        replicas: u32,
+    ) {
         let peers: Vec<Member> = (0..replicas)
-            .map(|i| Member { ordinal: i.to_string(), name: format!("{name}-{i}"), host: format!("{name}-{i}") })
+            .map(|i| Member {
+                ordinal: i.to_string(),
+                name: format!("{name}-{i}"),
+                host: format!("{name}-{i}"),
+            })
             .collect();
-        let member = Identity { me: peers.first(), peers: &peers };
+        let member = Identity {
+            me: peers.first(),
+            peers: &peers,
+        };
         let mut templates: Vec<&Template> = vec![&container.image];
         templates.extend(&container.command);
         templates.extend(&container.args);
@@ -524,7 +925,10 @@ impl Resolver<'_> {
             check(self, t, &member);
         }
         if let Some(init) = init {
-            let bootstrap = Identity { me: None, peers: &peers };
+            let bootstrap = Identity {
+                me: None,
+                peers: &peers,
+            };
             for t in init.command.iter().chain(init.image.as_ref()) {
                 check(self, t, &bootstrap);
             }
@@ -533,7 +937,11 @@ impl Resolver<'_> {
 }
 
 fn positive(value: f64) -> Result<f64, String> {
-    if value > 0.0 { Ok(value) } else { Err("must be greater than zero".to_string()) }
+    if value > 0.0 {
+        Ok(value)
+    } else {
+        Err("must be greater than zero".to_string())
+    }
 }
 
 /// A DNS-1123 label of at most `max` characters.
@@ -542,9 +950,15 @@ pub fn dns_label(name: &str, max: usize) -> Result<(), String> {
         return Err("is empty".into());
     }
     if name.len() > max {
-        return Err(format!("is {} characters long, more than {max}", name.len()));
+        return Err(format!(
+            "is {} characters long, more than {max}",
+            name.len()
+        ));
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err("may only hold lowercase letters, digits and `-`".into());
     }
     if name.starts_with('-') || name.ends_with('-') {

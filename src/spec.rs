@@ -203,7 +203,10 @@ pub struct Allow {
 
 /// Parses a spec file; a syntax error, an unknown key or a value of the wrong type becomes one
 /// diagnostic that points at the offending key.
-pub fn parse(text: &str, file: crate::source::FileId) -> Result<Spec, crate::diagnostic::Diagnostic> {
+pub fn parse(
+    text: &str,
+    file: crate::source::FileId,
+) -> Result<Spec, crate::diagnostic::Diagnostic> {
     toml::from_str(text).map_err(|error| toml_error_to_diagnostic(&error, file))
 }
 
@@ -215,7 +218,9 @@ pub fn toml_error_to_diagnostic(
 ) -> crate::diagnostic::Diagnostic {
     use crate::diagnostic::{Diagnostic, closest};
     let message = error.message().trim();
-    let span = error.span().map(|range| crate::source::Span::new(file, range));
+    let span = error
+        .span()
+        .map(|range| crate::source::Span::new(file, range));
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
@@ -239,7 +244,9 @@ pub fn toml_error_to_diagnostic(
             .at(span, "neither a string nor a secret reference")
             .help("write a string, or `{ secret = \"NAME\", key = \"KEY\" }` to read a secret");
     }
-    if span.is_some() && (message.starts_with("invalid type") || message.starts_with("invalid value")) {
+    if span.is_some()
+        && (message.starts_with("invalid type") || message.starts_with("invalid value"))
+    {
         return Diagnostic::input("spec/invalid-value", message.to_string())
             .at(span, "wrong type")
             .help("change the value to the type the message names");
@@ -250,5 +257,9 @@ pub fn toml_error_to_diagnostic(
 }
 
 pub fn backticked(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -41,7 +41,11 @@ impl Templates {
     }
 
     /// Renders a structural string (`replicas`, `size`, backend options): params only.
-    pub fn render_structural(&self, source: &str, span: Option<Span>) -> Result<String, Diagnostic> {
+    pub fn render_structural(
+        &self,
+        source: &str,
+        span: Option<Span>,
+    ) -> Result<String, Diagnostic> {
         self.render_with(source, &Value::Object(self.base.clone()))
             .map_err(|failure| failure.into_diagnostic(span))
     }
@@ -51,7 +55,11 @@ impl Templates {
     }
 
     /// Renders a `[container]` or `[init]` string with `self`, `peers` and `peer_hosts`.
-    pub fn render_member(&self, template: &Template, identity: &Identity) -> Result<String, Diagnostic> {
+    pub fn render_member(
+        &self,
+        template: &Template,
+        identity: &Identity,
+    ) -> Result<String, Diagnostic> {
         self.try_member(&template.source, identity)
             .map_err(|failure| failure.into_diagnostic(template.span.clone()))
     }
@@ -74,7 +82,9 @@ impl Templates {
         if !source.contains("{{") {
             return Ok(source.to_string());
         }
-        self.engine.render_template(source, context).map_err(explain_failure)
+        self.engine
+            .render_template(source, context)
+            .map_err(explain_failure)
     }
 }
 
@@ -82,7 +92,11 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
     let mut position = error.line_no.zip(error.column_no);
     let (reason, help) = match error.reason() {
         RenderErrorReason::MissingVariable(Some(path)) => {
-            let root = path.trim_start_matches("this.").split(['.', '[']).next().unwrap_or("");
+            let root = path
+                .trim_start_matches("this.")
+                .split(['.', '['])
+                .next()
+                .unwrap_or("");
             let help = match root {
                 "self" => "use `self` only in `[container]` strings; `[init]` and structural keys are not a member (use `peers.[0]` in `[init]`)".to_string(),
                 "peers" | "peer_hosts" => "use `peers` only in `[container]` and `[init]` strings, and only indexes below the replica count".to_string(),
@@ -94,15 +108,25 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
         }
         RenderErrorReason::TemplateError(inner) => {
             position = position.or(inner.pos());
-            (format!("invalid template: {}", inner.reason()), "close every `{{` with `}}`, or write a literal `{{` as `\\{{`".to_string())
+            (
+                format!("invalid template: {}", inner.reason()),
+                "close every `{{` with `}}`, or write a literal `{{` as `\\{{`".to_string(),
+            )
         }
         RenderErrorReason::HelperNotFound(name) => (
             format!("unknown template helper `{name}`"),
             "use `join LIST SEPARATOR` or a built-in handlebars helper".to_string(),
         ),
-        other => (format!("template failed: {other}"), "check the expression against the template context in docs/spec.md".to_string()),
+        other => (
+            format!("template failed: {other}"),
+            "check the expression against the template context in docs/spec.md".to_string(),
+        ),
     };
-    TemplateFailure { reason, help, position }
+    TemplateFailure {
+        reason,
+        help,
+        position,
+    }
 }
 
 impl TemplateFailure {
@@ -112,7 +136,9 @@ impl TemplateFailure {
         } else {
             "spec/invalid-template"
         };
-        Diagnostic::input(code, self.reason).at(span, "in this template").help(self.help)
+        Diagnostic::input(code, self.reason)
+            .at(span, "in this template")
+            .help(self.help)
     }
 }
 
@@ -134,7 +160,9 @@ fn join_helper(
     let items = list
         .value()
         .as_array()
-        .ok_or(RenderErrorReason::InvalidParamType("list (for example `peer_hosts`)"))?;
+        .ok_or(RenderErrorReason::InvalidParamType(
+            "list (for example `peer_hosts`)",
+        ))?;
     let mut rendered = Vec::with_capacity(items.len());
     for item in items {
         match item {

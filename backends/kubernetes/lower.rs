@@ -5,14 +5,16 @@ use crate::backend::{OutputFile, header_comment};
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
 use k8s_openapi::api::apps::v1::{
-    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
-    HTTPGetAction, Namespace, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
-    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    ExecAction, HTTPGetAction, Namespace, ObjectFieldSelector, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
     TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
@@ -38,34 +40,70 @@ struct Names<'a> {
 impl Names<'_> {
     /// The stable DNS name of a member: `<pod>.<headless service>.<namespace>.svc.<domain>`.
     fn host(&self, pod: &str) -> String {
-        format!("{pod}.{}.{}.svc.{}", self.service, self.settings.namespace, self.settings.cluster_domain)
+        format!(
+            "{pod}.{}.{}.svc.{}",
+            self.service, self.settings.namespace, self.settings.cluster_domain
+        )
     }
     fn client_service(&self) -> String {
         format!("{}-public", self.service)
     }
 }
 
-pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic]) -> Result<(Vec<OutputFile>, Vec<String>), Vec<Diagnostic>> {
-    let names = Names { service: service.name(), settings };
+pub fn lower(
+    service: &Service,
+    settings: &Settings,
+    diagnostics: &[Diagnostic],
+) -> Result<(Vec<OutputFile>, Vec<String>), Vec<Diagnostic>> {
+    let names = Names {
+        service: service.name(),
+        settings,
+    };
     let member_labels = labels(service, "member");
     let mut files = Vec::new();
     let header = header_comment(service, diagnostics);
-    let mut emit = |order: u8, kind: &str, name: &str, object: &dyn ErasedSerialize| -> Result<(), Vec<Diagnostic>> {
-        let yaml = object.to_yaml().map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-        files.push(OutputFile { path: format!("{order:02}-{kind}-{name}.yaml"), contents: format!("{header}{yaml}") });
+    let mut emit = |order: u8,
+                    kind: &str,
+                    name: &str,
+                    object: &dyn ErasedSerialize|
+     -> Result<(), Vec<Diagnostic>> {
+        let yaml = object
+            .to_yaml()
+            .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+        files.push(OutputFile {
+            path: format!("{order:02}-{kind}-{name}.yaml"),
+            contents: format!("{header}{yaml}"),
+        });
         Ok(())
     };
 
     if settings.create_namespace {
-        let namespace = Namespace { metadata: ObjectMeta { name: Some(settings.namespace.clone()), labels: Some(managed()), ..Default::default() }, ..Default::default() };
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(settings.namespace.clone()),
+                labels: Some(managed()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         emit(0, "namespace", &settings.namespace, &namespace)?;
     }
     for (class_name, decl) in &settings.storage_classes {
         if crate::resolve::dns_label(class_name, 63).is_err() {
-            return Err(vec![Diagnostic::input("spec/invalid-name", format!("storage class name `{class_name}` is not a DNS label")).help("use lowercase letters, digits and `-`")]);
+            return Err(vec![
+                Diagnostic::input(
+                    "spec/invalid-name",
+                    format!("storage class name `{class_name}` is not a DNS label"),
+                )
+                .help("use lowercase letters, digits and `-`"),
+            ]);
         }
         let class = StorageClass {
-            metadata: ObjectMeta { name: Some(class_name.clone()), labels: Some(managed()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(class_name.clone()),
+                labels: Some(managed()),
+                ..Default::default()
+            },
             provisioner: decl.provisioner.clone(),
             parameters: (!decl.parameters.is_empty()).then(|| decl.parameters.clone()),
             // Retain: deleting a claim must not delete the disk; WaitForFirstConsumer: the disk is
@@ -95,7 +133,12 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
     if !public.is_empty() {
         let client = KubeService {
             metadata: metadata(service, settings, &names.client_service(), "member"),
-            spec: Some(ServiceSpec { type_: Some("ClusterIP".into()), ports: Some(public), selector: Some(member_labels.clone()), ..Default::default() }),
+            spec: Some(ServiceSpec {
+                type_: Some("ClusterIP".into()),
+                ports: Some(public),
+                selector: Some(member_labels.clone()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         emit(21, "service", &names.client_service(), &client)?;
@@ -109,7 +152,10 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
             metadata: metadata(service, settings, service.name(), "member"),
             spec: Some(PodDisruptionBudgetSpec {
                 max_unavailable: Some(IntOrString::Int(max_unavailable as i32)),
-                selector: Some(LabelSelector { match_labels: Some(member_labels.clone()), ..Default::default() }),
+                selector: Some(LabelSelector {
+                    match_labels: Some(member_labels.clone()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -120,13 +166,33 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
     let peers: Vec<Member> = (0..replicas)
         .map(|i| {
             let pod = format!("{}-{i}", service.name());
-            Member { ordinal: i.to_string(), host: names.host(&pod), name: pod }
+            Member {
+                ordinal: i.to_string(),
+                host: names.host(&pod),
+                name: pod,
+            }
         })
         .collect();
-    let me = Member { ordinal: POD_ORDINAL_MARK.into(), name: POD_NAME_MARK.into(), host: names.host(POD_NAME_MARK) };
-    let member_container = container(service, &Identity { me: Some(&me), peers: &peers }, true)?;
+    let me = Member {
+        ordinal: POD_ORDINAL_MARK.into(),
+        name: POD_NAME_MARK.into(),
+        host: names.host(POD_NAME_MARK),
+    };
+    let member_container = container(
+        service,
+        &Identity {
+            me: Some(&me),
+            peers: &peers,
+        },
+        true,
+    )?;
+    let mut statefulset_metadata = metadata(service, settings, service.name(), "member");
+    statefulset_metadata.annotations = service
+        .description
+        .as_ref()
+        .map(|d| BTreeMap::from([("berth.dev/description".to_string(), d.clone())]));
     let statefulset = StatefulSet {
-        metadata: metadata(service, settings, service.name(), "member"),
+        metadata: statefulset_metadata,
         spec: Some(StatefulSetSpec {
             service_name: Some(service.name().to_string()),
             replicas: Some(replicas as i32),
@@ -134,14 +200,25 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
                 Start::Parallel => "Parallel".into(),
                 Start::Ordered => "OrderedReady".into(),
             }),
-            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), ..Default::default() }),
-            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
-                when_deleted: Some("Retain".into()),
-                when_scaled: Some("Retain".into()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..Default::default()
             }),
-            selector: LabelSelector { match_labels: Some(member_labels.clone()), ..Default::default() },
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Retain".into()),
+                    when_scaled: Some("Retain".into()),
+                },
+            ),
+            selector: LabelSelector {
+                match_labels: Some(member_labels.clone()),
+                ..Default::default()
+            },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(member_labels.clone()), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(member_labels.clone()),
+                    ..Default::default()
+                }),
                 spec: Some(PodSpec {
                     affinity: affinity(service, &member_labels),
                     containers: vec![member_container],
@@ -160,12 +237,25 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
     emit(40, "statefulset", service.name(), &statefulset)?;
 
     if let Some(init) = &service.init {
-        let identity = Identity { me: None, peers: &peers };
+        let identity = Identity {
+            me: None,
+            peers: &peers,
+        };
         let image = match &init.image {
             Some(image) => service.render(image, &identity)?,
-            None => service.render(&service.container.image, &Identity { me: peers.first(), peers: &peers })?,
+            None => service.render(
+                &service.container.image,
+                &Identity {
+                    me: peers.first(),
+                    peers: &peers,
+                },
+            )?,
         };
-        let command = init.command.iter().map(|t| service.render(t, &identity).map(|s| escape_dollars(&s))).collect::<Result<Vec<_>, _>>()?;
+        let command = init
+            .command
+            .iter()
+            .map(|t| service.render(t, &identity).map(|s| escape_dollars(&s)))
+            .collect::<Result<Vec<_>, _>>()?;
         let name = format!("{}-init", service.name());
         let job = Job {
             metadata: metadata(service, settings, &name, "init"),
@@ -174,7 +264,10 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
                 // readiness (which may need the quorum this job creates).
                 backoff_limit: Some(30),
                 template: PodTemplateSpec {
-                    metadata: Some(ObjectMeta { labels: Some(labels(service, "init")), ..Default::default() }),
+                    metadata: Some(ObjectMeta {
+                        labels: Some(labels(service, "init")),
+                        ..Default::default()
+                    }),
                     spec: Some(PodSpec {
                         restart_policy: Some("OnFailure".into()),
                         containers: vec![Container {
@@ -201,11 +294,19 @@ pub fn lower(service: &Service, settings: &Settings, diagnostics: &[Diagnostic])
 
     let mut resources: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     resources.sort();
-    let kustomization = Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
-    let yaml = crate::yaml::to_yaml(&kustomization).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources,
+    };
+    let yaml = crate::yaml::to_yaml(&kustomization)
+        .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
     // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads only
     // .yaml/.yml/.json files, does not try to apply it as an object.
-    files.push(OutputFile { path: "Kustomization".into(), contents: format!("{header}{yaml}") });
+    files.push(OutputFile {
+        path: "Kustomization".into(),
+        contents: format!("{header}{yaml}"),
+    });
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, tls_names(service, &names, &peers)))
 }
@@ -230,20 +331,34 @@ impl<T: Serialize> ErasedSerialize for T {
 }
 
 fn managed() -> BTreeMap<String, String> {
-    BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), "berth".to_string())])
+    BTreeMap::from([(
+        "app.kubernetes.io/managed-by".to_string(),
+        "berth".to_string(),
+    )])
 }
 
 fn labels(service: &Service, component: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), service.name().to_string()),
-        ("app.kubernetes.io/component".to_string(), component.to_string()),
+        (
+            "app.kubernetes.io/name".to_string(),
+            service.name().to_string(),
+        ),
+        (
+            "app.kubernetes.io/component".to_string(),
+            component.to_string(),
+        ),
     ])
 }
 
 fn metadata(service: &Service, settings: &Settings, name: &str, component: &str) -> ObjectMeta {
     let mut all = labels(service, component);
     all.extend(managed());
-    ObjectMeta { name: Some(name.to_string()), namespace: Some(settings.namespace.clone()), labels: Some(all), ..Default::default() }
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(settings.namespace.clone()),
+        labels: Some(all),
+        ..Default::default()
+    }
 }
 
 fn service_port(port: &crate::model::Port) -> ServicePort {
@@ -265,20 +380,34 @@ fn protocol(port: &crate::model::Port) -> String {
 
 fn affinity(service: &Service, member_labels: &BTreeMap<String, String>) -> Option<Affinity> {
     let term = PodAffinityTerm {
-        label_selector: Some(LabelSelector { match_labels: Some(member_labels.clone()), ..Default::default() }),
+        label_selector: Some(LabelSelector {
+            match_labels: Some(member_labels.clone()),
+            ..Default::default()
+        }),
         topology_key: "kubernetes.io/hostname".into(),
         ..Default::default()
     };
     let anti = match service.replication.spread.value {
         _ if service.replicas() < 2 => return None,
-        Spread::Required => PodAntiAffinity { required_during_scheduling_ignored_during_execution: Some(vec![term]), ..Default::default() },
+        Spread::Required => PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![term]),
+            ..Default::default()
+        },
         Spread::Preferred => PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm { weight: 100, pod_affinity_term: term }]),
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: term,
+                },
+            ]),
             ..Default::default()
         },
         Spread::None => return None,
     };
-    Some(Affinity { pod_anti_affinity: Some(anti), ..Default::default() })
+    Some(Affinity {
+        pod_anti_affinity: Some(anti),
+        ..Default::default()
+    })
 }
 
 /// Kubernetes expands `$(VAR)` and reduces `$$` to `$` in command, args and env values; doubling
@@ -288,14 +417,25 @@ fn escape_dollars(text: &str) -> String {
 }
 
 /// Renders a member string, then swaps the identity stand-ins for downward-API variables.
-fn render_member(service: &Service, template: &crate::model::Template, identity: &Identity, used: &mut [bool; 2]) -> Result<String, Vec<Diagnostic>> {
+fn render_member(
+    service: &Service,
+    template: &crate::model::Template,
+    identity: &Identity,
+    used: &mut [bool; 2],
+) -> Result<String, Vec<Diagnostic>> {
     let text = escape_dollars(&service.render(template, identity)?);
     used[0] |= text.contains(POD_NAME_MARK);
     used[1] |= text.contains(POD_ORDINAL_MARK);
-    Ok(text.replace(POD_NAME_MARK, &format!("$({POD_NAME_ENV})")).replace(POD_ORDINAL_MARK, &format!("$({POD_ORDINAL_ENV})")))
+    Ok(text
+        .replace(POD_NAME_MARK, &format!("$({POD_NAME_ENV})"))
+        .replace(POD_ORDINAL_MARK, &format!("$({POD_ORDINAL_ENV})")))
 }
 
-fn container(service: &Service, identity: &Identity, member: bool) -> Result<Container, Vec<Diagnostic>> {
+fn container(
+    service: &Service,
+    identity: &Identity,
+    member: bool,
+) -> Result<Container, Vec<Diagnostic>> {
     let c = &service.container;
     let image = service.render(&c.image, identity)?;
     if image.contains(POD_NAME_MARK) || image.contains(POD_ORDINAL_MARK) {
@@ -304,15 +444,34 @@ fn container(service: &Service, identity: &Identity, member: bool) -> Result<Con
             .help("use the same image for every member")]);
     }
     let mut used = [false; 2];
-    let command = c.command.iter().map(|t| render_member(service, t, identity, &mut used)).collect::<Result<Vec<_>, _>>()?;
-    let args = c.args.iter().map(|t| render_member(service, t, identity, &mut used)).collect::<Result<Vec<_>, _>>()?;
+    let command = c
+        .command
+        .iter()
+        .map(|t| render_member(service, t, identity, &mut used))
+        .collect::<Result<Vec<_>, _>>()?;
+    let args = c
+        .args
+        .iter()
+        .map(|t| render_member(service, t, identity, &mut used))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut env = Vec::new();
     for var in &c.env {
         env.push(match &var.value {
-            EnvValue::Literal(t) => EnvVar { name: var.name.clone(), value: Some(render_member(service, t, identity, &mut used)?), ..Default::default() },
+            EnvValue::Literal(t) => EnvVar {
+                name: var.name.clone(),
+                value: Some(render_member(service, t, identity, &mut used)?),
+                ..Default::default()
+            },
             EnvValue::Secret { secret, key } => EnvVar {
                 name: var.name.clone(),
-                value_from: Some(EnvVarSource { secret_key_ref: Some(SecretKeySelector { name: secret.clone(), key: key.clone(), optional: Some(false) }), ..Default::default() }),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: secret.clone(),
+                        key: key.clone(),
+                        optional: Some(false),
+                    }),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         });
@@ -323,18 +482,34 @@ fn container(service: &Service, identity: &Identity, member: bool) -> Result<Con
         identity_env.push(field_env(POD_NAME_ENV, "metadata.name"));
     }
     if used[1] {
-        identity_env.push(field_env(POD_ORDINAL_ENV, "metadata.labels['apps.kubernetes.io/pod-index']"));
+        identity_env.push(field_env(
+            POD_ORDINAL_ENV,
+            "metadata.labels['apps.kubernetes.io/pod-index']",
+        ));
     }
     identity_env.extend(env);
 
-    let mut mounts: Vec<VolumeMount> = service.volumes.iter().map(|v| VolumeMount { name: v.name.clone(), mount_path: v.path.clone(), ..Default::default() }).collect();
+    let mut mounts: Vec<VolumeMount> = service
+        .volumes
+        .iter()
+        .map(|v| VolumeMount {
+            name: v.name.clone(),
+            mount_path: v.path.clone(),
+            ..Default::default()
+        })
+        .collect();
     mounts.extend(tls_mount(service).unwrap_or_default());
     let liveness = service.health.liveness.as_ref().map(probe);
     // Without a startup probe, a replica replaying its log after a crash is killed by liveness
     // before it finishes; give it the liveness check with a five-minute allowance instead.
     let startup = match (&service.health.startup, &service.health.liveness) {
         (Some(startup), _) => Some(probe(startup)),
-        (None, Some(live)) if member => Some(Probe { failure_threshold: Some(30), period_seconds: Some(10), initial_delay_seconds: None, ..probe(live) }),
+        (None, Some(live)) if member => Some(Probe {
+            failure_threshold: Some(30),
+            period_seconds: Some(10),
+            initial_delay_seconds: None,
+            ..probe(live)
+        }),
         _ => None,
     };
     Ok(Container {
@@ -344,7 +519,18 @@ fn container(service: &Service, identity: &Identity, member: bool) -> Result<Con
         command: (!command.is_empty()).then_some(command),
         args: (!args.is_empty()).then_some(args),
         env: (!identity_env.is_empty()).then_some(identity_env),
-        ports: Some(service.ports.iter().map(|p| ContainerPort { name: Some(p.name.clone()), container_port: i32::from(p.port), protocol: Some(protocol(p)), ..Default::default() }).collect()),
+        ports: Some(
+            service
+                .ports
+                .iter()
+                .map(|p| ContainerPort {
+                    name: Some(p.name.clone()),
+                    container_port: i32::from(p.port),
+                    protocol: Some(protocol(p)),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         liveness_probe: liveness,
         readiness_probe: service.health.readiness.as_ref().map(probe),
@@ -358,7 +544,13 @@ fn container(service: &Service, identity: &Identity, member: bool) -> Result<Con
 fn field_env(name: &str, path: &str) -> EnvVar {
     EnvVar {
         name: name.into(),
-        value_from: Some(EnvVarSource { field_ref: Some(ObjectFieldSelector { field_path: path.into(), ..Default::default() }), ..Default::default() }),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -373,10 +565,24 @@ fn probe(check: &crate::model::Check) -> Probe {
     };
     match &check.action {
         CheckAction::Http { path, port } => {
-            probe.http_get = Some(HTTPGetAction { path: Some(path.clone()), port: IntOrString::String(port.clone()), scheme: Some("HTTP".into()), ..Default::default() })
+            probe.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: IntOrString::String(port.clone()),
+                scheme: Some("HTTP".into()),
+                ..Default::default()
+            })
         }
-        CheckAction::Tcp { port } => probe.tcp_socket = Some(TCPSocketAction { port: IntOrString::String(port.clone()), ..Default::default() }),
-        CheckAction::Exec { argv } => probe.exec = Some(ExecAction { command: Some(argv.clone()) }),
+        CheckAction::Tcp { port } => {
+            probe.tcp_socket = Some(TCPSocketAction {
+                port: IntOrString::String(port.clone()),
+                ..Default::default()
+            })
+        }
+        CheckAction::Exec { argv } => {
+            probe.exec = Some(ExecAction {
+                command: Some(argv.clone()),
+            })
+        }
     }
     probe
 }
@@ -385,7 +591,10 @@ fn resources(service: &Service) -> Option<ResourceRequirements> {
     let r = &service.resources.as_ref()?.value;
     let mut requests = BTreeMap::new();
     let mut limits = BTreeMap::new();
-    for (key, request, limit) in [("cpu", &r.cpu, &r.cpu_limit), ("memory", &r.memory, &r.memory_limit)] {
+    for (key, request, limit) in [
+        ("cpu", &r.cpu, &r.cpu_limit),
+        ("memory", &r.memory, &r.memory_limit),
+    ] {
         if let Some(request) = request {
             requests.insert(key.to_string(), Quantity(request.clone()));
         }
@@ -393,13 +602,20 @@ fn resources(service: &Service) -> Option<ResourceRequirements> {
             limits.insert(key.to_string(), Quantity(limit.clone()));
         }
     }
-    Some(ResourceRequirements { requests: (!requests.is_empty()).then_some(requests), limits: (!limits.is_empty()).then_some(limits), ..Default::default() })
+    Some(ResourceRequirements {
+        requests: (!requests.is_empty()).then_some(requests),
+        limits: (!limits.is_empty()).then_some(limits),
+        ..Default::default()
+    })
 }
 
 fn pod_security(service: &Service) -> PodSecurityContext {
     let user = service.container.user.map(i64::from);
     PodSecurityContext {
-        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
         run_as_user: user,
         run_as_group: user,
         // The claim's files become writable by the image's user.
@@ -415,7 +631,10 @@ fn container_security(service: &Service) -> SecurityContext {
     let non_root = service.container.user.is_some_and(|u| u != 0);
     SecurityContext {
         allow_privilege_escalation: Some(false),
-        capabilities: non_root.then(|| Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        capabilities: non_root.then(|| Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -427,7 +646,10 @@ fn pod_volumes(service: &Service) -> Option<Vec<Volume>> {
         .filter(|v| !v.persistent)
         .map(|v| Volume {
             name: v.name.clone(),
-            empty_dir: Some(EmptyDirVolumeSource { size_limit: v.size.as_ref().map(|(text, _)| Quantity(text.clone())), ..Default::default() }),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: v.size.as_ref().map(|(text, _)| Quantity(text.clone())),
+                ..Default::default()
+            }),
             ..Default::default()
         })
         .collect();
@@ -439,12 +661,18 @@ fn claim_templates(service: &Service) -> Option<Vec<PersistentVolumeClaim>> {
     let claims: Vec<PersistentVolumeClaim> = service
         .persistent_volumes()
         .map(|v| PersistentVolumeClaim {
-            metadata: ObjectMeta { name: Some(v.name.clone()), labels: Some(labels(service, "member")), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(v.name.clone()),
+                labels: Some(labels(service, "member")),
+                ..Default::default()
+            },
             spec: Some(PersistentVolumeClaimSpec {
                 access_modes: Some(vec!["ReadWriteOnce".into()]),
                 storage_class_name: v.class.clone(),
                 resources: Some(VolumeResourceRequirements {
-                    requests: v.size.as_ref().map(|(text, _)| BTreeMap::from([("storage".to_string(), Quantity(text.clone()))])),
+                    requests: v.size.as_ref().map(|(text, _)| {
+                        BTreeMap::from([("storage".to_string(), Quantity(text.clone()))])
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -460,14 +688,23 @@ fn tls_volume(service: &Service) -> Option<Volume> {
     Some(Volume {
         name: TLS_VOLUME.into(),
         // 0440 with the pod's fsGroup: readable by the image's user, never world-readable.
-        secret: Some(SecretVolumeSource { secret_name: Some(tls.secret.clone()), default_mode: Some(0o440), ..Default::default() }),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(tls.secret.clone()),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
         ..Default::default()
     })
 }
 
 fn tls_mount(service: &Service) -> Option<Vec<VolumeMount>> {
     let tls = &service.tls.as_ref()?.value;
-    Some(vec![VolumeMount { name: TLS_VOLUME.into(), mount_path: tls.path.clone(), read_only: Some(true), ..Default::default() }])
+    Some(vec![VolumeMount {
+        name: TLS_VOLUME.into(),
+        mount_path: tls.path.clone(),
+        read_only: Some(true),
+        ..Default::default()
+    }])
 }
 
 /// Every name a node certificate must cover: each member's stable names at every level of
@@ -478,11 +715,21 @@ fn tls_names(service: &Service, names: &Names, peers: &[Member]) -> Vec<String> 
     let mut out = Vec::new();
     for peer in peers {
         let base = format!("{}.{}", peer.name, service.name());
-        out.extend([base.clone(), format!("{base}.{ns}"), format!("{base}.{ns}.svc"), format!("{base}.{ns}.svc.{domain}")]);
+        out.extend([
+            base.clone(),
+            format!("{base}.{ns}"),
+            format!("{base}.{ns}.svc"),
+            format!("{base}.{ns}.svc.{domain}"),
+        ]);
     }
     if service.public_ports().next().is_some() {
         let client = names.client_service();
-        out.extend([client.clone(), format!("{client}.{ns}"), format!("{client}.{ns}.svc"), format!("{client}.{ns}.svc.{domain}")]);
+        out.extend([
+            client.clone(),
+            format!("{client}.{ns}"),
+            format!("{client}.{ns}.svc"),
+            format!("{client}.{ns}.svc.{domain}"),
+        ]);
     }
     if let Some(tls) = &service.tls {
         out.extend(tls.value.extra_names.iter().map(|n| n.value.clone()));

@@ -60,17 +60,32 @@ impl Backend for Kubernetes {
     fn compile(&self, input: &Input) -> Compiled {
         let settings = match settings(input) {
             Ok(settings) => settings,
-            Err(diagnostic) => return Compiled { diagnostics: vec![diagnostic], ..Compiled::default() },
+            Err(diagnostic) => {
+                return Compiled {
+                    diagnostics: vec![diagnostic],
+                    ..Compiled::default()
+                };
+            }
         };
         let diagnostics = rules::check(input.service);
         if diagnostics.iter().any(|d| d.is_rule_error()) {
-            return Compiled { diagnostics, ..Compiled::default() };
+            return Compiled {
+                diagnostics,
+                ..Compiled::default()
+            };
         }
         match lower::lower(input.service, &settings, &diagnostics) {
-            Ok((files, tls_names)) => Compiled { diagnostics, files, tls_names },
+            Ok((files, tls_names)) => Compiled {
+                diagnostics,
+                files,
+                tls_names,
+            },
             Err(mut errors) => {
                 errors.extend(diagnostics);
-                Compiled { diagnostics: errors, ..Compiled::default() }
+                Compiled {
+                    diagnostics: errors,
+                    ..Compiled::default()
+                }
             }
         }
     }
@@ -78,29 +93,52 @@ impl Backend for Kubernetes {
 
 fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     let options: Options = input.options("kubernetes")?;
-    let render = |value: &Option<Spanned<String>>, key: &str, default: &str, max: usize| -> Result<String, Diagnostic> {
-        let Some(value) = value else { return Ok(default.to_string()) };
+    let render = |value: &Option<Spanned<String>>,
+                  key: &str,
+                  default: &str,
+                  max: usize|
+     -> Result<String, Diagnostic> {
+        let Some(value) = value else {
+            return Ok(default.to_string());
+        };
         let span = Some(Span::new(input.file, value.span()));
         let text = input.service.render_option(value.get_ref(), span.clone())?;
-        let valid = text.split('.').all(|label| crate::resolve::dns_label(label, 63).is_ok()) && text.len() <= max;
+        let valid = text
+            .split('.')
+            .all(|label| crate::resolve::dns_label(label, 63).is_ok())
+            && text.len() <= max;
         if !valid {
-            return Err(Diagnostic::input("spec/invalid-value", format!("`backends.kubernetes.{key}` `{text}` is not a valid DNS name"))
-                .at(span, "invalid name")
-                .help("use lowercase letters, digits and `-`"));
+            return Err(Diagnostic::input(
+                "spec/invalid-value",
+                format!("`backends.kubernetes.{key}` `{text}` is not a valid DNS name"),
+            )
+            .at(span, "invalid name")
+            .help("use lowercase letters, digits and `-`"));
         }
         Ok(text)
     };
     let namespace = render(&options.namespace, "namespace", "default", 63)?;
     if namespace.contains('.') {
-        let span = options.namespace.as_ref().map(|n| Span::new(input.file, n.span()));
-        return Err(Diagnostic::input("spec/invalid-value", format!("`backends.kubernetes.namespace` `{namespace}` may not contain `.`"))
-            .at(span, "invalid namespace")
-            .help("use a DNS label: lowercase letters, digits and `-`"));
+        let span = options
+            .namespace
+            .as_ref()
+            .map(|n| Span::new(input.file, n.span()));
+        return Err(Diagnostic::input(
+            "spec/invalid-value",
+            format!("`backends.kubernetes.namespace` `{namespace}` may not contain `.`"),
+        )
+        .at(span, "invalid namespace")
+        .help("use a DNS label: lowercase letters, digits and `-`"));
     }
     Ok(Settings {
         namespace,
         create_namespace: options.create_namespace,
-        cluster_domain: render(&options.cluster_domain, "cluster_domain", "cluster.local", 253)?,
+        cluster_domain: render(
+            &options.cluster_domain,
+            "cluster_domain",
+            "cluster.local",
+            253,
+        )?,
         storage_classes: options.storage_classes,
     })
 }

@@ -17,21 +17,60 @@ macro_rules! rule {
 }
 
 pub static RULES: &[Rule] = &[
-    rule!("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
-    rule!("missing-storage-class", Error, "a persistent volume does not name a storage class"),
-    rule!("no-spread", Warning, "replicas may be scheduled onto one node"),
-    rule!("ordered-ready-deadlock", Error, "ordered start with a quorum-gated readiness check cannot recover from a full outage"),
-    rule!("liveness-needs-quorum", Error, "the liveness check depends on the rest of the cluster"),
-    rule!("liveness-same-as-readiness", Error, "the liveness check is the readiness check"),
+    rule!(
+        "no-persistent-volume",
+        Error,
+        "the service keeps its data without a persistent volume"
+    ),
+    rule!(
+        "missing-storage-class",
+        Error,
+        "a persistent volume does not name a storage class"
+    ),
+    rule!(
+        "no-spread",
+        Warning,
+        "replicas may be scheduled onto one node"
+    ),
+    rule!(
+        "ordered-ready-deadlock",
+        Error,
+        "ordered start with a quorum-gated readiness check cannot recover from a full outage"
+    ),
+    rule!(
+        "liveness-needs-quorum",
+        Error,
+        "the liveness check depends on the rest of the cluster"
+    ),
+    rule!(
+        "liveness-same-as-readiness",
+        Error,
+        "the liveness check is the readiness check"
+    ),
     rule!("no-readiness", Warning, "no readiness check"),
-    rule!("no-resources", Warning, "CPU or memory requests are not set"),
-    rule!("quorum-size", Warning, "a majority quorum with an even number of, or fewer than 3, replicas"),
+    rule!(
+        "no-resources",
+        Warning,
+        "requests for CPU or memory are not set"
+    ),
+    rule!(
+        "quorum-size",
+        Warning,
+        "a majority quorum with an even number of, or fewer than 3, replicas"
+    ),
     rule!("tls-ip-name", Error, "a TLS name is an IP address"),
-    rule!("short-stop-grace", Warning, "the stop grace period is under 30 seconds"),
+    rule!(
+        "short-stop-grace",
+        Warning,
+        "the stop grace period is under 30 seconds"
+    ),
 ];
 
 fn rule(name: &str) -> &'static Rule {
-    RULES.iter().find(|r| r.id.strip_prefix("kubernetes/") == Some(name)).expect("rule is declared in RULES")
+    RULES
+        .iter()
+        .find(|r| r.id.strip_prefix("kubernetes/") == Some(name))
+        .expect("rule is declared in RULES")
 }
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
@@ -111,14 +150,19 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     let resources = service.resources.as_ref();
     let missing: Vec<&str> = [
         ("cpu", resources.is_some_and(|r| r.value.cpu.is_some())),
-        ("memory", resources.is_some_and(|r| r.value.memory.is_some())),
+        (
+            "memory",
+            resources.is_some_and(|r| r.value.memory.is_some()),
+        ),
     ]
     .into_iter()
     .filter(|(_, set)| !set)
     .map(|(key, _)| key)
     .collect();
     if !missing.is_empty() {
-        let span = resources.and_then(|r| r.span.clone()).or(service.container.span.clone());
+        let span = resources
+            .and_then(|r| r.span.clone())
+            .or(service.container.span.clone());
         found.push(rule("no-resources").fire(
             service,
             span,
@@ -127,17 +171,30 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
             "set `cpu` and `memory` under `[resources]`",
         ));
     }
-    if replication.quorum.value == Quorum::Majority && (replicas < 3 || replicas % 2 == 0) {
+    if replication.quorum.value == Quorum::Majority && (replicas < 3 || replicas.is_multiple_of(2))
+    {
         found.push(rule("quorum-size").fire(
             service,
             replication.replicas.span.clone(),
-            format!("{replicas} replicas with a majority quorum: {}", if replicas < 3 { "losing one replica loses the quorum" } else { "an even count tolerates no more failures than one replica fewer" }),
+            format!(
+                "{replicas} replicas with a majority quorum: {}",
+                if replicas < 3 {
+                    "losing one replica loses the quorum"
+                } else {
+                    "an even count tolerates no more failures than one replica fewer"
+                }
+            ),
             "replica count",
             "use an odd number of replicas, at least 3",
         ));
     }
     if let Some(tls) = &service.tls {
-        for name in tls.value.extra_names.iter().filter(|n| n.value.parse::<std::net::IpAddr>().is_ok()) {
+        for name in tls
+            .value
+            .extra_names
+            .iter()
+            .filter(|n| n.value.parse::<std::net::IpAddr>().is_ok())
+        {
             found.push(rule("tls-ip-name").fire(
                 service,
                 name.span.clone(),

@@ -1,0 +1,546 @@
+//! The command line as a user meets it: exit codes, diagnostics with their location, and the
+//! promise that nothing is written when a compile fails.
+
+mod common;
+use common::*;
+
+/// A spec that passes every rule.
+pub const CLEAN: &str = r#"name = "db"
+
+[params.replicas]
+default = 3
+min = 1
+
+[params.class]
+default = "fast-ssd"
+
+[container]
+image = "postgres:16.4"
+
+[[ports]]
+name = "pg"
+port = 5432
+
+[[volumes]]
+name = "data"
+path = "/var/lib/postgresql/data"
+size = "10Gi"
+class = "{{params.class}}"
+
+[replication]
+replicas = "{{params.replicas}}"
+quorum = "majority"
+
+[health.liveness]
+exec = ["pg_isready", "--host=127.0.0.1"]
+
+[health.readiness]
+tcp = "pg"
+
+[resources]
+cpu = "1"
+memory = "2Gi"
+"#;
+
+struct Case {
+    what: &'static str,
+    spec: String,
+    extra: &'static [&'static str],
+    code: i32,
+    expect: &'static [&'static str],
+}
+
+fn case(
+    what: &'static str,
+    spec: String,
+    extra: &'static [&'static str],
+    code: i32,
+    expect: &'static [&'static str],
+) -> Case {
+    Case {
+        what,
+        spec,
+        extra,
+        code,
+        expect,
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
+    let cases = vec![
+        case(
+            "syntax error",
+            CLEAN.replace("[container]", "[container"),
+            &[],
+            2,
+            &["error[spec/syntax]", "spec.toml:10:11"],
+        ),
+        case(
+            "unknown key",
+            CLEAN.replace("image =", "imag ="),
+            &[],
+            2,
+            &[
+                "error[spec/unknown-key]",
+                "unknown key `imag`",
+                "spec.toml:11:1",
+                "rename it to `image`",
+            ],
+        ),
+        case(
+            "missing image",
+            CLEAN.replace("image = \"postgres:16.4\"", ""),
+            &[],
+            2,
+            &[
+                "error[spec/missing-key]",
+                "missing required key `image`",
+                "spec.toml:10:1",
+            ],
+        ),
+        case(
+            "bad name",
+            CLEAN.replace("name = \"db\"", "name = \"My_DB\""),
+            &[],
+            2,
+            &["error[spec/invalid-name]", "spec.toml:1:8"],
+        ),
+        case(
+            "undefined template variable",
+            CLEAN.replace("postgres:16.4", "postgres:{{params.version}}"),
+            &[],
+            2,
+            &[
+                "error[spec/undefined-variable]",
+                "`params.version`",
+                "spec.toml:11:19",
+            ],
+        ),
+        case(
+            "self outside the container",
+            CLEAN.replace("\"{{params.class}}\"", "\"{{self.host}}\""),
+            &[],
+            2,
+            &[
+                "error[spec/undefined-variable]",
+                "`self.host`",
+                "spec.toml:21:10",
+            ],
+        ),
+        case(
+            "unknown port name",
+            CLEAN.replace("tcp = \"pg\"", "tcp = \"postgres\""),
+            &[],
+            2,
+            &[
+                "error[spec/unknown-port]",
+                "unknown port `postgres`",
+                "spec.toml:31:7",
+            ],
+        ),
+        case(
+            "bad quantity",
+            CLEAN.replace("\"10Gi\"", "\"10GB\""),
+            &[],
+            2,
+            &["error[spec/invalid-value]", "`10GB`", "spec.toml:20:8"],
+        ),
+        case(
+            "bad duration",
+            format!("{CLEAN}\n[lifecycle]\nstop_grace = \"sixty\"\n"),
+            &[],
+            2,
+            &["error[spec/invalid-value]", "stop_grace", "spec.toml:38:14"],
+        ),
+        case(
+            "unknown value",
+            CLEAN.replace("quorum = \"majority\"", "quorum = \"majorty\""),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "did you mean `majority`?",
+                "spec.toml:25:10",
+            ],
+        ),
+        case(
+            "set of an unknown parameter",
+            CLEAN.to_string(),
+            &["--set", "replica=5"],
+            2,
+            &[
+                "error[spec/unknown-parameter]",
+                "--set:1:1",
+                "did you mean `replicas`?",
+            ],
+        ),
+        case(
+            "set of the wrong type",
+            CLEAN.to_string(),
+            &["--set", "replicas=five"],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "must be an integer",
+                "--set:1:1",
+            ],
+        ),
+        case(
+            "set below the minimum",
+            CLEAN.to_string(),
+            &["--set", "replicas=0"],
+            2,
+            &["error[spec/invalid-value]", "below its minimum 1"],
+        ),
+        case(
+            "set without =",
+            CLEAN.to_string(),
+            &["--set", "replicas"],
+            2,
+            &["error[cli/usage]", "has no `=`"],
+        ),
+        case(
+            "unknown rule in allow",
+            format!("{CLEAN}\n[[allow]]\nrule = \"kubernetes/no-spred\"\nreason = \"x\"\n"),
+            &[],
+            2,
+            &[
+                "error[spec/unknown-rule]",
+                "did you mean `kubernetes/no-spread`?",
+            ],
+        ),
+        case(
+            "unknown backend table",
+            format!("{CLEAN}\n[backends.kubernets]\nnamespace = \"x\"\n"),
+            &[],
+            2,
+            &["error[spec/unknown-key]", "`[backends.kubernetes]`"],
+        ),
+        case(
+            "unknown backend option",
+            format!("{CLEAN}\n[backends.kubernetes]\nnamespaces = \"x\"\n"),
+            &[],
+            2,
+            &[
+                "error[spec/unknown-key]",
+                "unknown key `namespaces`",
+                "spec.toml:38:1",
+                "rename it to `namespace`",
+            ],
+        ),
+        case(
+            "unknown --backend",
+            CLEAN.to_string(),
+            &["--backend", "kubernets"],
+            2,
+            &["error[cli/usage]", "did you mean `--backend kubernetes`?"],
+        ),
+        case(
+            "rule error",
+            CLEAN
+                .replace(
+                    "quorum = \"majority\"",
+                    "quorum = \"majority\"\nstart = \"ordered\"",
+                )
+                .replace("tcp = \"pg\"", "tcp = \"pg\"\nneeds_quorum = true"),
+            &[],
+            1,
+            &[
+                "error[kubernetes/ordered-ready-deadlock]",
+                "spec.toml:26:9",
+                "help: set `start = \"parallel\"`",
+            ],
+        ),
+    ];
+    for c in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "spec.toml", &c.spec);
+        let mut args = vec!["compile", "spec.toml", "--out", "out"];
+        args.extend(c.extra);
+        let output = berth(&args, dir.path());
+        let text = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(c.code),
+            "{}: exit code\n{text}",
+            c.what
+        );
+        for needle in c.expect {
+            assert!(
+                text.contains(needle),
+                "{}: expected `{needle}` in\n{text}",
+                c.what
+            );
+        }
+        assert!(
+            !dir.path().join("out").exists(),
+            "{}: wrote output despite the error",
+            c.what
+        );
+    }
+}
+
+#[test]
+fn values_file_errors_point_into_the_values_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", CLEAN);
+    write(
+        dir.path(),
+        "prod.toml",
+        "# production\nreplicas = \"five\"\n",
+    );
+    let output = berth(&["check", "spec.toml", "--values", "prod.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("prod.toml:2:1") && text.contains("must be an integer"),
+        "{text}"
+    );
+}
+
+#[test]
+fn overrides_apply_in_order_defaults_values_then_set() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", CLEAN);
+    write(
+        dir.path(),
+        "prod.toml",
+        "replicas = 5\nclass = \"premium-rwo\"\n",
+    );
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--values",
+            "prod.toml",
+            "--set",
+            "replicas=7",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let sts =
+        std::fs::read_to_string(dir.path().join("out/kubernetes/40-statefulset-db.yaml")).unwrap();
+    assert!(sts.contains("replicas: 7\n"), "{sts}");
+    assert!(sts.contains("storageClassName: premium-rwo\n"), "{sts}");
+    let pdb = std::fs::read_to_string(
+        dir.path()
+            .join("out/kubernetes/30-poddisruptionbudget-db.yaml"),
+    )
+    .unwrap();
+    assert!(
+        pdb.contains("maxUnavailable: 3\n"),
+        "a majority of 7 is 4, so 3 may be disrupted: {pdb}"
+    );
+}
+
+#[test]
+fn warnings_do_not_fail_and_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "spec.toml",
+        &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
+    );
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("warning[kubernetes/no-resources]"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        dir.path()
+            .join("out/kubernetes/40-statefulset-db.yaml")
+            .exists()
+    );
+}
+
+#[test]
+fn compile_twice_gives_identical_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, spec) in examples() {
+        let a = dir.path().join(format!("{name}-a"));
+        let b = dir.path().join(format!("{name}-b"));
+        for out in [&a, &b] {
+            let output = berth(
+                &[
+                    "compile",
+                    spec.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+                dir.path(),
+            );
+            assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        }
+        assert_eq!(tree(&a), tree(&b), "{name}: two compiles differ");
+    }
+}
+
+#[test]
+fn files_berth_did_not_write_survive_and_are_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", CLEAN);
+    std::fs::create_dir_all(dir.path().join("out/kubernetes")).unwrap();
+    write(&dir.path().join("out"), "README.txt", "mine");
+    write(
+        &dir.path().join("out/kubernetes"),
+        "notes.yaml",
+        "also mine",
+    );
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // A second compile of a changed spec rewrites berth's files and still leaves the others alone.
+    write(dir.path(), "spec.toml", &CLEAN.replace("2Gi", "3Gi"));
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/README.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/kubernetes/notes.yaml")).unwrap(),
+        "also mine"
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("out/kubernetes/40-statefulset-db.yaml"))
+            .unwrap()
+            .contains("memory: 3Gi")
+    );
+
+    // A file of the user's where berth needs to write stops the compile before anything is written.
+    let other = tempfile::tempdir().unwrap();
+    write(other.path(), "spec.toml", CLEAN);
+    std::fs::create_dir_all(other.path().join("out/kubernetes")).unwrap();
+    write(
+        &other.path().join("out/kubernetes"),
+        "40-statefulset-db.yaml",
+        "hand-written",
+    );
+    let output = berth(&["compile", "spec.toml", "--out", "out"], other.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("berth did not write it"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("out/kubernetes/40-statefulset-db.yaml"))
+            .unwrap(),
+        "hand-written"
+    );
+    assert!(
+        !other
+            .path()
+            .join("out/kubernetes/20-service-db.yaml")
+            .exists()
+    );
+}
+
+#[test]
+fn files_berth_no_longer_makes_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "spec.toml",
+        &format!("{CLEAN}\n[init]\ncommand = [\"psql\", \"--host={{{{peers.[0].host}}}}\"]\n"),
+    );
+    assert_eq!(
+        berth(&["compile", "spec.toml", "--out", "out"], dir.path())
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(
+        dir.path()
+            .join("out/kubernetes/50-job-db-init.yaml")
+            .exists()
+    );
+    write(dir.path(), "spec.toml", CLEAN);
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        !dir.path()
+            .join("out/kubernetes/50-job-db-init.yaml")
+            .exists()
+    );
+    assert!(
+        stderr(&output).contains("1 stale removed"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn json_format_reports_diagnostics_with_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "spec.toml",
+        &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
+    );
+    let output = berth(&["check", "spec.toml", "--format", "json"], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("stdout is JSON");
+    let first = &value["diagnostics"][0];
+    assert_eq!(first["code"], "kubernetes/no-resources");
+    assert_eq!(first["severity"], "warning");
+    assert_eq!(first["file"], "spec.toml");
+    assert!(first["line"].as_u64().unwrap() > 0 && first["column"].as_u64().unwrap() > 0);
+    assert!(first["help"].as_str().unwrap().starts_with("set "));
+}
+
+#[test]
+fn allow_lifts_a_rule_and_the_output_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CLEAN.replace("[[volumes]]\nname = \"data\"\npath = \"/var/lib/postgresql/data\"\nsize = \"10Gi\"\nclass = \"{{params.class}}\"\n", "");
+    write(
+        dir.path(),
+        "spec.toml",
+        &format!(
+            "{spec}\n[[allow]]\nrule = \"kubernetes/no-persistent-volume\"\nreason = \"a cache: losing it costs a warm-up, nothing more\"\n"
+        ),
+    );
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("note[kubernetes/no-persistent-volume]"));
+    let sts =
+        std::fs::read_to_string(dir.path().join("out/kubernetes/40-statefulset-db.yaml")).unwrap();
+    assert!(sts.contains("# berth: rule kubernetes/no-persistent-volume is allowed by the spec: a cache: losing it costs a warm-up, nothing more\n"), "{sts}");
+}
+
+#[test]
+fn explain_and_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = berth(
+        &["explain", "kubernetes/ordered-ready-deadlock"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).starts_with("# kubernetes/ordered-ready-deadlock"));
+    let output = berth(&["explain", "kubernetes/ordered-ready"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("did you mean `kubernetes/ordered-ready-deadlock`?"));
+    let output = berth(&["rules", "--backend", "kubernetes"], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output)
+            .lines()
+            .any(|l| l.starts_with("kubernetes/no-persistent-volume") && l.contains("error"))
+    );
+    assert_eq!(
+        berth(&["rules", "--backend", "nomad"], dir.path())
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        berth(&["compile"], dir.path()).status.code(),
+        Some(2),
+        "a usage error exits 2"
+    );
+}

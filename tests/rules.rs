@@ -1,0 +1,149 @@
+//! The rule registry: ids are unique and well-formed, every rule has a document, and each
+//! document's example spec triggers its rule while the fixed spec does not.
+
+use berth::backend::Rule;
+use berth::compile::{Request, compile};
+use berth::diagnostic::Severity;
+use std::collections::BTreeSet;
+
+fn toml_blocks(doc: &str) -> Vec<String> {
+    doc.split("```toml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.toml");
+    std::fs::write(&path, spec).unwrap();
+    let backend = rule.id.split('/').next().unwrap().to_string();
+    let outcome = compile(&Request {
+        spec: path,
+        set: vec![],
+        values: None,
+        backends: vec![backend],
+    });
+    assert!(
+        !outcome.diagnostics.iter().any(|d| d.is_input_error()),
+        "{}: the document's spec is invalid: {:?}",
+        rule.id,
+        outcome
+            .diagnostics
+            .iter()
+            .map(|d| &d.message)
+            .collect::<Vec<_>>()
+    );
+    outcome
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.clone(), d.severity))
+        .collect()
+}
+
+#[test]
+fn rule_ids_are_unique_and_name_their_backend() {
+    let mut seen = BTreeSet::new();
+    for backend in berth::backends::all() {
+        for rule in backend.rules() {
+            assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
+            let (prefix, name) = rule.id.split_once('/').expect("ids are BACKEND/NAME");
+            assert_eq!(
+                prefix,
+                backend.name(),
+                "{} belongs to {}",
+                rule.id,
+                backend.name()
+            );
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{} is not kebab-case",
+                rule.id
+            );
+            assert!(
+                rule.summary.chars().next().unwrap().is_lowercase(),
+                "{}: summaries are lowercase",
+                rule.id
+            );
+        }
+    }
+    assert!(seen.len() >= 10);
+}
+
+#[test]
+fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
+    for rule in berth::backends::rules() {
+        assert!(
+            rule.doc.starts_with(&format!("# {}\n", rule.id)),
+            "{}: the document starts with its id",
+            rule.id
+        );
+        for section in [
+            "## What it checks",
+            "## Why it matters",
+            "## Example that triggers it",
+            "## Fix",
+        ] {
+            assert!(
+                rule.doc.contains(section),
+                "{}: document lacks `{section}`",
+                rule.id
+            );
+        }
+        let blocks = toml_blocks(rule.doc);
+        assert_eq!(
+            blocks.len(),
+            2,
+            "{}: a triggering spec and a fixed spec",
+            rule.id
+        );
+        let triggered = fired(rule, &blocks[0]);
+        assert!(
+            triggered.contains(&(rule.id.to_string(), rule.severity)),
+            "{}: the example does not trigger it: {triggered:?}",
+            rule.id
+        );
+        let fixed = fired(rule, &blocks[1]);
+        assert!(
+            !fixed.iter().any(|(code, _)| code == rule.id),
+            "{}: the fixed spec still triggers it",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn allow_lifts_every_rule() {
+    for rule in berth::backends::rules() {
+        let spec = format!(
+            "{}\n[[allow]]\nrule = \"{}\"\nreason = \"tested\"\n",
+            toml_blocks(rule.doc)[0],
+            rule.id
+        );
+        let triggered = fired(rule, &spec);
+        assert!(
+            triggered.contains(&(rule.id.to_string(), Severity::Allowed)),
+            "{}: not lifted: {triggered:?}",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn the_examples_pass_every_rule() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let outcome = compile(&Request {
+            spec: path.clone(),
+            set: vec![],
+            values: None,
+            backends: vec![],
+        });
+        let codes: Vec<&str> = outcome
+            .diagnostics
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect();
+        assert!(codes.is_empty(), "{}: {codes:?}", path.display());
+    }
+}

@@ -1,0 +1,62 @@
+//! One insta snapshot per example and backend, holding every file the backend writes, under
+//! `snapshots/`. A snapshot without a matching example and backend fails the suite.
+
+mod common;
+use berth::compile::{Request, compile};
+use common::*;
+
+fn snapshot_name(example: &str, backend: &str) -> String {
+    format!("{example}@{backend}")
+}
+
+#[test]
+fn every_example_and_backend_matches_its_snapshot() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        for (example, path) in examples() {
+            for backend in berth::backends::names() {
+                let outcome = compile(&Request {
+                    spec: path.clone(),
+                    set: vec![],
+                    values: None,
+                    backends: vec![backend.to_string()],
+                });
+                assert_eq!(
+                    outcome.exit_code(),
+                    0,
+                    "{example} does not compile for {backend}"
+                );
+                let mut all = String::new();
+                for file in &outcome.outputs[0].files {
+                    all.push_str(&format!(
+                        "=== {backend}/{} ===\n{}",
+                        file.path, file.contents
+                    ));
+                }
+                insta::assert_snapshot!(snapshot_name(&example, backend), all);
+            }
+        }
+    });
+}
+
+#[test]
+fn no_snapshot_is_an_orphan() {
+    let expected: Vec<String> = examples()
+        .iter()
+        .flat_map(|(example, _)| {
+            berth::backends::names()
+                .into_iter()
+                .map(move |b| format!("{}.snap", snapshot_name(example, b)))
+        })
+        .collect();
+    for entry in std::fs::read_dir(root().join("snapshots")).expect("snapshots/ exists") {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            expected.contains(&name),
+            "orphan snapshot `snapshots/{name}`: no example and backend makes it; delete it"
+        );
+    }
+}

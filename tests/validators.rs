@@ -1,0 +1,208 @@
+//! Every example's output checked by tools nobody on this team wrote: `kubernetes-validate
+//! --strict` against Kubernetes 1.33, kustomize, and PyYAML (a YAML 1.1 reader) for type round trips.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// The examples plus tests/specs/everything.toml, which makes every kind of object berth writes.
+fn compile_all_examples(out: &Path) {
+    let mut specs = examples();
+    specs.push((
+        "everything".into(),
+        root().join("tests/specs/everything.toml"),
+    ));
+    for (name, spec) in specs {
+        let output = berth(
+            &[
+                "compile",
+                spec.to_str().unwrap(),
+                "--out",
+                out.join(&name).to_str().unwrap(),
+            ],
+            &root(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+    }
+}
+
+fn yaml_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = tree(dir)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.ends_with(".yaml"))
+        .map(|p| dir.join(p).to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn kubernetes_output_passes_kubernetes_validate_strict() {
+    let Some(validator) = tool("kubernetes-validate") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    compile_all_examples(dir.path());
+    let files = yaml_files(dir.path());
+    assert!(
+        files.len() >= 25,
+        "expected every example's manifests, found {files:?}"
+    );
+    let output = Command::new(&validator)
+        .args(["--strict", "-k", "1.33.0"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "kubernetes-validate refused the output:\n{report}"
+    );
+    assert_eq!(
+        report.matches(" passed for resource ").count(),
+        files.len(),
+        "every file validated:\n{report}"
+    );
+
+    // The validator must be able to fail: a misspelt field in a copy of a real manifest is refused.
+    let sts = files.iter().find(|f| f.contains("statefulset")).unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(sts)
+            .unwrap()
+            .replace("serviceName:", "serviceNam:"),
+    )
+    .unwrap();
+    let output = Command::new(&validator)
+        .args(["--strict", "-k", "1.33.0"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "kubernetes-validate accepted a misspelt field"
+    );
+}
+
+#[test]
+fn kustomization_builds_with_kubectl_kustomize() {
+    let Some(kubectl) = which("kubectl") else {
+        eprintln!("SKIPPED: kubectl is not installed; the Kustomization is checked where it is");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    compile_all_examples(dir.path());
+    for name in examples()
+        .into_iter()
+        .map(|(name, _)| name)
+        .chain(["everything".to_string()])
+    {
+        let k = dir.path().join(&name).join("kubernetes");
+        let output = Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(&k)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        let built = stdout(&output);
+        assert_eq!(
+            built.matches("\nkind: ").count() + usize::from(built.starts_with("kind: ")),
+            yaml_files(&k).len(),
+            "{name}: kustomize emits every object"
+        );
+    }
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.exists())
+    })
+}
+
+/// Strings that YAML 1.1 readers (PyYAML, kubectl's) would read as bool, int, float, null or date
+/// come back as the same strings.
+#[test]
+fn yaml_1_1_readers_get_the_same_strings_back() {
+    let Some(python) = tool("python3") else {
+        return;
+    };
+    let tricky = [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "N",
+        "true",
+        "0755",
+        "0o17",
+        "1_000",
+        "2024-01-01",
+        "2001-12-14t21:59:43.10-05:00",
+        "~",
+        "null",
+        "1e3",
+        ".5",
+        "12:30:00",
+        "0x1F",
+        "+1",
+        ".NaN",
+        "- a",
+        "a: b",
+        "#c",
+        "'q'",
+        "\"dq\"",
+        "multi\nline",
+        "trailing ",
+        " leading",
+        "@at",
+        "`tick`",
+        "{x}",
+        "[y]",
+        "*star",
+        "&amp",
+        "!bang",
+        "%pct",
+        "|pipe",
+        ">gt",
+        "---",
+        "...",
+        "ünïcödé",
+        "tab\there",
+    ];
+    let mut spec = String::from("name = \"db\"\n[container]\nimage = \"x:1\"\nargs = [");
+    spec.push_str(
+        &tricky
+            .iter()
+            .map(|s| toml::Value::String(s.to_string()).to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    spec.push_str("]\n[[volumes]]\nname = \"d\"\npath = \"/d\"\nsize = \"1Gi\"\nclass = \"yes\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", &spec);
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let script = "import json, sys, yaml\nd = yaml.safe_load(open(sys.argv[1]))\nspec = d['spec']\nprint(json.dumps({'args': spec['template']['spec']['containers'][0]['args'], 'class': spec['volumeClaimTemplates'][0]['spec']['storageClassName']}))\n";
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .arg(dir.path().join("out/kubernetes/40-statefulset-db.yaml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "PyYAML: {}", stderr(&output));
+    let read: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    // Kubernetes reduces `$$` to `$`; none of these hold `$`, so they must come back unchanged.
+    let args: Vec<&str> = read["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().expect("read back as a string"))
+        .collect();
+    assert_eq!(args, tricky);
+    assert_eq!(read["class"], "yes");
+}
