@@ -50,6 +50,26 @@ impl Rule {
 pub struct OutputFile {
     pub path: String,
     pub contents: String,
+    /// Written with mode 0755 (scripts).
+    pub executable: bool,
+}
+
+impl OutputFile {
+    pub fn new(path: impl Into<String>, contents: String) -> Self {
+        OutputFile {
+            path: path.into(),
+            contents,
+            executable: false,
+        }
+    }
+
+    pub fn script(path: impl Into<String>, contents: String) -> Self {
+        OutputFile {
+            path: path.into(),
+            contents,
+            executable: true,
+        }
+    }
 }
 
 /// What a backend makes of one service.

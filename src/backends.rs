@@ -1,5 +1,9 @@
 //! The registry of backends. Adding a backend is one `#[path]` module and one line in [`all`].
 
+#[path = "../backends/compose/mod.rs"]
+pub mod compose;
+#[path = "../backends/docker/mod.rs"]
+pub mod docker;
 #[path = "../backends/kubernetes/mod.rs"]
 pub mod kubernetes;
 
@@ -7,7 +11,7 @@ use crate::backend::{Backend, Rule};
 
 /// Every backend, in the order they are compiled and listed.
 pub fn all() -> &'static [&'static dyn Backend] {
-    &[&kubernetes::Kubernetes]
+    &[&docker::Docker, &compose::Compose, &kubernetes::Kubernetes]
 }
 
 /// Every backend the spec language names (`[backends.NAME]` accepts these), including those this

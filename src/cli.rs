@@ -128,12 +128,11 @@ fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) ->
             } else {
                 output.backend.to_string()
             };
-            files.extend(
-                output
-                    .files
-                    .iter()
-                    .map(|f| (format!("{prefix}/{}", f.path), f.contents.clone())),
-            );
+            files.extend(output.files.iter().map(|f| crate::output::Planned {
+                path: format!("{prefix}/{}", f.path),
+                contents: f.contents.clone(),
+                executable: f.executable,
+            }));
         }
     }
     match crate::output::write(out, &files) {

@@ -166,6 +166,8 @@ pub struct Check {
     pub failures: Option<u32>,
     pub initial_delay: Option<u64>,
     pub needs_quorum: bool,
+    /// `docker_exec`: this check as an argv run inside the container.
+    pub docker_exec: Option<Vec<String>>,
     pub span: Option<Span>,
 }
 
@@ -239,6 +241,31 @@ impl Service {
 
     pub fn port(&self, name: &str) -> Option<&Port> {
         self.ports.iter().find(|p| p.name == name)
+    }
+
+    /// Whether the liveness check needs quorum: declared so, or the same action as a readiness
+    /// check that does.
+    pub fn liveness_needs_quorum(&self) -> bool {
+        let (Some(live), ready) = (&self.health.liveness, &self.health.readiness) else {
+            return false;
+        };
+        live.needs_quorum
+            || ready
+                .as_ref()
+                .is_some_and(|r| r.needs_quorum && r.action == live.action)
+    }
+
+    /// The `[resources]` keys among `cpu` and `memory` that are not set.
+    pub fn missing_resources(&self) -> Vec<&'static str> {
+        let resources = self.resources.as_ref().map(|r| &r.value);
+        let mut missing = Vec::new();
+        if resources.is_none_or(|r| r.cpu.is_none()) {
+            missing.push("cpu");
+        }
+        if resources.is_none_or(|r| r.memory.is_none()) {
+            missing.push("memory");
+        }
+        missing
     }
 
     /// The reason an `[[allow]]` gives for lifting `rule`, if one does.

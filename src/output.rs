@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path};
 
 /// The manifest's name inside `--out`.
@@ -24,9 +25,16 @@ pub struct Written {
     pub removed: Vec<String>,
 }
 
-/// Writes `files` (paths relative to `out`, `/`-separated) atomically, refusing to replace a file
+/// One file to write: a path relative to `--out` (`/`-separated), its text, and whether it is a script.
+pub struct Planned {
+    pub path: String,
+    pub contents: String,
+    pub executable: bool,
+}
+
+/// Writes `files` atomically, refusing to replace a file
 /// that berth did not write; removes files berth wrote before that this compile no longer makes.
-pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnostic> {
+pub fn write(out: &Path, files: &[Planned]) -> Result<Written, Diagnostic> {
     let manifest_path = out.join(MANIFEST);
     let previous: Manifest = match fs::read_to_string(&manifest_path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
@@ -39,7 +47,7 @@ pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnost
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
         Err(e) => return Err(io_error(&manifest_path, e)),
     };
-    for (relative, _) in files {
+    for Planned { path: relative, .. } in files {
         if !safe_relative(relative) {
             return Err(Diagnostic::input(
                 "output/path",
@@ -59,16 +67,21 @@ pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnost
         }
     }
     let mut written = Written::default();
-    for (relative, contents) in files {
+    for file in files {
+        let (relative, contents) = (&file.path, &file.contents);
         let target = out.join(relative);
-        if fs::read(&target).is_ok_and(|old| old == contents.as_bytes()) {
+        let mode_ok =
+            |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
+        if fs::read(&target).is_ok_and(|old| old == contents.as_bytes())
+            && fs::metadata(&target).is_ok_and(mode_ok)
+        {
             written.unchanged.push(relative.clone());
             continue;
         }
-        write_atomically(&target, contents.as_bytes())?;
+        write_atomically(&target, contents.as_bytes(), file.executable)?;
         written.changed.push(relative.clone());
     }
-    let now: BTreeSet<String> = files.iter().map(|(p, _)| p.clone()).collect();
+    let now: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
     for stale in previous.files.difference(&now) {
         let path = out.join(stale);
         if safe_relative(stale) && path.is_file() {
@@ -78,13 +91,13 @@ pub fn write(out: &Path, files: &[(String, String)]) -> Result<Written, Diagnost
     }
     let manifest = serde_json::to_string_pretty(&Manifest { files: now })
         .expect("a set of strings serializes");
-    write_atomically(&manifest_path, format!("{manifest}\n").as_bytes())?;
+    write_atomically(&manifest_path, format!("{manifest}\n").as_bytes(), false)?;
     Ok(written)
 }
 
 /// Writes to a temporary file in the same directory, then renames it over the target, so a reader
 /// sees either the old or the new file.
-fn write_atomically(target: &Path, contents: &[u8]) -> Result<(), Diagnostic> {
+fn write_atomically(target: &Path, contents: &[u8], executable: bool) -> Result<(), Diagnostic> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     let name = target
@@ -95,6 +108,11 @@ fn write_atomically(target: &Path, contents: &[u8]) -> Result<(), Diagnostic> {
     let result = (|| {
         let mut file = fs::File::create(&temporary)?;
         file.write_all(contents)?;
+        file.set_permissions(fs::Permissions::from_mode(if executable {
+            0o755
+        } else {
+            0o644
+        }))?;
         file.sync_all()?;
         fs::rename(&temporary, target)
     })();

@@ -628,8 +628,23 @@ impl Resolver<'_> {
                     .and_then(|t| r.parsed(s, which, parse_duration(&t)))
             })
         };
+        let docker_exec: Option<Vec<String>> = c.docker_exec.as_ref().map(|argv| {
+            argv.iter()
+                .filter_map(|a| self.string(a, &format!("{key}.docker_exec")))
+                .collect()
+        });
+        if docker_exec.as_ref().is_some_and(Vec::is_empty) {
+            self.error(
+                "spec/invalid-value",
+                spanned.span(),
+                format!("`{key}.docker_exec` is empty"),
+                "empty command",
+                "give the command as a list, like `docker_exec = [\"curl\", \"-f\", \"http://127.0.0.1:8080/health\"]`".to_string(),
+            );
+        }
         Some(Check {
             action,
+            docker_exec,
             interval: seconds(self, &c.interval, &format!("{key}.interval")).filter(|s| *s > 0),
             timeout: seconds(self, &c.timeout, &format!("{key}.timeout")).filter(|s| *s > 0),
             initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),

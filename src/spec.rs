@@ -155,6 +155,10 @@ pub struct Check {
     pub initial_delay: Option<SString>,
     #[serde(default)]
     pub needs_quorum: Option<SValue>,
+    /// The same check as a command run inside the container, for the docker-family backends,
+    /// whose health checks can only run commands.
+    #[serde(default)]
+    pub docker_exec: Option<Vec<SString>>,
 }
 
 #[derive(Debug, Deserialize)]

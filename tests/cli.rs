@@ -483,7 +483,17 @@ fn json_format_reports_diagnostics_with_locations() {
         "spec.toml",
         &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
     );
-    let output = berth(&["check", "spec.toml", "--format", "json"], dir.path());
+    let output = berth(
+        &[
+            "check",
+            "spec.toml",
+            "--format",
+            "json",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0));
     let value: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("stdout is JSON");
     let first = &value["diagnostics"][0];
@@ -505,7 +515,17 @@ fn allow_lifts_a_rule_and_the_output_says_why() {
             "{spec}\n[[allow]]\nrule = \"kubernetes/no-persistent-volume\"\nreason = \"a cache: losing it costs a warm-up, nothing more\"\n"
         ),
     );
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("note[kubernetes/no-persistent-volume]"));
     let sts =

@@ -103,9 +103,12 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
             "{}: the example does not trigger it: {triggered:?}",
             rule.id
         );
+        // A fix may be an `[[allow]]` recording why the rule does not apply: it then fires as allowed.
         let fixed = fired(rule, &blocks[1]);
+        let acknowledged = blocks[1].contains(&format!("rule = \"{}\"", rule.id));
         assert!(
-            !fixed.iter().any(|(code, _)| code == rule.id),
+            !fixed.iter().any(|(code, severity)| code == rule.id
+                && !(acknowledged && *severity == Severity::Allowed)),
             "{}: the fixed spec still triggers it",
             rule.id
         );
@@ -129,6 +132,8 @@ fn allow_lifts_every_rule() {
     }
 }
 
+/// The examples compile on every backend; on Kubernetes, which can give every guarantee they ask
+/// for, they pass every rule without a warning.
 #[test]
 fn the_examples_pass_every_rule() {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
@@ -139,11 +144,13 @@ fn the_examples_pass_every_rule() {
             values: None,
             backends: vec![],
         });
-        let codes: Vec<&str> = outcome
+        assert_eq!(outcome.exit_code(), 0, "{}", path.display());
+        let kubernetes: Vec<&str> = outcome
             .diagnostics
             .iter()
             .map(|d| d.code.as_str())
+            .filter(|c| c.starts_with("kubernetes/"))
             .collect();
-        assert!(codes.is_empty(), "{}: {codes:?}", path.display());
+        assert!(kubernetes.is_empty(), "{}: {kubernetes:?}", path.display());
     }
 }

@@ -20,6 +20,8 @@ fn compile_all_examples(out: &Path) {
                 spec.to_str().unwrap(),
                 "--out",
                 out.join(&name).to_str().unwrap(),
+                "--backend",
+                "kubernetes",
             ],
             &root(),
         );
@@ -186,7 +188,17 @@ fn yaml_1_1_readers_get_the_same_strings_back() {
     spec.push_str("]\n[[volumes]]\nname = \"d\"\npath = \"/d\"\nsize = \"1Gi\"\nclass = \"yes\"\n");
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "spec.toml", &spec);
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let script = "import json, sys, yaml\nd = yaml.safe_load(open(sys.argv[1]))\nspec = d['spec']\nprint(json.dumps({'args': spec['template']['spec']['containers'][0]['args'], 'class': spec['volumeClaimTemplates'][0]['spec']['storageClassName']}))\n";
     let output = Command::new(&python)

@@ -70,10 +70,10 @@ pub fn lower(
         let yaml = object
             .to_yaml()
             .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-        files.push(OutputFile {
-            path: format!("{order:02}-{kind}-{name}.yaml"),
-            contents: format!("{header}{yaml}"),
-        });
+        files.push(OutputFile::new(
+            format!("{order:02}-{kind}-{name}.yaml"),
+            format!("{header}{yaml}"),
+        ));
         Ok(())
     };
 
@@ -303,10 +303,7 @@ pub fn lower(
         .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
     // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads only
     // .yaml/.yml/.json files, does not try to apply it as an object.
-    files.push(OutputFile {
-        path: "Kustomization".into(),
-        contents: format!("{header}{yaml}"),
-    });
+    files.push(OutputFile::new("Kustomization", format!("{header}{yaml}")));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, tls_names(service, &names, &peers)))
 }

@@ -119,8 +119,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     }
     if let Some(live) = &service.health.liveness {
         let same_as_ready = readiness.is_some_and(|r| r.action == live.action);
-        let inherits_quorum = same_as_ready && readiness.is_some_and(|r| r.needs_quorum);
-        if live.needs_quorum || inherits_quorum {
+        if service.liveness_needs_quorum() {
             found.push(rule("liveness-needs-quorum").fire(
                 service,
                 live.span.clone(),
@@ -148,17 +147,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         ));
     }
     let resources = service.resources.as_ref();
-    let missing: Vec<&str> = [
-        ("cpu", resources.is_some_and(|r| r.value.cpu.is_some())),
-        (
-            "memory",
-            resources.is_some_and(|r| r.value.memory.is_some()),
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, set)| !set)
-    .map(|(key, _)| key)
-    .collect();
+    let missing = service.missing_resources();
     if !missing.is_empty() {
         let span = resources
             .and_then(|r| r.span.clone())

@@ -1,0 +1,350 @@
+//! The compose backend: `compose.yaml` with one service per member, for Docker Compose v2 and
+//! docker-compose 1.29. `README.md` beside this file maps each concern; `rules/` documents each rule.
+
+mod rules;
+
+use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backends::docker::PublishOptions;
+use crate::backends::docker::engine::{self, HealthCommand, Publish};
+use crate::diagnostic::Diagnostic;
+use crate::model::{EnvValue, Identity, Service, Start};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub struct Compose;
+
+impl Backend for Compose {
+    fn name(&self) -> &'static str {
+        "compose"
+    }
+
+    fn rules(&self) -> &'static [Rule] {
+        rules::RULES
+    }
+
+    fn compile(&self, input: &Input) -> Compiled {
+        let publish = match input
+            .options::<PublishOptions>("compose")
+            .and_then(|o| o.resolve(input))
+        {
+            Ok(p) => p,
+            Err(d) => {
+                return Compiled {
+                    diagnostics: vec![d],
+                    ..Compiled::default()
+                };
+            }
+        };
+        let diagnostics = rules::check(input.service);
+        if diagnostics.iter().any(Diagnostic::is_rule_error) {
+            return Compiled {
+                diagnostics,
+                ..Compiled::default()
+            };
+        }
+        let options_span = input.service.backend_options.get("compose").cloned();
+        let yaml = lower(input.service, &publish, options_span).and_then(|file| {
+            crate::yaml::to_yaml(&file).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
+        });
+        match yaml {
+            Ok(yaml) => Compiled {
+                files: vec![OutputFile::new(
+                    "compose.yaml",
+                    format!("{}{yaml}", header_comment(input.service, &diagnostics)),
+                )],
+                diagnostics,
+                tls_names: engine::tls_names(input.service),
+            },
+            Err(errors) => Compiled {
+                diagnostics: errors.into_iter().chain(diagnostics).collect(),
+                ..Compiled::default()
+            },
+        }
+    }
+}
+
+/// The Compose file. No top-level `name:` and no `version:`: docker-compose 1.29 rejects the
+/// first, Compose v2 ignores the second.
+#[derive(Serialize)]
+struct ComposeFile {
+    services: BTreeMap<String, ComposeService>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    volumes: BTreeMap<String, VolumeDecl>,
+    networks: BTreeMap<String, NetworkDecl>,
+}
+
+#[derive(Serialize, Default)]
+struct ComposeService {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<String>,
+    restart: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    environment: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<ServiceVolume>,
+    networks: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_grace_period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpus: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mem_limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mem_reservation: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    depends_on: BTreeMap<String, DependsOn>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct ServiceVolume {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_only: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: String,
+    timeout: String,
+    retries: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_period: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DependsOn {
+    condition: &'static str,
+}
+
+#[derive(Serialize)]
+struct VolumeDecl {
+    /// Explicit, so the project name cannot change which volume is used.
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct NetworkDecl {
+    name: String,
+}
+
+/// Compose interpolates `$` in every value; `$$` is a literal `$`.
+fn literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+fn lower(
+    service: &Service,
+    publish: &Publish,
+    options_span: Option<crate::source::Span>,
+) -> Result<ComposeFile, Vec<Diagnostic>> {
+    let name = service.name();
+    let members = engine::members(service);
+    let ports = engine::published_ports(service, publish, options_span)?;
+    let limits = engine::limits(service);
+    let mut services = BTreeMap::new();
+    let mut volumes = BTreeMap::new();
+    let tls_volume = |volumes: &mut BTreeMap<String, VolumeDecl>| {
+        service.tls.as_ref().map(|tls| {
+            let secret = &tls.value.secret;
+            volumes.insert(
+                secret.clone(),
+                VolumeDecl {
+                    name: secret.clone(),
+                    external: Some(true),
+                },
+            );
+            ServiceVolume {
+                kind: "volume",
+                source: Some(secret.clone()),
+                target: tls.value.path.clone(),
+                read_only: Some(true),
+            }
+        })
+    };
+    for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
+        let identity = Identity {
+            me: Some(member),
+            peers: &members,
+        };
+        let render = |t| service.render(t, &identity).map(|s| literal(&s));
+        let mut entry = ComposeService {
+            image: render(&service.container.image)?,
+            hostname: Some(member.name.clone()),
+            restart: "unless-stopped".into(),
+            security_opt: vec!["no-new-privileges:true".into()],
+            networks: vec![name.to_string()],
+            stop_grace_period: Some(engine::seconds(service.stop_grace.value)),
+            cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
+            mem_limit: limits.memory.clone(),
+            mem_reservation: limits.memory_reservation.clone(),
+            labels: BTreeMap::from([
+                ("berth.service".to_string(), name.to_string()),
+                ("berth.member".to_string(), member.ordinal.clone()),
+            ]),
+            ..Default::default()
+        };
+        let mut command: Vec<String> = service
+            .container
+            .command
+            .iter()
+            .map(render)
+            .collect::<Result<_, _>>()?;
+        let args: Vec<String> = service
+            .container
+            .args
+            .iter()
+            .map(render)
+            .collect::<Result<_, _>>()?;
+        if !command.is_empty() {
+            // Compose's entrypoint and command are Kubernetes' command and args.
+            let rest = command.split_off(1);
+            entry.entrypoint = Some(command);
+            entry.command = Some(rest.into_iter().chain(args).collect());
+        } else if !args.is_empty() {
+            entry.command = Some(args);
+        }
+        for var in &service.container.env {
+            let value = match &var.value {
+                EnvValue::Literal(t) => render(t)?,
+                // Interpolated from the caller's environment by compose; never written here.
+                EnvValue::Secret { secret, key } => format!(
+                    "${{{}:?set {} in the environment: the value of key {key} of secret {secret}}}",
+                    var.name, var.name
+                ),
+            };
+            entry.environment.insert(var.name.clone(), value);
+        }
+        entry.ports = published
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}:{}/{}",
+                    engine::publish_host(&publish.address),
+                    p.host_port,
+                    p.port,
+                    p.protocol
+                )
+            })
+            .collect();
+        for volume in &service.volumes {
+            let source = volume
+                .persistent
+                .then(|| engine::volume_name(member, &volume.name));
+            if let Some(source) = &source {
+                volumes.insert(
+                    source.clone(),
+                    VolumeDecl {
+                        name: source.clone(),
+                        external: None,
+                    },
+                );
+            }
+            entry.volumes.push(ServiceVolume {
+                kind: "volume",
+                source,
+                target: volume.path.clone(),
+                read_only: None,
+            });
+        }
+        entry.volumes.extend(tls_volume(&mut volumes));
+        if let Some(live) = &service.health.liveness {
+            let test = match engine::health_command(service, live).0 {
+                HealthCommand::Exec(argv) => std::iter::once("CMD".to_string())
+                    .chain(argv.iter().map(|a| literal(a)))
+                    .collect(),
+                HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), literal(&line)],
+            };
+            entry.healthcheck = Some(Healthcheck {
+                test,
+                interval: engine::seconds(live.interval.unwrap_or(10)),
+                timeout: engine::seconds(live.timeout.unwrap_or(5)),
+                retries: live.failures.unwrap_or(3),
+                start_period: live.initial_delay.map(engine::seconds),
+            });
+        }
+        // Ordered start waits for the previous member's (process-local) health check. Members
+        // never wait on each other otherwise: with a quorum-gated check that is the cold-start
+        // deadlock.
+        if service.replication.start.value == Start::Ordered && i > 0 {
+            let condition = if entry.healthcheck.is_some() {
+                "service_healthy"
+            } else {
+                "service_started"
+            };
+            entry
+                .depends_on
+                .insert(members[i - 1].name.clone(), DependsOn { condition });
+        }
+        services.insert(member.name.clone(), entry);
+    }
+    if let Some(init) = &service.init {
+        let identity = Identity {
+            me: None,
+            peers: &members,
+        };
+        let image = init.image.as_ref().unwrap_or(&service.container.image);
+        let first = Identity {
+            me: members.first(),
+            peers: &members,
+        };
+        let mut command: Vec<String> = init
+            .command
+            .iter()
+            .map(|t| service.render(t, &identity).map(|s| literal(&s)))
+            .collect::<Result<_, _>>()?;
+        let rest = command.split_off(1.min(command.len()));
+        let mut entry = ComposeService {
+            image: literal(&service.render(image, &first)?),
+            entrypoint: Some(command),
+            command: Some(rest),
+            // Retries until the cluster answers; a bounded count so an init that fails forever
+            // (for example because the cluster is already initialized) stops.
+            restart: "on-failure:30".into(),
+            networks: vec![name.to_string()],
+            depends_on: members
+                .iter()
+                .map(|m| {
+                    (
+                        m.name.clone(),
+                        DependsOn {
+                            condition: "service_started",
+                        },
+                    )
+                })
+                .collect(),
+            labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+            ..Default::default()
+        };
+        entry.volumes.extend(tls_volume(&mut volumes));
+        services.insert(format!("{name}-init"), entry);
+    }
+    Ok(ComposeFile {
+        services,
+        volumes,
+        networks: BTreeMap::from([(
+            name.to_string(),
+            NetworkDecl {
+                name: name.to_string(),
+            },
+        )]),
+    })
+}

@@ -1,0 +1,326 @@
+//! What the backends that target a Docker engine share (`docker`, `compose`, and later `swarm`):
+//! member naming, unit conversion, health commands, published ports, TLS names, and the
+//! single-host safety rules. Each backend keeps its own rule ids and documents.
+
+use crate::backend::Rule;
+use crate::diagnostic::Diagnostic;
+use crate::model::{Check, CheckAction, Member, Service, Spread};
+use crate::quantity::parse_quantity;
+
+/// Member `i` on one engine: the container (or compose service) `<name>-<i>`, reachable on the
+/// service's network under that name.
+pub fn members(service: &Service) -> Vec<Member> {
+    (0..service.replicas())
+        .map(|i| {
+            let name = format!("{}-{i}", service.name());
+            Member {
+                ordinal: i.to_string(),
+                host: name.clone(),
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The named volume of one member: `<name>-<ordinal>-<volume>`, the same on every docker backend
+/// so that moving from `run.sh` to compose keeps the data.
+pub fn volume_name(member: &Member, volume: &str) -> String {
+    format!("{}-{volume}", member.name)
+}
+
+/// A CPU quantity as docker's `--cpus` decimal (`500m` → `0.5`).
+pub fn cpus(quantity: &str) -> String {
+    let cores = parse_quantity(quantity).unwrap_or(0.0);
+    let text = format!("{cores:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A memory quantity in docker's units (`8Gi` → `8g`; docker's suffixes are binary).
+pub fn bytes(quantity: &str) -> String {
+    let bytes = parse_quantity(quantity).unwrap_or(0.0).round() as u128;
+    for (suffix, unit) in [("g", 1u128 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    format!("{bytes}b")
+}
+
+/// A duration in docker's syntax.
+pub fn seconds(s: u64) -> String {
+    format!("{s}s")
+}
+
+/// Memory and CPU for one member: (cpus limit, memory limit, memory reservation).
+pub struct Limits {
+    pub cpus: Option<String>,
+    pub memory: Option<String>,
+    pub memory_reservation: Option<String>,
+}
+
+pub fn limits(service: &Service) -> Limits {
+    let Some(r) = service.resources.as_ref().map(|r| &r.value) else {
+        return Limits {
+            cpus: None,
+            memory: None,
+            memory_reservation: None,
+        };
+    };
+    let memory_limit = r.memory_limit.as_ref().or(r.memory.as_ref());
+    Limits {
+        cpus: r.cpu_limit.as_ref().or(r.cpu.as_ref()).map(|q| cpus(q)),
+        memory: memory_limit.map(|q| bytes(q)),
+        // Docker's soft limit only means something below the hard one.
+        memory_reservation: r
+            .memory
+            .as_ref()
+            .filter(|m| Some(*m) != memory_limit)
+            .map(|q| bytes(q)),
+    }
+}
+
+/// How a check runs inside the container.
+pub enum HealthCommand {
+    /// An argv run directly (`["CMD", ...]`).
+    Exec(Vec<String>),
+    /// A command line for `/bin/sh -c` (`["CMD-SHELL", ...]`).
+    Shell(String),
+}
+
+/// The check as a command, and the tools it assumes in the image when berth had to invent it.
+pub fn health_command(service: &Service, check: &Check) -> (HealthCommand, Option<&'static str>) {
+    if let Some(argv) = &check.docker_exec {
+        return (HealthCommand::Exec(argv.clone()), None);
+    }
+    let port = |name: &str| service.port(name).map(|p| p.port).unwrap_or(0);
+    match &check.action {
+        CheckAction::Exec { argv } => (HealthCommand::Exec(argv.clone()), None),
+        CheckAction::Http { path, port: name } => {
+            let url = shell_quote(&format!("http://127.0.0.1:{}{}", port(name), path));
+            let timeout = check.timeout.unwrap_or(5);
+            (
+                HealthCommand::Shell(format!(
+                    "curl -fsS --max-time {timeout} {url} >/dev/null || wget -q -T {timeout} -O /dev/null {url}"
+                )),
+                Some("`curl` or `wget` and `/bin/sh`"),
+            )
+        }
+        CheckAction::Tcp { port: name } => {
+            let port = port(name);
+            (
+                HealthCommand::Shell(format!(
+                    "nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'"
+                )),
+                Some("`nc` or `bash` and `/bin/sh`"),
+            )
+        }
+    }
+}
+
+/// Quotes a string for a POSIX shell: every byte reaches the program unchanged.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
+    {
+        return text.to_string();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Where public ports are published on the host.
+pub struct Publish {
+    pub enabled: bool,
+    pub address: String,
+    pub stride: u16,
+}
+
+/// The host part of a `--publish`/`ports` entry (IPv6 addresses in brackets).
+pub fn publish_host(address: &str) -> String {
+    if address.contains(':') {
+        format!("[{address}]")
+    } else {
+        address.to_string()
+    }
+}
+
+/// A published port of one member.
+pub struct Published {
+    pub host_port: u16,
+    pub port: u16,
+    pub protocol: &'static str,
+}
+
+/// Host ports of each member: member `i` publishes `port + i × stride`, so members on one host
+/// never collide. An overflow or a collision between two ports is an input error.
+pub fn published_ports(
+    service: &Service,
+    publish: &Publish,
+    options_span: Option<crate::source::Span>,
+) -> Result<Vec<Vec<Published>>, Diagnostic> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut all = Vec::new();
+    for i in 0..service.replicas() {
+        let mut mine = Vec::new();
+        if publish.enabled {
+            for port in service.public_ports() {
+                let protocol = match port.protocol {
+                    crate::model::Protocol::Tcp => "tcp",
+                    crate::model::Protocol::Udp => "udp",
+                };
+                let host_port = u32::from(port.port) + i * u32::from(publish.stride);
+                let clash = u16::try_from(host_port)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .map(|p| seen.insert((p, protocol), (i, port.name.clone())));
+                match clash {
+                    Some(None) => mine.push(Published {
+                        host_port: host_port as u16,
+                        port: port.port,
+                        protocol,
+                    }),
+                    _ => {
+                        return Err(Diagnostic::input(
+                            "spec/port-collision",
+                            format!("member {i}'s port `{}` would be published on host port {host_port}, which another port already takes or which does not exist", port.name),
+                        )
+                        .at(options_span.or(port.span.clone()), "host ports collide")
+                        .help("set `port_stride` under this backend's options to a step larger than the distance between your ports, or `publish = false`"));
+                    }
+                }
+            }
+        }
+        all.push(mine);
+    }
+    Ok(all)
+}
+
+/// The names a member's certificate must cover on one engine: its container name, and the spec's extras.
+pub fn tls_names(service: &Service) -> Vec<String> {
+    let mut names: Vec<String> = members(service).into_iter().map(|m| m.host).collect();
+    names.push("localhost".into());
+    if let Some(tls) = &service.tls {
+        names.extend(tls.value.extra_names.iter().map(|n| n.value.clone()));
+    }
+    names
+}
+
+/// The rules every single-engine backend keeps, each under its own id.
+pub struct SingleHostRules {
+    pub no_persistent_volume: &'static Rule,
+    pub replicas_share_host: &'static Rule,
+    pub quorum_on_one_host: &'static Rule,
+    pub quorum_gated_health: &'static Rule,
+    pub no_resources: &'static Rule,
+    pub no_health_check: &'static Rule,
+    pub health_check_needs_tool: &'static Rule,
+}
+
+/// `shell_health`: the backend can only give the engine a shell command line (docker run's
+/// `--health-cmd`), so every check assumes `/bin/sh` in the image.
+pub fn check_single_host(
+    service: &Service,
+    rules: &SingleHostRules,
+    shell_health: bool,
+) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let replicas = service.replicas();
+    if service.persistent_volumes().next().is_none() {
+        found.push(rules.no_persistent_volume.fire(
+            service,
+            service.container.span.clone(),
+            "no persistent volume: the data lives in the container's writable layer and is lost when the container is removed or recreated",
+            "this container writes to no persistent volume",
+            "add a `[[volumes]]` entry whose `path` is the data directory",
+        ));
+    }
+    if replicas > 1 && service.replication.spread.value != Spread::None {
+        found.push(rules.replicas_share_host.fire(
+            service,
+            service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
+            format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
+            "spread is not possible",
+            "deploy with a multi-host backend (kubernetes, swarm) for spread, or set `spread = \"none\"` to accept one host",
+        ));
+    }
+    if service.replication.quorum.value == crate::model::Quorum::Majority {
+        found.push(rules.quorum_on_one_host.fire(
+            service,
+            service.replication.quorum.span.clone(),
+            "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
+            "one failure domain",
+            "use this backend for development and single-host deployments only, or deploy with kubernetes or swarm",
+        ));
+    }
+    if service.liveness_needs_quorum() {
+        let live = service.health.liveness.as_ref();
+        found.push(rules.quorum_gated_health.fire(
+            service,
+            live.and_then(|l| l.span.clone()),
+            "the container health check needs quorum: after every member went down, each waits for the others' health before the quorum can form",
+            "quorum-gated health check",
+            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
+        ));
+    }
+    let missing = service.missing_resources();
+    if !missing.is_empty() {
+        found.push(rules.no_resources.fire(
+            service,
+            service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
+            format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
+            "limits missing",
+            "set `cpu` and `memory` under `[resources]`",
+        ));
+    }
+    match &service.health.liveness {
+        None => found.push(rules.no_health_check.fire(
+            service,
+            service.container.span.clone(),
+            "no liveness check: the engine cannot tell a hung member from a healthy one",
+            "no `[health.liveness]`",
+            "add `[health.liveness]`, a process-local check",
+        )),
+        Some(live) => {
+            let tools = match health_command(service, live) {
+                (_, Some(tools)) => Some(tools),
+                (HealthCommand::Exec(_), None) if shell_health => {
+                    Some("`/bin/sh` (docker run's `--health-cmd` runs through the shell)")
+                }
+                _ => None,
+            };
+            if let Some(tools) = tools {
+                found.push(rules.health_check_needs_tool.fire(
+                    service,
+                    live.span.clone(),
+                    format!("the liveness check runs inside the container and assumes {tools} in the image"),
+                    "assumes tools in the image",
+                    "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image (with `docker_exec`, the compose backend needs no shell)",
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(cpus("500m"), "0.5");
+        assert_eq!(cpus("2"), "2");
+        assert_eq!(cpus("1.25"), "1.25");
+        assert_eq!(bytes("8Gi"), "8g");
+        assert_eq!(bytes("1536Mi"), "1536m");
+        assert_eq!(bytes("1G"), "1000000000b");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("plain-word"), "plain-word");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's $(x)"), r"'it'\''s $(x)'");
+    }
+}

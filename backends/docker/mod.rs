@@ -1,0 +1,385 @@
+//! The docker backend: `run.sh`, a POSIX shell script that runs each member with `docker run`.
+//! `README.md` beside this file maps each concern; `rules/` documents each rule.
+
+pub mod engine;
+mod rules;
+
+use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::diagnostic::Diagnostic;
+use crate::model::{EnvValue, Identity, Service, Start};
+use engine::{HealthCommand, Publish, health_command, shell_quote};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+pub struct Docker;
+
+/// `[backends.docker]` and `[backends.compose]`: where public ports are published.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishOptions {
+    /// Publish the public ports at all (default true).
+    #[serde(default)]
+    pub publish: Option<bool>,
+    /// Host address to publish on (default `127.0.0.1`: this host only).
+    #[serde(default)]
+    pub publish_address: Option<toml::Spanned<String>>,
+    /// Member `i` publishes `port + i × port_stride` (default 1).
+    #[serde(default)]
+    pub port_stride: Option<u16>,
+}
+
+impl PublishOptions {
+    pub fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
+        let address = match &self.publish_address {
+            Some(a) => {
+                let span = Some(crate::source::Span::new(input.file, a.span()));
+                let text = input.service.render_option(a.get_ref(), span.clone())?;
+                if text.parse::<std::net::IpAddr>().is_err() {
+                    return Err(Diagnostic::input(
+                        "spec/invalid-value",
+                        format!("`publish_address` `{text}` is not an IP address"),
+                    )
+                    .at(span, "not an address")
+                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"));
+                }
+                text
+            }
+            None => "127.0.0.1".to_string(),
+        };
+        Ok(Publish {
+            enabled: self.publish.unwrap_or(true),
+            address,
+            stride: self.port_stride.unwrap_or(1).max(1),
+        })
+    }
+}
+
+impl Backend for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn rules(&self) -> &'static [Rule] {
+        rules::RULES
+    }
+
+    fn compile(&self, input: &Input) -> Compiled {
+        let publish = match input
+            .options::<PublishOptions>("docker")
+            .and_then(|o| o.resolve(input))
+        {
+            Ok(p) => p,
+            Err(d) => {
+                return Compiled {
+                    diagnostics: vec![d],
+                    ..Compiled::default()
+                };
+            }
+        };
+        let diagnostics = rules::check(input.service);
+        if diagnostics.iter().any(Diagnostic::is_rule_error) {
+            return Compiled {
+                diagnostics,
+                ..Compiled::default()
+            };
+        }
+        let options_span = input.service.backend_options.get("docker").cloned();
+        match script(
+            input.service,
+            &publish,
+            options_span,
+            &header_comment(input.service, &diagnostics),
+        ) {
+            Ok(contents) => Compiled {
+                diagnostics,
+                files: vec![OutputFile::script("run.sh", contents)],
+                tls_names: engine::tls_names(input.service),
+            },
+            Err(errors) => Compiled {
+                diagnostics: errors.into_iter().chain(diagnostics).collect(),
+                ..Compiled::default()
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Script {
+    header: String,
+    service: String,
+    network: String,
+    secret_checks: Vec<String>,
+    tls_volumes: Vec<String>,
+    ordered: bool,
+    members: Vec<MemberRun>,
+    init: Option<InitRun>,
+}
+
+#[derive(Serialize)]
+struct MemberRun {
+    name: String,
+    config: String,
+    volumes: Vec<String>,
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct InitRun {
+    name: String,
+    arguments: String,
+}
+
+fn templates() -> &'static handlebars::Handlebars<'static> {
+    static ENGINE: OnceLock<handlebars::Handlebars<'static>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut engine = handlebars::Handlebars::new();
+        engine.set_strict_mode(true);
+        engine.register_escape_fn(handlebars::no_escape);
+        engine
+            .register_template_string("run.sh", include_str!("run.sh.hbs"))
+            .expect("run.sh.hbs is a valid template");
+        engine
+    })
+}
+
+/// Arguments of one `docker run`/`docker create`, one option per line, each word shell-quoted.
+#[derive(Default)]
+struct Arguments(Vec<String>);
+
+impl Arguments {
+    fn flag(&mut self, flag: &str, value: &str) {
+        self.0.push(format!("{flag} {}", shell_quote(value)));
+    }
+    fn raw(&mut self, line: &str) {
+        self.0.push(line.to_string());
+    }
+    fn words(&mut self, words: &[String]) {
+        self.0.extend(words.iter().map(|w| shell_quote(w)));
+    }
+    fn block(&self, indent: &str) -> String {
+        self.0
+            .iter()
+            .map(|l| format!("{indent}{l}"))
+            .collect::<Vec<_>>()
+            .join(" \\\n")
+    }
+}
+
+fn script(
+    service: &Service,
+    publish: &Publish,
+    options_span: Option<crate::source::Span>,
+    header: &str,
+) -> Result<String, Vec<Diagnostic>> {
+    let members = engine::members(service);
+    let ports = engine::published_ports(service, publish, options_span)?;
+    let limits = engine::limits(service);
+    let name = service.name();
+    let mut runs = Vec::new();
+    for (member, published) in members.iter().zip(&ports) {
+        let identity = Identity {
+            me: Some(member),
+            peers: &members,
+        };
+        let mut args = Arguments::default();
+        args.flag("--name", &member.name);
+        args.flag("--hostname", &member.name);
+        args.raw("--network \"$network\"");
+        args.flag("--network-alias", &member.host);
+        args.raw("--restart unless-stopped");
+        args.raw("--security-opt no-new-privileges");
+        args.flag("--label", &format!("berth.service={name}"));
+        args.flag("--label", &format!("berth.member={}", member.ordinal));
+        let mut volumes = Vec::new();
+        for volume in &service.volumes {
+            if volume.persistent {
+                let volume_name = engine::volume_name(member, &volume.name);
+                args.flag("--volume", &format!("{volume_name}:{}", volume.path));
+                volumes.push(shell_quote(&volume_name));
+            } else {
+                // An anonymous volume: scratch space that a recreated container does not keep.
+                args.flag("--volume", &volume.path);
+            }
+        }
+        if let Some(tls) = &service.tls {
+            args.flag(
+                "--volume",
+                &format!("{}:{}:ro", tls.value.secret, tls.value.path),
+            );
+        }
+        if let Some(live) = &service.health.liveness {
+            let command = match health_command(service, live).0 {
+                HealthCommand::Exec(argv) => argv
+                    .iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                HealthCommand::Shell(line) => line,
+            };
+            args.flag("--health-cmd", &command);
+            args.flag(
+                "--health-interval",
+                &engine::seconds(live.interval.unwrap_or(10)),
+            );
+            args.flag(
+                "--health-timeout",
+                &engine::seconds(live.timeout.unwrap_or(5)),
+            );
+            args.flag("--health-retries", &live.failures.unwrap_or(3).to_string());
+            if let Some(delay) = live.initial_delay {
+                args.flag("--health-start-period", &engine::seconds(delay));
+            }
+        }
+        if let Some(memory) = &limits.memory {
+            args.flag("--memory", memory);
+        }
+        if let Some(reservation) = &limits.memory_reservation {
+            args.flag("--memory-reservation", reservation);
+        }
+        if let Some(cpus) = &limits.cpus {
+            args.flag("--cpus", cpus);
+        }
+        args.flag("--stop-timeout", &service.stop_grace.value.to_string());
+        for var in &service.container.env {
+            match &var.value {
+                EnvValue::Literal(t) => args.flag(
+                    "--env",
+                    &format!("{}={}", var.name, service.render(t, &identity)?),
+                ),
+                // Taken from the caller's environment when the script runs; never written here.
+                EnvValue::Secret { .. } => args.flag("--env", &var.name),
+            }
+        }
+        for p in published {
+            args.flag(
+                "--publish",
+                &format!(
+                    "{}:{}:{}/{}",
+                    engine::publish_host(&publish.address),
+                    p.host_port,
+                    p.port,
+                    p.protocol
+                ),
+            );
+        }
+        push_command(
+            &mut args,
+            service,
+            &service.container.command,
+            &service.container.args,
+            &identity,
+        )?;
+        let arguments = args.block("  ");
+        runs.push(MemberRun {
+            name: shell_quote(&member.name),
+            config: fnv(&arguments),
+            volumes,
+            arguments,
+        });
+    }
+
+    let init = match &service.init {
+        Some(init) => {
+            let identity = Identity {
+                me: None,
+                peers: &members,
+            };
+            let init_name = format!("{name}-init");
+            let mut args = Arguments::default();
+            args.flag("--name", &init_name);
+            args.raw("--network \"$network\"");
+            args.flag("--label", &format!("berth.service={name}"));
+            if let Some(tls) = &service.tls {
+                args.flag(
+                    "--volume",
+                    &format!("{}:{}:ro", tls.value.secret, tls.value.path),
+                );
+            }
+            let image = init.image.as_ref().unwrap_or(&service.container.image);
+            let mut words = vec![service.render(
+                image,
+                &Identity {
+                    me: members.first(),
+                    peers: &members,
+                },
+            )?];
+            for t in &init.command {
+                words.push(service.render(t, &identity)?);
+            }
+            // `--entrypoint` takes one word; the rest of the command follows the image.
+            if words.len() > 1 {
+                args.flag("--entrypoint", &words.remove(1));
+            }
+            args.words(&words);
+            Some(InitRun {
+                name: shell_quote(&init_name),
+                arguments: args.block("      "),
+            })
+        }
+        None => None,
+    };
+
+    let secret_checks = service
+        .container
+        .env
+        .iter()
+        .filter_map(|var| match &var.value {
+            EnvValue::Secret { secret, key } => Some(format!(
+                ": \"${{{}:?set {} in the environment: the value of key {key} of secret {secret}}}\"",
+                var.name, var.name
+            )),
+            EnvValue::Literal(_) => None,
+        })
+        .collect();
+    let context = Script {
+        header: header.to_string(),
+        service: shell_quote(name),
+        network: shell_quote(name),
+        secret_checks,
+        tls_volumes: service
+            .tls
+            .iter()
+            .map(|t| shell_quote(&t.value.secret))
+            .collect(),
+        ordered: service.replication.start.value == Start::Ordered,
+        members: runs,
+        init,
+    };
+    templates().render("run.sh", &context).map_err(|e| {
+        vec![Diagnostic::input(
+            "output/template",
+            format!("cannot render run.sh: {e}"),
+        )]
+    })
+}
+
+/// `--entrypoint` takes one word: the spec's `command[0]`; the rest of `command` and the `args`
+/// follow the image, which is what Kubernetes' command and args mean.
+fn push_command(
+    args: &mut Arguments,
+    service: &Service,
+    command: &[crate::model::Template],
+    rest: &[crate::model::Template],
+    identity: &Identity,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut words = Vec::new();
+    for t in command.iter().chain(rest) {
+        words.push(service.render(t, identity)?);
+    }
+    if !command.is_empty() {
+        args.flag("--entrypoint", &words.remove(0));
+    }
+    words.insert(0, service.render(&service.container.image, identity)?);
+    args.words(&words);
+    Ok(())
+}
+
+/// A stable fingerprint of a member's configuration, so a re-run can tell that the spec changed.
+fn fnv(text: &str) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
+}

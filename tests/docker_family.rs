@@ -1,0 +1,470 @@
+//! The docker and compose backends checked by tools nobody here wrote: `bash -n`, `shellcheck`,
+//! the real docker CLI's flag parser (through a recording fake `docker` whose calls go to a daemon
+//! socket that does not exist), `docker-compose config` and the Compose Spec schema.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The examples and tests/specs/everything.toml, compiled for the docker backends into `out`.
+fn compile_all(out: &Path) -> Vec<(String, PathBuf)> {
+    let mut specs = examples();
+    specs.push((
+        "everything".into(),
+        root().join("tests/specs/everything.toml"),
+    ));
+    for (name, spec) in &specs {
+        let output = berth(
+            &[
+                "compile",
+                spec.to_str().unwrap(),
+                "--out",
+                out.join(name).to_str().unwrap(),
+                "--backend",
+                "docker",
+                "--backend",
+                "compose",
+            ],
+            &root(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+    }
+    specs
+}
+
+/// Secrets the examples reference, as the caller's environment would hold them.
+const SECRET_ENV: [(&str, &str); 2] = [("POSTGRES_PASSWORD", "pw"), ("PASSWORD", "pw")];
+
+#[test]
+fn run_scripts_pass_bash_n_and_shellcheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = compile_all(dir.path());
+    let Some(shellcheck) = tool("shellcheck") else {
+        return;
+    };
+    for (name, _) in specs {
+        let script = dir.path().join(&name).join("docker/run.sh");
+        let output = Command::new("bash")
+            .arg("-n")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: bash -n: {}",
+            stderr(&output)
+        );
+        let output = Command::new(&shellcheck)
+            .args(["--shell=sh", "--severity=style"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: shellcheck:\n{}",
+            stdout(&output)
+        );
+        let text = std::fs::read_to_string(&script).unwrap();
+        for forbidden in ["--rm", "docker rm", "rm -v", "prune"] {
+            assert!(
+                !text.lines().any(|l| !l.trim_start().starts_with('#')
+                    && !l.contains("echo")
+                    && l.contains(forbidden)),
+                "{name}: run.sh must never run `{forbidden}`"
+            );
+        }
+        assert!(
+            std::fs::metadata(&script).unwrap().permissions().mode() & 0o111 != 0,
+            "{name}: run.sh is executable"
+        );
+    }
+}
+
+use std::os::unix::fs::PermissionsExt;
+
+/// A `docker` on PATH that records each call's argv and hands it to the real docker CLI with
+/// `DOCKER_HOST` at a missing socket: the CLI parses every flag before it dials, so "Cannot connect
+/// to the Docker daemon" means the flags parsed. It then answers like an empty engine (nothing
+/// exists but the volumes named in `FAKE_DOCKER_PRESENT`, the user's TLS volume for instance), or,
+/// with `FAKE_DOCKER_EXISTS`, like one where everything exists and init succeeded.
+struct FakeDocker {
+    dir: tempfile::TempDir,
+    real: PathBuf,
+}
+
+const FAKE: &str = r#"#!/bin/sh
+{ printf '%s\0' "$@"; printf '\036\0'; } >> "$FAKE_DOCKER_DIR/calls"
+out=$(DOCKER_HOST=unix:///nonexistent/berth-test.sock "$REAL_DOCKER" "$@" 2>&1 </dev/null)
+case "$out" in
+  *"Cannot connect to the Docker daemon"*) ;;
+  *) printf 'REFUSED: %s\n%s\n' "$*" "$out" >> "$FAKE_DOCKER_DIR/refused" ;;
+esac
+case "$1 $2" in
+  "network inspect"|"volume inspect"|"container inspect")
+    case " ${FAKE_DOCKER_PRESENT:-} " in *" $3 "*) exit 0 ;; esac
+    if [ -n "${FAKE_DOCKER_EXISTS:-}" ]; then
+      case "$*" in *State.ExitCode*) echo "exited 0" ;; esac
+      exit 0
+    fi
+    exit 1 ;;
+esac
+exit 0
+"#;
+
+impl FakeDocker {
+    fn new() -> Option<Self> {
+        let real = tool("docker")?;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("docker"), FAKE).unwrap();
+        std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        Some(FakeDocker { dir, real })
+    }
+
+    /// Runs `script` with the fake on PATH; returns each docker call's argv.
+    fn run(&self, script: &Path, exists: bool) -> Vec<Vec<String>> {
+        let _ = std::fs::remove_file(self.dir.path().join("calls"));
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new("sh");
+        command
+            .arg(script)
+            .env("PATH", path)
+            .env("FAKE_DOCKER_DIR", self.dir.path())
+            .env("REAL_DOCKER", &self.real)
+            .env("FAKE_DOCKER_PRESENT", "db-tls")
+            .envs(SECRET_ENV);
+        if exists {
+            command.env("FAKE_DOCKER_EXISTS", "1");
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{} failed: {}",
+            script.display(),
+            stderr(&output)
+        );
+        let refused = std::fs::read_to_string(self.dir.path().join("refused")).unwrap_or_default();
+        assert!(
+            refused.is_empty(),
+            "the docker CLI refused calls of {}:\n{refused}",
+            script.display()
+        );
+        // Each argument ends in NUL; a lone 0x1E ends a call.
+        let log = std::fs::read(self.dir.path().join("calls")).unwrap_or_default();
+        let mut calls = Vec::new();
+        let mut current = Vec::new();
+        for token in log.split(|b| *b == 0) {
+            if token == [0x1e] {
+                calls.push(std::mem::take(&mut current));
+            } else {
+                current.push(String::from_utf8(token.to_vec()).unwrap());
+            }
+        }
+        calls
+    }
+}
+
+fn verb(call: &[String]) -> String {
+    call.iter().take(2).cloned().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn run_scripts_drive_the_real_docker_cli() {
+    let Some(fake) = FakeDocker::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, _) in compile_all(dir.path()) {
+        let script = dir.path().join(&name).join("docker/run.sh");
+        let calls = fake.run(&script, false);
+        let runs: Vec<&Vec<String>> = calls.iter().filter(|c| c[0] == "run").collect();
+        assert!(!runs.is_empty(), "{name}: no docker run");
+        for run in &runs {
+            for flag in ["--detach", "--restart", "--network", "--stop-timeout"] {
+                assert!(
+                    run.iter().any(|a| a == flag),
+                    "{name}: docker run without {flag}: {run:?}"
+                );
+            }
+            assert!(
+                run.windows(2)
+                    .any(|w| w[0] == "--restart" && w[1] == "unless-stopped")
+            );
+            assert!(
+                !run.iter().any(|a| a == "--rm"),
+                "{name}: --rm would lose the container"
+            );
+        }
+        assert!(
+            calls.iter().any(|c| verb(c) == "network create"),
+            "{name}: creates its network"
+        );
+        assert!(
+            calls.iter().filter(|c| verb(c) == "volume create").count() >= runs.len(),
+            "{name}: a volume per member"
+        );
+
+        // Everything exists: the script only starts what is there, and never creates or removes.
+        let again = fake.run(&script, true);
+        for call in &again {
+            let v = verb(call);
+            assert!(
+                !matches!(call[0].as_str(), "run" | "create" | "rm")
+                    && v != "volume create"
+                    && v != "network create"
+                    && v != "volume rm"
+                    && v != "volume prune",
+                "{name}: a re-run must not {call:?}"
+            );
+        }
+        assert_eq!(
+            again.iter().filter(|c| c[0] == "start").count(),
+            runs.len(),
+            "{name}: a re-run starts each member"
+        );
+    }
+}
+
+#[test]
+fn secrets_are_taken_from_the_environment_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_all(dir.path());
+    let script = std::fs::read_to_string(dir.path().join("postgres/docker/run.sh")).unwrap();
+    assert!(script.contains(": \"${POSTGRES_PASSWORD:?"), "{script}");
+    assert!(script.contains("--env POSTGRES_PASSWORD \\"), "{script}");
+    // Without the variable the script stops before touching docker.
+    let output = Command::new("/bin/sh")
+        .arg(dir.path().join("postgres/docker/run.sh"))
+        .env_remove("POSTGRES_PASSWORD")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("set POSTGRES_PASSWORD in the environment"),
+        "{}",
+        stderr(&output)
+    );
+    let compose =
+        std::fs::read_to_string(dir.path().join("postgres/compose/compose.yaml")).unwrap();
+    assert!(
+        compose.contains(
+            "POSTGRES_PASSWORD: \"${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in the environment"
+        ),
+        "{compose}"
+    );
+}
+
+const HOSTILE: &[&str] = &[
+    "it's \"quoted\"",
+    "$(touch /tmp/berth-pwned)",
+    "`id`",
+    "$HOME ${HOME} $$",
+    "line one\nline two",
+    "tab\tand  spaces ",
+    "ünïcödé ✓ 雪",
+    "back\\slash\\",
+    "*",
+    "-rf",
+    "",
+    "a;b|c&d>e<f",
+    "#not a comment",
+];
+
+fn hostile_spec() -> String {
+    let list = HOSTILE
+        .iter()
+        .map(|s| toml::Value::String(s.to_string()).to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "name = \"hostile\"\n[container]\nimage = \"busybox:1\"\ncommand = [\"/bin/echo\"]\nargs = [{list}]\nenv = {{ HOSTILE = {} }}\n[[volumes]]\nname = \"d\"\npath = \"/d\"\nsize = \"1Gi\"\nclass = \"x\"\n",
+        toml::Value::String(HOSTILE.join("|")),
+    )
+}
+
+#[test]
+fn hostile_strings_reach_docker_byte_for_byte() {
+    let Some(fake) = FakeDocker::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", &hostile_spec());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "docker",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let calls = fake.run(&dir.path().join("out/docker/run.sh"), false);
+    let run = calls.iter().find(|c| c[0] == "run").expect("a docker run");
+    let image = run.iter().position(|a| a == "busybox:1").unwrap();
+    assert_eq!(
+        &run[image + 1..],
+        HOSTILE,
+        "every argument arrives as exactly one argv entry"
+    );
+    assert!(
+        run.windows(2)
+            .any(|w| w[0] == "--env" && w[1] == format!("HOSTILE={}", HOSTILE.join("|")))
+    );
+    assert!(!Path::new("/tmp/berth-pwned").exists());
+}
+
+fn schemas() -> PathBuf {
+    std::env::var_os("BERTH_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/schemas"))
+}
+
+#[test]
+fn compose_files_load_in_docker_compose_and_match_the_compose_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = compile_all(dir.path());
+    let schema = schemas().join("compose/compose-spec.json");
+    assert!(
+        schema.exists() || std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing",
+        schema.display()
+    );
+    if let Some(check) = tool("check-jsonschema").filter(|_| schema.exists()) {
+        let files: Vec<PathBuf> = specs
+            .iter()
+            .map(|(n, _)| dir.path().join(n).join("compose/compose.yaml"))
+            .collect();
+        let output = Command::new(&check)
+            .arg("--schemafile")
+            .arg(&schema)
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "Compose Spec schema:\n{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        // The schema can fail: a misspelt key is refused.
+        let broken = dir.path().join("broken.yaml");
+        std::fs::write(
+            &broken,
+            std::fs::read_to_string(&files[0])
+                .unwrap()
+                .replacen("restart:", "restrat:", 1),
+        )
+        .unwrap();
+        let output = Command::new(&check)
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(&broken)
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "the schema accepted a misspelt key"
+        );
+    }
+    let Some(compose) = tool("docker-compose") else {
+        return;
+    };
+    for (name, _) in &specs {
+        let output = Command::new(&compose)
+            .args(["config", "-q"])
+            .current_dir(dir.path().join(name).join("compose"))
+            .envs(SECRET_ENV)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: docker-compose config: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn compose_keeps_hostile_strings_and_members_never_wait_on_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", &hostile_spec());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "compose",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (Some(compose), Some(python)) = (tool("docker-compose"), tool("python3")) else {
+        return;
+    };
+    // docker-compose parses the file, interpolates, and prints it again (with `$` as `$$`).
+    let output = Command::new(&compose)
+        .arg("config")
+        .current_dir(dir.path().join("out/compose"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(dir.path().join("resolved.yaml"), &output.stdout).unwrap();
+    let script = "import json, sys, yaml\ns = yaml.safe_load(open(sys.argv[1]))['services']['hostile-0']\nprint(json.dumps([s['command'], s['environment']['HOSTILE']]))";
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .arg(dir.path().join("resolved.yaml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let unescape = |v: &serde_json::Value| v.as_str().unwrap().replace("$$", "$");
+    let args: Vec<String> = read[0].as_array().unwrap().iter().map(unescape).collect();
+    assert_eq!(args, HOSTILE);
+    assert_eq!(unescape(&read[1]), HOSTILE.join("|"));
+
+    let cockroach = tempfile::tempdir().unwrap();
+    let output = berth(
+        &[
+            "compile",
+            root().join("examples/cockroachdb.toml").to_str().unwrap(),
+            "--out",
+            "out",
+            "--backend",
+            "compose",
+        ],
+        cockroach.path(),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let file: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(cockroach.path().join("out/compose/compose.yaml")).unwrap(),
+    )
+    .unwrap();
+    for i in 0..3 {
+        assert!(
+            file["services"][format!("cockroachdb-{i}")]["depends_on"].is_null(),
+            "members start in parallel and never gate on each other"
+        );
+    }
+    assert_eq!(
+        file["services"]["cockroachdb-init"]["depends_on"]["cockroachdb-0"]["condition"],
+        "service_started",
+        "init waits for the members to start, not to be healthy"
+    );
+    assert!(
+        file.get("name").is_none(),
+        "no top-level name: docker-compose 1.29 rejects it"
+    );
+}
