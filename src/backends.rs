@@ -6,12 +6,19 @@ pub mod compose;
 pub mod docker;
 #[path = "../backends/kubernetes/mod.rs"]
 pub mod kubernetes;
+#[path = "../backends/swarm/mod.rs"]
+pub mod swarm;
 
 use crate::backend::{Backend, Rule};
 
 /// Every backend, in the order they are compiled and listed.
 pub fn all() -> &'static [&'static dyn Backend] {
-    &[&docker::Docker, &compose::Compose, &kubernetes::Kubernetes]
+    &[
+        &docker::Docker,
+        &compose::Compose,
+        &kubernetes::Kubernetes,
+        &swarm::Swarm,
+    ]
 }
 
 /// Every backend the spec language names (`[backends.NAME]` accepts these), including those this

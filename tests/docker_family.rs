@@ -33,9 +33,6 @@ fn compile_all(out: &Path) -> Vec<(String, PathBuf)> {
     specs
 }
 
-/// Secrets the examples reference, as the caller's environment would hold them.
-const SECRET_ENV: [(&str, &str); 2] = [("POSTGRES_PASSWORD", "pw"), ("PASSWORD", "pw")];
-
 #[test]
 fn run_scripts_pass_bash_n_and_shellcheck() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,94 +79,6 @@ fn run_scripts_pass_bash_n_and_shellcheck() {
 }
 
 use std::os::unix::fs::PermissionsExt;
-
-/// A `docker` on PATH that records each call's argv and hands it to the real docker CLI with
-/// `DOCKER_HOST` at a missing socket: the CLI parses every flag before it dials, so "Cannot connect
-/// to the Docker daemon" means the flags parsed. It then answers like an empty engine (nothing
-/// exists but the volumes named in `FAKE_DOCKER_PRESENT`, the user's TLS volume for instance), or,
-/// with `FAKE_DOCKER_EXISTS`, like one where everything exists and init succeeded.
-struct FakeDocker {
-    dir: tempfile::TempDir,
-    real: PathBuf,
-}
-
-const FAKE: &str = r#"#!/bin/sh
-{ printf '%s\0' "$@"; printf '\036\0'; } >> "$FAKE_DOCKER_DIR/calls"
-out=$(DOCKER_HOST=unix:///nonexistent/berth-test.sock "$REAL_DOCKER" "$@" 2>&1 </dev/null)
-case "$out" in
-  *"Cannot connect to the Docker daemon"*) ;;
-  *) printf 'REFUSED: %s\n%s\n' "$*" "$out" >> "$FAKE_DOCKER_DIR/refused" ;;
-esac
-case "$1 $2" in
-  "network inspect"|"volume inspect"|"container inspect")
-    case " ${FAKE_DOCKER_PRESENT:-} " in *" $3 "*) exit 0 ;; esac
-    if [ -n "${FAKE_DOCKER_EXISTS:-}" ]; then
-      case "$*" in *State.ExitCode*) echo "exited 0" ;; esac
-      exit 0
-    fi
-    exit 1 ;;
-esac
-exit 0
-"#;
-
-impl FakeDocker {
-    fn new() -> Option<Self> {
-        let real = tool("docker")?;
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
-        std::fs::write(bin.join("docker"), FAKE).unwrap();
-        std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        Some(FakeDocker { dir, real })
-    }
-
-    /// Runs `script` with the fake on PATH; returns each docker call's argv.
-    fn run(&self, script: &Path, exists: bool) -> Vec<Vec<String>> {
-        let _ = std::fs::remove_file(self.dir.path().join("calls"));
-        let path = format!(
-            "{}:{}",
-            self.dir.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut command = Command::new("sh");
-        command
-            .arg(script)
-            .env("PATH", path)
-            .env("FAKE_DOCKER_DIR", self.dir.path())
-            .env("REAL_DOCKER", &self.real)
-            .env("FAKE_DOCKER_PRESENT", "db-tls")
-            .envs(SECRET_ENV);
-        if exists {
-            command.env("FAKE_DOCKER_EXISTS", "1");
-        }
-        let output = command.output().unwrap();
-        assert!(
-            output.status.success(),
-            "{} failed: {}",
-            script.display(),
-            stderr(&output)
-        );
-        let refused = std::fs::read_to_string(self.dir.path().join("refused")).unwrap_or_default();
-        assert!(
-            refused.is_empty(),
-            "the docker CLI refused calls of {}:\n{refused}",
-            script.display()
-        );
-        // Each argument ends in NUL; a lone 0x1E ends a call.
-        let log = std::fs::read(self.dir.path().join("calls")).unwrap_or_default();
-        let mut calls = Vec::new();
-        let mut current = Vec::new();
-        for token in log.split(|b| *b == 0) {
-            if token == [0x1e] {
-                calls.push(std::mem::take(&mut current));
-            } else {
-                current.push(String::from_utf8(token.to_vec()).unwrap());
-            }
-        }
-        calls
-    }
-}
 
 fn verb(call: &[String]) -> String {
     call.iter().take(2).cloned().collect::<Vec<_>>().join(" ")

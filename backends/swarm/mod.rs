@@ -1,0 +1,658 @@
+//! The swarm backend: `stack.yaml` for `docker stack deploy`, and `prepare-nodes.sh` for what a
+//! stack file cannot say (node labels). `README.md` beside this file maps each concern; `rules/`
+//! documents each rule.
+
+mod rules;
+
+use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backends::docker::engine::{self, HealthCommand, Publish, shell_quote};
+use crate::diagnostic::Diagnostic;
+use crate::model::{EnvValue, Identity, Service, Spread};
+use crate::source::Span;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use toml::Spanned;
+
+pub struct Swarm;
+
+/// `[backends.swarm]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The node of each member, in member order (`prepare-nodes.sh`'s default arguments).
+    #[serde(default)]
+    pub nodes: Option<Spanned<Vec<String>>>,
+    /// Publish the public ports (default false: clients on the overlay network reach members).
+    #[serde(default)]
+    pub publish: Option<bool>,
+    /// `"host"` (default: on the member's node) or `"ingress"` (the routing mesh, every node).
+    #[serde(default)]
+    pub publish_mode: Option<Spanned<String>>,
+    /// Member `i` publishes `port + i × port_stride` (default 1).
+    #[serde(default)]
+    pub port_stride: Option<u16>,
+    /// `"stop-first"` (default) or `"start-first"`.
+    #[serde(default)]
+    pub update_order: Option<Spanned<String>>,
+    /// Pin each member to its labelled node (default true).
+    #[serde(default)]
+    pub pin: Option<Spanned<bool>>,
+    /// Volume driver (default `local`).
+    #[serde(default)]
+    pub volume_driver: Option<String>,
+    /// Files of the TLS secret, each an external Swarm secret `<secret>.<file>` (default
+    /// `ca.crt`, `tls.crt`, `tls.key`).
+    #[serde(default)]
+    pub tls_files: Option<Vec<String>>,
+}
+
+pub struct Settings {
+    pub nodes: Vec<String>,
+    pub nodes_span: Option<Span>,
+    pub publish: bool,
+    pub publish_mode: String,
+    pub publish_mode_span: Option<Span>,
+    pub port_stride: u16,
+    pub update_order: String,
+    pub update_order_span: Option<Span>,
+    pub pin: bool,
+    pub pin_span: Option<Span>,
+    pub volume_driver: String,
+    pub tls_files: Vec<String>,
+}
+
+fn settings(input: &Input) -> Result<Settings, Diagnostic> {
+    let o: Options = input.options("swarm")?;
+    let span = |r: std::ops::Range<usize>| Some(Span::new(input.file, r));
+    let choice = |value: &Option<Spanned<String>>,
+                  key: &str,
+                  allowed: [&str; 2]|
+     -> Result<(String, Option<Span>), Diagnostic> {
+        let Some(v) = value else {
+            return Ok((allowed[0].to_string(), None));
+        };
+        if !allowed.contains(&v.get_ref().as_str()) {
+            return Err(Diagnostic::input(
+                "spec/invalid-value",
+                format!("`backends.swarm.{key}` is `{}`", v.get_ref()),
+            )
+            .at(span(v.span()), "unknown value")
+            .help(format!("use `\"{}\"` or `\"{}\"`", allowed[0], allowed[1])));
+        }
+        Ok((v.get_ref().clone(), span(v.span())))
+    };
+    let (publish_mode, publish_mode_span) =
+        choice(&o.publish_mode, "publish_mode", ["host", "ingress"])?;
+    let (update_order, update_order_span) = choice(
+        &o.update_order,
+        "update_order",
+        ["stop-first", "start-first"],
+    )?;
+    let nodes = o
+        .nodes
+        .as_ref()
+        .map(|n| n.get_ref().clone())
+        .unwrap_or_default();
+    for node in &nodes {
+        if node.is_empty() || node.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Diagnostic::input(
+                "spec/invalid-value",
+                format!("`backends.swarm.nodes` holds `{node}`, which is not a node name"),
+            )
+            .at(
+                o.nodes.as_ref().map(|n| Span::new(input.file, n.span())),
+                "invalid node",
+            )
+            .help("name each node as `docker node ls` shows it"));
+        }
+    }
+    let tls_files = o
+        .tls_files
+        .unwrap_or_else(|| vec!["ca.crt".into(), "tls.crt".into(), "tls.key".into()]);
+    if tls_files
+        .iter()
+        .any(|f| f.is_empty() || f.contains('/') || f.starts_with('.'))
+    {
+        return Err(Diagnostic::input(
+            "spec/invalid-value",
+            "`backends.swarm.tls_files` must hold plain file names",
+        )
+        .help("write names such as `tls.crt`, without `/`"));
+    }
+    Ok(Settings {
+        nodes,
+        nodes_span: o.nodes.as_ref().map(|n| Span::new(input.file, n.span())),
+        publish: o.publish.unwrap_or(false),
+        publish_mode,
+        publish_mode_span,
+        port_stride: o.port_stride.unwrap_or(1).max(1),
+        update_order,
+        update_order_span,
+        pin: o.pin.as_ref().is_none_or(|p| *p.get_ref()),
+        pin_span: o.pin.as_ref().map(|p| Span::new(input.file, p.span())),
+        volume_driver: o.volume_driver.unwrap_or_else(|| "local".into()),
+        tls_files,
+    })
+}
+
+impl Backend for Swarm {
+    fn name(&self) -> &'static str {
+        "swarm"
+    }
+
+    fn rules(&self) -> &'static [Rule] {
+        rules::RULES
+    }
+
+    fn compile(&self, input: &Input) -> Compiled {
+        let settings = match settings(input) {
+            Ok(s) => s,
+            Err(d) => {
+                return Compiled {
+                    diagnostics: vec![d],
+                    ..Compiled::default()
+                };
+            }
+        };
+        let diagnostics = rules::check(input.service, &settings);
+        if diagnostics.iter().any(Diagnostic::is_rule_error) {
+            return Compiled {
+                diagnostics,
+                ..Compiled::default()
+            };
+        }
+        let header = header_comment(input.service, &diagnostics);
+        let options_span = input.service.backend_options.get("swarm").cloned();
+        let stack = lower(input.service, &settings, options_span).and_then(|s| {
+            crate::yaml::to_yaml(&s).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
+        });
+        let script = prepare_nodes(input.service, &settings, &header);
+        match (stack, script) {
+            (Ok(stack), Ok(script)) => Compiled {
+                files: vec![
+                    OutputFile::new("stack.yaml", format!("{header}{stack}")),
+                    OutputFile::script("prepare-nodes.sh", script),
+                ],
+                diagnostics,
+                tls_names: tls_names(input.service),
+            },
+            (Err(errors), _) | (_, Err(errors)) => Compiled {
+                diagnostics: errors.into_iter().chain(diagnostics).collect(),
+                ..Compiled::default()
+            },
+        }
+    }
+}
+
+/// The stack file, in the v3.8 format that `docker stack deploy` and docker-compose 1.29 both know.
+#[derive(Serialize)]
+struct Stack {
+    version: &'static str,
+    services: BTreeMap<String, StackService>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    volumes: BTreeMap<String, VolumeDecl>,
+    networks: BTreeMap<String, NetworkDecl>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    secrets: BTreeMap<String, SecretDecl>,
+}
+
+#[derive(Serialize, Default)]
+struct StackService {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    environment: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<PortDecl>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<ServiceVolume>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<SecretUse>,
+    networks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_grace_period: Option<String>,
+    deploy: Deploy,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct PortDecl {
+    target: u16,
+    published: u16,
+    protocol: &'static str,
+    mode: String,
+}
+
+#[derive(Serialize)]
+struct ServiceVolume {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    target: String,
+}
+
+#[derive(Serialize)]
+struct SecretUse {
+    source: String,
+    target: String,
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: String,
+    timeout: String,
+    retries: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_period: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Deploy {
+    replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    placement: Option<Placement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    update_config: Option<UpdateConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollback_config: Option<UpdateConfig>,
+    restart_policy: RestartPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<Resources>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Placement {
+    constraints: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct UpdateConfig {
+    parallelism: u32,
+    order: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_action: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct RestartPolicy {
+    condition: &'static str,
+    delay: &'static str,
+}
+
+#[derive(Serialize)]
+struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<ResourceSet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservations: Option<ResourceSet>,
+}
+
+#[derive(Serialize)]
+struct ResourceSet {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VolumeDecl {
+    name: String,
+    driver: String,
+}
+
+#[derive(Serialize)]
+struct NetworkDecl {
+    name: String,
+    driver: &'static str,
+    attachable: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    driver_opts: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct SecretDecl {
+    name: String,
+    external: bool,
+}
+
+/// `docker stack deploy` interpolates `$` in every value; `$$` is a literal `$`.
+fn literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+fn label_prefix(service: &Service) -> String {
+    format!("{}.member.", service.name())
+}
+
+fn lower(
+    service: &Service,
+    settings: &Settings,
+    options_span: Option<Span>,
+) -> Result<Stack, Vec<Diagnostic>> {
+    let name = service.name();
+    let members = engine::members(service);
+    let publish = Publish {
+        enabled: settings.publish,
+        address: String::new(),
+        stride: settings.port_stride,
+    };
+    let ports = engine::published_ports(service, &publish, options_span)?;
+    let limits = engine::limits(service);
+    let requests = service.resources.as_ref().map(|r| &r.value);
+    let mut services = BTreeMap::new();
+    let mut volumes = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    let mut tls_secrets = Vec::new();
+    if let Some(tls) = &service.tls {
+        for file in &settings.tls_files {
+            let secret = format!("{}.{file}", tls.value.secret);
+            secrets.insert(
+                secret.clone(),
+                SecretDecl {
+                    name: secret.clone(),
+                    external: true,
+                },
+            );
+            tls_secrets.push(SecretUse {
+                source: secret,
+                target: format!("{}/{file}", tls.value.path.trim_end_matches('/')),
+            });
+        }
+    }
+    let update = || UpdateConfig {
+        parallelism: 1,
+        order: settings.update_order.clone(),
+        failure_action: Some("rollback"),
+    };
+    for (member, published) in members.iter().zip(&ports) {
+        let identity = Identity {
+            me: Some(member),
+            peers: &members,
+        };
+        let render = |t| service.render(t, &identity).map(|s| literal(&s));
+        let mut entry = StackService {
+            image: render(&service.container.image)?,
+            hostname: Some(member.name.clone()),
+            networks: vec![name.to_string()],
+            stop_grace_period: Some(engine::seconds(service.stop_grace.value)),
+            labels: BTreeMap::from([
+                ("berth.service".to_string(), name.to_string()),
+                ("berth.member".to_string(), member.ordinal.clone()),
+            ]),
+            deploy: Deploy {
+                replicas: 1,
+                placement: settings.pin.then(|| Placement {
+                    constraints: vec![format!(
+                        "node.labels.{}{} == true",
+                        label_prefix(service),
+                        member.ordinal
+                    )],
+                }),
+                // stop-first: the old task releases the volume before the new one starts.
+                update_config: Some(update()),
+                rollback_config: Some(UpdateConfig {
+                    failure_action: None,
+                    ..update()
+                }),
+                // Any exit restarts the member, without an attempt limit.
+                restart_policy: RestartPolicy {
+                    condition: "any",
+                    delay: "5s",
+                },
+                resources: (limits.cpus.is_some() || limits.memory.is_some()).then(|| Resources {
+                    limits: Some(ResourceSet {
+                        cpus: limits.cpus.clone(),
+                        memory: limits.memory.clone(),
+                    }),
+                    reservations: requests.map(|r| ResourceSet {
+                        cpus: r.cpu.as_deref().map(engine::cpus),
+                        memory: r.memory.as_deref().map(engine::bytes),
+                    }),
+                }),
+                labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+            },
+            ..Default::default()
+        };
+        let mut command: Vec<String> = service
+            .container
+            .command
+            .iter()
+            .map(render)
+            .collect::<Result<_, _>>()?;
+        let args: Vec<String> = service
+            .container
+            .args
+            .iter()
+            .map(render)
+            .collect::<Result<_, _>>()?;
+        if !command.is_empty() {
+            let rest = command.split_off(1);
+            entry.entrypoint = Some(command);
+            entry.command = Some(rest.into_iter().chain(args).collect());
+        } else if !args.is_empty() {
+            entry.command = Some(args);
+        }
+        for var in &service.container.env {
+            match &var.value {
+                EnvValue::Literal(t) => {
+                    entry.environment.insert(var.name.clone(), render(t)?);
+                }
+                // Swarm secrets are files: the image reads `<NAME>_FILE` (rule swarm/secret-as-file).
+                EnvValue::Secret { secret, key } => {
+                    let swarm_secret = format!("{secret}.{key}");
+                    secrets.insert(
+                        swarm_secret.clone(),
+                        SecretDecl {
+                            name: swarm_secret.clone(),
+                            external: true,
+                        },
+                    );
+                    entry.environment.insert(
+                        format!("{}_FILE", var.name),
+                        format!("/run/secrets/{swarm_secret}"),
+                    );
+                    entry.secrets.push(SecretUse {
+                        source: swarm_secret.clone(),
+                        target: swarm_secret,
+                    });
+                }
+            }
+        }
+        entry.secrets.extend(tls_secrets.iter().map(|s| SecretUse {
+            source: s.source.clone(),
+            target: s.target.clone(),
+        }));
+        entry.ports = published
+            .iter()
+            .map(|p| PortDecl {
+                target: p.port,
+                published: p.host_port,
+                protocol: p.protocol,
+                mode: settings.publish_mode.clone(),
+            })
+            .collect();
+        for volume in &service.volumes {
+            let source = volume
+                .persistent
+                .then(|| engine::volume_name(member, &volume.name));
+            if let Some(source) = &source {
+                volumes.insert(
+                    source.clone(),
+                    VolumeDecl {
+                        name: source.clone(),
+                        driver: settings.volume_driver.clone(),
+                    },
+                );
+            }
+            entry.volumes.push(ServiceVolume {
+                kind: "volume",
+                source,
+                target: volume.path.clone(),
+            });
+        }
+        if let Some(live) = &service.health.liveness {
+            let test = match engine::health_command(service, live).0 {
+                HealthCommand::Exec(argv) => std::iter::once("CMD".to_string())
+                    .chain(argv.iter().map(|a| literal(a)))
+                    .collect(),
+                HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), literal(&line)],
+            };
+            entry.healthcheck = Some(Healthcheck {
+                test,
+                interval: engine::seconds(live.interval.unwrap_or(10)),
+                timeout: engine::seconds(live.timeout.unwrap_or(5)),
+                retries: live.failures.unwrap_or(3),
+                start_period: Some(engine::seconds(start_period(service, live))),
+            });
+        }
+        services.insert(member.name.clone(), entry);
+    }
+    if let Some(init) = &service.init {
+        let identity = Identity {
+            me: None,
+            peers: &members,
+        };
+        let first = Identity {
+            me: members.first(),
+            peers: &members,
+        };
+        let image = init.image.as_ref().unwrap_or(&service.container.image);
+        let mut command: Vec<String> = init
+            .command
+            .iter()
+            .map(|t| service.render(t, &identity).map(|s| literal(&s)))
+            .collect::<Result<_, _>>()?;
+        let rest = command.split_off(1.min(command.len()));
+        services.insert(
+            format!("{name}-init"),
+            StackService {
+                image: literal(&service.render(image, &first)?),
+                entrypoint: Some(command),
+                command: Some(rest),
+                networks: vec![name.to_string()],
+                secrets: tls_secrets
+                    .iter()
+                    .map(|s| SecretUse {
+                        source: s.source.clone(),
+                        target: s.target.clone(),
+                    })
+                    .collect(),
+                labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+                deploy: Deploy {
+                    replicas: 1,
+                    // Retries until the cluster answers; once it succeeded it is not run again.
+                    restart_policy: RestartPolicy {
+                        condition: "on-failure",
+                        delay: "10s",
+                    },
+                    labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+    }
+    // Without TLS between members, the overlay network encrypts their traffic (IPsec).
+    let driver_opts = if service.tls.is_none() {
+        BTreeMap::from([("encrypted".to_string(), String::new())])
+    } else {
+        BTreeMap::new()
+    };
+    Ok(Stack {
+        version: "3.8",
+        services,
+        volumes,
+        networks: BTreeMap::from([(
+            name.to_string(),
+            NetworkDecl {
+                name: name.to_string(),
+                driver: "overlay",
+                attachable: true,
+                driver_opts,
+            },
+        )]),
+        secrets,
+    })
+}
+
+/// Swarm kills a task whose health check fails, so a member replaying its log after a crash needs
+/// the allowance Kubernetes' startup probe gives: the startup check's budget, or five minutes.
+fn start_period(service: &Service, live: &crate::model::Check) -> u64 {
+    let startup = service.health.startup.as_ref().map_or(300, |s| {
+        s.interval.unwrap_or(10) * u64::from(s.failures.unwrap_or(30))
+    });
+    live.initial_delay.unwrap_or(0).max(startup)
+}
+
+#[derive(Serialize)]
+struct PrepareNodes {
+    header: String,
+    service: String,
+    label_prefix: String,
+    members: u32,
+    spread_required: u8,
+    default_nodes: String,
+}
+
+fn prepare_nodes(
+    service: &Service,
+    settings: &Settings,
+    header: &str,
+) -> Result<String, Vec<Diagnostic>> {
+    static ENGINE: OnceLock<handlebars::Handlebars<'static>> = OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let mut engine = handlebars::Handlebars::new();
+        engine.set_strict_mode(true);
+        engine.register_escape_fn(handlebars::no_escape);
+        engine
+            .register_template_string("prepare-nodes.sh", include_str!("prepare-nodes.sh.hbs"))
+            .expect("prepare-nodes.sh.hbs is a valid template");
+        engine
+    });
+    let context = PrepareNodes {
+        header: header.to_string(),
+        service: service.name().to_string(),
+        label_prefix: label_prefix(service),
+        members: service.replicas(),
+        spread_required: u8::from(service.replication.spread.value == Spread::Required),
+        default_nodes: settings
+            .nodes
+            .iter()
+            .map(|n| shell_quote(n))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    engine.render("prepare-nodes.sh", &context).map_err(|e| {
+        vec![Diagnostic::input(
+            "output/template",
+            format!("cannot render prepare-nodes.sh: {e}"),
+        )]
+    })
+}
+
+/// Names a member certificate must cover: its service name (the overlay network's DNS name for
+/// it), `tasks.<service>`, `localhost`, and the spec's extras.
+fn tls_names(service: &Service) -> Vec<String> {
+    let mut names = Vec::new();
+    for member in engine::members(service) {
+        names.push(format!("tasks.{}", member.name));
+        names.push(member.name);
+    }
+    names.push("localhost".into());
+    if let Some(tls) = &service.tls {
+        names.extend(tls.value.extra_names.iter().map(|n| n.value.clone()));
+    }
+    names
+}

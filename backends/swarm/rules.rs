@@ -1,0 +1,172 @@
+//! The swarm backend's safety rules. Swarm spans hosts, so its traps are rescheduling (a task
+//! moved to another node finds a new, empty local volume), updates that run two tasks on one
+//! volume, DNS that hides unhealthy tasks, and the routing mesh.
+
+use super::Settings;
+use crate::backend::Rule;
+use crate::backends::docker::engine::health_command;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::{EnvValue, Service, Spread};
+
+macro_rules! rule {
+    ($name:literal, $severity:ident, $summary:literal) => {
+        Rule {
+            id: concat!("swarm/", $name),
+            severity: Severity::$severity,
+            summary: $summary,
+            doc: include_str!(concat!("rules/", $name, ".md")),
+        }
+    };
+}
+
+pub static RULES: &[Rule] = &[
+    rule!(
+        "no-persistent-volume",
+        Error,
+        "the service keeps its data without a persistent volume"
+    ),
+    rule!(
+        "unpinned-local-volume",
+        Error,
+        "a member with a local volume is not pinned to its node"
+    ),
+    rule!(
+        "start-first-update",
+        Error,
+        "start-first updates run two tasks on one volume"
+    ),
+    rule!(
+        "quorum-gated-health",
+        Error,
+        "the task health check needs quorum"
+    ),
+    rule!(
+        "too-few-nodes",
+        Error,
+        "spread is required but fewer distinct nodes than members are given"
+    ),
+    rule!(
+        "routing-mesh-publication",
+        Warning,
+        "a port is published through the routing mesh on every node"
+    ),
+    rule!("no-resources", Warning, "memory or CPU limits are not set"),
+    rule!(
+        "health-check-needs-tool",
+        Warning,
+        "the health check assumes a tool in the image"
+    ),
+    rule!(
+        "secret-as-file",
+        Warning,
+        "a secret reaches the container as a file, not a variable"
+    ),
+];
+
+fn rule(name: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id.strip_prefix("swarm/") == Some(name))
+        .expect("rule is declared in RULES")
+}
+
+pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let has_volume = service.persistent_volumes().next().is_some();
+    if !has_volume {
+        found.push(rule("no-persistent-volume").fire(
+            service,
+            service.container.span.clone(),
+            "no persistent volume: the data lives in the task's container and is lost whenever Swarm replaces the task",
+            "this container writes to no persistent volume",
+            "add a `[[volumes]]` entry whose `path` is the data directory",
+        ));
+    }
+    if has_volume && !settings.pin && settings.volume_driver == "local" {
+        found.push(rule("unpinned-local-volume").fire(
+            service,
+            settings.pin_span.clone(),
+            "members are not pinned to nodes but their volumes are `local`: a task rescheduled to another node starts on a new, empty volume",
+            "`pin = false` with local volumes",
+            "keep `pin = true`, or set `volume_driver` to a driver whose volumes follow the task between nodes",
+        ));
+    }
+    if has_volume && settings.update_order == "start-first" {
+        found.push(rule("start-first-update").fire(
+            service,
+            settings.update_order_span.clone(),
+            "`update_order = \"start-first\"` starts the new task before stopping the old one: two processes write one data directory",
+            "start-first",
+            "use `update_order = \"stop-first\"` (the default)",
+        ));
+    }
+    if service.liveness_needs_quorum() {
+        found.push(rule("quorum-gated-health").fire(
+            service,
+            service.health.liveness.as_ref().and_then(|l| l.span.clone()),
+            "the task health check needs quorum: Swarm keeps unhealthy tasks out of DNS and kills them, so after a full outage members never find each other",
+            "quorum-gated health check",
+            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`, which Swarm does not use",
+        ));
+    }
+    if service.replication.spread.value == Spread::Required && !settings.nodes.is_empty() {
+        let distinct: std::collections::BTreeSet<&String> = settings.nodes.iter().collect();
+        if distinct.len() < service.replicas() as usize || distinct.len() < settings.nodes.len() {
+            found.push(rule("too-few-nodes").fire(
+                service,
+                settings.nodes_span.clone(),
+                format!("`spread = \"required\"` with {} members, but `nodes` names {} distinct nodes{}", service.replicas(), distinct.len(), if distinct.len() < settings.nodes.len() { " and repeats one" } else { "" }),
+                "not enough distinct nodes",
+                "name one distinct node per member in `[backends.swarm] nodes`",
+            ));
+        }
+    }
+    if settings.publish
+        && settings.publish_mode == "ingress"
+        && service.public_ports().next().is_some()
+    {
+        found.push(rule("routing-mesh-publication").fire(
+            service,
+            settings.publish_mode_span.clone(),
+            "`publish_mode = \"ingress\"` opens the database ports on every node of the swarm, behind a load balancer that spreads connections over members",
+            "routing mesh",
+            "use `publish_mode = \"host\"` (each member on its own node), or do not publish and connect from services on the overlay network",
+        ));
+    }
+    let missing = service.missing_resources();
+    if !missing.is_empty() {
+        found.push(rule("no-resources").fire(
+            service,
+            service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
+            format!("`resources.{}` not set: Swarm places tasks without knowing what they need, and nothing stops one from starving a node", missing.join("` and `resources.")),
+            "limits missing",
+            "set `cpu` and `memory` under `[resources]`",
+        ));
+    }
+    if let Some(live) = &service.health.liveness
+        && let (_, Some(tools)) = health_command(service, live)
+    {
+        found.push(rule("health-check-needs-tool").fire(
+            service,
+            live.span.clone(),
+            format!("the liveness check runs inside the container and assumes {tools} in the image; Swarm kills tasks whose check fails"),
+            "assumes tools in the image",
+            "add `docker_exec = [...]` to `[health.liveness]` with a command the image has",
+        ));
+    }
+    for var in service
+        .container
+        .env
+        .iter()
+        .filter(|v| matches!(v.value, EnvValue::Secret { .. }))
+    {
+        found.push(rule("secret-as-file").fire(
+            service,
+            var.span.clone(),
+            format!("Swarm secrets are files: `{}` is not set; `{}_FILE` names the file instead", var.name, var.name),
+            "becomes a file",
+            format!("check that the image reads `{}_FILE` (the postgres and mysql images do), then allow this rule", var.name),
+        ));
+    }
+    found
+}

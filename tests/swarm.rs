@@ -1,0 +1,230 @@
+//! The swarm backend checked by the docker CLI's own stack loader (`docker stack config`, and
+//! `docker stack deploy` up to the point where it dials a daemon that does not exist), the compose
+//! v3.8 schema, and shellcheck; `prepare-nodes.sh` driven through the recording fake `docker`.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn compile_all(out: &Path) -> Vec<String> {
+    let mut specs = examples();
+    specs.push((
+        "everything".into(),
+        root().join("tests/specs/everything.toml"),
+    ));
+    for (name, spec) in &specs {
+        let output = berth(
+            &[
+                "compile",
+                spec.to_str().unwrap(),
+                "--out",
+                out.join(name).to_str().unwrap(),
+                "--backend",
+                "swarm",
+            ],
+            &root(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+    }
+    specs.into_iter().map(|(n, _)| n).collect()
+}
+
+fn schemas() -> PathBuf {
+    std::env::var_os("BERTH_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/schemas"))
+}
+
+#[test]
+fn stacks_load_in_the_docker_cli_without_ignored_options() {
+    let Some(docker) = tool("docker") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for name in compile_all(dir.path()) {
+        let stack = dir.path().join(&name).join("swarm/stack.yaml");
+        let output = Command::new(&docker)
+            .args(["stack", "config", "-c"])
+            .arg(&stack)
+            .envs(SECRET_ENV)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: docker stack config: {}",
+            stderr(&output)
+        );
+        let output = Command::new(&docker)
+            .args(["stack", "deploy", "-c"])
+            .arg(&stack)
+            .arg("probe")
+            .env("DOCKER_HOST", "unix:///nonexistent/berth-test.sock")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            said.contains("Cannot connect to the Docker daemon"),
+            "{name}: the loader stopped before dialing: {said}"
+        );
+        for ignored in [
+            "Ignoring unsupported options",
+            "Ignoring deprecated options",
+        ] {
+            assert!(!said.contains(ignored), "{name}: {said}");
+        }
+    }
+}
+
+#[test]
+fn stacks_match_the_compose_v3_schema() {
+    let schema = schemas().join("compose/docker-cli-config_schema_v3.8.json");
+    assert!(
+        schema.exists() || std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing",
+        schema.display()
+    );
+    let Some(check) = tool("check-jsonschema").filter(|_| schema.exists()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = compile_all(dir.path())
+        .iter()
+        .map(|n| dir.path().join(n).join("swarm/stack.yaml"))
+        .collect();
+    let output = Command::new(&check)
+        .arg("--schemafile")
+        .arg(&schema)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "compose v3.8 schema:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&files[0])
+            .unwrap()
+            .replacen("replicas: 1", "replicas: one", 1),
+    )
+    .unwrap();
+    let output = Command::new(&check)
+        .arg("--schemafile")
+        .arg(&schema)
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "the schema accepted `replicas: one`"
+    );
+}
+
+#[test]
+fn every_member_is_pinned_stops_first_and_restarts_without_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_all(dir.path());
+    let stack: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("cockroachdb/swarm/stack.yaml")).unwrap(),
+    )
+    .unwrap();
+    for i in 0..3 {
+        let member = &stack["services"][format!("cockroachdb-{i}")];
+        let deploy = &member["deploy"];
+        assert_eq!(deploy["replicas"], 1);
+        assert_eq!(
+            deploy["placement"]["constraints"][0],
+            format!("node.labels.cockroachdb.member.{i} == true")
+        );
+        assert_eq!(deploy["update_config"]["order"], "stop-first");
+        assert_eq!(deploy["rollback_config"]["order"], "stop-first");
+        assert_eq!(deploy["restart_policy"]["condition"], "any");
+        assert!(deploy["restart_policy"]["max_attempts"].is_null());
+        assert_eq!(
+            member["volumes"][0]["source"],
+            format!("cockroachdb-{i}-datadir")
+        );
+        assert!(
+            member["ports"].is_null(),
+            "nothing is published unless asked"
+        );
+        for key in ["restart", "depends_on", "container_name"] {
+            assert!(member[key].is_null(), "stack deploy ignores `{key}`");
+        }
+    }
+    assert_eq!(
+        stack["services"]["cockroachdb-init"]["deploy"]["restart_policy"]["condition"],
+        "on-failure"
+    );
+    assert_eq!(stack["networks"]["cockroachdb"]["driver"], "overlay");
+    assert!(
+        stack["networks"]["cockroachdb"]["driver_opts"]["encrypted"].is_string(),
+        "no TLS: the overlay encrypts"
+    );
+    let everything: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("everything/swarm/stack.yaml")).unwrap(),
+    )
+    .unwrap();
+    let member = &everything["services"]["everything-0"];
+    assert_eq!(
+        member["environment"]["PASSWORD_FILE"],
+        "/run/secrets/db-secret.password"
+    );
+    assert!(
+        member["environment"]["PASSWORD"].is_null(),
+        "a secret is never a value"
+    );
+    assert_eq!(
+        everything["secrets"]["db-secret.password"]["external"],
+        true
+    );
+    assert!(
+        everything["networks"]["everything"]["driver_opts"].is_null(),
+        "with TLS the members encrypt themselves"
+    );
+}
+
+#[test]
+fn prepare_nodes_labels_one_node_per_member_and_refuses_sharing() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_all(dir.path());
+    let script = dir.path().join("cockroachdb/swarm/prepare-nodes.sh");
+    if let Some(shellcheck) = tool("shellcheck") {
+        let output = Command::new(shellcheck)
+            .args(["--shell=sh", "--severity=style"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "shellcheck:\n{}", stdout(&output));
+    }
+    let Some(fake) = FakeDocker::new() else {
+        return;
+    };
+    let calls = fake
+        .run_with(&script, &["node-a", "node-b", "node-c"], false)
+        .unwrap();
+    let labels: Vec<(String, String)> = calls
+        .iter()
+        .filter(|c| c.len() == 5 && c[0] == "node" && c[1] == "update" && c[2] == "--label-add")
+        .map(|c| (c[3].clone(), c[4].clone()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("cockroachdb.member.0=true", "node-a"),
+            ("cockroachdb.member.1=true", "node-b"),
+            ("cockroachdb.member.2=true", "node-c")
+        ]
+        .map(|(l, n)| (l.to_string(), n.to_string()))
+    );
+    assert!(
+        calls.iter().any(|c| c[..2] == ["node", "ls"]),
+        "clears the member's label from other nodes first"
+    );
+    for refused in [vec!["node-a", "node-a", "node-b"], vec!["node-a", "node-b"]] {
+        let error = fake.run_with(&script, &refused, false).unwrap_err();
+        assert!(error.contains("requires"), "{refused:?}: {error}");
+    }
+}
