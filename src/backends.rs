@@ -1,5 +1,7 @@
 //! The registry of backends. Adding a backend is one `#[path]` module and one line in [`all`].
 
+#[path = "../backends/cloudfoundry/mod.rs"]
+pub mod cloudfoundry;
 #[path = "../backends/compose/mod.rs"]
 pub mod compose;
 #[path = "../backends/docker/mod.rs"]
@@ -18,6 +20,7 @@ pub fn all() -> &'static [&'static dyn Backend] {
         &compose::Compose,
         &kubernetes::Kubernetes,
         &swarm::Swarm,
+        &cloudfoundry::CloudFoundry,
     ]
 }
 

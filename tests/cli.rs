@@ -314,6 +314,8 @@ fn overrides_apply_in_order_defaults_values_then_set() {
             "spec.toml",
             "--out",
             "out",
+            "--backend",
+            "kubernetes",
             "--values",
             "prod.toml",
             "--set",
@@ -345,7 +347,17 @@ fn warnings_do_not_fail_and_are_printed() {
         "spec.toml",
         &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
     );
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0));
     assert!(
         stderr(&output).contains("warning[kubernetes/no-resources]"),
@@ -392,11 +404,31 @@ fn files_berth_did_not_write_survive_and_are_never_overwritten() {
         "notes.yaml",
         "also mine",
     );
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     // A second compile of a changed spec rewrites berth's files and still leaves the others alone.
     write(dir.path(), "spec.toml", &CLEAN.replace("2Gi", "3Gi"));
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/README.txt")).unwrap(),
@@ -421,7 +453,17 @@ fn files_berth_did_not_write_survive_and_are_never_overwritten() {
         "40-statefulset-db.yaml",
         "hand-written",
     );
-    let output = berth(&["compile", "spec.toml", "--out", "out"], other.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        other.path(),
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("berth did not write it"),
@@ -450,9 +492,19 @@ fn files_berth_no_longer_makes_are_removed() {
         &format!("{CLEAN}\n[init]\ncommand = [\"psql\", \"--host={{{{peers.[0].host}}}}\"]\n"),
     );
     assert_eq!(
-        berth(&["compile", "spec.toml", "--out", "out"], dir.path())
-            .status
-            .code(),
+        berth(
+            &[
+                "compile",
+                "spec.toml",
+                "--out",
+                "out",
+                "--backend",
+                "kubernetes"
+            ],
+            dir.path()
+        )
+        .status
+        .code(),
         Some(0)
     );
     assert!(
@@ -461,7 +513,17 @@ fn files_berth_no_longer_makes_are_removed() {
             .exists()
     );
     write(dir.path(), "spec.toml", CLEAN);
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0));
     assert!(
         !dir.path()

@@ -12,8 +12,16 @@ fn load(dir: &Path, file: &str) -> Value {
     serde_saphyr::from_str(&text).unwrap()
 }
 
+/// Compiles for Kubernetes, where every key of the spec has a place.
 fn compile_spec(dir: &Path, spec: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["compile", spec.to_str().unwrap(), "--out", "out"];
+    let mut args = vec![
+        "compile",
+        spec.to_str().unwrap(),
+        "--out",
+        "out",
+        "--backend",
+        "kubernetes",
+    ];
     args.extend(extra);
     let output = berth(&args, dir);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

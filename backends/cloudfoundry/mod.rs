@@ -1,0 +1,548 @@
+//! The Cloud Foundry backend: `manifest.yml` for `cf push`, and `setup.sh` for what a manifest
+//! cannot say (service instances, the internal route, network policies, the init task).
+//! `README.md` beside this file maps each concern; `rules/` documents each rule.
+
+mod rules;
+
+use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backends::docker::engine::shell_quote;
+use crate::diagnostic::Diagnostic;
+use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
+use crate::quantity::parse_quantity;
+use crate::source::Span;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use toml::Spanned;
+
+pub struct CloudFoundry;
+
+/// `[backends.cloudfoundry]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Volume name → the NFS/SMB volume service instance that holds it.
+    #[serde(default)]
+    pub volume_services: BTreeMap<String, String>,
+    /// Volume name → where the service is mounted (default `/var/vcap/data/<volume>`).
+    #[serde(default)]
+    pub mounts: BTreeMap<String, String>,
+    /// Each instance keeps its data under `<mount>/$CF_INSTANCE_INDEX` (default true).
+    #[serde(default)]
+    pub instance_directories: Option<Spanned<bool>>,
+    /// The container's disk (default `1G`); the data is on the volume service.
+    #[serde(default)]
+    pub disk_quota: Option<String>,
+    /// Public routes to add (default none: clients use the internal route).
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// The internal domain (default `apps.internal`).
+    #[serde(default)]
+    pub internal_domain: Option<String>,
+}
+
+pub struct Settings {
+    pub volume_services: BTreeMap<String, String>,
+    pub mounts: BTreeMap<String, String>,
+    pub instance_directories: bool,
+    pub instance_directories_span: Option<Span>,
+    pub disk_quota: String,
+    pub routes: Vec<String>,
+    pub domain: String,
+}
+
+impl Settings {
+    pub fn mount(&self, volume: &str) -> String {
+        self.mounts
+            .get(volume)
+            .cloned()
+            .unwrap_or_else(|| format!("/var/vcap/data/{volume}"))
+    }
+}
+
+fn settings(input: &Input) -> Result<Settings, Diagnostic> {
+    let o: Options = input.options("cloudfoundry")?;
+    let table = input.service.backend_options.get("cloudfoundry").cloned();
+    let volumes: Vec<&str> = input
+        .service
+        .volumes
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    for (key, map) in [
+        ("volume_services", &o.volume_services),
+        ("mounts", &o.mounts),
+    ] {
+        if let Some(unknown) = map.keys().find(|k| !volumes.contains(&k.as_str())) {
+            return Err(Diagnostic::input(
+                "spec/unknown-key",
+                format!("`backends.cloudfoundry.{key}` names `{unknown}`, which is not a volume"),
+            )
+            .at(table.clone(), "unknown volume")
+            .help(format!("use one of {}", crate::spec::backticked(&volumes))));
+        }
+    }
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    if let Some(bad) = o.volume_services.values().find(|s| !safe(s)) {
+        return Err(Diagnostic::input(
+            "spec/invalid-value",
+            format!("volume service instance `{bad}` is not a service instance name"),
+        )
+        .at(table.clone(), "invalid name")
+        .help("use letters, digits, `-`, `_` and `.`"));
+    }
+    if let Some(bad) = o
+        .mounts
+        .values()
+        .find(|m| !m.starts_with('/') || m.contains("..") || m.chars().any(|c| c.is_control()))
+    {
+        return Err(Diagnostic::input(
+            "spec/invalid-value",
+            format!("mount `{bad}` is not an absolute path"),
+        )
+        .at(table.clone(), "invalid mount")
+        .help("write an absolute path such as `/var/vcap/data/db`"));
+    }
+    let disk_quota = o.disk_quota.unwrap_or_else(|| "1G".into());
+    let domain = o.internal_domain.unwrap_or_else(|| "apps.internal".into());
+    for (what, value) in [("disk_quota", &disk_quota), ("internal_domain", &domain)] {
+        if !safe(value) {
+            return Err(Diagnostic::input(
+                "spec/invalid-value",
+                format!("`backends.cloudfoundry.{what}` `{value}` is invalid"),
+            )
+            .at(table.clone(), "invalid value")
+            .help("use letters, digits and `.`"));
+        }
+    }
+    Ok(Settings {
+        volume_services: o.volume_services,
+        mounts: o.mounts,
+        instance_directories: o.instance_directories.as_ref().is_none_or(|b| *b.get_ref()),
+        instance_directories_span: o
+            .instance_directories
+            .as_ref()
+            .map(|b| Span::new(input.file, b.span())),
+        disk_quota,
+        routes: o.routes,
+        domain,
+    })
+}
+
+impl Backend for CloudFoundry {
+    fn name(&self) -> &'static str {
+        "cloudfoundry"
+    }
+
+    fn rules(&self) -> &'static [Rule] {
+        rules::RULES
+    }
+
+    fn compile(&self, input: &Input) -> Compiled {
+        let settings = match settings(input) {
+            Ok(s) => s,
+            Err(d) => {
+                return Compiled {
+                    diagnostics: vec![d],
+                    ..Compiled::default()
+                };
+            }
+        };
+        let diagnostics = rules::check(input.service, &settings);
+        if diagnostics.iter().any(Diagnostic::is_rule_error) {
+            return Compiled {
+                diagnostics,
+                ..Compiled::default()
+            };
+        }
+        let header = format!(
+            "{}# Docker apps need the `diego_docker` feature flag (cf enable-feature-flag diego_docker); setup.sh checks it.\n",
+            header_comment(input.service, &diagnostics)
+        );
+        let result = manifest(input.service, &settings).and_then(|(manifest, init)| {
+            let yaml = crate::yaml::to_yaml(&manifest)
+                .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+            let script = setup(input.service, &settings, &header, init)?;
+            Ok((yaml, script))
+        });
+        match result {
+            Ok((yaml, script)) => Compiled {
+                files: vec![
+                    OutputFile::new("manifest.yml", format!("{header}{yaml}")),
+                    OutputFile::script("setup.sh", script),
+                ],
+                tls_names: tls_names(input.service, &settings),
+                diagnostics,
+            },
+            Err(errors) => Compiled {
+                diagnostics: errors.into_iter().chain(diagnostics).collect(),
+                ..Compiled::default()
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    version: u32,
+    applications: Vec<Application>,
+}
+
+#[derive(Serialize)]
+struct Application {
+    name: String,
+    docker: Docker,
+    instances: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+    disk_quota: String,
+    command: String,
+    #[serde(rename = "health-check-type")]
+    health_check_type: &'static str,
+    #[serde(
+        rename = "health-check-http-endpoint",
+        skip_serializing_if = "Option::is_none"
+    )]
+    health_check_http_endpoint: Option<String>,
+    #[serde(
+        rename = "health-check-invocation-timeout",
+        skip_serializing_if = "Option::is_none"
+    )]
+    health_check_invocation_timeout: Option<u64>,
+    #[serde(
+        rename = "health-check-interval",
+        skip_serializing_if = "Option::is_none"
+    )]
+    health_check_interval: Option<u64>,
+    #[serde(
+        rename = "readiness-health-check-type",
+        skip_serializing_if = "Option::is_none"
+    )]
+    readiness_health_check_type: Option<&'static str>,
+    #[serde(
+        rename = "readiness-health-check-http-endpoint",
+        skip_serializing_if = "Option::is_none"
+    )]
+    readiness_health_check_http_endpoint: Option<String>,
+    #[serde(
+        rename = "readiness-health-check-invocation-timeout",
+        skip_serializing_if = "Option::is_none"
+    )]
+    readiness_health_check_invocation_timeout: Option<u64>,
+    #[serde(
+        rename = "readiness-health-check-interval",
+        skip_serializing_if = "Option::is_none"
+    )]
+    readiness_health_check_interval: Option<u64>,
+    timeout: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    env: BTreeMap<String, String>,
+    routes: Vec<Route>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    services: Vec<ServiceBinding>,
+}
+
+#[derive(Serialize)]
+struct Docker {
+    image: String,
+}
+
+#[derive(Serialize)]
+struct Route {
+    route: String,
+}
+
+#[derive(Serialize)]
+struct ServiceBinding {
+    name: String,
+    parameters: BTreeMap<String, String>,
+}
+
+/// Stands in for the instance index while rendering; becomes `"$CF_INSTANCE_INDEX"` in the start command.
+const INDEX_MARK: &str = "\u{F0000}CF_INSTANCE_INDEX\u{F0001}";
+
+/// Shell-quotes `text`, letting the shell expand the instance index where it stood.
+fn shell_word(text: &str) -> String {
+    if !text.contains(INDEX_MARK) {
+        return shell_quote(text);
+    }
+    text.split(INDEX_MARK)
+        .map(|part| {
+            if part.is_empty() {
+                String::new()
+            } else {
+                shell_quote(part)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\"$CF_INSTANCE_INDEX\"")
+}
+
+/// Cloud Foundry's memory units (`8Gi` → `8G`, rounding up to whole megabytes).
+fn memory(quantity: &str) -> String {
+    let mib = (parse_quantity(quantity).unwrap_or(0.0) / 1048576.0).ceil() as u64;
+    if mib >= 1024 && mib.is_multiple_of(1024) {
+        format!("{}G", mib / 1024)
+    } else {
+        format!("{mib}M")
+    }
+}
+
+fn check_type(action: &CheckAction) -> &'static str {
+    match action {
+        CheckAction::Http { .. } => "http",
+        CheckAction::Tcp { .. } => "port",
+        CheckAction::Exec { .. } => "process",
+    }
+}
+
+fn endpoint(action: &CheckAction) -> Option<String> {
+    match action {
+        CheckAction::Http { path, .. } => Some(path.clone()),
+        _ => None,
+    }
+}
+
+/// The manifest, and the init task's command for `setup.sh`.
+fn manifest(
+    service: &Service,
+    settings: &Settings,
+) -> Result<(Manifest, Option<String>), Vec<Diagnostic>> {
+    let name = service.name();
+    let host = |index: &str| format!("{index}.{name}.{}", settings.domain);
+    let peers: Vec<Member> = (0..service.replicas())
+        .map(|i| Member {
+            ordinal: i.to_string(),
+            name: format!("{name}-{i}"),
+            host: host(&i.to_string()),
+        })
+        .collect();
+    let me = Member {
+        ordinal: INDEX_MARK.into(),
+        name: format!("{name}-{INDEX_MARK}"),
+        host: host(INDEX_MARK),
+    };
+    let identity = Identity {
+        me: Some(&me),
+        peers: &peers,
+    };
+
+    // The start command: give each instance its own directory on the volume service, link the
+    // spec's path to it, export the variables that depend on the instance, and exec the process.
+    let mut steps = Vec::new();
+    let mut env = BTreeMap::new();
+    for var in &service.container.env {
+        match &var.value {
+            EnvValue::Literal(t) => {
+                let value = service.render(t, &identity)?;
+                if value.contains(INDEX_MARK) {
+                    steps.push(format!("export {}={}", var.name, shell_word(&value)));
+                } else {
+                    env.insert(var.name.clone(), value);
+                }
+            }
+            // Filled in by `cf push --vars-file`; the value is never written here.
+            EnvValue::Secret { secret, key } => {
+                env.insert(var.name.clone(), format!("(({secret}-{key}))"));
+            }
+        }
+    }
+    let mut services = Vec::new();
+    for volume in service.persistent_volumes() {
+        let mount = settings.mount(&volume.name);
+        let dir = if settings.instance_directories {
+            format!("{}/\"$CF_INSTANCE_INDEX\"", shell_quote(&mount))
+        } else {
+            shell_quote(&mount)
+        };
+        let path = shell_quote(&volume.path);
+        steps.push(format!("mkdir -p {dir}"));
+        // The path in the container's own disk only holds what the image put there; move it aside.
+        steps.push(format!("if [ -d {path} ] && [ ! -L {path} ]; then rmdir {path} 2>/dev/null || mv {path} {path}.image; fi"));
+        steps.push(format!("mkdir -p \"$(dirname {path})\""));
+        steps.push(format!("ln -sfn {dir} {path}"));
+        if let Some(instance) = settings.volume_services.get(&volume.name) {
+            services.push(ServiceBinding {
+                name: instance.clone(),
+                parameters: BTreeMap::from([("mount".to_string(), mount.clone())]),
+            });
+        }
+    }
+    for volume in service.volumes.iter().filter(|v| !v.persistent) {
+        steps.push(format!("mkdir -p {}", shell_quote(&volume.path)));
+    }
+    let mut argv = Vec::new();
+    for t in service
+        .container
+        .command
+        .iter()
+        .chain(&service.container.args)
+    {
+        argv.push(shell_word(&service.render(t, &identity)?));
+    }
+    if service.container.command.is_empty() {
+        return Err(vec![Diagnostic::input("spec/missing-key", "the cloudfoundry backend needs `container.command`: the start command must run the image's process after preparing the instance's directory")
+            .at(service.container.span.clone(), "no `command`")
+            .help("add `command = [...]` with the image's entrypoint (its Dockerfile's ENTRYPOINT, or `docker image inspect`)")]);
+    }
+    steps.push(format!("exec {}", argv.join(" ")));
+
+    let live = service.health.liveness.as_ref();
+    let ready = service.health.readiness.as_ref();
+    let startup = service.health.startup.as_ref();
+    let app = Application {
+        name: name.to_string(),
+        docker: Docker {
+            image: service.render(
+                &service.container.image,
+                &Identity {
+                    me: peers.first(),
+                    peers: &peers,
+                },
+            )?,
+        },
+        instances: service.replicas(),
+        memory: service
+            .resources
+            .as_ref()
+            .and_then(|r| r.value.memory_limit.as_ref().or(r.value.memory.as_ref()))
+            .map(|m| memory(m)),
+        disk_quota: settings.disk_quota.clone(),
+        command: steps.join(" && "),
+        health_check_type: live.map_or("process", |c| check_type(&c.action)),
+        health_check_http_endpoint: live.and_then(|c| endpoint(&c.action)),
+        health_check_invocation_timeout: live.and_then(|c| c.timeout),
+        health_check_interval: live.and_then(|c| c.interval),
+        readiness_health_check_type: ready.map(|c| check_type(&c.action)),
+        readiness_health_check_http_endpoint: ready.and_then(|c| endpoint(&c.action)),
+        readiness_health_check_invocation_timeout: ready.and_then(|c| c.timeout),
+        readiness_health_check_interval: ready.and_then(|c| c.interval),
+        // How long a starting instance may fail its checks: the startup allowance, or 180 s.
+        timeout: startup
+            .map_or(180, |s| {
+                s.interval.unwrap_or(10) * u64::from(s.failures.unwrap_or(18))
+            })
+            .max(live.and_then(|l| l.initial_delay).unwrap_or(0)),
+        env,
+        routes: std::iter::once(format!("{name}.{}", settings.domain))
+            .chain(settings.routes.iter().cloned())
+            .map(|route| Route { route })
+            .collect(),
+        services,
+    };
+
+    let init = match &service.init {
+        Some(init) => {
+            let bootstrap = Identity {
+                me: None,
+                peers: &peers,
+            };
+            let words = init
+                .command
+                .iter()
+                .map(|t| service.render(t, &bootstrap).map(|s| shell_quote(&s)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let command = words.join(" ");
+            Some(format!(
+                "tries=0; until {command}; do tries=$((tries + 1)); if [ \"$tries\" -ge 60 ]; then exit 1; fi; sleep 5; done"
+            ))
+        }
+        None => None,
+    };
+    Ok((
+        Manifest {
+            version: 1,
+            applications: vec![app],
+        },
+        init,
+    ))
+}
+
+#[derive(Serialize)]
+struct Setup {
+    header: String,
+    app: String,
+    domain: String,
+    services: Vec<String>,
+    ports: Vec<PolicyPort>,
+    vars: bool,
+    init: Option<String>,
+    init_name: String,
+}
+
+#[derive(Serialize)]
+struct PolicyPort {
+    protocol: &'static str,
+    port: u16,
+}
+
+fn setup(
+    service: &Service,
+    settings: &Settings,
+    header: &str,
+    init: Option<String>,
+) -> Result<String, Vec<Diagnostic>> {
+    static ENGINE: OnceLock<handlebars::Handlebars<'static>> = OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let mut engine = handlebars::Handlebars::new();
+        engine.set_strict_mode(true);
+        engine.register_escape_fn(handlebars::no_escape);
+        engine
+            .register_template_string("setup.sh", include_str!("setup.sh.hbs"))
+            .expect("setup.sh.hbs is a valid template");
+        engine
+    });
+    let mut services: Vec<String> = settings
+        .volume_services
+        .values()
+        .map(|s| shell_quote(s))
+        .collect();
+    services.dedup();
+    let context = Setup {
+        header: header.to_string(),
+        app: shell_quote(service.name()),
+        domain: shell_quote(&settings.domain),
+        services,
+        ports: service
+            .ports
+            .iter()
+            .map(|p| PolicyPort {
+                protocol: if p.protocol == crate::model::Protocol::Udp {
+                    "udp"
+                } else {
+                    "tcp"
+                },
+                port: p.port,
+            })
+            .collect(),
+        vars: service
+            .container
+            .env
+            .iter()
+            .any(|v| matches!(v.value, EnvValue::Secret { .. })),
+        init: init.map(|command| shell_quote(&command)),
+        init_name: format!("{}-init", service.name()),
+    };
+    engine.render("setup.sh", &context).map_err(|e| {
+        vec![Diagnostic::input(
+            "output/template",
+            format!("cannot render setup.sh: {e}"),
+        )]
+    })
+}
+
+/// Each instance's internal name, the app's internal route, and the spec's extras.
+fn tls_names(service: &Service, settings: &Settings) -> Vec<String> {
+    let mut names: Vec<String> = (0..service.replicas())
+        .map(|i| format!("{i}.{}.{}", service.name(), settings.domain))
+        .collect();
+    names.push(format!("{}.{}", service.name(), settings.domain));
+    if let Some(tls) = &service.tls {
+        names.extend(tls.value.extra_names.iter().map(|n| n.value.clone()));
+    }
+    names
+}

@@ -1,0 +1,155 @@
+//! The Cloud Foundry backend's safety rules. Cloud Foundry gives containers only ephemeral disk,
+//! so data lives in a volume service: one shared directory for every instance.
+
+use super::Settings;
+use crate::backend::Rule;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::{CheckAction, Service};
+
+macro_rules! rule {
+    ($name:literal, $severity:ident, $summary:literal) => {
+        Rule {
+            id: concat!("cloudfoundry/", $name),
+            severity: Severity::$severity,
+            summary: $summary,
+            doc: include_str!(concat!("rules/", $name, ".md")),
+        }
+    };
+}
+
+pub static RULES: &[Rule] = &[
+    rule!(
+        "no-persistent-volume",
+        Error,
+        "the service keeps its data without a persistent volume"
+    ),
+    rule!(
+        "volume-without-service",
+        Error,
+        "a persistent volume has no volume service"
+    ),
+    rule!("mount-under-app", Error, "a volume is mounted under /app"),
+    rule!(
+        "shared-instance-directory",
+        Error,
+        "several instances share one data directory"
+    ),
+    rule!(
+        "quorum-gated-health",
+        Error,
+        "the liveness check needs quorum"
+    ),
+    rule!(
+        "rolling-push-shares-directory",
+        Warning,
+        "a rolling or canary push runs two processes on one instance directory"
+    ),
+    rule!(
+        "exec-health-check",
+        Warning,
+        "an `exec` health check cannot run on Cloud Foundry"
+    ),
+    rule!("no-memory", Warning, "`resources.memory` is not set"),
+];
+
+fn rule(name: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id.strip_prefix("cloudfoundry/") == Some(name))
+        .expect("rule is declared in RULES")
+}
+
+pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut has_volume = false;
+    for volume in service.persistent_volumes() {
+        has_volume = true;
+        if !settings.volume_services.contains_key(&volume.name) {
+            found.push(rule("volume-without-service").fire(
+                service,
+                volume.span.clone(),
+                format!("volume `{}` needs a volume service: Cloud Foundry containers have only ephemeral disk, lost on every restart", volume.name),
+                "no volume service",
+                format!("name an NFS or SMB service instance in `[backends.cloudfoundry] volume_services = {{ {} = \"INSTANCE\" }}`", volume.name),
+            ));
+        }
+        let mount = settings.mount(&volume.name);
+        for path in [volume.path.as_str(), mount.as_str()] {
+            if path == "/app" || path.starts_with("/app/") {
+                found.push(rule("mount-under-app").fire(
+                    service,
+                    volume.span.clone(),
+                    format!("`{path}` is under `/app`, which Cloud Foundry replaces with the app's droplet on every push"),
+                    "under /app",
+                    "mount the volume outside `/app` (set `[backends.cloudfoundry] mounts` or the volume's `path`)",
+                ));
+            }
+        }
+    }
+    if !has_volume {
+        found.push(rule("no-persistent-volume").fire(
+            service,
+            service.container.span.clone(),
+            "no persistent volume: Cloud Foundry containers have only ephemeral disk, emptied on every restart, push and evacuation",
+            "no persistent volume",
+            "add a `[[volumes]]` entry and a volume service for it",
+        ));
+    }
+    if has_volume && service.replicas() > 1 && !settings.instance_directories {
+        found.push(rule("shared-instance-directory").fire(
+            service,
+            settings.instance_directories_span.clone(),
+            format!("{} instances mount one volume service without per-instance directories: they write one data directory", service.replicas()),
+            "shared data directory",
+            "keep `instance_directories = true` (each instance uses `<mount>/$CF_INSTANCE_INDEX`)",
+        ));
+    }
+    if service.liveness_needs_quorum() {
+        found.push(rule("quorum-gated-health").fire(
+            service,
+            service.health.liveness.as_ref().and_then(|l| l.span.clone()),
+            "the liveness check needs quorum: Cloud Foundry restarts instances that fail it, so losing a majority restarts the survivors too",
+            "quorum-gated liveness",
+            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
+        ));
+    }
+    if has_volume {
+        found.push(rule("rolling-push-shares-directory").fire(
+            service,
+            service.volumes.iter().find(|v| v.persistent).and_then(|v| v.span.clone()),
+            "`cf push --strategy rolling` (or canary) starts a new instance with index N before the old instance N stops: two processes write `<mount>/N`",
+            "shared by old and new instances",
+            "push with the default strategy (stop, then start), and allow this rule saying so",
+        ));
+    }
+    for (key, check) in [
+        ("liveness", &service.health.liveness),
+        ("readiness", &service.health.readiness),
+    ] {
+        if let Some(check) = check
+            && matches!(check.action, CheckAction::Exec { .. })
+        {
+            found.push(rule("exec-health-check").fire(
+                service,
+                check.span.clone(),
+                format!("`[health.{key}]` runs a command; Cloud Foundry checks only ports, HTTP endpoints and the process, so it becomes a `process` check"),
+                "command check",
+                format!("give `[health.{key}]` an `http` or `tcp` check"),
+            ));
+        }
+    }
+    if service
+        .resources
+        .as_ref()
+        .is_none_or(|r| r.value.memory.is_none())
+    {
+        found.push(rule("no-memory").fire(
+            service,
+            service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
+            "`resources.memory` not set: Cloud Foundry gives the app the foundation's default (often 1G) and kills it above that",
+            "no memory",
+            "set `memory` under `[resources]`",
+        ));
+    }
+    found
+}

@@ -1,0 +1,297 @@
+//! The Cloud Foundry backend checked by the manifest schema, shellcheck, a recording fake `cf`,
+//! and by running the generated start command itself.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn compile_all(out: &Path) -> Vec<String> {
+    let mut specs = examples();
+    specs.push((
+        "everything".into(),
+        root().join("tests/specs/everything.toml"),
+    ));
+    for (name, spec) in &specs {
+        let output = berth(
+            &[
+                "compile",
+                spec.to_str().unwrap(),
+                "--out",
+                out.join(name).to_str().unwrap(),
+                "--backend",
+                "cloudfoundry",
+            ],
+            &root(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+    }
+    specs.into_iter().map(|(n, _)| n).collect()
+}
+
+fn schemas() -> PathBuf {
+    std::env::var_os("BERTH_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/schemas"))
+}
+
+#[test]
+fn manifests_match_the_cloud_foundry_schema() {
+    let schema = schemas().join("cloudfoundry/cloudfoundry-application-manifest.json");
+    assert!(
+        schema.exists() || std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing",
+        schema.display()
+    );
+    let Some(check) = tool("check-jsonschema").filter(|_| schema.exists()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = compile_all(dir.path())
+        .iter()
+        .map(|n| dir.path().join(n).join("cloudfoundry/manifest.yml"))
+        .collect();
+    let output = Command::new(&check)
+        .arg("--schemafile")
+        .arg(&schema)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "manifest schema:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&files[0]).unwrap().replacen(
+            "health-check-type: http",
+            "health-check-type: tcp",
+            1,
+        ),
+    )
+    .unwrap();
+    let output = Command::new(&check)
+        .arg("--schemafile")
+        .arg(&schema)
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "the schema accepted `health-check-type: tcp`"
+    );
+}
+
+#[test]
+fn manifests_keep_secrets_out_and_peers_off_public_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_all(dir.path());
+    let postgres: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("postgres/cloudfoundry/manifest.yml")).unwrap(),
+    )
+    .unwrap();
+    let app = &postgres["applications"][0];
+    assert_eq!(
+        app["env"]["POSTGRES_PASSWORD"], "((postgres-credentials-password))",
+        "a variable for `cf push --vars-file`"
+    );
+    assert_eq!(
+        app["routes"],
+        serde_json::json!([{"route": "postgres.apps.internal"}]),
+        "only the internal route"
+    );
+    assert_eq!(
+        app["services"][0]["parameters"]["mount"],
+        "/var/vcap/data/data"
+    );
+    let etcd: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("etcd/cloudfoundry/manifest.yml")).unwrap(),
+    )
+    .unwrap();
+    let command = etcd["applications"][0]["command"].as_str().unwrap();
+    assert!(
+        command.contains(
+            "--initial-advertise-peer-urls=http://\"$CF_INSTANCE_INDEX\".etcd.apps.internal:2380"
+        ),
+        "{command}"
+    );
+    assert!(
+        command.contains(
+            "etcd-0=http://0.etcd.apps.internal:2380,etcd-1=http://1.etcd.apps.internal:2380"
+        ),
+        "{command}"
+    );
+}
+
+/// The start command, run by `sh` as Diego runs it: each instance gets its own directory on the
+/// mounted volume service, the spec's path points there, and the arguments arrive intact.
+#[test]
+fn the_start_command_gives_each_instance_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("image/var/data");
+    let mount = dir.path().join("mnt");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&mount).unwrap();
+    let spec = format!(
+        "name = \"t\"\n[container]\nimage = \"x:1\"\ncommand = [\"/bin/echo\"]\nargs = [\"--host={{{{self.host}}}}\", \"it's $HOME `x`\"]\nenv = {{ ME = \"{{{{self.name}}}}\" }}\n[replication]\nreplicas = 3\n[[volumes]]\nname = \"d\"\npath = \"{}\"\nsize = \"1Gi\"\nclass = \"x\"\n[backends.cloudfoundry]\nvolume_services = {{ d = \"t-nfs\" }}\nmounts = {{ d = \"{}\" }}\n",
+        data.display(),
+        mount.display()
+    );
+    write(dir.path(), "spec.toml", &spec);
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "cloudfoundry",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let manifest: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("out/cloudfoundry/manifest.yml")).unwrap(),
+    )
+    .unwrap();
+    let command = manifest["applications"][0]["command"]
+        .as_str()
+        .unwrap()
+        .replace("exec /bin/echo", "echo \"$ME\" && exec /bin/echo");
+    for index in ["0", "2"] {
+        let output = Command::new("/bin/sh")
+            .args(["-c", &command])
+            .env("CF_INSTANCE_INDEX", index)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(
+            stdout(&output),
+            format!("t-{index}\n--host={index}.t.apps.internal it's $HOME `x`\n")
+        );
+        assert_eq!(
+            std::fs::read_link(&data).unwrap(),
+            mount.join(index),
+            "the data path points at this instance's directory"
+        );
+        assert!(mount.join(index).is_dir());
+    }
+}
+
+const FAKE_CF: &str = r#"#!/bin/sh
+{ printf '%s\0' "$@"; printf '\036\0'; } >> "$FAKE_CF_DIR/calls"
+case "$1" in
+  feature-flag) echo "diego_docker   enabled" ;;
+  service) [ -z "${FAKE_CF_NO_SERVICE:-}" ] || exit 1 ;;
+  tasks) [ -z "${FAKE_CF_INIT_DONE:-}" ] || echo "1   cockroachdb-init   SUCCEEDED   Mon Jan 1" ;;
+esac
+exit 0
+"#;
+
+fn run_setup(script: &Path, env: &[(&str, &str)]) -> (bool, String, Vec<Vec<String>>) {
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::create_dir(fake.path().join("bin")).unwrap();
+    std::fs::write(fake.path().join("bin/cf"), FAKE_CF).unwrap();
+    std::fs::set_permissions(
+        fake.path().join("bin/cf"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        fake.path().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new("/bin/sh")
+        .arg(script)
+        .env("PATH", path)
+        .env("FAKE_CF_DIR", fake.path())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let log = std::fs::read(fake.path().join("calls")).unwrap_or_default();
+    let mut calls = Vec::new();
+    let mut current = Vec::new();
+    for token in log.split(|b| *b == 0) {
+        if token == [0x1e] {
+            calls.push(std::mem::take(&mut current));
+        } else {
+            current.push(String::from_utf8(token.to_vec()).unwrap());
+        }
+    }
+    (output.status.success(), stderr(&output), calls)
+}
+
+#[test]
+fn setup_script_maps_the_route_allows_peers_and_runs_init_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = compile_all(dir.path());
+    if let Some(shellcheck) = tool("shellcheck") {
+        for name in &names {
+            let output = Command::new(&shellcheck)
+                .args(["--shell=sh", "--severity=style"])
+                .arg(dir.path().join(name).join("cloudfoundry/setup.sh"))
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{name}: shellcheck:\n{}",
+                stdout(&output)
+            );
+        }
+    }
+    let script = dir.path().join("cockroachdb/cloudfoundry/setup.sh");
+    let (ok, said, calls) = run_setup(&script, &[]);
+    assert!(ok, "{said}");
+    let call = |words: &[&str]| {
+        calls
+            .iter()
+            .any(|c| c.iter().map(String::as_str).eq(words.iter().copied()))
+    };
+    assert!(
+        call(&[
+            "map-route",
+            "cockroachdb",
+            "apps.internal",
+            "--hostname",
+            "cockroachdb"
+        ]),
+        "{calls:?}"
+    );
+    for port in ["26257", "8080"] {
+        assert!(
+            call(&[
+                "add-network-policy",
+                "cockroachdb",
+                "cockroachdb",
+                "--protocol",
+                "tcp",
+                "--port",
+                port
+            ]),
+            "{calls:?}"
+        );
+    }
+    let task = calls
+        .iter()
+        .find(|c| c[0] == "run-task")
+        .expect("the init task runs");
+    assert!(
+        task.last().unwrap().contains(
+            "/cockroach/cockroach init --insecure --host=0.cockroachdb.apps.internal:26257"
+        ),
+        "{task:?}"
+    );
+    let (_, _, again) = run_setup(&script, &[("FAKE_CF_INIT_DONE", "1")]);
+    assert!(!again.iter().any(|c| c[0] == "run-task"), "init runs once");
+    let (ok, said, calls) = run_setup(&script, &[("FAKE_CF_NO_SERVICE", "1")]);
+    assert!(
+        !ok && said.contains("create the volume service instance cockroachdb-nfs"),
+        "{said}"
+    );
+    assert!(!calls.iter().any(|c| c[0] == "map-route"));
+}
