@@ -8,6 +8,8 @@ pub mod compose;
 pub mod docker;
 #[path = "../backends/kubernetes/mod.rs"]
 pub mod kubernetes;
+#[path = "../backends/marathon/mod.rs"]
+pub mod marathon;
 #[path = "../backends/swarm/mod.rs"]
 pub mod swarm;
 
@@ -21,6 +23,7 @@ pub fn all() -> &'static [&'static dyn Backend] {
         &kubernetes::Kubernetes,
         &swarm::Swarm,
         &cloudfoundry::CloudFoundry,
+        &marathon::Marathon,
     ]
 }
 

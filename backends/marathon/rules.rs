@@ -1,0 +1,132 @@
+//! The Marathon backend's safety rules. Marathon keeps state with local persistent volumes that
+//! pin a task to an agent; its defaults replace unreachable tasks and over-provision during
+//! upgrades, and both lose that pinning.
+
+use super::Settings;
+use crate::backend::Rule;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::{Service, Spread, Start};
+
+macro_rules! rule {
+    ($name:literal, $severity:ident, $summary:literal) => {
+        Rule {
+            id: concat!("marathon/", $name),
+            severity: Severity::$severity,
+            summary: $summary,
+            doc: include_str!(concat!("rules/", $name, ".md")),
+        }
+    };
+}
+
+pub static RULES: &[Rule] = &[
+    rule!(
+        "no-persistent-volume",
+        Error,
+        "the service keeps its data without a persistent volume"
+    ),
+    rule!(
+        "unreachable-not-disabled",
+        Error,
+        "unreachable members are replaced on a resident app"
+    ),
+    rule!(
+        "over-capacity",
+        Error,
+        "upgrades may start a member beside the one they replace"
+    ),
+    rule!("member-dependencies", Error, "members depend on each other"),
+    rule!(
+        "quorum-gated-health",
+        Error,
+        "the health check needs quorum"
+    ),
+    rule!(
+        "marathon-health-checks",
+        Warning,
+        "health checks run by Marathon rather than by Mesos"
+    ),
+    rule!(
+        "spread-not-enforced",
+        Warning,
+        "spread is asked for but members are not pinned to distinct hosts"
+    ),
+];
+
+fn rule(name: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id.strip_prefix("marathon/") == Some(name))
+        .expect("rule is declared in RULES")
+}
+
+pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let resident = service.persistent_volumes().next().is_some();
+    if !resident {
+        found.push(rule("no-persistent-volume").fire(
+            service,
+            service.container.span.clone(),
+            "no persistent volume: the data lives in the task's sandbox, which Mesos deletes when the task ends",
+            "this container writes to no persistent volume",
+            "add a `[[volumes]]` entry: it becomes a local persistent volume that pins the member to its agent",
+        ));
+    }
+    if resident && settings.unreachable_strategy != "disabled" {
+        found.push(rule("unreachable-not-disabled").fire(
+            service,
+            settings.unreachable_span.clone(),
+            "`unreachable_strategy = \"replace\"`: when an agent is unreachable, Marathon starts the member elsewhere on a new, empty volume and expunges the old one with its data",
+            "replaces unreachable members",
+            "keep `unreachable_strategy = \"disabled\"` (the default): the member waits for its agent",
+        ));
+    }
+    if settings.maximum_over_capacity > 0.0 {
+        found.push(rule("over-capacity").fire(
+            service,
+            settings.over_capacity_span.clone(),
+            format!("`maximum_over_capacity = {}`: an upgrade starts the new member before the old one stops, on another agent without the data, or beside it on one volume", settings.maximum_over_capacity),
+            "over capacity during upgrades",
+            "keep `maximum_over_capacity = 0` (the default)",
+        ));
+    }
+    if service.replication.start.value == Start::Ordered && service.replicas() > 1 {
+        found.push(rule("member-dependencies").fire(
+            service,
+            service.replication.start.span.clone(),
+            "`start = \"ordered\"` becomes Marathon `dependencies` between members: Marathon deploys a member only once the previous one is healthy, so after a full outage, or with a quorum-gated check, the cluster never forms",
+            "members depend on each other",
+            "set `start = \"parallel\"`",
+        ));
+    }
+    if service.liveness_needs_quorum() {
+        found.push(rule("quorum-gated-health").fire(
+            service,
+            service.health.liveness.as_ref().and_then(|l| l.span.clone()),
+            "the health check needs quorum: Marathon kills members whose check fails, so losing a majority kills the survivors too",
+            "quorum-gated health check",
+            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
+        ));
+    }
+    if settings.health_checks == "marathon" && service.health.liveness.is_some() {
+        found.push(rule("marathon-health-checks").fire(
+            service,
+            settings.health_checks_span.clone(),
+            "`health_checks = \"marathon\"`: Marathon itself probes every task over the network, which does not scale and mistakes a network partition for a dead member",
+            "Marathon-level checks",
+            "use `health_checks = \"mesos\"` (the default): the agent runs the check next to the task",
+        ));
+    }
+    if service.replicas() > 1 && service.replication.spread.value != Spread::None {
+        let distinct: std::collections::BTreeSet<&String> = settings.hosts.iter().collect();
+        if distinct.len() < service.replicas() as usize {
+            found.push(rule("spread-not-enforced").fire(
+                service,
+                settings.hosts_span.clone().or(service.replication.spread.span.clone()),
+                format!("{} members but {} distinct hosts named: Marathon constraints act within one app and each member is its own app, so only the members' fixed host ports keep two of them off one agent", service.replicas(), distinct.len()),
+                "spread not enforced",
+                "name one host per member in `[backends.marathon] hosts` to pin each member with `hostname:LIKE`",
+            ));
+        }
+    }
+    found
+}
