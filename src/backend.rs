@@ -79,6 +79,8 @@ pub struct Compiled {
     pub files: Vec<OutputFile>,
     /// DNS names a node certificate must cover on this orchestrator.
     pub tls_names: Vec<String>,
+    /// How each concern was realized, one entry per [`crate::concern::Concern`].
+    pub concerns: Vec<crate::concern::Realization>,
 }
 
 pub struct Input<'a> {
@@ -197,4 +199,33 @@ pub fn header_comment(service: &Service, diagnostics: &[Diagnostic]) -> String {
         ));
     }
     header
+}
+
+/// What a backend's lowering makes: its files and the TLS names it reports.
+pub struct Lowered {
+    pub files: Vec<OutputFile>,
+    pub tls_names: Vec<String>,
+}
+
+/// The steps every backend takes: read its options (an input error stops here), check its rules,
+/// record how it realizes each concern, and lower the service unless a rule refused it.
+pub fn pipeline<S>(
+    settings: Result<S, Diagnostic>,
+    check: impl FnOnce(&S) -> Vec<Diagnostic>,
+    concerns: impl FnOnce(&S) -> Vec<crate::concern::Realization>,
+    lower: impl FnOnce(&S, &[Diagnostic]) -> Result<Lowered, Vec<Diagnostic>>,
+) -> Compiled {
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(diagnostic) => return Compiled { diagnostics: vec![diagnostic], ..Compiled::default() },
+    };
+    let diagnostics = check(&settings);
+    let concerns = concerns(&settings);
+    if diagnostics.iter().any(Diagnostic::is_rule_error) {
+        return Compiled { diagnostics, concerns, ..Compiled::default() };
+    }
+    match lower(&settings, &diagnostics) {
+        Ok(lowered) => Compiled { diagnostics, files: lowered.files, tls_names: lowered.tls_names, concerns },
+        Err(errors) => Compiled { diagnostics: errors.into_iter().chain(diagnostics).collect(), concerns, ..Compiled::default() },
+    }
 }

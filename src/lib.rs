@@ -8,6 +8,7 @@ pub mod backend;
 pub mod backends;
 pub mod cli;
 pub mod compile;
+pub mod concern;
 pub mod diagnostic;
 pub mod model;
 pub mod output;

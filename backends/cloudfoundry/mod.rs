@@ -2,9 +2,10 @@
 //! cannot say (service instances, the internal route, network policies, the init task).
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
+mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
 use crate::backends::docker::engine::shell_quote;
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
@@ -143,46 +144,25 @@ impl Backend for CloudFoundry {
     }
 
     fn compile(&self, input: &Input) -> Compiled {
-        let settings = match settings(input) {
-            Ok(s) => s,
-            Err(d) => {
-                return Compiled {
-                    diagnostics: vec![d],
-                    ..Compiled::default()
-                };
-            }
-        };
-        let diagnostics = rules::check(input.service, &settings);
-        if diagnostics.iter().any(Diagnostic::is_rule_error) {
-            return Compiled {
-                diagnostics,
-                ..Compiled::default()
-            };
-        }
-        let header = format!(
-            "{}# Docker apps need the `diego_docker` feature flag (cf enable-feature-flag diego_docker); setup.sh checks it.\n",
-            header_comment(input.service, &diagnostics)
-        );
-        let result = manifest(input.service, &settings).and_then(|(manifest, init)| {
-            let yaml = crate::yaml::to_yaml(&manifest)
-                .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-            let script = setup(input.service, &settings, &header, init)?;
-            Ok((yaml, script))
-        });
-        match result {
-            Ok((yaml, script)) => Compiled {
-                files: vec![
-                    OutputFile::new("manifest.yml", format!("{header}{yaml}")),
-                    OutputFile::script("setup.sh", script),
-                ],
-                tls_names: tls_names(input.service, &settings),
-                diagnostics,
+        let service = input.service;
+        pipeline(
+            settings(input),
+            |settings| rules::check(service, settings),
+            |settings| concerns::concerns(service, settings),
+            |settings, diagnostics| {
+                let header = format!(
+                    "{}# Docker apps need the `diego_docker` feature flag (cf enable-feature-flag diego_docker); setup.sh checks it.\n",
+                    header_comment(service, diagnostics)
+                );
+                let (manifest, init) = manifest(service, settings)?;
+                let yaml = crate::yaml::to_yaml(&manifest).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+                let script = setup(service, settings, &header, init)?;
+                Ok(Lowered {
+                    files: vec![OutputFile::new("manifest.yml", format!("{header}{yaml}")), OutputFile::script("setup.sh", script)],
+                    tls_names: tls_names(service, settings),
+                })
             },
-            Err(errors) => Compiled {
-                diagnostics: errors.into_iter().chain(diagnostics).collect(),
-                ..Compiled::default()
-            },
-        }
+        )
     }
 }
 

@@ -1,9 +1,10 @@
 //! The compose backend: `compose.yaml` with one service per member, for Docker Compose v2 and
 //! docker-compose 1.29. `README.md` beside this file maps each concern; `rules/` documents each rule.
 
+mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
 use crate::backends::docker::PublishOptions;
 use crate::backends::docker::engine::{self, HealthCommand, Publish};
 use crate::diagnostic::Diagnostic;
@@ -23,43 +24,19 @@ impl Backend for Compose {
     }
 
     fn compile(&self, input: &Input) -> Compiled {
-        let publish = match input
-            .options::<PublishOptions>("compose")
-            .and_then(|o| o.resolve(input))
-        {
-            Ok(p) => p,
-            Err(d) => {
-                return Compiled {
-                    diagnostics: vec![d],
-                    ..Compiled::default()
-                };
-            }
-        };
-        let diagnostics = rules::check(input.service);
-        if diagnostics.iter().any(Diagnostic::is_rule_error) {
-            return Compiled {
-                diagnostics,
-                ..Compiled::default()
-            };
-        }
-        let options_span = input.service.backend_options.get("compose").cloned();
-        let yaml = lower(input.service, &publish, options_span).and_then(|file| {
-            crate::yaml::to_yaml(&file).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
-        });
-        match yaml {
-            Ok(yaml) => Compiled {
-                files: vec![OutputFile::new(
-                    "compose.yaml",
-                    format!("{}{yaml}", header_comment(input.service, &diagnostics)),
-                )],
-                diagnostics,
-                tls_names: engine::tls_names(input.service),
+        let service = input.service;
+        pipeline(
+            input.options::<PublishOptions>("compose").and_then(|o| o.resolve(input)),
+            |_| rules::check(service),
+            |_| concerns::concerns(service),
+            |publish, diagnostics| {
+                let options_span = service.backend_options.get("compose").cloned();
+                let file = lower(service, publish, options_span)?;
+                let yaml = crate::yaml::to_yaml(&file).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+                let contents = format!("{}{yaml}", header_comment(service, diagnostics));
+                Ok(Lowered { files: vec![OutputFile::new("compose.yaml", contents)], tls_names: engine::tls_names(service) })
             },
-            Err(errors) => Compiled {
-                diagnostics: errors.into_iter().chain(diagnostics).collect(),
-                ..Compiled::default()
-            },
-        }
+        )
     }
 }
 

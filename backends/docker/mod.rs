@@ -2,9 +2,10 @@
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
 pub mod engine;
+mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Start};
 use engine::{HealthCommand, Publish, health_command, shell_quote};
@@ -64,42 +65,17 @@ impl Backend for Docker {
     }
 
     fn compile(&self, input: &Input) -> Compiled {
-        let publish = match input
-            .options::<PublishOptions>("docker")
-            .and_then(|o| o.resolve(input))
-        {
-            Ok(p) => p,
-            Err(d) => {
-                return Compiled {
-                    diagnostics: vec![d],
-                    ..Compiled::default()
-                };
-            }
-        };
-        let diagnostics = rules::check(input.service);
-        if diagnostics.iter().any(Diagnostic::is_rule_error) {
-            return Compiled {
-                diagnostics,
-                ..Compiled::default()
-            };
-        }
-        let options_span = input.service.backend_options.get("docker").cloned();
-        match script(
-            input.service,
-            &publish,
-            options_span,
-            &header_comment(input.service, &diagnostics),
-        ) {
-            Ok(contents) => Compiled {
-                diagnostics,
-                files: vec![OutputFile::script("run.sh", contents)],
-                tls_names: engine::tls_names(input.service),
+        let service = input.service;
+        pipeline(
+            input.options::<PublishOptions>("docker").and_then(|o| o.resolve(input)),
+            |_| rules::check(service),
+            |_| concerns::concerns(service),
+            |publish, diagnostics| {
+                let options_span = service.backend_options.get("docker").cloned();
+                let contents = script(service, publish, options_span, &header_comment(service, diagnostics))?;
+                Ok(Lowered { files: vec![OutputFile::script("run.sh", contents)], tls_names: engine::tls_names(service) })
             },
-            Err(errors) => Compiled {
-                diagnostics: errors.into_iter().chain(diagnostics).collect(),
-                ..Compiled::default()
-            },
-        }
+        )
     }
 }
 

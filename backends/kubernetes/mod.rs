@@ -3,9 +3,10 @@
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
 mod lower;
+mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Rule};
+use crate::backend::{Backend, Compiled, Input, Lowered, Rule, pipeline};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 use serde::Deserialize;
@@ -58,36 +59,13 @@ impl Backend for Kubernetes {
     }
 
     fn compile(&self, input: &Input) -> Compiled {
-        let settings = match settings(input) {
-            Ok(settings) => settings,
-            Err(diagnostic) => {
-                return Compiled {
-                    diagnostics: vec![diagnostic],
-                    ..Compiled::default()
-                };
-            }
-        };
-        let diagnostics = rules::check(input.service);
-        if diagnostics.iter().any(|d| d.is_rule_error()) {
-            return Compiled {
-                diagnostics,
-                ..Compiled::default()
-            };
-        }
-        match lower::lower(input.service, &settings, &diagnostics) {
-            Ok((files, tls_names)) => Compiled {
-                diagnostics,
-                files,
-                tls_names,
-            },
-            Err(mut errors) => {
-                errors.extend(diagnostics);
-                Compiled {
-                    diagnostics: errors,
-                    ..Compiled::default()
-                }
-            }
-        }
+        let service = input.service;
+        pipeline(
+            settings(input),
+            |_| rules::check(service),
+            |_| concerns::concerns(service),
+            |settings, diagnostics| lower::lower(service, settings, diagnostics).map(|(files, tls_names)| Lowered { files, tls_names }),
+        )
     }
 }
 

@@ -3,9 +3,10 @@
 //! member at a time); and a Metronome job for `[init]`. `README.md` beside this file maps each
 //! concern; `rules/` documents each rule.
 
+mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, OutputFile, Rule};
+use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, pipeline};
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use crate::source::Span;
@@ -139,33 +140,13 @@ impl Backend for Marathon {
     }
 
     fn compile(&self, input: &Input) -> Compiled {
-        let settings = match settings(input) {
-            Ok(s) => s,
-            Err(d) => {
-                return Compiled {
-                    diagnostics: vec![d],
-                    ..Compiled::default()
-                };
-            }
-        };
-        let diagnostics = rules::check(input.service, &settings);
-        if diagnostics.iter().any(Diagnostic::is_rule_error) {
-            return Compiled {
-                diagnostics,
-                ..Compiled::default()
-            };
-        }
-        match lower(input.service, &settings, &diagnostics) {
-            Ok(files) => Compiled {
-                files,
-                tls_names: tls_names(input.service),
-                diagnostics,
-            },
-            Err(errors) => Compiled {
-                diagnostics: errors.into_iter().chain(diagnostics).collect(),
-                ..Compiled::default()
-            },
-        }
+        let service = input.service;
+        pipeline(
+            settings(input),
+            |settings| rules::check(service, settings),
+            |settings| concerns::concerns(service, settings),
+            |settings, diagnostics| Ok(Lowered { files: lower(service, settings, diagnostics)?, tls_names: tls_names(service) }),
+        )
     }
 }
 

@@ -2,9 +2,10 @@
 //! stack file cannot say (node labels). `README.md` beside this file maps each concern; `rules/`
 //! documents each rule.
 
+mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, OutputFile, Rule, header_comment};
+use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
 use crate::backends::docker::engine::{self, HealthCommand, Publish, shell_quote};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Spread};
@@ -146,42 +147,23 @@ impl Backend for Swarm {
     }
 
     fn compile(&self, input: &Input) -> Compiled {
-        let settings = match settings(input) {
-            Ok(s) => s,
-            Err(d) => {
-                return Compiled {
-                    diagnostics: vec![d],
-                    ..Compiled::default()
-                };
-            }
-        };
-        let diagnostics = rules::check(input.service, &settings);
-        if diagnostics.iter().any(Diagnostic::is_rule_error) {
-            return Compiled {
-                diagnostics,
-                ..Compiled::default()
-            };
-        }
-        let header = header_comment(input.service, &diagnostics);
-        let options_span = input.service.backend_options.get("swarm").cloned();
-        let stack = lower(input.service, &settings, options_span).and_then(|s| {
-            crate::yaml::to_yaml(&s).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
-        });
-        let script = prepare_nodes(input.service, &settings, &header);
-        match (stack, script) {
-            (Ok(stack), Ok(script)) => Compiled {
-                files: vec![
-                    OutputFile::new("stack.yaml", format!("{header}{stack}")),
-                    OutputFile::script("prepare-nodes.sh", script),
-                ],
-                diagnostics,
-                tls_names: tls_names(input.service),
+        let service = input.service;
+        pipeline(
+            settings(input),
+            |settings| rules::check(service, settings),
+            |settings| concerns::concerns(service, settings),
+            |settings, diagnostics| {
+                let header = header_comment(service, diagnostics);
+                let options_span = service.backend_options.get("swarm").cloned();
+                let stack = lower(service, settings, options_span)?;
+                let stack = crate::yaml::to_yaml(&stack).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+                let script = prepare_nodes(service, settings, &header)?;
+                Ok(Lowered {
+                    files: vec![OutputFile::new("stack.yaml", format!("{header}{stack}")), OutputFile::script("prepare-nodes.sh", script)],
+                    tls_names: tls_names(service),
+                })
             },
-            (Err(errors), _) | (_, Err(errors)) => Compiled {
-                diagnostics: errors.into_iter().chain(diagnostics).collect(),
-                ..Compiled::default()
-            },
-        }
+        )
     }
 }
 

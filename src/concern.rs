@@ -1,0 +1,116 @@
+//! How a backend realized each concern of a stateful service: `native`, `emulated` (with the
+//! mechanism), `degraded` (what is lost) or `unsupported` (why). Backends record one
+//! [`Realization`] per [`Concern`]; `berth diff` and `berth-report.json` show them side by side.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Concern {
+    Storage,
+    StorageClass,
+    Identity,
+    Discovery,
+    Spread,
+    DisruptionBudget,
+    Liveness,
+    Readiness,
+    StartOrder,
+    RollingUpdate,
+    Resources,
+    Init,
+    Secrets,
+    TlsNames,
+}
+
+impl Concern {
+    pub const ALL: [Concern; 14] = [
+        Concern::Storage,
+        Concern::StorageClass,
+        Concern::Identity,
+        Concern::Discovery,
+        Concern::Spread,
+        Concern::DisruptionBudget,
+        Concern::Liveness,
+        Concern::Readiness,
+        Concern::StartOrder,
+        Concern::RollingUpdate,
+        Concern::Resources,
+        Concern::Init,
+        Concern::Secrets,
+        Concern::TlsNames,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Concern::Storage => "storage",
+            Concern::StorageClass => "storage-class",
+            Concern::Identity => "identity",
+            Concern::Discovery => "discovery",
+            Concern::Spread => "spread",
+            Concern::DisruptionBudget => "disruption-budget",
+            Concern::Liveness => "liveness",
+            Concern::Readiness => "readiness",
+            Concern::StartOrder => "start-order",
+            Concern::RollingUpdate => "rolling-update",
+            Concern::Resources => "resources",
+            Concern::Init => "init",
+            Concern::Secrets => "secrets",
+            Concern::TlsNames => "tls-names",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Native,
+    Emulated,
+    Degraded,
+    Unsupported,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Native => "native",
+            Status::Emulated => "emulated",
+            Status::Degraded => "degraded",
+            Status::Unsupported => "unsupported",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Realization {
+    pub concern: Concern,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// Collects realizations in a backend: `table.native(Concern::Spread, "...")`.
+#[derive(Default)]
+pub struct Table(pub Vec<Realization>);
+
+impl Table {
+    fn push(&mut self, concern: Concern, status: Status, detail: impl Into<String>) {
+        self.0.push(Realization { concern, status, detail: detail.into() });
+    }
+    pub fn native(&mut self, concern: Concern, detail: impl Into<String>) {
+        self.push(concern, Status::Native, detail);
+    }
+    pub fn emulated(&mut self, concern: Concern, detail: impl Into<String>) {
+        self.push(concern, Status::Emulated, detail);
+    }
+    pub fn degraded(&mut self, concern: Concern, detail: impl Into<String>) {
+        self.push(concern, Status::Degraded, detail);
+    }
+    pub fn unsupported(&mut self, concern: Concern, detail: impl Into<String>) {
+        self.push(concern, Status::Unsupported, detail);
+    }
+}
+
+/// Appends "(not used by this spec)" to a detail when the spec does not ask for the concern.
+pub fn noting_unused(detail: &str, used: bool) -> String {
+    if used { detail.to_string() } else { format!("{detail} (not used by this spec)") }
+}
