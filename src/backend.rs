@@ -217,15 +217,33 @@ pub fn pipeline<S>(
 ) -> Compiled {
     let settings = match settings {
         Ok(settings) => settings,
-        Err(diagnostic) => return Compiled { diagnostics: vec![diagnostic], ..Compiled::default() },
+        Err(diagnostic) => {
+            return Compiled {
+                diagnostics: vec![diagnostic],
+                ..Compiled::default()
+            };
+        }
     };
     let diagnostics = check(&settings);
     let concerns = concerns(&settings);
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
-        return Compiled { diagnostics, concerns, ..Compiled::default() };
+        return Compiled {
+            diagnostics,
+            concerns,
+            ..Compiled::default()
+        };
     }
     match lower(&settings, &diagnostics) {
-        Ok(lowered) => Compiled { diagnostics, files: lowered.files, tls_names: lowered.tls_names, concerns },
-        Err(errors) => Compiled { diagnostics: errors.into_iter().chain(diagnostics).collect(), concerns, ..Compiled::default() },
+        Ok(lowered) => Compiled {
+            diagnostics,
+            files: lowered.files,
+            tls_names: lowered.tls_names,
+            concerns,
+        },
+        Err(errors) => Compiled {
+            diagnostics: errors.into_iter().chain(diagnostics).collect(),
+            concerns,
+            ..Compiled::default()
+        },
     }
 }

@@ -4,8 +4,11 @@
 use crate::backends;
 use crate::compile::{self, Outcome, Request};
 use crate::diagnostic::{self, Diagnostic, Severity};
+use crate::{diff, output};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::Path;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -27,14 +30,35 @@ enum Command {
         specs: Vec<PathBuf>,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Write nothing; exit 3 with a diff if DIR is not what this compile would write.
+        #[arg(long)]
+        check: bool,
         #[command(flatten)]
         common: Common,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Parse a spec and run every rule; write nothing.
     Check {
         spec: PathBuf,
         #[command(flatten)]
         common: Common,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Show how each backend realizes each concern of a spec, or diff generated files.
+    Diff {
+        spec: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// A unified diff of the files of the two `--backend`s.
+        #[arg(long, conflicts_with = "against")]
+        files: bool,
+        /// A unified diff between this directory (an earlier compile) and a fresh compile.
+        #[arg(long, value_name = "DIR")]
+        against: Option<PathBuf>,
     },
     /// Print a rule's document.
     Explain { rule: String },
@@ -56,14 +80,19 @@ struct Common {
     /// A TOML file of `NAME = value` parameter overrides.
     #[arg(long, value_name = "FILE")]
     values: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Human,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 pub fn main() -> i32 {
@@ -75,18 +104,35 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Compile { specs, out, common } => compile_command(&specs, &out, &common),
-        Command::Check { spec, common } => {
+        Command::Compile {
+            specs,
+            out,
+            check,
+            common,
+            format,
+        } => compile_command(&specs, &out, check, &common, format),
+        Command::Check {
+            spec,
+            common,
+            format,
+        } => {
             let outcome = compile::compile(&request(&spec, &common));
-            report(&[&outcome], common.format);
+            report(&[&outcome], format);
             outcome.exit_code()
         }
+        Command::Diff {
+            spec,
+            common,
+            format,
+            files,
+            against,
+        } => diff_command(&spec, &common, format, files, against.as_deref()),
         Command::Explain { rule } => explain(&rule),
         Command::Rules { backend } => list_rules(backend.as_deref()),
     }
 }
 
-fn request(spec: &std::path::Path, common: &Common) -> Request {
+fn request(spec: &Path, common: &Common) -> Request {
     Request {
         spec: spec.to_path_buf(),
         set: common.set.clone(),
@@ -95,49 +141,50 @@ fn request(spec: &std::path::Path, common: &Common) -> Request {
     }
 }
 
-fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) -> i32 {
+/// Exit code of `compile --check` when the output directory is not what a compile would write.
+const STALE: i32 = 3;
+
+fn compile_command(
+    specs: &[PathBuf],
+    out: &Path,
+    check: bool,
+    common: &Common,
+    format: Format,
+) -> i32 {
     let outcomes: Vec<Outcome> = specs
         .iter()
         .map(|spec| compile::compile(&request(spec, common)))
         .collect();
     let all: Vec<&Outcome> = outcomes.iter().collect();
-    report(&all, common.format);
+    report(&all, format);
     let code = outcomes.iter().map(Outcome::exit_code).max().unwrap_or(0);
     if code != 0 {
         return code;
     }
-    let several = outcomes.len() > 1;
-    let mut files = Vec::new();
-    let mut services = BTreeSet::new();
-    for (spec, outcome) in specs.iter().zip(&outcomes) {
-        let service = outcome.service_name.clone().unwrap_or_default();
-        if several && !services.insert(service.clone()) {
-            let d = Diagnostic::input(
-                "cli/usage",
-                format!(
-                    "two specs name the service `{service}` (the second is `{}`)",
-                    spec.display()
-                ),
-            )
-            .help("give each service its own `name`");
-            return fail(&d, common.format);
-        }
-        for output in &outcome.outputs {
-            let prefix = if several {
-                format!("{service}/{}", output.backend)
-            } else {
-                output.backend.to_string()
-            };
-            files.extend(output.files.iter().map(|f| crate::output::Planned {
-                path: format!("{prefix}/{}", f.path),
-                contents: f.contents.clone(),
-                executable: f.executable,
-            }));
-        }
+    let files = match plan(specs, &outcomes) {
+        Ok(files) => files,
+        Err(d) => return fail(&d, format),
+    };
+    if check {
+        return match output::drift(out, &files) {
+            Ok(diff) if diff.is_empty() => {
+                eprintln!("{} is up to date", out.display());
+                0
+            }
+            Ok(diff) => {
+                print!("{diff}");
+                eprintln!(
+                    "error: {} is stale: run `berth compile` without `--check` to update it",
+                    out.display()
+                );
+                STALE
+            }
+            Err(d) => fail(&d, format),
+        };
     }
-    match crate::output::write(out, &files) {
+    match output::write(out, &files) {
         Ok(written) => {
-            if common.format == Format::Human {
+            if format == Format::Human {
                 eprintln!(
                     "wrote {} files to {} ({} unchanged, {} stale removed)",
                     written.changed.len(),
@@ -157,8 +204,114 @@ fn compile_command(specs: &[PathBuf], out: &std::path::Path, common: &Common) ->
             }
             0
         }
-        Err(d) => fail(&d, common.format),
+        Err(d) => fail(&d, format),
     }
+}
+
+/// Every file a compile writes: each backend's files under `<backend>/` (`<service>/<backend>/`
+/// for several specs) and the report.
+fn plan(specs: &[PathBuf], outcomes: &[Outcome]) -> Result<Vec<output::Planned>, Diagnostic> {
+    let several = outcomes.len() > 1;
+    let prefix = |service: &str, backend: &str| {
+        if several {
+            format!("{service}/{backend}")
+        } else {
+            backend.to_string()
+        }
+    };
+    let mut files = Vec::new();
+    let mut services = BTreeSet::new();
+    for (spec, outcome) in specs.iter().zip(outcomes) {
+        let service = outcome.service_name.clone().unwrap_or_default();
+        if !services.insert(service.clone()) {
+            return Err(Diagnostic::input(
+                "cli/usage",
+                format!(
+                    "two specs name the service `{service}` (the second is `{}`)",
+                    spec.display()
+                ),
+            )
+            .help("give each service its own `name`"));
+        }
+        for o in &outcome.outputs {
+            let dir = prefix(&service, o.backend);
+            files.extend(o.files.iter().map(|f| output::Planned {
+                path: format!("{dir}/{}", f.path),
+                contents: f.contents.clone(),
+                executable: f.executable,
+            }));
+        }
+    }
+    let named: Vec<(String, &Outcome)> = specs
+        .iter()
+        .map(|s| s.display().to_string())
+        .zip(outcomes)
+        .collect();
+    files.push(output::Planned {
+        path: crate::report::FILE.into(),
+        contents: crate::report::report(&named, prefix),
+        executable: false,
+    });
+    Ok(files)
+}
+
+fn diff_command(
+    spec: &Path,
+    common: &Common,
+    format: DiffFormat,
+    files: bool,
+    against: Option<&Path>,
+) -> i32 {
+    let outcome = compile::compile(&request(spec, common));
+    if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
+        report(&[&outcome], Format::Human);
+        return 2;
+    }
+    if let Some(dir) = against {
+        if outcome.exit_code() != 0 {
+            report(&[&outcome], Format::Human);
+            return outcome.exit_code();
+        }
+        let planned = match plan(&[spec.to_path_buf()], std::slice::from_ref(&outcome)) {
+            Ok(planned) => planned,
+            Err(d) => return fail(&d, Format::Human),
+        };
+        return match output::drift(dir, &planned) {
+            Ok(diff) => {
+                print!("{diff}");
+                0
+            }
+            Err(d) => fail(&d, Format::Human),
+        };
+    }
+    if files {
+        let [a, b] = outcome.outputs.as_slice() else {
+            eprintln!(
+                "error[cli/usage]: `--files` compares two backends\n  = help: name them: `--backend compose --backend swarm`"
+            );
+            return 2;
+        };
+        if a.files.is_empty() || b.files.is_empty() {
+            report(&[&outcome], Format::Human);
+            return outcome.exit_code().max(1);
+        }
+        print!(
+            "{}",
+            diff::backend_files((a.backend, &a.files), (b.backend, &b.files))
+        );
+        return 0;
+    }
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print!(
+        "{}",
+        match format {
+            DiffFormat::Text => diff::text(&outcome, color),
+            DiffFormat::Json => diff::json(&outcome),
+            DiffFormat::Markdown => diff::markdown(&outcome),
+        }
+    );
+    0
 }
 
 fn fail(diagnostic: &Diagnostic, format: Format) -> i32 {

@@ -23,6 +23,9 @@ pub struct BackendOutput {
     pub backend: &'static str,
     pub files: Vec<OutputFile>,
     pub tls_names: Vec<String>,
+    pub concerns: Vec<crate::concern::Realization>,
+    /// This backend's diagnostics (also in [`Outcome::diagnostics`]).
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 pub struct Outcome {
@@ -85,11 +88,15 @@ fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> 
             source: &text,
             file: spec_file,
         });
-        outcome.diagnostics.extend(compiled.diagnostics);
+        outcome
+            .diagnostics
+            .extend(compiled.diagnostics.iter().cloned());
         outcome.outputs.push(BackendOutput {
             backend: backend.name(),
             files: compiled.files,
             tls_names: compiled.tls_names,
+            concerns: compiled.concerns,
+            diagnostics: compiled.diagnostics,
         });
     }
     Ok(())

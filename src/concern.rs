@@ -94,7 +94,11 @@ pub struct Table(pub Vec<Realization>);
 
 impl Table {
     fn push(&mut self, concern: Concern, status: Status, detail: impl Into<String>) {
-        self.0.push(Realization { concern, status, detail: detail.into() });
+        self.0.push(Realization {
+            concern,
+            status,
+            detail: detail.into(),
+        });
     }
     pub fn native(&mut self, concern: Concern, detail: impl Into<String>) {
         self.push(concern, Status::Native, detail);
@@ -112,5 +116,9 @@ impl Table {
 
 /// Appends "(not used by this spec)" to a detail when the spec does not ask for the concern.
 pub fn noting_unused(detail: &str, used: bool) -> String {
-    if used { detail.to_string() } else { format!("{detail} (not used by this spec)") }
+    if used {
+        detail.to_string()
+    } else {
+        format!("{detail} (not used by this spec)")
+    }
 }

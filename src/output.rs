@@ -134,3 +134,49 @@ fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
     )
     .help("check that the `--out` directory is writable")
 }
+
+/// What a write would change in `out`, as a unified diff (old: the directory, new: `files`): files
+/// that differ, files berth would add, and files berth wrote before that it would remove.
+/// Empty when `out` is up to date.
+pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
+    let previous: Manifest = match fs::read_to_string(out.join(MANIFEST)) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
+        Err(_) => Manifest::default(),
+    };
+    let mut diff = String::new();
+    for file in files {
+        let target = out.join(&file.path);
+        let old = match fs::read(&target) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_error(&target, e)),
+        };
+        let old_name = if target.exists() {
+            format!("a/{}", file.path)
+        } else {
+            "/dev/null".to_string()
+        };
+        diff.push_str(&crate::diff::unified(
+            &old,
+            &file.contents,
+            &old_name,
+            &format!("b/{}", file.path),
+        ));
+    }
+    let planned: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for stale in previous
+        .files
+        .iter()
+        .filter(|f| !planned.contains(f.as_str()) && safe_relative(f))
+    {
+        if let Ok(old) = fs::read_to_string(out.join(stale)) {
+            diff.push_str(&crate::diff::unified(
+                &old,
+                "",
+                &format!("a/{stale}"),
+                "/dev/null",
+            ));
+        }
+    }
+    Ok(diff)
+}

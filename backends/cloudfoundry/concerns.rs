@@ -6,29 +6,81 @@ use crate::model::{CheckAction, Service, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     let mut t = Table::default();
-    t.emulated(Storage, "a volume service with one directory per instance index, linked at the spec's path");
-    t.unsupported(StorageClass, "the volume service instance decides; `class` is ignored");
-    t.native(Identity, "instance indexes; self is $CF_INSTANCE_INDEX in the start command");
-    t.native(Discovery, format!("internal route: <index>.<name>.{} and a network policy between instances", settings.domain));
-    t.degraded(Spread, "Diego spreads instances over cells and zones as best it can; it cannot be required");
-    t.unsupported(DisruptionBudget, "platform upgrades evacuate cells on their own schedule");
-    let check = |c: Option<&crate::model::Check>| c.map(|c| matches!(c.action, CheckAction::Exec { .. }));
+    t.emulated(
+        Storage,
+        "a volume service with one directory per instance index, linked at the spec's path",
+    );
+    t.unsupported(
+        StorageClass,
+        "the volume service instance decides; `class` is ignored",
+    );
+    t.native(
+        Identity,
+        "instance indexes; self is $CF_INSTANCE_INDEX in the start command",
+    );
+    t.native(
+        Discovery,
+        format!(
+            "internal route: <index>.<name>.{} and a network policy between instances",
+            settings.domain
+        ),
+    );
+    t.degraded(
+        Spread,
+        "Diego spreads instances over cells and zones as best it can; it cannot be required",
+    );
+    t.unsupported(
+        DisruptionBudget,
+        "platform upgrades evacuate cells on their own schedule",
+    );
+    let check =
+        |c: Option<&crate::model::Check>| c.map(|c| matches!(c.action, CheckAction::Exec { .. }));
     match check(service.health.liveness.as_ref()) {
         Some(true) => t.degraded(Liveness, "command checks become `process` checks"),
-        _ => t.native(Liveness, noting_unused("health-check-type http or port", service.health.liveness.is_some())),
+        _ => t.native(
+            Liveness,
+            noting_unused(
+                "health-check-type http or port",
+                service.health.liveness.is_some(),
+            ),
+        ),
     }
     match check(service.health.readiness.as_ref()) {
         Some(true) => t.degraded(Readiness, "command checks become `process` checks"),
-        _ => t.native(Readiness, noting_unused("readiness-health-check-type http or port", service.health.readiness.is_some())),
+        _ => t.native(
+            Readiness,
+            noting_unused(
+                "readiness-health-check-type http or port",
+                service.health.readiness.is_some(),
+            ),
+        ),
     }
     match service.replication.start.value {
         Start::Parallel => t.native(StartOrder, "instances start together"),
         Start::Ordered => t.unsupported(StartOrder, "instances always start together"),
     }
-    t.degraded(RollingUpdate, "cf push stops, then starts; a rolling push would share instance directories");
-    t.degraded(Resources, noting_unused("memory and disk_quota; CPU follows memory", service.resources.is_some()));
-    t.emulated(Init, noting_unused("cf run-task once from setup.sh, retrying until the cluster answers", service.init.is_some()));
+    t.degraded(
+        RollingUpdate,
+        "cf push stops, then starts; a rolling push would share instance directories",
+    );
+    t.degraded(
+        Resources,
+        noting_unused(
+            "memory and disk_quota; CPU follows memory",
+            service.resources.is_some(),
+        ),
+    );
+    t.emulated(
+        Init,
+        noting_unused(
+            "cf run-task once from setup.sh, retrying until the cluster answers",
+            service.init.is_some(),
+        ),
+    );
     t.emulated(Secrets, "((variables)) filled by cf push --vars-file");
-    t.degraded(TlsNames, "instance names are stable; certificates come through a service binding, not a mount");
+    t.degraded(
+        TlsNames,
+        "instance names are stable; certificates come through a service binding, not a mount",
+    );
     t.0
 }

@@ -5,7 +5,9 @@
 mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
+use crate::backend::{
+    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
+};
 use crate::backends::docker::engine::shell_quote;
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
@@ -155,10 +157,14 @@ impl Backend for CloudFoundry {
                     header_comment(service, diagnostics)
                 );
                 let (manifest, init) = manifest(service, settings)?;
-                let yaml = crate::yaml::to_yaml(&manifest).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+                let yaml = crate::yaml::to_yaml(&manifest)
+                    .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let script = setup(service, settings, &header, init)?;
                 Ok(Lowered {
-                    files: vec![OutputFile::new("manifest.yml", format!("{header}{yaml}")), OutputFile::script("setup.sh", script)],
+                    files: vec![
+                        OutputFile::new("manifest.yml", format!("{header}{yaml}")),
+                        OutputFile::script("setup.sh", script),
+                    ],
                     tls_names: tls_names(service, settings),
                 })
             },

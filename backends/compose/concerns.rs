@@ -5,26 +5,71 @@ use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service) -> Vec<Realization> {
     let mut t = Table::default();
-    t.emulated(Storage, "one service per member, each with its own named volume declared with an explicit name");
-    t.unsupported(StorageClass, "the engine's default volume driver; `class` is ignored");
-    t.emulated(Identity, "one service <name>-<ordinal> per member, with that hostname");
-    t.native(Discovery, "the network's DNS resolves each member service by name");
+    t.emulated(
+        Storage,
+        "one service per member, each with its own named volume declared with an explicit name",
+    );
+    t.unsupported(
+        StorageClass,
+        "the engine's default volume driver; `class` is ignored",
+    );
+    t.emulated(
+        Identity,
+        "one service <name>-<ordinal> per member, with that hostname",
+    );
+    t.native(
+        Discovery,
+        "the network's DNS resolves each member service by name",
+    );
     if service.replicas() > 1 && service.replication.spread.value != Spread::None {
         t.unsupported(Spread, "one engine is one host: every replica runs there");
     } else {
         t.native(Spread, "nothing to spread");
     }
     t.unsupported(DisruptionBudget, "a single engine has no drains");
-    t.degraded(Liveness, noting_unused("healthcheck; compose reports health but does not restart unhealthy containers", service.health.liveness.is_some()));
-    t.unsupported(Readiness, "no load balancer to take a member out of rotation");
+    t.degraded(
+        Liveness,
+        noting_unused(
+            "healthcheck; compose reports health but does not restart unhealthy containers",
+            service.health.liveness.is_some(),
+        ),
+    );
+    t.unsupported(
+        Readiness,
+        "no load balancer to take a member out of rotation",
+    );
     match service.replication.start.value {
-        Start::Parallel => t.native(StartOrder, "members start together and never depend on each other"),
-        Start::Ordered => t.native(StartOrder, "depends_on the previous member with condition service_healthy"),
+        Start::Parallel => t.native(
+            StartOrder,
+            "members start together and never depend on each other",
+        ),
+        Start::Ordered => t.native(
+            StartOrder,
+            "depends_on the previous member with condition service_healthy",
+        ),
     }
     t.degraded(RollingUpdate, "up recreates changed members all at once");
-    t.degraded(Resources, noting_unused("cpus, mem_limit and mem_reservation; no CPU request", service.resources.is_some()));
-    t.emulated(Init, noting_unused("a one-shot service with restart on-failure:30, started again on every up", service.init.is_some()));
-    t.emulated(Secrets, "${NAME:?} interpolated from the caller's environment");
-    t.emulated(TlsNames, "service names on the network; certificates from an external volume mounted read-only");
+    t.degraded(
+        Resources,
+        noting_unused(
+            "cpus, mem_limit and mem_reservation; no CPU request",
+            service.resources.is_some(),
+        ),
+    );
+    t.emulated(
+        Init,
+        noting_unused(
+            "a one-shot service with restart on-failure:30, started again on every up",
+            service.init.is_some(),
+        ),
+    );
+    t.emulated(
+        Secrets,
+        "${NAME:?} interpolated from the caller's environment",
+    );
+    t.emulated(
+        TlsNames,
+        "service names on the network; certificates from an external volume mounted read-only",
+    );
     t.0
 }

@@ -4,7 +4,9 @@
 mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
+use crate::backend::{
+    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
+};
 use crate::backends::docker::PublishOptions;
 use crate::backends::docker::engine::{self, HealthCommand, Publish};
 use crate::diagnostic::Diagnostic;
@@ -26,15 +28,21 @@ impl Backend for Compose {
     fn compile(&self, input: &Input) -> Compiled {
         let service = input.service;
         pipeline(
-            input.options::<PublishOptions>("compose").and_then(|o| o.resolve(input)),
+            input
+                .options::<PublishOptions>("compose")
+                .and_then(|o| o.resolve(input)),
             |_| rules::check(service),
             |_| concerns::concerns(service),
             |publish, diagnostics| {
                 let options_span = service.backend_options.get("compose").cloned();
                 let file = lower(service, publish, options_span)?;
-                let yaml = crate::yaml::to_yaml(&file).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+                let yaml = crate::yaml::to_yaml(&file)
+                    .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let contents = format!("{}{yaml}", header_comment(service, diagnostics));
-                Ok(Lowered { files: vec![OutputFile::new("compose.yaml", contents)], tls_names: engine::tls_names(service) })
+                Ok(Lowered {
+                    files: vec![OutputFile::new("compose.yaml", contents)],
+                    tls_names: engine::tls_names(service),
+                })
             },
         )
     }

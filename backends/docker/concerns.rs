@@ -5,10 +5,22 @@ use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service) -> Vec<Realization> {
     let mut t = Table::default();
-    t.native(Storage, "a named volume per member and persistent volume, <name>-<ordinal>-<volume>");
-    t.unsupported(StorageClass, "the engine's default volume driver; `class` is ignored");
-    t.native(Identity, "containers <name>-<ordinal> with matching --hostname and --network-alias");
-    t.native(Discovery, "a user-defined network whose DNS resolves each member by name");
+    t.native(
+        Storage,
+        "a named volume per member and persistent volume, <name>-<ordinal>-<volume>",
+    );
+    t.unsupported(
+        StorageClass,
+        "the engine's default volume driver; `class` is ignored",
+    );
+    t.native(
+        Identity,
+        "containers <name>-<ordinal> with matching --hostname and --network-alias",
+    );
+    t.native(
+        Discovery,
+        "a user-defined network whose DNS resolves each member by name",
+    );
     if service.replicas() > 1 && service.replication.spread.value != Spread::None {
         t.unsupported(Spread, "one engine is one host: every replica runs there");
     } else {
@@ -16,15 +28,42 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     }
     t.unsupported(DisruptionBudget, "a single engine has no drains");
     t.degraded(Liveness, noting_unused("--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers", service.health.liveness.is_some()));
-    t.unsupported(Readiness, "no load balancer to take a member out of rotation");
+    t.unsupported(
+        Readiness,
+        "no load balancer to take a member out of rotation",
+    );
     match service.replication.start.value {
         Start::Parallel => t.native(StartOrder, "members start together"),
-        Start::Ordered => t.emulated(StartOrder, "run.sh waits for each member's health before the next"),
+        Start::Ordered => t.emulated(
+            StartOrder,
+            "run.sh waits for each member's health before the next",
+        ),
     }
-    t.degraded(RollingUpdate, "a changed spec is reported; the container is replaced by hand (docker rm, run.sh)");
-    t.degraded(Resources, noting_unused("--memory, --cpus limits and --memory-reservation; no CPU request", service.resources.is_some()));
-    t.emulated(Init, noting_unused("run.sh creates <name>-init once and starts it until it succeeds", service.init.is_some()));
-    t.emulated(Secrets, "taken from the caller's environment when run.sh runs (-e NAME)");
-    t.emulated(TlsNames, "container names on the network; certificates from a named volume mounted read-only");
+    t.degraded(
+        RollingUpdate,
+        "a changed spec is reported; the container is replaced by hand (docker rm, run.sh)",
+    );
+    t.degraded(
+        Resources,
+        noting_unused(
+            "--memory, --cpus limits and --memory-reservation; no CPU request",
+            service.resources.is_some(),
+        ),
+    );
+    t.emulated(
+        Init,
+        noting_unused(
+            "run.sh creates <name>-init once and starts it until it succeeds",
+            service.init.is_some(),
+        ),
+    );
+    t.emulated(
+        Secrets,
+        "taken from the caller's environment when run.sh runs (-e NAME)",
+    );
+    t.emulated(
+        TlsNames,
+        "container names on the network; certificates from a named volume mounted read-only",
+    );
     t.0
 }

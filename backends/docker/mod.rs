@@ -1,11 +1,13 @@
 //! The docker backend: `run.sh`, a POSIX shell script that runs each member with `docker run`.
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
-pub mod engine;
 mod concerns;
+pub mod engine;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
+use crate::backend::{
+    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
+};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Start};
 use engine::{HealthCommand, Publish, health_command, shell_quote};
@@ -67,13 +69,23 @@ impl Backend for Docker {
     fn compile(&self, input: &Input) -> Compiled {
         let service = input.service;
         pipeline(
-            input.options::<PublishOptions>("docker").and_then(|o| o.resolve(input)),
+            input
+                .options::<PublishOptions>("docker")
+                .and_then(|o| o.resolve(input)),
             |_| rules::check(service),
             |_| concerns::concerns(service),
             |publish, diagnostics| {
                 let options_span = service.backend_options.get("docker").cloned();
-                let contents = script(service, publish, options_span, &header_comment(service, diagnostics))?;
-                Ok(Lowered { files: vec![OutputFile::script("run.sh", contents)], tls_names: engine::tls_names(service) })
+                let contents = script(
+                    service,
+                    publish,
+                    options_span,
+                    &header_comment(service, diagnostics),
+                )?;
+                Ok(Lowered {
+                    files: vec![OutputFile::script("run.sh", contents)],
+                    tls_names: engine::tls_names(service),
+                })
             },
         )
     }

@@ -2,8 +2,8 @@
 //! Service, a PodDisruptionBudget, an init Job, optional StorageClasses and a Kustomization.
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
-mod lower;
 mod concerns;
+mod lower;
 mod rules;
 
 use crate::backend::{Backend, Compiled, Input, Lowered, Rule, pipeline};
@@ -64,7 +64,10 @@ impl Backend for Kubernetes {
             settings(input),
             |_| rules::check(service),
             |_| concerns::concerns(service),
-            |settings, diagnostics| lower::lower(service, settings, diagnostics).map(|(files, tls_names)| Lowered { files, tls_names }),
+            |settings, diagnostics| {
+                lower::lower(service, settings, diagnostics)
+                    .map(|(files, tls_names)| Lowered { files, tls_names })
+            },
         )
     }
 }

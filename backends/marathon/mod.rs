@@ -145,7 +145,12 @@ impl Backend for Marathon {
             settings(input),
             |settings| rules::check(service, settings),
             |settings| concerns::concerns(service, settings),
-            |settings, diagnostics| Ok(Lowered { files: lower(service, settings, diagnostics)?, tls_names: tls_names(service) }),
+            |settings, diagnostics| {
+                Ok(Lowered {
+                    files: lower(service, settings, diagnostics)?,
+                    tls_names: tls_names(service),
+                })
+            },
         )
     }
 }

@@ -7,29 +7,89 @@ use crate::model::{Service, Spread, Start};
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     let mut t = Table::default();
     if settings.pin {
-        t.emulated(Storage, "a named volume per member on the node its placement constraint pins it to");
+        t.emulated(
+            Storage,
+            "a named volume per member on the node its placement constraint pins it to",
+        );
     } else {
-        t.native(Storage, format!("volumes of the `{}` driver, which follow the task", settings.volume_driver));
+        t.native(
+            Storage,
+            format!(
+                "volumes of the `{}` driver, which follow the task",
+                settings.volume_driver
+            ),
+        );
     }
-    t.degraded(StorageClass, format!("the `{}` volume driver; `class` is ignored", settings.volume_driver));
-    t.emulated(Identity, "one service <name>-<ordinal> with replicas: 1 per member");
-    t.degraded(Discovery, "overlay network DNS by service name; a task is in DNS only while healthy");
+    t.degraded(
+        StorageClass,
+        format!(
+            "the `{}` volume driver; `class` is ignored",
+            settings.volume_driver
+        ),
+    );
+    t.emulated(
+        Identity,
+        "one service <name>-<ordinal> with replicas: 1 per member",
+    );
+    t.degraded(
+        Discovery,
+        "overlay network DNS by service name; a task is in DNS only while healthy",
+    );
     match service.replication.spread.value {
         _ if service.replicas() < 2 => t.native(Spread, "one replica: nothing to spread"),
         Spread::None => t.degraded(Spread, "spread = none: members may share a node"),
-        _ => t.emulated(Spread, "node labels from prepare-nodes.sh and placement constraints"),
+        _ => t.emulated(
+            Spread,
+            "node labels from prepare-nodes.sh and placement constraints",
+        ),
     }
-    t.unsupported(DisruptionBudget, "a node drain moves tasks regardless; a pinned member waits for its node");
-    t.native(Liveness, noting_unused("healthcheck with a start period; Swarm replaces unhealthy tasks", service.health.liveness.is_some()));
+    t.unsupported(
+        DisruptionBudget,
+        "a node drain moves tasks regardless; a pinned member waits for its node",
+    );
+    t.native(
+        Liveness,
+        noting_unused(
+            "healthcheck with a start period; Swarm replaces unhealthy tasks",
+            service.health.liveness.is_some(),
+        ),
+    );
     t.unsupported(Readiness, "Swarm has one health check; it carries liveness");
     match service.replication.start.value {
         Start::Parallel => t.native(StartOrder, "all member services start together"),
-        Start::Ordered => t.unsupported(StartOrder, "stack deploy starts services together; depends_on is ignored"),
+        Start::Ordered => t.unsupported(
+            StartOrder,
+            "stack deploy starts services together; depends_on is ignored",
+        ),
     }
-    t.native(RollingUpdate, format!("update_config and rollback_config, parallelism 1, {}", settings.update_order));
-    t.native(Resources, noting_unused("deploy.resources limits and reservations", service.resources.is_some()));
-    t.emulated(Init, noting_unused("a one-shot service with restart_policy on-failure", service.init.is_some()));
-    t.degraded(Secrets, "external Swarm secrets as files; the container gets <NAME>_FILE");
-    t.native(TlsNames, "service names on the overlay network; certificate files as external Swarm secrets");
+    t.native(
+        RollingUpdate,
+        format!(
+            "update_config and rollback_config, parallelism 1, {}",
+            settings.update_order
+        ),
+    );
+    t.native(
+        Resources,
+        noting_unused(
+            "deploy.resources limits and reservations",
+            service.resources.is_some(),
+        ),
+    );
+    t.emulated(
+        Init,
+        noting_unused(
+            "a one-shot service with restart_policy on-failure",
+            service.init.is_some(),
+        ),
+    );
+    t.degraded(
+        Secrets,
+        "external Swarm secrets as files; the container gets <NAME>_FILE",
+    );
+    t.native(
+        TlsNames,
+        "service names on the overlay network; certificate files as external Swarm secrets",
+    );
     t.0
 }

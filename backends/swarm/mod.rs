@@ -5,7 +5,9 @@
 mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline};
+use crate::backend::{
+    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
+};
 use crate::backends::docker::engine::{self, HealthCommand, Publish, shell_quote};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Spread};
@@ -156,10 +158,14 @@ impl Backend for Swarm {
                 let header = header_comment(service, diagnostics);
                 let options_span = service.backend_options.get("swarm").cloned();
                 let stack = lower(service, settings, options_span)?;
-                let stack = crate::yaml::to_yaml(&stack).map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+                let stack = crate::yaml::to_yaml(&stack)
+                    .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let script = prepare_nodes(service, settings, &header)?;
                 Ok(Lowered {
-                    files: vec![OutputFile::new("stack.yaml", format!("{header}{stack}")), OutputFile::script("prepare-nodes.sh", script)],
+                    files: vec![
+                        OutputFile::new("stack.yaml", format!("{header}{stack}")),
+                        OutputFile::script("prepare-nodes.sh", script),
+                    ],
                     tls_names: tls_names(service),
                 })
             },
