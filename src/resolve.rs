@@ -37,6 +37,8 @@ pub fn resolve(
     if !r.diagnostics.is_empty() {
         return Err(r.diagnostics);
     }
+    // `name` may come from a parameter; it cannot refer to itself.
+    r.templates = Templates::new("", params.clone(), Default::default());
     let name = r.name(&spec.name);
     r.templates = Templates::new(&name, params.clone(), Default::default());
     let ports = r.ports(&spec.ports);

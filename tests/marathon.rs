@@ -53,8 +53,17 @@ fn every_app_matches_the_app_definition_schema() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for name in compile_all(dir.path()) {
-        let group = read(&dir.path().join(&name).join(format!("marathon/{name}.json")));
+    for example in compile_all(dir.path()) {
+        let report = read(&dir.path().join(&example).join("berth-report.json"));
+        let name = report["services"][0]["service"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let group = read(
+            &dir.path()
+                .join(&example)
+                .join(format!("marathon/{name}.json")),
+        );
         // Group.json refers to AppDefinition.json by a network address; validate the apps one by one.
         for (i, app) in group["apps"].as_array().unwrap().iter().enumerate() {
             let path = dir.path().join(format!("{name}-group-app-{i}.json"));
@@ -62,7 +71,7 @@ fn every_app_matches_the_app_definition_schema() {
             files.push(path);
             let own = dir
                 .path()
-                .join(&name)
+                .join(&example)
                 .join(format!("marathon/{name}-{i}.json"));
             assert_eq!(
                 &read(&own),
