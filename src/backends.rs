@@ -46,9 +46,11 @@ pub fn names() -> Vec<&'static str> {
     all().iter().map(|b| b.name()).collect()
 }
 
-/// Every rule of every backend.
+/// Every rule: the spec's own (`spec/...`), then each backend's.
 pub fn rules() -> impl Iterator<Item = &'static Rule> {
-    all().iter().flat_map(|b| b.rules().iter())
+    crate::rules::RULES
+        .iter()
+        .chain(all().iter().flat_map(|b| b.rules().iter()))
 }
 
 pub fn rule(id: &str) -> Option<&'static Rule> {

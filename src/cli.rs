@@ -33,6 +33,9 @@ enum Command {
         /// Write nothing; exit 3 with a diff if DIR is not what this compile would write.
         #[arg(long)]
         check: bool,
+        /// Replace files in DIR that berth did not write where it needs their paths.
+        #[arg(long, conflicts_with = "check")]
+        force: bool,
         #[command(flatten)]
         common: Common,
         #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -108,9 +111,10 @@ pub fn main() -> i32 {
             specs,
             out,
             check,
+            force,
             common,
             format,
-        } => compile_command(&specs, &out, check, &common, format),
+        } => compile_command(&specs, &out, check, force, &common, format),
         Command::Check {
             spec,
             common,
@@ -148,6 +152,7 @@ fn compile_command(
     specs: &[PathBuf],
     out: &Path,
     check: bool,
+    force: bool,
     common: &Common,
     format: Format,
 ) -> i32 {
@@ -182,7 +187,7 @@ fn compile_command(
             Err(d) => fail(&d, format),
         };
     }
-    match output::write(out, &files) {
+    match output::write(out, &files, force) {
         Ok(written) => {
             if format == Format::Human {
                 eprintln!(
@@ -276,6 +281,10 @@ fn diff_command(
             Ok(planned) => planned,
             Err(d) => return fail(&d, Format::Human),
         };
+        let read_old = |path: &str| std::fs::read_to_string(dir.join(path)).ok();
+        for warning in diff::upgrade_warnings(&read_old, &planned) {
+            eprintln!("{warning}");
+        }
         return match output::drift(dir, &planned) {
             Ok(diff) => {
                 print!("{diff}");

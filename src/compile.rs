@@ -43,22 +43,38 @@ impl Outcome {
 }
 
 pub fn compile(request: &Request) -> Outcome {
+    compile_with(request, None)
+}
+
+/// Compiles spec text that is not in a file (fuzzing, editors); `request.spec` names it.
+pub fn compile_text(request: &Request, text: String) -> Outcome {
+    compile_with(request, Some(text))
+}
+
+fn compile_with(request: &Request, text: Option<String>) -> Outcome {
     let mut outcome = Outcome {
         sources: Sources::default(),
         diagnostics: Vec::new(),
         outputs: Vec::new(),
         service_name: None,
     };
-    match run(request, &mut outcome) {
+    match run(request, text, &mut outcome) {
         Ok(()) => {}
         Err(mut diagnostics) => outcome.diagnostics.append(&mut diagnostics),
     }
     outcome
 }
 
-fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> {
+fn run(
+    request: &Request,
+    text: Option<String>,
+    outcome: &mut Outcome,
+) -> Result<(), Vec<Diagnostic>> {
     let chosen = choose_backends(&request.backends)?;
-    let text = read(&request.spec)?;
+    let text = match text {
+        Some(text) => text,
+        None => read(&request.spec)?,
+    };
     let spec_file = outcome
         .sources
         .add(request.spec.display().to_string(), text.clone());
@@ -82,6 +98,7 @@ fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> 
     };
     let service = resolve::resolve(parsed, spec_file, &text, &overrides, &context)?;
     outcome.service_name = Some(service.name().to_string());
+    outcome.diagnostics.extend(crate::rules::check(&service));
     for backend in chosen {
         let compiled = backend.compile(&Input {
             service: &service,
@@ -98,6 +115,10 @@ fn run(request: &Request, outcome: &mut Outcome) -> Result<(), Vec<Diagnostic>> 
             concerns: compiled.concerns,
             diagnostics: compiled.diagnostics,
         });
+    }
+    // Invalid options of one backend make the whole compile invalid: no backend's files stand.
+    if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
+        outcome.outputs.iter_mut().for_each(|o| o.files.clear());
     }
     Ok(())
 }

@@ -204,3 +204,103 @@ pub fn backend_files(a: (&str, &[OutputFile]), b: (&str, &[OutputFile])) -> Stri
     }
     out
 }
+
+/// Changes that an orchestrator cannot apply in place, between the files in an output directory
+/// and a fresh compile: each warning names the field and the safe migration.
+pub fn upgrade_warnings(
+    old: &dyn Fn(&str) -> Option<String>,
+    planned: &[crate::output::Planned],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for file in planned {
+        let Some(before) = old(&file.path) else {
+            continue;
+        };
+        if before == file.contents {
+            continue;
+        }
+        if file.path.ends_with(".yaml") {
+            let (Ok(a), Ok(b)) = (
+                serde_saphyr::from_str::<Value>(&before),
+                serde_saphyr::from_str::<Value>(&file.contents),
+            ) else {
+                continue;
+            };
+            warnings.extend(kubernetes_immutable(&file.path, &a, &b));
+        } else if file.path.contains("marathon/")
+            && file.path.ends_with(".json")
+            && !file.path.ends_with(".metronome.json")
+        {
+            let (Ok(a), Ok(b)) = (
+                serde_json::from_str::<Value>(&before),
+                serde_json::from_str::<Value>(&file.contents),
+            ) else {
+                continue;
+            };
+            let size = |app: &Value| {
+                app["container"]["volumes"].as_array().map(|v| {
+                    v.iter()
+                        .map(|v| v["persistent"]["size"].clone())
+                        .collect::<Vec<_>>()
+                })
+            };
+            // The group file repeats the member files; each member is reported once, from its own.
+            if a.get("apps").is_some() {
+                continue;
+            }
+            for (x, y) in [(&a, &b)] {
+                if x["id"] == y["id"] && size(x) != size(y) {
+                    warnings.push(format!(
+                        "warning[upgrade/marathon-volume-size]: {}: the persistent volume size of `{}` changes, which Marathon cannot do in place: the app would get a new, empty volume\n  = help: add a member with the new size, let it catch up, then retire the old one",
+                        file.path,
+                        y["id"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    warnings
+}
+
+/// StatefulSet fields other than these, and a Job's template, are immutable.
+const STATEFULSET_MUTABLE: [&str; 6] = [
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+];
+
+fn kubernetes_immutable(path: &str, old: &Value, new: &Value) -> Vec<String> {
+    let mut warnings = Vec::new();
+    match (old["kind"].as_str(), new["kind"].as_str()) {
+        (Some("StatefulSet"), Some("StatefulSet")) => {
+            let empty = Map::new();
+            let (a, b) = (
+                old["spec"].as_object().unwrap_or(&empty),
+                new["spec"].as_object().unwrap_or(&empty),
+            );
+            let mut keys: Vec<&String> = a
+                .keys()
+                .chain(b.keys())
+                .filter(|k| !STATEFULSET_MUTABLE.contains(&k.as_str()))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys.into_iter().filter(|k| a.get(*k) != b.get(*k)) {
+                let help = if key == "volumeClaimTemplates" {
+                    "to grow a disk, expand each claim (`kubectl patch pvc NAME -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"SIZE\"}}}}'`, where the class allows expansion), then `kubectl delete statefulset NAME --cascade=orphan` and apply: pods and claims stay"
+                } else {
+                    "`kubectl delete statefulset NAME --cascade=orphan` (pods and claims stay), then apply the new files"
+                };
+                warnings.push(format!("warning[upgrade/statefulset-immutable]: {path}: `spec.{key}` changes, which Kubernetes refuses on an existing StatefulSet\n  = help: {help}"));
+            }
+        }
+        (Some("Job"), Some("Job")) if old["spec"]["template"] != new["spec"]["template"] => {
+            warnings.push(format!("warning[upgrade/job-immutable]: {path}: the Job's pod template changes, which Kubernetes refuses on an existing Job\n  = help: delete the finished Job (`kubectl delete job NAME`), then apply: it runs again"));
+        }
+        _ => {}
+    }
+    warnings
+}

@@ -17,6 +17,7 @@ pub mod params;
 pub mod quantity;
 pub mod report;
 pub mod resolve;
+pub mod rules;
 pub mod source;
 pub mod spec;
 pub mod template;

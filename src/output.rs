@@ -32,9 +32,24 @@ pub struct Planned {
     pub executable: bool,
 }
 
-/// Writes `files` atomically, refusing to replace a file
-/// that berth did not write; removes files berth wrote before that this compile no longer makes.
-pub fn write(out: &Path, files: &[Planned]) -> Result<Written, Diagnostic> {
+/// A file that tools read as the entry point of its directory (`kubectl apply -k` reads
+/// `Kustomization`): it is removed before the files it names change and written back last, so an
+/// interrupted write never leaves an entry point over a mix of old and new files.
+const ENTRY_POINTS: [&str; 1] = ["Kustomization"];
+
+fn is_entry_point(path: &str) -> bool {
+    ENTRY_POINTS
+        .iter()
+        .any(|e| path == *e || path.ends_with(&format!("/{e}")))
+}
+
+/// Writes `files`, refusing to replace a file that berth did not write unless `force`; removes
+/// files berth wrote before that this compile no longer makes.
+///
+/// Every file is written to a temporary file and renamed over its target. The manifest lists the
+/// old and the new files before any rename (so files of an interrupted write are still known as
+/// berth's), and entry points are taken away first and put back last.
+pub fn write(out: &Path, files: &[Planned], force: bool) -> Result<Written, Diagnostic> {
     let manifest_path = out.join(MANIFEST);
     let previous: Manifest = match fs::read_to_string(&manifest_path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
@@ -55,33 +70,63 @@ pub fn write(out: &Path, files: &[Planned]) -> Result<Written, Diagnostic> {
             ));
         }
         let target = out.join(relative);
-        if target.symlink_metadata().is_ok() && !previous.files.contains(relative) {
-            return Err(Diagnostic::input(
-                "output/foreign-file",
-                format!(
-                    "refusing to overwrite `{}`: berth did not write it",
-                    target.display()
-                ),
-            )
-            .help("move the file away, or compile into another `--out` directory"));
+        if !force && target.symlink_metadata().is_ok() && !previous.files.contains(relative) {
+            return Err(Diagnostic::input("output/foreign-file", format!("refusing to overwrite `{}`: berth did not write it", target.display()))
+                .help("move the file away, compile into another `--out` directory, or pass `--force` to replace it"));
         }
     }
     let mut written = Written::default();
-    for file in files {
-        let (relative, contents) = (&file.path, &file.contents);
-        let target = out.join(relative);
+    let up_to_date = |file: &Planned| {
+        let target = out.join(&file.path);
         let mode_ok =
             |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
-        if fs::read(&target).is_ok_and(|old| old == contents.as_bytes())
+        fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
             && fs::metadata(&target).is_ok_and(mode_ok)
-        {
-            written.unchanged.push(relative.clone());
-            continue;
+    };
+    let changing: Vec<&Planned> = files.iter().filter(|f| !up_to_date(f)).collect();
+    let changed_dirs: BTreeSet<&str> = changing
+        .iter()
+        .filter(|f| !is_entry_point(&f.path))
+        .map(|f| parent(&f.path))
+        .collect();
+    // An entry point over changing files is taken away and written back, even if it is the same.
+    let rewrite = |f: &Planned| {
+        !up_to_date(f) || (is_entry_point(&f.path) && changed_dirs.contains(parent(&f.path)))
+    };
+    let mut staged = Vec::new();
+    for file in files {
+        if rewrite(file) {
+            staged.push((
+                file,
+                stage(
+                    &out.join(&file.path),
+                    file.contents.as_bytes(),
+                    file.executable,
+                )?,
+            ));
+        } else {
+            written.unchanged.push(file.path.clone());
         }
-        write_atomically(&target, contents.as_bytes(), file.executable)?;
-        written.changed.push(relative.clone());
     }
     let now: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
+    write_manifest(
+        &manifest_path,
+        previous.files.union(&now).cloned().collect(),
+    )?;
+    for (entry, _) in staged.iter().filter(|(f, _)| is_entry_point(&f.path)) {
+        let target = out.join(&entry.path);
+        match fs::remove_file(&target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(&target, e)),
+            _ => interruption_point(),
+        }
+    }
+    staged.sort_by_key(|(f, _)| is_entry_point(&f.path));
+    for (file, temporary) in staged {
+        let target = out.join(&file.path);
+        fs::rename(&temporary, &target).map_err(|e| io_error(&target, e))?;
+        interruption_point();
+        written.changed.push(file.path.clone());
+    }
     for stale in previous.files.difference(&now) {
         let path = out.join(stale);
         if safe_relative(stale) && path.is_file() {
@@ -89,15 +134,44 @@ pub fn write(out: &Path, files: &[Planned]) -> Result<Written, Diagnostic> {
             written.removed.push(stale.clone());
         }
     }
-    let manifest = serde_json::to_string_pretty(&Manifest { files: now })
-        .expect("a set of strings serializes");
-    write_atomically(&manifest_path, format!("{manifest}\n").as_bytes(), false)?;
+    write_manifest(&manifest_path, now)?;
     Ok(written)
 }
 
-/// Writes to a temporary file in the same directory, then renames it over the target, so a reader
-/// sees either the old or the new file.
-fn write_atomically(target: &Path, contents: &[u8], executable: bool) -> Result<(), Diagnostic> {
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn write_manifest(path: &Path, files: BTreeSet<String>) -> Result<(), Diagnostic> {
+    let manifest =
+        serde_json::to_string_pretty(&Manifest { files }).expect("a set of strings serializes");
+    let temporary = stage(path, format!("{manifest}\n").as_bytes(), false)?;
+    fs::rename(&temporary, path).map_err(|e| io_error(path, e))
+}
+
+/// Tests stop a write after `BERTH_TEST_INTERRUPT_AFTER` renames, as a kill would (debug builds only).
+fn interruption_point() {
+    #[cfg(debug_assertions)]
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RENAMES: AtomicUsize = AtomicUsize::new(0);
+        if let Some(limit) = std::env::var("BERTH_TEST_INTERRUPT_AFTER")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            && RENAMES.fetch_add(1, Ordering::SeqCst) + 1 >= limit
+        {
+            std::process::exit(99);
+        }
+    }
+}
+
+/// Writes `contents` to a temporary file beside `target` and syncs it; the caller renames it over
+/// the target, so a reader sees either the old or the new file.
+fn stage(
+    target: &Path,
+    contents: &[u8],
+    executable: bool,
+) -> Result<std::path::PathBuf, Diagnostic> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     let name = target
@@ -113,10 +187,9 @@ fn write_atomically(target: &Path, contents: &[u8], executable: bool) -> Result<
         } else {
             0o644
         }))?;
-        file.sync_all()?;
-        fs::rename(&temporary, target)
+        file.sync_all()
     })();
-    result.map_err(|e| {
+    result.map(|()| temporary.clone()).map_err(|e| {
         let _ = fs::remove_file(&temporary);
         io_error(target, e)
     })
