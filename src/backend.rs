@@ -41,6 +41,7 @@ impl Rule {
             label: label.into(),
             help: Some(help.into()),
             allowed_because: allowed.map(|a| a.reason.clone()),
+            origins: Vec::new(),
         }
     }
 }

@@ -116,11 +116,56 @@ fn run(
             diagnostics: compiled.diagnostics,
         });
     }
+    annotate_origins(&service, &outcome.sources, &mut outcome.diagnostics);
+    for output in &mut outcome.outputs {
+        annotate_origins(&service, &outcome.sources, &mut output.diagnostics);
+    }
     // Invalid options of one backend make the whole compile invalid: no backend's files stand.
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
         outcome.outputs.iter_mut().for_each(|o| o.files.clear());
     }
     Ok(())
+}
+
+/// For each diagnostic whose span mentions `params.NAME`, says what value the parameter had and
+/// where it came from (`--set`, a `--values` file, or its default).
+fn annotate_origins(
+    service: &crate::model::Service,
+    sources: &Sources,
+    diagnostics: &mut [Diagnostic],
+) {
+    for diagnostic in diagnostics.iter_mut() {
+        let Some(span) = &diagnostic.span else {
+            continue;
+        };
+        let text = sources
+            .text(span.file)
+            .get(span.range.clone())
+            .unwrap_or("");
+        for (name, origin) in &service.param_origins {
+            let mentioned = text
+                .match_indices(&format!("params.{name}"))
+                .any(|(at, _)| {
+                    !text[at + 7 + name.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                });
+            if mentioned {
+                let where_ = origin.span.as_ref().map(|s| {
+                    let (line, column) = sources.line_column(s);
+                    format!(" ({}:{line}:{column})", sources.name(s.file))
+                });
+                diagnostic.origins.push((
+                    format!(
+                        "`params.{name}` is `{}`, from {}{}",
+                        origin.value,
+                        origin.origin,
+                        where_.unwrap_or_default()
+                    ),
+                    origin.span.clone(),
+                ));
+            }
+        }
+    }
 }
 
 fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Diagnostic>> {

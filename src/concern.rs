@@ -61,6 +61,30 @@ impl Concern {
     }
 }
 
+impl Concern {
+    /// What the concern means for a stateful service, for `berth explain`.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Concern::Storage => "each member's data outlives its container",
+            Concern::StorageClass => {
+                "the disk the data lives on is chosen, not the platform's default"
+            }
+            Concern::Identity => "each member has a stable name and ordinal",
+            Concern::Discovery => "members find each other by stable names, before they are ready",
+            Concern::Spread => "members run on different hosts",
+            Concern::DisruptionBudget => "planned maintenance never takes down a majority",
+            Concern::Liveness => "a hung member is restarted, by a check that needs no quorum",
+            Concern::Readiness => "clients reach only members that serve",
+            Concern::StartOrder => "members start without waiting on a quorum that cannot form",
+            Concern::RollingUpdate => "an upgrade replaces one member at a time",
+            Concern::Resources => "members get and are limited to the CPU and memory they need",
+            Concern::Init => "the cluster is bootstrapped once, retrying until it answers",
+            Concern::Secrets => "secret values are referenced, never written into files",
+            Concern::TlsNames => "certificates name stable DNS names, not addresses",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {

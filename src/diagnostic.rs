@@ -34,6 +34,9 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The `[[allow]]` reason when a rule was lifted.
     pub allowed_because: Option<String>,
+    /// Where values in the span came from (a parameter's `--set`, `--values` or default), with
+    /// a pointer to that place.
+    pub origins: Vec<(String, Option<Span>)>,
 }
 
 impl Diagnostic {
@@ -48,6 +51,7 @@ impl Diagnostic {
             label: String::new(),
             help: None,
             allowed_because: None,
+            origins: Vec::new(),
         }
     }
 
@@ -84,6 +88,11 @@ pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
 
 /// Renders diagnostics as `error[CODE]: message` with a `┌─ file:line:column` pointer and a help line.
 pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources) -> String {
+    render(diagnostics, sources, false)
+}
+
+/// Renders diagnostics, with ANSI colours when `color`.
+pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let config = term::Config::default();
     let mut out = String::new();
     for diagnostic in diagnostics {
@@ -94,12 +103,23 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources) -> String {
         }
         .with_code(diagnostic.code.clone())
         .with_message(&diagnostic.message);
+        let mut labels = Vec::new();
         if let Some(span) = &diagnostic.span {
-            report = report.with_labels(vec![
+            labels.push(
                 Label::primary(span.file, span.range.clone()).with_message(&diagnostic.label),
-            ]);
+            );
         }
-        let mut notes = Vec::new();
+        for (what, span) in &diagnostic.origins {
+            if let Some(span) = span {
+                labels.push(Label::secondary(span.file, span.range.clone()).with_message(what));
+            }
+        }
+        report = report.with_labels(labels);
+        let mut notes: Vec<String> = diagnostic
+            .origins
+            .iter()
+            .map(|(what, _)| format!("note: {what}"))
+            .collect();
         if let Some(reason) = &diagnostic.allowed_because {
             notes.push(format!("allowed by `[[allow]]`: {reason}"));
         }
@@ -107,8 +127,13 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources) -> String {
             notes.push(format!("help: {help}"));
         }
         report = report.with_notes(notes);
-        match term::emit_into_string(&config, sources.files(), &report) {
-            Ok(text) => out.push_str(&text),
+        let mut buffer = if color {
+            term::termcolor::Buffer::ansi()
+        } else {
+            term::termcolor::Buffer::no_color()
+        };
+        match term::emit_to_write_style(&mut buffer, &config, sources.files(), &report) {
+            Ok(()) => out.push_str(&String::from_utf8_lossy(buffer.as_slice())),
             // A span outside its file is a bug of ours; still show the message itself.
             Err(_) => out.push_str(&format!(
                 "{}[{}]: {}\n",

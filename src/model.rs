@@ -46,6 +46,8 @@ pub struct Service {
     pub allow: Vec<Allow>,
     /// Rendered `params` (for templates in backend options) and the template engine.
     pub(crate) templates: Templates,
+    /// Where each parameter's value came from.
+    pub param_origins: BTreeMap<String, crate::params::ParamOrigin>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
     /// Where the whole spec is, for diagnostics about something missing.

@@ -92,15 +92,25 @@ pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diag
         .collect())
 }
 
-/// The final value of every parameter, as the template context's `params` map.
+/// Where a parameter's final value came from, for diagnostics about values it fed.
+#[derive(Clone, Debug)]
+pub struct ParamOrigin {
+    pub value: String,
+    /// `its default`, `--set` or `--values`.
+    pub origin: &'static str,
+    pub span: Option<Span>,
+}
+
+/// The final value of every parameter (the template context's `params` map), and where each came from.
 pub fn resolve(
     decls: &BTreeMap<Spanned<String>, Spanned<ParamDecl>>,
     overrides: &[Override],
     spec_file: FileId,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Map<String, Value> {
+) -> (Map<String, Value>, BTreeMap<String, ParamOrigin>) {
     let mut types = BTreeMap::new();
     let mut values = Map::new();
+    let mut origins = BTreeMap::new();
     for (name, decl) in decls {
         let span = Some(Span::new(spec_file, decl.get_ref().default.span()));
         let default = decl.get_ref().default.get_ref();
@@ -125,12 +135,20 @@ pub fn resolve(
                     "spec/invalid-value",
                     format!("the default of `{}` {message}", name.get_ref()),
                 )
-                .at(span, "default out of range")
+                .at(span.clone(), "default out of range")
                 .help("change the default or the constraint"),
             );
         }
         types.insert(name.get_ref().clone(), (ty, decl));
         values.insert(name.get_ref().clone(), to_json(default));
+        origins.insert(
+            name.get_ref().clone(),
+            ParamOrigin {
+                value: shown(default),
+                origin: "its default",
+                span: span.clone(),
+            },
+        );
     }
     for o in overrides {
         let Some((ty, decl)) = types.get(&o.name) else {
@@ -189,9 +207,17 @@ pub fn resolve(
             );
             continue;
         }
+        origins.insert(
+            o.name.clone(),
+            ParamOrigin {
+                value: shown(&value),
+                origin: o.origin,
+                span: Some(o.span.clone()),
+            },
+        );
         values.insert(o.name.clone(), to_json(&value));
     }
-    values
+    (values, origins)
 }
 
 fn check_decl(
@@ -251,6 +277,13 @@ fn check_constraints(decl: &ParamDecl, value: &toml::Value) -> Result<(), String
         _ => {}
     }
     Ok(())
+}
+
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn to_json(value: &toml::Value) -> Value {

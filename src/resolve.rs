@@ -33,7 +33,8 @@ pub fn resolve(
         diagnostics: Vec::new(),
         templates: Templates::new("", Default::default(), Default::default()),
     };
-    let params = params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
+    let (params, param_origins) =
+        params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
     if !r.diagnostics.is_empty() {
         return Err(r.diagnostics);
     }
@@ -91,6 +92,7 @@ pub fn resolve(
         tls,
         allow,
         templates: r.templates,
+        param_origins,
         backend_options,
         file_span: Some(Span::new(file, 0..0)),
     })

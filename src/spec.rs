@@ -3,6 +3,7 @@
 //! Fields that may hold a template (`replicas = "{{params.replicas}}"`) are kept as raw TOML
 //! values here; [`crate::resolve`] renders and type-checks them against the parameters.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -11,198 +12,359 @@ pub type SString = Spanned<String>;
 /// A scalar that is either its own type or a string template rendering to it.
 pub type SValue = Spanned<toml::Value>;
 
-#[derive(Debug, Deserialize)]
+/// JSON Schema of a structural integer: an integer, or a template string such as `"{{params.replicas}}"`.
+fn integer_or_template(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "anyOf": [{ "type": "integer" }, { "type": "string", "pattern": "\\{\\{" }] })
+}
+
+fn optional_integer_or_template(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    integer_or_template(generator)
+}
+
+fn optional_boolean_or_template(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "anyOf": [{ "type": "boolean" }, { "type": "string", "pattern": "\\{\\{" }] })
+}
+
+fn parameter_default(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "integer", "boolean"] })
+}
+
+/// One declarative spec of a stateful service (berth). Any string may hold handlebars templates:
+/// `name`, `params.*`, `port.*`, and in `[container]`/`[init]` strings `self`, `peers`, `peer_hosts`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// A DNS-1123 label of at most 52 characters, starting with a letter: it names every object, volume and host.
+    #[schemars(with = "String")]
     pub name: SString,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// Typed parameters that users override with `--set NAME=VALUE` and `--values FILE`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ParamDecl>")]
     pub params: BTreeMap<Spanned<String>, Spanned<ParamDecl>>,
+    /// The process of each member.
+    #[schemars(with = "Container")]
     pub container: Spanned<Container>,
+    /// Ports of each member.
     #[serde(default)]
+    #[schemars(with = "Vec<Port>")]
     pub ports: Vec<Spanned<Port>>,
+    /// Volumes of each member.
     #[serde(default)]
+    #[schemars(with = "Vec<Volume>")]
     pub volumes: Vec<Spanned<Volume>>,
+    /// How many members, and what they need of each other.
     #[serde(default)]
+    #[schemars(with = "Option<Replication>")]
     pub replication: Option<Spanned<Replication>>,
+    /// Health checks.
     #[serde(default)]
+    #[schemars(with = "Option<Health>")]
     pub health: Option<Spanned<Health>>,
+    /// CPU and memory of each member.
     #[serde(default)]
+    #[schemars(with = "Option<Resources>")]
     pub resources: Option<Spanned<Resources>>,
+    /// Stopping.
     #[serde(default)]
+    #[schemars(with = "Option<Lifecycle>")]
     pub lifecycle: Option<Spanned<Lifecycle>>,
+    /// A one-shot bootstrap step that runs once after the members started, retrying until the cluster answers.
     #[serde(default)]
+    #[schemars(with = "Option<Init>")]
     pub init: Option<Spanned<Init>>,
+    /// Certificates the user provides; each backend reports the DNS names they must cover.
     #[serde(default)]
+    #[schemars(with = "Option<Tls>")]
     pub tls: Option<Spanned<Tls>>,
-    /// Options of each backend; each backend deserializes its own table (see [`crate::backend`]).
+    /// Options of each backend (`docker`, `compose`, `kubernetes`, `marathon`, `swarm`, `cloudfoundry`); see each backend's README.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Map<String, serde_json::Value>>")]
     pub backends: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    /// Rules lifted for this spec, each with the reason; the output says so in a comment.
     #[serde(default)]
+    #[schemars(with = "Vec<Allow>")]
     pub allow: Vec<Spanned<Allow>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A typed parameter; its type is the TOML type of `default`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDecl {
+    /// The value when nothing overrides it: a string, an integer or a boolean.
+    #[schemars(schema_with = "parameter_default")]
     pub default: SValue,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// The smallest allowed value (integer parameters).
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub min: Option<Spanned<i64>>,
+    /// The largest allowed value (integer parameters).
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub max: Option<Spanned<i64>>,
+    /// The allowed values (string parameters).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub values: Option<Spanned<Vec<String>>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The process of each member.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
+    /// The image reference.
+    #[schemars(with = "String")]
     pub image: SString,
+    /// Replaces the image's entrypoint.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub command: Vec<SString>,
+    /// Arguments.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub args: Vec<SString>,
+    /// Environment: a string, or `{ secret = "NAME", key = "KEY" }`, which each orchestrator reads from its secret store.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, EnvValue>")]
     pub env: BTreeMap<Spanned<String>, Spanned<EnvValue>>,
     /// The numeric user the image's process runs as; enables the non-root hardening.
     #[serde(default)]
+    #[schemars(schema_with = "optional_integer_or_template")]
     pub user: Option<SValue>,
 }
 
-#[derive(Debug, Deserialize)]
+/// An environment value: a literal string, or a reference to a secret.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EnvValue {
     Literal(String),
     Secret(SecretRef),
 }
 
-#[derive(Debug, Deserialize)]
+/// A secret in the orchestrator's secret store, never written out as a value.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
+    /// The secret's name.
     pub secret: String,
+    /// The key within the secret.
     pub key: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A port of each member.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Port {
+    /// An IANA service name: at most 15 lowercase letters, digits and single `-`, with a letter.
+    #[schemars(with = "String")]
     pub name: SString,
+    /// 1 to 65535.
+    #[schemars(schema_with = "integer_or_template")]
     pub port: SValue,
+    /// `tcp` (default) or `udp`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub protocol: Option<SString>,
+    /// `public` (default: clients and peers) or `peers` (replica-to-replica only: never published, not in the client service).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub expose: Option<SString>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A volume of each member.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Volume {
+    /// A DNS-1123 label.
+    #[schemars(with = "String")]
     pub name: SString,
+    /// The absolute mount path.
+    #[schemars(with = "String")]
     pub path: SString,
+    /// A Kubernetes quantity such as `100Gi`; required for a persistent volume.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub size: Option<SString>,
+    /// The storage class or disk tier.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub class: Option<SString>,
+    /// `true` (default): the data outlives the container; `false`: scratch space that may be lost.
     #[serde(default)]
+    #[schemars(schema_with = "optional_boolean_or_template")]
     pub persistent: Option<SValue>,
 }
 
-#[derive(Debug, Deserialize)]
+/// How many members, and what they need of each other.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Replication {
+    /// Number of members (default 1).
     #[serde(default)]
+    #[schemars(schema_with = "optional_integer_or_template")]
     pub replicas: Option<SValue>,
+    /// `majority` (available while a majority of members is up) or `none` (default).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub quorum: Option<SString>,
+    /// `required`, `preferred` or `none`: never, preferably not, or freely two members on one host (default `required` above 1 replica).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub spread: Option<SString>,
+    /// `parallel` (default) or `ordered`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub start: Option<SString>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Health checks.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
+    /// Is the process alive? Keep it process-local: orchestrators restart members that fail it.
     #[serde(default)]
+    #[schemars(with = "Option<Check>")]
     pub liveness: Option<Spanned<Check>>,
+    /// Does the member accept connections? It may need quorum (`needs_quorum = true`).
     #[serde(default)]
+    #[schemars(with = "Option<Check>")]
     pub readiness: Option<Spanned<Check>>,
+    /// Has the member finished starting? Defaults to the liveness check with a generous allowance.
     #[serde(default)]
+    #[schemars(with = "Option<Check>")]
     pub startup: Option<Spanned<Check>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One health check: exactly one of `http` (with `port`), `tcp` or `exec`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
+    /// An HTTP path, checked on the port `port` names.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub http: Option<SString>,
+    /// The port name for `http`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub port: Option<SString>,
+    /// A port name to open a TCP connection to.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub tcp: Option<SString>,
+    /// A command run in the container.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub exec: Option<Vec<SString>>,
+    /// How often, as a duration such as `10s`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub interval: Option<SString>,
+    /// How long one check may take.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<SString>,
+    /// Consecutive failures before the check fails.
     #[serde(default)]
+    #[schemars(schema_with = "optional_integer_or_template")]
     pub failures: Option<SValue>,
+    /// How long to wait before the first check.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub initial_delay: Option<SString>,
+    /// The check passes only while the member sees a majority of its peers.
     #[serde(default)]
+    #[schemars(schema_with = "optional_boolean_or_template")]
     pub needs_quorum: Option<SValue>,
-    /// The same check as a command run inside the container, for the docker-family backends,
-    /// whose health checks can only run commands.
+    /// The same check as a command run inside the container, for the docker-family backends, whose health checks can only run commands.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub docker_exec: Option<Vec<SString>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// CPU and memory of each member: requests, and limits that equal them unless given.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// CPU request, a Kubernetes quantity such as `2` or `500m`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub cpu: Option<SString>,
+    /// Memory request, a Kubernetes quantity such as `8Gi`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub memory: Option<SString>,
+    /// CPU limit (default: the request).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub cpu_limit: Option<SString>,
+    /// Memory limit (default: the request).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub memory_limit: Option<SString>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Stopping.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lifecycle {
+    /// How long a member may take to stop after SIGTERM (default `60s`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub stop_grace: Option<SString>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The bootstrap step.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Init {
+    /// The command; `peers` may be used, `self` may not (the step is not a member).
+    #[schemars(with = "Vec<String>")]
     pub command: Vec<SString>,
+    /// The image (default: the container's).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub image: Option<SString>,
 }
 
-#[derive(Debug, Deserialize)]
+/// TLS certificates provided by the user.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
+    /// The secret holding the certificates (never generated into the output).
+    #[schemars(with = "String")]
     pub secret: SString,
+    /// Where they are mounted.
+    #[schemars(with = "String")]
     pub path: SString,
+    /// More DNS names the certificates cover; an IP address is refused.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub extra_names: Vec<SString>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Lifts one rule for this spec.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Allow {
+    /// The rule id, as `berth rules` lists it.
+    #[schemars(with = "String")]
     pub rule: SString,
+    /// Why the rule does not apply to this service.
+    #[schemars(with = "String")]
     pub reason: SString,
+}
+
+/// The JSON Schema (draft-07) of the spec, generated from these types.
+pub fn json_schema() -> String {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Spec>();
+    serde_json::to_string_pretty(&schema).expect("a schema serializes") + "\n"
 }
 
 /// Parses a spec file; a syntax error, an unknown key or a value of the wrong type becomes one

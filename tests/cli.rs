@@ -585,11 +585,15 @@ fn allow_lifts_a_rule_and_the_output_says_why() {
             "out",
             "--backend",
             "kubernetes",
+            "--verbose",
         ],
         dir.path(),
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("note[kubernetes/no-persistent-volume]"));
+    assert!(
+        stderr(&output).contains("note[kubernetes/no-persistent-volume]"),
+        "--verbose shows lifted rules"
+    );
     let sts =
         std::fs::read_to_string(dir.path().join("out/kubernetes/40-statefulset-db.yaml")).unwrap();
     assert!(sts.contains("# berth: rule kubernetes/no-persistent-volume is allowed by the spec: a cache: losing it costs a warm-up, nothing more\n"), "{sts}");

@@ -1,0 +1,181 @@
+//! `berth init`: a spec to start from, made from one of the examples, that compiles and passes
+//! every rule as written. What a backend cannot give is acknowledged with an `[[allow]]` whose
+//! reason says so (or says what to check), so the user sees each trade-off in the file.
+
+use super::{Format, Ui};
+use crate::compile::{Request, compile_text};
+use crate::diagnostic::{Diagnostic, Severity};
+use std::path::Path;
+
+/// The examples `--from` accepts.
+const TEMPLATES: [(&str, &str); 5] = [
+    ("postgres", include_str!("../../examples/postgres.toml")),
+    (
+        "cockroachdb",
+        include_str!("../../examples/cockroachdb.toml"),
+    ),
+    ("etcd", include_str!("../../examples/etcd.toml")),
+    ("kafka", include_str!("../../examples/kafka.toml")),
+    ("redis", include_str!("../../examples/redis.toml")),
+];
+
+/// Why a warning is accepted in a fresh spec, or what to check before it can be.
+fn reason(rule: &str) -> &'static str {
+    match rule.split_once('/').map_or(rule, |(_, name)| name) {
+        "replicas-share-host" => {
+            "docker and compose run every member on one host: they are for development; deploy with kubernetes or swarm to spread members"
+        }
+        "quorum-on-one-host" => {
+            "one host is one failure domain: fine for development, not for production"
+        }
+        "health-check-needs-tool" => {
+            "TODO: check that the image has the tools this health check needs (curl or wget, /bin/sh), or add docker_exec"
+        }
+        "rolling-push-shares-directory" => {
+            "push with the default strategy (stop, then start), never with --strategy rolling"
+        }
+        "spread-not-enforced" => "TODO: name one agent per member in [backends.marathon] hosts",
+        "exec-health-check" => "Cloud Foundry runs this command check as a process check",
+        "secret-as-file" => "TODO: check that the image reads NAME_FILE",
+        _ => {
+            "TODO: read `berth explain` for this rule, then fix the spec or say why it does not apply"
+        }
+    }
+}
+
+pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) -> i32 {
+    let Some((_, text)) = TEMPLATES.iter().find(|(t, _)| *t == template) else {
+        let names: Vec<&str> = TEMPLATES.iter().map(|(t, _)| *t).collect();
+        return ui.fail(
+            Diagnostic::input("cli/usage", format!("no template `{template}`")).help(format!(
+                "use `--from` with one of {}",
+                crate::spec::backticked(&names)
+            )),
+            Format::Human,
+        );
+    };
+    let name = name.unwrap_or(template);
+    if let Err(why) = crate::resolve::dns_label(name, 52).and_then(|()| {
+        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            Ok(())
+        } else {
+            Err("must start with a letter".into())
+        }
+    }) {
+        return ui.fail(
+            Diagnostic::input("cli/usage", format!("service name `{name}` {why}"))
+                .help("use lowercase letters, digits and `-`, starting with a letter"),
+            Format::Human,
+        );
+    }
+    let default_path = format!("{name}.toml");
+    let path = output.unwrap_or(Path::new(&default_path));
+    if path.exists() {
+        return ui.fail(
+            Diagnostic::input(
+                "cli/usage",
+                format!(
+                    "`{}` exists; berth init never overwrites a file",
+                    path.display()
+                ),
+            )
+            .help("choose another NAME or `--output FILE`"),
+            Format::Human,
+        );
+    }
+    let spec = match make(name, template, text) {
+        Ok(spec) => spec,
+        Err(problems) => {
+            return ui.fail(
+                Diagnostic::input(
+                    "init/template",
+                    format!("the `{template}` template does not pass its rules: {problems}"),
+                ),
+                Format::Human,
+            );
+        }
+    };
+    if let Err(e) = std::fs::write(path, &spec) {
+        return ui.fail(
+            Diagnostic::input("cli/io", format!("cannot write `{}`: {e}", path.display())),
+            Format::Human,
+        );
+    }
+    let schema = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("berth.schema.json");
+    if !schema.exists() && std::fs::write(&schema, crate::spec::json_schema()).is_ok() {
+        ui.info(&format!(
+            "wrote {} (for editors: the spec's first line points at it)",
+            schema.display()
+        ));
+    }
+    ui.info(&format!(
+        "wrote {}: compile it with `berth compile {} --out deploy`",
+        path.display(),
+        path.display()
+    ));
+    0
+}
+
+/// The template with the service's name, a header, and an `[[allow]]` for each warning it has
+/// on some backend; checked to compile with no error and no warning.
+pub fn make(name: &str, template: &str, text: &str) -> Result<String, String> {
+    // The service's `name` is the first `name = ` line, before any table.
+    let mut named = false;
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("#:schema"))
+        .map(|l| {
+            if !named && l.starts_with("name = ") {
+                named = true;
+                format!("name = \"{name}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>()
+        .replace(&format!("\"{template}-nfs\""), &format!("\"{name}-nfs\""));
+    let mut spec = format!(
+        "#:schema ./berth.schema.json\n# A berth spec, made by `berth init --from {template}`. The spec language: docs/spec.md.\n# `berth check {name}.toml` runs every rule; `berth diff {name}.toml` shows what each orchestrator makes of it.\n\n{body}"
+    );
+    let request = Request {
+        spec: format!("{name}.toml").into(),
+        set: vec![],
+        values: None,
+        backends: vec![],
+    };
+    let warnings: Vec<String> = {
+        let outcome = compile_text(&request, spec.clone());
+        let mut codes: Vec<String> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .map(|d| d.code.clone())
+            .collect();
+        codes.dedup();
+        codes
+    };
+    if !warnings.is_empty() {
+        spec.push_str("\n# What some backends cannot give this service, accepted here. Remove an entry to see its\n# warning again; `berth explain RULE` says why it matters.\n");
+        for rule in &warnings {
+            spec.push_str(&format!(
+                "\n[[allow]]\nrule = \"{rule}\"\nreason = \"{}\"\n",
+                reason(rule)
+            ));
+        }
+    }
+    let outcome = compile_text(&request, spec.clone());
+    let problems: Vec<&str> = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Allowed)
+        .map(|d| d.code.as_str())
+        .collect();
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(problems.join(", "))
+    }
+}

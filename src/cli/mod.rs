@@ -1,0 +1,295 @@
+//! The command line. Data goes to stdout (JSON diagnostics, diff tables, documents); diagnostics,
+//! progress and summaries go to stderr. Exit codes: 0 done, 1 refused by a rule, 2 invalid input
+//! or usage, 3 `compile --check` found the output stale.
+
+mod build;
+mod docs;
+mod init;
+mod show;
+
+use crate::compile::{Outcome, Request};
+use crate::diagnostic::{self, Diagnostic, Severity};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Compile one spec of a stateful service into deployment files for several orchestrators"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print errors only.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Also print lifted rules and every file written.
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Colour diagnostics and tables (`auto`: on a terminal, unless NO_COLOR is set).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile specs into DIR/<backend>/ (DIR/<service>/<backend>/ for several specs).
+    Compile {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write nothing; exit 3 with a diff if DIR is not what this compile would write.
+        #[arg(long)]
+        check: bool,
+        /// Replace files in DIR that berth did not write where it needs their paths.
+        #[arg(long, conflicts_with = "check")]
+        force: bool,
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Parse a spec and run every rule; write nothing.
+    Check {
+        spec: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Show how each backend realizes each concern of a spec, or diff generated files.
+    Diff {
+        spec: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// A unified diff of the files of the two `--backend`s.
+        #[arg(long, conflicts_with = "against")]
+        files: bool,
+        /// A unified diff between this directory (an earlier compile) and a fresh compile.
+        #[arg(long, value_name = "DIR")]
+        against: Option<PathBuf>,
+    },
+    /// Write a commented spec to start from: NAME.toml.
+    Init {
+        /// The service name (default: the template's).
+        name: Option<String>,
+        /// The template: one of the examples.
+        #[arg(long = "from", value_name = "EXAMPLE", default_value = "postgres")]
+        template: String,
+        /// Where to write the spec (default: NAME.toml here).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print a rule's document; without RULE, the concerns and the backends.
+    Explain { rule: Option<String> },
+    /// List the rules.
+    Rules {
+        #[arg(long, value_name = "NAME")]
+        backend: Option<String>,
+        #[arg(long, value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
+    /// Print the JSON Schema of the spec language (draft-07).
+    Schema,
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff).
+    Man,
+}
+
+#[derive(clap::Args)]
+struct Inputs {
+    /// Only this backend (repeatable); default: all.
+    #[arg(long = "backend", value_name = "NAME")]
+    backends: Vec<String>,
+    /// Override a parameter (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// A TOML file of `NAME = value` parameter overrides.
+    #[arg(long, value_name = "FILE")]
+    values: Option<PathBuf>,
+}
+
+impl Inputs {
+    fn request(&self, spec: &Path) -> Request {
+        Request {
+            spec: spec.to_path_buf(),
+            set: self.set.clone(),
+            values: self.values.clone(),
+            backends: self.backends.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DocFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How much to print, and whether in colour.
+struct Ui {
+    quiet: bool,
+    verbose: bool,
+    color: ColorChoice,
+}
+
+impl Ui {
+    fn colored(&self, stream_is_terminal: bool) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    /// A progress or summary line (stderr), unless `--quiet`.
+    fn info(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A line only `--verbose` prints (stderr).
+    fn detail(&self, line: &str) {
+        if self.verbose {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints diagnostics: human on stderr (errors only with `--quiet`, lifted rules only with
+    /// `--verbose`), or one JSON document on stdout.
+    fn report(&self, outcomes: &[&Outcome], format: Format) {
+        match format {
+            Format::Human => {
+                let color = self.colored(std::io::stderr().is_terminal());
+                for outcome in outcomes {
+                    let shown: Vec<Diagnostic> = outcome
+                        .diagnostics
+                        .iter()
+                        .filter(|d| match d.severity {
+                            Severity::Error => true,
+                            Severity::Warning => !self.quiet,
+                            Severity::Allowed => self.verbose,
+                        })
+                        .cloned()
+                        .collect();
+                    eprint!("{}", diagnostic::render(&shown, &outcome.sources, color));
+                }
+            }
+            Format::Json => {
+                let diagnostics: Vec<_> = outcomes
+                    .iter()
+                    .flat_map(|o| {
+                        o.diagnostics
+                            .iter()
+                            .map(|d| diagnostic::to_json(d, &o.sources))
+                    })
+                    .collect();
+                let outputs: Vec<_> = outcomes
+                    .iter()
+                    .flat_map(|o| {
+                        o.outputs.iter().map(|out| serde_json::json!({"backend": out.backend, "files": out.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "tls_names": out.tls_names}))
+                    })
+                    .collect();
+                let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);
+                let value = serde_json::json!({"exit_code": code, "diagnostics": diagnostics, "outputs": outputs});
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).expect("JSON values serialize")
+                );
+            }
+        }
+    }
+
+    /// Reports one diagnostic that stopped a command, and returns its exit code.
+    fn fail(&self, diagnostic: Diagnostic, format: Format) -> i32 {
+        let outcome = Outcome {
+            sources: Default::default(),
+            diagnostics: vec![diagnostic],
+            outputs: Vec::new(),
+            service_name: None,
+        };
+        self.report(&[&outcome], format);
+        outcome.exit_code()
+    }
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let ui = Ui {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        color: cli.color,
+    };
+    match cli.command {
+        Command::Compile {
+            specs,
+            out,
+            check,
+            force,
+            inputs,
+            format,
+        } => build::compile(&ui, &specs, &out, check, force, &inputs, format),
+        Command::Check {
+            spec,
+            inputs,
+            format,
+        } => build::check(&ui, &spec, &inputs, format),
+        Command::Diff {
+            spec,
+            inputs,
+            format,
+            files,
+            against,
+        } => show::diff(&ui, &spec, &inputs, format, files, against.as_deref()),
+        Command::Init {
+            name,
+            template,
+            output,
+        } => init::init(&ui, name.as_deref(), &template, output.as_deref()),
+        Command::Explain { rule } => docs::explain(rule.as_deref()),
+        Command::Rules { backend, format } => docs::rules(backend.as_deref(), format),
+        Command::Schema => docs::schema(),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+    }
+}
+
+/// The clap definition, for completions and the manual page.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

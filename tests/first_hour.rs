@@ -1,0 +1,386 @@
+//! The user's first hour: `init`, the JSON Schema, `explain`, `rules --format markdown`,
+//! completions and the manual page, where a value came from, `--quiet`/`--verbose`/`--color`,
+//! and the README's tour run command by command as a new user would.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+const TEMPLATES: [&str; 5] = ["postgres", "cockroachdb", "etcd", "kafka", "redis"];
+
+#[test]
+fn init_writes_a_spec_that_compiles_and_passes_every_rule() {
+    for template in TEMPLATES {
+        let dir = tempfile::tempdir().unwrap();
+        let output = berth(&["init", "--from", template, "shop-db"], dir.path());
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{template}: {}",
+            stderr(&output)
+        );
+        let spec = std::fs::read_to_string(dir.path().join("shop-db.toml")).unwrap();
+        assert!(
+            spec.starts_with("#:schema ./berth.schema.json\n# A berth spec, made by"),
+            "{template}"
+        );
+        assert!(spec.contains("\nname = \"shop-db\"\n"));
+        assert!(dir.path().join("berth.schema.json").exists());
+        let output = berth(&["compile", "shop-db.toml", "--out", "deploy"], dir.path());
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{template}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("warning["),
+            "{template} warns:\n{}",
+            stderr(&output)
+        );
+        let again = berth(&["init", "--from", template, "shop-db"], dir.path());
+        assert_eq!(again.status.code(), Some(2), "init never overwrites");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = berth(&["init", "--from", "mongo"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("`cockroachdb`"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        berth(&["init", "Bad_Name"], dir.path()).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn the_shipped_schema_is_current_and_every_example_matches_it() {
+    let output = berth(&["schema"], &root());
+    assert_eq!(output.status.code(), Some(0));
+    let shipped = std::fs::read_to_string(root().join("berth.schema.json")).unwrap();
+    assert_eq!(
+        stdout(&output),
+        shipped,
+        "berth.schema.json is stale: run `berth schema > berth.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&shipped).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    for key in [
+        "name",
+        "params",
+        "container",
+        "ports",
+        "volumes",
+        "replication",
+        "health",
+        "resources",
+        "lifecycle",
+        "init",
+        "tls",
+        "backends",
+        "allow",
+    ] {
+        assert!(
+            schema["properties"][key]["description"].is_string(),
+            "`{key}` has no description"
+        );
+    }
+    let Some(check) = tool("check-jsonschema") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut specs = examples();
+    specs.push((
+        "everything".into(),
+        root().join("tests/specs/everything.toml"),
+    ));
+    for (name, path) in specs {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if name != "everything" {
+            assert!(
+                text.starts_with("#:schema ../berth.schema.json\n"),
+                "{name} does not point editors at the schema"
+            );
+        }
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        let json = dir.path().join(format!("{name}.json"));
+        std::fs::write(&json, serde_json::to_string(&value).unwrap()).unwrap();
+        files.push(json);
+    }
+    let output = Command::new(&check)
+        .arg("--schemafile")
+        .arg(root().join("berth.schema.json"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, r#"{"name": "x", "container": {"imag": "x"}}"#).unwrap();
+    let output = Command::new(&check)
+        .arg("--schemafile")
+        .arg(root().join("berth.schema.json"))
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "the schema accepted an unknown key"
+    );
+}
+
+#[test]
+fn rules_markdown_is_current_and_explain_says_everything() {
+    let output = berth(&["rules", "--format", "markdown"], &root());
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        std::fs::read_to_string(root().join("docs/rules.md")).unwrap(),
+        "docs/rules.md is stale: run `berth rules --format markdown > docs/rules.md`"
+    );
+    let output = berth(&["explain", "docker/no-persistent-volume"], &root());
+    let doc = stdout(&output);
+    for section in [
+        "## What it checks",
+        "## Why it matters",
+        "## Example that triggers it",
+        "## Fix",
+        "## Per-backend notes",
+        "`kubernetes/no-persistent-volume`",
+    ] {
+        assert!(doc.contains(section), "explain lacks {section}:\n{doc}");
+    }
+    let output = berth(&["explain"], &root());
+    assert_eq!(output.status.code(), Some(0));
+    let overview = stdout(&output);
+    for word in [
+        "storage",
+        "disruption-budget",
+        "tls-names",
+        "kubernetes",
+        "cloudfoundry",
+        "spec/literal-secret",
+    ] {
+        assert!(overview.contains(word), "{overview}");
+    }
+}
+
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = berth(&["completions", shell], &root());
+        assert_eq!(output.status.code(), Some(0));
+        assert!(
+            stdout(&output).contains("compile") && stdout(&output).contains("--backend"),
+            "{shell}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bash = write(
+        dir.path(),
+        "berth.bash",
+        &stdout(&berth(&["completions", "bash"], &root())),
+    );
+    assert!(
+        Command::new("bash")
+            .arg("-n")
+            .arg(&bash)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let man = stdout(&berth(&["man"], &root()));
+    assert!(man.starts_with(".ie") || man.contains(".TH berth"), "{man}");
+    assert!(man.contains("compile"));
+}
+
+#[test]
+fn a_diagnostic_says_where_a_parameter_value_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "prod.toml", "replicas = 4\n");
+    let spec = root().join("examples/cockroachdb.toml");
+    let output = berth(
+        &[
+            "check",
+            spec.to_str().unwrap(),
+            "--backend",
+            "kubernetes",
+            "--values",
+            "prod.toml",
+        ],
+        dir.path(),
+    );
+    let said = stderr(&output);
+    assert!(
+        said.contains("warning[kubernetes/quorum-size]")
+            && said.contains("`params.replicas` is `4`, from --values (prod.toml:1:1)"),
+        "{said}"
+    );
+    let output = berth(
+        &[
+            "check",
+            spec.to_str().unwrap(),
+            "--backend",
+            "kubernetes",
+            "--set",
+            "replicas=2",
+        ],
+        dir.path(),
+    );
+    assert!(
+        stderr(&output).contains("`params.replicas` is `2`, from --set (--set:1:1)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn quiet_verbose_and_color() {
+    let spec = root().join("examples/cockroachdb.toml");
+    let spec = spec.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let normal = berth(&["compile", spec, "--out", "a"], dir.path());
+    assert!(stderr(&normal).contains("warning[") && stderr(&normal).contains("wrote "));
+    assert!(stdout(&normal).is_empty(), "data only on stdout");
+    let quiet = berth(&["compile", spec, "--out", "b", "--quiet"], dir.path());
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+    let verbose = berth(&["compile", spec, "--out", "c", "--verbose"], dir.path());
+    assert!(
+        stderr(&verbose).contains("wrote c/kubernetes/40-statefulset-cockroachdb.yaml"),
+        "{}",
+        stderr(&verbose)
+    );
+    let colored = berth(&["check", spec, "--color", "always"], dir.path());
+    assert!(
+        stderr(&colored).contains('\u{1b}'),
+        "--color always colours"
+    );
+    assert!(
+        !stderr(&berth(&["check", spec], dir.path())).contains('\u{1b}'),
+        "not a terminal: no colour"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["diff", spec, "--color", "auto"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!stdout(&output).contains('\u{1b}'));
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["diff", spec, "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(stdout(&output).contains("\u{1b}[32m"), "native is green");
+}
+
+/// `docs/backends.md`: every backend's README, in the order `berth diff` lists them.
+fn backends_page() -> String {
+    let mut page = String::from(
+        "# Backends\n\nEach backend's README (`backends/NAME/README.md`), gathered; a test keeps this page current.\n",
+    );
+    for backend in berth::backends::names() {
+        let readme =
+            std::fs::read_to_string(root().join("backends").join(backend).join("README.md"))
+                .unwrap();
+        let body: String = readme
+            .lines()
+            .map(|l| {
+                if l.starts_with('#') {
+                    format!("#{l}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        page.push_str(&format!("\n{}", body.trim_end()));
+        page.push('\n');
+    }
+    page
+}
+
+#[test]
+fn the_backends_page_is_current() {
+    let path = root().join("docs/backends.md");
+    if std::env::var_os("BERTH_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, backends_page()).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        backends_page(),
+        "docs/backends.md is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test first_hour`"
+    );
+}
+
+/// The README's tour, run as a new user would: each `berth` command as written (with the binary
+/// on PATH), in one fresh directory. Commands that need a cluster or images run as far as this
+/// machine allows: `kubectl apply -k DIR` as `kubectl kustomize DIR`, `sh DIR/docker/run.sh`
+/// against the recording fake docker (which checks every flag with the real docker CLI).
+#[test]
+fn the_readme_tour_works_for_a_new_user() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let tour = readme
+        .split("## A five-minute tour")
+        .nth(1)
+        .expect("README has a tour")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let commands: Vec<&str> = tour
+        .split("```sh\n")
+        .skip(1)
+        .flat_map(|block| block.split("```").next().unwrap().lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(commands.len() >= 6, "{commands:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_berth")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for command in commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let output = match words.as_slice() {
+            ["berth", ..] => Command::new("sh")
+                .args(["-c", command])
+                .current_dir(dir.path())
+                .env("PATH", &path)
+                .output()
+                .unwrap(),
+            ["kubectl", "apply", "-k", target] => {
+                let Some(kubectl) = tool("kubectl") else {
+                    continue;
+                };
+                Command::new(kubectl)
+                    .args(["kustomize", target])
+                    .current_dir(dir.path())
+                    .output()
+                    .unwrap()
+            }
+            ["sh", script] if script.ends_with("run.sh") => {
+                let Some(fake) = FakeDocker::new() else {
+                    continue;
+                };
+                fake.run(&dir.path().join(script), false);
+                continue;
+            }
+            other => panic!("the tour has a command the test does not know how to run: {other:?}"),
+        };
+        assert!(
+            output.status.success(),
+            "`{command}` failed:\n{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+    }
+}
