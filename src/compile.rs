@@ -199,3 +199,40 @@ fn read(path: &PathBuf) -> Result<String, Vec<Diagnostic>> {
         ]
     })
 }
+
+/// Compiles several specs on every core, returning the outcomes in the order of `requests`.
+/// Each spec is independent, so the result is the same as one after the other.
+pub fn compile_many(requests: &[Request]) -> Vec<Outcome> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(requests.len());
+    if threads <= 1 {
+        return requests.iter().map(compile).collect();
+    }
+    let mut outcomes: Vec<Option<Outcome>> = (0..requests.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|worker| {
+                scope.spawn(move || {
+                    requests
+                        .iter()
+                        .enumerate()
+                        .skip(worker)
+                        .step_by(threads)
+                        .map(|(i, r)| (i, compile(r)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            // A panic in a worker is a bug of ours; surface it rather than lose a spec silently.
+            for (i, outcome) in worker.join().expect("a compile worker panicked") {
+                outcomes[i] = Some(outcome);
+            }
+        }
+    });
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every spec was compiled"))
+        .collect()
+}

@@ -105,11 +105,12 @@ impl Status {
     }
 }
 
+/// Fields in alphabetical order, as the report has always listed them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Realization {
     pub concern: Concern,
-    pub status: Status,
     pub detail: String,
+    pub status: Status,
 }
 
 /// Collects realizations in a backend: `table.native(Concern::Spread, "...")`.

@@ -154,17 +154,18 @@ fn severity_word(severity: Severity) -> &'static str {
     }
 }
 
+/// A diagnostic in JSON (`--format json` and the report); fields in alphabetical order.
 #[derive(Serialize)]
 pub struct JsonDiagnostic<'a> {
+    pub allowed_because: Option<&'a str>,
     pub code: &'a str,
+    pub column: Option<usize>,
+    pub file: Option<&'a str>,
+    pub help: Option<&'a str>,
+    pub line: Option<usize>,
+    pub message: &'a str,
     pub origin: Origin,
     pub severity: Severity,
-    pub message: &'a str,
-    pub file: Option<&'a str>,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub help: Option<&'a str>,
-    pub allowed_because: Option<&'a str>,
 }
 
 pub fn to_json<'a>(diagnostic: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a> {

@@ -219,9 +219,21 @@ pub struct Member {
 }
 
 /// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
+/// The template context is built once per identity, on first use.
 pub struct Identity<'a> {
     pub me: Option<&'a Member>,
     pub peers: &'a [Member],
+    pub(crate) context: std::cell::OnceCell<handlebars::Context>,
+}
+
+impl<'a> Identity<'a> {
+    pub fn new(me: Option<&'a Member>, peers: &'a [Member]) -> Self {
+        Identity {
+            me,
+            peers,
+            context: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 impl Service {

@@ -76,26 +76,26 @@ pub fn write(out: &Path, files: &[Planned], force: bool) -> Result<Written, Diag
         }
     }
     let mut written = Written::default();
-    let up_to_date = |file: &Planned| {
-        let target = out.join(&file.path);
-        let mode_ok =
-            |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
-        fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
-            && fs::metadata(&target).is_ok_and(mode_ok)
-    };
-    let changing: Vec<&Planned> = files.iter().filter(|f| !up_to_date(f)).collect();
-    let changed_dirs: BTreeSet<&str> = changing
+    let current: Vec<bool> = files
         .iter()
-        .filter(|f| !is_entry_point(&f.path))
-        .map(|f| parent(&f.path))
+        .map(|file| {
+            let target = out.join(&file.path);
+            let mode_ok =
+                |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
+            fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
+                && fs::metadata(&target).is_ok_and(mode_ok)
+        })
         .collect();
-    // An entry point over changing files is taken away and written back, even if it is the same.
-    let rewrite = |f: &Planned| {
-        !up_to_date(f) || (is_entry_point(&f.path) && changed_dirs.contains(parent(&f.path)))
-    };
+    let changed_dirs: BTreeSet<&str> = files
+        .iter()
+        .zip(&current)
+        .filter(|(f, current)| !**current && !is_entry_point(&f.path))
+        .map(|(f, _)| parent(&f.path))
+        .collect();
     let mut staged = Vec::new();
-    for file in files {
-        if rewrite(file) {
+    for (file, current) in files.iter().zip(&current) {
+        // An entry point over changing files is taken away and written back, even if it is the same.
+        if !current || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path))) {
             staged.push((
                 file,
                 stage(
@@ -107,6 +107,11 @@ pub fn write(out: &Path, files: &[Planned], force: bool) -> Result<Written, Diag
         } else {
             written.unchanged.push(file.path.clone());
         }
+    }
+    // One flush for every staged file, rather than one per file: the renames below then replace
+    // targets with complete files.
+    if !staged.is_empty() {
+        sync_filesystem(out);
     }
     let now: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
     write_manifest(
@@ -135,7 +140,21 @@ pub fn write(out: &Path, files: &[Planned], force: bool) -> Result<Written, Diag
         }
     }
     write_manifest(&manifest_path, now)?;
+    sync_filesystem(out);
     Ok(written)
+}
+
+/// Flushes the filesystem holding `dir` to disk (Linux `syncfs`; elsewhere every filesystem).
+fn sync_filesystem(dir: &Path) {
+    #[cfg(target_os = "linux")]
+    if let Ok(handle) = fs::File::open(dir) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the duration of the call; syncfs only reads it.
+        unsafe { libc::syncfs(handle.as_raw_fd()) };
+        return;
+    }
+    // SAFETY: sync takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 }
 
 fn parent(path: &str) -> &str {
@@ -165,7 +184,7 @@ fn interruption_point() {
     }
 }
 
-/// Writes `contents` to a temporary file beside `target` and syncs it; the caller renames it over
+/// Writes `contents` to a temporary file beside `target`; the caller flushes and renames it over
 /// the target, so a reader sees either the old or the new file.
 fn stage(
     target: &Path,
@@ -186,8 +205,7 @@ fn stage(
             0o755
         } else {
             0o644
-        }))?;
-        file.sync_all()
+        }))
     })();
     result.map(|()| temporary.clone()).map_err(|e| {
         let _ = fs::remove_file(&temporary);

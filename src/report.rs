@@ -3,33 +3,73 @@
 //! is `docs/berth-report.schema.json`.
 
 use crate::compile::Outcome;
-use crate::diagnostic::to_json;
-use serde_json::{Map, Value, json};
+use crate::concern::Realization;
+use crate::diagnostic::{JsonDiagnostic, to_json};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const FILE: &str = "berth-report.json";
 
+#[derive(Serialize)]
+struct Report<'a> {
+    services: Vec<ServiceReport<'a>>,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct ServiceReport<'a> {
+    backends: BTreeMap<&'static str, BackendReport<'a>>,
+    service: &'a str,
+    spec: &'a str,
+}
+
+#[derive(Serialize)]
+struct BackendReport<'a> {
+    concerns: &'a [Realization],
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+    files: Vec<String>,
+    tls_names: &'a [String],
+}
+
 /// `prefix` maps a service and backend to the directory its files were written to.
 pub fn report(specs: &[(String, &Outcome)], prefix: impl Fn(&str, &str) -> String) -> String {
-    let services: Vec<Value> = specs
+    let services = specs
         .iter()
         .map(|(spec, outcome)| {
-            let service = outcome.service_name.clone().unwrap_or_default();
-            let mut backends = Map::new();
-            for output in &outcome.outputs {
-                let dir = prefix(&service, output.backend);
-                backends.insert(
-                    output.backend.to_string(),
-                    json!({
-                        "files": output.files.iter().map(|f| format!("{dir}/{}", f.path)).collect::<Vec<_>>(),
-                        "diagnostics": output.diagnostics.iter().map(|d| to_json(d, &outcome.sources)).collect::<Vec<_>>(),
-                        "concerns": output.concerns,
-                        "tls_names": output.tls_names,
-                    }),
-                );
+            let service = outcome.service_name.as_deref().unwrap_or_default();
+            let backends = outcome
+                .outputs
+                .iter()
+                .map(|output| {
+                    let dir = prefix(service, output.backend);
+                    let report = BackendReport {
+                        concerns: &output.concerns,
+                        diagnostics: output
+                            .diagnostics
+                            .iter()
+                            .map(|d| to_json(d, &outcome.sources))
+                            .collect(),
+                        files: output
+                            .files
+                            .iter()
+                            .map(|f| format!("{dir}/{}", f.path))
+                            .collect(),
+                        tls_names: &output.tls_names,
+                    };
+                    (output.backend, report)
+                })
+                .collect();
+            ServiceReport {
+                backends,
+                service,
+                spec,
             }
-            json!({ "service": service, "spec": spec, "backends": backends })
         })
         .collect();
-    let value = json!({ "version": 1, "services": services });
-    serde_json::to_string_pretty(&value).expect("JSON values serialize") + "\n"
+    serde_json::to_string_pretty(&Report {
+        services,
+        version: 1,
+    })
+    .expect("the report serializes")
+        + "\n"
 }

@@ -923,10 +923,7 @@ impl Resolver<'_> {
                 host: format!("{name}-{i}"),
             })
             .collect();
-        let member = Identity {
-            me: peers.first(),
-            peers: &peers,
-        };
+        let member = Identity::new(peers.first(), &peers);
         let mut templates: Vec<&Template> = vec![&container.image];
         templates.extend(&container.command);
         templates.extend(&container.args);
@@ -934,8 +931,13 @@ impl Resolver<'_> {
             EnvValue::Literal(t) => Some(t),
             EnvValue::Secret { .. } => None,
         }));
+        // Compiled once here, each template is only evaluated for every member and backend.
         let check = |r: &mut Self, t: &Template, identity: &Identity| {
-            if let Err(failure) = r.templates.try_member(&t.source, identity) {
+            let result = r
+                .templates
+                .precompile(&t.source)
+                .and_then(|()| r.templates.try_member(&t.source, identity));
+            if let Err(failure) = result {
                 let range = t.span.as_ref().map(|s| s.range.clone()).unwrap_or(0..0);
                 r.template_error(range, &t.source, failure);
             }
@@ -944,10 +946,7 @@ impl Resolver<'_> {
             check(self, t, &member);
         }
         if let Some(init) = init {
-            let bootstrap = Identity {
-                me: None,
-                peers: &peers,
-            };
+            let bootstrap = Identity::new(None, &peers);
             for t in init.command.iter().chain(init.image.as_ref()) {
                 check(self, t, &bootstrap);
             }

@@ -68,23 +68,45 @@ impl Templates {
         if !source.contains("{{") {
             return Ok(source.to_string());
         }
-        let mut context = self.base.clone();
-        if let Some(me) = identity.me {
-            context.insert("self".into(), json!(me));
+        let context = identity.context.get_or_init(|| {
+            let mut context = self.base.clone();
+            if let Some(me) = identity.me {
+                context.insert("self".into(), json!(me));
+            }
+            context.insert("peers".into(), json!(identity.peers));
+            let hosts: Vec<&str> = identity.peers.iter().map(|p| p.host.as_str()).collect();
+            context.insert("peer_hosts".into(), json!(hosts));
+            Context::from(Value::Object(context))
+        });
+        let rendered = if self.engine.has_template(source) {
+            self.engine.render_with_context(source, context)
+        } else {
+            self.engine.render_template_with_context(source, context)
+        };
+        rendered.map_err(explain_failure)
+    }
+
+    /// Compiles a template once, so rendering it for every member and backend only evaluates it.
+    /// The template's own text is its name in the registry.
+    pub fn precompile(&mut self, source: &str) -> Result<(), TemplateFailure> {
+        if source.contains("{{") && !self.engine.has_template(source) {
+            self.engine
+                .register_template_string(source, source)
+                .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
         }
-        context.insert("peers".into(), json!(identity.peers));
-        let hosts: Vec<&str> = identity.peers.iter().map(|p| p.host.as_str()).collect();
-        context.insert("peer_hosts".into(), json!(hosts));
-        self.render_with(source, &Value::Object(context))
+        Ok(())
     }
 
     fn render_with(&self, source: &str, context: &Value) -> Result<String, TemplateFailure> {
         if !source.contains("{{") {
             return Ok(source.to_string());
         }
-        self.engine
-            .render_template(source, context)
-            .map_err(explain_failure)
+        let rendered = if self.engine.has_template(source) {
+            self.engine.render(source, context)
+        } else {
+            self.engine.render_template(source, context)
+        };
+        rendered.map_err(explain_failure)
     }
 }
 

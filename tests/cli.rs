@@ -630,3 +630,82 @@ fn explain_and_rules() {
         "a usage error exits 2"
     );
 }
+
+#[test]
+fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("specs")).unwrap();
+    for name in ["alpha", "beta", "gamma"] {
+        write(
+            &dir.path().join("specs"),
+            &format!("{name}.toml"),
+            &CLEAN.replace("name = \"db\"", &format!("name = \"{name}\"")),
+        );
+    }
+    let output = berth(
+        &[
+            "compile",
+            "specs",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for name in ["alpha", "beta", "gamma"] {
+        assert!(
+            dir.path()
+                .join(format!("out/{name}/kubernetes/40-statefulset-{name}.yaml"))
+                .exists()
+        );
+    }
+    let output = berth(
+        &[
+            "compile",
+            "specs/?eta.toml",
+            "--out",
+            "one",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        dir.path()
+            .join("one/kubernetes/40-statefulset-beta.yaml")
+            .exists(),
+        "one spec: no service directory"
+    );
+    // One bad spec: reported with its file name, and nothing is written for any.
+    write(
+        &dir.path().join("specs"),
+        "delta.toml",
+        &CLEAN
+            .replace("name = \"db\"", "name = \"delta\"")
+            .replace("image =", "imag ="),
+    );
+    let output = berth(
+        &[
+            "compile",
+            "specs",
+            "--out",
+            "fresh",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("specs/delta.toml:11:1"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.path().join("fresh").exists());
+    let output = berth(&["compile", "specs/*.yaml", "--out", "none"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no spec matches"));
+}

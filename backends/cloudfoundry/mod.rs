@@ -312,10 +312,7 @@ fn manifest(
         name: format!("{name}-{INDEX_MARK}"),
         host: host(INDEX_MARK),
     };
-    let identity = Identity {
-        me: Some(&me),
-        peers: &peers,
-    };
+    let identity = Identity::new(Some(&me), &peers);
 
     // The start command: give each instance its own directory on the volume service, link the
     // spec's path to it, export the variables that depend on the instance, and exec the process.
@@ -385,10 +382,7 @@ fn manifest(
         docker: Docker {
             image: service.render(
                 &service.container.image,
-                &Identity {
-                    me: peers.first(),
-                    peers: &peers,
-                },
+                &Identity::new(peers.first(), &peers),
             )?,
         },
         instances: service.replicas(),
@@ -423,10 +417,7 @@ fn manifest(
 
     let init = match &service.init {
         Some(init) => {
-            let bootstrap = Identity {
-                me: None,
-                peers: &peers,
-            };
+            let bootstrap = Identity::new(None, &peers);
             let words = init
                 .command
                 .iter()

@@ -166,10 +166,7 @@ fn lower(
         })
     };
     for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
-        let identity = Identity {
-            me: Some(member),
-            peers: &members,
-        };
+        let identity = Identity::new(Some(member), &members);
         let render = |t| service.render(t, &identity).map(|s| literal(&s));
         let mut entry = ComposeService {
             image: render(&service.container.image)?,
@@ -282,15 +279,9 @@ fn lower(
         services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
-        let identity = Identity {
-            me: None,
-            peers: &members,
-        };
+        let identity = Identity::new(None, &members);
         let image = init.image.as_ref().unwrap_or(&service.container.image);
-        let first = Identity {
-            me: members.first(),
-            peers: &members,
-        };
+        let first = Identity::new(members.first(), &members);
         let mut command: Vec<String> = init
             .command
             .iter()

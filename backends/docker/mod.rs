@@ -165,10 +165,7 @@ fn script(
     let name = service.name();
     let mut runs = Vec::new();
     for (member, published) in members.iter().zip(&ports) {
-        let identity = Identity {
-            me: Some(member),
-            peers: &members,
-        };
+        let identity = Identity::new(Some(member), &members);
         let mut args = Arguments::default();
         args.flag("--name", &member.name);
         args.flag("--hostname", &member.name);
@@ -268,10 +265,7 @@ fn script(
 
     let init = match &service.init {
         Some(init) => {
-            let identity = Identity {
-                me: None,
-                peers: &members,
-            };
+            let identity = Identity::new(None, &members);
             let init_name = format!("{name}-init");
             let mut args = Arguments::default();
             args.flag("--name", &init_name);
@@ -284,13 +278,7 @@ fn script(
                 );
             }
             let image = init.image.as_ref().unwrap_or(&service.container.image);
-            let mut words = vec![service.render(
-                image,
-                &Identity {
-                    me: members.first(),
-                    peers: &members,
-                },
-            )?];
+            let mut words = vec![service.render(image, &Identity::new(members.first(), &members))?];
             for t in &init.command {
                 words.push(service.render(t, &identity)?);
             }

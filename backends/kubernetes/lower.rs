@@ -178,14 +178,7 @@ pub fn lower(
         name: POD_NAME_MARK.into(),
         host: names.host(POD_NAME_MARK),
     };
-    let member_container = container(
-        service,
-        &Identity {
-            me: Some(&me),
-            peers: &peers,
-        },
-        true,
-    )?;
+    let member_container = container(service, &Identity::new(Some(&me), &peers), true)?;
     let mut statefulset_metadata = metadata(service, settings, service.name(), "member");
     statefulset_metadata.annotations = service
         .description
@@ -237,18 +230,12 @@ pub fn lower(
     emit(40, "statefulset", service.name(), &statefulset)?;
 
     if let Some(init) = &service.init {
-        let identity = Identity {
-            me: None,
-            peers: &peers,
-        };
+        let identity = Identity::new(None, &peers);
         let image = match &init.image {
             Some(image) => service.render(image, &identity)?,
             None => service.render(
                 &service.container.image,
-                &Identity {
-                    me: peers.first(),
-                    peers: &peers,
-                },
+                &Identity::new(peers.first(), &peers),
             )?,
         };
         let command = init

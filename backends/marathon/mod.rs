@@ -216,10 +216,7 @@ fn member_app(
     diagnostics: &[Diagnostic],
 ) -> Result<Value, Vec<Diagnostic>> {
     let name = service.name();
-    let identity = Identity {
-        me: Some(member),
-        peers: members,
-    };
+    let identity = Identity::new(Some(member), members);
     let mut words = Vec::new();
     for t in service
         .container
@@ -421,16 +418,10 @@ fn init_job(service: &Service, members: &[Member]) -> Result<Option<Value>, Vec<
     let Some(init) = &service.init else {
         return Ok(None);
     };
-    let identity = Identity {
-        me: None,
-        peers: members,
-    };
+    let identity = Identity::new(None, members);
     let image = service.render(
         init.image.as_ref().unwrap_or(&service.container.image),
-        &Identity {
-            me: members.first(),
-            peers: members,
-        },
+        &Identity::new(members.first(), members),
     )?;
     let mut argv = Vec::new();
     for t in &init.command {

@@ -365,10 +365,7 @@ fn lower(
         failure_action: Some("rollback"),
     };
     for (member, published) in members.iter().zip(&ports) {
-        let identity = Identity {
-            me: Some(member),
-            peers: &members,
-        };
+        let identity = Identity::new(Some(member), &members);
         let render = |t| service.render(t, &identity).map(|s| literal(&s));
         let mut entry = StackService {
             image: render(&service.container.image)?,
@@ -508,14 +505,8 @@ fn lower(
         services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
-        let identity = Identity {
-            me: None,
-            peers: &members,
-        };
-        let first = Identity {
-            me: members.first(),
-            peers: &members,
-        };
+        let identity = Identity::new(None, &members);
+        let first = Identity::new(members.first(), &members);
         let image = init.image.as_ref().unwrap_or(&service.container.image);
         let mut command: Vec<String> = init
             .command

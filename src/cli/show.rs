@@ -16,7 +16,7 @@ pub fn diff(
     files: bool,
     against: Option<&Path>,
 ) -> i32 {
-    let outcome = compile::compile(&inputs.request(spec));
+    let mut outcome = compile::compile(&inputs.request(spec));
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
         ui.report(&[&outcome], Format::Human);
         return 2;
@@ -27,7 +27,7 @@ pub fn diff(
             return outcome.exit_code();
         }
         let planned =
-            match super::build::plan(&[spec.to_path_buf()], std::slice::from_ref(&outcome)) {
+            match super::build::plan(&[spec.to_path_buf()], std::slice::from_mut(&mut outcome)) {
                 Ok(planned) => planned,
                 Err(d) => return ui.fail(d, Format::Human),
             };

@@ -1,0 +1,51 @@
+// The four objects of one CockroachDB service, as berth writes them (scripts/bench's peers).
+{
+  service(name):: {
+  local labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'member' },
+  local meta(n) = { name: n, namespace: 'databases', labels: labels { 'app.kubernetes.io/managed-by': 'berth' } },
+  local ports = [{ name: 'grpc', port: 26257, targetPort: 'grpc', protocol: 'TCP' }, { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }],
+  local host(i) = '%s-%d.%s.databases.svc.cluster.local' % [name, i, name],
+  headless: { apiVersion: 'v1', kind: 'Service', metadata: meta(name), spec: { clusterIP: 'None', publishNotReadyAddresses: true, ports: ports, selector: labels } },
+  client: { apiVersion: 'v1', kind: 'Service', metadata: meta(name + '-public'), spec: { type: 'ClusterIP', ports: ports, selector: labels } },
+  budget: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(name), spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
+  statefulset: {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(name),
+    spec: {
+      serviceName: name,
+      replicas: 3,
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate' },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: labels },
+        spec: {
+          affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }] } },
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 60,
+          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: name,
+            image: 'cockroachdb/cockroach:v23.1.11',
+            command: ['/cockroach/cockroach'],
+            args: ['start', '--insecure', '--store=/cockroach/cockroach-data', '--listen-addr=:26257', '--http-addr=:8080',
+                   '--advertise-addr=$(BERTH_POD_NAME).%s.databases.svc.cluster.local' % name,
+                   '--join=' + std.join(',', [host(i) for i in std.range(0, 2)]), '--cache=.25', '--max-sql-memory=.25'],
+            env: [{ name: 'BERTH_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'COCKROACH_CHANNEL', value: 'berth' }],
+            ports: [{ name: 'grpc', containerPort: 26257, protocol: 'TCP' }, { name: 'http', containerPort: 8080, protocol: 'TCP' }],
+            livenessProbe: { httpGet: { path: '/health', port: 'http', scheme: 'HTTP' } },
+            readinessProbe: { httpGet: { path: '/health?ready=1', port: 'http', scheme: 'HTTP' } },
+            startupProbe: { httpGet: { path: '/health', port: 'http', scheme: 'HTTP' }, failureThreshold: 30, periodSeconds: 10 },
+            resources: { requests: { cpu: '2', memory: '8Gi' }, limits: { cpu: '2', memory: '8Gi' } },
+            securityContext: { allowPrivilegeEscalation: false },
+            volumeMounts: [{ name: 'datadir', mountPath: '/cockroach/cockroach-data' }],
+          }],
+        },
+      },
+      volumeClaimTemplates: [{ metadata: { name: 'datadir', labels: labels }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'fast-ssd', resources: { requests: { storage: '100Gi' } } } }],
+    },
+  },
+},
+}

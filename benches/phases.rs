@@ -1,0 +1,111 @@
+//! The compile phases measured apart: parse, resolve, rules (a spec every backend refuses, so
+//! lowering is skipped), rules and lowering (every backend), and the write; for one spec and
+//! for 100 distinct specs. `cargo bench --bench phases`; results in docs/performance.md.
+
+use berth::compile::{Request, compile_many, compile_text};
+use berth::source::Sources;
+use std::path::PathBuf;
+
+fn main() {
+    divan::main();
+}
+
+fn cockroachdb() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/cockroachdb.toml"
+    ))
+    .unwrap()
+}
+
+/// The example without its volume: every backend's no-persistent-volume rule refuses it.
+fn refused() -> String {
+    cockroachdb().replace("[[volumes]]\nname = \"datadir\"\npath = \"/cockroach/cockroach-data\"\nsize = \"{{params.storage_size}}\"\nclass = \"{{params.storage_class}}\"\n", "")
+}
+
+fn request() -> Request {
+    Request {
+        spec: PathBuf::from("cockroachdb.toml"),
+        set: vec![],
+        values: None,
+        backends: vec![],
+    }
+}
+
+#[divan::bench]
+fn parse() {
+    let text = cockroachdb();
+    let mut sources = Sources::default();
+    let file = sources.add("cockroachdb.toml", text.clone());
+    divan::black_box(berth::spec::parse(&text, file).unwrap());
+}
+
+#[divan::bench]
+fn parse_and_resolve() {
+    let text = cockroachdb();
+    let mut sources = Sources::default();
+    let file = sources.add("cockroachdb.toml", text.clone());
+    let spec = berth::spec::parse(&text, file).unwrap();
+    let rules: Vec<&str> = berth::backends::rules().map(|r| r.id).collect();
+    let context = berth::resolve::Context {
+        backends: &berth::backends::SPEC_BACKENDS,
+        rules: &rules,
+    };
+    divan::black_box(berth::resolve::resolve(spec, file, &text, &[], &context).unwrap());
+}
+
+#[divan::bench]
+fn parse_resolve_and_rules() {
+    let outcome = compile_text(&request(), refused());
+    assert!(outcome.outputs.iter().all(|o| o.files.is_empty()));
+    divan::black_box(outcome);
+}
+
+#[divan::bench]
+fn compile_one_spec_all_backends() {
+    divan::black_box(compile_text(&request(), cockroachdb()));
+}
+
+#[divan::bench(sample_count = 20)]
+fn compile_100_specs_all_backends(bencher: divan::Bencher) {
+    let dir = tempfile::tempdir().unwrap();
+    let requests: Vec<Request> = (0..100)
+        .map(|i| {
+            let path = dir.path().join(format!("crdb{i}.toml"));
+            std::fs::write(
+                &path,
+                cockroachdb().replace("name = \"cockroachdb\"", &format!("name = \"crdb{i}\"")),
+            )
+            .unwrap();
+            Request {
+                spec: path,
+                set: vec![],
+                values: None,
+                backends: vec![],
+            }
+        })
+        .collect();
+    bencher.bench(|| divan::black_box(compile_many(&requests)));
+}
+
+#[divan::bench(sample_count = 20)]
+fn write_one_spec_all_backends(bencher: divan::Bencher) {
+    let outcome = compile_text(&request(), cockroachdb());
+    let files: Vec<berth::output::Planned> = outcome
+        .outputs
+        .iter()
+        .flat_map(|o| {
+            o.files.iter().map(move |f| berth::output::Planned {
+                path: format!("{}/{}", o.backend, f.path),
+                contents: f.contents.clone(),
+                executable: f.executable,
+            })
+        })
+        .collect();
+    bencher.bench(|| {
+        let dir = tempfile::tempdir_in("/dev/shm")
+            .or_else(|_| tempfile::tempdir())
+            .unwrap();
+        divan::black_box(berth::output::write(dir.path(), &files, false).unwrap());
+    });
+}
