@@ -7,35 +7,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn compile_all(out: &Path) -> Vec<String> {
-    let mut specs = examples();
-    specs.push((
-        "everything".into(),
-        root().join("tests/specs/everything.toml"),
-    ));
-    for (name, spec) in &specs {
-        let output = berth(
-            &[
-                "compile",
-                spec.to_str().unwrap(),
-                "--out",
-                out.join(name).to_str().unwrap(),
-                "--backend",
-                "cloudfoundry",
-            ],
-            &root(),
-        );
-        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
-    }
-    specs.into_iter().map(|(n, _)| n).collect()
-}
-
-fn schemas() -> PathBuf {
-    std::env::var_os("BERTH_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/schemas"))
-}
-
 #[test]
 fn manifests_match_the_cloud_foundry_schema() {
     let schema = schemas().join("cloudfoundry/cloudfoundry-application-manifest.json");
@@ -48,7 +19,7 @@ fn manifests_match_the_cloud_foundry_schema() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = compile_all(dir.path())
+    let files: Vec<PathBuf> = compile_all_specs(dir.path(), &["cloudfoundry"])
         .iter()
         .map(|n| dir.path().join(n).join("cloudfoundry/manifest.yml"))
         .collect();
@@ -89,7 +60,7 @@ fn manifests_match_the_cloud_foundry_schema() {
 #[test]
 fn manifests_keep_secrets_out_and_peers_off_public_routes() {
     let dir = tempfile::tempdir().unwrap();
-    compile_all(dir.path());
+    compile_all_specs(dir.path(), &["cloudfoundry"]);
     let postgres: serde_json::Value = serde_saphyr::from_str(
         &std::fs::read_to_string(dir.path().join("postgres/cloudfoundry/manifest.yml")).unwrap(),
     )
@@ -229,7 +200,7 @@ fn run_setup(script: &Path, env: &[(&str, &str)]) -> (bool, String, Vec<Vec<Stri
 #[test]
 fn setup_script_maps_the_route_allows_peers_and_runs_init_once() {
     let dir = tempfile::tempdir().unwrap();
-    let names = compile_all(dir.path());
+    let names = compile_all_specs(dir.path(), &["cloudfoundry"]);
     if let Some(shellcheck) = tool("shellcheck") {
         for name in &names {
             let output = Command::new(&shellcheck)

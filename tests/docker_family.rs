@@ -7,40 +7,14 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The examples and tests/specs/everything.toml, compiled for the docker backends into `out`.
-fn compile_all(out: &Path) -> Vec<(String, PathBuf)> {
-    let mut specs = examples();
-    specs.push((
-        "everything".into(),
-        root().join("tests/specs/everything.toml"),
-    ));
-    for (name, spec) in &specs {
-        let output = berth(
-            &[
-                "compile",
-                spec.to_str().unwrap(),
-                "--out",
-                out.join(name).to_str().unwrap(),
-                "--backend",
-                "docker",
-                "--backend",
-                "compose",
-            ],
-            &root(),
-        );
-        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
-    }
-    specs
-}
-
 #[test]
 fn run_scripts_pass_bash_n_and_shellcheck() {
     let dir = tempfile::tempdir().unwrap();
-    let specs = compile_all(dir.path());
+    let specs = compile_all_specs(dir.path(), &["docker", "compose"]);
     let Some(shellcheck) = tool("shellcheck") else {
         return;
     };
-    for (name, _) in specs {
+    for name in specs {
         let script = dir.path().join(&name).join("docker/run.sh");
         let output = Command::new("bash")
             .arg("-n")
@@ -90,7 +64,7 @@ fn run_scripts_drive_the_real_docker_cli() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    for (name, _) in compile_all(dir.path()) {
+    for name in compile_all_specs(dir.path(), &["docker", "compose"]) {
         let script = dir.path().join(&name).join("docker/run.sh");
         let calls = fake.run(&script, false);
         let runs: Vec<&Vec<String>> = calls.iter().filter(|c| c[0] == "run").collect();
@@ -144,7 +118,7 @@ fn run_scripts_drive_the_real_docker_cli() {
 #[test]
 fn secrets_are_taken_from_the_environment_never_written() {
     let dir = tempfile::tempdir().unwrap();
-    compile_all(dir.path());
+    compile_all_specs(dir.path(), &["docker", "compose"]);
     let script = std::fs::read_to_string(dir.path().join("postgres/docker/run.sh")).unwrap();
     assert!(script.contains(": \"${POSTGRES_PASSWORD:?"), "{script}");
     assert!(script.contains("--env POSTGRES_PASSWORD \\"), "{script}");
@@ -233,16 +207,10 @@ fn hostile_strings_reach_docker_byte_for_byte() {
     assert!(!Path::new("/tmp/berth-pwned").exists());
 }
 
-fn schemas() -> PathBuf {
-    std::env::var_os("BERTH_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/schemas"))
-}
-
 #[test]
 fn compose_files_load_in_docker_compose_and_match_the_compose_spec() {
     let dir = tempfile::tempdir().unwrap();
-    let specs = compile_all(dir.path());
+    let specs = compile_all_specs(dir.path(), &["docker", "compose"]);
     let schema = schemas().join("compose/compose-spec.json");
     assert!(
         schema.exists() || std::env::var("CI").as_deref() != Ok("true"),
@@ -252,7 +220,7 @@ fn compose_files_load_in_docker_compose_and_match_the_compose_spec() {
     if let Some(check) = tool("check-jsonschema").filter(|_| schema.exists()) {
         let files: Vec<PathBuf> = specs
             .iter()
-            .map(|(n, _)| dir.path().join(n).join("compose/compose.yaml"))
+            .map(|n| dir.path().join(n).join("compose/compose.yaml"))
             .collect();
         let output = Command::new(&check)
             .arg("--schemafile")
@@ -289,7 +257,7 @@ fn compose_files_load_in_docker_compose_and_match_the_compose_spec() {
     let Some(compose) = tool("docker-compose") else {
         return;
     };
-    for (name, _) in &specs {
+    for name in &specs {
         let output = Command::new(&compose)
             .args(["config", "-q"])
             .current_dir(dir.path().join(name).join("compose"))

@@ -7,37 +7,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn compile_all(out: &Path) -> Vec<String> {
-    let mut specs = examples();
-    specs.push((
-        "everything".into(),
-        root().join("tests/specs/everything.toml"),
-    ));
-    for (name, spec) in &specs {
-        let output = berth(
-            &[
-                "compile",
-                spec.to_str().unwrap(),
-                "--out",
-                out.join(name).to_str().unwrap(),
-                "--backend",
-                "marathon",
-            ],
-            &root(),
-        );
-        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
-    }
-    specs.into_iter().map(|(n, _)| n).collect()
-}
-
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn schemas() -> PathBuf {
-    std::env::var_os("BERTH_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/schemas"))
 }
 
 #[test]
@@ -53,7 +24,7 @@ fn every_app_matches_the_app_definition_schema() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for example in compile_all(dir.path()) {
+    for example in compile_all_specs(dir.path(), &["marathon"]) {
         let report = read(&dir.path().join(&example).join("berth-report.json"));
         let name = report["services"][0]["service"]
             .as_str()
@@ -113,7 +84,7 @@ fn every_app_matches_the_app_definition_schema() {
 #[test]
 fn members_are_resident_pinned_and_never_replaced_empty() {
     let dir = tempfile::tempdir().unwrap();
-    compile_all(dir.path());
+    compile_all_specs(dir.path(), &["marathon"]);
     let group = read(&dir.path().join("cockroachdb/marathon/cockroachdb.json"));
     assert_eq!(group["id"], "/cockroachdb");
     for (i, app) in group["apps"].as_array().unwrap().iter().enumerate() {

@@ -4,43 +4,14 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-
-fn compile_all(out: &Path) -> Vec<String> {
-    let mut specs = examples();
-    specs.push((
-        "everything".into(),
-        root().join("tests/specs/everything.toml"),
-    ));
-    for (name, spec) in &specs {
-        let output = berth(
-            &[
-                "compile",
-                spec.to_str().unwrap(),
-                "--out",
-                out.join(name).to_str().unwrap(),
-                "--backend",
-                "swarm",
-            ],
-            &root(),
-        );
-        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
-    }
-    specs.into_iter().map(|(n, _)| n).collect()
-}
-
-fn schemas() -> PathBuf {
-    std::env::var_os("BERTH_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/schemas"))
-}
 
 #[test]
 fn stacks_load_in_the_docker_cli_without_ignored_options() {
     let Some(docker) = tool("docker") else { return };
     let dir = tempfile::tempdir().unwrap();
-    for name in compile_all(dir.path()) {
+    for name in compile_all_specs(dir.path(), &["swarm"]) {
         let stack = dir.path().join(&name).join("swarm/stack.yaml");
         let output = Command::new(&docker)
             .args(["stack", "config", "-c"])
@@ -86,7 +57,7 @@ fn stacks_match_the_compose_v3_schema() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = compile_all(dir.path())
+    let files: Vec<PathBuf> = compile_all_specs(dir.path(), &["swarm"])
         .iter()
         .map(|n| dir.path().join(n).join("swarm/stack.yaml"))
         .collect();
@@ -125,7 +96,7 @@ fn stacks_match_the_compose_v3_schema() {
 #[test]
 fn every_member_is_pinned_stops_first_and_restarts_without_limit() {
     let dir = tempfile::tempdir().unwrap();
-    compile_all(dir.path());
+    compile_all_specs(dir.path(), &["swarm"]);
     let stack: serde_json::Value = serde_saphyr::from_str(
         &std::fs::read_to_string(dir.path().join("cockroachdb/swarm/stack.yaml")).unwrap(),
     )
@@ -189,7 +160,7 @@ fn every_member_is_pinned_stops_first_and_restarts_without_limit() {
 #[test]
 fn prepare_nodes_labels_one_node_per_member_and_refuses_sharing() {
     let dir = tempfile::tempdir().unwrap();
-    compile_all(dir.path());
+    compile_all_specs(dir.path(), &["swarm"]);
     let script = dir.path().join("cockroachdb/swarm/prepare-nodes.sh");
     if let Some(shellcheck) = tool("shellcheck") {
         let output = Command::new(shellcheck)

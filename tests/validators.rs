@@ -6,29 +6,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// The examples plus tests/specs/everything.toml, which makes every kind of object berth writes.
-fn compile_all_examples(out: &Path) {
-    let mut specs = examples();
-    specs.push((
-        "everything".into(),
-        root().join("tests/specs/everything.toml"),
-    ));
-    for (name, spec) in specs {
-        let output = berth(
-            &[
-                "compile",
-                spec.to_str().unwrap(),
-                "--out",
-                out.join(&name).to_str().unwrap(),
-                "--backend",
-                "kubernetes",
-            ],
-            &root(),
-        );
-        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
-    }
-}
-
 fn yaml_files(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = tree(dir)
         .into_iter()
@@ -46,7 +23,7 @@ fn kubernetes_output_passes_kubernetes_validate_strict() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    compile_all_examples(dir.path());
+    compile_all_specs(dir.path(), &["kubernetes"]);
     let files = yaml_files(dir.path());
     assert!(
         files.len() >= 25,
@@ -96,12 +73,8 @@ fn kustomization_builds_with_kubectl_kustomize() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    compile_all_examples(dir.path());
-    for name in examples()
-        .into_iter()
-        .map(|(name, _)| name)
-        .chain(["everything".to_string()])
-    {
+    compile_all_specs(dir.path(), &["kubernetes"]);
+    for (name, _) in all_specs() {
         let k = dir.path().join(&name).join("kubernetes");
         let output = Command::new(&kubectl)
             .arg("kustomize")

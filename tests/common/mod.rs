@@ -191,3 +191,40 @@ impl FakeDocker {
         Ok(calls)
     }
 }
+
+/// The examples and tests/specs/everything.toml (which uses every key), as (name, path).
+pub fn all_specs() -> Vec<(String, PathBuf)> {
+    let mut specs = examples();
+    specs.push((
+        "everything".into(),
+        root().join("tests/specs/everything.toml"),
+    ));
+    specs
+}
+
+/// Compiles every spec of [`all_specs`] into `out/<name>/` with the given backends; returns the names.
+pub fn compile_all_specs(out: &Path, backends: &[&str]) -> Vec<String> {
+    let specs = all_specs();
+    for (name, spec) in &specs {
+        let destination = out.join(name);
+        let mut args = vec![
+            "compile",
+            spec.to_str().unwrap(),
+            "--out",
+            destination.to_str().unwrap(),
+        ];
+        for backend in backends {
+            args.extend(["--backend", backend]);
+        }
+        let output = berth(&args, &root());
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+    }
+    specs.into_iter().map(|(name, _)| name).collect()
+}
+
+/// The founders' schemas: `$BERTH_SCHEMAS`, or `../shared/schemas` beside the checkout.
+pub fn schemas() -> PathBuf {
+    std::env::var_os("BERTH_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/schemas"))
+}
