@@ -48,7 +48,7 @@ fn parse_and_resolve() {
     let spec = berth::spec::parse(&text, file).unwrap();
     let rules: Vec<&str> = berth::backends::rules().map(|r| r.id).collect();
     let context = berth::resolve::Context {
-        backends: &berth::backends::SPEC_BACKENDS,
+        backends: &berth::backends::names(),
         rules: &rules,
     };
     divan::black_box(berth::resolve::resolve(spec, file, &text, &[], &context).unwrap());

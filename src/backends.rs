@@ -27,17 +27,6 @@ pub fn all() -> &'static [&'static dyn Backend] {
     ]
 }
 
-/// Every backend the spec language names (`[backends.NAME]` accepts these), including those this
-/// build does not have yet; their options are accepted and not read.
-pub const SPEC_BACKENDS: [&str; 6] = [
-    "docker",
-    "compose",
-    "kubernetes",
-    "marathon",
-    "swarm",
-    "cloudfoundry",
-];
-
 pub fn by_name(name: &str) -> Option<&'static dyn Backend> {
     all().iter().copied().find(|b| b.name() == name)
 }

@@ -93,7 +93,7 @@ fn run(
     let parsed = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
     let rule_ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
     let context = Context {
-        backends: &backends::SPEC_BACKENDS,
+        backends: &backends::names(),
         rules: &rule_ids,
     };
     let service = resolve::resolve(parsed, spec_file, &text, &overrides, &context)?;
