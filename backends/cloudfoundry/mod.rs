@@ -468,9 +468,14 @@ fn setup(
         let mut engine = handlebars::Handlebars::new();
         engine.set_strict_mode(true);
         engine.register_escape_fn(handlebars::no_escape);
-        engine
-            .register_template_string("setup.sh", include_str!("setup.sh.hbs"))
-            .expect("setup.sh.hbs is a valid template");
+        for (name, source) in [
+            ("setup.sh", include_str!("setup.sh.hbs")),
+            ("setup-body", include_str!("setup-body.hbs")),
+        ] {
+            engine
+                .register_template_string(name, source)
+                .expect("the setup.sh templates are valid");
+        }
         engine
     });
     let mut services: Vec<String> = settings
@@ -504,12 +509,21 @@ fn setup(
         init: init.map(|command| shell_quote(&command)),
         init_name: format!("{}-init", service.name()),
     };
-    engine.render("setup.sh", &context).map_err(|e| {
-        vec![Diagnostic::input(
-            "output/template",
-            format!("cannot render setup.sh: {e}"),
-        )]
-    })
+    let render = |name: &str| {
+        engine.render(name, &context).map_err(|e| {
+            vec![Diagnostic::input(
+                "output/template",
+                format!("cannot render setup.sh: {e}"),
+            )]
+        })
+    };
+    // The feature-flag check has no data: plain text, no template parsing at start-up.
+    Ok(format!(
+        "{}{}{}",
+        render("setup.sh")?,
+        include_str!("setup-flag.sh"),
+        render("setup-body")?
+    ))
 }
 
 /// Each instance's internal name, the app's internal route, and the spec's extras.

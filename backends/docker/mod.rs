@@ -123,12 +123,21 @@ fn templates() -> &'static handlebars::Handlebars<'static> {
         let mut engine = handlebars::Handlebars::new();
         engine.set_strict_mode(true);
         engine.register_escape_fn(handlebars::no_escape);
-        engine
-            .register_template_string("run.sh", include_str!("run.sh.hbs"))
-            .expect("run.sh.hbs is a valid template");
+        for (name, source) in [
+            ("run.sh", include_str!("run.sh.hbs")),
+            ("run-members", include_str!("run-members.hbs")),
+        ] {
+            engine
+                .register_template_string(name, source)
+                .expect("the run.sh templates are valid");
+        }
         engine
     })
 }
+
+/// The parts of `run.sh` without data: plain text, so they cost no template parsing at start-up.
+const FUNCTIONS: &str = include_str!("run-functions.sh");
+const WAIT_HEALTHY: &str = include_str!("run-wait.sh");
 
 /// Arguments of one `docker run`/`docker create`, one option per line, each word shell-quoted.
 #[derive(Default)]
@@ -321,12 +330,20 @@ fn script(
         members: runs,
         init,
     };
-    templates().render("run.sh", &context).map_err(|e| {
-        vec![Diagnostic::input(
-            "output/template",
-            format!("cannot render run.sh: {e}"),
-        )]
-    })
+    let render = |name: &str| {
+        templates().render(name, &context).map_err(|e| {
+            vec![Diagnostic::input(
+                "output/template",
+                format!("cannot render run.sh: {e}"),
+            )]
+        })
+    };
+    let wait = if context.ordered { WAIT_HEALTHY } else { "" };
+    Ok(format!(
+        "{}{FUNCTIONS}{wait}{}",
+        render("run.sh")?,
+        render("run-members")?
+    ))
 }
 
 /// `--entrypoint` takes one word: the spec's `command[0]`; the rest of `command` and the `args`

@@ -613,12 +613,14 @@ fn prepare_nodes(
             .collect::<Vec<_>>()
             .join(" "),
     };
-    engine.render("prepare-nodes.sh", &context).map_err(|e| {
+    // The logic has no data of its own (it reads the variables the head sets): plain text.
+    let head = engine.render("prepare-nodes.sh", &context).map_err(|e| {
         vec![Diagnostic::input(
             "output/template",
             format!("cannot render prepare-nodes.sh: {e}"),
         )]
-    })
+    })?;
+    Ok(head + include_str!("prepare-nodes-body.sh"))
 }
 
 /// Names a member certificate must cover: its service name (the overlay network's DNS name for

@@ -1,0 +1,34 @@
+if [ "$#" -eq 0 ]; then
+  echo "prepare-nodes.sh: name the nodes, one per member: sh prepare-nodes.sh NODE..." >&2
+  exit 2
+fi
+if [ "$spread_required" = 1 ]; then
+  if [ "$#" -lt "$members" ]; then
+    echo "prepare-nodes.sh: $service requires spread: name $members distinct nodes, one per member" >&2
+    exit 2
+  fi
+  seen=" "
+  for node in "$@"; do
+    case "$seen" in
+      *" $node "*)
+        echo "prepare-nodes.sh: $node is named twice; $service requires one member per node" >&2
+        exit 2
+        ;;
+    esac
+    seen="$seen$node "
+  done
+fi
+
+member=0
+while [ "$member" -lt "$members" ]; do
+  index=$((member % $# + 1))
+  eval "node=\${$index}"
+  label="$label_prefix$member"
+  # A member labelled on two nodes could start on the one without its data: clear the others.
+  for other in $(docker node ls --quiet --filter "node.label=$label"); do
+    docker node update --label-rm "$label" "$other" >/dev/null
+  done
+  docker node update --label-add "$label=true" "$node" >/dev/null
+  echo "prepare-nodes.sh: member $member of $service runs on $node" >&2
+  member=$((member + 1))
+done
