@@ -76,37 +76,49 @@ pub fn write(out: &Path, files: &[Planned], force: bool) -> Result<Written, Diag
         }
     }
     let mut written = Written::default();
-    let current: Vec<bool> = files
-        .iter()
-        .map(|file| {
-            let target = out.join(&file.path);
-            let mode_ok =
-                |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
-            fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
-                && fs::metadata(&target).is_ok_and(mode_ok)
-        })
-        .collect();
+    let current: Vec<bool> = on_every_core(files, |file| {
+        let target = out.join(&file.path);
+        let mode_ok =
+            |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
+        fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
+            && fs::metadata(&target).is_ok_and(mode_ok)
+    });
     let changed_dirs: BTreeSet<&str> = files
         .iter()
         .zip(&current)
         .filter(|(f, current)| !**current && !is_entry_point(&f.path))
         .map(|(f, _)| parent(&f.path))
         .collect();
-    let mut staged = Vec::new();
-    for (file, current) in files.iter().zip(&current) {
-        // An entry point over changing files is taken away and written back, even if it is the same.
-        if !current || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path))) {
-            staged.push((
-                file,
-                stage(
-                    &out.join(&file.path),
-                    file.contents.as_bytes(),
-                    file.executable,
-                )?,
-            ));
-        } else {
-            written.unchanged.push(file.path.clone());
-        }
+    // An entry point over changing files is taken away and written back, even if it is the same.
+    let rewrites: Vec<bool> = files
+        .iter()
+        .zip(&current)
+        .map(|(file, current)| {
+            !current || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path)))
+        })
+        .collect();
+    written.unchanged = files
+        .iter()
+        .zip(&rewrites)
+        .filter(|(_, rewrite)| !**rewrite)
+        .map(|(file, _)| file.path.clone())
+        .collect();
+    let rewrite: Vec<&Planned> = files
+        .iter()
+        .zip(&rewrites)
+        .filter(|(_, rewrite)| **rewrite)
+        .map(|(file, _)| file)
+        .collect();
+    let temporaries = on_every_core(&rewrite, |file| {
+        stage(
+            &out.join(&file.path),
+            file.contents.as_bytes(),
+            file.executable,
+        )
+    });
+    let mut staged = Vec::with_capacity(rewrite.len());
+    for (file, temporary) in rewrite.into_iter().zip(temporaries) {
+        staged.push((file, temporary?));
     }
     // One flush for every staged file, rather than one per file: the renames below then replace
     // targets with complete files.
@@ -155,6 +167,28 @@ fn sync_filesystem(dir: &Path) {
     }
     // SAFETY: sync takes no arguments and cannot fail.
     unsafe { libc::sync() };
+}
+
+/// `work` applied to every item, split over the cores; results in the items' order.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len() / 64 + 1);
+    if threads <= 1 {
+        return items.iter().map(&work).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a write worker panicked"))
+            .collect()
+    })
 }
 
 fn parent(path: &str) -> &str {
