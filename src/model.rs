@@ -50,8 +50,6 @@ pub struct Service {
     pub param_origins: BTreeMap<String, crate::params::ParamOrigin>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
-    /// Where the whole spec is, for diagnostics about something missing.
-    pub file_span: Option<Span>,
 }
 
 #[derive(Clone, Debug)]

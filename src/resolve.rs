@@ -94,7 +94,6 @@ pub fn resolve(
         templates: r.templates,
         param_origins,
         backend_options,
-        file_span: Some(Span::new(file, 0..0)),
     })
 }
 
