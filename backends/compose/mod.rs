@@ -8,7 +8,7 @@ use crate::backend::{
     Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
 };
 use crate::backends::docker::PublishOptions;
-use crate::backends::docker::engine::{self, HealthCommand, Publish};
+use crate::backends::docker::engine::{self, Publish};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Start};
 use serde::Serialize;
@@ -131,11 +131,6 @@ struct NetworkDecl {
     name: String,
 }
 
-/// Compose interpolates `$` in every value; `$$` is a literal `$`.
-fn literal(text: &str) -> String {
-    text.replace('$', "$$")
-}
-
 fn lower(
     service: &Service,
     publish: &Publish,
@@ -167,7 +162,11 @@ fn lower(
     };
     for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
         let identity = Identity::new(Some(member), &members);
-        let render = |t| service.render(t, &identity).map(|s| literal(&s));
+        let render = |t| {
+            service
+                .render(t, &identity)
+                .map(|s| engine::compose_literal(&s))
+        };
         let mut entry = ComposeService {
             image: render(&service.container.image)?,
             hostname: Some(member.name.clone()),
@@ -184,26 +183,8 @@ fn lower(
             ]),
             ..Default::default()
         };
-        let mut command: Vec<String> = service
-            .container
-            .command
-            .iter()
-            .map(render)
-            .collect::<Result<_, _>>()?;
-        let args: Vec<String> = service
-            .container
-            .args
-            .iter()
-            .map(render)
-            .collect::<Result<_, _>>()?;
-        if !command.is_empty() {
-            // Compose's entrypoint and command are Kubernetes' command and args.
-            let rest = command.split_off(1);
-            entry.entrypoint = Some(command);
-            entry.command = Some(rest.into_iter().chain(args).collect());
-        } else if !args.is_empty() {
-            entry.command = Some(args);
-        }
+        let line = engine::compose_command(service, &identity)?;
+        (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
         for var in &service.container.env {
             let value = match &var.value {
                 EnvValue::Literal(t) => render(t)?,
@@ -249,14 +230,8 @@ fn lower(
         }
         entry.volumes.extend(tls_volume(&mut volumes));
         if let Some(live) = &service.health.liveness {
-            let test = match engine::health_command(service, live).0 {
-                HealthCommand::Exec(argv) => std::iter::once("CMD".to_string())
-                    .chain(argv.iter().map(|a| literal(a)))
-                    .collect(),
-                HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), literal(&line)],
-            };
             entry.healthcheck = Some(Healthcheck {
-                test,
+                test: engine::compose_health_test(service, live),
                 interval: engine::seconds(live.interval.unwrap_or(10)),
                 timeout: engine::seconds(live.timeout.unwrap_or(5)),
                 retries: live.failures.unwrap_or(3),
@@ -285,11 +260,15 @@ fn lower(
         let mut command: Vec<String> = init
             .command
             .iter()
-            .map(|t| service.render(t, &identity).map(|s| literal(&s)))
+            .map(|t| {
+                service
+                    .render(t, &identity)
+                    .map(|s| engine::compose_literal(&s))
+            })
             .collect::<Result<_, _>>()?;
         let rest = command.split_off(1.min(command.len()));
         let mut entry = ComposeService {
-            image: literal(&service.render(image, &first)?),
+            image: engine::compose_literal(&service.render(image, &first)?),
             entrypoint: Some(command),
             command: Some(rest),
             // Retries until the cluster answers; a bounded count so an init that fails forever

@@ -117,6 +117,62 @@ pub fn health_command(service: &Service, check: &Check) -> (HealthCommand, Optio
     }
 }
 
+/// A string for a compose-format file: compose and `docker stack deploy` interpolate `$` in every
+/// value, and `$$` is a literal `$`.
+pub fn compose_literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+/// A check as a compose-format `healthcheck.test`: `CMD` with an argv, or `CMD-SHELL`.
+pub fn compose_health_test(service: &Service, check: &Check) -> Vec<String> {
+    match health_command(service, check).0 {
+        HealthCommand::Exec(argv) => std::iter::once("CMD".to_string())
+            .chain(argv.iter().map(|a| compose_literal(a)))
+            .collect(),
+        HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), compose_literal(&line)],
+    }
+}
+
+/// A member's command line in compose-format terms.
+pub struct ComposeCommand {
+    /// The spec's `command[0]`.
+    pub entrypoint: Option<Vec<String>>,
+    /// The rest of `command`, then `args` (what Kubernetes calls command and args).
+    pub command: Option<Vec<String>>,
+}
+
+/// Renders a member's command line for `identity`, escaped for a compose-format file.
+pub fn compose_command(
+    service: &Service,
+    identity: &crate::model::Identity,
+) -> Result<ComposeCommand, Vec<Diagnostic>> {
+    let render = |t| service.render(t, identity).map(|s| compose_literal(&s));
+    let mut command: Vec<String> = service
+        .container
+        .command
+        .iter()
+        .map(render)
+        .collect::<Result<_, _>>()?;
+    let args: Vec<String> = service
+        .container
+        .args
+        .iter()
+        .map(render)
+        .collect::<Result<_, _>>()?;
+    Ok(if !command.is_empty() {
+        let rest = command.split_off(1);
+        ComposeCommand {
+            entrypoint: Some(command),
+            command: Some(rest.into_iter().chain(args).collect()),
+        }
+    } else {
+        ComposeCommand {
+            entrypoint: None,
+            command: (!args.is_empty()).then_some(args),
+        }
+    })
+}
+
 /// Quotes a string for a POSIX shell: every byte reaches the program unchanged.
 pub fn shell_quote(text: &str) -> String {
     if !text.is_empty()

@@ -8,7 +8,7 @@ mod rules;
 use crate::backend::{
     Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
 };
-use crate::backends::docker::engine::{self, HealthCommand, Publish, shell_quote};
+use crate::backends::docker::engine::{self, Publish, shell_quote};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Spread};
 use crate::source::Span;
@@ -315,11 +315,6 @@ struct SecretDecl {
     external: bool,
 }
 
-/// `docker stack deploy` interpolates `$` in every value; `$$` is a literal `$`.
-fn literal(text: &str) -> String {
-    text.replace('$', "$$")
-}
-
 fn label_prefix(service: &Service) -> String {
     format!("{}.member.", service.name())
 }
@@ -366,7 +361,11 @@ fn lower(
     };
     for (member, published) in members.iter().zip(&ports) {
         let identity = Identity::new(Some(member), &members);
-        let render = |t| service.render(t, &identity).map(|s| literal(&s));
+        let render = |t| {
+            service
+                .render(t, &identity)
+                .map(|s| engine::compose_literal(&s))
+        };
         let mut entry = StackService {
             image: render(&service.container.image)?,
             hostname: Some(member.name.clone()),
@@ -410,25 +409,8 @@ fn lower(
             },
             ..Default::default()
         };
-        let mut command: Vec<String> = service
-            .container
-            .command
-            .iter()
-            .map(render)
-            .collect::<Result<_, _>>()?;
-        let args: Vec<String> = service
-            .container
-            .args
-            .iter()
-            .map(render)
-            .collect::<Result<_, _>>()?;
-        if !command.is_empty() {
-            let rest = command.split_off(1);
-            entry.entrypoint = Some(command);
-            entry.command = Some(rest.into_iter().chain(args).collect());
-        } else if !args.is_empty() {
-            entry.command = Some(args);
-        }
+        let line = engine::compose_command(service, &identity)?;
+        (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
         for var in &service.container.env {
             match &var.value {
                 EnvValue::Literal(t) => {
@@ -488,14 +470,8 @@ fn lower(
             });
         }
         if let Some(live) = &service.health.liveness {
-            let test = match engine::health_command(service, live).0 {
-                HealthCommand::Exec(argv) => std::iter::once("CMD".to_string())
-                    .chain(argv.iter().map(|a| literal(a)))
-                    .collect(),
-                HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), literal(&line)],
-            };
             entry.healthcheck = Some(Healthcheck {
-                test,
+                test: engine::compose_health_test(service, live),
                 interval: engine::seconds(live.interval.unwrap_or(10)),
                 timeout: engine::seconds(live.timeout.unwrap_or(5)),
                 retries: live.failures.unwrap_or(3),
@@ -511,13 +487,17 @@ fn lower(
         let mut command: Vec<String> = init
             .command
             .iter()
-            .map(|t| service.render(t, &identity).map(|s| literal(&s)))
+            .map(|t| {
+                service
+                    .render(t, &identity)
+                    .map(|s| engine::compose_literal(&s))
+            })
             .collect::<Result<_, _>>()?;
         let rest = command.split_off(1.min(command.len()));
         services.insert(
             format!("{name}-init"),
             StackService {
-                image: literal(&service.render(image, &first)?),
+                image: engine::compose_literal(&service.render(image, &first)?),
                 entrypoint: Some(command),
                 command: Some(rest),
                 networks: vec![name.to_string()],
