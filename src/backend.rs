@@ -248,3 +248,29 @@ pub fn pipeline<S>(
         },
     }
 }
+
+/// Declares one rule of a backend: `backend_rule!("kubernetes", "no-spread", Warning, "summary")`.
+/// Its document is `rules/<name>.md` beside the file that declares it.
+macro_rules! backend_rule {
+    ($backend:literal, $name:literal, $severity:ident, $summary:literal) => {
+        $crate::backend::Rule {
+            id: concat!($backend, "/", $name),
+            severity: $crate::diagnostic::Severity::$severity,
+            summary: $summary,
+            doc: include_str!(concat!("rules/", $name, ".md")),
+        }
+    };
+}
+pub(crate) use backend_rule;
+
+/// The rule `<backend>/<name>` among a backend's `rules`; a missing one is a bug of ours.
+pub fn rule_named(rules: &'static [Rule], backend: &str, name: &str) -> &'static Rule {
+    rules
+        .iter()
+        .find(|r| {
+            r.id.strip_prefix(backend)
+                .and_then(|rest| rest.strip_prefix('/'))
+                == Some(name)
+        })
+        .expect("rule is declared in RULES")
+}

@@ -3,17 +3,12 @@
 
 use super::Settings;
 use crate::backend::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, Service};
 
 macro_rules! rule {
-    ($name:literal, $severity:ident, $summary:literal) => {
-        Rule {
-            id: concat!("cloudfoundry/", $name),
-            severity: Severity::$severity,
-            summary: $summary,
-            doc: include_str!(concat!("rules/", $name, ".md")),
-        }
+    ($($rule:tt)*) => {
+        crate::backend::backend_rule!("cloudfoundry", $($rule)*)
     };
 }
 
@@ -53,10 +48,7 @@ pub static RULES: &[Rule] = &[
 ];
 
 fn rule(name: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id.strip_prefix("cloudfoundry/") == Some(name))
-        .expect("rule is declared in RULES")
+    crate::backend::rule_named(RULES, "cloudfoundry", name)
 }
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {

@@ -2,18 +2,13 @@
 //! shared with the other single-engine backends (`docker::engine::check_single_host`).
 
 use crate::backend::Rule;
-use crate::backends::docker::engine::{SingleHostRules, check_single_host};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::backends::docker::engine::check_single_host;
+use crate::diagnostic::Diagnostic;
 use crate::model::Service;
 
 macro_rules! rule {
-    ($name:literal, $severity:ident, $summary:literal) => {
-        Rule {
-            id: concat!("compose/", $name),
-            severity: Severity::$severity,
-            summary: $summary,
-            doc: include_str!(concat!("rules/", $name, ".md")),
-        }
+    ($($rule:tt)*) => {
+        crate::backend::backend_rule!("compose", $($rule)*)
     };
 }
 
@@ -48,17 +43,5 @@ pub static RULES: &[Rule] = &[
 ];
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    check_single_host(
-        service,
-        &SingleHostRules {
-            no_persistent_volume: &RULES[0],
-            replicas_share_host: &RULES[1],
-            quorum_on_one_host: &RULES[2],
-            quorum_gated_health: &RULES[3],
-            no_resources: &RULES[4],
-            no_health_check: &RULES[5],
-            health_check_needs_tool: &RULES[6],
-        },
-        false,
-    )
+    check_single_host(service, "compose", RULES, false)
 }

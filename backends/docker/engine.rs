@@ -262,28 +262,20 @@ pub fn tls_names(service: &Service) -> Vec<String> {
     names
 }
 
-/// The rules every single-engine backend keeps, each under its own id.
-pub struct SingleHostRules {
-    pub no_persistent_volume: &'static Rule,
-    pub replicas_share_host: &'static Rule,
-    pub quorum_on_one_host: &'static Rule,
-    pub quorum_gated_health: &'static Rule,
-    pub no_resources: &'static Rule,
-    pub no_health_check: &'static Rule,
-    pub health_check_needs_tool: &'static Rule,
-}
-
-/// `shell_health`: the backend can only give the engine a shell command line (docker run's
+/// The rules every single-engine backend keeps, each under its own id (`<backend>/<name>` in
+/// `rules`). `shell_health`: the backend can only give the engine a shell command line (docker run's
 /// `--health-cmd`), so every check assumes `/bin/sh` in the image.
 pub fn check_single_host(
     service: &Service,
-    rules: &SingleHostRules,
+    backend: &str,
+    rules: &'static [Rule],
     shell_health: bool,
 ) -> Vec<Diagnostic> {
+    let rule = |name| crate::backend::rule_named(rules, backend, name);
     let mut found = Vec::new();
     let replicas = service.replicas();
     if service.persistent_volumes().next().is_none() {
-        found.push(rules.no_persistent_volume.fire(
+        found.push(rule("no-persistent-volume").fire(
             service,
             service.container.span.clone(),
             "no persistent volume: the data lives in the container's writable layer and is lost when the container is removed or recreated",
@@ -292,7 +284,7 @@ pub fn check_single_host(
         ));
     }
     if replicas > 1 && service.replication.spread.value != Spread::None {
-        found.push(rules.replicas_share_host.fire(
+        found.push(rule("replicas-share-host").fire(
             service,
             service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
             format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
@@ -301,7 +293,7 @@ pub fn check_single_host(
         ));
     }
     if service.replication.quorum.value == crate::model::Quorum::Majority {
-        found.push(rules.quorum_on_one_host.fire(
+        found.push(rule("quorum-on-one-host").fire(
             service,
             service.replication.quorum.span.clone(),
             "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
@@ -311,7 +303,7 @@ pub fn check_single_host(
     }
     if service.liveness_needs_quorum() {
         let live = service.health.liveness.as_ref();
-        found.push(rules.quorum_gated_health.fire(
+        found.push(rule("quorum-gated-health").fire(
             service,
             live.and_then(|l| l.span.clone()),
             "the container health check needs quorum: after every member went down, each waits for the others' health before the quorum can form",
@@ -321,7 +313,7 @@ pub fn check_single_host(
     }
     let missing = service.missing_resources();
     if !missing.is_empty() {
-        found.push(rules.no_resources.fire(
+        found.push(rule("no-resources").fire(
             service,
             service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
             format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
@@ -330,7 +322,7 @@ pub fn check_single_host(
         ));
     }
     match &service.health.liveness {
-        None => found.push(rules.no_health_check.fire(
+        None => found.push(rule("no-health-check").fire(
             service,
             service.container.span.clone(),
             "no liveness check: the engine cannot tell a hung member from a healthy one",
@@ -346,7 +338,7 @@ pub fn check_single_host(
                 _ => None,
             };
             if let Some(tools) = tools {
-                found.push(rules.health_check_needs_tool.fire(
+                found.push(rule("health-check-needs-tool").fire(
                     service,
                     live.span.clone(),
                     format!("the liveness check runs inside the container and assumes {tools} in the image"),

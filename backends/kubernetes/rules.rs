@@ -2,17 +2,12 @@
 //! ```toml block is a spec that triggers the rule and its second a fixed spec that does not.
 
 use crate::backend::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::model::{Quorum, Service, Spread, Start};
 
 macro_rules! rule {
-    ($name:literal, $severity:ident, $summary:literal) => {
-        Rule {
-            id: concat!("kubernetes/", $name),
-            severity: Severity::$severity,
-            summary: $summary,
-            doc: include_str!(concat!("rules/", $name, ".md")),
-        }
+    ($($rule:tt)*) => {
+        crate::backend::backend_rule!("kubernetes", $($rule)*)
     };
 }
 
@@ -67,10 +62,7 @@ pub static RULES: &[Rule] = &[
 ];
 
 fn rule(name: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id.strip_prefix("kubernetes/") == Some(name))
-        .expect("rule is declared in RULES")
+    crate::backend::rule_named(RULES, "kubernetes", name)
 }
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {

@@ -4,17 +4,12 @@
 
 use super::Settings;
 use crate::backend::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
 macro_rules! rule {
-    ($name:literal, $severity:ident, $summary:literal) => {
-        Rule {
-            id: concat!("marathon/", $name),
-            severity: Severity::$severity,
-            summary: $summary,
-            doc: include_str!(concat!("rules/", $name, ".md")),
-        }
+    ($($rule:tt)*) => {
+        crate::backend::backend_rule!("marathon", $($rule)*)
     };
 }
 
@@ -53,10 +48,7 @@ pub static RULES: &[Rule] = &[
 ];
 
 fn rule(name: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id.strip_prefix("marathon/") == Some(name))
-        .expect("rule is declared in RULES")
+    crate::backend::rule_named(RULES, "marathon", name)
 }
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {

@@ -5,17 +5,12 @@
 use super::Settings;
 use crate::backend::Rule;
 use crate::backends::docker::engine::health_command;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Service, Spread};
 
 macro_rules! rule {
-    ($name:literal, $severity:ident, $summary:literal) => {
-        Rule {
-            id: concat!("swarm/", $name),
-            severity: Severity::$severity,
-            summary: $summary,
-            doc: include_str!(concat!("rules/", $name, ".md")),
-        }
+    ($($rule:tt)*) => {
+        crate::backend::backend_rule!("swarm", $($rule)*)
     };
 }
 
@@ -64,10 +59,7 @@ pub static RULES: &[Rule] = &[
 ];
 
 fn rule(name: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id.strip_prefix("swarm/") == Some(name))
-        .expect("rule is declared in RULES")
+    crate::backend::rule_named(RULES, "swarm", name)
 }
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
