@@ -5,8 +5,7 @@
 use crate::diagnostic::{Diagnostic, Origin, Severity};
 use crate::model::Service;
 use crate::source::{FileId, Span};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use std::marker::PhantomData;
+use serde::de::DeserializeOwned;
 
 /// A safety rule: a stable id (`kubernetes/ordered-ready-deadlock`), a severity, a one-line
 /// summary, and the Markdown document that `berth explain ID` prints.
@@ -86,8 +85,8 @@ pub struct Compiled {
 
 pub struct Input<'a> {
     pub service: &'a Service,
-    /// The spec's text, for deserializing `[backends.NAME]` with spans.
-    pub source: &'a str,
+    /// The `[backends.NAME]` tables as parsed, for deserializing a backend's options with spans.
+    pub backend_tables: &'a crate::spec::BackendTables<'a>,
     pub file: FileId,
 }
 
@@ -95,87 +94,22 @@ pub trait Backend: Sync {
     /// The directory name under `--out` and the `--backend` value.
     fn name(&self) -> &'static str;
     fn rules(&self) -> &'static [Rule];
+    /// Work every compile needs that does not depend on the spec (compiling script templates),
+    /// which the core may start on another core ahead of the first compile.
+    fn prepare(&self) {}
     /// Checks this backend's rules and, unless an input error occurred, lowers the service to files.
     fn compile(&self, input: &Input) -> Compiled;
 }
 
 impl Input<'_> {
-    /// Deserializes this backend's `[backends.NAME]` table from the spec text, so that errors keep
-    /// their position in the spec. A missing table gives `T::default()`.
+    /// Deserializes this backend's `[backends.NAME]` table, so that errors keep their position in
+    /// the spec. A missing table gives `T::default()`.
     pub fn options<T: DeserializeOwned + Default>(&self, backend: &str) -> Result<T, Diagnostic> {
-        let deserializer = toml::de::Deserializer::parse(self.source)
-            .map_err(|e| crate::spec::toml_error_to_diagnostic(&e, self.file))?;
-        let found = DocumentSeed::<T> {
-            backend,
-            _t: PhantomData,
-        }
-        .deserialize(deserializer)
-        .map_err(|e| crate::spec::toml_error_to_diagnostic(&e, self.file))?;
-        Ok(found.unwrap_or_default())
-    }
-}
-
-/// Walks `backends.<backend>` of the document and deserializes only that table.
-struct DocumentSeed<'a, T> {
-    backend: &'a str,
-    _t: PhantomData<T>,
-}
-
-struct BackendsSeed<'a, T> {
-    backend: &'a str,
-    _t: PhantomData<T>,
-}
-
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for DocumentSeed<'_, T> {
-    type Value = Option<T>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for DocumentSeed<'_, T> {
-    type Value = Option<T>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a spec table")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "backends" {
-                found = map.next_value_seed(BackendsSeed::<T> {
-                    backend: self.backend,
-                    _t: PhantomData,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for BackendsSeed<'_, T> {
-    type Value = Option<T>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for BackendsSeed<'_, T> {
-    type Value = Option<T>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a table of backend options")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == self.backend {
-                found = Some(map.next_value::<T>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
+        let Some((_, table)) = self.backend_tables.iter().find(|(name, _)| name == backend) else {
+            return Ok(T::default());
+        };
+        T::deserialize(toml::de::ValueDeserializer::from(table.clone()))
+            .map_err(|e| crate::spec::toml_error_to_diagnostic(&e, self.file))
     }
 }
 

@@ -90,19 +90,22 @@ fn run(
         let file = outcome.sources.add("--set", request.set.join("\n"));
         overrides.extend(params::parse_set_args(&request.set, file).map_err(|d| vec![d])?);
     }
-    let parsed = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
+    let spec::Parsed {
+        spec,
+        backend_tables,
+    } = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
     let rule_ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
     let context = Context {
         backends: &backends::names(),
         rules: &rule_ids,
     };
-    let service = resolve::resolve(parsed, spec_file, &text, &overrides, &context)?;
+    let service = resolve::resolve(spec, spec_file, &text, &overrides, &context)?;
     outcome.service_name = Some(service.name().to_string());
     outcome.diagnostics.extend(crate::rules::check(&service));
     for backend in chosen {
         let compiled = backend.compile(&Input {
             service: &service,
-            source: &text,
+            backend_tables: &backend_tables,
             file: spec_file,
         });
         outcome
@@ -203,36 +206,64 @@ fn read(path: &PathBuf) -> Result<String, Vec<Diagnostic>> {
 /// Compiles several specs on every core, returning the outcomes in the order of `requests`.
 /// Each spec is independent, so the result is the same as one after the other.
 pub fn compile_many(requests: &[Request]) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(requests.len());
+    compile_each(
+        requests,
+        |_, outcome| outcome,
+        |_, outcome| outcomes.push(outcome),
+    );
+    outcomes
+}
+
+/// Compiles every request on every core. `finish` runs on the thread that compiled a spec, with
+/// its index and outcome (so heavy work on the result is spread over the cores too); `take`
+/// receives what `finish` returned on the calling thread, in the order of `requests`, as soon as
+/// the specs before it are done.
+pub fn compile_each<T: Send>(
+    requests: &[Request],
+    finish: impl Fn(usize, Outcome) -> T + Sync,
+    mut take: impl FnMut(usize, T),
+) {
+    // While the first spec is read, parsed and resolved, another core compiles the backends'
+    // script templates: one spec's compile then waits for little of that start-up work.
+    std::thread::spawn(|| backends::all().iter().for_each(|b| b.prepare()));
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(requests.len());
     if threads <= 1 {
-        return requests.iter().map(compile).collect();
+        for (i, request) in requests.iter().enumerate() {
+            take(i, finish(i, compile(request)));
+        }
+        return;
     }
-    let mut outcomes: Vec<Option<Outcome>> = (0..requests.len()).map(|_| None).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|worker| {
-                scope.spawn(move || {
-                    requests
-                        .iter()
-                        .enumerate()
-                        .skip(worker)
-                        .step_by(threads)
-                        .map(|(i, r)| (i, compile(r)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for worker in workers {
-            // A panic in a worker is a bug of ours; surface it rather than lose a spec silently.
-            for (i, outcome) in worker.join().expect("a compile worker panicked") {
-                outcomes[i] = Some(outcome);
+        for _ in 0..threads {
+            let (next, finish, sender) = (&next, &finish, sender.clone());
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(request) = requests.get(i) else {
+                        break;
+                    };
+                    if sender.send((i, finish(i, compile(request)))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // A result waits here only until the specs before it are done.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (i, result) in receiver {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&due) {
+                take(due, result);
+                due += 1;
             }
         }
+        // A worker that panicked has closed its sender early; the scope re-raises its panic.
     });
-    outcomes
-        .into_iter()
-        .map(|o| o.expect("every spec was compiled"))
-        .collect()
 }

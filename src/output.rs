@@ -1,5 +1,6 @@
 //! Writes compiled files under `--out`, keeping a manifest of what berth wrote so that it never
-//! overwrites or deletes a file it did not write. Nothing is written until every check passed.
+//! overwrites or deletes a file it did not write. Files are staged as specs compile; nothing
+//! reaches its place until every spec and check passed.
 
 use crate::diagnostic::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// The manifest's name inside `--out`.
 pub const MANIFEST: &str = ".berth-manifest.json";
@@ -26,6 +27,7 @@ pub struct Written {
 }
 
 /// One file to write: a path relative to `--out` (`/`-separated), its text, and whether it is a script.
+#[derive(Clone)]
 pub struct Planned {
     pub path: String,
     pub contents: String,
@@ -43,117 +45,308 @@ fn is_entry_point(path: &str) -> bool {
         .any(|e| path == *e || path.ends_with(&format!("/{e}")))
 }
 
-/// Writes `files`, refusing to replace a file that berth did not write unless `force`; removes
-/// files berth wrote before that this compile no longer makes.
+/// Writes `files` in one [`Transaction`].
+pub fn write(out: &Path, files: Vec<Planned>, force: bool) -> Result<Written, Diagnostic> {
+    let transaction = Transaction::begin(out, force)?;
+    let staged = transaction.stage(files)?;
+    transaction.commit(vec![staged])
+}
+
+/// One write into `--out`, in two steps: files are staged (compared with what is there, and the
+/// changed ones written into a staging directory inside `--out`) as they are compiled, from any
+/// thread; [`Transaction::commit`] then moves them into place. Dropped without a commit, it
+/// removes what it staged, so a refused compile writes nothing.
 ///
-/// Every file is written to a temporary file and renamed over its target. The manifest lists the
-/// old and the new files before any rename (so files of an interrupted write are still known as
-/// berth's), and entry points are taken away first and put back last.
-pub fn write(out: &Path, files: &[Planned], force: bool) -> Result<Written, Diagnostic> {
-    let manifest_path = out.join(MANIFEST);
-    let previous: Manifest = match fs::read_to_string(&manifest_path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Diagnostic::input(
-                "output/manifest",
-                format!("cannot read `{}`: {e}", manifest_path.display()),
-            )
-            .help("remove the damaged manifest, or choose another `--out` directory")
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
-        Err(e) => return Err(io_error(&manifest_path, e)),
-    };
-    for Planned { path: relative, .. } in files {
+/// The commit refuses to replace a file berth did not write unless `force`, removes files berth
+/// wrote before that this compile no longer makes, lists the old and the new files in the
+/// manifest before any rename (so files of an interrupted write are still known as berth's), and
+/// takes entry points away first and puts them back last.
+pub struct Transaction {
+    out: PathBuf,
+    staging: PathBuf,
+    /// Whether `--out` existed before: if not, an abort removes it again.
+    out_existed: bool,
+    previous: Manifest,
+    force: bool,
+    committed: bool,
+}
+
+/// Files of one group (one spec's output) after staging: all their paths, and those whose new
+/// contents wait in the staging directory.
+pub struct Staged {
+    paths: Vec<String>,
+    changed: Vec<String>,
+}
+
+const STAGING_PREFIX: &str = ".berth-staging-";
+
+impl Transaction {
+    /// Reads the manifest of `out`; writes nothing.
+    pub fn begin(out: &Path, force: bool) -> Result<Transaction, Diagnostic> {
+        let manifest_path = out.join(MANIFEST);
+        let previous: Manifest = match fs::read_to_string(&manifest_path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                Diagnostic::input(
+                    "output/manifest",
+                    format!("cannot read `{}`: {e}", manifest_path.display()),
+                )
+                .help("remove the damaged manifest, or choose another `--out` directory")
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => return Err(io_error(&manifest_path, e)),
+        };
+        Ok(Transaction {
+            out: out.to_path_buf(),
+            staging: out.join(format!("{STAGING_PREFIX}{}", std::process::id())),
+            out_existed: out.exists(),
+            previous,
+            force,
+            committed: false,
+        })
+    }
+
+    /// Checks `files` against `--out`, and writes those that differ into the staging directory.
+    /// An entry point whose directory has changing files is staged even if it is the same, so
+    /// that it can be taken away and put back around them.
+    pub fn stage(&self, files: Vec<Planned>) -> Result<Staged, Diagnostic> {
+        for file in &files {
+            self.check_target(&file.path)?;
+        }
+        let current: Vec<bool> = files
+            .iter()
+            .map(|file| {
+                let target = self.out.join(&file.path);
+                let mode_ok =
+                    |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
+                fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
+                    && fs::metadata(&target).is_ok_and(mode_ok)
+            })
+            .collect();
+        let changed_dirs: BTreeSet<&str> = files
+            .iter()
+            .zip(&current)
+            .filter(|(f, current)| !**current && !is_entry_point(&f.path))
+            .map(|(f, _)| parent(&f.path))
+            .collect();
+        let rewrites: Vec<bool> = files
+            .iter()
+            .zip(&current)
+            .map(|(file, current)| {
+                !current
+                    || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path)))
+            })
+            .collect();
+        let mut changed = Vec::new();
+        for (file, rewrite) in files.iter().zip(rewrites) {
+            if rewrite {
+                let mut staged = self.create_staged(&file.path)?;
+                staged
+                    .write_all(file.contents.as_bytes())
+                    .and_then(|()| set_mode(&staged, file.executable))
+                    .map_err(|e| io_error(&self.staging.join(&file.path), e))?;
+                changed.push(file.path.clone());
+            }
+        }
+        Ok(Staged {
+            paths: files.into_iter().map(|f| f.path).collect(),
+            changed,
+        })
+    }
+
+    /// A new file at `relative` inside the staging directory, for output too large to hold in
+    /// memory (the report); [`Transaction::settle`] then stages it like a file of [`stage`].
+    ///
+    /// [`stage`]: Transaction::stage
+    pub fn create_staged(&self, relative: &str) -> Result<fs::File, Diagnostic> {
+        let path = self.staging.join(relative);
+        let dir = path.parent().unwrap_or(&self.staging);
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        fs::File::create(&path).map_err(|e| io_error(&path, e))
+    }
+
+    /// Stages a file written through [`Transaction::create_staged`]: unchanged if `--out` holds
+    /// the same bytes.
+    pub fn settle(&self, relative: &str) -> Result<Staged, Diagnostic> {
+        self.check_target(relative)?;
+        let staged = self.staging.join(relative);
+        let same =
+            same_contents(&staged, &self.out.join(relative)).map_err(|e| io_error(&staged, e))?;
+        if same {
+            fs::remove_file(&staged).map_err(|e| io_error(&staged, e))?;
+        } else {
+            fs::File::open(&staged)
+                .and_then(|file| set_mode(&file, false))
+                .map_err(|e| io_error(&staged, e))?;
+        }
+        Ok(Staged {
+            paths: vec![relative.to_string()],
+            changed: if same {
+                vec![]
+            } else {
+                vec![relative.to_string()]
+            },
+        })
+    }
+
+    fn check_target(&self, relative: &str) -> Result<(), Diagnostic> {
         if !safe_relative(relative) {
             return Err(Diagnostic::input(
                 "output/path",
                 format!("refusing to write outside `--out`: `{relative}`"),
             ));
         }
-        let target = out.join(relative);
-        if !force && target.symlink_metadata().is_ok() && !previous.files.contains(relative) {
+        let target = self.out.join(relative);
+        if !self.force
+            && !self.previous.files.contains(relative)
+            && target.symlink_metadata().is_ok()
+        {
             return Err(Diagnostic::input("output/foreign-file", format!("refusing to overwrite `{}`: berth did not write it", target.display()))
                 .help("move the file away, compile into another `--out` directory, or pass `--force` to replace it"));
         }
+        Ok(())
     }
-    let mut written = Written::default();
-    let current: Vec<bool> = on_every_core(files, |file| {
-        let target = out.join(&file.path);
-        let mode_ok =
-            |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
-        fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
-            && fs::metadata(&target).is_ok_and(mode_ok)
-    });
-    let changed_dirs: BTreeSet<&str> = files
-        .iter()
-        .zip(&current)
-        .filter(|(f, current)| !**current && !is_entry_point(&f.path))
-        .map(|(f, _)| parent(&f.path))
-        .collect();
-    // An entry point over changing files is taken away and written back, even if it is the same.
-    let rewrites: Vec<bool> = files
-        .iter()
-        .zip(&current)
-        .map(|(file, current)| {
-            !current || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path)))
-        })
-        .collect();
-    written.unchanged = files
-        .iter()
-        .zip(&rewrites)
-        .filter(|(_, rewrite)| !**rewrite)
-        .map(|(file, _)| file.path.clone())
-        .collect();
-    let rewrite: Vec<&Planned> = files
-        .iter()
-        .zip(&rewrites)
-        .filter(|(_, rewrite)| **rewrite)
-        .map(|(file, _)| file)
-        .collect();
-    let temporaries = on_every_core(&rewrite, |file| {
-        stage(
-            &out.join(&file.path),
-            file.contents.as_bytes(),
-            file.executable,
-        )
-    });
-    let mut staged = Vec::with_capacity(rewrite.len());
-    for (file, temporary) in rewrite.into_iter().zip(temporaries) {
-        staged.push((file, temporary?));
+
+    /// Moves every staged file into place and removes the files berth wrote before that no group
+    /// makes now.
+    pub fn commit(mut self, groups: Vec<Staged>) -> Result<Written, Diagnostic> {
+        self.committed = true;
+        let out = self.out.clone();
+        fs::create_dir_all(&out).map_err(|e| io_error(&out, e))?;
+        let manifest_path = out.join(MANIFEST);
+        let mut written = Written::default();
+        let mut now = BTreeSet::new();
+        let mut changed = Vec::new();
+        for group in groups {
+            let changed_here: BTreeSet<&String> = group.changed.iter().collect();
+            for path in &group.paths {
+                if !changed_here.contains(path) {
+                    written.unchanged.push(path.clone());
+                }
+            }
+            now.extend(group.paths);
+            changed.extend(group.changed);
+        }
+        let stale: Vec<String> = self.previous.files.difference(&now).cloned().collect();
+        if !changed.is_empty() {
+            // One flush for every staged file, rather than one per file: the renames below then
+            // replace targets with complete files.
+            sync_filesystem(&self.staging);
+        }
+        if !now.is_subset(&self.previous.files) {
+            let all = self.previous.files.union(&now).cloned().collect();
+            write_manifest(&manifest_path, all)?;
+        }
+        for entry in changed.iter().filter(|path| is_entry_point(path)) {
+            let target = out.join(entry);
+            match fs::remove_file(&target) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_error(&target, e));
+                }
+                _ => interruption_point(),
+            }
+        }
+        changed.sort_by_key(|path| is_entry_point(path));
+        let mut made_dirs = BTreeSet::new();
+        for path in changed {
+            let target = out.join(&path);
+            let dir = parent(&path);
+            if made_dirs.insert(dir.to_string()) {
+                let dir = out.join(dir);
+                fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+            }
+            fs::rename(self.staging.join(&path), &target).map_err(|e| io_error(&target, e))?;
+            interruption_point();
+            written.changed.push(path);
+        }
+        for stale in stale {
+            let path = out.join(&stale);
+            if safe_relative(&stale) && path.is_file() {
+                fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                written.removed.push(stale);
+            }
+        }
+        if now != self.previous.files {
+            write_manifest(&manifest_path, now)?;
+        }
+        if !written.changed.is_empty() || !written.removed.is_empty() {
+            sync_filesystem(&out);
+        }
+        remove_staging_dirs(&out);
+        Ok(written)
     }
-    // One flush for every staged file, rather than one per file: the renames below then replace
-    // targets with complete files.
-    if !staged.is_empty() {
-        sync_filesystem(out);
-    }
-    let now: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
-    write_manifest(
-        &manifest_path,
-        previous.files.union(&now).cloned().collect(),
-    )?;
-    for (entry, _) in staged.iter().filter(|(f, _)| is_entry_point(&f.path)) {
-        let target = out.join(&entry.path);
-        match fs::remove_file(&target) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(&target, e)),
-            _ => interruption_point(),
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+            if !self.out_existed {
+                let _ = fs::remove_dir(&self.out);
+            }
         }
     }
-    staged.sort_by_key(|(f, _)| is_entry_point(&f.path));
-    for (file, temporary) in staged {
-        let target = out.join(&file.path);
-        fs::rename(&temporary, &target).map_err(|e| io_error(&target, e))?;
-        interruption_point();
-        written.changed.push(file.path.clone());
-    }
-    for stale in previous.files.difference(&now) {
-        let path = out.join(stale);
-        if safe_relative(stale) && path.is_file() {
-            fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
-            written.removed.push(stale.clone());
+}
+
+/// Removes this process's staging directory, and those of berth processes that were killed
+/// during a write (their process is gone).
+fn remove_staging_dirs(out: &Path) {
+    let Ok(entries) = fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(STAGING_PREFIX))
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let alive = pid != std::process::id() as i32 && unsafe { libc::kill(pid, 0) } == 0;
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
         }
     }
-    write_manifest(&manifest_path, now)?;
-    sync_filesystem(out);
-    Ok(written)
+}
+
+/// Whether two files hold the same bytes, reading both a block at a time.
+fn same_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut a = std::io::BufReader::new(fs::File::open(a)?);
+    let mut b = match fs::File::open(b) {
+        Ok(file) => std::io::BufReader::new(file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let (mut block_a, mut block_b) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    loop {
+        let n = read_full(&mut a, &mut block_a)?;
+        if n != read_full(&mut b, &mut block_b)? || block_a[..n] != block_b[..n] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    fn read_full(reader: &mut impl Read, block: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < block.len() {
+            match reader.read(&mut block[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        Ok(filled)
+    }
+}
+
+fn set_mode(file: &fs::File, executable: bool) -> std::io::Result<()> {
+    file.set_permissions(fs::Permissions::from_mode(if executable {
+        0o755
+    } else {
+        0o644
+    }))
 }
 
 /// Flushes the filesystem holding `dir` to disk (Linux `syncfs`; elsewhere every filesystem).
@@ -169,28 +362,6 @@ fn sync_filesystem(dir: &Path) {
     unsafe { libc::sync() };
 }
 
-/// `work` applied to every item, split over the cores; results in the items' order.
-fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len() / 64 + 1);
-    if threads <= 1 {
-        return items.iter().map(&work).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a write worker panicked"))
-            .collect()
-    })
-}
-
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
@@ -198,7 +369,7 @@ fn parent(path: &str) -> &str {
 fn write_manifest(path: &Path, files: BTreeSet<String>) -> Result<(), Diagnostic> {
     let manifest =
         serde_json::to_string_pretty(&Manifest { files }).expect("a set of strings serializes");
-    let temporary = stage(path, format!("{manifest}\n").as_bytes(), false)?;
+    let temporary = stage_beside(path, format!("{manifest}\n").as_bytes())?;
     fs::rename(&temporary, path).map_err(|e| io_error(path, e))
 }
 
@@ -218,33 +389,15 @@ fn interruption_point() {
     }
 }
 
-/// Writes `contents` to a temporary file beside `target`; the caller flushes and renames it over
-/// the target, so a reader sees either the old or the new file.
-fn stage(
-    target: &Path,
-    contents: &[u8],
-    executable: bool,
-) -> Result<std::path::PathBuf, Diagnostic> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+/// Writes `contents` to a temporary file beside `target`, to be renamed over it.
+fn stage_beside(target: &Path, contents: &[u8]) -> Result<PathBuf, Diagnostic> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.berth-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(contents)?;
-        file.set_permissions(fs::Permissions::from_mode(if executable {
-            0o755
-        } else {
-            0o644
-        }))
-    })();
-    result.map(|()| temporary.clone()).map_err(|e| {
-        let _ = fs::remove_file(&temporary);
-        io_error(target, e)
-    })
+    let temporary = target.with_file_name(format!(".{name}.berth-tmp-{}", std::process::id()));
+    fs::write(&temporary, contents).map_err(|e| io_error(target, e))?;
+    Ok(temporary)
 }
 
 fn safe_relative(path: &str) -> bool {

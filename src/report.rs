@@ -1,20 +1,19 @@
 //! `berth-report.json`: for each service and backend, the files written, the diagnostics (lifted
 //! ones with their reasons), how each concern was realized, and the TLS names to cover. Its shape
 //! is `docs/berth-report.schema.json`.
+//!
+//! Each service's part is serialized on its own ([`service_part`], on the thread that compiled
+//! it) and [`Writer`] joins the parts into the document, so the report of many services is never
+//! held in memory at once.
 
 use crate::compile::Outcome;
 use crate::concern::Realization;
 use crate::diagnostic::{JsonDiagnostic, to_json};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io::Write;
 
 pub const FILE: &str = "berth-report.json";
-
-#[derive(Serialize)]
-struct Report<'a> {
-    services: Vec<ServiceReport<'a>>,
-    version: u32,
-}
 
 #[derive(Serialize)]
 struct ServiceReport<'a> {
@@ -31,45 +30,116 @@ struct BackendReport<'a> {
     tls_names: &'a [String],
 }
 
+/// The part of one service (`spec` compiled to `outcome`), as it stands in the `services` array.
 /// `prefix` maps a service and backend to the directory its files were written to.
-pub fn report(specs: &[(String, &Outcome)], prefix: impl Fn(&str, &str) -> String) -> String {
-    let services = specs
+pub fn service_part(
+    spec: &str,
+    outcome: &Outcome,
+    prefix: impl Fn(&str, &str) -> String,
+) -> String {
+    let service = outcome.service_name.as_deref().unwrap_or_default();
+    let backends = outcome
+        .outputs
         .iter()
-        .map(|(spec, outcome)| {
-            let service = outcome.service_name.as_deref().unwrap_or_default();
-            let backends = outcome
-                .outputs
-                .iter()
-                .map(|output| {
-                    let dir = prefix(service, output.backend);
-                    let report = BackendReport {
-                        concerns: &output.concerns,
-                        diagnostics: output
-                            .diagnostics
-                            .iter()
-                            .map(|d| to_json(d, &outcome.sources))
-                            .collect(),
-                        files: output
-                            .files
-                            .iter()
-                            .map(|f| format!("{dir}/{}", f.path))
-                            .collect(),
-                        tls_names: &output.tls_names,
-                    };
-                    (output.backend, report)
-                })
-                .collect();
-            ServiceReport {
-                backends,
-                service,
-                spec,
-            }
+        .map(|output| {
+            let dir = prefix(service, output.backend);
+            let report = BackendReport {
+                concerns: &output.concerns,
+                diagnostics: output
+                    .diagnostics
+                    .iter()
+                    .map(|d| to_json(d, &outcome.sources))
+                    .collect(),
+                files: output
+                    .files
+                    .iter()
+                    .map(|f| format!("{dir}/{}", f.path))
+                    .collect(),
+                tls_names: &output.tls_names,
+            };
+            (output.backend, report)
         })
         .collect();
-    serde_json::to_string_pretty(&Report {
-        services,
-        version: 1,
+    let part = serde_json::to_string_pretty(&ServiceReport {
+        backends,
+        service,
+        spec,
     })
-    .expect("the report serializes")
-        + "\n"
+    .expect("the report serializes");
+    indent(&part)
+}
+
+/// A service's part stands two levels deep in the document. JSON strings hold no raw newlines,
+/// so every line of the part is structure and takes the same indent.
+fn indent(part: &str) -> String {
+    format!("    {}", part.replace('\n', "\n    "))
+}
+
+/// Writes the report document around service parts, in the layout `serde_json` gives it.
+pub struct Writer<W: Write> {
+    out: W,
+    services: usize,
+}
+
+impl<W: Write> Writer<W> {
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(b"{\n  \"services\": [")?;
+        Ok(Writer { out, services: 0 })
+    }
+
+    pub fn push(&mut self, part: &str) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.services == 0 { b"\n" } else { b",\n" })?;
+        self.out.write_all(part.as_bytes())?;
+        self.services += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let close: &[u8] = if self.services == 0 { b"]" } else { b"\n  ]" };
+        self.out.write_all(close)?;
+        self.out.write_all(b",\n  \"version\": 1\n}\n")?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// The whole report of `specs` (each spec's file name and outcome), in memory.
+pub fn report(specs: &[(String, &Outcome)], prefix: impl Fn(&str, &str) -> String) -> String {
+    let write = || -> std::io::Result<Vec<u8>> {
+        let mut writer = Writer::new(Vec::new())?;
+        for (spec, outcome) in specs {
+            writer.push(&service_part(spec, outcome, &prefix))?;
+        }
+        writer.finish()
+    };
+    String::from_utf8(write().expect("writing to memory cannot fail")).expect("JSON is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Writer, indent};
+    use serde_json::json;
+
+    /// The joined parts must be exactly what `serde_json` writes for the whole document.
+    #[test]
+    fn parts_join_into_serde_json_layout() {
+        let services = [
+            json!({"backends": {"docker": {"files": ["a", "b"], "tls_names": []}}, "service": "one", "spec": "x\ny.toml"}),
+            json!({"backends": {}, "service": "two", "spec": "two.toml"}),
+        ];
+        for count in 0..=services.len() {
+            let chosen = &services[..count];
+            let mut writer = Writer::new(Vec::new()).unwrap();
+            for service in chosen {
+                let part = serde_json::to_string_pretty(service).unwrap();
+                writer.push(&indent(&part)).unwrap();
+            }
+            let joined = String::from_utf8(writer.finish().unwrap()).unwrap();
+            let whole = serde_json::to_string_pretty(&json!({"services": chosen, "version": 1}))
+                .unwrap()
+                + "\n";
+            assert_eq!(joined, whole, "with {count} services");
+        }
+    }
 }

@@ -53,7 +53,7 @@ impl Sources {
         let text = self.text(span.file);
         let offset = span.range.start.min(text.len());
         let before = &text[..floor_char_boundary(text, offset)];
-        let line = before.matches('\n').count() + 1;
+        let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let column = before[line_start..].chars().count() + 1;
         (line, column)

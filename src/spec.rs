@@ -369,11 +369,39 @@ pub fn json_schema() -> String {
 
 /// Parses a spec file; a syntax error, an unknown key or a value of the wrong type becomes one
 /// diagnostic that points at the offending key.
+/// A parsed spec, and each `[backends.NAME]` table as the parser left it (with the spans of its
+/// keys), from which that backend deserializes its own options without parsing the text again.
+pub struct Parsed<'a> {
+    pub spec: Spec,
+    pub backend_tables: BackendTables<'a>,
+}
+
+pub type BackendTables<'a> = Vec<(String, toml::Spanned<toml::de::DeValue<'a>>)>;
+
 pub fn parse(
     text: &str,
     file: crate::source::FileId,
-) -> Result<Spec, crate::diagnostic::Diagnostic> {
-    toml::from_str(text).map_err(|error| toml_error_to_diagnostic(&error, file))
+) -> Result<Parsed<'_>, crate::diagnostic::Diagnostic> {
+    use serde::Deserialize;
+    let to_diagnostic = |error: toml::de::Error| toml_error_to_diagnostic(&error, file);
+    let document = toml::de::DeTable::parse(text).map_err(to_diagnostic)?;
+    let backend_tables = document
+        .get_ref()
+        .iter()
+        .find(|(key, _)| key.get_ref() == "backends")
+        .and_then(|(_, value)| value.get_ref().as_table())
+        .map(|tables| {
+            tables
+                .iter()
+                .map(|(name, table)| (name.get_ref().to_string(), table.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let spec = Spec::deserialize(toml::de::Deserializer::from(document)).map_err(to_diagnostic)?;
+    Ok(Parsed {
+        spec,
+        backend_tables,
+    })
 }
 
 /// Turns a `toml` error into a diagnostic, recognising serde's unknown/missing field messages so

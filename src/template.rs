@@ -12,11 +12,44 @@ use handlebars::{
 };
 use serde_json::{Map, Value, json};
 
+/// The templates of a backend's scripts (strict, no escaping), compiled on first use, once per
+/// process; a backend's [`crate::backend::Backend::prepare`] may compile them ahead.
+pub struct ScriptTemplates {
+    sources: &'static [(&'static str, &'static str)],
+    engine: std::sync::OnceLock<Handlebars<'static>>,
+}
+
+impl ScriptTemplates {
+    /// Templates by name and source (the backend's `.hbs` files, with `include_str!`).
+    pub const fn new(sources: &'static [(&'static str, &'static str)]) -> Self {
+        ScriptTemplates {
+            sources,
+            engine: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn engine(&self) -> &Handlebars<'static> {
+        self.engine.get_or_init(|| {
+            let mut engine = Handlebars::new();
+            engine.set_strict_mode(true);
+            engine.register_escape_fn(handlebars::no_escape);
+            for (name, source) in self.sources {
+                if let Err(e) = engine.register_template_string(name, *source) {
+                    panic!("the script template `{name}` of berth is invalid: {e}");
+                }
+            }
+            engine
+        })
+    }
+}
+
 /// The template engine and the context every template sees: `name`, `params`, `port`.
 #[derive(Clone, Debug)]
 pub struct Templates {
     engine: Handlebars<'static>,
     base: Map<String, Value>,
+    /// `base` as the engine takes it, built once for every structural rendering.
+    structural: Context,
 }
 
 /// A failed rendering: the engine's reason and, when known, the line and column in the template.
@@ -37,7 +70,12 @@ impl Templates {
         base.insert("name".into(), Value::String(name.to_string()));
         base.insert("params".into(), Value::Object(params));
         base.insert("port".into(), Value::Object(ports));
-        Templates { engine, base }
+        let structural = Context::from(Value::Object(base.clone()));
+        Templates {
+            engine,
+            base,
+            structural,
+        }
     }
 
     /// Renders a structural string (`replicas`, `size`, backend options): params only.
@@ -46,12 +84,12 @@ impl Templates {
         source: &str,
         span: Option<Span>,
     ) -> Result<String, Diagnostic> {
-        self.render_with(source, &Value::Object(self.base.clone()))
+        self.try_structural(source)
             .map_err(|failure| failure.into_diagnostic(span))
     }
 
     pub fn try_structural(&self, source: &str) -> Result<String, TemplateFailure> {
-        self.render_with(source, &Value::Object(self.base.clone()))
+        self.render_with(source, &self.structural)
     }
 
     /// Renders a `[container]` or `[init]` string with `self`, `peers` and `peer_hosts`.
@@ -78,12 +116,7 @@ impl Templates {
             context.insert("peer_hosts".into(), json!(hosts));
             Context::from(Value::Object(context))
         });
-        let rendered = if self.engine.has_template(source) {
-            self.engine.render_with_context(source, context)
-        } else {
-            self.engine.render_template_with_context(source, context)
-        };
-        rendered.map_err(explain_failure)
+        self.render_with(source, context)
     }
 
     /// Compiles a template once, so rendering it for every member and backend only evaluates it.
@@ -97,14 +130,14 @@ impl Templates {
         Ok(())
     }
 
-    fn render_with(&self, source: &str, context: &Value) -> Result<String, TemplateFailure> {
+    fn render_with(&self, source: &str, context: &Context) -> Result<String, TemplateFailure> {
         if !source.contains("{{") {
             return Ok(source.to_string());
         }
         let rendered = if self.engine.has_template(source) {
-            self.engine.render(source, context)
+            self.engine.render_with_context(source, context)
         } else {
-            self.engine.render_template(source, context)
+            self.engine.render_template_with_context(source, context)
         };
         rendered.map_err(explain_failure)
     }

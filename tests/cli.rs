@@ -705,6 +705,27 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
         stderr(&output)
     );
     assert!(!dir.path().join("fresh").exists());
+    // Into a directory of an earlier compile: the specs compiled before the bad one were staged,
+    // and neither they nor their staging directory may remain.
+    let before = tree(&dir.path().join("out"));
+    let output = berth(
+        &[
+            "compile",
+            "specs",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        tree(&dir.path().join("out")),
+        before,
+        "a refused spec changed `out`"
+    );
+    assert_no_staging_left(&dir.path().join("out"));
     let output = berth(&["compile", "specs/*.yaml", "--out", "none"], dir.path());
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no spec matches"));

@@ -375,6 +375,7 @@ fn an_interrupted_write_never_leaves_a_mix_that_kubectl_apply_k_would_take() {
             .filter(|(p, _)| !p.contains(".berth-tmp-"))
             .collect();
         assert_eq!(repaired, new);
+        assert_no_staging_left(&dir.path().join("out"));
     }
     assert!(interrupted_somewhere, "the interruption hook never fired");
 }

@@ -52,6 +52,44 @@ fn every_app_matches_the_app_definition_schema() {
             files.push(own);
         }
     }
+    // The fields only lifted rules produce: `dependencies`, replacement after unreachable, a
+    // command check, over-capacity upgrades (and the `hosts` constraints of `everything`).
+    let lifted = dir.path().join("lifted.toml");
+    let everything = std::fs::read_to_string(root().join("tests/specs/everything.toml")).unwrap();
+    std::fs::write(
+        &lifted,
+        everything
+            .replace("start = \"parallel\"", "start = \"ordered\"")
+            .replace("http = \"/live\"\nport = \"client\"", "exec = [\"/bin/db\", \"live\"]")
+            .replace("[backends.marathon]", "[backends.marathon]\nunreachable_strategy = \"replace\"\nhealth_checks = \"marathon\"\nmaximum_over_capacity = 0.5")
+            + "\n[[allow]]\nrule = \"marathon/unreachable-not-disabled\"\nreason = \"test\"\n\n[[allow]]\nrule = \"marathon/over-capacity\"\nreason = \"test\"\n\n[[allow]]\nrule = \"marathon/member-dependencies\"\nreason = \"test\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("lifted");
+    let output = berth(
+        &[
+            "compile",
+            lifted.to_str().unwrap(),
+            "--backend",
+            "marathon",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let second = out.join("marathon/everything-1.json");
+    let app = read(&second);
+    for key in [
+        "dependencies",
+        "constraints",
+        "healthChecks",
+        "unreachableStrategy",
+    ] {
+        assert!(app.get(key).is_some(), "lifted: no `{key}` in {app}");
+    }
+    assert_eq!(app["healthChecks"][0]["protocol"], "COMMAND");
+    files.push(second);
     let run = |files: &[PathBuf]| {
         Command::new(&check)
             .args([

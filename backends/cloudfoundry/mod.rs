@@ -13,9 +13,9 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
 use crate::quantity::parse_quantity;
 use crate::source::Span;
+use crate::template::ScriptTemplates;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use toml::Spanned;
 
 pub struct CloudFoundry;
@@ -143,6 +143,10 @@ impl Backend for CloudFoundry {
 
     fn rules(&self) -> &'static [Rule] {
         rules::RULES
+    }
+
+    fn prepare(&self) {
+        SCRIPTS.engine();
     }
 
     fn compile(&self, input: &Input) -> Compiled {
@@ -457,27 +461,18 @@ struct PolicyPort {
     port: u16,
 }
 
+static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
+    ("setup.sh", include_str!("setup.sh.hbs")),
+    ("setup-body", include_str!("setup-body.hbs")),
+]);
+
 fn setup(
     service: &Service,
     settings: &Settings,
     header: &str,
     init: Option<String>,
 ) -> Result<String, Vec<Diagnostic>> {
-    static ENGINE: OnceLock<handlebars::Handlebars<'static>> = OnceLock::new();
-    let engine = ENGINE.get_or_init(|| {
-        let mut engine = handlebars::Handlebars::new();
-        engine.set_strict_mode(true);
-        engine.register_escape_fn(handlebars::no_escape);
-        for (name, source) in [
-            ("setup.sh", include_str!("setup.sh.hbs")),
-            ("setup-body", include_str!("setup-body.hbs")),
-        ] {
-            engine
-                .register_template_string(name, source)
-                .expect("the setup.sh templates are valid");
-        }
-        engine
-    });
+    let engine = SCRIPTS.engine();
     let mut services: Vec<String> = settings
         .volume_services
         .values()

@@ -10,9 +10,9 @@ use crate::backend::{
 };
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Start};
+use crate::template::ScriptTemplates;
 use engine::{HealthCommand, Publish, health_command, shell_quote};
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 
 pub struct Docker;
 
@@ -66,6 +66,10 @@ impl Backend for Docker {
         rules::RULES
     }
 
+    fn prepare(&self) {
+        SCRIPTS.engine();
+    }
+
     fn compile(&self, input: &Input) -> Compiled {
         let service = input.service;
         pipeline(
@@ -117,23 +121,10 @@ struct InitRun {
     arguments: String,
 }
 
-fn templates() -> &'static handlebars::Handlebars<'static> {
-    static ENGINE: OnceLock<handlebars::Handlebars<'static>> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut engine = handlebars::Handlebars::new();
-        engine.set_strict_mode(true);
-        engine.register_escape_fn(handlebars::no_escape);
-        for (name, source) in [
-            ("run.sh", include_str!("run.sh.hbs")),
-            ("run-members", include_str!("run-members.hbs")),
-        ] {
-            engine
-                .register_template_string(name, source)
-                .expect("the run.sh templates are valid");
-        }
-        engine
-    })
-}
+static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
+    ("run.sh", include_str!("run.sh.hbs")),
+    ("run-members", include_str!("run-members.hbs")),
+]);
 
 /// The parts of `run.sh` without data: plain text, so they cost no template parsing at start-up.
 const FUNCTIONS: &str = include_str!("run-functions.sh");
@@ -331,7 +322,7 @@ fn script(
         init,
     };
     let render = |name: &str| {
-        templates().render(name, &context).map_err(|e| {
+        SCRIPTS.engine().render(name, &context).map_err(|e| {
             vec![Diagnostic::input(
                 "output/template",
                 format!("cannot render run.sh: {e}"),

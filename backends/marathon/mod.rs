@@ -3,6 +3,7 @@
 //! member at a time); and a Metronome job for `[init]`. `README.md` beside this file maps each
 //! concern; `rules/` documents each rule.
 
+mod app;
 mod concerns;
 mod rules;
 
@@ -10,8 +11,9 @@ use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, pipeli
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use crate::source::Span;
+use app::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use toml::Spanned;
 
 pub struct Marathon;
@@ -196,7 +198,10 @@ fn lower(
         ));
         apps.push(app);
     }
-    let group = json!({ "id": format!("/{name}"), "apps": apps });
+    let group = Group {
+        apps,
+        id: format!("/{name}"),
+    };
     files.insert(0, OutputFile::new(format!("{name}.json"), to_json(&group)?));
     if let Some(job) = init_job(service, &members)? {
         files.push(OutputFile::new(
@@ -214,7 +219,7 @@ fn member_app(
     member: &Member,
     index: usize,
     diagnostics: &[Diagnostic],
-) -> Result<Value, Vec<Diagnostic>> {
+) -> Result<App, Vec<Diagnostic>> {
     let name = service.name();
     let identity = Identity::new(Some(member), members);
     let mut words = Vec::new();
@@ -229,16 +234,19 @@ fn member_app(
     let mut parameters = Vec::new();
     if !service.container.command.is_empty() {
         // The Docker containerizer's `--entrypoint`: Marathon's `args` follow the image's entrypoint.
-        parameters.push(json!({ "key": "entrypoint", "value": words.remove(0) }));
+        parameters.push(Parameter {
+            key: "entrypoint",
+            value: words.remove(0),
+        });
     }
-    let mut env = serde_json::Map::new();
-    let mut secrets = serde_json::Map::new();
+    let mut env = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
     for var in &service.container.env {
         match &var.value {
             EnvValue::Literal(t) => {
                 env.insert(
                     var.name.clone(),
-                    Value::String(service.render(t, &identity)?),
+                    EnvVar::Value(service.render(t, &identity)?),
                 );
             }
             // The DC/OS secret store holds the value; the app only names it.
@@ -246,9 +254,11 @@ fn member_app(
                 let reference = format!("secret-{}", secrets.len());
                 secrets.insert(
                     reference.clone(),
-                    json!({ "source": format!("{name}/{secret}/{key}") }),
+                    SecretSource {
+                        source: format!("{name}/{secret}/{key}"),
+                    },
                 );
-                env.insert(var.name.clone(), json!({ "secret": reference }));
+                env.insert(var.name.clone(), EnvVar::Secret { secret: reference });
             }
         }
     }
@@ -260,9 +270,21 @@ fn member_app(
             .size
             .as_ref()
             .map_or(0, |(_, bytes)| mebibytes(*bytes as f64));
-        volumes.push(json!({ "containerPath": volume.name, "mode": "RW", "persistent": { "type": settings.disk_type, "size": size } }));
-        volumes
-            .push(json!({ "containerPath": volume.path, "hostPath": volume.name, "mode": "RW" }));
+        volumes.push(Volume {
+            container_path: volume.name.clone(),
+            host_path: None,
+            mode: "RW",
+            persistent: Some(Persistent {
+                size,
+                kind: settings.disk_type.clone(),
+            }),
+        });
+        volumes.push(Volume {
+            container_path: volume.path.clone(),
+            host_path: Some(volume.name.clone()),
+            mode: "RW",
+            persistent: None,
+        });
     }
     let scratch: u64 = service
         .volumes
@@ -272,21 +294,24 @@ fn member_app(
         .map(|(_, b)| mebibytes(*b as f64))
         .sum();
     // Fixed host ports: peers reach `<member>-<group>.marathon.mesos:<port>`.
-    let port_mappings: Vec<Value> = service
+    let port_mappings = service
         .ports
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            let mut mapping = json!({
-                "containerPort": p.port,
-                "hostPort": p.port,
-                "protocol": if p.protocol == crate::model::Protocol::Udp { "udp" } else { "tcp" },
-                "name": p.name,
-            });
-            if p.expose == crate::model::Expose::Public {
-                mapping["labels"] = json!({ format!("VIP_{i}"): format!("/{name}:{}", p.port) });
-            }
-            mapping
+        .map(|(i, p)| PortMapping {
+            container_port: p.port,
+            host_port: p.port,
+            labels: if p.expose == crate::model::Expose::Public {
+                BTreeMap::from([(format!("VIP_{i}"), format!("/{name}:{}", p.port))])
+            } else {
+                BTreeMap::new()
+            },
+            name: p.name.clone(),
+            protocol: if p.protocol == crate::model::Protocol::Udp {
+                "udp"
+            } else {
+                "tcp"
+            },
         })
         .collect();
     let port_index = |port: &str| {
@@ -297,39 +322,58 @@ fn member_app(
             .unwrap_or(0)
     };
     let mesos = settings.health_checks == "mesos";
-    let health_checks: Vec<Value> = service
+    let health_checks = service
         .health
         .liveness
         .iter()
         .map(|live| {
-            let mut check = match &live.action {
-                CheckAction::Http { path, port } => json!({ "protocol": if mesos { "MESOS_HTTP" } else { "HTTP" }, "path": path, "portIndex": port_index(port) }),
-                CheckAction::Tcp { port } => json!({ "protocol": if mesos { "MESOS_TCP" } else { "TCP" }, "portIndex": port_index(port) }),
+            let (protocol, path, port_index, command) = match &live.action {
+                CheckAction::Http { path, port } => (
+                    if mesos { "MESOS_HTTP" } else { "HTTP" },
+                    Some(path.clone()),
+                    Some(port_index(port)),
+                    None,
+                ),
+                CheckAction::Tcp { port } => (
+                    if mesos { "MESOS_TCP" } else { "TCP" },
+                    None,
+                    Some(port_index(port)),
+                    None,
+                ),
                 CheckAction::Exec { argv } => {
-                    let line = argv.iter().map(|a| crate::backends::docker::engine::shell_quote(a)).collect::<Vec<_>>().join(" ");
-                    json!({ "protocol": "COMMAND", "command": { "value": line } })
+                    let line = argv
+                        .iter()
+                        .map(|a| crate::backends::docker::engine::shell_quote(a))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    ("COMMAND", None, None, Some(Command { value: line }))
                 }
             };
-            check["gracePeriodSeconds"] = json!(grace_period(service, live));
-            check["intervalSeconds"] = json!(live.interval.unwrap_or(10));
-            check["timeoutSeconds"] = json!(live.timeout.unwrap_or(5));
-            check["maxConsecutiveFailures"] = json!(live.failures.unwrap_or(3));
-            check
+            HealthCheck {
+                command,
+                grace_period_seconds: grace_period(service, live),
+                interval_seconds: live.interval.unwrap_or(10),
+                max_consecutive_failures: live.failures.unwrap_or(3),
+                path,
+                port_index,
+                protocol,
+                timeout_seconds: live.timeout.unwrap_or(5),
+            }
         })
         .collect();
-    let readiness_checks: Vec<Value> = service
+    let readiness_checks = service
         .health
         .readiness
         .iter()
         .filter_map(|ready| match &ready.action {
-            CheckAction::Http { path, port } => Some(json!({
-                "name": "readiness",
-                "protocol": "HTTP",
-                "path": path,
-                "portName": port,
-                "intervalSeconds": ready.interval.unwrap_or(10),
-                "timeoutSeconds": ready.timeout.unwrap_or(5),
-            })),
+            CheckAction::Http { path, port } => Some(ReadinessCheck {
+                interval_seconds: ready.interval.unwrap_or(10),
+                name: "readiness",
+                path: path.clone(),
+                port_name: port.clone(),
+                protocol: "HTTP",
+                timeout_seconds: ready.timeout.unwrap_or(5),
+            }),
             // Marathon's readiness checks are HTTP only.
             _ => None,
         })
@@ -343,60 +387,74 @@ fn member_app(
         .and_then(|r| r.memory_limit.as_ref().or(r.memory.as_ref()))
         .and_then(|q| crate::quantity::parse_quantity(q).ok())
         .map_or(1024, mebibytes);
-    let mut labels = serde_json::Map::new();
-    labels.insert("berth.service".into(), json!(name));
+    let mut labels = BTreeMap::new();
+    labels.insert("berth.service".to_string(), name.to_string());
     // Marathon refuses to scale this app above one instance and upgrades it stop-then-start.
-    labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), json!("true"));
+    labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
     for d in diagnostics
         .iter()
         .filter(|d| d.severity == crate::diagnostic::Severity::Allowed)
     {
         labels.insert(
             format!("berth.allowed.{}", d.code.replace('/', ".")),
-            json!(d.allowed_because.clone().unwrap_or_default()),
+            d.allowed_because.clone().unwrap_or_default(),
         );
     }
-    let mut app = json!({
-        "id": format!("/{name}/{}", member.name),
-        "instances": 1,
-        "cpus": cpus,
-        "mem": mem,
-        "disk": scratch,
-        "container": {
-            "type": "DOCKER",
-            "docker": { "image": service.render(&service.container.image, &identity)?, "forcePullImage": false, "parameters": parameters },
-            "volumes": volumes,
-            "portMappings": port_mappings,
+    Ok(App {
+        args: words,
+        constraints: settings
+            .hosts
+            .get(index)
+            .map(|host| ["hostname".into(), "LIKE".into(), regex_escape(host)])
+            .into_iter()
+            .collect(),
+        container: Container {
+            docker: Docker {
+                force_pull_image: false,
+                image: service.render(&service.container.image, &identity)?,
+                parameters,
+            },
+            port_mappings,
+            kind: "DOCKER",
+            volumes,
         },
-        "networks": [{ "mode": "container/bridge" }],
-        "residency": { "taskLostBehavior": "WAIT_FOREVER" },
+        cpus,
+        dependencies: if service.replication.start.value == Start::Ordered && index > 0 {
+            vec![format!("/{name}/{}", members[index - 1].name)]
+        } else {
+            Vec::new()
+        },
+        disk: scratch,
+        env,
+        health_checks,
+        id: format!("/{name}/{}", member.name),
+        instances: 1,
+        labels,
+        mem,
+        networks: vec![Network {
+            mode: "container/bridge",
+        }],
+        readiness_checks,
+        residency: Residency {
+            task_lost_behavior: "WAIT_FOREVER",
+        },
+        secrets,
+        task_kill_grace_period_seconds: service.stop_grace.value,
         // An unreachable member waits for its agent: a replacement would start on an empty volume.
-        "unreachableStrategy": if settings.unreachable_strategy == "disabled" { json!("disabled") } else { json!({ "inactiveAfterSeconds": 300, "expungeAfterSeconds": 600 }) },
+        unreachable_strategy: if settings.unreachable_strategy == "disabled" {
+            UnreachableStrategy::Disabled("disabled")
+        } else {
+            UnreachableStrategy::After {
+                expunge_after_seconds: 600,
+                inactive_after_seconds: 300,
+            }
+        },
         // One instance, never two: stop the old task (releasing the volume), then start the new.
-        "upgradeStrategy": { "minimumHealthCapacity": 0, "maximumOverCapacity": settings.maximum_over_capacity },
-        "taskKillGracePeriodSeconds": service.stop_grace.value,
-        "env": env,
-        "labels": labels,
-    });
-    if !words.is_empty() {
-        app["args"] = json!(words);
-    }
-    if !secrets.is_empty() {
-        app["secrets"] = Value::Object(secrets);
-    }
-    if !health_checks.is_empty() {
-        app["healthChecks"] = json!(health_checks);
-    }
-    if !readiness_checks.is_empty() {
-        app["readinessChecks"] = json!(readiness_checks);
-    }
-    if let Some(host) = settings.hosts.get(index) {
-        app["constraints"] = json!([["hostname", "LIKE", regex_escape(host)]]);
-    }
-    if service.replication.start.value == Start::Ordered && index > 0 {
-        app["dependencies"] = json!([format!("/{name}/{}", members[index - 1].name)]);
-    }
-    Ok(app)
+        upgrade_strategy: UpgradeStrategy {
+            maximum_over_capacity: settings.maximum_over_capacity,
+            minimum_health_capacity: 0,
+        },
+    })
 }
 
 /// Mesos kills a task whose check fails after the grace period: give a slow start the startup
@@ -414,7 +472,7 @@ fn regex_escape(host: &str) -> String {
 }
 
 /// A Metronome job that runs `[init]` once, restarting on failure until the cluster answers.
-fn init_job(service: &Service, members: &[Member]) -> Result<Option<Value>, Vec<Diagnostic>> {
+fn init_job(service: &Service, members: &[Member]) -> Result<Option<Job>, Vec<Diagnostic>> {
     let Some(init) = &service.init else {
         return Ok(None);
     };
@@ -427,18 +485,24 @@ fn init_job(service: &Service, members: &[Member]) -> Result<Option<Value>, Vec<
     for t in &init.command {
         argv.push(service.render(t, &identity)?);
     }
-    Ok(Some(json!({
-        "id": format!("{}-init", service.name()),
-        "description": format!("berth: bootstrap of {}; run it once with POST /v1/jobs/{}-init/runs", service.name(), service.name()),
-        "run": {
-            "cpus": 0.1,
-            "mem": 128,
-            "disk": 0,
-            "docker": { "image": image },
-            "args": argv,
-            "restart": { "policy": "ON_FAILURE", "activeDeadlineSeconds": 3600 },
+    let name = service.name();
+    Ok(Some(Job {
+        description: format!(
+            "berth: bootstrap of {name}; run it once with POST /v1/jobs/{name}-init/runs"
+        ),
+        id: format!("{name}-init"),
+        run: JobRun {
+            args: argv,
+            cpus: 0.1,
+            disk: 0,
+            docker: JobDocker { image },
+            mem: 128,
+            restart: JobRestart {
+                active_deadline_seconds: 3600,
+                policy: "ON_FAILURE",
+            },
         },
-    })))
+    }))
 }
 
 /// Each member's Mesos-DNS name, and the spec's extras.

@@ -12,9 +12,9 @@ use crate::backends::docker::engine::{self, Publish, shell_quote};
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Spread};
 use crate::source::Span;
+use crate::template::ScriptTemplates;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use toml::Spanned;
 
 pub struct Swarm;
@@ -146,6 +146,10 @@ impl Backend for Swarm {
 
     fn rules(&self) -> &'static [Rule] {
         rules::RULES
+    }
+
+    fn prepare(&self) {
+        SCRIPTS.engine();
     }
 
     fn compile(&self, input: &Input) -> Compiled {
@@ -565,21 +569,15 @@ struct PrepareNodes {
     default_nodes: String,
 }
 
+static SCRIPTS: ScriptTemplates =
+    ScriptTemplates::new(&[("prepare-nodes.sh", include_str!("prepare-nodes.sh.hbs"))]);
+
 fn prepare_nodes(
     service: &Service,
     settings: &Settings,
     header: &str,
 ) -> Result<String, Vec<Diagnostic>> {
-    static ENGINE: OnceLock<handlebars::Handlebars<'static>> = OnceLock::new();
-    let engine = ENGINE.get_or_init(|| {
-        let mut engine = handlebars::Handlebars::new();
-        engine.set_strict_mode(true);
-        engine.register_escape_fn(handlebars::no_escape);
-        engine
-            .register_template_string("prepare-nodes.sh", include_str!("prepare-nodes.sh.hbs"))
-            .expect("prepare-nodes.sh.hbs is a valid template");
-        engine
-    });
+    let engine = SCRIPTS.engine();
     let context = PrepareNodes {
         header: header.to_string(),
         service: service.name().to_string(),

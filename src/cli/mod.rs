@@ -187,58 +187,93 @@ impl Ui {
     /// Prints diagnostics: human on stderr (errors only with `--quiet`, lifted rules only with
     /// `--verbose`), or one JSON document on stdout.
     fn report(&self, outcomes: &[&Outcome], format: Format) {
-        match format {
-            Format::Human => {
-                let color = self.colored(std::io::stderr().is_terminal());
-                for outcome in outcomes {
-                    let shown: Vec<Diagnostic> = outcome
-                        .diagnostics
-                        .iter()
-                        .filter(|d| match d.severity {
-                            Severity::Error => true,
-                            Severity::Warning => !self.quiet,
-                            Severity::Allowed => self.verbose,
-                        })
-                        .cloned()
-                        .collect();
-                    eprint!("{}", diagnostic::render(&shown, &outcome.sources, color));
-                }
-            }
-            Format::Json => {
-                let diagnostics: Vec<_> = outcomes
-                    .iter()
-                    .flat_map(|o| {
-                        o.diagnostics
-                            .iter()
-                            .map(|d| diagnostic::to_json(d, &o.sources))
-                    })
-                    .collect();
-                let outputs: Vec<_> = outcomes
-                    .iter()
-                    .flat_map(|o| {
-                        o.outputs.iter().map(|out| serde_json::json!({"backend": out.backend, "files": out.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "tls_names": out.tls_names}))
-                    })
-                    .collect();
-                let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);
-                let value = serde_json::json!({"exit_code": code, "diagnostics": diagnostics, "outputs": outputs});
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).expect("JSON values serialize")
-                );
-            }
+        let mut reporter = self.reporter(format);
+        for outcome in outcomes {
+            reporter.add(outcome);
+        }
+        reporter.finish();
+    }
+
+    fn reporter(&self, format: Format) -> Reporter<'_> {
+        Reporter {
+            ui: self,
+            format,
+            exit_code: 0,
+            json_diagnostics: Vec::new(),
+            json_outputs: Vec::new(),
         }
     }
 
     /// Reports one diagnostic that stopped a command, and returns its exit code.
     fn fail(&self, diagnostic: Diagnostic, format: Format) -> i32 {
-        let outcome = Outcome {
+        let mut reporter = self.reporter(format);
+        reporter.add_failure(diagnostic);
+        reporter.finish()
+    }
+}
+
+/// The diagnostic stream of one command: human diagnostics are printed as each outcome arrives;
+/// the JSON document, which holds them all, when the command finishes.
+struct Reporter<'a> {
+    ui: &'a Ui,
+    format: Format,
+    exit_code: i32,
+    json_diagnostics: Vec<serde_json::Value>,
+    json_outputs: Vec<serde_json::Value>,
+}
+
+impl Reporter<'_> {
+    fn add(&mut self, outcome: &Outcome) {
+        self.exit_code = self.exit_code.max(outcome.exit_code());
+        match self.format {
+            Format::Human => {
+                let shown: Vec<Diagnostic> = outcome
+                    .diagnostics
+                    .iter()
+                    .filter(|d| match d.severity {
+                        Severity::Error => true,
+                        Severity::Warning => !self.ui.quiet,
+                        Severity::Allowed => self.ui.verbose,
+                    })
+                    .cloned()
+                    .collect();
+                if !shown.is_empty() {
+                    let color = self.ui.colored(std::io::stderr().is_terminal());
+                    eprint!("{}", diagnostic::render(&shown, &outcome.sources, color));
+                }
+            }
+            Format::Json => {
+                self.json_diagnostics
+                    .extend(outcome.diagnostics.iter().map(|d| {
+                        serde_json::to_value(diagnostic::to_json(d, &outcome.sources))
+                            .expect("diagnostics serialize")
+                    }));
+                self.json_outputs
+                    .extend(outcome.outputs.iter().map(|out| serde_json::json!({"backend": out.backend, "files": out.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "tls_names": out.tls_names})));
+            }
+        }
+    }
+
+    /// A diagnostic that stopped the command after the compile (a write that failed).
+    fn add_failure(&mut self, diagnostic: Diagnostic) {
+        self.add(&Outcome {
             sources: Default::default(),
             diagnostics: vec![diagnostic],
             outputs: Vec::new(),
             service_name: None,
-        };
-        self.report(&[&outcome], format);
-        outcome.exit_code()
+        });
+    }
+
+    /// Prints the JSON document; returns the exit code of everything reported.
+    fn finish(self) -> i32 {
+        if self.format == Format::Json {
+            let value = serde_json::json!({"exit_code": self.exit_code, "diagnostics": self.json_diagnostics, "outputs": self.json_outputs});
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON values serialize")
+            );
+        }
+        self.exit_code
     }
 }
 

@@ -40,6 +40,18 @@ pub fn examples() -> Vec<(String, PathBuf)> {
 }
 
 /// Every regular file below `dir`, as (relative path, bytes), sorted.
+/// Fails if a staging directory of berth's remains in `out`.
+pub fn assert_no_staging_left(out: &Path) {
+    for entry in std::fs::read_dir(out).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert!(
+            !name.to_string_lossy().starts_with(".berth-staging-"),
+            "{name:?} left in {}",
+            out.display()
+        );
+    }
+}
+
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
