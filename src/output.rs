@@ -83,18 +83,7 @@ const STAGING_PREFIX: &str = ".berth-staging-";
 impl Transaction {
     /// Reads the manifest of `out`; writes nothing.
     pub fn begin(out: &Path, force: bool) -> Result<Transaction, Diagnostic> {
-        let manifest_path = out.join(MANIFEST);
-        let previous: Manifest = match fs::read_to_string(&manifest_path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                Diagnostic::input(
-                    "output/manifest",
-                    format!("cannot read `{}`: {e}", manifest_path.display()),
-                )
-                .help("remove the damaged manifest, or choose another `--out` directory")
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
-            Err(e) => return Err(io_error(&manifest_path, e)),
-        };
+        let previous = read_manifest(out)?;
         Ok(Transaction {
             out: out.to_path_buf(),
             staging: out.join(format!("{STAGING_PREFIX}{}", std::process::id())),
@@ -114,13 +103,7 @@ impl Transaction {
         }
         let current: Vec<bool> = files
             .iter()
-            .map(|file| {
-                let target = self.out.join(&file.path);
-                let mode_ok =
-                    |meta: fs::Metadata| !file.executable || meta.permissions().mode() & 0o111 != 0;
-                fs::read(&target).is_ok_and(|old| old == file.contents.as_bytes())
-                    && fs::metadata(&target).is_ok_and(mode_ok)
-            })
+            .map(|file| is_current(&self.out.join(&file.path), file))
             .collect();
         let changed_dirs: BTreeSet<&str> = files
             .iter()
@@ -310,6 +293,24 @@ fn remove_staging_dirs(out: &Path) {
     }
 }
 
+/// Whether `target` already holds `file`: the same bytes, and executable if `file` is a script.
+fn is_current(target: &Path, file: &Planned) -> bool {
+    use std::io::Read;
+    let Ok(mut old) = fs::File::open(target) else {
+        return false;
+    };
+    let Ok(meta) = old.metadata() else {
+        return false;
+    };
+    if meta.len() != file.contents.len() as u64
+        || (file.executable && meta.permissions().mode() & 0o111 == 0)
+    {
+        return false;
+    }
+    let mut bytes = Vec::with_capacity(file.contents.len());
+    old.read_to_end(&mut bytes).is_ok() && bytes == file.contents.as_bytes()
+}
+
 /// Whether two files hold the same bytes, reading both a block at a time.
 fn same_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
     use std::io::Read;
@@ -366,6 +367,22 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
+/// The manifest of `out`; none yet is an empty one.
+fn read_manifest(out: &Path) -> Result<Manifest, Diagnostic> {
+    let path = out.join(MANIFEST);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Diagnostic::input(
+                "output/manifest",
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+            .help("remove the damaged manifest, or choose another `--out` directory")
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(io_error(&path, e)),
+    }
+}
+
 fn write_manifest(path: &Path, files: BTreeSet<String>) -> Result<(), Diagnostic> {
     let manifest =
         serde_json::to_string_pretty(&Manifest { files }).expect("a set of strings serializes");
@@ -417,10 +434,7 @@ fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
 /// that differ, files berth would add, and files berth wrote before that it would remove.
 /// Empty when `out` is up to date.
 pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
-    let previous: Manifest = match fs::read_to_string(out.join(MANIFEST)) {
-        Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
-        Err(_) => Manifest::default(),
-    };
+    let previous = read_manifest(out).unwrap_or_default();
     let mut diff = String::new();
     for file in files {
         let target = out.join(&file.path);
