@@ -165,7 +165,8 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
 }
 
 /// Pairs two backends' files for comparison: files of the same name, and else each backend's one
-/// YAML file (compose's `compose.yaml` against swarm's `stack.yaml`). Unpaired files are listed.
+/// top-level YAML file (compose's `compose.yaml` against swarm's `stack.yaml`, not its
+/// `members/*.yaml`). Unpaired files are listed.
 pub fn backend_files(a: (&str, &[OutputFile]), b: (&str, &[OutputFile])) -> String {
     let mut out = String::new();
     let mut paired_b = Vec::new();
@@ -173,7 +174,9 @@ pub fn backend_files(a: (&str, &[OutputFile]), b: (&str, &[OutputFile])) -> Stri
         let found: Vec<usize> = files
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.path.ends_with(".yaml") || f.path.ends_with(".yml"))
+            .filter(|(_, f)| {
+                !f.path.contains('/') && (f.path.ends_with(".yaml") || f.path.ends_with(".yml"))
+            })
             .map(|(i, _)| i)
             .collect();
         (found.len() == 1).then(|| found[0])

@@ -59,6 +59,8 @@ pub struct Container {
     pub args: Vec<Template>,
     pub env: Vec<EnvVar>,
     pub user: Option<u32>,
+    /// Whether the image has `/bin/sh`; `None` when the spec does not say.
+    pub shell: Option<bool>,
     pub span: Option<Span>,
 }
 
@@ -166,6 +168,9 @@ pub struct Check {
     pub failures: Option<u32>,
     pub initial_delay: Option<u64>,
     pub needs_quorum: bool,
+    /// The check passes only once the member found its peers (declared, or the default for a
+    /// service of several members); implied by `needs_quorum`.
+    pub needs_peers: bool,
     /// `docker_exec`: this check as an argv run inside the container.
     pub docker_exec: Option<Vec<String>>,
     pub span: Option<Span>,
@@ -253,6 +258,12 @@ impl Service {
 
     pub fn port(&self, name: &str) -> Option<&Port> {
         self.ports.iter().find(|p| p.name == name)
+    }
+
+    /// Whether `check` can pass only after this member found peers that exist: the check must
+    /// then never gate how members discover each other, or a cold start never forms.
+    pub fn waits_for_peers(&self, check: &Check) -> bool {
+        check.needs_peers && self.replicas() > 1
     }
 
     /// Whether the liveness check needs quorum: declared so, or the same action as a readiness

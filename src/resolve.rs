@@ -51,7 +51,7 @@ pub fn resolve(
 
     let replication = r.replication(spec.replication.as_ref());
     let volumes = r.volumes(&spec.volumes);
-    let health = r.health(spec.health.as_ref(), &ports);
+    let health = r.health(spec.health.as_ref(), &ports, replication.replicas.value);
     let resources = spec.resources.as_ref().map(|res| r.resources(res));
     let stop_grace = match spec
         .lifecycle
@@ -514,7 +514,12 @@ impl Resolver<'_> {
         out
     }
 
-    fn health(&mut self, health: Option<&toml::Spanned<spec::Health>>, ports: &[Port]) -> Health {
+    fn health(
+        &mut self,
+        health: Option<&toml::Spanned<spec::Health>>,
+        ports: &[Port],
+        replicas: u32,
+    ) -> Health {
         let Some(health) = health else {
             return Health::default();
         };
@@ -523,15 +528,15 @@ impl Resolver<'_> {
             liveness: h
                 .liveness
                 .as_ref()
-                .and_then(|c| self.check(c, "health.liveness", ports)),
+                .and_then(|c| self.check(c, "health.liveness", ports, replicas)),
             readiness: h
                 .readiness
                 .as_ref()
-                .and_then(|c| self.check(c, "health.readiness", ports)),
+                .and_then(|c| self.check(c, "health.readiness", ports, replicas)),
             startup: h
                 .startup
                 .as_ref()
-                .and_then(|c| self.check(c, "health.startup", ports)),
+                .and_then(|c| self.check(c, "health.startup", ports, replicas)),
         }
     }
 
@@ -540,6 +545,7 @@ impl Resolver<'_> {
         spanned: &toml::Spanned<spec::Check>,
         key: &str,
         ports: &[Port],
+        replicas: u32,
     ) -> Option<Check> {
         let c = spanned.get_ref();
         let port_ref = |r: &mut Self, s: &SString, which: &str| -> Option<String> {
@@ -645,6 +651,28 @@ impl Resolver<'_> {
                 "give the command as a list, like `docker_exec = [\"curl\", \"-f\", \"http://127.0.0.1:8080/health\"]`".to_string(),
             );
         }
+        let needs_quorum = c
+            .needs_quorum
+            .as_ref()
+            .and_then(|q| self.boolean(q, &format!("{key}.needs_quorum")))
+            .unwrap_or(false);
+        let said_peers = c
+            .needs_peers
+            .as_ref()
+            .and_then(|q| self.boolean(q, &format!("{key}.needs_peers")));
+        if needs_quorum && said_peers == Some(false) {
+            self.error(
+                "spec/invalid-value",
+                c.needs_peers.as_ref().map_or(spanned.span(), |p| p.span()),
+                format!("`{key}` needs quorum but says `needs_peers = false`"),
+                "contradicts `needs_quorum = true`",
+                "remove `needs_peers`: a check that needs a majority of the peers needs the peers"
+                    .to_string(),
+            );
+        }
+        // Unsaid, a check of a service with peers is taken to need them: the safe side, since a
+        // check that needs peers must never gate how the peers find each other.
+        let needs_peers = needs_quorum || said_peers.unwrap_or(replicas > 1);
         Some(Check {
             action,
             docker_exec,
@@ -656,11 +684,8 @@ impl Resolver<'_> {
                 .as_ref()
                 .and_then(|f| self.integer(f, &format!("{key}.failures"), 1, 1000))
                 .map(|f| f as u32),
-            needs_quorum: c
-                .needs_quorum
-                .as_ref()
-                .and_then(|q| self.boolean(q, &format!("{key}.needs_quorum")))
-                .unwrap_or(false),
+            needs_quorum,
+            needs_peers,
             span: self.span(spanned.span()),
         })
     }
@@ -765,12 +790,17 @@ impl Resolver<'_> {
             .as_ref()
             .and_then(|u| self.integer(u, "container.user", 0, i64::from(u32::MAX)))
             .map(|u| u as u32);
+        let shell = c
+            .shell
+            .as_ref()
+            .and_then(|s| self.boolean(s, "container.shell"));
         Container {
             image: self.template(&c.image),
             command: c.command.iter().map(|s| self.template(s)).collect(),
             args: c.args.iter().map(|s| self.template(s)).collect(),
             env,
             user,
+            shell,
             span: self.span(container.span()),
         }
     }

@@ -136,6 +136,10 @@ pub struct Container {
     #[serde(default)]
     #[schemars(schema_with = "optional_integer_or_template")]
     pub user: Option<SValue>,
+    /// Whether the image has `/bin/sh` (docker run's `--health-cmd` runs through it). Unset: assumed, with a warning where it matters.
+    #[serde(default)]
+    #[schemars(schema_with = "optional_boolean_or_template")]
+    pub shell: Option<SValue>,
 }
 
 /// An environment value: a literal string, or a reference to a secret.
@@ -280,6 +284,10 @@ pub struct Check {
     #[serde(default)]
     #[schemars(schema_with = "optional_boolean_or_template")]
     pub needs_quorum: Option<SValue>,
+    /// The check passes only once this member has found its peers (a cluster formed), so it must never gate how members discover each other. Default: true with more than one member, false with one.
+    #[serde(default)]
+    #[schemars(schema_with = "optional_boolean_or_template")]
+    pub needs_peers: Option<SValue>,
     /// The same check as a command run inside the container, for the docker-family backends, whose health checks can only run commands.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]

@@ -2,34 +2,18 @@
 //! `run.sh`, `compose.yaml` and `stack.yaml`, written to, torn down, killed all at once, and read
 //! back. A negative proof shows that lifting the volume rule loses the data.
 //!
-//! Runs when a Docker engine answers (`docker info`); without one it says so and passes. Every
-//! name is unique to the run, and everything created is removed, also when a test fails.
+//! Runs when a Docker engine answers (`docker info`); without one it says SKIPPED, and fails under
+//! `CI=true`. Every name is unique to the run, and everything created is removed, also when a test
+//! fails.
 
 mod common;
+use common::engine::*;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs")
-}
-
-fn engine_answers() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        eprintln!("SKIPPED: no Docker engine answers here; the end-to-end tests need one");
-    }
-    answers
-}
+use std::time::Duration;
 
 /// Builds the demo image under a tag of this test's own (demo/build-image.sh); the test's
 /// cleanup removes it.
@@ -46,14 +30,6 @@ fn build_image(name: &str) -> String {
         stderr(&output)
     );
     tag
-}
-
-fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:x}{:x}", std::process::id(), nanos % 0xfffff)
 }
 
 /// Three consecutive free ports on 127.0.0.1.
@@ -95,28 +71,6 @@ fn http(method: &str, port: u16, path: &str, body: &str) -> Option<(u16, String)
     ))
 }
 
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// Containers of one service, by the label every docker backend sets.
-fn containers(service: &str) -> Vec<String> {
-    let output = docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        &format!("label=berth.service={service}"),
-    ]);
-    stdout(&output).lines().map(str::to_string).collect()
-}
-
 fn health(container: &str) -> String {
     stdout(&docker(&[
         "inspect",
@@ -148,24 +102,10 @@ fn wait_ready(service: &str, count: usize, ports: &[u16]) {
     }
 }
 
-/// Kills every member's process at once from the host, as a power cut would. (`docker kill`
-/// counts as a manual stop on this engine, and the restart policy then leaves the container down.)
+/// Kills every member's process at once from the host (common::engine::crash).
 fn crash_all(service: &str) -> Vec<String> {
     let before = containers(service);
-    let pids: Vec<String> = before
-        .iter()
-        .map(|c| {
-            stdout(&docker(&["inspect", "--format", "{{.State.Pid}}", c]))
-                .trim()
-                .to_string()
-        })
-        .collect();
-    let status = Command::new("kill")
-        .arg("-KILL")
-        .args(&pids)
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {pids:?}");
+    crash(&before);
     before
 }
 
@@ -228,30 +168,16 @@ fn compile_demo(
     out
 }
 
-/// Removes what a test created, also when it panics.
-struct Cleanup(Vec<Vec<String>>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for command in self.0.iter().rev() {
-            let _ = Command::new(&command[0]).args(&command[1..]).output();
-        }
-    }
-}
-
-fn cmd(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
-}
-
 fn volumes_of(name: &str, members: usize) -> Vec<String> {
     (0..members).map(|i| format!("{name}-{i}-data")).collect()
 }
 
 #[test]
 fn compose_keeps_every_record_through_down_up_and_a_total_crash() {
-    if !engine_answers() {
+    if !engine() {
         return;
     }
+    let _engine = exclusive();
     let Some(compose) = tool("docker-compose") else {
         return;
     };
@@ -314,9 +240,10 @@ fn compose_keeps_every_record_through_down_up_and_a_total_crash() {
 
 #[test]
 fn run_sh_is_safe_to_rerun_and_survives_a_total_crash() {
-    if !engine_answers() {
+    if !engine() {
         return;
     }
+    let _engine = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let name = format!("bdd{}", unique());
     let base = free_ports();
@@ -333,7 +260,7 @@ fn run_sh_is_safe_to_rerun_and_survives_a_total_crash() {
     let script = out.join("docker/run.sh");
     let mut cleanup = vec![
         cmd(&["docker", "rmi", &image]),
-        cmd(&["docker", "network", "rm", &name]),
+        cmd(&["docker", "network", "rm", &format!("{name}-docker")]),
     ];
     for volume in volumes_of(&name, 3) {
         cleanup.push(cmd(&["docker", "volume", "rm", "-f", &volume]));
@@ -373,39 +300,20 @@ fn run_sh_is_safe_to_rerun_and_survives_a_total_crash() {
 
 #[test]
 fn swarm_keeps_a_pinned_member_and_its_data() {
-    if !engine_answers() {
+    if !engine() {
         return;
     }
-    let already = stdout(&docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]))
-        .trim()
-        .to_string();
-    if already != "inactive" {
-        eprintln!(
-            "SKIPPED: this engine is already in a swarm ({already}); the test will not touch it"
-        );
+    let _engine = exclusive();
+    let Some(swarm) = Swarm::init() else {
         return;
-    }
-    let init = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-    if !init.status.success() {
-        // Report the engine's own words; a swarm may be impossible in a sandbox.
-        eprintln!("SKIPPED: docker swarm init failed here: {}", stderr(&init));
-        assert!(std::env::var("CI").as_deref() != Ok("true") || !stderr(&init).is_empty());
-        return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = format!("bds{}", unique());
     let base = free_ports();
-    let volume = format!("{name}-0-data");
+    let volume = format!("{name}-swarm-0-data");
     let image = build_image(&name);
-    let gateway_existed = docker(&["network", "inspect", "docker_gwbridge"])
-        .status
-        .success();
     let mut cleanup = vec![cmd(&["docker", "rmi", &image])];
-    if !gateway_existed {
-        cleanup.push(cmd(&["docker", "network", "rm", "docker_gwbridge"]));
-    }
     cleanup.extend([
-        cmd(&["docker", "swarm", "leave", "--force"]),
         // Swarm removes the task's container a moment after `stack rm`; the volume can go after it.
         cmd(&["sh", "-c", &format!("for i in $(seq 60); do docker volume rm {volume} >/dev/null 2>&1 && exit 0; sleep 1; done")]),
         cmd(&["docker", "stack", "rm", &name]),
@@ -420,12 +328,9 @@ fn swarm_keeps_a_pinned_member_and_its_data() {
         &["--backend", "swarm", "--set", "replicas=1"],
         &root().join("examples/demo.toml"),
     );
-    let node = stdout(&docker(&["info", "--format", "{{.Swarm.NodeID}}"]))
-        .trim()
-        .to_string();
     let output = Command::new("sh")
         .arg(out.join("swarm/prepare-nodes.sh"))
-        .arg(&node)
+        .arg(&swarm.node)
         .output()
         .unwrap();
     assert!(
@@ -458,9 +363,10 @@ fn swarm_keeps_a_pinned_member_and_its_data() {
 /// plain `down` and `up`. That is what `compose/no-persistent-volume` refuses.
 #[test]
 fn without_the_volume_rule_the_data_is_lost() {
-    if !engine_answers() {
+    if !engine() {
         return;
     }
+    let _engine = exclusive();
     let Some(compose) = tool("docker-compose") else {
         return;
     };

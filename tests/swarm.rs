@@ -4,15 +4,32 @@
 
 mod common;
 use common::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A spec's stack files: `stack.yaml` and each member's own (`members/*.yaml`, for deploy.sh).
+fn stack_files(spec_out: &Path) -> Vec<PathBuf> {
+    let swarm = spec_out.join("swarm");
+    let mut members: Vec<PathBuf> = std::fs::read_dir(swarm.join("members"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    members.sort();
+    assert!(!members.is_empty(), "no member stack files");
+    std::iter::once(swarm.join("stack.yaml"))
+        .chain(members)
+        .collect()
+}
 
 #[test]
 fn stacks_load_in_the_docker_cli_without_ignored_options() {
     let Some(docker) = tool("docker") else { return };
     let dir = tempfile::tempdir().unwrap();
-    for name in compile_all_specs(dir.path(), &["swarm"]) {
-        let stack = dir.path().join(&name).join("swarm/stack.yaml");
+    for stack in compile_all_specs(dir.path(), &["swarm"])
+        .iter()
+        .flat_map(|name| stack_files(&dir.path().join(name)))
+    {
+        let name = stack.display();
         let output = Command::new(&docker)
             .args(["stack", "config", "-c"])
             .arg(&stack)
@@ -59,7 +76,7 @@ fn stacks_match_the_compose_v3_schema() {
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<PathBuf> = compile_all_specs(dir.path(), &["swarm"])
         .iter()
-        .map(|n| dir.path().join(n).join("swarm/stack.yaml"))
+        .flat_map(|n| stack_files(&dir.path().join(n)))
         .collect();
     let output = Command::new(&check)
         .arg("--schemafile")
@@ -129,9 +146,9 @@ fn every_member_is_pinned_stops_first_and_restarts_without_limit() {
         stack["services"]["cockroachdb-init"]["deploy"]["restart_policy"]["condition"],
         "on-failure"
     );
-    assert_eq!(stack["networks"]["cockroachdb"]["driver"], "overlay");
+    assert_eq!(stack["networks"]["cockroachdb-swarm"]["driver"], "overlay");
     assert!(
-        stack["networks"]["cockroachdb"]["driver_opts"]["encrypted"].is_string(),
+        stack["networks"]["cockroachdb-swarm"]["driver_opts"]["encrypted"].is_string(),
         "no TLS: the overlay encrypts"
     );
     let everything: serde_json::Value = serde_saphyr::from_str(
@@ -166,6 +183,7 @@ fn prepare_nodes_labels_one_node_per_member_and_refuses_sharing() {
         let output = Command::new(shellcheck)
             .args(["--shell=sh", "--severity=style"])
             .arg(&script)
+            .arg(dir.path().join("cockroachdb/swarm/deploy.sh"))
             .output()
             .unwrap();
         assert!(output.status.success(), "shellcheck:\n{}", stdout(&output));

@@ -45,6 +45,11 @@ pub static RULES: &[Rule] = &[
         "an `exec` health check cannot run on Cloud Foundry"
     ),
     rule!("no-memory", Warning, "`resources.memory` is not set"),
+    rule!(
+        "user-not-applied",
+        Warning,
+        "`container.user` cannot be applied on Cloud Foundry"
+    ),
 ];
 
 fn rule(name: &str) -> &'static Rule {
@@ -129,6 +134,15 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
                 format!("give `[health.{key}]` an `http` or `tcp` check"),
             ));
         }
+    }
+    if let Some(user) = service.container.user {
+        found.push(rule("user-not-applied").fire(
+            service,
+            service.container.span.clone(),
+            format!("`container.user = {user}` is not applied: a Cloud Foundry manifest cannot choose the user, so the process runs as the image's own user"),
+            "user not applied",
+            "check that the image's own `USER` is the one you want (bake it into the image if not), then allow this rule",
+        ));
     }
     if service
         .resources

@@ -65,7 +65,7 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.emulated(
         Secrets,
-        "${NAME:?} interpolated from the caller's environment",
+        "NAME passed through from the environment of up; never written, and down needs no secret",
     );
     t.emulated(
         TlsNames,

@@ -39,8 +39,18 @@ impl Backend for Compose {
                 let yaml = crate::yaml::to_yaml(&file)
                     .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let contents = format!("{}{yaml}", header_comment(service, diagnostics));
+                // Compose reads `.env` beside the file: the project is the service, not `compose`
+                // (the directory's name), so two services' files never share a project.
+                let env = format!(
+                    "{}COMPOSE_PROJECT_NAME={}\n",
+                    header_comment(service, &[]),
+                    service.name()
+                );
                 Ok(Lowered {
-                    files: vec![OutputFile::new("compose.yaml", contents)],
+                    files: vec![
+                        OutputFile::new("compose.yaml", contents),
+                        OutputFile::new(".env", env),
+                    ],
                     tls_names: engine::tls_names(service),
                 })
             },
@@ -67,9 +77,12 @@ struct ComposeService {
     command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
     restart: String,
+    /// `null` passes the variable through from the environment of `docker-compose up`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    environment: BTreeMap<String, String>,
+    environment: BTreeMap<String, Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -137,6 +150,7 @@ fn lower(
     options_span: Option<crate::source::Span>,
 ) -> Result<ComposeFile, Vec<Diagnostic>> {
     let name = service.name();
+    let network = engine::network_name(service, "compose");
     let members = engine::members(service);
     let ports = engine::published_ports(service, publish, options_span)?;
     let limits = engine::limits(service);
@@ -170,9 +184,10 @@ fn lower(
         let mut entry = ComposeService {
             image: render(&service.container.image)?,
             hostname: Some(member.name.clone()),
+            user: service.container.user.map(|u| u.to_string()),
             restart: "unless-stopped".into(),
             security_opt: vec!["no-new-privileges:true".into()],
-            networks: vec![name.to_string()],
+            networks: vec![network.clone()],
             stop_grace_period: Some(engine::seconds(service.stop_grace.value)),
             cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
             mem_limit: limits.memory.clone(),
@@ -187,12 +202,10 @@ fn lower(
         (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
         for var in &service.container.env {
             let value = match &var.value {
-                EnvValue::Literal(t) => render(t)?,
-                // Interpolated from the caller's environment by compose; never written here.
-                EnvValue::Secret { secret, key } => format!(
-                    "${{{}:?set {} in the environment: the value of key {key} of secret {secret}}}",
-                    var.name, var.name
-                ),
+                EnvValue::Literal(t) => Some(render(t)?),
+                // Passed through from the environment of `up`, never written here. Not `${NAME:?}`:
+                // compose interpolates every command, and `down` would then refuse to run.
+                EnvValue::Secret { .. } => None,
             };
             entry.environment.insert(var.name.clone(), value);
         }
@@ -241,8 +254,15 @@ fn lower(
         // Ordered start waits for the previous member's (process-local) health check. Members
         // never wait on each other otherwise: with a quorum-gated check that is the cold-start
         // deadlock.
+        // A check that needs the peers cannot pass before the next member starts, so the wait
+        // is then only for the previous member to start.
+        let gates = service
+            .health
+            .liveness
+            .as_ref()
+            .is_some_and(|live| !service.waits_for_peers(live));
         if service.replication.start.value == Start::Ordered && i > 0 {
-            let condition = if entry.healthcheck.is_some() {
+            let condition = if gates {
                 "service_healthy"
             } else {
                 "service_started"
@@ -274,7 +294,7 @@ fn lower(
             // Retries until the cluster answers; a bounded count so an init that fails forever
             // (for example because the cluster is already initialized) stops.
             restart: "on-failure:30".into(),
-            networks: vec![name.to_string()],
+            networks: vec![network.clone()],
             depends_on: members
                 .iter()
                 .map(|m| {
@@ -295,11 +315,6 @@ fn lower(
     Ok(ComposeFile {
         services,
         volumes,
-        networks: BTreeMap::from([(
-            name.to_string(),
-            NetworkDecl {
-                name: name.to_string(),
-            },
-        )]),
+        networks: BTreeMap::from([(network.clone(), NetworkDecl { name: network })]),
     })
 }

@@ -27,7 +27,14 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
         t.native(Spread, "nothing to spread");
     }
     t.unsupported(DisruptionBudget, "a single engine has no drains");
-    t.degraded(Liveness, noting_unused("--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers", service.health.liveness.is_some()));
+    if service.container.shell == Some(false) && service.health.liveness.is_some() {
+        t.unsupported(
+            Liveness,
+            "no check: the image has no /bin/sh, which --health-cmd runs through",
+        );
+    } else {
+        t.degraded(Liveness, noting_unused("--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers", service.health.liveness.is_some()));
+    }
     t.unsupported(
         Readiness,
         "no load balancer to take a member out of rotation",

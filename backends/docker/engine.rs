@@ -22,10 +22,17 @@ pub fn members(service: &Service) -> Vec<Member> {
         .collect()
 }
 
-/// The named volume of one member: `<name>-<ordinal>-<volume>`, the same on every docker backend
-/// so that moving from `run.sh` to compose keeps the data.
+/// The named volume of one member: `<name>-<ordinal>-<volume>`, shared by the docker and compose
+/// backends so that moving from `run.sh` to compose keeps the data (run.sh refuses a volume that
+/// another container has).
 pub fn volume_name(member: &Member, volume: &str) -> String {
     format!("{}-{volume}", member.name)
+}
+
+/// The network of one backend's deployment: `<name>-<backend>`, so that the outputs of one
+/// service for two backends never share a network (and so a member name) on one engine.
+pub fn network_name(service: &Service, backend: &str) -> String {
+    format!("{}-{backend}", service.name())
 }
 
 /// A CPU quantity as docker's `--cpus` decimal (`500m` → `0.5`).
@@ -329,23 +336,40 @@ pub fn check_single_host(
             "no `[health.liveness]`",
             "add `[health.liveness]`, a process-local check",
         )),
+        Some(live) if shell_health && service.container.shell == Some(false) => {
+            found.push(rule("health-check-without-shell").fire(
+                service,
+                live.span.clone(),
+                "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
+                "no shell for `--health-cmd`",
+                "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
+            ));
+        }
         Some(live) => {
-            let tools = match health_command(service, live) {
-                (_, Some(tools)) => Some(tools),
-                (HealthCommand::Exec(_), None) if shell_health => {
-                    Some("`/bin/sh` (docker run's `--health-cmd` runs through the shell)")
+            let (tools, help) = match health_command(service, live) {
+                (_, Some(tools)) => (
+                    tools,
+                    "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
+                ),
+                (HealthCommand::Exec(_), None)
+                    if shell_health && service.container.shell != Some(true) =>
+                {
+                    (
+                        "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
+                        "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
+                    )
                 }
-                _ => None,
+                _ => return found,
             };
-            if let Some(tools) = tools {
-                found.push(rule("health-check-needs-tool").fire(
-                    service,
-                    live.span.clone(),
-                    format!("the liveness check runs inside the container and assumes {tools} in the image"),
-                    "assumes tools in the image",
-                    "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image (with `docker_exec`, the compose backend needs no shell)",
-                ));
-            }
+            found.push(rule("health-check-needs-tool").fire(
+                service,
+                live.span.clone(),
+                format!(
+                    "the liveness check runs inside the container and assumes {tools} in the image"
+                ),
+                "assumes tools in the image",
+                help,
+            ));
         }
     }
     found

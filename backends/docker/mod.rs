@@ -86,8 +86,12 @@ impl Backend for Docker {
                     options_span,
                     &header_comment(service, diagnostics),
                 )?;
+                let down = down_script(service, &header_comment(service, diagnostics))?;
                 Ok(Lowered {
-                    files: vec![OutputFile::script("run.sh", contents)],
+                    files: vec![
+                        OutputFile::script("run.sh", contents),
+                        OutputFile::script("down.sh", down),
+                    ],
                     tls_names: engine::tls_names(service),
                 })
             },
@@ -102,7 +106,8 @@ struct Script {
     network: String,
     secret_checks: Vec<String>,
     tls_volumes: Vec<String>,
-    ordered: bool,
+    /// Ordered start waits for the previous member's health, when its check can pass alone.
+    wait_healthy: bool,
     members: Vec<MemberRun>,
     init: Option<InitRun>,
 }
@@ -124,6 +129,7 @@ struct InitRun {
 static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
     ("run.sh", include_str!("run.sh.hbs")),
     ("run-members", include_str!("run-members.hbs")),
+    ("down.sh", include_str!("down.sh.hbs")),
 ]);
 
 /// The parts of `run.sh` without data: plain text, so they cost no template parsing at start-up.
@@ -175,6 +181,9 @@ fn script(
         args.raw("--security-opt no-new-privileges");
         args.flag("--label", &format!("berth.service={name}"));
         args.flag("--label", &format!("berth.member={}", member.ordinal));
+        if let Some(user) = service.container.user {
+            args.flag("--user", &user.to_string());
+        }
         let mut volumes = Vec::new();
         for volume in &service.volumes {
             if volume.persistent {
@@ -192,7 +201,14 @@ fn script(
                 &format!("{}:{}:ro", tls.value.secret, tls.value.path),
             );
         }
-        if let Some(live) = &service.health.liveness {
+        // `--health-cmd` runs through `/bin/sh`: an image without one gets no check (rule
+        // docker/health-check-without-shell).
+        if let Some(live) = service
+            .health
+            .liveness
+            .as_ref()
+            .filter(|_| service.container.shell != Some(false))
+        {
             let command = match health_command(service, live).0 {
                 HealthCommand::Exec(argv) => argv
                     .iter()
@@ -310,14 +326,20 @@ fn script(
     let context = Script {
         header: header.to_string(),
         service: shell_quote(name),
-        network: shell_quote(name),
+        network: shell_quote(&engine::network_name(service, "docker")),
         secret_checks,
         tls_volumes: service
             .tls
             .iter()
             .map(|t| shell_quote(&t.value.secret))
             .collect(),
-        ordered: service.replication.start.value == Start::Ordered,
+        wait_healthy: service.replication.start.value == Start::Ordered
+            && service.container.shell != Some(false)
+            && service
+                .health
+                .liveness
+                .as_ref()
+                .is_some_and(|live| !service.waits_for_peers(live)),
         members: runs,
         init,
     };
@@ -329,12 +351,48 @@ fn script(
             )]
         })
     };
-    let wait = if context.ordered { WAIT_HEALTHY } else { "" };
+    let wait = if context.wait_healthy {
+        WAIT_HEALTHY
+    } else {
+        ""
+    };
     Ok(format!(
         "{}{FUNCTIONS}{wait}{}",
         render("run.sh")?,
         render("run-members")?
     ))
+}
+
+#[derive(Serialize)]
+struct DownScript {
+    header: String,
+    service: String,
+    network: String,
+    containers: Vec<String>,
+}
+
+/// `down.sh`: run.sh's counterpart, which removes the containers and the network, never a volume.
+fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic>> {
+    // Container names are DNS labels: safe inside the script's double quotes as they are.
+    let mut containers: Vec<String> = engine::members(service)
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    if service.init.is_some() {
+        containers.push(format!("{}-init", service.name()));
+    }
+    let context = DownScript {
+        header: header.to_string(),
+        service: shell_quote(service.name()),
+        network: shell_quote(&engine::network_name(service, "docker")),
+        containers,
+    };
+    SCRIPTS.engine().render("down.sh", &context).map_err(|e| {
+        vec![Diagnostic::input(
+            "output/template",
+            format!("cannot render down.sh: {e}"),
+        )]
+    })
 }
 
 /// `--entrypoint` takes one word: the spec's `command[0]`; the rest of `command` and the `args`

@@ -40,6 +40,11 @@ pub static RULES: &[Rule] = &[
         Warning,
         "the health check assumes a tool in the image"
     ),
+    rule!(
+        "health-check-without-shell",
+        Warning,
+        "the image has no shell, so docker run gets no health check"
+    ),
 ];
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {

@@ -1,9 +1,20 @@
 docker network inspect "$network" >/dev/null 2>&1 ||
   docker network create --label "berth.service=$service" "$network" >/dev/null
 
+# ensure_volume VOLUME MEMBER: creates the volume once; refuses it while another container (a
+# compose deployment of the same service, say) has it, since two processes would write one data
+# directory.
 ensure_volume() {
-  docker volume inspect "$1" >/dev/null 2>&1 ||
+  if docker volume inspect "$1" >/dev/null 2>&1; then
+    for user in $(docker ps --all --filter "volume=$1" --format '{{.Names}}'); do
+      if [ "$user" != "$2" ]; then
+        echo "run.sh: volume $1 is in use by container $user; stop and remove it first (docker rm -f $user keeps the volume)" >&2
+        exit 1
+      fi
+    done
+  else
     docker volume create --label "berth.service=$service" "$1" >/dev/null
+  fi
 }
 
 # start_member NAME CONFIG DOCKER-RUN-ARGUMENTS...: runs a member once; afterwards only starts it.

@@ -99,14 +99,22 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     }
     let readiness = service.health.readiness.as_ref();
     if let (Start::Ordered, Some(ready)) = (replication.start.value, readiness)
-        && ready.needs_quorum
+        && service.waits_for_peers(ready)
     {
+        let (what, help) = if ready.needs_quorum {
+            ("needs quorum", "set `start = \"parallel\"`")
+        } else {
+            (
+                "needs the peers (`needs_peers` unset or true)",
+                "set `start = \"parallel\"`, or say `needs_peers = false` under `[health.readiness]` if the check passes on a pod alone",
+            )
+        };
         found.push(rule("ordered-ready-deadlock").fire(
             service,
             replication.start.span.clone(),
-            "`start = \"ordered\"` with a readiness check that needs quorum: after every pod went down, pod 0 waits for a majority that is never started",
+            format!("`start = \"ordered\"` with a readiness check that {what}: pod 0 must be ready before pod 1 starts, so it waits for peers that are never started"),
             "OrderedReady pod management",
-            "set `start = \"parallel\"`",
+            help,
         ));
     }
     if let Some(live) = &service.health.liveness {

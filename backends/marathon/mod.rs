@@ -239,6 +239,13 @@ fn member_app(
             value: words.remove(0),
         });
     }
+    if let Some(user) = service.container.user {
+        // The Docker containerizer's `--user`; Marathon's own `user` is the Mesos agent's.
+        parameters.push(Parameter {
+            key: "user",
+            value: user.to_string(),
+        });
+    }
     let mut env = BTreeMap::new();
     let mut secrets = BTreeMap::new();
     for var in &service.container.env {

@@ -33,7 +33,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     );
     t.degraded(
         Discovery,
-        "overlay network DNS by service name; a task is in DNS only while healthy",
+        "overlay network DNS by service name (dnsrr: the task's own address); a task is in DNS only while healthy",
     );
     match service.replication.spread.value {
         _ if service.replicas() < 2 => t.native(Spread, "one replica: nothing to spread"),
@@ -47,13 +47,20 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         DisruptionBudget,
         "a node drain moves tasks regardless; a pinned member waits for its node",
     );
-    t.native(
-        Liveness,
-        noting_unused(
-            "healthcheck with a start period; Swarm replaces unhealthy tasks",
-            service.health.liveness.is_some(),
+    match &service.health.liveness {
+        Some(live) if service.waits_for_peers(live) || service.liveness_needs_quorum() => t
+            .unsupported(
+                Liveness,
+                "no health check: the check needs peers, and a task is in DNS only once healthy; Swarm restarts a member when its process exits",
+            ),
+        live => t.native(
+            Liveness,
+            noting_unused(
+                "healthcheck with a start period; Swarm replaces unhealthy tasks",
+                live.is_some(),
+            ),
         ),
-    );
+    }
     t.unsupported(Readiness, "Swarm has one health check; it carries liveness");
     match service.replication.start.value {
         Start::Parallel => t.native(StartOrder, "all member services start together"),
@@ -62,10 +69,10 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
             "stack deploy starts services together; depends_on is ignored",
         ),
     }
-    t.native(
+    t.emulated(
         RollingUpdate,
         format!(
-            "update_config and rollback_config, parallelism 1, {}",
+            "deploy.sh deploys members/<member>.yaml one at a time, each once the one before runs the new spec; update_config and rollback_config {} within a member",
             settings.update_order
         ),
     );

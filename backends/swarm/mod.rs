@@ -38,6 +38,9 @@ pub struct Options {
     /// `"stop-first"` (default) or `"start-first"`.
     #[serde(default)]
     pub update_order: Option<Spanned<String>>,
+    /// How long `deploy.sh` lets a replaced member run before it replaces the next (default `10s`).
+    #[serde(default)]
+    pub update_delay: Option<Spanned<String>>,
     /// Pin each member to its labelled node (default true).
     #[serde(default)]
     pub pin: Option<Spanned<bool>>,
@@ -59,6 +62,7 @@ pub struct Settings {
     pub port_stride: u16,
     pub update_order: String,
     pub update_order_span: Option<Span>,
+    pub update_delay: u64,
     pub pin: bool,
     pub pin_span: Option<Span>,
     pub volume_driver: String,
@@ -123,7 +127,19 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         )
         .help("write names such as `tls.crt`, without `/`"));
     }
+    let update_delay = match &o.update_delay {
+        None => 10,
+        Some(text) => crate::quantity::parse_duration(text.get_ref()).map_err(|why| {
+            Diagnostic::input(
+                "spec/invalid-value",
+                format!("`backends.swarm.update_delay`: {why}"),
+            )
+            .at(span(text.span()), "not a duration")
+            .help("write a duration such as `10s` or `1m`")
+        })?,
+    };
     Ok(Settings {
+        update_delay,
         nodes,
         nodes_span: o.nodes.as_ref().map(|n| Span::new(input.file, n.span())),
         publish: o.publish.unwrap_or(false),
@@ -162,14 +178,27 @@ impl Backend for Swarm {
                 let header = header_comment(service, diagnostics);
                 let options_span = service.backend_options.get("swarm").cloned();
                 let stack = lower(service, settings, options_span)?;
-                let stack = crate::yaml::to_yaml(&stack)
-                    .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-                let script = prepare_nodes(service, settings, &header)?;
+                let yaml = |stack: &Stack| {
+                    crate::yaml::to_yaml(stack)
+                        .map(|text| format!("{header}{text}"))
+                        .map_err(|e| vec![Diagnostic::input("output/yaml", e)])
+                };
+                let mut files = vec![
+                    OutputFile::new("stack.yaml", yaml(&stack)?),
+                    OutputFile::script(
+                        "prepare-nodes.sh",
+                        prepare_nodes(service, settings, &header)?,
+                    ),
+                    OutputFile::script("deploy.sh", deploy_script(service, settings, &header)?),
+                ];
+                for member in engine::members(service) {
+                    files.push(OutputFile::new(
+                        format!("members/{}.yaml", member.name),
+                        yaml(&member_stack(&stack, &member.name))?,
+                    ));
+                }
                 Ok(Lowered {
-                    files: vec![
-                        OutputFile::new("stack.yaml", format!("{header}{stack}")),
-                        OutputFile::script("prepare-nodes.sh", script),
-                    ],
+                    files,
                     tls_names: tls_names(service),
                 })
             },
@@ -178,7 +207,7 @@ impl Backend for Swarm {
 }
 
 /// The stack file, in the v3.8 format that `docker stack deploy` and docker-compose 1.29 both know.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Stack {
     version: &'static str,
     services: BTreeMap<String, StackService>,
@@ -189,7 +218,7 @@ struct Stack {
     secrets: BTreeMap<String, SecretDecl>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, Clone)]
 struct StackService {
     image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -198,6 +227,8 @@ struct StackService {
     command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     environment: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -215,7 +246,7 @@ struct StackService {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct PortDecl {
     target: u16,
     published: u16,
@@ -223,7 +254,7 @@ struct PortDecl {
     mode: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct ServiceVolume {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -232,24 +263,33 @@ struct ServiceVolume {
     target: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct SecretUse {
     source: String,
     target: String,
 }
 
-#[derive(Serialize)]
+/// A task's health check, or `disable: true` (which also turns off the image's own).
+#[derive(Serialize, Default, Clone)]
 struct Healthcheck {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disable: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     test: Vec<String>,
-    interval: String,
-    timeout: String,
-    retries: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retries: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     start_period: Option<String>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, Clone)]
 struct Deploy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_mode: Option<&'static str>,
     replicas: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     placement: Option<Placement>,
@@ -263,12 +303,12 @@ struct Deploy {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Placement {
     constraints: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct UpdateConfig {
     parallelism: u32,
     order: String,
@@ -276,13 +316,13 @@ struct UpdateConfig {
     failure_action: Option<&'static str>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, Clone)]
 struct RestartPolicy {
     condition: &'static str,
     delay: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Resources {
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<ResourceSet>,
@@ -290,7 +330,7 @@ struct Resources {
     reservations: Option<ResourceSet>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct ResourceSet {
     #[serde(skip_serializing_if = "Option::is_none")]
     cpus: Option<String>,
@@ -298,13 +338,13 @@ struct ResourceSet {
     memory: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct VolumeDecl {
     name: String,
     driver: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct NetworkDecl {
     name: String,
     driver: &'static str,
@@ -313,7 +353,7 @@ struct NetworkDecl {
     driver_opts: BTreeMap<String, String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct SecretDecl {
     name: String,
     external: bool,
@@ -329,6 +369,7 @@ fn lower(
     options_span: Option<Span>,
 ) -> Result<Stack, Vec<Diagnostic>> {
     let name = service.name();
+    let network = engine::network_name(service, "swarm");
     let members = engine::members(service);
     let publish = Publish {
         enabled: settings.publish,
@@ -373,13 +414,15 @@ fn lower(
         let mut entry = StackService {
             image: render(&service.container.image)?,
             hostname: Some(member.name.clone()),
-            networks: vec![name.to_string()],
+            user: service.container.user.map(|u| u.to_string()),
+            networks: vec![network.clone()],
             stop_grace_period: Some(engine::seconds(service.stop_grace.value)),
             labels: BTreeMap::from([
                 ("berth.service".to_string(), name.to_string()),
                 ("berth.member".to_string(), member.ordinal.clone()),
             ]),
             deploy: Deploy {
+                endpoint_mode: endpoint_mode(settings),
                 replicas: 1,
                 placement: settings.pin.then(|| Placement {
                     constraints: vec![format!(
@@ -457,7 +500,7 @@ fn lower(
         for volume in &service.volumes {
             let source = volume
                 .persistent
-                .then(|| engine::volume_name(member, &volume.name));
+                .then(|| volume_name(service, member, &volume.name));
             if let Some(source) = &source {
                 volumes.insert(
                     source.clone(),
@@ -473,15 +516,11 @@ fn lower(
                 target: volume.path.clone(),
             });
         }
-        if let Some(live) = &service.health.liveness {
-            entry.healthcheck = Some(Healthcheck {
-                test: engine::compose_health_test(service, live),
-                interval: engine::seconds(live.interval.unwrap_or(10)),
-                timeout: engine::seconds(live.timeout.unwrap_or(5)),
-                retries: live.failures.unwrap_or(3),
-                start_period: Some(engine::seconds(start_period(service, live))),
-            });
-        }
+        entry.healthcheck = service
+            .health
+            .liveness
+            .as_ref()
+            .map(|live| healthcheck(service, live));
         services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
@@ -504,7 +543,7 @@ fn lower(
                 image: engine::compose_literal(&service.render(image, &first)?),
                 entrypoint: Some(command),
                 command: Some(rest),
-                networks: vec![name.to_string()],
+                networks: vec![network.clone()],
                 secrets: tls_secrets
                     .iter()
                     .map(|s| SecretUse {
@@ -538,9 +577,9 @@ fn lower(
         services,
         volumes,
         networks: BTreeMap::from([(
-            name.to_string(),
+            network.clone(),
             NetworkDecl {
-                name: name.to_string(),
+                name: network,
                 driver: "overlay",
                 attachable: true,
                 driver_opts,
@@ -548,6 +587,66 @@ fn lower(
         )]),
         secrets,
     })
+}
+
+/// A member's volume, `<name>-swarm-<ordinal>-<volume>`: not the docker and compose backends'
+/// `<name>-<ordinal>-<volume>`, so that on a node that also runs run.sh or compose for the same
+/// service, two processes never share one data directory.
+fn volume_name(service: &Service, member: &crate::model::Member, volume: &str) -> String {
+    format!("{}-swarm-{}-{volume}", service.name(), member.ordinal)
+}
+
+/// `dnsrr`: a member's name resolves to its task's own address, not to a virtual IP whose load
+/// balancer keeps sending connections to a replaced task for a while; peers and clients then reach
+/// a restarted member as soon as it runs. Ports published through the routing mesh need the
+/// virtual IP.
+fn endpoint_mode(settings: &Settings) -> Option<&'static str> {
+    (!(settings.publish && settings.publish_mode == "ingress")).then_some("dnsrr")
+}
+
+/// The stack of one member alone, with the networks, volumes and secrets it uses: `deploy.sh`
+/// deploys these one after another to replace members one at a time, since `docker stack deploy`
+/// updates every service of a stack at once.
+fn member_stack(stack: &Stack, member: &str) -> Stack {
+    let service = stack.services[member].clone();
+    let volumes = service
+        .volumes
+        .iter()
+        .filter_map(|v| v.source.as_ref())
+        .filter_map(|name| Some((name.clone(), stack.volumes.get(name)?.clone())))
+        .collect();
+    let secrets = service
+        .secrets
+        .iter()
+        .filter_map(|s| Some((s.source.clone(), stack.secrets.get(&s.source)?.clone())))
+        .collect();
+    Stack {
+        version: stack.version,
+        services: BTreeMap::from([(member.to_string(), service)]),
+        volumes,
+        networks: stack.networks.clone(),
+        secrets,
+    }
+}
+
+/// The task's health check. Swarm leaves a task out of DNS until its check passes, so a check
+/// that needs the member's peers is turned off: with it, no member could ever find another
+/// (rules `swarm/health-gates-discovery` and `swarm/quorum-gated-health`).
+fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
+    if service.waits_for_peers(live) || service.liveness_needs_quorum() {
+        return Healthcheck {
+            disable: Some(true),
+            ..Default::default()
+        };
+    }
+    Healthcheck {
+        test: engine::compose_health_test(service, live),
+        interval: Some(engine::seconds(live.interval.unwrap_or(10))),
+        timeout: Some(engine::seconds(live.timeout.unwrap_or(5))),
+        retries: Some(live.failures.unwrap_or(3)),
+        start_period: Some(engine::seconds(start_period(service, live))),
+        ..Default::default()
+    }
 }
 
 /// Swarm kills a task whose health check fails, so a member replaying its log after a crash needs
@@ -559,7 +658,7 @@ fn start_period(service: &Service, live: &crate::model::Check) -> u64 {
     live.initial_delay.unwrap_or(0).max(startup)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct PrepareNodes {
     header: String,
     service: String,
@@ -569,8 +668,46 @@ struct PrepareNodes {
     default_nodes: String,
 }
 
-static SCRIPTS: ScriptTemplates =
-    ScriptTemplates::new(&[("prepare-nodes.sh", include_str!("prepare-nodes.sh.hbs"))]);
+static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
+    ("prepare-nodes.sh", include_str!("prepare-nodes.sh.hbs")),
+    ("deploy.sh", include_str!("deploy.sh.hbs")),
+]);
+
+#[derive(Serialize)]
+struct DeployScript {
+    header: String,
+    service: String,
+    members: String,
+    settle: u64,
+}
+
+/// `deploy.sh`: every member at once the first time, one member at a time afterwards.
+fn deploy_script(
+    service: &Service,
+    settings: &Settings,
+    header: &str,
+) -> Result<String, Vec<Diagnostic>> {
+    let context = DeployScript {
+        header: header.to_string(),
+        service: shell_quote(service.name()),
+        members: engine::members(service)
+            .iter()
+            .map(|m| m.name.clone())
+            .collect::<Vec<_>>()
+            .join(" "),
+        settle: settings.update_delay,
+    };
+    let head = SCRIPTS
+        .engine()
+        .render("deploy.sh", &context)
+        .map_err(|e| {
+            vec![Diagnostic::input(
+                "output/template",
+                format!("cannot render deploy.sh: {e}"),
+            )]
+        })?;
+    Ok(head + include_str!("deploy-body.sh"))
+}
 
 fn prepare_nodes(
     service: &Service,

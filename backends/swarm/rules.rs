@@ -36,6 +36,11 @@ pub static RULES: &[Rule] = &[
         "the task health check needs quorum"
     ),
     rule!(
+        "health-gates-discovery",
+        Warning,
+        "the liveness check needs peers, and Swarm's health check would hide the member from them"
+    ),
+    rule!(
         "too-few-nodes",
         Error,
         "spread is required but fewer distinct nodes than members are given"
@@ -96,9 +101,21 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         found.push(rule("quorum-gated-health").fire(
             service,
             service.health.liveness.as_ref().and_then(|l| l.span.clone()),
-            "the task health check needs quorum: Swarm keeps unhealthy tasks out of DNS and kills them, so after a full outage members never find each other",
+            "the task health check needs quorum: Swarm keeps unhealthy tasks out of DNS and kills them, so after a full outage members never find each other (berth gives such members no health check)",
             "quorum-gated health check",
             "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`, which Swarm does not use",
+        ));
+    }
+    if let Some(live) = &service.health.liveness
+        && service.waits_for_peers(live)
+        && !service.liveness_needs_quorum()
+    {
+        found.push(rule("health-gates-discovery").fire(
+            service,
+            live.span.clone(),
+            "the liveness check passes only once the member found its peers, and Swarm keeps a task out of DNS until its health check passes: the members would never find each other, so berth gives them no health check and Swarm restarts a member only when its process exits",
+            "needs peers (`needs_peers` unset or true)",
+            "if the check passes on a member whose peers are down (a process-local check), say `needs_peers = false`; otherwise allow this rule",
         ));
     }
     if service.replication.spread.value == Spread::Required && !settings.nodes.is_empty() {
@@ -136,6 +153,8 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if let Some(live) = &service.health.liveness
+        && !service.waits_for_peers(live)
+        && !service.liveness_needs_quorum()
         && let (_, Some(tools)) = health_command(service, live)
     {
         found.push(rule("health-check-needs-tool").fire(

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -88,11 +90,9 @@ pub fn tool(name: &str) -> Option<PathBuf> {
         })
     });
     if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "validator `{name}` is missing; CI requires it (run ./scripts/test)"
-        );
-        eprintln!("SKIPPED: validator `{name}` is missing; run ./scripts/test to install it");
+        engine::skip(&format!(
+            "validator `{name}` is missing; run ./scripts/test to install it"
+        ));
     }
     found
 }
