@@ -132,7 +132,11 @@ fn every_member_is_pinned_stops_first_and_restarts_without_limit() {
         assert!(deploy["restart_policy"]["max_attempts"].is_null());
         assert_eq!(
             member["volumes"][0]["source"],
-            format!("cockroachdb-{i}-datadir")
+            format!("cockroachdb-swarm-{i}-datadir")
+        );
+        assert_eq!(
+            deploy["endpoint_mode"], "dnsrr",
+            "names resolve to the task itself"
         );
         assert!(
             member["ports"].is_null(),

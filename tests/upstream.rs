@@ -171,9 +171,21 @@ impl Deployment {
             .collect()
     }
 
+    /// Compiles the example, whose image must be the one `tests/images/<example>` builds.
     fn compile(dir: &Path, software: &Software, backend: Backend, sets: &[&str]) -> PathBuf {
         let spec = root().join(format!("examples/{}.toml", software.example));
-        compile_spec(dir, &spec, backend, sets)
+        let out = compile_spec(dir, &spec, backend, sets);
+        let tag = image_tag(software.example);
+        let written: String = tree(&out.join(backend.name()))
+            .into_iter()
+            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+            .collect();
+        assert!(
+            written.contains(&format!("image: {tag}")) || written.contains(&format!(" {tag} ")),
+            "{}'s output does not run {tag}, the image tests/images builds",
+            software.example
+        );
+        out
     }
 
     fn up(&self) {
