@@ -114,7 +114,12 @@ fn run(
         outcome.outputs.push(BackendOutput {
             backend: backend.name(),
             files: compiled.files,
-            tls_names: compiled.tls_names,
+            // Names for certificates matter only to a service that has them.
+            tls_names: if service.tls.is_some() {
+                compiled.tls_names
+            } else {
+                Vec::new()
+            },
             concerns: compiled.concerns,
             diagnostics: compiled.diagnostics,
         });

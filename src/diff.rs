@@ -73,7 +73,7 @@ pub fn markdown(outcome: &Outcome) -> String {
             .iter()
             .map(|(_, r)| {
                 r.map_or("—".to_string(), |r| {
-                    format!("**{}**: {}", r.status.name(), r.detail.replace('|', "\\|"))
+                    format!("**{}**: {}", r.status.name(), markdown_text(&r.detail))
                 })
             })
             .collect();
@@ -85,6 +85,14 @@ pub fn markdown(outcome: &Outcome) -> String {
     }
     out.push_str("\n`*`: the backends realize this concern differently.\n");
     out
+}
+
+/// Text for a Markdown table cell: `|` would end the cell, and `<...>` (as in
+/// `<name>-<ordinal>`) would be read as an HTML tag and vanish.
+fn markdown_text(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A fixed-width table of statuses, then each concern's details. Rows whose statuses differ are

@@ -8,7 +8,7 @@ use crate::model::{Identity, Template};
 use crate::source::Span;
 use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
-    RenderErrorReason,
+    RenderErrorReason, TemplateErrorReason,
 };
 use serde_json::{Map, Value, json};
 
@@ -58,6 +58,8 @@ pub struct TemplateFailure {
     pub reason: String,
     pub help: String,
     pub position: Option<(usize, usize)>,
+    /// The undefined variable's path, for a "did you mean".
+    pub missing: Option<String>,
 }
 
 impl Templates {
@@ -139,12 +141,36 @@ impl Templates {
         } else {
             self.engine.render_template_with_context(source, context)
         };
-        rendered.map_err(explain_failure)
+        rendered.map_err(|error| {
+            let mut failure = explain_failure(error);
+            if let Some(hint) = failure
+                .missing
+                .as_deref()
+                .and_then(|path| did_you_mean(path, context.data()))
+            {
+                failure.help = hint;
+            }
+            failure
+        })
     }
+}
+
+/// "did you mean" for an undefined path whose parent exists: `self.hostname` → `self.host`,
+/// `params.versoin` → `params.version`.
+fn did_you_mean(path: &str, data: &Value) -> Option<String> {
+    let path = path.trim_start_matches("this.");
+    let (parent, last) = path.rsplit_once('.')?;
+    let mut node = data;
+    for key in parent.split('.') {
+        node = node.get(key)?;
+    }
+    let best = crate::diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
+    Some(format!("did you mean `{parent}.{best}`?"))
 }
 
 fn explain_failure(error: RenderError) -> TemplateFailure {
     let mut position = error.line_no.zip(error.column_no);
+    let mut missing = None;
     let (reason, help) = match error.reason() {
         RenderErrorReason::MissingVariable(Some(path)) => {
             let root = path
@@ -159,14 +185,25 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
                 "port" => "name a port declared under `[[ports]]`".to_string(),
                 _ => "use one of `name`, `params.*`, `port.*`, `self`, `peers`, `peer_hosts`".to_string(),
             };
+            missing = Some(path.clone());
             (format!("undefined template variable `{path}`"), help)
         }
         RenderErrorReason::TemplateError(inner) => {
             position = position.or(inner.pos());
-            (
-                format!("invalid template: {}", inner.reason()),
-                "close every `{{` with `}}`, or write a literal `{{` as `\\{{`".to_string(),
-            )
+            // The parser's own words name its grammar rules; say what is wrong instead.
+            let unclosed = "close every `{{` with `}}`, or write a literal `{{` as `\\{{`";
+            let (reason, help) = match inner.reason() {
+                TemplateErrorReason::InvalidSyntax(_) => (
+                    "an expression is not closed: every `{{` needs its `}}`".to_string(),
+                    unclosed.to_string(),
+                ),
+                TemplateErrorReason::MismatchingClosedHelper(open, close) => (
+                    format!("block `{{{{#{open}}}}}` is closed by `{{{{/{close}}}}}`"),
+                    format!("close `{{{{#{open}}}}}` with `{{{{/{open}}}}}`"),
+                ),
+                other => (other.to_string(), unclosed.to_string()),
+            };
+            (format!("invalid template: {reason}"), help)
         }
         RenderErrorReason::HelperNotFound(name) => (
             format!("unknown template helper `{name}`"),
@@ -181,6 +218,7 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
         reason,
         help,
         position,
+        missing,
     }
 }
 

@@ -118,6 +118,30 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             ],
         ),
         case(
+            "misspelt parameter",
+            CLEAN.replace("{{params.class}}", "{{params.clas}}"),
+            &[],
+            2,
+            &["`params.clas`", "did you mean `params.class`?"],
+        ),
+        case(
+            "misspelt member field",
+            CLEAN.replace(
+                "image = \"postgres:16.4\"",
+                "image = \"postgres:16.4\"\nargs = [\"--me={{self.hostname}}\"]",
+            ),
+            &[],
+            2,
+            &["`self.hostname`", "did you mean `self.host`?"],
+        ),
+        case(
+            "unclosed expression",
+            CLEAN.replace("{{params.class}}", "{{params.class}"),
+            &[],
+            2,
+            &["error[spec/invalid-template]", "every `{{` needs its `}}`"],
+        ),
+        case(
             "self outside the container",
             CLEAN.replace("\"{{params.class}}\"", "\"{{self.host}}\""),
             &[],
@@ -611,6 +635,17 @@ fn explain_and_rules() {
     let output = berth(&["explain", "kubernetes/ordered-ready"], dir.path());
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("did you mean `kubernetes/ordered-ready-deadlock`?"));
+    // Without its backend: enough when one backend has the rule, a list of candidates otherwise.
+    let output = berth(&["explain", "ordered-ready-deadlock"], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).starts_with("# kubernetes/ordered-ready-deadlock"));
+    let output = berth(&["explain", "no-persistent-volume"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("`swarm/no-persistent-volume`"),
+        "{}",
+        stderr(&output)
+    );
     let output = berth(&["rules", "--backend", "kubernetes"], dir.path());
     assert_eq!(output.status.code(), Some(0));
     assert!(

@@ -254,12 +254,22 @@ fn the_report_matches_its_schema() {
             .iter()
             .any(|f| f == "cockroachdb/kubernetes/40-statefulset-cockroachdb.yaml")
     );
+    // Without `[tls]`, no certificate names; with it, each member's stable name.
+    assert_eq!(kubernetes["tls_names"], serde_json::json!([]));
+    let everything = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "everything")
+        .unwrap();
     assert!(
-        kubernetes["tls_names"]
+        everything["backends"]["kubernetes"]["tls_names"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| n == "cockroachdb-2.cockroachdb.databases.svc.cluster.local")
+            .any(|n| n == "everything-2.everything.everything-ns.svc.cluster.example"),
+        "{}",
+        everything["backends"]["kubernetes"]["tls_names"]
     );
     let etcd = report["services"]
         .as_array()
@@ -314,4 +324,21 @@ fn the_report_matches_its_schema() {
         !output.status.success(),
         "the schema accepted an unknown status"
     );
+}
+
+/// A Markdown reader would take `<name>` for an HTML tag and drop it, and `|` for a cell's end.
+#[test]
+fn markdown_cells_keep_angle_brackets_and_bars() {
+    let spec = root().join("examples/etcd.toml");
+    let output = berth(
+        &["diff", spec.to_str().unwrap(), "--format", "markdown"],
+        &root(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(
+        table.contains("&lt;name&gt;-&lt;ordinal&gt;-&lt;volume&gt;"),
+        "{table}"
+    );
+    assert!(!table.contains("<name>"), "{table}");
 }

@@ -68,7 +68,15 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!("Run `berth explain RULE` for one rule's document.");
         return 0;
     };
-    match backends::rule(id) {
+    // A rule's name without its backend is enough when only one backend has it.
+    let by_name: Vec<&'static crate::backend::Rule> = backends::rules()
+        .filter(|r| r.id.rsplit('/').next() == Some(id))
+        .collect();
+    let found = backends::rule(id).or(match by_name[..] {
+        [only] => Some(only),
+        _ => None,
+    });
+    match found {
         Some(rule) => {
             println!(
                 "{}\n\n{}",
@@ -76,6 +84,14 @@ pub fn explain(id: Option<&str>) -> i32 {
                 per_backend_notes(rule).trim_end()
             );
             0
+        }
+        None if by_name.len() > 1 => {
+            let ids: Vec<String> = by_name.iter().map(|r| format!("`{}`", r.id)).collect();
+            eprintln!(
+                "error[cli/usage]: several backends have a rule `{id}`\n  = help: name one: {}",
+                ids.join(", ")
+            );
+            2
         }
         None => {
             let ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
