@@ -5,12 +5,20 @@ use crate::backend::Rule;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{EnvValue, Service};
 
-pub static RULES: &[Rule] = &[Rule {
-    id: "spec/literal-secret",
-    severity: Severity::Warning,
-    summary: "an `env` value that looks like a secret is written literally",
-    doc: include_str!("rules/literal-secret.md"),
-}];
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "spec/literal-secret",
+        severity: Severity::Warning,
+        summary: "an `env` value that looks like a secret is written literally",
+        doc: include_str!("rules/literal-secret.md"),
+    },
+    Rule {
+        id: "spec/mutable-image-tag",
+        severity: Severity::Warning,
+        summary: "the image is `latest` or untagged",
+        doc: include_str!("rules/mutable-image-tag.md"),
+    },
+];
 
 /// Words of an env name that mark a secret (`DB_PASSWORD`, `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`).
 const SECRET_WORDS: [&str; 8] = [
@@ -25,7 +33,7 @@ const SECRET_WORDS: [&str; 8] = [
 ];
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    let mut found = Vec::new();
+    let mut found = image_reference(service);
     for var in &service.container.env {
         let EnvValue::Literal(value) = &var.value else {
             continue;
@@ -34,7 +42,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         if value.source.is_empty() || !upper.split('_').any(|word| SECRET_WORDS.contains(&word)) {
             continue;
         }
-        found.push(RULES[0].fire(
+        found.push(rule("spec/literal-secret").fire(
             service,
             var.span.clone(),
             format!("`{}` looks like a secret but its value is written in the spec, and so into every output", var.name),
@@ -43,4 +51,42 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         ));
     }
     found
+}
+
+fn rule(id: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id == id)
+        .expect("spec rules are declared above")
+}
+
+/// The image reference, rendered with the parameters: refused when Docker's reference grammar
+/// refuses it, warned about when it is `latest` or untagged.
+fn image_reference(service: &Service) -> Vec<Diagnostic> {
+    let image = &service.container.image;
+    // An image that depends on the member is checked by the backends that render it.
+    let Ok(reference) = service.render(image, &crate::model::Identity::new(None, &[])) else {
+        return Vec::new();
+    };
+    match crate::image::pin(&reference) {
+        Err(why) => vec![
+            Diagnostic::input(
+                "spec/invalid-value",
+                format!("`container.image` `{reference}` {why}"),
+            )
+            .at(image.span.clone(), "not an image reference")
+            .help("write it as Docker does: `[registry/]path[:tag][@digest]`, path in lowercase, like `postgres:16.4`"),
+        ],
+        Ok(Some(tag)) if tag != "latest" => Vec::new(),
+        Ok(tag) => vec![rule("spec/mutable-image-tag").fire(
+            service,
+            image.span.clone(),
+            format!(
+                "`{reference}` {}: each pull may run another version of the software on the same data",
+                if tag.is_some() { "is `latest`" } else { "has no tag, so it means `latest`" }
+            ),
+            "a moving tag",
+            "name the version with a tag (`:16.4`) or a digest (`@sha256:...`)",
+        )],
+    }
 }

@@ -118,6 +118,17 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             ],
         ),
         case(
+            "invalid image reference",
+            CLEAN.replace("postgres:16.4", "Cockroach DB:latest"),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "`container.image` `Cockroach DB:latest`",
+                "spec.toml:11:9",
+            ],
+        ),
+        case(
             "misspelt parameter",
             CLEAN.replace("{{params.class}}", "{{params.clas}}"),
             &[],
@@ -764,4 +775,23 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
     let output = berth(&["compile", "specs/*.yaml", "--out", "none"], dir.path());
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no spec matches"));
+}
+
+/// A stateful service on a moving tag is warned about once, for every backend.
+#[test]
+fn an_untagged_image_is_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "spec.toml",
+        &CLEAN.replace("postgres:16.4", "postgres"),
+    );
+    let output = berth(&["check", spec.to_str().unwrap()], dir.path());
+    let said = stderr(&output);
+    assert_eq!(
+        said.matches("warning[spec/mutable-image-tag]").count(),
+        1,
+        "{said}"
+    );
+    assert!(said.contains("has no tag, so it means `latest`"), "{said}");
 }
