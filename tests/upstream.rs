@@ -893,6 +893,28 @@ fn redis_without_its_volume_loses_every_key() {
     deployment.wait_formed();
     let mut acked = BTreeSet::new();
     deployment.write_many(0, 20, &mut acked);
+    // `down` leaves the first container's anonymous volume behind: the test removes it.
+    let anonymous: Vec<String> = containers("redis")
+        .iter()
+        .flat_map(|c| {
+            let names = docker(&[
+                "inspect",
+                "--format",
+                "{{range .Mounts}}{{.Name}} {{end}}",
+                c,
+            ]);
+            stdout(&names)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let _anonymous = Cleanup(
+        anonymous
+            .iter()
+            .map(|v| cmd(&["docker", "volume", "rm", "--force", v]))
+            .collect(),
+    );
     deployment.down();
     deployment.up();
     deployment.start_client();
