@@ -154,6 +154,7 @@ pub fn make(name: &str, template: &str, text: &str) -> Result<String, String> {
             .filter(|d| d.severity == Severity::Warning)
             .map(|d| d.code.clone())
             .collect();
+        codes.sort();
         codes.dedup();
         codes
     };
