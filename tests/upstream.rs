@@ -234,11 +234,13 @@ impl Deployment {
                     .env_remove("POSTGRES_PASSWORD"));
             }
             Backend::Swarm => {
-                run(Command::new("docker").args(["stack", "rm", self.name()]));
+                // `stack rm` removes the network while the tasks may still be stopping, and then
+                // fails with "network ... is in use by task": it is asked again until all is gone.
                 wait_until(
                     "the stack's containers and network are gone",
                     Duration::from_secs(120),
                     || {
+                        let _ = docker(&["stack", "rm", self.name()]);
                         containers(self.name()).is_empty()
                             && !docker(&["network", "inspect", &self.network()])
                                 .status
@@ -511,7 +513,9 @@ impl Deployment {
                 self.out.join("docker/down.sh").display().to_string(),
             ]),
             Backend::Swarm => {
-                // Swarm removes the containers a moment after `stack rm`; the volumes go after.
+                // Swarm removes the containers a moment after `stack rm`; the volumes go after,
+                // and a network that the first `stack rm` found still in use goes with a second.
+                commands.push(cmd(&["docker", "stack", "rm", self.name()]));
                 commands.push(cmd(&["sh", "-c", &format!(
                     "for i in $(seq 60); do [ -z \"$(docker ps -aq --filter label=berth.service={})\" ] && exit 0; sleep 1; done",
                     self.name()
