@@ -201,14 +201,7 @@ fn script(
                 &format!("{}:{}:ro", tls.value.secret, tls.value.path),
             );
         }
-        // `--health-cmd` runs through `/bin/sh`: an image without one gets no check (rule
-        // docker/health-check-without-shell).
-        if let Some(live) = service
-            .health
-            .liveness
-            .as_ref()
-            .filter(|_| service.container.shell != Some(false))
-        {
+        if let Some(live) = engine_check(service) {
             let command = match health_command(service, live).0 {
                 HealthCommand::Exec(argv) => argv
                     .iter()
@@ -334,12 +327,7 @@ fn script(
             .map(|t| shell_quote(&t.value.secret))
             .collect(),
         wait_healthy: service.replication.start.value == Start::Ordered
-            && service.container.shell != Some(false)
-            && service
-                .health
-                .liveness
-                .as_ref()
-                .is_some_and(|live| !service.waits_for_peers(live)),
+            && engine_check(service).is_some_and(|live| !service.waits_for_peers(live)),
         members: runs,
         init,
     };
@@ -361,6 +349,16 @@ fn script(
         render("run.sh")?,
         render("run-members")?
     ))
+}
+
+/// The liveness check run.sh gives the engine. `--health-cmd` runs through `/bin/sh`: an image
+/// without one gets none (rule docker/health-check-without-shell).
+fn engine_check(service: &Service) -> Option<&crate::model::Check> {
+    service
+        .health
+        .liveness
+        .as_ref()
+        .filter(|_| service.container.shell != Some(false))
 }
 
 #[derive(Serialize)]

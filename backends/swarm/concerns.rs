@@ -48,7 +48,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         "a node drain moves tasks regardless; a pinned member waits for its node",
     );
     match &service.health.liveness {
-        Some(live) if service.waits_for_peers(live) || service.liveness_needs_quorum() => t
+        Some(_) if super::liveness_gates_discovery(service) => t
             .unsupported(
                 Liveness,
                 "no health check: the check needs peers, and a task is in DNS only once healthy; Swarm restarts a member when its process exits",

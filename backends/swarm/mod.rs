@@ -633,7 +633,7 @@ fn member_stack(stack: &Stack, member: &str) -> Stack {
 /// that needs the member's peers is turned off: with it, no member could ever find another
 /// (rules `swarm/health-gates-discovery` and `swarm/quorum-gated-health`).
 fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
-    if service.waits_for_peers(live) || service.liveness_needs_quorum() {
+    if liveness_gates_discovery(service) {
         return Healthcheck {
             disable: Some(true),
             ..Default::default()
@@ -647,6 +647,16 @@ fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
         start_period: Some(engine::seconds(start_period(service, live))),
         ..Default::default()
     }
+}
+
+/// Whether the liveness check, given to Swarm, would keep members out of each other's DNS: it
+/// needs the peers (or quorum) of a service that has them.
+pub fn liveness_gates_discovery(service: &Service) -> bool {
+    service
+        .health
+        .liveness
+        .as_ref()
+        .is_some_and(|live| service.waits_for_peers(live) || service.liveness_needs_quorum())
 }
 
 /// Swarm kills a task whose health check fails, so a member replaying its log after a crash needs

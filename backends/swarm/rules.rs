@@ -107,7 +107,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if let Some(live) = &service.health.liveness
-        && service.waits_for_peers(live)
+        && super::liveness_gates_discovery(service)
         && !service.liveness_needs_quorum()
     {
         found.push(rule("health-gates-discovery").fire(
@@ -153,8 +153,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if let Some(live) = &service.health.liveness
-        && !service.waits_for_peers(live)
-        && !service.liveness_needs_quorum()
+        && !super::liveness_gates_discovery(service)
         && let (_, Some(tools)) = health_command(service, live)
     {
         found.push(rule("health-check-needs-tool").fire(
