@@ -64,8 +64,8 @@ pub fn write(out: &Path, files: Vec<Planned>, force: bool) -> Result<Written, Di
 pub struct Transaction {
     out: PathBuf,
     staging: PathBuf,
-    /// Whether `--out` existed before: if not, an abort removes it again.
-    out_existed: bool,
+    /// The outermost directory of `--out` that did not exist before: an abort removes it again.
+    created: Option<PathBuf>,
     previous: Manifest,
     force: bool,
     committed: bool,
@@ -87,7 +87,11 @@ impl Transaction {
         Ok(Transaction {
             out: out.to_path_buf(),
             staging: out.join(format!("{STAGING_PREFIX}{}", std::process::id())),
-            out_existed: out.exists(),
+            created: out
+                .ancestors()
+                .take_while(|d| !d.as_os_str().is_empty() && d.symlink_metadata().is_err())
+                .last()
+                .map(Path::to_path_buf),
             previous,
             force,
             committed: false,
@@ -126,7 +130,7 @@ impl Transaction {
                 staged
                     .write_all(file.contents.as_bytes())
                     .and_then(|()| set_mode(&staged, file.executable))
-                    .map_err(|e| io_error(&self.staging.join(&file.path), e))?;
+                    .map_err(|e| io_error(&self.out.join(&file.path), e))?;
                 changed.push(file.path.clone());
             }
         }
@@ -143,8 +147,11 @@ impl Transaction {
     pub fn create_staged(&self, relative: &str) -> Result<fs::File, Diagnostic> {
         let path = self.staging.join(relative);
         let dir = path.parent().unwrap_or(&self.staging);
-        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        fs::File::create(&path).map_err(|e| io_error(&path, e))
+        // Errors name the place the user chose, not the staging directory inside it.
+        fs::create_dir_all(&self.staging).map_err(|e| io_error(&self.out, e))?;
+        fs::create_dir_all(dir)
+            .and_then(|()| fs::File::create(&path))
+            .map_err(|e| io_error(&self.out.join(relative), e))
     }
 
     /// Stages a file written through [`Transaction::create_staged`]: unchanged if `--out` holds
@@ -152,14 +159,14 @@ impl Transaction {
     pub fn settle(&self, relative: &str) -> Result<Staged, Diagnostic> {
         self.check_target(relative)?;
         let staged = self.staging.join(relative);
-        let same =
-            same_contents(&staged, &self.out.join(relative)).map_err(|e| io_error(&staged, e))?;
+        let target = self.out.join(relative);
+        let same = same_contents(&staged, &target).map_err(|e| io_error(&target, e))?;
         if same {
-            fs::remove_file(&staged).map_err(|e| io_error(&staged, e))?;
+            fs::remove_file(&staged).map_err(|e| io_error(&target, e))?;
         } else {
             fs::File::open(&staged)
                 .and_then(|file| set_mode(&file, false))
-                .map_err(|e| io_error(&staged, e))?;
+                .map_err(|e| io_error(&target, e))?;
         }
         Ok(Staged {
             paths: vec![relative.to_string()],
@@ -179,6 +186,7 @@ impl Transaction {
             ));
         }
         let target = self.out.join(relative);
+        check_shape(&self.out, relative)?;
         if !self.force
             && !self.previous.files.contains(relative)
             && target.symlink_metadata().is_ok()
@@ -190,12 +198,38 @@ impl Transaction {
     }
 
     /// Moves every staged file into place and removes the files berth wrote before that no group
-    /// makes now.
+    /// makes now. A step that fails undoes every step before it, so `--out` is as it was.
     pub fn commit(mut self, groups: Vec<Staged>) -> Result<Written, Diagnostic> {
-        self.committed = true;
-        let out = self.out.clone();
-        fs::create_dir_all(&out).map_err(|e| io_error(&out, e))?;
-        let manifest_path = out.join(MANIFEST);
+        let mut journal = Journal::new(self.staging.join(".replaced"));
+        let result = self.apply(groups, &mut journal);
+        match result {
+            Ok(written) => {
+                self.committed = true;
+                remove_staging_dirs(&self.out);
+                Ok(written)
+            }
+            Err((path, e)) => {
+                let error = io_error(&path, e);
+                if journal.undo() {
+                    return Err(error);
+                }
+                // Keep what could not be moved back, and say where it is.
+                self.committed = true;
+                Err(error.help(format!(
+                    "some replaced files could not be moved back: they are in `{}`",
+                    self.staging.join(".replaced").display()
+                )))
+            }
+        }
+    }
+
+    fn apply(
+        &self,
+        groups: Vec<Staged>,
+        journal: &mut Journal,
+    ) -> Result<Written, (PathBuf, std::io::Error)> {
+        let out = &self.out;
+        journal.make_dirs(out).map_err(|e| (out.clone(), e))?;
         let mut written = Written::default();
         let mut now = BTreeSet::new();
         let mut changed = Vec::new();
@@ -217,45 +251,55 @@ impl Transaction {
         }
         if !now.is_subset(&self.previous.files) {
             let all = self.previous.files.union(&now).cloned().collect();
-            write_manifest(&manifest_path, all)?;
+            self.put_manifest(journal, all)?;
         }
         for entry in changed.iter().filter(|path| is_entry_point(path)) {
             let target = out.join(entry);
-            match fs::remove_file(&target) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(io_error(&target, e));
-                }
-                _ => interruption_point(),
-            }
+            journal.move_aside(&target).map_err(|e| (target, e))?;
+            interruption_point();
         }
         changed.sort_by_key(|path| is_entry_point(path));
-        let mut made_dirs = BTreeSet::new();
         for path in changed {
             let target = out.join(&path);
-            let dir = parent(&path);
-            if made_dirs.insert(dir.to_string()) {
-                let dir = out.join(dir);
-                fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-            }
-            fs::rename(self.staging.join(&path), &target).map_err(|e| io_error(&target, e))?;
+            let dir = out.join(parent(&path));
+            journal.make_dirs(&dir).map_err(|e| (dir, e))?;
+            journal
+                .put(&self.staging.join(&path), &target)
+                .map_err(|e| (target, e))?;
             interruption_point();
             written.changed.push(path);
         }
         for stale in stale {
             let path = out.join(&stale);
             if safe_relative(&stale) && path.is_file() {
-                fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                journal.move_aside(&path).map_err(|e| (path, e))?;
                 written.removed.push(stale);
             }
         }
         if now != self.previous.files {
-            write_manifest(&manifest_path, now)?;
+            self.put_manifest(journal, now)?;
         }
         if !written.changed.is_empty() || !written.removed.is_empty() {
-            sync_filesystem(&out);
+            sync_filesystem(out);
         }
-        remove_staging_dirs(&out);
         Ok(written)
+    }
+
+    fn put_manifest(
+        &self,
+        journal: &mut Journal,
+        files: BTreeSet<String>,
+    ) -> Result<(), (PathBuf, std::io::Error)> {
+        let target = self.out.join(MANIFEST);
+        let manifest =
+            serde_json::to_string_pretty(&Manifest { files }).expect("a set of strings serializes");
+        let temporary = self
+            .staging
+            .join(format!("{MANIFEST}.{}", journal.steps.len()));
+        fs::create_dir_all(&self.staging)
+            .and_then(|()| fs::write(&temporary, format!("{manifest}\n")))
+            .and_then(|()| journal.put(&temporary, &target))
+            .map_err(|e| (target, e))
     }
 }
 
@@ -263,10 +307,96 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.staging);
-            if !self.out_existed {
-                let _ = fs::remove_dir(&self.out);
+            // Directories this write created for `--out` go again, if nothing else was put there.
+            if let Some(created) = &self.created {
+                for dir in self.out.ancestors() {
+                    if fs::remove_dir(dir).is_err() || dir == created {
+                        break;
+                    }
+                }
             }
         }
+    }
+}
+
+/// One step of a commit, undone in reverse order if a later step fails.
+enum Step {
+    MadeDir(PathBuf),
+    /// A new file now stands at this path.
+    Put(PathBuf),
+    /// The file at `target` was moved to `aside`.
+    MovedAside {
+        target: PathBuf,
+        aside: PathBuf,
+    },
+}
+
+/// The steps of a commit so far. Nothing is deleted before the commit succeeds: a file it
+/// replaces or removes is moved into the staging directory, from where an undo moves it back.
+struct Journal {
+    aside: PathBuf,
+    steps: Vec<Step>,
+}
+
+impl Journal {
+    fn new(aside: PathBuf) -> Self {
+        Journal {
+            aside,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Creates `dir` and its missing parents.
+    fn make_dirs(&mut self, dir: &Path) -> std::io::Result<()> {
+        let missing: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|d| d.symlink_metadata().is_err())
+            .collect();
+        for dir in missing.into_iter().rev() {
+            fault_point()?;
+            fs::create_dir(dir)?;
+            self.steps.push(Step::MadeDir(dir.to_path_buf()));
+        }
+        Ok(())
+    }
+
+    /// Moves the file at `target`, if any, aside.
+    fn move_aside(&mut self, target: &Path) -> std::io::Result<()> {
+        if target.symlink_metadata().is_err() {
+            return Ok(());
+        }
+        fault_point()?;
+        fs::create_dir_all(&self.aside)?;
+        let aside = self.aside.join(self.steps.len().to_string());
+        fs::rename(target, &aside)?;
+        self.steps.push(Step::MovedAside {
+            target: target.to_path_buf(),
+            aside,
+        });
+        Ok(())
+    }
+
+    /// Puts the file `from` at `target`, moving what was there aside.
+    fn put(&mut self, from: &Path, target: &Path) -> std::io::Result<()> {
+        self.move_aside(target)?;
+        fault_point()?;
+        fs::rename(from, target)?;
+        self.steps.push(Step::Put(target.to_path_buf()));
+        Ok(())
+    }
+
+    /// Undoes every step, newest first; false if one could not be undone.
+    fn undo(self) -> bool {
+        let mut complete = true;
+        for step in self.steps.into_iter().rev() {
+            complete &= match step {
+                Step::Put(target) => fs::remove_file(target),
+                Step::MovedAside { target, aside } => fs::rename(aside, target),
+                Step::MadeDir(dir) => fs::remove_dir(dir),
+            }
+            .is_ok();
+        }
+        complete
     }
 }
 
@@ -383,13 +513,6 @@ fn read_manifest(out: &Path) -> Result<Manifest, Diagnostic> {
     }
 }
 
-fn write_manifest(path: &Path, files: BTreeSet<String>) -> Result<(), Diagnostic> {
-    let manifest =
-        serde_json::to_string_pretty(&Manifest { files }).expect("a set of strings serializes");
-    let temporary = stage_beside(path, format!("{manifest}\n").as_bytes())?;
-    fs::rename(&temporary, path).map_err(|e| io_error(path, e))
-}
-
 /// Tests stop a write after `BERTH_TEST_INTERRUPT_AFTER` renames, as a kill would (debug builds only).
 fn interruption_point() {
     #[cfg(debug_assertions)]
@@ -406,15 +529,22 @@ fn interruption_point() {
     }
 }
 
-/// Writes `contents` to a temporary file beside `target`, to be renamed over it.
-fn stage_beside(target: &Path, contents: &[u8]) -> Result<PathBuf, Diagnostic> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = target.with_file_name(format!(".{name}.berth-tmp-{}", std::process::id()));
-    fs::write(&temporary, contents).map_err(|e| io_error(target, e))?;
-    Ok(temporary)
+/// Tests make the `BERTH_TEST_FAIL_AT`-th step of a commit fail as a full disk would (debug
+/// builds only), to prove that the steps before it are undone.
+fn fault_point() -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static STEPS: AtomicUsize = AtomicUsize::new(0);
+        if let Some(at) = std::env::var("BERTH_TEST_FAIL_AT")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            && STEPS.fetch_add(1, Ordering::SeqCst) + 1 == at
+        {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+    }
+    Ok(())
 }
 
 fn safe_relative(path: &str) -> bool {
@@ -422,12 +552,58 @@ fn safe_relative(path: &str) -> bool {
     !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
+/// An error of the filesystem at `path` (a path the user knows), with a help for its cause.
 fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
+    use std::io::ErrorKind;
+    let help = match (e.kind(), e.raw_os_error()) {
+        (ErrorKind::PermissionDenied, _) => {
+            "make it writable for this user, or choose another `--out`"
+        }
+        (_, Some(libc::ENOSPC | libc::EDQUOT)) => {
+            "free space on its filesystem, or choose another `--out`"
+        }
+        (_, Some(libc::EROFS)) => "choose an `--out` on a writable filesystem",
+        (_, Some(libc::EISDIR | libc::ENOTDIR)) => {
+            "move what is in the way elsewhere, or choose another `--out`"
+        }
+        _ => "fix the cause above and compile again; nothing was written",
+    };
     Diagnostic::input(
         "output/io",
         format!("cannot write `{}`: {e}", path.display()),
     )
-    .help("check that the `--out` directory is writable")
+    .help(format!("{help}; `--out` is as it was before this compile"))
+}
+
+/// Refuses a target whose place is taken by the wrong kind of file: a directory where berth
+/// writes a file, or a file where berth needs a directory.
+fn check_shape(out: &Path, relative: &str) -> Result<(), Diagnostic> {
+    let target = out.join(relative);
+    if target.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Diagnostic::input(
+            "output/path",
+            format!(
+                "`{}` is a directory, where berth writes a file",
+                target.display()
+            ),
+        )
+        .help("move the directory elsewhere, or choose another `--out`"));
+    }
+    let mut dir = out.to_path_buf();
+    for part in Path::new(parent(relative)).components() {
+        dir.push(part);
+        if fs::metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(Diagnostic::input(
+                "output/path",
+                format!(
+                    "`{}` is a file, where berth puts a directory of its output",
+                    dir.display()
+                ),
+            )
+            .help("move the file elsewhere, or choose another `--out`"));
+        }
+    }
+    Ok(())
 }
 
 /// What a write would change in `out`, as a unified diff (old: the directory, new: `files`): files

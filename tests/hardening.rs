@@ -451,3 +451,251 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
         stderr(&output)
     );
 }
+
+/// Everything under `dir`: each entry's relative path, kind, mode and bytes, sorted.
+fn state(dir: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = path.symlink_metadata().unwrap();
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            let bytes = if meta.is_file() {
+                std::fs::read(&path).unwrap()
+            } else {
+                Vec::new()
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            }
+            found.push((name, meta.permissions().mode(), bytes));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A directory holding the cockroachdb example's output, for a second compile to fail over.
+fn compiled_once() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("examples/cockroachdb.toml");
+    let output = berth(
+        &["compile", spec.to_str().unwrap(), "--out", "out"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    dir
+}
+
+/// Compiles the example with other values into `dir/out`, as `as_user` (a uid) if given.
+fn compile_changed(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    as_user: Option<u32>,
+) -> std::process::Output {
+    let spec = root().join("examples/cockroachdb.toml");
+    let berth_args = [
+        "compile",
+        spec.to_str().unwrap(),
+        "--out",
+        "out",
+        "--force",
+        "--set",
+        "replicas=5",
+    ];
+    let mut command = match as_user {
+        Some(uid) => {
+            let mut command = Command::new("setpriv");
+            command
+                .args([
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".into(),
+                ])
+                .arg(env!("CARGO_BIN_EXE_berth"));
+            command
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_berth")),
+    };
+    command.args(berth_args).current_dir(dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// Asserts that a compile failed with an output error naming `names`, and left `out` as `before`.
+fn assert_failed_cleanly(
+    output: &std::process::Output,
+    out: &std::path::Path,
+    before: &[(String, u32, Vec<u8>)],
+    names: &str,
+) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains(names), "the message names `{names}`:\n{err}");
+    assert!(
+        !err.contains(".berth-staging-"),
+        "the message names the staging directory:\n{err}"
+    );
+    let after = state(out);
+    let differ: Vec<&String> = after
+        .iter()
+        .filter(|entry| !before.contains(entry))
+        .chain(before.iter().filter(|entry| !after.contains(entry)))
+        .map(|(name, _, _)| name)
+        .collect();
+    assert!(differ.is_empty(), "`--out` changed at {differ:?}:\n{err}");
+}
+
+#[test]
+fn a_directory_where_a_file_goes_fails_before_anything_is_written() {
+    let dir = compiled_once();
+    let out = dir.path().join("out");
+    std::fs::remove_file(out.join("compose/compose.yaml")).unwrap();
+    std::fs::create_dir(out.join("compose/compose.yaml")).unwrap();
+    let before = state(&out);
+    let output = compile_changed(dir.path(), &[], None);
+    assert_failed_cleanly(
+        &output,
+        &out,
+        &before,
+        "compose/compose.yaml` is a directory",
+    );
+}
+
+#[test]
+fn a_file_where_a_directory_goes_fails_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("docker"), "mine\n").unwrap();
+    let before = state(&out);
+    let output = compile_changed(dir.path(), &[], None);
+    assert_failed_cleanly(&output, &out, &before, "out/docker` is a file");
+}
+
+/// Every step of the commit, failed in turn as a full disk would fail it: the steps before it
+/// are undone. A step past the last one lets the write succeed, which proves the loop covered all.
+#[test]
+fn a_failure_at_any_step_of_the_commit_leaves_out_as_it_was() {
+    let mut succeeded = false;
+    for step in 1..200 {
+        let dir = compiled_once();
+        let out = dir.path().join("out");
+        let before = state(&out);
+        let output = compile_changed(
+            dir.path(),
+            &[("BERTH_TEST_FAIL_AT", step.to_string())],
+            None,
+        );
+        if output.status.code() == Some(0) {
+            assert!(
+                step > 10,
+                "the write succeeded after {step} steps: the hook never fired"
+            );
+            succeeded = true;
+            break;
+        }
+        assert_failed_cleanly(&output, &out, &before, "No space left on device");
+    }
+    assert!(succeeded, "some step count lets the write through");
+}
+
+/// A directory the user cannot write: refused before anything is written (root ignores modes,
+/// so the test runs berth as `nobody` then).
+#[test]
+fn an_unwritable_out_names_it_and_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = compiled_once();
+    let out = dir.path().join("out");
+    let root_user = current_uid() == 0;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = state(&out);
+    let output = compile_changed(dir.path(), &[], root_user.then_some(65534));
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_failed_cleanly(&output, &out, &before, "Permission denied");
+    assert!(stderr(&output).contains("`out`"), "{}", stderr(&output));
+}
+
+/// A subdirectory the user cannot write, found only while files move into place: the files
+/// already moved go back.
+#[test]
+fn a_write_refused_midway_is_undone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = compiled_once();
+    let out = dir.path().join("out");
+    let uid = if current_uid() == 0 {
+        65534
+    } else {
+        current_uid()
+    };
+    chown_tree(dir.path(), uid);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = state(&out);
+    std::fs::set_permissions(out.join("swarm"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let output = compile_changed(dir.path(), &[], (current_uid() == 0).then_some(uid));
+    std::fs::set_permissions(out.join("swarm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_failed_cleanly(&output, &out, &before, "out/swarm/");
+}
+
+/// A full disk, for real: a 2 MiB tmpfs in a mount namespace of its own (needs root).
+#[test]
+fn a_full_disk_leaves_out_as_it_was() {
+    if current_uid() != 0 {
+        common::engine::skip("mounting a tmpfs needs root");
+        return;
+    }
+    let spec = root().join("examples/cockroachdb.toml");
+    let script = format!(
+        r#"set -e
+mount -t tmpfs -o size=2m tmpfs "$1"
+cd "$1"
+"{berth}" compile "{spec}" --out out >/dev/null 2>&1
+dd if=/dev/zero of=filler bs=1k count=$(( $(df -k --output=avail . | tail -1) - 40 )) 2>/dev/null
+before=$(find out -printf '%p %m %s\n' | sort; find out -type f -exec sha256sum {{}} + | sort)
+set +e
+"{berth}" compile "{spec}" --out out --set replicas=7 --set version=v23.2.0 2>"$2"
+code=$?
+set -e
+after=$(find out -printf '%p %m %s\n' | sort; find out -type f -exec sha256sum {{}} + | sort)
+echo "exit $code"
+[ "$before" = "$after" ] && echo same || echo changed
+cat "$2"
+"#,
+        berth = env!("CARGO_BIN_EXE_berth"),
+        spec = spec.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let messages = tempfile::NamedTempFile::new().unwrap();
+    let output = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script, "sh"])
+        .arg(dir.path())
+        .arg(messages.path())
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(text.starts_with("exit 2\nsame\n"), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(!text.contains(".berth-staging-"), "{text}");
+}
+
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
+}
+
+fn chown_tree(dir: &std::path::Path, uid: u32) {
+    let status = Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -173,8 +173,9 @@ fn duplicate_service(service: &str, second: &Path) -> Diagnostic {
 }
 
 fn report_error(e: std::io::Error) -> Diagnostic {
-    Diagnostic::input("output/io", format!("cannot write `{}`: {e}", report::FILE))
-        .help("check that the `--out` directory is writable")
+    Diagnostic::input("output/io", format!("cannot write `{}`: {e}", report::FILE)).help(
+        "free space for the report in `--out`, or choose another `--out`; nothing was written",
+    )
 }
 
 /// `compile --check`: what a write would change, as a diff, without writing.
