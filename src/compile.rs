@@ -102,12 +102,16 @@ fn run(
     let service = resolve::resolve(spec, spec_file, &text, &overrides, &context)?;
     outcome.service_name = Some(service.name().to_string());
     outcome.diagnostics.extend(crate::rules::check(&service));
+    let chosen = within_targets(chosen, &service, &request.backends, &request.spec)?;
     for backend in chosen {
-        let compiled = backend.compile(&Input {
+        let mut compiled = backend.compile(&Input {
             service: &service,
             backend_tables: &backend_tables,
             file: spec_file,
         });
+        for diagnostic in compiled.diagnostics.iter_mut() {
+            name_the_backend(diagnostic, backend.name(), service.targets.is_some());
+        }
         outcome
             .diagnostics
             .extend(compiled.diagnostics.iter().cloned());
@@ -174,6 +178,70 @@ fn annotate_origins(
             }
         }
     }
+}
+
+/// The backends to compile: those `--backend` named, each of which must be among the spec's
+/// `targets`, or else every target.
+fn within_targets(
+    chosen: Vec<&'static dyn Backend>,
+    service: &crate::model::Service,
+    named: &[String],
+    spec: &std::path::Path,
+) -> Result<Vec<&'static dyn Backend>, Vec<Diagnostic>> {
+    if named.is_empty() {
+        return Ok(chosen
+            .into_iter()
+            .filter(|b| service.targets(b.name()))
+            .collect());
+    }
+    if let Some(outside) = chosen.iter().find(|b| !service.targets(b.name())) {
+        let name = outside.name();
+        let targets: Vec<&str> = service
+            .targets
+            .iter()
+            .flat_map(|t| t.value.iter().map(String::as_str))
+            .collect();
+        return Err(vec![
+            Diagnostic::input(
+                "cli/usage",
+                format!(
+                    "`--backend {name}` is not among the spec's `targets` ({})",
+                    spec::backticked(&targets)
+                ),
+            )
+            .at(
+                service.targets.as_ref().and_then(|t| t.span.clone()),
+                "the targets",
+            )
+            .help(format!(
+                "add `\"{name}\"` to `targets` in `{}`, or leave out `--backend {name}`",
+                spec.display()
+            )),
+        ]);
+    }
+    Ok(chosen)
+}
+
+/// Says which backend an error is about, and that a spec not meant for it can leave it out.
+fn name_the_backend(diagnostic: &mut Diagnostic, backend: &str, has_targets: bool) {
+    if diagnostic.severity != crate::diagnostic::Severity::Error {
+        return;
+    }
+    if !diagnostic.code.starts_with(&format!("{backend}/")) && !diagnostic.message.contains(backend)
+    {
+        diagnostic.message = format!("{backend}: {}", diagnostic.message);
+    }
+    let drop = if has_targets {
+        format!("remove `{backend}` from `targets` if you do not deploy with it")
+    } else {
+        format!(
+            "add `targets = [...]` naming the backends you deploy with, if `{backend}` is not one"
+        )
+    };
+    diagnostic.help = Some(match diagnostic.help.take() {
+        Some(help) => format!("{help}; or {drop}"),
+        None => drop,
+    });
 }
 
 fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Diagnostic>> {

@@ -44,6 +44,8 @@ pub struct Service {
     pub init: Option<Init>,
     pub tls: Option<Located<Tls>>,
     pub allow: Vec<Allow>,
+    /// The backends the spec names in `targets`; `None` when it names none (every backend).
+    pub targets: Option<Located<Vec<String>>>,
     /// Rendered `params` (for templates in backend options) and the template engine.
     pub(crate) templates: Templates,
     /// Where each parameter's value came from.
@@ -289,6 +291,13 @@ impl Service {
             missing.push("memory");
         }
         missing
+    }
+
+    /// Whether the spec is meant for `backend`.
+    pub fn targets(&self, backend: &str) -> bool {
+        self.targets
+            .as_ref()
+            .is_none_or(|t| t.value.iter().any(|name| name == backend))
     }
 
     /// The reason an `[[allow]]` gives for lifting `rule`, if one does.

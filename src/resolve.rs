@@ -71,6 +71,10 @@ pub fn resolve(
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
     let allow = r.allow(&spec.allow, context.rules);
     let backend_options = r.backend_tables(&spec.backends, context.backends);
+    let targets = spec
+        .targets
+        .as_ref()
+        .map(|t| r.targets(t, context.backends));
 
     if r.diagnostics.is_empty() {
         r.check_member_templates(&container, init.as_ref(), &name, replication.replicas.value);
@@ -91,6 +95,7 @@ pub fn resolve(
         init,
         tls,
         allow,
+        targets,
         templates: r.templates,
         param_origins,
         backend_options,
@@ -747,9 +752,9 @@ impl Resolver<'_> {
                 self.error(
                     "spec/invalid-name",
                     name.span(),
-                    format!("env name `{}` is not a valid variable name", name.get_ref()),
+                    format!("env name `{}` is not a name every orchestrator accepts", name.get_ref()),
                     "invalid name",
-                    "use letters, digits and `_`, not starting with a digit".to_string(),
+                    "use letters, digits, `_`, `.` and `-`, not starting with a digit (Kubernetes' rule for env names)".to_string(),
                 );
             }
             let value_span = self.span(value.span());
@@ -900,6 +905,41 @@ impl Resolver<'_> {
         out
     }
 
+    fn targets(
+        &mut self,
+        targets: &toml::Spanned<Vec<toml::Spanned<String>>>,
+        backends: &[&str],
+    ) -> Located<Vec<String>> {
+        let mut names: Vec<String> = Vec::new();
+        for name in targets.get_ref() {
+            if !backends.contains(&name.get_ref().as_str()) {
+                let help = match closest(name.get_ref(), backends.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("use some of {}", backticked(backends)),
+                };
+                self.error(
+                    "spec/invalid-value",
+                    name.span(),
+                    format!("`targets` names unknown backend `{}`", name.get_ref()),
+                    "no such backend",
+                    help,
+                );
+            } else if !names.contains(name.get_ref()) {
+                names.push(name.get_ref().clone());
+            }
+        }
+        if targets.get_ref().is_empty() {
+            self.error(
+                "spec/invalid-value",
+                targets.span(),
+                "`targets` is empty: the spec would compile to nothing".to_string(),
+                "no backend",
+                format!("name the backends you deploy to, some of {}, or remove `targets` for all of them", backticked(backends)),
+            );
+        }
+        Located::new(names, self.span(targets.span()))
+    }
+
     fn backend_tables(
         &mut self,
         tables: &BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>,
@@ -1026,10 +1066,14 @@ fn port_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Kubernetes' env name rule, `[-._a-zA-Z][-._a-zA-Z0-9]*`, which every other backend accepts
+/// too: dotted names are how images such as Elasticsearch take settings.
 fn env_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 fn absolute_path(path: &str) -> Result<(), String> {

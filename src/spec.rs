@@ -40,6 +40,11 @@ pub struct Spec {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// The backends this spec is meant for (default: every backend). `compile`, `check` and `diff`
+    /// work on these; `--backend` narrows within them, and only these backends' needs are errors.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub targets: Option<Spanned<Vec<SString>>>,
     /// Typed parameters that users override with `--set NAME=VALUE` and `--values FILE`.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, ParamDecl>")]

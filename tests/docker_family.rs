@@ -352,3 +352,144 @@ fn compose_keeps_hostile_strings_and_members_never_wait_on_each_other() {
         "no top-level name: docker-compose 1.29 rejects it"
     );
 }
+
+/// Env names as images take them (Elasticsearch's dotted settings, Bitnami's `KAFKA_CFG_*`),
+/// including a dotted secret, reach every backend's output exactly; docker run gets them as
+/// arguments, Cloud Foundry's start command through `env`, never as shell variables.
+const DOTTED_ENV_SPEC: &str = r#"
+name = "search"
+[container]
+image = "docker.elastic.co/elasticsearch/elasticsearch:8.15.0"
+command = ["printenv"]
+[container.env]
+"node.name" = "{{self.name}}"
+"discovery.seed_hosts" = "{{join peer_hosts \",\"}}"
+"bootstrap.memory_lock" = "true"
+KAFKA_CFG_NODE_ID = "{{self.ordinal}}"
+"elastic.password" = { secret = "search", key = "password" }
+[[volumes]]
+name = "data"
+path = "/usr/share/elasticsearch/data"
+size = "50Gi"
+class = "fast-ssd"
+[replication]
+replicas = 3
+[backends.cloudfoundry]
+volume_services = { data = "search-nfs" }
+"#;
+
+#[test]
+fn env_names_with_dots_and_dashes_arrive_exactly_on_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spec.toml", DOTTED_ENV_SPEC);
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = dir.path().join("out");
+    let read = |path: &str| std::fs::read_to_string(out.join(path)).unwrap();
+    let expected = |i: usize| {
+        vec![
+            ("node.name".to_string(), format!("search-{i}")),
+            ("bootstrap.memory_lock".to_string(), "true".to_string()),
+            ("KAFKA_CFG_NODE_ID".to_string(), i.to_string()),
+        ]
+    };
+    for i in 0..3 {
+        let compose: serde_json::Value =
+            serde_saphyr::from_str(&read("compose/compose.yaml")).unwrap();
+        let swarm: serde_json::Value =
+            serde_saphyr::from_str(&read(&format!("swarm/members/search-{i}.yaml"))).unwrap();
+        let marathon: serde_json::Value =
+            serde_json::from_str(&read(&format!("marathon/search-{i}.json"))).unwrap();
+        let member = format!("search-{i}");
+        for (name, value) in expected(i) {
+            assert_eq!(
+                compose["services"][&member]["environment"][&name].as_str(),
+                Some(&value[..]),
+                "compose {name}"
+            );
+            assert_eq!(
+                swarm["services"][&member]["environment"][&name].as_str(),
+                Some(&value[..]),
+                "swarm {name}"
+            );
+            assert_eq!(
+                marathon["env"][&name].as_str(),
+                Some(&value[..]),
+                "marathon {name}"
+            );
+        }
+        assert!(compose["services"][&member]["environment"]["discovery.seed_hosts"].is_string());
+    }
+    let statefulset: serde_json::Value =
+        serde_saphyr::from_str(&read("kubernetes/40-statefulset-search.yaml")).unwrap();
+    let names: Vec<&str> = statefulset["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for name in [
+        "node.name",
+        "discovery.seed_hosts",
+        "bootstrap.memory_lock",
+        "KAFKA_CFG_NODE_ID",
+        "elastic.password",
+    ] {
+        assert!(names.contains(&name), "kubernetes lacks {name}: {names:?}");
+    }
+
+    // Cloud Foundry: the start command sets the per-instance names through `env`; run its last
+    // step as an instance would, with the command (`printenv`) showing what the process gets.
+    let manifest: serde_json::Value =
+        serde_saphyr::from_str(&read("cloudfoundry/manifest.yml")).unwrap();
+    let app = &manifest["applications"][0];
+    assert_eq!(app["env"]["bootstrap.memory_lock"].as_str(), Some("true"));
+    let command = app["command"].as_str().unwrap();
+    let exec = &command[command.rfind("exec ").unwrap()..];
+    let shown = Command::new("sh")
+        .args(["-c", exec])
+        .env_clear()
+        .env("CF_INSTANCE_INDEX", "2")
+        .output()
+        .unwrap();
+    let shown = stdout(&shown);
+    for (name, value) in expected(2)
+        .into_iter()
+        .filter(|(n, _)| n != "bootstrap.memory_lock")
+    {
+        assert!(
+            shown.lines().any(|l| l == format!("{name}={value}")),
+            "{name} in:\n{shown}"
+        );
+    }
+
+    // docker run: each name is one `--env` argument, as the real CLI parses it.
+    let Some(fake) = FakeDocker::new() else {
+        return;
+    };
+    if let Some(shellcheck) = tool("shellcheck") {
+        let checked = Command::new(shellcheck)
+            .args(["--shell=sh", "--severity=style"])
+            .arg(out.join("docker/run.sh"))
+            .output()
+            .unwrap();
+        assert!(checked.status.success(), "{}", stdout(&checked));
+    }
+    let calls = fake.run(&out.join("docker/run.sh"), false);
+    let runs: Vec<&Vec<String>> = calls.iter().filter(|c| c[0] == "run").collect();
+    assert_eq!(runs.len(), 3);
+    for (i, run) in runs.iter().enumerate() {
+        let envs: Vec<&str> = run
+            .windows(2)
+            .filter(|w| w[0] == "--env")
+            .map(|w| w[1].as_str())
+            .collect();
+        for (name, value) in expected(i) {
+            assert!(
+                envs.contains(&format!("{name}={value}").as_str()),
+                "{envs:?}"
+            );
+        }
+        assert!(envs.contains(&"elastic.password"), "{envs:?}");
+    }
+}

@@ -190,7 +190,9 @@ struct Application {
     #[serde(skip_serializing_if = "Option::is_none")]
     memory: Option<String>,
     disk_quota: String,
-    command: String,
+    /// Absent when nothing must happen before the image's own entrypoint and command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<String>,
     #[serde(rename = "health-check-type")]
     health_check_type: &'static str,
     #[serde(
@@ -316,18 +318,27 @@ fn manifest(
         name: format!("{name}-{INDEX_MARK}"),
         host: host(INDEX_MARK),
     };
-    let identity = Identity::new(Some(&me), &peers);
+    // A single instance is always index 0: nothing depends on the index at run time.
+    let identity = if service.replicas() == 1 {
+        Identity::new(peers.first(), &peers)
+    } else {
+        Identity::new(Some(&me), &peers)
+    };
 
     // The start command: give each instance its own directory on the volume service, link the
-    // spec's path to it, export the variables that depend on the instance, and exec the process.
+    // spec's path to it, and exec the process with the variables that depend on the instance.
+    // With nothing of that to do, there is no start command and the image's own entrypoint runs.
     let mut steps = Vec::new();
+    let mut instance_env = Vec::new();
     let mut env = BTreeMap::new();
     for var in &service.container.env {
         match &var.value {
             EnvValue::Literal(t) => {
                 let value = service.render(t, &identity)?;
                 if value.contains(INDEX_MARK) {
-                    steps.push(format!("export {}={}", var.name, shell_word(&value)));
+                    // `env NAME=VALUE` rather than `export`: names such as `node.name` are not
+                    // shell variables.
+                    instance_env.push(shell_word(&format!("{}={value}", var.name)));
                 } else {
                     env.insert(var.name.clone(), value);
                 }
@@ -340,7 +351,22 @@ fn manifest(
     }
     let mut services = Vec::new();
     for volume in service.persistent_volumes() {
-        let mount = settings.mount(&volume.name);
+        let direct = service.replicas() == 1 && !settings.mounts.contains_key(&volume.name);
+        let mount = if direct {
+            volume.path.clone()
+        } else {
+            settings.mount(&volume.name)
+        };
+        if let Some(instance) = settings.volume_services.get(&volume.name) {
+            services.push(ServiceBinding {
+                name: instance.clone(),
+                parameters: BTreeMap::from([("mount".to_string(), mount.clone())]),
+            });
+        }
+        // The only instance gets the service mounted at the spec's own path.
+        if direct {
+            continue;
+        }
         let dir = if settings.instance_directories {
             format!("{}/\"$CF_INSTANCE_INDEX\"", shell_quote(&mount))
         } else {
@@ -352,15 +378,6 @@ fn manifest(
         steps.push(format!("if [ -d {path} ] && [ ! -L {path} ]; then rmdir {path} 2>/dev/null || mv {path} {path}.image; fi"));
         steps.push(format!("mkdir -p \"$(dirname {path})\""));
         steps.push(format!("ln -sfn {dir} {path}"));
-        if let Some(instance) = settings.volume_services.get(&volume.name) {
-            services.push(ServiceBinding {
-                name: instance.clone(),
-                parameters: BTreeMap::from([("mount".to_string(), mount.clone())]),
-            });
-        }
-    }
-    for volume in service.volumes.iter().filter(|v| !v.persistent) {
-        steps.push(format!("mkdir -p {}", shell_quote(&volume.path)));
     }
     let mut argv = Vec::new();
     for t in service
@@ -371,12 +388,7 @@ fn manifest(
     {
         argv.push(shell_word(&service.render(t, &identity)?));
     }
-    if service.container.command.is_empty() {
-        return Err(vec![Diagnostic::input("spec/missing-key", "the cloudfoundry backend needs `container.command`: the start command must run the image's process after preparing the instance's directory")
-            .at(service.container.span.clone(), "no `command`")
-            .help("add `command = [...]` with the image's entrypoint (its Dockerfile's ENTRYPOINT, or `docker image inspect`)")]);
-    }
-    steps.push(format!("exec {}", argv.join(" ")));
+    let command = start_command(service, steps, instance_env, argv)?;
 
     let live = service.health.liveness.as_ref();
     let ready = service.health.readiness.as_ref();
@@ -396,7 +408,7 @@ fn manifest(
             .and_then(|r| r.value.memory_limit.as_ref().or(r.value.memory.as_ref()))
             .map(|m| memory(m)),
         disk_quota: settings.disk_quota.clone(),
-        command: steps.join(" && "),
+        command,
         health_check_type: live.map_or("process", |c| check_type(&c.action)),
         health_check_http_endpoint: live.and_then(|c| endpoint(&c.action)),
         health_check_invocation_timeout: live.and_then(|c| c.timeout),
@@ -441,6 +453,37 @@ fn manifest(
         },
         init,
     ))
+}
+
+/// The start command, if one is needed: it replaces the image's entrypoint and command, so it
+/// must name the process to run.
+fn start_command(
+    service: &Service,
+    mut steps: Vec<String>,
+    instance_env: Vec<String>,
+    argv: Vec<String>,
+) -> Result<Option<String>, Vec<Diagnostic>> {
+    if steps.is_empty() && instance_env.is_empty() && argv.is_empty() {
+        return Ok(None);
+    }
+    if argv.is_empty() {
+        return Err(vec![Diagnostic::input(
+            "spec/missing-key",
+            format!("cloudfoundry: each of the {} instances needs its own directory on the volume service, which only a start command can prepare, and a start command replaces the image's entrypoint: the spec names no process to start after it", service.replicas()),
+        )
+        .at(service.container.span.clone(), "no `command` or `args`")
+        .help("add `command = [...]` with the image's entrypoint (its Dockerfile's ENTRYPOINT, or `docker image inspect`) and `args` with its command")]);
+    }
+    let env = if instance_env.is_empty() {
+        String::new()
+    } else {
+        format!("env {} ", instance_env.join(" "))
+    };
+    for volume in service.volumes.iter().filter(|v| !v.persistent) {
+        steps.push(format!("mkdir -p {}", shell_quote(&volume.path)));
+    }
+    steps.push(format!("exec {env}{}", argv.join(" ")));
+    Ok(Some(steps.join(" && ")))
 }
 
 #[derive(Serialize)]

@@ -46,6 +46,11 @@ pub static RULES: &[Rule] = &[
     ),
     rule!("no-memory", Warning, "`resources.memory` is not set"),
     rule!(
+        "entrypoint-replaced",
+        Warning,
+        "`args` run as the start command, without the image's entrypoint"
+    ),
+    rule!(
         "user-not-applied",
         Warning,
         "`container.user` cannot be applied on Cloud Foundry"
@@ -134,6 +139,15 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
                 format!("give `[health.{key}]` an `http` or `tcp` check"),
             ));
         }
+    }
+    if service.container.command.is_empty() && !service.container.args.is_empty() {
+        found.push(rule("entrypoint-replaced").fire(
+            service,
+            service.container.args.first().and_then(|a| a.span.clone()),
+            "Cloud Foundry's start command replaces the image's entrypoint: `args` run as the command, and the entrypoint does not run",
+            "run as the start command",
+            "add `command = [...]` with the image's entrypoint if it prepares what the process needs (its Dockerfile's ENTRYPOINT, or `docker image inspect`), or allow this rule",
+        ));
     }
     if let Some(user) = service.container.user {
         found.push(rule("user-not-applied").fire(

@@ -304,18 +304,7 @@ fn script(
         None => None,
     };
 
-    let secret_checks = service
-        .container
-        .env
-        .iter()
-        .filter_map(|var| match &var.value {
-            EnvValue::Secret { secret, key } => Some(format!(
-                ": \"${{{}:?set {} in the environment: the value of key {key} of secret {secret}}}\"",
-                var.name, var.name
-            )),
-            EnvValue::Literal(_) => None,
-        })
-        .collect();
+    let secret_checks = secret_checks(service);
     let context = Script {
         header: header.to_string(),
         service: shell_quote(name),
@@ -422,4 +411,35 @@ fn fnv(text: &str) -> String {
         hash = hash.wrapping_mul(0x100000001b3);
     }
     format!("{hash:016x}")
+}
+
+/// Lines of `run.sh` that stop it unless the caller's environment holds each secret, which
+/// `--env NAME` passes on without writing the value. A name like `elastic.password` is no shell
+/// variable (`sh` drops it from the environment): the caller sets `elastic_password`, and `docker`
+/// is called through `env`, which hands it on under its real name.
+fn secret_checks(service: &Service) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut renamed = Vec::new();
+    for var in &service.container.env {
+        let EnvValue::Secret { secret, key } = &var.value else {
+            continue;
+        };
+        let shell_name = var.name.replace(['.', '-'], "_");
+        let mut why = format!(
+            "set {shell_name} in the environment: the value of key {key} of secret {secret}"
+        );
+        if shell_name != var.name {
+            why.push_str(&format!(", passed to the container as {}", var.name));
+            renamed.push(format!("{}=${{{shell_name}}}", var.name));
+        }
+        lines.push(format!(": \"${{{shell_name}:?{why}}}\""));
+    }
+    if !renamed.is_empty() {
+        let assignments: Vec<String> = renamed.iter().map(|a| format!("\"{a}\"")).collect();
+        lines.push(format!(
+            "docker() {{ env {} docker \"$@\"; }}",
+            assignments.join(" ")
+        ));
+    }
+    lines
 }

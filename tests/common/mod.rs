@@ -105,7 +105,11 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// Secrets the examples reference, as the caller's environment would hold them.
-pub const SECRET_ENV: [(&str, &str); 2] = [("POSTGRES_PASSWORD", "pw"), ("PASSWORD", "pw")];
+pub const SECRET_ENV: [(&str, &str); 3] = [
+    ("POSTGRES_PASSWORD", "pw"),
+    ("PASSWORD", "pw"),
+    ("elastic_password", "pw"),
+];
 
 /// A `docker` on PATH that records each call's argv and hands it to the real docker CLI with
 /// `DOCKER_HOST` at a missing socket: the CLI parses every flag before it dials, so "Cannot connect
