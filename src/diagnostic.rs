@@ -42,6 +42,10 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An invalid-input error; `code` names its kind, for example `spec/unknown-key`.
     pub fn input(code: &str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            crate::errors::input_error(code).is_some(),
+            "input error `{code}` is not declared in src/errors.rs"
+        );
         Diagnostic {
             code: code.to_string(),
             origin: Origin::Input,

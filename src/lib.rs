@@ -11,6 +11,7 @@ pub mod compile;
 pub mod concern;
 pub mod diagnostic;
 pub mod diff;
+pub mod errors;
 pub mod image;
 pub mod model;
 pub mod output;

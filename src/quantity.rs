@@ -45,7 +45,28 @@ pub fn parse_quantity(text: &str) -> Result<f64, String> {
             ));
         }
     };
-    Ok(value * factor)
+    let value = value * factor;
+    // Past 2^63 bytes no orchestrator's field holds it (Marathon's and Kubernetes' are 64-bit).
+    if !value.is_finite() || value >= 9.2e18 {
+        return Err(format!("`{text}` is too large for any orchestrator"));
+    }
+    Ok(value)
+}
+
+/// The smallest volume and memory berth writes: Docker refuses memory limits under 6 MB, and a
+/// volume under 1 MiB would round to 0 in Marathon's and Cloud Foundry's whole mebibytes.
+pub const MIN_VOLUME: (f64, &str) = (1048576.0, "1Mi");
+pub const MIN_MEMORY: (f64, &str) = (6.0 * 1048576.0, "6Mi");
+/// Kubernetes' precision for CPU: a thousandth of a core.
+pub const MIN_CPU: (f64, &str) = (0.001, "1m");
+
+/// `value`, if it is at least `minimum`.
+pub fn at_least(value: f64, (minimum, written): (f64, &str)) -> Result<f64, String> {
+    if value >= minimum {
+        Ok(value)
+    } else {
+        Err(format!("must be at least `{written}`"))
+    }
 }
 
 /// A duration such as `60s`, `2m`, `1m30s` or `1h`, in whole seconds.
@@ -81,7 +102,14 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     if !millis.is_multiple_of(1000) {
         return Err(format!("`{text}` is not a whole number of seconds"));
     }
-    u64::try_from(millis / 1000).map_err(|_| bad())
+    let seconds = millis / 1000;
+    // Kubernetes' probe and grace fields are 32-bit.
+    if seconds > i32::MAX as u128 {
+        return Err(format!(
+            "`{text}` is longer than the 2147483647 seconds orchestrators accept"
+        ));
+    }
+    Ok(seconds as u64)
 }
 
 #[cfg(test)]
@@ -95,7 +123,9 @@ mod tests {
         assert_eq!(parse_quantity("2").unwrap(), 2.0);
         assert_eq!(parse_quantity("1.5G").unwrap(), 1.5e9);
         assert_eq!(parse_quantity("1e3").unwrap(), 1000.0);
-        for bad in ["", "Gi", "10GB", "ten", "1..2", "-1Gi", "1 Gi"] {
+        for bad in [
+            "", "Gi", "10GB", "ten", "1..2", "-1Gi", "1 Gi", "1e400", "9Ei",
+        ] {
             assert!(parse_quantity(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -106,7 +136,7 @@ mod tests {
         assert_eq!(parse_duration("1m30s").unwrap(), 90);
         assert_eq!(parse_duration("2h").unwrap(), 7200);
         assert!(parse_duration("1500ms").is_err());
-        for bad in ["", "s", "60", "1x", "-5s", "1.5s"] {
+        for bad in ["", "s", "60", "1x", "-5s", "1.5s", "99999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
     }

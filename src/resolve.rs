@@ -6,7 +6,7 @@
 use crate::diagnostic::{Diagnostic, closest};
 use crate::model::*;
 use crate::params::{self, Override};
-use crate::quantity::{parse_duration, parse_quantity};
+use crate::quantity::{MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity};
 use crate::source::{FileId, Span};
 use crate::spec::{self, SString, SValue, Spec, backticked};
 use crate::template::{TemplateFailure, Templates};
@@ -486,8 +486,11 @@ impl Resolver<'_> {
                 .unwrap_or(true);
             let size = match &v.size {
                 Some(s) => self.string(s, "volumes.size").and_then(|text| {
-                    let bytes =
-                        self.parsed(s, "volumes.size", parse_quantity(&text).and_then(positive))?;
+                    let bytes = self.parsed(
+                        s,
+                        "volumes.size",
+                        parse_quantity(&text).and_then(|v| at_least(v, MIN_VOLUME)),
+                    )?;
                     Some((text, bytes as u128))
                 }),
                 None if persistent => {
@@ -636,10 +639,18 @@ impl Resolver<'_> {
                 "remove `port`; `tcp` names its port itself".to_string(),
             );
         }
+        // A check every 0 s, or one that times out at once, is refused by Kubernetes and
+        // means "the default" to Docker: both periods must be at least a second.
         let seconds = |r: &mut Self, s: &Option<SString>, which: &str| {
+            let at_least_one = which.ends_with("interval") || which.ends_with("timeout");
             s.as_ref().and_then(|s| {
-                r.string(s, which)
-                    .and_then(|t| r.parsed(s, which, parse_duration(&t)))
+                r.string(s, which).and_then(|t| {
+                    let parsed = parse_duration(&t).and_then(|n| match n {
+                        0 if at_least_one => Err("must be at least `1s`".to_string()),
+                        n => Ok(n),
+                    });
+                    r.parsed(s, which, parsed)
+                })
             })
         };
         let docker_exec: Option<Vec<String>> = c.docker_exec.as_ref().map(|argv| {
@@ -681,8 +692,8 @@ impl Resolver<'_> {
         Some(Check {
             action,
             docker_exec,
-            interval: seconds(self, &c.interval, &format!("{key}.interval")).filter(|s| *s > 0),
-            timeout: seconds(self, &c.timeout, &format!("{key}.timeout")).filter(|s| *s > 0),
+            interval: seconds(self, &c.interval, &format!("{key}.interval")),
+            timeout: seconds(self, &c.timeout, &format!("{key}.timeout")),
             initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),
             failures: c
                 .failures
@@ -700,7 +711,16 @@ impl Resolver<'_> {
         let quantity = |me: &mut Self, s: &Option<SString>, key: &str| -> Option<(String, f64)> {
             let s = s.as_ref()?;
             let text = me.string(s, key)?;
-            let value = me.parsed(s, key, parse_quantity(&text).and_then(positive))?;
+            let minimum = if key.contains("cpu") {
+                MIN_CPU
+            } else {
+                MIN_MEMORY
+            };
+            let value = me.parsed(
+                s,
+                key,
+                parse_quantity(&text).and_then(|v| at_least(v, minimum)),
+            )?;
             Some((text, value))
         };
         let cpu = quantity(self, &r.cpu, "resources.cpu");
@@ -874,7 +894,15 @@ impl Resolver<'_> {
         for a in allows {
             let rule = a.get_ref().rule.get_ref().clone();
             let reason = a.get_ref().reason.get_ref().trim().to_string();
-            if !rules.contains(&rule.as_str()) {
+            if let Some(error) = crate::errors::input_error(&rule) {
+                self.error(
+                    "spec/unknown-rule",
+                    a.get_ref().rule.span(),
+                    format!("`{rule}` is an input error, not a rule: `[[allow]]` cannot lift it"),
+                    "not a rule",
+                    format!("{} instead (`berth explain {rule}`)", error.fix),
+                );
+            } else if !rules.contains(&rule.as_str()) {
                 let help = match closest(&rule, rules.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`? (`berth rules` lists every id)"),
                     None => "name a rule id from `berth rules`".to_string(),
@@ -1020,14 +1048,6 @@ impl Resolver<'_> {
                 check(self, t, &bootstrap);
             }
         }
-    }
-}
-
-fn positive(value: f64) -> Result<f64, String> {
-    if value > 0.0 {
-        Ok(value)
-    } else {
-        Err("must be greater than zero".to_string())
     }
 }
 

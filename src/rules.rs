@@ -3,7 +3,7 @@
 
 use crate::backend::Rule;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::{EnvValue, Service};
+use crate::model::{EnvValue, Quorum, Service};
 
 pub static RULES: &[Rule] = &[
     Rule {
@@ -17,6 +17,12 @@ pub static RULES: &[Rule] = &[
         severity: Severity::Warning,
         summary: "the image is `latest` or untagged",
         doc: include_str!("rules/mutable-image-tag.md"),
+    },
+    Rule {
+        id: "spec/quorum-size",
+        severity: Severity::Warning,
+        summary: "a majority quorum with an even number of, or fewer than 3, replicas",
+        doc: include_str!("rules/quorum-size.md"),
     },
 ];
 
@@ -34,6 +40,7 @@ const SECRET_WORDS: [&str; 8] = [
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
     let mut found = image_reference(service);
+    found.extend(quorum_size(service));
     for var in &service.container.env {
         let EnvValue::Literal(value) = &var.value else {
             continue;
@@ -51,6 +58,38 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         ));
     }
     found
+}
+
+/// A majority of fewer than 3 members is all of them, and an even count survives no more
+/// failures than one member fewer: the same on every orchestrator.
+fn quorum_size(service: &Service) -> Option<Diagnostic> {
+    let replication = &service.replication;
+    let replicas = replication.replicas.value;
+    if replication.quorum.value != Quorum::Majority
+        || (replicas >= 3 && !replicas.is_multiple_of(2))
+    {
+        return None;
+    }
+    Some(
+        rule("spec/quorum-size").fire(
+            service,
+            replication
+                .replicas
+                .span
+                .clone()
+                .or(replication.quorum.span.clone()),
+            format!(
+                "{replicas} replicas with a majority quorum: {}",
+                if replicas < 3 {
+                    "losing one replica loses the quorum"
+                } else {
+                    "an even count tolerates no more failures than one replica fewer"
+                }
+            ),
+            "replica count",
+            "use an odd number of replicas, at least 3",
+        ),
+    )
 }
 
 fn rule(id: &str) -> &'static Rule {

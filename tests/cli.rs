@@ -182,6 +182,53 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             &["error[spec/invalid-value]", "`10GB`", "spec.toml:20:8"],
         ),
         case(
+            "a size past any orchestrator's field",
+            CLEAN.replace("\"10Gi\"", "\"1e400\""),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "`1e400` is too large",
+                "spec.toml:20:8",
+            ],
+        ),
+        case(
+            "a volume of half a byte",
+            CLEAN.replace("\"10Gi\"", "\"500m\""),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "must be at least `1Mi`",
+                "spec.toml:20:8",
+            ],
+        ),
+        case(
+            "memory that would round to nothing",
+            CLEAN.replace("memory = \"2Gi\"", "memory = \"0.5\""),
+            &[],
+            2,
+            &["error[spec/invalid-value]", "must be at least `6Mi`"],
+        ),
+        case(
+            "a check every 0 seconds",
+            CLEAN.replace("tcp = \"pg\"", "tcp = \"pg\"\ninterval = \"0s\""),
+            &[],
+            2,
+            &["error[spec/invalid-value]", "must be at least `1s`"],
+        ),
+        case(
+            "an image reference Docker refuses",
+            CLEAN.replace("postgres:16.4", "Cockroach DB:latest"),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "`container.image`",
+                "spec.toml:11:9",
+            ],
+        ),
+        case(
             "bad duration",
             format!("{CLEAN}\n[lifecycle]\nstop_grace = \"sixty\"\n"),
             &[],
@@ -794,4 +841,81 @@ fn an_untagged_image_is_warned_about_once() {
         "{said}"
     );
     assert!(said.contains("has no tag, so it means `latest`"), "{said}");
+}
+
+#[test]
+fn input_errors_are_explained_and_cannot_be_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["spec/missing-key", "missing-key"] {
+        let output = berth(&["explain", id], dir.path());
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(stdout(&output).starts_with("# spec/missing-key"));
+        assert!(stdout(&output).contains("cannot be lifted with `[[allow]]`"));
+    }
+    let spec = "name = \"db\"\n[container]\nimage = \"postgres:16.4\"\n[[allow]]\nrule = \"spec/missing-key\"\nreason = \"no\"\n";
+    write(dir.path(), "spec.toml", spec);
+    let output = berth(&["check", "spec.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "`spec/missing-key` is an input error, not a rule: `[[allow]]` cannot lift it"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("spec.toml:5:8"), "{err}");
+}
+
+/// A concern every backend shares is reported once, by the spec, whatever the backends.
+#[test]
+fn a_two_member_majority_is_warned_about_once_for_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(dir.path(), "spec.toml", CLEAN);
+    for backends in [&[][..], &["--backend", "compose"][..]] {
+        let mut args = vec!["check", spec.to_str().unwrap(), "--set", "replicas=2"];
+        args.extend(backends);
+        let said = stderr(&berth(&args, dir.path()));
+        assert_eq!(
+            said.matches("warning[spec/quorum-size]").count(),
+            1,
+            "{said}"
+        );
+        assert!(
+            said.contains("losing one replica loses the quorum"),
+            "{said}"
+        );
+    }
+}
+
+/// Sizes are rounded up to each orchestrator's unit, never down.
+#[test]
+fn quantities_round_up_on_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CLEAN
+        .replace("\"10Gi\"", "\"1500Ki\"")
+        .replace("memory = \"2Gi\"", "memory = \"6500Ki\"");
+    let spec =
+        format!("{spec}\n[backends.cloudfoundry]\nvolume_services = {{ data = \"db-nfs\" }}\n")
+            .replace(
+                "image = \"postgres:16.4\"",
+                "image = \"postgres:16.4\"\ncommand = [\"docker-entrypoint.sh\", \"postgres\"]",
+            );
+    write(dir.path(), "spec.toml", &spec);
+    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let read = |path: &str| std::fs::read_to_string(dir.path().join("out").join(path)).unwrap();
+    let marathon: serde_json::Value = serde_json::from_str(&read("marathon/db-0.json")).unwrap();
+    let volume = &marathon["container"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["persistent"].is_object())
+        .unwrap()["persistent"];
+    assert_eq!(volume["size"], 2, "1500Ki is 1.46 MiB: 2 MiB");
+    assert_eq!(marathon["mem"], 7, "6500Ki is 6.35 MiB: 7 MiB");
+    assert!(
+        read("docker/run.sh").contains("--memory 6500k"),
+        "6500Ki exactly, in docker's units"
+    );
+    assert!(read("cloudfoundry/manifest.yml").contains("memory: 7M"));
 }

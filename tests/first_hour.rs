@@ -34,11 +34,35 @@ fn init_writes_a_spec_that_compiles_and_passes_every_rule() {
             "{template}: {}",
             stderr(&output)
         );
-        assert!(
-            !stderr(&output).contains("warning["),
-            "{template} warns:\n{}",
-            stderr(&output)
+        // Every warning the compile prints is one the file lists as still to decide, and the
+        // file allows nothing with a reason still to be written.
+        let said = stderr(&output);
+        for line in said.lines().filter(|l| l.starts_with("warning[")) {
+            let code = &line["warning[".len()..line.find(']').unwrap()];
+            assert!(
+                spec.contains(&format!("# - `{code}`: ")),
+                "{template}: `{code}` warns but the spec does not list it"
+            );
+        }
+        let listed = spec.lines().filter(|l| l.starts_with("# - `")).count();
+        let warned: std::collections::BTreeSet<&str> =
+            said.lines().filter(|l| l.starts_with("warning[")).collect();
+        assert_eq!(
+            listed,
+            warned.len(),
+            "{template}: the list and the warnings match"
         );
+        assert!(
+            !spec.contains("TODO"),
+            "{template}: an `[[allow]]` hides a decision"
+        );
+        let check = berth(&["check", "shop-db.toml"], dir.path());
+        assert!(
+            stderr(&check).contains(&format!("{listed} warnings, ")),
+            "{}",
+            stderr(&check)
+        );
+        assert!(stderr(&check).contains("rules allowed by `[[allow]]`"));
         let again = berth(&["init", "--from", template, "shop-db"], dir.path());
         assert_eq!(again.status.code(), Some(2), "init never overwrites");
     }
@@ -220,7 +244,7 @@ fn a_diagnostic_says_where_a_parameter_value_came_from() {
     );
     let said = stderr(&output);
     assert!(
-        said.contains("warning[kubernetes/quorum-size]")
+        said.contains("warning[spec/quorum-size]")
             && said.contains("`params.replicas` is `4`, from --values (prod.toml:1:1)"),
         "{said}"
     );

@@ -6,10 +6,14 @@ use crate::model::{CheckAction, Service, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     let mut t = Table::default();
-    t.emulated(
-        Storage,
-        "a volume service with one directory per instance index, linked at the spec's path",
-    );
+    if service.replicas() == 1 && settings.mounts.is_empty() {
+        t.native(Storage, "a volume service mounted at the spec's path");
+    } else {
+        t.emulated(
+            Storage,
+            "a volume service with one directory per instance index, linked at the spec's path",
+        );
+    }
     t.unsupported(
         StorageClass,
         "the volume service instance decides; `class` is ignored",

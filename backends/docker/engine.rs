@@ -44,7 +44,8 @@ pub fn cpus(quantity: &str) -> String {
 
 /// A memory quantity in docker's units (`8Gi` → `8g`; docker's suffixes are binary).
 pub fn bytes(quantity: &str) -> String {
-    let bytes = parse_quantity(quantity).unwrap_or(0.0).round() as u128;
+    // Rounded up: a limit is never below what the spec asked for.
+    let bytes = parse_quantity(quantity).unwrap_or(0.0).ceil() as u128;
     for (suffix, unit) in [("g", 1u128 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
         if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{}{suffix}", bytes / unit);

@@ -3,7 +3,7 @@
 
 use crate::backend::Rule;
 use crate::diagnostic::Diagnostic;
-use crate::model::{Quorum, Service, Spread, Start};
+use crate::model::{Service, Spread, Start};
 
 macro_rules! rule {
     ($($rule:tt)*) => {
@@ -47,11 +47,6 @@ pub static RULES: &[Rule] = &[
         "no-resources",
         Warning,
         "requests for CPU or memory are not set"
-    ),
-    rule!(
-        "quorum-size",
-        Warning,
-        "a majority quorum with an even number of, or fewer than 3, replicas"
     ),
     rule!("tls-ip-name", Error, "a TLS name is an IP address"),
     rule!(
@@ -158,23 +153,6 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
             format!("`resources.{}` not set: the scheduler may pack the database onto a busy node and the kernel may kill it first under memory pressure", missing.join("` and `resources.")),
             "requests missing",
             "set `cpu` and `memory` under `[resources]`",
-        ));
-    }
-    if replication.quorum.value == Quorum::Majority && (replicas < 3 || replicas.is_multiple_of(2))
-    {
-        found.push(rule("quorum-size").fire(
-            service,
-            replication.replicas.span.clone(),
-            format!(
-                "{replicas} replicas with a majority quorum: {}",
-                if replicas < 3 {
-                    "losing one replica loses the quorum"
-                } else {
-                    "an even count tolerates no more failures than one replica fewer"
-                }
-            ),
-            "replica count",
-            "use an odd number of replicas, at least 3",
         ));
     }
     if let Some(tls) = &service.tls {

@@ -3,7 +3,7 @@
 
 use super::{Format, Inputs, Ui};
 use crate::compile::{self, Outcome};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::{output, report};
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
@@ -18,9 +18,18 @@ pub fn check(ui: &Ui, spec: &Path, inputs: &Inputs, format: Format) -> i32 {
     let outcome = compile::compile(&inputs.request(spec));
     ui.report(&[&outcome], format);
     if outcome.exit_code() == 0 {
+        let of = |severity| {
+            outcome
+                .diagnostics
+                .iter()
+                .filter(move |d| d.severity == severity)
+        };
+        let allowed: BTreeSet<&str> = of(Severity::Allowed).map(|d| d.code.as_str()).collect();
         ui.info(&format!(
-            "{}: no rule refused it (nothing written)",
-            spec.display()
+            "{}: no rule refused it; {} warnings, {} rules allowed by `[[allow]]` (nothing written)",
+            spec.display(),
+            of(Severity::Warning).count(),
+            allowed.len(),
         ));
     }
     outcome.exit_code()

@@ -68,10 +68,22 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!("Run `berth explain RULE` for one rule's document.");
         return 0;
     };
+    if let Some(error) = crate::errors::input_error(id) {
+        println!("{}", error.doc().trim_end());
+        return 0;
+    }
     // A rule's name without its backend is enough when only one backend has it.
     let by_name: Vec<&'static crate::backend::Rule> = backends::rules()
         .filter(|r| r.id.rsplit('/').next() == Some(id))
         .collect();
+    let errors_by_name: Vec<&crate::errors::InputError> = crate::errors::INPUT_ERRORS
+        .iter()
+        .filter(|e| e.id.rsplit('/').next() == Some(id))
+        .collect();
+    if let ([], [only]) = (&by_name[..], &errors_by_name[..]) {
+        println!("{}", only.doc().trim_end());
+        return 0;
+    }
     let found = backends::rule(id).or(match by_name[..] {
         [only] => Some(only),
         _ => None,
@@ -94,7 +106,10 @@ pub fn explain(id: Option<&str>) -> i32 {
             2
         }
         None => {
-            let ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
+            let ids: Vec<&str> = backends::rules()
+                .map(|r| r.id)
+                .chain(crate::errors::INPUT_ERRORS.iter().map(|e| e.id))
+                .collect();
             let help = match diagnostic::closest(id, ids.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => "run `berth rules` to list every rule".to_string(),
@@ -168,6 +183,13 @@ pub fn markdown(rules: &[&Rule]) -> String {
             })
             .collect();
         out.push_str(&format!("\n{}\n{}", doc.trim_end(), notes));
+    }
+    out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them.\n\n| id | meaning | fix |\n|---|---|---|\n");
+    for error in crate::errors::INPUT_ERRORS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            error.id, error.summary, error.fix
+        ));
     }
     out
 }

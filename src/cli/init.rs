@@ -1,6 +1,7 @@
-//! `berth init`: a spec to start from, made from one of the examples, that compiles and passes
-//! every rule as written. What a backend cannot give is acknowledged with an `[[allow]]` whose
-//! reason says so (or says what to check), so the user sees each trade-off in the file.
+//! `berth init`: a spec to start from, made from one of the examples, that compiles with no error.
+//! A trade-off that holds for every deployment of the template is acknowledged with an
+//! `[[allow]]` saying why; one that needs the user's decision stays a warning, listed in a comment
+//! at the end of the file with what to check.
 
 use super::{Format, Ui};
 use crate::compile::{Request, compile_text};
@@ -19,27 +20,33 @@ const TEMPLATES: [(&str, &str); 5] = [
     ("redis", include_str!("../../examples/redis.toml")),
 ];
 
-/// Why a warning is accepted in a fresh spec, or what to check before it can be.
-fn reason(rule: &str) -> &'static str {
-    match rule.split_once('/').map_or(rule, |(_, name)| name) {
+/// Why a warning is accepted in a fresh spec: the trade-offs that hold for every deployment of
+/// the template. Other warnings need the user's decision and stay visible.
+fn accepted_because(rule: &str) -> Option<&'static str> {
+    Some(match rule.split_once('/').map_or(rule, |(_, name)| name) {
         "replicas-share-host" => {
             "docker and compose run every member on one host: they are for development; deploy with kubernetes or swarm to spread members"
         }
         "quorum-on-one-host" => {
             "one host is one failure domain: fine for development, not for production"
         }
-        "health-check-needs-tool" => {
-            "TODO: check that the image has the tools this health check needs (curl or wget, /bin/sh), or add docker_exec"
-        }
         "rolling-push-shares-directory" => {
             "push with the default strategy (stop, then start), never with --strategy rolling"
         }
-        "spread-not-enforced" => "TODO: name one agent per member in [backends.marathon] hosts",
         "exec-health-check" => "Cloud Foundry runs this command check as a process check",
-        "secret-as-file" => "TODO: check that the image reads NAME_FILE",
-        _ => {
-            "TODO: read `berth explain` for this rule, then fix the spec or say why it does not apply"
+        _ => return None,
+    })
+}
+
+/// What to check before a warning can be settled, for the comment that lists it.
+fn to_decide(rule: &str) -> &'static str {
+    match rule.split_once('/').map_or(rule, |(_, name)| name) {
+        "health-check-needs-tool" => {
+            "check that the image has the tools the health check needs (curl or wget, /bin/sh), or add `docker_exec`"
         }
+        "spread-not-enforced" => "name one agent per member in `[backends.marathon] hosts`",
+        "secret-as-file" => "check that the image reads `NAME_FILE`",
+        _ => "read `berth explain` for this rule, then fix the spec or allow it with your reason",
     }
 }
 
@@ -83,8 +90,8 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
             Format::Human,
         );
     }
-    let spec = match make(name, template, text) {
-        Ok(spec) => spec,
+    let Made { spec, open } = match make(name, template, text) {
+        Ok(made) => made,
         Err(problems) => {
             return ui.fail(
                 Diagnostic::input(
@@ -116,12 +123,26 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         path.display(),
         path.display()
     ));
+    if open > 0 {
+        ui.info(&format!(
+            "{open} rules still warn: the end of {} says what to check, and `berth check {}` shows them",
+            path.display(),
+            path.display()
+        ));
+    }
     0
 }
 
-/// The template with the service's name, a header, and an `[[allow]]` for each warning it has
-/// on some backend; checked to compile with no error and no warning.
-pub fn make(name: &str, template: &str, text: &str) -> Result<String, String> {
+/// A spec made by `init`, and how many rules it leaves to decide.
+pub struct Made {
+    pub spec: String,
+    pub open: usize,
+}
+
+/// The template with the service's name, a header, an `[[allow]]` for each accepted trade-off and
+/// a comment listing the warnings left to decide; checked to compile with no error and no other
+/// warning.
+pub fn make(name: &str, template: &str, text: &str) -> Result<Made, String> {
     // The service's `name` is the first `name = ` line, before any table.
     let mut named = false;
     let body: String = text
@@ -158,25 +179,42 @@ pub fn make(name: &str, template: &str, text: &str) -> Result<String, String> {
         codes.dedup();
         codes
     };
-    if !warnings.is_empty() {
+    let (accepted, open): (Vec<&String>, Vec<&String>) = warnings
+        .iter()
+        .partition(|rule| accepted_because(rule).is_some());
+    if !accepted.is_empty() {
         spec.push_str("\n# What some backends cannot give this service, accepted here. Remove an entry to see its\n# warning again; `berth explain RULE` says why it matters.\n");
-        for rule in &warnings {
+        for rule in &accepted {
+            let reason = accepted_because(rule).unwrap_or_default();
             spec.push_str(&format!(
-                "\n[[allow]]\nrule = \"{rule}\"\nreason = \"{}\"\n",
-                reason(rule)
+                "\n[[allow]]\nrule = \"{rule}\"\nreason = \"{reason}\"\n"
             ));
         }
     }
+    if !open.is_empty() {
+        spec.push_str(
+            "\n# Still to decide: `berth check` warns about these until the spec settles them.\n",
+        );
+        for rule in &open {
+            spec.push_str(&format!("# - `{rule}`: {}\n", to_decide(rule)));
+        }
+    }
     let outcome = compile_text(&request, spec.clone());
-    let problems: Vec<&str> = outcome
+    let unexpected: Vec<&str> = outcome
         .diagnostics
         .iter()
-        .filter(|d| d.severity != Severity::Allowed)
+        .filter(|d| {
+            d.severity == Severity::Error
+                || (d.severity == Severity::Warning && !open.contains(&&d.code))
+        })
         .map(|d| d.code.as_str())
         .collect();
-    if problems.is_empty() {
-        Ok(spec)
+    if unexpected.is_empty() {
+        Ok(Made {
+            spec,
+            open: open.len(),
+        })
     } else {
-        Err(problems.join(", "))
+        Err(unexpected.join(", "))
     }
 }
