@@ -99,7 +99,17 @@ fn run(
         backends: &backends::names(),
         rules: &rule_ids,
     };
-    let service = resolve::resolve(spec, spec_file, &text, &overrides, &context)?;
+    let service = match resolve::resolve(spec, spec_file, &text, &overrides, &context) {
+        Ok(service) => service,
+        Err(mut refused) => {
+            annotate_origins(
+                &refused.param_origins,
+                &outcome.sources,
+                &mut refused.diagnostics,
+            );
+            return Err(refused.diagnostics);
+        }
+    };
     outcome.service_name = Some(service.name().to_string());
     outcome.diagnostics.extend(crate::rules::check(&service));
     let chosen = within_targets(chosen, &service, &request.backends, &request.spec)?;
@@ -128,9 +138,17 @@ fn run(
             diagnostics: compiled.diagnostics,
         });
     }
-    annotate_origins(&service, &outcome.sources, &mut outcome.diagnostics);
+    annotate_origins(
+        &service.param_origins,
+        &outcome.sources,
+        &mut outcome.diagnostics,
+    );
     for output in &mut outcome.outputs {
-        annotate_origins(&service, &outcome.sources, &mut output.diagnostics);
+        annotate_origins(
+            &service.param_origins,
+            &outcome.sources,
+            &mut output.diagnostics,
+        );
     }
     // Invalid options of one backend make the whole compile invalid: no backend's files stand.
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
@@ -142,7 +160,7 @@ fn run(
 /// For each diagnostic whose span mentions `params.NAME`, says what value the parameter had and
 /// where it came from (`--set`, a `--values` file, or its default).
 fn annotate_origins(
-    service: &crate::model::Service,
+    param_origins: &std::collections::BTreeMap<String, params::ParamOrigin>,
     sources: &Sources,
     diagnostics: &mut [Diagnostic],
 ) {
@@ -154,7 +172,7 @@ fn annotate_origins(
             .text(span.file)
             .get(span.range.clone())
             .unwrap_or("");
-        for (name, origin) in &service.param_origins {
+        for (name, origin) in param_origins {
             let mentioned = text
                 .match_indices(&format!("params.{name}"))
                 .any(|(at, _)| {

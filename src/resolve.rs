@@ -26,7 +26,7 @@ pub fn resolve(
     source: &str,
     overrides: &[Override],
     context: &Context,
-) -> Result<Service, Vec<Diagnostic>> {
+) -> Result<Service, Refused> {
     let mut r = Resolver {
         file,
         source,
@@ -36,7 +36,10 @@ pub fn resolve(
     let (params, param_origins) =
         params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
     if !r.diagnostics.is_empty() {
-        return Err(r.diagnostics);
+        return Err(Refused {
+            diagnostics: r.diagnostics,
+            param_origins,
+        });
     }
     // `name` may come from a parameter; it cannot refer to itself.
     r.templates = Templates::new("", params.clone(), Default::default());
@@ -80,7 +83,10 @@ pub fn resolve(
         r.check_member_templates(&container, init.as_ref(), &name, replication.replicas.value);
     }
     if !r.diagnostics.is_empty() {
-        return Err(r.diagnostics);
+        return Err(Refused {
+            diagnostics: r.diagnostics,
+            param_origins,
+        });
     }
     Ok(Service {
         name: Located::new(name, r.span(spec.name.span())),
@@ -100,6 +106,14 @@ pub fn resolve(
         param_origins,
         backend_options,
     })
+}
+
+/// Why a spec was refused, and where each parameter's value came from, so that an error about a
+/// value that came through a parameter can say so.
+#[derive(Debug)]
+pub struct Refused {
+    pub diagnostics: Vec<Diagnostic>,
+    pub param_origins: BTreeMap<String, crate::params::ParamOrigin>,
 }
 
 struct Resolver<'a> {

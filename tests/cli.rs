@@ -919,3 +919,147 @@ fn quantities_round_up_on_every_backend() {
     );
     assert!(read("cloudfoundry/manifest.yml").contains("memory: 7M"));
 }
+
+/// A value refused while the spec resolves names the parameter it came through and where that
+/// parameter's value was given.
+#[test]
+fn a_refused_value_names_the_override_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CLEAN
+        .replace(
+            "[params.class]",
+            "[params.storage_size]\ndefault = \"10Gi\"\n\n[params.class]",
+        )
+        .replace("size = \"10Gi\"", "size = \"{{params.storage_size}}\"");
+    write(dir.path(), "spec.toml", &spec);
+    write(dir.path(), "values.toml", "storage_size = \"5 GB\"\n");
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--set", "storage_size=10 GB"],
+            "`params.storage_size` is `10 GB`, from --set (--set:1:1)",
+        ),
+        (
+            &["--values", "values.toml"],
+            "`params.storage_size` is `5 GB`, from --values (values.toml:1:1)",
+        ),
+    ];
+    for (extra, says) in cases {
+        let mut args = vec!["check", "spec.toml"];
+        args.extend(extra);
+        let output = berth(&args, dir.path());
+        assert_eq!(output.status.code(), Some(2));
+        let err = stderr(&output);
+        assert!(err.contains("invalid `volumes.size`"), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+/// Elasticsearch as its documentation describes it: the image's own entrypoint, settings as dotted
+/// env names, and no Cloud Foundry details, because the spec does not target Cloud Foundry.
+const NEW_USER_SEARCH: &str = r#"name = "search"
+targets = ["docker", "compose", "kubernetes", "swarm", "marathon"]
+
+[container]
+image = "docker.elastic.co/elasticsearch/elasticsearch:8.15.0"
+
+[container.env]
+"node.name" = "{{self.name}}"
+"discovery.seed_hosts" = "{{join peer_hosts \",\"}}"
+"cluster.initial_master_nodes" = "{{#each peers}}{{#unless @first}},{{/unless}}{{this.name}}{{/each}}"
+"bootstrap.memory_lock" = "true"
+ES_JAVA_OPTS = "-Xms1g -Xmx1g"
+
+[[ports]]
+name = "http"
+port = 9200
+
+[[ports]]
+name = "transport"
+port = 9300
+expose = "peers"
+
+[[volumes]]
+name = "data"
+path = "/usr/share/elasticsearch/data"
+size = "50Gi"
+class = "fast-ssd"
+
+[replication]
+replicas = 3
+quorum = "majority"
+
+[health.liveness]
+tcp = "transport"
+
+[health.readiness]
+http = "/_cluster/health?local=true"
+port = "http"
+
+[resources]
+cpu = "2"
+memory = "2Gi"
+"#;
+
+#[test]
+fn a_spec_written_from_the_images_documentation_compiles_for_its_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "search.toml", NEW_USER_SEARCH);
+    let output = berth(&["compile", "search.toml", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut made: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !name.ends_with(".json"))
+        .collect();
+    made.sort();
+    assert_eq!(
+        made,
+        ["compose", "docker", "kubernetes", "marathon", "swarm"]
+    );
+
+    // `diff` and `check` work on the targets too; `--backend` narrows within them.
+    let diff = berth(&["diff", "search.toml"], dir.path());
+    assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
+    assert!(!stdout(&diff).contains("cloudfoundry"), "{}", stdout(&diff));
+    let narrowed = berth(&["check", "search.toml", "--backend", "swarm"], dir.path());
+    assert_eq!(narrowed.status.code(), Some(0), "{}", stderr(&narrowed));
+    let outside = berth(
+        &["check", "search.toml", "--backend", "cloudfoundry"],
+        dir.path(),
+    );
+    assert_eq!(outside.status.code(), Some(2));
+    let err = stderr(&outside);
+    assert!(
+        err.contains("`--backend cloudfoundry` is not among the spec's `targets`"),
+        "{err}"
+    );
+    assert!(err.contains("search.toml:2:11"), "{err}");
+    assert!(err.contains("add `\"cloudfoundry\"` to `targets`"), "{err}");
+}
+
+/// Without `targets`, a backend's need is an error that names the backend and how to leave it out.
+#[test]
+fn a_backends_need_names_the_backend_and_how_to_leave_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = NEW_USER_SEARCH.replace(
+        "targets = [\"docker\", \"compose\", \"kubernetes\", \"swarm\", \"marathon\"]\n",
+        "",
+    );
+    write(dir.path(), "search.toml", &spec);
+    let output = berth(&["check", "search.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("error[cloudfoundry/volume-without-service]"),
+        "{err}"
+    );
+    assert!(err.contains("add `targets = [...]` naming the backends you deploy with, if `cloudfoundry` is not one"), "{err}");
+    let typo = NEW_USER_SEARCH.replace("\"marathon\"]", "\"marathn\"]");
+    write(dir.path(), "typo.toml", &typo);
+    let err = stderr(&berth(&["check", "typo.toml"], dir.path()));
+    assert!(
+        err.contains("`targets` names unknown backend `marathn`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `marathon`?"), "{err}");
+}

@@ -23,6 +23,24 @@ fn manifests_match_the_cloud_foundry_schema() {
         .iter()
         .map(|n| dir.path().join(n).join("cloudfoundry/manifest.yml"))
         .collect();
+    let mut files = files;
+    for (name, spec) in [("args-only", ARGS_ONLY), ("image-as-is", IMAGE_AS_IS)] {
+        write(dir.path(), &format!("{name}.toml"), spec);
+        let out = format!("{name}-out");
+        let output = berth(
+            &[
+                "compile",
+                &format!("{name}.toml"),
+                "--out",
+                &out,
+                "--backend",
+                "cloudfoundry",
+            ],
+            dir.path(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        files.push(dir.path().join(out).join("cloudfoundry/manifest.yml"));
+    }
     let output = Command::new(&check)
         .arg("--schemafile")
         .arg(&schema)
@@ -76,8 +94,8 @@ fn manifests_keep_secrets_out_and_peers_off_public_routes() {
         "only the internal route"
     );
     assert_eq!(
-        app["services"][0]["parameters"]["mount"],
-        "/var/vcap/data/data"
+        app["services"][0]["parameters"]["mount"], "/var/lib/postgresql/data",
+        "a single instance mounts its volume service at the spec's path"
     );
     let etcd: serde_json::Value = serde_saphyr::from_str(
         &std::fs::read_to_string(dir.path().join("etcd/cloudfoundry/manifest.yml")).unwrap(),
@@ -108,7 +126,7 @@ fn the_start_command_gives_each_instance_its_own_directory() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&mount).unwrap();
     let spec = format!(
-        "name = \"t\"\n[container]\nimage = \"x:1\"\ncommand = [\"/bin/echo\"]\nargs = [\"--host={{{{self.host}}}}\", \"it's $HOME `x`\"]\nenv = {{ ME = \"{{{{self.name}}}}\" }}\n[replication]\nreplicas = 3\n[[volumes]]\nname = \"d\"\npath = \"{}\"\nsize = \"1Gi\"\nclass = \"x\"\n[backends.cloudfoundry]\nvolume_services = {{ d = \"t-nfs\" }}\nmounts = {{ d = \"{}\" }}\n",
+        "name = \"t\"\n[container]\nimage = \"x:1\"\ncommand = [\"/bin/sh\", \"-c\", \"echo \\\"$ME\\\"; exec /bin/echo \\\"$@\\\"\", \"sh\"]\nargs = [\"--host={{{{self.host}}}}\", \"it's $HOME `x`\"]\nenv = {{ ME = \"{{{{self.name}}}}\" }}\n[replication]\nreplicas = 3\n[[volumes]]\nname = \"d\"\npath = \"{}\"\nsize = \"1Gi\"\nclass = \"x\"\n[backends.cloudfoundry]\nvolume_services = {{ d = \"t-nfs\" }}\nmounts = {{ d = \"{}\" }}\n",
         data.display(),
         mount.display()
     );
@@ -132,7 +150,7 @@ fn the_start_command_gives_each_instance_its_own_directory() {
     let command = manifest["applications"][0]["command"]
         .as_str()
         .unwrap()
-        .replace("exec /bin/echo", "echo \"$ME\" && exec /bin/echo");
+        .to_string();
     for index in ["0", "2"] {
         let output = Command::new("/bin/sh")
             .args(["-c", &command])
@@ -265,4 +283,71 @@ fn setup_script_maps_the_route_allows_peers_and_runs_init_once() {
         "{said}"
     );
     assert!(!calls.iter().any(|c| c[0] == "map-route"));
+}
+
+/// Redis as its image's documentation starts it: the entrypoint kept, only `args` given.
+const ARGS_ONLY: &str = "name = \"cache\"\n[container]\nimage = \"redis:7.4\"\nargs = [\"redis-server\", \"--appendonly\", \"yes\"]\n[[volumes]]\nname = \"data\"\npath = \"/data\"\nsize = \"10Gi\"\n[resources]\nmemory = \"1Gi\"\n[backends.cloudfoundry]\nvolume_services = { data = \"cache-nfs\" }\n";
+
+/// The image run as it is: no `command`, no `args`.
+const IMAGE_AS_IS: &str = "name = \"cache\"\n[container]\nimage = \"redis:7.4\"\n[[volumes]]\nname = \"data\"\npath = \"/data\"\nsize = \"10Gi\"\n[resources]\nmemory = \"1Gi\"\n[backends.cloudfoundry]\nvolume_services = { data = \"cache-nfs\" }\n";
+
+fn cloudfoundry_app(dir: &Path, spec: &str) -> (std::process::Output, serde_json::Value) {
+    write(dir, "spec.toml", spec);
+    let output = berth(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "cloudfoundry",
+        ],
+        dir,
+    );
+    let manifest =
+        std::fs::read_to_string(dir.join("out/cloudfoundry/manifest.yml")).unwrap_or_default();
+    let app = serde_saphyr::from_str::<serde_json::Value>(&manifest)
+        .map_or(serde_json::Value::Null, |m| m["applications"][0].clone());
+    (output, app)
+}
+
+#[test]
+fn what_cloud_foundry_can_derive_it_does_and_says_what_is_lost() {
+    // `args` alone become the start command, with a warning that the entrypoint does not run;
+    // one instance mounts its volume service at the spec's own path.
+    let dir = tempfile::tempdir().unwrap();
+    let (output, app) = cloudfoundry_app(dir.path(), ARGS_ONLY);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning[cloudfoundry/entrypoint-replaced]"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(app["command"], "exec redis-server --appendonly yes");
+    assert_eq!(app["services"][0]["parameters"]["mount"], "/data");
+
+    // Neither: no start command at all, so the image's entrypoint and command run unchanged.
+    let (output, app) = cloudfoundry_app(dir.path(), IMAGE_AS_IS);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("entrypoint-replaced"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(app.get("command").is_none(), "{app}");
+
+    // Three instances need a start command to prepare their directories: refused, in Cloud
+    // Foundry's terms, when nothing names the process to start after it.
+    let three = IMAGE_AS_IS.replace("[resources]", "[replication]\nreplicas = 3\n[resources]");
+    let (output, _) = cloudfoundry_app(dir.path(), &three);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("cloudfoundry: each of the 3 instances needs its own directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("add `command = [...]` with the image's entrypoint"),
+        "{err}"
+    );
 }
