@@ -54,6 +54,7 @@ fn parse_and_resolve() {
     let context = berth::resolve::Context {
         backends: &berth::backends::names(),
         rules: &rules,
+        spec_dir: std::path::Path::new("."),
     };
     divan::black_box(berth::resolve::resolve(spec, file, &text, &[], &context).unwrap());
 }
@@ -102,7 +103,7 @@ fn write_one_spec_all_backends(bencher: divan::Bencher) {
             o.files.iter().map(move |f| berth::output::Planned {
                 path: format!("{}/{}", o.backend, f.path),
                 contents: f.contents.clone(),
-                executable: f.executable,
+                mode: f.mode,
             })
         })
         .collect();

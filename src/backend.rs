@@ -50,24 +50,24 @@ impl Rule {
 pub struct OutputFile {
     pub path: String,
     pub contents: String,
-    /// Written with mode 0755 (scripts).
-    pub executable: bool,
+    /// Permission bits: 0644, 0755 for scripts, or a `[[files]]` entry's own mode.
+    pub mode: u32,
 }
 
 impl OutputFile {
     pub fn new(path: impl Into<String>, contents: String) -> Self {
-        OutputFile {
-            path: path.into(),
-            contents,
-            executable: false,
-        }
+        Self::with_mode(path, contents, 0o644)
     }
 
     pub fn script(path: impl Into<String>, contents: String) -> Self {
+        Self::with_mode(path, contents, 0o755)
+    }
+
+    pub fn with_mode(path: impl Into<String>, contents: String, mode: u32) -> Self {
         OutputFile {
             path: path.into(),
             contents,
-            executable: true,
+            mode,
         }
     }
 }

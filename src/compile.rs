@@ -95,9 +95,11 @@ fn run(
         backend_tables,
     } = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
     let rule_ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
+    let spec_dir = request.spec.parent().unwrap_or(std::path::Path::new("."));
     let context = Context {
         backends: &backends::names(),
         rules: &rule_ids,
+        spec_dir,
     };
     let service = match resolve::resolve(spec, spec_file, &text, &overrides, &context) {
         Ok(service) => service,

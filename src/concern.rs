@@ -20,11 +20,12 @@ pub enum Concern {
     Resources,
     Init,
     Secrets,
+    Files,
     TlsNames,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 14] = [
+    pub const ALL: [Concern; 15] = [
         Concern::Storage,
         Concern::StorageClass,
         Concern::Identity,
@@ -38,6 +39,7 @@ impl Concern {
         Concern::Resources,
         Concern::Init,
         Concern::Secrets,
+        Concern::Files,
         Concern::TlsNames,
     ];
 
@@ -56,6 +58,7 @@ impl Concern {
             Concern::Resources => "resources",
             Concern::Init => "init",
             Concern::Secrets => "secrets",
+            Concern::Files => "files",
             Concern::TlsNames => "tls-names",
         }
     }
@@ -80,6 +83,9 @@ impl Concern {
             Concern::Resources => "members get and are limited to the CPU and memory they need",
             Concern::Init => "the cluster is bootstrapped once, retrying until it answers",
             Concern::Secrets => "secret values are referenced, never written into files",
+            Concern::Files => {
+                "configuration and secret files reach each member with their mode and owner, and a change rolls the members"
+            }
             Concern::TlsNames => "certificates name stable DNS names, not addresses",
         }
     }

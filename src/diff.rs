@@ -230,6 +230,7 @@ pub fn upgrade_warnings(
         if before == file.contents {
             continue;
         }
+        warnings.extend(file_restarts(&file.path));
         if file.path.ends_with(".yaml") {
             let (Ok(a), Ok(b)) = (
                 serde_saphyr::from_str::<Value>(&before),
@@ -271,6 +272,34 @@ pub fn upgrade_warnings(
         }
     }
     warnings
+}
+
+/// What a changed `[[files]]` entry does to the members that read it, on the backends whose
+/// output holds the file itself.
+fn file_restarts(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = parts
+        .iter()
+        .position(|p| *p == "files" || p.ends_with("-files.yaml"))?;
+    let backend = *parts.get(at.checked_sub(1)?)?;
+    let member = parts.get(at + 1).copied().unwrap_or("each member");
+    let effect = match backend {
+        "docker" => format!(
+            "run.sh reports `{member}` as made from another spec: stop and remove it (its volumes stay) and run run.sh again to apply the file"
+        ),
+        "compose" => format!(
+            "`docker-compose up` recreates `{member}`, together with every other member whose file changed"
+        ),
+        "swarm" => {
+            format!("the file is a new config: deploy.sh replaces `{member}`, one member at a time")
+        }
+        "kubernetes" => {
+            "the pod template's `berth.dev/files` hash changes: the pods roll one at a time"
+                .to_string()
+        }
+        _ => return None,
+    };
+    Some(format!("note[upgrade/file-changed]: {path}: {effect}"))
 }
 
 /// StatefulSet fields other than these, and a Job's template, are immutable.

@@ -22,5 +22,6 @@ pub mod resolve;
 pub mod rules;
 pub mod source;
 pub mod spec;
+pub mod start;
 pub mod template;
 pub mod yaml;

@@ -37,6 +37,7 @@ pub struct Service {
     pub container: Container,
     pub ports: Vec<Port>,
     pub volumes: Vec<Volume>,
+    pub files: Vec<File>,
     pub replication: Replication,
     pub health: Health,
     pub resources: Option<Located<Resources>>,
@@ -113,6 +114,49 @@ pub struct Volume {
     pub class: Option<String>,
     pub persistent: bool,
     pub span: Option<Span>,
+}
+
+/// A file in each member's container.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub path: String,
+    pub body: FileBody,
+    /// Permission bits, such as `0o644`.
+    pub mode: u32,
+    pub owner: Option<u32>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub enum FileBody {
+    /// Text rendered for each member, like `[container]` strings.
+    Content(Template),
+    /// A key of a secret the user provides; its value is never written out.
+    Secret { secret: String, key: String },
+}
+
+impl File {
+    /// A name for the file that is unique within the service and safe as a ConfigMap key, a
+    /// Swarm config name part and a file name: its index and the path's last part.
+    pub fn key(&self, index: usize) -> String {
+        let base = self.path.rsplit('/').next().unwrap_or_default();
+        let safe: String = base
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{index}-{}", safe.trim_start_matches('.'))
+    }
+
+    /// The mode as four octal digits, as `chmod` and manifests write it.
+    pub fn octal_mode(&self) -> String {
+        format!("{:04o}", self.mode)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -303,6 +347,18 @@ impl Service {
     /// The reason an `[[allow]]` gives for lifting `rule`, if one does.
     pub fn allowed(&self, rule: &str) -> Option<&Allow> {
         self.allow.iter().find(|a| a.rule == rule)
+    }
+
+    /// The content of file number `index` for one member, or `None` for a secret file.
+    pub fn file_content(
+        &self,
+        file: &File,
+        identity: &Identity,
+    ) -> Result<Option<String>, crate::diagnostic::Diagnostic> {
+        match &file.body {
+            FileBody::Content(template) => self.render(template, identity).map(Some),
+            FileBody::Secret { .. } => Ok(None),
+        }
     }
 
     /// Renders a `[container]` or `[init]` string with a backend's notion of `self` and `peers`.

@@ -31,7 +31,8 @@ pub struct Written {
 pub struct Planned {
     pub path: String,
     pub contents: String,
-    pub executable: bool,
+    /// Permission bits.
+    pub mode: u32,
 }
 
 /// A file that tools read as the entry point of its directory (`kubectl apply -k` reads
@@ -129,7 +130,7 @@ impl Transaction {
                 let mut staged = self.create_staged(&file.path)?;
                 staged
                     .write_all(file.contents.as_bytes())
-                    .and_then(|()| set_mode(&staged, file.executable))
+                    .and_then(|()| set_mode(&staged, file.mode))
                     .map_err(|e| io_error(&self.out.join(&file.path), e))?;
                 changed.push(file.path.clone());
             }
@@ -165,7 +166,7 @@ impl Transaction {
             fs::remove_file(&staged).map_err(|e| io_error(&target, e))?;
         } else {
             fs::File::open(&staged)
-                .and_then(|file| set_mode(&file, false))
+                .and_then(|file| set_mode(&file, 0o644))
                 .map_err(|e| io_error(&target, e))?;
         }
         Ok(Staged {
@@ -432,9 +433,7 @@ fn is_current(target: &Path, file: &Planned) -> bool {
     let Ok(meta) = old.metadata() else {
         return false;
     };
-    if meta.len() != file.contents.len() as u64
-        || (file.executable && meta.permissions().mode() & 0o111 == 0)
-    {
+    if meta.len() != file.contents.len() as u64 || meta.permissions().mode() & 0o7777 != file.mode {
         return false;
     }
     let mut bytes = Vec::with_capacity(file.contents.len());
@@ -472,12 +471,8 @@ fn same_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
     }
 }
 
-fn set_mode(file: &fs::File, executable: bool) -> std::io::Result<()> {
-    file.set_permissions(fs::Permissions::from_mode(if executable {
-        0o755
-    } else {
-        0o644
-    }))
+fn set_mode(file: &fs::File, mode: u32) -> std::io::Result<()> {
+    file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 /// Flushes the filesystem holding `dir` to disk (Linux `syncfs`; elsewhere every filesystem).

@@ -18,6 +18,8 @@ pub struct Context<'a> {
     pub backends: &'a [&'a str],
     /// Ids of every rule, for `[[allow]]`.
     pub rules: &'a [&'a str],
+    /// The spec's directory, where `[[files]] source` paths start.
+    pub spec_dir: &'a std::path::Path,
 }
 
 pub fn resolve(
@@ -70,6 +72,7 @@ pub fn resolve(
         None => Located::new(60, None),
     };
     let container = r.container(&spec.container);
+    let files = r.files(&spec.files, context.spec_dir);
     let init = spec.init.as_ref().map(|init| r.init(init));
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
     let allow = r.allow(&spec.allow, context.rules);
@@ -80,7 +83,13 @@ pub fn resolve(
         .map(|t| r.targets(t, context.backends));
 
     if r.diagnostics.is_empty() {
-        r.check_member_templates(&container, init.as_ref(), &name, replication.replicas.value);
+        r.check_member_templates(
+            &container,
+            &files,
+            init.as_ref(),
+            &name,
+            replication.replicas.value,
+        );
     }
     if !r.diagnostics.is_empty() {
         return Err(Refused {
@@ -94,6 +103,7 @@ pub fn resolve(
         container,
         ports,
         volumes,
+        files,
         replication,
         health,
         resources,
@@ -862,6 +872,155 @@ impl Resolver<'_> {
         }
     }
 
+    fn files(
+        &mut self,
+        files: &[toml::Spanned<spec::File>],
+        spec_dir: &std::path::Path,
+    ) -> Vec<File> {
+        let mut out: Vec<File> = Vec::new();
+        for spanned in files {
+            let f = spanned.get_ref();
+            let Some(path) = self.string(&f.path, "files.path") else {
+                continue;
+            };
+            if let Err(why) = absolute_path(&path) {
+                self.error(
+                    "spec/invalid-value",
+                    f.path.span(),
+                    format!("`files.path` `{path}` {why}"),
+                    "invalid path",
+                    "write the absolute path inside the container, like `/etc/app/app.conf`"
+                        .to_string(),
+                );
+            }
+            if path.chars().any(|c| c == ':' || c == ',' || c.is_control()) {
+                self.error("spec/invalid-value", f.path.span(), format!("`files.path` `{}` has `:`, `,` or a control character, which docker's and Kubernetes' mount syntax cannot carry", path.escape_debug()), "invalid path", "rename the file, or point the software at a path without them".to_string());
+            }
+            if out.iter().any(|other| other.path == path) {
+                self.error(
+                    "spec/duplicate",
+                    f.path.span(),
+                    format!("two `[[files]]` are at `{path}`"),
+                    "second file here",
+                    "give each file its own path, or merge their contents".to_string(),
+                );
+            }
+            let Some(body) = self.file_body(spanned, spec_dir) else {
+                continue;
+            };
+            let secret = matches!(body, FileBody::Secret { .. });
+            let mode = match &f.mode {
+                Some(text) => {
+                    let parsed = u32::from_str_radix(text.get_ref(), 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777 && !text.get_ref().is_empty());
+                    if parsed.is_none() {
+                        self.error("spec/invalid-value", text.span(), format!("`files.mode` `{}` is not an octal mode", text.get_ref()), "not a mode", "write the permissions as an octal string, like `\"0644\"` or `\"0400\"`".to_string());
+                    }
+                    parsed.unwrap_or(0o644)
+                }
+                None if secret => 0o400,
+                None => 0o644,
+            };
+            let owner = f
+                .owner
+                .as_ref()
+                .and_then(|o| self.integer(o, "files.owner", 0, i64::from(u32::MAX)))
+                .map(|o| o as u32);
+            out.push(File {
+                path,
+                body,
+                mode,
+                owner,
+                span: self.span(spanned.span()),
+            });
+        }
+        out
+    }
+
+    /// Exactly one of `content`, `source` (read beside the spec) or `secret` with `key`.
+    fn file_body(
+        &mut self,
+        spanned: &toml::Spanned<spec::File>,
+        spec_dir: &std::path::Path,
+    ) -> Option<FileBody> {
+        let f = spanned.get_ref();
+        let given = [f.content.is_some(), f.source.is_some(), f.secret.is_some()]
+            .iter()
+            .filter(|g| **g)
+            .count();
+        if given != 1 {
+            self.error("spec/invalid-value", spanned.span(), format!("a `[[files]]` entry needs exactly one of `content`, `source` and `secret`; this one has {given}"), "one of three", "give the text in `content`, a file beside the spec in `source`, or `secret` and `key`".to_string());
+            return None;
+        }
+        if f.key.is_some() && f.secret.is_none() {
+            self.error(
+                "spec/unknown-key",
+                f.key.as_ref().map_or(0..0, |k| k.span()),
+                "`files.key` goes with `secret`".to_string(),
+                "no secret",
+                "remove `key`, or name the `secret` it belongs to".to_string(),
+            );
+        }
+        if let Some(content) = &f.content {
+            return Some(FileBody::Content(Template {
+                source: content.get_ref().clone(),
+                span: self.span(content.span()),
+            }));
+        }
+        if let Some(source) = &f.source {
+            let path = spec_dir.join(source.get_ref());
+            return match std::fs::read_to_string(&path) {
+                Ok(text) => Some(FileBody::Content(Template {
+                    source: text,
+                    span: self.span(source.span()),
+                })),
+                Err(e) => {
+                    self.error(
+                        "spec/invalid-value",
+                        source.span(),
+                        format!("cannot read `files.source` `{}`: {e}", path.display()),
+                        "unreadable",
+                        "name a text file, relative to the spec's directory".to_string(),
+                    );
+                    None
+                }
+            };
+        }
+        let secret = f.secret.as_ref()?;
+        let Some(key) = &f.key else {
+            self.error(
+                "spec/missing-key",
+                secret.span(),
+                "`files.secret` needs `key`: the key within the secret that holds the file"
+                    .to_string(),
+                "no key",
+                "add `key = \"KEY\"`".to_string(),
+            );
+            return None;
+        };
+        for (what, v) in [("secret", secret), ("key", key)] {
+            let text = v.get_ref();
+            if text.is_empty()
+                || text
+                    .chars()
+                    .any(|c| !(c.is_ascii_alphanumeric() || "-._".contains(c)))
+            {
+                self.error(
+                    "spec/invalid-value",
+                    v.span(),
+                    format!("`files.{what}` `{text}` is not a secret name"),
+                    "invalid name",
+                    "use letters, digits, `-`, `.` and `_`".to_string(),
+                );
+            }
+        }
+        Some(FileBody::Secret {
+            secret: secret.get_ref().clone(),
+            key: key.get_ref().clone(),
+        })
+    }
+
     fn tls(&mut self, tls: &toml::Spanned<spec::Tls>) -> Located<Tls> {
         let t = tls.get_ref();
         let secret = self.string(&t.secret, "tls.secret").unwrap_or_default();
@@ -1023,6 +1182,7 @@ impl Resolver<'_> {
     fn check_member_templates(
         &mut self,
         container: &Container,
+        files: &[File],
         init: Option<&Init>,
         name: &str,
         replicas: u32,
@@ -1041,6 +1201,10 @@ impl Resolver<'_> {
         templates.extend(container.env.iter().filter_map(|e| match &e.value {
             EnvValue::Literal(t) => Some(t),
             EnvValue::Secret { .. } => None,
+        }));
+        templates.extend(files.iter().filter_map(|f| match &f.body {
+            FileBody::Content(t) => Some(t),
+            FileBody::Secret { .. } => None,
         }));
         // Compiled once here, each template is only evaluated for every member and backend.
         let check = |r: &mut Self, t: &Template, identity: &Identity| {

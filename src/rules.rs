@@ -19,6 +19,18 @@ pub static RULES: &[Rule] = &[
         doc: include_str!("rules/mutable-image-tag.md"),
     },
     Rule {
+        id: "spec/secret-file-readable",
+        severity: Severity::Warning,
+        summary: "a secret file's mode lets other users read it",
+        doc: include_str!("rules/secret-file-readable.md"),
+    },
+    Rule {
+        id: "spec/file-in-volume",
+        severity: Severity::Warning,
+        summary: "a file is placed inside a persistent volume's path",
+        doc: include_str!("rules/file-in-volume.md"),
+    },
+    Rule {
         id: "spec/quorum-size",
         severity: Severity::Warning,
         summary: "a majority quorum with an even number of, or fewer than 3, replicas",
@@ -41,6 +53,7 @@ const SECRET_WORDS: [&str; 8] = [
 pub fn check(service: &Service) -> Vec<Diagnostic> {
     let mut found = image_reference(service);
     found.extend(quorum_size(service));
+    found.extend(files(service));
     for var in &service.container.env {
         let EnvValue::Literal(value) = &var.value else {
             continue;
@@ -90,6 +103,36 @@ fn quorum_size(service: &Service) -> Option<Diagnostic> {
             "use an odd number of replicas, at least 3",
         ),
     )
+}
+
+/// A secret file that group or others may read, and a file placed inside a persistent volume.
+fn files(service: &Service) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for file in &service.files {
+        if matches!(file.body, crate::model::FileBody::Secret { .. }) && file.mode & 0o077 != 0 {
+            found.push(rule("spec/secret-file-readable").fire(
+                service,
+                file.span.clone(),
+                format!("secret file `{}` has mode `{}`: users other than its owner can read the secret", file.path, file.octal_mode()),
+                "readable by others",
+                "give it mode `\"0400\"` (or `\"0440\"` for a group the process is in), and `owner` if the process is not root",
+            ));
+        }
+        let inside = service.persistent_volumes().find(|v| {
+            file.path
+                .starts_with(&format!("{}/", v.path.trim_end_matches('/')))
+        });
+        if let Some(volume) = inside {
+            found.push(rule("spec/file-in-volume").fire(
+                service,
+                file.span.clone(),
+                format!("`{}` is inside volume `{}` (`{}`): the file is placed over the volume's copy at every start, and what the software writes there is lost", file.path, volume.name, volume.path),
+                "inside a persistent volume",
+                "place the file outside the volume's path (point the software at it with a flag or variable), or move the volume to the data directory below it",
+            ));
+        }
+    }
+    found
 }
 
 fn rule(id: &str) -> &'static Rule {

@@ -60,6 +60,10 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Vec<Volume>")]
     pub volumes: Vec<Spanned<Volume>>,
+    /// Files put into each member's container: configuration, or a secret the user provides.
+    #[serde(default)]
+    #[schemars(with = "Vec<File>")]
+    pub files: Vec<Spanned<File>>,
     /// How many members, and what they need of each other.
     #[serde(default)]
     #[schemars(with = "Option<Replication>")]
@@ -207,6 +211,39 @@ pub struct Volume {
     #[serde(default)]
     #[schemars(schema_with = "optional_boolean_or_template")]
     pub persistent: Option<SValue>,
+}
+
+/// A file in each member's container: exactly one of `content`, `source` or `secret` (with `key`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// The absolute path inside the container.
+    #[schemars(with = "String")]
+    pub path: SString,
+    /// The file's text, rendered like `[container]` strings (`self`, `peers`, `params`, `port`); a file that uses `self` differs per member.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub content: Option<SString>,
+    /// A file beside the spec whose text is rendered like `content`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub source: Option<SString>,
+    /// A secret the user provides (as for `env`), whose `key` is the file's content; never written out.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub secret: Option<SString>,
+    /// The key within `secret`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key: Option<SString>,
+    /// The permissions, as an octal string (default `"0644"`, `"0400"` for a secret).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<SString>,
+    /// The numeric user that owns the file, for software that checks who owns it.
+    #[serde(default)]
+    #[schemars(schema_with = "optional_integer_or_template")]
+    pub owner: Option<SValue>,
 }
 
 /// How many members, and what they need of each other.

@@ -182,6 +182,56 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             &["error[spec/invalid-value]", "`10GB`", "spec.toml:20:8"],
         ),
         case(
+            "a file with both content and a secret",
+            format!(
+                "{CLEAN}\n[[files]]\npath = \"/etc/db.conf\"\ncontent = \"x\"\nsecret = \"s\"\nkey = \"k\"\n"
+            ),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "exactly one of `content`, `source` and `secret`; this one has 2",
+                "spec.toml:37:1",
+            ],
+        ),
+        case(
+            "two files at one path",
+            format!(
+                "{CLEAN}\n[[files]]\npath = \"/etc/db.conf\"\ncontent = \"a\"\n[[files]]\npath = \"/etc/db.conf\"\ncontent = \"b\"\n"
+            ),
+            &[],
+            2,
+            &[
+                "error[spec/duplicate]",
+                "two `[[files]]` are at `/etc/db.conf`",
+                "spec.toml:41:8",
+            ],
+        ),
+        case(
+            "a mode that is not octal",
+            format!(
+                "{CLEAN}\n[[files]]\npath = \"/etc/db.conf\"\ncontent = \"a\"\nmode = \"0999\"\n"
+            ),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "`files.mode` `0999` is not an octal mode",
+                "spec.toml:40:8",
+            ],
+        ),
+        case(
+            "a source file that is not there",
+            format!("{CLEAN}\n[[files]]\npath = \"/etc/db.conf\"\nsource = \"missing.conf\"\n"),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "cannot read `files.source`",
+                "spec.toml:39:10",
+            ],
+        ),
+        case(
             "a size past any orchestrator's field",
             CLEAN.replace("\"10Gi\"", "\"1e400\""),
             &[],

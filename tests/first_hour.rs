@@ -7,7 +7,15 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-const TEMPLATES: [&str; 5] = ["postgres", "cockroachdb", "etcd", "kafka", "redis"];
+const TEMPLATES: [&str; 7] = [
+    "postgres",
+    "cockroachdb",
+    "etcd",
+    "kafka",
+    "redis",
+    "rabbitmq",
+    "elasticsearch",
+];
 
 #[test]
 fn init_writes_a_spec_that_compiles_and_passes_every_rule() {

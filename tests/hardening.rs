@@ -699,3 +699,94 @@ fn chown_tree(dir: &std::path::Path, uid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A secret file is referenced by name on every backend; its value, which berth never reads, is
+/// in no file berth writes, not even when it lies beside the outputs where docker run and compose
+/// read it.
+#[test]
+fn secret_files_are_referenced_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let value = "cookie-value-that-must-not-leak";
+    for backend in ["docker", "compose"] {
+        let secret = dir
+            .path()
+            .join(format!("out/{backend}/secrets/rabbitmq/cookie"));
+        std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+        std::fs::write(&secret, value).unwrap();
+    }
+    let spec = root().join("examples/rabbitmq.toml");
+    let output = berth(
+        &["compile", spec.to_str().unwrap(), "--out", "out"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/.berth-manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let written: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(written.len() > 20, "{written:?}");
+    let mut all = String::new();
+    for path in &written {
+        assert!(!path.contains("secrets/"), "berth wrote {path}");
+        let text = std::fs::read_to_string(dir.path().join("out").join(path)).unwrap();
+        assert!(!text.contains(value), "{path} holds the secret's value");
+        all.push_str(&text);
+    }
+    for reference in [
+        "secrets/rabbitmq/cookie",  // docker run and compose: the user's file
+        "secretName: rabbitmq",     // Kubernetes: the user's Secret
+        "rabbitmq.cookie",          // Swarm: an external secret
+        "rabbitmq/rabbitmq/cookie", // Marathon: the DC/OS secret store
+        "((rabbitmq-cookie))",      // Cloud Foundry: a `cf push` variable
+    ] {
+        assert!(
+            all.contains(reference),
+            "no output references the secret as `{reference}`"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/docker/secrets/rabbitmq/cookie")).unwrap(),
+        value,
+        "the user's file is left alone"
+    );
+}
+
+/// `diff --against` says what a changed file does to the members on each backend.
+#[test]
+fn diff_against_says_how_a_changed_file_reaches_the_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("examples/rabbitmq.toml");
+    let spec = spec.to_str().unwrap();
+    assert_eq!(
+        berth(&["compile", spec, "--out", "out"], dir.path())
+            .status
+            .code(),
+        Some(0)
+    );
+    let output = berth(
+        &[
+            "diff",
+            spec,
+            "--against",
+            "out",
+            "--set",
+            "partition_handling=autoheal",
+        ],
+        dir.path(),
+    );
+    let said = stderr(&output);
+    for expected in [
+        "compose/files/rabbitmq-0/0-rabbitmq.conf: `docker-compose up` recreates `rabbitmq-0`",
+        "swarm/files/rabbitmq-2/0-rabbitmq.conf: the file is a new config: deploy.sh replaces `rabbitmq-2`, one member at a time",
+        "kubernetes/15-configmap-rabbitmq-files.yaml: the pod template's `berth.dev/files` hash changes: the pods roll one at a time",
+        "docker/files/rabbitmq-1/0-rabbitmq.conf: run.sh reports `rabbitmq-1`",
+    ] {
+        assert!(said.contains(expected), "{expected}\nnot in:\n{said}");
+    }
+}

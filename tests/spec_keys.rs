@@ -69,7 +69,11 @@ fn every_key_lands_where_it_should() {
         c["image"], "example/db:ssd",
         "container.image with a string param"
     );
-    assert_eq!(c["command"], json!(["/bin/db"]));
+    assert_eq!(
+        c["command"].as_array().unwrap().last(),
+        Some(&json!("/bin/db")),
+        "container.command, after the start script that places the keyfile"
+    );
     let peers: Vec<String> = (0..5).map(host).collect();
     assert_eq!(
         c["args"],
@@ -144,6 +148,9 @@ fn every_key_lands_where_it_should() {
             {"name": "data", "mountPath": "/var/lib/db"},
             {"name": "scratch", "mountPath": "/tmp/scratch"},
             {"name": "berth-tls", "mountPath": "/certs", "readOnly": true},
+            {"name": "berth-files", "mountPath": "/etc/db/member.conf", "readOnly": true, "subPathExpr": "$(BERTH_POD_NAME).0-member.conf"},
+            {"name": "berth-files", "mountPath": "/etc/db/shared.conf", "readOnly": true, "subPath": "1-shared.conf"},
+            {"name": "berth-secret-2", "mountPath": "/run/berth/files/2-keyfile", "readOnly": true, "subPath": "replication"},
         ])
     );
     assert_eq!(
@@ -212,7 +219,11 @@ fn every_key_lands_where_it_should() {
         &std::fs::read_to_string(dir.path().join("out/kubernetes/Kustomization")).unwrap(),
     )
     .unwrap();
-    assert_eq!(kustomization["resources"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        kustomization["resources"].as_array().unwrap().len(),
+        8,
+        "with the files ConfigMap"
+    );
 
     assert!(
         summary.contains(&format!("{}, ", host(4))) && summary.contains("db.example.com"),
@@ -275,5 +286,176 @@ fn spread_required_and_even_quorum_budgets() {
     assert_eq!(
         pdb["spec"]["maxUnavailable"], 1,
         "a majority of 2 is 2, but the budget never blocks a drain"
+    );
+}
+
+/// `[[files]]` on every backend: per-member content, a `source` beside the spec, and a secret
+/// with an owner, each where the backend puts files, with its mode.
+#[test]
+fn files_land_where_each_backend_puts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("tests/specs/everything.toml");
+    let output = berth(
+        &["compile", spec.to_str().unwrap(), "--out", "out"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = dir.path().join("out");
+    let read = |path: &str| {
+        std::fs::read_to_string(out.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let yaml = |path: &str| serde_saphyr::from_str::<Value>(&read(path)).unwrap();
+    let member_conf = |i: usize| format!("me = everything-{i}\n");
+    let shared = "# shared by every member of everything\ntier = ssd\n";
+
+    // Kubernetes: one ConfigMap key per member for the file that names the member, one key for
+    // the shared file; the Secret's key projected with mode 0400 and copied into place for its owner.
+    let config_map = yaml("kubernetes/15-configmap-everything-files.yaml");
+    assert!(
+        config_map["data"]["everything-3.0-member.conf"]
+            .as_str()
+            .unwrap()
+            .starts_with(&member_conf(3))
+    );
+    assert_eq!(config_map["data"]["1-shared.conf"], shared);
+    let sts = yaml("kubernetes/40-statefulset-everything.yaml");
+    let pod = &sts["spec"]["template"];
+    assert!(
+        pod["metadata"]["annotations"]["berth.dev/files"].is_string(),
+        "a changed file rolls the pods"
+    );
+    let mounts = pod["spec"]["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap();
+    let mount = |path: &str| {
+        mounts
+            .iter()
+            .find(|m| m["mountPath"] == path)
+            .unwrap_or_else(|| panic!("{path} is not mounted: {mounts:?}"))
+    };
+    assert_eq!(
+        mount("/etc/db/member.conf")["subPathExpr"],
+        "$(BERTH_POD_NAME).0-member.conf"
+    );
+    assert_eq!(mount("/etc/db/shared.conf")["subPath"], "1-shared.conf");
+    assert_eq!(
+        mount("/run/berth/files/2-keyfile")["subPath"],
+        "replication"
+    );
+    let volumes = pod["spec"]["volumes"].as_array().unwrap();
+    let secret = volumes
+        .iter()
+        .find(|v| v["secret"]["secretName"] == "db-keys")
+        .unwrap();
+    assert_eq!(secret["secret"]["items"][0]["mode"], 0o400);
+    let files = volumes.iter().find(|v| v["name"] == "berth-files").unwrap();
+    assert!(
+        files["configMap"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["key"] == "1-shared.conf" && i["mode"] == 0o640)
+    );
+    let command = pod["spec"]["containers"][0]["command"].as_array().unwrap();
+    assert_eq!(command[0], "/bin/sh");
+    assert!(command[2].as_str().unwrap().contains("cp /run/berth/files/2-keyfile /etc/db/keyfile && chown 1001 /etc/db/keyfile && chmod 0400 /etc/db/keyfile && exec \"$$0\" \"$$@\""), "{command:?}");
+    assert_eq!(command[3], "/bin/db", "then the spec's command");
+
+    // docker run and compose: each member's files beside the script, with their modes.
+    for backend in ["docker", "compose"] {
+        for i in 0..5 {
+            assert!(
+                read(&format!("{backend}/files/everything-{i}/0-member.conf"))
+                    .starts_with(&member_conf(i))
+            );
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            std::fs::metadata(out.join(format!("{backend}/files/everything-0/1-shared.conf")))
+                .unwrap()
+                .permissions()
+                .mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+    let compose = yaml("compose/compose.yaml");
+    let binds = compose["services"]["everything-2"]["volumes"]
+        .as_array()
+        .unwrap();
+    assert!(binds.iter().any(|v| v["type"] == "bind"
+        && v["source"] == "./files/everything-2/0-member.conf"
+        && v["target"] == "/etc/db/member.conf"
+        && v["read_only"] == true));
+    assert!(
+        binds
+            .iter()
+            .any(|v| v["source"] == "./secrets/db-keys/replication"
+                && v["target"] == "/run/berth/files/2-keyfile")
+    );
+    assert!(compose["services"]["everything-2"]["labels"]["berth.files"].is_string());
+    let run = read("docker/run.sh");
+    assert!(
+        run.contains("--volume \"$here\"/files/everything-1/0-member.conf:/etc/db/member.conf:ro"),
+        "{run}"
+    );
+    assert!(
+        run.contains("[ -f \"$here\"/secrets/db-keys/replication ]"),
+        "run.sh checks the secret file"
+    );
+
+    // Swarm: configs named by content, secrets external, both with owner and mode.
+    let stack = yaml("swarm/members/everything-4.yaml");
+    let service = &stack["services"]["everything-4"];
+    let config = service["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target"] == "/etc/db/shared.conf")
+        .unwrap();
+    assert_eq!(config["mode"], 0o640);
+    let decl = &stack["configs"][config["source"].as_str().unwrap()];
+    assert_eq!(decl["file"], "../files/everything-4/1-shared.conf");
+    assert!(
+        decl["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("everything-4-1-")
+    );
+    let keyfile = service["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["target"] == "/etc/db/keyfile")
+        .unwrap();
+    assert_eq!(
+        (
+            keyfile["source"].as_str(),
+            keyfile["uid"].as_str(),
+            keyfile["mode"].as_u64()
+        ),
+        (Some("db-keys.replication"), Some("1001"), Some(0o400))
+    );
+    assert_eq!(stack["secrets"]["db-keys.replication"]["external"], true);
+
+    // Marathon and Cloud Foundry: a start script writes the files.
+    let marathon: Value = serde_json::from_str(&read("marathon/everything-1.json")).unwrap();
+    let script = marathon["args"][1].as_str().unwrap();
+    assert!(
+        script.contains("printf '%s' 'me = everything-1\n"),
+        "{script}"
+    );
+    assert!(
+        script.contains("printf '%s' \"$BERTH_FILE_2\" > /etc/db/keyfile"),
+        "{script}"
+    );
+    assert_eq!(marathon["env"]["BERTH_FILE_2"]["secret"], "file-2");
+    let cf = yaml("cloudfoundry/manifest.yml");
+    let command = cf["applications"][0]["command"].as_str().unwrap();
+    assert!(
+        command.contains("printf '%s' 'me = everything-'\"$CF_INSTANCE_INDEX\"'"),
+        "{command}"
+    );
+    assert_eq!(
+        cf["applications"][0]["env"]["BERTH_FILE_2"],
+        "((db-keys-replication))"
     );
 }

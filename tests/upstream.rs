@@ -34,7 +34,14 @@ fn images() {
     let built = BUILT.get_or_init(|| {
         let output = Command::new("sh")
             .arg(root().join("tests/images/build.sh"))
-            .args(["etcd", "etcd-client", "redis", "postgres"])
+            .args([
+                "etcd",
+                "etcd-client",
+                "redis",
+                "postgres",
+                "rabbitmq",
+                "amqp-client",
+            ])
             .output()
             .map_err(|e| e.to_string())?;
         if output.status.success() {
@@ -77,6 +84,7 @@ enum Kind {
     Etcd,
     Redis,
     Postgres,
+    Rabbitmq,
 }
 
 /// One example and what a test needs to talk to it.
@@ -84,6 +92,8 @@ struct Software {
     kind: Kind,
     example: &'static str,
     members: usize,
+    /// The name of the data volume in the example.
+    volume: &'static str,
     /// Parameters for one host with two cores: no spread, small CPU reservations.
     sets: &'static [&'static str],
     /// The same, with one parameter changed: what the rolling update deploys.
@@ -97,6 +107,7 @@ const ETCD: Software = Software {
     kind: Kind::Etcd,
     example: "etcd",
     members: 3,
+    volume: "data",
     sets: &["spread=none", "cpu=0.5"],
     changed: &["spread=none", "cpu=0.4"],
     client_image: "etcd-client",
@@ -107,6 +118,7 @@ const REDIS: Software = Software {
     kind: Kind::Redis,
     example: "redis",
     members: 1,
+    volume: "data",
     sets: &["maxmemory=256mb"],
     changed: &["maxmemory=300mb"],
     client_image: "redis",
@@ -117,11 +129,32 @@ const POSTGRES: Software = Software {
     kind: Kind::Postgres,
     example: "postgres",
     members: 1,
+    volume: "data",
     sets: &["cpu=1", "memory=1Gi"],
     changed: &["cpu=0.8", "memory=1Gi"],
     client_image: "postgres",
     user: Some(999),
 };
+
+/// Three RabbitMQ members whose cluster forms from the `rabbitmq.conf` berth writes and whose
+/// Erlang cookie is a secret file; the rolling update changes that file.
+const RABBITMQ: Software = Software {
+    kind: Kind::Rabbitmq,
+    example: "rabbitmq",
+    members: 3,
+    volume: "mnesia",
+    sets: &["spread=none", "cpu=0.5"],
+    changed: &["spread=none", "cpu=0.5", "partition_handling=autoheal"],
+    client_image: "amqp-client",
+    user: Some(999),
+};
+
+/// The Erlang cookie the tests give RabbitMQ: a file beside run.sh and compose.yaml, an external
+/// Swarm secret on swarm.
+const COOKIE: &str = "berth-e2e-erlang-cookie";
+
+/// The quorum queue the RabbitMQ scenarios publish to.
+const QUEUE: &str = "berth-acks";
 
 /// The password the tests give PostgreSQL: from the environment on compose and docker run, from an
 /// external Swarm secret on swarm.
@@ -159,8 +192,8 @@ impl Deployment {
     fn volumes(&self) -> Vec<String> {
         (0..self.software.members)
             .map(|i| match self.backend {
-                Backend::Swarm => format!("{}-swarm-{i}-data", self.name()),
-                _ => format!("{}-{i}-data", self.name()),
+                Backend::Swarm => format!("{}-swarm-{i}-{}", self.name(), self.software.volume),
+                _ => format!("{}-{i}-{}", self.name(), self.software.volume),
             })
             .collect()
     }
@@ -190,6 +223,14 @@ impl Deployment {
 
     fn up(&self) {
         let out = &self.out;
+        if self.software.kind == Kind::Rabbitmq && self.backend != Backend::Swarm {
+            // The secret file the user puts beside the script or compose file.
+            let cookie = out
+                .join(self.backend.name())
+                .join("secrets/rabbitmq/cookie");
+            std::fs::create_dir_all(cookie.parent().unwrap()).unwrap();
+            std::fs::write(&cookie, COOKIE).unwrap();
+        }
         match self.backend {
             Backend::Compose => {
                 run(Command::new("docker-compose")
@@ -332,7 +373,42 @@ impl Deployment {
                 let ready = self.psql(member, "select not pg_is_in_recovery()");
                 stdout(&ready).trim() == "t"
             }
+            Kind::Rabbitmq => self.rabbitmq_running_nodes(member) == self.software.members,
         })
+    }
+
+    /// How many nodes `rabbitmqctl cluster_status` on `member` reports running (0 if it fails).
+    fn rabbitmq_running_nodes(&self, member: &str) -> usize {
+        let ordinal = member.rsplit('-').next().unwrap();
+        let found = docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=berth.service={}", self.name()),
+            "--filter",
+            &format!("label=berth.member={ordinal}"),
+        ]);
+        let Some(id) = stdout(&found).lines().next().map(str::to_string) else {
+            return 0;
+        };
+        let status = docker(&[
+            "exec",
+            &id,
+            "rabbitmqctl",
+            "cluster_status",
+            "--formatter",
+            "json",
+        ]);
+        serde_json::from_str::<serde_json::Value>(&stdout(&status))
+            .ok()
+            .and_then(|s| s["running_nodes"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    }
+
+    fn amqp(&self, argv: &[&str]) -> Output {
+        let mut full = vec!["python3", "/usr/local/bin/amqp.py"];
+        full.extend(argv);
+        self.client(&full)
     }
 
     fn wait_formed(&self) -> Duration {
@@ -375,6 +451,10 @@ impl Deployment {
                 .psql(&members[0], &format!("insert into acks values ({n})"))
                 .status
                 .success(),
+            // Published with a publisher confirm through the first member that takes it.
+            Kind::Rabbitmq => members.iter().any(|member| {
+                stdout(&self.amqp(&["publish", member, QUEUE, &n.to_string(), "1"])).trim() == "1"
+            }),
         }
     }
 
@@ -399,6 +479,7 @@ impl Deployment {
                 "berth:",
             ),
             Kind::Postgres => (self.psql(member, "select n from acks"), ""),
+            Kind::Rabbitmq => (self.amqp(&["read", member, QUEUE]), ""),
         };
         if !output.status.success() {
             return None;
@@ -412,9 +493,20 @@ impl Deployment {
     }
 
     fn write_many(&self, from: u32, count: u32, acked: &mut BTreeSet<u32>) {
-        for n in from..from + count {
-            if self.write(n) {
-                acked.insert(n);
+        if self.software.kind == Kind::Rabbitmq {
+            // One connection publishes them all; the broker confirms a prefix of them.
+            let (first, count) = (from.to_string(), count.to_string());
+            let confirmed: u32 =
+                stdout(&self.amqp(&["publish", &self.members()[0], QUEUE, &first, &count]))
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+            acked.extend(from..from + confirmed);
+        } else {
+            for n in from..from + count {
+                if self.write(n) {
+                    acked.insert(n);
+                }
             }
         }
         assert!(!acked.is_empty(), "no write was acknowledged");
@@ -501,6 +593,7 @@ impl Deployment {
             "rm",
             "postgres-credentials.password",
         ]));
+        commands.push(cmd(&["docker", "secret", "rm", "rabbitmq.cookie"]));
         match self.backend {
             Backend::Compose => commands.push(vec![
                 "docker-compose".into(),
@@ -603,6 +696,12 @@ fn scenario(software: &'static Software, backend: Backend) {
                 &format!(
                     "printf %s {PASSWORD} | docker secret create postgres-credentials.password -"
                 ),
+            ]));
+        }
+        if software.kind == Kind::Rabbitmq {
+            run(Command::new("sh").args([
+                "-c",
+                &format!("printf %s {COOKIE} | docker secret create rabbitmq.cookie -"),
             ]));
         }
     }
@@ -765,6 +864,9 @@ scenarios! {
     postgres_on_compose: POSTGRES on Compose;
     postgres_on_docker_run: POSTGRES on Docker;
     postgres_on_swarm: POSTGRES on Swarm;
+    rabbitmq_on_compose: RABBITMQ on Compose;
+    rabbitmq_on_docker_run: RABBITMQ on Docker;
+    rabbitmq_on_swarm: RABBITMQ on Swarm;
 }
 
 /// A copy of an example with `edit` applied, for the negative proofs.

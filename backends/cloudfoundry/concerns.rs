@@ -82,6 +82,13 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         ),
     );
     t.emulated(Secrets, "((variables)) filled by cf push --vars-file");
+    t.emulated(
+        Files,
+        noting_unused(
+            "the start command writes each file (secrets from ((variables)) filled by cf push --vars-file); a changed file changes the app, which cf push restarts",
+            !service.files.is_empty(),
+        ),
+    );
     t.degraded(
         TlsNames,
         "instance names are stable; certificates come through a service binding, not a mount",

@@ -388,6 +388,10 @@ fn manifest(
     {
         argv.push(shell_word(&service.render(t, &identity)?));
     }
+    if files_placeable(service) {
+        let placements = file_placements(service, &identity, &mut env)?;
+        steps.extend(crate::start::steps(&placements));
+    }
     let command = start_command(service, steps, instance_env, argv)?;
 
     let live = service.health.liveness.as_ref();
@@ -453,6 +457,43 @@ fn manifest(
         },
         init,
     ))
+}
+
+/// Whether the start command can write `[[files]]`: it runs under the image's shell and must
+/// have a process to start after them (rule `cloudfoundry/files-need-start-command`).
+pub fn files_placeable(service: &Service) -> bool {
+    service.container.shell != Some(false)
+        && !(service.container.command.is_empty() && service.container.args.is_empty())
+}
+
+/// Each file as the start command writes it: content as a shell word (which may expand the
+/// instance index), a secret's from a variable that `cf push --vars-file` fills.
+fn file_placements(
+    service: &Service,
+    identity: &Identity,
+    env: &mut BTreeMap<String, String>,
+) -> Result<Vec<crate::start::Placement>, Vec<Diagnostic>> {
+    use crate::start::{Placement, Source};
+    let mut placements = Vec::new();
+    for (index, file) in service.files.iter().enumerate() {
+        let source = match &file.body {
+            crate::model::FileBody::Content(t) => {
+                Source::Word(shell_word(&service.render(t, identity)?))
+            }
+            crate::model::FileBody::Secret { secret, key } => {
+                let variable = format!("BERTH_FILE_{index}");
+                env.insert(variable.clone(), format!("(({secret}-{key}))"));
+                Source::Variable(variable)
+            }
+        };
+        placements.push(Placement {
+            path: file.path.clone(),
+            source,
+            mode: file.mode,
+            owner: file.owner,
+        });
+    }
+    Ok(placements)
 }
 
 /// The start command, if one is needed: it replaces the image's entrypoint and command, so it
@@ -543,7 +584,11 @@ fn setup(
             .container
             .env
             .iter()
-            .any(|v| matches!(v.value, EnvValue::Secret { .. })),
+            .any(|v| matches!(v.value, EnvValue::Secret { .. }))
+            || service
+                .files
+                .iter()
+                .any(|f| matches!(f.body, crate::model::FileBody::Secret { .. })),
         init: init.map(|command| shell_quote(&command)),
         init_name: format!("{}-init", service.name()),
     };

@@ -14,6 +14,11 @@ macro_rules! rule {
 
 pub static RULES: &[Rule] = &[
     rule!(
+        "files-need-start-command",
+        Error,
+        "`[[files]]` need a start script, which the image or spec cannot run"
+    ),
+    rule!(
         "no-persistent-volume",
         Error,
         "the service keeps its data without a persistent volume"
@@ -63,6 +68,15 @@ fn rule(name: &str) -> &'static Rule {
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
+    if !service.files.is_empty() && !super::files_placeable(service) {
+        found.push(rule("files-need-start-command").fire(
+            service,
+            service.files[0].span.clone(),
+            "Cloud Foundry mounts no file content: the start command writes `[[files]]` and then starts the process, but the image has no shell or the spec names no process (`container.command` or `args`)",
+            "files not written",
+            "give the image's entrypoint in `container.command` (with an image that has `/bin/sh`), or bake the files into the image and allow this rule",
+        ));
+    }
     let mut has_volume = false;
     for volume in service.persistent_volumes() {
         has_volume = true;

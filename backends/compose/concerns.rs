@@ -68,6 +68,13 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
         "NAME passed through from the environment of up; never written, and down needs no secret",
     );
     t.emulated(
+        Files,
+        noting_unused(
+            "written beside compose.yaml (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file changes the member's `berth.files` label, so `up` recreates it (all changed members at once)",
+            !service.files.is_empty(),
+        ),
+    );
+    t.emulated(
         TlsNames,
         "service names on the network; certificates from an external volume mounted read-only",
     );

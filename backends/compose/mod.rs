@@ -35,7 +35,7 @@ impl Backend for Compose {
             |_| concerns::concerns(service),
             |publish, diagnostics| {
                 let options_span = service.backend_options.get("compose").cloned();
-                let file = lower(service, publish, options_span)?;
+                let (file, mut files) = lower(service, publish, options_span)?;
                 let yaml = crate::yaml::to_yaml(&file)
                     .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let contents = format!("{}{yaml}", header_comment(service, diagnostics));
@@ -46,11 +46,10 @@ impl Backend for Compose {
                     header_comment(service, &[]),
                     service.name()
                 );
+                files.push(OutputFile::new("compose.yaml", contents));
+                files.push(OutputFile::new(".env", env));
                 Ok(Lowered {
-                    files: vec![
-                        OutputFile::new("compose.yaml", contents),
-                        OutputFile::new(".env", env),
-                    ],
+                    files,
                     tls_names: engine::tls_names(service),
                 })
             },
@@ -148,8 +147,9 @@ fn lower(
     service: &Service,
     publish: &Publish,
     options_span: Option<crate::source::Span>,
-) -> Result<ComposeFile, Vec<Diagnostic>> {
+) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
+    let mut outputs = Vec::new();
     let network = engine::network_name(service, "compose");
     let members = engine::members(service);
     let ports = engine::published_ports(service, publish, options_span)?;
@@ -198,8 +198,25 @@ fn lower(
             ]),
             ..Default::default()
         };
-        let line = engine::compose_command(service, &identity)?;
+        let files = crate::backends::docker::files::member_files(service, member, &members)?;
+        let line = engine::compose_command(service, &identity, &files.placements)?;
         (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
+        for (source, target) in &files.binds {
+            entry.volumes.push(ServiceVolume {
+                kind: "bind",
+                source: Some(format!("./{source}")),
+                target: target.clone(),
+                read_only: Some(true),
+            });
+        }
+        if !files.outputs.is_empty() {
+            // A changed file changes the service's configuration: `up` recreates the member.
+            entry.labels.insert(
+                "berth.files".to_string(),
+                crate::backends::docker::files::fingerprint(&files),
+            );
+        }
+        outputs.extend(files.outputs);
         for var in &service.container.env {
             let value = match &var.value {
                 EnvValue::Literal(t) => Some(render(t)?),
@@ -312,9 +329,10 @@ fn lower(
         entry.volumes.extend(tls_volume(&mut volumes));
         services.insert(format!("{name}-init"), entry);
     }
-    Ok(ComposeFile {
+    let file = ComposeFile {
         services,
         volumes,
         networks: BTreeMap::from([(network.clone(), NetworkDecl { name: network })]),
-    })
+    };
+    Ok((file, outputs))
 }

@@ -40,8 +40,19 @@ pub static RULES: &[Rule] = &[
         Warning,
         "the health check assumes a tool in the image"
     ),
+    rule!(
+        "file-owner-not-applied",
+        Warning,
+        "a file keeps the owner and mode its mount gives it"
+    ),
 ];
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    check_single_host(service, "compose", RULES, false)
+    let mut found = check_single_host(service, "compose", RULES, false);
+    found.extend(crate::backends::docker::files::owner_not_applied(
+        service,
+        crate::backend::rule_named(RULES, "compose", "file-owner-not-applied"),
+        "a bind mount",
+    ));
+    found
 }

@@ -69,6 +69,13 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
         "taken from the caller's environment when run.sh runs (-e NAME)",
     );
     t.emulated(
+        Files,
+        noting_unused(
+            "written beside run.sh (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file is reported like a changed spec",
+            !service.files.is_empty(),
+        ),
+    );
+    t.emulated(
         TlsNames,
         "container names on the network; certificates from a named volume mounted read-only",
     );

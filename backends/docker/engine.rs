@@ -150,23 +150,31 @@ pub struct ComposeCommand {
 }
 
 /// Renders a member's command line for `identity`, escaped for a compose-format file.
+/// With `placements`, a start script copies those files into place first.
 pub fn compose_command(
     service: &Service,
     identity: &crate::model::Identity,
+    placements: &[crate::start::Placement],
 ) -> Result<ComposeCommand, Vec<Diagnostic>> {
-    let render = |t| service.render(t, identity).map(|s| compose_literal(&s));
+    let render = |t| service.render(t, identity);
     let mut command: Vec<String> = service
         .container
         .command
         .iter()
         .map(render)
         .collect::<Result<_, _>>()?;
-    let args: Vec<String> = service
+    let mut args: Vec<String> = service
         .container
         .args
         .iter()
         .map(render)
         .collect::<Result<_, _>>()?;
+    if !placements.is_empty() {
+        command.append(&mut args);
+        command = crate::start::wrap(&crate::start::steps(placements), command);
+    }
+    let literal = |words: Vec<String>| words.iter().map(|w| compose_literal(w)).collect::<Vec<_>>();
+    let (mut command, args) = (literal(command), literal(args));
     Ok(if !command.is_empty() {
         let rest = command.split_off(1);
         ComposeCommand {

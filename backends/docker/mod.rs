@@ -3,6 +3,7 @@
 
 mod concerns;
 pub mod engine;
+pub mod files;
 mod rules;
 
 use crate::backend::{
@@ -80,18 +81,17 @@ impl Backend for Docker {
             |_| concerns::concerns(service),
             |publish, diagnostics| {
                 let options_span = service.backend_options.get("docker").cloned();
-                let contents = script(
+                let (contents, mut files) = script(
                     service,
                     publish,
                     options_span,
                     &header_comment(service, diagnostics),
                 )?;
                 let down = down_script(service, &header_comment(service, diagnostics))?;
+                files.push(OutputFile::script("run.sh", contents));
+                files.push(OutputFile::script("down.sh", down));
                 Ok(Lowered {
-                    files: vec![
-                        OutputFile::script("run.sh", contents),
-                        OutputFile::script("down.sh", down),
-                    ],
+                    files,
                     tls_names: engine::tls_names(service),
                 })
             },
@@ -105,6 +105,8 @@ struct Script {
     service: String,
     network: String,
     secret_checks: Vec<String>,
+    /// The script's directory is needed: members bind-mount files beside it.
+    files: bool,
     tls_volumes: Vec<String>,
     /// Ordered start waits for the previous member's health, when its check can pass alone.
     wait_healthy: bool,
@@ -164,8 +166,9 @@ fn script(
     publish: &Publish,
     options_span: Option<crate::source::Span>,
     header: &str,
-) -> Result<String, Vec<Diagnostic>> {
+) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
     let members = engine::members(service);
+    let mut outputs = Vec::new();
     let ports = engine::published_ports(service, publish, options_span)?;
     let limits = engine::limits(service);
     let name = service.name();
@@ -256,20 +259,27 @@ fn script(
                 ),
             );
         }
-        push_command(
-            &mut args,
-            service,
-            &service.container.command,
-            &service.container.args,
-            &identity,
-        )?;
+        let files = files::member_files(service, member, &members)?;
+        for (source, target) in &files.binds {
+            args.raw(&format!(
+                "--volume \"$here\"/{}",
+                shell_quote(&format!("{source}:{target}:ro"))
+            ));
+        }
+        push_command(&mut args, service, &identity, &files)?;
         let arguments = args.block("  ");
         runs.push(MemberRun {
             name: shell_quote(&member.name),
-            config: fnv(&arguments),
+            // A changed file changes the member's configuration too.
+            config: if files.outputs.is_empty() {
+                files::hash(&arguments)
+            } else {
+                files::hash(&format!("{arguments}{}", files::fingerprint(&files)))
+            },
             volumes,
             arguments,
         });
+        outputs.extend(files.outputs);
     }
 
     let init = match &service.init {
@@ -310,6 +320,7 @@ fn script(
         service: shell_quote(name),
         network: shell_quote(&engine::network_name(service, "docker")),
         secret_checks,
+        files: !service.files.is_empty(),
         tls_volumes: service
             .tls
             .iter()
@@ -333,11 +344,12 @@ fn script(
     } else {
         ""
     };
-    Ok(format!(
+    let script = format!(
         "{}{FUNCTIONS}{wait}{}",
         render("run.sh")?,
         render("run-members")?
-    ))
+    );
+    Ok((script, outputs))
 }
 
 /// The liveness check run.sh gives the engine. `--health-cmd` runs through `/bin/sh`: an image
@@ -384,33 +396,32 @@ fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic
 
 /// `--entrypoint` takes one word: the spec's `command[0]`; the rest of `command` and the `args`
 /// follow the image, which is what Kubernetes' command and args mean.
+/// The image and the member's command line; a start script that copies files into place goes
+/// first when the member has any.
 fn push_command(
     args: &mut Arguments,
     service: &Service,
-    command: &[crate::model::Template],
-    rest: &[crate::model::Template],
     identity: &Identity,
+    files: &files::MemberFiles,
 ) -> Result<(), Vec<Diagnostic>> {
     let mut words = Vec::new();
-    for t in command.iter().chain(rest) {
+    for t in service
+        .container
+        .command
+        .iter()
+        .chain(&service.container.args)
+    {
         words.push(service.render(t, identity)?);
     }
-    if !command.is_empty() {
+    if !files.placements.is_empty() {
+        words = crate::start::wrap(&crate::start::steps(&files.placements), words);
+    }
+    if !service.container.command.is_empty() || !files.placements.is_empty() {
         args.flag("--entrypoint", &words.remove(0));
     }
     words.insert(0, service.render(&service.container.image, identity)?);
     args.words(&words);
     Ok(())
-}
-
-/// A stable fingerprint of a member's configuration, so a re-run can tell that the spec changed.
-fn fnv(text: &str) -> String {
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    format!("{hash:016x}")
 }
 
 /// Lines of `run.sh` that stop it unless the caller's environment holds each secret, which
@@ -419,6 +430,16 @@ fn fnv(text: &str) -> String {
 /// is called through `env`, which hands it on under its real name.
 fn secret_checks(service: &Service) -> Vec<String> {
     let mut lines = Vec::new();
+    for file in &service.files {
+        if let crate::model::FileBody::Secret { secret, key } = &file.body {
+            let source = files::secret_source(secret, key);
+            lines.push(format!(
+                "[ -f \"$here\"/{} ] || {{ echo {} >&2; exit 1; }}",
+                shell_quote(&source),
+                shell_quote(&format!("run.sh: put the value of key {key} of secret {secret} in {source} beside this script (it becomes {})", file.path))
+            ));
+        }
+    }
     let mut renamed = Vec::new();
     for var in &service.container.env {
         let EnvValue::Secret { secret, key } = &var.value else {

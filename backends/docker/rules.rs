@@ -45,8 +45,19 @@ pub static RULES: &[Rule] = &[
         Warning,
         "the image has no shell, so docker run gets no health check"
     ),
+    rule!(
+        "file-owner-not-applied",
+        Warning,
+        "a file keeps the owner and mode its mount gives it"
+    ),
 ];
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    check_single_host(service, "docker", RULES, true)
+    let mut found = check_single_host(service, "docker", RULES, true);
+    found.extend(super::files::owner_not_applied(
+        service,
+        crate::backend::rule_named(RULES, "docker", "file-owner-not-applied"),
+        "a bind mount",
+    ));
+    found
 }

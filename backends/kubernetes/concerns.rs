@@ -70,6 +70,13 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.native(Secrets, "env valueFrom.secretKeyRef");
     t.native(
+        Files,
+        noting_unused(
+            "a ConfigMap (a key per member where content differs, picked by subPathExpr) and the user's Secrets, mounted by subPath with their modes; a start script copies in a file that needs an owner; a hash of the ConfigMap in the pod template rolls the pods one at a time",
+            !service.files.is_empty(),
+        ),
+    );
+    t.native(
         TlsNames,
         "stable per-member DNS names through the headless Service; the Secret is mounted read-only",
     );

@@ -10,8 +10,8 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    ExecAction, HTTPGetAction, Namespace, ObjectFieldSelector, PersistentVolumeClaim,
+    Affinity, Capabilities, ConfigMap, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, Namespace, ObjectFieldSelector, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
     PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
     SecretVolumeSource, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
@@ -178,7 +178,26 @@ pub fn lower(
         name: POD_NAME_MARK.into(),
         host: names.host(POD_NAME_MARK),
     };
-    let member_container = container(service, &Identity::new(Some(&me), &peers), true)?;
+    let pod_files = super::files::pod_files(service, &peers, POD_NAME_ENV).map_err(|d| vec![d])?;
+    if !pod_files.data.is_empty() {
+        let config_map = ConfigMap {
+            metadata: metadata(
+                service,
+                settings,
+                &super::files::config_map_name(service),
+                "member",
+            ),
+            data: Some(pod_files.data.clone()),
+            ..Default::default()
+        };
+        emit(
+            15,
+            "configmap",
+            &super::files::config_map_name(service),
+            &config_map,
+        )?;
+    }
+    let member_container = container(service, &Identity::new(Some(&me), &peers), Some(&pod_files))?;
     let mut statefulset_metadata = metadata(service, settings, service.name(), "member");
     statefulset_metadata.annotations = service
         .description
@@ -210,12 +229,24 @@ pub fn lower(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(member_labels.clone()),
+                    // A changed file changes the template: the pods roll, one at a time.
+                    annotations: (!pod_files.data.is_empty()).then(|| {
+                        let data: String = pod_files
+                            .data
+                            .iter()
+                            .map(|(k, v)| format!("{k}\n{v}\n"))
+                            .collect();
+                        BTreeMap::from([(
+                            "berth.dev/files".to_string(),
+                            crate::backends::docker::files::hash(&data),
+                        )])
+                    }),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
                     affinity: affinity(service, &member_labels),
                     containers: vec![member_container],
-                    volumes: pod_volumes(service),
+                    volumes: pod_volumes(service, &pod_files),
                     termination_grace_period_seconds: Some(service.stop_grace.value as i64),
                     security_context: Some(pod_security(service)),
                     automount_service_account_token: Some(false),
@@ -415,11 +446,13 @@ fn render_member(
         .replace(POD_ORDINAL_MARK, &format!("$({POD_ORDINAL_ENV})")))
 }
 
+/// A member's container (with its files), or the init Job's (`files` is `None`).
 fn container(
     service: &Service,
     identity: &Identity,
-    member: bool,
+    files: Option<&super::files::PodFiles>,
 ) -> Result<Container, Vec<Diagnostic>> {
+    let member = files.is_some();
     let c = &service.container;
     let image = service.render(&c.image, identity)?;
     if image.contains(POD_NAME_MARK) || image.contains(POD_ORDINAL_MARK) {
@@ -428,7 +461,7 @@ fn container(
             .help("use the same image for every member")]);
     }
     let mut used = [false; 2];
-    let command = c
+    let mut command = c
         .command
         .iter()
         .map(|t| render_member(service, t, identity, &mut used))
@@ -438,6 +471,13 @@ fn container(
         .iter()
         .map(|t| render_member(service, t, identity, &mut used))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(files) = files.filter(|f| !f.placements.is_empty()) {
+        // The start script copies files into place, then runs the command and args.
+        let mut script = crate::start::wrap(&crate::start::steps(&files.placements), Vec::new());
+        script[2] = escape_dollars(&script[2]);
+        command.splice(0..0, script);
+    }
+    used[0] |= files.is_some_and(|f| f.uses_pod_name);
     let mut env = Vec::new();
     for var in &c.env {
         env.push(match &var.value {
@@ -483,6 +523,7 @@ fn container(
         })
         .collect();
     mounts.extend(tls_mount(service).unwrap_or_default());
+    mounts.extend(files.map(|f| f.mounts.clone()).unwrap_or_default());
     let liveness = service.health.liveness.as_ref().map(probe);
     // Without a startup probe, a replica replaying its log after a crash is killed by liveness
     // before it finishes; give it the liveness check with a five-minute allowance instead.
@@ -623,7 +664,7 @@ fn container_security(service: &Service) -> SecurityContext {
     }
 }
 
-fn pod_volumes(service: &Service) -> Option<Vec<Volume>> {
+fn pod_volumes(service: &Service, files: &super::files::PodFiles) -> Option<Vec<Volume>> {
     let mut volumes: Vec<Volume> = service
         .volumes
         .iter()
@@ -638,6 +679,7 @@ fn pod_volumes(service: &Service) -> Option<Vec<Volume>> {
         })
         .collect();
     volumes.extend(tls_volume(service));
+    volumes.extend(files.volumes.iter().cloned());
     (!volumes.is_empty()).then_some(volumes)
 }
 

@@ -3,6 +3,7 @@
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
 mod concerns;
+mod files;
 mod lower;
 mod rules;
 

@@ -13,6 +13,11 @@ macro_rules! rule {
 
 pub static RULES: &[Rule] = &[
     rule!(
+        "file-owner-not-applied",
+        Warning,
+        "a file keeps the owner and mode its mount gives it"
+    ),
+    rule!(
         "no-persistent-volume",
         Error,
         "the service keeps its data without a persistent volume"
@@ -61,7 +66,13 @@ fn rule(name: &str) -> &'static Rule {
 }
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    let mut found = Vec::new();
+    let mut found: Vec<Diagnostic> = crate::backends::docker::files::owner_not_applied(
+        service,
+        rule("file-owner-not-applied"),
+        "a projected ConfigMap or Secret file (root, with the pod's `fsGroup`)",
+    )
+    .into_iter()
+    .collect();
     let replication = &service.replication;
     let replicas = service.replicas();
 

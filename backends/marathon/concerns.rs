@@ -79,6 +79,13 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         ),
     );
     t.native(Secrets, "the DC/OS secret store");
+    t.emulated(
+        Files,
+        noting_unused(
+            "a start script writes each file (secrets from variables the DC/OS secret store fills) before exec'ing the command; a changed file changes the app, which Marathon restarts",
+            !service.files.is_empty(),
+        ),
+    );
     t.degraded(
         TlsNames,
         "Mesos-DNS names are stable; certificates are not mounted",

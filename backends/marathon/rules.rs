@@ -15,6 +15,11 @@ macro_rules! rule {
 
 pub static RULES: &[Rule] = &[
     rule!(
+        "files-need-start-command",
+        Error,
+        "`[[files]]` need a start script, which the image or spec cannot run"
+    ),
+    rule!(
         "no-persistent-volume",
         Error,
         "the service keeps its data without a persistent volume"
@@ -53,6 +58,15 @@ fn rule(name: &str) -> &'static Rule {
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
+    if !service.files.is_empty() && !crate::start::possible(service) {
+        found.push(rule("files-need-start-command").fire(
+            service,
+            service.files[0].span.clone(),
+            "Marathon mounts no file content: a start script writes `[[files]]` and then starts the process, but the image has no shell or the spec no `container.command` to start",
+            "files not written",
+            "give the image's entrypoint in `container.command` (with an image that has `/bin/sh`), or bake the files into the image and allow this rule",
+        ));
+    }
     let resident = service.persistent_volumes().next().is_some();
     if !resident {
         found.push(rule("no-persistent-volume").fire(

@@ -95,6 +95,13 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         "external Swarm secrets as files; the container gets <NAME>_FILE",
     );
     t.native(
+        Files,
+        noting_unused(
+            "a config per member and file, named by a hash of its content, and external secrets `<secret>.<key>`, each with uid, gid and mode; a changed file is a new config, which deploy.sh rolls one member at a time",
+            !service.files.is_empty(),
+        ),
+    );
+    t.native(
         TlsNames,
         "service names on the overlay network; certificate files as external Swarm secrets",
     );

@@ -177,7 +177,7 @@ impl Backend for Swarm {
             |settings, diagnostics| {
                 let header = header_comment(service, diagnostics);
                 let options_span = service.backend_options.get("swarm").cloned();
-                let stack = lower(service, settings, options_span)?;
+                let (stack, outputs) = lower(service, settings, options_span)?;
                 let yaml = |stack: &Stack| {
                     crate::yaml::to_yaml(stack)
                         .map(|text| format!("{header}{text}"))
@@ -197,6 +197,7 @@ impl Backend for Swarm {
                         yaml(&member_stack(&stack, &member.name))?,
                     ));
                 }
+                files.extend(outputs);
                 Ok(Lowered {
                     files,
                     tls_names: tls_names(service),
@@ -216,6 +217,8 @@ struct Stack {
     networks: BTreeMap<String, NetworkDecl>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     secrets: BTreeMap<String, SecretDecl>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    configs: BTreeMap<String, ConfigDecl>,
 }
 
 #[derive(Serialize, Default, Clone)]
@@ -237,6 +240,8 @@ struct StackService {
     volumes: Vec<ServiceVolume>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<SecretUse>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    configs: Vec<SecretUse>,
     networks: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<Healthcheck>,
@@ -263,10 +268,25 @@ struct ServiceVolume {
     target: String,
 }
 
-#[derive(Serialize, Clone)]
+/// A secret or config in a service: where it appears, and as whose file.
+#[derive(Serialize, Clone, Default)]
 struct SecretUse {
     source: String,
     target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<u32>,
+}
+
+/// A config whose name carries a hash of its content: a changed file is a new config, so the
+/// member's task is replaced (configs cannot change in place).
+#[derive(Serialize, Clone)]
+struct ConfigDecl {
+    name: String,
+    file: String,
 }
 
 /// A task's health check, or `disable: true` (which also turns off the image's own).
@@ -359,6 +379,64 @@ struct SecretDecl {
     external: bool,
 }
 
+/// A member's `[[files]]`: each content file a config of its own (written beside the stack file),
+/// each secret file an external secret `<secret>.<key>`, both with the file's owner and mode.
+fn files_of_member(
+    service: &Service,
+    member: &crate::model::Member,
+    members: &[crate::model::Member],
+    entry: &mut StackService,
+    secrets: &mut BTreeMap<String, SecretDecl>,
+    configs: &mut BTreeMap<String, ConfigDecl>,
+    outputs: &mut Vec<OutputFile>,
+) -> Result<(), Vec<Diagnostic>> {
+    let identity = Identity::new(Some(member), members);
+    for (index, file) in service.files.iter().enumerate() {
+        let owner = file.owner.map(|o| o.to_string());
+        let mut used = SecretUse {
+            target: file.path.clone(),
+            uid: owner.clone(),
+            gid: owner,
+            mode: Some(file.mode),
+            ..Default::default()
+        };
+        match service.file_content(file, &identity)? {
+            Some(text) => {
+                let key = file.key(index);
+                let path = format!("files/{}/{key}", member.name);
+                let hash = crate::backends::docker::files::hash(&text);
+                let logical = format!("{}-{key}", member.name);
+                configs.insert(
+                    logical.clone(),
+                    ConfigDecl {
+                        name: format!("{}-{}-{}", member.name, index, &hash[..12]),
+                        file: format!("./{path}"),
+                    },
+                );
+                outputs.push(OutputFile::with_mode(path, text, file.mode));
+                used.source = logical;
+                entry.configs.push(used);
+            }
+            None => {
+                let crate::model::FileBody::Secret { secret, key } = &file.body else {
+                    unreachable!("a file without content is a secret")
+                };
+                let name = format!("{secret}.{key}");
+                secrets.insert(
+                    name.clone(),
+                    SecretDecl {
+                        name: name.clone(),
+                        external: true,
+                    },
+                );
+                used.source = name;
+                entry.secrets.push(used);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn label_prefix(service: &Service) -> String {
     format!("{}.member.", service.name())
 }
@@ -367,7 +445,7 @@ fn lower(
     service: &Service,
     settings: &Settings,
     options_span: Option<Span>,
-) -> Result<Stack, Vec<Diagnostic>> {
+) -> Result<(Stack, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
     let network = engine::network_name(service, "swarm");
     let members = engine::members(service);
@@ -382,6 +460,8 @@ fn lower(
     let mut services = BTreeMap::new();
     let mut volumes = BTreeMap::new();
     let mut secrets = BTreeMap::new();
+    let mut configs = BTreeMap::new();
+    let mut outputs = Vec::new();
     let mut tls_secrets = Vec::new();
     if let Some(tls) = &service.tls {
         for file in &settings.tls_files {
@@ -396,6 +476,7 @@ fn lower(
             tls_secrets.push(SecretUse {
                 source: secret,
                 target: format!("{}/{file}", tls.value.path.trim_end_matches('/')),
+                ..Default::default()
             });
         }
     }
@@ -456,8 +537,17 @@ fn lower(
             },
             ..Default::default()
         };
-        let line = engine::compose_command(service, &identity)?;
+        let line = engine::compose_command(service, &identity, &[])?;
         (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
+        files_of_member(
+            service,
+            member,
+            &members,
+            &mut entry,
+            &mut secrets,
+            &mut configs,
+            &mut outputs,
+        )?;
         for var in &service.container.env {
             match &var.value {
                 EnvValue::Literal(t) => {
@@ -480,14 +570,12 @@ fn lower(
                     entry.secrets.push(SecretUse {
                         source: swarm_secret.clone(),
                         target: swarm_secret,
+                        ..Default::default()
                     });
                 }
             }
         }
-        entry.secrets.extend(tls_secrets.iter().map(|s| SecretUse {
-            source: s.source.clone(),
-            target: s.target.clone(),
-        }));
+        entry.secrets.extend(tls_secrets.iter().cloned());
         entry.ports = published
             .iter()
             .map(|p| PortDecl {
@@ -544,13 +632,7 @@ fn lower(
                 entrypoint: Some(command),
                 command: Some(rest),
                 networks: vec![network.clone()],
-                secrets: tls_secrets
-                    .iter()
-                    .map(|s| SecretUse {
-                        source: s.source.clone(),
-                        target: s.target.clone(),
-                    })
-                    .collect(),
+                secrets: tls_secrets.clone(),
                 labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
                 deploy: Deploy {
                     replicas: 1,
@@ -572,21 +654,25 @@ fn lower(
     } else {
         BTreeMap::new()
     };
-    Ok(Stack {
-        version: "3.8",
-        services,
-        volumes,
-        networks: BTreeMap::from([(
-            network.clone(),
-            NetworkDecl {
-                name: network,
-                driver: "overlay",
-                attachable: true,
-                driver_opts,
-            },
-        )]),
-        secrets,
-    })
+    Ok((
+        Stack {
+            version: "3.8",
+            services,
+            volumes,
+            networks: BTreeMap::from([(
+                network.clone(),
+                NetworkDecl {
+                    name: network,
+                    driver: "overlay",
+                    attachable: true,
+                    driver_opts,
+                },
+            )]),
+            secrets,
+            configs,
+        },
+        outputs,
+    ))
 }
 
 /// A member's volume, `<name>-swarm-<ordinal>-<volume>`: not the docker and compose backends'
@@ -620,12 +706,29 @@ fn member_stack(stack: &Stack, member: &str) -> Stack {
         .iter()
         .filter_map(|s| Some((s.source.clone(), stack.secrets.get(&s.source)?.clone())))
         .collect();
+    // `members/<member>.yaml` is one directory down: its files are `../files/...`.
+    let configs = service
+        .configs
+        .iter()
+        .filter_map(|c| {
+            let decl = stack.configs.get(&c.source)?;
+            let file = format!("../{}", decl.file.trim_start_matches("./"));
+            Some((
+                c.source.clone(),
+                ConfigDecl {
+                    name: decl.name.clone(),
+                    file,
+                },
+            ))
+        })
+        .collect();
     Stack {
         version: stack.version,
         services: BTreeMap::from([(member.to_string(), service)]),
         volumes,
         networks: stack.networks.clone(),
         secrets,
+        configs,
     }
 }
 

@@ -236,7 +236,7 @@ fn take_files(
         files.extend(o.files.iter_mut().map(|f| output::Planned {
             path: format!("{dir}/{}", f.path),
             contents: std::mem::take(&mut f.contents),
-            executable: f.executable,
+            mode: f.mode,
         }));
     }
     files
@@ -269,7 +269,7 @@ pub fn plan(
     files.push(output::Planned {
         path: crate::report::FILE.into(),
         contents: report,
-        executable: false,
+        mode: 0o644,
     });
     Ok(files)
 }

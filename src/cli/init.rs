@@ -9,7 +9,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use std::path::Path;
 
 /// The examples `--from` accepts.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("postgres", include_str!("../../examples/postgres.toml")),
     (
         "cockroachdb",
@@ -18,6 +18,11 @@ const TEMPLATES: [(&str, &str); 5] = [
     ("etcd", include_str!("../../examples/etcd.toml")),
     ("kafka", include_str!("../../examples/kafka.toml")),
     ("redis", include_str!("../../examples/redis.toml")),
+    ("rabbitmq", include_str!("../../examples/rabbitmq.toml")),
+    (
+        "elasticsearch",
+        include_str!("../../examples/elasticsearch.toml"),
+    ),
 ];
 
 /// Why a warning is accepted in a fresh spec: the trade-offs that hold for every deployment of

@@ -178,7 +178,7 @@ impl FakeDocker {
             .env("PATH", path)
             .env("FAKE_DOCKER_DIR", self.dir.path())
             .env("REAL_DOCKER", &self.real)
-            .env("FAKE_DOCKER_PRESENT", "db-tls")
+            .env("FAKE_DOCKER_PRESENT", "db-tls elasticsearch-certs")
             .envs(SECRET_ENV);
         if exists {
             command.env("FAKE_DOCKER_EXISTS", "1");
@@ -234,8 +234,26 @@ pub fn compile_all_specs(out: &Path, backends: &[&str]) -> Vec<String> {
         }
         let output = berth(&args, &root());
         assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        provide_secret_files(&destination);
     }
     specs.into_iter().map(|(name, _)| name).collect()
+}
+
+/// Puts the secret files that run.sh checks for (`secrets/<secret>/<key>`) beside run.sh and
+/// compose.yaml, as a user would.
+pub fn provide_secret_files(out: &Path) {
+    let Ok(script) = std::fs::read_to_string(out.join("docker/run.sh")) else {
+        return;
+    };
+    for (at, _) in script.match_indices("[ -f \"$here\"/") {
+        let rest = &script[at + "[ -f \"$here\"/".len()..];
+        let relative = &rest[..rest.find(' ').unwrap()];
+        for backend in ["docker", "compose"] {
+            let file = out.join(backend).join(relative);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, "a secret the user provides").unwrap();
+        }
+    }
 }
 
 /// The founders' schemas: `$BERTH_SCHEMAS`, or `../shared/schemas` beside the checkout.

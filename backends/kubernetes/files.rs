@@ -1,0 +1,139 @@
+//! `[[files]]` on Kubernetes: content files are keys of one ConfigMap (one key per member when
+//! the content differs, picked by `subPathExpr` from the pod's name), secret files are keys of
+//! the user's Secrets, each projected with its mode and mounted by `subPath` at its path. A hash
+//! of the ConfigMap is a pod-template annotation, so a changed file rolls the pods one at a time.
+//! Projected files belong to root (and the pod's `fsGroup`): a file with an `owner` is mounted
+//! aside and copied into place by a start script.
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{FileBody, Identity, Member, Service};
+use crate::start::{Placement, Source};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, KeyToPath, SecretVolumeSource, Volume, VolumeMount,
+};
+use std::collections::BTreeMap;
+
+pub const CONFIG_VOLUME: &str = "berth-files";
+
+#[derive(Default)]
+pub struct PodFiles {
+    /// The ConfigMap's data; empty when no file has content.
+    pub data: BTreeMap<String, String>,
+    pub volumes: Vec<Volume>,
+    pub mounts: Vec<VolumeMount>,
+    /// Files a start script copies into place.
+    pub placements: Vec<Placement>,
+    /// Whether a mount picks its key by the pod's name.
+    pub uses_pod_name: bool,
+}
+
+pub fn config_map_name(service: &Service) -> String {
+    format!("{}-files", service.name())
+}
+
+/// The files of the pod template; `pod_name_variable` is the container's variable holding the
+/// pod's name.
+pub fn pod_files(
+    service: &Service,
+    peers: &[Member],
+    pod_name_variable: &str,
+) -> Result<PodFiles, Diagnostic> {
+    let copy = crate::start::possible(service);
+    let mut files = PodFiles::default();
+    let mut config_items = Vec::new();
+    for (index, file) in service.files.iter().enumerate() {
+        let key = file.key(index);
+        let needs_copy = file.owner.is_some() && copy;
+        let target = if needs_copy {
+            format!("/run/berth/files/{key}")
+        } else {
+            file.path.clone()
+        };
+        let mode = Some(file.mode as i32);
+        let mut mount = VolumeMount {
+            mount_path: target.clone(),
+            read_only: Some(true),
+            ..Default::default()
+        };
+        match &file.body {
+            FileBody::Content(_) => {
+                let contents = peers
+                    .iter()
+                    .map(|peer| {
+                        let text = service.file_content(file, &Identity::new(Some(peer), peers))?;
+                        Ok((peer.name.clone(), text.unwrap_or_default()))
+                    })
+                    .collect::<Result<Vec<_>, Diagnostic>>()?;
+                let same = contents.windows(2).all(|w| w[0].1 == w[1].1);
+                mount.name = CONFIG_VOLUME.into();
+                if same {
+                    let text = contents
+                        .into_iter()
+                        .next()
+                        .map(|(_, t)| t)
+                        .unwrap_or_default();
+                    files.data.insert(key.clone(), text);
+                    config_items.push(item(&key, mode));
+                    mount.sub_path = Some(key.clone());
+                } else {
+                    for (pod, text) in contents {
+                        let pod_key = format!("{pod}.{key}");
+                        config_items.push(item(&pod_key, mode));
+                        files.data.insert(pod_key, text);
+                    }
+                    mount.sub_path_expr = Some(format!("$({pod_name_variable}).{key}"));
+                    files.uses_pod_name = true;
+                }
+            }
+            FileBody::Secret {
+                secret,
+                key: secret_key,
+            } => {
+                let volume = format!("berth-secret-{index}");
+                files.volumes.push(Volume {
+                    name: volume.clone(),
+                    secret: Some(SecretVolumeSource {
+                        secret_name: Some(secret.clone()),
+                        items: Some(vec![item(secret_key, mode)]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                mount.name = volume;
+                mount.sub_path = Some(secret_key.clone());
+            }
+        }
+        files.mounts.push(mount);
+        if needs_copy {
+            files.placements.push(Placement {
+                path: file.path.clone(),
+                source: Source::Mounted(target),
+                mode: file.mode,
+                owner: file.owner,
+            });
+        }
+    }
+    if !config_items.is_empty() {
+        files.volumes.insert(
+            0,
+            Volume {
+                name: CONFIG_VOLUME.into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config_map_name(service),
+                    items: Some(config_items),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+    }
+    Ok(files)
+}
+
+fn item(key: &str, mode: Option<i32>) -> KeyToPath {
+    KeyToPath {
+        key: key.to_string(),
+        path: key.to_string(),
+        mode,
+    }
+}

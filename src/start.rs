@@ -1,0 +1,89 @@
+//! Start scripts that put `[[files]]` in place before the image's process starts: for
+//! orchestrators whose mounts cannot give a file its owner and mode (docker run, compose and
+//! Kubernetes bind or project files as they are), and for those that cannot mount file content at
+//! all (Marathon, Cloud Foundry). The script runs under the image's `/bin/sh`, then `exec`s the
+//! process the spec names, so the image's own entrypoint still runs.
+
+use crate::backends::docker::engine::shell_quote;
+
+/// Where a file's bytes come from when the script runs.
+pub enum Source {
+    /// Text written by the script: a shell word, so that it may expand a variable such as
+    /// Cloud Foundry's instance index.
+    Word(String),
+    /// A file mounted elsewhere in the container.
+    Mounted(String),
+    /// An environment variable holding the content (a secret the platform injects).
+    Variable(String),
+}
+
+/// One file the script puts in place.
+pub struct Placement {
+    pub path: String,
+    pub source: Source,
+    pub mode: u32,
+    pub owner: Option<u32>,
+}
+
+/// Shell steps that put each file in place, to be joined with `&&`. A file from an earlier start
+/// is removed first: it may be read-only to its owner.
+pub fn steps(placements: &[Placement]) -> Vec<String> {
+    let mut steps = Vec::new();
+    for placement in placements {
+        let path = shell_quote(&placement.path);
+        let dir = placement.path.rsplit_once('/').map_or("/", |(dir, _)| dir);
+        if !dir.is_empty() {
+            steps.push(format!("mkdir -p {}", shell_quote(dir)));
+        }
+        steps.push(format!("rm -f {path}"));
+        steps.push(match &placement.source {
+            Source::Word(word) => format!("printf '%s' {word} > {path}"),
+            Source::Mounted(from) => format!("cp {} {path}", shell_quote(from)),
+            Source::Variable(name) => format!("printf '%s' \"${name}\" > {path}"),
+        });
+        if let Some(owner) = placement.owner {
+            steps.push(format!("chown {owner} {path}"));
+        }
+        steps.push(format!("chmod {:04o} {path}", placement.mode));
+    }
+    steps
+}
+
+/// The argv that runs `steps` and then `argv` (the spec's command and args) in their place:
+/// `/bin/sh -c 'STEPS && exec "$0" "$@"' argv...`.
+pub fn wrap(steps: &[String], argv: Vec<String>) -> Vec<String> {
+    let mut wrapped = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        format!("{} && exec \"$0\" \"$@\"", steps.join(" && ")),
+    ];
+    wrapped.extend(argv);
+    wrapped
+}
+
+/// Whether a start script can run in this service's image before its process: the image has a
+/// shell, and the spec names the process (`container.command`), which the script must `exec`.
+pub fn possible(service: &crate::model::Service) -> bool {
+    service.container.shell != Some(false) && !service.container.command.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_places_each_file_and_then_runs_the_process() {
+        let steps = steps(&[Placement {
+            path: "/var/lib/app/.cookie".into(),
+            source: Source::Mounted("/run/secrets/app.cookie".into()),
+            mode: 0o400,
+            owner: Some(999),
+        }]);
+        let argv = wrap(&steps, vec!["docker-entrypoint.sh".into(), "it's".into()]);
+        assert_eq!(
+            argv[2],
+            "mkdir -p /var/lib/app && rm -f /var/lib/app/.cookie && cp /run/secrets/app.cookie /var/lib/app/.cookie && chown 999 /var/lib/app/.cookie && chmod 0400 /var/lib/app/.cookie && exec \"$0\" \"$@\""
+        );
+        assert_eq!(&argv[3..], ["docker-entrypoint.sh", "it's"]);
+    }
+}
