@@ -55,6 +55,12 @@ fn every_app_matches_the_app_definition_schema() {
     // The fields only lifted rules produce: `dependencies`, replacement after unreachable, a
     // command check, over-capacity upgrades (and the `hosts` constraints of `everything`).
     let lifted = dir.path().join("lifted.toml");
+    // `everything` reads one of its files from beside it.
+    std::fs::copy(
+        root().join("tests/specs/everything.conf"),
+        dir.path().join("everything.conf"),
+    )
+    .unwrap();
     let everything = std::fs::read_to_string(root().join("tests/specs/everything.toml")).unwrap();
     std::fs::write(
         &lifted,
