@@ -654,8 +654,9 @@ impl Deployment {
         commands.push(cmd(&["docker", "rm", "--force", "--volumes", &self.client]));
         if self.software.kind == Kind::Rabbitmq {
             // The image declares `VOLUME /var/lib/rabbitmq` above the example's data volume: each
-            // container also had an anonymous volume, which `down` leaves.
-            commands.push(cmd(&[
+            // container also had an anonymous volume, which `down` leaves. (The commands run
+            // last to first: this one after the containers are gone.)
+            commands.insert(0, cmd(&[
                 "sh",
                 "-c",
                 "docker volume ls -qf dangling=true | grep -E '^[0-9a-f]{64}$' | xargs -r docker volume rm",
