@@ -1056,6 +1056,10 @@ fn a_spec_written_from_the_images_documentation_compiles_for_its_targets() {
     write(dir.path(), "search.toml", NEW_USER_SEARCH);
     let output = berth(&["compile", "search.toml", "--out", "out"], dir.path());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("certificates must cover"),
+        "no TLS names for a service without `[tls]`"
+    );
     let mut made: Vec<String> = std::fs::read_dir(dir.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
