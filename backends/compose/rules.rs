@@ -53,6 +53,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         service,
         crate::backend::rule_named(RULES, "compose", "file-owner-not-applied"),
         "a bind mount",
+        true,
     ));
     found
 }

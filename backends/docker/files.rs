@@ -96,18 +96,20 @@ pub fn hash(text: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// The rule that fires when a file needs the start script (`needs`) but the image cannot run
-/// one: the file then keeps what `mount` gives it.
+/// The rule that fires when a file needs the start script (one with an `owner`, and with
+/// `secrets_too` every secret file) but the image cannot run one: the file then keeps what
+/// `mount` gives it.
 pub fn owner_not_applied(
     service: &Service,
     rule: &'static crate::backend::Rule,
     mount: &str,
+    secrets_too: bool,
 ) -> Option<Diagnostic> {
     if crate::start::possible(service) {
         return None;
     }
     let file = service.files.iter().find(|f| {
-        f.owner.is_some() || (mount == "a bind mount" && matches!(f.body, FileBody::Secret { .. }))
+        f.owner.is_some() || (secrets_too && matches!(f.body, FileBody::Secret { .. }))
     })?;
     let why = if service.container.shell == Some(false) {
         "the image has no shell"

@@ -58,6 +58,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         service,
         crate::backend::rule_named(RULES, "docker", "file-owner-not-applied"),
         "a bind mount",
+        true,
     ));
     found
 }

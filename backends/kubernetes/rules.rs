@@ -70,6 +70,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         service,
         rule("file-owner-not-applied"),
         "a projected ConfigMap or Secret file (root, with the pod's `fsGroup`)",
+        false,
     )
     .into_iter()
     .collect();
