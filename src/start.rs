@@ -61,6 +61,33 @@ pub fn wrap(steps: &[String], argv: Vec<String>) -> Vec<String> {
     wrapped
 }
 
+/// Each of the service's files as a start script writes it, for platforms that mount no file
+/// content: the text as the shell word `word` makes of it, a secret from the variable that
+/// `secret_variable(index, secret, key)` declares and names.
+pub fn written(
+    service: &crate::model::Service,
+    identity: &crate::model::Identity,
+    word: impl Fn(&str) -> String,
+    mut secret_variable: impl FnMut(usize, &str, &str) -> String,
+) -> Result<Vec<Placement>, crate::diagnostic::Diagnostic> {
+    let mut placements = Vec::new();
+    for (index, file) in service.files.iter().enumerate() {
+        let source = match &file.body {
+            crate::model::FileBody::Content(t) => Source::Word(word(&service.render(t, identity)?)),
+            crate::model::FileBody::Secret { secret, key } => {
+                Source::Variable(secret_variable(index, secret, key))
+            }
+        };
+        placements.push(Placement {
+            path: file.path.clone(),
+            source,
+            mode: file.mode,
+            owner: file.owner,
+        });
+    }
+    Ok(placements)
+}
+
 /// Whether a start script can run in this service's image before its process: the image has a
 /// shell, and the spec names the process (`container.command`), which the script must `exec`.
 pub fn possible(service: &crate::model::Service) -> bool {

@@ -389,7 +389,13 @@ fn manifest(
         argv.push(shell_word(&service.render(t, &identity)?));
     }
     if files_placeable(service) {
-        let placements = file_placements(service, &identity, &mut env)?;
+        // A secret file's content comes from a variable that `cf push --vars-file` fills.
+        let placements =
+            crate::start::written(service, &identity, shell_word, |index, secret, key| {
+                let variable = format!("BERTH_FILE_{index}");
+                env.insert(variable.clone(), format!("(({secret}-{key}))"));
+                variable
+            })?;
         steps.extend(crate::start::steps(&placements));
     }
     let command = start_command(service, steps, instance_env, argv)?;
@@ -464,36 +470,6 @@ fn manifest(
 pub fn files_placeable(service: &Service) -> bool {
     service.container.shell != Some(false)
         && !(service.container.command.is_empty() && service.container.args.is_empty())
-}
-
-/// Each file as the start command writes it: content as a shell word (which may expand the
-/// instance index), a secret's from a variable that `cf push --vars-file` fills.
-fn file_placements(
-    service: &Service,
-    identity: &Identity,
-    env: &mut BTreeMap<String, String>,
-) -> Result<Vec<crate::start::Placement>, Vec<Diagnostic>> {
-    use crate::start::{Placement, Source};
-    let mut placements = Vec::new();
-    for (index, file) in service.files.iter().enumerate() {
-        let source = match &file.body {
-            crate::model::FileBody::Content(t) => {
-                Source::Word(shell_word(&service.render(t, identity)?))
-            }
-            crate::model::FileBody::Secret { secret, key } => {
-                let variable = format!("BERTH_FILE_{index}");
-                env.insert(variable.clone(), format!("(({secret}-{key}))"));
-                Source::Variable(variable)
-            }
-        };
-        placements.push(Placement {
-            path: file.path.clone(),
-            source,
-            mode: file.mode,
-            owner: file.owner,
-        });
-    }
-    Ok(placements)
 }
 
 /// The start command, if one is needed: it replaces the image's entrypoint and command, so it

@@ -212,44 +212,6 @@ fn lower(
     Ok(files)
 }
 
-/// Each file as the start script writes it; a secret file's content comes from a variable that
-/// the DC/OS secret store fills.
-fn file_placements(
-    service: &Service,
-    identity: &Identity,
-    env: &mut BTreeMap<String, EnvVar>,
-    secrets: &mut BTreeMap<String, SecretSource>,
-) -> Result<Vec<crate::start::Placement>, Vec<Diagnostic>> {
-    use crate::start::{Placement, Source};
-    let mut placements = Vec::new();
-    for (index, file) in service.files.iter().enumerate() {
-        let source = match &file.body {
-            crate::model::FileBody::Content(t) => Source::Word(
-                crate::backends::docker::engine::shell_quote(&service.render(t, identity)?),
-            ),
-            crate::model::FileBody::Secret { secret, key } => {
-                let reference = format!("file-{index}");
-                secrets.insert(
-                    reference.clone(),
-                    SecretSource {
-                        source: format!("{}/{secret}/{key}", service.name()),
-                    },
-                );
-                let variable = format!("BERTH_FILE_{index}");
-                env.insert(variable.clone(), EnvVar::Secret { secret: reference });
-                Source::Variable(variable)
-            }
-        };
-        placements.push(Placement {
-            path: file.path.clone(),
-            source,
-            mode: file.mode,
-            owner: file.owner,
-        });
-    }
-    Ok(placements)
-}
-
 fn member_app(
     service: &Service,
     settings: &Settings,
@@ -274,7 +236,24 @@ fn member_app(
     let mut secrets = BTreeMap::new();
     // Marathon mounts no file content: a start script writes each file (a secret's from the
     // variable the secret store fills), then runs the command (rule marathon/files-need-start-command).
-    let placements = file_placements(service, &identity, &mut env, &mut secrets)?;
+    // A secret file's content comes from a variable that the DC/OS secret store fills.
+    let placements = crate::start::written(
+        service,
+        &identity,
+        crate::backends::docker::engine::shell_quote,
+        |index, secret, key| {
+            let reference = format!("file-{index}");
+            secrets.insert(
+                reference.clone(),
+                SecretSource {
+                    source: format!("{}/{secret}/{key}", service.name()),
+                },
+            );
+            let variable = format!("BERTH_FILE_{index}");
+            env.insert(variable.clone(), EnvVar::Secret { secret: reference });
+            variable
+        },
+    )?;
     let wrapped = !placements.is_empty() && crate::start::possible(service);
     if wrapped {
         words = crate::start::wrap(&crate::start::steps(&placements), words);
