@@ -94,6 +94,10 @@ pub trait Backend: Sync {
     /// The directory name under `--out` and the `--backend` value.
     fn name(&self) -> &'static str;
     fn rules(&self) -> &'static [Rule];
+    /// What a user should know about the platform before choosing it (its end of life).
+    fn status(&self) -> Option<&'static str> {
+        None
+    }
     /// Work every compile needs that does not depend on the spec (compiling script templates),
     /// which the core may start on another core ahead of the first compile.
     fn prepare(&self) {}

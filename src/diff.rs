@@ -338,7 +338,12 @@ fn kubernetes_immutable(path: &str, old: &Value, new: &Value) -> Vec<String> {
             }
         }
         (Some("Job"), Some("Job")) if old["spec"]["template"] != new["spec"]["template"] => {
-            warnings.push(format!("warning[upgrade/job-immutable]: {path}: the Job's pod template changes, which Kubernetes refuses on an existing Job\n  = help: delete the finished Job (`kubectl delete job NAME`), then apply: it runs again"));
+            let rerun = if new["metadata"]["annotations"]["berth.dev/rerun-safe"] == "true" {
+                "it runs again, and `[init] done_output` makes it succeed on the initialized cluster"
+            } else {
+                "it runs again, and fails if its command cannot run twice (say what its output is then with `[init] done_output`)"
+            };
+            warnings.push(format!("warning[upgrade/job-immutable]: {path}: the Job's pod template changes, which Kubernetes refuses on an existing Job\n  = help: delete the finished Job (`kubectl delete job NAME`), then apply: {rerun}"));
         }
         _ => {}
     }

@@ -181,12 +181,23 @@ pub enum Start {
     Ordered,
 }
 
+/// How the software finds its peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discovery {
+    /// It keeps resolving and connecting until its peers answer.
+    Retrying,
+    /// It looks its peers up once, as it starts (RabbitMQ's Mnesia): a peer that cannot be
+    /// resolved at that moment is not tried again until the member restarts.
+    AtStart,
+}
+
 #[derive(Clone, Debug)]
 pub struct Replication {
     pub replicas: Located<u32>,
     pub quorum: Located<Quorum>,
     pub spread: Located<Spread>,
     pub start: Located<Start>,
+    pub discovery: Located<Discovery>,
 }
 
 impl Replication {
@@ -209,8 +220,10 @@ pub enum CheckAction {
 #[derive(Clone, Debug)]
 pub struct Check {
     pub action: CheckAction,
-    pub interval: Option<u64>,
-    pub timeout: Option<u64>,
+    /// Seconds between checks; [`DEFAULT_INTERVAL`] unless the spec says.
+    pub interval: u64,
+    /// Seconds a check may take; [`DEFAULT_TIMEOUT`] unless the spec says.
+    pub timeout: u64,
     pub failures: Option<u32>,
     pub initial_delay: Option<u64>,
     pub needs_quorum: bool,
@@ -221,6 +234,11 @@ pub struct Check {
     pub docker_exec: Option<Vec<String>>,
     pub span: Option<Span>,
 }
+
+/// One default for every backend, whose own defaults differ (Kubernetes and Cloud Foundry time a
+/// check out after 1 s, Docker after 30 s).
+pub const DEFAULT_INTERVAL: u64 = 10;
+pub const DEFAULT_TIMEOUT: u64 = 5;
 
 #[derive(Clone, Debug, Default)]
 pub struct Health {
@@ -241,7 +259,49 @@ pub struct Resources {
 pub struct Init {
     pub command: Vec<Template>,
     pub image: Option<Template>,
+    /// Text in the command's output that means the cluster was initialized before.
+    pub done_output: Option<String>,
     pub span: Option<Span>,
+}
+
+impl Init {
+    /// The argv every backend runs: `command` rendered, and with `done_output` wrapped in
+    /// `/bin/sh`, so that a run after the cluster was initialized succeeds (a re-created Job, a
+    /// re-run script) instead of failing and retrying.
+    pub fn argv(
+        &self,
+        service: &Service,
+        identity: &Identity,
+    ) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
+        let mut argv = self
+            .command
+            .iter()
+            .map(|t| service.render(t, identity))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(done) = &self.done_output {
+            // Double quotes only: the script is quoted again by the backends that run it in a
+            // shell command line (Cloud Foundry's task).
+            let pattern: String = done
+                .chars()
+                .flat_map(|c| match c {
+                    '"' | '$' | '`' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            let script = format!(
+                "out=$(\"$@\" 2>&1); status=$?; printf \"%s\\n\" \"$out\"; case $out in *\"{pattern}\"*) echo \"berth: initialized before\"; exit 0 ;; esac; exit \"$status\""
+            );
+            let mut wrapped = vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                script,
+                "berth-init".to_string(),
+            ];
+            wrapped.append(&mut argv);
+            argv = wrapped;
+        }
+        Ok(argv)
+    }
 }
 
 #[derive(Clone, Debug)]

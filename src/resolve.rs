@@ -73,7 +73,7 @@ pub fn resolve(
     };
     let container = r.container(&spec.container);
     let files = r.files(&spec.files, context.spec_dir);
-    let init = spec.init.as_ref().map(|init| r.init(init));
+    let init = spec.init.as_ref().map(|init| r.init(init, container.shell));
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
     let allow = r.allow(&spec.allow, context.rules);
     let backend_options = r.backend_tables(&spec.backends, context.backends);
@@ -393,6 +393,7 @@ impl Resolver<'_> {
             quorum: None,
             spread: None,
             start: None,
+            discovery: None,
         };
         let (rep, table_span) = match replication {
             Some(r) => (r.get_ref(), self.span(r.span())),
@@ -449,13 +450,29 @@ impl Resolver<'_> {
                 .unwrap_or(Start::Parallel),
                 self.span(s.span()),
             ),
-            None => Located::new(Start::Parallel, table_span),
+            None => Located::new(Start::Parallel, table_span.clone()),
+        };
+        let discovery = match &rep.discovery {
+            Some(s) => Located::new(
+                self.choice(
+                    s,
+                    "replication.discovery",
+                    &[
+                        ("retrying", Discovery::Retrying),
+                        ("at-start", Discovery::AtStart),
+                    ],
+                )
+                .unwrap_or(Discovery::Retrying),
+                self.span(s.span()),
+            ),
+            None => Located::new(Discovery::Retrying, table_span),
         };
         Replication {
             replicas,
             quorum,
             spread,
             start,
+            discovery,
         }
     }
 
@@ -716,8 +733,10 @@ impl Resolver<'_> {
         Some(Check {
             action,
             docker_exec,
-            interval: seconds(self, &c.interval, &format!("{key}.interval")),
-            timeout: seconds(self, &c.timeout, &format!("{key}.timeout")),
+            interval: seconds(self, &c.interval, &format!("{key}.interval"))
+                .unwrap_or(crate::model::DEFAULT_INTERVAL),
+            timeout: seconds(self, &c.timeout, &format!("{key}.timeout"))
+                .unwrap_or(crate::model::DEFAULT_TIMEOUT),
             initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),
             failures: c
                 .failures
@@ -854,7 +873,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn init(&mut self, init: &toml::Spanned<spec::Init>) -> Init {
+    fn init(&mut self, init: &toml::Spanned<spec::Init>, shell: Option<bool>) -> Init {
         let i = init.get_ref();
         if i.command.is_empty() {
             self.error(
@@ -865,9 +884,34 @@ impl Resolver<'_> {
                 "give the bootstrap command as a list of arguments".to_string(),
             );
         }
+        let done_output = i.done_output.as_ref().map(|d| d.get_ref().clone());
+        if let Some(done) = &i.done_output
+            && i.image.is_none()
+            && shell == Some(false)
+        {
+            self.error(
+                "spec/invalid-value",
+                done.span(),
+                "`init.done_output` runs the init command under `/bin/sh`, and `container.shell = false` says the image has none".to_string(),
+                "needs a shell",
+                "give `[init] image` an image with `/bin/sh`, or remove `done_output`".to_string(),
+            );
+        }
+        if let Some(done) = &i.done_output
+            && done.get_ref().trim().is_empty()
+        {
+            self.error(
+                "spec/invalid-value",
+                done.span(),
+                "`init.done_output` is empty".to_string(),
+                "matches any output",
+                "give text that only the already-initialized case prints, such as `cluster has already been initialized`".to_string(),
+            );
+        }
         Init {
             command: i.command.iter().map(|s| self.template(s)).collect(),
             image: i.image.as_ref().map(|s| self.template(s)),
+            done_output,
             span: self.span(init.span()),
         }
     }

@@ -266,6 +266,11 @@ pub struct Replication {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub start: Option<SString>,
+    /// How the software finds its peers: `retrying` (default: it keeps resolving and connecting
+    /// until they answer) or `at-start` (it looks them up once, as it starts).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub discovery: Option<SString>,
 }
 
 /// Health checks.
@@ -306,11 +311,11 @@ pub struct Check {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub exec: Option<Vec<SString>>,
-    /// How often, as a duration such as `10s`.
+    /// How often, as a duration such as `30s` (default 10s, on every backend).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub interval: Option<SString>,
-    /// How long one check may take.
+    /// How long one check may take (default 5s, on every backend).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub timeout: Option<SString>,
@@ -379,6 +384,11 @@ pub struct Init {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub image: Option<SString>,
+    /// Text in the command's output that means the cluster was initialized before: the step
+    /// then succeeds, so running it again is safe. Runs the command under `/bin/sh`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub done_output: Option<SString>,
 }
 
 /// TLS certificates provided by the user.

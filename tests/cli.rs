@@ -663,7 +663,7 @@ fn files_berth_no_longer_makes_are_removed() {
             .exists()
     );
     assert!(
-        stderr(&output).contains("1 stale removed"),
+        stderr(&output).contains("2 stale removed"),
         "{}",
         stderr(&output)
     );
@@ -754,6 +754,15 @@ fn explain_and_rules() {
         "{}",
         stderr(&output)
     );
+    // Marathon is a migration path: its rules and the overview say so.
+    for args in [&["explain", "marathon/over-capacity"][..], &["explain"][..]] {
+        let output = berth(args, dir.path());
+        assert!(
+            stdout(&output).contains("DC/OS reached its end of life in 2021"),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+    }
     let output = berth(&["rules", "--backend", "kubernetes"], dir.path());
     assert_eq!(output.status.code(), Some(0));
     assert!(
@@ -1116,4 +1125,156 @@ fn a_backends_need_names_the_backend_and_how_to_leave_it_out() {
         "{err}"
     );
     assert!(err.contains("did you mean `marathon`?"), "{err}");
+}
+
+/// `[init] command` is a whole argv: on every backend the init step's entrypoint plus its
+/// arguments is that argv, whatever the image's own entrypoint is.
+#[test]
+fn every_backend_runs_the_init_command_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let spec = root().join("examples/cockroachdb.toml");
+    let output = berth(
+        &[
+            "compile",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let expected = |mut argv: Vec<String>, backend: &str| {
+        // `[init] done_output` wraps the command: `/bin/sh -c SCRIPT berth-init COMMAND...`.
+        if let Some(at) = argv.iter().position(|w| w == "berth-init") {
+            assert_eq!(argv[..2], ["/bin/sh", "-c"], "{backend}: {argv:?}");
+            argv.drain(..=at);
+        }
+        assert_eq!(
+            argv[..3],
+            ["/cockroach/cockroach", "init", "--insecure"],
+            "{backend}: {argv:?}"
+        );
+        assert!(
+            argv.len() == 4 && argv[3].starts_with("--host=") && argv[3].ends_with(":26257"),
+            "{backend}: {argv:?}"
+        );
+    };
+    let strings = |value: &serde_json::Value| -> Vec<String> {
+        value
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let yaml = |path: &str| -> serde_json::Value {
+        serde_saphyr::from_str(&std::fs::read_to_string(out.join(path)).unwrap()).unwrap()
+    };
+
+    let job: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("marathon/cockroachdb-init.metronome.json")).unwrap(),
+    )
+    .unwrap();
+    let parameters = job["run"]["docker"]["parameters"].as_array().unwrap();
+    let entrypoint = parameters
+        .iter()
+        .find(|p| p["key"] == "entrypoint")
+        .unwrap();
+    let mut argv = vec![entrypoint["value"].as_str().unwrap().to_string()];
+    argv.extend(strings(&job["run"]["args"]));
+    expected(argv, "marathon");
+
+    let job = yaml("kubernetes/50-job-cockroachdb-init.yaml");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let mut argv = strings(&container["command"]);
+    argv.extend(strings(&container["args"]));
+    expected(argv, "kubernetes");
+
+    for (backend, file) in [
+        ("compose", "compose/compose.yaml"),
+        ("swarm", "swarm/stack.yaml"),
+    ] {
+        let service = &yaml(file)["services"]["cockroachdb-init"];
+        let mut argv = strings(&service["entrypoint"]);
+        argv.extend(strings(&service["command"]));
+        expected(argv, backend);
+    }
+
+    let setup = std::fs::read_to_string(out.join("cloudfoundry/setup.sh")).unwrap();
+    let task = &setup[setup
+        .find("; until ")
+        .expect("the task retries its command")
+        + 8..];
+    let task = &task[task.find("berth-init ").expect("the wrapped command") + 11..];
+    let task = &task[..task.find("; do").unwrap()];
+    assert!(!task.contains(['\'', '"', '\\']), "plain words: {task}");
+    expected(task.split(' ').map(String::from).collect(), "cloudfoundry");
+
+    if let Some(docker) = FakeDocker::new() {
+        let calls = docker.run(&out.join("docker/run.sh"), false);
+        let create = calls
+            .iter()
+            .find(|c| c[0] == "create" && c.contains(&"cockroachdb-init".to_string()))
+            .expect("run.sh creates the init container");
+        let flag = create.iter().position(|w| w == "--entrypoint").unwrap();
+        let image = create
+            .iter()
+            .position(|w| w.starts_with("cockroachdb/cockroach:"))
+            .unwrap();
+        let mut argv = vec![create[flag + 1].clone()];
+        argv.extend(create[image + 1..].iter().cloned());
+        expected(argv, "docker");
+    }
+}
+
+/// `[init] done_output`: the wrapped command, run by `sh` as every backend runs it, succeeds on
+/// that output, passes other failures and successes through, and prints what the command printed.
+#[test]
+fn init_done_output_makes_a_second_run_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let spec = root().join("examples/cockroachdb.toml");
+    let output = berth(
+        &[
+            "compile",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "marathon",
+        ],
+        &root(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let job: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("marathon/cockroachdb-init.metronome.json")).unwrap(),
+    )
+    .unwrap();
+    let entrypoint = &job["run"]["docker"]["parameters"][0]["value"];
+    assert_eq!(entrypoint, "/bin/sh");
+    let args: Vec<&str> = job["run"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "-c");
+    assert_eq!(args[3..6], ["/cockroach/cockroach", "init", "--insecure"]);
+    // The same wrapper around stand-ins for the command.
+    let run = |prints: &str, status: i32| {
+        let command = format!("echo '{prints}'; exit {status}");
+        std::process::Command::new("sh")
+            .args(&args[..3])
+            .args(["sh", "-c", &command])
+            .output()
+            .unwrap()
+    };
+    let again = run("ERROR: cluster has already been initialized", 1);
+    assert!(again.status.success());
+    assert!(stdout(&again).contains("ERROR: cluster has already been initialized"));
+    let refused = run("ERROR: connection refused", 1);
+    assert_eq!(refused.status.code(), Some(1), "other failures still retry");
+    assert!(stdout(&refused).contains("connection refused"));
+    assert!(run("Cluster successfully initialized", 0).status.success());
 }

@@ -97,22 +97,24 @@ fn manifests_keep_secrets_out_and_peers_off_public_routes() {
         app["services"][0]["parameters"]["mount"], "/var/lib/postgresql/data",
         "a single instance mounts its volume service at the spec's path"
     );
-    let etcd: serde_json::Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(dir.path().join("etcd/cloudfoundry/manifest.yml")).unwrap(),
+    let cockroachdb: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("cockroachdb/cloudfoundry/manifest.yml")).unwrap(),
     )
     .unwrap();
-    let command = etcd["applications"][0]["command"].as_str().unwrap();
+    let command = cockroachdb["applications"][0]["command"].as_str().unwrap();
     assert!(
-        command.contains(
-            "--initial-advertise-peer-urls=http://\"$CF_INSTANCE_INDEX\".etcd.apps.internal:2380"
-        ),
+        command.contains("--advertise-addr=\"$CF_INSTANCE_INDEX\".cockroachdb.apps.internal "),
         "{command}"
     );
     assert!(
         command.contains(
-            "etcd-0=http://0.etcd.apps.internal:2380,etcd-1=http://1.etcd.apps.internal:2380"
+            "--join=0.cockroachdb.apps.internal,1.cockroachdb.apps.internal,2.cockroachdb.apps.internal "
         ),
         "{command}"
+    );
+    assert!(
+        !dir.path().join("etcd/cloudfoundry").exists(),
+        "etcd's image has no shell: its spec leaves Cloud Foundry out"
     );
 }
 

@@ -70,7 +70,7 @@ fn init_writes_a_spec_that_compiles_and_passes_every_rule() {
             "{}",
             stderr(&check)
         );
-        assert!(stderr(&check).contains("rules allowed by `[[allow]]`"));
+        assert!(stderr(&check).contains("allowed by `[[allow]]`"));
         let again = berth(&["init", "--from", template, "shop-db"], dir.path());
         assert_eq!(again.status.code(), Some(2), "init never overwrites");
     }

@@ -135,6 +135,10 @@ fn members_are_resident_pinned_and_never_replaced_empty() {
         assert_eq!(app["id"], format!("/cockroachdb/cockroachdb-{i}"));
         assert_eq!(app["instances"], 1);
         assert_eq!(app["unreachableStrategy"], "disabled");
+        assert!(
+            app["residency"].is_null(),
+            "deprecated and without effect (app.raml)"
+        );
         assert_eq!(app["upgradeStrategy"]["maximumOverCapacity"], 0.0);
         assert!(
             app["dependencies"].is_null(),
@@ -167,7 +171,7 @@ fn members_are_resident_pinned_and_never_replaced_empty() {
     );
     assert_eq!(job["run"]["restart"]["policy"], "ON_FAILURE");
     assert_eq!(
-        job["run"]["args"][3],
+        job["run"]["args"].as_array().unwrap().last().unwrap(),
         "--host=cockroachdb-0-cockroachdb.marathon.mesos:26257"
     );
 

@@ -1,5 +1,6 @@
 //! One insta snapshot per example and backend, holding every file the backend writes, under
-//! `snapshots/`. A snapshot without a matching example and backend fails the suite.
+//! `snapshots/`, for the backends each example targets. A snapshot without a matching example and
+//! backend fails the suite.
 
 mod common;
 use berth::compile::{Request, compile};
@@ -7,6 +8,21 @@ use common::*;
 
 fn snapshot_name(example: &str, backend: &str) -> String {
     format!("{example}@{backend}")
+}
+
+/// The backends a spec compiles for: its `targets`, or every backend.
+fn targets(spec: &std::path::Path) -> Vec<String> {
+    let outcome = compile(&Request {
+        spec: spec.to_path_buf(),
+        set: vec![],
+        values: None,
+        backends: vec![],
+    });
+    outcome
+        .outputs
+        .iter()
+        .map(|o| o.backend.to_string())
+        .collect()
 }
 
 #[test]
@@ -17,7 +33,7 @@ fn every_example_and_backend_matches_its_snapshot() {
     settings.set_omit_expression(true);
     settings.bind(|| {
         for (example, path) in examples() {
-            for backend in berth::backends::names() {
+            for backend in targets(&path) {
                 let outcome = compile(&Request {
                     spec: path.clone(),
                     set: vec![],
@@ -36,7 +52,7 @@ fn every_example_and_backend_matches_its_snapshot() {
                         file.path, file.contents
                     ));
                 }
-                insta::assert_snapshot!(snapshot_name(&example, backend), all);
+                insta::assert_snapshot!(snapshot_name(&example, &backend), all);
             }
         }
     });
@@ -46,10 +62,10 @@ fn every_example_and_backend_matches_its_snapshot() {
 fn no_snapshot_is_an_orphan() {
     let expected: Vec<String> = examples()
         .iter()
-        .flat_map(|(example, _)| {
-            let backends = berth::backends::names()
+        .flat_map(|(example, path)| {
+            let backends = targets(path)
                 .into_iter()
-                .map(move |b| format!("{}.snap", snapshot_name(example, b)));
+                .map(move |b| format!("{}.snap", snapshot_name(example, &b)));
             // tests/diff.rs keeps the concern table of each example in each format.
             let tables = ["text", "json", "markdown"].map(|f| format!("{example}@diff-{f}.snap"));
             backends.chain(tables)

@@ -131,11 +131,12 @@ fn every_key_lands_where_it_should() {
     );
     assert_eq!(
         c["readinessProbe"],
-        json!({"tcpSocket": {"port": "client"}})
+        json!({"tcpSocket": {"port": "client"}, "periodSeconds": 10, "timeoutSeconds": 5}),
+        "berth's defaults, the same on every backend"
     );
     assert_eq!(
         c["startupProbe"],
-        json!({"exec": {"command": ["/bin/db", "ping"]}, "periodSeconds": 5, "failureThreshold": 60})
+        json!({"exec": {"command": ["/bin/db", "ping"]}, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 60})
     );
     assert_eq!(
         c["resources"],
@@ -221,8 +222,8 @@ fn every_key_lands_where_it_should() {
     .unwrap();
     assert_eq!(
         kustomization["resources"].as_array().unwrap().len(),
-        8,
-        "with the files ConfigMap"
+        10,
+        "with the files ConfigMap and the two NetworkPolicies"
     );
 
     assert!(
@@ -458,4 +459,138 @@ fn files_land_where_each_backend_puts_them() {
         cf["applications"][0]["env"]["BERTH_FILE_2"],
         "((db-keys-replication))"
     );
+}
+
+/// `[backends.kubernetes] version` and `zone_spread`, and what an expert expects around the
+/// members: a budget that keeps unready members, a zone spread, a NetworkPolicy that admits
+/// peers-only ports from members only, and an init Job a ResourceQuota admits.
+#[test]
+fn kubernetes_version_zone_spread_and_network_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("examples/etcd.toml");
+    compile_spec(dir.path(), &spec, &[]);
+    let budget = load(dir.path(), "30-poddisruptionbudget-etcd.yaml");
+    assert_eq!(
+        budget["spec"]["unhealthyPodEvictionPolicy"], "IfHealthyBudget",
+        "GA since 1.31, so in the default target"
+    );
+    let pod = &load(dir.path(), "40-statefulset-etcd.yaml")["spec"]["template"]["spec"];
+    let zones = &pod["topologySpreadConstraints"][0];
+    assert_eq!(zones["topologyKey"], "topology.kubernetes.io/zone");
+    assert_eq!(
+        zones["whenUnsatisfiable"], "ScheduleAnyway",
+        "preferred by default"
+    );
+    assert_eq!(zones["maxSkew"], 1);
+    let policy = load(dir.path(), "35-networkpolicy-etcd.yaml");
+    let rules = policy["spec"]["ingress"].as_array().unwrap();
+    let port_rule = |port: u64| {
+        rules
+            .iter()
+            .find(|r| {
+                r["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["port"] == port)
+            })
+            .unwrap_or_else(|| panic!("no rule admits {port}"))
+    };
+    assert!(
+        port_rule(2379)["from"].is_null(),
+        "the client port admits anyone"
+    );
+    assert_eq!(
+        port_rule(2380)["from"][0]["podSelector"]["matchLabels"],
+        policy["spec"]["podSelector"]["matchLabels"],
+        "the peer port admits members only"
+    );
+
+    let older = write(
+        dir.path(),
+        "older.toml",
+        &std::fs::read_to_string(&spec).unwrap().replace(
+            "[backends.kubernetes]\n",
+            "[backends.kubernetes]\nversion = \"1.30\"\nzone_spread = \"required\"\n",
+        ),
+    );
+    compile_spec(dir.path(), &older, &[]);
+    let budget = load(dir.path(), "30-poddisruptionbudget-etcd.yaml");
+    assert!(
+        budget["spec"]["unhealthyPodEvictionPolicy"].is_null(),
+        "not GA in 1.30"
+    );
+    let pod = &load(dir.path(), "40-statefulset-etcd.yaml")["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["topologySpreadConstraints"][0]["whenUnsatisfiable"],
+        "DoNotSchedule"
+    );
+
+    compile_spec(dir.path(), &root().join("examples/cockroachdb.toml"), &[]);
+    let job = load(dir.path(), "50-job-cockroachdb-init.yaml");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(container["resources"]["requests"]["cpu"].is_string());
+    assert_eq!(
+        container["resources"]["limits"],
+        container["resources"]["requests"]
+    );
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"][0],
+        "ALL"
+    );
+    assert_eq!(
+        job["spec"]["ttlSecondsAfterFinished"], 3600,
+        "done_output makes a re-created Job safe"
+    );
+    let init_policy = load(dir.path(), "51-networkpolicy-cockroachdb-init.yaml");
+    assert_eq!(
+        init_policy["spec"]["ingress"],
+        json!([]),
+        "the init pod admits nothing"
+    );
+}
+
+/// One probe default everywhere: a check without `interval` or `timeout` gets 10 s and 5 s on
+/// every backend that runs checks by time.
+#[test]
+fn checks_without_timings_get_the_same_defaults_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "spec.toml",
+        "name = \"db\"\n[container]\nimage = \"postgres:16.4\"\n[[ports]]\nname = \"pg\"\nport = 5432\n[[volumes]]\nname = \"data\"\npath = \"/var/lib/postgresql/data\"\nsize = \"1Gi\"\nclass = \"x\"\n[health.liveness]\ntcp = \"pg\"\n[backends.cloudfoundry]\nvolume_services = { data = \"db-nfs\" }\n",
+    );
+    let output = berth(
+        &["compile", spec.to_str().unwrap(), "--out", "out"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let read = |file: &str| std::fs::read_to_string(dir.path().join("out").join(file)).unwrap();
+    let yaml = |file: &str| -> Value { serde_saphyr::from_str(&read(file)).unwrap() };
+    let probe = &yaml("kubernetes/40-statefulset-db.yaml")["spec"]["template"]["spec"]["containers"]
+        [0]["livenessProbe"];
+    assert_eq!(
+        (&probe["periodSeconds"], &probe["timeoutSeconds"]),
+        (&json!(10), &json!(5))
+    );
+    let compose = &yaml("compose/compose.yaml")["services"]["db-0"]["healthcheck"];
+    assert_eq!(
+        (&compose["interval"], &compose["timeout"]),
+        (&json!("10s"), &json!("5s"))
+    );
+    let swarm = &yaml("swarm/stack.yaml")["services"]["db-0"]["healthcheck"];
+    assert_eq!(
+        (&swarm["interval"], &swarm["timeout"]),
+        (&json!("10s"), &json!("5s"))
+    );
+    assert!(read("docker/run.sh").contains("--health-interval 10s \\\n  --health-timeout 5s"));
+    let marathon: Value = serde_json::from_str(&read("marathon/db-0.json")).unwrap();
+    let check = &marathon["healthChecks"][0];
+    assert_eq!(
+        (&check["intervalSeconds"], &check["timeoutSeconds"]),
+        (&json!(10), &json!(5))
+    );
+    let app = &yaml("cloudfoundry/manifest.yml")["applications"][0];
+    assert_eq!(app["health-check-invocation-timeout"], 5);
+    assert_eq!(app["health-check-interval"], 10);
 }

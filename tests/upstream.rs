@@ -911,6 +911,7 @@ scenarios! {
     postgres_on_swarm: POSTGRES on Swarm;
     rabbitmq_on_compose: RABBITMQ on Compose;
     rabbitmq_on_docker_run: RABBITMQ on Docker;
+    rabbitmq_on_swarm: RABBITMQ on Swarm;
 }
 
 /// A copy of an example with `edit` applied, for the negative proofs.

@@ -1,5 +1,6 @@
 //! Every example's output checked by tools nobody on this team wrote: `kubernetes-validate
-//! --strict` against Kubernetes 1.33, kustomize, and PyYAML (a YAML 1.1 reader) for type round trips.
+//! --strict` against Kubernetes 1.33, kustomize, checkov, and PyYAML (a YAML 1.1 reader) for type
+//! round trips.
 
 mod common;
 use common::*;
@@ -190,4 +191,72 @@ fn yaml_1_1_readers_get_the_same_strings_back() {
         .collect();
     assert_eq!(args, tricky);
     assert_eq!(read["class"], "yes");
+}
+
+/// checkov on every spec's Kubernetes output: each finding is justified in the backend README's
+/// checkov table, and each row there is still needed.
+#[test]
+fn checkov_findings_are_fixed_or_justified() {
+    let Some(checkov) = tool("checkov") else {
+        return;
+    };
+    let readme = std::fs::read_to_string(root().join("backends/kubernetes/README.md")).unwrap();
+    let table = &readme[readme.find("## checkov").unwrap()..];
+    let table = &table[..table[3..].find("\n## ").map_or(table.len(), |end| end + 3)];
+    let justified: std::collections::BTreeSet<String> = table
+        .lines()
+        .filter(|line| line.starts_with("| `CKV"))
+        .flat_map(|line| {
+            let first_cell = line.split(" | ").next().unwrap().to_string();
+            first_cell
+                .split('`')
+                .filter(|word| word.starts_with("CKV"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // One run over every spec's files (checkov takes seconds to start), file by file: it skips
+    // hidden directories such as the temporary one.
+    let mut command = Command::new(&checkov);
+    command
+        .args([
+            "--framework",
+            "kubernetes",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ])
+        .args(["--output", "json"]);
+    for name in compile_all_specs(dir.path(), &["kubernetes"]) {
+        for file in yaml_files(&dir.path().join(&name).join("kubernetes")) {
+            command.arg("--file").arg(file);
+        }
+    }
+    let output = command.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("checkov printed no JSON ({e}): {}", stderr(&output)));
+    assert!(
+        report["summary"]["passed"].as_u64() > Some(100)
+            && report["summary"]["parsing_errors"] == 0,
+        "checkov checked nothing or could not parse the output: {}",
+        report["summary"]
+    );
+    let mut found = std::collections::BTreeSet::new();
+    for failed in report["results"]["failed_checks"].as_array().unwrap() {
+        let id = failed["check_id"].as_str().unwrap().to_string();
+        assert!(
+            justified.contains(&id),
+            "checkov finding {id} ({}) on {} in {} is neither fixed nor justified in backends/kubernetes/README.md",
+            failed["check_name"],
+            failed["resource"],
+            failed["file_path"]
+        );
+        found.insert(id);
+    }
+    let stale: Vec<&String> = justified.difference(&found).collect();
+    assert!(
+        stale.is_empty(),
+        "justified but no longer found, remove the rows: {stale:?}"
+    );
 }

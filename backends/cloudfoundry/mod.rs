@@ -421,17 +421,15 @@ fn manifest(
         command,
         health_check_type: live.map_or("process", |c| check_type(&c.action)),
         health_check_http_endpoint: live.and_then(|c| endpoint(&c.action)),
-        health_check_invocation_timeout: live.and_then(|c| c.timeout),
-        health_check_interval: live.and_then(|c| c.interval),
+        health_check_invocation_timeout: live.map(|c| c.timeout),
+        health_check_interval: live.map(|c| c.interval),
         readiness_health_check_type: ready.map(|c| check_type(&c.action)),
         readiness_health_check_http_endpoint: ready.and_then(|c| endpoint(&c.action)),
-        readiness_health_check_invocation_timeout: ready.and_then(|c| c.timeout),
-        readiness_health_check_interval: ready.and_then(|c| c.interval),
+        readiness_health_check_invocation_timeout: ready.map(|c| c.timeout),
+        readiness_health_check_interval: ready.map(|c| c.interval),
         // How long a starting instance may fail its checks: the startup allowance, or 180 s.
         timeout: startup
-            .map_or(180, |s| {
-                s.interval.unwrap_or(10) * u64::from(s.failures.unwrap_or(18))
-            })
+            .map_or(180, |s| s.interval * u64::from(s.failures.unwrap_or(18)))
             .max(live.and_then(|l| l.initial_delay).unwrap_or(0)),
         env,
         routes: std::iter::once(format!("{name}.{}", settings.domain))
@@ -444,11 +442,11 @@ fn manifest(
     let init = match &service.init {
         Some(init) => {
             let bootstrap = Identity::new(None, &peers);
-            let words = init
-                .command
+            let words: Vec<String> = init
+                .argv(service, &bootstrap)?
                 .iter()
-                .map(|t| service.render(t, &bootstrap).map(|s| shell_quote(&s)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|s| shell_quote(s))
+                .collect();
             let command = words.join(" ");
             Some(format!(
                 "tries=0; until {command}; do tries=$((tries + 1)); if [ \"$tries\" -ge 60 ]; then exit 1; fi; sleep 5; done"

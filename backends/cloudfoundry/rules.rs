@@ -19,6 +19,11 @@ pub static RULES: &[Rule] = &[
         "`[[files]]` need a start script, which the image or spec cannot run"
     ),
     rule!(
+        "start-command-needs-shell",
+        Error,
+        "the start command or init task is a shell script, and the image has no shell"
+    ),
+    rule!(
         "no-persistent-volume",
         Error,
         "the service keeps its data without a persistent volume"
@@ -76,6 +81,29 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
             "files not written",
             "give the image's entrypoint in `container.command` (with an image that has `/bin/sh`), or bake the files into the image and allow this rule",
         ));
+    }
+    if service.container.shell == Some(false) {
+        let start = !(service.container.command.is_empty() && service.container.args.is_empty());
+        if start || service.init.is_some() {
+            let (what, span) = if start {
+                (
+                    "the start command (`command` and `args`, with the steps that prepare each instance)",
+                    service.container.span.clone(),
+                )
+            } else {
+                (
+                    "the init task (`[init] command`, retried in a loop)",
+                    service.init.as_ref().and_then(|i| i.span.clone()),
+                )
+            };
+            found.push(rule("start-command-needs-shell").fire(
+                service,
+                span,
+                format!("Cloud Foundry runs {what} with `/bin/sh -c`, but `container.shell = false`: the image has no shell, so nothing starts"),
+                "run by a shell",
+                "use an image with `/bin/sh` (and set `shell = true`), or leave Cloud Foundry out with `targets`",
+            ));
+        }
     }
     let mut has_volume = false;
     for volume in service.persistent_volumes() {

@@ -262,8 +262,8 @@ fn lower(
         if let Some(live) = &service.health.liveness {
             entry.healthcheck = Some(Healthcheck {
                 test: engine::compose_health_test(service, live),
-                interval: engine::seconds(live.interval.unwrap_or(10)),
-                timeout: engine::seconds(live.timeout.unwrap_or(5)),
+                interval: engine::seconds(live.interval),
+                timeout: engine::seconds(live.timeout),
                 retries: live.failures.unwrap_or(3),
                 start_period: live.initial_delay.map(engine::seconds),
             });
@@ -295,14 +295,10 @@ fn lower(
         let image = init.image.as_ref().unwrap_or(&service.container.image);
         let first = Identity::new(members.first(), &members);
         let mut command: Vec<String> = init
-            .command
+            .argv(service, &identity)?
             .iter()
-            .map(|t| {
-                service
-                    .render(t, &identity)
-                    .map(|s| engine::compose_literal(&s))
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|s| engine::compose_literal(s))
+            .collect();
         let rest = command.split_off(1.min(command.len()));
         let mut entry = ComposeService {
             image: engine::compose_literal(&service.render(image, &first)?),

@@ -105,7 +105,7 @@ pub fn health_command(service: &Service, check: &Check) -> (HealthCommand, Optio
         CheckAction::Exec { argv } => (HealthCommand::Exec(argv.clone()), None),
         CheckAction::Http { path, port: name } => {
             let url = shell_quote(&format!("http://127.0.0.1:{}{}", port(name), path));
-            let timeout = check.timeout.unwrap_or(5);
+            let timeout = check.timeout;
             (
                 HealthCommand::Shell(format!(
                     "curl -fsS --max-time {timeout} {url} >/dev/null || wget -q -T {timeout} -O /dev/null {url}"

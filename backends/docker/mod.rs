@@ -214,14 +214,8 @@ fn script(
                 HealthCommand::Shell(line) => line,
             };
             args.flag("--health-cmd", &command);
-            args.flag(
-                "--health-interval",
-                &engine::seconds(live.interval.unwrap_or(10)),
-            );
-            args.flag(
-                "--health-timeout",
-                &engine::seconds(live.timeout.unwrap_or(5)),
-            );
+            args.flag("--health-interval", &engine::seconds(live.interval));
+            args.flag("--health-timeout", &engine::seconds(live.timeout));
             args.flag("--health-retries", &live.failures.unwrap_or(3).to_string());
             if let Some(delay) = live.initial_delay {
                 args.flag("--health-start-period", &engine::seconds(delay));
@@ -298,9 +292,7 @@ fn script(
             }
             let image = init.image.as_ref().unwrap_or(&service.container.image);
             let mut words = vec![service.render(image, &Identity::new(members.first(), &members))?];
-            for t in &init.command {
-                words.push(service.render(t, &identity)?);
-            }
+            words.extend(init.argv(service, &identity)?);
             // `--entrypoint` takes one word; the rest of the command follows the image.
             if words.len() > 1 {
                 args.flag("--entrypoint", &words.remove(1));

@@ -1,6 +1,6 @@
 //! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
 
-use super::Settings;
+use super::{Settings, ZoneSpread};
 use crate::backend::{OutputFile, header_comment};
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
@@ -15,7 +15,8 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
     PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
     SecretVolumeSource, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
-    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -31,6 +32,8 @@ const POD_ORDINAL_MARK: &str = "\u{F0000}BERTH_POD_ORDINAL\u{F0001}";
 const POD_NAME_ENV: &str = "BERTH_POD_NAME";
 const POD_ORDINAL_ENV: &str = "BERTH_POD_ORDINAL";
 const TLS_VOLUME: &str = "berth-tls";
+/// Marks an init Job that `[init] done_output` makes safe to run again (`berth diff` reads it).
+const RERUN_SAFE: &str = "berth.dev/rerun-safe";
 
 struct Names<'a> {
     service: &'a str,
@@ -156,12 +159,23 @@ pub fn lower(
                     match_labels: Some(member_labels.clone()),
                     ..Default::default()
                 }),
+                // A member that runs but is not ready (catching up) may be evicted only while
+                // the budget holds; AlwaysAllow would let a drain take it regardless.
+                unhealthy_pod_eviction_policy: (settings.minor_version
+                    >= super::ga::UNHEALTHY_POD_EVICTION_POLICY)
+                    .then(|| "IfHealthyBudget".to_string()),
                 ..Default::default()
             }),
             ..Default::default()
         };
         emit(30, "poddisruptionbudget", service.name(), &budget)?;
     }
+    let members_policy = super::network::members(
+        service,
+        metadata(service, settings, service.name(), "member"),
+        &member_labels,
+    );
+    emit(35, "networkpolicy", service.name(), &members_policy)?;
 
     let peers: Vec<Member> = (0..replicas)
         .map(|i| {
@@ -245,6 +259,7 @@ pub fn lower(
                 }),
                 spec: Some(PodSpec {
                     affinity: affinity(service, &member_labels),
+                    topology_spread_constraints: zone_spread(service, settings, &member_labels),
                     containers: vec![member_container],
                     volumes: pod_volumes(service, &pod_files),
                     termination_grace_period_seconds: Some(service.stop_grace.value as i64),
@@ -269,15 +284,26 @@ pub fn lower(
                 &Identity::new(peers.first(), &peers),
             )?,
         };
-        let command = init
-            .command
+        let command: Vec<String> = init
+            .argv(service, &identity)?
             .iter()
-            .map(|t| service.render(t, &identity).map(|s| escape_dollars(&s)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|s| escape_dollars(s))
+            .collect();
         let name = format!("{}-init", service.name());
+        let mut job_metadata = metadata(service, settings, &name, "init");
+        let rerun_safe = init.done_output.is_some();
+        if rerun_safe {
+            job_metadata.annotations = Some(BTreeMap::from([(
+                RERUN_SAFE.to_string(),
+                "true".to_string(),
+            )]));
+        }
         let job = Job {
-            metadata: metadata(service, settings, &name, "init"),
+            metadata: job_metadata,
             spec: Some(JobSpec {
+                // A finished Job is removed after an hour only where running it again is safe:
+                // the next apply re-creates it.
+                ttl_seconds_after_finished: rerun_safe.then_some(3600),
                 // Retry with the Job's back-off until the members answer, instead of waiting for
                 // readiness (which may need the quorum this job creates).
                 backoff_limit: Some(30),
@@ -293,8 +319,24 @@ pub fn lower(
                             image: Some(image),
                             image_pull_policy: Some("IfNotPresent".into()),
                             command: Some(command),
+                            // A namespace with a ResourceQuota admits no pod without them; a
+                            // bootstrap command needs little.
+                            resources: Some(ResourceRequirements {
+                                requests: Some(init_resources()),
+                                limits: Some(init_resources()),
+                                ..Default::default()
+                            }),
                             volume_mounts: tls_mount(service),
-                            security_context: Some(container_security(service)),
+                            // A bootstrap client switches no user and binds no port: whatever
+                            // user the image runs it as needs no capability.
+                            security_context: Some(SecurityContext {
+                                allow_privilege_escalation: Some(false),
+                                capabilities: Some(Capabilities {
+                                    drop: Some(vec!["ALL".into()]),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }),
                             ..Default::default()
                         }],
                         volumes: tls_volume(service).map(|v| vec![v]),
@@ -308,6 +350,11 @@ pub fn lower(
             ..Default::default()
         };
         emit(50, "job", &name, &job)?;
+        let init_policy = super::network::init(
+            metadata(service, settings, &name, "init"),
+            &labels(service, "init"),
+        );
+        emit(51, "networkpolicy", &name, &init_policy)?;
     }
 
     let mut resources: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
@@ -423,6 +470,34 @@ fn affinity(service: &Service, member_labels: &BTreeMap<String, String>) -> Opti
         pod_anti_affinity: Some(anti),
         ..Default::default()
     })
+}
+
+/// Members spread evenly over `topology.kubernetes.io/zone`, so that losing a zone loses a
+/// minority. Only where members are spread over hosts at all.
+fn zone_spread(
+    service: &Service,
+    settings: &Settings,
+    member_labels: &BTreeMap<String, String>,
+) -> Option<Vec<TopologySpreadConstraint>> {
+    let when_unsatisfiable = match settings.zone_spread {
+        _ if service.replicas() < 2 || service.replication.spread.value == Spread::None => {
+            return None;
+        }
+        ZoneSpread::None => return None,
+        // A node without the zone label is no candidate under DoNotSchedule.
+        ZoneSpread::Required => "DoNotSchedule",
+        ZoneSpread::Preferred => "ScheduleAnyway",
+    };
+    Some(vec![TopologySpreadConstraint {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(member_labels.clone()),
+            ..Default::default()
+        }),
+        max_skew: 1,
+        topology_key: "topology.kubernetes.io/zone".into(),
+        when_unsatisfiable: when_unsatisfiable.into(),
+        ..Default::default()
+    }])
 }
 
 /// Kubernetes expands `$(VAR)` and reduces `$$` to `$` in command, args and env values; doubling
@@ -582,8 +657,8 @@ fn field_env(name: &str, path: &str) -> EnvVar {
 
 fn probe(check: &crate::model::Check) -> Probe {
     let mut probe = Probe {
-        period_seconds: check.interval.map(|s| s as i32),
-        timeout_seconds: check.timeout.map(|s| s as i32),
+        period_seconds: Some(check.interval as i32),
+        timeout_seconds: Some(check.timeout as i32),
         failure_threshold: check.failures.map(|f| f as i32),
         initial_delay_seconds: check.initial_delay.map(|s| s as i32),
         ..Default::default()
@@ -632,6 +707,14 @@ fn resources(service: &Service) -> Option<ResourceRequirements> {
         limits: (!limits.is_empty()).then_some(limits),
         ..Default::default()
     })
+}
+
+/// What the init Job's pod asks for and is limited to, as Marathon's Metronome job.
+fn init_resources() -> BTreeMap<String, Quantity> {
+    BTreeMap::from([
+        ("cpu".to_string(), Quantity("100m".into())),
+        ("memory".to_string(), Quantity("128Mi".into())),
+    ])
 }
 
 fn pod_security(service: &Service) -> PodSecurityContext {

@@ -5,6 +5,7 @@
 mod concerns;
 mod files;
 mod lower;
+mod network;
 mod rules;
 
 use crate::backend::{Backend, Compiled, Input, Lowered, Rule, pipeline};
@@ -32,6 +33,22 @@ pub struct Options {
     /// StorageClass objects to create, by name.
     #[serde(default)]
     pub storage_classes: BTreeMap<String, StorageClassDecl>,
+    /// The Kubernetes release the output targets, `"1.N"` (default [`OLDEST_SUPPORTED`]): fields
+    /// are written only where that release has them GA.
+    #[serde(default)]
+    pub version: Option<Spanned<String>>,
+    /// Spread members over zones: `"preferred"` (default), `"required"` or `"none"`.
+    #[serde(default)]
+    pub zone_spread: Option<Spanned<String>>,
+}
+
+/// The oldest Kubernetes minor release still supported upstream (1.35 until February 2027).
+pub const OLDEST_SUPPORTED: u32 = 35;
+
+/// The minor release where a field became GA, for fields newer than what berth otherwise needs.
+pub mod ga {
+    /// `PodDisruptionBudget.spec.unhealthyPodEvictionPolicy`.
+    pub const UNHEALTHY_POD_EVICTION_POLICY: u32 = 31;
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +65,16 @@ pub struct Settings {
     pub create_namespace: bool,
     pub cluster_domain: String,
     pub storage_classes: BTreeMap<String, StorageClassDecl>,
+    /// The minor version of Kubernetes 1.x the output targets.
+    pub minor_version: u32,
+    pub zone_spread: ZoneSpread,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneSpread {
+    Required,
+    Preferred,
+    None,
 }
 
 impl Backend for Kubernetes {
@@ -112,7 +139,40 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         .at(span, "invalid namespace")
         .help("use a DNS label: lowercase letters, digits and `-`"));
     }
+    let span_of =
+        |value: &Option<Spanned<String>>| value.as_ref().map(|v| Span::new(input.file, v.span()));
+    let minor_version = match &options.version {
+        None => OLDEST_SUPPORTED,
+        Some(v) => v
+            .get_ref()
+            .strip_prefix("1.")
+            .and_then(|minor| minor.parse::<u32>().ok())
+            .filter(|minor| (25..=99).contains(minor))
+            .ok_or_else(|| {
+                Diagnostic::input(
+                    "spec/invalid-value",
+                    format!("`backends.kubernetes.version` `{}` is not a Kubernetes release berth targets", v.get_ref()),
+                )
+                .at(span_of(&options.version), "not `1.N`, N from 25")
+                .help(format!("write the cluster's minor release, such as `\"1.{OLDEST_SUPPORTED}\"`"))
+            })?,
+    };
+    let zone_spread = match options.zone_spread.as_ref().map(|z| z.get_ref().as_str()) {
+        None | Some("preferred") => ZoneSpread::Preferred,
+        Some("required") => ZoneSpread::Required,
+        Some("none") => ZoneSpread::None,
+        Some(other) => {
+            return Err(Diagnostic::input(
+                "spec/invalid-value",
+                format!("`backends.kubernetes.zone_spread` is `{other}`"),
+            )
+            .at(span_of(&options.zone_spread), "unknown value")
+            .help("use one of `preferred`, `required`, `none`"));
+        }
+    };
     Ok(Settings {
+        minor_version,
+        zone_spread,
         namespace,
         create_namespace: options.create_namespace,
         cluster_domain: render(

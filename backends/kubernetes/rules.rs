@@ -55,6 +55,11 @@ pub static RULES: &[Rule] = &[
     ),
     rule!("tls-ip-name", Error, "a TLS name is an IP address"),
     rule!(
+        "tls-keys-root-only",
+        Warning,
+        "the TLS keys are readable by root only"
+    ),
+    rule!(
         "short-stop-grace",
         Warning,
         "the stop grace period is under 30 seconds"
@@ -182,6 +187,17 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
                 "remove the address and rely on the stable DNS names berth reports",
             ));
         }
+    }
+    if let Some(tls) = &service.tls
+        && service.container.user.is_none()
+    {
+        found.push(rule("tls-keys-root-only").fire(
+            service,
+            tls.span.clone(),
+            "`[tls]` without `container.user`: the Secret's files are mounted root-owned with mode 0440 and the pod has no `fsGroup`, so an image that starts as root and drops to its own user cannot read its key",
+            "keys readable by root only",
+            "set `container.user` to the image's user id: the pod then runs as it, and its `fsGroup` makes the keys readable",
+        ));
     }
     if service.stop_grace.value < 30 {
         found.push(rule("short-stop-grace").fire(

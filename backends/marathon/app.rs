@@ -34,7 +34,6 @@ pub struct App {
     pub networks: Vec<Network>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readiness_checks: Vec<ReadinessCheck>,
-    pub residency: Residency,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, SecretSource>,
     pub task_kill_grace_period_seconds: u64,
@@ -148,12 +147,6 @@ pub struct Network {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Residency {
-    pub task_lost_behavior: &'static str,
-}
-
-#[derive(Serialize)]
 #[serde(untagged)]
 pub enum UnreachableStrategy {
     /// Always the string `"disabled"`.
@@ -193,6 +186,8 @@ pub struct JobRun {
 #[derive(Serialize)]
 pub struct JobDocker {
     pub image: String,
+    /// `docker run` options; the entrypoint among them, since a job's `args` follow the image's.
+    pub parameters: Vec<Parameter>,
 }
 
 #[derive(Serialize)]

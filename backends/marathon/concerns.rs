@@ -49,12 +49,18 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         ),
     );
     match service.health.readiness.as_ref().map(|r| &r.action) {
-        Some(CheckAction::Http { .. }) => t.native(Readiness, "readinessChecks gate deployments"),
+        Some(CheckAction::Http { .. }) => t.degraded(
+            Readiness,
+            "readinessChecks gate deployments only; the VIP still sends clients to a member that does not serve",
+        ),
         Some(_) => t.degraded(
             Readiness,
             "readiness checks are HTTP only; this one is dropped",
         ),
-        None => t.native(Readiness, "readinessChecks (not used by this spec)"),
+        None => t.degraded(
+            Readiness,
+            "readinessChecks gate deployments only (not used by this spec)",
+        ),
     }
     match service.replication.start.value {
         Start::Parallel => t.native(

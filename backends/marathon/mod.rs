@@ -37,6 +37,9 @@ pub struct Options {
     /// The Mesos disk of the persistent volumes: `"root"` (default), `"path"` or `"mount"`.
     #[serde(default)]
     pub disk_type: Option<Spanned<String>>,
+    /// The port ranges the agents offer, `"LOW-HIGH"` or `"PORT"` (default Mesos': `31000-32000`).
+    #[serde(default)]
+    pub agent_ports: Option<Spanned<Vec<String>>>,
 }
 
 pub struct Settings {
@@ -49,6 +52,18 @@ pub struct Settings {
     pub maximum_over_capacity: f64,
     pub over_capacity_span: Option<Span>,
     pub disk_type: String,
+    pub agent_ports: Vec<(u16, u16)>,
+    pub agent_ports_span: Option<Span>,
+}
+
+/// The ports a Mesos agent offers unless its `--resources` say otherwise.
+const MESOS_DEFAULT_PORTS: (u16, u16) = (31000, 32000);
+
+/// Parses `"LOW-HIGH"` or `"PORT"`.
+fn port_range(text: &str) -> Option<(u16, u16)> {
+    let (low, high) = text.split_once('-').unwrap_or((text, text));
+    let (low, high) = (low.trim().parse().ok()?, high.trim().parse().ok()?);
+    (low <= high).then_some((low, high))
 }
 
 fn settings(input: &Input) -> Result<Settings, Diagnostic> {
@@ -116,7 +131,26 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         )
         .help("name each agent by its host name"));
     }
+    let agent_ports = match &o.agent_ports {
+        None => vec![MESOS_DEFAULT_PORTS],
+        Some(ranges) => ranges
+            .get_ref()
+            .iter()
+            .map(|r| {
+                port_range(r).ok_or_else(|| {
+                    Diagnostic::input(
+                        "spec/invalid-value",
+                        format!("`backends.marathon.agent_ports` holds `{r}`, which is not a port range"),
+                    )
+                    .at(span(ranges.span()), "invalid port range")
+                    .help("write each range as \"LOW-HIGH\" or a single port, as in `[\"31000-32000\"]`")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
     Ok(Settings {
+        agent_ports,
+        agent_ports_span: o.agent_ports.as_ref().and_then(|r| span(r.span())),
         hosts,
         hosts_span: o.hosts.as_ref().and_then(|h| span(h.span())),
         health_checks,
@@ -135,6 +169,12 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
 impl Backend for Marathon {
     fn name(&self) -> &'static str {
         "marathon"
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        Some(
+            "DC/OS reached its end of life in 2021 and Apache Mesos moved to the Apache Attic in 2025: this backend is a migration path for clusters that still run them, not a target for new deployments",
+        )
     }
 
     fn rules(&self) -> &'static [Rule] {
@@ -383,12 +423,12 @@ fn member_app(
             HealthCheck {
                 command,
                 grace_period_seconds: grace_period(service, live),
-                interval_seconds: live.interval.unwrap_or(10),
+                interval_seconds: live.interval,
                 max_consecutive_failures: live.failures.unwrap_or(3),
                 path,
                 port_index,
                 protocol,
-                timeout_seconds: live.timeout.unwrap_or(5),
+                timeout_seconds: live.timeout,
             }
         })
         .collect();
@@ -398,12 +438,12 @@ fn member_app(
         .iter()
         .filter_map(|ready| match &ready.action {
             CheckAction::Http { path, port } => Some(ReadinessCheck {
-                interval_seconds: ready.interval.unwrap_or(10),
+                interval_seconds: ready.interval,
                 name: "readiness",
                 path: path.clone(),
                 port_name: port.clone(),
                 protocol: "HTTP",
-                timeout_seconds: ready.timeout.unwrap_or(5),
+                timeout_seconds: ready.timeout,
             }),
             // Marathon's readiness checks are HTTP only.
             _ => None,
@@ -466,9 +506,6 @@ fn member_app(
             mode: "container/bridge",
         }],
         readiness_checks,
-        residency: Residency {
-            task_lost_behavior: "WAIT_FOREVER",
-        },
         secrets,
         task_kill_grace_period_seconds: service.stop_grace.value,
         // An unreachable member waits for its agent: a replacement would start on an empty volume.
@@ -491,9 +528,11 @@ fn member_app(
 /// Mesos kills a task whose check fails after the grace period: give a slow start the startup
 /// allowance (the startup check's budget, or five minutes).
 fn grace_period(service: &Service, live: &crate::model::Check) -> u64 {
-    let startup = service.health.startup.as_ref().map_or(300, |s| {
-        s.interval.unwrap_or(10) * u64::from(s.failures.unwrap_or(30))
-    });
+    let startup = service
+        .health
+        .startup
+        .as_ref()
+        .map_or(300, |s| s.interval * u64::from(s.failures.unwrap_or(30)));
     live.initial_delay.unwrap_or(0).max(startup)
 }
 
@@ -512,10 +551,12 @@ fn init_job(service: &Service, members: &[Member]) -> Result<Option<Job>, Vec<Di
         init.image.as_ref().unwrap_or(&service.container.image),
         &Identity::new(members.first(), members),
     )?;
-    let mut argv = Vec::new();
-    for t in &init.command {
-        argv.push(service.render(t, &identity)?);
-    }
+    let mut argv = init.argv(service, &identity)?;
+    // `[init] command` is the whole argv: its first word replaces the image's entrypoint.
+    let entrypoint = Parameter {
+        key: "entrypoint",
+        value: argv.remove(0),
+    };
     let name = service.name();
     Ok(Some(Job {
         description: format!(
@@ -526,7 +567,10 @@ fn init_job(service: &Service, members: &[Member]) -> Result<Option<Job>, Vec<Di
             args: argv,
             cpus: 0.1,
             disk: 0,
-            docker: JobDocker { image },
+            docker: JobDocker {
+                image,
+                parameters: vec![entrypoint],
+            },
             mem: 128,
             restart: JobRestart {
                 active_deadline_seconds: 3600,

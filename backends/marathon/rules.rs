@@ -46,6 +46,11 @@ pub static RULES: &[Rule] = &[
         "health checks run by Marathon rather than by Mesos"
     ),
     rule!(
+        "host-ports-not-offered",
+        Warning,
+        "fixed host ports lie outside the ports the agents offer"
+    ),
+    rule!(
         "spread-not-enforced",
         Warning,
         "spread is asked for but members are not pinned to distinct hosts"
@@ -122,6 +127,26 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
             "use `health_checks = \"mesos\"` (the default): the agent runs the check next to the task",
         ));
     }
+    let unoffered: Vec<String> = service
+        .ports
+        .iter()
+        .filter(|p| {
+            !settings
+                .agent_ports
+                .iter()
+                .any(|(low, high)| (*low..=*high).contains(&p.port))
+        })
+        .map(|p| format!("`{}` ({})", p.port, p.name))
+        .collect();
+    if !unoffered.is_empty() {
+        found.push(rule("host-ports-not-offered").fire(
+            service,
+            settings.agent_ports_span.clone().or(service.ports[0].span.clone()),
+            format!("host ports {} are fixed (peers reach members at them), but Mesos agents offer only {} unless configured: the members wait for offers that never come", unoffered.join(", "), ranges(&settings.agent_ports)),
+            "ports not offered",
+            "offer these ports on the agents (`--resources=ports:[...]`) and list their ranges in `[backends.marathon] agent_ports`",
+        ));
+    }
     if service.replicas() > 1 && service.replication.spread.value != Spread::None {
         let distinct: std::collections::BTreeSet<&String> = settings.hosts.iter().collect();
         if distinct.len() < service.replicas() as usize {
@@ -135,4 +160,12 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         }
     }
     found
+}
+
+fn ranges(ranges: &[(u16, u16)]) -> String {
+    ranges
+        .iter()
+        .map(|(low, high)| format!("{low}-{high}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

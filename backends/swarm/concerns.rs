@@ -51,7 +51,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         Some(_) if super::liveness_gates_discovery(service) => t
             .unsupported(
                 Liveness,
-                "no health check: the check needs peers, and a task is in DNS only once healthy; Swarm restarts a member when its process exits",
+                "no health check: the check needs peers, or members look each other up only as they start, and a task is in DNS only once healthy; Swarm restarts a member when its process exits",
             ),
         live => t.native(
             Liveness,

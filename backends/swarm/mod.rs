@@ -616,14 +616,10 @@ fn lower(
         let first = Identity::new(members.first(), &members);
         let image = init.image.as_ref().unwrap_or(&service.container.image);
         let mut command: Vec<String> = init
-            .command
+            .argv(service, &identity)?
             .iter()
-            .map(|t| {
-                service
-                    .render(t, &identity)
-                    .map(|s| engine::compose_literal(&s))
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|s| engine::compose_literal(s))
+            .collect();
         let rest = command.split_off(1.min(command.len()));
         services.insert(
             format!("{name}-init"),
@@ -744,8 +740,8 @@ fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
     }
     Healthcheck {
         test: engine::compose_health_test(service, live),
-        interval: Some(engine::seconds(live.interval.unwrap_or(10))),
-        timeout: Some(engine::seconds(live.timeout.unwrap_or(5))),
+        interval: Some(engine::seconds(live.interval)),
+        timeout: Some(engine::seconds(live.timeout)),
         retries: Some(live.failures.unwrap_or(3)),
         start_period: Some(engine::seconds(start_period(service, live))),
         ..Default::default()
@@ -753,21 +749,30 @@ fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
 }
 
 /// Whether the liveness check, given to Swarm, would keep members out of each other's DNS: it
-/// needs the peers (or quorum) of a service that has them.
+/// needs the peers (or quorum) of a service that has them, or the members look each other up
+/// only as they start, when a restarted task is out of DNS until its first check (one interval).
 pub fn liveness_gates_discovery(service: &Service) -> bool {
-    service
-        .health
-        .liveness
-        .as_ref()
-        .is_some_and(|live| service.waits_for_peers(live) || service.liveness_needs_quorum())
+    service.health.liveness.as_ref().is_some_and(|live| {
+        service.waits_for_peers(live)
+            || service.liveness_needs_quorum()
+            || looks_up_peers_at_start(service)
+    })
+}
+
+/// Members that resolve their peers once, as they start.
+pub fn looks_up_peers_at_start(service: &Service) -> bool {
+    service.replicas() > 1
+        && service.replication.discovery.value == crate::model::Discovery::AtStart
 }
 
 /// Swarm kills a task whose health check fails, so a member replaying its log after a crash needs
 /// the allowance Kubernetes' startup probe gives: the startup check's budget, or five minutes.
 fn start_period(service: &Service, live: &crate::model::Check) -> u64 {
-    let startup = service.health.startup.as_ref().map_or(300, |s| {
-        s.interval.unwrap_or(10) * u64::from(s.failures.unwrap_or(30))
-    });
+    let startup = service
+        .health
+        .startup
+        .as_ref()
+        .map_or(300, |s| s.interval * u64::from(s.failures.unwrap_or(30)));
     live.initial_delay.unwrap_or(0).max(startup)
 }
 

@@ -110,13 +110,24 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         && super::liveness_gates_discovery(service)
         && !service.liveness_needs_quorum()
     {
-        found.push(rule("health-gates-discovery").fire(
-            service,
-            live.span.clone(),
-            "the liveness check passes only once the member found its peers, and Swarm keeps a task out of DNS until its health check passes: the members would never find each other, so berth gives them no health check and Swarm restarts a member only when its process exits",
-            "needs peers (`needs_peers` unset or true)",
-            "if the check passes on a member whose peers are down (a process-local check), say `needs_peers = false`; otherwise allow this rule",
-        ));
+        let diagnostic = if service.waits_for_peers(live) {
+            rule("health-gates-discovery").fire(
+                service,
+                live.span.clone(),
+                "the liveness check passes only once the member found its peers, and Swarm keeps a task out of DNS until its health check passes: the members would never find each other, so berth gives them no health check and Swarm restarts a member only when its process exits",
+                "needs peers (`needs_peers` unset or true)",
+                "if the check passes on a member whose peers are down (a process-local check), say `needs_peers = false`; otherwise allow this rule",
+            )
+        } else {
+            rule("health-gates-discovery").fire(
+                service,
+                service.replication.discovery.span.clone().or(live.span.clone()),
+                "the members look each other up only as they start (`discovery = \"at-start\"`), and Swarm keeps a task out of DNS until its first health check passes, one `interval` after it started: members restarted together would find nobody, so berth gives them no health check and Swarm restarts a member only when its process exits",
+                "peers looked up once",
+                "allow this rule if a member whose process hangs may stay until someone restarts it; otherwise run the service where members are resolvable as they start",
+            )
+        };
+        found.push(diagnostic);
     }
     if service.replication.spread.value == Spread::Required && !settings.nodes.is_empty() {
         let distinct: std::collections::BTreeSet<&String> = settings.nodes.iter().collect();

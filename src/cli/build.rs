@@ -26,13 +26,18 @@ pub fn check(ui: &Ui, spec: &Path, inputs: &Inputs, format: Format) -> i32 {
         };
         let allowed: BTreeSet<&str> = of(Severity::Allowed).map(|d| d.code.as_str()).collect();
         ui.info(&format!(
-            "{}: no rule refused it; {} warnings, {} rules allowed by `[[allow]]` (nothing written)",
+            "{}: no rule refused it; {}, {} allowed by `[[allow]]` (nothing written)",
             spec.display(),
-            of(Severity::Warning).count(),
-            allowed.len(),
+            counted(of(Severity::Warning).count(), "warning"),
+            counted(allowed.len(), "rule"),
         ));
     }
     outcome.exit_code()
+}
+
+/// `1 warning`, `2 warnings`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn compile(

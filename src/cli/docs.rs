@@ -56,6 +56,9 @@ pub fn explain(id: Option<&str>) -> i32 {
                 backend.rules().len(),
                 backend.name()
             );
+            if let Some(status) = backend.status() {
+                println!("  {:<13} note: {status}", "");
+            }
         }
         println!(
             "\nThe spec's own rules: {}.",
@@ -95,6 +98,10 @@ pub fn explain(id: Option<&str>) -> i32 {
                 rule.doc.trim_end(),
                 per_backend_notes(rule).trim_end()
             );
+            let backend = rule.id.split('/').next().and_then(backends::by_name);
+            if let Some(status) = backend.and_then(|b| b.status()) {
+                println!("\nNote: {status}.");
+            }
             0
         }
         None if by_name.len() > 1 => {

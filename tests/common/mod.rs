@@ -218,25 +218,49 @@ pub fn all_specs() -> Vec<(String, PathBuf)> {
     specs
 }
 
-/// Compiles every spec of [`all_specs`] into `out/<name>/` with the given backends; returns the names.
+/// The spec's `targets` (written on one line), or none when it targets every backend.
+fn targets(spec: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(spec).unwrap();
+    let line = text.lines().find(|l| l.starts_with("targets = "))?;
+    Some(
+        line.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(String::from)
+            .collect(),
+    )
+}
+
+/// Compiles every spec of [`all_specs`] that targets one of the given backends into
+/// `out/<name>/`, with those of them it targets; returns the names of the specs compiled.
 pub fn compile_all_specs(out: &Path, backends: &[&str]) -> Vec<String> {
-    let specs = all_specs();
-    for (name, spec) in &specs {
-        let destination = out.join(name);
+    let mut compiled = Vec::new();
+    for (name, spec) in all_specs() {
+        let targets = targets(&spec);
+        let chosen: Vec<&str> = backends
+            .iter()
+            .copied()
+            .filter(|b| targets.as_ref().is_none_or(|t| t.iter().any(|t| t == b)))
+            .collect();
+        if chosen.is_empty() && !backends.is_empty() {
+            continue;
+        }
+        let destination = out.join(&name);
         let mut args = vec![
             "compile",
             spec.to_str().unwrap(),
             "--out",
             destination.to_str().unwrap(),
         ];
-        for backend in backends {
+        for backend in chosen {
             args.extend(["--backend", backend]);
         }
         let output = berth(&args, &root());
         assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
         provide_secret_files(&destination);
+        compiled.push(name);
     }
-    specs.into_iter().map(|(name, _)| name).collect()
+    compiled
 }
 
 /// Puts the secret files that run.sh checks for (`secrets/<secret>/<key>`) beside run.sh and
