@@ -309,6 +309,8 @@ pub struct Tls {
     pub secret: String,
     pub path: String,
     pub extra_names: Vec<Located<String>>,
+    /// The group that reads the keys.
+    pub group: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -352,6 +354,18 @@ impl Service {
 
     pub fn replicas(&self) -> u32 {
         self.replication.replicas.value
+    }
+
+    /// Whether any `env` value or file comes from a secret.
+    pub fn uses_secrets(&self) -> bool {
+        self.container
+            .env
+            .iter()
+            .any(|var| matches!(var.value, EnvValue::Secret { .. }))
+            || self
+                .files
+                .iter()
+                .any(|file| matches!(file.body, FileBody::Secret { .. }))
     }
 
     pub fn persistent_volumes(&self) -> impl Iterator<Item = &Volume> {

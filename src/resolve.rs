@@ -1101,6 +1101,7 @@ impl Resolver<'_> {
                 secret,
                 path,
                 extra_names,
+                group: t.group.as_ref().map(|g| *g.get_ref()),
             },
             self.span(tls.span()),
         )

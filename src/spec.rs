@@ -405,6 +405,11 @@ pub struct Tls {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub extra_names: Vec<SString>,
+    /// The numeric group that reads the keys (mode 0440), for an image that starts as root and
+    /// drops to its own user; default `container.user`.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub group: Option<Spanned<u32>>,
 }
 
 /// Lifts one rule for this spec.

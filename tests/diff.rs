@@ -347,3 +347,325 @@ fn markdown_cells_keep_angle_brackets_and_bars() {
     );
     assert!(!table.contains("<name>"), "{table}");
 }
+
+/// What one backend wrote, parsed, for checking its concern claims.
+struct Written {
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl Written {
+    fn text(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.join(path)).unwrap_or_default()
+    }
+    fn yaml(&self, path: &str) -> serde_json::Value {
+        serde_saphyr::from_str(&self.text(path)).unwrap_or_default()
+    }
+    fn json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_str(&self.text(path)).unwrap_or_default()
+    }
+    /// Every Kubernetes object, one per file.
+    fn objects(&self, kind: &str) -> Vec<serde_json::Value> {
+        tree(&self.dir.join("kubernetes"))
+            .into_iter()
+            .filter(|(path, _)| path.ends_with(".yaml"))
+            .map(|(path, _)| self.yaml(&format!("kubernetes/{path}")))
+            .filter(|object| object["kind"] == kind)
+            .collect()
+    }
+    /// The compose file's (or stack's) member services.
+    fn members(&self, file: &str) -> Vec<serde_json::Value> {
+        let services = self.yaml(file)["services"].clone();
+        services
+            .as_object()
+            .map(|s| {
+                s.values()
+                    .filter(|s| !s["labels"]["berth.member"].is_null())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn apps(&self) -> Vec<serde_json::Value> {
+        self.json(&format!("marathon/{}.json", self.name))["apps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn all(values: &[serde_json::Value], check: impl Fn(&serde_json::Value) -> bool) -> bool {
+    !values.is_empty() && values.iter().all(check)
+}
+
+/// Whether the files show what a `native` or `emulated` claim promises.
+fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool> {
+    let name = &w.name;
+    let sts = || w.objects("StatefulSet").pop().unwrap_or_default();
+    let pod = || sts()["spec"]["template"]["spec"].clone();
+    let container = || pod()["containers"][0].clone();
+    let compose = || w.members("compose/compose.yaml");
+    let stack = || w.members("swarm/stack.yaml");
+    let app = || w.yaml("cloudfoundry/manifest.yml")["applications"][0].clone();
+    let run = || w.text("docker/run.sh");
+    let shown = match (backend, concern) {
+        ("kubernetes", "storage") => {
+            sts()["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty())
+                && sts()["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+        }
+        ("kubernetes", "storage-class") => all(
+            &sts()["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            |c| c["spec"]["storageClassName"].is_string(),
+        ),
+        ("kubernetes", "identity") => sts()["metadata"]["name"] == *name,
+        ("kubernetes", "discovery") => w.objects("Service").iter().any(|s| {
+            s["spec"]["clusterIP"] == "None"
+                && s["spec"]["publishNotReadyAddresses"] == true
+                && s["metadata"]["name"] == sts()["spec"]["serviceName"]
+        }),
+        ("kubernetes", "spread") if detail.starts_with("one replica") => {
+            sts()["spec"]["replicas"] == 1
+        }
+        ("kubernetes", "spread") => {
+            let anti = &pod()["affinity"]["podAntiAffinity"];
+            if detail.starts_with("required") {
+                anti["requiredDuringSchedulingIgnoredDuringExecution"].is_array()
+            } else {
+                anti["preferredDuringSchedulingIgnoredDuringExecution"].is_array()
+            }
+        }
+        ("kubernetes", "disruption-budget") if detail.starts_with("no budget") => {
+            w.objects("PodDisruptionBudget").is_empty() && sts()["spec"]["replicas"] == 1
+        }
+        ("kubernetes", "disruption-budget") => w
+            .objects("PodDisruptionBudget")
+            .iter()
+            .any(|b| detail.ends_with(&format!("maxUnavailable {}", b["spec"]["maxUnavailable"]))),
+        ("kubernetes", "liveness") => {
+            container()["livenessProbe"].is_object() && container()["startupProbe"].is_object()
+        }
+        ("kubernetes", "readiness") => container()["readinessProbe"].is_object(),
+        ("kubernetes", "start-order") => {
+            detail.ends_with(sts()["spec"]["podManagementPolicy"].as_str().unwrap_or(""))
+        }
+        ("kubernetes", "rolling-update") => {
+            sts()["spec"]["updateStrategy"]["type"] == "RollingUpdate"
+        }
+        ("kubernetes", "resources") => {
+            container()["resources"]["requests"].is_object()
+                && container()["resources"]["limits"].is_object()
+        }
+        ("kubernetes", "init") => !w.objects("Job").is_empty(),
+        ("kubernetes", "secrets") => {
+            container()["env"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e["valueFrom"]["secretKeyRef"].is_object())
+                || pod()["volumes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|v| v["secret"].is_object())
+        }
+        ("kubernetes", "files") => {
+            !w.objects("ConfigMap").is_empty()
+                || pod()["volumes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|v| v["secret"].is_object())
+        }
+        ("kubernetes", "tls-names") => pod()["volumes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .any(|v| v["secret"]["defaultMode"] == 0o440),
+        ("compose", "storage") => all(&compose(), |s| {
+            s["volumes"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|v| v["type"] == "volume"))
+        }),
+        ("compose", "identity") => all(&compose(), |s| s["hostname"].is_string()),
+        ("compose", "discovery") => all(&compose(), |s| s["networks"].is_array()),
+        ("compose", "spread") | ("docker", "spread") => {
+            detail == "nothing to spread"
+                && compose().len() <= 1
+                && run().matches("docker run").count() <= 1
+        }
+        ("compose", "start-order") => all(&compose(), |s| {
+            s["depends_on"]
+                .as_object()
+                .is_none_or(|d| d.keys().all(|k| !k.starts_with(&format!("{name}-"))))
+        }),
+        ("compose", "init") => {
+            w.yaml("compose/compose.yaml")["services"][format!("{name}-init")]["restart"]
+                == "on-failure:30"
+        }
+        ("compose", "secrets") => ["${", ": null", "secrets/"]
+            .iter()
+            .any(|s| w.text("compose/compose.yaml").contains(s)),
+        ("compose", "files") | ("docker", "files") => {
+            w.dir.join(format!("{backend}/files")).exists()
+                || w.text(&format!(
+                    "{backend}/{}",
+                    if backend == "compose" {
+                        "compose.yaml"
+                    } else {
+                        "run.sh"
+                    }
+                ))
+                .contains("secrets/")
+        }
+        ("compose", "tls-names") => all(&compose(), |s| {
+            s["volumes"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|v| v["read_only"] == true))
+        }),
+        ("docker", "storage") => {
+            run().contains("--volume") && run().contains("type=volume")
+                || run().contains(&format!("{name}-0-"))
+        }
+        ("docker", "identity") => run().contains("--hostname") && run().contains("--network-alias"),
+        ("docker", "discovery") => run().contains("docker network create"),
+        ("docker", "start-order") => !run().contains("until docker inspect"),
+        ("docker", "init") => run().contains(&format!("--name {name}-init")),
+        ("docker", "secrets") => run().contains("--env "),
+        ("docker", "tls-names") => run().contains(":ro"),
+        ("swarm", "storage") => all(&stack(), |s| {
+            s["volumes"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|v| v["type"] == "volume"))
+                && s["deploy"]["placement"]["constraints"].is_array()
+        }),
+        ("swarm", "identity") => all(&stack(), |s| s["deploy"]["replicas"] == 1),
+        ("swarm", "spread") if detail.starts_with("one replica") => stack().len() == 1,
+        ("swarm", "spread") => {
+            all(&stack(), |s| {
+                s["deploy"]["placement"]["constraints"].is_array()
+            }) && w.dir.join("swarm/prepare-nodes.sh").exists()
+        }
+        ("swarm", "liveness") => all(&stack(), |s| s["healthcheck"]["start_period"].is_string()),
+        ("swarm", "start-order") => all(&stack(), |s| s["depends_on"].is_null()),
+        ("swarm", "rolling-update") => {
+            w.text("swarm/deploy.sh").contains("members/")
+                && all(&stack(), |s| {
+                    s["deploy"]["update_config"]["order"] == "stop-first"
+                })
+        }
+        ("swarm", "resources") => all(&stack(), |s| {
+            s["deploy"]["resources"]["limits"].is_object()
+                && s["deploy"]["resources"]["reservations"].is_object()
+        }),
+        ("swarm", "init") => {
+            w.yaml("swarm/stack.yaml")["services"][format!("{name}-init")]["deploy"]["restart_policy"]
+                ["condition"]
+                == "on-failure"
+        }
+        ("swarm", "files") => all(&stack(), |s| {
+            s["configs"].is_array() || s["secrets"].is_array()
+        }),
+        ("swarm", "tls-names") => all(&stack(), |s| s["secrets"].is_array()),
+        ("marathon", "storage") => all(&w.apps(), |a| {
+            a["container"]["volumes"][0]["persistent"].is_object()
+        }),
+        ("marathon", "identity") => all(&w.apps(), |a| a["instances"] == 1),
+        ("marathon", "discovery") => all(&w.apps(), |a| {
+            a["container"]["portMappings"]
+                .as_array()
+                .is_some_and(|p| p.iter().all(|p| p["hostPort"] == p["containerPort"]))
+        }),
+        ("marathon", "spread") if detail.starts_with("one member") => w.apps().len() == 1,
+        ("marathon", "spread") => all(&w.apps(), |a| a["constraints"][0][1] == "LIKE"),
+        ("marathon", "liveness") => all(&w.apps(), |a| {
+            a["healthChecks"][0]["protocol"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("MESOS_") || p == "COMMAND")
+        }),
+        ("marathon", "start-order") => all(&w.apps(), |a| a["dependencies"].is_null()),
+        ("marathon", "init") => {
+            w.json(&format!("marathon/{name}-init.metronome.json"))["run"]["restart"]["policy"]
+                == "ON_FAILURE"
+        }
+        ("marathon", "secrets") => all(&w.apps(), |a| a["secrets"].is_object()),
+        ("marathon", "files") => all(&w.apps(), |a| {
+            a["args"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .any(|arg| arg.as_str().unwrap_or("").contains("printf"))
+        }),
+        ("cloudfoundry", "storage") => app()["services"][0]["parameters"]["mount"].is_string(),
+        ("cloudfoundry", "identity") => {
+            app()["instances"] == 1
+                || app()["command"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("$CF_INSTANCE_INDEX")
+        }
+        ("cloudfoundry", "discovery") => {
+            w.text("cloudfoundry/setup.sh")
+                .contains("cf add-network-policy")
+                && app()["routes"][0]["route"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with(".apps.internal")
+        }
+        ("cloudfoundry", "liveness") => app()["health-check-type"] != "process",
+        ("cloudfoundry", "readiness") => app()["readiness-health-check-type"].is_string(),
+        ("cloudfoundry", "start-order") => true,
+        ("cloudfoundry", "init") => w.text("cloudfoundry/setup.sh").contains("cf run-task"),
+        ("cloudfoundry", "secrets") => w.text("cloudfoundry/manifest.yml").contains("(("),
+        ("cloudfoundry", "files") => app()["command"].as_str().unwrap_or("").contains("printf"),
+        _ => return None,
+    };
+    Some(shown)
+}
+
+/// Every claim a backend makes of realizing a concern (natively or by emulation) is visible in
+/// the files it wrote, for every spec and backend: the concern tables cannot drift from the output.
+#[test]
+fn every_realized_concern_shows_in_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut missing = Vec::new();
+    for spec in compile_all_specs(dir.path(), &[]) {
+        let out = dir.path().join(&spec);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("berth-report.json")).unwrap())
+                .unwrap();
+        let service = &report["services"][0];
+        let written = Written {
+            dir: out.clone(),
+            name: service["service"].as_str().unwrap().to_string(),
+        };
+        for (backend, realized) in service["backends"].as_object().unwrap() {
+            for claim in realized["concerns"].as_array().unwrap() {
+                let (concern, detail) = (
+                    claim["concern"].as_str().unwrap(),
+                    claim["detail"].as_str().unwrap(),
+                );
+                if !["native", "emulated"].contains(&claim["status"].as_str().unwrap())
+                    || detail.ends_with("(not used by this spec)")
+                {
+                    continue;
+                }
+                match shows(backend, concern, detail, &written) {
+                    Some(true) => {}
+                    Some(false) => missing.push(format!("{spec}: {backend} claims {concern} ({detail}), which its files do not show")),
+                    None => missing.push(format!("{spec}: {backend} claims {concern} ({detail}), and no check of this test covers it")),
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

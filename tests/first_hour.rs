@@ -338,6 +338,60 @@ fn backends_page() -> String {
     page
 }
 
+const CLAIMS_BEGIN: &str = "<!-- claims: generated from concerns.rs by `BERTH_UPDATE_DOCS=1 cargo test --test first_hour` -->";
+const CLAIMS_END: &str = "<!-- end of claims -->";
+
+/// A backend's claim for each concern on tests/specs/everything.toml (which uses every key), as
+/// `berth diff` reports them; tests/diff.rs checks each claim against the files written.
+fn claims_table(backend: &str) -> String {
+    let outcome = berth::compile::compile(&berth::compile::Request {
+        spec: root().join("tests/specs/everything.toml"),
+        set: vec![],
+        values: None,
+        backends: vec![backend.to_string()],
+    });
+    let mut table = format!("{CLAIMS_BEGIN}\n| concern | status | how |\n|---|---|---|\n");
+    for claim in &outcome.outputs[0].concerns {
+        table.push_str(&format!(
+            "| {} | {} | {} |\n",
+            claim.concern.name(),
+            claim.status.name(),
+            claim.detail.replace('|', "\\|")
+        ));
+    }
+    table.push_str(CLAIMS_END);
+    table
+}
+
+/// Each backend README's claims table is what `concerns.rs` says.
+#[test]
+fn the_readme_claims_tables_are_current() {
+    for backend in berth::backends::names() {
+        let path = root().join("backends").join(backend).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (start, end) = (
+            readme
+                .find(CLAIMS_BEGIN)
+                .expect("README has a claims table"),
+            readme.find(CLAIMS_END).expect("the claims table ends") + CLAIMS_END.len(),
+        );
+        let current = format!(
+            "{}{}{}",
+            &readme[..start],
+            claims_table(backend),
+            &readme[end..]
+        );
+        if std::env::var_os("BERTH_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &current).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            current,
+            "backends/{backend}/README.md: the claims table is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test first_hour`"
+        );
+    }
+}
+
 #[test]
 fn the_backends_page_is_current() {
     let path = root().join("docs/backends.md");

@@ -548,6 +548,20 @@ fn kubernetes_version_zone_spread_and_network_policy() {
         json!([]),
         "the init pod admits nothing"
     );
+
+    // `[tls] group` without `container.user`: the keys are readable by the image's group, and
+    // the image still chooses its user.
+    let keys = write(
+        dir.path(),
+        "keys.toml",
+        "name = \"pg\"\n[container]\nimage = \"postgres:16.4\"\n[[volumes]]\nname = \"data\"\npath = \"/var/lib/postgresql/data\"\nsize = \"1Gi\"\nclass = \"x\"\n[tls]\nsecret = \"pg-tls\"\npath = \"/certs\"\ngroup = 999\n",
+    );
+    let summary = compile_spec(dir.path(), &keys, &[]);
+    assert!(!summary.contains("tls-keys-root-only"), "{summary}");
+    let pod = load(dir.path(), "40-statefulset-pg.yaml");
+    let security = &pod["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(security["fsGroup"], 999);
+    assert!(security["runAsUser"].is_null());
 }
 
 /// One probe default everywhere: a check without `interval` or `timeout` gets 10 s and 5 s on

@@ -81,7 +81,13 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
             service.init.is_some(),
         ),
     );
-    t.emulated(Secrets, "((variables)) filled by cf push --vars-file");
+    t.emulated(
+        Secrets,
+        noting_unused(
+            "((variables)) filled by cf push --vars-file",
+            service.uses_secrets(),
+        ),
+    );
     t.emulated(
         Files,
         noting_unused(
@@ -91,7 +97,10 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     );
     t.degraded(
         TlsNames,
-        "instance names are stable; certificates come through a service binding, not a mount",
+        noting_unused(
+            "instance names are stable; certificates come through a service binding, not a mount",
+            service.tls.is_some(),
+        ),
     );
     t.0
 }

@@ -65,7 +65,7 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.emulated(
         Secrets,
-        "NAME passed through from the environment of up; never written, and down needs no secret",
+        noting_unused("NAME passed through from the environment of up (never written, and down needs no secret); secret files from the user's secrets/ directory", service.uses_secrets()),
     );
     t.emulated(
         Files,
@@ -76,7 +76,10 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.emulated(
         TlsNames,
-        "service names on the network; certificates from an external volume mounted read-only",
+        noting_unused(
+            "service names on the network; certificates from an external volume mounted read-only",
+            service.tls.is_some(),
+        ),
     );
     t.0
 }

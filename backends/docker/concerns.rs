@@ -66,7 +66,10 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.emulated(
         Secrets,
-        "taken from the caller's environment when run.sh runs (-e NAME)",
+        noting_unused(
+            "taken from the caller's environment when run.sh runs (-e NAME)",
+            service.uses_secrets(),
+        ),
     );
     t.emulated(
         Files,
@@ -77,7 +80,10 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.emulated(
         TlsNames,
-        "container names on the network; certificates from a named volume mounted read-only",
+        noting_unused(
+            "container names on the network; certificates from a named volume mounted read-only",
+            service.tls.is_some(),
+        ),
     );
     t.0
 }

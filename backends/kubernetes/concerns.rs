@@ -68,7 +68,13 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
             service.init.is_some(),
         ),
     );
-    t.native(Secrets, "env valueFrom.secretKeyRef");
+    t.native(
+        Secrets,
+        noting_unused(
+            "env valueFrom.secretKeyRef; secret files from Secret volumes",
+            service.uses_secrets(),
+        ),
+    );
     t.native(
         Files,
         noting_unused(
@@ -78,7 +84,7 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.native(
         TlsNames,
-        "stable per-member DNS names through the headless Service; the Secret is mounted read-only",
+        noting_unused("stable per-member DNS names through the headless Service; the Secret is mounted read-only", service.tls.is_some()),
     );
     t.0
 }

@@ -726,8 +726,12 @@ fn pod_security(service: &Service) -> PodSecurityContext {
         }),
         run_as_user: user,
         run_as_group: user,
-        // The claim's files become writable by the image's user.
-        fs_group: user,
+        // The claim's files become writable by the image's user, and the TLS keys readable.
+        fs_group: user.or(service
+            .tls
+            .as_ref()
+            .and_then(|t| t.value.group)
+            .map(i64::from)),
         run_as_non_root: user.map(|u| u != 0),
         ..Default::default()
     }

@@ -147,14 +147,14 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .get_ref()
             .strip_prefix("1.")
             .and_then(|minor| minor.parse::<u32>().ok())
-            .filter(|minor| (25..=99).contains(minor))
+            .filter(|minor| (28..=99).contains(minor))
             .ok_or_else(|| {
                 Diagnostic::input(
                     "spec/invalid-value",
                     format!("`backends.kubernetes.version` `{}` is not a Kubernetes release berth targets", v.get_ref()),
                 )
-                .at(span_of(&options.version), "not `1.N`, N from 25")
-                .help(format!("write the cluster's minor release, such as `\"1.{OLDEST_SUPPORTED}\"`"))
+                .at(span_of(&options.version), "not `1.N`, N from 28")
+                .help(format!("write the cluster's minor release, such as `\"1.{OLDEST_SUPPORTED}\"`; berth needs 1.28 or later (the pod-index label gives `self.ordinal`)"))
             })?,
     };
     let zone_spread = match options.zone_spread.as_ref().map(|z| z.get_ref().as_str()) {

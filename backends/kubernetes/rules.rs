@@ -190,13 +190,14 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     }
     if let Some(tls) = &service.tls
         && service.container.user.is_none()
+        && tls.value.group.is_none()
     {
         found.push(rule("tls-keys-root-only").fire(
             service,
             tls.span.clone(),
             "`[tls]` without `container.user`: the Secret's files are mounted root-owned with mode 0440 and the pod has no `fsGroup`, so an image that starts as root and drops to its own user cannot read its key",
             "keys readable by root only",
-            "set `container.user` to the image's user id: the pod then runs as it, and its `fsGroup` makes the keys readable",
+            "set `[tls] group` to the image's group id (the pod's `fsGroup` then makes the keys readable), or `container.user` to run the pod as the image's user",
         ));
     }
     if service.stop_grace.value < 30 {

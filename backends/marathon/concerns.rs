@@ -84,7 +84,10 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
             service.init.is_some(),
         ),
     );
-    t.native(Secrets, "the DC/OS secret store");
+    t.native(
+        Secrets,
+        noting_unused("the DC/OS secret store", service.uses_secrets()),
+    );
     t.emulated(
         Files,
         noting_unused(
@@ -94,7 +97,10 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     );
     t.degraded(
         TlsNames,
-        "Mesos-DNS names are stable; certificates are not mounted",
+        noting_unused(
+            "Mesos-DNS names are stable; certificates are not mounted",
+            service.tls.is_some(),
+        ),
     );
     t.0
 }

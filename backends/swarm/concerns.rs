@@ -92,7 +92,10 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     );
     t.degraded(
         Secrets,
-        "external Swarm secrets as files; the container gets <NAME>_FILE",
+        noting_unused(
+            "external Swarm secrets as files; the container gets <NAME>_FILE",
+            service.uses_secrets(),
+        ),
     );
     t.native(
         Files,
@@ -103,7 +106,10 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     );
     t.native(
         TlsNames,
-        "service names on the overlay network; certificate files as external Swarm secrets",
+        noting_unused(
+            "service names on the overlay network; certificate files as external Swarm secrets",
+            service.tls.is_some(),
+        ),
     );
     t.0
 }

@@ -473,9 +473,13 @@ fn lower(
                     external: true,
                 },
             );
+            // Docker's default is 0444: with a group, the keys are that group's alone.
+            let group = tls.value.group;
             tls_secrets.push(SecretUse {
                 source: secret,
                 target: format!("{}/{file}", tls.value.path.trim_end_matches('/')),
+                gid: group.map(|g| g.to_string()),
+                mode: group.map(|_| 0o440),
                 ..Default::default()
             });
         }

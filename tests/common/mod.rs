@@ -232,7 +232,8 @@ fn targets(spec: &Path) -> Option<Vec<String>> {
 }
 
 /// Compiles every spec of [`all_specs`] that targets one of the given backends into
-/// `out/<name>/`, with those of them it targets; returns the names of the specs compiled.
+/// `out/<name>/`, with those of them it targets (every backend it targets when `backends` is
+/// empty); returns the names of the specs compiled.
 pub fn compile_all_specs(out: &Path, backends: &[&str]) -> Vec<String> {
     let mut compiled = Vec::new();
     for (name, spec) in all_specs() {
