@@ -527,6 +527,14 @@ fn kubernetes_version_zone_spread_and_network_policy() {
     );
 
     compile_spec(dir.path(), &root().join("examples/cockroachdb.toml"), &[]);
+    let members = load(dir.path(), "40-statefulset-cockroachdb.yaml");
+    assert!(
+        members["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--logtostderr")),
+        "CockroachDB logs where `kubectl logs` reads, as Cockroach Labs' manifest has it"
+    );
     let job = load(dir.path(), "50-job-cockroachdb-init.yaml");
     let container = &job["spec"]["template"]["spec"]["containers"][0];
     assert!(container["resources"]["requests"]["cpu"].is_string());
