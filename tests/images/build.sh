@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the images of real upstream software that the engine scenarios run (tests/upstream.rs),
+# Builds the images of real upstream software that the engine scenarios run (tests/engine/upstream.rs),
 # from Debian's packages and without a registry, each shaped like the upstream image its example
 # names (same binary paths, same shell or none, same user and data path) and tagged with that exact
 # reference, so that berth's outputs run unmodified.

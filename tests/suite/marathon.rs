@@ -1,8 +1,7 @@
 //! The Marathon backend: every member app, from the group file and from its own file, validated
 //! against Marathon's `AppDefinition.json` (draft 4), and the safety-relevant fields checked.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

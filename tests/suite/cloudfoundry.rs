@@ -1,8 +1,7 @@
 //! The Cloud Foundry backend checked by the manifest schema, shellcheck, a recording fake `cf`,
 //! and by running the generated start command itself.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

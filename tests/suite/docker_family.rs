@@ -2,8 +2,7 @@
 //! the real docker CLI's flag parser (through a recording fake `docker` whose calls go to a daemon
 //! socket that does not exist), `docker-compose config` and the Compose Spec schema.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -6,9 +6,8 @@
 //! `CI=true`. Every name is unique to the run, and everything created is removed, also when a test
 //! fails.
 
-mod common;
-use common::engine::*;
-use common::*;
+use crate::common::engine::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

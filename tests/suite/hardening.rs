@@ -3,12 +3,11 @@
 //! that leave either the old or the new output when interrupted, `--force`, secrets never written
 //! as values, and the upgrade warnings of `diff --against`.
 //!
-//! `PROPTEST_CASES=100000 cargo test --release --test hardening` runs the generators longer by hand;
-//! failing inputs are kept in `tests/hardening.proptest-regressions` and replayed first.
+//! `PROPTEST_CASES=100000 cargo test --release --test suite hardening` runs the generators longer by hand;
+//! failing inputs are kept in `tests/suite/hardening.proptest-regressions` and replayed first.
 
-mod common;
+use crate::common::*;
 use berth::compile::{Outcome, Request, compile_text};
-use common::*;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::process::Command;
@@ -646,7 +645,7 @@ fn a_write_refused_midway_is_undone() {
 #[test]
 fn a_full_disk_leaves_out_as_it_was() {
     if current_uid() != 0 {
-        common::engine::skip("mounting a tmpfs needs root");
+        crate::common::engine::skip("mounting a tmpfs needs root");
         return;
     }
     let spec = root().join("examples/cockroachdb.toml");

@@ -2,8 +2,7 @@
 //! completions and the manual page, where a value came from, `--quiet`/`--verbose`/`--color`,
 //! and the README's tour run command by command as a new user would.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -338,11 +337,11 @@ fn backends_page() -> String {
     page
 }
 
-const CLAIMS_BEGIN: &str = "<!-- claims: generated from concerns.rs by `BERTH_UPDATE_DOCS=1 cargo test --test first_hour` -->";
+const CLAIMS_BEGIN: &str = "<!-- claims: generated from concerns.rs by `BERTH_UPDATE_DOCS=1 cargo test --test suite first_hour` -->";
 const CLAIMS_END: &str = "<!-- end of claims -->";
 
 /// A backend's claim for each concern on tests/specs/everything.toml (which uses every key), as
-/// `berth diff` reports them; tests/diff.rs checks each claim against the files written.
+/// `berth diff` reports them; tests/suite/diff.rs checks each claim against the files written.
 fn claims_table(backend: &str) -> String {
     let outcome = berth::compile::compile(&berth::compile::Request {
         spec: root().join("tests/specs/everything.toml"),
@@ -387,7 +386,7 @@ fn the_readme_claims_tables_are_current() {
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             current,
-            "backends/{backend}/README.md: the claims table is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test first_hour`"
+            "backends/{backend}/README.md: the claims table is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test suite first_hour`"
         );
     }
 }
@@ -401,7 +400,7 @@ fn the_backends_page_is_current() {
     assert_eq!(
         std::fs::read_to_string(&path).unwrap_or_default(),
         backends_page(),
-        "docs/backends.md is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test first_hour`"
+        "docs/backends.md is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test suite first_hour`"
     );
 }
 

@@ -2,8 +2,7 @@
 //! `docker stack deploy` up to the point where it dials a daemon that does not exist), the compose
 //! v3.8 schema, and shellcheck; `prepare-nodes.sh` driven through the recording fake `docker`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

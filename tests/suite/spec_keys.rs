@@ -1,8 +1,7 @@
 //! Every key of the spec language, traced to where it lands in the Kubernetes output
 //! (tests/specs/everything.toml uses them all), plus the defaults when keys are left out.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::path::Path;
 

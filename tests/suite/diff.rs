@@ -1,10 +1,9 @@
 //! `berth diff`, the concern table every backend fills, `berth-report.json`, and drift checks
 //! (`compile --check`, `diff --against`).
 
-mod common;
+use crate::common::*;
 use berth::compile::{Request, compile};
 use berth::concern::Concern;
-use common::*;
 use std::process::Command;
 
 #[test]

@@ -2,8 +2,7 @@
 //! --strict` against Kubernetes 1.33, kustomize, checkov, and PyYAML (a YAML 1.1 reader) for type
 //! round trips.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 

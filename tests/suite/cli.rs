@@ -1,8 +1,7 @@
 //! The command line as a user meets it: exit codes, diagnostics with their location, and the
 //! promise that nothing is written when a compile fails.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A spec that passes every rule.
 pub const CLEAN: &str = r#"name = "db"

@@ -2,9 +2,8 @@
 //! `snapshots/`, for the backends each example targets. A snapshot without a matching example and
 //! backend fails the suite.
 
-mod common;
+use crate::common::*;
 use berth::compile::{Request, compile};
-use common::*;
 
 fn snapshot_name(example: &str, backend: &str) -> String {
     format!("{example}@{backend}")
@@ -66,7 +65,7 @@ fn no_snapshot_is_an_orphan() {
             let backends = targets(path)
                 .into_iter()
                 .map(move |b| format!("{}.snap", snapshot_name(example, &b)));
-            // tests/diff.rs keeps the concern table of each example in each format.
+            // tests/suite/diff.rs keeps the concern table of each example in each format.
             let tables = ["text", "json", "markdown"].map(|f| format!("{example}@diff-{f}.snap"));
             backends.chain(tables)
         })

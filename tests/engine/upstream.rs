@@ -19,9 +19,8 @@
 //! `CI=true`. The examples' service names are fixed, so a test first makes sure that nothing of an
 //! earlier run is left, and removes what it creates, also when it fails.
 
-mod common;
-use common::engine::*;
-use common::*;
+use crate::common::engine::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

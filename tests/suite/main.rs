@@ -1,0 +1,18 @@
+//! Every test that needs no Docker engine, as modules of one test binary (one link instead of
+//! one per file). `cargo test --test suite MODULE::` runs one module.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod cloudfoundry;
+mod diff;
+mod docker_family;
+mod first_hour;
+mod hardening;
+mod marathon;
+mod rules;
+mod snapshots;
+mod spec_keys;
+mod swarm;
+mod validators;
