@@ -248,7 +248,7 @@ impl Transaction {
         if !changed.is_empty() {
             // One flush for every staged file, rather than one per file: the renames below then
             // replace targets with complete files.
-            sync_filesystem(&self.staging);
+            sync_filesystem(&self.staging).map_err(|e| (self.staging.clone(), e))?;
         }
         if !now.is_subset(&self.previous.files) {
             let all = self.previous.files.union(&now).cloned().collect();
@@ -281,7 +281,7 @@ impl Transaction {
             self.put_manifest(journal, now)?;
         }
         if !written.changed.is_empty() || !written.removed.is_empty() {
-            sync_filesystem(out);
+            sync_filesystem(out).map_err(|e| (out.to_path_buf(), e))?;
         }
         Ok(written)
     }
@@ -416,8 +416,11 @@ fn remove_staging_dirs(out: &Path) {
         else {
             continue;
         };
-        // SAFETY: signal 0 only asks whether the process exists.
-        let alive = pid != std::process::id() as i32 && unsafe { libc::kill(pid, 0) } == 0;
+        // Signal 0 only asks whether the process exists; one of another user's exists too.
+        let alive = pid != std::process::id() as i32
+            && rustix::process::Pid::from_raw(pid).is_some_and(|pid| {
+                rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH)
+            });
         if !alive {
             let _ = fs::remove_dir_all(entry.path());
         }
@@ -475,17 +478,17 @@ fn set_mode(file: &fs::File, mode: u32) -> std::io::Result<()> {
     file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
-/// Flushes the filesystem holding `dir` to disk (Linux `syncfs`; elsewhere every filesystem).
-fn sync_filesystem(dir: &Path) {
+/// Flushes the filesystem holding `dir` to disk (Linux `syncfs`; elsewhere every filesystem). A
+/// failure means the files may not have reached the disk, so the commit fails with it.
+fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
-    if let Ok(handle) = fs::File::open(dir) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: the descriptor is open for the duration of the call; syncfs only reads it.
-        unsafe { libc::syncfs(handle.as_raw_fd()) };
-        return;
+    {
+        let handle = fs::File::open(dir)?;
+        rustix::fs::syncfs(&handle)?;
     }
-    // SAFETY: sync takes no arguments and cannot fail.
-    unsafe { libc::sync() };
+    #[cfg(not(target_os = "linux"))]
+    rustix::fs::sync();
+    Ok(())
 }
 
 fn parent(path: &str) -> &str {

@@ -19,18 +19,6 @@ pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, String> {
     Ok(yaml)
 }
 
-/// Several documents in one file, separated by `---`.
-pub fn to_yaml_documents<T: Serialize>(values: &[T]) -> Result<String, String> {
-    let mut out = String::new();
-    for (i, value) in values.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(&to_yaml(value)?);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::to_yaml;

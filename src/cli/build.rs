@@ -279,45 +279,44 @@ pub fn plan(
     Ok(files)
 }
 
-/// Spec arguments as files: a directory stands for its `*.toml` files, and a last path component
-/// with `*` or `?` (quoted, so the shell left it) for the files it matches; both sorted.
+/// Spec arguments as files: a directory stands for its `*.toml` files, and a path with `*`, `?`,
+/// `[...]` or `**` in any component (quoted, so the shell left it) for the files it matches; both
+/// sorted.
 fn expand(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut files = Vec::new();
     for spec in specs {
-        let name = spec
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (dir, pattern) = if spec.is_dir() {
-            (spec.clone(), "*.toml".to_string())
-        } else if name.contains(['*', '?']) {
-            (
-                spec.parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-                name,
-            )
+        let text = spec.to_string_lossy();
+        let pattern = if spec.is_dir() {
+            format!("{}/*.toml", glob::Pattern::escape(&text))
+        } else if text.contains(['*', '?', '[']) {
+            text.into_owned()
         } else {
             files.push(spec.clone());
             continue;
         };
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            Diagnostic::input("cli/io", format!("cannot read `{}`: {e}", dir.display()))
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        let paths = glob::glob_with(&pattern, options).map_err(|e| {
+            Diagnostic::input(
+                "cli/usage",
+                format!("`{}` is not a pattern: {e}", spec.display()),
+            )
+            .help("use `*`, `?`, `[abc]` and `**` as a shell does, such as `'specs/*.toml'`")
         })?;
-        let mut matched: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_type().is_ok_and(|t| t.is_file())
-                    && glob(&pattern, &e.file_name().to_string_lossy())
-            })
-            .map(|e| {
-                if spec.is_dir() {
-                    spec.join(e.file_name())
-                } else {
-                    dir.join(e.file_name())
-                }
-            })
-            .collect();
+        let mut matched = Vec::new();
+        for path in paths {
+            let path = path.map_err(|e| {
+                Diagnostic::input(
+                    "cli/io",
+                    format!("cannot read `{}`: {e}", e.path().display()),
+                )
+            })?;
+            if path.is_file() {
+                matched.push(path);
+            }
+        }
         if matched.is_empty() {
             return Err(Diagnostic::input("cli/usage", format!("no spec matches `{}`", spec.display())).help("name spec files, a directory of `*.toml` files, or a quoted pattern such as `'specs/*.toml'`"));
         }
@@ -327,39 +326,57 @@ fn expand(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     Ok(files)
 }
 
-/// Matches `*` (any run of characters) and `?` (one character).
-fn glob(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::expand;
+    use std::path::PathBuf;
 
     #[test]
-    fn globs() {
-        assert!(glob("*.toml", "a.toml"));
-        assert!(glob("crdb?.toml", "crdb1.toml"));
-        assert!(!glob("crdb?.toml", "crdb10.toml"));
-        assert!(!glob("*.toml", "a.yaml"));
-        assert!(glob("*", ""));
+    fn patterns_match_whole_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in [
+            "a/crdb1.toml",
+            "a/crdb10.toml",
+            "b/pg.toml",
+            "b/notes.yaml",
+            "c.toml",
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let names = |arg: &str| -> Vec<String> {
+            expand(&[dir.path().join(arg)])
+                .map(|files| {
+                    let root = dir.path();
+                    files
+                        .iter()
+                        .map(|f| f.strip_prefix(root).unwrap().display().to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            names("*/*.toml"),
+            ["a/crdb1.toml", "a/crdb10.toml", "b/pg.toml"]
+        );
+        assert_eq!(names("a/crdb?.toml"), ["a/crdb1.toml"]);
+        assert_eq!(
+            names("**/*.toml"),
+            ["a/crdb1.toml", "a/crdb10.toml", "b/pg.toml", "c.toml"]
+        );
+        assert_eq!(
+            names("b"),
+            ["b/pg.toml"],
+            "a directory stands for its *.toml files"
+        );
+        assert_eq!(names("[ab]/p*"), ["b/pg.toml"]);
+        assert!(names("*.yaml").is_empty(), "no match is an error");
+        let plain = expand(&[PathBuf::from("missing.toml")]).unwrap();
+        assert_eq!(
+            plain,
+            [PathBuf::from("missing.toml")],
+            "a plain path is passed on"
+        );
     }
 }
