@@ -93,7 +93,7 @@ pub struct Input<'a> {
 pub trait Backend: Sync {
     /// The directory name under `--out` and the `--backend` value.
     fn name(&self) -> &'static str;
-    fn rules(&self) -> &'static [Rule];
+    fn rules(&self) -> &'static [&'static Rule];
     /// What a user should know about the platform before choosing it (its end of life).
     fn status(&self) -> Option<&'static str> {
         None
@@ -201,14 +201,14 @@ macro_rules! backend_rule {
 }
 pub(crate) use backend_rule;
 
-/// The rule `<backend>/<name>` among a backend's `rules`; a missing one is a bug of ours.
-pub fn rule_named(rules: &'static [Rule], backend: &str, name: &str) -> &'static Rule {
-    rules
-        .iter()
-        .find(|r| {
-            r.id.strip_prefix(backend)
-                .and_then(|rest| rest.strip_prefix('/'))
-                == Some(name)
-        })
-        .expect("rule is declared in RULES")
+/// Declares a backend's rules, one static each, so that code names a rule the compiler knows,
+/// and `RULES`, all of them in order:
+/// `backend_rules! { "swarm", NO_RESOURCES = ("no-resources", Warning, "summary"), ... }`.
+macro_rules! backend_rules {
+    ($backend:literal, $($rule:ident = ($name:literal, $severity:ident, $summary:literal)),+ $(,)?) => {
+        $(pub static $rule: $crate::backend::Rule =
+            $crate::backend::backend_rule!($backend, $name, $severity, $summary);)+
+        pub static RULES: &[&$crate::backend::Rule] = &[$(&$rule),+];
+    };
 }
+pub(crate) use backend_rules;

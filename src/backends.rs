@@ -40,6 +40,7 @@ pub fn rules() -> impl Iterator<Item = &'static Rule> {
     crate::rules::RULES
         .iter()
         .chain(all().iter().flat_map(|b| b.rules().iter()))
+        .copied()
 }
 
 pub fn rule(id: &str) -> Option<&'static Rule> {

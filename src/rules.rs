@@ -1,42 +1,17 @@
 //! Rules about the spec itself, whatever the backend (ids `spec/...`). Backends keep their own
 //! rules in their folders; these run once per compile.
 
-use crate::backend::Rule;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Quorum, Service};
 
-pub static RULES: &[Rule] = &[
-    Rule {
-        id: "spec/literal-secret",
-        severity: Severity::Warning,
-        summary: "an `env` value that looks like a secret is written literally",
-        doc: include_str!("rules/literal-secret.md"),
-    },
-    Rule {
-        id: "spec/mutable-image-tag",
-        severity: Severity::Warning,
-        summary: "the image is `latest` or untagged",
-        doc: include_str!("rules/mutable-image-tag.md"),
-    },
-    Rule {
-        id: "spec/secret-file-readable",
-        severity: Severity::Warning,
-        summary: "a secret file's mode lets other users read it",
-        doc: include_str!("rules/secret-file-readable.md"),
-    },
-    Rule {
-        id: "spec/file-in-volume",
-        severity: Severity::Warning,
-        summary: "a file is placed inside a persistent volume's path",
-        doc: include_str!("rules/file-in-volume.md"),
-    },
-    Rule {
-        id: "spec/quorum-size",
-        severity: Severity::Warning,
-        summary: "a majority quorum with an even number of, or fewer than 3, replicas",
-        doc: include_str!("rules/quorum-size.md"),
-    },
-];
+crate::backend::backend_rules! {
+    "spec",
+    LITERAL_SECRET = ("literal-secret", Warning, "an `env` value that looks like a secret is written literally"),
+    MUTABLE_IMAGE_TAG = ("mutable-image-tag", Warning, "the image is `latest` or untagged"),
+    SECRET_FILE_READABLE = ("secret-file-readable", Warning, "a secret file's mode lets other users read it"),
+    FILE_IN_VOLUME = ("file-in-volume", Warning, "a file is placed inside a persistent volume's path"),
+    QUORUM_SIZE = ("quorum-size", Warning, "a majority quorum with an even number of, or fewer than 3, replicas"),
+}
 
 /// Words of an env name that mark a secret (`DB_PASSWORD`, `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`).
 const SECRET_WORDS: [&str; 8] = [
@@ -62,7 +37,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         if value.source.is_empty() || !upper.split('_').any(|word| SECRET_WORDS.contains(&word)) {
             continue;
         }
-        found.push(rule("spec/literal-secret").fire(
+        found.push(LITERAL_SECRET.fire(
             service,
             var.span.clone(),
             format!("`{}` looks like a secret but its value is written in the spec, and so into every output", var.name),
@@ -84,7 +59,7 @@ fn quorum_size(service: &Service) -> Option<Diagnostic> {
         return None;
     }
     Some(
-        rule("spec/quorum-size").fire(
+        QUORUM_SIZE.fire(
             service,
             replication
                 .replicas
@@ -110,7 +85,7 @@ fn files(service: &Service) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for file in &service.files {
         if matches!(file.body, crate::model::FileBody::Secret { .. }) && file.mode & 0o077 != 0 {
-            found.push(rule("spec/secret-file-readable").fire(
+            found.push(SECRET_FILE_READABLE.fire(
                 service,
                 file.span.clone(),
                 format!("secret file `{}` has mode `{}`: users other than its owner can read the secret", file.path, file.octal_mode()),
@@ -123,7 +98,7 @@ fn files(service: &Service) -> Vec<Diagnostic> {
                 .starts_with(&format!("{}/", v.path.trim_end_matches('/')))
         });
         if let Some(volume) = inside {
-            found.push(rule("spec/file-in-volume").fire(
+            found.push(FILE_IN_VOLUME.fire(
                 service,
                 file.span.clone(),
                 format!("`{}` is inside volume `{}` (`{}`): the file is placed over the volume's copy at every start, and what the software writes there is lost", file.path, volume.name, volume.path),
@@ -133,13 +108,6 @@ fn files(service: &Service) -> Vec<Diagnostic> {
         }
     }
     found
-}
-
-fn rule(id: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id == id)
-        .expect("spec rules are declared above")
 }
 
 /// The image reference, rendered with the parameters: refused when Docker's reference grammar
@@ -160,7 +128,7 @@ fn image_reference(service: &Service) -> Vec<Diagnostic> {
             .help("write it as Docker does: `[registry/]path[:tag][@digest]`, path in lowercase, like `postgres:16.4`"),
         ],
         Ok(Some(tag)) if tag != "latest" => Vec::new(),
-        Ok(tag) => vec![rule("spec/mutable-image-tag").fire(
+        Ok(tag) => vec![MUTABLE_IMAGE_TAG.fire(
             service,
             image.span.clone(),
             format!(

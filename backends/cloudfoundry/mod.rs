@@ -141,7 +141,7 @@ impl Backend for CloudFoundry {
         "cloudfoundry"
     }
 
-    fn rules(&self) -> &'static [Rule] {
+    fn rules(&self) -> &'static [&'static Rule] {
         rules::RULES
     }
 

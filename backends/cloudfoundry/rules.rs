@@ -2,79 +2,29 @@
 //! so data lives in a volume service: one shared directory for every instance.
 
 use super::Settings;
-use crate::backend::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, Service};
 
-macro_rules! rule {
-    ($($rule:tt)*) => {
-        crate::backend::backend_rule!("cloudfoundry", $($rule)*)
-    };
-}
-
-pub static RULES: &[Rule] = &[
-    rule!(
-        "files-need-start-command",
-        Error,
-        "`[[files]]` need a start script, which the image or spec cannot run"
-    ),
-    rule!(
-        "start-command-needs-shell",
-        Error,
-        "the start command or init task is a shell script, and the image has no shell"
-    ),
-    rule!(
-        "no-persistent-volume",
-        Error,
-        "the service keeps its data without a persistent volume"
-    ),
-    rule!(
-        "volume-without-service",
-        Error,
-        "a persistent volume has no volume service"
-    ),
-    rule!("mount-under-app", Error, "a volume is mounted under /app"),
-    rule!(
-        "shared-instance-directory",
-        Error,
-        "several instances share one data directory"
-    ),
-    rule!(
-        "quorum-gated-health",
-        Error,
-        "the liveness check needs quorum"
-    ),
-    rule!(
-        "rolling-push-shares-directory",
-        Warning,
-        "a rolling or canary push runs two processes on one instance directory"
-    ),
-    rule!(
-        "exec-health-check",
-        Warning,
-        "an `exec` health check cannot run on Cloud Foundry"
-    ),
-    rule!("no-memory", Warning, "`resources.memory` is not set"),
-    rule!(
-        "entrypoint-replaced",
-        Warning,
-        "`args` run as the start command, without the image's entrypoint"
-    ),
-    rule!(
-        "user-not-applied",
-        Warning,
-        "`container.user` cannot be applied on Cloud Foundry"
-    ),
-];
-
-fn rule(name: &str) -> &'static Rule {
-    crate::backend::rule_named(RULES, "cloudfoundry", name)
+crate::backend::backend_rules! {
+    "cloudfoundry",
+    FILES_NEED_START_COMMAND = ("files-need-start-command", Error, "`[[files]]` need a start script, which the image or spec cannot run"),
+    START_COMMAND_NEEDS_SHELL = ("start-command-needs-shell", Error, "the start command or init task is a shell script, and the image has no shell"),
+    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
+    VOLUME_WITHOUT_SERVICE = ("volume-without-service", Error, "a persistent volume has no volume service"),
+    MOUNT_UNDER_APP = ("mount-under-app", Error, "a volume is mounted under /app"),
+    SHARED_INSTANCE_DIRECTORY = ("shared-instance-directory", Error, "several instances share one data directory"),
+    QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, "the liveness check needs quorum"),
+    ROLLING_PUSH_SHARES_DIRECTORY = ("rolling-push-shares-directory", Warning, "a rolling or canary push runs two processes on one instance directory"),
+    EXEC_HEALTH_CHECK = ("exec-health-check", Warning, "an `exec` health check cannot run on Cloud Foundry"),
+    NO_MEMORY = ("no-memory", Warning, "`resources.memory` is not set"),
+    ENTRYPOINT_REPLACED = ("entrypoint-replaced", Warning, "`args` run as the start command, without the image's entrypoint"),
+    USER_NOT_APPLIED = ("user-not-applied", Warning, "`container.user` cannot be applied on Cloud Foundry"),
 }
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     if !service.files.is_empty() && !super::files_placeable(service) {
-        found.push(rule("files-need-start-command").fire(
+        found.push(FILES_NEED_START_COMMAND.fire(
             service,
             service.files[0].span.clone(),
             "Cloud Foundry mounts no file content: the start command writes `[[files]]` and then starts the process, but the image has no shell or the spec names no process (`container.command` or `args`)",
@@ -96,7 +46,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
                     service.init.as_ref().and_then(|i| i.span.clone()),
                 )
             };
-            found.push(rule("start-command-needs-shell").fire(
+            found.push(START_COMMAND_NEEDS_SHELL.fire(
                 service,
                 span,
                 format!("Cloud Foundry runs {what} with `/bin/sh -c`, but `container.shell = false`: the image has no shell, so nothing starts"),
@@ -109,7 +59,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     for volume in service.persistent_volumes() {
         has_volume = true;
         if !settings.volume_services.contains_key(&volume.name) {
-            found.push(rule("volume-without-service").fire(
+            found.push(VOLUME_WITHOUT_SERVICE.fire(
                 service,
                 volume.span.clone(),
                 format!("volume `{}` needs a volume service: Cloud Foundry containers have only ephemeral disk, lost on every restart", volume.name),
@@ -120,7 +70,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         let mount = settings.mount(&volume.name);
         for path in [volume.path.as_str(), mount.as_str()] {
             if path == "/app" || path.starts_with("/app/") {
-                found.push(rule("mount-under-app").fire(
+                found.push(MOUNT_UNDER_APP.fire(
                     service,
                     volume.span.clone(),
                     format!("`{path}` is under `/app`, which Cloud Foundry replaces with the app's droplet on every push"),
@@ -131,7 +81,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         }
     }
     if !has_volume {
-        found.push(rule("no-persistent-volume").fire(
+        found.push(NO_PERSISTENT_VOLUME.fire(
             service,
             service.container.span.clone(),
             "no persistent volume: Cloud Foundry containers have only ephemeral disk, emptied on every restart, push and evacuation",
@@ -140,7 +90,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if has_volume && service.replicas() > 1 && !settings.instance_directories {
-        found.push(rule("shared-instance-directory").fire(
+        found.push(SHARED_INSTANCE_DIRECTORY.fire(
             service,
             settings.instance_directories_span.clone(),
             format!("{} instances mount one volume service without per-instance directories: they write one data directory", service.replicas()),
@@ -149,7 +99,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if service.liveness_needs_quorum() {
-        found.push(rule("quorum-gated-health").fire(
+        found.push(QUORUM_GATED_HEALTH.fire(
             service,
             service.health.liveness.as_ref().and_then(|l| l.span.clone()),
             "the liveness check needs quorum: Cloud Foundry restarts instances that fail it, so losing a majority restarts the survivors too",
@@ -158,7 +108,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if has_volume {
-        found.push(rule("rolling-push-shares-directory").fire(
+        found.push(ROLLING_PUSH_SHARES_DIRECTORY.fire(
             service,
             service.volumes.iter().find(|v| v.persistent).and_then(|v| v.span.clone()),
             "`cf push --strategy rolling` (or canary) starts a new instance with index N before the old instance N stops: two processes write `<mount>/N`",
@@ -173,7 +123,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         if let Some(check) = check
             && matches!(check.action, CheckAction::Exec { .. })
         {
-            found.push(rule("exec-health-check").fire(
+            found.push(EXEC_HEALTH_CHECK.fire(
                 service,
                 check.span.clone(),
                 format!("`[health.{key}]` runs a command; Cloud Foundry checks only ports, HTTP endpoints and the process, so it becomes a `process` check"),
@@ -183,7 +133,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         }
     }
     if service.container.command.is_empty() && !service.container.args.is_empty() {
-        found.push(rule("entrypoint-replaced").fire(
+        found.push(ENTRYPOINT_REPLACED.fire(
             service,
             service.container.args.first().and_then(|a| a.span.clone()),
             "Cloud Foundry's start command replaces the image's entrypoint: `args` run as the command, and the entrypoint does not run",
@@ -192,7 +142,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if let Some(user) = service.container.user {
-        found.push(rule("user-not-applied").fire(
+        found.push(USER_NOT_APPLIED.fire(
             service,
             service.container.span.clone(),
             format!("`container.user = {user}` is not applied: a Cloud Foundry manifest cannot choose the user, so the process runs as the image's own user"),
@@ -205,7 +155,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         .as_ref()
         .is_none_or(|r| r.value.memory.is_none())
     {
-        found.push(rule("no-memory").fire(
+        found.push(NO_MEMORY.fire(
             service,
             service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
             "`resources.memory` not set: Cloud Foundry gives the app the foundation's default (often 1G) and kills it above that",

@@ -21,7 +21,7 @@ impl Backend for Compose {
         "compose"
     }
 
-    fn rules(&self) -> &'static [Rule] {
+    fn rules(&self) -> &'static [&'static Rule] {
         rules::RULES
     }
 

@@ -278,20 +278,58 @@ pub fn tls_names(service: &Service) -> Vec<String> {
     names
 }
 
-/// The rules every single-engine backend keeps, each under its own id (`<backend>/<name>` in
-/// `rules`). `shell_health`: the backend can only give the engine a shell command line (docker run's
-/// `--health-cmd`), so every check assumes `/bin/sh` in the image.
+/// Declares the rules every single-engine backend keeps, under the backend's own ids, then the
+/// backend's own (`extra`), and `SINGLE_HOST`, the shared ones for [`check_single_host`].
+macro_rules! single_host_rules {
+    ($backend:literal, quorum_gated_health: $gated:literal, $($extra:tt)*) => {
+        $crate::backend::backend_rules! {
+            $backend,
+            NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
+            REPLICAS_SHARE_HOST = ("replicas-share-host", Warning, "several replicas run on one host: no spread is possible"),
+            QUORUM_ON_ONE_HOST = ("quorum-on-one-host", Warning, "a quorum service on one host is one failure domain"),
+            QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, $gated),
+            NO_RESOURCES = ("no-resources", Warning, "memory or CPU limits are not set"),
+            NO_HEALTH_CHECK = ("no-health-check", Warning, "no health check"),
+            HEALTH_CHECK_NEEDS_TOOL = ("health-check-needs-tool", Warning, "the health check assumes a tool in the image"),
+            $($extra)*
+        }
+        static SINGLE_HOST: $crate::backends::docker::engine::SingleHostRules =
+            $crate::backends::docker::engine::SingleHostRules {
+                no_persistent_volume: &NO_PERSISTENT_VOLUME,
+                replicas_share_host: &REPLICAS_SHARE_HOST,
+                quorum_on_one_host: &QUORUM_ON_ONE_HOST,
+                quorum_gated_health: &QUORUM_GATED_HEALTH,
+                no_resources: &NO_RESOURCES,
+                no_health_check: &NO_HEALTH_CHECK,
+                health_check_needs_tool: &HEALTH_CHECK_NEEDS_TOOL,
+            };
+    };
+}
+pub(crate) use single_host_rules;
+
+/// The rules [`single_host_rules!`] declares for one backend.
+pub struct SingleHostRules {
+    pub no_persistent_volume: &'static Rule,
+    pub replicas_share_host: &'static Rule,
+    pub quorum_on_one_host: &'static Rule,
+    pub quorum_gated_health: &'static Rule,
+    pub no_resources: &'static Rule,
+    pub no_health_check: &'static Rule,
+    pub health_check_needs_tool: &'static Rule,
+}
+
+/// The checks of the rules every single-engine backend keeps. `without_shell`: the backend can
+/// only give the engine a shell command line (docker run's `--health-cmd`), so every check
+/// assumes `/bin/sh` in the image, and this rule says when it has none.
 pub fn check_single_host(
     service: &Service,
-    backend: &str,
-    rules: &'static [Rule],
-    shell_health: bool,
+    rules: &SingleHostRules,
+    without_shell: Option<&'static Rule>,
 ) -> Vec<Diagnostic> {
-    let rule = |name| crate::backend::rule_named(rules, backend, name);
     let mut found = Vec::new();
     let replicas = service.replicas();
     if service.persistent_volumes().next().is_none() {
-        found.push(rule("no-persistent-volume").fire(
+        found.push(rules.no_persistent_volume.fire(
             service,
             service.container.span.clone(),
             "no persistent volume: the data lives in the container's writable layer and is lost when the container is removed or recreated",
@@ -300,7 +338,7 @@ pub fn check_single_host(
         ));
     }
     if replicas > 1 && service.replication.spread.value != Spread::None {
-        found.push(rule("replicas-share-host").fire(
+        found.push(rules.replicas_share_host.fire(
             service,
             service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
             format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
@@ -309,7 +347,7 @@ pub fn check_single_host(
         ));
     }
     if service.replication.quorum.value == crate::model::Quorum::Majority {
-        found.push(rule("quorum-on-one-host").fire(
+        found.push(rules.quorum_on_one_host.fire(
             service,
             service.replication.quorum.span.clone(),
             "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
@@ -319,7 +357,7 @@ pub fn check_single_host(
     }
     if service.liveness_needs_quorum() {
         let live = service.health.liveness.as_ref();
-        found.push(rule("quorum-gated-health").fire(
+        found.push(rules.quorum_gated_health.fire(
             service,
             live.and_then(|l| l.span.clone()),
             "the container health check needs quorum: after every member went down, each waits for the others' health before the quorum can form",
@@ -329,7 +367,7 @@ pub fn check_single_host(
     }
     let missing = service.missing_resources();
     if !missing.is_empty() {
-        found.push(rule("no-resources").fire(
+        found.push(rules.no_resources.fire(
             service,
             service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
             format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
@@ -338,15 +376,18 @@ pub fn check_single_host(
         ));
     }
     match &service.health.liveness {
-        None => found.push(rule("no-health-check").fire(
+        None => found.push(rules.no_health_check.fire(
             service,
             service.container.span.clone(),
             "no liveness check: the engine cannot tell a hung member from a healthy one",
             "no `[health.liveness]`",
             "add `[health.liveness]`, a process-local check",
         )),
-        Some(live) if shell_health && service.container.shell == Some(false) => {
-            found.push(rule("health-check-without-shell").fire(
+        Some(live)
+            if let Some(without_shell) = without_shell
+                && service.container.shell == Some(false) =>
+        {
+            found.push(without_shell.fire(
                 service,
                 live.span.clone(),
                 "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
@@ -361,7 +402,7 @@ pub fn check_single_host(
                     "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
                 ),
                 (HealthCommand::Exec(_), None)
-                    if shell_health && service.container.shell != Some(true) =>
+                    if without_shell.is_some() && service.container.shell != Some(true) =>
                 {
                     (
                         "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
@@ -370,7 +411,7 @@ pub fn check_single_host(
                 }
                 _ => return found,
             };
-            found.push(rule("health-check-needs-tool").fire(
+            found.push(rules.health_check_needs_tool.fire(
                 service,
                 live.span.clone(),
                 format!(

@@ -63,7 +63,7 @@ impl Backend for Docker {
         "docker"
     }
 
-    fn rules(&self) -> &'static [Rule] {
+    fn rules(&self) -> &'static [&'static Rule] {
         rules::RULES
     }
 

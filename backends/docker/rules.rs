@@ -2,61 +2,21 @@
 //! shared with the other single-engine backends ([`super::engine::check_single_host`]).
 
 use super::engine::check_single_host;
-use crate::backend::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::model::Service;
 
-macro_rules! rule {
-    ($($rule:tt)*) => {
-        crate::backend::backend_rule!("docker", $($rule)*)
-    };
+super::engine::single_host_rules! {
+    "docker",
+    quorum_gated_health: "the container health check needs quorum",
+    HEALTH_CHECK_WITHOUT_SHELL = ("health-check-without-shell", Warning, "the image has no shell, so docker run gets no health check"),
+    FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
 }
 
-pub static RULES: &[Rule] = &[
-    rule!(
-        "no-persistent-volume",
-        Error,
-        "the service keeps its data without a persistent volume"
-    ),
-    rule!(
-        "replicas-share-host",
-        Warning,
-        "several replicas run on one host: no spread is possible"
-    ),
-    rule!(
-        "quorum-on-one-host",
-        Warning,
-        "a quorum service on one host is one failure domain"
-    ),
-    rule!(
-        "quorum-gated-health",
-        Error,
-        "the container health check needs quorum"
-    ),
-    rule!("no-resources", Warning, "memory or CPU limits are not set"),
-    rule!("no-health-check", Warning, "no health check"),
-    rule!(
-        "health-check-needs-tool",
-        Warning,
-        "the health check assumes a tool in the image"
-    ),
-    rule!(
-        "health-check-without-shell",
-        Warning,
-        "the image has no shell, so docker run gets no health check"
-    ),
-    rule!(
-        "file-owner-not-applied",
-        Warning,
-        "a file keeps the owner and mode its mount gives it"
-    ),
-];
-
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    let mut found = check_single_host(service, "docker", RULES, true);
+    let mut found = check_single_host(service, &SINGLE_HOST, Some(&HEALTH_CHECK_WITHOUT_SHELL));
     found.extend(super::files::owner_not_applied(
         service,
-        crate::backend::rule_named(RULES, "docker", "file-owner-not-applied"),
+        &FILE_OWNER_NOT_APPLIED,
         "a bind mount",
         true,
     ));

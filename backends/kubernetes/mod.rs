@@ -82,7 +82,7 @@ impl Backend for Kubernetes {
         "kubernetes"
     }
 
-    fn rules(&self) -> &'static [Rule] {
+    fn rules(&self) -> &'static [&'static Rule] {
         rules::RULES
     }
 

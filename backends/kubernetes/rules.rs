@@ -1,79 +1,29 @@
 //! The Kubernetes backend's safety rules. Each rule's document is `rules/<name>.md`; its first
 //! ```toml block is a spec that triggers the rule and its second a fixed spec that does not.
 
-use crate::backend::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
-macro_rules! rule {
-    ($($rule:tt)*) => {
-        crate::backend::backend_rule!("kubernetes", $($rule)*)
-    };
-}
-
-pub static RULES: &[Rule] = &[
-    rule!(
-        "file-owner-not-applied",
-        Warning,
-        "a file keeps the owner and mode its mount gives it"
-    ),
-    rule!(
-        "no-persistent-volume",
-        Error,
-        "the service keeps its data without a persistent volume"
-    ),
-    rule!(
-        "missing-storage-class",
-        Error,
-        "a persistent volume does not name a storage class"
-    ),
-    rule!(
-        "no-spread",
-        Warning,
-        "replicas may be scheduled onto one node"
-    ),
-    rule!(
-        "ordered-ready-deadlock",
-        Error,
-        "ordered start with a quorum-gated readiness check cannot recover from a full outage"
-    ),
-    rule!(
-        "liveness-needs-quorum",
-        Error,
-        "the liveness check depends on the rest of the cluster"
-    ),
-    rule!(
-        "liveness-same-as-readiness",
-        Error,
-        "the liveness check is the readiness check"
-    ),
-    rule!("no-readiness", Warning, "no readiness check"),
-    rule!(
-        "no-resources",
-        Warning,
-        "requests for CPU or memory are not set"
-    ),
-    rule!("tls-ip-name", Error, "a TLS name is an IP address"),
-    rule!(
-        "tls-keys-root-only",
-        Warning,
-        "the TLS keys are readable by root only"
-    ),
-    rule!(
-        "short-stop-grace",
-        Warning,
-        "the stop grace period is under 30 seconds"
-    ),
-];
-
-fn rule(name: &str) -> &'static Rule {
-    crate::backend::rule_named(RULES, "kubernetes", name)
+crate::backend::backend_rules! {
+    "kubernetes",
+    FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
+    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
+    MISSING_STORAGE_CLASS = ("missing-storage-class", Error, "a persistent volume does not name a storage class"),
+    NO_SPREAD = ("no-spread", Warning, "replicas may be scheduled onto one node"),
+    ORDERED_READY_DEADLOCK = ("ordered-ready-deadlock", Error, "ordered start with a quorum-gated readiness check cannot recover from a full outage"),
+    LIVENESS_NEEDS_QUORUM = ("liveness-needs-quorum", Error, "the liveness check depends on the rest of the cluster"),
+    LIVENESS_SAME_AS_READINESS = ("liveness-same-as-readiness", Error, "the liveness check is the readiness check"),
+    NO_READINESS = ("no-readiness", Warning, "no readiness check"),
+    NO_RESOURCES = ("no-resources", Warning, "requests for CPU or memory are not set"),
+    TLS_IP_NAME = ("tls-ip-name", Error, "a TLS name is an IP address"),
+    TLS_KEYS_ROOT_ONLY = ("tls-keys-root-only", Warning, "the TLS keys are readable by root only"),
+    SHORT_STOP_GRACE = ("short-stop-grace", Warning, "the stop grace period is under 30 seconds"),
 }
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
     let mut found: Vec<Diagnostic> = crate::backends::docker::files::owner_not_applied(
         service,
-        rule("file-owner-not-applied"),
+        &FILE_OWNER_NOT_APPLIED,
         "a projected ConfigMap or Secret file (root, with the pod's `fsGroup`)",
         false,
     )
@@ -83,7 +33,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     let replicas = service.replicas();
 
     if service.persistent_volumes().next().is_none() {
-        found.push(rule("no-persistent-volume").fire(
+        found.push(NO_PERSISTENT_VOLUME.fire(
             service,
             service.container.span.clone(),
             "no persistent volume: the data lives in the container's filesystem and is lost when the pod is deleted or rescheduled",
@@ -92,7 +42,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         ));
     }
     for volume in service.persistent_volumes().filter(|v| v.class.is_none()) {
-        found.push(rule("missing-storage-class").fire(
+        found.push(MISSING_STORAGE_CLASS.fire(
             service,
             volume.span.clone(),
             format!("volume `{}` has no `class`: the cluster's default storage class is often a slow disk (GCE pd-standard, AWS gp2)", volume.name),
@@ -101,7 +51,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         ));
     }
     if replicas > 1 && replication.spread.value == Spread::None {
-        found.push(rule("no-spread").fire(
+        found.push(NO_SPREAD.fire(
             service,
             replication.spread.span.clone(),
             format!("{replicas} replicas with `spread = \"none\"`: several replicas may land on one node, and losing that node loses them together"),
@@ -121,7 +71,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
                 "set `start = \"parallel\"`, or say `needs_peers = false` under `[health.readiness]` if the check passes on a pod alone",
             )
         };
-        found.push(rule("ordered-ready-deadlock").fire(
+        found.push(ORDERED_READY_DEADLOCK.fire(
             service,
             replication.start.span.clone(),
             format!("`start = \"ordered\"` with a readiness check that {what}: pod 0 must be ready before pod 1 starts, so it waits for peers that are never started"),
@@ -132,7 +82,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     if let Some(live) = &service.health.liveness {
         let same_as_ready = readiness.is_some_and(|r| r.action == live.action);
         if service.liveness_needs_quorum() {
-            found.push(rule("liveness-needs-quorum").fire(
+            found.push(LIVENESS_NEEDS_QUORUM.fire(
                 service,
                 live.span.clone(),
                 "the liveness check needs quorum: when a majority is down, Kubernetes restarts the surviving pods too",
@@ -140,7 +90,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
                 "make `[health.liveness]` a process-local check (for example the process's own health endpoint) and keep quorum in readiness",
             ));
         } else if same_as_ready {
-            found.push(rule("liveness-same-as-readiness").fire(
+            found.push(LIVENESS_SAME_AS_READINESS.fire(
                 service,
                 live.span.clone(),
                 "the liveness check is the readiness check: a replica that is merely busy or catching up is killed instead of taken out of rotation",
@@ -150,7 +100,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         }
     }
     if readiness.is_none() {
-        found.push(rule("no-readiness").fire(
+        found.push(NO_READINESS.fire(
             service,
             service.container.span.clone(),
             "no readiness check: clients are sent to a replica before it accepts connections",
@@ -164,7 +114,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         let span = resources
             .and_then(|r| r.span.clone())
             .or(service.container.span.clone());
-        found.push(rule("no-resources").fire(
+        found.push(NO_RESOURCES.fire(
             service,
             span,
             format!("`resources.{}` not set: the scheduler may pack the database onto a busy node and the kernel may kill it first under memory pressure", missing.join("` and `resources.")),
@@ -179,7 +129,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
             .iter()
             .filter(|n| n.value.parse::<std::net::IpAddr>().is_ok())
         {
-            found.push(rule("tls-ip-name").fire(
+            found.push(TLS_IP_NAME.fire(
                 service,
                 name.span.clone(),
                 format!("TLS name `{}` is an IP address: pod IPs change when a pod is rescheduled, and the certificate stops matching", name.value),
@@ -192,7 +142,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         && service.container.user.is_none()
         && tls.value.group.is_none()
     {
-        found.push(rule("tls-keys-root-only").fire(
+        found.push(TLS_KEYS_ROOT_ONLY.fire(
             service,
             tls.span.clone(),
             "`[tls]` without `container.user`: the Secret's files are mounted root-owned with mode 0440 and the pod has no `fsGroup`, so an image that starts as root and drops to its own user cannot read its key",
@@ -201,7 +151,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         ));
     }
     if service.stop_grace.value < 30 {
-        found.push(rule("short-stop-grace").fire(
+        found.push(SHORT_STOP_GRACE.fire(
             service,
             service.stop_grace.span.clone(),
             format!("`stop_grace` is {}s: a database killed before it finishes shutting down replays its log or loses in-flight writes", service.stop_grace.value),

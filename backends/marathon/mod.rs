@@ -177,7 +177,7 @@ impl Backend for Marathon {
         )
     }
 
-    fn rules(&self) -> &'static [Rule] {
+    fn rules(&self) -> &'static [&'static Rule] {
         rules::RULES
     }
 

@@ -3,68 +3,26 @@
 //! upgrades, and both lose that pinning.
 
 use super::Settings;
-use crate::backend::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
-macro_rules! rule {
-    ($($rule:tt)*) => {
-        crate::backend::backend_rule!("marathon", $($rule)*)
-    };
-}
-
-pub static RULES: &[Rule] = &[
-    rule!(
-        "files-need-start-command",
-        Error,
-        "`[[files]]` need a start script, which the image or spec cannot run"
-    ),
-    rule!(
-        "no-persistent-volume",
-        Error,
-        "the service keeps its data without a persistent volume"
-    ),
-    rule!(
-        "unreachable-not-disabled",
-        Error,
-        "unreachable members are replaced on a resident app"
-    ),
-    rule!(
-        "over-capacity",
-        Error,
-        "upgrades may start a member beside the one they replace"
-    ),
-    rule!("member-dependencies", Error, "members depend on each other"),
-    rule!(
-        "quorum-gated-health",
-        Error,
-        "the health check needs quorum"
-    ),
-    rule!(
-        "marathon-health-checks",
-        Warning,
-        "health checks run by Marathon rather than by Mesos"
-    ),
-    rule!(
-        "host-ports-not-offered",
-        Warning,
-        "fixed host ports lie outside the ports the agents offer"
-    ),
-    rule!(
-        "spread-not-enforced",
-        Warning,
-        "spread is asked for but members are not pinned to distinct hosts"
-    ),
-];
-
-fn rule(name: &str) -> &'static Rule {
-    crate::backend::rule_named(RULES, "marathon", name)
+crate::backend::backend_rules! {
+    "marathon",
+    FILES_NEED_START_COMMAND = ("files-need-start-command", Error, "`[[files]]` need a start script, which the image or spec cannot run"),
+    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
+    UNREACHABLE_NOT_DISABLED = ("unreachable-not-disabled", Error, "unreachable members are replaced on a resident app"),
+    OVER_CAPACITY = ("over-capacity", Error, "upgrades may start a member beside the one they replace"),
+    MEMBER_DEPENDENCIES = ("member-dependencies", Error, "members depend on each other"),
+    QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, "the health check needs quorum"),
+    MARATHON_HEALTH_CHECKS = ("marathon-health-checks", Warning, "health checks run by Marathon rather than by Mesos"),
+    HOST_PORTS_NOT_OFFERED = ("host-ports-not-offered", Warning, "fixed host ports lie outside the ports the agents offer"),
+    SPREAD_NOT_ENFORCED = ("spread-not-enforced", Warning, "spread is asked for but members are not pinned to distinct hosts"),
 }
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     if !service.files.is_empty() && !crate::start::possible(service) {
-        found.push(rule("files-need-start-command").fire(
+        found.push(FILES_NEED_START_COMMAND.fire(
             service,
             service.files[0].span.clone(),
             "Marathon mounts no file content: a start script writes `[[files]]` and then starts the process, but the image has no shell or the spec no `container.command` to start",
@@ -74,7 +32,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     }
     let resident = service.persistent_volumes().next().is_some();
     if !resident {
-        found.push(rule("no-persistent-volume").fire(
+        found.push(NO_PERSISTENT_VOLUME.fire(
             service,
             service.container.span.clone(),
             "no persistent volume: the data lives in the task's sandbox, which Mesos deletes when the task ends",
@@ -83,7 +41,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if resident && settings.unreachable_strategy != "disabled" {
-        found.push(rule("unreachable-not-disabled").fire(
+        found.push(UNREACHABLE_NOT_DISABLED.fire(
             service,
             settings.unreachable_span.clone(),
             "`unreachable_strategy = \"replace\"`: when an agent is unreachable, Marathon starts the member elsewhere on a new, empty volume and expunges the old one with its data",
@@ -92,7 +50,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if settings.maximum_over_capacity > 0.0 {
-        found.push(rule("over-capacity").fire(
+        found.push(OVER_CAPACITY.fire(
             service,
             settings.over_capacity_span.clone(),
             format!("`maximum_over_capacity = {}`: an upgrade starts the new member before the old one stops, on another agent without the data, or beside it on one volume", settings.maximum_over_capacity),
@@ -101,7 +59,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if service.replication.start.value == Start::Ordered && service.replicas() > 1 {
-        found.push(rule("member-dependencies").fire(
+        found.push(MEMBER_DEPENDENCIES.fire(
             service,
             service.replication.start.span.clone(),
             "`start = \"ordered\"` becomes Marathon `dependencies` between members: Marathon deploys a member only once the previous one is healthy, so after a full outage, or with a quorum-gated check, the cluster never forms",
@@ -110,7 +68,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if service.liveness_needs_quorum() {
-        found.push(rule("quorum-gated-health").fire(
+        found.push(QUORUM_GATED_HEALTH.fire(
             service,
             service.health.liveness.as_ref().and_then(|l| l.span.clone()),
             "the health check needs quorum: Marathon kills members whose check fails, so losing a majority kills the survivors too",
@@ -119,7 +77,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if settings.health_checks == "marathon" && service.health.liveness.is_some() {
-        found.push(rule("marathon-health-checks").fire(
+        found.push(MARATHON_HEALTH_CHECKS.fire(
             service,
             settings.health_checks_span.clone(),
             "`health_checks = \"marathon\"`: Marathon itself probes every task over the network, which does not scale and mistakes a network partition for a dead member",
@@ -139,7 +97,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         .map(|p| format!("`{}` ({})", p.port, p.name))
         .collect();
     if !unoffered.is_empty() {
-        found.push(rule("host-ports-not-offered").fire(
+        found.push(HOST_PORTS_NOT_OFFERED.fire(
             service,
             settings.agent_ports_span.clone().or(service.ports[0].span.clone()),
             format!("host ports {} are fixed (peers reach members at them), but Mesos agents offer only {} unless configured: the members wait for offers that never come", unoffered.join(", "), ranges(&settings.agent_ports)),
@@ -150,7 +108,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     if service.replicas() > 1 && service.replication.spread.value != Spread::None {
         let distinct: std::collections::BTreeSet<&String> = settings.hosts.iter().collect();
         if distinct.len() < service.replicas() as usize {
-            found.push(rule("spread-not-enforced").fire(
+            found.push(SPREAD_NOT_ENFORCED.fire(
                 service,
                 settings.hosts_span.clone().or(service.replication.spread.span.clone()),
                 format!("{} members but {} distinct hosts named: Marathon constraints act within one app and each member is its own app, so only the members' fixed host ports keep two of them off one agent", service.replicas(), distinct.len()),

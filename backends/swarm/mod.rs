@@ -160,7 +160,7 @@ impl Backend for Swarm {
         "swarm"
     }
 
-    fn rules(&self) -> &'static [Rule] {
+    fn rules(&self) -> &'static [&'static Rule] {
         rules::RULES
     }
 

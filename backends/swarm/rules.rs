@@ -3,75 +3,29 @@
 //! volume, DNS that hides unhealthy tasks, and the routing mesh.
 
 use super::Settings;
-use crate::backend::Rule;
 use crate::backends::docker::engine::health_command;
 use crate::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Service, Spread};
 
-macro_rules! rule {
-    ($($rule:tt)*) => {
-        crate::backend::backend_rule!("swarm", $($rule)*)
-    };
-}
-
-pub static RULES: &[Rule] = &[
-    rule!(
-        "no-persistent-volume",
-        Error,
-        "the service keeps its data without a persistent volume"
-    ),
-    rule!(
-        "unpinned-local-volume",
-        Error,
-        "a member with a local volume is not pinned to its node"
-    ),
-    rule!(
-        "start-first-update",
-        Error,
-        "start-first updates run two tasks on one volume"
-    ),
-    rule!(
-        "quorum-gated-health",
-        Error,
-        "the task health check needs quorum"
-    ),
-    rule!(
-        "health-gates-discovery",
-        Warning,
-        "the liveness check needs peers, and Swarm's health check would hide the member from them"
-    ),
-    rule!(
-        "too-few-nodes",
-        Error,
-        "spread is required but fewer distinct nodes than members are given"
-    ),
-    rule!(
-        "routing-mesh-publication",
-        Warning,
-        "a port is published through the routing mesh on every node"
-    ),
-    rule!("no-resources", Warning, "memory or CPU limits are not set"),
-    rule!(
-        "health-check-needs-tool",
-        Warning,
-        "the health check assumes a tool in the image"
-    ),
-    rule!(
-        "secret-as-file",
-        Warning,
-        "a secret reaches the container as a file, not a variable"
-    ),
-];
-
-fn rule(name: &str) -> &'static Rule {
-    crate::backend::rule_named(RULES, "swarm", name)
+crate::backend::backend_rules! {
+    "swarm",
+    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
+    UNPINNED_LOCAL_VOLUME = ("unpinned-local-volume", Error, "a member with a local volume is not pinned to its node"),
+    START_FIRST_UPDATE = ("start-first-update", Error, "start-first updates run two tasks on one volume"),
+    QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, "the task health check needs quorum"),
+    HEALTH_GATES_DISCOVERY = ("health-gates-discovery", Warning, "the liveness check needs peers, and Swarm's health check would hide the member from them"),
+    TOO_FEW_NODES = ("too-few-nodes", Error, "spread is required but fewer distinct nodes than members are given"),
+    ROUTING_MESH_PUBLICATION = ("routing-mesh-publication", Warning, "a port is published through the routing mesh on every node"),
+    NO_RESOURCES = ("no-resources", Warning, "memory or CPU limits are not set"),
+    HEALTH_CHECK_NEEDS_TOOL = ("health-check-needs-tool", Warning, "the health check assumes a tool in the image"),
+    SECRET_AS_FILE = ("secret-as-file", Warning, "a secret reaches the container as a file, not a variable"),
 }
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let has_volume = service.persistent_volumes().next().is_some();
     if !has_volume {
-        found.push(rule("no-persistent-volume").fire(
+        found.push(NO_PERSISTENT_VOLUME.fire(
             service,
             service.container.span.clone(),
             "no persistent volume: the data lives in the task's container and is lost whenever Swarm replaces the task",
@@ -80,7 +34,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if has_volume && !settings.pin && settings.volume_driver == "local" {
-        found.push(rule("unpinned-local-volume").fire(
+        found.push(UNPINNED_LOCAL_VOLUME.fire(
             service,
             settings.pin_span.clone(),
             "members are not pinned to nodes but their volumes are `local`: a task rescheduled to another node starts on a new, empty volume",
@@ -89,7 +43,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if has_volume && settings.update_order == "start-first" {
-        found.push(rule("start-first-update").fire(
+        found.push(START_FIRST_UPDATE.fire(
             service,
             settings.update_order_span.clone(),
             "`update_order = \"start-first\"` starts the new task before stopping the old one: two processes write one data directory",
@@ -98,7 +52,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     if service.liveness_needs_quorum() {
-        found.push(rule("quorum-gated-health").fire(
+        found.push(QUORUM_GATED_HEALTH.fire(
             service,
             service.health.liveness.as_ref().and_then(|l| l.span.clone()),
             "the task health check needs quorum: Swarm keeps unhealthy tasks out of DNS and kills them, so after a full outage members never find each other (berth gives such members no health check)",
@@ -111,7 +65,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         && !service.liveness_needs_quorum()
     {
         let diagnostic = if service.waits_for_peers(live) {
-            rule("health-gates-discovery").fire(
+            HEALTH_GATES_DISCOVERY.fire(
                 service,
                 live.span.clone(),
                 "the liveness check passes only once the member found its peers, and Swarm keeps a task out of DNS until its health check passes: the members would never find each other, so berth gives them no health check and Swarm restarts a member only when its process exits",
@@ -119,7 +73,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
                 "if the check passes on a member whose peers are down (a process-local check), say `needs_peers = false`; otherwise allow this rule",
             )
         } else {
-            rule("health-gates-discovery").fire(
+            HEALTH_GATES_DISCOVERY.fire(
                 service,
                 service.replication.discovery.span.clone().or(live.span.clone()),
                 "the members look each other up only as they start (`discovery = \"at-start\"`), and Swarm keeps a task out of DNS until its first health check passes, one `interval` after it started: members restarted together would find nobody, so berth gives them no health check and Swarm restarts a member only when its process exits",
@@ -132,7 +86,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     if service.replication.spread.value == Spread::Required && !settings.nodes.is_empty() {
         let distinct: std::collections::BTreeSet<&String> = settings.nodes.iter().collect();
         if distinct.len() < service.replicas() as usize || distinct.len() < settings.nodes.len() {
-            found.push(rule("too-few-nodes").fire(
+            found.push(TOO_FEW_NODES.fire(
                 service,
                 settings.nodes_span.clone(),
                 format!("`spread = \"required\"` with {} members, but `nodes` names {} distinct nodes{}", service.replicas(), distinct.len(), if distinct.len() < settings.nodes.len() { " and repeats one" } else { "" }),
@@ -145,7 +99,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         && settings.publish_mode == "ingress"
         && service.public_ports().next().is_some()
     {
-        found.push(rule("routing-mesh-publication").fire(
+        found.push(ROUTING_MESH_PUBLICATION.fire(
             service,
             settings.publish_mode_span.clone(),
             "`publish_mode = \"ingress\"` opens the database ports on every node of the swarm, behind a load balancer that spreads connections over members",
@@ -155,7 +109,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     }
     let missing = service.missing_resources();
     if !missing.is_empty() {
-        found.push(rule("no-resources").fire(
+        found.push(NO_RESOURCES.fire(
             service,
             service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
             format!("`resources.{}` not set: Swarm places tasks without knowing what they need, and nothing stops one from starving a node", missing.join("` and `resources.")),
@@ -167,7 +121,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         && !super::liveness_gates_discovery(service)
         && let (_, Some(tools)) = health_command(service, live)
     {
-        found.push(rule("health-check-needs-tool").fire(
+        found.push(HEALTH_CHECK_NEEDS_TOOL.fire(
             service,
             live.span.clone(),
             format!("the liveness check runs inside the container and assumes {tools} in the image; Swarm kills tasks whose check fails"),
@@ -181,7 +135,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         .iter()
         .filter(|v| matches!(v.value, EnvValue::Secret { .. }))
     {
-        found.push(rule("secret-as-file").fire(
+        found.push(SECRET_AS_FILE.fire(
             service,
             var.span.clone(),
             format!("Swarm secrets are files: `{}` is not set; `{}_FILE` names the file instead", var.name, var.name),
