@@ -97,6 +97,13 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// `berth compile SPEC --out out EXTRA...`, run in `dir`.
+pub fn compile_in(dir: &Path, spec: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["compile", spec, "--out", "out"];
+    args.extend(extra);
+    berth(&args, dir)
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -279,6 +286,17 @@ pub fn provide_secret_files(out: &Path) {
             std::fs::write(file, "a secret the user provides").unwrap();
         }
     }
+}
+
+/// One of the founders' schemas and `check-jsonschema` to apply it; either missing is a loud skip
+/// (a failure under `CI=true`).
+pub fn schema_checker(name: &str) -> Option<(PathBuf, PathBuf)> {
+    let schema = schemas().join(name);
+    if !schema.exists() {
+        engine::skip(&format!("the schema {} is missing", schema.display()));
+        return None;
+    }
+    Some((schema, tool("check-jsonschema")?))
 }
 
 /// The founders' schemas: `$BERTH_SCHEMAS`, or `../shared/schemas` beside the checkout.

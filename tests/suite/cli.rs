@@ -439,12 +439,10 @@ fn overrides_apply_in_order_defaults_values_then_set() {
         "prod.toml",
         "replicas = 5\nclass = \"premium-rwo\"\n",
     );
-    let output = berth(
+    let output = compile_in(
+        dir.path(),
+        "spec.toml",
         &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
             "--backend",
             "kubernetes",
             "--values",
@@ -452,7 +450,6 @@ fn overrides_apply_in_order_defaults_values_then_set() {
             "--set",
             "replicas=7",
         ],
-        dir.path(),
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let sts =
@@ -478,17 +475,7 @@ fn warnings_do_not_fail_and_are_printed() {
         "spec.toml",
         &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
     );
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
     assert_eq!(output.status.code(), Some(0));
     assert!(
         stderr(&output).contains("warning[kubernetes/no-resources]"),
@@ -535,31 +522,11 @@ fn files_berth_did_not_write_survive_and_are_never_overwritten() {
         "notes.yaml",
         "also mine",
     );
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     // A second compile of a changed spec rewrites berth's files and still leaves the others alone.
     write(dir.path(), "spec.toml", &CLEAN.replace("2Gi", "3Gi"));
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/README.txt")).unwrap(),
@@ -644,17 +611,7 @@ fn files_berth_no_longer_makes_are_removed() {
             .exists()
     );
     write(dir.path(), "spec.toml", CLEAN);
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
     assert_eq!(output.status.code(), Some(0));
     assert!(
         !dir.path()
@@ -708,17 +665,10 @@ fn allow_lifts_a_rule_and_the_output_says_why() {
             "{spec}\n[[allow]]\nrule = \"kubernetes/no-persistent-volume\"\nreason = \"a cache: losing it costs a warm-up, nothing more\"\n"
         ),
     );
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-            "--verbose",
-        ],
+    let output = compile_in(
         dir.path(),
+        "spec.toml",
+        &["--backend", "kubernetes", "--verbose"],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
@@ -793,17 +743,7 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
             &CLEAN.replace("name = \"db\"", &format!("name = \"{name}\"")),
         );
     }
-    let output = berth(
-        &[
-            "compile",
-            "specs",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "specs", &["--backend", "kubernetes"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     for name in ["alpha", "beta", "gamma"] {
         assert!(
@@ -859,17 +799,7 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
     // Into a directory of an earlier compile: the specs compiled before the bad one were staged,
     // and neither they nor their staging directory may remain.
     let before = tree(&dir.path().join("out"));
-    let output = berth(
-        &[
-            "compile",
-            "specs",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "specs", &["--backend", "kubernetes"]);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         tree(&dir.path().join("out")),

@@ -8,13 +8,9 @@ use std::process::Command;
 
 #[test]
 fn manifests_match_the_cloud_foundry_schema() {
-    let schema = schemas().join("cloudfoundry/cloudfoundry-application-manifest.json");
-    assert!(
-        schema.exists() || std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing",
-        schema.display()
-    );
-    let Some(check) = tool("check-jsonschema").filter(|_| schema.exists()) else {
+    let Some((schema, check)) =
+        schema_checker("cloudfoundry/cloudfoundry-application-manifest.json")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -132,17 +128,7 @@ fn the_start_command_gives_each_instance_its_own_directory() {
         mount.display()
     );
     write(dir.path(), "spec.toml", &spec);
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "cloudfoundry",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "cloudfoundry"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let manifest: serde_json::Value = serde_saphyr::from_str(
         &std::fs::read_to_string(dir.path().join("out/cloudfoundry/manifest.yml")).unwrap(),

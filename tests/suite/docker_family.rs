@@ -186,17 +186,7 @@ fn hostile_strings_reach_docker_byte_for_byte() {
     };
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "spec.toml", &hostile_spec());
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "docker",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "docker"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let calls = fake.run(&dir.path().join("out/docker/run.sh"), false);
     let run = calls.iter().find(|c| c[0] == "run").expect("a docker run");
@@ -217,13 +207,7 @@ fn hostile_strings_reach_docker_byte_for_byte() {
 fn compose_files_load_in_docker_compose_and_match_the_compose_spec() {
     let dir = tempfile::tempdir().unwrap();
     let specs = compile_all_specs(dir.path(), &["docker", "compose"]);
-    let schema = schemas().join("compose/compose-spec.json");
-    assert!(
-        schema.exists() || std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing",
-        schema.display()
-    );
-    if let Some(check) = tool("check-jsonschema").filter(|_| schema.exists()) {
+    if let Some((schema, check)) = schema_checker("compose/compose-spec.json") {
         let files: Vec<PathBuf> = specs
             .iter()
             .map(|n| dir.path().join(n).join("compose/compose.yaml"))
@@ -282,17 +266,7 @@ fn compose_files_load_in_docker_compose_and_match_the_compose_spec() {
 fn compose_keeps_hostile_strings_and_members_never_wait_on_each_other() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "spec.toml", &hostile_spec());
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "compose",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), "spec.toml", &["--backend", "compose"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let (Some(compose), Some(python)) = (tool("docker-compose"), tool("python3")) else {
         return;
