@@ -362,31 +362,46 @@ fn claims_table(backend: &str) -> String {
     table
 }
 
-/// Each backend README's claims table is what `concerns.rs` says.
+const RULES_BEGIN: &str = "<!-- rules: generated from rules.rs by `BERTH_UPDATE_DOCS=1 cargo test --test suite first_hour` -->";
+const RULES_END: &str = "<!-- end of rules -->";
+
+/// A backend's rules, as `berth rules --backend NAME` lists them.
+fn rules_table(backend: &str) -> String {
+    let mut table = format!("{RULES_BEGIN}\n| id | severity | summary |\n|---|---|---|\n");
+    for rule in berth::backends::by_name(backend).unwrap().rules() {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            rule.id,
+            format!("{:?}", rule.severity).to_lowercase(),
+            rule.summary.replace('|', "\\|")
+        ));
+    }
+    table.push_str(RULES_END);
+    table
+}
+
+/// `text` with the part from `begin` to `end` replaced by `generated`.
+fn regenerate(text: &str, begin: &str, end: &str, generated: &str) -> String {
+    let start = text.find(begin).unwrap_or_else(|| panic!("no `{begin}`"));
+    let stop = text.find(end).unwrap_or_else(|| panic!("no `{end}`")) + end.len();
+    format!("{}{generated}{}", &text[..start], &text[stop..])
+}
+
+/// Each backend README's claims and rules tables are what `concerns.rs` and `rules.rs` say.
 #[test]
-fn the_readme_claims_tables_are_current() {
+fn the_readme_claims_and_rules_tables_are_current() {
     for backend in berth::backends::names() {
         let path = root().join("backends").join(backend).join("README.md");
         let readme = std::fs::read_to_string(&path).unwrap();
-        let (start, end) = (
-            readme
-                .find(CLAIMS_BEGIN)
-                .expect("README has a claims table"),
-            readme.find(CLAIMS_END).expect("the claims table ends") + CLAIMS_END.len(),
-        );
-        let current = format!(
-            "{}{}{}",
-            &readme[..start],
-            claims_table(backend),
-            &readme[end..]
-        );
+        let current = regenerate(&readme, CLAIMS_BEGIN, CLAIMS_END, &claims_table(backend));
+        let current = regenerate(&current, RULES_BEGIN, RULES_END, &rules_table(backend));
         if std::env::var_os("BERTH_UPDATE_DOCS").is_some() {
             std::fs::write(&path, &current).unwrap();
         }
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             current,
-            "backends/{backend}/README.md: the claims table is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test suite first_hour`"
+            "backends/{backend}/README.md: the claims or rules table is stale: run `BERTH_UPDATE_DOCS=1 cargo test --test suite first_hour`"
         );
     }
 }
