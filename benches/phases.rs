@@ -2,8 +2,8 @@
 //! lowering is skipped), rules and lowering (every backend), and the write; for one spec and
 //! for 100 distinct specs. `cargo bench --bench phases`; results in docs/performance.md.
 
-use berth::compile::{Request, compile_many, compile_text};
-use berth::source::Sources;
+use berth::engine::compile::{Request, compile_many, compile_text};
+use berth::language::source::Sources;
 use std::path::PathBuf;
 
 // The allocator of the `berth` binary, so the phases cost what they cost there.
@@ -41,7 +41,7 @@ fn parse() {
     let text = cockroachdb();
     let mut sources = Sources::default();
     let file = sources.add("cockroachdb.toml", text.clone());
-    divan::black_box(berth::spec::parse(&text, file).unwrap());
+    divan::black_box(berth::language::spec::parse(&text, file).unwrap());
 }
 
 #[divan::bench]
@@ -49,14 +49,14 @@ fn parse_and_resolve() {
     let text = cockroachdb();
     let mut sources = Sources::default();
     let file = sources.add("cockroachdb.toml", text.clone());
-    let spec = berth::spec::parse(&text, file).unwrap().spec;
-    let rules: Vec<&str> = berth::backends::rules().map(|r| r.id).collect();
-    let context = berth::resolve::Context {
-        backends: &berth::backends::names(),
+    let spec = berth::language::spec::parse(&text, file).unwrap().spec;
+    let rules: Vec<&str> = berth::engine::backends::rules().map(|r| r.id).collect();
+    let context = berth::language::resolve::Context {
+        backends: &berth::engine::backends::names(),
         rules: &rules,
         spec_dir: std::path::Path::new("."),
     };
-    divan::black_box(berth::resolve::resolve(spec, file, &text, &[], &context).unwrap());
+    divan::black_box(berth::language::resolve::resolve(spec, file, &text, &[], &context).unwrap());
 }
 
 #[divan::bench]

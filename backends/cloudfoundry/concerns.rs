@@ -1,7 +1,7 @@
 //! How the Cloud Foundry backend realizes each concern.
 
 use super::Settings;
-use crate::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
 use crate::model::{CheckAction, Service, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {

@@ -5,15 +5,15 @@
 mod concerns;
 mod rules;
 
-use crate::backend::{
+use crate::engine::backend::{
     Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
 };
-use crate::backends::docker::engine::shell_quote;
-use crate::diagnostic::Diagnostic;
+use crate::engine::backends::docker::engine::shell_quote;
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::quantity::parse_quantity;
+use crate::language::source::Span;
+use crate::language::template::ScriptTemplates;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
-use crate::quantity::parse_quantity;
-use crate::source::Span;
-use crate::template::ScriptTemplates;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -82,7 +82,10 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
                 format!("`backends.cloudfoundry.{key}` names `{unknown}`, which is not a volume"),
             )
             .at(table.clone(), "unknown volume")
-            .help(format!("use one of {}", crate::spec::backticked(&volumes))));
+            .help(format!(
+                "use one of {}",
+                crate::language::spec::backticked(&volumes)
+            )));
         }
     }
     let safe = |s: &str| {
@@ -161,7 +164,7 @@ impl Backend for CloudFoundry {
                     header_comment(service, diagnostics)
                 );
                 let (manifest, init) = manifest(service, settings)?;
-                let yaml = crate::yaml::to_yaml(&manifest)
+                let yaml = crate::output::yaml::to_yaml(&manifest)
                     .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let script = setup(service, settings, &header, init)?;
                 Ok(Lowered {
@@ -391,12 +394,12 @@ fn manifest(
     if files_placeable(service) {
         // A secret file's content comes from a variable that `cf push --vars-file` fills.
         let placements =
-            crate::start::written(service, &identity, shell_word, |index, secret, key| {
+            crate::model::start::written(service, &identity, shell_word, |index, secret, key| {
                 let variable = format!("BERTH_FILE_{index}");
                 env.insert(variable.clone(), format!("(({secret}-{key}))"));
                 variable
             })?;
-        steps.extend(crate::start::steps(&placements));
+        steps.extend(crate::model::start::steps(&placements));
     }
     let command = start_command(service, steps, instance_env, argv)?;
 

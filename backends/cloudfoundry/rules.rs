@@ -2,10 +2,10 @@
 //! so data lives in a volume service: one shared directory for every instance.
 
 use super::Settings;
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{CheckAction, Service};
 
-crate::backend::backend_rules! {
+crate::engine::backend::backend_rules! {
     "cloudfoundry",
     FILES_NEED_START_COMMAND = ("files-need-start-command", Error, "`[[files]]` need a start script, which the image or spec cannot run"),
     START_COMMAND_NEEDS_SHELL = ("start-command-needs-shell", Error, "the start command or init task is a shell script, and the image has no shell"),

@@ -1,6 +1,6 @@
 //! How the compose backend realizes each concern.
 
-use crate::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
 use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service) -> Vec<Realization> {

@@ -4,12 +4,12 @@
 mod concerns;
 mod rules;
 
-use crate::backend::{
+use crate::engine::backend::{
     Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
 };
-use crate::backends::docker::PublishOptions;
-use crate::backends::docker::engine::{self, Publish};
-use crate::diagnostic::Diagnostic;
+use crate::engine::backends::docker::PublishOptions;
+use crate::engine::backends::docker::engine::{self, Publish};
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Service, Start};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ impl Backend for Compose {
             |publish, diagnostics| {
                 let options_span = service.backend_options.get("compose").cloned();
                 let (file, mut files) = lower(service, publish, options_span)?;
-                let yaml = crate::yaml::to_yaml(&file)
+                let yaml = crate::output::yaml::to_yaml(&file)
                     .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
                 let contents = format!("{}{yaml}", header_comment(service, diagnostics));
                 // Compose reads `.env` beside the file: the project is the service, not `compose`
@@ -146,7 +146,7 @@ struct NetworkDecl {
 fn lower(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::source::Span>,
+    options_span: Option<crate::language::source::Span>,
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
     let mut outputs = Vec::new();
@@ -198,7 +198,8 @@ fn lower(
             ]),
             ..Default::default()
         };
-        let files = crate::backends::docker::files::member_files(service, member, &members)?;
+        let files =
+            crate::engine::backends::docker::files::member_files(service, member, &members)?;
         let line = engine::compose_command(service, &identity, &files.placements)?;
         (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
         for (source, target) in &files.binds {
@@ -213,7 +214,7 @@ fn lower(
             // A changed file changes the service's configuration: `up` recreates the member.
             entry.labels.insert(
                 "berth.files".to_string(),
-                crate::backends::docker::files::fingerprint(&files),
+                crate::engine::backends::docker::files::fingerprint(&files),
             );
         }
         outputs.extend(files.outputs);

@@ -1,11 +1,11 @@
 //! The compose backend's safety rules: what one engine cannot give, said plainly. The checks are
 //! shared with the other single-engine backends (`docker::engine::check_single_host`).
 
-use crate::backends::docker::engine::check_single_host;
-use crate::diagnostic::Diagnostic;
+use crate::engine::backends::docker::engine::check_single_host;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::Service;
 
-crate::backends::docker::engine::single_host_rules! {
+crate::engine::backends::docker::engine::single_host_rules! {
     "compose",
     quorum_gated_health: "members are gated on a health check that needs quorum",
     FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
@@ -13,7 +13,7 @@ crate::backends::docker::engine::single_host_rules! {
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
     let mut found = check_single_host(service, &SINGLE_HOST, None);
-    found.extend(crate::backends::docker::files::owner_not_applied(
+    found.extend(crate::engine::backends::docker::files::owner_not_applied(
         service,
         &FILE_OWNER_NOT_APPLIED,
         "a bind mount",

@@ -2,10 +2,10 @@
 //! member naming, unit conversion, health commands, published ports, TLS names, and the
 //! single-host safety rules. Each backend keeps its own rule ids and documents.
 
-use crate::backend::Rule;
-use crate::diagnostic::Diagnostic;
+use crate::engine::backend::Rule;
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::quantity::parse_quantity;
 use crate::model::{Check, CheckAction, Member, Service, Spread};
-use crate::quantity::parse_quantity;
 
 /// Member `i` on one engine: the container (or compose service) `<name>-<i>`, reachable on the
 /// service's network under that name.
@@ -154,7 +154,7 @@ pub struct ComposeCommand {
 pub fn compose_command(
     service: &Service,
     identity: &crate::model::Identity,
-    placements: &[crate::start::Placement],
+    placements: &[crate::model::start::Placement],
 ) -> Result<ComposeCommand, Vec<Diagnostic>> {
     let render = |t| service.render(t, identity);
     let mut command: Vec<String> = service
@@ -171,7 +171,7 @@ pub fn compose_command(
         .collect::<Result<_, _>>()?;
     if !placements.is_empty() {
         command.append(&mut args);
-        command = crate::start::wrap(&crate::start::steps(placements), command);
+        command = crate::model::start::wrap(&crate::model::start::steps(placements), command);
     }
     let literal = |words: Vec<String>| words.iter().map(|w| compose_literal(w)).collect::<Vec<_>>();
     let (mut command, args) = (literal(command), literal(args));
@@ -229,7 +229,7 @@ pub struct Published {
 pub fn published_ports(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::source::Span>,
+    options_span: Option<crate::language::source::Span>,
 ) -> Result<Vec<Vec<Published>>, Diagnostic> {
     let mut seen = std::collections::BTreeMap::new();
     let mut all = Vec::new();
@@ -282,7 +282,7 @@ pub fn tls_names(service: &Service) -> Vec<String> {
 /// backend's own (`extra`), and `SINGLE_HOST`, the shared ones for [`check_single_host`].
 macro_rules! single_host_rules {
     ($backend:literal, quorum_gated_health: $gated:literal, $($extra:tt)*) => {
-        $crate::backend::backend_rules! {
+        $crate::engine::backend::backend_rules! {
             $backend,
             NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
             REPLICAS_SHARE_HOST = ("replicas-share-host", Warning, "several replicas run on one host: no spread is possible"),
@@ -293,8 +293,8 @@ macro_rules! single_host_rules {
             HEALTH_CHECK_NEEDS_TOOL = ("health-check-needs-tool", Warning, "the health check assumes a tool in the image"),
             $($extra)*
         }
-        static SINGLE_HOST: $crate::backends::docker::engine::SingleHostRules =
-            $crate::backends::docker::engine::SingleHostRules {
+        static SINGLE_HOST: $crate::engine::backends::docker::engine::SingleHostRules =
+            $crate::engine::backends::docker::engine::SingleHostRules {
                 no_persistent_volume: &NO_PERSISTENT_VOLUME,
                 replicas_share_host: &REPLICAS_SHARE_HOST,
                 quorum_on_one_host: &QUORUM_ON_ONE_HOST,

@@ -4,10 +4,10 @@
 //! that needs an owner, and every secret (whose mode must not be the host's), is mounted aside and
 //! copied into place by a start script.
 
-use crate::backend::OutputFile;
-use crate::diagnostic::Diagnostic;
+use crate::engine::backend::OutputFile;
+use crate::engine::diagnostic::Diagnostic;
+use crate::model::start::{Placement, Source};
 use crate::model::{FileBody, Identity, Member, Service};
-use crate::start::{Placement, Source};
 
 /// The files of one member.
 #[derive(Default)]
@@ -39,7 +39,7 @@ pub fn member_files(
     members: &[Member],
 ) -> Result<MemberFiles, Diagnostic> {
     let identity = Identity::new(Some(member), members);
-    let copy = crate::start::possible(service);
+    let copy = crate::model::start::possible(service);
     let mut files = MemberFiles::default();
     for (index, file) in service.files.iter().enumerate() {
         let key = file.key(index);
@@ -101,11 +101,11 @@ pub fn hash(text: &str) -> String {
 /// `mount` gives it.
 pub fn owner_not_applied(
     service: &Service,
-    rule: &'static crate::backend::Rule,
+    rule: &'static crate::engine::backend::Rule,
     mount: &str,
     secrets_too: bool,
 ) -> Option<Diagnostic> {
-    if crate::start::possible(service) {
+    if crate::model::start::possible(service) {
         return None;
     }
     let file = service.files.iter().find(|f| {

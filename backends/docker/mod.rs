@@ -6,12 +6,12 @@ pub mod engine;
 pub mod files;
 mod rules;
 
-use crate::backend::{
+use crate::engine::backend::{
     Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
 };
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::template::ScriptTemplates;
 use crate::model::{EnvValue, Identity, Service, Start};
-use crate::template::ScriptTemplates;
 use engine::{HealthCommand, Publish, health_command, shell_quote};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +36,7 @@ impl PublishOptions {
     pub fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
         let address = match &self.publish_address {
             Some(a) => {
-                let span = Some(crate::source::Span::new(input.file, a.span()));
+                let span = Some(crate::language::source::Span::new(input.file, a.span()));
                 let text = input.service.render_option(a.get_ref(), span.clone())?;
                 if text.parse::<std::net::IpAddr>().is_err() {
                     return Err(Diagnostic::input(
@@ -164,7 +164,7 @@ impl Arguments {
 fn script(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::source::Span>,
+    options_span: Option<crate::language::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
     let members = engine::members(service);
@@ -406,7 +406,7 @@ fn push_command(
         words.push(service.render(t, identity)?);
     }
     if !files.placements.is_empty() {
-        words = crate::start::wrap(&crate::start::steps(&files.placements), words);
+        words = crate::model::start::wrap(&crate::model::start::steps(&files.placements), words);
     }
     if !service.container.command.is_empty() || !files.placements.is_empty() {
         args.flag("--entrypoint", &words.remove(0));

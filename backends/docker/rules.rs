@@ -2,7 +2,7 @@
 //! shared with the other single-engine backends ([`super::engine::check_single_host`]).
 
 use super::engine::check_single_host;
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::Service;
 
 super::engine::single_host_rules! {

@@ -1,8 +1,8 @@
 //! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
 
 use super::{Settings, ZoneSpread};
-use crate::backend::{OutputFile, header_comment};
-use crate::diagnostic::Diagnostic;
+use crate::engine::backend::{OutputFile, header_comment};
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
@@ -92,7 +92,7 @@ pub fn lower(
         emit(0, "namespace", &settings.namespace, &namespace)?;
     }
     for (class_name, decl) in &settings.storage_classes {
-        if crate::resolve::dns_label(class_name, 63).is_err() {
+        if crate::language::resolve::dns_label(class_name, 63).is_err() {
             return Err(vec![
                 Diagnostic::input(
                     "spec/invalid-name",
@@ -252,7 +252,7 @@ pub fn lower(
                             .collect();
                         BTreeMap::from([(
                             "berth.dev/files".to_string(),
-                            crate::backends::docker::files::hash(&data),
+                            crate::engine::backends::docker::files::hash(&data),
                         )])
                     }),
                     ..Default::default()
@@ -364,7 +364,7 @@ pub fn lower(
         kind: "Kustomization",
         resources,
     };
-    let yaml = crate::yaml::to_yaml(&kustomization)
+    let yaml = crate::output::yaml::to_yaml(&kustomization)
         .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
     // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads only
     // .yaml/.yml/.json files, does not try to apply it as an object.
@@ -388,7 +388,7 @@ trait ErasedSerialize {
 
 impl<T: Serialize> ErasedSerialize for T {
     fn to_yaml(&self) -> Result<String, String> {
-        crate::yaml::to_yaml(self)
+        crate::output::yaml::to_yaml(self)
     }
 }
 
@@ -548,7 +548,8 @@ fn container(
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(files) = files.filter(|f| !f.placements.is_empty()) {
         // The start script copies files into place, then runs the command and args.
-        let mut script = crate::start::wrap(&crate::start::steps(&files.placements), Vec::new());
+        let mut script =
+            crate::model::start::wrap(&crate::model::start::steps(&files.placements), Vec::new());
         script[2] = escape_dollars(&script[2]);
         command.splice(0..0, script);
     }

@@ -8,9 +8,9 @@ mod lower;
 mod network;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Lowered, Rule, pipeline};
-use crate::diagnostic::Diagnostic;
-use crate::source::Span;
+use crate::engine::backend::{Backend, Compiled, Input, Lowered, Rule, pipeline};
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::source::Span;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -114,7 +114,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         let text = input.service.render_option(value.get_ref(), span.clone())?;
         let valid = text
             .split('.')
-            .all(|label| crate::resolve::dns_label(label, 63).is_ok())
+            .all(|label| crate::language::resolve::dns_label(label, 63).is_ok())
             && text.len() <= max;
         if !valid {
             return Err(Diagnostic::input(

@@ -1,10 +1,10 @@
 //! The Kubernetes backend's safety rules. Each rule's document is `rules/<name>.md`; its first
 //! ```toml block is a spec that triggers the rule and its second a fixed spec that does not.
 
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
-crate::backend::backend_rules! {
+crate::engine::backend::backend_rules! {
     "kubernetes",
     FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
     NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
@@ -21,7 +21,7 @@ crate::backend::backend_rules! {
 }
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
-    let mut found: Vec<Diagnostic> = crate::backends::docker::files::owner_not_applied(
+    let mut found: Vec<Diagnostic> = crate::engine::backends::docker::files::owner_not_applied(
         service,
         &FILE_OWNER_NOT_APPLIED,
         "a projected ConfigMap or Secret file (root, with the pod's `fsGroup`)",

@@ -7,10 +7,10 @@ mod app;
 mod concerns;
 mod rules;
 
-use crate::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, pipeline};
-use crate::diagnostic::Diagnostic;
+use crate::engine::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, pipeline};
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::source::Span;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
-use crate::source::Span;
 use app::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -82,7 +82,10 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
                 format!("`backends.marathon.{key}` is `{}`", v.get_ref()),
             )
             .at(span(v.span()), "unknown value")
-            .help(format!("use one of {}", crate::spec::backticked(allowed))));
+            .help(format!(
+                "use one of {}",
+                crate::language::spec::backticked(allowed)
+            )));
         }
         Ok((v.get_ref().clone(), span(v.span())))
     };
@@ -277,10 +280,10 @@ fn member_app(
     // Marathon mounts no file content: a start script writes each file (a secret's from the
     // variable the secret store fills), then runs the command (rule marathon/files-need-start-command).
     // A secret file's content comes from a variable that the DC/OS secret store fills.
-    let placements = crate::start::written(
+    let placements = crate::model::start::written(
         service,
         &identity,
-        crate::backends::docker::engine::shell_quote,
+        crate::engine::backends::docker::engine::shell_quote,
         |index, secret, key| {
             let reference = format!("file-{index}");
             secrets.insert(
@@ -294,9 +297,9 @@ fn member_app(
             variable
         },
     )?;
-    let wrapped = !placements.is_empty() && crate::start::possible(service);
+    let wrapped = !placements.is_empty() && crate::model::start::possible(service);
     if wrapped {
-        words = crate::start::wrap(&crate::start::steps(&placements), words);
+        words = crate::model::start::wrap(&crate::model::start::steps(&placements), words);
     }
     if wrapped || !service.container.command.is_empty() {
         // The Docker containerizer's `--entrypoint`: Marathon's `args` follow the image's entrypoint.
@@ -414,7 +417,7 @@ fn member_app(
                 CheckAction::Exec { argv } => {
                     let line = argv
                         .iter()
-                        .map(|a| crate::backends::docker::engine::shell_quote(a))
+                        .map(|a| crate::engine::backends::docker::engine::shell_quote(a))
                         .collect::<Vec<_>>()
                         .join(" ");
                     ("COMMAND", None, None, Some(Command { value: line }))
@@ -452,11 +455,11 @@ fn member_app(
     let limits = service.resources.as_ref().map(|r| &r.value);
     let cpus = limits
         .and_then(|r| r.cpu.as_ref().or(r.cpu_limit.as_ref()))
-        .and_then(|q| crate::quantity::parse_quantity(q).ok())
+        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
         .unwrap_or(1.0);
     let mem = limits
         .and_then(|r| r.memory_limit.as_ref().or(r.memory.as_ref()))
-        .and_then(|q| crate::quantity::parse_quantity(q).ok())
+        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
         .map_or(1024, mebibytes);
     let mut labels = BTreeMap::new();
     labels.insert("berth.service".to_string(), name.to_string());
@@ -464,7 +467,7 @@ fn member_app(
     labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
     for d in diagnostics
         .iter()
-        .filter(|d| d.severity == crate::diagnostic::Severity::Allowed)
+        .filter(|d| d.severity == crate::engine::diagnostic::Severity::Allowed)
     {
         labels.insert(
             format!("berth.allowed.{}", d.code.replace('/', ".")),

@@ -3,10 +3,10 @@
 //! upgrades, and both lose that pinning.
 
 use super::Settings;
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
-crate::backend::backend_rules! {
+crate::engine::backend::backend_rules! {
     "marathon",
     FILES_NEED_START_COMMAND = ("files-need-start-command", Error, "`[[files]]` need a start script, which the image or spec cannot run"),
     NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
@@ -21,7 +21,7 @@ crate::backend::backend_rules! {
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
-    if !service.files.is_empty() && !crate::start::possible(service) {
+    if !service.files.is_empty() && !crate::model::start::possible(service) {
         found.push(FILES_NEED_START_COMMAND.fire(
             service,
             service.files[0].span.clone(),

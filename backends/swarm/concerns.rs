@@ -1,7 +1,7 @@
 //! How the swarm backend realizes each concern.
 
 use super::Settings;
-use crate::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
 use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {

@@ -5,14 +5,14 @@
 mod concerns;
 mod rules;
 
-use crate::backend::{
+use crate::engine::backend::{
     Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
 };
-use crate::backends::docker::engine::{self, Publish, shell_quote};
-use crate::diagnostic::Diagnostic;
+use crate::engine::backends::docker::engine::{self, Publish, shell_quote};
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::source::Span;
+use crate::language::template::ScriptTemplates;
 use crate::model::{EnvValue, Identity, Service, Spread};
-use crate::source::Span;
-use crate::template::ScriptTemplates;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -129,7 +129,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     }
     let update_delay = match &o.update_delay {
         None => 10,
-        Some(text) => crate::quantity::parse_duration(text.get_ref()).map_err(|why| {
+        Some(text) => crate::language::quantity::parse_duration(text.get_ref()).map_err(|why| {
             Diagnostic::input(
                 "spec/invalid-value",
                 format!("`backends.swarm.update_delay`: {why}"),
@@ -179,7 +179,7 @@ impl Backend for Swarm {
                 let options_span = service.backend_options.get("swarm").cloned();
                 let (stack, outputs) = lower(service, settings, options_span)?;
                 let yaml = |stack: &Stack| {
-                    crate::yaml::to_yaml(stack)
+                    crate::output::yaml::to_yaml(stack)
                         .map(|text| format!("{header}{text}"))
                         .map_err(|e| vec![Diagnostic::input("output/yaml", e)])
                 };
@@ -404,7 +404,7 @@ fn files_of_member(
             Some(text) => {
                 let key = file.key(index);
                 let path = format!("files/{}/{key}", member.name);
-                let hash = crate::backends::docker::files::hash(&text);
+                let hash = crate::engine::backends::docker::files::hash(&text);
                 let logical = format!("{}-{key}", member.name);
                 configs.insert(
                     logical.clone(),

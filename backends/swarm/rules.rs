@@ -3,11 +3,11 @@
 //! volume, DNS that hides unhealthy tasks, and the routing mesh.
 
 use super::Settings;
-use crate::backends::docker::engine::health_command;
-use crate::diagnostic::Diagnostic;
+use crate::engine::backends::docker::engine::health_command;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Service, Spread};
 
-crate::backend::backend_rules! {
+crate::engine::backend::backend_rules! {
     "swarm",
     NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
     UNPINNED_LOCAL_VOLUME = ("unpinned-local-volume", Error, "a member with a local volume is not pinned to its node"),

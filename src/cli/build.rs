@@ -2,9 +2,9 @@
 //! (or comparing them with `--check`), then move them all into place and write the report.
 
 use super::{Format, Inputs, Ui};
-use crate::compile::{self, Outcome};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::{output, report};
+use crate::engine::compile::{self, Outcome};
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::output::{self, report};
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -266,13 +266,13 @@ pub fn plan(
         .map(|s| s.display().to_string())
         .zip(outcomes.iter())
         .collect();
-    let report = crate::report::report(&named, prefix);
+    let report = crate::output::report::report(&named, prefix);
     let mut files = Vec::new();
     for outcome in outcomes.iter_mut() {
         files.extend(take_files(outcome, &prefix));
     }
     files.push(output::Planned {
-        path: crate::report::FILE.into(),
+        path: crate::output::report::FILE.into(),
         contents: report,
         mode: 0o644,
     });

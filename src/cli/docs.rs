@@ -1,10 +1,10 @@
 //! Commands that print documents: `explain`, `rules`, `schema`, `completions`, `man`.
 
 use super::DocFormat;
-use crate::backend::Rule;
-use crate::backends;
-use crate::concern::Concern;
-use crate::diagnostic::{self, Severity};
+use crate::engine::backend::Rule;
+use crate::engine::backends;
+use crate::engine::diagnostic::{self, Severity};
+use crate::model::concern::Concern;
 
 fn severity(rule: &Rule) -> &'static str {
     match rule.severity {
@@ -62,7 +62,7 @@ pub fn explain(id: Option<&str>) -> i32 {
         }
         println!(
             "\nThe spec's own rules: {}.",
-            crate::rules::RULES
+            crate::engine::rules::RULES
                 .iter()
                 .map(|r| format!("`{}`", r.id))
                 .collect::<Vec<_>>()
@@ -71,18 +71,19 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!("Run `berth explain RULE` for one rule's document.");
         return 0;
     };
-    if let Some(error) = crate::errors::input_error(id) {
+    if let Some(error) = crate::engine::errors::input_error(id) {
         println!("{}", error.doc().trim_end());
         return 0;
     }
     // A rule's name without its backend is enough when only one backend has it.
-    let by_name: Vec<&'static crate::backend::Rule> = backends::rules()
+    let by_name: Vec<&'static crate::engine::backend::Rule> = backends::rules()
         .filter(|r| r.id.rsplit('/').next() == Some(id))
         .collect();
-    let errors_by_name: Vec<&crate::errors::InputError> = crate::errors::INPUT_ERRORS
-        .iter()
-        .filter(|e| e.id.rsplit('/').next() == Some(id))
-        .collect();
+    let errors_by_name: Vec<&crate::engine::errors::InputError> =
+        crate::engine::errors::INPUT_ERRORS
+            .iter()
+            .filter(|e| e.id.rsplit('/').next() == Some(id))
+            .collect();
     if let ([], [only]) = (&by_name[..], &errors_by_name[..]) {
         println!("{}", only.doc().trim_end());
         return 0;
@@ -115,7 +116,7 @@ pub fn explain(id: Option<&str>) -> i32 {
         None => {
             let ids: Vec<&str> = backends::rules()
                 .map(|r| r.id)
-                .chain(crate::errors::INPUT_ERRORS.iter().map(|e| e.id))
+                .chain(crate::engine::errors::INPUT_ERRORS.iter().map(|e| e.id))
                 .collect();
             let help = match diagnostic::closest(id, ids.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
@@ -134,7 +135,7 @@ pub fn rules(backend: Option<&str>, format: DocFormat) -> i32 {
     {
         eprintln!(
             "error[cli/usage]: unknown backend `{name}`\n  = help: use `spec` or one of {}",
-            crate::spec::backticked(&backends::names())
+            crate::language::spec::backticked(&backends::names())
         );
         return 2;
     }
@@ -192,7 +193,7 @@ pub fn markdown(rules: &[&Rule]) -> String {
         out.push_str(&format!("\n{}\n{}", doc.trim_end(), notes));
     }
     out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them.\n\n| id | meaning | fix |\n|---|---|---|\n");
-    for error in crate::errors::INPUT_ERRORS {
+    for error in crate::engine::errors::INPUT_ERRORS {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             error.id, error.summary, error.fix
@@ -202,7 +203,7 @@ pub fn markdown(rules: &[&Rule]) -> String {
 }
 
 pub fn schema() -> i32 {
-    print!("{}", crate::spec::json_schema());
+    print!("{}", crate::language::spec::json_schema());
     0
 }
 

@@ -4,8 +4,8 @@
 //! at the end of the file with what to check.
 
 use super::{Format, Ui};
-use crate::compile::{Request, compile_text};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::compile::{Request, compile_text};
+use crate::engine::diagnostic::{Diagnostic, Severity};
 use std::path::Path;
 
 /// The examples `--from` accepts.
@@ -61,13 +61,13 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         return ui.fail(
             Diagnostic::input("cli/usage", format!("no template `{template}`")).help(format!(
                 "use `--from` with one of {}",
-                crate::spec::backticked(&names)
+                crate::language::spec::backticked(&names)
             )),
             Format::Human,
         );
     };
     let name = name.unwrap_or(template);
-    if let Err(why) = crate::resolve::dns_label(name, 52).and_then(|()| {
+    if let Err(why) = crate::language::resolve::dns_label(name, 52).and_then(|()| {
         if name.starts_with(|c: char| c.is_ascii_lowercase()) {
             Ok(())
         } else {
@@ -117,7 +117,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         .parent()
         .unwrap_or(Path::new("."))
         .join("berth.schema.json");
-    if !schema.exists() && std::fs::write(&schema, crate::spec::json_schema()).is_ok() {
+    if !schema.exists() && std::fs::write(&schema, crate::language::spec::json_schema()).is_ok() {
         ui.info(&format!(
             "wrote {} (for editors: the spec's first line points at it)",
             schema.display()

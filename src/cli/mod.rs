@@ -7,8 +7,8 @@ mod docs;
 mod init;
 mod show;
 
-use crate::compile::{Outcome, Request};
-use crate::diagnostic::{self, Diagnostic, Severity};
+use crate::engine::compile::{Outcome, Request};
+use crate::engine::diagnostic::{self, Diagnostic, Severity};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -2,9 +2,9 @@
 //! an output directory (with the upgrade warnings).
 
 use super::{DiffFormat, Format, Inputs, Ui};
-use crate::compile;
-use crate::diagnostic::Diagnostic;
-use crate::{diff, output};
+use crate::engine::compile;
+use crate::engine::diagnostic::Diagnostic;
+use crate::output::{self, diff};
 use std::io::IsTerminal;
 use std::path::Path;
 

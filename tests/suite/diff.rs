@@ -2,8 +2,8 @@
 //! (`compile --check`, `diff --against`).
 
 use crate::common::*;
-use berth::compile::{Request, compile};
-use berth::concern::Concern;
+use berth::engine::compile::{Request, compile};
+use berth::model::concern::Concern;
 use std::process::Command;
 
 #[test]
@@ -18,7 +18,9 @@ fn every_backend_reports_every_concern_once() {
         let targets = text
             .lines()
             .find(|l| l.starts_with("targets = "))
-            .map_or(berth::backends::all().len(), |l| l.matches('"').count() / 2);
+            .map_or(berth::engine::backends::all().len(), |l| {
+                l.matches('"').count() / 2
+            });
         let outcome = compile(&Request {
             spec,
             set: vec![],

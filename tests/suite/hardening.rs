@@ -7,7 +7,7 @@
 //! failing inputs are kept in `tests/suite/hardening.proptest-regressions` and replayed first.
 
 use crate::common::*;
-use berth::compile::{Outcome, Request, compile_text};
+use berth::engine::compile::{Outcome, Request, compile_text};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::process::Command;
@@ -57,7 +57,7 @@ fn check(outcome: &Outcome) {
         }
     }
     // Rendering diagnostics must not panic either (spans inside their files).
-    let _ = berth::diagnostic::render_human(&outcome.diagnostics, &outcome.sources);
+    let _ = berth::engine::diagnostic::render_human(&outcome.diagnostics, &outcome.sources);
 }
 
 fn toml_string(s: &str) -> String {
@@ -201,7 +201,7 @@ proptest! {
         let manifest = yaml("cloudfoundry", "manifest.yml");
         prop_assert_eq!(manifest["applications"][0]["env"]["V"].as_str().unwrap(), strings.join("|"));
         // The shell quoting of run.sh, setup.sh and prepare-nodes.sh: sh hands back every byte.
-        let quoted: Vec<String> = strings.iter().map(|s| berth::backends::docker::engine::shell_quote(s)).collect();
+        let quoted: Vec<String> = strings.iter().map(|s| berth::engine::backends::docker::engine::shell_quote(s)).collect();
         let output = Command::new("/bin/sh").arg("-c").arg(format!("printf '%s\\0' {}", quoted.join(" "))).output().unwrap();
         let back: Vec<String> = output.stdout.split(|b| *b == 0).map(|s| String::from_utf8(s.to_vec()).unwrap()).collect();
         prop_assert_eq!(&back[..back.len() - 1], &strings[..]);

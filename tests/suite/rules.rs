@@ -1,9 +1,9 @@
 //! The rule registry: ids are unique and well-formed, every rule has a document, and each
 //! document's example spec triggers its rule while the fixed spec does not.
 
-use berth::backend::Rule;
-use berth::compile::{Request, compile};
-use berth::diagnostic::Severity;
+use berth::engine::backend::Rule;
+use berth::engine::compile::{Request, compile};
+use berth::engine::diagnostic::Severity;
 use std::collections::BTreeSet;
 
 fn toml_blocks(doc: &str) -> Vec<String> {
@@ -48,7 +48,7 @@ fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
 #[test]
 fn rule_ids_are_unique_and_name_their_backend() {
     let mut seen = BTreeSet::new();
-    for rule in berth::rules::RULES {
+    for rule in berth::engine::rules::RULES {
         assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
         assert!(
             rule.id.starts_with("spec/"),
@@ -56,7 +56,7 @@ fn rule_ids_are_unique_and_name_their_backend() {
             rule.id
         );
     }
-    for backend in berth::backends::all() {
+    for backend in berth::engine::backends::all() {
         for rule in backend.rules() {
             assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
             let (prefix, name) = rule.id.split_once('/').expect("ids are BACKEND/NAME");
@@ -87,7 +87,7 @@ fn rule_ids_are_unique_and_name_their_backend() {
 
 #[test]
 fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
-    for rule in berth::backends::rules() {
+    for rule in berth::engine::backends::rules() {
         assert!(
             rule.doc.starts_with(&format!("# {}\n", rule.id)),
             "{}: the document starts with its id",
@@ -132,7 +132,7 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
 
 #[test]
 fn allow_lifts_every_rule() {
-    for rule in berth::backends::rules() {
+    for rule in berth::engine::backends::rules() {
         let spec = format!(
             "{}\n[[allow]]\nrule = \"{}\"\nreason = \"tested\"\n",
             toml_blocks(rule.doc)[0],
@@ -170,7 +170,7 @@ fn the_examples_pass_every_rule() {
     }
 }
 
-/// Every id the code gives an input error is declared in `src/errors.rs`, and no id is both a
+/// Every id the code gives an input error is declared in `src/engine/errors.rs`, and no id is both a
 /// rule and an input error: each diagnostic id is exactly one of the two.
 #[test]
 fn every_diagnostic_id_is_a_rule_or_a_declared_input_error() {
@@ -199,13 +199,13 @@ fn every_diagnostic_id_is_a_rule_or_a_declared_input_error() {
     assert!(used.len() > 15, "the scan found the calls: {used:?}");
     for id in &used {
         assert!(
-            berth::errors::input_error(id).is_some(),
-            "`{id}` is not declared in src/errors.rs"
+            berth::engine::errors::input_error(id).is_some(),
+            "`{id}` is not declared in src/engine/errors.rs"
         );
     }
-    for error in berth::errors::INPUT_ERRORS {
+    for error in berth::engine::errors::INPUT_ERRORS {
         assert!(
-            berth::backends::rule(error.id).is_none(),
+            berth::engine::backends::rule(error.id).is_none(),
             "`{}` is both",
             error.id
         );

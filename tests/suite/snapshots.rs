@@ -3,7 +3,7 @@
 //! backend fails the suite.
 
 use crate::common::*;
-use berth::compile::{Request, compile};
+use berth::engine::compile::{Request, compile};
 
 fn snapshot_name(example: &str, backend: &str) -> String {
     format!("{example}@{backend}")

@@ -1,7 +1,7 @@
 //! The spec file as written: serde types that mirror the TOML, with spans kept for diagnostics.
 //!
 //! Fields that may hold a template (`replicas = "{{params.replicas}}"`) are kept as raw TOML
-//! values here; [`crate::resolve`] renders and type-checks them against the parameters.
+//! values here; [`crate::language::resolve`] renders and type-checks them against the parameters.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -445,8 +445,8 @@ pub type BackendTables<'a> = Vec<(String, toml::Spanned<toml::de::DeValue<'a>>)>
 
 pub fn parse(
     text: &str,
-    file: crate::source::FileId,
-) -> Result<Parsed<'_>, crate::diagnostic::Diagnostic> {
+    file: crate::language::source::FileId,
+) -> Result<Parsed<'_>, crate::engine::diagnostic::Diagnostic> {
     use serde::Deserialize;
     let to_diagnostic = |error: toml::de::Error| toml_error_to_diagnostic(&error, file);
     let document = toml::de::DeTable::parse(text).map_err(to_diagnostic)?;
@@ -473,13 +473,13 @@ pub fn parse(
 /// the diagnostic can name the key and suggest the closest valid one.
 pub fn toml_error_to_diagnostic(
     error: &toml::de::Error,
-    file: crate::source::FileId,
-) -> crate::diagnostic::Diagnostic {
-    use crate::diagnostic::{Diagnostic, closest};
+    file: crate::language::source::FileId,
+) -> crate::engine::diagnostic::Diagnostic {
+    use crate::engine::diagnostic::{Diagnostic, closest};
     let message = error.message().trim();
     let span = error
         .span()
-        .map(|range| crate::source::Span::new(file, range));
+        .map(|range| crate::language::source::Span::new(file, range));
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();

@@ -2,9 +2,9 @@
 //! resolved [`Service`], checks its own rules, and returns files in memory. It never touches the
 //! filesystem; [`crate::output`] writes what it returns.
 
-use crate::diagnostic::{Diagnostic, Origin, Severity};
+use crate::engine::diagnostic::{Diagnostic, Origin, Severity};
+use crate::language::source::{FileId, Span};
 use crate::model::Service;
-use crate::source::{FileId, Span};
 use serde::de::DeserializeOwned;
 
 /// A safety rule: a stable id (`kubernetes/ordered-ready-deadlock`), a severity, a one-line
@@ -79,14 +79,14 @@ pub struct Compiled {
     pub files: Vec<OutputFile>,
     /// DNS names a node certificate must cover on this orchestrator.
     pub tls_names: Vec<String>,
-    /// How each concern was realized, one entry per [`crate::concern::Concern`].
-    pub concerns: Vec<crate::concern::Realization>,
+    /// How each concern was realized, one entry per [`crate::model::concern::Concern`].
+    pub concerns: Vec<crate::model::concern::Realization>,
 }
 
 pub struct Input<'a> {
     pub service: &'a Service,
     /// The `[backends.NAME]` tables as parsed, for deserializing a backend's options with spans.
-    pub backend_tables: &'a crate::spec::BackendTables<'a>,
+    pub backend_tables: &'a crate::language::spec::BackendTables<'a>,
     pub file: FileId,
 }
 
@@ -113,7 +113,7 @@ impl Input<'_> {
             return Ok(T::default());
         };
         T::deserialize(toml::de::ValueDeserializer::from(table.clone()))
-            .map_err(|e| crate::spec::toml_error_to_diagnostic(&e, self.file))
+            .map_err(|e| crate::language::spec::toml_error_to_diagnostic(&e, self.file))
     }
 }
 
@@ -151,7 +151,7 @@ pub struct Lowered {
 pub fn pipeline<S>(
     settings: Result<S, Diagnostic>,
     check: impl FnOnce(&S) -> Vec<Diagnostic>,
-    concerns: impl FnOnce(&S) -> Vec<crate::concern::Realization>,
+    concerns: impl FnOnce(&S) -> Vec<crate::model::concern::Realization>,
     lower: impl FnOnce(&S, &[Diagnostic]) -> Result<Lowered, Vec<Diagnostic>>,
 ) -> Compiled {
     let settings = match settings {
@@ -191,9 +191,9 @@ pub fn pipeline<S>(
 /// Its document is `rules/<name>.md` beside the file that declares it.
 macro_rules! backend_rule {
     ($backend:literal, $name:literal, $severity:ident, $summary:literal) => {
-        $crate::backend::Rule {
+        $crate::engine::backend::Rule {
             id: concat!($backend, "/", $name),
-            severity: $crate::diagnostic::Severity::$severity,
+            severity: $crate::engine::diagnostic::Severity::$severity,
             summary: $summary,
             doc: include_str!(concat!("rules/", $name, ".md")),
         }
@@ -206,9 +206,9 @@ pub(crate) use backend_rule;
 /// `backend_rules! { "swarm", NO_RESOURCES = ("no-resources", Warning, "summary"), ... }`.
 macro_rules! backend_rules {
     ($backend:literal, $($rule:ident = ($name:literal, $severity:ident, $summary:literal)),+ $(,)?) => {
-        $(pub static $rule: $crate::backend::Rule =
-            $crate::backend::backend_rule!($backend, $name, $severity, $summary);)+
-        pub static RULES: &[&$crate::backend::Rule] = &[$(&$rule),+];
+        $(pub static $rule: $crate::engine::backend::Rule =
+            $crate::engine::backend::backend_rule!($backend, $name, $severity, $summary);)+
+        pub static RULES: &[&$crate::engine::backend::Rule] = &[$(&$rule),+];
     };
 }
 pub(crate) use backend_rules;

@@ -1,9 +1,9 @@
 //! Typed parameters: declared under `[params.NAME]`, overridden by `--values FILE` and then by
 //! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`.
 
-use crate::diagnostic::{Diagnostic, closest};
-use crate::source::{FileId, Span};
-use crate::spec::{ParamDecl, backticked};
+use crate::engine::diagnostic::{Diagnostic, closest};
+use crate::language::source::{FileId, Span};
+use crate::language::spec::{ParamDecl, backticked};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -75,8 +75,8 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
 
 /// Reads a `--values` file: a TOML table of `NAME = value` lines.
 pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diagnostic> {
-    let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> =
-        toml::from_str(text).map_err(|e| crate::spec::toml_error_to_diagnostic(&e, file))?;
+    let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> = toml::from_str(text)
+        .map_err(|e| crate::language::spec::toml_error_to_diagnostic(&e, file))?;
     Ok(table
         .into_iter()
         .map(|(name, value)| {

@@ -3,10 +3,15 @@
 //!
 //! Strings in `[container]` and `[init]` stay templates ([`Template`]) because `self` and `peers`
 //! resolve differently on each orchestrator; [`Service::render`] renders them with a backend's
-//! [`Identity`].
+//! [`Identity`]. [`concern`] names what a backend must realize for such a service and records how
+//! it did; [`start`] is the start script that places files where a platform mounts no content.
+//! The model uses only the language's spans and templates.
 
-use crate::source::Span;
-use crate::template::Templates;
+pub mod concern;
+pub mod start;
+
+use crate::language::source::Span;
+use crate::language::template::Templates;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -50,7 +55,7 @@ pub struct Service {
     /// Rendered `params` (for templates in backend options) and the template engine.
     pub(crate) templates: Templates,
     /// Where each parameter's value came from.
-    pub param_origins: BTreeMap<String, crate::params::ParamOrigin>,
+    pub param_origins: BTreeMap<String, crate::language::params::ParamOrigin>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
 }
@@ -272,7 +277,7 @@ impl Init {
         &self,
         service: &Service,
         identity: &Identity,
-    ) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
+    ) -> Result<Vec<String>, crate::engine::diagnostic::Diagnostic> {
         let mut argv = self
             .command
             .iter()
@@ -428,7 +433,7 @@ impl Service {
         &self,
         file: &File,
         identity: &Identity,
-    ) -> Result<Option<String>, crate::diagnostic::Diagnostic> {
+    ) -> Result<Option<String>, crate::engine::diagnostic::Diagnostic> {
         match &file.body {
             FileBody::Content(template) => self.render(template, identity).map(Some),
             FileBody::Secret { .. } => Ok(None),
@@ -440,7 +445,7 @@ impl Service {
         &self,
         template: &Template,
         identity: &Identity,
-    ) -> Result<String, crate::diagnostic::Diagnostic> {
+    ) -> Result<String, crate::engine::diagnostic::Diagnostic> {
         self.templates.render_member(template, identity)
     }
 
@@ -449,7 +454,7 @@ impl Service {
         &self,
         source: &str,
         span: Option<Span>,
-    ) -> Result<String, crate::diagnostic::Diagnostic> {
+    ) -> Result<String, crate::engine::diagnostic::Diagnostic> {
         self.templates.render_structural(source, span)
     }
 }

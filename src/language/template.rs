@@ -3,9 +3,9 @@
 //!
 //! Every string is rendered exactly once, so a parameter value that contains `{{` stays data.
 
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::source::Span;
 use crate::model::{Identity, Template};
-use crate::source::Span;
 use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason, TemplateErrorReason,
@@ -13,7 +13,7 @@ use handlebars::{
 use serde_json::{Map, Value, json};
 
 /// The templates of a backend's scripts (strict, no escaping), compiled on first use, once per
-/// process; a backend's [`crate::backend::Backend::prepare`] may compile them ahead.
+/// process; a backend's [`crate::engine::backend::Backend::prepare`] may compile them ahead.
 pub struct ScriptTemplates {
     sources: &'static [(&'static str, &'static str)],
     engine: std::sync::OnceLock<Handlebars<'static>>,
@@ -164,7 +164,8 @@ fn did_you_mean(path: &str, data: &Value) -> Option<String> {
     for key in parent.split('.') {
         node = node.get(key)?;
     }
-    let best = crate::diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
+    let best =
+        crate::engine::diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
     Some(format!("did you mean `{parent}.{best}`?"))
 }
 

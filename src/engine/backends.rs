@@ -1,19 +1,19 @@
 //! The registry of backends. Adding a backend is one `#[path]` module and one line in [`all`].
 
-#[path = "../backends/cloudfoundry/mod.rs"]
+#[path = "../../backends/cloudfoundry/mod.rs"]
 pub mod cloudfoundry;
-#[path = "../backends/compose/mod.rs"]
+#[path = "../../backends/compose/mod.rs"]
 pub mod compose;
-#[path = "../backends/docker/mod.rs"]
+#[path = "../../backends/docker/mod.rs"]
 pub mod docker;
-#[path = "../backends/kubernetes/mod.rs"]
+#[path = "../../backends/kubernetes/mod.rs"]
 pub mod kubernetes;
-#[path = "../backends/marathon/mod.rs"]
+#[path = "../../backends/marathon/mod.rs"]
 pub mod marathon;
-#[path = "../backends/swarm/mod.rs"]
+#[path = "../../backends/swarm/mod.rs"]
 pub mod swarm;
 
-use crate::backend::{Backend, Rule};
+use crate::engine::backend::{Backend, Rule};
 
 /// Every backend, in the order they are compiled and listed.
 pub fn all() -> &'static [&'static dyn Backend] {
@@ -37,7 +37,7 @@ pub fn names() -> Vec<&'static str> {
 
 /// Every rule: the spec's own (`spec/...`), then each backend's.
 pub fn rules() -> impl Iterator<Item = &'static Rule> {
-    crate::rules::RULES
+    crate::engine::rules::RULES
         .iter()
         .chain(all().iter().flat_map(|b| b.rules().iter()))
         .copied()

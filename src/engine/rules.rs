@@ -1,10 +1,10 @@
 //! Rules about the spec itself, whatever the backend (ids `spec/...`). Backends keep their own
 //! rules in their folders; these run once per compile.
 
-use crate::diagnostic::Diagnostic;
+use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Quorum, Service};
 
-crate::backend::backend_rules! {
+crate::engine::backend::backend_rules! {
     "spec",
     LITERAL_SECRET = ("literal-secret", Warning, "an `env` value that looks like a secret is written literally"),
     MUTABLE_IMAGE_TAG = ("mutable-image-tag", Warning, "the image is `latest` or untagged"),
@@ -118,7 +118,7 @@ fn image_reference(service: &Service) -> Vec<Diagnostic> {
     let Ok(reference) = service.render(image, &crate::model::Identity::new(None, &[])) else {
         return Vec::new();
     };
-    match crate::image::pin(&reference) {
+    match crate::language::image::pin(&reference) {
         Err(why) => vec![
             Diagnostic::input(
                 "spec/invalid-value",

@@ -1,9 +1,9 @@
 //! `berth diff`: what the backends make of one spec. The concern table (text, JSON, Markdown),
 //! unified diffs between two backends' files, and between a fresh compile and an output directory.
 
-use crate::backend::OutputFile;
-use crate::compile::Outcome;
-use crate::concern::{Concern, Realization, Status};
+use crate::engine::backend::OutputFile;
+use crate::engine::compile::Outcome;
+use crate::model::concern::{Concern, Realization, Status};
 use serde_json::{Map, Value, json};
 use similar::TextDiff;
 

@@ -1,13 +1,13 @@
 //! One compilation: read the spec and its overrides, parse, resolve, and run the chosen backends,
 //! all in memory. The CLI decides what to print and whether to write.
 
-use crate::backend::{Backend, Input, OutputFile};
-use crate::backends;
-use crate::diagnostic::Diagnostic;
-use crate::params::{self, Override};
-use crate::resolve::{self, Context};
-use crate::source::Sources;
-use crate::spec;
+use crate::engine::backend::{Backend, Input, OutputFile};
+use crate::engine::backends;
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::params::{self, Override};
+use crate::language::resolve::{self, Context};
+use crate::language::source::Sources;
+use crate::language::spec;
 use std::path::PathBuf;
 
 pub struct Request {
@@ -23,7 +23,7 @@ pub struct BackendOutput {
     pub backend: &'static str,
     pub files: Vec<OutputFile>,
     pub tls_names: Vec<String>,
-    pub concerns: Vec<crate::concern::Realization>,
+    pub concerns: Vec<crate::model::concern::Realization>,
     /// This backend's diagnostics (also in [`Outcome::diagnostics`]).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -38,7 +38,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn exit_code(&self) -> i32 {
-        crate::diagnostic::exit_code(&self.diagnostics)
+        crate::engine::diagnostic::exit_code(&self.diagnostics)
     }
 }
 
@@ -113,7 +113,9 @@ fn run(
         }
     };
     outcome.service_name = Some(service.name().to_string());
-    outcome.diagnostics.extend(crate::rules::check(&service));
+    outcome
+        .diagnostics
+        .extend(crate::engine::rules::check(&service));
     let chosen = within_targets(chosen, &service, &request.backends, &request.spec)?;
     for backend in chosen {
         let mut compiled = backend.compile(&Input {
@@ -244,7 +246,7 @@ fn within_targets(
 
 /// Says which backend an error is about, and that a spec not meant for it can leave it out.
 fn name_the_backend(diagnostic: &mut Diagnostic, backend: &str, has_targets: bool) {
-    if diagnostic.severity != crate::diagnostic::Severity::Error {
+    if diagnostic.severity != crate::engine::diagnostic::Severity::Error {
         return;
     }
     if !diagnostic.code.starts_with(&format!("{backend}/")) && !diagnostic.message.contains(backend)
@@ -272,7 +274,7 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
     for name in names {
         let Some(backend) = backends::by_name(name) else {
             let known = backends::names();
-            let help = match crate::diagnostic::closest(name, known.iter().copied()) {
+            let help = match crate::engine::diagnostic::closest(name, known.iter().copied()) {
                 Some(best) => format!("did you mean `--backend {best}`?"),
                 None => format!("use one of {}", spec::backticked(&known)),
             };

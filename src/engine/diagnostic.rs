@@ -1,7 +1,7 @@
 //! Diagnostics as values (cargo-deny's model): built by the parser, the resolver and the rules,
 //! rendered once at the end as codespan-reporting text or as JSON.
 
-use crate::source::{Sources, Span};
+use crate::language::source::{Sources, Span};
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::term;
 use serde::Serialize;
@@ -43,8 +43,8 @@ impl Diagnostic {
     /// An invalid-input error; `code` names its kind, for example `spec/unknown-key`.
     pub fn input(code: &str, message: impl Into<String>) -> Self {
         debug_assert!(
-            crate::errors::input_error(code).is_some(),
-            "input error `{code}` is not declared in src/errors.rs"
+            crate::engine::errors::input_error(code).is_some(),
+            "input error `{code}` is not declared in src/engine/errors.rs"
         );
         Diagnostic {
             code: code.to_string(),

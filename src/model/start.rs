@@ -4,7 +4,7 @@
 //! all (Marathon, Cloud Foundry). The script runs under the image's `/bin/sh`, then `exec`s the
 //! process the spec names, so the image's own entrypoint still runs.
 
-use crate::backends::docker::engine::shell_quote;
+use crate::engine::backends::docker::engine::shell_quote;
 
 /// Where a file's bytes come from when the script runs.
 pub enum Source {
@@ -69,7 +69,7 @@ pub fn written(
     identity: &crate::model::Identity,
     word: impl Fn(&str) -> String,
     mut secret_variable: impl FnMut(usize, &str, &str) -> String,
-) -> Result<Vec<Placement>, crate::diagnostic::Diagnostic> {
+) -> Result<Vec<Placement>, crate::engine::diagnostic::Diagnostic> {
     let mut placements = Vec::new();
     for (index, file) in service.files.iter().enumerate() {
         let source = match &file.body {

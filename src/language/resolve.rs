@@ -3,13 +3,15 @@
 //! renders each `[container]`/`[init]` template once with a probe identity so that an undefined
 //! variable is reported here, at its location, whatever backend is chosen.
 
-use crate::diagnostic::{Diagnostic, closest};
+use crate::engine::diagnostic::{Diagnostic, closest};
+use crate::language::params::{self, Override};
+use crate::language::quantity::{
+    MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity,
+};
+use crate::language::source::{FileId, Span};
+use crate::language::spec::{self, SString, SValue, Spec, backticked};
+use crate::language::template::{TemplateFailure, Templates};
 use crate::model::*;
-use crate::params::{self, Override};
-use crate::quantity::{MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity};
-use crate::source::{FileId, Span};
-use crate::spec::{self, SString, SValue, Spec, backticked};
-use crate::template::{TemplateFailure, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a resolution needs to know about the rest of the program.
@@ -123,7 +125,7 @@ pub fn resolve(
 #[derive(Debug)]
 pub struct Refused {
     pub diagnostics: Vec<Diagnostic>,
-    pub param_origins: BTreeMap<String, crate::params::ParamOrigin>,
+    pub param_origins: BTreeMap<String, crate::language::params::ParamOrigin>,
 }
 
 struct Resolver<'a> {
@@ -1112,7 +1114,7 @@ impl Resolver<'_> {
         for a in allows {
             let rule = a.get_ref().rule.get_ref().clone();
             let reason = a.get_ref().reason.get_ref().trim().to_string();
-            if let Some(error) = crate::errors::input_error(&rule) {
+            if let Some(error) = crate::engine::errors::input_error(&rule) {
                 self.error(
                     "spec/unknown-rule",
                     a.get_ref().rule.span(),

@@ -1,8 +1,15 @@
 //! Writes compiled files under `--out`, keeping a manifest of what berth wrote so that it never
 //! overwrites or deletes a file it did not write. Files are staged as specs compile; nothing
-//! reaches its place until every spec and check passed.
+//! reaches its place until every spec and check passed. Beside the writer: [`diff`] (what a
+//! compile would change, and what an upgrade does to a running service), [`report`]
+//! (`berth-report.json`), and [`yaml`], the one way every YAML output is serialized. It uses the
+//! engine's results; the engine never uses it.
 
-use crate::diagnostic::Diagnostic;
+pub mod diff;
+pub mod report;
+pub mod yaml;
+
+use crate::engine::diagnostic::Diagnostic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs;
@@ -622,7 +629,7 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
         } else {
             "/dev/null".to_string()
         };
-        diff.push_str(&crate::diff::unified(
+        diff.push_str(&crate::output::diff::unified(
             &old,
             &file.contents,
             &old_name,
@@ -636,7 +643,7 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
         .filter(|f| !planned.contains(f.as_str()) && safe_relative(f))
     {
         if let Ok(old) = fs::read_to_string(out.join(stale)) {
-            diff.push_str(&crate::diff::unified(
+            diff.push_str(&crate::output::diff::unified(
                 &old,
                 "",
                 &format!("a/{stale}"),
