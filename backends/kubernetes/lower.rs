@@ -63,23 +63,79 @@ pub fn lower(
         settings,
     };
     let member_labels = labels(service, "member");
-    let mut files = Vec::new();
-    let header = header_comment(service, diagnostics);
-    let mut emit = |order: u8,
-                    kind: &str,
-                    name: &str,
-                    object: &dyn ErasedSerialize|
-     -> Result<(), Vec<Diagnostic>> {
+    let mut out = Emitter {
+        header: header_comment(service, diagnostics),
+        files: Vec::new(),
+    };
+    cluster_objects(settings, &mut out)?;
+    services(service, settings, &names, &member_labels, &mut out)?;
+    budget_and_policy(service, settings, &member_labels, &mut out)?;
+    let peers: Vec<Member> = (0..service.replicas())
+        .map(|i| {
+            let pod = format!("{}-{i}", service.name());
+            Member {
+                ordinal: i.to_string(),
+                host: names.host(&pod),
+                name: pod,
+            }
+        })
+        .collect();
+    statefulset(service, settings, &names, &member_labels, &peers, &mut out)?;
+    if let Some(init) = &service.init {
+        init_job(service, settings, init, &peers, &mut out)?;
+    }
+    let mut files = out.kustomized()?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, tls_names(service, &names, &peers)))
+}
+
+/// Collects the objects, one file each, numbered in the order `kubectl apply -f` must create them.
+struct Emitter {
+    header: String,
+    files: Vec<OutputFile>,
+}
+
+impl Emitter {
+    fn emit(
+        &mut self,
+        order: u8,
+        kind: &str,
+        name: &str,
+        object: &dyn ErasedSerialize,
+    ) -> Result<(), Vec<Diagnostic>> {
         let yaml = object
             .to_yaml()
             .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-        files.push(OutputFile::new(
+        self.files.push(OutputFile::new(
             format!("{order:02}-{kind}-{name}.yaml"),
-            format!("{header}{yaml}"),
+            format!("{}{yaml}", self.header),
         ));
         Ok(())
-    };
+    }
 
+    /// The files, and the `Kustomization` listing them.
+    fn kustomized(mut self) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
+        let mut resources: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        resources.sort();
+        let kustomization = Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources,
+        };
+        let yaml = crate::output::yaml::to_yaml(&kustomization)
+            .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+        // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads
+        // only .yaml/.yml/.json files, does not try to apply it as an object.
+        self.files.push(OutputFile::new(
+            "Kustomization",
+            format!("{}{yaml}", self.header),
+        ));
+        Ok(self.files)
+    }
+}
+
+/// The Namespace (with `create_namespace`) and the declared StorageClasses.
+fn cluster_objects(settings: &Settings, out: &mut Emitter) -> Result<(), Vec<Diagnostic>> {
     if settings.create_namespace {
         let namespace = Namespace {
             metadata: ObjectMeta {
@@ -89,7 +145,7 @@ pub fn lower(
             },
             ..Default::default()
         };
-        emit(0, "namespace", &settings.namespace, &namespace)?;
+        out.emit(0, "namespace", &settings.namespace, &namespace)?;
     }
     for (class_name, decl) in &settings.storage_classes {
         if crate::language::resolve::dns_label(class_name, 63).is_err() {
@@ -116,9 +172,19 @@ pub fn lower(
             allow_volume_expansion: Some(true),
             ..Default::default()
         };
-        emit(10, "storageclass", class_name, &class)?;
+        out.emit(10, "storageclass", class_name, &class)?;
     }
+    Ok(())
+}
 
+/// The headless Service the members find each other by, and the client Service.
+fn services(
+    service: &Service,
+    settings: &Settings,
+    names: &Names,
+    member_labels: &BTreeMap<String, String>,
+    out: &mut Emitter,
+) -> Result<(), Vec<Diagnostic>> {
     let headless = KubeService {
         metadata: metadata(service, settings, service.name(), "member"),
         spec: Some(ServiceSpec {
@@ -131,7 +197,7 @@ pub fn lower(
         }),
         ..Default::default()
     };
-    emit(20, "service", service.name(), &headless)?;
+    out.emit(20, "service", service.name(), &headless)?;
     let public: Vec<ServicePort> = service.public_ports().map(service_port).collect();
     if !public.is_empty() {
         let client = KubeService {
@@ -144,9 +210,18 @@ pub fn lower(
             }),
             ..Default::default()
         };
-        emit(21, "service", &names.client_service(), &client)?;
+        out.emit(21, "service", &names.client_service(), &client)?;
     }
+    Ok(())
+}
 
+/// The PodDisruptionBudget (with several members) and the members' NetworkPolicy.
+fn budget_and_policy(
+    service: &Service,
+    settings: &Settings,
+    member_labels: &BTreeMap<String, String>,
+    out: &mut Emitter,
+) -> Result<(), Vec<Diagnostic>> {
     let replicas = service.replicas();
     if replicas > 1 {
         // Keep a majority up, but never block a drain: at least one disruption is always allowed.
@@ -168,50 +243,41 @@ pub fn lower(
             }),
             ..Default::default()
         };
-        emit(30, "poddisruptionbudget", service.name(), &budget)?;
+        out.emit(30, "poddisruptionbudget", service.name(), &budget)?;
     }
     let members_policy = super::network::members(
         service,
         metadata(service, settings, service.name(), "member"),
-        &member_labels,
+        member_labels,
     );
-    emit(35, "networkpolicy", service.name(), &members_policy)?;
+    out.emit(35, "networkpolicy", service.name(), &members_policy)
+}
 
-    let peers: Vec<Member> = (0..replicas)
-        .map(|i| {
-            let pod = format!("{}-{i}", service.name());
-            Member {
-                ordinal: i.to_string(),
-                host: names.host(&pod),
-                name: pod,
-            }
-        })
-        .collect();
+/// The StatefulSet, and the ConfigMap of its files.
+fn statefulset(
+    service: &Service,
+    settings: &Settings,
+    names: &Names,
+    member_labels: &BTreeMap<String, String>,
+    peers: &[Member],
+    out: &mut Emitter,
+) -> Result<(), Vec<Diagnostic>> {
     let me = Member {
         ordinal: POD_ORDINAL_MARK.into(),
         name: POD_NAME_MARK.into(),
         host: names.host(POD_NAME_MARK),
     };
-    let pod_files = super::files::pod_files(service, &peers, POD_NAME_ENV).map_err(|d| vec![d])?;
+    let pod_files = super::files::pod_files(service, peers, POD_NAME_ENV).map_err(|d| vec![d])?;
     if !pod_files.data.is_empty() {
+        let name = super::files::config_map_name(service);
         let config_map = ConfigMap {
-            metadata: metadata(
-                service,
-                settings,
-                &super::files::config_map_name(service),
-                "member",
-            ),
+            metadata: metadata(service, settings, &name, "member"),
             data: Some(pod_files.data.clone()),
             ..Default::default()
         };
-        emit(
-            15,
-            "configmap",
-            &super::files::config_map_name(service),
-            &config_map,
-        )?;
+        out.emit(15, "configmap", &name, &config_map)?;
     }
-    let member_container = container(service, &Identity::new(Some(&me), &peers), Some(&pod_files))?;
+    let member_container = container(service, &Identity::new(Some(&me), peers), Some(&pod_files))?;
     let mut statefulset_metadata = metadata(service, settings, service.name(), "member");
     statefulset_metadata.annotations = service
         .description
@@ -221,7 +287,7 @@ pub fn lower(
         metadata: statefulset_metadata,
         spec: Some(StatefulSetSpec {
             service_name: Some(service.name().to_string()),
-            replicas: Some(replicas as i32),
+            replicas: Some(service.replicas() as i32),
             pod_management_policy: Some(match service.replication.start.value {
                 Start::Parallel => "Parallel".into(),
                 Start::Ordered => "OrderedReady".into(),
@@ -243,23 +309,12 @@ pub fn lower(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(member_labels.clone()),
-                    // A changed file changes the template: the pods roll, one at a time.
-                    annotations: (!pod_files.data.is_empty()).then(|| {
-                        let data: String = pod_files
-                            .data
-                            .iter()
-                            .map(|(k, v)| format!("{k}\n{v}\n"))
-                            .collect();
-                        BTreeMap::from([(
-                            "berth.dev/files".to_string(),
-                            crate::engine::backends::docker::files::hash(&data),
-                        )])
-                    }),
+                    annotations: files_annotation(&pod_files),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
-                    affinity: affinity(service, &member_labels),
-                    topology_spread_constraints: zone_spread(service, settings, &member_labels),
+                    affinity: affinity(service, member_labels),
+                    topology_spread_constraints: zone_spread(service, settings, member_labels),
                     containers: vec![member_container],
                     volumes: pod_volumes(service, &pod_files),
                     termination_grace_period_seconds: Some(service.stop_grace.value as i64),
@@ -273,104 +328,120 @@ pub fn lower(
         }),
         ..Default::default()
     };
-    emit(40, "statefulset", service.name(), &statefulset)?;
+    out.emit(40, "statefulset", service.name(), &statefulset)
+}
 
-    if let Some(init) = &service.init {
-        let identity = Identity::new(None, &peers);
-        let image = match &init.image {
-            Some(image) => service.render(image, &identity)?,
-            None => service.render(
-                &service.container.image,
-                &Identity::new(peers.first(), &peers),
-            )?,
-        };
-        let command: Vec<String> = init
-            .argv(service, &identity)?
+/// A hash of the files in the pod template: a changed file changes the template, and the pods
+/// roll, one at a time.
+fn files_annotation(pod_files: &super::files::PodFiles) -> Option<BTreeMap<String, String>> {
+    (!pod_files.data.is_empty()).then(|| {
+        let data: String = pod_files
+            .data
             .iter()
-            .map(|s| escape_dollars(s))
+            .map(|(k, v)| format!("{k}\n{v}\n"))
             .collect();
-        let name = format!("{}-init", service.name());
-        let mut job_metadata = metadata(service, settings, &name, "init");
-        let rerun_safe = init.done_output.is_some();
-        if rerun_safe {
-            job_metadata.annotations = Some(BTreeMap::from([(
-                RERUN_SAFE.to_string(),
-                "true".to_string(),
-            )]));
-        }
-        let job = Job {
-            metadata: job_metadata,
-            spec: Some(JobSpec {
-                // A finished Job is removed after an hour only where running it again is safe:
-                // the next apply re-creates it.
-                ttl_seconds_after_finished: rerun_safe.then_some(3600),
-                // Retry with the Job's back-off until the members answer, instead of waiting for
-                // readiness (which may need the quorum this job creates).
-                backoff_limit: Some(30),
-                template: PodTemplateSpec {
-                    metadata: Some(ObjectMeta {
-                        labels: Some(labels(service, "init")),
-                        ..Default::default()
-                    }),
-                    spec: Some(PodSpec {
-                        restart_policy: Some("OnFailure".into()),
-                        containers: vec![Container {
-                            name: "init".into(),
-                            image: Some(image),
-                            image_pull_policy: Some("IfNotPresent".into()),
-                            command: Some(command),
-                            // A namespace with a ResourceQuota admits no pod without them; a
-                            // bootstrap command needs little.
-                            resources: Some(ResourceRequirements {
-                                requests: Some(init_resources()),
-                                limits: Some(init_resources()),
-                                ..Default::default()
-                            }),
-                            volume_mounts: tls_mount(service),
-                            // A bootstrap client switches no user and binds no port: whatever
-                            // user the image runs it as needs no capability.
-                            security_context: Some(SecurityContext {
-                                allow_privilege_escalation: Some(false),
-                                capabilities: Some(Capabilities {
-                                    drop: Some(vec!["ALL".into()]),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        }],
-                        volumes: tls_volume(service).map(|v| vec![v]),
-                        security_context: Some(pod_security(service)),
-                        automount_service_account_token: Some(false),
-                        ..Default::default()
-                    }),
-                },
+        BTreeMap::from([(
+            "berth.dev/files".to_string(),
+            crate::engine::backends::docker::files::hash(&data),
+        )])
+    })
+}
+
+/// The `[init]` Job and its NetworkPolicy.
+fn init_job(
+    service: &Service,
+    settings: &Settings,
+    init: &crate::model::Init,
+    peers: &[Member],
+    out: &mut Emitter,
+) -> Result<(), Vec<Diagnostic>> {
+    let name = format!("{}-init", service.name());
+    let mut job_metadata = metadata(service, settings, &name, "init");
+    let rerun_safe = init.done_output.is_some();
+    if rerun_safe {
+        job_metadata.annotations = Some(BTreeMap::from([(
+            RERUN_SAFE.to_string(),
+            "true".to_string(),
+        )]));
+    }
+    let job = Job {
+        metadata: job_metadata,
+        spec: Some(JobSpec {
+            // A finished Job is removed after an hour only where running it again is safe: the
+            // next apply re-creates it.
+            ttl_seconds_after_finished: rerun_safe.then_some(3600),
+            // Retry with the Job's back-off until the members answer, instead of waiting for
+            // readiness (which may need the quorum this job creates).
+            backoff_limit: Some(30),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(service, "init")),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("OnFailure".into()),
+                    containers: vec![init_container(service, init, peers)?],
+                    volumes: tls_volume(service).map(|v| vec![v]),
+                    security_context: Some(pod_security(service)),
+                    automount_service_account_token: Some(false),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    out.emit(50, "job", &name, &job)?;
+    let init_policy = super::network::init(
+        metadata(service, settings, &name, "init"),
+        &labels(service, "init"),
+    );
+    out.emit(51, "networkpolicy", &name, &init_policy)
+}
+
+fn init_container(
+    service: &Service,
+    init: &crate::model::Init,
+    peers: &[Member],
+) -> Result<Container, Vec<Diagnostic>> {
+    let identity = Identity::new(None, peers);
+    let image = match &init.image {
+        Some(image) => service.render(image, &identity)?,
+        None => service.render(
+            &service.container.image,
+            &Identity::new(peers.first(), peers),
+        )?,
+    };
+    let command: Vec<String> = init
+        .argv(service, &identity)?
+        .iter()
+        .map(|s| escape_dollars(s))
+        .collect();
+    Ok(Container {
+        name: "init".into(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(command),
+        // A namespace with a ResourceQuota admits no pod without them; a bootstrap command
+        // needs little.
+        resources: Some(ResourceRequirements {
+            requests: Some(init_resources()),
+            limits: Some(init_resources()),
+            ..Default::default()
+        }),
+        volume_mounts: tls_mount(service),
+        // A bootstrap client switches no user and binds no port: whatever user the image runs
+        // it as needs no capability.
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
                 ..Default::default()
             }),
             ..Default::default()
-        };
-        emit(50, "job", &name, &job)?;
-        let init_policy = super::network::init(
-            metadata(service, settings, &name, "init"),
-            &labels(service, "init"),
-        );
-        emit(51, "networkpolicy", &name, &init_policy)?;
-    }
-
-    let mut resources: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    resources.sort();
-    let kustomization = Kustomization {
-        api_version: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        resources,
-    };
-    let yaml = crate::output::yaml::to_yaml(&kustomization)
-        .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-    // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads only
-    // .yaml/.yml/.json files, does not try to apply it as an object.
-    files.push(OutputFile::new("Kustomization", format!("{header}{yaml}")));
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((files, tls_names(service, &names, &peers)))
+        }),
+        ..Default::default()
+    })
 }
 
 #[derive(Serialize)]

@@ -336,144 +336,12 @@ fn member_app(
             }
         }
     }
-    // A local persistent volume may only have a single-level relative path; a second, host-path
-    // volume maps the spec's absolute path onto it.
-    let mut volumes = Vec::new();
-    for volume in service.persistent_volumes() {
-        let size = volume
-            .size
-            .as_ref()
-            .map_or(0, |(_, bytes)| mebibytes(*bytes as f64));
-        volumes.push(Volume {
-            container_path: volume.name.clone(),
-            host_path: None,
-            mode: "RW",
-            persistent: Some(Persistent {
-                size,
-                kind: settings.disk_type.clone(),
-            }),
-        });
-        volumes.push(Volume {
-            container_path: volume.path.clone(),
-            host_path: Some(volume.name.clone()),
-            mode: "RW",
-            persistent: None,
-        });
-    }
-    let scratch: u64 = service
-        .volumes
-        .iter()
-        .filter(|v| !v.persistent)
-        .filter_map(|v| v.size.as_ref())
-        .map(|(_, b)| mebibytes(*b as f64))
-        .sum();
-    // Fixed host ports: peers reach `<member>-<group>.marathon.mesos:<port>`.
-    let port_mappings = service
-        .ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| PortMapping {
-            container_port: p.port,
-            host_port: p.port,
-            labels: if p.expose == crate::model::Expose::Public {
-                BTreeMap::from([(format!("VIP_{i}"), format!("/{name}:{}", p.port))])
-            } else {
-                BTreeMap::new()
-            },
-            name: p.name.clone(),
-            protocol: if p.protocol == crate::model::Protocol::Udp {
-                "udp"
-            } else {
-                "tcp"
-            },
-        })
-        .collect();
-    let port_index = |port: &str| {
-        service
-            .ports
-            .iter()
-            .position(|p| p.name == port)
-            .unwrap_or(0)
-    };
-    let mesos = settings.health_checks == "mesos";
-    let health_checks = service
-        .health
-        .liveness
-        .iter()
-        .map(|live| {
-            let (protocol, path, port_index, command) = match &live.action {
-                CheckAction::Http { path, port } => (
-                    if mesos { "MESOS_HTTP" } else { "HTTP" },
-                    Some(path.clone()),
-                    Some(port_index(port)),
-                    None,
-                ),
-                CheckAction::Tcp { port } => (
-                    if mesos { "MESOS_TCP" } else { "TCP" },
-                    None,
-                    Some(port_index(port)),
-                    None,
-                ),
-                CheckAction::Exec { argv } => {
-                    let line = argv
-                        .iter()
-                        .map(|a| crate::engine::backends::docker::engine::shell_quote(a))
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    ("COMMAND", None, None, Some(Command { value: line }))
-                }
-            };
-            HealthCheck {
-                command,
-                grace_period_seconds: grace_period(service, live),
-                interval_seconds: live.interval,
-                max_consecutive_failures: live.failures.unwrap_or(3),
-                path,
-                port_index,
-                protocol,
-                timeout_seconds: live.timeout,
-            }
-        })
-        .collect();
-    let readiness_checks = service
-        .health
-        .readiness
-        .iter()
-        .filter_map(|ready| match &ready.action {
-            CheckAction::Http { path, port } => Some(ReadinessCheck {
-                interval_seconds: ready.interval,
-                name: "readiness",
-                path: path.clone(),
-                port_name: port.clone(),
-                protocol: "HTTP",
-                timeout_seconds: ready.timeout,
-            }),
-            // Marathon's readiness checks are HTTP only.
-            _ => None,
-        })
-        .collect();
-    let limits = service.resources.as_ref().map(|r| &r.value);
-    let cpus = limits
-        .and_then(|r| r.cpu.as_ref().or(r.cpu_limit.as_ref()))
-        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
-        .unwrap_or(1.0);
-    let mem = limits
-        .and_then(|r| r.memory_limit.as_ref().or(r.memory.as_ref()))
-        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
-        .map_or(1024, mebibytes);
-    let mut labels = BTreeMap::new();
-    labels.insert("berth.service".to_string(), name.to_string());
-    // Marathon refuses to scale this app above one instance and upgrades it stop-then-start.
-    labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
-    for d in diagnostics
-        .iter()
-        .filter(|d| d.severity == crate::engine::diagnostic::Severity::Allowed)
-    {
-        labels.insert(
-            format!("berth.allowed.{}", d.code.replace('/', ".")),
-            d.allowed_because.clone().unwrap_or_default(),
-        );
-    }
+    let (volumes, scratch) = volumes(service, settings);
+    let port_mappings = port_mappings(service);
+    let health_checks = health_checks(service, settings);
+    let readiness_checks = readiness_checks(service);
+    let (cpus, mem) = cpus_and_mem(service);
+    let labels = app_labels(name, diagnostics);
     Ok(App {
         args: words,
         constraints: settings
@@ -526,6 +394,172 @@ fn member_app(
             minimum_health_capacity: 0,
         },
     })
+}
+
+/// Each persistent volume as Marathon requires it: a local persistent volume at a single-level
+/// relative path, and a host-path volume mapping the spec's absolute path onto it; and the MiB
+/// of scratch volumes, which add to the task's disk.
+fn volumes(service: &Service, settings: &Settings) -> (Vec<Volume>, u64) {
+    // A local persistent volume may only have a single-level relative path; a second, host-path
+    // volume maps the spec's absolute path onto it.
+    let mut volumes = Vec::new();
+    for volume in service.persistent_volumes() {
+        let size = volume
+            .size
+            .as_ref()
+            .map_or(0, |(_, bytes)| mebibytes(*bytes as f64));
+        volumes.push(Volume {
+            container_path: volume.name.clone(),
+            host_path: None,
+            mode: "RW",
+            persistent: Some(Persistent {
+                size,
+                kind: settings.disk_type.clone(),
+            }),
+        });
+        volumes.push(Volume {
+            container_path: volume.path.clone(),
+            host_path: Some(volume.name.clone()),
+            mode: "RW",
+            persistent: None,
+        });
+    }
+    let scratch: u64 = service
+        .volumes
+        .iter()
+        .filter(|v| !v.persistent)
+        .filter_map(|v| v.size.as_ref())
+        .map(|(_, b)| mebibytes(*b as f64))
+        .sum();
+    (volumes, scratch)
+}
+
+fn port_mappings(service: &Service) -> Vec<PortMapping> {
+    let name = service.name();
+    // Fixed host ports: peers reach `<member>-<group>.marathon.mesos:<port>`.
+    service
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PortMapping {
+            container_port: p.port,
+            host_port: p.port,
+            labels: if p.expose == crate::model::Expose::Public {
+                BTreeMap::from([(format!("VIP_{i}"), format!("/{name}:{}", p.port))])
+            } else {
+                BTreeMap::new()
+            },
+            name: p.name.clone(),
+            protocol: if p.protocol == crate::model::Protocol::Udp {
+                "udp"
+            } else {
+                "tcp"
+            },
+        })
+        .collect()
+}
+
+/// The liveness check, run by the agent (`mesos`) or by Marathon.
+fn health_checks(service: &Service, settings: &Settings) -> Vec<HealthCheck> {
+    let port_index = |port: &str| {
+        service
+            .ports
+            .iter()
+            .position(|p| p.name == port)
+            .unwrap_or(0)
+    };
+    let mesos = settings.health_checks == "mesos";
+    service
+        .health
+        .liveness
+        .iter()
+        .map(|live| {
+            let (protocol, path, port_index, command) = match &live.action {
+                CheckAction::Http { path, port } => (
+                    if mesos { "MESOS_HTTP" } else { "HTTP" },
+                    Some(path.clone()),
+                    Some(port_index(port)),
+                    None,
+                ),
+                CheckAction::Tcp { port } => (
+                    if mesos { "MESOS_TCP" } else { "TCP" },
+                    None,
+                    Some(port_index(port)),
+                    None,
+                ),
+                CheckAction::Exec { argv } => {
+                    let line = argv
+                        .iter()
+                        .map(|a| crate::engine::backends::docker::engine::shell_quote(a))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    ("COMMAND", None, None, Some(Command { value: line }))
+                }
+            };
+            HealthCheck {
+                command,
+                grace_period_seconds: grace_period(service, live),
+                interval_seconds: live.interval,
+                max_consecutive_failures: live.failures.unwrap_or(3),
+                path,
+                port_index,
+                protocol,
+                timeout_seconds: live.timeout,
+            }
+        })
+        .collect()
+}
+
+/// An `http` readiness check; Marathon's readiness checks are HTTP only.
+fn readiness_checks(service: &Service) -> Vec<ReadinessCheck> {
+    service
+        .health
+        .readiness
+        .iter()
+        .filter_map(|ready| match &ready.action {
+            CheckAction::Http { path, port } => Some(ReadinessCheck {
+                interval_seconds: ready.interval,
+                name: "readiness",
+                path: path.clone(),
+                port_name: port.clone(),
+                protocol: "HTTP",
+                timeout_seconds: ready.timeout,
+            }),
+            // Marathon's readiness checks are HTTP only.
+            _ => None,
+        })
+        .collect()
+}
+
+/// `cpus` (the request, else the limit) and `mem` (the limit, else the request), in MiB.
+fn cpus_and_mem(service: &Service) -> (f64, u64) {
+    let limits = service.resources.as_ref().map(|r| &r.value);
+    let cpus = limits
+        .and_then(|r| r.cpu.as_ref().or(r.cpu_limit.as_ref()))
+        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
+        .unwrap_or(1.0);
+    let mem = limits
+        .and_then(|r| r.memory_limit.as_ref().or(r.memory.as_ref()))
+        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
+        .map_or(1024, mebibytes);
+    (cpus, mem)
+}
+
+fn app_labels(name: &str, diagnostics: &[Diagnostic]) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    labels.insert("berth.service".to_string(), name.to_string());
+    // Marathon refuses to scale this app above one instance and upgrades it stop-then-start.
+    labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
+    for d in diagnostics
+        .iter()
+        .filter(|d| d.severity == crate::engine::diagnostic::Severity::Allowed)
+    {
+        labels.insert(
+            format!("berth.allowed.{}", d.code.replace('/', ".")),
+            d.allowed_because.clone().unwrap_or_default(),
+        );
+    }
+    labels
 }
 
 /// Mesos kills a task whose check fails after the grace period: give a slow start the startup
