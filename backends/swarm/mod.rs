@@ -12,7 +12,7 @@ use crate::engine::backends::docker::engine::{self, Publish, shell_quote};
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
-use crate::model::{EnvValue, Identity, Service, Spread};
+use crate::model::{EnvValue, Identity, Member, Service, Spread};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -455,40 +455,12 @@ fn lower(
         stride: settings.port_stride,
     };
     let ports = engine::published_ports(service, &publish, options_span)?;
-    let limits = engine::limits(service);
-    let requests = service.resources.as_ref().map(|r| &r.value);
     let mut services = BTreeMap::new();
     let mut volumes = BTreeMap::new();
     let mut secrets = BTreeMap::new();
     let mut configs = BTreeMap::new();
     let mut outputs = Vec::new();
-    let mut tls_secrets = Vec::new();
-    if let Some(tls) = &service.tls {
-        for file in &settings.tls_files {
-            let secret = format!("{}.{file}", tls.value.secret);
-            secrets.insert(
-                secret.clone(),
-                SecretDecl {
-                    name: secret.clone(),
-                    external: true,
-                },
-            );
-            // Docker's default is 0444: with a group, the keys are that group's alone.
-            let group = tls.value.group;
-            tls_secrets.push(SecretUse {
-                source: secret,
-                target: format!("{}/{file}", tls.value.path.trim_end_matches('/')),
-                gid: group.map(|g| g.to_string()),
-                mode: group.map(|_| 0o440),
-                ..Default::default()
-            });
-        }
-    }
-    let update = || UpdateConfig {
-        parallelism: 1,
-        order: settings.update_order.clone(),
-        failure_action: Some("rollback"),
-    };
+    let tls_secrets = tls_secrets(service, settings, &mut secrets);
     for (member, published) in members.iter().zip(&ports) {
         let identity = Identity::new(Some(member), &members);
         let render = |t| {
@@ -506,39 +478,7 @@ fn lower(
                 ("berth.service".to_string(), name.to_string()),
                 ("berth.member".to_string(), member.ordinal.clone()),
             ]),
-            deploy: Deploy {
-                endpoint_mode: endpoint_mode(settings),
-                replicas: 1,
-                placement: settings.pin.then(|| Placement {
-                    constraints: vec![format!(
-                        "node.labels.{}{} == true",
-                        label_prefix(service),
-                        member.ordinal
-                    )],
-                }),
-                // stop-first: the old task releases the volume before the new one starts.
-                update_config: Some(update()),
-                rollback_config: Some(UpdateConfig {
-                    failure_action: None,
-                    ..update()
-                }),
-                // Any exit restarts the member, without an attempt limit.
-                restart_policy: RestartPolicy {
-                    condition: "any",
-                    delay: "5s",
-                },
-                resources: (limits.cpus.is_some() || limits.memory.is_some()).then(|| Resources {
-                    limits: Some(ResourceSet {
-                        cpus: limits.cpus.clone(),
-                        memory: limits.memory.clone(),
-                    }),
-                    reservations: requests.map(|r| ResourceSet {
-                        cpus: r.cpu.as_deref().map(engine::cpus),
-                        memory: r.memory.as_deref().map(engine::bytes),
-                    }),
-                }),
-                labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
-            },
+            deploy: member_deploy(service, settings, member),
             ..Default::default()
         };
         let line = engine::compose_command(service, &identity, &[])?;
@@ -552,33 +492,7 @@ fn lower(
             &mut configs,
             &mut outputs,
         )?;
-        for var in &service.container.env {
-            match &var.value {
-                EnvValue::Literal(t) => {
-                    entry.environment.insert(var.name.clone(), render(t)?);
-                }
-                // Swarm secrets are files: the image reads `<NAME>_FILE` (rule swarm/secret-as-file).
-                EnvValue::Secret { secret, key } => {
-                    let swarm_secret = format!("{secret}.{key}");
-                    secrets.insert(
-                        swarm_secret.clone(),
-                        SecretDecl {
-                            name: swarm_secret.clone(),
-                            external: true,
-                        },
-                    );
-                    entry.environment.insert(
-                        format!("{}_FILE", var.name),
-                        format!("/run/secrets/{swarm_secret}"),
-                    );
-                    entry.secrets.push(SecretUse {
-                        source: swarm_secret.clone(),
-                        target: swarm_secret,
-                        ..Default::default()
-                    });
-                }
-            }
-        }
+        member_env(service, &identity, &mut entry, &mut secrets)?;
         entry.secrets.extend(tls_secrets.iter().cloned());
         entry.ports = published
             .iter()
@@ -589,25 +503,7 @@ fn lower(
                 mode: settings.publish_mode.clone(),
             })
             .collect();
-        for volume in &service.volumes {
-            let source = volume
-                .persistent
-                .then(|| volume_name(service, member, &volume.name));
-            if let Some(source) = &source {
-                volumes.insert(
-                    source.clone(),
-                    VolumeDecl {
-                        name: source.clone(),
-                        driver: settings.volume_driver.clone(),
-                    },
-                );
-            }
-            entry.volumes.push(ServiceVolume {
-                kind: "volume",
-                source,
-                target: volume.path.clone(),
-            });
-        }
+        member_volumes(service, settings, member, &mut entry, &mut volumes);
         entry.healthcheck = service
             .health
             .liveness
@@ -616,36 +512,9 @@ fn lower(
         services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
-        let identity = Identity::new(None, &members);
-        let first = Identity::new(members.first(), &members);
-        let image = init.image.as_ref().unwrap_or(&service.container.image);
-        let mut command: Vec<String> = init
-            .argv(service, &identity)?
-            .iter()
-            .map(|s| engine::compose_literal(s))
-            .collect();
-        let rest = command.split_off(1.min(command.len()));
         services.insert(
             format!("{name}-init"),
-            StackService {
-                image: engine::compose_literal(&service.render(image, &first)?),
-                entrypoint: Some(command),
-                command: Some(rest),
-                networks: vec![network.clone()],
-                secrets: tls_secrets.clone(),
-                labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
-                deploy: Deploy {
-                    replicas: 1,
-                    // Retries until the cluster answers; once it succeeded it is not run again.
-                    restart_policy: RestartPolicy {
-                        condition: "on-failure",
-                        delay: "10s",
-                    },
-                    labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
+            init_service(service, init, &members, &network, &tls_secrets)?,
         );
     }
     // Without TLS between members, the overlay network encrypts their traffic (IPsec).
@@ -673,6 +542,193 @@ fn lower(
         },
         outputs,
     ))
+}
+
+/// The TLS files as external Swarm secrets, declared in `secrets`; how each member mounts them.
+fn tls_secrets(
+    service: &Service,
+    settings: &Settings,
+    secrets: &mut BTreeMap<String, SecretDecl>,
+) -> Vec<SecretUse> {
+    let Some(tls) = &service.tls else {
+        return Vec::new();
+    };
+    // Docker's default is 0444: with a group, the keys are that group's alone.
+    let group = tls.value.group;
+    let mut uses = Vec::new();
+    for file in &settings.tls_files {
+        let secret = format!("{}.{file}", tls.value.secret);
+        secrets.insert(
+            secret.clone(),
+            SecretDecl {
+                name: secret.clone(),
+                external: true,
+            },
+        );
+        uses.push(SecretUse {
+            source: secret,
+            target: format!("{}/{file}", tls.value.path.trim_end_matches('/')),
+            gid: group.map(|g| g.to_string()),
+            mode: group.map(|_| 0o440),
+            ..Default::default()
+        });
+    }
+    uses
+}
+
+/// One member's `deploy`: one replica, pinned to its node, updated and rolled back stop-first,
+/// restarted on any exit.
+fn member_deploy(service: &Service, settings: &Settings, member: &Member) -> Deploy {
+    let name = service.name();
+    let limits = engine::limits(service);
+    let requests = service.resources.as_ref().map(|r| &r.value);
+    let update = || UpdateConfig {
+        parallelism: 1,
+        order: settings.update_order.clone(),
+        failure_action: Some("rollback"),
+    };
+    Deploy {
+        endpoint_mode: endpoint_mode(settings),
+        replicas: 1,
+        placement: settings.pin.then(|| Placement {
+            constraints: vec![format!(
+                "node.labels.{}{} == true",
+                label_prefix(service),
+                member.ordinal
+            )],
+        }),
+        // stop-first: the old task releases the volume before the new one starts.
+        update_config: Some(update()),
+        rollback_config: Some(UpdateConfig {
+            failure_action: None,
+            ..update()
+        }),
+        // Any exit restarts the member, without an attempt limit.
+        restart_policy: RestartPolicy {
+            condition: "any",
+            delay: "5s",
+        },
+        resources: (limits.cpus.is_some() || limits.memory.is_some()).then(|| Resources {
+            limits: Some(ResourceSet {
+                cpus: limits.cpus.clone(),
+                memory: limits.memory.clone(),
+            }),
+            reservations: requests.map(|r| ResourceSet {
+                cpus: r.cpu.as_deref().map(engine::cpus),
+                memory: r.memory.as_deref().map(engine::bytes),
+            }),
+        }),
+        labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+    }
+}
+
+/// The member's environment: literal values rendered for it; secrets as external Swarm secrets,
+/// declared in `secrets`.
+fn member_env(
+    service: &Service,
+    identity: &Identity,
+    entry: &mut StackService,
+    secrets: &mut BTreeMap<String, SecretDecl>,
+) -> Result<(), Vec<Diagnostic>> {
+    for var in &service.container.env {
+        match &var.value {
+            EnvValue::Literal(t) => {
+                entry.environment.insert(
+                    var.name.clone(),
+                    engine::compose_literal(&service.render(t, identity)?),
+                );
+            }
+            // Swarm secrets are files: the image reads `<NAME>_FILE` (rule swarm/secret-as-file).
+            EnvValue::Secret { secret, key } => {
+                let swarm_secret = format!("{secret}.{key}");
+                secrets.insert(
+                    swarm_secret.clone(),
+                    SecretDecl {
+                        name: swarm_secret.clone(),
+                        external: true,
+                    },
+                );
+                entry.environment.insert(
+                    format!("{}_FILE", var.name),
+                    format!("/run/secrets/{swarm_secret}"),
+                );
+                entry.secrets.push(SecretUse {
+                    source: swarm_secret.clone(),
+                    target: swarm_secret,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The member's volumes: each persistent one a named volume of its own, declared in `volumes`.
+fn member_volumes(
+    service: &Service,
+    settings: &Settings,
+    member: &Member,
+    entry: &mut StackService,
+    volumes: &mut BTreeMap<String, VolumeDecl>,
+) {
+    for volume in &service.volumes {
+        let source = volume
+            .persistent
+            .then(|| volume_name(service, member, &volume.name));
+        if let Some(source) = &source {
+            volumes.insert(
+                source.clone(),
+                VolumeDecl {
+                    name: source.clone(),
+                    driver: settings.volume_driver.clone(),
+                },
+            );
+        }
+        entry.volumes.push(ServiceVolume {
+            kind: "volume",
+            source,
+            target: volume.path.clone(),
+        });
+    }
+}
+
+/// The `[init]` step: a one-shot service restarted until it succeeds.
+fn init_service(
+    service: &Service,
+    init: &crate::model::Init,
+    members: &[Member],
+    network: &str,
+    tls_secrets: &[SecretUse],
+) -> Result<StackService, Vec<Diagnostic>> {
+    let name = service.name();
+    let identity = Identity::new(None, members);
+    let first = Identity::new(members.first(), members);
+    let image = init.image.as_ref().unwrap_or(&service.container.image);
+    let mut command: Vec<String> = init
+        .argv(service, &identity)?
+        .iter()
+        .map(|s| engine::compose_literal(s))
+        .collect();
+    let rest = command.split_off(1.min(command.len()));
+    Ok(StackService {
+        image: engine::compose_literal(&service.render(image, &first)?),
+        entrypoint: Some(command),
+        command: Some(rest),
+        networks: vec![network.to_string()],
+        secrets: tls_secrets.to_vec(),
+        labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+        deploy: Deploy {
+            replicas: 1,
+            // Retries until the cluster answers; once it succeeded it is not run again.
+            restart_policy: RestartPolicy {
+                condition: "on-failure",
+                delay: "10s",
+            },
+            labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
 }
 
 /// A member's volume, `<name>-swarm-<ordinal>-<volume>`: not the docker and compose backends'
