@@ -10,7 +10,7 @@ use crate::engine::backend::{
 use crate::engine::backends::docker::PublishOptions;
 use crate::engine::backends::docker::engine::{self, Publish};
 use crate::engine::diagnostic::Diagnostic;
-use crate::model::{EnvValue, Identity, Service, Start};
+use crate::model::{EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -156,24 +156,6 @@ fn lower(
     let limits = engine::limits(service);
     let mut services = BTreeMap::new();
     let mut volumes = BTreeMap::new();
-    let tls_volume = |volumes: &mut BTreeMap<String, VolumeDecl>| {
-        service.tls.as_ref().map(|tls| {
-            let secret = &tls.value.secret;
-            volumes.insert(
-                secret.clone(),
-                VolumeDecl {
-                    name: secret.clone(),
-                    external: Some(true),
-                },
-            );
-            ServiceVolume {
-                kind: "volume",
-                source: Some(secret.clone()),
-                target: tls.value.path.clone(),
-                read_only: Some(true),
-            }
-        })
-    };
     for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
         let identity = Identity::new(Some(member), &members);
         let render = |t| {
@@ -198,26 +180,14 @@ fn lower(
             ]),
             ..Default::default()
         };
-        let files =
-            crate::engine::backends::docker::files::member_files(service, member, &members)?;
-        let line = engine::compose_command(service, &identity, &files.placements)?;
-        (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
-        for (source, target) in &files.binds {
-            entry.volumes.push(ServiceVolume {
-                kind: "bind",
-                source: Some(format!("./{source}")),
-                target: target.clone(),
-                read_only: Some(true),
-            });
-        }
-        if !files.outputs.is_empty() {
-            // A changed file changes the service's configuration: `up` recreates the member.
-            entry.labels.insert(
-                "berth.files".to_string(),
-                crate::engine::backends::docker::files::fingerprint(&files),
-            );
-        }
-        outputs.extend(files.outputs);
+        member_files(
+            service,
+            member,
+            &members,
+            &identity,
+            &mut entry,
+            &mut outputs,
+        )?;
         for var in &service.container.env {
             let value = match &var.value {
                 EnvValue::Literal(t) => Some(render(t)?),
@@ -239,27 +209,8 @@ fn lower(
                 )
             })
             .collect();
-        for volume in &service.volumes {
-            let source = volume
-                .persistent
-                .then(|| engine::volume_name(member, &volume.name));
-            if let Some(source) = &source {
-                volumes.insert(
-                    source.clone(),
-                    VolumeDecl {
-                        name: source.clone(),
-                        external: None,
-                    },
-                );
-            }
-            entry.volumes.push(ServiceVolume {
-                kind: "volume",
-                source,
-                target: volume.path.clone(),
-                read_only: None,
-            });
-        }
-        entry.volumes.extend(tls_volume(&mut volumes));
+        member_volumes(service, member, &mut entry, &mut volumes);
+        entry.volumes.extend(tls_volume(service, &mut volumes));
         if let Some(live) = &service.health.liveness {
             entry.healthcheck = Some(Healthcheck {
                 test: engine::compose_health_test(service, live),
@@ -269,61 +220,15 @@ fn lower(
                 start_period: live.initial_delay.map(engine::seconds),
             });
         }
-        // Ordered start waits for the previous member's (process-local) health check. Members
-        // never wait on each other otherwise: with a quorum-gated check that is the cold-start
-        // deadlock.
-        // A check that needs the peers cannot pass before the next member starts, so the wait
-        // is then only for the previous member to start.
-        let gates = service
-            .health
-            .liveness
-            .as_ref()
-            .is_some_and(|live| !service.waits_for_peers(live));
         if service.replication.start.value == Start::Ordered && i > 0 {
-            let condition = if gates {
-                "service_healthy"
-            } else {
-                "service_started"
-            };
-            entry
-                .depends_on
-                .insert(members[i - 1].name.clone(), DependsOn { condition });
+            let (previous, dependency) = wait_for_previous(service, &members[i - 1]);
+            entry.depends_on.insert(previous, dependency);
         }
         services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
-        let identity = Identity::new(None, &members);
-        let image = init.image.as_ref().unwrap_or(&service.container.image);
-        let first = Identity::new(members.first(), &members);
-        let mut command: Vec<String> = init
-            .argv(service, &identity)?
-            .iter()
-            .map(|s| engine::compose_literal(s))
-            .collect();
-        let rest = command.split_off(1.min(command.len()));
-        let mut entry = ComposeService {
-            image: engine::compose_literal(&service.render(image, &first)?),
-            entrypoint: Some(command),
-            command: Some(rest),
-            // Retries until the cluster answers; a bounded count so an init that fails forever
-            // (for example because the cluster is already initialized) stops.
-            restart: "on-failure:30".into(),
-            networks: vec![network.clone()],
-            depends_on: members
-                .iter()
-                .map(|m| {
-                    (
-                        m.name.clone(),
-                        DependsOn {
-                            condition: "service_started",
-                        },
-                    )
-                })
-                .collect(),
-            labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
-            ..Default::default()
-        };
-        entry.volumes.extend(tls_volume(&mut volumes));
+        let mut entry = init_service(service, init, &members, &network)?;
+        entry.volumes.extend(tls_volume(service, &mut volumes));
         services.insert(format!("{name}-init"), entry);
     }
     let file = ComposeFile {
@@ -332,4 +237,147 @@ fn lower(
         networks: BTreeMap::from([(network.clone(), NetworkDecl { name: network })]),
     };
     Ok((file, outputs))
+}
+
+/// The TLS certificates: the user's external volume, declared in `volumes`, mounted read-only.
+fn tls_volume(
+    service: &Service,
+    volumes: &mut BTreeMap<String, VolumeDecl>,
+) -> Option<ServiceVolume> {
+    service.tls.as_ref().map(|tls| {
+        let secret = &tls.value.secret;
+        volumes.insert(
+            secret.clone(),
+            VolumeDecl {
+                name: secret.clone(),
+                external: Some(true),
+            },
+        );
+        ServiceVolume {
+            kind: "volume",
+            source: Some(secret.clone()),
+            target: tls.value.path.clone(),
+            read_only: Some(true),
+        }
+    })
+}
+
+/// The member's `[[files]]`: bind mounts of the files written beside compose.yaml, the start
+/// script that places them, and a label that changes with them.
+fn member_files(
+    service: &Service,
+    member: &Member,
+    members: &[Member],
+    identity: &Identity,
+    entry: &mut ComposeService,
+    outputs: &mut Vec<OutputFile>,
+) -> Result<(), Vec<Diagnostic>> {
+    let files = crate::engine::backends::docker::files::member_files(service, member, members)?;
+    let line = engine::compose_command(service, identity, &files.placements)?;
+    (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
+    for (source, target) in &files.binds {
+        entry.volumes.push(ServiceVolume {
+            kind: "bind",
+            source: Some(format!("./{source}")),
+            target: target.clone(),
+            read_only: Some(true),
+        });
+    }
+    if !files.outputs.is_empty() {
+        // A changed file changes the service's configuration: `up` recreates the member.
+        entry.labels.insert(
+            "berth.files".to_string(),
+            crate::engine::backends::docker::files::fingerprint(&files),
+        );
+    }
+    outputs.extend(files.outputs);
+    Ok(())
+}
+
+/// The member's volumes: each persistent one a named volume of its own, declared in `volumes`.
+fn member_volumes(
+    service: &Service,
+    member: &Member,
+    entry: &mut ComposeService,
+    volumes: &mut BTreeMap<String, VolumeDecl>,
+) {
+    for volume in &service.volumes {
+        let source = volume
+            .persistent
+            .then(|| engine::volume_name(member, &volume.name));
+        if let Some(source) = &source {
+            volumes.insert(
+                source.clone(),
+                VolumeDecl {
+                    name: source.clone(),
+                    external: None,
+                },
+            );
+        }
+        entry.volumes.push(ServiceVolume {
+            kind: "volume",
+            source,
+            target: volume.path.clone(),
+            read_only: None,
+        });
+    }
+}
+
+/// With `start = "ordered"`, what a member waits for: the previous member's (process-local)
+/// health check. A check that needs the peers cannot pass before the next member starts, so the
+/// wait is then only for the previous member to start. Members never wait on each other
+/// otherwise: with a quorum-gated check that is the cold-start deadlock.
+fn wait_for_previous(service: &Service, previous: &Member) -> (String, DependsOn) {
+    let gates = service
+        .health
+        .liveness
+        .as_ref()
+        .is_some_and(|live| !service.waits_for_peers(live));
+    let condition = if gates {
+        "service_healthy"
+    } else {
+        "service_started"
+    };
+    (previous.name.clone(), DependsOn { condition })
+}
+
+/// The `[init]` step: a one-shot service that starts after the members and retries.
+fn init_service(
+    service: &Service,
+    init: &crate::model::Init,
+    members: &[Member],
+    network: &str,
+) -> Result<ComposeService, Vec<Diagnostic>> {
+    let name = service.name();
+    let identity = Identity::new(None, members);
+    let image = init.image.as_ref().unwrap_or(&service.container.image);
+    let first = Identity::new(members.first(), members);
+    let mut command: Vec<String> = init
+        .argv(service, &identity)?
+        .iter()
+        .map(|s| engine::compose_literal(s))
+        .collect();
+    let rest = command.split_off(1.min(command.len()));
+    Ok(ComposeService {
+        image: engine::compose_literal(&service.render(image, &first)?),
+        entrypoint: Some(command),
+        command: Some(rest),
+        // Retries until the cluster answers; a bounded count so an init that fails forever
+        // (for example because the cluster is already initialized) stops.
+        restart: "on-failure:30".into(),
+        networks: vec![network.to_string()],
+        depends_on: members
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    DependsOn {
+                        condition: "service_started",
+                    },
+                )
+            })
+            .collect(),
+        labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
+        ..Default::default()
+    })
 }
