@@ -187,40 +187,8 @@ fn script(
         if let Some(user) = service.container.user {
             args.flag("--user", &user.to_string());
         }
-        let mut volumes = Vec::new();
-        for volume in &service.volumes {
-            if volume.persistent {
-                let volume_name = engine::volume_name(member, &volume.name);
-                args.flag("--volume", &format!("{volume_name}:{}", volume.path));
-                volumes.push(shell_quote(&volume_name));
-            } else {
-                // An anonymous volume: scratch space that a recreated container does not keep.
-                args.flag("--volume", &volume.path);
-            }
-        }
-        if let Some(tls) = &service.tls {
-            args.flag(
-                "--volume",
-                &format!("{}:{}:ro", tls.value.secret, tls.value.path),
-            );
-        }
-        if let Some(live) = engine_check(service) {
-            let command = match health_command(service, live).0 {
-                HealthCommand::Exec(argv) => argv
-                    .iter()
-                    .map(|a| shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                HealthCommand::Shell(line) => line,
-            };
-            args.flag("--health-cmd", &command);
-            args.flag("--health-interval", &engine::seconds(live.interval));
-            args.flag("--health-timeout", &engine::seconds(live.timeout));
-            args.flag("--health-retries", &live.failures.unwrap_or(3).to_string());
-            if let Some(delay) = live.initial_delay {
-                args.flag("--health-start-period", &engine::seconds(delay));
-            }
-        }
+        let volumes = volume_flags(service, member, &mut args);
+        health_flags(service, &mut args);
         if let Some(memory) = &limits.memory {
             args.flag("--memory", memory);
         }
@@ -231,16 +199,7 @@ fn script(
             args.flag("--cpus", cpus);
         }
         args.flag("--stop-timeout", &service.stop_grace.value.to_string());
-        for var in &service.container.env {
-            match &var.value {
-                EnvValue::Literal(t) => args.flag(
-                    "--env",
-                    &format!("{}={}", var.name, service.render(t, &identity)?),
-                ),
-                // Taken from the caller's environment when the script runs; never written here.
-                EnvValue::Secret { .. } => args.flag("--env", &var.name),
-            }
-        }
+        env_flags(service, &identity, &mut args)?;
         for p in published {
             args.flag(
                 "--publish",
@@ -276,35 +235,11 @@ fn script(
         outputs.extend(files.outputs);
     }
 
-    let init = match &service.init {
-        Some(init) => {
-            let identity = Identity::new(None, &members);
-            let init_name = format!("{name}-init");
-            let mut args = Arguments::default();
-            args.flag("--name", &init_name);
-            args.raw("--network \"$network\"");
-            args.flag("--label", &format!("berth.service={name}"));
-            if let Some(tls) = &service.tls {
-                args.flag(
-                    "--volume",
-                    &format!("{}:{}:ro", tls.value.secret, tls.value.path),
-                );
-            }
-            let image = init.image.as_ref().unwrap_or(&service.container.image);
-            let mut words = vec![service.render(image, &Identity::new(members.first(), &members))?];
-            words.extend(init.argv(service, &identity)?);
-            // `--entrypoint` takes one word; the rest of the command follows the image.
-            if words.len() > 1 {
-                args.flag("--entrypoint", &words.remove(1));
-            }
-            args.words(&words);
-            Some(InitRun {
-                name: shell_quote(&init_name),
-                arguments: args.block("      "),
-            })
-        }
-        None => None,
-    };
+    let init = service
+        .init
+        .as_ref()
+        .map(|init| init_run(service, init, &members))
+        .transpose()?;
 
     let secret_checks = secret_checks(service);
     let context = Script {
@@ -342,6 +277,107 @@ fn script(
         render("run-members")?
     );
     Ok((script, outputs))
+}
+
+/// `--volume` for each volume and the TLS certificates; the names of the member's own volumes,
+/// which run.sh checks no other container has.
+fn volume_flags(
+    service: &Service,
+    member: &crate::model::Member,
+    args: &mut Arguments,
+) -> Vec<String> {
+    let mut volumes = Vec::new();
+    for volume in &service.volumes {
+        if volume.persistent {
+            let volume_name = engine::volume_name(member, &volume.name);
+            args.flag("--volume", &format!("{volume_name}:{}", volume.path));
+            volumes.push(shell_quote(&volume_name));
+        } else {
+            // An anonymous volume: scratch space that a recreated container does not keep.
+            args.flag("--volume", &volume.path);
+        }
+    }
+    if let Some(tls) = &service.tls {
+        args.flag(
+            "--volume",
+            &format!("{}:{}:ro", tls.value.secret, tls.value.path),
+        );
+    }
+    volumes
+}
+
+/// `--health-*` from the liveness check, when the engine can run it.
+fn health_flags(service: &Service, args: &mut Arguments) {
+    if let Some(live) = engine_check(service) {
+        let command = match health_command(service, live).0 {
+            HealthCommand::Exec(argv) => argv
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
+            HealthCommand::Shell(line) => line,
+        };
+        args.flag("--health-cmd", &command);
+        args.flag("--health-interval", &engine::seconds(live.interval));
+        args.flag("--health-timeout", &engine::seconds(live.timeout));
+        args.flag("--health-retries", &live.failures.unwrap_or(3).to_string());
+        if let Some(delay) = live.initial_delay {
+            args.flag("--health-start-period", &engine::seconds(delay));
+        }
+    }
+}
+
+/// `--env` for each variable: literal values rendered for the member; secrets by name only,
+/// taken from the caller's environment when the script runs.
+fn env_flags(
+    service: &Service,
+    identity: &Identity,
+    args: &mut Arguments,
+) -> Result<(), Vec<Diagnostic>> {
+    for var in &service.container.env {
+        match &var.value {
+            EnvValue::Literal(t) => args.flag(
+                "--env",
+                &format!("{}={}", var.name, service.render(t, identity)?),
+            ),
+            // Taken from the caller's environment when the script runs; never written here.
+            EnvValue::Secret { .. } => args.flag("--env", &var.name),
+        }
+    }
+    Ok(())
+}
+
+/// The `[init]` container, created once and started until it succeeds.
+fn init_run(
+    service: &Service,
+    init: &crate::model::Init,
+    members: &[crate::model::Member],
+) -> Result<InitRun, Vec<Diagnostic>> {
+    let name = service.name();
+    let identity = Identity::new(None, members);
+    let init_name = format!("{name}-init");
+    let mut args = Arguments::default();
+    args.flag("--name", &init_name);
+    args.raw("--network \"$network\"");
+    args.flag("--label", &format!("berth.service={name}"));
+    if let Some(tls) = &service.tls {
+        args.flag(
+            "--volume",
+            &format!("{}:{}:ro", tls.value.secret, tls.value.path),
+        );
+    }
+    let image = init.image.as_ref().unwrap_or(&service.container.image);
+    let mut words = vec![service.render(image, &Identity::new(members.first(), members))?];
+    words.extend(init.argv(service, &identity)?);
+    // `--entrypoint` takes one word; the rest of the command follows the image.
+    if words.len() > 1 {
+        args.flag("--entrypoint", &words.remove(1));
+    }
+    args.words(&words);
+    Ok(InitRun {
+        name: shell_quote(&init_name),
+        arguments: args.block("      "),
+    })
 }
 
 /// The liveness check run.sh gives the engine. `--health-cmd` runs through `/bin/sh`: an image
