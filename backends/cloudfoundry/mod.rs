@@ -332,56 +332,8 @@ fn manifest(
     // spec's path to it, and exec the process with the variables that depend on the instance.
     // With nothing of that to do, there is no start command and the image's own entrypoint runs.
     let mut steps = Vec::new();
-    let mut instance_env = Vec::new();
-    let mut env = BTreeMap::new();
-    for var in &service.container.env {
-        match &var.value {
-            EnvValue::Literal(t) => {
-                let value = service.render(t, &identity)?;
-                if value.contains(INDEX_MARK) {
-                    // `env NAME=VALUE` rather than `export`: names such as `node.name` are not
-                    // shell variables.
-                    instance_env.push(shell_word(&format!("{}={value}", var.name)));
-                } else {
-                    env.insert(var.name.clone(), value);
-                }
-            }
-            // Filled in by `cf push --vars-file`; the value is never written here.
-            EnvValue::Secret { secret, key } => {
-                env.insert(var.name.clone(), format!("(({secret}-{key}))"));
-            }
-        }
-    }
-    let mut services = Vec::new();
-    for volume in service.persistent_volumes() {
-        let direct = service.replicas() == 1 && !settings.mounts.contains_key(&volume.name);
-        let mount = if direct {
-            volume.path.clone()
-        } else {
-            settings.mount(&volume.name)
-        };
-        if let Some(instance) = settings.volume_services.get(&volume.name) {
-            services.push(ServiceBinding {
-                name: instance.clone(),
-                parameters: BTreeMap::from([("mount".to_string(), mount.clone())]),
-            });
-        }
-        // The only instance gets the service mounted at the spec's own path.
-        if direct {
-            continue;
-        }
-        let dir = if settings.instance_directories {
-            format!("{}/\"$CF_INSTANCE_INDEX\"", shell_quote(&mount))
-        } else {
-            shell_quote(&mount)
-        };
-        let path = shell_quote(&volume.path);
-        steps.push(format!("mkdir -p {dir}"));
-        // The path in the container's own disk only holds what the image put there; move it aside.
-        steps.push(format!("if [ -d {path} ] && [ ! -L {path} ]; then rmdir {path} 2>/dev/null || mv {path} {path}.image; fi"));
-        steps.push(format!("mkdir -p \"$(dirname {path})\""));
-        steps.push(format!("ln -sfn {dir} {path}"));
-    }
+    let (mut env, instance_env) = environment(service, &identity)?;
+    let services = volume_services(service, settings, &mut steps);
     let mut argv = Vec::new();
     for t in service
         .container
@@ -442,27 +394,105 @@ fn manifest(
         services,
     };
 
-    let init = match &service.init {
-        Some(init) => {
-            let bootstrap = Identity::new(None, &peers);
-            let words: Vec<String> = init
-                .argv(service, &bootstrap)?
-                .iter()
-                .map(|s| shell_quote(s))
-                .collect();
-            let command = words.join(" ");
-            Some(format!(
-                "tries=0; until {command}; do tries=$((tries + 1)); if [ \"$tries\" -ge 60 ]; then exit 1; fi; sleep 5; done"
-            ))
-        }
-        None => None,
-    };
+    let init = service
+        .init
+        .as_ref()
+        .map(|init| init_task(service, init, &peers))
+        .transpose()?;
     Ok((
         Manifest {
             version: 1,
             applications: vec![app],
         },
         init,
+    ))
+}
+
+/// The manifest's `env`, and `NAME=VALUE` words for the start command.
+type Environment = (BTreeMap<String, String>, Vec<String>);
+
+/// The variables: those that do not depend on the instance for the manifest's `env` (secrets as
+/// `((variables))` that `cf push --vars-file` fills), and `NAME=VALUE` words for those that do,
+/// which the start command sets.
+fn environment(service: &Service, identity: &Identity) -> Result<Environment, Vec<Diagnostic>> {
+    let mut instance_env = Vec::new();
+    let mut env = BTreeMap::new();
+    for var in &service.container.env {
+        match &var.value {
+            EnvValue::Literal(t) => {
+                let value = service.render(t, identity)?;
+                if value.contains(INDEX_MARK) {
+                    // `env NAME=VALUE` rather than `export`: names such as `node.name` are not
+                    // shell variables.
+                    instance_env.push(shell_word(&format!("{}={value}", var.name)));
+                } else {
+                    env.insert(var.name.clone(), value);
+                }
+            }
+            // Filled in by `cf push --vars-file`; the value is never written here.
+            EnvValue::Secret { secret, key } => {
+                env.insert(var.name.clone(), format!("(({secret}-{key}))"));
+            }
+        }
+    }
+    Ok((env, instance_env))
+}
+
+/// The volume service bindings, each mounted at the spec's path for a single instance, else at
+/// its mount with the start command's `steps` linking the instance's own directory there.
+fn volume_services(
+    service: &Service,
+    settings: &Settings,
+    steps: &mut Vec<String>,
+) -> Vec<ServiceBinding> {
+    let mut services = Vec::new();
+    for volume in service.persistent_volumes() {
+        let direct = service.replicas() == 1 && !settings.mounts.contains_key(&volume.name);
+        let mount = if direct {
+            volume.path.clone()
+        } else {
+            settings.mount(&volume.name)
+        };
+        if let Some(instance) = settings.volume_services.get(&volume.name) {
+            services.push(ServiceBinding {
+                name: instance.clone(),
+                parameters: BTreeMap::from([("mount".to_string(), mount.clone())]),
+            });
+        }
+        // The only instance gets the service mounted at the spec's own path.
+        if direct {
+            continue;
+        }
+        let dir = if settings.instance_directories {
+            format!("{}/\"$CF_INSTANCE_INDEX\"", shell_quote(&mount))
+        } else {
+            shell_quote(&mount)
+        };
+        let path = shell_quote(&volume.path);
+        steps.push(format!("mkdir -p {dir}"));
+        // The path in the container's own disk only holds what the image put there; move it aside.
+        steps.push(format!("if [ -d {path} ] && [ ! -L {path} ]; then rmdir {path} 2>/dev/null || mv {path} {path}.image; fi"));
+        steps.push(format!("mkdir -p \"$(dirname {path})\""));
+        steps.push(format!("ln -sfn {dir} {path}"));
+    }
+    services
+}
+
+/// The init task's command: `[init] command`, retried until the cluster answers.
+fn init_task(
+    service: &Service,
+    init: &crate::model::Init,
+    peers: &[Member],
+) -> Result<String, Vec<Diagnostic>> {
+    let bootstrap = Identity::new(None, peers);
+    let words: Vec<String> = init
+        .argv(service, &bootstrap)?
+        .iter()
+        .map(|s| shell_quote(s))
+        .collect();
+    let command = words.join(" ");
+    Ok(format!(
+        "tries=0; until {command}; do tries=$((tries + 1)); if [ \"$tries\" -ge 60 ]; then exit 1; fi; sleep 5; done"
     ))
 }
 
