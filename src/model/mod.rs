@@ -5,7 +5,8 @@
 //! resolve differently on each orchestrator; [`Service::render`] renders them with a backend's
 //! [`Identity`]. [`concern`] names what a backend must realize for such a service and records how
 //! it did; [`start`] is the start script that places files where a platform mounts no content.
-//! The model uses only the language's spans and templates.
+//! The model uses the language's spans and templates and the engine's diagnostics; the start
+//! script borrows the single-engine backends' shell quoting.
 
 pub mod concern;
 pub mod start;
