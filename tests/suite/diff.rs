@@ -538,7 +538,9 @@ fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool
         }
         ("docker", "identity") => run().contains("--hostname") && run().contains("--network-alias"),
         ("docker", "discovery") => run().contains("docker network create"),
-        ("docker", "start-order") => !run().contains("until docker inspect"),
+        ("docker", "start-order") if detail == "members start together" => {
+            !run().contains("wait_healthy")
+        }
         ("docker", "init") => run().contains(&format!("--name {name}-init")),
         ("docker", "secrets") => run().contains("--env "),
         ("docker", "tls-names") => run().contains(":ro"),
@@ -624,7 +626,8 @@ fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool
         }
         ("cloudfoundry", "liveness") => app()["health-check-type"] != "process",
         ("cloudfoundry", "readiness") => app()["readiness-health-check-type"].is_string(),
-        ("cloudfoundry", "start-order") => true,
+        // One push starts every instance; scaling one at a time would be an order.
+        ("cloudfoundry", "start-order") => !w.text("cloudfoundry/setup.sh").contains("cf scale"),
         ("cloudfoundry", "init") => w.text("cloudfoundry/setup.sh").contains("cf run-task"),
         ("cloudfoundry", "secrets") => w.text("cloudfoundry/manifest.yml").contains("(("),
         ("cloudfoundry", "files") => app()["command"].as_str().unwrap_or("").contains("printf"),
