@@ -32,8 +32,7 @@ const POD_ORDINAL_MARK: &str = "\u{F0000}BERTH_POD_ORDINAL\u{F0001}";
 const POD_NAME_ENV: &str = "BERTH_POD_NAME";
 const POD_ORDINAL_ENV: &str = "BERTH_POD_ORDINAL";
 const TLS_VOLUME: &str = "berth-tls";
-/// Marks an init Job that `[init] done_output` makes safe to run again (`berth diff` reads it).
-const RERUN_SAFE: &str = "berth.dev/rerun-safe";
+use super::RERUN_SAFE;
 
 struct Names<'a> {
     service: &'a str,

@@ -42,6 +42,9 @@ pub struct Options {
     pub zone_spread: Option<Spanned<String>>,
 }
 
+/// Marks an init Job that `[init] done_output` makes safe to run again (`berth diff` reads it).
+pub const RERUN_SAFE: &str = "berth.dev/rerun-safe";
+
 /// The oldest Kubernetes minor release still supported upstream (1.35 until February 2027).
 pub const OLDEST_SUPPORTED: u32 = 35;
 

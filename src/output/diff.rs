@@ -338,7 +338,10 @@ fn kubernetes_immutable(path: &str, old: &Value, new: &Value) -> Vec<String> {
             }
         }
         (Some("Job"), Some("Job")) if old["spec"]["template"] != new["spec"]["template"] => {
-            let rerun = if new["metadata"]["annotations"]["berth.dev/rerun-safe"] == "true" {
+            let rerun = if new["metadata"]["annotations"]
+                [crate::engine::backends::kubernetes::RERUN_SAFE]
+                == "true"
+            {
                 "it runs again, and `[init] done_output` makes it succeed on the initialized cluster"
             } else {
                 "it runs again, and fails if its command cannot run twice (say what its output is then with `[init] done_output`)"

@@ -226,7 +226,7 @@ pub fn all_specs() -> Vec<(String, PathBuf)> {
 }
 
 /// The spec's `targets` (written on one line), or none when it targets every backend.
-fn targets(spec: &Path) -> Option<Vec<String>> {
+pub fn targets(spec: &Path) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(spec).unwrap();
     let line = text.lines().find(|l| l.starts_with("targets = "))?;
     Some(
