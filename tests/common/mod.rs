@@ -299,6 +299,16 @@ pub fn schema_checker(name: &str) -> Option<(PathBuf, PathBuf)> {
     Some((schema, tool("check-jsonschema")?))
 }
 
+/// `check-jsonschema --schemafile SCHEMA FILES...`.
+pub fn check_schema(check: &Path, schema: &Path, files: &[PathBuf]) -> Output {
+    Command::new(check)
+        .arg("--schemafile")
+        .arg(schema)
+        .args(files)
+        .output()
+        .unwrap()
+}
+
 /// The founders' schemas: `$BERTH_SCHEMAS`, or `../shared/schemas` beside the checkout.
 pub fn schemas() -> PathBuf {
     std::env::var_os("BERTH_SCHEMAS")

@@ -36,12 +36,7 @@ fn manifests_match_the_cloud_foundry_schema() {
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         files.push(dir.path().join(out).join("cloudfoundry/manifest.yml"));
     }
-    let output = Command::new(&check)
-        .arg("--schemafile")
-        .arg(&schema)
-        .args(&files)
-        .output()
-        .unwrap();
+    let output = check_schema(&check, &schema, &files);
     assert!(
         output.status.success(),
         "manifest schema:\n{}{}",
@@ -58,12 +53,7 @@ fn manifests_match_the_cloud_foundry_schema() {
         ),
     )
     .unwrap();
-    let output = Command::new(&check)
-        .arg("--schemafile")
-        .arg(&schema)
-        .arg(&broken)
-        .output()
-        .unwrap();
+    let output = check_schema(&check, &schema, std::slice::from_ref(&broken));
     assert!(
         !output.status.success(),
         "the schema accepted `health-check-type: tcp`"

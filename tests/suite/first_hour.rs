@@ -142,12 +142,7 @@ fn the_shipped_schema_is_current_and_every_example_matches_it() {
         std::fs::write(&json, serde_json::to_string(&value).unwrap()).unwrap();
         files.push(json);
     }
-    let output = Command::new(&check)
-        .arg("--schemafile")
-        .arg(root().join("berth.schema.json"))
-        .args(&files)
-        .output()
-        .unwrap();
+    let output = check_schema(&check, &root().join("berth.schema.json"), &files);
     assert!(
         output.status.success(),
         "{}{}",
@@ -156,12 +151,11 @@ fn the_shipped_schema_is_current_and_every_example_matches_it() {
     );
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, r#"{"name": "x", "container": {"imag": "x"}}"#).unwrap();
-    let output = Command::new(&check)
-        .arg("--schemafile")
-        .arg(root().join("berth.schema.json"))
-        .arg(&broken)
-        .output()
-        .unwrap();
+    let output = check_schema(
+        &check,
+        &root().join("berth.schema.json"),
+        std::slice::from_ref(&broken),
+    );
     assert!(
         !output.status.success(),
         "the schema accepted an unknown key"

@@ -71,12 +71,7 @@ fn stacks_match_the_compose_v3_schema() {
         .iter()
         .flat_map(|n| stack_files(&dir.path().join(n)))
         .collect();
-    let output = Command::new(&check)
-        .arg("--schemafile")
-        .arg(&schema)
-        .args(&files)
-        .output()
-        .unwrap();
+    let output = check_schema(&check, &schema, &files);
     assert!(
         output.status.success(),
         "compose v3.8 schema:\n{}{}",
@@ -91,12 +86,7 @@ fn stacks_match_the_compose_v3_schema() {
             .replacen("replicas: 1", "replicas: one", 1),
     )
     .unwrap();
-    let output = Command::new(&check)
-        .arg("--schemafile")
-        .arg(&schema)
-        .arg(&broken)
-        .output()
-        .unwrap();
+    let output = check_schema(&check, &schema, std::slice::from_ref(&broken));
     assert!(
         !output.status.success(),
         "the schema accepted `replicas: one`"
