@@ -1,11 +1,11 @@
 //! How the Cloud Foundry backend realizes each concern.
 
 use super::Settings;
-use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{CheckAction, Service, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
-    let mut t = Table::default();
+    let mut t = Table::new(service);
     if service.replicas() == 1 && settings.mounts.is_empty() {
         t.native(Storage, "a volume service mounted at the spec's path");
     } else {
@@ -41,23 +41,11 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         |c: Option<&crate::model::Check>| c.map(|c| matches!(c.action, CheckAction::Exec { .. }));
     match check(service.health.liveness.as_ref()) {
         Some(true) => t.degraded(Liveness, "command checks become `process` checks"),
-        _ => t.native(
-            Liveness,
-            noting_unused(
-                "health-check-type http or port",
-                service.health.liveness.is_some(),
-            ),
-        ),
+        _ => t.native(Liveness, "health-check-type http or port"),
     }
     match check(service.health.readiness.as_ref()) {
         Some(true) => t.degraded(Readiness, "command checks become `process` checks"),
-        _ => t.native(
-            Readiness,
-            noting_unused(
-                "readiness-health-check-type http or port",
-                service.health.readiness.is_some(),
-            ),
-        ),
+        _ => t.native(Readiness, "readiness-health-check-type http or port"),
     }
     match service.replication.start.value {
         Start::Parallel => t.native(StartOrder, "instances start together"),
@@ -67,40 +55,19 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         RollingUpdate,
         "cf push stops, then starts; a rolling push would share instance directories",
     );
-    t.degraded(
-        Resources,
-        noting_unused(
-            "memory and disk_quota; CPU follows memory",
-            service.resources.is_some(),
-        ),
-    );
+    t.degraded(Resources, "memory and disk_quota; CPU follows memory");
     t.emulated(
         Init,
-        noting_unused(
-            "cf run-task once from setup.sh, retrying until the cluster answers",
-            service.init.is_some(),
-        ),
+        "cf run-task once from setup.sh, retrying until the cluster answers",
     );
-    t.emulated(
-        Secrets,
-        noting_unused(
-            "((variables)) filled by cf push --vars-file",
-            service.uses_secrets(),
-        ),
-    );
+    t.emulated(Secrets, "((variables)) filled by cf push --vars-file");
     t.emulated(
         Files,
-        noting_unused(
-            "the start command writes each file (secrets from ((variables)) filled by cf push --vars-file); a changed file changes the app, which cf push restarts",
-            !service.files.is_empty(),
-        ),
+        "the start command writes each file (secrets from ((variables)) filled by cf push --vars-file); a changed file changes the app, which cf push restarts",
     );
     t.degraded(
         TlsNames,
-        noting_unused(
-            "instance names are stable; certificates come through a service binding, not a mount",
-            service.tls.is_some(),
-        ),
+        "instance names are stable; certificates come through a service binding, not a mount",
     );
-    t.0
+    t.realizations
 }

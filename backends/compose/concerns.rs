@@ -1,10 +1,10 @@
 //! How the compose backend realizes each concern.
 
-use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service) -> Vec<Realization> {
-    let mut t = Table::default();
+    let mut t = Table::new(service);
     t.emulated(
         Storage,
         "one service per member, each with its own named volume declared with an explicit name",
@@ -29,10 +29,7 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     t.unsupported(DisruptionBudget, "a single engine has no drains");
     t.degraded(
         Liveness,
-        noting_unused(
-            "healthcheck; compose reports health but does not restart unhealthy containers",
-            service.health.liveness.is_some(),
-        ),
+        "healthcheck; compose reports health but does not restart unhealthy containers",
     );
     t.unsupported(
         Readiness,
@@ -51,35 +48,23 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     t.degraded(RollingUpdate, "up recreates changed members all at once");
     t.degraded(
         Resources,
-        noting_unused(
-            "cpus, mem_limit and mem_reservation; no CPU request",
-            service.resources.is_some(),
-        ),
+        "cpus, mem_limit and mem_reservation; no CPU request",
     );
     t.emulated(
         Init,
-        noting_unused(
-            "a one-shot service with restart on-failure:30, started again on every up",
-            service.init.is_some(),
-        ),
+        "a one-shot service with restart on-failure:30, started again on every up",
     );
     t.emulated(
         Secrets,
-        noting_unused("NAME passed through from the environment of up (never written, and down needs no secret); secret files from the user's secrets/ directory", service.uses_secrets()),
+        "NAME passed through from the environment of up (never written, and down needs no secret); secret files from the user's secrets/ directory",
     );
     t.emulated(
         Files,
-        noting_unused(
-            "written beside compose.yaml (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file changes the member's `berth.files` label, so `up` recreates it (all changed members at once)",
-            !service.files.is_empty(),
-        ),
+        "written beside compose.yaml (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file changes the member's `berth.files` label, so `up` recreates it (all changed members at once)",
     );
     t.emulated(
         TlsNames,
-        noting_unused(
-            "service names on the network; certificates from an external volume mounted read-only",
-            service.tls.is_some(),
-        ),
+        "service names on the network; certificates from an external volume mounted read-only",
     );
-    t.0
+    t.realizations
 }

@@ -1,10 +1,10 @@
 //! How the docker backend realizes each concern.
 
-use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service) -> Vec<Realization> {
-    let mut t = Table::default();
+    let mut t = Table::new(service);
     t.native(
         Storage,
         "a named volume per member and persistent volume, <name>-<ordinal>-<volume>",
@@ -33,7 +33,7 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
             "no check: the image has no /bin/sh, which --health-cmd runs through",
         );
     } else {
-        t.degraded(Liveness, noting_unused("--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers", service.health.liveness.is_some()));
+        t.degraded(Liveness, "--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers");
     }
     t.unsupported(
         Readiness,
@@ -52,38 +52,23 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     );
     t.degraded(
         Resources,
-        noting_unused(
-            "--memory, --cpus limits and --memory-reservation; no CPU request",
-            service.resources.is_some(),
-        ),
+        "--memory, --cpus limits and --memory-reservation; no CPU request",
     );
     t.emulated(
         Init,
-        noting_unused(
-            "run.sh creates <name>-init once and starts it until it succeeds",
-            service.init.is_some(),
-        ),
+        "run.sh creates <name>-init once and starts it until it succeeds",
     );
     t.emulated(
         Secrets,
-        noting_unused(
-            "taken from the caller's environment when run.sh runs (-e NAME)",
-            service.uses_secrets(),
-        ),
+        "taken from the caller's environment when run.sh runs (-e NAME)",
     );
     t.emulated(
         Files,
-        noting_unused(
-            "written beside run.sh (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file is reported like a changed spec",
-            !service.files.is_empty(),
-        ),
+        "written beside run.sh (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file is reported like a changed spec",
     );
     t.emulated(
         TlsNames,
-        noting_unused(
-            "container names on the network; certificates from a named volume mounted read-only",
-            service.tls.is_some(),
-        ),
+        "container names on the network; certificates from a named volume mounted read-only",
     );
-    t.0
+    t.realizations
 }

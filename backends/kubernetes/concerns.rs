@@ -1,10 +1,10 @@
 //! How the Kubernetes backend realizes each concern.
 
-use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service) -> Vec<Realization> {
-    let mut t = Table::default();
+    let mut t = Table::new(service);
     t.native(Storage, "volumeClaimTemplates: one ReadWriteOnce claim per member, retained on delete and scale-down");
     t.native(StorageClass, "storageClassName on every claim; StorageClass objects with Retain and WaitForFirstConsumer when declared");
     t.native(Identity, "StatefulSet pods <name>-<ordinal>; self resolves through the downward API ($(BERTH_POD_NAME), pod-index label)");
@@ -40,15 +40,9 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
     }
     t.native(
         Liveness,
-        noting_unused(
-            "livenessProbe, plus a startupProbe allowance for slow restarts",
-            service.health.liveness.is_some(),
-        ),
+        "livenessProbe, plus a startupProbe allowance for slow restarts",
     );
-    t.native(
-        Readiness,
-        noting_unused("readinessProbe", service.health.readiness.is_some()),
-    );
+    t.native(Readiness, "readinessProbe");
     match service.replication.start.value {
         Start::Parallel => t.native(StartOrder, "podManagementPolicy: Parallel"),
         Start::Ordered => t.native(StartOrder, "podManagementPolicy: OrderedReady"),
@@ -57,34 +51,22 @@ pub fn concerns(service: &Service) -> Vec<Realization> {
         RollingUpdate,
         "StatefulSet RollingUpdate, one pod at a time, gated on readiness",
     );
-    t.native(
-        Resources,
-        noting_unused("requests and limits", service.resources.is_some()),
-    );
+    t.native(Resources, "requests and limits");
     t.native(
         Init,
-        noting_unused(
-            "a Job retried with back-off until the cluster answers",
-            service.init.is_some(),
-        ),
+        "a Job retried with back-off until the cluster answers",
     );
     t.native(
         Secrets,
-        noting_unused(
-            "env valueFrom.secretKeyRef; secret files from Secret volumes",
-            service.uses_secrets(),
-        ),
+        "env valueFrom.secretKeyRef; secret files from Secret volumes",
     );
     t.native(
         Files,
-        noting_unused(
-            "a ConfigMap (a key per member where content differs, picked by subPathExpr) and the user's Secrets, mounted by subPath with their modes; a start script copies in a file that needs an owner; a hash of the ConfigMap in the pod template rolls the pods one at a time",
-            !service.files.is_empty(),
-        ),
+        "a ConfigMap (a key per member where content differs, picked by subPathExpr) and the user's Secrets, mounted by subPath with their modes; a start script copies in a file that needs an owner; a hash of the ConfigMap in the pod template rolls the pods one at a time",
     );
     t.native(
         TlsNames,
-        noting_unused("stable per-member DNS names through the headless Service; the Secret is mounted read-only", service.tls.is_some()),
+        "stable per-member DNS names through the headless Service; the Secret is mounted read-only",
     );
-    t.0
+    t.realizations
 }

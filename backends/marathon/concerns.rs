@@ -1,11 +1,11 @@
 //! How the Marathon backend realizes each concern.
 
 use super::Settings;
-use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{CheckAction, Service, Spread, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
-    let mut t = Table::default();
+    let mut t = Table::new(service);
     t.native(
         Storage,
         "a local persistent volume per member app, mapped onto the spec's path",
@@ -41,13 +41,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         _ => t.degraded(Spread, "only the members' fixed host ports keep them apart"),
     }
     t.unsupported(DisruptionBudget, "Marathon has no drain budget");
-    t.native(
-        Liveness,
-        noting_unused(
-            "Mesos-level health checks with a grace period",
-            service.health.liveness.is_some(),
-        ),
-    );
+    t.native(Liveness, "Mesos-level health checks with a grace period");
     match service.health.readiness.as_ref().map(|r| &r.action) {
         Some(CheckAction::Http { .. }) => t.degraded(
             Readiness,
@@ -59,7 +53,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         ),
         None => t.degraded(
             Readiness,
-            "readinessChecks gate deployments only (not used by this spec)",
+            "readinessChecks gate deployments only",
         ),
     }
     match service.replication.start.value {
@@ -70,37 +64,16 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         Start::Ordered => t.native(StartOrder, "dependencies between member apps"),
     }
     t.degraded(RollingUpdate, "stop-then-start per member app; a majority is kept only by upgrading member apps one at a time");
-    t.degraded(
-        Resources,
-        noting_unused(
-            "cpus (request) and mem (limit); no CPU limit",
-            service.resources.is_some(),
-        ),
-    );
-    t.emulated(
-        Init,
-        noting_unused(
-            "a Metronome job restarted on failure",
-            service.init.is_some(),
-        ),
-    );
-    t.native(
-        Secrets,
-        noting_unused("the DC/OS secret store", service.uses_secrets()),
-    );
+    t.degraded(Resources, "cpus (request) and mem (limit); no CPU limit");
+    t.emulated(Init, "a Metronome job restarted on failure");
+    t.native(Secrets, "the DC/OS secret store");
     t.emulated(
         Files,
-        noting_unused(
-            "a start script writes each file (secrets from variables the DC/OS secret store fills) before exec'ing the command; a changed file changes the app, which Marathon restarts",
-            !service.files.is_empty(),
-        ),
+        "a start script writes each file (secrets from variables the DC/OS secret store fills) before exec'ing the command; a changed file changes the app, which Marathon restarts",
     );
     t.degraded(
         TlsNames,
-        noting_unused(
-            "Mesos-DNS names are stable; certificates are not mounted",
-            service.tls.is_some(),
-        ),
+        "Mesos-DNS names are stable; certificates are not mounted",
     );
-    t.0
+    t.realizations
 }

@@ -1,11 +1,11 @@
 //! How the swarm backend realizes each concern.
 
 use super::Settings;
-use crate::model::concern::{Concern::*, Realization, Table, noting_unused};
+use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
-    let mut t = Table::default();
+    let mut t = Table::new(service);
     if settings.pin {
         t.emulated(
             Storage,
@@ -53,12 +53,9 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
                 Liveness,
                 "no health check: the check needs peers, or members look each other up only as they start, and a task is in DNS only once healthy; Swarm restarts a member when its process exits",
             ),
-        live => t.native(
+        _ => t.native(
             Liveness,
-            noting_unused(
-                "healthcheck with a start period; Swarm replaces unhealthy tasks",
-                live.is_some(),
-            ),
+            "healthcheck with a start period; Swarm replaces unhealthy tasks",
         ),
     }
     t.unsupported(Readiness, "Swarm has one health check; it carries liveness");
@@ -76,40 +73,19 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
             settings.update_order
         ),
     );
-    t.native(
-        Resources,
-        noting_unused(
-            "deploy.resources limits and reservations",
-            service.resources.is_some(),
-        ),
-    );
-    t.emulated(
-        Init,
-        noting_unused(
-            "a one-shot service with restart_policy on-failure",
-            service.init.is_some(),
-        ),
-    );
+    t.native(Resources, "deploy.resources limits and reservations");
+    t.emulated(Init, "a one-shot service with restart_policy on-failure");
     t.degraded(
         Secrets,
-        noting_unused(
-            "external Swarm secrets as files; the container gets <NAME>_FILE",
-            service.uses_secrets(),
-        ),
+        "external Swarm secrets as files; the container gets <NAME>_FILE",
     );
     t.native(
         Files,
-        noting_unused(
-            "a config per member and file, named by a hash of its content, and external secrets `<secret>.<key>`, each with uid, gid and mode; a changed file is a new config, which deploy.sh rolls one member at a time",
-            !service.files.is_empty(),
-        ),
+        "a config per member and file, named by a hash of its content, and external secrets `<secret>.<key>`, each with uid, gid and mode; a changed file is a new config, which deploy.sh rolls one member at a time",
     );
     t.native(
         TlsNames,
-        noting_unused(
-            "service names on the overlay network; certificate files as external Swarm secrets",
-            service.tls.is_some(),
-        ),
+        "service names on the overlay network; certificate files as external Swarm secrets",
     );
-    t.0
+    t.realizations
 }

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::Service;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Concern {
@@ -65,6 +67,21 @@ impl Concern {
 }
 
 impl Concern {
+    /// Whether the spec asks for the concern at all; every service has storage, identity and the
+    /// rest, but not necessarily checks, resources, an init step, secrets, files or TLS.
+    pub fn used_by(self, service: &Service) -> bool {
+        match self {
+            Concern::Liveness => service.health.liveness.is_some(),
+            Concern::Readiness => service.health.readiness.is_some(),
+            Concern::Resources => service.resources.is_some(),
+            Concern::Init => service.init.is_some(),
+            Concern::Secrets => service.uses_secrets(),
+            Concern::Files => !service.files.is_empty(),
+            Concern::TlsNames => service.tls.is_some(),
+            _ => true,
+        }
+    }
+
     /// What the concern means for a stateful service, for `berth explain`.
     pub fn meaning(self) -> &'static str {
         match self {
@@ -119,16 +136,31 @@ pub struct Realization {
     pub status: Status,
 }
 
-/// Collects realizations in a backend: `table.native(Concern::Spread, "...")`.
-#[derive(Default)]
-pub struct Table(pub Vec<Realization>);
+/// Collects realizations in a backend: `table.native(Concern::Spread, "...")`. A concern the
+/// spec does not ask for is noted as such, so a claim never reads as if the output realized it.
+pub struct Table<'s> {
+    service: &'s Service,
+    pub realizations: Vec<Realization>,
+}
 
-impl Table {
+impl<'s> Table<'s> {
+    pub fn new(service: &'s Service) -> Self {
+        Table {
+            service,
+            realizations: Vec::new(),
+        }
+    }
     fn push(&mut self, concern: Concern, status: Status, detail: impl Into<String>) {
-        self.0.push(Realization {
+        let detail = detail.into();
+        let detail = if concern.used_by(self.service) {
+            detail
+        } else {
+            format!("{detail} (not used by this spec)")
+        };
+        self.realizations.push(Realization {
             concern,
             status,
-            detail: detail.into(),
+            detail,
         });
     }
     pub fn native(&mut self, concern: Concern, detail: impl Into<String>) {
@@ -142,14 +174,5 @@ impl Table {
     }
     pub fn unsupported(&mut self, concern: Concern, detail: impl Into<String>) {
         self.push(concern, Status::Unsupported, detail);
-    }
-}
-
-/// Appends "(not used by this spec)" to a detail when the spec does not ask for the concern.
-pub fn noting_unused(detail: &str, used: bool) -> String {
-    if used {
-        detail.to_string()
-    } else {
-        format!("{detail} (not used by this spec)")
     }
 }
