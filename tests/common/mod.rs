@@ -309,6 +309,71 @@ pub fn check_schema(check: &Path, schema: &Path, files: &[PathBuf]) -> Output {
         .unwrap()
 }
 
+/// Checks `files` against `schema`, then proves the check can fail: the first file with `from`
+/// replaced by `to` must be refused.
+#[track_caller]
+pub fn assert_schema_holds(check: &Path, schema: &Path, files: &[PathBuf], from: &str, to: &str) {
+    let output = check_schema(check, schema, files);
+    assert!(
+        output.status.success(),
+        "{}:\n{}{}",
+        schema.display(),
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.contains(from),
+        "{} has no `{from}`",
+        files[0].display()
+    );
+    let broken = files[0].with_file_name(format!(
+        "broken.{}",
+        files[0].extension().unwrap().to_str().unwrap()
+    ));
+    std::fs::write(&broken, text.replacen(from, to, 1)).unwrap();
+    let output = check_schema(check, schema, std::slice::from_ref(&broken));
+    assert!(
+        !output.status.success(),
+        "{} accepted `{to}` for `{from}`",
+        schema.display()
+    );
+}
+
+/// Runs berth, which must succeed; a failure shows what it said.
+#[track_caller]
+pub fn berth_ok(args: &[&str], cwd: &Path) -> Output {
+    let output = berth(args, cwd);
+    assert_exit(&output, 0, &[]);
+    output
+}
+
+/// Asserts that a command (berth, mostly) exited with `code` and that its standard error says
+/// each of `says`;
+/// returns that standard error.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32, says: &[&str]) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "{}{err}", stdout(output));
+    for said in says {
+        assert!(err.contains(said), "standard error lacks `{said}`:\n{err}");
+    }
+    err
+}
+
+/// Runs a command that must succeed, and returns its output; a failure shows both streams.
+#[track_caller]
+pub fn run_ok(command: &mut Command, what: &str) -> Output {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{what}:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
 /// The founders' schemas: `$BERTH_SCHEMAS`, or `../shared/schemas` beside the checkout.
 pub fn schemas() -> PathBuf {
     std::env::var_os("BERTH_SCHEMAS")

@@ -18,15 +18,11 @@ use std::time::Duration;
 /// cleanup removes it.
 fn build_image(name: &str) -> String {
     let tag = format!("berth-demo:{name}");
-    let output = Command::new("sh")
-        .arg(root().join("demo/build-image.sh"))
-        .arg(&tag)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "build-image.sh: {}",
-        stderr(&output)
+    run_ok(
+        Command::new("sh")
+            .arg(root().join("demo/build-image.sh"))
+            .arg(&tag),
+        "build-image.sh",
     );
     tag
 }
@@ -162,8 +158,7 @@ fn compile_demo(
         &p,
     ];
     args.extend(extra);
-    let output = berth(&args, dir);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    berth_ok(&args, dir);
     out
 }
 
@@ -327,15 +322,11 @@ fn swarm_keeps_a_pinned_member_and_its_data() {
         &["--backend", "swarm", "--set", "replicas=1"],
         &root().join("examples/demo.toml"),
     );
-    let output = Command::new("sh")
-        .arg(out.join("swarm/prepare-nodes.sh"))
-        .arg(&swarm.node)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "prepare-nodes.sh: {}",
-        stderr(&output)
+    run_ok(
+        Command::new("sh")
+            .arg(out.join("swarm/prepare-nodes.sh"))
+            .arg(&swarm.node),
+        "prepare-nodes.sh",
     );
     let output = docker(&[
         "stack",

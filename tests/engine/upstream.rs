@@ -678,8 +678,7 @@ fn compile_spec(dir: &Path, spec: &Path, backend: Backend, sets: &[&str]) -> Pat
     for set in sets {
         args.extend(["--set", set]);
     }
-    let output = berth(&args, dir);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    berth_ok(&args, dir);
     out
 }
 

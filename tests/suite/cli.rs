@@ -422,7 +422,7 @@ fn values_file_errors_point_into_the_values_file() {
         "# production\nreplicas = \"five\"\n",
     );
     let output = berth(&["check", "spec.toml", "--values", "prod.toml"], dir.path());
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2, &[]);
     let text = stderr(&output);
     assert!(
         text.contains("prod.toml:2:1") && text.contains("must be an integer"),
@@ -451,7 +451,7 @@ fn overrides_apply_in_order_defaults_values_then_set() {
             "replicas=7",
         ],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     let sts =
         std::fs::read_to_string(dir.path().join("out/kubernetes/40-statefulset-db.yaml")).unwrap();
     assert!(sts.contains("replicas: 7\n"), "{sts}");
@@ -476,12 +476,7 @@ fn warnings_do_not_fail_and_are_printed() {
         &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
     );
     let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert!(
-        stderr(&output).contains("warning[kubernetes/no-resources]"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 0, &["warning[kubernetes/no-resources]"]);
     assert!(
         dir.path()
             .join("out/kubernetes/40-statefulset-db.yaml")
@@ -496,7 +491,7 @@ fn compile_twice_gives_identical_bytes() {
         let a = dir.path().join(format!("{name}-a"));
         let b = dir.path().join(format!("{name}-b"));
         for out in [&a, &b] {
-            let output = berth(
+            berth_ok(
                 &[
                     "compile",
                     spec.to_str().unwrap(),
@@ -505,7 +500,6 @@ fn compile_twice_gives_identical_bytes() {
                 ],
                 dir.path(),
             );
-            assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
         }
         assert_eq!(tree(&a), tree(&b), "{name}: two compiles differ");
     }
@@ -523,11 +517,11 @@ fn files_berth_did_not_write_survive_and_are_never_overwritten() {
         "also mine",
     );
     let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     // A second compile of a changed spec rewrites berth's files and still leaves the others alone.
     write(dir.path(), "spec.toml", &CLEAN.replace("2Gi", "3Gi"));
     let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/README.txt")).unwrap(),
         "mine"
@@ -562,12 +556,7 @@ fn files_berth_did_not_write_survive_and_are_never_overwritten() {
         ],
         other.path(),
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("berth did not write it"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 2, &["berth did not write it"]);
     assert_eq!(
         std::fs::read_to_string(other.path().join("out/kubernetes/40-statefulset-db.yaml"))
             .unwrap(),
@@ -589,21 +578,16 @@ fn files_berth_no_longer_makes_are_removed() {
         "spec.toml",
         &format!("{CLEAN}\n[init]\ncommand = [\"psql\", \"--host={{{{peers.[0].host}}}}\"]\n"),
     );
-    assert_eq!(
-        berth(
-            &[
-                "compile",
-                "spec.toml",
-                "--out",
-                "out",
-                "--backend",
-                "kubernetes"
-            ],
-            dir.path()
-        )
-        .status
-        .code(),
-        Some(0)
+    berth_ok(
+        &[
+            "compile",
+            "spec.toml",
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
     );
     assert!(
         dir.path()
@@ -612,7 +596,7 @@ fn files_berth_no_longer_makes_are_removed() {
     );
     write(dir.path(), "spec.toml", CLEAN);
     let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(0));
+    assert_exit(&output, 0, &[]);
     assert!(
         !dir.path()
             .join("out/kubernetes/50-job-db-init.yaml")
@@ -633,7 +617,7 @@ fn json_format_reports_diagnostics_with_locations() {
         "spec.toml",
         &CLEAN.replace("[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n", ""),
     );
-    let output = berth(
+    let output = berth_ok(
         &[
             "check",
             "spec.toml",
@@ -644,7 +628,6 @@ fn json_format_reports_diagnostics_with_locations() {
         ],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(0));
     let value: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("stdout is JSON");
     let first = &value["diagnostics"][0];
     assert_eq!(first["code"], "kubernetes/no-resources");
@@ -670,7 +653,7 @@ fn allow_lifts_a_rule_and_the_output_says_why() {
         "spec.toml",
         &["--backend", "kubernetes", "--verbose"],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     assert!(
         stderr(&output).contains("note[kubernetes/no-persistent-volume]"),
         "--verbose shows lifted rules"
@@ -683,26 +666,22 @@ fn allow_lifts_a_rule_and_the_output_says_why() {
 #[test]
 fn explain_and_rules() {
     let dir = tempfile::tempdir().unwrap();
-    let output = berth(
+    let output = berth_ok(
         &["explain", "kubernetes/ordered-ready-deadlock"],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).starts_with("# kubernetes/ordered-ready-deadlock"));
     let output = berth(&["explain", "kubernetes/ordered-ready"], dir.path());
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("did you mean `kubernetes/ordered-ready-deadlock`?"));
+    assert_exit(
+        &output,
+        2,
+        &["did you mean `kubernetes/ordered-ready-deadlock`?"],
+    );
     // Without its backend: enough when one backend has the rule, a list of candidates otherwise.
-    let output = berth(&["explain", "ordered-ready-deadlock"], dir.path());
-    assert_eq!(output.status.code(), Some(0));
+    let output = berth_ok(&["explain", "ordered-ready-deadlock"], dir.path());
     assert!(stdout(&output).starts_with("# kubernetes/ordered-ready-deadlock"));
     let output = berth(&["explain", "no-persistent-volume"], dir.path());
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("`swarm/no-persistent-volume`"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 2, &["`swarm/no-persistent-volume`"]);
     // Marathon is a migration path: its rules and the overview say so.
     for args in [&["explain", "marathon/over-capacity"][..], &["explain"][..]] {
         let output = berth(args, dir.path());
@@ -712,8 +691,7 @@ fn explain_and_rules() {
             stdout(&output)
         );
     }
-    let output = berth(&["rules", "--backend", "kubernetes"], dir.path());
-    assert_eq!(output.status.code(), Some(0));
+    let output = berth_ok(&["rules", "--backend", "kubernetes"], dir.path());
     assert!(
         stdout(&output)
             .lines()
@@ -744,7 +722,7 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
         );
     }
     let output = compile_in(dir.path(), "specs", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     for name in ["alpha", "beta", "gamma"] {
         assert!(
             dir.path()
@@ -752,7 +730,7 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
                 .exists()
         );
     }
-    let output = berth(
+    berth_ok(
         &[
             "compile",
             "specs/?eta.toml",
@@ -763,7 +741,6 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
         ],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         dir.path()
             .join("one/kubernetes/40-statefulset-beta.yaml")
@@ -789,18 +766,13 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
         ],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("specs/delta.toml:11:1"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 2, &["specs/delta.toml:11:1"]);
     assert!(!dir.path().join("fresh").exists());
     // Into a directory of an earlier compile: the specs compiled before the bad one were staged,
     // and neither they nor their staging directory may remain.
     let before = tree(&dir.path().join("out"));
     let output = compile_in(dir.path(), "specs", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2, &[]);
     assert_eq!(
         tree(&dir.path().join("out")),
         before,
@@ -808,8 +780,7 @@ fn several_specs_a_directory_or_a_pattern_compile_in_one_run() {
     );
     assert_no_staging_left(&dir.path().join("out"));
     let output = berth(&["compile", "specs/*.yaml", "--out", "none"], dir.path());
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("no spec matches"));
+    assert_exit(&output, 2, &["no spec matches"]);
 }
 
 /// A stateful service on a moving tag is warned about once, for every backend.
@@ -835,15 +806,14 @@ fn an_untagged_image_is_warned_about_once() {
 fn input_errors_are_explained_and_cannot_be_allowed() {
     let dir = tempfile::tempdir().unwrap();
     for id in ["spec/missing-key", "missing-key"] {
-        let output = berth(&["explain", id], dir.path());
-        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let output = berth_ok(&["explain", id], dir.path());
         assert!(stdout(&output).starts_with("# spec/missing-key"));
         assert!(stdout(&output).contains("cannot be lifted with `[[allow]]`"));
     }
     let spec = "name = \"db\"\n[container]\nimage = \"postgres:16.4\"\n[[allow]]\nrule = \"spec/missing-key\"\nreason = \"no\"\n";
     write(dir.path(), "spec.toml", spec);
     let output = berth(&["check", "spec.toml"], dir.path());
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2, &[]);
     let err = stderr(&output);
     assert!(
         err.contains(
@@ -889,8 +859,7 @@ fn quantities_round_up_on_every_backend() {
                 "image = \"postgres:16.4\"\ncommand = [\"docker-entrypoint.sh\", \"postgres\"]",
             );
     write(dir.path(), "spec.toml", &spec);
-    let output = berth(&["compile", "spec.toml", "--out", "out"], dir.path());
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    berth_ok(&["compile", "spec.toml", "--out", "out"], dir.path());
     let read = |path: &str| std::fs::read_to_string(dir.path().join("out").join(path)).unwrap();
     let marathon: serde_json::Value = serde_json::from_str(&read("marathon/db-0.json")).unwrap();
     let volume = &marathon["container"]["volumes"]
@@ -935,7 +904,7 @@ fn a_refused_value_names_the_override_it_came_from() {
         let mut args = vec!["check", "spec.toml"];
         args.extend(extra);
         let output = berth(&args, dir.path());
-        assert_eq!(output.status.code(), Some(2));
+        assert_exit(&output, 2, &[]);
         let err = stderr(&output);
         assert!(err.contains("invalid `volumes.size`"), "{err}");
         assert!(err.contains(says), "{err}");
@@ -992,8 +961,7 @@ memory = "2Gi"
 fn a_spec_written_from_the_images_documentation_compiles_for_its_targets() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "search.toml", NEW_USER_SEARCH);
-    let output = berth(&["compile", "search.toml", "--out", "out"], dir.path());
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = berth_ok(&["compile", "search.toml", "--out", "out"], dir.path());
     assert!(
         !stderr(&output).contains("certificates must cover"),
         "no TLS names for a service without `[tls]`"
@@ -1010,16 +978,14 @@ fn a_spec_written_from_the_images_documentation_compiles_for_its_targets() {
     );
 
     // `diff` and `check` work on the targets too; `--backend` narrows within them.
-    let diff = berth(&["diff", "search.toml"], dir.path());
-    assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
+    let diff = berth_ok(&["diff", "search.toml"], dir.path());
     assert!(!stdout(&diff).contains("cloudfoundry"), "{}", stdout(&diff));
-    let narrowed = berth(&["check", "search.toml", "--backend", "swarm"], dir.path());
-    assert_eq!(narrowed.status.code(), Some(0), "{}", stderr(&narrowed));
+    berth_ok(&["check", "search.toml", "--backend", "swarm"], dir.path());
     let outside = berth(
         &["check", "search.toml", "--backend", "cloudfoundry"],
         dir.path(),
     );
-    assert_eq!(outside.status.code(), Some(2));
+    assert_exit(&outside, 2, &[]);
     let err = stderr(&outside);
     assert!(
         err.contains("`--backend cloudfoundry` is not among the spec's `targets`"),
@@ -1039,7 +1005,7 @@ fn a_backends_need_names_the_backend_and_how_to_leave_it_out() {
     );
     write(dir.path(), "search.toml", &spec);
     let output = berth(&["check", "search.toml"], dir.path());
-    assert_eq!(output.status.code(), Some(1));
+    assert_exit(&output, 1, &[]);
     let err = stderr(&output);
     assert!(
         err.contains("error[cloudfoundry/volume-without-service]"),
@@ -1063,7 +1029,7 @@ fn every_backend_runs_the_init_command_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = root().join("examples/cockroachdb.toml");
-    let output = berth(
+    berth_ok(
         &[
             "compile",
             spec.to_str().unwrap(),
@@ -1072,7 +1038,6 @@ fn every_backend_runs_the_init_command_as_written() {
         ],
         &root(),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let expected = |mut argv: Vec<String>, backend: &str| {
         // `[init] done_output` wraps the command: `/bin/sh -c SCRIPT berth-init COMMAND...`.
         if let Some(at) = argv.iter().position(|w| w == "berth-init") {
@@ -1164,7 +1129,7 @@ fn init_done_output_makes_a_second_run_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let spec = root().join("examples/cockroachdb.toml");
-    let output = berth(
+    berth_ok(
         &[
             "compile",
             spec.to_str().unwrap(),
@@ -1175,7 +1140,6 @@ fn init_done_output_makes_a_second_run_succeed() {
         ],
         &root(),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let job: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("marathon/cockroachdb-init.metronome.json")).unwrap(),
     )
@@ -1203,7 +1167,7 @@ fn init_done_output_makes_a_second_run_succeed() {
     assert!(again.status.success());
     assert!(stdout(&again).contains("ERROR: cluster has already been initialized"));
     let refused = run("ERROR: connection refused", 1);
-    assert_eq!(refused.status.code(), Some(1), "other failures still retry");
+    assert_exit(&refused, 1, &[]);
     assert!(stdout(&refused).contains("connection refused"));
     assert!(run("Cluster successfully initialized", 0).status.success());
 }

@@ -22,7 +22,7 @@ fn manifests_match_the_cloud_foundry_schema() {
     for (name, spec) in [("args-only", ARGS_ONLY), ("image-as-is", IMAGE_AS_IS)] {
         write(dir.path(), &format!("{name}.toml"), spec);
         let out = format!("{name}-out");
-        let output = berth(
+        berth_ok(
             &[
                 "compile",
                 &format!("{name}.toml"),
@@ -33,30 +33,14 @@ fn manifests_match_the_cloud_foundry_schema() {
             ],
             dir.path(),
         );
-        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         files.push(dir.path().join(out).join("cloudfoundry/manifest.yml"));
     }
-    let output = check_schema(&check, &schema, &files);
-    assert!(
-        output.status.success(),
-        "manifest schema:\n{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let broken = dir.path().join("broken.yml");
-    std::fs::write(
-        &broken,
-        std::fs::read_to_string(&files[0]).unwrap().replacen(
-            "health-check-type: http",
-            "health-check-type: tcp",
-            1,
-        ),
-    )
-    .unwrap();
-    let output = check_schema(&check, &schema, std::slice::from_ref(&broken));
-    assert!(
-        !output.status.success(),
-        "the schema accepted `health-check-type: tcp`"
+    assert_schema_holds(
+        &check,
+        &schema,
+        &files,
+        "health-check-type: http",
+        "health-check-type: tcp",
     );
 }
 
@@ -119,7 +103,7 @@ fn the_start_command_gives_each_instance_its_own_directory() {
     );
     write(dir.path(), "spec.toml", &spec);
     let output = compile_in(dir.path(), "spec.toml", &["--backend", "cloudfoundry"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     let manifest: serde_json::Value = serde_saphyr::from_str(
         &std::fs::read_to_string(dir.path().join("out/cloudfoundry/manifest.yml")).unwrap(),
     )
@@ -198,15 +182,11 @@ fn setup_script_maps_the_route_allows_peers_and_runs_init_once() {
     let names = compile_all_specs(dir.path(), &["cloudfoundry"]);
     if let Some(shellcheck) = tool("shellcheck") {
         for name in &names {
-            let output = Command::new(&shellcheck)
-                .args(["--shell=sh", "--severity=style"])
-                .arg(dir.path().join(name).join("cloudfoundry/setup.sh"))
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{name}: shellcheck:\n{}",
-                stdout(&output)
+            run_ok(
+                Command::new(&shellcheck)
+                    .args(["--shell=sh", "--severity=style"])
+                    .arg(dir.path().join(name).join("cloudfoundry/setup.sh")),
+                &format!("{name}: shellcheck"),
             );
         }
     }
@@ -294,18 +274,13 @@ fn what_cloud_foundry_can_derive_it_does_and_says_what_is_lost() {
     // one instance mounts its volume service at the spec's own path.
     let dir = tempfile::tempdir().unwrap();
     let (output, app) = cloudfoundry_app(dir.path(), ARGS_ONLY);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("warning[cloudfoundry/entrypoint-replaced]"),
-        "{}",
-        stderr(&output)
-    );
+    assert_exit(&output, 0, &["warning[cloudfoundry/entrypoint-replaced]"]);
     assert_eq!(app["command"], "exec redis-server --appendonly yes");
     assert_eq!(app["services"][0]["parameters"]["mount"], "/data");
 
     // Neither: no start command at all, so the image's entrypoint and command run unchanged.
     let (output, app) = cloudfoundry_app(dir.path(), IMAGE_AS_IS);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     assert!(
         !stderr(&output).contains("entrypoint-replaced"),
         "{}",
@@ -317,7 +292,7 @@ fn what_cloud_foundry_can_derive_it_does_and_says_what_is_lost() {
     // Foundry's terms, when nothing names the process to start after it.
     let three = IMAGE_AS_IS.replace("[resources]", "[replication]\nreplicas = 3\n[resources]");
     let (output, _) = cloudfoundry_app(dir.path(), &three);
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2, &[]);
     let err = stderr(&output);
     assert!(
         err.contains("cloudfoundry: each of the 3 instances needs its own directory"),

@@ -384,25 +384,20 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/cockroachdb.toml");
     let spec = spec.to_str().unwrap();
-    assert_eq!(
-        berth(
-            &[
-                "compile",
-                spec,
-                "--out",
-                "out",
-                "--backend",
-                "kubernetes",
-                "--backend",
-                "marathon"
-            ],
-            dir.path()
-        )
-        .status
-        .code(),
-        Some(0)
+    berth_ok(
+        &[
+            "compile",
+            spec,
+            "--out",
+            "out",
+            "--backend",
+            "kubernetes",
+            "--backend",
+            "marathon",
+        ],
+        dir.path(),
     );
-    let output = berth(
+    let output = berth_ok(
         &[
             "diff",
             spec,
@@ -417,7 +412,6 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
         ],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(0));
     let said = stderr(&output);
     assert!(
         said.contains("warning[upgrade/statefulset-immutable]")
@@ -480,11 +474,10 @@ fn state(dir: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
 fn compiled_once() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/cockroachdb.toml");
-    let output = berth(
+    berth_ok(
         &["compile", spec.to_str().unwrap(), "--out", "out"],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     dir
 }
 
@@ -533,7 +526,7 @@ fn assert_failed_cleanly(
     names: &str,
 ) {
     let err = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_exit(output, 2, &[]);
     assert!(err.contains(names), "the message names `{names}`:\n{err}");
     assert!(
         !err.contains(".berth-staging-"),
@@ -714,11 +707,10 @@ fn secret_files_are_referenced_never_written() {
         std::fs::write(&secret, value).unwrap();
     }
     let spec = root().join("examples/rabbitmq.toml");
-    let output = berth(
+    berth_ok(
         &["compile", spec.to_str().unwrap(), "--out", "out"],
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let manifest: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/.berth-manifest.json")).unwrap(),
     )
@@ -762,12 +754,7 @@ fn diff_against_says_how_a_changed_file_reaches_the_members() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/rabbitmq.toml");
     let spec = spec.to_str().unwrap();
-    assert_eq!(
-        berth(&["compile", spec, "--out", "out"], dir.path())
-            .status
-            .code(),
-        Some(0)
-    );
+    berth_ok(&["compile", spec, "--out", "out"], dir.path());
     let output = berth(
         &[
             "diff",

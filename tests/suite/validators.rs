@@ -162,7 +162,7 @@ fn yaml_1_1_readers_get_the_same_strings_back() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "spec.toml", &spec);
     let output = compile_in(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0, &[]);
     let script = "import json, sys, yaml\nd = yaml.safe_load(open(sys.argv[1]))\nspec = d['spec']\nprint(json.dumps({'args': spec['template']['spec']['containers'][0]['args'], 'class': spec['volumeClaimTemplates'][0]['spec']['storageClassName']}))\n";
     let output = Command::new(&python)
         .args(["-c", script])
