@@ -80,15 +80,11 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
             }
         }
     }
-    if !has_volume {
-        found.push(NO_PERSISTENT_VOLUME.fire(
-            service,
-            service.container.span.clone(),
-            "no persistent volume: Cloud Foundry containers have only ephemeral disk, emptied on every restart, push and evacuation",
-            "no persistent volume",
-            "add a `[[volumes]]` entry and a volume service for it",
-        ));
-    }
+    found.extend(NO_PERSISTENT_VOLUME.fire_without_volume(
+        service,
+        "Cloud Foundry containers have only ephemeral disk, emptied on every restart, push and evacuation",
+        "add a `[[volumes]]` entry and a volume service for it",
+    ));
     if has_volume && service.replicas() > 1 && !settings.instance_directories {
         found.push(SHARED_INSTANCE_DIRECTORY.fire(
             service,
@@ -98,15 +94,11 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
             "keep `instance_directories = true` (each instance uses `<mount>/$CF_INSTANCE_INDEX`)",
         ));
     }
-    if service.liveness_needs_quorum() {
-        found.push(QUORUM_GATED_HEALTH.fire(
-            service,
-            service.health.liveness.as_ref().and_then(|l| l.span.clone()),
-            "the liveness check needs quorum: Cloud Foundry restarts instances that fail it, so losing a majority restarts the survivors too",
-            "quorum-gated liveness",
-            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
-        ));
-    }
+    found.extend(QUORUM_GATED_HEALTH.fire_on_quorum_liveness(
+        service,
+        "Cloud Foundry restarts instances that fail it, so losing a majority restarts the survivors too",
+        "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
+    ));
     if has_volume {
         found.push(ROLLING_PUSH_SHARES_DIRECTORY.fire(
             service,

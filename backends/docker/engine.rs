@@ -328,15 +328,11 @@ pub fn check_single_host(
 ) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let replicas = service.replicas();
-    if service.persistent_volumes().next().is_none() {
-        found.push(rules.no_persistent_volume.fire(
-            service,
-            service.container.span.clone(),
-            "no persistent volume: the data lives in the container's writable layer and is lost when the container is removed or recreated",
-            "this container writes to no persistent volume",
-            "add a `[[volumes]]` entry whose `path` is the data directory",
-        ));
-    }
+    found.extend(rules.no_persistent_volume.fire_without_volume(
+        service,
+        "the data lives in the container's writable layer and is lost when the container is removed or recreated",
+        "add a `[[volumes]]` entry whose `path` is the data directory",
+    ));
     if replicas > 1 && service.replication.spread.value != Spread::None {
         found.push(rules.replicas_share_host.fire(
             service,
@@ -355,16 +351,11 @@ pub fn check_single_host(
             "use this backend for development and single-host deployments only, or deploy with kubernetes or swarm",
         ));
     }
-    if service.liveness_needs_quorum() {
-        let live = service.health.liveness.as_ref();
-        found.push(rules.quorum_gated_health.fire(
-            service,
-            live.and_then(|l| l.span.clone()),
-            "the container health check needs quorum: after every member went down, each waits for the others' health before the quorum can form",
-            "quorum-gated health check",
-            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
-        ));
-    }
+    found.extend(rules.quorum_gated_health.fire_on_quorum_liveness(
+        service,
+        "after every member went down, each waits for the others' health before the quorum can form",
+        "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
+    ));
     let missing = service.missing_resources();
     if !missing.is_empty() {
         found.push(rules.no_resources.fire(

@@ -32,15 +32,11 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     let replication = &service.replication;
     let replicas = service.replicas();
 
-    if service.persistent_volumes().next().is_none() {
-        found.push(NO_PERSISTENT_VOLUME.fire(
-            service,
-            service.container.span.clone(),
-            "no persistent volume: the data lives in the container's filesystem and is lost when the pod is deleted or rescheduled",
-            "this container writes to no persistent volume",
-            "add a `[[volumes]]` entry with `name`, `path` (the data directory), `size` and `class`",
-        ));
-    }
+    found.extend(NO_PERSISTENT_VOLUME.fire_without_volume(
+        service,
+        "the data lives in the container's filesystem and is lost when the pod is deleted or rescheduled",
+        "add a `[[volumes]]` entry with `name`, `path` (the data directory), `size` and `class`",
+    ));
     for volume in service.persistent_volumes().filter(|v| v.class.is_none()) {
         found.push(MISSING_STORAGE_CLASS.fire(
             service,

@@ -31,15 +31,11 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
         ));
     }
     let resident = service.persistent_volumes().next().is_some();
-    if !resident {
-        found.push(NO_PERSISTENT_VOLUME.fire(
-            service,
-            service.container.span.clone(),
-            "no persistent volume: the data lives in the task's sandbox, which Mesos deletes when the task ends",
-            "this container writes to no persistent volume",
-            "add a `[[volumes]]` entry: it becomes a local persistent volume that pins the member to its agent",
-        ));
-    }
+    found.extend(NO_PERSISTENT_VOLUME.fire_without_volume(
+        service,
+        "the data lives in the task's sandbox, which Mesos deletes when the task ends",
+        "add a `[[volumes]]` entry: it becomes a local persistent volume that pins the member to its agent",
+    ));
     if resident && settings.unreachable_strategy != "disabled" {
         found.push(UNREACHABLE_NOT_DISABLED.fire(
             service,
@@ -67,15 +63,11 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
             "set `start = \"parallel\"`",
         ));
     }
-    if service.liveness_needs_quorum() {
-        found.push(QUORUM_GATED_HEALTH.fire(
-            service,
-            service.health.liveness.as_ref().and_then(|l| l.span.clone()),
-            "the health check needs quorum: Marathon kills members whose check fails, so losing a majority kills the survivors too",
-            "quorum-gated health check",
-            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
-        ));
-    }
+    found.extend(QUORUM_GATED_HEALTH.fire_on_quorum_liveness(
+        service,
+        "Marathon kills members whose check fails, so losing a majority kills the survivors too",
+        "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
+    ));
     if settings.health_checks == "marathon" && service.health.liveness.is_some() {
         found.push(MARATHON_HEALTH_CHECKS.fire(
             service,

@@ -24,15 +24,11 @@ crate::engine::backend::backend_rules! {
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let has_volume = service.persistent_volumes().next().is_some();
-    if !has_volume {
-        found.push(NO_PERSISTENT_VOLUME.fire(
-            service,
-            service.container.span.clone(),
-            "no persistent volume: the data lives in the task's container and is lost whenever Swarm replaces the task",
-            "this container writes to no persistent volume",
-            "add a `[[volumes]]` entry whose `path` is the data directory",
-        ));
-    }
+    found.extend(NO_PERSISTENT_VOLUME.fire_without_volume(
+        service,
+        "the data lives in the task's container and is lost whenever Swarm replaces the task",
+        "add a `[[volumes]]` entry whose `path` is the data directory",
+    ));
     if has_volume && !settings.pin && settings.volume_driver == "local" {
         found.push(UNPINNED_LOCAL_VOLUME.fire(
             service,
@@ -51,15 +47,11 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
             "use `update_order = \"stop-first\"` (the default)",
         ));
     }
-    if service.liveness_needs_quorum() {
-        found.push(QUORUM_GATED_HEALTH.fire(
-            service,
-            service.health.liveness.as_ref().and_then(|l| l.span.clone()),
-            "the task health check needs quorum: Swarm keeps unhealthy tasks out of DNS and kills them, so after a full outage members never find each other (berth gives such members no health check)",
-            "quorum-gated health check",
-            "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`, which Swarm does not use",
-        ));
-    }
+    found.extend(QUORUM_GATED_HEALTH.fire_on_quorum_liveness(
+        service,
+        "Swarm keeps unhealthy tasks out of DNS and kills them, so after a full outage members never find each other (berth gives such members no health check)",
+        "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`, which Swarm does not use",
+    ));
     if let Some(live) = &service.health.liveness
         && super::liveness_gates_discovery(service)
         && !service.liveness_needs_quorum()

@@ -45,6 +45,50 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// Fires `no-persistent-volume`, which every backend keeps, when no volume keeps the data:
+    /// `where_data_lives` says what the platform does with it instead.
+    pub fn fire_without_volume(
+        &self,
+        service: &Service,
+        where_data_lives: &str,
+        help: &str,
+    ) -> Option<Diagnostic> {
+        service.persistent_volumes().next().is_none().then(|| {
+            self.fire(
+                service,
+                service.container.span.clone(),
+                format!("no persistent volume: {where_data_lives}"),
+                "this container writes to no persistent volume",
+                help,
+            )
+        })
+    }
+
+    /// Fires a backend's rule against a liveness check that needs quorum: `consequence` says
+    /// what the platform does to members whose check fails.
+    pub fn fire_on_quorum_liveness(
+        &self,
+        service: &Service,
+        consequence: &str,
+        help: &str,
+    ) -> Option<Diagnostic> {
+        service.liveness_needs_quorum().then(|| {
+            self.fire(
+                service,
+                service
+                    .health
+                    .liveness
+                    .as_ref()
+                    .and_then(|l| l.span.clone()),
+                format!("the liveness check needs quorum: {consequence}"),
+                "quorum-gated liveness",
+                help,
+            )
+        })
+    }
+}
+
 /// One generated file, its path relative to the backend's directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputFile {
