@@ -5,9 +5,7 @@
 mod concerns;
 mod rules;
 
-use crate::engine::backend::{
-    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
-};
+use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
 use crate::engine::backends::docker::engine::shell_quote;
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::quantity::parse_quantity;
@@ -139,44 +137,38 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-impl Backend for CloudFoundry {
-    fn name(&self) -> &'static str {
-        "cloudfoundry"
-    }
-
-    fn rules(&self) -> &'static [&'static Rule] {
-        rules::RULES
-    }
-
-    fn prepare(&self) {
+crate::engine::backend::lowering!(
+    CloudFoundry,
+    Settings,
+    settings,
+    rules::check,
+    concerns::concerns,
+    lowered;
+    fn warm_up(&self) {
         SCRIPTS.engine();
     }
+);
 
-    fn compile(&self, input: &Input) -> Compiled {
-        let service = input.service;
-        pipeline(
-            settings(input),
-            |settings| rules::check(service, settings),
-            |settings| concerns::concerns(service, settings),
-            |settings, diagnostics| {
-                let header = format!(
-                    "{}# Docker apps need the `diego_docker` feature flag (cf enable-feature-flag diego_docker); setup.sh checks it.\n",
-                    header_comment(service, diagnostics)
-                );
-                let (manifest, init) = manifest(service, settings)?;
-                let yaml = crate::output::yaml::to_yaml(&manifest)
-                    .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-                let script = setup(service, settings, &header, init)?;
-                Ok(Lowered {
-                    files: vec![
-                        OutputFile::new("manifest.yml", format!("{header}{yaml}")),
-                        OutputFile::script("setup.sh", script),
-                    ],
-                    tls_names: tls_names(service, settings),
-                })
-            },
-        )
-    }
+/// Every file of the backend, once its rules let the service through.
+fn lowered(
+    service: &Service,
+    settings: &Settings,
+    diagnostics: &[Diagnostic],
+) -> Result<Lowered, Vec<Diagnostic>> {
+    let header = format!(
+        "{}# Docker apps need the `diego_docker` feature flag (cf enable-feature-flag diego_docker); setup.sh checks it.\n",
+        header_comment(service, diagnostics)
+    );
+    let (manifest, init) = manifest(service, settings)?;
+    let yaml = yaml_text(&manifest)?;
+    let script = setup(service, settings, &header, init)?;
+    Ok(Lowered {
+        files: vec![
+            OutputFile::new("manifest.yml", format!("{header}{yaml}")),
+            OutputFile::script("setup.sh", script),
+        ],
+        tls_names: tls_names(service, settings),
+    })
 }
 
 #[derive(Serialize)]

@@ -4,10 +4,7 @@
 mod concerns;
 mod rules;
 
-use crate::engine::backend::{
-    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
-};
-use crate::engine::backends::docker::PublishOptions;
+use crate::engine::backend::{Lowered, OutputFile, header_comment, yaml_text};
 use crate::engine::backends::docker::engine::{self, Publish};
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Member, Service, Start};
@@ -16,45 +13,41 @@ use std::collections::BTreeMap;
 
 pub struct Compose;
 
-impl Backend for Compose {
-    fn name(&self) -> &'static str {
-        "compose"
-    }
+crate::engine::backend::lowering!(
+    Compose,
+    Publish,
+    |input| crate::engine::backends::docker::read_publish(input, rules::BACKEND),
+    rules::check,
+    concerns::concerns,
+    lowered
+);
 
-    fn rules(&self) -> &'static [&'static Rule] {
-        rules::RULES
-    }
-
-    fn compile(&self, input: &Input) -> Compiled {
-        let service = input.service;
-        pipeline(
-            input
-                .options::<PublishOptions>("compose")
-                .and_then(|o| o.resolve(input)),
-            |_| rules::check(service),
-            |_| concerns::concerns(service),
-            |publish, diagnostics| {
-                let options_span = service.backend_options.get("compose").cloned();
-                let (file, mut files) = lower(service, publish, options_span)?;
-                let yaml = crate::output::yaml::to_yaml(&file)
-                    .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
-                let contents = format!("{}{yaml}", header_comment(service, diagnostics));
-                // Compose reads `.env` beside the file: the project is the service, not `compose`
-                // (the directory's name), so two services' files never share a project.
-                let env = format!(
-                    "{}COMPOSE_PROJECT_NAME={}\n",
-                    header_comment(service, &[]),
-                    service.name()
-                );
-                files.push(OutputFile::new("compose.yaml", contents));
-                files.push(OutputFile::new(".env", env));
-                Ok(Lowered {
-                    files,
-                    tls_names: engine::tls_names(service),
-                })
-            },
-        )
-    }
+/// Every file of the backend, once its rules let the service through.
+fn lowered(
+    service: &Service,
+    publish: &Publish,
+    diagnostics: &[Diagnostic],
+) -> Result<Lowered, Vec<Diagnostic>> {
+    let options_span = service.backend_options.get(rules::BACKEND).cloned();
+    let (file, mut files) = lower(service, publish, options_span)?;
+    let contents = format!(
+        "{}{}",
+        header_comment(service, diagnostics),
+        yaml_text(&file)?
+    );
+    // Compose reads `.env` beside the file: the project is the service, not `compose`
+    // (the directory's name), so two services' files never share a project.
+    let env = format!(
+        "{}COMPOSE_PROJECT_NAME={}\n",
+        header_comment(service, &[]),
+        service.name()
+    );
+    files.push(OutputFile::new("compose.yaml", contents));
+    files.push(OutputFile::new(".env", env));
+    Ok(Lowered {
+        files,
+        tls_names: engine::tls_names(service),
+    })
 }
 
 /// The Compose file. No top-level `name:` and no `version:`: docker-compose 1.29 rejects the

@@ -3,7 +3,10 @@
 use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{Service, Spread, Start};
 
-pub fn concerns(service: &Service) -> Vec<Realization> {
+pub fn concerns(
+    service: &Service,
+    _: &crate::engine::backends::docker::engine::Publish,
+) -> Vec<Realization> {
     let mut t = Table::new(service);
     t.native(
         Storage,

@@ -6,9 +6,7 @@ pub mod engine;
 pub mod files;
 mod rules;
 
-use crate::engine::backend::{
-    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
-};
+use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::template::ScriptTemplates;
 use crate::model::{EnvValue, Identity, Service, Start};
@@ -32,8 +30,15 @@ pub struct PublishOptions {
     pub port_stride: Option<u16>,
 }
 
+/// Reads `[backends.<backend>]` of docker or compose.
+pub fn read_publish(input: &Input, backend: &str) -> Result<Publish, Diagnostic> {
+    input
+        .options::<PublishOptions>(backend)
+        .and_then(|o| o.resolve(input))
+}
+
 impl PublishOptions {
-    pub fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
+    fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
         let address = match &self.publish_address {
             Some(a) => {
                 let span = Some(crate::language::source::Span::new(input.file, a.span()));
@@ -58,45 +63,36 @@ impl PublishOptions {
     }
 }
 
-impl Backend for Docker {
-    fn name(&self) -> &'static str {
-        "docker"
-    }
-
-    fn rules(&self) -> &'static [&'static Rule] {
-        rules::RULES
-    }
-
-    fn prepare(&self) {
+crate::engine::backend::lowering!(
+    Docker,
+    Publish,
+    |input| read_publish(input, rules::BACKEND),
+    rules::check,
+    concerns::concerns,
+    lowered;
+    fn warm_up(&self) {
         SCRIPTS.engine();
     }
+);
 
-    fn compile(&self, input: &Input) -> Compiled {
-        let service = input.service;
-        pipeline(
-            input
-                .options::<PublishOptions>("docker")
-                .and_then(|o| o.resolve(input)),
-            |_| rules::check(service),
-            |_| concerns::concerns(service),
-            |publish, diagnostics| {
-                let options_span = service.backend_options.get("docker").cloned();
-                let (contents, mut files) = script(
-                    service,
-                    publish,
-                    options_span,
-                    &header_comment(service, diagnostics),
-                )?;
-                let down = down_script(service, &header_comment(service, diagnostics))?;
-                files.push(OutputFile::script("run.sh", contents));
-                files.push(OutputFile::script("down.sh", down));
-                Ok(Lowered {
-                    files,
-                    tls_names: engine::tls_names(service),
-                })
-            },
-        )
-    }
+/// Every file of the backend, once its rules let the service through.
+fn lowered(
+    service: &Service,
+    publish: &Publish,
+    diagnostics: &[Diagnostic],
+) -> Result<Lowered, Vec<Diagnostic>> {
+    let header = header_comment(service, diagnostics);
+    let options_span = service.backend_options.get(rules::BACKEND).cloned();
+    let (contents, mut files) = script(service, publish, options_span, &header)?;
+    files.push(OutputFile::script("run.sh", contents));
+    files.push(OutputFile::script(
+        "down.sh",
+        down_script(service, &header)?,
+    ));
+    Ok(Lowered {
+        files,
+        tls_names: engine::tls_names(service),
+    })
 }
 
 #[derive(Serialize)]

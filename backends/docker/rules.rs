@@ -12,7 +12,10 @@ super::engine::single_host_rules! {
     FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
 }
 
-pub fn check(service: &Service) -> Vec<Diagnostic> {
+pub fn check(
+    service: &Service,
+    _: &crate::engine::backends::docker::engine::Publish,
+) -> Vec<Diagnostic> {
     let mut found = check_single_host(service, &SINGLE_HOST, Some(&HEALTH_CHECK_WITHOUT_SHELL));
     found.extend(super::files::owner_not_applied(
         service,

@@ -3,7 +3,7 @@
 use crate::model::concern::{Concern::*, Realization, Table};
 use crate::model::{Service, Spread, Start};
 
-pub fn concerns(service: &Service) -> Vec<Realization> {
+pub fn concerns(service: &Service, _: &super::Settings) -> Vec<Realization> {
     let mut t = Table::new(service);
     t.native(Storage, "volumeClaimTemplates: one ReadWriteOnce claim per member, retained on delete and scale-down");
     t.native(StorageClass, "storageClassName on every claim; StorageClass objects with Retain and WaitForFirstConsumer when declared");

@@ -8,9 +8,10 @@ mod lower;
 mod network;
 mod rules;
 
-use crate::engine::backend::{Backend, Compiled, Input, Lowered, Rule, pipeline};
+use crate::engine::backend::{Input, Lowered};
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
+use crate::model::Service;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -80,27 +81,23 @@ pub enum ZoneSpread {
     None,
 }
 
-impl Backend for Kubernetes {
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
+crate::engine::backend::lowering!(
+    Kubernetes,
+    Settings,
+    settings,
+    rules::check,
+    concerns::concerns,
+    lowered
+);
 
-    fn rules(&self) -> &'static [&'static Rule] {
-        rules::RULES
-    }
-
-    fn compile(&self, input: &Input) -> Compiled {
-        let service = input.service;
-        pipeline(
-            settings(input),
-            |_| rules::check(service),
-            |_| concerns::concerns(service),
-            |settings, diagnostics| {
-                lower::lower(service, settings, diagnostics)
-                    .map(|(files, tls_names)| Lowered { files, tls_names })
-            },
-        )
-    }
+/// Every file of the backend, once its rules let the service through.
+fn lowered(
+    service: &Service,
+    settings: &Settings,
+    diagnostics: &[Diagnostic],
+) -> Result<Lowered, Vec<Diagnostic>> {
+    lower::lower(service, settings, diagnostics)
+        .map(|(files, tls_names)| Lowered { files, tls_names })
 }
 
 fn settings(input: &Input) -> Result<Settings, Diagnostic> {

@@ -20,7 +20,7 @@ crate::engine::backend::backend_rules! {
     SHORT_STOP_GRACE = ("short-stop-grace", Warning, "the stop grace period is under 30 seconds"),
 }
 
-pub fn check(service: &Service) -> Vec<Diagnostic> {
+pub fn check(service: &Service, _: &super::Settings) -> Vec<Diagnostic> {
     let mut found: Vec<Diagnostic> = crate::engine::backends::docker::files::owner_not_applied(
         service,
         &FILE_OWNER_NOT_APPLIED,

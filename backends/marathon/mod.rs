@@ -7,7 +7,7 @@ mod app;
 mod concerns;
 mod rules;
 
-use crate::engine::backend::{Backend, Compiled, Input, Lowered, OutputFile, Rule, pipeline};
+use crate::engine::backend::{Input, Lowered, OutputFile};
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
@@ -169,35 +169,29 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-impl Backend for Marathon {
-    fn name(&self) -> &'static str {
-        "marathon"
-    }
+/// What `berth explain` and the backend list say of the platform.
+const END_OF_LIFE: &str = "DC/OS reached its end of life in 2021 and Apache Mesos moved to the Apache Attic in 2025: this backend is a migration path for clusters that still run them, not a target for new deployments";
 
-    fn status(&self) -> Option<&'static str> {
-        Some(
-            "DC/OS reached its end of life in 2021 and Apache Mesos moved to the Apache Attic in 2025: this backend is a migration path for clusters that still run them, not a target for new deployments",
-        )
-    }
+crate::engine::backend::lowering!(
+    Marathon,
+    Settings,
+    settings,
+    rules::check,
+    concerns::concerns,
+    lowered;
+    const STATUS: Option<&'static str> = Some(END_OF_LIFE);
+);
 
-    fn rules(&self) -> &'static [&'static Rule] {
-        rules::RULES
-    }
-
-    fn compile(&self, input: &Input) -> Compiled {
-        let service = input.service;
-        pipeline(
-            settings(input),
-            |settings| rules::check(service, settings),
-            |settings| concerns::concerns(service, settings),
-            |settings, diagnostics| {
-                Ok(Lowered {
-                    files: lower(service, settings, diagnostics)?,
-                    tls_names: tls_names(service),
-                })
-            },
-        )
-    }
+/// Every file of the backend, once its rules let the service through.
+fn lowered(
+    service: &Service,
+    settings: &Settings,
+    diagnostics: &[Diagnostic],
+) -> Result<Lowered, Vec<Diagnostic>> {
+    Ok(Lowered {
+        files: lower(service, settings, diagnostics)?,
+        tls_names: tls_names(service),
+    })
 }
 
 /// Mesos-DNS names a member app `/<group>/<app>` as `<app>-<group>.marathon.mesos`.

@@ -5,9 +5,7 @@
 mod concerns;
 mod rules;
 
-use crate::engine::backend::{
-    Backend, Compiled, Input, Lowered, OutputFile, Rule, header_comment, pipeline,
-};
+use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
 use crate::engine::backends::docker::engine::{self, Publish, shell_quote};
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
@@ -155,56 +153,47 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-impl Backend for Swarm {
-    fn name(&self) -> &'static str {
-        "swarm"
-    }
-
-    fn rules(&self) -> &'static [&'static Rule] {
-        rules::RULES
-    }
-
-    fn prepare(&self) {
+crate::engine::backend::lowering!(
+    Swarm,
+    Settings,
+    settings,
+    rules::check,
+    concerns::concerns,
+    lowered;
+    fn warm_up(&self) {
         SCRIPTS.engine();
     }
+);
 
-    fn compile(&self, input: &Input) -> Compiled {
-        let service = input.service;
-        pipeline(
-            settings(input),
-            |settings| rules::check(service, settings),
-            |settings| concerns::concerns(service, settings),
-            |settings, diagnostics| {
-                let header = header_comment(service, diagnostics);
-                let options_span = service.backend_options.get("swarm").cloned();
-                let (stack, outputs) = lower(service, settings, options_span)?;
-                let yaml = |stack: &Stack| {
-                    crate::output::yaml::to_yaml(stack)
-                        .map(|text| format!("{header}{text}"))
-                        .map_err(|e| vec![Diagnostic::input("output/yaml", e)])
-                };
-                let mut files = vec![
-                    OutputFile::new("stack.yaml", yaml(&stack)?),
-                    OutputFile::script(
-                        "prepare-nodes.sh",
-                        prepare_nodes(service, settings, &header)?,
-                    ),
-                    OutputFile::script("deploy.sh", deploy_script(service, settings, &header)?),
-                ];
-                for member in engine::members(service) {
-                    files.push(OutputFile::new(
-                        format!("members/{}.yaml", member.name),
-                        yaml(&member_stack(&stack, &member.name))?,
-                    ));
-                }
-                files.extend(outputs);
-                Ok(Lowered {
-                    files,
-                    tls_names: tls_names(service),
-                })
-            },
-        )
+/// Every file of the backend, once its rules let the service through.
+fn lowered(
+    service: &Service,
+    settings: &Settings,
+    diagnostics: &[Diagnostic],
+) -> Result<Lowered, Vec<Diagnostic>> {
+    let header = header_comment(service, diagnostics);
+    let options_span = service.backend_options.get(rules::BACKEND).cloned();
+    let (stack, outputs) = lower(service, settings, options_span)?;
+    let yaml = |stack: &Stack| yaml_text(stack).map(|text| format!("{header}{text}"));
+    let mut files = vec![
+        OutputFile::new("stack.yaml", yaml(&stack)?),
+        OutputFile::script(
+            "prepare-nodes.sh",
+            prepare_nodes(service, settings, &header)?,
+        ),
+        OutputFile::script("deploy.sh", deploy_script(service, settings, &header)?),
+    ];
+    for member in engine::members(service) {
+        files.push(OutputFile::new(
+            format!("members/{}.yaml", member.name),
+            yaml(&member_stack(&stack, &member.name))?,
+        ));
     }
+    files.extend(outputs);
+    Ok(Lowered {
+        files,
+        tls_names: tls_names(service),
+    })
 }
 
 /// The stack file, in the v3.8 format that `docker stack deploy` and docker-compose 1.29 both know.

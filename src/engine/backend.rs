@@ -5,6 +5,7 @@
 use crate::engine::diagnostic::{Diagnostic, Origin, Severity};
 use crate::language::source::{FileId, Span};
 use crate::model::Service;
+use crate::model::concern::Realization;
 use serde::de::DeserializeOwned;
 
 /// A safety rule: a stable id (`kubernetes/ordered-ready-deadlock`), a severity, a one-line
@@ -124,7 +125,7 @@ pub struct Compiled {
     /// DNS names a node certificate must cover on this orchestrator.
     pub tls_names: Vec<String>,
     /// How each concern was realized, one entry per [`crate::model::concern::Concern`].
-    pub concerns: Vec<crate::model::concern::Realization>,
+    pub concerns: Vec<Realization>,
 }
 
 pub struct Input<'a> {
@@ -190,45 +191,126 @@ pub struct Lowered {
     pub tls_names: Vec<String>,
 }
 
-/// The steps every backend takes: read its options (an input error stops here), check its rules,
+/// What each backend implements; the core sees it as a [`Backend`], whose `compile` takes the
+/// same steps for every backend: read its options (an input error stops here), check its rules,
 /// record how it realizes each concern, and lower the service unless a rule refused it.
-pub fn pipeline<S>(
-    settings: Result<S, Diagnostic>,
-    check: impl FnOnce(&S) -> Vec<Diagnostic>,
-    concerns: impl FnOnce(&S) -> Vec<crate::model::concern::Realization>,
-    lower: impl FnOnce(&S, &[Diagnostic]) -> Result<Lowered, Vec<Diagnostic>>,
-) -> Compiled {
-    let settings = match settings {
-        Ok(settings) => settings,
-        Err(diagnostic) => {
+pub trait Lowering: Sync {
+    /// The directory name under `--out` and the `--backend` value.
+    const NAME: &'static str;
+    const RULES: &'static [&'static Rule];
+    /// What a user should know about the platform before choosing it (its end of life).
+    const STATUS: Option<&'static str> = None;
+    /// The backend's `[backends.NAME]` options, read and checked.
+    type Settings;
+    /// Work that does not depend on the spec, such as compiling script templates.
+    fn warm_up(&self) {}
+    fn settings(&self, input: &Input) -> Result<Self::Settings, Diagnostic>;
+    fn check(&self, service: &Service, settings: &Self::Settings) -> Vec<Diagnostic>;
+    fn concerns(&self, service: &Service, settings: &Self::Settings) -> Vec<Realization>;
+    fn lower(
+        &self,
+        service: &Service,
+        settings: &Self::Settings,
+        diagnostics: &[Diagnostic],
+    ) -> Result<Lowered, Vec<Diagnostic>>;
+}
+
+impl<L: Lowering> Backend for L {
+    fn name(&self) -> &'static str {
+        L::NAME
+    }
+    fn rules(&self) -> &'static [&'static Rule] {
+        L::RULES
+    }
+    fn status(&self) -> Option<&'static str> {
+        L::STATUS
+    }
+    fn prepare(&self) {
+        self.warm_up();
+    }
+    fn compile(&self, input: &Input) -> Compiled {
+        let service = input.service;
+        let settings = match self.settings(input) {
+            Ok(settings) => settings,
+            Err(diagnostic) => {
+                return Compiled {
+                    diagnostics: vec![diagnostic],
+                    ..Compiled::default()
+                };
+            }
+        };
+        let diagnostics = self.check(service, &settings);
+        let concerns = self.concerns(service, &settings);
+        if diagnostics.iter().any(Diagnostic::is_rule_error) {
             return Compiled {
-                diagnostics: vec![diagnostic],
+                diagnostics,
+                concerns,
                 ..Compiled::default()
             };
         }
+        match self.lower(service, &settings, &diagnostics) {
+            Ok(lowered) => Compiled {
+                diagnostics,
+                files: lowered.files,
+                tls_names: lowered.tls_names,
+                concerns,
+            },
+            Err(errors) => Compiled {
+                diagnostics: errors.into_iter().chain(diagnostics).collect(),
+                concerns,
+                ..Compiled::default()
+            },
+        }
+    }
+}
+
+/// Implements [`Lowering`] for a backend's unit struct from the module's `rules` (its `BACKEND`
+/// name and `RULES`) and the function of each step, all taking the backend's settings:
+/// `lowering!(Swarm, Settings, settings, rules::check, concerns::concerns, lowered)`. Whatever
+/// else the backend sets (`warm_up`, `STATUS`) follows a `;`.
+macro_rules! lowering {
+    ($backend:ident, $settings:ty, $read:expr, $check:path, $concerns:path, $lower:path $(; $($rest:tt)*)?) => {
+        impl $crate::engine::backend::Lowering for $backend {
+            const NAME: &'static str = rules::BACKEND;
+            const RULES: &'static [&'static $crate::engine::backend::Rule] = rules::RULES;
+            type Settings = $settings;
+            fn settings(
+                &self,
+                input: &$crate::engine::backend::Input,
+            ) -> Result<$settings, $crate::engine::diagnostic::Diagnostic> {
+                $read(input)
+            }
+            fn check(
+                &self,
+                service: &$crate::model::Service,
+                settings: &$settings,
+            ) -> Vec<$crate::engine::diagnostic::Diagnostic> {
+                $check(service, settings)
+            }
+            fn concerns(
+                &self,
+                service: &$crate::model::Service,
+                settings: &$settings,
+            ) -> Vec<$crate::model::concern::Realization> {
+                $concerns(service, settings)
+            }
+            fn lower(
+                &self,
+                service: &$crate::model::Service,
+                settings: &$settings,
+                diagnostics: &[$crate::engine::diagnostic::Diagnostic],
+            ) -> Result<$crate::engine::backend::Lowered, Vec<$crate::engine::diagnostic::Diagnostic>> {
+                $lower(service, settings, diagnostics)
+            }
+            $($($rest)*)?
+        }
     };
-    let diagnostics = check(&settings);
-    let concerns = concerns(&settings);
-    if diagnostics.iter().any(Diagnostic::is_rule_error) {
-        return Compiled {
-            diagnostics,
-            concerns,
-            ..Compiled::default()
-        };
-    }
-    match lower(&settings, &diagnostics) {
-        Ok(lowered) => Compiled {
-            diagnostics,
-            files: lowered.files,
-            tls_names: lowered.tls_names,
-            concerns,
-        },
-        Err(errors) => Compiled {
-            diagnostics: errors.into_iter().chain(diagnostics).collect(),
-            concerns,
-            ..Compiled::default()
-        },
-    }
+}
+pub(crate) use lowering;
+
+/// A YAML output's text, or the diagnostic a backend returns when it cannot be written.
+pub fn yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
+    crate::output::yaml::to_yaml(value).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
 }
 
 /// Declares one rule of a backend: `backend_rule!("kubernetes", "no-spread", Warning, "summary")`.
@@ -253,6 +335,7 @@ macro_rules! backend_rules {
         $(pub static $rule: $crate::engine::backend::Rule =
             $crate::engine::backend::backend_rule!($backend, $name, $severity, $summary);)+
         pub static RULES: &[&$crate::engine::backend::Rule] = &[$(&$rule),+];
+        pub const BACKEND: &str = $backend;
     };
 }
 pub(crate) use backend_rules;
