@@ -104,6 +104,14 @@ pub fn compile_in(dir: &Path, spec: &str, extra: &[&str]) -> Output {
     berth(&args, dir)
 }
 
+/// `berth compile SPEC --out out EXTRA...`, run in `dir`, which must succeed.
+#[track_caller]
+pub fn compile_ok(dir: &Path, spec: &str, extra: &[&str]) -> Output {
+    let output = compile_in(dir, spec, extra);
+    assert_exit(&output, 0, &[]);
+    output
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -200,19 +208,23 @@ impl FakeDocker {
             "the docker CLI refused calls of {}:\n{refused}",
             script.display()
         );
-        // Each argument ends in NUL; a lone 0x1E ends a call.
-        let log = std::fs::read(self.dir.path().join("calls")).unwrap_or_default();
-        let mut calls = Vec::new();
-        let mut current = Vec::new();
-        for token in log.split(|b| *b == 0) {
-            if token == [0x1e] {
-                calls.push(std::mem::take(&mut current));
-            } else {
-                current.push(String::from_utf8(token.to_vec()).unwrap());
-            }
-        }
-        Ok(calls)
+        Ok(recorded_calls(&self.dir.path().join("calls")))
     }
+}
+
+/// The calls a fake CLI logged: each argument ends in NUL, and a lone 0x1E ends a call.
+pub fn recorded_calls(log: &Path) -> Vec<Vec<String>> {
+    let log = std::fs::read(log).unwrap_or_default();
+    let mut calls = Vec::new();
+    let mut current = Vec::new();
+    for token in log.split(|b| *b == 0) {
+        if token == [0x1e] {
+            calls.push(std::mem::take(&mut current));
+        } else {
+            current.push(String::from_utf8(token.to_vec()).unwrap());
+        }
+    }
+    calls
 }
 
 /// The examples and tests/specs/everything.toml (which uses every key), as (name, path).

@@ -545,17 +545,7 @@ fn files_berth_did_not_write_survive_and_are_never_overwritten() {
         "40-statefulset-db.yaml",
         "hand-written",
     );
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        other.path(),
-    );
+    let output = compile_in(other.path(), "spec.toml", &["--backend", "kubernetes"]);
     assert_exit(&output, 2, &["berth did not write it"]);
     assert_eq!(
         std::fs::read_to_string(other.path().join("out/kubernetes/40-statefulset-db.yaml"))
@@ -578,17 +568,7 @@ fn files_berth_no_longer_makes_are_removed() {
         "spec.toml",
         &format!("{CLEAN}\n[init]\ncommand = [\"psql\", \"--host={{{{peers.[0].host}}}}\"]\n"),
     );
-    berth_ok(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-        ],
-        dir.path(),
-    );
+    compile_ok(dir.path(), "spec.toml", &["--backend", "kubernetes"]);
     assert!(
         dir.path()
             .join("out/kubernetes/50-job-db-init.yaml")
@@ -859,7 +839,7 @@ fn quantities_round_up_on_every_backend() {
                 "image = \"postgres:16.4\"\ncommand = [\"docker-entrypoint.sh\", \"postgres\"]",
             );
     write(dir.path(), "spec.toml", &spec);
-    berth_ok(&["compile", "spec.toml", "--out", "out"], dir.path());
+    compile_ok(dir.path(), "spec.toml", &[]);
     let read = |path: &str| std::fs::read_to_string(dir.path().join("out").join(path)).unwrap();
     let marathon: serde_json::Value = serde_json::from_str(&read("marathon/db-0.json")).unwrap();
     let volume = &marathon["container"]["volumes"]
@@ -961,7 +941,7 @@ memory = "2Gi"
 fn a_spec_written_from_the_images_documentation_compiles_for_its_targets() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "search.toml", NEW_USER_SEARCH);
-    let output = berth_ok(&["compile", "search.toml", "--out", "out"], dir.path());
+    let output = compile_ok(dir.path(), "search.toml", &[]);
     assert!(
         !stderr(&output).contains("certificates must cover"),
         "no TLS names for a service without `[tls]`"

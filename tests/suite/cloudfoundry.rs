@@ -163,16 +163,7 @@ fn run_setup(script: &Path, env: &[(&str, &str)]) -> (bool, String, Vec<Vec<Stri
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let log = std::fs::read(fake.path().join("calls")).unwrap_or_default();
-    let mut calls = Vec::new();
-    let mut current = Vec::new();
-    for token in log.split(|b| *b == 0) {
-        if token == [0x1e] {
-            calls.push(std::mem::take(&mut current));
-        } else {
-            current.push(String::from_utf8(token.to_vec()).unwrap());
-        }
-    }
+    let calls = recorded_calls(&fake.path().join("calls"));
     (output.status.success(), stderr(&output), calls)
 }
 
@@ -250,17 +241,7 @@ const IMAGE_AS_IS: &str = "name = \"cache\"\n[container]\nimage = \"redis:7.4\"\
 
 fn cloudfoundry_app(dir: &Path, spec: &str) -> (std::process::Output, serde_json::Value) {
     write(dir, "spec.toml", spec);
-    let output = berth(
-        &[
-            "compile",
-            "spec.toml",
-            "--out",
-            "out",
-            "--backend",
-            "cloudfoundry",
-        ],
-        dir,
-    );
+    let output = compile_in(dir, "spec.toml", &["--backend", "cloudfoundry"]);
     let manifest =
         std::fs::read_to_string(dir.join("out/cloudfoundry/manifest.yml")).unwrap_or_default();
     let app = serde_saphyr::from_str::<serde_json::Value>(&manifest)

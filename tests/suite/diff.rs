@@ -110,8 +110,8 @@ fn compile_check_passes_on_fresh_output_and_fails_after_one_byte_changes() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/cockroachdb.toml");
     let spec = spec.to_str().unwrap();
-    berth_ok(&["compile", spec, "--out", "out"], dir.path());
-    let output = berth(&["compile", spec, "--out", "out", "--check"], dir.path());
+    compile_ok(dir.path(), spec, &[]);
+    let output = compile_in(dir.path(), spec, &["--check"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -129,7 +129,7 @@ fn compile_check_passes_on_fresh_output_and_fails_after_one_byte_changes() {
     bytes[at] = b'4';
     std::fs::write(&sts, &bytes).unwrap();
     let before = tree(&dir.path().join("out"));
-    let output = berth(&["compile", spec, "--out", "out", "--check"], dir.path());
+    let output = compile_in(dir.path(), spec, &["--check"]);
     assert_exit(&output, 3, &[]);
     let diff = stdout(&output);
     assert!(
@@ -145,18 +145,7 @@ fn compile_check_passes_on_fresh_output_and_fails_after_one_byte_changes() {
     );
 
     // A file berth no longer makes is drift too.
-    let output = berth(
-        &[
-            "compile",
-            spec,
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-            "--check",
-        ],
-        dir.path(),
-    );
+    let output = compile_in(dir.path(), spec, &["--backend", "kubernetes", "--check"]);
     assert_exit(&output, 3, &[]);
     assert!(
         stdout(&output).contains("--- a/docker/run.sh\n+++ /dev/null"),
@@ -170,10 +159,7 @@ fn diff_against_a_directory_shows_what_a_change_would_do() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/cockroachdb.toml");
     let spec = spec.to_str().unwrap();
-    berth_ok(
-        &["compile", spec, "--out", "out", "--backend", "kubernetes"],
-        dir.path(),
-    );
+    compile_ok(dir.path(), spec, &["--backend", "kubernetes"]);
     let output = berth_ok(
         &["diff", spec, "--backend", "kubernetes", "--against", "out"],
         dir.path(),

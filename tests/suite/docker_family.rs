@@ -249,16 +249,10 @@ fn compose_keeps_hostile_strings_and_members_never_wait_on_each_other() {
     assert_eq!(unescape(&read[1]), HOSTILE.join("|"));
 
     let cockroach = tempfile::tempdir().unwrap();
-    berth_ok(
-        &[
-            "compile",
-            root().join("examples/cockroachdb.toml").to_str().unwrap(),
-            "--out",
-            "out",
-            "--backend",
-            "compose",
-        ],
+    compile_ok(
         cockroach.path(),
+        root().join("examples/cockroachdb.toml").to_str().unwrap(),
+        &["--backend", "compose"],
     );
     let file: serde_json::Value = serde_saphyr::from_str(
         &std::fs::read_to_string(cockroach.path().join("out/compose/compose.yaml")).unwrap(),
@@ -310,7 +304,7 @@ volume_services = { data = "search-nfs" }
 fn env_names_with_dots_and_dashes_arrive_exactly_on_every_backend() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "spec.toml", DOTTED_ENV_SPEC);
-    berth_ok(&["compile", "spec.toml", "--out", "out"], dir.path());
+    compile_ok(dir.path(), "spec.toml", &[]);
     let out = dir.path().join("out");
     let read = |path: &str| std::fs::read_to_string(out.join(path)).unwrap();
     let expected = |i: usize| {

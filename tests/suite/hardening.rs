@@ -384,18 +384,10 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/cockroachdb.toml");
     let spec = spec.to_str().unwrap();
-    berth_ok(
-        &[
-            "compile",
-            spec,
-            "--out",
-            "out",
-            "--backend",
-            "kubernetes",
-            "--backend",
-            "marathon",
-        ],
+    compile_ok(
         dir.path(),
+        spec,
+        &["--backend", "kubernetes", "--backend", "marathon"],
     );
     let output = berth_ok(
         &[
@@ -474,10 +466,7 @@ fn state(dir: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
 fn compiled_once() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/cockroachdb.toml");
-    berth_ok(
-        &["compile", spec.to_str().unwrap(), "--out", "out"],
-        dir.path(),
-    );
+    compile_ok(dir.path(), spec.to_str().unwrap(), &[]);
     dir
 }
 
@@ -707,10 +696,7 @@ fn secret_files_are_referenced_never_written() {
         std::fs::write(&secret, value).unwrap();
     }
     let spec = root().join("examples/rabbitmq.toml");
-    berth_ok(
-        &["compile", spec.to_str().unwrap(), "--out", "out"],
-        dir.path(),
-    );
+    compile_ok(dir.path(), spec.to_str().unwrap(), &[]);
     let manifest: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/.berth-manifest.json")).unwrap(),
     )
@@ -754,7 +740,7 @@ fn diff_against_says_how_a_changed_file_reaches_the_members() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/rabbitmq.toml");
     let spec = spec.to_str().unwrap();
-    berth_ok(&["compile", spec, "--out", "out"], dir.path());
+    compile_ok(dir.path(), spec, &[]);
     let output = berth(
         &[
             "diff",

@@ -294,10 +294,7 @@ fn spread_required_and_even_quorum_budgets() {
 fn files_land_where_each_backend_puts_them() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("tests/specs/everything.toml");
-    berth_ok(
-        &["compile", spec.to_str().unwrap(), "--out", "out"],
-        dir.path(),
-    );
+    compile_ok(dir.path(), spec.to_str().unwrap(), &[]);
     let out = dir.path().join("out");
     let read = |path: &str| {
         std::fs::read_to_string(out.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -579,10 +576,7 @@ fn checks_without_timings_get_the_same_defaults_everywhere() {
         "spec.toml",
         "name = \"db\"\n[container]\nimage = \"postgres:16.4\"\n[[ports]]\nname = \"pg\"\nport = 5432\n[[volumes]]\nname = \"data\"\npath = \"/var/lib/postgresql/data\"\nsize = \"1Gi\"\nclass = \"x\"\n[health.liveness]\ntcp = \"pg\"\n[backends.cloudfoundry]\nvolume_services = { data = \"db-nfs\" }\n",
     );
-    berth_ok(
-        &["compile", spec.to_str().unwrap(), "--out", "out"],
-        dir.path(),
-    );
+    compile_ok(dir.path(), spec.to_str().unwrap(), &[]);
     let read = |file: &str| std::fs::read_to_string(dir.path().join("out").join(file)).unwrap();
     let yaml = |file: &str| -> Value { serde_saphyr::from_str(&read(file)).unwrap() };
     let probe = &yaml("kubernetes/40-statefulset-db.yaml")["spec"]["template"]["spec"]["containers"]
