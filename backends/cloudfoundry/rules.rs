@@ -5,21 +5,7 @@ use super::Settings;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{CheckAction, Service};
 
-crate::engine::backend::backend_rules! {
-    "cloudfoundry",
-    FILES_NEED_START_COMMAND = ("files-need-start-command", Error, "`[[files]]` need a start script, which the image or spec cannot run"),
-    START_COMMAND_NEEDS_SHELL = ("start-command-needs-shell", Error, "the start command or init task is a shell script, and the image has no shell"),
-    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
-    VOLUME_WITHOUT_SERVICE = ("volume-without-service", Error, "a persistent volume has no volume service"),
-    MOUNT_UNDER_APP = ("mount-under-app", Error, "a volume is mounted under /app"),
-    SHARED_INSTANCE_DIRECTORY = ("shared-instance-directory", Error, "several instances share one data directory"),
-    QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, "the liveness check needs quorum"),
-    ROLLING_PUSH_SHARES_DIRECTORY = ("rolling-push-shares-directory", Warning, "a rolling or canary push runs two processes on one instance directory"),
-    EXEC_HEALTH_CHECK = ("exec-health-check", Warning, "an `exec` health check cannot run on Cloud Foundry"),
-    NO_MEMORY = ("no-memory", Warning, "`resources.memory` is not set"),
-    ENTRYPOINT_REPLACED = ("entrypoint-replaced", Warning, "`args` run as the start command, without the image's entrypoint"),
-    USER_NOT_APPLIED = ("user-not-applied", Warning, "`container.user` cannot be applied on Cloud Foundry"),
-}
+crate::engine::backend::rules_of!("cloudfoundry");
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();

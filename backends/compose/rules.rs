@@ -5,11 +5,7 @@ use crate::engine::backends::docker::engine::check_single_host;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::Service;
 
-crate::engine::backends::docker::engine::single_host_rules! {
-    "compose",
-    quorum_gated_health: "members are gated on a health check that needs quorum",
-    FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
-}
+crate::engine::backends::docker::engine::single_host_rules!("compose");
 
 pub fn check(
     service: &Service,

@@ -278,21 +278,11 @@ pub fn tls_names(service: &Service) -> Vec<String> {
     names
 }
 
-/// Declares the rules every single-engine backend keeps, under the backend's own ids, then the
-/// backend's own (`extra`), and `SINGLE_HOST`, the shared ones for [`check_single_host`].
+/// Declares a single-engine backend's rules from its documents, and `SINGLE_HOST`, the ones
+/// every such backend keeps, for [`check_single_host`].
 macro_rules! single_host_rules {
-    ($backend:literal, quorum_gated_health: $gated:literal, $($extra:tt)*) => {
-        $crate::engine::backend::backend_rules! {
-            $backend,
-            NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
-            REPLICAS_SHARE_HOST = ("replicas-share-host", Warning, "several replicas run on one host: no spread is possible"),
-            QUORUM_ON_ONE_HOST = ("quorum-on-one-host", Warning, "a quorum service on one host is one failure domain"),
-            QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, $gated),
-            NO_RESOURCES = ("no-resources", Warning, "memory or CPU limits are not set"),
-            NO_HEALTH_CHECK = ("no-health-check", Warning, "no health check"),
-            HEALTH_CHECK_NEEDS_TOOL = ("health-check-needs-tool", Warning, "the health check assumes a tool in the image"),
-            $($extra)*
-        }
+    ($backend:literal) => {
+        $crate::engine::backend::rules_of!($backend);
         static SINGLE_HOST: $crate::engine::backends::docker::engine::SingleHostRules =
             $crate::engine::backends::docker::engine::SingleHostRules {
                 no_persistent_volume: &NO_PERSISTENT_VOLUME,

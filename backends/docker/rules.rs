@@ -5,12 +5,7 @@ use super::engine::check_single_host;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::Service;
 
-super::engine::single_host_rules! {
-    "docker",
-    quorum_gated_health: "the container health check needs quorum",
-    HEALTH_CHECK_WITHOUT_SHELL = ("health-check-without-shell", Warning, "the image has no shell, so docker run gets no health check"),
-    FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
-}
+super::engine::single_host_rules!("docker");
 
 pub fn check(
     service: &Service,

@@ -4,21 +4,7 @@
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
-crate::engine::backend::backend_rules! {
-    "kubernetes",
-    FILE_OWNER_NOT_APPLIED = ("file-owner-not-applied", Warning, "a file keeps the owner and mode its mount gives it"),
-    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
-    MISSING_STORAGE_CLASS = ("missing-storage-class", Error, "a persistent volume does not name a storage class"),
-    NO_SPREAD = ("no-spread", Warning, "replicas may be scheduled onto one node"),
-    ORDERED_READY_DEADLOCK = ("ordered-ready-deadlock", Error, "ordered start with a quorum-gated readiness check cannot recover from a full outage"),
-    LIVENESS_NEEDS_QUORUM = ("liveness-needs-quorum", Error, "the liveness check depends on the rest of the cluster"),
-    LIVENESS_SAME_AS_READINESS = ("liveness-same-as-readiness", Error, "the liveness check is the readiness check"),
-    NO_READINESS = ("no-readiness", Warning, "no readiness check"),
-    NO_RESOURCES = ("no-resources", Warning, "requests for CPU or memory are not set"),
-    TLS_IP_NAME = ("tls-ip-name", Error, "a TLS name is an IP address"),
-    TLS_KEYS_ROOT_ONLY = ("tls-keys-root-only", Warning, "the TLS keys are readable by root only"),
-    SHORT_STOP_GRACE = ("short-stop-grace", Warning, "the stop grace period is under 30 seconds"),
-}
+crate::engine::backend::rules_of!("kubernetes");
 
 pub fn check(service: &Service, _: &super::Settings) -> Vec<Diagnostic> {
     let mut found: Vec<Diagnostic> = crate::engine::backends::docker::files::owner_not_applied(

@@ -6,18 +6,7 @@ use super::Settings;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
-crate::engine::backend::backend_rules! {
-    "marathon",
-    FILES_NEED_START_COMMAND = ("files-need-start-command", Error, "`[[files]]` need a start script, which the image or spec cannot run"),
-    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
-    UNREACHABLE_NOT_DISABLED = ("unreachable-not-disabled", Error, "unreachable members are replaced on a resident app"),
-    OVER_CAPACITY = ("over-capacity", Error, "upgrades may start a member beside the one they replace"),
-    MEMBER_DEPENDENCIES = ("member-dependencies", Error, "members depend on each other"),
-    QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, "the health check needs quorum"),
-    MARATHON_HEALTH_CHECKS = ("marathon-health-checks", Warning, "health checks run by Marathon rather than by Mesos"),
-    HOST_PORTS_NOT_OFFERED = ("host-ports-not-offered", Warning, "fixed host ports lie outside the ports the agents offer"),
-    SPREAD_NOT_ENFORCED = ("spread-not-enforced", Warning, "spread is asked for but members are not pinned to distinct hosts"),
-}
+crate::engine::backend::rules_of!("marathon");
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();

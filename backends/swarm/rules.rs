@@ -7,19 +7,7 @@ use crate::engine::backends::docker::engine::health_command;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Service, Spread};
 
-crate::engine::backend::backend_rules! {
-    "swarm",
-    NO_PERSISTENT_VOLUME = ("no-persistent-volume", Error, "the service keeps its data without a persistent volume"),
-    UNPINNED_LOCAL_VOLUME = ("unpinned-local-volume", Error, "a member with a local volume is not pinned to its node"),
-    START_FIRST_UPDATE = ("start-first-update", Error, "start-first updates run two tasks on one volume"),
-    QUORUM_GATED_HEALTH = ("quorum-gated-health", Error, "the task health check needs quorum"),
-    HEALTH_GATES_DISCOVERY = ("health-gates-discovery", Warning, "the liveness check needs peers, and Swarm's health check would hide the member from them"),
-    TOO_FEW_NODES = ("too-few-nodes", Error, "spread is required but fewer distinct nodes than members are given"),
-    ROUTING_MESH_PUBLICATION = ("routing-mesh-publication", Warning, "a port is published through the routing mesh on every node"),
-    NO_RESOURCES = ("no-resources", Warning, "memory or CPU limits are not set"),
-    HEALTH_CHECK_NEEDS_TOOL = ("health-check-needs-tool", Warning, "the health check assumes a tool in the image"),
-    SECRET_AS_FILE = ("secret-as-file", Warning, "a secret reaches the container as a file, not a variable"),
-}
+crate::engine::backend::rules_of!("swarm");
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();

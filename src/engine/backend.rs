@@ -313,29 +313,11 @@ pub fn yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnosti
     crate::output::yaml::to_yaml(value).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
 }
 
-/// Declares one rule of a backend: `backend_rule!("kubernetes", "no-spread", Warning, "summary")`.
-/// Its document is `rules/<name>.md` beside the file that declares it.
-macro_rules! backend_rule {
-    ($backend:literal, $name:literal, $severity:ident, $summary:literal) => {
-        $crate::engine::backend::Rule {
-            id: concat!($backend, "/", $name),
-            severity: $crate::engine::diagnostic::Severity::$severity,
-            summary: $summary,
-            doc: include_str!(concat!("rules/", $name, ".md")),
-        }
+/// Declares a backend's rules, one static each (and `RULES`, `BACKEND`), from its documents:
+/// `rules_of!("swarm")` includes what `build.rs` made of `backends/swarm/rules/*.md`.
+macro_rules! rules_of {
+    ($backend:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/rules-", $backend, ".rs"));
     };
 }
-pub(crate) use backend_rule;
-
-/// Declares a backend's rules, one static each, so that code names a rule the compiler knows,
-/// and `RULES`, all of them in order:
-/// `backend_rules! { "swarm", NO_RESOURCES = ("no-resources", Warning, "summary"), ... }`.
-macro_rules! backend_rules {
-    ($backend:literal, $($rule:ident = ($name:literal, $severity:ident, $summary:literal)),+ $(,)?) => {
-        $(pub static $rule: $crate::engine::backend::Rule =
-            $crate::engine::backend::backend_rule!($backend, $name, $severity, $summary);)+
-        pub static RULES: &[&$crate::engine::backend::Rule] = &[$(&$rule),+];
-        pub const BACKEND: &str = $backend;
-    };
-}
-pub(crate) use backend_rules;
+pub(crate) use rules_of;

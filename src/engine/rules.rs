@@ -4,14 +4,7 @@
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Quorum, Service};
 
-crate::engine::backend::backend_rules! {
-    "spec",
-    LITERAL_SECRET = ("literal-secret", Warning, "an `env` value that looks like a secret is written literally"),
-    MUTABLE_IMAGE_TAG = ("mutable-image-tag", Warning, "the image is `latest` or untagged"),
-    SECRET_FILE_READABLE = ("secret-file-readable", Warning, "a secret file's mode lets other users read it"),
-    FILE_IN_VOLUME = ("file-in-volume", Warning, "a file is placed inside a persistent volume's path"),
-    QUORUM_SIZE = ("quorum-size", Warning, "a majority quorum with an even number of, or fewer than 3, replicas"),
-}
+crate::engine::backend::rules_of!("spec");
 
 /// Words of an env name that mark a secret (`DB_PASSWORD`, `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`).
 const SECRET_WORDS: [&str; 8] = [

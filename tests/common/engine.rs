@@ -57,6 +57,11 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The engine for this test alone, or `None` (a loud skip) when no engine answers.
+pub fn exclusive_engine() -> Option<MutexGuard<'static, ()>> {
+    engine().then(exclusive)
+}
+
 pub fn unique() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -112,6 +112,16 @@ pub fn compile_ok(dir: &Path, spec: &str, extra: &[&str]) -> Output {
     output
 }
 
+/// Compiles `examples/<name>.toml` into `out` of a new directory; returns the directory and `out`.
+#[track_caller]
+pub fn compile_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join(format!("examples/{name}.toml"));
+    compile_ok(dir.path(), spec.to_str().unwrap(), extra);
+    let out = dir.path().join("out");
+    (dir, out)
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -168,10 +168,9 @@ fn volumes_of(name: &str, members: usize) -> Vec<String> {
 
 #[test]
 fn compose_keeps_every_record_through_down_up_and_a_total_crash() {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     let Some(compose) = tool("docker-compose") else {
         return;
     };
@@ -234,10 +233,9 @@ fn compose_keeps_every_record_through_down_up_and_a_total_crash() {
 
 #[test]
 fn run_sh_is_safe_to_rerun_and_survives_a_total_crash() {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     let dir = tempfile::tempdir().unwrap();
     let name = format!("bdd{}", unique());
     let base = free_ports();
@@ -294,10 +292,9 @@ fn run_sh_is_safe_to_rerun_and_survives_a_total_crash() {
 
 #[test]
 fn swarm_keeps_a_pinned_member_and_its_data() {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     let Some(swarm) = Swarm::init() else {
         return;
     };
@@ -353,10 +350,9 @@ fn swarm_keeps_a_pinned_member_and_its_data() {
 /// plain `down` and `up`. That is what `compose/no-persistent-volume` refuses.
 #[test]
 fn without_the_volume_rule_the_data_is_lost() {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     let Some(compose) = tool("docker-compose") else {
         return;
     };

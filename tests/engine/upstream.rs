@@ -705,10 +705,9 @@ fn assert_clean(software: &Software) {
 }
 
 fn scenario(software: &'static Software, backend: Backend) {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     let swarm = match backend {
         Backend::Swarm => match Swarm::init() {
             Some(swarm) => Some(swarm),
@@ -927,10 +926,9 @@ fn edited_example(dir: &Path, example: &str, edit: impl Fn(String) -> String) ->
 /// members never find each other.
 #[test]
 fn etcd_with_a_health_check_that_gates_swarm_dns_never_forms() {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     let Some(swarm) = Swarm::init() else {
         return;
     };
@@ -994,10 +992,9 @@ fn etcd_with_a_health_check_that_gates_swarm_dns_never_forms() {
 /// plain `down` and `up` loses every acknowledged key.
 #[test]
 fn redis_without_its_volume_loses_every_key() {
-    if !engine() {
+    let Some(_engine) = exclusive_engine() else {
         return;
-    }
-    let _engine = exclusive();
+    };
     images();
     assert_clean(&REDIS);
     let dir = tempfile::tempdir().unwrap();

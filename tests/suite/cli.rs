@@ -1006,18 +1006,7 @@ fn a_backends_need_names_the_backend_and_how_to_leave_it_out() {
 /// arguments is that argv, whatever the image's own entrypoint is.
 #[test]
 fn every_backend_runs_the_init_command_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let spec = root().join("examples/cockroachdb.toml");
-    berth_ok(
-        &[
-            "compile",
-            spec.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &root(),
-    );
+    let (_dir, out) = compile_example("cockroachdb", &[]);
     let expected = |mut argv: Vec<String>, backend: &str| {
         // `[init] done_output` wraps the command: `/bin/sh -c SCRIPT berth-init COMMAND...`.
         if let Some(at) = argv.iter().position(|w| w == "berth-init") {
@@ -1106,20 +1095,7 @@ fn every_backend_runs_the_init_command_as_written() {
 /// that output, passes other failures and successes through, and prints what the command printed.
 #[test]
 fn init_done_output_makes_a_second_run_succeed() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let spec = root().join("examples/cockroachdb.toml");
-    berth_ok(
-        &[
-            "compile",
-            spec.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--backend",
-            "marathon",
-        ],
-        &root(),
-    );
+    let (_dir, out) = compile_example("cockroachdb", &["--backend", "marathon"]);
     let job: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("marathon/cockroachdb-init.metronome.json")).unwrap(),
     )

@@ -210,12 +210,7 @@ fn the_report_matches_its_schema() {
     let path = dir.path().join("out/berth-report.json");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let cockroach = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "cockroachdb")
-        .unwrap();
+    let cockroach = report_service(&report, "cockroachdb");
     let kubernetes = &cockroach["backends"]["kubernetes"];
     assert!(
         kubernetes["files"]
@@ -226,12 +221,7 @@ fn the_report_matches_its_schema() {
     );
     // Without `[tls]`, no certificate names; with it, each member's stable name.
     assert_eq!(kubernetes["tls_names"], serde_json::json!([]));
-    let everything = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "everything")
-        .unwrap();
+    let everything = report_service(&report, "everything");
     assert!(
         everything["backends"]["kubernetes"]["tls_names"]
             .as_array()
@@ -241,12 +231,7 @@ fn the_report_matches_its_schema() {
         "{}",
         everything["backends"]["kubernetes"]["tls_names"]
     );
-    let etcd = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "etcd")
-        .unwrap();
+    let etcd = report_service(&report, "etcd");
     let allowed = etcd["backends"]["docker"]["diagnostics"]
         .as_array()
         .unwrap()
@@ -606,4 +591,14 @@ fn every_realized_concern_shows_in_the_output() {
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// One service's entry in `berth-report.json`.
+fn report_service<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap()
 }
