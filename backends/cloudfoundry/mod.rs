@@ -137,19 +137,9 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-crate::engine::backend::lowering!(
-    CloudFoundry,
-    Settings,
-    settings,
-    rules::check,
-    concerns::concerns,
-    lowered;
-    fn warm_up(&self) {
-        SCRIPTS.engine();
-    }
-);
+crate::engine::backend::lowering!(CloudFoundry, Settings, settings, scripts: SCRIPTS);
 
-/// Every file of the backend, once its rules let the service through.
+/// Every file, once the rules let the service through.
 fn lowered(
     service: &Service,
     settings: &Settings,
@@ -326,15 +316,11 @@ fn manifest(
     let mut steps = Vec::new();
     let (mut env, instance_env) = environment(service, &identity)?;
     let services = volume_services(service, settings, &mut steps);
-    let mut argv = Vec::new();
-    for t in service
-        .container
-        .command
+    let argv: Vec<String> = service
+        .render_argv(&identity)?
         .iter()
-        .chain(&service.container.args)
-    {
-        argv.push(shell_word(&service.render(t, &identity)?));
-    }
+        .map(|w| shell_word(w))
+        .collect();
     if files_placeable(service) {
         // A secret file's content comes from a variable that `cf push --vars-file` fills.
         let placements =

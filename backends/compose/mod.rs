@@ -6,6 +6,7 @@ mod rules;
 
 use crate::engine::backend::{Lowered, OutputFile, header_comment, yaml_text};
 use crate::engine::backends::docker::engine::{self, Publish};
+use crate::engine::backends::docker::read_publish;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
@@ -13,16 +14,9 @@ use std::collections::BTreeMap;
 
 pub struct Compose;
 
-crate::engine::backend::lowering!(
-    Compose,
-    Publish,
-    |input| crate::engine::backends::docker::read_publish(input, rules::BACKEND),
-    rules::check,
-    concerns::concerns,
-    lowered
-);
+crate::engine::backend::lowering!(Compose, Publish, |i| read_publish(i, rules::BACKEND));
 
-/// Every file of the backend, once its rules let the service through.
+/// Every file, once the rules let the service through.
 fn lowered(
     service: &Service,
     publish: &Publish,

@@ -63,19 +63,9 @@ impl PublishOptions {
     }
 }
 
-crate::engine::backend::lowering!(
-    Docker,
-    Publish,
-    |input| read_publish(input, rules::BACKEND),
-    rules::check,
-    concerns::concerns,
-    lowered;
-    fn warm_up(&self) {
-        SCRIPTS.engine();
-    }
-);
+crate::engine::backend::lowering!(Docker, Publish, |i| read_publish(i, rules::BACKEND), scripts: SCRIPTS);
 
-/// Every file of the backend, once its rules let the service through.
+/// Every file, once the rules let the service through.
 fn lowered(
     service: &Service,
     publish: &Publish,
@@ -428,15 +418,7 @@ fn push_command(
     identity: &Identity,
     files: &files::MemberFiles,
 ) -> Result<(), Vec<Diagnostic>> {
-    let mut words = Vec::new();
-    for t in service
-        .container
-        .command
-        .iter()
-        .chain(&service.container.args)
-    {
-        words.push(service.render(t, identity)?);
-    }
+    let mut words = service.render_argv(identity)?;
     if !files.placements.is_empty() {
         words = crate::model::start::wrap(&crate::model::start::steps(&files.placements), words);
     }

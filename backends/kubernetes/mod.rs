@@ -81,16 +81,9 @@ pub enum ZoneSpread {
     None,
 }
 
-crate::engine::backend::lowering!(
-    Kubernetes,
-    Settings,
-    settings,
-    rules::check,
-    concerns::concerns,
-    lowered
-);
+crate::engine::backend::lowering!(Kubernetes, Settings, settings);
 
-/// Every file of the backend, once its rules let the service through.
+/// Every file, once the rules let the service through.
 fn lowered(
     service: &Service,
     settings: &Settings,

@@ -175,14 +175,11 @@ const END_OF_LIFE: &str = "DC/OS reached its end of life in 2021 and Apache Meso
 crate::engine::backend::lowering!(
     Marathon,
     Settings,
-    settings,
-    rules::check,
-    concerns::concerns,
-    lowered;
+    settings;
     const STATUS: Option<&'static str> = Some(END_OF_LIFE);
 );
 
-/// Every file of the backend, once its rules let the service through.
+/// Every file, once the rules let the service through.
 fn lowered(
     service: &Service,
     settings: &Settings,
@@ -259,15 +256,7 @@ fn member_app(
 ) -> Result<App, Vec<Diagnostic>> {
     let name = service.name();
     let identity = Identity::new(Some(member), members);
-    let mut words = Vec::new();
-    for t in service
-        .container
-        .command
-        .iter()
-        .chain(&service.container.args)
-    {
-        words.push(service.render(t, &identity)?);
-    }
+    let mut words = service.render_argv(&identity)?;
     let mut parameters = Vec::new();
     let mut env = BTreeMap::new();
     let mut secrets = BTreeMap::new();

@@ -153,19 +153,9 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-crate::engine::backend::lowering!(
-    Swarm,
-    Settings,
-    settings,
-    rules::check,
-    concerns::concerns,
-    lowered;
-    fn warm_up(&self) {
-        SCRIPTS.engine();
-    }
-);
+crate::engine::backend::lowering!(Swarm, Settings, settings, scripts: SCRIPTS);
 
-/// Every file of the backend, once its rules let the service through.
+/// Every file, once the rules let the service through.
 fn lowered(
     service: &Service,
     settings: &Settings,

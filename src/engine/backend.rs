@@ -264,12 +264,18 @@ impl<L: Lowering> Backend for L {
     }
 }
 
-/// Implements [`Lowering`] for a backend's unit struct from the module's `rules` (its `BACKEND`
-/// name and `RULES`) and the function of each step, all taking the backend's settings:
-/// `lowering!(Swarm, Settings, settings, rules::check, concerns::concerns, lowered)`. Whatever
-/// else the backend sets (`warm_up`, `STATUS`) follows a `;`.
+/// Implements [`Lowering`] for a backend's unit struct from its settings type, the function that
+/// reads them, and, by convention, its module's `rules` (`BACKEND`, `RULES` and `check`),
+/// `concerns::concerns` and `lowered`, each taking the settings: `lowering!(Swarm, Settings,
+/// settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
+/// compiled ahead; whatever else it sets (`STATUS`) follows a `;`.
 macro_rules! lowering {
-    ($backend:ident, $settings:ty, $read:expr, $check:path, $concerns:path, $lower:path $(; $($rest:tt)*)?) => {
+    ($backend:ident, $settings:ty, $read:expr, scripts: $scripts:ident) => {
+        $crate::engine::backend::lowering!($backend, $settings, $read; fn warm_up(&self) {
+            $scripts.engine();
+        });
+    };
+    ($backend:ident, $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {
         impl $crate::engine::backend::Lowering for $backend {
             const NAME: &'static str = rules::BACKEND;
             const RULES: &'static [&'static $crate::engine::backend::Rule] = rules::RULES;
@@ -285,14 +291,14 @@ macro_rules! lowering {
                 service: &$crate::model::Service,
                 settings: &$settings,
             ) -> Vec<$crate::engine::diagnostic::Diagnostic> {
-                $check(service, settings)
+                rules::check(service, settings)
             }
             fn concerns(
                 &self,
                 service: &$crate::model::Service,
                 settings: &$settings,
             ) -> Vec<$crate::model::concern::Realization> {
-                $concerns(service, settings)
+                concerns::concerns(service, settings)
             }
             fn lower(
                 &self,
@@ -300,7 +306,7 @@ macro_rules! lowering {
                 settings: &$settings,
                 diagnostics: &[$crate::engine::diagnostic::Diagnostic],
             ) -> Result<$crate::engine::backend::Lowered, Vec<$crate::engine::diagnostic::Diagnostic>> {
-                $lower(service, settings, diagnostics)
+                lowered(service, settings, diagnostics)
             }
             $($($rest)*)?
         }

@@ -450,6 +450,20 @@ impl Service {
         self.templates.render_member(template, identity)
     }
 
+    /// The member's command line: `container.command` then `container.args`, rendered for it.
+    pub fn render_argv(
+        &self,
+        identity: &Identity,
+    ) -> Result<Vec<String>, crate::engine::diagnostic::Diagnostic> {
+        let container = &self.container;
+        container
+            .command
+            .iter()
+            .chain(&container.args)
+            .map(|t| self.render(t, identity))
+            .collect()
+    }
+
     /// Renders a string option of a backend (params only, no `self`/`peers`).
     pub fn render_option(
         &self,

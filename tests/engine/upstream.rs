@@ -160,14 +160,8 @@ const QUEUE: &str = "berth-acks";
 const PASSWORD: &str = "berth-e2e-password";
 
 fn run(command: &mut Command) -> Output {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?}: {}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
+    let what = format!("{command:?}");
+    run_ok(command, &what)
 }
 
 /// One example deployed with one backend, and the client container next to it.

@@ -324,6 +324,10 @@ fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool
     let sts = || w.objects("StatefulSet").pop().unwrap_or_default();
     let pod = || sts()["spec"]["template"]["spec"].clone();
     let container = || pod()["containers"][0].clone();
+    let mounts_a_secret = || {
+        let volumes = pod()["volumes"].as_array().cloned().unwrap_or_default();
+        volumes.iter().any(|v| v["secret"].is_object())
+    };
     let compose = || w.members("compose/compose.yaml");
     let stack = || w.members("swarm/stack.yaml");
     let app = || w.yaml("cloudfoundry/manifest.yml")["applications"][0].clone();
@@ -388,22 +392,9 @@ fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool
                 .unwrap_or_default()
                 .iter()
                 .any(|e| e["valueFrom"]["secretKeyRef"].is_object())
-                || pod()["volumes"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|v| v["secret"].is_object())
+                || mounts_a_secret()
         }
-        ("kubernetes", "files") => {
-            !w.objects("ConfigMap").is_empty()
-                || pod()["volumes"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|v| v["secret"].is_object())
-        }
+        ("kubernetes", "files") => !w.objects("ConfigMap").is_empty() || mounts_a_secret(),
         ("kubernetes", "tls-names") => pod()["volumes"]
             .as_array()
             .cloned()

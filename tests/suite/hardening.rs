@@ -284,31 +284,24 @@ fn force_replaces_a_foreign_file_only_when_asked() {
     std::fs::create_dir_all(dir.path().join("out/kubernetes")).unwrap();
     std::fs::write(dir.path().join("out/kubernetes/Kustomization"), "mine").unwrap();
     let spec = root().join("examples/cockroachdb.toml");
-    let args = [
-        "compile",
-        spec.to_str().unwrap(),
-        "--out",
-        "out",
-        "--backend",
-        "kubernetes",
-    ];
-    assert_eq!(berth(&args, dir.path()).status.code(), Some(2));
+    let spec = spec.to_str().unwrap();
+    assert_exit(
+        &compile_in(dir.path(), spec, &["--backend", "kubernetes"]),
+        2,
+        &[],
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/kubernetes/Kustomization")).unwrap(),
         "mine"
     );
-    let forced: Vec<&str> = args.iter().copied().chain(["--force"]).collect();
-    assert_eq!(berth(&forced, dir.path()).status.code(), Some(0));
+    compile_ok(dir.path(), spec, &["--backend", "kubernetes", "--force"]);
     assert!(
         std::fs::read_to_string(dir.path().join("out/kubernetes/Kustomization"))
             .unwrap()
             .contains("resources:")
     );
-    assert_eq!(
-        berth(&args, dir.path()).status.code(),
-        Some(0),
-        "the file is berth's now"
-    );
+    // The file is berth's now: no `--force` needed.
+    compile_ok(dir.path(), spec, &["--backend", "kubernetes"]);
 }
 
 /// Interrupt a write after each possible number of renames: the directory holds either no

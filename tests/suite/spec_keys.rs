@@ -13,17 +13,9 @@ fn load(dir: &Path, file: &str) -> Value {
 
 /// Compiles for Kubernetes, where every key of the spec has a place.
 fn compile_spec(dir: &Path, spec: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "compile",
-        spec.to_str().unwrap(),
-        "--out",
-        "out",
-        "--backend",
-        "kubernetes",
-    ];
+    let mut args = vec!["--backend", "kubernetes"];
     args.extend(extra);
-    let output = berth_ok(&args, dir);
-    stderr(&output)
+    stderr(&compile_ok(dir, spec.to_str().unwrap(), &args))
 }
 
 #[test]
