@@ -122,6 +122,15 @@ pub fn compile_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, PathBu
     (dir, out)
 }
 
+/// Where and how the snapshots are kept: one file per example and backend under `snapshots/`.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

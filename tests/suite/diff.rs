@@ -43,11 +43,7 @@ fn every_backend_reports_every_concern_once() {
 
 #[test]
 fn diff_tables_match_their_snapshots() {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root().join("snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
+    snapshot_settings().bind(|| {
         for (name, spec) in examples() {
             for format in ["text", "json", "markdown"] {
                 let output = berth_ok(

@@ -21,11 +21,7 @@ fn backends_of(spec: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn every_example_and_backend_matches_its_snapshot() {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root().join("snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.bind(|| {
+    snapshot_settings().bind(|| {
         for (example, path) in examples() {
             for backend in backends_of(&path) {
                 let outcome = compile(&Request {
