@@ -1,7 +1,8 @@
 //! Declares every rule from its document, so that a rule's id, severity and summary have one
-//! source: `backends/<backend>/rules/<name>.md` (and `src/engine/rules/<name>.md` for the spec's
-//! own rules) becomes a static `Rule` named after the file (`no-persistent-volume.md` →
-//! `NO_PERSISTENT_VOLUME`) in `$OUT_DIR/rules-<backend>.rs`, which `rules_of!` includes. Code
+//! source: `backends/<backend>/rules/<name>.md` (`src/engine/rules/` for the spec's own rules,
+//! `src/import/rules/` for `berth import`'s) becomes a static `Rule` named after the file
+//! (`no-persistent-volume.md` → `NO_PERSISTENT_VOLUME`) in `$OUT_DIR/rules-<backend>.rs`, which
+//! `rules_of!` includes. Code
 //! refers to the statics, so a check without a document does not compile, and a document
 //! without its `Severity:` or `Summary:` line fails the build with the file named.
 
@@ -11,7 +12,10 @@ use std::path::{Path, PathBuf};
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let mut folders = vec![("spec".to_string(), root.join("src/engine/rules"))];
+    let mut folders = vec![
+        ("spec".to_string(), root.join("src/engine/rules")),
+        ("import".to_string(), root.join("src/import/rules")),
+    ];
     for entry in std::fs::read_dir(root.join("backends")).unwrap() {
         let backend = entry.unwrap().path();
         let name = backend.file_name().unwrap().to_str().unwrap().to_string();

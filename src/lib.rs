@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod import;
 pub mod language;
 pub mod model;
 pub mod output;

@@ -103,26 +103,28 @@ pub fn health_command(service: &Service, check: &Check) -> (HealthCommand, Optio
     let port = |name: &str| service.port(name).map(|p| p.port).unwrap_or(0);
     match &check.action {
         CheckAction::Exec { argv } => (HealthCommand::Exec(argv.clone()), None),
-        CheckAction::Http { path, port: name } => {
-            let url = shell_quote(&format!("http://127.0.0.1:{}{}", port(name), path));
-            let timeout = check.timeout;
-            (
-                HealthCommand::Shell(format!(
-                    "curl -fsS --max-time {timeout} {url} >/dev/null || wget -q -T {timeout} -O /dev/null {url}"
-                )),
-                Some("`curl` or `wget` and `/bin/sh`"),
-            )
-        }
-        CheckAction::Tcp { port: name } => {
-            let port = port(name);
-            (
-                HealthCommand::Shell(format!(
-                    "nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'"
-                )),
-                Some("`nc` or `bash` and `/bin/sh`"),
-            )
-        }
+        CheckAction::Http { path, port: name } => (
+            HealthCommand::Shell(http_probe(port(name), path, check.timeout)),
+            Some("`curl` or `wget` and `/bin/sh`"),
+        ),
+        CheckAction::Tcp { port: name } => (
+            HealthCommand::Shell(tcp_probe(port(name))),
+            Some("`nc` or `bash` and `/bin/sh`"),
+        ),
     }
+}
+
+/// The shell line of an `http` check on one engine.
+pub fn http_probe(port: u16, path: &str, timeout: u64) -> String {
+    let url = shell_quote(&format!("http://127.0.0.1:{port}{path}"));
+    format!(
+        "curl -fsS --max-time {timeout} {url} >/dev/null || wget -q -T {timeout} -O /dev/null {url}"
+    )
+}
+
+/// The shell line of a `tcp` check on one engine.
+pub fn tcp_probe(port: u16) -> String {
+    format!("nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'")
 }
 
 /// A string for a compose-format file: compose and `docker stack deploy` interpolate `$` in every

@@ -4,6 +4,7 @@
 
 mod build;
 mod docs;
+mod import;
 mod init;
 mod show;
 
@@ -84,6 +85,20 @@ enum Command {
         /// Where to write the spec (default: NAME.toml here).
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Write a spec for each stateful service of a Compose file, and report the file's mistakes.
+    Import {
+        /// The Compose file (`compose.yaml`, `docker-compose.yml`).
+        file: PathBuf,
+        /// Import this service (repeatable; a member's name imports its cluster); default: every
+        /// service that keeps data.
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+        /// The spec to write (one service), or the directory for `<name>.toml` (default: here).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Print a rule's document; without RULE, the concerns and the backends.
     Explain { rule: Option<String> },
@@ -316,6 +331,12 @@ pub fn main() -> i32 {
             template,
             output,
         } => init::init(&ui, name.as_deref(), &template, output.as_deref()),
+        Command::Import {
+            file,
+            services,
+            out,
+            format,
+        } => import::import(&ui, &file, &services, out.as_deref(), format),
         Command::Explain { rule } => docs::explain(rule.as_deref()),
         Command::Rules { backend, format } => docs::rules(backend.as_deref(), format),
         Command::Schema => docs::schema(),

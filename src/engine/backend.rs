@@ -47,6 +47,28 @@ impl Rule {
 }
 
 impl Rule {
+    /// A finding of this rule about a file that is not a spec (`berth import`'s Compose file),
+    /// where no `[[allow]]` can lift it.
+    pub fn report(
+        &self,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            code: self.id.to_string(),
+            origin: Origin::Rule,
+            severity: self.severity,
+            message: message.into(),
+            span: Some(span),
+            label: label.into(),
+            help: Some(help.into()),
+            allowed_because: None,
+            origins: Vec::new(),
+        }
+    }
+
     /// Fires `no-persistent-volume`, which every backend keeps, when no volume keeps the data:
     /// `where_data_lives` says what the platform does with it instead.
     pub fn fire_without_volume(

@@ -30,6 +30,7 @@ errors! {
     "spec/invalid-template": "a template that does not parse or does not render", "correct the template; `docs/spec.md` lists its context";
     "spec/port-collision": "two ports share a number and protocol", "give each port its own number";
     "cli/usage": "the command line asks for something berth cannot do", "change the arguments as the help says; `berth help` lists them";
+    "import/compose": "the Compose file cannot be read (YAML, interpolation or `extends`)", "correct the file at the place shown; `docker compose config` shows how compose reads it";
     "init/template": "an `init` template does not pass its own rules (a bug of berth's)", "report it, naming the template";
     "cli/io": "a file named on the command line cannot be read", "check the path and its permissions";
     "output/io": "the output directory cannot be written; nothing was written", "fix the cause the message names (space, permissions, a read-only filesystem)";

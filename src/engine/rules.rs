@@ -18,6 +18,14 @@ const SECRET_WORDS: [&str; 8] = [
     "CREDENTIALS",
 ];
 
+/// Whether an environment variable's name marks a secret (`DB_PASSWORD`, `API_TOKEN`).
+pub fn looks_like_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper
+        .split(['_', '.', '-'])
+        .any(|word| SECRET_WORDS.contains(&word))
+}
+
 pub fn check(service: &Service) -> Vec<Diagnostic> {
     let mut found = image_reference(service);
     found.extend(quorum_size(service));
@@ -26,8 +34,7 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
         let EnvValue::Literal(value) = &var.value else {
             continue;
         };
-        let upper = var.name.to_ascii_uppercase();
-        if value.source.is_empty() || !upper.split('_').any(|word| SECRET_WORDS.contains(&word)) {
+        if value.source.is_empty() || !looks_like_secret(&var.name) {
             continue;
         }
         found.push(LITERAL_SECRET.fire(

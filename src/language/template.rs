@@ -68,6 +68,7 @@ impl Templates {
         engine.set_strict_mode(true);
         engine.register_escape_fn(handlebars::no_escape);
         engine.register_helper("join", Box::new(join_helper));
+        engine.register_helper("add", Box::new(add_helper));
         let mut base = Map::new();
         base.insert("name".into(), Value::String(name.to_string()));
         base.insert("params".into(), Value::Object(params));
@@ -234,6 +235,34 @@ impl TemplateFailure {
             .at(span, "in this template")
             .help(self.help)
     }
+}
+
+/// `{{add A B}}`: the sum of two integers, or of integers written as strings (`self.ordinal`):
+/// `{{add self.ordinal 1}}` counts members from 1, as ZooKeeper's and Kafka's ids do.
+fn add_helper(
+    helper: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let integer = |index: usize| -> Result<i64, RenderErrorReason> {
+        let param = helper
+            .param(index)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex("add", index))?;
+        match param.value() {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            RenderErrorReason::Other(
+                "`add` needs integers; on Kubernetes `self.ordinal` is known only inside the pod, so it cannot be added to".into(),
+            )
+        })
+    };
+    out.write(&(integer(0)? + integer(1)?).to_string())?;
+    Ok(())
 }
 
 /// `{{join LIST "SEP"}}`: the items of a list of strings or numbers, separated by SEP.

@@ -285,18 +285,7 @@ impl Init {
             .map(|t| service.render(t, identity))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(done) = &self.done_output {
-            // Double quotes only: the script is quoted again by the backends that run it in a
-            // shell command line (Cloud Foundry's task).
-            let pattern: String = done
-                .chars()
-                .flat_map(|c| match c {
-                    '"' | '$' | '`' | '\\' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect();
-            let script = format!(
-                "out=$(\"$@\" 2>&1); status=$?; printf \"%s\\n\" \"$out\"; case $out in *\"{pattern}\"*) echo \"berth: initialized before\"; exit 0 ;; esac; exit \"$status\""
-            );
+            let script = done_output_script(done);
             let mut wrapped = vec![
                 "/bin/sh".to_string(),
                 "-c".to_string(),
@@ -324,6 +313,23 @@ pub struct Allow {
     pub rule: String,
     pub reason: String,
     pub span: Option<Span>,
+}
+
+/// The `/bin/sh -c` script that runs `[init] command` (its `"$@"`) and succeeds when its output
+/// says the cluster was initialized before.
+pub fn done_output_script(done: &str) -> String {
+    // Double quotes only: the script is quoted again by the backends that run it in a shell
+    // command line (Cloud Foundry's task).
+    let pattern: String = done
+        .chars()
+        .flat_map(|c| match c {
+            '"' | '$' | '`' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!(
+        "out=$(\"$@\" 2>&1); status=$?; printf \"%s\\n\" \"$out\"; case $out in *\"{pattern}\"*) echo \"berth: initialized before\"; exit 0 ;; esac; exit \"$status\""
+    )
 }
 
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the

@@ -1,0 +1,152 @@
+//! `berth import FILE`: writes the specs `crate::import` made of a Compose file, and reports the
+//! file's mistakes (human on stderr, or one JSON document on stdout). Never overwrites a file:
+//! every target is checked before the first is written.
+
+use super::{Format, Ui};
+use crate::engine::diagnostic::{self, Diagnostic};
+use crate::import::Import;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+pub fn import(ui: &Ui, file: &Path, wanted: &[String], out: Option<&Path>, format: Format) -> i32 {
+    let import = match crate::import::import(file, wanted) {
+        Ok(import) => import,
+        Err((error, sources)) => {
+            report(ui, &[error], &sources, format, &[], &[]);
+            return 2;
+        }
+    };
+    let targets = match targets(&import, out) {
+        Ok(targets) => targets,
+        Err(error) => return ui.fail(error, format),
+    };
+    if let Some(taken) = targets.iter().find(|t| t.exists()) {
+        let error = Diagnostic::input(
+            "cli/usage",
+            format!(
+                "`{}` exists; berth import never overwrites a file",
+                taken.display()
+            ),
+        )
+        .help("move it away, or choose another `--out`");
+        return ui.fail(error, format);
+    }
+    for (i, (spec, path)) in import.specs.iter().zip(&targets).enumerate() {
+        if let Err(e) = std::fs::write(path, &spec.text) {
+            // Nothing half-done: the specs this import wrote go again.
+            for written in &targets[..i] {
+                let _ = std::fs::remove_file(written);
+            }
+            let error = Diagnostic::input(
+                "output/io",
+                format!(
+                    "cannot write `{}`: {e}; nothing was written",
+                    path.display()
+                ),
+            );
+            return ui.fail(error, format);
+        }
+    }
+    report(
+        ui,
+        &import.findings,
+        &import.sources,
+        format,
+        &import_summary(&import, &targets),
+        &import.skipped,
+    );
+    0
+}
+
+/// Where each spec goes: `--out` itself for one spec, else `<name>.toml` in `--out` (a
+/// directory) or here.
+fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnostic> {
+    if import.specs.is_empty() {
+        return Err(
+            Diagnostic::input("cli/usage", "no stateful service in the Compose file")
+                .help("name the services to import with `--service NAME`"),
+        );
+    }
+    let named = |dir: &Path| {
+        import
+            .specs
+            .iter()
+            .map(|s| dir.join(format!("{}.toml", s.name)))
+            .collect()
+    };
+    Ok(match out {
+        Some(path) if import.specs.len() == 1 && !path.is_dir() => vec![path.to_path_buf()],
+        Some(dir) if dir.is_dir() => named(dir),
+        Some(path) => {
+            return Err(Diagnostic::input(
+                "cli/usage",
+                format!(
+                    "{} specs to write, and `{}` is not a directory",
+                    import.specs.len(),
+                    path.display()
+                ),
+            )
+            .help("give `--out` an existing directory, or import one service with `--service`"));
+        }
+        None => named(Path::new(".")),
+    })
+}
+
+fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<(String, PathBuf, Vec<String>)> {
+    import
+        .specs
+        .iter()
+        .zip(targets)
+        .map(|(s, t)| (s.name.clone(), t.clone(), s.services.clone()))
+        .collect()
+}
+
+fn report(
+    ui: &Ui,
+    findings: &[Diagnostic],
+    sources: &crate::language::source::Sources,
+    format: Format,
+    written: &[(String, PathBuf, Vec<String>)],
+    skipped: &[(String, String)],
+) {
+    match format {
+        Format::Human => {
+            let shown: Vec<Diagnostic> = findings
+                .iter()
+                .filter(|d| !ui.quiet || d.is_input_error())
+                .cloned()
+                .collect();
+            if !shown.is_empty() {
+                eprint!(
+                    "{}",
+                    diagnostic::render(
+                        &shown,
+                        sources,
+                        ui.colored(std::io::stderr().is_terminal())
+                    )
+                );
+            }
+            for (name, path, services) in written {
+                ui.info(&format!(
+                    "wrote {} (`{name}`, from {})",
+                    path.display(),
+                    services.join(", ")
+                ));
+            }
+            for (service, why) in skipped {
+                ui.info(&format!("skipped {service}: {why}"));
+            }
+        }
+        Format::Json => {
+            let document = serde_json::json!({
+                "specs": written.iter().map(|(name, path, services)| serde_json::json!({"name": name, "path": path, "services": services})).collect::<Vec<_>>(),
+                "skipped": skipped.iter().map(|(service, why)| serde_json::json!({"service": service, "reason": why})).collect::<Vec<_>>(),
+                "diagnostics": findings.iter().map(|d| diagnostic::to_json(d, sources)).collect::<Vec<_>>(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).expect("JSON values serialize")
+            );
+        }
+    }
+}

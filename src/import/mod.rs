@@ -1,0 +1,161 @@
+//! `berth import`: a Compose file read back into specs. Reads the file (`yaml`, with
+//! interpolation in `interpolate` and `extends` in `compose`), finds the stateful services and
+//! the members of one cluster (`cluster`), writes one commented spec each (`spec`, `write`), and
+//! reports the Compose file's own mistakes by rule id (`rules`). Uses `language` (spans, sources)
+//! and `engine` (diagnostics, rules); the specs it writes go through the usual pipeline afterwards.
+
+pub mod cluster;
+pub mod compose;
+pub mod interpolate;
+pub mod known;
+pub mod rules;
+pub mod spec;
+pub mod write;
+pub mod yaml;
+
+use crate::engine::diagnostic::Diagnostic;
+use crate::language::source::Sources;
+use cluster::Cluster;
+use compose::{MountKind, Service};
+use std::path::Path;
+
+/// What an import made of a Compose file.
+pub struct Import {
+    pub sources: Sources,
+    pub specs: Vec<spec::Imported>,
+    /// Services not imported, with why.
+    pub skipped: Vec<(String, String)>,
+    pub findings: Vec<Diagnostic>,
+}
+
+/// Reads `path` and writes a spec for each stateful service, or for each of `wanted`.
+pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sources)> {
+    let mut sources = Sources::default();
+    let file = match compose::read(path, &mut sources) {
+        Ok(file) => file,
+        Err((message, span)) => {
+            let error = Diagnostic::input("import/compose", message)
+                .at(span, "here")
+                .help(
+                    "correct the Compose file; `docker compose config` shows how compose reads it",
+                );
+            return Err((error, sources));
+        }
+    };
+    let clusters = cluster::group(&file);
+    let inits = init_services(&clusters);
+    for name in wanted {
+        let known = clusters
+            .iter()
+            .any(|c| c.name == *name || c.members.iter().any(|m| m.name == *name));
+        if !known {
+            let names: Vec<&str> = file.services.iter().map(|s| s.name.as_str()).collect();
+            let error = Diagnostic::input(
+                "cli/usage",
+                format!("`--service {name}`: the Compose file has no such service"),
+            )
+            .help(format!("name one of: {}", names.join(", ")));
+            return Err((error, sources));
+        }
+    }
+    let source = path.file_name().map_or("the Compose file".into(), |n| {
+        format!("`{}`", n.to_string_lossy())
+    });
+    let mut import = Import {
+        sources: Sources::default(),
+        specs: Vec::new(),
+        skipped: Vec::new(),
+        findings: Vec::new(),
+    };
+    for (index, cluster) in clusters.iter().enumerate() {
+        if inits.iter().any(|(i, _)| *i == index) {
+            continue;
+        }
+        let asked = wanted
+            .iter()
+            .any(|w| *w == cluster.name || cluster.members.iter().any(|m| m.name == *w));
+        let reason = match wanted.is_empty() {
+            true => skip_reason(cluster),
+            false => (!asked).then(|| "not named by `--service`".to_string()),
+        };
+        if let Some(why) = reason {
+            import.skipped.extend(
+                cluster
+                    .members
+                    .iter()
+                    .map(|m| (m.name.clone(), why.clone())),
+            );
+            continue;
+        }
+        let init = inits
+            .iter()
+            .find(|(_, of)| *of == index)
+            .map(|(i, _)| clusters[*i].first());
+        import.findings.extend(rules::check(cluster, &file.dir));
+        import.specs.push(spec::write(&spec::Input {
+            file: &file,
+            cluster,
+            init,
+            source: source.clone(),
+        }));
+    }
+    import.sources = sources;
+    Ok(import)
+}
+
+/// Why a cluster is not a stateful service berth imports unasked: no data of its own.
+fn skip_reason(cluster: &Cluster) -> Option<String> {
+    let first = cluster.first();
+    let image = first
+        .image
+        .as_ref()
+        .map(|i| i.value.as_str())
+        .unwrap_or_default();
+    let keeps_data = first.mounts.iter().any(|m| match m.kind {
+        MountKind::Volume => true,
+        MountKind::Bind => !m.read_only,
+        MountKind::Tmpfs => false,
+    });
+    (!keeps_data && known::software(image).is_none()).then(|| "no volume and not a database berth knows: stateless (name it with `--service` to import it)".into())
+}
+
+/// One-shot services that initialize a cluster: berth's own (`<name>-init`, labelled), or a
+/// service of the cluster's image that depends on its members and does not restart always.
+/// Returns (init's index, cluster's index).
+fn init_services(clusters: &[Cluster]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    for (i, candidate) in clusters.iter().enumerate() {
+        let service = candidate.first();
+        if candidate.members.len() != 1 || !one_shot(service) {
+            continue;
+        }
+        let owner = clusters.iter().enumerate().find(|(j, c)| {
+            *j != i
+                && c.members
+                    .iter()
+                    .any(|m| service.depends_on.iter().any(|d| d.service == m.name))
+                && (same_image(c.first(), service)
+                    || service.labels.get("berth.service") == Some(&c.name))
+        });
+        if let Some((j, _)) = owner {
+            found.push((i, j));
+        }
+    }
+    found
+}
+
+fn one_shot(service: &Service) -> bool {
+    let restarts_always = service
+        .restart
+        .as_ref()
+        .is_some_and(|(p, _)| matches!(p.as_str(), "always" | "unless-stopped" | "deploy:any"));
+    let keeps_data = service
+        .mounts
+        .iter()
+        .any(|m| m.kind == MountKind::Volume && m.source.is_some() && !m.read_only);
+    !restarts_always && !keeps_data && !service.depends_on.is_empty()
+}
+
+fn same_image(a: &Service, b: &Service) -> bool {
+    matches!((&a.image, &b.image), (Some(x), Some(y)) if x.value == y.value)
+}

@@ -1,0 +1,142 @@
+//! What a Compose file gets wrong about a stateful service, by rule id (`import/...`), each
+//! pointing at the line that says it. Each rule's document is `rules/<name>.md`, whose first
+//! `yaml` block triggers it and second does not.
+
+use super::cluster::Cluster;
+use super::compose::{MountKind, Service};
+use super::known;
+use crate::engine::diagnostic::Diagnostic;
+
+crate::engine::backend::rules_of!("import");
+
+/// Every finding about one cluster of the file.
+pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for member in &cluster.members {
+        found.extend(data_in_container(member));
+        found.extend(no_restart_policy(member));
+        found.extend(bind_mount_data(member, dir));
+        found.extend(secrets_in_environment(member));
+        found.extend(gated_on_health(member, cluster));
+    }
+    found.extend(quorum_of_two(cluster));
+    found
+}
+
+fn data_in_container(service: &Service) -> Option<Diagnostic> {
+    let image = &service.image.as_ref()?.value;
+    let software = known::software(image)?;
+    let at_data = service.mounts.iter().find(|m| m.target == software.data);
+    match at_data {
+        Some(m) if m.kind != MountKind::Volume || m.source.is_some() => None,
+        Some(anonymous) => Some(DATA_IN_CONTAINER.report(
+            anonymous.span.clone(),
+            format!(
+                "`{}` keeps its data in an anonymous volume: `up` after `down` starts it empty",
+                service.name
+            ),
+            "anonymous volume",
+            format!(
+                "name the volume: `data:{}`, declared under `volumes`",
+                software.data
+            ),
+        )),
+        None => Some(DATA_IN_CONTAINER.report(
+            service.span.clone(),
+            format!(
+                "`{}` mounts nothing at `{}`: its data lives in the container and goes with it",
+                service.name, software.data
+            ),
+            "no volume for the data",
+            format!("mount a named volume at `{}`", software.data),
+        )),
+    }
+}
+
+fn no_restart_policy(service: &Service) -> Option<Diagnostic> {
+    let missing = match &service.restart {
+        None => true,
+        Some((policy, _)) => policy == "no" || policy == "false",
+    };
+    missing.then(|| {
+        let span = service.restart.as_ref().map_or(service.span.clone(), |(_, s)| s.clone());
+        NO_RESTART_POLICY.report(
+            span,
+            format!("`{}` is not restarted: after a crash or a reboot it stays down until `up` runs again", service.name),
+            "no restart policy",
+            "set `restart: unless-stopped`",
+        )
+    })
+}
+
+fn bind_mount_data(service: &Service, dir: &std::path::Path) -> Vec<Diagnostic> {
+    service
+        .mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Bind && !m.read_only)
+        .filter(|m| !m.source.as_ref().is_some_and(|s| dir.join(s).is_file()))
+        .map(|m| {
+            BIND_MOUNT_DATA.report(
+                m.span.clone(),
+                format!(
+                    "`{}` writes to the host directory `{}`",
+                    service.name,
+                    m.source.as_deref().unwrap_or("?")
+                ),
+                "bind mount of a host directory",
+                format!("mount a named volume at `{}` instead", m.target),
+            )
+        })
+        .collect()
+}
+
+fn secrets_in_environment(service: &Service) -> Vec<Diagnostic> {
+    service
+        .environment
+        .iter()
+        .filter(|(key, _, _)| crate::engine::rules::looks_like_secret(key))
+        .filter_map(|(key, value, span)| {
+            let value = value.as_ref()?;
+            (value.raw.is_literal() && !value.value.is_empty()).then(|| {
+                SECRET_IN_ENVIRONMENT.report(
+                    span.clone(),
+                    format!("`{key}` of `{}` is written in the file", service.name),
+                    "a literal secret",
+                    format!("write `{key}: ${{{key}:?set it}}` and provide it in the environment of `up`"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn gated_on_health(service: &Service, cluster: &Cluster) -> Vec<Diagnostic> {
+    let members: Vec<&str> = cluster.members.iter().map(|m| m.name.as_str()).collect();
+    service
+        .depends_on
+        .iter()
+        .filter(|d| d.condition == "service_healthy" && members.contains(&d.service.as_str()))
+        .map(|d| {
+            MEMBERS_GATED_ON_HEALTH.report(
+                d.span.clone(),
+                format!("`{}` starts only once `{}` is healthy; after every member went down, the cluster may never form", service.name, d.service),
+                "a member waits for a member's health",
+                "remove the dependency: members start together",
+            )
+        })
+        .collect()
+}
+
+fn quorum_of_two(cluster: &Cluster) -> Option<Diagnostic> {
+    let image = &cluster.first().image.as_ref()?.value;
+    (cluster.replicas == 2 && known::software(image)?.majority).then(|| {
+        QUORUM_OF_TWO.report(
+            cluster.first().span.clone(),
+            format!(
+                "`{}` has two members: a majority of two is both, so losing either stops it",
+                cluster.name
+            ),
+            "two members",
+            "run three members, or one",
+        )
+    })
+}
