@@ -21,6 +21,9 @@ fn per_backend_notes(rule: &Rule) -> String {
     if prefix == "spec" {
         return "## Per-backend notes\nThis rule is about the spec itself: it runs once, whatever the backends.\n".to_string();
     }
+    if prefix == "import" {
+        return "## Per-backend notes\nThis rule is about a Compose file that `berth import` reads (`docs/import.md`); the spec it writes\nno longer has the mistake, or says why in a comment.\n".to_string();
+    }
     let siblings: Vec<String> = backends::rules()
         .filter(|r| r.id != rule.id && r.id.split_once('/').is_some_and(|(_, n)| n == name))
         .map(|r| format!("- `{}` ({})", r.id, severity(r)))

@@ -7,7 +7,7 @@ use crate::model::{EnvValue, Quorum, Service};
 crate::engine::backend::rules_of!("spec");
 
 /// Words of an env name that mark a secret (`DB_PASSWORD`, `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`).
-const SECRET_WORDS: [&str; 8] = [
+const SECRET_WORDS: [&str; 9] = [
     "PASSWORD",
     "PASSWD",
     "PASS",
@@ -16,6 +16,7 @@ const SECRET_WORDS: [&str; 8] = [
     "KEY",
     "APIKEY",
     "CREDENTIALS",
+    "COOKIE",
 ];
 
 /// Whether an environment variable's name marks a secret (`DB_PASSWORD`, `API_TOKEN`).

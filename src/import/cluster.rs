@@ -158,6 +158,15 @@ pub fn template(
     modes.iter().find_map(|w| with_ordinal(w))
 }
 
+/// The first member's value as a template, for a string no template gives every member.
+pub fn first_member(
+    value: &Interpolated,
+    names: &[Vec<String>],
+    param: &dyn Fn(&str) -> String,
+) -> String {
+    write(value, 0, names, Mode::SelfAndPeers, param)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Every member name is `peers.[j]`: strings that are the same for every member.
@@ -185,8 +194,9 @@ fn write(
         .collect()
 }
 
-/// Replaces whole-word member names: `host` where the name is an address (`name:port`,
-/// `//name`, `@name`), else `name`.
+/// Replaces whole-word member names with the member's `host`: the name by which it is reached,
+/// which is also what the software calls it, so that one spelling stays consistent on every
+/// backend (on Kubernetes `host` is the member's DNS name under the headless Service).
 fn replace_names(text: &str, me: usize, names: &[Vec<String>], mode: Mode) -> String {
     let escaped = text.replace("{{", "\\{{");
     let mut out = String::new();
@@ -202,17 +212,12 @@ fn replace_names(text: &str, me: usize, names: &[Vec<String>], mode: Mode) -> St
                     if after.starts_with(is_name_char) {
                         continue;
                     }
-                    let address = after.starts_with(':')
-                        && after[1..].starts_with(|c: char| c.is_ascii_digit())
-                        || out.ends_with("//")
-                        || out.ends_with('@');
-                    let field = if address { "host" } else { "name" };
                     let who = if mode == Mode::SelfAndPeers && j == me {
                         "self".to_string()
                     } else {
                         format!("peers.[{j}]")
                     };
-                    out.push_str(&format!("{{{{{who}.{field}}}}}"));
+                    out.push_str(&format!("{{{{{who}.host}}}}"));
                     rest = after;
                     continue 'scan;
                 }
@@ -314,7 +319,7 @@ mod tests {
     #[test]
     fn own_names_become_self_and_others_peers() {
         let t = templated(&["etcd1", "etcd2", "etcd3"]).unwrap();
-        assert_eq!(t.template, "{{self.name}}");
+        assert_eq!(t.template, "{{self.host}}");
         let t = templated(&[
             "http://etcd1:2380",
             "http://etcd2:2380",
@@ -326,7 +331,7 @@ mod tests {
         let t = templated(&[cluster, cluster, cluster]).unwrap();
         assert_eq!(
             t.template,
-            "{{peers.[0].name}}=http://{{peers.[0].host}}:2380,{{peers.[1].name}}=http://{{peers.[1].host}}:2380,{{peers.[2].name}}=http://{{peers.[2].host}}:2380"
+            "{{peers.[0].host}}=http://{{peers.[0].host}}:2380,{{peers.[1].host}}=http://{{peers.[1].host}}:2380,{{peers.[2].host}}=http://{{peers.[2].host}}:2380"
         );
     }
 

@@ -7,69 +7,42 @@ pub struct Software {
     pub word: &'static str,
     pub data: &'static str,
     pub majority: bool,
+    /// Ports the members use among themselves, which the Compose file need not mention.
+    pub peer_ports: &'static [u16],
+}
+
+const fn software_of(
+    word: &'static str,
+    data: &'static str,
+    majority: bool,
+    peer_ports: &'static [u16],
+) -> Software {
+    Software {
+        word,
+        data,
+        majority,
+        peer_ports,
+    }
 }
 
 pub const SOFTWARE: [Software; 12] = [
-    Software {
-        word: "postgres",
-        data: "/var/lib/postgresql/data",
-        majority: false,
-    },
-    Software {
-        word: "mysql",
-        data: "/var/lib/mysql",
-        majority: false,
-    },
-    Software {
-        word: "mariadb",
-        data: "/var/lib/mysql",
-        majority: false,
-    },
-    Software {
-        word: "mongo",
-        data: "/data/db",
-        majority: true,
-    },
-    Software {
-        word: "redis",
-        data: "/data",
-        majority: false,
-    },
-    Software {
-        word: "etcd",
-        data: "/var/lib/etcd",
-        majority: true,
-    },
-    Software {
-        word: "zookeeper",
-        data: "/data",
-        majority: true,
-    },
-    Software {
-        word: "kafka",
-        data: "/var/lib/kafka/data",
-        majority: true,
-    },
-    Software {
-        word: "rabbitmq",
-        data: "/var/lib/rabbitmq",
-        majority: true,
-    },
-    Software {
-        word: "elasticsearch",
-        data: "/usr/share/elasticsearch/data",
-        majority: true,
-    },
-    Software {
-        word: "cockroach",
-        data: "/cockroach/cockroach-data",
-        majority: true,
-    },
-    Software {
-        word: "consul",
-        data: "/consul/data",
-        majority: true,
-    },
+    software_of("postgres", "/var/lib/postgresql/data", false, &[]),
+    software_of("mysql", "/var/lib/mysql", false, &[]),
+    software_of("mariadb", "/var/lib/mysql", false, &[]),
+    software_of("mongo", "/data/db", true, &[]),
+    software_of("redis", "/data", false, &[]),
+    software_of("etcd", "/var/lib/etcd", true, &[2380]),
+    software_of("zookeeper", "/data", true, &[2888, 3888]),
+    software_of("kafka", "/var/lib/kafka/data", true, &[9093]),
+    software_of("rabbitmq", "/var/lib/rabbitmq", true, &[4369, 25672]),
+    software_of(
+        "elasticsearch",
+        "/usr/share/elasticsearch/data",
+        true,
+        &[9300],
+    ),
+    software_of("cockroach", "/cockroach/cockroach-data", true, &[]),
+    software_of("consul", "/consul/data", true, &[8300, 8301, 8302]),
 ];
 
 /// The family of an image reference (`docker.io/library/postgres:16` → postgres).

@@ -23,13 +23,21 @@ pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
     found
 }
 
+/// A database with no volume at all, or an anonymous one: its data goes with the container.
 fn data_in_container(service: &Service) -> Option<Diagnostic> {
     let image = &service.image.as_ref()?.value;
     let software = known::software(image)?;
-    let at_data = service.mounts.iter().find(|m| m.target == software.data);
-    match at_data {
-        Some(m) if m.kind != MountKind::Volume || m.source.is_some() => None,
-        Some(anonymous) => Some(DATA_IN_CONTAINER.report(
+    let kept = |m: &super::compose::Mount| match m.kind {
+        MountKind::Volume => m.source.is_some(),
+        MountKind::Bind => !m.read_only,
+        MountKind::Tmpfs => false,
+    };
+    if service.mounts.iter().any(kept) {
+        return None;
+    }
+    let anonymous = service.mounts.iter().find(|m| m.kind == MountKind::Volume);
+    Some(match anonymous {
+        Some(anonymous) => DATA_IN_CONTAINER.report(
             anonymous.span.clone(),
             format!(
                 "`{}` keeps its data in an anonymous volume: `up` after `down` starts it empty",
@@ -37,20 +45,23 @@ fn data_in_container(service: &Service) -> Option<Diagnostic> {
             ),
             "anonymous volume",
             format!(
-                "name the volume: `data:{}`, declared under `volumes`",
-                software.data
+                "name the volume (`data:{}`) and declare it under `volumes`",
+                anonymous.target
             ),
-        )),
-        None => Some(DATA_IN_CONTAINER.report(
+        ),
+        None => DATA_IN_CONTAINER.report(
             service.span.clone(),
             format!(
-                "`{}` mounts nothing at `{}`: its data lives in the container and goes with it",
-                service.name, software.data
+                "`{}` mounts no volume: its data lives in the container and goes with it",
+                service.name
             ),
             "no volume for the data",
-            format!("mount a named volume at `{}`", software.data),
-        )),
-    }
+            format!(
+                "mount a named volume at its data directory (`{}` for this image)",
+                software.data
+            ),
+        ),
+    })
 }
 
 fn no_restart_policy(service: &Service) -> Option<Diagnostic> {

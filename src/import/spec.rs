@@ -163,15 +163,10 @@ impl<'a> Mapping<'a> {
             }
             None => {
                 self.unmapped.push(format!("{what}: the members' values differ in a way no template over `self` and `peers` expresses; the first member's value is written"));
-                let first = values.iter().flatten().next().map(|v| (*v).clone());
-                let single = [first.as_ref()];
-                let names = self
-                    .names
-                    .first()
-                    .cloned()
-                    .map(|n| vec![n])
-                    .unwrap_or_default();
-                cluster::template(&single, &names, &param).map_or(String::new(), |t| t.template)
+                let first = values.iter().flatten().next().copied();
+                first.map_or(String::new(), |v| {
+                    cluster::first_member(v, &self.names, &param)
+                })
             }
         }
     }
@@ -357,6 +352,17 @@ impl<'a> Mapping<'a> {
                 peers.push(port);
             }
         }
+        let image = first
+            .image
+            .as_ref()
+            .map(|i| i.value.as_str())
+            .unwrap_or_default();
+        let known_peers = known::software(image).map_or(&[][..], |s| s.peer_ports);
+        for port in known_peers {
+            if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
+                peers.push(*port);
+            }
+        }
         for (port, _) in &first.expose {
             if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
                 public.push((*port, "tcp".into()));
@@ -469,10 +475,7 @@ impl<'a> Mapping<'a> {
             mounts.push((name, mount.target.clone(), persistent, note));
         }
         if let Some(software) = known::software(&image)
-            && !mounts
-                .iter()
-                .any(|(_, path, persistent, _)| *persistent && path == software.data)
-            && first.mounts.iter().all(|m| m.target != software.data)
+            && !mounts.iter().any(|(_, _, persistent, _)| *persistent)
         {
             mounts.push((
                 "data".into(),
@@ -528,13 +531,7 @@ impl<'a> Mapping<'a> {
                 self.unmapped.push(format!("bind mount `{source}:{}`: not a file beside the Compose file; bake it into the image or describe it as `[[files]]`", mount.target));
                 continue;
             }
-            doc.array_table("files");
-            doc.pair("path", Item::Str(mount.target.clone()), None);
-            doc.pair(
-                "source",
-                Item::Str(source.trim_start_matches("./").to_string()),
-                Some("rendered as a template: `{{` in it must be escaped"),
-            );
+            self.file_entry(doc, &mount.target, source);
         }
         for config in &first.configs {
             let target = config
@@ -550,14 +547,9 @@ impl<'a> Mapping<'a> {
                 .flatten()
             {
                 Some(path) => {
-                    doc.array_table("files");
-                    doc.pair("path", Item::Str(target), None);
-                    doc.pair(
-                        "source",
-                        Item::Str(path.trim_start_matches("./").to_string()),
-                        None,
-                    );
-                    self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
+                    if self.file_entry(doc, &target, &path) {
+                        self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
+                    }
                 }
                 None => self.unmapped.push(format!(
                     "config `{}`: not a `file:`; describe it as `[[files]]` with `content`",
@@ -581,6 +573,32 @@ impl<'a> Mapping<'a> {
             );
             self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
         }
+    }
+
+    /// A file beside the Compose file as `[[files]]` with its text, member names templated
+    /// (the spec may be written anywhere, so no path to the file is kept). False when the file
+    /// is not text berth can carry.
+    fn file_entry(&mut self, doc: &mut Document, target: &str, source: &str) -> bool {
+        let path = self.input.file.dir.join(source);
+        let text = match std::fs::read(&path).map(String::from_utf8) {
+            Ok(Ok(text)) if text.len() <= 64 * 1024 => text,
+            _ => {
+                self.unmapped.push(format!("file `{source}` (mounted at `{target}`): not text of at most 64 KiB; bake it into the image"));
+                return false;
+            }
+        };
+        let content = Interpolated {
+            parts: vec![Part::Text(text)],
+        };
+        let templated = cluster::template(&[Some(&content)], &self.names, &|n: &str| param_name(n));
+        doc.array_table("files");
+        doc.pair("path", Item::Str(target.to_string()), None);
+        doc.pair(
+            "content",
+            Item::Text(templated.map(|t| t.template).unwrap_or_default()),
+            None,
+        );
+        true
     }
 
     fn file_mode(&mut self, doc: &mut Document, mode: Option<&str>, uid: Option<&str>) {

@@ -14,6 +14,8 @@ pub enum Item {
     List(Vec<String>),
     /// `{ key = "value", ... }`.
     Inline(Vec<(String, String)>),
+    /// A file's text, as a multi-line string.
+    Text(String),
 }
 
 impl Document {
@@ -59,6 +61,7 @@ impl Document {
             Item::Int(i) => i.to_string(),
             Item::Bool(b) => b.to_string(),
             Item::List(items) => list(&items, key.len()),
+            Item::Text(text) => multi_line(&text),
             Item::Inline(pairs) => {
                 let fields: Vec<String> = pairs
                     .iter()
@@ -82,6 +85,23 @@ impl Document {
 /// A TOML basic string, escaped.
 fn string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
+}
+
+/// A multi-line basic string: `"""`, a newline (which TOML drops), the text with `\` and `"`
+/// escaped (so no run of quotes can end it early).
+fn multi_line(text: &str) -> String {
+    let mut out = String::from("\"\"\"\n");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push_str("\"\"\"");
+    out
 }
 
 /// A key as written: bare where TOML allows it, else quoted.
@@ -132,6 +152,8 @@ mod tests {
             None,
         );
         doc.pair("replicas", Item::Int(3), None);
+        let tricky = "a \\ b\n\"\"\" c \u{7}\nends with \"";
+        doc.pair("content", Item::Text(tricky.into()), None);
         let text = doc.finish();
         let value: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(value["name"].as_str(), Some("a \"quoted\" name"));

@@ -7,13 +7,20 @@ use berth::engine::diagnostic::Severity;
 use std::collections::BTreeSet;
 
 fn toml_blocks(doc: &str) -> Vec<String> {
-    doc.split("```toml\n")
+    blocks(doc, "toml")
+}
+
+fn blocks(doc: &str, language: &str) -> Vec<String> {
+    doc.split(&format!("```{language}\n"))
         .skip(1)
         .map(|rest| rest.split("```").next().unwrap().to_string())
         .collect()
 }
 
 fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
+    if rule.id.starts_with("import/") {
+        return imported(spec);
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spec.toml");
     std::fs::write(&path, spec).unwrap();
@@ -40,6 +47,21 @@ fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
     );
     outcome
         .diagnostics
+        .iter()
+        .map(|d| (d.code.clone(), d.severity))
+        .collect()
+}
+
+/// What `berth import` finds in a Compose file.
+fn imported(compose: &str) -> Vec<(String, Severity)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compose.yaml");
+    std::fs::write(&path, compose).unwrap();
+    let import = berth::import::import(&path, &[]).unwrap_or_else(|(e, _)| {
+        panic!("the document's Compose file does not import: {}", e.message)
+    });
+    import
+        .findings
         .iter()
         .map(|d| (d.code.clone(), d.severity))
         .collect()
@@ -82,6 +104,14 @@ fn rule_ids_are_unique_and_name_their_backend() {
             );
         }
     }
+    for rule in berth::import::rules::RULES {
+        assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
+        assert!(
+            rule.id.starts_with("import/"),
+            "{}: `berth import`'s rules are `import/...`",
+            rule.id
+        );
+    }
     assert!(seen.len() >= 10);
 }
 
@@ -105,11 +135,17 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
                 rule.id
             );
         }
-        let blocks = toml_blocks(rule.doc);
+        // `berth import`'s rules are about Compose files: their examples are YAML.
+        let language = if rule.id.starts_with("import/") {
+            "yaml"
+        } else {
+            "toml"
+        };
+        let blocks = blocks(rule.doc, language);
         assert_eq!(
             blocks.len(),
             2,
-            "{}: a triggering spec and a fixed spec",
+            "{}: a triggering example and a fixed one",
             rule.id
         );
         let triggered = fired(rule, &blocks[0]);
@@ -130,9 +166,10 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
     }
 }
 
+/// Every rule about a spec; `berth import`'s are about a Compose file, which has no `[[allow]]`.
 #[test]
 fn allow_lifts_every_rule() {
-    for rule in berth::engine::backends::rules() {
+    for rule in berth::engine::backends::rules().filter(|r| !r.id.starts_with("import/")) {
         let spec = format!(
             "{}\n[[allow]]\nrule = \"{}\"\nreason = \"tested\"\n",
             toml_blocks(rule.doc)[0],
