@@ -128,12 +128,10 @@ pub fn names_of(service: &Service) -> Vec<String> {
     names
 }
 
-/// How one spec string is written: the template, and what it took to get there.
+/// How one spec string is written.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Templated {
     pub template: String,
-    /// The ordinal counts from 1 (`{{add self.ordinal 1}}`), which Kubernetes cannot compute.
-    pub counts_from_one: bool,
 }
 
 /// One template for the members' values of a string (`None` where a member lacks it), or
@@ -152,7 +150,6 @@ pub fn template(
     if let Some(same) = modes.iter().find(|w| w.iter().all(|x| *x == w[0])) {
         return Some(Templated {
             template: same[0].clone(),
-            counts_from_one: false,
         });
     }
     modes.iter().find_map(|w| with_ordinal(w))
@@ -242,7 +239,6 @@ fn with_ordinal(written: &[String]) -> Option<Templated> {
         return None;
     }
     let mut template = String::new();
-    let mut counts_from_one = false;
     for position in 0..tokens[0].len() {
         let column: Vec<&str> = tokens.iter().map(|t| t[position]).collect();
         if column.iter().all(|t| *t == column[0]) {
@@ -263,16 +259,12 @@ fn with_ordinal(written: &[String]) -> Option<Templated> {
             return None;
         }
         if offset == 1 {
-            counts_from_one = true;
             template.push_str("{{add self.ordinal 1}}");
         } else {
             template.push_str("{{self.ordinal}}");
         }
     }
-    Some(Templated {
-        template,
-        counts_from_one,
-    })
+    Some(Templated { template })
 }
 
 /// A string split into runs of digits and runs of anything else; a `{{...}}` expression is
@@ -339,7 +331,6 @@ mod tests {
     fn numbers_that_count_members_become_the_ordinal() {
         let t = templated(&["1", "2", "3"]).unwrap();
         assert_eq!(t.template, "{{add self.ordinal 1}}");
-        assert!(t.counts_from_one);
         assert_eq!(
             templated(&["id-0", "id-1", "id-2"]).unwrap().template,
             "id-{{self.ordinal}}"

@@ -92,15 +92,47 @@ pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sou
             .find(|(_, of)| *of == index)
             .map(|(i, _)| clusters[*i].first());
         import.findings.extend(rules::check(cluster, &file.dir));
-        import.specs.push(spec::write(&spec::Input {
+        let mut input = spec::Input {
             file: &file,
             cluster,
             init,
             source: source.clone(),
-        }));
+            excluded: Vec::new(),
+            probe: true,
+        };
+        input.excluded = unreachable_backends(&spec::write(&input).text);
+        input.probe = false;
+        import.specs.push(spec::write(&input));
     }
     import.sources = sources;
     Ok(import)
+}
+
+/// The backends a spec cannot target for a reason other than what the Compose file lacks (the
+/// probe spec fills that in), each with the first error a compile of it gives.
+fn unreachable_backends(text: &str) -> Vec<(String, String)> {
+    let mut excluded = Vec::new();
+    for backend in crate::engine::backends::names() {
+        let request = crate::engine::compile::Request {
+            spec: "imported.toml".into(),
+            set: Vec::new(),
+            values: None,
+            backends: vec![backend.to_string()],
+        };
+        let outcome = crate::engine::compile::compile_text(&request, text.to_string());
+        let blocking = outcome
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == crate::engine::diagnostic::Severity::Error);
+        if let Some(error) = blocking {
+            let message = error
+                .message
+                .strip_prefix(&format!("{backend}: "))
+                .unwrap_or(&error.message);
+            excluded.push((backend.to_string(), format!("{message} ({})", error.code)));
+        }
+    }
+    excluded
 }
 
 /// Why a cluster is not a stateful service berth imports unasked: no data of its own.

@@ -25,6 +25,11 @@ pub struct Input<'a> {
     pub init: Option<&'a Service>,
     /// The Compose file's name, for the header.
     pub source: String,
+    /// Backends the spec cannot target, with the reason, as a first compile of it found.
+    pub excluded: Vec<(String, String)>,
+    /// Write what the Compose file lacks as placeholders (a storage class, volume services), for
+    /// the compile that finds what else a backend would refuse.
+    pub probe: bool,
 }
 
 struct Param {
@@ -39,8 +44,9 @@ struct Mapping<'a> {
     names: Vec<Vec<String>>,
     params: BTreeMap<String, Param>,
     unmapped: Vec<String>,
-    counts_from_one: bool,
     ports: Vec<PortEntry>,
+    /// The persistent volumes' names, for the probe's volume services.
+    persistent: Vec<String>,
 }
 
 struct PortEntry {
@@ -67,8 +73,8 @@ pub fn write(input: &Input) -> Imported {
         names,
         params: BTreeMap::new(),
         unmapped: Vec::new(),
-        counts_from_one: false,
         ports: Vec::new(),
+        persistent: Vec::new(),
     };
     let body = mapping.body();
     let mut doc = Document::default();
@@ -84,12 +90,16 @@ pub fn write(input: &Input) -> Imported {
         services.join(", ")
     ));
     doc.pair("name", Item::Str(cluster.name.clone()), None);
-    if mapping.counts_from_one {
-        doc.comment("Not for Kubernetes: ids count members from 1 (`add`), and Kubernetes knows a pod's ordinal only inside the pod.");
-        let targets = ["docker", "compose", "swarm", "marathon", "cloudfoundry"];
+    if !input.excluded.is_empty() {
+        for (backend, why) in &input.excluded {
+            doc.comment(&format!("Not for {backend}: {why}"));
+        }
+        let targets = crate::engine::backends::names()
+            .into_iter()
+            .filter(|b| !input.excluded.iter().any(|(x, _)| x == b));
         doc.pair(
             "targets",
-            Item::List(targets.iter().map(|t| t.to_string()).collect()),
+            Item::List(targets.map(str::to_string).collect()),
             None,
         );
     }
@@ -144,6 +154,15 @@ impl<'a> Mapping<'a> {
         self.lifecycle(&mut doc);
         self.init(&mut doc);
         self.publishing(&mut doc);
+        if !self.persistent.is_empty() {
+            doc.table("backends.cloudfoundry");
+            let services = self
+                .persistent
+                .iter()
+                .map(|v| (v.clone(), "probe".to_string()))
+                .collect();
+            doc.pair("volume_services", Item::Inline(services), None);
+        }
         self.unmapped_keys();
         doc.finish()
     }
@@ -157,10 +176,7 @@ impl<'a> Mapping<'a> {
         }
         let param = |name: &str| param_name(name);
         match cluster::template(&values, &self.names, &param) {
-            Some(t) => {
-                self.counts_from_one |= t.counts_from_one;
-                t.template
-            }
+            Some(t) => t.template,
             None => {
                 self.unmapped.push(format!("{what}: the members' values differ in a way no template over `self` and `peers` expresses; the first member's value is written"));
                 let first = values.iter().flatten().next().copied();
@@ -471,7 +487,17 @@ impl<'a> Mapping<'a> {
                 ),
                 MountKind::Tmpfs => (false, Some("tmpfs in the Compose file")),
             };
-            let name = volume_name(mount.source.as_deref(), &self.names, &mount.target);
+            let sources: Vec<Option<&str>> = self
+                .members()
+                .iter()
+                .map(|m| {
+                    m.mounts
+                        .iter()
+                        .find(|x| x.target == mount.target)
+                        .and_then(|x| x.source.as_deref())
+                })
+                .collect();
+            let name = volume_name(&sources, &self.names, &mount.target);
             mounts.push((name, mount.target.clone(), persistent, note));
         }
         if let Some(software) = known::software(&image)
@@ -503,7 +529,13 @@ impl<'a> Mapping<'a> {
                     description: format!("Size of each member's `{name}` volume (guessed: a Compose file does not size volumes)"),
                 });
                 doc.pair("size", Item::Str(format!("{{{{params.{size}}}}}")), None);
-                doc.comment("class: the Compose file does not say; Kubernetes needs one (rule kubernetes/missing-storage-class)");
+                if self.input.probe {
+                    doc.pair("class", Item::Str("probe".into()), None);
+                    self.persistent.push(name.clone());
+                } else {
+                    doc.comment("class: the Compose file does not say; Kubernetes needs one (rule kubernetes/missing-storage-class)");
+                    doc.comment("Cloud Foundry needs a volume service for it: `[backends.cloudfoundry] volume_services`");
+                }
             } else {
                 doc.pair("persistent", Item::Bool(false), None);
             }
@@ -921,23 +953,44 @@ fn param_name(variable: &str) -> String {
     variable.to_lowercase()
 }
 
-/// The `[[volumes]]` name of a mount: the volume's name without the member's name in it
-/// (`etcd1-data` → `data`), else the last word of the path.
-fn volume_name(source: Option<&str>, names: &[Vec<String>], target: &str) -> String {
-    let stripped = source.map(|s| {
-        let mut s = s.trim_start_matches("./").to_string();
-        for name in names.iter().flatten() {
-            s = s.replace(name.as_str(), "");
-        }
-        s.trim_matches(['-', '_', '.', '/']).to_string()
-    });
-    let name = match stripped {
-        Some(s) if !s.is_empty() => s,
-        _ => target
+/// The `[[volumes]]` name of a mount from its source on each member: without the members'
+/// names (`etcd-0-data` → `data`), else what the sources share (`data01`, `data02` → `data`),
+/// else the last word of the path.
+fn volume_name(sources: &[Option<&str>], names: &[Vec<String>], target: &str) -> String {
+    let stripped: Vec<String> = sources
+        .iter()
+        .map(|source| {
+            let mut s = source
+                .unwrap_or_default()
+                .trim_start_matches("./")
+                .to_string();
+            for name in names.iter().flatten() {
+                s = s.replace(name.as_str(), "");
+            }
+            s.trim_matches(['-', '_', '.', '/']).to_string()
+        })
+        .collect();
+    let shared = if stripped.iter().all(|s| *s == stripped[0]) {
+        stripped[0].clone()
+    } else {
+        let first = sources[0].unwrap_or_default();
+        let prefix_len = sources
+            .iter()
+            .map(|s| common_prefix(first, s.unwrap_or_default()))
+            .min()
+            .unwrap_or(0);
+        first[..prefix_len]
+            .trim_end_matches(|c: char| c.is_ascii_digit() || "-_.".contains(c))
+            .to_string()
+    };
+    let name = if shared.is_empty() {
+        target
             .rsplit('/')
             .find(|w| !w.is_empty())
             .unwrap_or("data")
-            .to_string(),
+            .to_string()
+    } else {
+        shared
     };
     let label: String = name
         .to_lowercase()
@@ -950,6 +1003,15 @@ fn volume_name(source: Option<&str>, names: &[Vec<String>], target: &str) -> Str
     } else {
         format!("v-{label}")
     }
+}
+
+/// The length in bytes of what two strings start with alike.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.char_indices()
+        .zip(b.chars())
+        .take_while(|((_, x), y)| x == y)
+        .last()
+        .map_or(0, |((i, c), _)| i + c.len_utf8())
 }
 
 /// The `[init] done_output` text of berth's own init wrapper, if `script` is one.

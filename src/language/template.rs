@@ -257,7 +257,7 @@ fn add_helper(
         }
         .ok_or_else(|| {
             RenderErrorReason::Other(
-                "`add` needs integers; on Kubernetes `self.ordinal` is known only inside the pod, so it cannot be added to".into(),
+                "`add` needs integers; on Kubernetes and Cloud Foundry `self.ordinal` is known only once the member runs, so it cannot be added to".into(),
             )
         })
     };

@@ -10,6 +10,7 @@ mod diff;
 mod docker_family;
 mod first_hour;
 mod hardening;
+mod import;
 mod marathon;
 mod rules;
 mod snapshots;

@@ -1,0 +1,336 @@
+//! `berth import`: the corpus of upstream Compose files (tests/import/) imports, each spec
+//! compiles for every backend it targets once given what the Compose file lacks, the report names
+//! each mistake by rule and line, and berth's own compose output imports back to itself.
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+
+/// Per corpus entry: the specs written (name, replicas) and the rules the report names, with how
+/// often.
+const CORPUS: [(&str, &[(&str, u32)], &[(&str, usize)]); 9] = [
+    (
+        "cockroachdb",
+        &[("roach", 3)],
+        &[("import/no-restart-policy", 3)],
+    ),
+    (
+        "elasticsearch",
+        &[("es", 3)],
+        &[("import/no-restart-policy", 3)],
+    ),
+    ("etcd", &[("etcd", 3)], &[]),
+    ("kafka", &[("kafka", 3)], &[("import/no-restart-policy", 3)]),
+    (
+        "mongodb",
+        &[("mongo", 3)],
+        &[("import/no-restart-policy", 3)],
+    ),
+    (
+        "postgres",
+        &[("db", 1)],
+        &[
+            ("import/data-in-container", 1),
+            ("import/secret-in-environment", 1),
+        ],
+    ),
+    (
+        "rabbitmq",
+        &[("rabbitmq", 3)],
+        &[("import/secret-in-environment", 3)],
+    ),
+    ("redis", &[("cache", 1)], &[]),
+    ("zookeeper", &[("zoo", 3)], &[]),
+];
+
+/// Imports one corpus entry into a new directory; returns it and the JSON report.
+fn import_corpus(name: &str) -> (tempfile::TempDir, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = root().join("tests/import").join(name).join("compose.yaml");
+    let output = berth(
+        &[
+            "import",
+            compose.to_str().unwrap(),
+            "--out",
+            ".",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_exit(&output, 0, &[]);
+    let report = serde_json::from_str(&stdout(&output)).unwrap();
+    (dir, report)
+}
+
+#[test]
+fn the_corpus_imports_with_its_mistakes_named() {
+    let entries: Vec<String> = std::fs::read_dir(root().join("tests/import"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        CORPUS.len(),
+        "every corpus entry has its expectations"
+    );
+    for (name, specs, findings) in CORPUS {
+        let (dir, report) = import_corpus(name);
+        let written: Vec<(String, u32)> = report["specs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let name = s["name"].as_str().unwrap().to_string();
+                let text =
+                    std::fs::read_to_string(dir.path().join(format!("{name}.toml"))).unwrap();
+                (name, replicas(&text))
+            })
+            .collect();
+        let expected: Vec<(String, u32)> = specs.iter().map(|(n, r)| (n.to_string(), *r)).collect();
+        assert_eq!(written, expected, "{name}: specs");
+        for (rule, count) in findings {
+            let said = report["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["code"] == *rule)
+                .count();
+            assert_eq!(said, *count, "{name}: {rule}: {report:#}");
+        }
+        let every: usize = findings.iter().map(|(_, c)| c).sum();
+        assert_eq!(
+            report["diagnostics"].as_array().unwrap().len(),
+            every,
+            "{name}: {report:#}"
+        );
+        for diagnostic in report["diagnostics"].as_array().unwrap() {
+            assert!(
+                diagnostic["line"].as_u64().is_some_and(|l| l > 0),
+                "{name}: {diagnostic}"
+            );
+        }
+    }
+}
+
+fn replicas(spec: &str) -> u32 {
+    let value: toml::Value = toml::from_str(spec).unwrap();
+    value
+        .get("replication")
+        .and_then(|r| r.get("replicas"))
+        .and_then(toml::Value::as_integer)
+        .map_or(1, |r| r as u32)
+}
+
+/// Each imported spec passes `berth check`, failing only on what the Compose file lacks (a
+/// storage class, which Kubernetes needs), and with one given compiles for every backend it targets.
+#[test]
+fn every_imported_spec_compiles_for_every_backend_it_targets() {
+    for (name, specs, _) in CORPUS {
+        let (dir, _) = import_corpus(name);
+        for (spec, _) in specs {
+            let file = format!("{spec}.toml");
+            let output = berth(&["check", &file, "--format", "json"], dir.path());
+            let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+            let errors: Vec<&str> = report["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["severity"] == "error")
+                .map(|d| d["code"].as_str().unwrap())
+                .collect();
+            let lacks = [
+                "kubernetes/missing-storage-class",
+                "cloudfoundry/volume-without-service",
+            ];
+            assert!(
+                errors.iter().all(|e| lacks.contains(e)),
+                "{name}: {errors:?}"
+            );
+            let path = dir.path().join(&file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let value: toml::Value = toml::from_str(&text).unwrap();
+            let volumes: Vec<String> = value["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| format!("{} = \"nfs\"", v["name"].as_str().unwrap()))
+                .collect();
+            let given = text.replace(
+                "# class: the Compose file does not say; Kubernetes needs one (rule kubernetes/missing-storage-class)",
+                "class = \"fast-ssd\"",
+            ) + &format!("\n[backends.cloudfoundry]\nvolume_services = {{ {} }}\n", volumes.join(", "));
+            std::fs::write(&path, given).unwrap();
+            let output = compile_in(dir.path(), &file, &[]);
+            assert_exit(&output, 0, &[]);
+        }
+    }
+}
+
+/// The human report points at the Compose file's line, names the rule, and says how to fix it.
+#[test]
+fn the_report_points_at_the_compose_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = root().join("tests/import/postgres/compose.yaml");
+    let output = berth(
+        &["import", compose.to_str().unwrap(), "--color", "never"],
+        dir.path(),
+    );
+    let said = assert_exit(
+        &output,
+        0,
+        &[
+            "warning[import/secret-in-environment]",
+            "compose.yaml:17:7",
+            "= help: write `POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it}`",
+            "skipped adminer",
+        ],
+    );
+    assert!(said.contains("wrote ./db.toml"), "{said}");
+    let spec = std::fs::read_to_string(dir.path().join("db.toml")).unwrap();
+    assert!(
+        !spec.contains("example"),
+        "the literal password is not carried over:\n{spec}"
+    );
+    assert!(
+        spec.contains("POSTGRES_PASSWORD = { secret = \"db\", key = \"postgres-password\" }"),
+        "{spec}"
+    );
+    assert!(
+        spec.contains("path = \"/var/lib/postgresql/data\""),
+        "a volume for the data:\n{spec}"
+    );
+    assert!(
+        spec.contains("- `shm_size`: berth has no such setting"),
+        "{spec}"
+    );
+}
+
+/// A second import never overwrites what the first wrote, and `--service` picks services.
+#[test]
+fn import_never_overwrites_and_picks_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = root().join("tests/import/postgres/compose.yaml");
+    let compose = compose.to_str().unwrap();
+    berth_ok(
+        &[
+            "import",
+            compose,
+            "--service",
+            "adminer",
+            "--out",
+            "admin.toml",
+        ],
+        dir.path(),
+    );
+    let first = std::fs::read_to_string(dir.path().join("admin.toml")).unwrap();
+    assert!(first.contains("name = \"adminer\""), "{first}");
+    let output = berth(
+        &[
+            "import",
+            compose,
+            "--service",
+            "adminer",
+            "--out",
+            "admin.toml",
+        ],
+        dir.path(),
+    );
+    assert_exit(&output, 2, &["never overwrites"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("admin.toml")).unwrap(),
+        first
+    );
+    let output = berth(&["import", compose, "--service", "nosuch"], dir.path());
+    assert_exit(&output, 2, &["no such service", "name one of: db, adminer"]);
+}
+
+/// A Compose file that does not parse is an input error at its line.
+#[test]
+fn a_broken_compose_file_is_an_input_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  db:\n    image: [postgres\n",
+    );
+    let output = berth(&["import", "compose.yaml", "--color", "never"], dir.path());
+    assert_exit(&output, 2, &["error[import/compose]", "compose.yaml:"]);
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "nothing written: {entries:?}");
+}
+
+/// berth's own compose output imports to a spec that compiles to the same compose file: every
+/// example without `[[files]]` or `[tls]`, whose mounts and start scripts import does not read back.
+#[test]
+fn berths_compose_output_imports_back_to_itself() {
+    let mut checked = 0;
+    for (name, spec) in examples() {
+        let text = std::fs::read_to_string(&spec).unwrap();
+        if text.contains("[[files]]") || text.contains("[tls]") {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        compile_ok(
+            dir.path(),
+            spec.to_str().unwrap(),
+            &["--backend", "compose"],
+        );
+        let compose = dir.path().join("out/compose/compose.yaml");
+        berth_ok(
+            &[
+                "import",
+                compose.to_str().unwrap(),
+                "--out",
+                "imported.toml",
+            ],
+            dir.path(),
+        );
+        let again = dir.path().join("again");
+        berth_ok(
+            &[
+                "compile",
+                "imported.toml",
+                "--out",
+                again.to_str().unwrap(),
+                "--backend",
+                "compose",
+            ],
+            dir.path(),
+        );
+        assert_eq!(
+            std::fs::read_to_string(again.join("compose/compose.yaml")).unwrap(),
+            std::fs::read_to_string(&compose).unwrap(),
+            "{name}: the imported spec compiles to another compose file"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} examples round-tripped");
+}
+
+/// Interpolation as compose does it: `.env` beside the file and defaults become parameters.
+#[test]
+fn references_become_parameters_with_the_env_files_values() {
+    let (dir, _) = import_corpus("elasticsearch");
+    let spec = std::fs::read_to_string(dir.path().join("es.toml")).unwrap();
+    assert!(
+        spec.contains(
+            "image = \"docker.elastic.co/elasticsearch/elasticsearch:{{params.stack_version}}\""
+        ),
+        "{spec}"
+    );
+    let value: toml::Value = toml::from_str(&spec).unwrap();
+    assert_eq!(
+        value["params"]["stack_version"]["default"].as_str(),
+        Some("7.17.22")
+    );
+    assert!(
+        spec.contains("`ulimits`: berth has no such setting"),
+        "{spec}"
+    );
+    let _ = Path::new(".");
+}
