@@ -3,7 +3,7 @@
 
 use super::stdout;
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 pub fn docker(args: &[&str]) -> Output {
@@ -171,5 +171,32 @@ impl Drop for Swarm {
         if !self.gateway_existed {
             let _ = docker(&["network", "rm", "docker_gwbridge"]);
         }
+    }
+}
+
+/// Builds the images (`tests/images/build.sh`, cached by the hash of their inputs) once per run.
+pub fn images() {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let output = Command::new("sh")
+            .arg(super::root().join("tests/images/build.sh"))
+            .args([
+                "etcd",
+                "etcd-client",
+                "redis",
+                "postgres",
+                "rabbitmq",
+                "amqp-client",
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(super::stderr(&output))
+        }
+    });
+    if let Err(why) = built {
+        panic!("tests/images/build.sh failed: {why}");
     }
 }

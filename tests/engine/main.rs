@@ -6,4 +6,5 @@
 mod common;
 
 mod demo;
+mod imported;
 mod upstream;

@@ -24,35 +24,7 @@ use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// Builds the images (`tests/images/build.sh`, cached by the hash of their inputs) once per run.
-fn images() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let output = Command::new("sh")
-            .arg(root().join("tests/images/build.sh"))
-            .args([
-                "etcd",
-                "etcd-client",
-                "redis",
-                "postgres",
-                "rabbitmq",
-                "amqp-client",
-            ])
-            .output()
-            .map_err(|e| e.to_string())?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(stderr(&output))
-        }
-    });
-    if let Err(why) = built {
-        panic!("tests/images/build.sh failed: {why}");
-    }
-}
 
 fn image_tag(dir: &str) -> String {
     std::fs::read_to_string(root().join("tests/images").join(dir).join("TAG"))

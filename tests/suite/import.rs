@@ -5,9 +5,15 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 
-/// Per corpus entry: the specs written (name, replicas) and the rules the report names, with how
-/// often.
-const CORPUS: [(&str, &[(&str, u32)], &[(&str, usize)]); 9] = [
+/// A corpus entry, the specs written from it (name, replicas), and the rules the report names
+/// (id, how often).
+type Expected = (
+    &'static str,
+    &'static [(&'static str, u32)],
+    &'static [(&'static str, usize)],
+);
+
+const CORPUS: [Expected; 9] = [
     (
         "cockroachdb",
         &[("roach", 3)],

@@ -1,0 +1,206 @@
+//! `berth import` on the engine: each corpus Compose file (tests/import/) whose images
+//! tests/images/ builds runs as written, then as the compose backend's output of the spec
+//! imported from it. Both runs must agree on what the user relied on: the same members with the
+//! same image, the data on a volume at the same path, the same container ports published, and
+//! the software answering its own client inside every member.
+//!
+//! Without an engine or docker-compose a test says SKIPPED, and fails under `CI=true`.
+
+use crate::common::engine::*;
+use crate::common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+struct Case {
+    corpus: &'static str,
+    /// The spec `berth import` writes.
+    spec: &'static str,
+    /// The Compose services the spec comes from, started alone (the file may hold others).
+    services: &'static [&'static str],
+    /// The environment of `up`: the secrets the imported spec references.
+    env: &'static [(&'static str, &'static str)],
+    /// A command that succeeds inside each member once it serves.
+    answers: &'static [&'static str],
+}
+
+/// What a run is made of, per member in member order: image, volume mount paths, published
+/// container ports.
+type Facts = Vec<(String, Vec<String>, Vec<String>)>;
+
+fn check(case: &Case) {
+    let Some(_engine) = exclusive_engine() else {
+        return;
+    };
+    let Some(compose) = tool("docker-compose") else {
+        return;
+    };
+    images();
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original");
+    copy_dir(&root().join("tests/import").join(case.corpus), &original);
+    let project = format!("imp{}", unique());
+    let up = |cwd: &Path, extra: &[&str]| {
+        let mut command = Command::new(&compose);
+        command
+            .current_dir(cwd)
+            .envs(case.env.iter().copied())
+            .args(extra);
+        command
+    };
+    let original_facts = {
+        let _down = Cleanup(vec![down_command(&compose, &original, Some(&project))]);
+        let mut args = vec!["-p", project.as_str(), "up", "-d"];
+        args.extend(case.services);
+        run_ok(
+            &mut up(&original, &args),
+            "docker-compose up (the Compose file as written)",
+        );
+        let members: Vec<String> = case
+            .services
+            .iter()
+            .map(|s| container_of(&project, s))
+            .collect();
+        wait_serving(case, &members);
+        facts(&members)
+    };
+    let imported = dir.path().join("imported");
+    std::fs::create_dir(&imported).unwrap();
+    let file = original.join("compose.yaml");
+    berth_ok(&["import", file.to_str().unwrap(), "--out", "."], &imported);
+    compile_ok(
+        &imported,
+        &format!("{}.toml", case.spec),
+        &["--backend", "compose"],
+    );
+    let out = imported.join("out/compose");
+    let _down = Cleanup(vec![down_command(&compose, &out, None)]);
+    run_ok(
+        &mut up(&out, &["up", "-d"]),
+        "docker-compose up (the imported spec's output)",
+    );
+    let mut members = containers(case.spec);
+    members.sort_by_key(|c| {
+        stdout(&docker(&[
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"berth.member\"}}",
+            c,
+        ]))
+        .trim()
+        .to_string()
+    });
+    wait_serving(case, &members);
+    assert_eq!(
+        facts(&members),
+        original_facts,
+        "{}: the imported spec's members differ from the Compose file's",
+        case.corpus
+    );
+}
+
+fn down_command(compose: &Path, dir: &Path, project: Option<&str>) -> Vec<String> {
+    let mut words = vec!["sh".to_string(), "-c".to_string()];
+    let project = project.map(|p| format!("-p {p} ")).unwrap_or_default();
+    words.push(format!(
+        "cd '{}' && '{}' {project}down -v --remove-orphans",
+        dir.display(),
+        compose.display()
+    ));
+    words
+}
+
+fn container_of(project: &str, service: &str) -> String {
+    let output = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+    ]);
+    let id = stdout(&output).trim().to_string();
+    assert!(!id.is_empty(), "{service} is not running");
+    id
+}
+
+/// Waits until every member runs and answers its client.
+fn wait_serving(case: &Case, members: &[String]) {
+    wait_until(
+        &format!("{} answers in every member", case.corpus),
+        Duration::from_secs(180),
+        || {
+            members.iter().all(|m| {
+                let mut args = vec!["exec", m.as_str()];
+                args.extend(case.answers);
+                docker(&args).status.success()
+            })
+        },
+    );
+}
+
+fn facts(members: &[String]) -> Facts {
+    members
+        .iter()
+        .map(|m| {
+            let inspect = |format: &str| {
+                let text = stdout(&docker(&["inspect", "--format", format, m]));
+                let mut words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+                words.sort();
+                words
+            };
+            (
+                inspect("{{.Config.Image}}").join(" "),
+                inspect("{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Destination}} {{end}}{{end}}"),
+                inspect("{{range $port, $bound := .NetworkSettings.Ports}}{{if $bound}}{{$port}} {{end}}{{end}}"),
+            )
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn imported_etcd_runs_like_the_compose_file() {
+    check(&Case {
+        corpus: "etcd",
+        spec: "etcd",
+        services: &["etcd1", "etcd2", "etcd3"],
+        env: &[],
+        answers: &[
+            "/usr/local/bin/etcdctl",
+            "--endpoints=http://127.0.0.1:2379",
+            "endpoint",
+            "health",
+            "--cluster",
+        ],
+    });
+}
+
+#[test]
+fn imported_postgres_runs_like_the_compose_file() {
+    check(&Case {
+        corpus: "postgres",
+        spec: "db",
+        services: &["db"],
+        env: &[("POSTGRES_PASSWORD", "example")],
+        answers: &["pg_isready", "--host=127.0.0.1"],
+    });
+}
+
+#[test]
+fn imported_redis_runs_like_the_compose_file() {
+    check(&Case {
+        corpus: "redis",
+        spec: "cache",
+        services: &["cache"],
+        env: &[],
+        answers: &["redis-cli", "ping"],
+    });
+}
