@@ -141,6 +141,17 @@ pub fn template(
     names: &[Vec<String>],
     param: &dyn Fn(&str) -> String,
 ) -> Option<Templated> {
+    template_whole(values, names, param).or_else(|| {
+        let values: Vec<&Interpolated> = values.iter().copied().collect::<Option<_>>()?;
+        by_line(&values, names, param)
+    })
+}
+
+fn template_whole(
+    values: &[Option<&Interpolated>],
+    names: &[Vec<String>],
+    param: &dyn Fn(&str) -> String,
+) -> Option<Templated> {
     let values: Vec<&Interpolated> = values.iter().copied().collect::<Option<_>>()?;
     let written = |mode| -> Vec<String> {
         let each = values.iter().enumerate();
@@ -153,6 +164,41 @@ pub fn template(
         });
     }
     modes.iter().find_map(|w| with_ordinal(w))
+}
+
+/// A text of several lines (a configuration file) templated line by line, so that one line may
+/// name the member itself and the next every member.
+fn by_line(
+    values: &[&Interpolated],
+    names: &[Vec<String>],
+    param: &dyn Fn(&str) -> String,
+) -> Option<Templated> {
+    let texts: Vec<&str> = values
+        .iter()
+        .map(|v| match v.parts.as_slice() {
+            [Part::Text(text)] => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let lines: Vec<Vec<&str>> = texts
+        .iter()
+        .map(|t| t.split_inclusive('\n').collect())
+        .collect();
+    if lines[0].len() < 2 || lines.iter().any(|l| l.len() != lines[0].len()) {
+        return None;
+    }
+    let mut template = String::new();
+    for i in 0..lines[0].len() {
+        let line: Vec<Interpolated> = lines
+            .iter()
+            .map(|l| Interpolated {
+                parts: vec![Part::Text(l[i].to_string())],
+            })
+            .collect();
+        let refs: Vec<Option<&Interpolated>> = line.iter().map(Some).collect();
+        template.push_str(&template_whole(&refs, names, param)?.template);
+    }
+    Some(Templated { template })
 }
 
 /// The first member's value as a template, for a string no template gives every member.

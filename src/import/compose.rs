@@ -24,6 +24,8 @@ pub struct ComposeFile {
     /// Top-level `secrets` and `configs`: name → the file that holds them, if any.
     pub secrets: BTreeMap<String, Option<String>>,
     pub configs: BTreeMap<String, Option<String>>,
+    /// Top-level volumes declared `external: true`: made outside the project, such as certificates.
+    pub external_volumes: Vec<String>,
     /// The `.env` values beside the file.
     pub env: BTreeMap<String, String>,
     /// The directory of the file, for bind mounts and `file:` paths.
@@ -136,6 +138,19 @@ pub fn read(path: &Path, sources: &mut Sources) -> Result<ComposeFile, Failure> 
     };
     file.secrets = file_declarations(root.get("secrets"));
     file.configs = file_declarations(root.get("configs"));
+    file.external_volumes = root
+        .get("volumes")
+        .map(|v| {
+            v.entries()
+                .iter()
+                .filter(|(_, decl)| decl.get("external").and_then(Node::as_str) == Some("true"))
+                .filter_map(|(k, decl)| {
+                    let name = decl.get("name").and_then(Node::as_str).or(k.as_str())?;
+                    Some(name.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let Some(services) = root.get("services") else {
         return Err(("the file has no `services`".into(), Some(root.span.clone())));
     };

@@ -10,6 +10,7 @@ pub mod interpolate;
 pub mod known;
 pub mod rules;
 pub mod spec;
+pub mod start;
 pub mod write;
 pub mod yaml;
 

@@ -47,6 +47,8 @@ struct Mapping<'a> {
     ports: Vec<PortEntry>,
     /// The persistent volumes' names, for the probe's volume services.
     persistent: Vec<String>,
+    /// What berth's own start script copies into place, if the members run one.
+    copies: Vec<super::start::Copied>,
 }
 
 struct PortEntry {
@@ -75,6 +77,7 @@ pub fn write(input: &Input) -> Imported {
         unmapped: Vec::new(),
         ports: Vec::new(),
         persistent: Vec::new(),
+        copies: Vec::new(),
     };
     let body = mapping.body();
     let mut doc = Document::default();
@@ -153,6 +156,7 @@ impl<'a> Mapping<'a> {
         self.resources(&mut doc);
         self.lifecycle(&mut doc);
         self.init(&mut doc);
+        self.tls(&mut doc);
         self.publishing(&mut doc);
         if !self.persistent.is_empty() {
             doc.table("backends.cloudfoundry");
@@ -246,22 +250,47 @@ impl<'a> Mapping<'a> {
                 Some("guessed: the Compose file builds the image"),
             );
         }
-        for (key, compose_key, field) in [
-            (
-                "command",
-                "entrypoint",
-                (|m: &Service| m.entrypoint.as_ref()) as fn(&Service) -> Option<&Vec<Text>>,
-            ),
-            ("args", "command", |m: &Service| m.command.as_ref()),
-        ] {
-            let words: Vec<Option<&Vec<Text>>> = self.members().iter().map(|m| field(m)).collect();
-            if words.iter().all(Option::is_none) {
-                continue;
+        let argvs: Vec<Vec<&Text>> = self
+            .members()
+            .iter()
+            .map(|m| {
+                m.entrypoint
+                    .iter()
+                    .flatten()
+                    .chain(m.command.iter().flatten())
+                    .collect()
+            })
+            .collect();
+        let first_words: Vec<&str> = argvs[0].iter().map(|t| t.value.as_str()).collect();
+        if let Some((copies, used)) = super::start::read(&first_words) {
+            // berth's own start script: the files it copies are `[[files]]`, the rest is the process.
+            self.copies = copies;
+            let rest: Vec<Vec<Text>> = argvs
+                .iter()
+                .map(|a| a.iter().skip(used).map(|t| (*t).clone()).collect())
+                .collect();
+            let lists: Vec<Option<&Vec<Text>>> = rest.iter().map(Some).collect();
+            if let Some(list) = self.word_lists(&lists, "command") {
+                doc.pair("command", Item::List(list), None);
             }
-            let Some(list) = self.word_lists(&words, compose_key) else {
-                continue;
-            };
-            doc.pair(key, Item::List(list), None);
+        } else {
+            for (key, compose_key, field) in [
+                (
+                    "command",
+                    "entrypoint",
+                    (|m: &Service| m.entrypoint.as_ref()) as fn(&Service) -> Option<&Vec<Text>>,
+                ),
+                ("args", "command", |m: &Service| m.command.as_ref()),
+            ] {
+                let words: Vec<Option<&Vec<Text>>> =
+                    self.members().iter().map(|m| field(m)).collect();
+                if words.iter().all(Option::is_none) {
+                    continue;
+                }
+                if let Some(list) = self.word_lists(&words, compose_key) {
+                    doc.pair(key, Item::List(list), None);
+                }
+            }
         }
         if let Some(user) = &self.first().user {
             let uid = user.value.split(':').next().unwrap_or_default();
@@ -472,6 +501,9 @@ impl<'a> Mapping<'a> {
             .unwrap_or_default();
         let mut mounts: Vec<(String, String, bool, Option<&'static str>)> = Vec::new();
         for mount in &first.mounts {
+            if self.certificates(mount) {
+                continue;
+            }
             let (persistent, note) = match mount.kind {
                 MountKind::Volume if mount.source.is_some() => (true, None),
                 MountKind::Volume => (
@@ -559,11 +591,41 @@ impl<'a> Mapping<'a> {
             if mount.kind != MountKind::Bind || !(mount.read_only || self.is_file(Some(source))) {
                 continue;
             }
+            // Copied into place by berth's start script: the file's own path, mode and owner.
+            let copy = self.copies.iter().find(|c| c.aside == mount.target);
+            let path = copy.map_or(mount.target.clone(), |c| c.path.clone());
+            if let Some((secret, key)) = source
+                .strip_prefix("./secrets/")
+                .and_then(|s| s.split_once('/'))
+            {
+                doc.array_table("files");
+                doc.pair("path", Item::Str(path), None);
+                doc.pair("secret", Item::Str(secret.to_string()), None);
+                doc.pair("key", Item::Str(key.to_string()), None);
+                self.copied_mode(doc, &mount.target, 0o400, None);
+                continue;
+            }
             if !dir.join(source).is_file() {
                 self.unmapped.push(format!("bind mount `{source}:{}`: not a file beside the Compose file; bake it into the image or describe it as `[[files]]`", mount.target));
                 continue;
             }
-            self.file_entry(doc, &mount.target, source);
+            let sources: Vec<String> = self
+                .members()
+                .iter()
+                .map(|m| {
+                    m.mounts
+                        .iter()
+                        .find(|x| x.target == mount.target)
+                        .and_then(|x| x.source.clone())
+                        .unwrap_or_else(|| source.clone())
+                })
+                .collect();
+            if self.file_entry(doc, &path, &sources) {
+                let on_disk = std::fs::metadata(dir.join(source))
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+                    .unwrap_or(0o644);
+                self.copied_mode(doc, &mount.target, 0o644, Some(on_disk));
+            }
         }
         for config in &first.configs {
             let target = config
@@ -579,7 +641,7 @@ impl<'a> Mapping<'a> {
                 .flatten()
             {
                 Some(path) => {
-                    if self.file_entry(doc, &target, &path) {
+                    if self.file_entry(doc, &target, std::slice::from_ref(&path)) {
                         self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
                     }
                 }
@@ -610,27 +672,48 @@ impl<'a> Mapping<'a> {
     /// A file beside the Compose file as `[[files]]` with its text, member names templated
     /// (the spec may be written anywhere, so no path to the file is kept). False when the file
     /// is not text berth can carry.
-    fn file_entry(&mut self, doc: &mut Document, target: &str, source: &str) -> bool {
-        let path = self.input.file.dir.join(source);
-        let text = match std::fs::read(&path).map(String::from_utf8) {
-            Ok(Ok(text)) if text.len() <= 64 * 1024 => text,
-            _ => {
-                self.unmapped.push(format!("file `{source}` (mounted at `{target}`): not text of at most 64 KiB; bake it into the image"));
-                return false;
+    fn file_entry(&mut self, doc: &mut Document, target: &str, sources: &[String]) -> bool {
+        let mut texts = Vec::new();
+        for source in sources {
+            match std::fs::read(self.input.file.dir.join(source)).map(String::from_utf8) {
+                Ok(Ok(text)) if text.len() <= 64 * 1024 => texts.push(Interpolated {
+                    parts: vec![Part::Text(text)],
+                }),
+                _ => {
+                    self.unmapped.push(format!("file `{source}` (mounted at `{target}`): not text of at most 64 KiB; bake it into the image"));
+                    return false;
+                }
             }
+        }
+        // One file for every member, or each member's own: either way one template.
+        let values: Vec<Option<&Interpolated>> = match texts.len() {
+            1 => vec![Some(&texts[0]); self.members().len()],
+            _ => texts.iter().map(Some).collect(),
         };
-        let content = Interpolated {
-            parts: vec![Part::Text(text)],
-        };
-        let templated = cluster::template(&[Some(&content)], &self.names, &|n: &str| param_name(n));
+        let content = self.template(values, &format!("the file `{target}`"));
         doc.array_table("files");
         doc.pair("path", Item::Str(target.to_string()), None);
-        doc.pair(
-            "content",
-            Item::Text(templated.map(|t| t.template).unwrap_or_default()),
-            None,
-        );
+        doc.pair("content", Item::Text(content), None);
         true
+    }
+
+    /// A file's mode and owner where they differ from the default: from berth's start script
+    /// when it copies the file, else the mode the file has beside the Compose file.
+    fn copied_mode(
+        &self,
+        doc: &mut Document,
+        mounted_at: &str,
+        default: u32,
+        on_disk: Option<u32>,
+    ) {
+        let copy = self.copies.iter().find(|c| c.aside == mounted_at);
+        let mode = copy.map(|c| c.mode).or(on_disk).unwrap_or(default);
+        if mode != default {
+            doc.pair("mode", Item::Str(format!("{mode:04o}")), None);
+        }
+        if let Some(owner) = copy.and_then(|c| c.owner) {
+            doc.pair("owner", Item::Int(owner.into()), None);
+        }
     }
 
     fn file_mode(&mut self, doc: &mut Document, mode: Option<&str>, uid: Option<&str>) {
@@ -777,6 +860,31 @@ impl<'a> Mapping<'a> {
             doc.table("lifecycle");
             doc.pair("stop_grace", Item::Str(duration(grace)), None);
         }
+    }
+
+    /// Whether a mount is an external volume mounted read-only: certificates made outside the
+    /// project, which is how berth's own compose output mounts `[tls]`.
+    fn certificates(&self, mount: &super::compose::Mount) -> bool {
+        mount.kind == MountKind::Volume
+            && mount.read_only
+            && mount
+                .source
+                .as_ref()
+                .is_some_and(|s| self.input.file.external_volumes.contains(s))
+    }
+
+    fn tls(&mut self, doc: &mut Document) {
+        let Some(mount) = self.first().mounts.iter().find(|m| self.certificates(m)) else {
+            return;
+        };
+        doc.table("tls");
+        doc.comment("guessed: an external volume mounted read-only, as certificates are");
+        doc.pair(
+            "secret",
+            Item::Str(mount.source.clone().unwrap_or_default()),
+            None,
+        );
+        doc.pair("path", Item::Str(mount.target.clone()), None);
     }
 
     /// The one-shot service that initializes the cluster, as `[init]`.

@@ -204,3 +204,14 @@ fn imported_redis_runs_like_the_compose_file() {
         answers: &["redis-cli", "ping"],
     });
 }
+
+#[test]
+fn imported_rabbitmq_runs_like_the_compose_file() {
+    check(&Case {
+        corpus: "rabbitmq",
+        spec: "rabbitmq",
+        services: &["rabbitmq1", "rabbitmq2", "rabbitmq3"],
+        env: &[("RABBITMQ_ERLANG_COOKIE", "secret-cookie-value")],
+        answers: &["rabbitmq-diagnostics", "-q", "ping"],
+    });
+}
