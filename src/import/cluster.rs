@@ -78,7 +78,7 @@ pub fn group(file: &ComposeFile) -> Vec<Cluster<'_>> {
 }
 
 fn image_of(service: &Service) -> Option<&str> {
-    service.image.as_ref().map(|i| i.value.as_str())
+    service.image.as_ref().map(|_| service.image_name())
 }
 
 /// The cluster a service would belong to, and its ordinal: berth's own labels, else the name
@@ -354,50 +354,57 @@ mod tests {
         template(&refs, &names(), &|n: &str| n.to_lowercase())
     }
 
+    /// Each case: the three members' values, and the one template for them (`None`: none fits).
+    const CASES: [([&str; 3], Option<&str>); 8] = [
+        (["etcd1", "etcd2", "etcd3"], Some("{{self.host}}")),
+        (
+            [
+                "http://etcd1:2380",
+                "http://etcd2:2380",
+                "http://etcd3:2380",
+            ],
+            Some("http://{{self.host}}:2380"),
+        ),
+        (
+            [
+                "etcd1:2380,etcd2:2380",
+                "etcd1:2380,etcd2:2380",
+                "etcd1:2380,etcd2:2380",
+            ],
+            Some("{{peers.[0].host}}:2380,{{peers.[1].host}}:2380"),
+        ),
+        (["1", "2", "3"], Some("{{add self.ordinal 1}}")),
+        (["id-0", "id-1", "id-2"], Some("id-{{self.ordinal}}")),
+        (["1", "5", "3"], None),
+        (["${V:-1}", "${V:-1}", "${V:-1}"], Some("{{params.v}}")),
+        // Names inside longer words stay.
+        (
+            [
+                "etcd10 etcd1-data",
+                "etcd10 etcd1-data",
+                "etcd10 etcd1-data",
+            ],
+            Some("etcd10 etcd1-data"),
+        ),
+    ];
+
     #[test]
-    fn own_names_become_self_and_others_peers() {
-        let t = templated(&["etcd1", "etcd2", "etcd3"]).unwrap();
-        assert_eq!(t.template, "{{self.host}}");
-        let t = templated(&[
-            "http://etcd1:2380",
-            "http://etcd2:2380",
-            "http://etcd3:2380",
-        ])
-        .unwrap();
-        assert_eq!(t.template, "http://{{self.host}}:2380");
-        let cluster = "etcd1=http://etcd1:2380,etcd2=http://etcd2:2380,etcd3=http://etcd3:2380";
-        let t = templated(&[cluster, cluster, cluster]).unwrap();
+    fn one_template_for_the_members_values() {
+        for (values, expected) in CASES {
+            let got = templated(&values).map(|t| t.template);
+            assert_eq!(got.as_deref(), expected, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_is_templated_line_by_line() {
+        let file = |me: &str| format!("node.name: {me}\nseeds: [etcd1, etcd2, etcd3]\n");
+        let values = [file("etcd1"), file("etcd2"), file("etcd3")];
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let t = templated(&values).unwrap();
         assert_eq!(
             t.template,
-            "{{peers.[0].host}}=http://{{peers.[0].host}}:2380,{{peers.[1].host}}=http://{{peers.[1].host}}:2380,{{peers.[2].host}}=http://{{peers.[2].host}}:2380"
+            "node.name: {{self.host}}\nseeds: [{{peers.[0].host}}, {{peers.[1].host}}, {{peers.[2].host}}]\n"
         );
-    }
-
-    #[test]
-    fn numbers_that_count_members_become_the_ordinal() {
-        let t = templated(&["1", "2", "3"]).unwrap();
-        assert_eq!(t.template, "{{add self.ordinal 1}}");
-        assert_eq!(
-            templated(&["id-0", "id-1", "id-2"]).unwrap().template,
-            "id-{{self.ordinal}}"
-        );
-        assert_eq!(templated(&["1", "5", "3"]), None);
-        assert_eq!(
-            templated(&["${V:-1}", "${V:-1}", "${V:-1}"])
-                .unwrap()
-                .template,
-            "{{params.v}}"
-        );
-    }
-
-    #[test]
-    fn names_inside_longer_words_stay() {
-        let t = templated(&[
-            "etcd10 etcd1-data",
-            "etcd10 etcd1-data",
-            "etcd10 etcd1-data",
-        ])
-        .unwrap();
-        assert_eq!(t.template, "etcd10 etcd1-data");
     }
 }

@@ -107,6 +107,18 @@ pub struct Dependency {
     pub span: Span,
 }
 
+impl Service {
+    /// The image as compose resolves it; empty for a service that only builds one.
+    pub fn image_name(&self) -> &str {
+        self.image.as_ref().map_or("", |i| i.value.as_str())
+    }
+}
+
+/// The resolved values of a list of strings.
+pub fn values(texts: &[Text]) -> Vec<&str> {
+    texts.iter().map(|t| t.value.as_str()).collect()
+}
+
 /// A service's `secrets:` or `configs:` entry.
 #[derive(Clone, Debug)]
 pub struct FileRef {
@@ -778,13 +790,7 @@ mod tests {
         )]);
         let db = &file.services[0];
         assert_eq!(db.image.as_ref().unwrap().value, "postgres:16");
-        let command: Vec<&str> = db
-            .command
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|t| t.value.as_str())
-            .collect();
+        let command = values(db.command.as_ref().unwrap());
         assert_eq!(command, ["postgres", "-c", "max_connections=200"]);
         assert_eq!(db.environment.len(), 2);
         assert!(db.environment[1].1.is_none());
@@ -801,16 +807,7 @@ mod tests {
         assert_eq!(db.mounts[1].kind, MountKind::Bind);
         assert!(db.mounts[1].read_only);
         assert_eq!(db.mounts[2].source.as_deref(), Some("wal"));
-        let test: Vec<&str> = db
-            .healthcheck
-            .as_ref()
-            .unwrap()
-            .test
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|t| t.value.as_str())
-            .collect();
+        let test = values(db.healthcheck.as_ref().unwrap().test.as_ref().unwrap());
         assert_eq!(test, ["/bin/sh", "-c", "pg_isready -U postgres"]);
         assert_eq!(db.depends_on[0].condition, "service_healthy");
         assert_eq!(db.unmapped[0].0, "privileged");

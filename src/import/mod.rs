@@ -139,11 +139,7 @@ fn unreachable_backends(text: &str) -> Vec<(String, String)> {
 /// Why a cluster is not a stateful service berth imports unasked: no data of its own.
 fn skip_reason(cluster: &Cluster) -> Option<String> {
     let first = cluster.first();
-    let image = first
-        .image
-        .as_ref()
-        .map(|i| i.value.as_str())
-        .unwrap_or_default();
+    let image = first.image_name();
     let keeps_data = first.mounts.iter().any(|m| match m.kind {
         MountKind::Volume => true,
         MountKind::Bind => !m.read_only,
@@ -190,5 +186,5 @@ fn one_shot(service: &Service) -> bool {
 }
 
 fn same_image(a: &Service, b: &Service) -> bool {
-    matches!((&a.image, &b.image), (Some(x), Some(y)) if x.value == y.value)
+    a.image.is_some() && a.image_name() == b.image_name()
 }

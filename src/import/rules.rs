@@ -25,8 +25,7 @@ pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
 
 /// A database with no volume at all, or an anonymous one: its data goes with the container.
 fn data_in_container(service: &Service) -> Option<Diagnostic> {
-    let image = &service.image.as_ref()?.value;
-    let software = known::software(image)?;
+    let software = known::software(service.image_name())?;
     let kept = |m: &super::compose::Mount| match m.kind {
         MountKind::Volume => m.source.is_some(),
         MountKind::Bind => !m.read_only,
@@ -138,7 +137,7 @@ fn gated_on_health(service: &Service, cluster: &Cluster) -> Vec<Diagnostic> {
 }
 
 fn quorum_of_two(cluster: &Cluster) -> Option<Diagnostic> {
-    let image = &cluster.first().image.as_ref()?.value;
+    let image = cluster.first().image_name();
     (cluster.replicas == 2 && known::software(image)?.majority).then(|| {
         QUORUM_OF_TWO.report(
             cluster.first().span.clone(),

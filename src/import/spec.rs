@@ -397,11 +397,7 @@ impl<'a> Mapping<'a> {
                 peers.push(port);
             }
         }
-        let image = first
-            .image
-            .as_ref()
-            .map(|i| i.value.as_str())
-            .unwrap_or_default();
+        let image = first.image_name();
         let known_peers = known::software(image).map_or(&[][..], |s| s.peer_ports);
         for port in known_peers {
             if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
@@ -494,11 +490,7 @@ impl<'a> Mapping<'a> {
 
     fn volumes(&mut self, doc: &mut Document) {
         let first = self.first();
-        let image = first
-            .image
-            .as_ref()
-            .map(|i| i.value.clone())
-            .unwrap_or_default();
+        let image = first.image_name().to_string();
         let mut mounts: Vec<(String, String, bool, Option<&'static str>)> = Vec::new();
         for mount in &first.mounts {
             if self.certificates(mount) {
@@ -519,16 +511,7 @@ impl<'a> Mapping<'a> {
                 ),
                 MountKind::Tmpfs => (false, Some("tmpfs in the Compose file")),
             };
-            let sources: Vec<Option<&str>> = self
-                .members()
-                .iter()
-                .map(|m| {
-                    m.mounts
-                        .iter()
-                        .find(|x| x.target == mount.target)
-                        .and_then(|x| x.source.as_deref())
-                })
-                .collect();
+            let sources = self.sources_at(&mount.target);
             let name = volume_name(&sources, &self.names, &mount.target);
             mounts.push((name, mount.target.clone(), persistent, note));
         }
@@ -574,6 +557,17 @@ impl<'a> Mapping<'a> {
         }
     }
 
+    /// Each member's source of what it mounts at `target`.
+    fn sources_at(&self, target: &str) -> Vec<Option<&'a str>> {
+        let at = |m: &'a Service| {
+            m.mounts
+                .iter()
+                .find(|x| x.target == target)
+                .and_then(|x| x.source.as_deref())
+        };
+        self.members().iter().map(|m| at(m)).collect()
+    }
+
     /// Whether a bind mount's source is a file beside the Compose file (configuration), not a
     /// directory of data.
     fn is_file(&self, source: Option<&str>) -> bool {
@@ -610,15 +604,9 @@ impl<'a> Mapping<'a> {
                 continue;
             }
             let sources: Vec<String> = self
-                .members()
+                .sources_at(&mount.target)
                 .iter()
-                .map(|m| {
-                    m.mounts
-                        .iter()
-                        .find(|x| x.target == mount.target)
-                        .and_then(|x| x.source.clone())
-                        .unwrap_or_else(|| source.clone())
-                })
+                .map(|s| s.unwrap_or(source).to_string())
                 .collect();
             if self.file_entry(doc, &path, &sources) {
                 let on_disk = std::fs::metadata(dir.join(source))
@@ -732,12 +720,7 @@ impl<'a> Mapping<'a> {
 
     fn replication(&mut self, doc: &mut Document) {
         let replicas = self.input.cluster.replicas;
-        let image = self
-            .first()
-            .image
-            .as_ref()
-            .map(|i| i.value.clone())
-            .unwrap_or_default();
+        let image = self.first().image_name().to_string();
         let majority = known::software(&image).is_some_and(|s| s.majority) && replicas > 1;
         let member_names: Vec<&str> = self.members().iter().map(|m| m.name.as_str()).collect();
         let ordered = self.members().iter().any(|m| {
@@ -919,7 +902,7 @@ impl<'a> Mapping<'a> {
         }
         doc.table("init");
         doc.pair("command", Item::List(command), None);
-        let own = self.first().image.as_ref().map(|i| i.value.as_str());
+        let own = Some(self.first().image_name());
         if let Some(image) = &init.image
             && Some(image.value.as_str()) != own
         {
@@ -941,6 +924,13 @@ impl<'a> Mapping<'a> {
             .collect();
         if members[0].ports.is_empty() {
             return;
+        }
+        let ports_of = |m: &Service| m.ports.iter().map(|p| p.container).collect::<Vec<_>>();
+        if members.iter().any(|m| ports_of(m) != ports_of(members[0])) {
+            self.unmapped.push(format!(
+                "`ports`: only some members publish them in the Compose file ({}); berth publishes every member's public ports",
+                members.iter().filter(|m| !m.ports.is_empty()).map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", ")
+            ));
         }
         let mut options: Vec<(&str, Item, Option<String>)> = Vec::new();
         if published.is_empty() {
@@ -1197,13 +1187,19 @@ mod tests {
 
     #[test]
     fn units_and_durations() {
-        assert_eq!(memory("2g"), "2Gi");
-        assert_eq!(memory("512M"), "512Mi");
-        assert_eq!(memory("1073741824"), "1073741824");
-        assert_eq!(cpus("1.0"), "1");
-        assert_eq!(cpus("0.5"), "0.5");
-        assert_eq!(duration("1m30s"), "90s");
-        assert_eq!(duration("30s"), "30s");
+        type Convert = fn(&str) -> String;
+        let cases: [(Convert, &str, &str); 7] = [
+            (memory, "2g", "2Gi"),
+            (memory, "512M", "512Mi"),
+            (memory, "1073741824", "1073741824"),
+            (cpus, "1.0", "1"),
+            (cpus, "0.5", "0.5"),
+            (duration, "1m30s", "90s"),
+            (duration, "30s", "30s"),
+        ];
+        for (convert, compose, spec) in cases {
+            assert_eq!(convert(compose), spec, "{compose}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
 use crate::model::{Identity, Template};
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason, TemplateErrorReason,
 };
 use serde_json::{Map, Value, json};
@@ -67,8 +67,8 @@ impl Templates {
         let mut engine = Handlebars::new();
         engine.set_strict_mode(true);
         engine.register_escape_fn(handlebars::no_escape);
-        engine.register_helper("join", Box::new(join_helper));
-        engine.register_helper("add", Box::new(add_helper));
+        engine.register_helper("join", Box::new(text_helper(join)));
+        engine.register_helper("add", Box::new(text_helper(add)));
         let mut base = Map::new();
         base.insert("name".into(), Value::String(name.to_string()));
         base.insert("params".into(), Value::Object(params));
@@ -237,15 +237,24 @@ impl TemplateFailure {
     }
 }
 
+/// A helper made of a function from its parameters to the text it writes.
+fn text_helper(
+    write: fn(&Helper) -> Result<String, RenderErrorReason>,
+) -> impl HelperDef + Send + Sync {
+    move |helper: &Helper,
+          _: &Handlebars,
+          _: &Context,
+          _: &mut RenderContext,
+          out: &mut dyn Output|
+          -> HelperResult {
+        out.write(&write(helper)?)?;
+        Ok(())
+    }
+}
+
 /// `{{add A B}}`: the sum of two integers, or of integers written as strings (`self.ordinal`):
 /// `{{add self.ordinal 1}}` counts members from 1, as ZooKeeper's and Kafka's ids do.
-fn add_helper(
-    helper: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+fn add(helper: &Helper) -> Result<String, RenderErrorReason> {
     let integer = |index: usize| -> Result<i64, RenderErrorReason> {
         let param = helper
             .param(index)
@@ -261,18 +270,11 @@ fn add_helper(
             )
         })
     };
-    out.write(&(integer(0)? + integer(1)?).to_string())?;
-    Ok(())
+    Ok((integer(0)? + integer(1)?).to_string())
 }
 
 /// `{{join LIST "SEP"}}`: the items of a list of strings or numbers, separated by SEP.
-fn join_helper(
-    helper: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+fn join(helper: &Helper) -> Result<String, RenderErrorReason> {
     let list = helper
         .param(0)
         .ok_or(RenderErrorReason::ParamNotFoundForIndex("join", 0))?;
@@ -295,11 +297,9 @@ fn join_helper(
             _ => {
                 return Err(RenderErrorReason::InvalidParamType(
                     "list of strings (use `peer_hosts`, not `peers`)",
-                )
-                .into());
+                ));
             }
         }
     }
-    out.write(&rendered.join(separator))?;
-    Ok(())
+    Ok(rendered.join(separator))
 }

@@ -131,6 +131,24 @@ pub fn snapshot_settings() -> insta::Settings {
     settings
 }
 
+/// `berth diff SPEC --backend kubernetes --against out --set replicas=5`, run in `dir`: a change
+/// to an earlier compile into `out`.
+pub fn diff_five_replicas(dir: &Path, spec: &str) -> Output {
+    berth(
+        &[
+            "diff",
+            spec,
+            "--backend",
+            "kubernetes",
+            "--against",
+            "out",
+            "--set",
+            "replicas=5",
+        ],
+        dir,
+    )
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -390,6 +408,12 @@ pub fn assert_exit(output: &Output, code: i32, says: &[&str]) -> String {
         assert!(err.contains(said), "standard error lacks `{said}`:\n{err}");
     }
     err
+}
+
+/// Asserts that `text` (a command's output) contains `needle`, showing the text when not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "no `{needle}` in:\n{text}");
 }
 
 /// Runs a command that must succeed, and returns its output; a failure shows both streams.

@@ -582,11 +582,7 @@ fn files_berth_no_longer_makes_are_removed() {
             .join("out/kubernetes/50-job-db-init.yaml")
             .exists()
     );
-    assert!(
-        stderr(&output).contains("2 stale removed"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "2 stale removed");
 }
 
 #[test]

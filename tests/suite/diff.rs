@@ -103,23 +103,14 @@ fn diff_of_files_compares_compose_with_swarm() {
 
 #[test]
 fn compile_check_passes_on_fresh_output_and_fails_after_one_byte_changes() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, out) = compile_example("cockroachdb", &[]);
     let spec = root().join("examples/cockroachdb.toml");
     let spec = spec.to_str().unwrap();
-    compile_ok(dir.path(), spec, &[]);
     let output = compile_in(dir.path(), spec, &["--check"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_exit(&output, 0, &[]);
     assert!(stdout(&output).is_empty());
 
-    let sts = dir
-        .path()
-        .join("out/kubernetes/40-statefulset-cockroachdb.yaml");
+    let sts = out.join("kubernetes/40-statefulset-cockroachdb.yaml");
     let mut bytes = std::fs::read(&sts).unwrap();
     let at = bytes.iter().position(|b| *b == b'3').unwrap();
     bytes[at] = b'4';
@@ -143,11 +134,7 @@ fn compile_check_passes_on_fresh_output_and_fails_after_one_byte_changes() {
     // A file berth no longer makes is drift too.
     let output = compile_in(dir.path(), spec, &["--backend", "kubernetes", "--check"]);
     assert_exit(&output, 3, &[]);
-    assert!(
-        stdout(&output).contains("--- a/docker/run.sh\n+++ /dev/null"),
-        "{}",
-        stdout(&output)
-    );
+    assert_contains(&stdout(&output), "--- a/docker/run.sh\n+++ /dev/null");
 }
 
 #[test]
@@ -165,19 +152,8 @@ fn diff_against_a_directory_shows_what_a_change_would_do() {
         "no change, no diff: {}",
         stdout(&output)
     );
-    let output = berth_ok(
-        &[
-            "diff",
-            spec,
-            "--backend",
-            "kubernetes",
-            "--against",
-            "out",
-            "--set",
-            "replicas=5",
-        ],
-        dir.path(),
-    );
+    let output = diff_five_replicas(dir.path(), spec);
+    assert_exit(&output, 0, &[]);
     let diff = stdout(&output);
     assert!(diff.contains("-  replicas: 3\n+  replicas: 5\n"), "{diff}");
     assert!(

@@ -129,11 +129,7 @@ fn secrets_are_taken_from_the_environment_never_written() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("set POSTGRES_PASSWORD in the environment"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "set POSTGRES_PASSWORD in the environment");
     let compose =
         std::fs::read_to_string(dir.path().join("postgres/compose/compose.yaml")).unwrap();
     // Passed through from the environment of `up`: no `${...:?}`, which would stop `down` too.

@@ -64,11 +64,7 @@ fn init_writes_a_spec_that_compiles_and_passes_every_rule() {
             "{template}: an `[[allow]]` hides a decision"
         );
         let check = berth(&["check", "shop-db.toml"], dir.path());
-        assert!(
-            stderr(&check).contains(&format!("{listed} warnings, ")),
-            "{}",
-            stderr(&check)
-        );
+        assert_contains(&stderr(&check), &format!("{listed} warnings, "));
         assert!(stderr(&check).contains("allowed by `[[allow]]`"));
         let again = berth(&["init", "--from", template, "shop-db"], dir.path());
         assert_exit(&again, 2, &[]);
@@ -235,10 +231,9 @@ fn a_diagnostic_says_where_a_parameter_value_came_from() {
         ],
         dir.path(),
     );
-    assert!(
-        stderr(&output).contains("`params.replicas` is `2`, from --set (--set:1:1)"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "`params.replicas` is `2`, from --set (--set:1:1)",
     );
 }
 
@@ -253,10 +248,9 @@ fn quiet_verbose_and_color() {
     let quiet = berth_ok(&["compile", spec, "--out", "b", "--quiet"], dir.path());
     assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
     let verbose = berth(&["compile", spec, "--out", "c", "--verbose"], dir.path());
-    assert!(
-        stderr(&verbose).contains("wrote c/kubernetes/40-statefulset-cockroachdb.yaml"),
-        "{}",
-        stderr(&verbose)
+    assert_contains(
+        &stderr(&verbose),
+        "wrote c/kubernetes/40-statefulset-cockroachdb.yaml",
     );
     let colored = berth(&["check", spec, "--color", "always"], dir.path());
     assert!(

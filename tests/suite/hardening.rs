@@ -410,19 +410,7 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
         3,
         "{said}"
     );
-    let output = berth(
-        &[
-            "diff",
-            spec,
-            "--backend",
-            "kubernetes",
-            "--against",
-            "out",
-            "--set",
-            "replicas=5",
-        ],
-        dir.path(),
-    );
+    let output = diff_five_replicas(dir.path(), spec);
     assert!(
         !stderr(&output).contains("warning[upgrade/"),
         "replicas change in place: {}",
