@@ -1,0 +1,278 @@
+//! One cluster of a Compose file written as a commented spec. Every value the Compose file does
+//! not state is a guess and says so; every key berth does not carry is listed at the end with
+//! why. What the Compose file gets wrong is reported by `rules`, not here. The sections are
+//! written by `process` (the container, checks, replication, init), `storage` (volumes, files,
+//! certificates) and `network` (ports and publishing), in Compose's units made the spec's by
+//! `convert`.
+
+mod convert;
+mod network;
+mod process;
+mod storage;
+
+use super::cluster::{self, Cluster};
+use super::known;
+use super::write::{Document, Item};
+use crate::engine::backends::docker::engine as docker;
+use crate::import::compose::{ComposeFile, Healthcheck, MountKind, Service, Text};
+use crate::import::interpolate::{Interpolated, Part};
+use std::collections::BTreeMap;
+
+/// A spec made from a Compose file.
+pub struct Imported {
+    pub name: String,
+    /// The Compose services it came from.
+    pub services: Vec<String>,
+    pub text: String,
+}
+
+/// What the spec needs from the Compose file beyond the cluster: its one-shot init service.
+pub struct Input<'a> {
+    pub file: &'a ComposeFile,
+    pub cluster: &'a Cluster<'a>,
+    pub init: Option<&'a Service>,
+    /// The Compose file's name, for the header.
+    pub source: String,
+    /// Backends the spec cannot target, with the reason, as a first compile of it found.
+    pub excluded: Vec<(String, String)>,
+    /// Write what the Compose file lacks as placeholders (a storage class, volume services), for
+    /// the compile that finds what else a backend would refuse.
+    pub probe: bool,
+}
+
+struct Param {
+    default: String,
+    description: String,
+}
+
+/// The state of one mapping: the parameters the strings referenced, what could not be mapped,
+/// and whether any template counts members from 1.
+struct Mapping<'a> {
+    input: &'a Input<'a>,
+    names: Vec<Vec<String>>,
+    params: BTreeMap<String, Param>,
+    unmapped: Vec<String>,
+    ports: Vec<PortEntry>,
+    /// The persistent volumes' names, for the probe's volume services.
+    persistent: Vec<String>,
+    /// What berth's own start script copies into place, if the members run one.
+    copies: Vec<crate::import::start::Copied>,
+}
+
+struct PortEntry {
+    number: u16,
+    name: String,
+    protocol: String,
+    peers_only: bool,
+}
+
+pub fn write(input: &Input) -> Imported {
+    let cluster = input.cluster;
+    let names = if cluster.members.len() > 1 || cluster.replicas == 1 {
+        cluster
+            .members
+            .iter()
+            .map(|m| cluster::names_of(m))
+            .collect()
+    } else {
+        // `deploy.replicas`: one DNS name for every replica, which berth's members replace.
+        Vec::new()
+    };
+    let mut mapping = Mapping {
+        input,
+        names,
+        params: BTreeMap::new(),
+        unmapped: Vec::new(),
+        ports: Vec::new(),
+        persistent: Vec::new(),
+        copies: Vec::new(),
+    };
+    let body = mapping.body();
+    let mut doc = Document::default();
+    let services: Vec<String> = cluster
+        .members
+        .iter()
+        .map(|m| m.name.clone())
+        .chain(input.init.map(|i| i.name.clone()))
+        .collect();
+    doc.comment(&format!(
+        "Imported by `berth import` from {} (services {}). Values marked \"guessed\" are not in the Compose file; check them. What the spec does not carry is listed at the end.",
+        input.source,
+        services.join(", ")
+    ));
+    doc.pair("name", Item::Str(cluster.name.clone()), None);
+    if !input.excluded.is_empty() {
+        for (backend, why) in &input.excluded {
+            doc.comment(&format!("Not for {backend}: {why}"));
+        }
+        let targets = crate::engine::backends::names()
+            .into_iter()
+            .filter(|b| !input.excluded.iter().any(|(x, _)| x == b));
+        doc.pair(
+            "targets",
+            Item::List(targets.map(str::to_string).collect()),
+            None,
+        );
+    }
+    for (name, param) in &mapping.params {
+        doc.table(&format!("params.{name}"));
+        doc.pair("default", Item::Str(param.default.clone()), None);
+        doc.pair("description", Item::Str(param.description.clone()), None);
+    }
+    let mut text = doc.finish();
+    text.push_str(&body);
+    if !mapping.unmapped.is_empty() {
+        let mut tail = Document::default();
+        tail.blank();
+        tail.comment("Not mapped from the Compose file:");
+        for line in &mapping.unmapped {
+            tail.comment(&format!("- {line}"));
+        }
+        text.push_str(&tail.finish());
+    }
+    Imported {
+        name: cluster.name.clone(),
+        services,
+        text,
+    }
+}
+
+impl<'a> Mapping<'a> {
+    fn members(&self) -> &'a [&'a Service] {
+        let input: &'a Input<'a> = self.input;
+        &input.cluster.members
+    }
+
+    fn first(&self) -> &'a Service {
+        self.members()[0]
+    }
+
+    /// Every section after the header and parameters.
+    fn body(&mut self) -> String {
+        self.port_table();
+        // The health check may name a port the table lacks; it is written after the ports.
+        let mut health = Document::default();
+        self.health(&mut health);
+        let mut doc = Document::default();
+        self.container(&mut doc);
+        self.environment(&mut doc);
+        self.write_ports(&mut doc);
+        self.volumes(&mut doc);
+        self.files(&mut doc);
+        self.replication(&mut doc);
+        doc.raw(&health.finish());
+        self.resources(&mut doc);
+        self.lifecycle(&mut doc);
+        self.init(&mut doc);
+        self.tls(&mut doc);
+        self.publishing(&mut doc);
+        if !self.persistent.is_empty() {
+            doc.table("backends.cloudfoundry");
+            let services = self
+                .persistent
+                .iter()
+                .map(|v| (v.clone(), "probe".to_string()))
+                .collect();
+            doc.pair("volume_services", Item::Inline(services), None);
+        }
+        self.unmapped_keys();
+        doc.finish()
+    }
+
+    /// One template for a string every member has, registering the parameters it references.
+    fn template(&mut self, values: Vec<Option<&Interpolated>>, what: &str) -> String {
+        for value in values.iter().flatten() {
+            for reference in value.references() {
+                self.param(reference);
+            }
+        }
+        let param = |name: &str| param_name(name);
+        match cluster::template(&values, &self.names, &param) {
+            Some(t) => t.template,
+            None => {
+                self.unmapped.push(format!("{what}: the members' values differ in a way no template over `self` and `peers` expresses; the first member's value is written"));
+                let first = values.iter().flatten().next().copied();
+                first.map_or(String::new(), |v| {
+                    cluster::first_member(v, &self.names, &param)
+                })
+            }
+        }
+    }
+
+    fn param(&mut self, reference: &crate::import::interpolate::Reference) {
+        let env = &self.input.file.env;
+        let (default, how) = match (env.get(&reference.name), &reference.default) {
+            (Some(value), _) => (value.clone(), "the `.env` file's value".to_string()),
+            (None, Some(default)) => (
+                Interpolated {
+                    parts: crate::import::interpolate::parse(default)
+                        .map(|d| d.parts)
+                        .unwrap_or_default(),
+                }
+                .resolve(env),
+                "the Compose file's default".to_string(),
+            ),
+            (None, None) if reference.required => (
+                String::new(),
+                "required by the Compose file: set it".to_string(),
+            ),
+            (None, None) => (
+                String::new(),
+                "unset in the Compose file: set it".to_string(),
+            ),
+        };
+        self.params
+            .entry(param_name(&reference.name))
+            .or_insert(Param {
+                default,
+                description: format!("`${{{}}}` in the Compose file ({how})", reference.name),
+            });
+    }
+
+    /// Each member's value of one optional field, as references to the interpolated text.
+    fn each(
+        &self,
+        field: impl Fn(&'a Service) -> Option<&'a Text>,
+    ) -> Vec<Option<&'a Interpolated>> {
+        self.members()
+            .iter()
+            .map(|m| field(m).map(|t| &t.raw))
+            .collect()
+    }
+
+    fn unmapped_keys(&mut self) {
+        let first = self.first();
+        for (key, _) in &first.unmapped {
+            self.unmapped
+                .push(format!("`{key}`: berth has no such setting"));
+        }
+        let members: Vec<&str> = self.members().iter().map(|m| m.name.as_str()).collect();
+        for dependency in &first.depends_on {
+            if !members.contains(&dependency.service.as_str()) {
+                self.unmapped.push(format!(
+                    "`depends_on: {}`: another service; start it before this one",
+                    dependency.service
+                ));
+            }
+        }
+        if let Some((policy, _)) = &first.restart
+            && !matches!(policy.as_str(), "always" | "unless-stopped" | "deploy:any")
+        {
+            self.unmapped.push(format!(
+                "`restart: {policy}`: berth restarts members unless stopped"
+            ));
+        }
+    }
+}
+
+/// A parameter's name from a variable's: `POSTGRES_VERSION` → `postgres_version`.
+fn param_name(variable: &str) -> String {
+    variable.to_lowercase()
+}
+
+impl Interpolated {
+    /// Whether the string is text only, with no reference.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+}

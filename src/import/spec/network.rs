@@ -1,0 +1,178 @@
+//! Ports: which the members publish and which they use among themselves, and how the docker
+//! and compose backends publish them.
+
+use super::*;
+
+impl<'a> Mapping<'a> {
+    /// The service's ports, named: published ones are public, unpublished ones the members
+    /// name next to a member's name are peers-only, `expose`d ones public.
+    pub(super) fn port_table(&mut self) {
+        let first = self.first();
+        let mut public: Vec<(u16, String)> = Vec::new();
+        for p in &first.ports {
+            if !public.iter().any(|(n, _)| *n == p.container) {
+                public.push((p.container, p.protocol.clone()));
+            }
+        }
+        let mut peers: Vec<u16> = Vec::new();
+        for port in self.peer_ports() {
+            if !public.iter().any(|(n, _)| *n == port) && !peers.contains(&port) {
+                peers.push(port);
+            }
+        }
+        let image = first.image_name();
+        let known_peers = known::software(image).map_or(&[][..], |s| s.peer_ports);
+        for port in known_peers {
+            if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
+                peers.push(*port);
+            }
+        }
+        for (port, _) in &first.expose {
+            if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
+                public.push((*port, "tcp".into()));
+            }
+        }
+        let all = public
+            .into_iter()
+            .map(|(p, proto)| (p, proto, false))
+            .chain(peers.into_iter().map(|p| (p, "tcp".to_string(), true)));
+        for (port, protocol, peers_only) in all {
+            self.add_port(port, protocol, peers_only);
+        }
+    }
+
+    /// A port's name, adding the port (public) when the table lacks it.
+    pub(super) fn add_port(&mut self, port: u16, protocol: String, peers_only: bool) -> String {
+        if let Some(known) = self.ports.iter().find(|p| p.number == port) {
+            return known.name.clone();
+        }
+        let mut name = known::port_name(port);
+        if self.ports.iter().any(|p| p.name == name) {
+            name = format!("port-{port}");
+        }
+        self.ports.push(PortEntry {
+            number: port,
+            name: name.clone(),
+            protocol,
+            peers_only,
+        });
+        name
+    }
+
+    pub(super) fn write_ports(&self, doc: &mut Document) {
+        for port in &self.ports {
+            doc.array_table("ports");
+            doc.pair(
+                "name",
+                Item::Str(port.name.clone()),
+                Some("guessed from the number"),
+            );
+            doc.pair("port", Item::Int(port.number.into()), None);
+            if port.protocol != "tcp" {
+                doc.pair("protocol", Item::Str(port.protocol.clone()), None);
+            }
+            if port.peers_only {
+                doc.pair(
+                    "expose",
+                    Item::Str("peers".into()),
+                    Some("guessed: not published, and the members reach each other on it"),
+                );
+            }
+        }
+    }
+
+    /// Ports the members name next to a member's name (`etcd1:2380`) in their strings.
+    pub(super) fn peer_ports(&self) -> Vec<u16> {
+        let names: Vec<&String> = self.names.iter().flatten().collect();
+        let mut found = Vec::new();
+        for member in self.members() {
+            let strings = member
+                .environment
+                .iter()
+                .filter_map(|(_, v, _)| v.as_ref())
+                .chain(member.command.iter().flatten())
+                .chain(member.entrypoint.iter().flatten());
+            for text in strings {
+                for name in &names {
+                    for (at, _) in text.value.match_indices(&format!("{name}:")) {
+                        let digits: String = text.value[at + name.len() + 1..]
+                            .chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect();
+                        if let Ok(port) = digits.parse::<u16>()
+                            && !found.contains(&port)
+                        {
+                            found.push(port);
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// How the members' ports were published, as the docker and compose backends' options.
+    pub(super) fn publishing(&mut self, doc: &mut Document) {
+        let members = self.members();
+        let published: Vec<_> = members[0]
+            .ports
+            .iter()
+            .filter(|p| p.host_port.is_some())
+            .collect();
+        if members[0].ports.is_empty() {
+            return;
+        }
+        let ports_of = |m: &Service| m.ports.iter().map(|p| p.container).collect::<Vec<_>>();
+        if members.iter().any(|m| ports_of(m) != ports_of(members[0])) {
+            self.unmapped.push(format!(
+                "`ports`: only some members publish them in the Compose file ({}); berth publishes every member's public ports",
+                members.iter().filter(|m| !m.ports.is_empty()).map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let mut options: Vec<(&str, Item, Option<String>)> = Vec::new();
+        if published.is_empty() {
+            options.push((
+                "publish",
+                Item::Bool(false),
+                Some("the Compose file publishes no host port".into()),
+            ));
+        } else {
+            let address = published[0]
+                .host_ip
+                .clone()
+                .unwrap_or_else(|| "0.0.0.0".into());
+            if address != "127.0.0.1" {
+                options.push(("publish_address", Item::Str(address.clone()), Some(format!("as the Compose file publishes; berth's default, 127.0.0.1, keeps ports on this host{}", if address == "0.0.0.0" { " (the Compose file names no address: every interface)" } else { "" }))));
+            }
+            let port = published[0];
+            let stride = members
+                .get(1)
+                .and_then(|m| m.ports.iter().find(|p| p.container == port.container))
+                .and_then(|p| p.host_port)
+                .map(|h| i64::from(h) - i64::from(port.host_port.unwrap_or(0)));
+            if port.host_port != Some(port.container) {
+                self.unmapped.push(format!("host port {} for {}: berth publishes each port on its own number (plus the member's ordinal times `port_stride`)", port.host_port.unwrap_or(0), port.container));
+            }
+            match stride {
+                Some(stride) if stride > 1 => options.push(("port_stride", Item::Int(stride), None)),
+                Some(stride) if stride < 1 => self.unmapped.push("members' host ports that do not grow with the ordinal: berth publishes member i on port + i × `port_stride`".into()),
+                _ => {}
+            }
+        }
+        if options.is_empty() {
+            return;
+        }
+        for backend in ["compose", "docker"] {
+            doc.table(&format!("backends.{backend}"));
+            for (key, value, note) in &options {
+                let value = match value {
+                    Item::Str(s) => Item::Str(s.clone()),
+                    Item::Int(i) => Item::Int(*i),
+                    Item::Bool(b) => Item::Bool(*b),
+                    _ => unreachable!("publishing options are scalars"),
+                };
+                doc.pair(key, value, note.as_deref());
+            }
+        }
+    }
+}

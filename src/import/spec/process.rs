@@ -1,0 +1,401 @@
+//! The process of each member: its command, environment, health check, resources, stop grace,
+//! replication, and the init service.
+
+use super::convert::{cpus, duration, memory};
+use super::*;
+
+impl<'a> Mapping<'a> {
+    pub(super) fn container(&mut self, doc: &mut Document) {
+        doc.table("container");
+        let images = self.each(|m| m.image.as_ref());
+        if images.iter().all(Option::is_some) {
+            let image = self.template(images, "`image`");
+            doc.pair("image", Item::Str(image), None);
+        } else {
+            let name = self.input.cluster.name.clone();
+            self.unmapped.push(
+                "`build`: berth deploys an image; build and push it, then set `container.image`"
+                    .into(),
+            );
+            doc.pair(
+                "image",
+                Item::Str(format!("{name}:latest")),
+                Some("guessed: the Compose file builds the image"),
+            );
+        }
+        let argvs: Vec<Vec<&Text>> = self
+            .members()
+            .iter()
+            .map(|m| {
+                m.entrypoint
+                    .iter()
+                    .flatten()
+                    .chain(m.command.iter().flatten())
+                    .collect()
+            })
+            .collect();
+        let first_words: Vec<&str> = argvs[0].iter().map(|t| t.value.as_str()).collect();
+        if let Some((copies, used)) = crate::import::start::read(&first_words) {
+            // berth's own start script: the files it copies are `[[files]]`, the rest is the process.
+            self.copies = copies;
+            let rest: Vec<Vec<Text>> = argvs
+                .iter()
+                .map(|a| a.iter().skip(used).map(|t| (*t).clone()).collect())
+                .collect();
+            let lists: Vec<Option<&Vec<Text>>> = rest.iter().map(Some).collect();
+            if let Some(list) = self.word_lists(&lists, "command") {
+                doc.pair("command", Item::List(list), None);
+            }
+        } else {
+            for (key, compose_key, field) in [
+                (
+                    "command",
+                    "entrypoint",
+                    (|m: &Service| m.entrypoint.as_ref()) as fn(&Service) -> Option<&Vec<Text>>,
+                ),
+                ("args", "command", |m: &Service| m.command.as_ref()),
+            ] {
+                let words: Vec<Option<&Vec<Text>>> =
+                    self.members().iter().map(|m| field(m)).collect();
+                if words.iter().all(Option::is_none) {
+                    continue;
+                }
+                if let Some(list) = self.word_lists(&words, compose_key) {
+                    doc.pair(key, Item::List(list), None);
+                }
+            }
+        }
+        if let Some(user) = &self.first().user {
+            let uid = user.value.split(':').next().unwrap_or_default();
+            match uid.parse::<i64>() {
+                Ok(uid) => doc.pair("user", Item::Int(uid), user.value.contains(':').then_some("the group is the image's")),
+                Err(_) => self.unmapped.push(format!("`user: {}`: the spec takes a numeric user; give the image's uid in `container.user`", user.value)),
+            }
+        }
+    }
+
+    /// The members' argv, word by word, as templates; `None` when their lengths differ.
+    pub(super) fn word_lists(
+        &mut self,
+        lists: &[Option<&Vec<Text>>],
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let length = lists[0].map_or(0, Vec::len);
+        if lists.iter().any(|l| l.map_or(0, Vec::len) != length) {
+            self.unmapped.push(format!(
+                "`{key}`: the members' command lines differ in length; set `container` by hand"
+            ));
+            return None;
+        }
+        let mut words = Vec::new();
+        for i in 0..length {
+            let values = lists.iter().map(|l| l.map(|w| &w[i].raw)).collect();
+            words.push(self.template(values, &format!("`{key}` word {}", i + 1)));
+        }
+        Some(words)
+    }
+
+    pub(super) fn environment(&mut self, doc: &mut Document) {
+        let mut keys: Vec<String> = Vec::new();
+        for member in self.members() {
+            for (key, _, _) in &member.environment {
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        if keys.is_empty() {
+            return;
+        }
+        doc.table("container.env");
+        for key in keys {
+            let values: Vec<Option<&Option<Text>>> = self
+                .members()
+                .iter()
+                .map(|m| {
+                    m.environment
+                        .iter()
+                        .find(|(k, _, _)| *k == key)
+                        .map(|(_, v, _)| v)
+                })
+                .collect();
+            if crate::engine::rules::looks_like_secret(&key) {
+                let secret = vec![
+                    ("secret".to_string(), self.input.cluster.name.clone()),
+                    ("key".to_string(), key.to_lowercase().replace('_', "-")),
+                ];
+                doc.pair(&key, Item::Inline(secret), Some("a secret: set it in the environment of `up` (compose), or in each orchestrator's secret store"));
+                continue;
+            }
+            if values.iter().any(|v| v.is_none()) {
+                self.unmapped.push(format!(
+                    "`environment.{key}`: only some members set it; it is written for every member"
+                ));
+            }
+            let texts: Vec<Option<&Interpolated>> = values
+                .iter()
+                .map(|v| v.and_then(|v| v.as_ref()).map(|t| &t.raw))
+                .collect();
+            if texts.iter().all(Option::is_none) {
+                // `- KEY` alone: compose passes the variable through from the environment of `up`.
+                let reference = crate::import::interpolate::Reference {
+                    name: key.clone(),
+                    default: None,
+                    required: false,
+                };
+                self.param(&reference);
+                doc.pair(
+                    &key,
+                    Item::Str(format!("{{{{params.{}}}}}", param_name(&key))),
+                    Some("passed through from the environment in the Compose file"),
+                );
+                continue;
+            }
+            let fallback = texts.iter().flatten().next().copied();
+            let texts = texts.into_iter().map(|t| t.or(fallback)).collect();
+            let value = self.template(texts, &format!("`environment.{key}`"));
+            doc.pair(&key, Item::Str(value), None);
+        }
+    }
+
+    pub(super) fn health(&mut self, doc: &mut Document) {
+        let checks: Vec<Option<&Healthcheck>> = self
+            .members()
+            .iter()
+            .map(|m| m.healthcheck.as_ref())
+            .collect();
+        let Some(check) = checks[0] else { return };
+        let Some(test) = &check.test else { return };
+        let tests: Vec<Option<&Vec<Text>>> = checks
+            .iter()
+            .map(|c| c.and_then(|c| c.test.as_ref()))
+            .collect();
+        let words: Vec<&str> = test.iter().map(|t| t.value.as_str()).collect();
+        let probe = probe_of(&words);
+        let timeout = check.timeout.as_deref().map_or(5, |t| {
+            duration(t).trim_end_matches('s').parse().unwrap_or(5)
+        });
+        // berth's own line for the probe; any other command is kept for the docker family.
+        let (mut action, berths_line) = match probe {
+            Some(Probe::Http { port, path }) => {
+                let line = docker::http_probe(port, &path, timeout);
+                let name = self.add_port(port, "tcp".into(), false);
+                (
+                    vec![("http", Item::Str(path)), ("port", Item::Str(name))],
+                    line,
+                )
+            }
+            Some(Probe::Tcp { port }) => {
+                let line = docker::tcp_probe(port);
+                (
+                    vec![("tcp", Item::Str(self.add_port(port, "tcp".into(), false)))],
+                    line,
+                )
+            }
+            None => (Vec::new(), String::new()),
+        };
+        if words != ["/bin/sh", "-c", berths_line.as_str()] {
+            let Some(exec) = self.word_lists(&tests, "healthcheck.test") else {
+                return;
+            };
+            let key = if action.is_empty() {
+                "exec"
+            } else {
+                "docker_exec"
+            };
+            action.push((key, Item::List(exec)));
+        }
+        doc.table("health.liveness");
+        for (key, value) in action {
+            doc.pair(key, value, None);
+        }
+        for (key, value) in [
+            ("interval", &check.interval),
+            ("timeout", &check.timeout),
+            ("initial_delay", &check.start_period),
+        ] {
+            if let Some(value) = value {
+                doc.pair(key, Item::Str(duration(value)), None);
+            }
+        }
+        if let Some(retries) = check.retries {
+            doc.pair("failures", Item::Int(retries.into()), None);
+        }
+    }
+
+    pub(super) fn resources(&mut self, doc: &mut Document) {
+        let first = self.first();
+        let cpu = first.cpus.as_ref().map(|(c, _)| cpus(c));
+        let limit = first.mem_limit.as_ref().map(|(m, _)| memory(m));
+        let reservation = first.mem_reservation.as_ref().map(|(m, _)| memory(m));
+        if cpu.is_none() && limit.is_none() && reservation.is_none() {
+            return;
+        }
+        doc.table("resources");
+        if let Some(cpu) = cpu {
+            doc.pair("cpu", Item::Str(cpu), None);
+        }
+        match (reservation, limit) {
+            (Some(request), Some(limit)) => {
+                doc.pair("memory", Item::Str(request), None);
+                doc.pair("memory_limit", Item::Str(limit), None);
+            }
+            (Some(memory), None) | (None, Some(memory)) => {
+                doc.pair("memory", Item::Str(memory), None)
+            }
+            (None, None) => {}
+        }
+    }
+
+    pub(super) fn lifecycle(&mut self, doc: &mut Document) {
+        if let Some((grace, _)) = &self.first().stop_grace_period {
+            doc.table("lifecycle");
+            doc.pair("stop_grace", Item::Str(duration(grace)), None);
+        }
+    }
+
+    /// The one-shot service that initializes the cluster, as `[init]`.
+    pub(super) fn init(&mut self, doc: &mut Document) {
+        let Some(init) = self.input.init else { return };
+        let mut argv: Vec<Text> = init
+            .entrypoint
+            .iter()
+            .flatten()
+            .chain(init.command.iter().flatten())
+            .cloned()
+            .collect();
+        let mut done_output = None;
+        let words: Vec<&str> = argv.iter().map(|t| t.value.as_str()).collect();
+        if let [sh, dash_c, script, marker, ..] = words.as_slice()
+            && *sh == "/bin/sh"
+            && *dash_c == "-c"
+            && *marker == "berth-init"
+            && let Some(done) = done_output_of(script)
+        {
+            done_output = Some(done);
+            argv.drain(..4);
+        }
+        let mut command = Vec::new();
+        for word in &argv {
+            for reference in word.raw.references() {
+                self.param(reference);
+            }
+            // Not a member: every member's name in it is a peer's (`{{peers.[i].host}}`).
+            let t = cluster::template(&[Some(&word.raw)], &self.names, &|n: &str| param_name(n));
+            command.push(t.map(|t| t.template).unwrap_or_default());
+        }
+        doc.table("init");
+        doc.pair("command", Item::List(command), None);
+        let own = Some(self.first().image_name());
+        if let Some(image) = &init.image
+            && Some(image.value.as_str()) != own
+        {
+            let image = self.template(vec![Some(&image.raw)], "the init service's `image`");
+            doc.pair("image", Item::Str(image), None);
+        }
+        if let Some(done) = done_output {
+            doc.pair("done_output", Item::Str(done), None);
+        }
+    }
+
+    pub(super) fn replication(&mut self, doc: &mut Document) {
+        let replicas = self.input.cluster.replicas;
+        let image = self.first().image_name().to_string();
+        let majority = known::software(&image).is_some_and(|s| s.majority) && replicas > 1;
+        let member_names: Vec<&str> = self.members().iter().map(|m| m.name.as_str()).collect();
+        let ordered = self.members().iter().any(|m| {
+            m.depends_on
+                .iter()
+                .any(|d| member_names.contains(&d.service.as_str()))
+        });
+        if replicas == 1 && !ordered {
+            return;
+        }
+        doc.table("replication");
+        doc.pair("replicas", Item::Int(replicas.into()), None);
+        if majority {
+            doc.pair(
+                "quorum",
+                Item::Str("majority".into()),
+                Some("guessed from the image"),
+            );
+        }
+        if ordered {
+            doc.pair(
+                "start",
+                Item::Str("ordered".into()),
+                Some("members depend on each other in the Compose file"),
+            );
+        }
+    }
+}
+
+/// A health check that is an HTTP GET or a TCP connect on the member's own port.
+enum Probe {
+    Http { port: u16, path: String },
+    Tcp { port: u16 },
+}
+
+/// Recognizes `curl`/`wget` of `http://localhost:PORT/PATH` and `nc -z localhost PORT` (berth's
+/// own checks among them), so they import as `http` and `tcp` checks that every backend runs
+/// its own way.
+fn probe_of(words: &[&str]) -> Option<Probe> {
+    let line = match words {
+        ["/bin/sh", "-c", line] => line.to_string(),
+        _ => words.join(" "),
+    };
+    let first = line.split_whitespace().next()?;
+    if first == "curl" || first == "wget" {
+        let url = line
+            .split_whitespace()
+            .map(|w| w.trim_matches(['\'', '"']))
+            .find_map(|w| {
+                w.strip_prefix("http://127.0.0.1:")
+                    .or_else(|| w.strip_prefix("http://localhost:"))
+            })?;
+        let (port, path) = url.split_at(url.find('/').unwrap_or(url.len()));
+        let path = if path.is_empty() { "/" } else { path };
+        return Some(Probe::Http {
+            port: port.parse().ok()?,
+            path: path.to_string(),
+        });
+    }
+    let mut tokens = line.split_whitespace();
+    if first == "nc" && tokens.nth(1) == Some("-z") {
+        let host = tokens.next()?;
+        if host == "127.0.0.1" || host == "localhost" {
+            return Some(Probe::Tcp {
+                port: tokens.next()?.parse().ok()?,
+            });
+        }
+    }
+    None
+}
+
+/// The `[init] done_output` text of berth's own init wrapper, if `script` is one.
+fn done_output_of(script: &str) -> Option<String> {
+    let start = script.find("*\"")? + 2;
+    let end = script.find("\"*)")?;
+    let pattern = script.get(start..end)?;
+    let mut done = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        done.push(if c == '\\' { chars.next()? } else { c });
+    }
+    (crate::model::done_output_script(&done) == script).then_some(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn berth_s_init_wrapper_reads_back() {
+        let script = crate::model::done_output_script("already \"initialized\"");
+        assert_eq!(
+            done_output_of(&script).as_deref(),
+            Some("already \"initialized\"")
+        );
+        assert_eq!(done_output_of("echo hi"), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! What each member keeps and reads: volumes, files (berth's start script read back), and
+//! certificates.
+
+use super::*;
+
+impl<'a> Mapping<'a> {
+    pub(super) fn volumes(&mut self, doc: &mut Document) {
+        let first = self.first();
+        let image = first.image_name().to_string();
+        let mut mounts: Vec<(String, String, bool, Option<&'static str>)> = Vec::new();
+        for mount in &first.mounts {
+            if self.certificates(mount) {
+                continue;
+            }
+            let (persistent, note) = match mount.kind {
+                MountKind::Volume if mount.source.is_some() => (true, None),
+                MountKind::Volume => (
+                    true,
+                    Some("an anonymous volume in the Compose file: a named one here"),
+                ),
+                MountKind::Bind if mount.read_only || self.is_file(mount.source.as_deref()) => {
+                    continue;
+                }
+                MountKind::Bind => (
+                    true,
+                    Some("a bind mount of a host directory in the Compose file: a volume here"),
+                ),
+                MountKind::Tmpfs => (false, Some("tmpfs in the Compose file")),
+            };
+            let sources = self.sources_at(&mount.target);
+            let name = volume_name(&sources, &self.names, &mount.target);
+            mounts.push((name, mount.target.clone(), persistent, note));
+        }
+        if let Some(software) = known::software(&image)
+            && !mounts.iter().any(|(_, _, persistent, _)| *persistent)
+        {
+            mounts.push((
+                "data".into(),
+                software.data.into(),
+                true,
+                Some("added: the Compose file keeps the data in the container"),
+            ));
+        }
+        let mut used: Vec<String> = Vec::new();
+        for (mut name, path, persistent, note) in mounts {
+            if used.contains(&name) {
+                name = format!("{name}-{}", used.len());
+            }
+            used.push(name.clone());
+            doc.array_table("volumes");
+            if let Some(note) = note {
+                doc.comment(note);
+            }
+            doc.pair("name", Item::Str(name.clone()), None);
+            doc.pair("path", Item::Str(path), None);
+            if persistent {
+                let size = format!("{}_size", name.replace('-', "_"));
+                self.params.entry(size.clone()).or_insert(Param {
+                    default: "10Gi".into(),
+                    description: format!("Size of each member's `{name}` volume (guessed: a Compose file does not size volumes)"),
+                });
+                doc.pair("size", Item::Str(format!("{{{{params.{size}}}}}")), None);
+                if self.input.probe {
+                    doc.pair("class", Item::Str("probe".into()), None);
+                    self.persistent.push(name.clone());
+                } else {
+                    doc.comment("class: the Compose file does not say; Kubernetes needs one (rule kubernetes/missing-storage-class)");
+                    doc.comment("Cloud Foundry needs a volume service for it: `[backends.cloudfoundry] volume_services`");
+                }
+            } else {
+                doc.pair("persistent", Item::Bool(false), None);
+            }
+        }
+    }
+
+    /// Each member's source of what it mounts at `target`.
+    pub(super) fn sources_at(&self, target: &str) -> Vec<Option<&'a str>> {
+        let at = |m: &'a Service| {
+            m.mounts
+                .iter()
+                .find(|x| x.target == target)
+                .and_then(|x| x.source.as_deref())
+        };
+        self.members().iter().map(|m| at(m)).collect()
+    }
+
+    /// Whether a bind mount's source is a file beside the Compose file (configuration), not a
+    /// directory of data.
+    pub(super) fn is_file(&self, source: Option<&str>) -> bool {
+        source.is_some_and(|s| self.input.file.dir.join(s).is_file())
+    }
+
+    /// Read-only bind mounts of files, `configs` and `secrets` as `[[files]]`.
+    pub(super) fn files(&mut self, doc: &mut Document) {
+        let first = self.first();
+        let dir = &self.input.file.dir;
+        for mount in &first.mounts {
+            let Some(source) = &mount.source else {
+                continue;
+            };
+            if mount.kind != MountKind::Bind || !(mount.read_only || self.is_file(Some(source))) {
+                continue;
+            }
+            // Copied into place by berth's start script: the file's own path, mode and owner.
+            let copy = self.copies.iter().find(|c| c.aside == mount.target);
+            let path = copy.map_or(mount.target.clone(), |c| c.path.clone());
+            if let Some((secret, key)) = source
+                .strip_prefix("./secrets/")
+                .and_then(|s| s.split_once('/'))
+            {
+                doc.array_table("files");
+                doc.pair("path", Item::Str(path), None);
+                doc.pair("secret", Item::Str(secret.to_string()), None);
+                doc.pair("key", Item::Str(key.to_string()), None);
+                self.copied_mode(doc, &mount.target, 0o400, None);
+                continue;
+            }
+            if !dir.join(source).is_file() {
+                self.unmapped.push(format!("bind mount `{source}:{}`: not a file beside the Compose file; bake it into the image or describe it as `[[files]]`", mount.target));
+                continue;
+            }
+            let sources: Vec<String> = self
+                .sources_at(&mount.target)
+                .iter()
+                .map(|s| s.unwrap_or(source).to_string())
+                .collect();
+            if self.file_entry(doc, &path, &sources) {
+                let on_disk = std::fs::metadata(dir.join(source))
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+                    .unwrap_or(0o644);
+                self.copied_mode(doc, &mount.target, 0o644, Some(on_disk));
+            }
+        }
+        for config in &first.configs {
+            let target = config
+                .target
+                .clone()
+                .unwrap_or_else(|| format!("/{}", config.source));
+            match self
+                .input
+                .file
+                .configs
+                .get(&config.source)
+                .cloned()
+                .flatten()
+            {
+                Some(path) => {
+                    if self.file_entry(doc, &target, std::slice::from_ref(&path)) {
+                        self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
+                    }
+                }
+                None => self.unmapped.push(format!(
+                    "config `{}`: not a `file:`; describe it as `[[files]]` with `content`",
+                    config.source
+                )),
+            }
+        }
+        for secret in &first.secrets {
+            let target = match &secret.target {
+                Some(t) if t.starts_with('/') => t.clone(),
+                Some(t) => format!("/run/secrets/{t}"),
+                None => format!("/run/secrets/{}", secret.source),
+            };
+            doc.array_table("files");
+            doc.pair("path", Item::Str(target), None);
+            doc.pair("secret", Item::Str(self.input.cluster.name.clone()), None);
+            doc.pair(
+                "key",
+                Item::Str(secret.source.clone()),
+                Some("the Compose file's secret; provide it to each orchestrator's secret store"),
+            );
+            self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
+        }
+    }
+
+    /// A file beside the Compose file as `[[files]]` with its text, member names templated
+    /// (the spec may be written anywhere, so no path to the file is kept). False when the file
+    /// is not text berth can carry.
+    pub(super) fn file_entry(
+        &mut self,
+        doc: &mut Document,
+        target: &str,
+        sources: &[String],
+    ) -> bool {
+        let mut texts = Vec::new();
+        for source in sources {
+            match std::fs::read(self.input.file.dir.join(source)).map(String::from_utf8) {
+                Ok(Ok(text)) if text.len() <= 64 * 1024 => texts.push(Interpolated {
+                    parts: vec![Part::Text(text)],
+                }),
+                _ => {
+                    self.unmapped.push(format!("file `{source}` (mounted at `{target}`): not text of at most 64 KiB; bake it into the image"));
+                    return false;
+                }
+            }
+        }
+        // One file for every member, or each member's own: either way one template.
+        let values: Vec<Option<&Interpolated>> = match texts.len() {
+            1 => vec![Some(&texts[0]); self.members().len()],
+            _ => texts.iter().map(Some).collect(),
+        };
+        let content = self.template(values, &format!("the file `{target}`"));
+        doc.array_table("files");
+        doc.pair("path", Item::Str(target.to_string()), None);
+        doc.pair("content", Item::Text(content), None);
+        true
+    }
+
+    /// A file's mode and owner where they differ from the default: from berth's start script
+    /// when it copies the file, else the mode the file has beside the Compose file.
+    pub(super) fn copied_mode(
+        &self,
+        doc: &mut Document,
+        mounted_at: &str,
+        default: u32,
+        on_disk: Option<u32>,
+    ) {
+        let copy = self.copies.iter().find(|c| c.aside == mounted_at);
+        let mode = copy.map(|c| c.mode).or(on_disk).unwrap_or(default);
+        if mode != default {
+            doc.pair("mode", Item::Str(format!("{mode:04o}")), None);
+        }
+        if let Some(owner) = copy.and_then(|c| c.owner) {
+            doc.pair("owner", Item::Int(owner.into()), None);
+        }
+    }
+
+    pub(super) fn file_mode(&mut self, doc: &mut Document, mode: Option<&str>, uid: Option<&str>) {
+        if let Some(mode) = mode {
+            let octal = if mode.starts_with('0') {
+                mode.to_string()
+            } else {
+                format!("0{:o}", mode.parse::<u32>().unwrap_or(0o444))
+            };
+            doc.pair("mode", Item::Str(octal), None);
+        }
+        if let Some(uid) = uid.and_then(|u| u.parse::<i64>().ok()) {
+            doc.pair("owner", Item::Int(uid), None);
+        }
+    }
+
+    /// Whether a mount is an external volume mounted read-only: certificates made outside the
+    /// project, which is how berth's own compose output mounts `[tls]`.
+    pub(super) fn certificates(&self, mount: &crate::import::compose::Mount) -> bool {
+        mount.kind == MountKind::Volume
+            && mount.read_only
+            && mount
+                .source
+                .as_ref()
+                .is_some_and(|s| self.input.file.external_volumes.contains(s))
+    }
+
+    pub(super) fn tls(&mut self, doc: &mut Document) {
+        let Some(mount) = self.first().mounts.iter().find(|m| self.certificates(m)) else {
+            return;
+        };
+        doc.table("tls");
+        doc.comment("guessed: an external volume mounted read-only, as certificates are");
+        doc.pair(
+            "secret",
+            Item::Str(mount.source.clone().unwrap_or_default()),
+            None,
+        );
+        doc.pair("path", Item::Str(mount.target.clone()), None);
+    }
+}
+
+/// The `[[volumes]]` name of a mount from its source on each member: without the members'
+/// names (`etcd-0-data` → `data`), else what the sources share (`data01`, `data02` → `data`),
+/// else the last word of the path.
+fn volume_name(sources: &[Option<&str>], names: &[Vec<String>], target: &str) -> String {
+    let stripped: Vec<String> = sources
+        .iter()
+        .map(|source| {
+            let mut s = source
+                .unwrap_or_default()
+                .trim_start_matches("./")
+                .to_string();
+            for name in names.iter().flatten() {
+                s = s.replace(name.as_str(), "");
+            }
+            s.trim_matches(['-', '_', '.', '/']).to_string()
+        })
+        .collect();
+    let shared = if stripped.iter().all(|s| *s == stripped[0]) {
+        stripped[0].clone()
+    } else {
+        let first = sources[0].unwrap_or_default();
+        let prefix_len = sources
+            .iter()
+            .map(|s| common_prefix(first, s.unwrap_or_default()))
+            .min()
+            .unwrap_or(0);
+        first[..prefix_len]
+            .trim_end_matches(|c: char| c.is_ascii_digit() || "-_.".contains(c))
+            .to_string()
+    };
+    let name = if shared.is_empty() {
+        target
+            .rsplit('/')
+            .find(|w| !w.is_empty())
+            .unwrap_or("data")
+            .to_string()
+    } else {
+        shared
+    };
+    let label: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let label = label.trim_matches('-').to_string();
+    if label.starts_with(|c: char| c.is_ascii_lowercase()) {
+        label
+    } else {
+        format!("v-{label}")
+    }
+}
+
+/// The length in bytes of what two strings start with alike.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.char_indices()
+        .zip(b.chars())
+        .take_while(|((_, x), y)| x == y)
+        .last()
+        .map_or(0, |((i, c), _)| i + c.len_utf8())
+}
