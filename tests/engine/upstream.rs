@@ -393,6 +393,35 @@ impl Deployment {
 
     /// The test's AMQP client; a call that a broker without a queue leader would block is cut
     /// off after 30 s.
+    /// What each member's server says of its cluster, for a failure's message (RabbitMQ: the
+    /// cluster status and the queue's leader and members as each node sees them).
+    fn state(&self) -> String {
+        if self.software.kind != Kind::Rabbitmq {
+            return String::new();
+        }
+        let mut said = String::new();
+        for id in containers(self.name()) {
+            for command in [
+                vec!["rabbitmqctl", "-q", "cluster_status"],
+                vec![
+                    "rabbitmqctl",
+                    "-q",
+                    "list_queues",
+                    "name",
+                    "messages",
+                    "leader",
+                    "members",
+                ],
+            ] {
+                let mut args = vec!["exec", id.as_str()];
+                args.extend(command);
+                let output = docker(&args);
+                said.push_str(&format!("{id}: {}{}\n", stdout(&output), stderr(&output)));
+            }
+        }
+        said
+    }
+
     fn amqp(&self, argv: &[&str]) -> Output {
         let mut full = vec!["timeout", "30", "python3", "/usr/local/bin/amqp.py"];
         full.extend(argv);
@@ -529,9 +558,10 @@ impl Deployment {
             let lost: Vec<_> = acked.difference(&held).collect();
             assert!(
                 lost.is_empty(),
-                "{when}: {member} lost {} of {} acknowledged writes: {lost:?}",
+                "{when}: {member} lost {} of {} acknowledged writes: {lost:?}\n{}",
                 lost.len(),
-                acked.len()
+                acked.len(),
+                self.state()
             );
         }
     }

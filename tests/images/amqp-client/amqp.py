@@ -35,7 +35,8 @@ def publish(host, queue, first, count):
 
 def read(host, queue):
     ch = channel(host)
-    ch.basic_qos(prefetch_count=1000)
+    # No prefetch limit: the messages are never acknowledged, so a limit would be how many are read.
+    ch.basic_qos(prefetch_count=0)
     bodies = []
     declared = ch.queue_declare(queue=queue, durable=True, passive=True)
     total = declared.method.message_count
