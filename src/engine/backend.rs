@@ -44,9 +44,7 @@ impl Rule {
             origins: Vec::new(),
         }
     }
-}
 
-impl Rule {
     /// A finding of this rule about a file that is not a spec (`berth import`'s Compose file),
     /// where no `[[allow]]` can lift it.
     pub fn report(

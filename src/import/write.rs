@@ -7,6 +7,7 @@ pub struct Document {
 }
 
 /// A TOML value as the spec writes it.
+#[derive(Clone)]
 pub enum Item {
     Str(String),
     Int(i64),

@@ -307,5 +307,4 @@ fn references_become_parameters_with_the_env_files_values() {
         spec.contains("`ulimits`: berth has no such setting"),
         "{spec}"
     );
-    let _ = Path::new(".");
 }

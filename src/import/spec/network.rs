@@ -165,13 +165,7 @@ impl<'a> Mapping<'a> {
         for backend in ["compose", "docker"] {
             doc.table(&format!("backends.{backend}"));
             for (key, value, note) in &options {
-                let value = match value {
-                    Item::Str(s) => Item::Str(s.clone()),
-                    Item::Int(i) => Item::Int(*i),
-                    Item::Bool(b) => Item::Bool(*b),
-                    _ => unreachable!("publishing options are scalars"),
-                };
-                doc.pair(key, value, note.as_deref());
+                doc.pair(key, value.clone(), note.as_deref());
             }
         }
     }
