@@ -336,19 +336,11 @@ fn init_service(
     network: &str,
 ) -> Result<ComposeService, Vec<Diagnostic>> {
     let name = service.name();
-    let identity = Identity::new(None, members);
-    let image = init.image.as_ref().unwrap_or(&service.container.image);
-    let first = Identity::new(members.first(), members);
-    let mut command: Vec<String> = init
-        .argv(service, &identity)?
-        .iter()
-        .map(|s| engine::compose_literal(s))
-        .collect();
-    let rest = command.split_off(1.min(command.len()));
+    let (image, line) = engine::compose_init(service, init, members)?;
     Ok(ComposeService {
-        image: engine::compose_literal(&service.render(image, &first)?),
-        entrypoint: Some(command),
-        command: Some(rest),
+        image,
+        entrypoint: line.entrypoint,
+        command: line.command,
         // Retries until the cluster answers; a bounded count so an init that fails forever
         // (for example because the cluster is already initialized) stops.
         restart: "on-failure:30".into(),

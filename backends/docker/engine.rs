@@ -143,6 +143,30 @@ pub fn compose_health_test(service: &Service, check: &Check) -> Vec<String> {
     }
 }
 
+/// The `[init]` step in compose-format terms (compose and Swarm stacks): its image (the
+/// container's unless it names one, rendered for the first member) and its command line, the
+/// first word as the entrypoint.
+pub fn compose_init(
+    service: &Service,
+    init: &crate::model::Init,
+    members: &[crate::model::Member],
+) -> Result<(String, ComposeCommand), Vec<Diagnostic>> {
+    let identity = crate::model::Identity::new(None, members);
+    let first = crate::model::Identity::new(members.first(), members);
+    let image = init.image.as_ref().unwrap_or(&service.container.image);
+    let mut command: Vec<String> = init
+        .argv(service, &identity)?
+        .iter()
+        .map(|s| compose_literal(s))
+        .collect();
+    let rest = command.split_off(1.min(command.len()));
+    let line = ComposeCommand {
+        entrypoint: Some(command),
+        command: Some(rest),
+    };
+    Ok((compose_literal(&service.render(image, &first)?), line))
+}
+
 /// A member's command line in compose-format terms.
 pub struct ComposeCommand {
     /// The spec's `command[0]`.

@@ -680,19 +680,11 @@ fn init_service(
     tls_secrets: &[SecretUse],
 ) -> Result<StackService, Vec<Diagnostic>> {
     let name = service.name();
-    let identity = Identity::new(None, members);
-    let first = Identity::new(members.first(), members);
-    let image = init.image.as_ref().unwrap_or(&service.container.image);
-    let mut command: Vec<String> = init
-        .argv(service, &identity)?
-        .iter()
-        .map(|s| engine::compose_literal(s))
-        .collect();
-    let rest = command.split_off(1.min(command.len()));
+    let (image, line) = engine::compose_init(service, init, members)?;
     Ok(StackService {
-        image: engine::compose_literal(&service.render(image, &first)?),
-        entrypoint: Some(command),
-        command: Some(rest),
+        image,
+        entrypoint: line.entrypoint,
+        command: line.command,
         networks: vec![network.to_string()],
         secrets: tls_secrets.to_vec(),
         labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),

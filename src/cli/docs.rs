@@ -172,8 +172,8 @@ pub fn markdown(rules: &[&Rule]) -> String {
     }
     for rule in rules {
         // One heading level down, so each rule sits under this page's title.
-        let doc = demoted(rule.doc);
-        let notes = demoted(&per_backend_notes(rule));
+        let doc = crate::output::diff::demoted(rule.doc);
+        let notes = crate::output::diff::demoted(&per_backend_notes(rule));
         out.push_str(&format!("\n{}\n{}", doc.trim_end(), notes));
     }
     out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them.\n\n| id | meaning | fix |\n|---|---|---|\n");
@@ -209,18 +209,4 @@ pub fn man() -> i32 {
             1
         }
     }
-}
-
-/// Markdown one heading level down, to sit under a page's own headings.
-fn demoted(markdown: &str) -> String {
-    markdown
-        .lines()
-        .map(|l| {
-            if l.starts_with('#') {
-                format!("#{l}\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect()
 }

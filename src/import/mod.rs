@@ -110,30 +110,32 @@ pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sou
 }
 
 /// The backends a spec cannot target for a reason other than what the Compose file lacks (the
-/// probe spec fills that in), each with the first error a compile of it gives.
+/// probe spec fills that in), each with the first error one compile of it gives for that backend.
 fn unreachable_backends(text: &str) -> Vec<(String, String)> {
-    let mut excluded = Vec::new();
-    for backend in crate::engine::backends::names() {
-        let request = crate::engine::compile::Request {
-            spec: "imported.toml".into(),
-            set: Vec::new(),
-            values: None,
-            backends: vec![backend.to_string()],
-        };
-        let outcome = crate::engine::compile::compile_text(&request, text.to_string());
-        let blocking = outcome
-            .diagnostics
-            .iter()
-            .find(|d| d.severity == crate::engine::diagnostic::Severity::Error);
-        if let Some(error) = blocking {
+    let request = crate::engine::compile::Request {
+        spec: "imported.toml".into(),
+        set: Vec::new(),
+        values: None,
+        backends: Vec::new(),
+    };
+    let outcome = crate::engine::compile::compile_text(&request, text.to_string());
+    let error = |d: &&Diagnostic| d.severity == crate::engine::diagnostic::Severity::Error;
+    outcome
+        .outputs
+        .iter()
+        .filter_map(|output| {
+            let error = output.diagnostics.iter().find(error)?;
+            let prefix = format!("{}: ", output.backend);
             let message = error
                 .message
-                .strip_prefix(&format!("{backend}: "))
+                .strip_prefix(&prefix)
                 .unwrap_or(&error.message);
-            excluded.push((backend.to_string(), format!("{message} ({})", error.code)));
-        }
-    }
-    excluded
+            Some((
+                output.backend.to_string(),
+                format!("{message} ({})", error.code),
+            ))
+        })
+        .collect()
 }
 
 /// Why a cluster is not a stateful service berth imports unasked: no data of its own.

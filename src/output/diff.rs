@@ -89,6 +89,21 @@ pub fn markdown(outcome: &Outcome) -> String {
 
 /// Text for a Markdown table cell: `|` would end the cell, and `<...>` (as in
 /// `<name>-<ordinal>`) would be read as an HTML tag and vanish.
+/// Markdown one heading level down, to sit under a page's own headings (`berth rules` and the
+/// page of every backend's README).
+pub fn demoted(markdown: &str) -> String {
+    markdown
+        .lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                format!("#{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 fn markdown_text(text: &str) -> String {
     text.replace('|', "\\|")
         .replace('<', "&lt;")

@@ -283,16 +283,7 @@ fn backends_page() -> String {
         let readme =
             std::fs::read_to_string(root().join("backends").join(backend).join("README.md"))
                 .unwrap();
-        let body: String = readme
-            .lines()
-            .map(|l| {
-                if l.starts_with('#') {
-                    format!("#{l}\n")
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
+        let body = berth::output::diff::demoted(&readme);
         page.push_str(&format!("\n{}", body.trim_end()));
         page.push('\n');
     }
