@@ -33,6 +33,7 @@ fn request() -> Request {
         set: vec![],
         values: None,
         backends: vec![],
+        allow_read: vec![],
     }
 }
 
@@ -55,8 +56,13 @@ fn parse_and_resolve() {
         backends: &berth::engine::backends::names(),
         rules: &rules,
         spec_dir: std::path::Path::new("."),
+        allow_read: &[],
     };
-    divan::black_box(berth::language::resolve::resolve(spec, file, &text, &[], &context).unwrap());
+    divan::black_box(
+        berth::language::resolve::resolve(spec, file, &text, &[], &context)
+            .unwrap()
+            .0,
+    );
 }
 
 #[divan::bench]
@@ -87,6 +93,7 @@ fn compile_100_specs_all_backends(bencher: divan::Bencher) {
                 set: vec![],
                 values: None,
                 backends: vec![],
+                allow_read: vec![],
             }
         })
         .collect();

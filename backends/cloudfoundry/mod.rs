@@ -151,6 +151,7 @@ fn lowered(
     );
     let (manifest, init) = manifest(service, settings)?;
     let yaml = yaml_text(&manifest)?;
+    refuse_foreign_variables(service, &yaml)?;
     let script = setup(service, settings, &header, init)?;
     Ok(Lowered {
         files: vec![
@@ -159,6 +160,42 @@ fn lowered(
         ],
         tls_names: tls_names(service, settings),
     })
+}
+
+/// `cf push` replaces every `((NAME))` in a manifest with a variable, and has no escape for it:
+/// a value of the spec that holds one would be filled from the operator's `--vars-file` or
+/// CredHub. Only berth's own variables (each secret's `((SECRET-KEY))`) may stand in the manifest.
+fn refuse_foreign_variables(service: &Service, yaml: &str) -> Result<(), Vec<Diagnostic>> {
+    let ours: std::collections::BTreeSet<String> = service
+        .container
+        .env
+        .iter()
+        .filter_map(|v| match &v.value {
+            EnvValue::Secret { secret, key } => Some(format!("{secret}-{key}")),
+            EnvValue::Literal(_) => None,
+        })
+        .chain(service.files.iter().filter_map(|f| match &f.body {
+            crate::model::FileBody::Secret { secret, key } => Some(format!("{secret}-{key}")),
+            crate::model::FileBody::Content(_) => None,
+        }))
+        .collect();
+    let mut rest = yaml;
+    while let Some(start) = rest.find("((") {
+        let after = &rest[start + 2..];
+        if let Some(end) = after.find("))") {
+            let name = &after[..end];
+            if !name.contains(['(', '\n']) && !ours.contains(name) {
+                return Err(vec![Diagnostic::input(
+                    "spec/invalid-value",
+                    format!("cloudfoundry: `(({name}))` in a value would be replaced by `cf push` with a variable of that name, and Cloud Foundry has no way to write it literally"),
+                )
+                .at(service.container.span.clone(), "a value holds `((...))`")
+                .help("remove `((` and `))` from the value, or target other backends")]);
+            }
+        }
+        rest = after;
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -509,7 +546,9 @@ fn start_command(
         steps.push(format!("mkdir -p {}", shell_quote(&volume.path)));
     }
     steps.push(format!("exec {env}{}", argv.join(" ")));
-    Ok(Some(steps.join(" && ")))
+    let command = steps.join(" && ");
+    crate::model::start::check_length(service, "cloudfoundry", &command)?;
+    Ok(Some(command))
 }
 
 #[derive(Serialize)]
@@ -517,11 +556,21 @@ struct Setup {
     header: String,
     app: String,
     domain: String,
-    services: Vec<String>,
+    services: Vec<ServiceCheck>,
     ports: Vec<PolicyPort>,
     vars: bool,
     init: Option<String>,
     init_name: String,
+    /// `grep`'s pattern for the init task's success in `cf tasks`, and the message then: words.
+    init_done: String,
+    init_succeeded: String,
+}
+
+/// A volume service instance setup.sh checks for, and the message (one shell word) when missing.
+#[derive(Serialize)]
+struct ServiceCheck {
+    name: String,
+    missing: String,
 }
 
 #[derive(Serialize)]
@@ -542,12 +591,16 @@ fn setup(
     init: Option<String>,
 ) -> Result<String, Vec<Diagnostic>> {
     let engine = SCRIPTS.engine();
-    let mut services: Vec<String> = settings
-        .volume_services
-        .values()
-        .map(|s| shell_quote(s))
+    let mut names: Vec<&String> = settings.volume_services.values().collect();
+    names.dedup();
+    let services = names
+        .into_iter()
+        .map(|name| ServiceCheck {
+            name: shell_quote(name),
+            missing: shell_quote(&format!("setup.sh: create the volume service instance {name} first, for example: cf create-service nfs Existing {name} -c '{{\"share\":\"SERVER/EXPORT\"}}'")),
+        })
         .collect();
-    services.dedup();
+    let init_name = format!("{}-init", service.name());
     let context = Setup {
         header: header.to_string(),
         app: shell_quote(service.name()),
@@ -575,7 +628,9 @@ fn setup(
                 .iter()
                 .any(|f| matches!(f.body, crate::model::FileBody::Secret { .. })),
         init: init.map(|command| shell_quote(&command)),
-        init_name: format!("{}-init", service.name()),
+        init_done: shell_quote(&format!("^[0-9][0-9]* *{init_name} *SUCCEEDED")),
+        init_succeeded: shell_quote(&format!("setup.sh: {init_name} already succeeded")),
+        init_name: shell_quote(&init_name),
     };
     let render = |name: &str| {
         engine.render(name, &context).map_err(|e| {

@@ -4,7 +4,7 @@
 mod concerns;
 mod rules;
 
-use crate::engine::backend::{Lowered, OutputFile, header_comment, yaml_text};
+use crate::engine::backend::{Lowered, OutputFile, header_comment};
 use crate::engine::backends::docker::engine::{self, Publish};
 use crate::engine::backends::docker::read_publish;
 use crate::engine::diagnostic::Diagnostic;
@@ -27,7 +27,7 @@ fn lowered(
     let contents = format!(
         "{}{}",
         header_comment(service, diagnostics),
-        yaml_text(&file)?
+        engine::compose_yaml_text(&file)?
     );
     // Compose reads `.env` beside the file: the project is the service, not `compose`
     // (the directory's name), so two services' files never share a project.
@@ -145,11 +145,7 @@ fn lower(
     let mut volumes = BTreeMap::new();
     for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
         let identity = Identity::new(Some(member), &members);
-        let render = |t| {
-            service
-                .render(t, &identity)
-                .map(|s| engine::compose_literal(&s))
-        };
+        let render = |t| service.render(t, &identity);
         let mut entry = ComposeService {
             image: render(&service.container.image)?,
             hostname: Some(member.name.clone()),

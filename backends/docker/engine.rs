@@ -10,16 +10,7 @@ use crate::model::{Check, CheckAction, Member, Service, Spread};
 /// Member `i` on one engine: the container (or compose service) `<name>-<i>`, reachable on the
 /// service's network under that name.
 pub fn members(service: &Service) -> Vec<Member> {
-    (0..service.replicas())
-        .map(|i| {
-            let name = format!("{}-{i}", service.name());
-            Member {
-                ordinal: i.to_string(),
-                host: name.clone(),
-                name,
-            }
-        })
-        .collect()
+    service.members()
 }
 
 /// The named volume of one member: `<name>-<ordinal>-<volume>`, shared by the docker and compose
@@ -127,19 +118,22 @@ pub fn tcp_probe(port: u16) -> String {
     format!("nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'")
 }
 
-/// A string for a compose-format file: compose and `docker stack deploy` interpolate `$` in every
-/// value, and `$$` is a literal `$`.
-pub fn compose_literal(text: &str) -> String {
-    text.replace('$', "$$")
+/// The text of a compose-format file (compose.yaml, a Swarm stack). Compose and `docker stack
+/// deploy` interpolate `$` in every value, and `$$` is a literal `$`; berth writes no
+/// interpolation of its own, so every `$` is doubled here, in the one writer of the format, and
+/// no value (an image, a path, a driver, a secret's name) can reach the operator's environment.
+/// Keys hold no `$`: names are checked against their grammars.
+pub fn compose_yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
+    crate::engine::backend::yaml_text(value).map(|text| text.replace('$', "$$"))
 }
 
 /// A check as a compose-format `healthcheck.test`: `CMD` with an argv, or `CMD-SHELL`.
 pub fn compose_health_test(service: &Service, check: &Check) -> Vec<String> {
     match health_command(service, check).0 {
         HealthCommand::Exec(argv) => std::iter::once("CMD".to_string())
-            .chain(argv.iter().map(|a| compose_literal(a)))
+            .chain(argv.iter().cloned())
             .collect(),
-        HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), compose_literal(&line)],
+        HealthCommand::Shell(line) => vec!["CMD-SHELL".to_string(), line],
     }
 }
 
@@ -154,17 +148,13 @@ pub fn compose_init(
     let identity = crate::model::Identity::new(None, members);
     let first = crate::model::Identity::new(members.first(), members);
     let image = init.image.as_ref().unwrap_or(&service.container.image);
-    let mut command: Vec<String> = init
-        .argv(service, &identity)?
-        .iter()
-        .map(|s| compose_literal(s))
-        .collect();
+    let mut command: Vec<String> = init.argv(service, &identity)?;
     let rest = command.split_off(1.min(command.len()));
     let line = ComposeCommand {
         entrypoint: Some(command),
         command: Some(rest),
     };
-    Ok((compose_literal(&service.render(image, &first)?), line))
+    Ok((service.render(image, &first)?, line))
 }
 
 /// A member's command line in compose-format terms.
@@ -199,8 +189,6 @@ pub fn compose_command(
         command.append(&mut args);
         command = crate::model::start::wrap(&crate::model::start::steps(placements), command);
     }
-    let literal = |words: Vec<String>| words.iter().map(|w| compose_literal(w)).collect::<Vec<_>>();
-    let (mut command, args) = (literal(command), literal(args));
     Ok(if !command.is_empty() {
         let rest = command.split_off(1);
         ComposeCommand {

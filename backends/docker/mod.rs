@@ -93,7 +93,7 @@ struct Script {
     secret_checks: Vec<String>,
     /// The script's directory is needed: members bind-mount files beside it.
     files: bool,
-    tls_volumes: Vec<String>,
+    tls_volumes: Vec<TlsVolume>,
     /// Ordered start waits for the previous member's health, when its check can pass alone.
     wait_healthy: bool,
     members: Vec<MemberRun>,
@@ -112,6 +112,16 @@ struct MemberRun {
 struct InitRun {
     name: String,
     arguments: String,
+    /// The messages run.sh prints, each one shell word.
+    succeeded: String,
+    failed: String,
+}
+
+/// The user's TLS volume run.sh checks for, and the message (one shell word) when it is missing.
+#[derive(Serialize)]
+struct TlsVolume {
+    name: String,
+    missing: String,
 }
 
 static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
@@ -237,7 +247,13 @@ fn script(
         tls_volumes: service
             .tls
             .iter()
-            .map(|t| shell_quote(&t.value.secret))
+            .map(|t| TlsVolume {
+                name: shell_quote(&t.value.secret),
+                missing: shell_quote(&format!(
+                    "run.sh: create the volume {} holding the TLS certificates first",
+                    t.value.secret
+                )),
+            })
             .collect(),
         wait_healthy: service.replication.start.value == Start::Ordered
             && engine_check(service).is_some_and(|live| !service.waits_for_peers(live)),
@@ -363,6 +379,10 @@ fn init_run(
     Ok(InitRun {
         name: shell_quote(&init_name),
         arguments: args.block("      "),
+        succeeded: shell_quote(&format!("run.sh: {init_name} already succeeded")),
+        failed: shell_quote(&format!(
+            "run.sh: {init_name} failed 30 times; see the logs of the members"
+        )),
     })
 }
 
@@ -381,12 +401,13 @@ struct DownScript {
     header: String,
     service: String,
     network: String,
-    containers: Vec<String>,
+    /// One shell word: the names, separated by spaces, which the script splits.
+    containers: String,
 }
 
 /// `down.sh`: run.sh's counterpart, which removes the containers and the network, never a volume.
 fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic>> {
-    // Container names are DNS labels: safe inside the script's double quotes as they are.
+    // Container names are DNS labels, so splitting at spaces gives them back.
     let mut containers: Vec<String> = engine::members(service)
         .into_iter()
         .map(|m| m.name)
@@ -398,7 +419,7 @@ fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic
         header: header.to_string(),
         service: shell_quote(service.name()),
         network: shell_quote(&engine::network_name(service, "docker")),
-        containers,
+        containers: shell_quote(&containers.join(" ")),
     };
     SCRIPTS.engine().render("down.sh", &context).map_err(|e| {
         vec![Diagnostic::input(
@@ -431,9 +452,8 @@ fn push_command(
 }
 
 /// Lines of `run.sh` that stop it unless the caller's environment holds each secret, which
-/// `--env NAME` passes on without writing the value. A name like `elastic.password` is no shell
-/// variable (`sh` drops it from the environment): the caller sets `elastic_password`, and `docker`
-/// is called through `env`, which hands it on under its real name.
+/// `--env NAME` passes on without writing the value or putting it in a process's arguments. The
+/// spec allows only shell variable names for secrets, so the name is the variable.
 fn secret_checks(service: &Service) -> Vec<String> {
     let mut lines = Vec::new();
     for file in &service.files {
@@ -446,26 +466,15 @@ fn secret_checks(service: &Service) -> Vec<String> {
             ));
         }
     }
-    let mut renamed = Vec::new();
     for var in &service.container.env {
         let EnvValue::Secret { secret, key } = &var.value else {
             continue;
         };
-        let shell_name = var.name.replace(['.', '-'], "_");
-        let mut why = format!(
-            "set {shell_name} in the environment: the value of key {key} of secret {secret}"
-        );
-        if shell_name != var.name {
-            why.push_str(&format!(", passed to the container as {}", var.name));
-            renamed.push(format!("{}=${{{shell_name}}}", var.name));
-        }
-        lines.push(format!(": \"${{{shell_name}:?{why}}}\""));
-    }
-    if !renamed.is_empty() {
-        let assignments: Vec<String> = renamed.iter().map(|a| format!("\"{a}\"")).collect();
+        // The message is a word inside `${NAME:?WORD}`, where quotes are not removed: it holds
+        // only the names' own characters.
+        let name = &var.name;
         lines.push(format!(
-            "docker() {{ env {} docker \"$@\"; }}",
-            assignments.join(" ")
+            ": \"${{{name}:?set {name} in the environment: the value of key {key} of secret {secret}}}\""
         ));
     }
     lines

@@ -127,7 +127,32 @@ pub fn pod_files(
             },
         );
     }
+    check_config_map_size(service, &files.data)?;
     Ok(files)
+}
+
+/// The most a ConfigMap may hold: Kubernetes refuses larger objects (etcd's request limit).
+const CONFIG_MAP_LIMIT: usize = 1024 * 1024;
+
+/// Refuses a ConfigMap that `kubectl apply` would fail to create, here rather than on the cluster.
+fn check_config_map_size(
+    service: &Service,
+    data: &BTreeMap<String, String>,
+) -> Result<(), Diagnostic> {
+    let size: usize = data.iter().map(|(key, text)| key.len() + text.len()).sum();
+    if size <= CONFIG_MAP_LIMIT {
+        return Ok(());
+    }
+    Err(Diagnostic::input(
+        "spec/limit",
+        format!(
+            "kubernetes: the ConfigMap `{}` would hold {} KiB of `[[files]]` (every member's copy), over the 1 MiB Kubernetes stores in one object",
+            config_map_name(service),
+            size / 1024
+        ),
+    )
+    .at(service.files.first().and_then(|f| f.span.clone()), "in the ConfigMap")
+    .help("make the files smaller or the same for every member, or put large content in the image or a volume"))
 }
 
 fn item(key: &str, mode: Option<i32>) -> KeyToPath {

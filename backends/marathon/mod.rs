@@ -283,6 +283,7 @@ fn member_app(
     let wrapped = !placements.is_empty() && crate::model::start::possible(service);
     if wrapped {
         words = crate::model::start::wrap(&crate::model::start::steps(&placements), words);
+        crate::model::start::check_length(service, "marathon", &words[2])?;
     }
     if wrapped || !service.container.command.is_empty() {
         // The Docker containerizer's `--entrypoint`: Marathon's `args` follow the image's entrypoint.

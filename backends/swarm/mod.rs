@@ -5,7 +5,7 @@
 mod concerns;
 mod rules;
 
-use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
+use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
 use crate::engine::backends::docker::engine::{self, Publish, shell_quote};
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
@@ -164,7 +164,8 @@ fn lowered(
     let header = header_comment(service, diagnostics);
     let options_span = service.backend_options.get(rules::BACKEND).cloned();
     let (stack, outputs) = lower(service, settings, options_span)?;
-    let yaml = |stack: &Stack| yaml_text(stack).map(|text| format!("{header}{text}"));
+    let yaml =
+        |stack: &Stack| engine::compose_yaml_text(stack).map(|text| format!("{header}{text}"));
     let mut files = vec![
         OutputFile::new("stack.yaml", yaml(&stack)?),
         OutputFile::script(
@@ -442,11 +443,7 @@ fn lower(
     let tls_secrets = tls_secrets(service, settings, &mut secrets);
     for (member, published) in members.iter().zip(&ports) {
         let identity = Identity::new(Some(member), &members);
-        let render = |t| {
-            service
-                .render(t, &identity)
-                .map(|s| engine::compose_literal(&s))
-        };
+        let render = |t| service.render(t, &identity);
         let mut entry = StackService {
             image: render(&service.container.image)?,
             hostname: Some(member.name.clone()),
@@ -612,10 +609,9 @@ fn member_env(
     for var in &service.container.env {
         match &var.value {
             EnvValue::Literal(t) => {
-                entry.environment.insert(
-                    var.name.clone(),
-                    engine::compose_literal(&service.render(t, identity)?),
-                );
+                entry
+                    .environment
+                    .insert(var.name.clone(), service.render(t, identity)?);
             }
             // Swarm secrets are files: the image reads `<NAME>_FILE` (rule swarm/secret-as-file).
             EnvValue::Secret { secret, key } => {
@@ -839,11 +835,13 @@ fn deploy_script(
     let context = DeployScript {
         header: header.to_string(),
         service: shell_quote(service.name()),
-        members: engine::members(service)
-            .iter()
-            .map(|m| m.name.clone())
-            .collect::<Vec<_>>()
-            .join(" "),
+        members: shell_quote(
+            &engine::members(service)
+                .iter()
+                .map(|m| m.name.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         settle: settings.update_delay,
     };
     let head = SCRIPTS

@@ -4,7 +4,7 @@
 use super::{Format, Inputs, Ui};
 use crate::engine::compile::{self, Outcome};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::output::{self, report};
+use crate::output::{self, report, signals};
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -53,6 +53,9 @@ pub fn compile(
         Ok(specs) => specs,
         Err(d) => return ui.fail(d, format),
     };
+    if let Err(d) = output::check_out(out) {
+        return ui.fail(d, format);
+    }
     let requests: Vec<_> = specs.iter().map(|spec| inputs.request(spec)).collect();
     if check {
         return check_drift(ui, &specs, &requests, out, format);
@@ -61,6 +64,9 @@ pub fn compile(
         Ok(transaction) => transaction,
         Err(d) => return ui.fail(d, format),
     };
+    for note in transaction.notes() {
+        ui.info(note);
+    }
     let prefix = backend_dir(specs.len() > 1);
     // Once one spec is refused nothing will be written: later specs are still compiled, for
     // their diagnostics, but not staged.
@@ -131,6 +137,13 @@ pub fn compile(
             }
         },
     );
+    if let Some(signal) = signals::received() {
+        // Removes the staging directory and the directories made for `--out` before saying so.
+        drop(transaction);
+        reporter.add_failure(output::interrupted(signal));
+        reporter.exit_code = signals::exit_code(signal);
+        return reporter.finish();
+    }
     if reporter.exit_code != 0 {
         return reporter.finish();
     }
@@ -139,13 +152,19 @@ pub fn compile(
         groups.push(transaction.settle(report::FILE)?);
         transaction.commit(groups)
     });
-    let written = match written {
+    let mut written = match written {
         Ok(written) => written,
         Err(d) => {
             reporter.add_failure(d);
+            // The commit undid its steps; the exit code says what stopped it.
+            if let Some(signal) = signals::received() {
+                reporter.exit_code = signals::exit_code(signal);
+            }
             return reporter.finish();
         }
     };
+    // A signal noted after the commit's last check found the write complete: it stands.
+    add_warnings(&mut reporter, std::mem::take(&mut written.kept));
     for file in &written.changed {
         ui.detail(&format!("wrote {}", out.join(file).display()));
     }
@@ -172,6 +191,18 @@ fn backend_dir(several: bool) -> impl Fn(&str, &str) -> String + Copy {
         } else {
             backend.to_string()
         }
+    }
+}
+
+/// Warnings about `--out` found while writing (files left in place), reported as a compile's are.
+fn add_warnings(reporter: &mut super::Reporter, warnings: Vec<Diagnostic>) {
+    if !warnings.is_empty() {
+        reporter.add(&Outcome {
+            sources: Default::default(),
+            diagnostics: warnings,
+            outputs: Vec::new(),
+            service_name: None,
+        });
     }
 }
 

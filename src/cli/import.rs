@@ -8,8 +8,15 @@ use crate::import::Import;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-pub fn import(ui: &Ui, file: &Path, wanted: &[String], out: Option<&Path>, format: Format) -> i32 {
-    let import = match crate::import::import(file, wanted) {
+pub fn import(
+    ui: &Ui,
+    file: &Path,
+    wanted: &[String],
+    out: Option<&Path>,
+    allow_read: &[PathBuf],
+    format: Format,
+) -> i32 {
+    let import = match crate::import::import_reading(file, wanted, allow_read) {
         Ok(import) => import,
         Err((error, sources)) => {
             report(ui, &[error], &sources, format, &[], &[]);

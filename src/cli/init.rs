@@ -171,6 +171,7 @@ pub fn make(name: &str, template: &str, text: &str) -> Result<Made, String> {
         set: vec![],
         values: None,
         backends: vec![],
+        allow_read: vec![],
     };
     let warnings: Vec<String> = {
         let outcome = compile_text(&request, spec.clone());

@@ -97,6 +97,10 @@ enum Command {
         /// The spec to write (one service), or the directory for `<name>.toml` (default: here).
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
+        /// Let the Compose file's `.env`, `env_file`, `extends` and mounted files be read from
+        /// this folder outside its own (repeatable); the report names every file read from it.
+        #[arg(long = "allow-read", value_name = "DIR")]
+        allow_read: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -128,6 +132,10 @@ struct Inputs {
     /// A TOML file of `NAME = value` parameter overrides.
     #[arg(long, value_name = "FILE")]
     values: Option<PathBuf>,
+    /// Let `[[files]] source` read from this folder outside the spec's own (repeatable); the
+    /// report names every file read from it.
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Vec<PathBuf>,
 }
 
 impl Inputs {
@@ -137,6 +145,7 @@ impl Inputs {
             set: self.set.clone(),
             values: self.values.clone(),
             backends: self.backends.clone(),
+            allow_read: self.allow_read.clone(),
         }
     }
 }
@@ -335,8 +344,9 @@ pub fn main() -> i32 {
             file,
             services,
             out,
+            allow_read,
             format,
-        } => import::import(&ui, &file, &services, out.as_deref(), format),
+        } => import::import(&ui, &file, &services, out.as_deref(), &allow_read, format),
         Command::Explain { rule } => docs::explain(rule.as_deref()),
         Command::Rules { backend, format } => docs::rules(backend.as_deref(), format),
         Command::Schema => docs::schema(),

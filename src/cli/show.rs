@@ -31,7 +31,13 @@ pub fn diff(
                 Ok(planned) => planned,
                 Err(d) => return ui.fail(d, Format::Human),
             };
-        let read_old = |path: &str| std::fs::read_to_string(dir.join(path)).ok();
+        // Read as every file of an output directory is: no link followed, regular files only.
+        let read_old = |path: &str| {
+            output::inside::read_file(dir, path)
+                .ok()
+                .flatten()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+        };
         for warning in diff::upgrade_warnings(&read_old, &planned) {
             eprintln!("{warning}");
         }

@@ -192,17 +192,35 @@ pub fn header_comment(service: &Service, diagnostics: &[Diagnostic]) -> String {
         .iter()
         .filter(|d| d.severity == Severity::Allowed)
     {
-        let reason = d
-            .allowed_because
-            .as_deref()
-            .unwrap_or("")
-            .replace(['\n', '\r'], " ");
+        let reason = comment_text(d.allowed_because.as_deref().unwrap_or(""));
         header.push_str(&format!(
             "# berth: rule {} is allowed by the spec: {reason}\n",
             d.code
         ));
     }
     header
+}
+
+/// `text` made safe as the rest of one comment line in YAML, TOML and shell: every character
+/// that some reader takes as a line break (`\n`, `\r`, U+0085, U+2028, U+2029), that breaks a
+/// YAML stream or a TOML comment (`\f`, `\v`, the other control characters but tab, a byte order
+/// mark, U+FFFE, U+FFFF) is written as its escape (`\n`, `\u{2028}`), so the comment stays one
+/// line and says what the text held.
+pub fn comment_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let breaks = (c.is_control() && c != '\t')
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            );
+        if breaks {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What a backend's lowering makes: its files and the TLS names it reports.

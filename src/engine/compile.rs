@@ -10,12 +10,15 @@ use crate::language::source::Sources;
 use crate::language::spec;
 use std::path::PathBuf;
 
+#[derive(Default)]
 pub struct Request {
     pub spec: PathBuf,
     pub set: Vec<String>,
     pub values: Option<PathBuf>,
     /// Empty means every backend.
     pub backends: Vec<String>,
+    /// Folders outside the spec's own that `[[files]] source` may read from (`--allow-read`).
+    pub allow_read: Vec<PathBuf>,
 }
 
 /// The files of one backend and the TLS names it reports.
@@ -100,9 +103,13 @@ fn run(
         backends: &backends::names(),
         rules: &rule_ids,
         spec_dir,
+        allow_read: &request.allow_read,
     };
     let service = match resolve::resolve(spec, spec_file, &text, &overrides, &context) {
-        Ok(service) => service,
+        Ok((service, warnings)) => {
+            outcome.diagnostics.extend(warnings);
+            service
+        }
         Err(mut refused) => {
             annotate_origins(
                 &refused.param_origins,
@@ -116,6 +123,11 @@ fn run(
     outcome
         .diagnostics
         .extend(crate::engine::rules::check(&service));
+    // An input error found by the spec's rules (an image that is no reference) stops here: no
+    // backend lowers a value that is refused.
+    if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
+        return Ok(());
+    }
     let chosen = within_targets(chosen, &service, &request.backends, &request.spec)?;
     for backend in chosen {
         let mut compiled = backend.compile(&Input {
@@ -289,13 +301,9 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
     Ok(chosen)
 }
 
-fn read(path: &PathBuf) -> Result<String, Vec<Diagnostic>> {
-    std::fs::read_to_string(path).map_err(|e| {
-        vec![
-            Diagnostic::input("cli/io", format!("cannot read `{}`: {e}", path.display()))
-                .help("check the path"),
-        ]
-    })
+fn read(path: &std::path::Path) -> Result<String, Vec<Diagnostic>> {
+    crate::language::read::named(path)
+        .map_err(|refused| vec![Diagnostic::input("cli/io", refused.message).help(refused.help)])
 }
 
 /// Compiles several specs on every core, returning the outcomes in the order of `requests`.

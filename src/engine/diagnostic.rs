@@ -59,6 +59,15 @@ impl Diagnostic {
         }
     }
 
+    /// A warning about the input that does not stop the compile (one of [`crate::engine::errors::WARNINGS`]).
+    pub fn input_warning(code: &str, message: impl Into<String>) -> Self {
+        debug_assert!(crate::engine::errors::WARNINGS.contains(&code));
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::input(code, message)
+        }
+    }
+
     pub fn at(mut self, span: Option<Span>, label: impl Into<String>) -> Self {
         self.span = span;
         self.label = label.into();

@@ -19,12 +19,39 @@ const SECRET_WORDS: [&str; 9] = [
     "COOKIE",
 ];
 
-/// Whether an environment variable's name marks a secret (`DB_PASSWORD`, `API_TOKEN`).
+/// Endings that mark a secret inside one word, where words run together (`DBPASSWORD`,
+/// `AUTHTOKEN`, `CLIENTSECRET`, `AWSSECRETKEY`); not `KEY` or `PASS` alone, which end many words
+/// that are not secrets (`MONKEY`, `BYPASS`).
+const SECRET_ENDINGS: [&str; 10] = [
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "TOKEN",
+    "SECRET",
+    "APIKEY",
+    "ACCESSKEY",
+    "SECRETKEY",
+    "PRIVATEKEY",
+    "CREDENTIALS",
+];
+
+/// Whether an environment variable's name marks a secret (`DB_PASSWORD`, `API_TOKEN`,
+/// `MYSQL_ROOTPASSWORD`). A name ending in `_FILE` is not: by Docker's convention it holds the
+/// path of a file that holds the secret (`POSTGRES_PASSWORD_FILE`), not the secret.
 pub fn looks_like_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    upper
-        .split(['_', '.', '-'])
-        .any(|word| SECRET_WORDS.contains(&word))
+    let words: Vec<&str> = upper.split(['_', '.', '-']).collect();
+    if words.len() > 1 && words.last() == Some(&"FILE") {
+        return false;
+    }
+    // etcd's `--initial-cluster-token` names the cluster, so that members of two clusters never
+    // join each other: an identifier, not a secret.
+    if words.ends_with(&["CLUSTER", "TOKEN"]) {
+        return false;
+    }
+    words.iter().any(|word| {
+        SECRET_WORDS.contains(word) || SECRET_ENDINGS.iter().any(|end| word.ends_with(end))
+    })
 }
 
 pub fn check(service: &Service) -> Vec<Diagnostic> {
@@ -111,25 +138,55 @@ fn files(service: &Service) -> Vec<Diagnostic> {
     found
 }
 
-/// The image reference, rendered with the parameters: refused when Docker's reference grammar
-/// refuses it, warned about when it is `latest` or untagged.
+/// The image references, `[container] image` rendered for every member and `[init] image`:
+/// refused when Docker's reference grammar refuses one (which also keeps an image from reading
+/// as an option of `docker run`), warned about when one is `latest` or untagged.
 fn image_reference(service: &Service) -> Vec<Diagnostic> {
-    let image = &service.container.image;
-    // An image that depends on the member is checked by the backends that render it.
-    let Ok(reference) = service.render(image, &crate::model::Identity::new(None, &[])) else {
-        return Vec::new();
-    };
-    match crate::language::image::pin(&reference) {
-        Err(why) => vec![
+    let members = service.members();
+    let mut images: Vec<(&str, &crate::model::Template, crate::model::Identity)> = members
+        .iter()
+        .map(|m| {
+            let identity = crate::model::Identity::new(Some(m), &members);
+            ("container.image", &service.container.image, identity)
+        })
+        .collect();
+    if let Some(image) = service.init.as_ref().and_then(|i| i.image.as_ref()) {
+        images.push((
+            "init.image",
+            image,
+            crate::model::Identity::new(None, &members),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut found = Vec::new();
+    for (key, image, identity) in &images {
+        let Ok(reference) = service.render(image, identity) else {
+            continue;
+        };
+        if seen.insert(reference.clone()) {
+            found.extend(check_reference(service, key, image, &reference));
+        }
+    }
+    found
+}
+
+fn check_reference(
+    service: &Service,
+    key: &str,
+    image: &crate::model::Template,
+    reference: &str,
+) -> Option<Diagnostic> {
+    match crate::language::image::pin(reference) {
+        Err(why) => Some(
             Diagnostic::input(
                 "spec/invalid-value",
-                format!("`container.image` `{reference}` {why}"),
+                format!("`{key}` `{}` {why}", reference.escape_debug()),
             )
             .at(image.span.clone(), "not an image reference")
             .help("write it as Docker does: `[registry/]path[:tag][@digest]`, path in lowercase, like `postgres:16.4`"),
-        ],
-        Ok(Some(tag)) if tag != "latest" => Vec::new(),
-        Ok(tag) => vec![MUTABLE_IMAGE_TAG.fire(
+        ),
+        Ok(Some(tag)) if tag != "latest" => None,
+        Ok(tag) => Some(MUTABLE_IMAGE_TAG.fire(
             service,
             image.span.clone(),
             format!(
@@ -138,6 +195,6 @@ fn image_reference(service: &Service) -> Vec<Diagnostic> {
             ),
             "a moving tag",
             "name the version with a tag (`:16.4`) or a digest (`@sha256:...`)",
-        )],
+        )),
     }
 }

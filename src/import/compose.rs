@@ -3,9 +3,14 @@
 //! map is kept by key and position, so the written spec can list it.
 
 use super::interpolate::{self, Interpolated};
+use super::spec::convert;
 use super::yaml::{Node, Value};
+use crate::engine::diagnostic::Diagnostic;
+use crate::engine::rules::looks_like_secret;
+use crate::language::read;
 use crate::language::source::{Sources, Span};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 /// A string of the Compose file: as written (with references), as compose would resolve it,
@@ -26,8 +31,12 @@ pub struct ComposeFile {
     pub configs: BTreeMap<String, Option<String>>,
     /// Top-level volumes declared `external: true`: made outside the project, such as certificates.
     pub external_volumes: Vec<String>,
-    /// The `.env` values beside the file.
+    /// The `.env` values beside the file, but those of variables that look like secrets.
     pub env: BTreeMap<String, String>,
+    /// The variables `.env` sets that look like secrets: their values are not kept.
+    pub withheld: BTreeSet<String>,
+    /// Warnings naming each file read from outside the file's folder (`--allow-read`).
+    pub outside: Vec<Diagnostic>,
     /// The directory of the file, for bind mounts and `file:` paths.
     pub dir: PathBuf,
 }
@@ -40,6 +49,8 @@ pub struct Service {
     pub entrypoint: Option<Vec<Text>>,
     pub command: Option<Vec<Text>>,
     pub environment: Vec<(String, Option<Text>, Span)>,
+    /// The names in `environment` whose value an `env_file` gives (not the Compose file).
+    pub from_env_files: BTreeSet<String>,
     pub ports: Vec<PortMapping>,
     pub expose: Vec<(u16, Span)>,
     pub mounts: Vec<Mount>,
@@ -59,6 +70,8 @@ pub struct Service {
     pub labels: BTreeMap<String, String>,
     /// Keys berth does not map, with where they stand.
     pub unmapped: Vec<(String, Span)>,
+    /// Values left out because berth cannot carry them, as `import/out-of-range` findings.
+    pub refused: Vec<Diagnostic>,
 }
 
 #[derive(Clone, Debug)]
@@ -129,22 +142,56 @@ pub struct FileRef {
     pub span: Span,
 }
 
-/// What went wrong reading the file: a message and where.
-pub type Failure = (String, Option<Span>);
+/// What went wrong reading the file: a message, where, and how to fix it when the usual help
+/// (correct the Compose file) is not it.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub span: Option<Span>,
+    pub help: Option<String>,
+}
 
-/// Reads a Compose file and the files its `extends` name.
-pub fn read(path: &Path, sources: &mut Sources) -> Result<ComposeFile, Failure> {
+impl From<(String, Option<Span>)> for Failure {
+    fn from((message, span): (String, Option<Span>)) -> Failure {
+        Failure {
+            message,
+            span,
+            help: None,
+        }
+    }
+}
+
+/// Reads a Compose file and the files it names (`.env`, `env_file`, `extends.file`), each by
+/// `crate::language::read`'s policy: inside the Compose file's folder, or inside a folder of
+/// `allowed` (`--allow-read`), which `ComposeFile::outside` then records.
+pub fn read(
+    path: &Path,
+    allowed: &[PathBuf],
+    sources: &mut Sources,
+) -> Result<ComposeFile, Failure> {
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let env = std::fs::read_to_string(dir.join(".env"))
-        .map(|t| interpolate::dotenv(&t))
-        .unwrap_or_default();
+    let shown = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut loader = Loader {
         sources,
         roots: BTreeMap::new(),
+        dir: dir.clone(),
+        allowed,
+        shown,
+        outside: Vec::new(),
     };
-    let root = loader.load(path)?;
+    let text = read::named(path).map_err(|refused| Failure {
+        message: refused.message,
+        span: None,
+        help: Some(refused.help),
+    })?;
+    let root = loader.parse(path.display().to_string(), &text, "")?;
+    let (env, withheld) = loader.dotenv()?;
     let mut file = ComposeFile {
         env,
+        withheld,
         dir,
         ..ComposeFile::default()
     };
@@ -164,14 +211,19 @@ pub fn read(path: &Path, sources: &mut Sources) -> Result<ComposeFile, Failure> 
         })
         .unwrap_or_default();
     let Some(services) = root.get("services") else {
-        return Err(("the file has no `services`".into(), Some(root.span.clone())));
+        return Err((
+            "the file has no `services`".to_string(),
+            Some(root.span.clone()),
+        )
+            .into());
     };
     for (key, _) in services.entries() {
         let name = key.as_str().unwrap_or_default().to_string();
-        let node = loader.extended(path, &root, &name, 0)?;
-        file.services
-            .push(service(&name, key.span.clone(), &node, &file.env)?);
+        let node = loader.extended("", &root, &name, 0)?;
+        let service = service(&name, key.span.clone(), &node, &file.env, &mut loader)?;
+        file.services.push(service);
     }
+    file.outside = loader.outside;
     Ok(file)
 }
 
@@ -189,29 +241,93 @@ fn file_declarations(node: Option<&Node>) -> BTreeMap<String, Option<String>> {
     .unwrap_or_default()
 }
 
-/// Parsed files by path, so `extends` across files reads each once.
+/// Reads the files a Compose file names, by the read policy, and parses those that are YAML.
 struct Loader<'a> {
     sources: &'a mut Sources,
-    roots: BTreeMap<PathBuf, Node>,
+    /// Parsed files by their name relative to the Compose file's folder (`""`: the Compose file),
+    /// so `extends` across files reads each once.
+    roots: BTreeMap<String, Node>,
+    /// The Compose file's folder: what it names is read from inside it.
+    dir: PathBuf,
+    /// `--allow-read`: folders outside `dir` that it may name too.
+    allowed: &'a [PathBuf],
+    /// The Compose file's name, for messages.
+    shown: String,
+    /// What was read from outside `dir`, as warnings.
+    outside: Vec<Diagnostic>,
 }
 
 impl Loader<'_> {
-    fn load(&mut self, path: &Path) -> Result<Node, Failure> {
-        if let Some(root) = self.roots.get(path) {
-            return Ok(root.clone());
+    /// A file the Compose file names by `key` (`services.db.env_file`; `None` for `.env`, which
+    /// it names by being there), read by the policy; a refusal names the Compose file, the key
+    /// and the fix.
+    fn beside(
+        &mut self,
+        name: &str,
+        key: Option<&str>,
+        span: Option<&Span>,
+    ) -> Result<String, Failure> {
+        match read::beside(&self.dir, name, self.allowed) {
+            Ok(read) => {
+                if let Some(path) = read.outside {
+                    self.outside
+                        .push(read_outside(key.unwrap_or(name), &path, span));
+                }
+                Ok(read.text)
+            }
+            Err(refused) => Err(Failure {
+                message: match key {
+                    Some(key) => format!("`{}`: `{key}`: {}", self.shown, refused.message),
+                    None => format!("`{}`: {}", self.shown, refused.message),
+                },
+                span: span.cloned(),
+                help: Some(refused.help),
+            }),
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| (format!("cannot read `{}`: {e}", path.display()), None))?;
-        let file = self.sources.add(path.display().to_string(), text.clone());
-        let root = super::yaml::parse(&text, file)?;
-        self.roots.insert(path.to_path_buf(), root.clone());
+    }
+
+    fn parse(&mut self, shown: String, text: &str, name: &str) -> Result<Node, Failure> {
+        let file = self.sources.add(shown, text.to_string());
+        let root = super::yaml::parse(text, file)?;
+        self.roots.insert(name.to_string(), root.clone());
         Ok(root)
     }
 
-    /// A service's node with its `extends` chain merged in (the service's own keys win).
+    /// The file `extends.file` names (relative to the Compose file's folder), parsed once.
+    fn load(&mut self, name: &str, key: &str, span: &Span) -> Result<Node, Failure> {
+        if let Some(root) = self.roots.get(name) {
+            return Ok(root.clone());
+        }
+        let text = self.beside(name, Some(key), Some(span))?;
+        self.parse(self.dir.join(name).display().to_string(), &text, name)
+    }
+
+    /// The `.env` values beside the Compose file, without those of variables that look like
+    /// secrets (their names are returned apart): a secret's value never reaches the spec, not
+    /// even as a parameter's default. No `.env` is no values.
+    fn dotenv(&mut self) -> Result<(BTreeMap<String, String>, BTreeSet<String>), Failure> {
+        let path = self.dir.join(".env");
+        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
+            return Ok(Default::default());
+        }
+        let shown = self.shown.clone();
+        let text = self.beside(".env", None, None).map_err(|failure| Failure {
+            help: failure
+                .help
+                .map(|help| format!("{help}, or remove the `.env` beside `{shown}`")),
+            ..failure
+        })?;
+        let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) = interpolate::dotenv(&text)
+            .into_iter()
+            .partition(|(name, _)| looks_like_secret(name));
+        Ok((plain, secret.into_keys().collect()))
+    }
+
+    /// A service's node with its `extends` chain merged in (the service's own keys win). `file`
+    /// is the name of the file that holds it, relative to the Compose file's folder.
     fn extended(
         &mut self,
-        path: &Path,
+        file: &str,
         root: &Node,
         name: &str,
         depth: usize,
@@ -220,13 +336,17 @@ impl Loader<'_> {
             .get("services")
             .and_then(|s| s.get(name))
             .ok_or_else(|| {
-                (
+                Failure::from((
                     format!(
                         "`extends` names `{name}`, which is not a service of `{}`",
-                        path.display()
+                        if file.is_empty() {
+                            self.shown.as_str()
+                        } else {
+                            file
+                        }
                     ),
                     None,
-                )
+                ))
             })?
             .clone();
         let Some(extends) = node.get("extends") else {
@@ -234,31 +354,111 @@ impl Loader<'_> {
         };
         if depth > 16 {
             return Err((
-                "`extends` goes round in a circle".into(),
+                "`extends` goes round in a circle".to_string(),
                 Some(extends.span.clone()),
-            ));
+            )
+                .into());
         }
-        let (base_path, base_name) = match (&extends.value, extends.get("service")) {
-            (Value::Scalar(s), _) => (path.to_path_buf(), s.clone()),
+        let (base_file, base_name) = match (&extends.value, extends.get("service")) {
+            (Value::Scalar(s), _) => (file.to_string(), s.clone()),
             (_, Some(service)) => {
-                let file = extends.get("file").and_then(Node::as_str);
-                let base = match file {
-                    Some(f) => path.parent().unwrap_or(Path::new(".")).join(f),
-                    None => path.to_path_buf(),
+                let base = match extends.get("file") {
+                    Some(named) => {
+                        let named_text = named.as_str().unwrap_or_default();
+                        // Relative to the file that names it, which is relative to the folder.
+                        let relative = Path::new(file)
+                            .parent()
+                            .unwrap_or(Path::new(""))
+                            .join(named_text);
+                        let relative = relative.to_string_lossy().into_owned();
+                        let key = format!("services.{name}.extends.file");
+                        self.load(&relative, &key, &named.span)?;
+                        relative
+                    }
+                    None => file.to_string(),
                 };
                 (base, service.as_str().unwrap_or_default().to_string())
             }
             _ => {
                 return Err((
-                    "`extends` needs `service` (and optionally `file`)".into(),
+                    "`extends` needs `service` (and optionally `file`)".to_string(),
                     Some(extends.span.clone()),
-                ));
+                )
+                    .into());
             }
         };
-        let base_root = self.load(&base_path)?;
-        let base = self.extended(&base_path, &base_root, &base_name, depth + 1)?;
+        let base_root = self
+            .roots
+            .get(&base_file)
+            .cloned()
+            .unwrap_or_else(|| root.clone());
+        let base = self.extended(&base_file, &base_root, &base_name, depth + 1)?;
         Ok(merge(base, node))
     }
+
+    /// A service's `env_file` entries, in order: (the file's name, its span, whether compose
+    /// requires it).
+    fn env_files(node: Option<&Node>) -> Vec<(String, Span, bool)> {
+        let Some(node) = node else { return Vec::new() };
+        let one = |n: &Node| -> Option<(String, Span, bool)> {
+            match &n.value {
+                Value::Scalar(path) => Some((path.clone(), n.span.clone(), true)),
+                Value::Map(_) => Some((
+                    n.get("path")?.as_str()?.to_string(),
+                    n.span.clone(),
+                    n.get("required").and_then(Node::as_str) != Some("false"),
+                )),
+                _ => None,
+            }
+        };
+        match &node.value {
+            Value::Seq(items) => items.iter().filter_map(one).collect(),
+            _ => one(node).into_iter().collect(),
+        }
+    }
+
+    /// The variables a service's `env_file`s set, read by the policy, as literal texts (compose
+    /// passes them to the container as they are). A missing file that is not `required` is none.
+    fn env_file_variables(
+        &mut self,
+        service: &str,
+        node: Option<&Node>,
+    ) -> Result<Vec<(String, Option<Text>, Span)>, Failure> {
+        let mut found = Vec::new();
+        for (name, span, required) in Self::env_files(node) {
+            let missing = std::fs::symlink_metadata(self.dir.join(&name))
+                .is_err_and(|e| e.kind() == ErrorKind::NotFound);
+            if missing && !required {
+                continue;
+            }
+            let key = format!("services.{service}.env_file");
+            let text = self.beside(&name, Some(&key), Some(&span))?;
+            for (key, value) in interpolate::dotenv(&text) {
+                let text = Text {
+                    raw: Interpolated {
+                        parts: vec![interpolate::Part::Text(value.clone())],
+                    },
+                    value,
+                    span: span.clone(),
+                };
+                found.push((key, Some(text), span.clone()));
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The warning that names a file read from outside the Compose file's folder.
+pub(crate) fn read_outside(key: &str, path: &Path, span: Option<&Span>) -> Diagnostic {
+    Diagnostic::input_warning(
+        "spec/read-outside",
+        format!(
+            "`{key}` read `{}`, outside the Compose file's folder, as `--allow-read` allows",
+            path.display()
+        ),
+    )
+    .at(span.cloned(), "read from outside")
+    .help("copy the file beside the Compose file if it belongs to it; otherwise nothing: you allowed the read")
 }
 
 /// Compose's merge of a service over the one it extends: mappings merge key by key, the lists
@@ -330,8 +530,9 @@ fn as_map(node: Node) -> Node {
 }
 
 /// The keys of a service that berth maps; every other key is listed as not mapped.
-const MAPPED: [&str; 24] = [
+const MAPPED: [&str; 25] = [
     "image",
+    "env_file",
     "entrypoint",
     "command",
     "environment",
@@ -357,12 +558,19 @@ const MAPPED: [&str; 24] = [
     "security_opt",
 ];
 
+/// A service as berth reads it. Numbers outside berth's ranges are left out, each with an
+/// `import/out-of-range` finding in `refused`.
 fn service(
     name: &str,
     span: Span,
     node: &Node,
     env: &BTreeMap<String, String>,
+    loader: &mut Loader,
 ) -> Result<Service, Failure> {
+    let mut refused = Refusals {
+        service: name,
+        found: Vec::new(),
+    };
     let text = |n: &Node| interpolated(n, env);
     let scalar = |key: &str| {
         node.get(key)
@@ -388,9 +596,17 @@ fn service(
             .unwrap_or("any");
         Some((format!("deploy:{condition}"), policy.span.clone()))
     });
-    let replicas = deploy
-        .and_then(|d| d.get("replicas"))
-        .and_then(|n| Some((text(n).ok()?.value.parse().ok()?, n.span.clone())));
+    let replicas = match deploy.and_then(|d| d.get("replicas")) {
+        Some(n) => refused
+            .number(
+                "deploy.replicas",
+                &text(n)?.value,
+                &n.span,
+                1..=MAX_REPLICAS,
+            )
+            .map(|r| (r as u32, n.span.clone())),
+        None => None,
+    };
     let unmapped = node
         .entries()
         .iter()
@@ -398,32 +614,40 @@ fn service(
         .filter(|(k, _)| !MAPPED.contains(k) && !k.starts_with("x-"))
         .map(|(k, s)| (k.to_string(), s))
         .collect();
-    Ok(Service {
+    let mut environment = loader.env_file_variables(name, node.get("env_file"))?;
+    let mut from_env_files: BTreeSet<String> =
+        environment.iter().map(|(k, _, _)| k.clone()).collect();
+    for entry in self::environment(node.get("environment"), env)? {
+        environment.retain(|(k, _, _)| *k != entry.0);
+        from_env_files.remove(&entry.0);
+        environment.push(entry);
+    }
+    let mut expose = Vec::new();
+    for item in node.get("expose").map_or(&[][..], Node::items) {
+        let value = text(item)?.value;
+        let number = value.split('/').next().unwrap_or_default();
+        expose.extend(
+            refused
+                .number("expose", number, &item.span, PORTS)
+                .map(|p| (p as u16, item.span.clone())),
+        );
+    }
+    let user = node.get("user").map(text).transpose()?;
+    let user = user.filter(|u| refused.user(u));
+    let service = Service {
         name: name.to_string(),
         span,
         image: node.get("image").map(text).transpose()?,
         entrypoint: node.get("entrypoint").map(|n| argv(n, env)).transpose()?,
         command: node.get("command").map(|n| argv(n, env)).transpose()?,
-        environment: environment(node.get("environment"), env)?,
+        environment,
+        from_env_files,
         ports: node
             .get("ports")
-            .map(|n| ports(n, env))
+            .map(|n| ports(n, env, &mut refused))
             .transpose()?
             .unwrap_or_default(),
-        expose: node
-            .get("expose")
-            .map(|n| {
-                n.items()
-                    .iter()
-                    .filter_map(|i| {
-                        Some((
-                            text(i).ok()?.value.split('/').next()?.parse().ok()?,
-                            i.span.clone(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        expose,
         mounts: node
             .get("volumes")
             .map(|n| mounts(n, env))
@@ -431,25 +655,41 @@ fn service(
             .unwrap_or_default(),
         healthcheck: node
             .get("healthcheck")
-            .map(|n| healthcheck(n, env))
+            .map(|n| healthcheck(n, env, &mut refused))
             .transpose()?,
         depends_on: node.get("depends_on").map(dependencies).unwrap_or_default(),
         restart,
         replicas,
-        cpus: scalar("cpus").or_else(|| limit("cpus")),
-        mem_limit: scalar("mem_limit").or_else(|| limit("memory")),
-        mem_reservation: scalar("mem_reservation").or(reservation),
-        user: node.get("user").map(text).transpose()?,
-        stop_grace_period: scalar("stop_grace_period"),
+        cpus: refused.quantity(
+            "cpus",
+            scalar("cpus").or_else(|| limit("cpus")),
+            convert::cpus,
+        ),
+        mem_limit: refused.quantity(
+            "mem_limit",
+            scalar("mem_limit").or_else(|| limit("memory")),
+            convert::memory,
+        ),
+        mem_reservation: refused.quantity(
+            "mem_reservation",
+            scalar("mem_reservation").or(reservation),
+            convert::memory,
+        ),
+        user,
+        stop_grace_period: refused.duration(
+            "stop_grace_period",
+            scalar("stop_grace_period"),
+            false,
+        ),
         hostname: scalar("hostname").map(|(h, _)| h),
         container_name: scalar("container_name").map(|(c, _)| c),
         secrets: node
             .get("secrets")
-            .map(|n| file_refs(n, env))
+            .map(|n| file_refs(n, env, "secrets", &mut refused))
             .unwrap_or_default(),
         configs: node
             .get("configs")
-            .map(|n| file_refs(n, env))
+            .map(|n| file_refs(n, env, "configs", &mut refused))
             .unwrap_or_default(),
         labels: node
             .get("labels")
@@ -467,7 +707,141 @@ fn service(
             })
             .unwrap_or_default(),
         unmapped,
+        refused: Vec::new(),
+    };
+    Ok(Service {
+        refused: refused.found,
+        ..service
     })
+}
+
+/// berth's most members (`replication.replicas`).
+pub const MAX_REPLICAS: i64 = 1000;
+/// Port numbers berth accepts.
+const PORTS: std::ops::RangeInclusive<i64> = 1..=65535;
+/// User and group ids berth accepts (`container.user`, `files.owner`).
+const IDS: std::ops::RangeInclusive<i64> = 0..=u32::MAX as i64;
+/// Health check failures berth accepts (`failures`, from `retries`).
+const FAILURES: std::ops::RangeInclusive<i64> = 1..=1000;
+
+/// The values of one service that berth cannot carry into the spec: each is left out with a
+/// finding that names the service and the key, rather than written out of range or dropped
+/// without a word.
+struct Refusals<'a> {
+    service: &'a str,
+    found: Vec<Diagnostic>,
+}
+
+impl Refusals<'_> {
+    fn refuse(&mut self, key: &str, span: &Span, why: String, help: String) {
+        self.found.push(super::rules::OUT_OF_RANGE.report(
+            span.clone(),
+            format!(
+                "`{key}` of `{}` {why}: the spec leaves it out",
+                self.service
+            ),
+            "not carried",
+            help,
+        ));
+    }
+
+    /// `text` as an integer within `range`, or a finding.
+    fn number(
+        &mut self,
+        key: &str,
+        text: &str,
+        span: &Span,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
+        let (min, max) = (range.start(), range.end());
+        let help = format!("set `{key}` between {min} and {max}");
+        match text.trim().parse::<i64>() {
+            Ok(n) if range.contains(&n) => Some(n),
+            Ok(n) => {
+                self.refuse(key, span, format!("is {n}, outside {min}..={max}"), help);
+                None
+            }
+            Err(_) => {
+                let shown = shown(text);
+                self.refuse(
+                    key,
+                    span,
+                    format!("is `{shown}`, not a number berth reads"),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether a `user` is one the spec can carry: a name (which the spec lists), or a uid in
+    /// range.
+    fn user(&mut self, user: &Text) -> bool {
+        let uid = user.value.split(':').next().unwrap_or_default();
+        !uid.starts_with(|c: char| c.is_ascii_digit())
+            || self.number("user", uid, &user.span, IDS).is_some()
+    }
+
+    /// A CPU count or memory size, kept when its conversion is a positive quantity.
+    fn quantity(
+        &mut self,
+        key: &str,
+        value: Option<(String, Span)>,
+        convert: fn(&str) -> String,
+    ) -> Option<(String, Span)> {
+        let (text, span) = value?;
+        match crate::language::quantity::parse_quantity(&convert(&text)) {
+            Ok(q) if q > 0.0 && q.is_finite() => Some((text, span)),
+            _ => {
+                let why = format!("is `{}`, not a positive size berth reads", shown(&text));
+                let help =
+                    format!("write `{key}` as a positive number with a unit, like `2g` or `0.5`");
+                self.refuse(key, &span, why, help);
+                None
+            }
+        }
+    }
+
+    /// A duration, kept when its conversion is one the spec takes (whole seconds; at least one
+    /// when `at_least_a_second`).
+    fn duration(
+        &mut self,
+        key: &str,
+        value: Option<(String, Span)>,
+        at_least_a_second: bool,
+    ) -> Option<(String, Span)> {
+        let (text, span) = value?;
+        match crate::language::quantity::parse_duration(&convert::duration(&text)) {
+            Ok(seconds) if seconds > 0 || !at_least_a_second => Some((text, span)),
+            _ => {
+                let least = if at_least_a_second {
+                    ", at least `1s`"
+                } else {
+                    ""
+                };
+                let why = format!(
+                    "is `{}`, not a duration in whole seconds{least}",
+                    shown(&text)
+                );
+                self.refuse(
+                    key,
+                    &span,
+                    why,
+                    format!("write `{key}` in whole seconds, like `30s` or `1m30s`"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A value as a message shows it: on one line, at most 60 characters.
+fn shown(text: &str) -> String {
+    let one_line = super::write::comment_text(text);
+    match one_line.char_indices().nth(60) {
+        Some((at, _)) => format!("{}...", &one_line[..at]),
+        None => one_line,
+    }
 }
 
 fn interpolated(node: &Node, env: &BTreeMap<String, String>) -> Result<Text, Failure> {
@@ -497,9 +871,10 @@ fn argv(node: &Node, env: &BTreeMap<String, String>) -> Result<Vec<Text>, Failur
             .collect(),
         Value::Null => Ok(Vec::new()),
         Value::Map(_) => Err((
-            "expected a list or a string".into(),
+            "expected a list or a string".to_string(),
             Some(node.span.clone()),
-        )),
+        )
+            .into()),
     }
 }
 
@@ -565,27 +940,39 @@ fn environment(
         .collect()
 }
 
-/// `ports`: `"8080"`, `"8080:80"`, `"127.0.0.1:8080:80/udp"`, or the long syntax.
-fn ports(node: &Node, env: &BTreeMap<String, String>) -> Result<Vec<PortMapping>, Failure> {
+/// `ports`: `"8080"`, `"8080:80"`, `"127.0.0.1:8080:80/udp"`, or the long syntax. A mapping with
+/// a number berth does not take (0, 70000, a range) is left out with a finding.
+fn ports(
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    refused: &mut Refusals,
+) -> Result<Vec<PortMapping>, Failure> {
     let mut found = Vec::new();
     for item in node.items() {
-        let bad = |what: &str| {
-            (
-                format!("`{what}` is not a port mapping berth reads"),
-                Some(item.span.clone()),
-            )
+        let mut port = |key: &str, text: &str| {
+            refused
+                .number(key, text, &item.span, PORTS)
+                .map(|p| p as u16)
         };
         if let Some(target) = item.get("target") {
-            let number = |n: Option<&Node>| {
-                n.and_then(|n| interpolated(n, env).ok()?.value.parse::<u16>().ok())
+            let container = port("ports.target", &interpolated(target, env)?.value);
+            let host_port = match item.get("published") {
+                Some(published) => {
+                    match port("ports.published", &interpolated(published, env)?.value) {
+                        Some(p) => Some(p),
+                        None => continue,
+                    }
+                }
+                None => None,
             };
+            let Some(container) = container else { continue };
             found.push(PortMapping {
                 host_ip: item
                     .get("host_ip")
                     .and_then(Node::as_str)
                     .map(str::to_string),
-                host_port: number(item.get("published")),
-                container: number(Some(target)).ok_or_else(|| bad("target"))?,
+                host_port,
+                container,
                 protocol: item
                     .get("protocol")
                     .and_then(Node::as_str)
@@ -598,16 +985,32 @@ fn ports(node: &Node, env: &BTreeMap<String, String>) -> Result<Vec<PortMapping>
         let text = interpolated(item, env)?.value;
         let (mapping, protocol) = text.split_once('/').unwrap_or((&text, "tcp"));
         let fields: Vec<&str> = mapping.rsplitn(3, ':').collect();
-        let parse = |s: &str| s.parse::<u16>().map_err(|_| bad(&text));
-        let (host_ip, host_port, container) = match fields.as_slice() {
-            [container] => (None, None, parse(container)?),
-            [container, host] => (None, Some(parse(host)?), parse(container)?),
+        let (host_ip, host, container) = match fields.as_slice() {
+            [container] => (None, None, *container),
+            [container, host] => (None, Some(*host), *container),
             [container, host, ip] => (
                 Some(ip.trim_matches(['[', ']']).to_string()),
-                Some(parse(host)?),
-                parse(container)?,
+                Some(*host),
+                *container,
             ),
-            _ => return Err(bad(&text)),
+            _ => {
+                return Err((
+                    format!("`{text}` is not a port mapping berth reads"),
+                    Some(item.span.clone()),
+                )
+                    .into());
+            }
+        };
+        // An empty host port (`127.0.0.1::80`) is one docker picks.
+        let host_port = match host.filter(|h| !h.is_empty()) {
+            Some(host) => match port("ports", host) {
+                Some(p) => Some(p),
+                None => continue,
+            },
+            None => None,
+        };
+        let Some(container) = port("ports", container) else {
+            continue;
         };
         found.push(PortMapping {
             host_ip,
@@ -653,7 +1056,8 @@ fn mounts(node: &Node, env: &BTreeMap<String, String>) -> Result<Vec<Mount>, Fai
                     return Err((
                         format!("`{text}` is not a volume berth reads"),
                         Some(item.span.clone()),
-                    ));
+                    )
+                        .into());
                 }
             };
             let bind = source.is_some_and(|s| s.starts_with(['.', '/', '~']));
@@ -672,8 +1076,27 @@ fn mounts(node: &Node, env: &BTreeMap<String, String>) -> Result<Vec<Mount>, Fai
         .collect()
 }
 
-fn healthcheck(node: &Node, env: &BTreeMap<String, String>) -> Result<Healthcheck, Failure> {
+fn healthcheck(
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    refused: &mut Refusals,
+) -> Result<Healthcheck, Failure> {
     let field = |key: &str| node.get(key).and_then(Node::as_str).map(str::to_string);
+    let spanned = |key: &str| {
+        node.get(key)
+            .and_then(|n| Some((n.as_str()?.to_string(), n.span.clone())))
+    };
+    let mut duration = |key: &str, at_least_a_second| {
+        let value = spanned(key);
+        refused
+            .duration(&format!("healthcheck.{key}"), value, at_least_a_second)
+            .map(|(d, _)| d)
+    };
+    let interval = duration("interval", true);
+    let timeout = duration("timeout", true);
+    let start_period = duration("start_period", false);
+    let retries = spanned("retries")
+        .and_then(|(r, span)| refused.number("healthcheck.retries", &r, &span, FAILURES));
     let disabled = field("disable").as_deref() == Some("true");
     let test = match node.get("test") {
         _ if disabled => None,
@@ -698,10 +1121,10 @@ fn healthcheck(node: &Node, env: &BTreeMap<String, String>) -> Result<Healthchec
     };
     Ok(Healthcheck {
         test,
-        interval: field("interval"),
-        timeout: field("timeout"),
-        retries: field("retries").and_then(|r| r.parse().ok()),
-        start_period: field("start_period"),
+        interval,
+        timeout,
+        retries: retries.map(|r| r as u32),
+        start_period,
         span: node.span.clone(),
     })
 }
@@ -746,28 +1169,59 @@ fn dependencies(node: &Node) -> Vec<Dependency> {
     }
 }
 
-fn file_refs(node: &Node, env: &BTreeMap<String, String>) -> Vec<FileRef> {
-    node.items()
-        .iter()
-        .filter_map(|item| {
-            let field = |key: &str| {
-                item.get(key)
-                    .and_then(|n| interpolated(n, env).ok())
-                    .map(|t| t.value)
+/// A service's `secrets:` or `configs:` entries; a `mode` or `uid` berth cannot write is left
+/// out with a finding.
+fn file_refs(
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    key: &str,
+    refused: &mut Refusals,
+) -> Vec<FileRef> {
+    let mut found = Vec::new();
+    for item in node.items() {
+        let field = |key: &str| {
+            item.get(key)
+                .and_then(|n| interpolated(n, env).ok())
+                .map(|t| t.value)
+        };
+        let source = match &item.value {
+            Value::Scalar(s) => s.clone(),
+            _ => match field("source") {
+                Some(source) => source,
+                None => continue,
+            },
+        };
+        let mode = field("mode").and_then(|mode| {
+            let key = format!("{key}.mode");
+            // Compose reads `0440` as octal and `288` as decimal; berth writes octal text.
+            let parsed = match mode.strip_prefix('0').filter(|m| !m.is_empty()) {
+                Some(octal) => i64::from_str_radix(octal, 8).ok(),
+                None => mode.trim().parse().ok(),
             };
-            let source = match &item.value {
-                Value::Scalar(s) => s.clone(),
-                _ => field("source")?,
-            };
-            Some(FileRef {
-                source,
-                target: field("target"),
-                mode: field("mode"),
-                uid: field("uid"),
-                span: item.span.clone(),
-            })
-        })
-        .collect()
+            match parsed {
+                Some(m) if (0..=0o7777).contains(&m) => Some(format!("0{m:o}")),
+                _ => {
+                    let why = format!("is `{}`, not a mode berth reads", shown(&mode));
+                    let help = format!("write `{key}` in octal, like `0440`");
+                    refused.refuse(&key, &item.span, why, help);
+                    None
+                }
+            }
+        });
+        let uid = field("uid").and_then(|uid| {
+            refused
+                .number(&format!("{key}.uid"), &uid, &item.span, IDS)
+                .map(|u| u.to_string())
+        });
+        found.push(FileRef {
+            source,
+            target: field("target"),
+            mode,
+            uid,
+            span: item.span.clone(),
+        });
+    }
+    found
 }
 
 #[cfg(test)]
@@ -779,7 +1233,7 @@ mod tests {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        read(&dir.path().join(files[0].0), &mut Sources::default()).unwrap()
+        read(&dir.path().join(files[0].0), &[], &mut Sources::default()).unwrap()
     }
 
     #[test]
@@ -834,6 +1288,80 @@ mod tests {
             .collect();
         assert_eq!(env, [("A", "base"), ("B", "local")]);
         assert_eq!(a.ports.len(), 2);
+    }
+
+    /// `.env` values of variables that look like secrets are not kept; `env_file` entries come
+    /// before `environment`, which wins.
+    #[test]
+    fn secrets_of_env_files_are_withheld() {
+        let file = read_text(&[
+            (
+                "compose.yaml",
+                "services:\n  db:\n    image: x:${V}\n    env_file: [db.env]\n    environment:\n      B: local\n",
+            ),
+            (
+                ".env",
+                "V=1\nADMIN_PASSWORD=s3cret\nPASSWORD_FILE=/run/secrets/pw\n",
+            ),
+            ("db.env", "A=1\nB=file\nDB_TOKEN=t0ken\n"),
+        ]);
+        assert_eq!(file.env.get("V").map(String::as_str), Some("1"));
+        assert_eq!(
+            file.env.get("PASSWORD_FILE").map(String::as_str),
+            Some("/run/secrets/pw")
+        );
+        assert!(!file.env.contains_key("ADMIN_PASSWORD"));
+        assert!(file.withheld.contains("ADMIN_PASSWORD"));
+        let db = &file.services[0];
+        let env: Vec<(&str, &str)> = db
+            .environment
+            .iter()
+            .map(|(k, v, _)| (k.as_str(), v.as_ref().unwrap().value.as_str()))
+            .collect();
+        assert_eq!(env, [("A", "1"), ("DB_TOKEN", "t0ken"), ("B", "local")]);
+        let from_files: Vec<&str> = db.from_env_files.iter().map(String::as_str).collect();
+        assert_eq!(from_files, ["A", "DB_TOKEN"]);
+    }
+
+    /// Each number outside berth's range is left out with a finding naming the service and key.
+    #[test]
+    fn numbers_out_of_range_are_refused_with_a_finding() {
+        let file = read_text(&[(
+            "compose.yaml",
+            "services:\n  db:\n    image: x\n    user: \"99999999999\"\n    ports: [\"0:80\", \"70000\", \"5432:5432\"]\n    expose: [\"0\"]\n    cpus: -1\n    stop_grace_period: 500ms\n    healthcheck:\n      test: [CMD, x]\n      retries: 0\n      interval: 0s\n    configs:\n      - source: c\n        mode: \"0999\"\n        uid: \"-1\"\n    deploy:\n      replicas: 1001\n",
+        )]);
+        let db = &file.services[0];
+        let keys: Vec<&str> = db
+            .refused
+            .iter()
+            .map(|d| {
+                assert_eq!(d.code, "import/out-of-range");
+                assert!(d.message.contains("of `db`"), "{}", d.message);
+                d.message.split('`').nth(1).unwrap()
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "deploy.replicas",
+                "expose",
+                "user",
+                "ports",
+                "ports",
+                "healthcheck.interval",
+                "healthcheck.retries",
+                "cpus",
+                "stop_grace_period",
+                "configs.mode",
+                "configs.uid",
+            ]
+        );
+        assert!(db.replicas.is_none() && db.user.is_none() && db.cpus.is_none());
+        assert_eq!(db.ports.len(), 1);
+        assert!(db.expose.is_empty() && db.stop_grace_period.is_none());
+        let check = db.healthcheck.as_ref().unwrap();
+        assert!(check.retries.is_none() && check.interval.is_none());
+        assert!(db.configs[0].mode.is_none() && db.configs[0].uid.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod compose;
 pub mod interpolate;
 pub mod known;
 pub mod rules;
+pub mod secrets;
 pub mod spec;
 pub mod start;
 pub mod write;
@@ -18,7 +19,7 @@ use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Sources;
 use cluster::Cluster;
 use compose::{MountKind, Service};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What an import made of a Compose file.
 pub struct Import {
@@ -29,17 +30,29 @@ pub struct Import {
     pub findings: Vec<Diagnostic>,
 }
 
-/// Reads `path` and writes a spec for each stateful service, or for each of `wanted`.
+/// Reads `path` and writes a spec for each stateful service, or for each of `wanted`, reading
+/// only files inside the Compose file's folder.
 pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sources)> {
+    import_reading(path, wanted, &[])
+}
+
+/// [`import`], also reading files in the folders of `allowed` (`--allow-read`); the findings
+/// name each file read from one.
+pub fn import_reading(
+    path: &Path,
+    wanted: &[String],
+    allowed: &[PathBuf],
+) -> Result<Import, (Diagnostic, Sources)> {
     let mut sources = Sources::default();
-    let file = match compose::read(path, &mut sources) {
+    let file = match compose::read(path, allowed, &mut sources) {
         Ok(file) => file,
-        Err((message, span)) => {
-            let error = Diagnostic::input("import/compose", message)
-                .at(span, "here")
-                .help(
-                    "correct the Compose file; `docker compose config` shows how compose reads it",
-                );
+        Err(failure) => {
+            let error = Diagnostic::input("import/compose", failure.message)
+                .at(failure.span, "here")
+                .help(failure.help.unwrap_or_else(|| {
+                    "correct the Compose file; `docker compose config` shows how compose reads it"
+                        .into()
+                }));
             return Err((error, sources));
         }
     };
@@ -66,7 +79,7 @@ pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sou
         sources: Sources::default(),
         specs: Vec::new(),
         skipped: Vec::new(),
-        findings: Vec::new(),
+        findings: file.outside.clone(),
     };
     for (index, cluster) in clusters.iter().enumerate() {
         if inits.iter().any(|(i, _)| *i == index) {
@@ -93,17 +106,24 @@ pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sou
             .find(|(_, of)| *of == index)
             .map(|(i, _)| clusters[*i].first());
         import.findings.extend(rules::check(cluster, &file.dir));
+        let refused = cluster.members.iter().chain(init.as_slice());
+        import
+            .findings
+            .extend(refused.flat_map(|m| m.refused.iter().cloned()));
         let mut input = spec::Input {
             file: &file,
             cluster,
             init,
             source: source.clone(),
             excluded: Vec::new(),
+            allowed,
             probe: true,
         };
         input.excluded = unreachable_backends(&spec::write(&input).text);
         input.probe = false;
-        import.specs.push(spec::write(&input));
+        let written = spec::write(&input);
+        import.findings.extend(written.findings.iter().cloned());
+        import.specs.push(written);
     }
     import.sources = sources;
     Ok(import)
@@ -117,6 +137,7 @@ fn unreachable_backends(text: &str) -> Vec<(String, String)> {
         set: Vec::new(),
         values: None,
         backends: Vec::new(),
+        allow_read: vec![],
     };
     let outcome = crate::engine::compile::compile_text(&request, text.to_string());
     let error = |d: &&Diagnostic| d.severity == crate::engine::diagnostic::Severity::Error;

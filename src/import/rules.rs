@@ -105,6 +105,8 @@ fn secrets_in_environment(service: &Service) -> Vec<Diagnostic> {
         .environment
         .iter()
         .filter(|(key, _, _)| crate::engine::rules::looks_like_secret(key))
+        // An `env_file` keeps its secrets out of the Compose file, as it should.
+        .filter(|(key, _, _)| !service.from_env_files.contains(key))
         .filter_map(|(key, value, span)| {
             let value = value.as_ref()?;
             (value.raw.is_literal() && !value.value.is_empty()).then(|| {

@@ -5,8 +5,10 @@
 //! input-error ids of [`crate::engine`]; nothing here knows a backend.
 
 pub mod image;
+pub mod names;
 pub mod params;
 pub mod quantity;
+pub mod read;
 pub mod resolve;
 pub mod source;
 pub mod spec;

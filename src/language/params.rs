@@ -77,6 +77,14 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
 pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diagnostic> {
     let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> = toml::from_str(text)
         .map_err(|e| crate::language::spec::toml_error_to_diagnostic(&e, file))?;
+    if let Some((name, value)) = table.iter().find(|(_, v)| holds_nul(v.get_ref())) {
+        return Err(Diagnostic::input(
+            "spec/invalid-value",
+            format!("the value of `{}` holds a NUL byte, which no script, manifest or environment can carry", name.get_ref()),
+        )
+        .at(Some(Span::new(file, value.span())), "NUL byte")
+        .help("remove the `\\u0000` from the value"));
+    }
     Ok(table
         .into_iter()
         .map(|(name, value)| {
@@ -90,6 +98,15 @@ pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diag
             }
         })
         .collect())
+}
+
+fn holds_nul(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::String(s) => s.contains('\0'),
+        toml::Value::Array(items) => items.iter().any(holds_nul),
+        toml::Value::Table(table) => table.values().any(holds_nul),
+        _ => false,
+    }
 }
 
 /// Where a parameter's final value came from, for diagnostics about values it fed.

@@ -11,6 +11,7 @@ use crate::language::quantity::{
 use crate::language::source::{FileId, Span};
 use crate::language::spec::{self, SString, SValue, Spec, backticked};
 use crate::language::template::{TemplateFailure, Templates};
+use crate::language::{names, read};
 use crate::model::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,20 +23,24 @@ pub struct Context<'a> {
     pub rules: &'a [&'a str],
     /// The spec's directory, where `[[files]] source` paths start.
     pub spec_dir: &'a std::path::Path,
+    /// Folders outside `spec_dir` that `source` may read from, as the user named them.
+    pub allow_read: &'a [std::path::PathBuf],
 }
 
+/// The service, and warnings about the input that did not refuse it.
 pub fn resolve(
     spec: Spec,
     file: FileId,
     source: &str,
     overrides: &[Override],
     context: &Context,
-) -> Result<Service, Refused> {
+) -> Result<(Service, Vec<Diagnostic>), Refused> {
     let mut r = Resolver {
         file,
         source,
         diagnostics: Vec::new(),
         templates: Templates::new("", Default::default(), Default::default()),
+        warnings: Vec::new(),
     };
     let (params, param_origins) =
         params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
@@ -74,7 +79,7 @@ pub fn resolve(
         None => Located::new(60, None),
     };
     let container = r.container(&spec.container);
-    let files = r.files(&spec.files, context.spec_dir);
+    let files = r.files(&spec.files, context);
     let init = spec.init.as_ref().map(|init| r.init(init, container.shell));
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
     let allow = r.allow(&spec.allow, context.rules);
@@ -99,7 +104,8 @@ pub fn resolve(
             param_origins,
         });
     }
-    Ok(Service {
+    let warnings = std::mem::take(&mut r.warnings);
+    let service = Service {
         name: Located::new(name, r.span(spec.name.span())),
         description: spec.description,
         container,
@@ -117,7 +123,8 @@ pub fn resolve(
         templates: r.templates,
         param_origins,
         backend_options,
-    })
+    };
+    Ok((service, warnings))
 }
 
 /// Why a spec was refused, and where each parameter's value came from, so that an error about a
@@ -133,6 +140,8 @@ struct Resolver<'a> {
     source: &'a str,
     diagnostics: Vec<Diagnostic>,
     templates: Templates,
+    /// Warnings about the input, which do not refuse the spec.
+    warnings: Vec<Diagnostic>,
 }
 
 impl Resolver<'_> {
@@ -813,16 +822,27 @@ impl Resolver<'_> {
         }
         let mut env = Vec::new();
         for (name, value) in &c.env {
-            if !env_name(name.get_ref()) {
+            if !names::env_name(name.get_ref()) {
                 self.error(
                     "spec/invalid-name",
                     name.span(),
                     format!("env name `{}` is not a name every orchestrator accepts", name.get_ref()),
                     "invalid name",
-                    "use letters, digits, `_`, `.` and `-`, not starting with a digit (Kubernetes' rule for env names)".to_string(),
+                    "use letters, digits, `_`, `.` and `-`, not starting with a digit or `-` (Kubernetes' rule for env names, without names that read as options)".to_string(),
                 );
             }
             let value_span = self.span(value.span());
+            if matches!(value.get_ref(), spec::EnvValue::Secret(_))
+                && !names::shell_variable(name.get_ref())
+            {
+                self.error(
+                    "spec/invalid-name",
+                    name.span(),
+                    format!("secret env name `{}` is not a shell variable name", name.get_ref()),
+                    "not a variable name",
+                    "name a secret variable with letters, digits and `_`, not starting with a digit: run.sh and compose read its value from the caller's environment under that name".to_string(),
+                );
+            }
             let value = match value.get_ref() {
                 spec::EnvValue::Literal(text) => EnvValue::Literal(Template {
                     source: text.clone(),
@@ -830,16 +850,13 @@ impl Resolver<'_> {
                 }),
                 spec::EnvValue::Secret(s) => {
                     for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
-                        if v.is_empty()
-                            || v.chars()
-                                .any(|c| !(c.is_ascii_alphanumeric() || "-._".contains(c)))
-                        {
+                        if let Err(why) = names::secret_part(v) {
                             self.error(
                                 "spec/invalid-value",
                                 value.span(),
-                                format!("secret reference `{what}` `{v}` is not a valid name"),
+                                format!("secret reference `{what}` `{v}` {why}"),
                                 "invalid secret reference",
-                                "use letters, digits, `-`, `.` and `_`".to_string(),
+                                names::SECRET_PART_HELP.to_string(),
                             );
                         }
                     }
@@ -918,11 +935,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn files(
-        &mut self,
-        files: &[toml::Spanned<spec::File>],
-        spec_dir: &std::path::Path,
-    ) -> Vec<File> {
+    fn files(&mut self, files: &[toml::Spanned<spec::File>], context: &Context) -> Vec<File> {
         let mut out: Vec<File> = Vec::new();
         for spanned in files {
             let f = spanned.get_ref();
@@ -951,7 +964,7 @@ impl Resolver<'_> {
                     "give each file its own path, or merge their contents".to_string(),
                 );
             }
-            let Some(body) = self.file_body(spanned, spec_dir) else {
+            let Some(body) = self.file_body(spanned, context) else {
                 continue;
             };
             let secret = matches!(body, FileBody::Secret { .. });
@@ -988,7 +1001,7 @@ impl Resolver<'_> {
     fn file_body(
         &mut self,
         spanned: &toml::Spanned<spec::File>,
-        spec_dir: &std::path::Path,
+        context: &Context,
     ) -> Option<FileBody> {
         let f = spanned.get_ref();
         let given = [f.content.is_some(), f.source.is_some(), f.secret.is_some()]
@@ -1015,23 +1028,7 @@ impl Resolver<'_> {
             }));
         }
         if let Some(source) = &f.source {
-            let path = spec_dir.join(source.get_ref());
-            return match std::fs::read_to_string(&path) {
-                Ok(text) => Some(FileBody::Content(Template {
-                    source: text,
-                    span: self.span(source.span()),
-                })),
-                Err(e) => {
-                    self.error(
-                        "spec/invalid-value",
-                        source.span(),
-                        format!("cannot read `files.source` `{}`: {e}", path.display()),
-                        "unreadable",
-                        "name a text file, relative to the spec's directory".to_string(),
-                    );
-                    None
-                }
-            };
+            return self.source(source, context);
         }
         let secret = f.secret.as_ref()?;
         let Some(key) = &f.key else {
@@ -1046,18 +1043,13 @@ impl Resolver<'_> {
             return None;
         };
         for (what, v) in [("secret", secret), ("key", key)] {
-            let text = v.get_ref();
-            if text.is_empty()
-                || text
-                    .chars()
-                    .any(|c| !(c.is_ascii_alphanumeric() || "-._".contains(c)))
-            {
+            if let Err(why) = names::secret_part(v.get_ref()) {
                 self.error(
                     "spec/invalid-value",
                     v.span(),
-                    format!("`files.{what}` `{text}` is not a secret name"),
+                    format!("`files.{what}` `{}` {why}", v.get_ref()),
                     "invalid name",
-                    "use letters, digits, `-`, `.` and `_`".to_string(),
+                    names::SECRET_PART_HELP.to_string(),
                 );
             }
         }
@@ -1067,9 +1059,53 @@ impl Resolver<'_> {
         })
     }
 
+    /// A `source` file, read by [`read::beside`]'s policy: inside the spec's folder, or in a
+    /// folder of `--allow-read` with a warning that names it.
+    fn source(&mut self, source: &SString, context: &Context) -> Option<FileBody> {
+        match read::beside(context.spec_dir, source.get_ref(), context.allow_read) {
+            Ok(read) => {
+                if let Some(outside) = read.outside {
+                    self.warnings.push(
+                        Diagnostic::input_warning(
+                            "spec/read-outside",
+                            format!(
+                                "`files.source` read `{}`, outside the spec's folder, as `--allow-read` allows",
+                                outside.display()
+                            ),
+                        )
+                        .at(self.span(source.span()), "read from outside"),
+                    );
+                }
+                Some(FileBody::Content(Template {
+                    source: read.text,
+                    span: self.span(source.span()),
+                }))
+            }
+            Err(refused) => {
+                self.error(
+                    "spec/invalid-value",
+                    source.span(),
+                    format!("`files.source`: {}", refused.message),
+                    "not read",
+                    refused.help,
+                );
+                None
+            }
+        }
+    }
+
     fn tls(&mut self, tls: &toml::Spanned<spec::Tls>) -> Located<Tls> {
         let t = tls.get_ref();
         let secret = self.string(&t.secret, "tls.secret").unwrap_or_default();
+        if !dns_name(&secret) || secret.starts_with("*.") {
+            self.error(
+                "spec/invalid-name",
+                t.secret.span(),
+                format!("`tls.secret` `{}` is not a DNS subdomain name", secret.escape_debug()),
+                "invalid name",
+                "name the secret with lowercase letters, digits, `-` and `.`, like `db-certs`: it names a Kubernetes Secret, a Docker volume and Swarm secrets".to_string(),
+            );
+        }
         let path = self.string(&t.path, "tls.path").unwrap_or_default();
         if let Err(why) = absolute_path(&path) {
             self.error(
@@ -1311,22 +1347,15 @@ fn port_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Kubernetes' env name rule, `[-._a-zA-Z][-._a-zA-Z0-9]*`, which every other backend accepts
-/// too: dotted names are how images such as Elasticsearch take settings.
-fn env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
 fn absolute_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err("is not absolute".into());
     }
     if path == "/" {
         return Err("is the root directory".into());
+    }
+    if path.ends_with('/') {
+        return Err("ends with `/`: it names a directory, not a file".into());
     }
     if path.split('/').any(|part| part == ".." || part == ".") {
         return Err("contains `.` or `..`".into());

@@ -450,6 +450,17 @@ pub fn parse(
     use serde::Deserialize;
     let to_diagnostic = |error: toml::de::Error| toml_error_to_diagnostic(&error, file);
     let document = toml::de::DeTable::parse(text).map_err(to_diagnostic)?;
+    if let Some(span) = nul_in_table(document.get_ref()) {
+        return Err(crate::engine::diagnostic::Diagnostic::input(
+            "spec/invalid-value",
+            "a string holds a NUL byte, which no script, manifest or environment can carry",
+        )
+        .at(
+            Some(crate::language::source::Span::new(file, span)),
+            "NUL byte",
+        )
+        .help("remove the `\\u0000` from the string"));
+    }
     let backend_tables = document
         .get_ref()
         .iter()
@@ -467,6 +478,25 @@ pub fn parse(
         spec,
         backend_tables,
     })
+}
+
+/// Where a key or string of `table` holds a NUL byte, if anywhere.
+fn nul_in_table(table: &toml::de::DeTable) -> Option<std::ops::Range<usize>> {
+    table.iter().find_map(|(key, value)| {
+        if key.get_ref().contains('\0') {
+            return Some(key.span());
+        }
+        nul_in_value(value)
+    })
+}
+
+fn nul_in_value(value: &toml::Spanned<toml::de::DeValue>) -> Option<std::ops::Range<usize>> {
+    match value.get_ref() {
+        toml::de::DeValue::String(s) if s.contains('\0') => Some(value.span()),
+        toml::de::DeValue::Array(items) => items.iter().find_map(nul_in_value),
+        toml::de::DeValue::Table(table) => nul_in_table(table),
+        _ => None,
+    }
 }
 
 /// Turns a `toml` error into a diagnostic, recognising serde's unknown/missing field messages so

@@ -2,6 +2,11 @@
 //! an error), HTML escaping off, and the `join LIST SEPARATOR` helper.
 //!
 //! Every string is rendered exactly once, so a parameter value that contains `{{` stays data.
+//!
+//! Limits keep a hostile spec from crashing berth or exhausting memory: no partials or
+//! decorators (they can recurse), at most [`NESTING_LIMIT`] nested blocks or subexpressions,
+//! at most [`RENDER_LIMIT`] bytes from one rendering and [`COMPILE_RENDER_LIMIT`] from all the
+//! renderings of one compile.
 
 use crate::engine::diagnostic::Diagnostic;
 use crate::language::source::Span;
@@ -43,6 +48,14 @@ impl ScriptTemplates {
     }
 }
 
+/// The deepest nesting of blocks or subexpressions a spec's template may have.
+pub const NESTING_LIMIT: usize = 32;
+/// The most text one rendering may make.
+pub const RENDER_LIMIT: usize = 8 * 1024 * 1024;
+/// The most text all renderings of one compile may make together (every member of every
+/// backend): output that grows with the square or cube of `replicas` stops here.
+pub const COMPILE_RENDER_LIMIT: u64 = 256 * 1024 * 1024;
+
 /// The template engine and the context every template sees: `name`, `params`, `port`.
 #[derive(Clone, Debug)]
 pub struct Templates {
@@ -50,6 +63,8 @@ pub struct Templates {
     base: Map<String, Value>,
     /// `base` as the engine takes it, built once for every structural rendering.
     structural: Context,
+    /// Bytes rendered so far by this compile, shared by its clones.
+    rendered: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A failed rendering: the engine's reason and, when known, the line and column in the template.
@@ -60,6 +75,8 @@ pub struct TemplateFailure {
     pub position: Option<(usize, usize)>,
     /// The undefined variable's path, for a "did you mean".
     pub missing: Option<String>,
+    /// Whether a size limit stopped the rendering (the message then names the member).
+    pub limit: bool,
 }
 
 impl Templates {
@@ -78,6 +95,7 @@ impl Templates {
             engine,
             base,
             structural,
+            rendered: Default::default(),
         }
     }
 
@@ -107,7 +125,14 @@ impl Templates {
 
     pub fn try_member(&self, source: &str, identity: &Identity) -> Result<String, TemplateFailure> {
         if !source.contains("{{") {
-            return Ok(source.to_string());
+            return self.verbatim(source).map_err(|mut failure| {
+                if let Some(me) = identity.me {
+                    failure
+                        .reason
+                        .push_str(&format!(" (for member `{}`)", me.name));
+                }
+                failure
+            });
         }
         let context = identity.context.get_or_init(|| {
             let mut context = self.base.clone();
@@ -119,13 +144,21 @@ impl Templates {
             context.insert("peer_hosts".into(), json!(hosts));
             Context::from(Value::Object(context))
         });
-        self.render_with(source, context)
+        self.render_with(source, context).map_err(|mut failure| {
+            if let (true, Some(me)) = (failure.limit, identity.me) {
+                failure
+                    .reason
+                    .push_str(&format!(" (rendering it for member `{}`)", me.name));
+            }
+            failure
+        })
     }
 
     /// Compiles a template once, so rendering it for every member and backend only evaluates it.
     /// The template's own text is its name in the registry.
     pub fn precompile(&mut self, source: &str) -> Result<(), TemplateFailure> {
         if source.contains("{{") && !self.engine.has_template(source) {
+            check_shape(source)?;
             self.engine
                 .register_template_string(source, source)
                 .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
@@ -133,15 +166,42 @@ impl Templates {
         Ok(())
     }
 
+    /// A string without expressions, counted against the compile's limit like a rendering: a
+    /// large file repeated for every member and backend adds up as well.
+    fn verbatim(&self, source: &str) -> Result<String, TemplateFailure> {
+        let used = self
+            .rendered
+            .fetch_add(source.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if used + source.len() as u64 > COMPILE_RENDER_LIMIT {
+            return Err(limit_failure(used));
+        }
+        Ok(source.to_string())
+    }
+
     fn render_with(&self, source: &str, context: &Context) -> Result<String, TemplateFailure> {
         if !source.contains("{{") {
-            return Ok(source.to_string());
+            return self.verbatim(source);
         }
-        let rendered = if self.engine.has_template(source) {
-            self.engine.render_with_context(source, context)
-        } else {
-            self.engine.render_template_with_context(source, context)
+        let used = self.rendered.load(std::sync::atomic::Ordering::Relaxed);
+        let mut out = Bounded {
+            bytes: Vec::new(),
+            room: (COMPILE_RENDER_LIMIT.saturating_sub(used) as usize).min(RENDER_LIMIT),
+            exceeded: false,
         };
+        let rendered = if self.engine.has_template(source) {
+            self.engine
+                .render_with_context_to_write(source, context, &mut out)
+        } else {
+            check_shape(source)?;
+            self.engine
+                .render_template_with_context_to_write(source, context, &mut out)
+        };
+        if out.exceeded {
+            return Err(limit_failure(used));
+        }
+        self.rendered
+            .fetch_add(out.bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let rendered = rendered.map(|()| String::from_utf8(out.bytes).unwrap_or_default());
         rendered.map_err(|error| {
             let mut failure = explain_failure(error);
             if let Some(hint) = failure
@@ -154,6 +214,110 @@ impl Templates {
             failure
         })
     }
+}
+
+/// Text written by the engine, refused past `room` bytes.
+struct Bounded {
+    bytes: Vec<u8>,
+    room: usize,
+    exceeded: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.room {
+            self.exceeded = true;
+            return Err(std::io::Error::other("berth's rendering limit"));
+        }
+        self.room -= buf.len();
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn limit_failure(used: u64) -> TemplateFailure {
+    let mib = |bytes: u64| bytes / (1024 * 1024);
+    let reason = if used + RENDER_LIMIT as u64 >= COMPILE_RENDER_LIMIT {
+        format!(
+            "this template passes berth's limit of {} MiB of rendered text for one compile (every member of every backend together)",
+            mib(COMPILE_RENDER_LIMIT)
+        )
+    } else {
+        format!(
+            "this template renders more than berth's limit of {} MiB for one string",
+            mib(RENDER_LIMIT as u64)
+        )
+    };
+    TemplateFailure {
+        reason,
+        help: "render less per member: a file that lists every member, in every member, grows with the square of `replicas`; keep large data in a volume or image".into(),
+        position: None,
+        missing: None,
+        limit: true,
+    }
+}
+
+/// Refuses what can recurse or nest without bound before the engine parses it: partials
+/// (`{{> name}}`, `{{#> name}}`), inline partials and decorators (`{{#*inline}}`, `{{*name}}`),
+/// and blocks or subexpressions nested deeper than [`NESTING_LIMIT`].
+fn check_shape(source: &str) -> Result<(), TemplateFailure> {
+    let refuse = |reason: String, help: &str| TemplateFailure {
+        reason,
+        help: help.into(),
+        position: None,
+        missing: None,
+        limit: false,
+    };
+    let (mut blocks, mut deepest) = (0usize, 0usize);
+    let mut rest = source;
+    while let Some(at) = rest.find("{{") {
+        let escaped = rest[..at].ends_with('\\');
+        let tag = rest[at + 2..].trim_start_matches(['{', '~']);
+        rest = &rest[at + 2..];
+        if escaped {
+            continue;
+        }
+        let end = tag.find("}}").unwrap_or(tag.len());
+        let body = &tag[..end];
+        if body.starts_with('>')
+            || body.starts_with("#>")
+            || body.starts_with('*')
+            || body.starts_with("#*")
+        {
+            return Err(refuse(
+                "invalid template: partials, inline partials and decorators are not part of berth's templates".into(),
+                "write the text where it is used, or use `{{#each}}` over `peers`",
+            ));
+        }
+        if body.starts_with('#') || (body.starts_with('^') && body.len() > 1) {
+            blocks += 1;
+        } else if body.starts_with('/') {
+            blocks = blocks.saturating_sub(1);
+        }
+        let mut parens = 0usize;
+        for c in body.chars() {
+            match c {
+                '(' => parens += 1,
+                ')' => parens = parens.saturating_sub(1),
+                _ => {}
+            }
+            deepest = deepest.max(parens);
+        }
+        deepest = deepest.max(blocks);
+        if deepest > NESTING_LIMIT {
+            return Err(refuse(
+                format!(
+                    "invalid template: blocks or subexpressions nested deeper than {NESTING_LIMIT}"
+                ),
+                "flatten the template: compute the value in a parameter, or split it into several strings",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// "did you mean" for an undefined path whose parent exists: `self.hostname` → `self.host`,
@@ -221,12 +385,15 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
         help,
         position,
         missing,
+        limit: false,
     }
 }
 
 impl TemplateFailure {
     pub fn into_diagnostic(self, span: Option<Span>) -> Diagnostic {
-        let code = if self.reason.starts_with("undefined") {
+        let code = if self.limit {
+            "spec/limit"
+        } else if self.reason.starts_with("undefined") {
             "spec/undefined-variable"
         } else {
             "spec/invalid-template"
@@ -270,7 +437,10 @@ fn add(helper: &Helper) -> Result<String, RenderErrorReason> {
             )
         })
     };
-    Ok((integer(0)? + integer(1)?).to_string())
+    integer(0)?
+        .checked_add(integer(1)?)
+        .map(|sum| sum.to_string())
+        .ok_or_else(|| RenderErrorReason::Other("`add` overflows a 64-bit integer".into()))
 }
 
 /// `{{join LIST "SEP"}}`: the items of a list of strings or numbers, separated by SEP.

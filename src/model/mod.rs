@@ -368,6 +368,20 @@ impl Service {
         self.replication.replicas.value
     }
 
+    /// The members, `NAME-0` to `NAME-(replicas-1)`, each its own host name.
+    pub fn members(&self) -> Vec<Member> {
+        (0..self.replicas())
+            .map(|i| {
+                let name = format!("{}-{i}", self.name());
+                Member {
+                    ordinal: i.to_string(),
+                    host: name.clone(),
+                    name,
+                }
+            })
+            .collect()
+    }
+
     /// Whether any `env` value or file comes from a secret.
     pub fn uses_secrets(&self) -> bool {
         self.container

@@ -61,6 +61,32 @@ pub fn wrap(steps: &[String], argv: Vec<String>) -> Vec<String> {
     wrapped
 }
 
+/// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`, 32 pages, with its
+/// closing NUL): a start script that carries file contents inline must fit in it.
+pub const ARGUMENT_LIMIT: usize = 128 * 1024 - 1;
+
+/// Refuses a start script longer than one argument can be: `exec` would fail on every start
+/// with "argument list too long", on a platform where berth cannot show the error.
+pub fn check_length(
+    service: &crate::model::Service,
+    backend: &str,
+    script: &str,
+) -> Result<(), crate::engine::diagnostic::Diagnostic> {
+    if script.len() <= ARGUMENT_LIMIT {
+        return Ok(());
+    }
+    Err(crate::engine::diagnostic::Diagnostic::input(
+        "spec/limit",
+        format!(
+            "{backend}: the start command that writes `[[files]]` is {} KiB, over the {} KiB Linux allows in one argument",
+            script.len() / 1024,
+            (ARGUMENT_LIMIT + 1) / 1024
+        ),
+    )
+    .at(service.files.first().and_then(|f| f.span.clone()), "written by the start command")
+    .help("make the files smaller, or put large content in the image or a volume"))
+}
+
 /// Each of the service's files as a start script writes it, for platforms that mount no file
 /// content: the text as the shell word `word` makes of it, a secret from the variable that
 /// `secret_variable(index, secret, key)` declares and names.

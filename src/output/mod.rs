@@ -4,26 +4,27 @@
 //! compile would change, and what an upgrade does to a running service), [`report`]
 //! (`berth-report.json`), and [`yaml`], the one way every YAML output is serialized. It uses the
 //! engine's results; the engine never uses it.
+//!
+//! The output directory is trusted only as far as berth can prove it wrote it: no link below
+//! `--out` is followed and only regular files are read ([`inside`]); the manifest records each
+//! file's hash, and a file counts as berth's only while it still holds those bytes
+//! ([`manifest`]); SIGINT and SIGTERM undo a write rather than cut it short ([`signals`]).
 
 pub mod diff;
+pub mod inside;
+pub mod manifest;
 pub mod report;
+pub mod signals;
 pub mod yaml;
 
 use crate::engine::diagnostic::Diagnostic;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use inside::Entry;
+use manifest::{Claim, Found, MANIFEST, Manifest, Record};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
-
-/// The manifest's name inside `--out`.
-pub const MANIFEST: &str = ".berth-manifest.json";
-
-#[derive(Serialize, Deserialize, Default)]
-struct Manifest {
-    files: BTreeSet<String>,
-}
+use std::path::{Path, PathBuf};
 
 /// What a write did, for the summary line.
 #[derive(Debug, Default)]
@@ -31,6 +32,9 @@ pub struct Written {
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
     pub removed: Vec<String>,
+    /// Files the manifest lists that this compile no longer makes, left in place because berth
+    /// cannot prove they are its own: a warning for each, saying why.
+    pub kept: Vec<Diagnostic>,
 }
 
 /// One file to write: a path relative to `--out` (`/`-separated), its text, and whether it is a script.
@@ -60,41 +64,113 @@ pub fn write(out: &Path, files: Vec<Planned>, force: bool) -> Result<Written, Di
     transaction.commit(vec![staged])
 }
 
+/// Refuses an `--out` that is, or resolves to, the root directory: berth would take the whole
+/// filesystem for its output directory.
+pub fn check_out(out: &Path) -> Result<(), Diagnostic> {
+    if inside::resolve(out) == Path::new("/") {
+        return Err(Diagnostic::input(
+            "output/path",
+            format!(
+                "refusing `--out {}`: it is the root directory",
+                out.display()
+            ),
+        )
+        .help("name a directory of its own for the output, such as `--out deploy`"));
+    }
+    Ok(())
+}
+
+/// The error that ends a write which a signal interrupted, once `--out` is as it was.
+pub fn interrupted(signal: i32) -> Diagnostic {
+    Diagnostic::input(
+        "output/io",
+        format!(
+            "interrupted by `{}`: nothing was written",
+            signals::name(signal)
+        ),
+    )
+    .help("compile again to write the files; `--out` is as it was before this compile")
+}
+
 /// One write into `--out`, in two steps: files are staged (compared with what is there, and the
 /// changed ones written into a staging directory inside `--out`) as they are compiled, from any
 /// thread; [`Transaction::commit`] then moves them into place. Dropped without a commit, it
 /// removes what it staged, so a refused compile writes nothing.
 ///
-/// The commit refuses to replace a file berth did not write unless `force`, removes files berth
-/// wrote before that this compile no longer makes, lists the old and the new files in the
-/// manifest before any rename (so files of an interrupted write are still known as berth's), and
-/// takes entry points away first and puts them back last.
+/// The commit refuses to replace a file that is not berth's unless `force`, removes files berth
+/// wrote before that this compile no longer makes (only those that still hold what it wrote),
+/// lists the old and the new files with their hashes in the manifest before any rename (so files
+/// of an interrupted write are still known as berth's), and takes entry points away first and
+/// puts them back last. While it is open, SIGINT and SIGTERM are noted and end it cleanly.
 pub struct Transaction {
     out: PathBuf,
+    /// `.berth-staging-PID` inside `--out`: the PID lets a later write tell that it was left by
+    /// a process that is gone.
     staging: PathBuf,
+    /// Whether this write made the staging directory (and so removes it).
+    staging_made: bool,
     /// The outermost directory of `--out` that did not exist before: an abort removes it again.
     created: Option<PathBuf>,
     previous: Manifest,
     force: bool,
     committed: bool,
+    /// Lines about what berth found and tidied in `--out` (staging directories of killed writes).
+    notes: Vec<String>,
+    /// Dropped last, after an abort's cleanup: until then a signal is only noted.
+    _signals: signals::Catch,
 }
 
-/// Files of one group (one spec's output) after staging: all their paths, and those whose new
-/// contents wait in the staging directory.
+/// Files of one group (one spec's output) after staging.
 pub struct Staged {
-    paths: Vec<String>,
-    changed: Vec<String>,
+    /// Every path of the group, with the SHA-256 of its new bytes.
+    files: Vec<(String, String)>,
+    /// The paths whose new bytes wait in the staging directory, with the hash of the file of
+    /// berth's that stands there now, if one does.
+    changed: Vec<(String, Option<String>)>,
+}
+
+/// What stands where berth writes a file, once checked.
+enum Target {
+    Missing,
+    /// A regular file of berth's.
+    Ours(Found),
+    /// Something that is not berth's, which `--force` lets berth replace (never write through):
+    /// a regular file, or a link, a FIFO or a device (`None`).
+    Forced(Option<Found>),
+}
+
+impl Target {
+    fn found(&self) -> Option<&Found> {
+        match self {
+            Target::Ours(found) | Target::Forced(Some(found)) => Some(found),
+            _ => None,
+        }
+    }
+
+    /// The hash of berth's own file there, which the manifest keeps while a commit runs.
+    fn ours(&self) -> Option<String> {
+        match self {
+            Target::Ours(found) => Some(found.sha256.clone()),
+            _ => None,
+        }
+    }
 }
 
 const STAGING_PREFIX: &str = ".berth-staging-";
 
+const FOREIGN_HELP: &str =
+    "move the file away, compile into another `--out` directory, or pass `--force` to replace it";
+
 impl Transaction {
-    /// Reads the manifest of `out`; writes nothing.
+    /// Reads the manifest of `out`, removes the staging directories of writes whose process is
+    /// gone, and makes this write's staging directory (and `out` if it is missing).
     pub fn begin(out: &Path, force: bool) -> Result<Transaction, Diagnostic> {
-        let previous = read_manifest(out)?;
-        Ok(Transaction {
+        check_out(out)?;
+        let previous = manifest::read(out)?;
+        let mut transaction = Transaction {
             out: out.to_path_buf(),
             staging: out.join(format!("{STAGING_PREFIX}{}", std::process::id())),
+            staging_made: false,
             created: out
                 .ancestors()
                 .take_while(|d| !d.as_os_str().is_empty() && d.symlink_metadata().is_err())
@@ -103,19 +179,43 @@ impl Transaction {
             previous,
             force,
             committed: false,
-        })
+            notes: remove_dead_staging(out),
+            _signals: signals::catch(),
+        };
+        // Errors name the place the user chose, not the staging directory inside it.
+        fs::create_dir_all(out).map_err(|e| io_error(out, e))?;
+        fs::create_dir(&transaction.staging).map_err(|e| io_error(out, e))?;
+        transaction.staging_made = true;
+        Ok(transaction)
+    }
+
+    /// Lines about what berth tidied in `--out` before writing, for standard error.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Checks `files` against `--out`, and writes those that differ into the staging directory.
     /// An entry point whose directory has changing files is staged even if it is the same, so
     /// that it can be taken away and put back around them.
     pub fn stage(&self, files: Vec<Planned>) -> Result<Staged, Diagnostic> {
-        for file in &files {
-            self.check_target(&file.path)?;
-        }
+        stop_if_signalled().map_err(|_| self.interruption())?;
+        let targets = files
+            .iter()
+            .map(|file| self.examine(&file.path))
+            .collect::<Result<Vec<Target>, Diagnostic>>()?;
+        let hashes: Vec<String> = files
+            .iter()
+            .map(|file| inside::sha256_of(file.contents.as_bytes()))
+            .collect();
         let current: Vec<bool> = files
             .iter()
-            .map(|file| is_current(&self.out.join(&file.path), file))
+            .zip(&targets)
+            .zip(&hashes)
+            .map(|((file, target), hash)| {
+                target
+                    .found()
+                    .is_some_and(|found| found.sha256 == *hash && found.mode == file.mode)
+            })
             .collect();
         let changed_dirs: BTreeSet<&str> = files
             .iter()
@@ -123,27 +223,21 @@ impl Transaction {
             .filter(|(f, current)| !**current && !is_entry_point(&f.path))
             .map(|(f, _)| parent(&f.path))
             .collect();
-        let rewrites: Vec<bool> = files
-            .iter()
-            .zip(&current)
-            .map(|(file, current)| {
-                !current
-                    || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path)))
-            })
-            .collect();
         let mut changed = Vec::new();
-        for (file, rewrite) in files.iter().zip(rewrites) {
+        for ((file, current), target) in files.iter().zip(&current).zip(&targets) {
+            let rewrite = !current
+                || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path)));
             if rewrite {
                 let mut staged = self.create_staged(&file.path)?;
                 staged
                     .write_all(file.contents.as_bytes())
                     .and_then(|()| set_mode(&staged, file.mode))
                     .map_err(|e| io_error(&self.out.join(&file.path), e))?;
-                changed.push(file.path.clone());
+                changed.push((file.path.clone(), target.ours()));
             }
         }
         Ok(Staged {
-            paths: files.into_iter().map(|f| f.path).collect(),
+            files: files.into_iter().map(|f| f.path).zip(hashes).collect(),
             changed,
         })
     }
@@ -153,10 +247,10 @@ impl Transaction {
     ///
     /// [`stage`]: Transaction::stage
     pub fn create_staged(&self, relative: &str) -> Result<fs::File, Diagnostic> {
+        inside::components(relative).map_err(|r| r.diagnostic("write"))?;
         let path = self.staging.join(relative);
         let dir = path.parent().unwrap_or(&self.staging);
         // Errors name the place the user chose, not the staging directory inside it.
-        fs::create_dir_all(&self.staging).map_err(|e| io_error(&self.out, e))?;
         fs::create_dir_all(dir)
             .and_then(|()| fs::File::create(&path))
             .map_err(|e| io_error(&self.out.join(relative), e))
@@ -165,10 +259,16 @@ impl Transaction {
     /// Stages a file written through [`Transaction::create_staged`]: unchanged if `--out` holds
     /// the same bytes.
     pub fn settle(&self, relative: &str) -> Result<Staged, Diagnostic> {
-        self.check_target(relative)?;
+        stop_if_signalled().map_err(|_| self.interruption())?;
+        let existing = self.examine(relative)?;
         let staged = self.staging.join(relative);
         let target = self.out.join(relative);
-        let same = same_contents(&staged, &target).map_err(|e| io_error(&target, e))?;
+        let sha256 = fs::File::open(&staged)
+            .and_then(inside::sha256)
+            .map_err(|e| io_error(&target, e))?;
+        let same = existing
+            .found()
+            .is_some_and(|found| found.sha256 == sha256 && found.mode == 0o644);
         if same {
             fs::remove_file(&staged).map_err(|e| io_error(&target, e))?;
         } else {
@@ -177,47 +277,90 @@ impl Transaction {
                 .map_err(|e| io_error(&target, e))?;
         }
         Ok(Staged {
-            paths: vec![relative.to_string()],
+            files: vec![(relative.to_string(), sha256)],
             changed: if same {
                 vec![]
             } else {
-                vec![relative.to_string()]
+                vec![(relative.to_string(), existing.ours())]
             },
         })
     }
 
-    fn check_target(&self, relative: &str) -> Result<(), Diagnostic> {
-        if !safe_relative(relative) {
-            return Err(Diagnostic::input(
-                "output/path",
-                format!("refusing to write outside `--out`: `{relative}`"),
-            ));
-        }
+    /// Checks the place of a file berth is about to write: every directory on its way below
+    /// `--out` is a real one (a link is refused even with `--force`: berth would write outside
+    /// `--out`), and what stands there is berth's own regular file, or nothing, or `--force`
+    /// was given.
+    fn examine(&self, relative: &str) -> Result<Target, Diagnostic> {
         let target = self.out.join(relative);
-        check_shape(&self.out, relative)?;
-        if !self.force
-            && !self.previous.files.contains(relative)
-            && target.symlink_metadata().is_ok()
-        {
-            return Err(Diagnostic::input("output/foreign-file", format!("refusing to overwrite `{}`: berth did not write it", target.display()))
-                .help("move the file away, compile into another `--out` directory, or pass `--force` to replace it"));
+        let refuse = |reason: &str, help: &str| {
+            Err(Diagnostic::input(
+                "output/foreign-file",
+                format!("refusing to overwrite `{}`: {reason}", target.display()),
+            )
+            .help(help))
+        };
+        match inside::entry(&self.out, relative).map_err(|r| r.diagnostic("write"))? {
+            Entry::Missing => Ok(Target::Missing),
+            Entry::Directory => Err(Diagnostic::input(
+                "output/path",
+                format!(
+                    "`{}` is a directory, where berth writes a file",
+                    target.display()
+                ),
+            )
+            .help("move the directory elsewhere, or choose another `--out`")),
+            Entry::Symlink | Entry::Special(_) if self.force => Ok(Target::Forced(None)),
+            Entry::Symlink => refuse(
+                "it is a symbolic link, and berth never writes through one",
+                "remove the link, compile into another `--out` directory, or pass `--force` to replace the link itself (not what it points to)",
+            ),
+            Entry::Special(kind) => refuse(
+                &format!("it is a {kind}, which berth did not write"),
+                FOREIGN_HELP,
+            ),
+            Entry::File => match manifest::find(&self.out, relative) {
+                Ok(None) => Ok(Target::Missing),
+                Ok(Some(found)) => {
+                    match Claim::of(self.previous.files.get(relative), &found.sha256) {
+                        Claim::Verified | Claim::Unhashed => Ok(Target::Ours(found)),
+                        _ if self.force => Ok(Target::Forced(Some(found))),
+                        claim => refuse(claim.reason(), FOREIGN_HELP),
+                    }
+                }
+                Err(_) if self.force => Ok(Target::Forced(None)),
+                Err(refusal) => Err(refusal.diagnostic("read")),
+            },
         }
-        Ok(())
+    }
+
+    /// The error of a stage that a signal stopped.
+    fn interruption(&self) -> Diagnostic {
+        interrupted(signals::received().unwrap_or(libc::SIGTERM))
     }
 
     /// Moves every staged file into place and removes the files berth wrote before that no group
     /// makes now. A step that fails undoes every step before it, so `--out` is as it was.
+    ///
+    /// A signal during the commit is handled the same way: each step checks for it, and the
+    /// journal undoes the steps before. Undoing rather than finishing first keeps one meaning
+    /// for an exit by signal (`--out` as it was, as for every other failure), reuses the undo
+    /// that every failing step already proves, and answers at the next step instead of after
+    /// the whole commit (and its flush to disk).
     pub fn commit(mut self, groups: Vec<Staged>) -> Result<Written, Diagnostic> {
+        signals::pause_for_test("staged");
         let mut journal = Journal::new(self.staging.join(".replaced"));
         let result = self.apply(groups, &mut journal);
         match result {
             Ok(written) => {
                 self.committed = true;
-                remove_staging_dirs(&self.out);
+                let _ = fs::remove_dir_all(&self.staging);
                 Ok(written)
             }
             Err((path, e)) => {
-                let error = io_error(&path, e);
+                let error = match signals::received() {
+                    Some(signal) => interrupted(signal),
+                    None => io_error(&path, e),
+                };
                 if journal.undo() {
                     return Err(error);
                 }
@@ -237,75 +380,120 @@ impl Transaction {
         journal: &mut Journal,
     ) -> Result<Written, (PathBuf, std::io::Error)> {
         let out = &self.out;
+        stop_if_signalled().map_err(|e| (out.clone(), e))?;
         journal.make_dirs(out).map_err(|e| (out.clone(), e))?;
         let mut written = Written::default();
-        let mut now = BTreeSet::new();
+        let mut now = BTreeMap::new();
         let mut changed = Vec::new();
         for group in groups {
-            let changed_here: BTreeSet<&String> = group.changed.iter().collect();
-            for path in &group.paths {
-                if !changed_here.contains(path) {
+            let changed_here: BTreeSet<&str> = group
+                .changed
+                .iter()
+                .map(|(path, _)| path.as_str())
+                .collect();
+            for (path, _) in &group.files {
+                if !changed_here.contains(path.as_str()) {
                     written.unchanged.push(path.clone());
                 }
             }
-            now.extend(group.paths);
+            now.extend(group.files);
             changed.extend(group.changed);
         }
-        let stale: Vec<String> = self.previous.files.difference(&now).cloned().collect();
+        let stale: Vec<(String, Record)> = self
+            .previous
+            .files
+            .iter()
+            .filter(|(path, _)| !now.contains_key(*path))
+            .map(|(path, record)| (path.clone(), record.clone()))
+            .collect();
         if !changed.is_empty() {
             // One flush for every staged file, rather than one per file: the renames below then
             // replace targets with complete files.
             sync_filesystem(&self.staging).map_err(|e| (self.staging.clone(), e))?;
+            self.put_manifest(journal, &self.during(&now, &changed))?;
         }
-        if !now.is_subset(&self.previous.files) {
-            let all = self.previous.files.union(&now).cloned().collect();
-            self.put_manifest(journal, all)?;
-        }
-        for entry in changed.iter().filter(|path| is_entry_point(path)) {
+        for (entry, _) in changed.iter().filter(|(path, _)| is_entry_point(path)) {
             let target = out.join(entry);
             journal.move_aside(&target).map_err(|e| (target, e))?;
             interruption_point();
         }
-        changed.sort_by_key(|path| is_entry_point(path));
-        for path in changed {
+        changed.sort_by_key(|(path, _)| is_entry_point(path));
+        for (path, _) in changed {
             let target = out.join(&path);
+            // Checked when staged; again here, in case a link took a directory's place since.
+            inside::check_dirs(out, &path)
+                .map_err(|r| (target.clone(), std::io::Error::other(r.reason())))?;
             let dir = out.join(parent(&path));
             journal.make_dirs(&dir).map_err(|e| (dir, e))?;
             journal
                 .put(&self.staging.join(&path), &target)
                 .map_err(|e| (target, e))?;
             interruption_point();
+            signals::pause_for_test("commit");
             written.changed.push(path);
         }
-        for stale in stale {
-            let path = out.join(&stale);
-            if safe_relative(&stale) && path.is_file() {
-                journal.move_aside(&path).map_err(|e| (path, e))?;
-                written.removed.push(stale);
+        for (stale, record) in stale {
+            match manifest::removable(out, &stale, &record) {
+                Ok(()) => {
+                    let path = out.join(&stale);
+                    journal.move_aside(&path).map_err(|e| (path, e))?;
+                    written.removed.push(stale);
+                }
+                Err(Some(reason)) => written.kept.push(kept(out, &stale, &reason)),
+                Err(None) => {}
             }
         }
-        if now != self.previous.files {
-            self.put_manifest(journal, now)?;
+        let after = Manifest {
+            files: now
+                .iter()
+                .map(|(path, sha256)| (path.clone(), Record::of(sha256)))
+                .collect(),
+        };
+        if after != self.previous {
+            self.put_manifest(journal, &after)?;
         }
         if !written.changed.is_empty() || !written.removed.is_empty() {
             sync_filesystem(out).map_err(|e| (out.to_path_buf(), e))?;
         }
+        // A signal during the last steps undoes them too.
+        stop_if_signalled().map_err(|e| (out.clone(), e))?;
         Ok(written)
+    }
+
+    /// The manifest while the commit moves files: the files of before and of now, and for each
+    /// file that changes the hash of berth's file there now and of what replaces it, so a file
+    /// of a commit killed halfway is berth's in either state.
+    fn during(
+        &self,
+        now: &BTreeMap<String, String>,
+        changed: &[(String, Option<String>)],
+    ) -> Manifest {
+        let mut during = self.previous.clone();
+        for (path, sha256) in now {
+            during.files.insert(path.clone(), Record::of(sha256));
+        }
+        for (path, there) in changed {
+            during.files.insert(
+                path.clone(),
+                Record {
+                    sha256: there.clone(),
+                    pending: now.get(path).cloned(),
+                },
+            );
+        }
+        during
     }
 
     fn put_manifest(
         &self,
         journal: &mut Journal,
-        files: BTreeSet<String>,
+        manifest: &Manifest,
     ) -> Result<(), (PathBuf, std::io::Error)> {
         let target = self.out.join(MANIFEST);
-        let manifest =
-            serde_json::to_string_pretty(&Manifest { files }).expect("a set of strings serializes");
         let temporary = self
             .staging
             .join(format!("{MANIFEST}.{}", journal.steps.len()));
-        fs::create_dir_all(&self.staging)
-            .and_then(|()| fs::write(&temporary, format!("{manifest}\n")))
+        fs::write(&temporary, manifest.to_json())
             .and_then(|()| journal.put(&temporary, &target))
             .map_err(|e| (target, e))
     }
@@ -314,7 +502,9 @@ impl Transaction {
 impl Drop for Transaction {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = fs::remove_dir_all(&self.staging);
+            if self.staging_made {
+                let _ = fs::remove_dir_all(&self.staging);
+            }
             // Directories this write created for `--out` go again, if nothing else was put there.
             if let Some(created) = &self.created {
                 for dir in self.out.ancestors() {
@@ -325,6 +515,18 @@ impl Drop for Transaction {
             }
         }
     }
+}
+
+/// The warning for a file the manifest lists that berth leaves in place.
+fn kept(out: &Path, relative: &str, reason: &str) -> Diagnostic {
+    Diagnostic::input_warning(
+        "output/kept",
+        format!(
+            "kept `{}`, which the manifest lists but this compile no longer makes: {reason}",
+            out.join(relative).display()
+        ),
+    )
+    .help("remove it by hand if it is berth's; berth removes only files that still hold what it wrote")
 }
 
 /// One step of a commit, undone in reverse order if a later step fails.
@@ -368,7 +570,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Moves the file at `target`, if any, aside.
+    /// Moves the file at `target`, if any, aside (a link itself, never what it points to).
     fn move_aside(&mut self, target: &Path) -> std::io::Result<()> {
         if target.symlink_metadata().is_err() {
             return Ok(());
@@ -408,12 +610,15 @@ impl Journal {
     }
 }
 
-/// Removes this process's staging directory, and those of berth processes that were killed
-/// during a write (their process is gone).
-fn remove_staging_dirs(out: &Path) {
+/// Removes the staging directories in `out` of berth processes that are gone (killed during a
+/// write: SIGKILL cannot be caught), and returns a line for each. A directory named for this
+/// process's id was left by an earlier process that had the same id. Only real directories are
+/// removed (`remove_dir_all` follows no link inside): anything else of that name stays.
+fn remove_dead_staging(out: &Path) -> Vec<String> {
     let Ok(entries) = fs::read_dir(out) else {
-        return;
+        return Vec::new();
     };
+    let mut notes = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name
@@ -423,61 +628,68 @@ fn remove_staging_dirs(out: &Path) {
         else {
             continue;
         };
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         // Signal 0 only asks whether the process exists; one of another user's exists too.
         let alive = pid != std::process::id() as i32
             && rustix::process::Pid::from_raw(pid).is_some_and(|pid| {
                 rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH)
             });
-        if !alive {
-            let _ = fs::remove_dir_all(entry.path());
+        if !alive && fs::remove_dir_all(entry.path()).is_ok() {
+            notes.push(format!(
+                "removed `{}`, left by berth process {pid}, which is gone",
+                entry.path().display()
+            ));
+        }
+    }
+    notes
+}
+
+/// Tests stop a write after `BERTH_TEST_INTERRUPT_AFTER` renames, as a kill would (debug builds only).
+fn interruption_point() {
+    #[cfg(debug_assertions)]
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RENAMES: AtomicUsize = AtomicUsize::new(0);
+        if let Some(limit) = std::env::var("BERTH_TEST_INTERRUPT_AFTER")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            && RENAMES.fetch_add(1, Ordering::SeqCst) + 1 >= limit
+        {
+            std::process::exit(99);
         }
     }
 }
 
-/// Whether `target` already holds `file`: the same bytes, and executable if `file` is a script.
-fn is_current(target: &Path, file: &Planned) -> bool {
-    use std::io::Read;
-    let Ok(mut old) = fs::File::open(target) else {
-        return false;
-    };
-    let Ok(meta) = old.metadata() else {
-        return false;
-    };
-    if meta.len() != file.contents.len() as u64 || meta.permissions().mode() & 0o7777 != file.mode {
-        return false;
+/// Before each step of a commit: a signal noted since stops the commit there, and tests make
+/// the `BERTH_TEST_FAIL_AT`-th step fail as a full disk would (debug builds only), to prove that
+/// the steps before it are undone.
+fn fault_point() -> std::io::Result<()> {
+    stop_if_signalled()?;
+    #[cfg(debug_assertions)]
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static STEPS: AtomicUsize = AtomicUsize::new(0);
+        if let Some(at) = std::env::var("BERTH_TEST_FAIL_AT")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            && STEPS.fetch_add(1, Ordering::SeqCst) + 1 == at
+        {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
     }
-    let mut bytes = Vec::with_capacity(file.contents.len());
-    old.read_to_end(&mut bytes).is_ok() && bytes == file.contents.as_bytes()
+    Ok(())
 }
 
-/// Whether two files hold the same bytes, reading both a block at a time.
-fn same_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let mut a = std::io::BufReader::new(fs::File::open(a)?);
-    let mut b = match fs::File::open(b) {
-        Ok(file) => std::io::BufReader::new(file),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let (mut block_a, mut block_b) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
-    loop {
-        let n = read_full(&mut a, &mut block_a)?;
-        if n != read_full(&mut b, &mut block_b)? || block_a[..n] != block_b[..n] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-    fn read_full(reader: &mut impl Read, block: &mut [u8]) -> std::io::Result<usize> {
-        let mut filled = 0;
-        while filled < block.len() {
-            match reader.read(&mut block[filled..])? {
-                0 => break,
-                n => filled += n,
-            }
-        }
-        Ok(filled)
+/// An error if SIGINT or SIGTERM arrived while the write was open: the write stops and undoes.
+fn stop_if_signalled() -> std::io::Result<()> {
+    match signals::received() {
+        Some(signal) => Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            format!("interrupted by {}", signals::name(signal)),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -500,61 +712,6 @@ fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
 
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
-}
-
-/// The manifest of `out`; none yet is an empty one.
-fn read_manifest(out: &Path) -> Result<Manifest, Diagnostic> {
-    let path = out.join(MANIFEST);
-    match fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Diagnostic::input(
-                "output/manifest",
-                format!("cannot read `{}`: {e}", path.display()),
-            )
-            .help("remove the damaged manifest, or choose another `--out` directory")
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
-        Err(e) => Err(io_error(&path, e)),
-    }
-}
-
-/// Tests stop a write after `BERTH_TEST_INTERRUPT_AFTER` renames, as a kill would (debug builds only).
-fn interruption_point() {
-    #[cfg(debug_assertions)]
-    {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static RENAMES: AtomicUsize = AtomicUsize::new(0);
-        if let Some(limit) = std::env::var("BERTH_TEST_INTERRUPT_AFTER")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            && RENAMES.fetch_add(1, Ordering::SeqCst) + 1 >= limit
-        {
-            std::process::exit(99);
-        }
-    }
-}
-
-/// Tests make the `BERTH_TEST_FAIL_AT`-th step of a commit fail as a full disk would (debug
-/// builds only), to prove that the steps before it are undone.
-fn fault_point() -> std::io::Result<()> {
-    #[cfg(debug_assertions)]
-    {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static STEPS: AtomicUsize = AtomicUsize::new(0);
-        if let Some(at) = std::env::var("BERTH_TEST_FAIL_AT")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            && STEPS.fetch_add(1, Ordering::SeqCst) + 1 == at
-        {
-            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
-        }
-    }
-    Ok(())
-}
-
-fn safe_relative(path: &str) -> bool {
-    let p = Path::new(path);
-    !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 /// An error of the filesystem at `path` (a path the user knows), with a help for its cause.
@@ -580,55 +737,21 @@ fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
     .help(format!("{help}; `--out` is as it was before this compile"))
 }
 
-/// Refuses a target whose place is taken by the wrong kind of file: a directory where berth
-/// writes a file, or a file where berth needs a directory.
-fn check_shape(out: &Path, relative: &str) -> Result<(), Diagnostic> {
-    let target = out.join(relative);
-    if target.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(Diagnostic::input(
-            "output/path",
-            format!(
-                "`{}` is a directory, where berth writes a file",
-                target.display()
-            ),
-        )
-        .help("move the directory elsewhere, or choose another `--out`"));
-    }
-    let mut dir = out.to_path_buf();
-    for part in Path::new(parent(relative)).components() {
-        dir.push(part);
-        if fs::metadata(&dir).is_ok_and(|m| !m.is_dir()) {
-            return Err(Diagnostic::input(
-                "output/path",
-                format!(
-                    "`{}` is a file, where berth puts a directory of its output",
-                    dir.display()
-                ),
-            )
-            .help("move the file elsewhere, or choose another `--out`"));
-        }
-    }
-    Ok(())
-}
-
 /// What a write would change in `out`, as a unified diff (old: the directory, new: `files`): files
 /// that differ, files berth would add, and files berth wrote before that it would remove.
-/// Empty when `out` is up to date.
+/// Empty when `out` is up to date. Reads as a write checks: no link below `out` is followed, a
+/// file in the way that is not a regular one is an error, and a stale file shows as removed
+/// only if the write would remove it.
 pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
-    let previous = read_manifest(out).unwrap_or_default();
+    let previous = manifest::read(out).unwrap_or_default();
     let mut diff = String::new();
     for file in files {
-        let target = out.join(&file.path);
-        let old = match fs::read(&target) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io_error(&target, e)),
+        let old = inside::read_file(out, &file.path).map_err(|r| r.diagnostic("read"))?;
+        let old_name = match old {
+            Some(_) => format!("a/{}", file.path),
+            None => "/dev/null".to_string(),
         };
-        let old_name = if target.exists() {
-            format!("a/{}", file.path)
-        } else {
-            "/dev/null".to_string()
-        };
+        let old = old.map_or_else(String::new, |b| String::from_utf8_lossy(&b).into_owned());
         diff.push_str(&crate::output::diff::unified(
             &old,
             &file.contents,
@@ -637,14 +760,16 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
         ));
     }
     let planned: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    for stale in previous
+    for (stale, record) in previous
         .files
         .iter()
-        .filter(|f| !planned.contains(f.as_str()) && safe_relative(f))
+        .filter(|(f, _)| !planned.contains(f.as_str()))
     {
-        if let Ok(old) = fs::read_to_string(out.join(stale)) {
+        if manifest::removable(out, stale, record).is_ok()
+            && let Ok(Some(old)) = inside::read_file(out, stale)
+        {
             diff.push_str(&crate::output::diff::unified(
-                &old,
+                &String::from_utf8_lossy(&old),
                 "",
                 &format!("a/{stale}"),
                 "/dev/null",

@@ -160,7 +160,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 pub const SECRET_ENV: [(&str, &str); 3] = [
     ("POSTGRES_PASSWORD", "pw"),
     ("PASSWORD", "pw"),
-    ("elastic_password", "pw"),
+    ("ELASTIC_PASSWORD", "pw"),
 ];
 
 /// A `docker` on PATH that records each call's argv and hands it to the real docker CLI with

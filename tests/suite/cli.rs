@@ -226,7 +226,7 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             2,
             &[
                 "error[spec/invalid-value]",
-                "cannot read `files.source`",
+                "`files.source`: cannot read `missing.conf`",
                 "spec.toml:39:10",
             ],
         ),

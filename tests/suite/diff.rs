@@ -19,6 +19,7 @@ fn every_backend_reports_every_concern_once() {
             set: vec![],
             values: None,
             backends: vec![],
+            allow_read: vec![],
         });
         assert_eq!(outcome.outputs.len(), targets, "{name}");
         for output in &outcome.outputs {

@@ -284,7 +284,7 @@ command = ["printenv"]
 "discovery.seed_hosts" = "{{join peer_hosts \",\"}}"
 "bootstrap.memory_lock" = "true"
 KAFKA_CFG_NODE_ID = "{{self.ordinal}}"
-"elastic.password" = { secret = "search", key = "password" }
+ELASTIC_PASSWORD = { secret = "search", key = "password" }
 [[volumes]]
 name = "data"
 path = "/usr/share/elasticsearch/data"
@@ -350,7 +350,7 @@ fn env_names_with_dots_and_dashes_arrive_exactly_on_every_backend() {
         "discovery.seed_hosts",
         "bootstrap.memory_lock",
         "KAFKA_CFG_NODE_ID",
-        "elastic.password",
+        "ELASTIC_PASSWORD",
     ] {
         assert!(names.contains(&name), "kubernetes lacks {name}: {names:?}");
     }
@@ -407,6 +407,6 @@ fn env_names_with_dots_and_dashes_arrive_exactly_on_every_backend() {
                 "{envs:?}"
             );
         }
-        assert!(envs.contains(&"elastic.password"), "{envs:?}");
+        assert!(envs.contains(&"ELASTIC_PASSWORD"), "{envs:?}");
     }
 }

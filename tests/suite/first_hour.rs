@@ -301,6 +301,7 @@ fn claims_table(backend: &str) -> String {
         set: vec![],
         values: None,
         backends: vec![backend.to_string()],
+        allow_read: vec![],
     });
     let mut table = format!("{CLAIMS_BEGIN}\n| concern | status | how |\n|---|---|---|\n");
     for claim in &outcome.outputs[0].concerns {

@@ -18,6 +18,7 @@ fn request(backends: &[&str]) -> Request {
         set: vec![],
         values: None,
         backends: backends.iter().map(|b| b.to_string()).collect(),
+        allow_read: vec![],
     }
 }
 

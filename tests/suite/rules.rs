@@ -34,6 +34,7 @@ fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
         set: vec![],
         values: None,
         backends: vec![backend],
+        allow_read: vec![],
     });
     assert!(
         !outcome.diagnostics.iter().any(|d| d.is_input_error()),
@@ -193,6 +194,7 @@ fn the_examples_pass_every_rule() {
             set: vec![],
             values: None,
             backends: vec![],
+            allow_read: vec![],
         });
         assert_eq!(outcome.exit_code(), 0, "{}", path.display());
         let kubernetes: Vec<&str> = outcome

@@ -29,6 +29,7 @@ fn every_example_and_backend_matches_its_snapshot() {
                     set: vec![],
                     values: None,
                     backends: vec![backend.to_string()],
+                    allow_read: vec![],
                 });
                 assert_eq!(
                     outcome.exit_code(),

@@ -5,7 +5,7 @@
 //! certificates) and `network` (ports and publishing), in Compose's units made the spec's by
 //! `convert`.
 
-mod convert;
+pub(crate) mod convert;
 mod network;
 mod process;
 mod storage;
@@ -14,9 +14,11 @@ use super::cluster::{self, Cluster};
 use super::known;
 use super::write::{Document, Item};
 use crate::engine::backends::docker::engine as docker;
+use crate::engine::diagnostic::Diagnostic;
 use crate::import::compose::{ComposeFile, Healthcheck, MountKind, Service, Text};
 use crate::import::interpolate::{Interpolated, Part};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// A spec made from a Compose file.
 pub struct Imported {
@@ -24,6 +26,9 @@ pub struct Imported {
     /// The Compose services it came from.
     pub services: Vec<String>,
     pub text: String,
+    /// What writing it found: files it did not copy, or copied from outside the Compose file's
+    /// folder, secrets it referenced instead of copying them.
+    pub findings: Vec<Diagnostic>,
 }
 
 /// What the spec needs from the Compose file beyond the cluster: its one-shot init service.
@@ -35,6 +40,8 @@ pub struct Input<'a> {
     pub source: String,
     /// Backends the spec cannot target, with the reason, as a first compile of it found.
     pub excluded: Vec<(String, String)>,
+    /// Folders outside the Compose file's where files may be read (`--allow-read`).
+    pub allowed: &'a [PathBuf],
     /// Write what the Compose file lacks as placeholders (a storage class, volume services), for
     /// the compile that finds what else a backend would refuse.
     pub probe: bool,
@@ -57,6 +64,7 @@ struct Mapping<'a> {
     persistent: Vec<String>,
     /// What berth's own start script copies into place, if the members run one.
     copies: Vec<crate::import::start::Copied>,
+    findings: Vec<Diagnostic>,
 }
 
 struct PortEntry {
@@ -86,6 +94,7 @@ pub fn write(input: &Input) -> Imported {
         ports: Vec::new(),
         persistent: Vec::new(),
         copies: Vec::new(),
+        findings: Vec::new(),
     };
     let body = mapping.body();
     let mut doc = Document::default();
@@ -115,7 +124,7 @@ pub fn write(input: &Input) -> Imported {
         );
     }
     for (name, param) in &mapping.params {
-        doc.table(&format!("params.{name}"));
+        doc.table(&["params", name]);
         doc.pair("default", Item::Str(param.default.clone()), None);
         doc.pair("description", Item::Str(param.description.clone()), None);
     }
@@ -134,6 +143,7 @@ pub fn write(input: &Input) -> Imported {
         name: cluster.name.clone(),
         services,
         text,
+        findings: mapping.findings,
     }
 }
 
@@ -167,7 +177,7 @@ impl<'a> Mapping<'a> {
         self.tls(&mut doc);
         self.publishing(&mut doc);
         if !self.persistent.is_empty() {
-            doc.table("backends.cloudfoundry");
+            doc.table(&["backends", "cloudfoundry"]);
             let services = self
                 .persistent
                 .iter()
@@ -199,10 +209,30 @@ impl<'a> Mapping<'a> {
         }
     }
 
+    /// Registers the parameter a reference becomes. Its default is the `.env` file's value, else
+    /// the Compose file's default; a variable that looks like a secret gets no default (its value
+    /// was never kept), and the spec says how to give it.
     fn param(&mut self, reference: &crate::import::interpolate::Reference) {
-        let env = &self.input.file.env;
+        let file = self.input.file;
+        let env = &file.env;
+        let name = param_name(&reference.name);
         let (default, how) = match (env.get(&reference.name), &reference.default) {
+            _ if file.withheld.contains(&reference.name) => {
+                if !self.params.contains_key(&name) {
+                    self.unmapped.push(format!("`${{{}}}`: a secret that the `.env` file sets; its value is not copied: give the parameter `{name}` with `--set {name}=...` or `--values`, or reference a secret instead", reference.name));
+                }
+                (
+                    String::new(),
+                    "a secret the `.env` file sets: give it when you compile".to_string(),
+                )
+            }
             (Some(value), _) => (value.clone(), "the `.env` file's value".to_string()),
+            // A secret is never a default, wherever its value was written.
+            (None, Some(_)) if crate::engine::rules::looks_like_secret(&reference.name) => (
+                String::new(),
+                "a secret whose default in the Compose file is not copied: give it when you compile"
+                    .to_string(),
+            ),
             (None, Some(default)) => (
                 Interpolated {
                     parts: crate::import::interpolate::parse(default)
@@ -221,12 +251,10 @@ impl<'a> Mapping<'a> {
                 "unset in the Compose file: set it".to_string(),
             ),
         };
-        self.params
-            .entry(param_name(&reference.name))
-            .or_insert(Param {
-                default,
-                description: format!("`${{{}}}` in the Compose file ({how})", reference.name),
-            });
+        self.params.entry(name).or_insert(Param {
+            default,
+            description: format!("`${{{}}}` in the Compose file ({how})", reference.name),
+        });
     }
 
     /// Each member's value of one optional field, as references to the interpolated text.
@@ -265,9 +293,14 @@ impl<'a> Mapping<'a> {
     }
 }
 
-/// A parameter's name from a variable's: `POSTGRES_VERSION` → `postgres_version`.
+/// A parameter's name from a variable's: `POSTGRES_VERSION` → `postgres_version`. Anything but
+/// letters, digits and `_` becomes `_`, so that the name is one key of `{{params.NAME}}`.
 fn param_name(variable: &str) -> String {
-    variable.to_lowercase()
+    variable
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 impl Interpolated {

@@ -61,7 +61,7 @@ impl<'a> Mapping<'a> {
 
     pub(super) fn write_ports(&self, doc: &mut Document) {
         for port in &self.ports {
-            doc.array_table("ports");
+            doc.array_table(&["ports"]);
             doc.pair(
                 "name",
                 Item::Str(port.name.clone()),
@@ -163,7 +163,7 @@ impl<'a> Mapping<'a> {
             return;
         }
         for backend in ["compose", "docker"] {
-            doc.table(&format!("backends.{backend}"));
+            doc.table(&["backends", backend]);
             for (key, value, note) in &options {
                 doc.pair(key, value.clone(), note.as_deref());
             }

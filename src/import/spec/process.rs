@@ -6,7 +6,7 @@ use super::*;
 
 impl<'a> Mapping<'a> {
     pub(super) fn container(&mut self, doc: &mut Document) {
-        doc.table("container");
+        doc.table(&["container"]);
         let images = self.each(|m| m.image.as_ref());
         if images.iter().all(Option::is_some) {
             let image = self.template(images, "`image`");
@@ -107,7 +107,7 @@ impl<'a> Mapping<'a> {
         if keys.is_empty() {
             return;
         }
-        doc.table("container.env");
+        doc.table(&["container", "env"]);
         for key in keys {
             let values: Vec<Option<&Option<Text>>> = self
                 .members()
@@ -119,10 +119,22 @@ impl<'a> Mapping<'a> {
                         .map(|(_, v, _)| v)
                 })
                 .collect();
-            if crate::engine::rules::looks_like_secret(&key) {
+            // A name the spec would refuse is listed, not written.
+            if !crate::language::names::env_name(&key) {
+                self.unmapped.push(format!("`environment.{key}`: not an environment name every orchestrator takes (letters, digits, `_`, `.` and `-`, not starting with a digit or `-`); set it by hand"));
+                continue;
+            }
+            // A name that looks like a secret, or a value that is one secret variable: a
+            // reference to a secret, never the value.
+            let variable = values
+                .iter()
+                .find_map(|v| v.and_then(Option::as_ref)?.raw.single_reference())
+                .filter(|r| crate::engine::rules::looks_like_secret(&r.name));
+            if crate::engine::rules::looks_like_secret(&key) || variable.is_some() {
+                let named = variable.map_or(key.as_str(), |r| r.name.as_str());
                 let secret = vec![
                     ("secret".to_string(), self.input.cluster.name.clone()),
-                    ("key".to_string(), key.to_lowercase().replace('_', "-")),
+                    ("key".to_string(), crate::import::secrets::key(named)),
                 ];
                 doc.pair(&key, Item::Inline(secret), Some("a secret: set it in the environment of `up` (compose), or in each orchestrator's secret store"));
                 continue;
@@ -205,7 +217,7 @@ impl<'a> Mapping<'a> {
             };
             action.push((key, Item::List(exec)));
         }
-        doc.table("health.liveness");
+        doc.table(&["health", "liveness"]);
         for (key, value) in action {
             doc.pair(key, value, None);
         }
@@ -231,7 +243,7 @@ impl<'a> Mapping<'a> {
         if cpu.is_none() && limit.is_none() && reservation.is_none() {
             return;
         }
-        doc.table("resources");
+        doc.table(&["resources"]);
         if let Some(cpu) = cpu {
             doc.pair("cpu", Item::Str(cpu), None);
         }
@@ -249,7 +261,7 @@ impl<'a> Mapping<'a> {
 
     pub(super) fn lifecycle(&mut self, doc: &mut Document) {
         if let Some((grace, _)) = &self.first().stop_grace_period {
-            doc.table("lifecycle");
+            doc.table(&["lifecycle"]);
             doc.pair("stop_grace", Item::Str(duration(grace)), None);
         }
     }
@@ -284,7 +296,7 @@ impl<'a> Mapping<'a> {
             let t = cluster::template(&[Some(&word.raw)], &self.names, &|n: &str| param_name(n));
             command.push(t.map(|t| t.template).unwrap_or_default());
         }
-        doc.table("init");
+        doc.table(&["init"]);
         doc.pair("command", Item::List(command), None);
         let own = Some(self.first().image_name());
         if let Some(image) = &init.image
@@ -311,8 +323,22 @@ impl<'a> Mapping<'a> {
         if replicas == 1 && !ordered {
             return;
         }
-        doc.table("replication");
-        doc.pair("replicas", Item::Int(replicas.into()), None);
+        doc.table(&["replication"]);
+        if i64::from(replicas) > crate::import::compose::MAX_REPLICAS {
+            let first = self.first();
+            self.findings.push(crate::import::rules::OUT_OF_RANGE.report(
+                first.span.clone(),
+                format!(
+                    "`{}` has {replicas} members, more than berth's {}: the spec leaves `replicas` out",
+                    self.input.cluster.name,
+                    crate::import::compose::MAX_REPLICAS
+                ),
+                "too many members",
+                format!("import at most {} members", crate::import::compose::MAX_REPLICAS),
+            ));
+        } else {
+            doc.pair("replicas", Item::Int(replicas.into()), None);
+        }
         if majority {
             doc.pair(
                 "quorum",

@@ -47,7 +47,7 @@ impl<'a> Mapping<'a> {
                 name = format!("{name}-{}", used.len());
             }
             used.push(name.clone());
-            doc.array_table("volumes");
+            doc.array_table(&["volumes"]);
             if let Some(note) = note {
                 doc.comment(note);
             }
@@ -93,7 +93,6 @@ impl<'a> Mapping<'a> {
     /// Read-only bind mounts of files, `configs` and `secrets` as `[[files]]`.
     pub(super) fn files(&mut self, doc: &mut Document) {
         let first = self.first();
-        let dir = &self.input.file.dir;
         for mount in &first.mounts {
             let Some(source) = &mount.source else {
                 continue;
@@ -108,15 +107,11 @@ impl<'a> Mapping<'a> {
                 .strip_prefix("./secrets/")
                 .and_then(|s| s.split_once('/'))
             {
-                doc.array_table("files");
+                doc.array_table(&["files"]);
                 doc.pair("path", Item::Str(path), None);
                 doc.pair("secret", Item::Str(secret.to_string()), None);
                 doc.pair("key", Item::Str(key.to_string()), None);
                 self.copied_mode(doc, &mount.target, 0o400, None);
-                continue;
-            }
-            if !dir.join(source).is_file() {
-                self.unmapped.push(format!("bind mount `{source}:{}`: not a file beside the Compose file; bake it into the image or describe it as `[[files]]`", mount.target));
                 continue;
             }
             let sources: Vec<String> = self
@@ -124,11 +119,20 @@ impl<'a> Mapping<'a> {
                 .iter()
                 .map(|s| s.unwrap_or(source).to_string())
                 .collect();
-            if self.file_entry(doc, &path, &sources) {
-                let on_disk = std::fs::metadata(dir.join(source))
-                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
-                    .unwrap_or(0o644);
-                self.copied_mode(doc, &mount.target, 0o644, Some(on_disk));
+            let mounted = Mounted {
+                key: format!("services.{}.volumes", first.name),
+                span: &mount.span,
+                mounted_at: &mount.target,
+            };
+            match self.file_entry(doc, &path, &sources, &mounted) {
+                Copy::Content => {
+                    let on_disk = std::fs::metadata(self.input.file.dir.join(source))
+                        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+                        .unwrap_or(0o644);
+                    self.copied_mode(doc, &mount.target, 0o644, Some(on_disk));
+                }
+                Copy::Secret => self.copied_mode(doc, &mount.target, 0o400, None),
+                Copy::Not => {}
             }
         }
         for config in &first.configs {
@@ -145,7 +149,14 @@ impl<'a> Mapping<'a> {
                 .flatten()
             {
                 Some(path) => {
-                    if self.file_entry(doc, &target, std::slice::from_ref(&path)) {
+                    let mounted = Mounted {
+                        key: format!("configs.{}.file", config.source),
+                        span: &config.span,
+                        mounted_at: &target,
+                    };
+                    if self.file_entry(doc, &target, std::slice::from_ref(&path), &mounted)
+                        != Copy::Not
+                    {
                         self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
                     }
                 }
@@ -161,38 +172,54 @@ impl<'a> Mapping<'a> {
                 Some(t) => format!("/run/secrets/{t}"),
                 None => format!("/run/secrets/{}", secret.source),
             };
-            doc.array_table("files");
+            doc.array_table(&["files"]);
             doc.pair("path", Item::Str(target), None);
             doc.pair("secret", Item::Str(self.input.cluster.name.clone()), None);
             doc.pair(
                 "key",
-                Item::Str(secret.source.clone()),
+                Item::Str(crate::import::secrets::valid_key(&secret.source)),
                 Some("the Compose file's secret; provide it to each orchestrator's secret store"),
             );
             self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
         }
     }
 
-    /// A file beside the Compose file as `[[files]]` with its text, member names templated
-    /// (the spec may be written anywhere, so no path to the file is kept). False when the file
-    /// is not text berth can carry.
+    /// A file the Compose file mounts, as `[[files]]`: a reference to a secret when the file
+    /// looks like one (by its name or a private key in it), else its text with member names
+    /// templated (the spec may be written anywhere, so no path to the file is kept). The file is
+    /// read by `crate::language::read`'s policy; one it refuses, or that is not text of at most
+    /// 64 KiB, is not copied, and the spec lists it.
     pub(super) fn file_entry(
         &mut self,
         doc: &mut Document,
         target: &str,
         sources: &[String],
-    ) -> bool {
+        mounted: &Mounted,
+    ) -> Copy {
+        let named = sources
+            .iter()
+            .chain(std::iter::once(&target.to_string()))
+            .find_map(|s| crate::import::secrets::file_name(s).map(|why| (s.clone(), why)));
+        if let Some((name, why)) = named {
+            self.secret_file(doc, target, &name, why, mounted);
+            return Copy::Secret;
+        }
         let mut texts = Vec::new();
         for source in sources {
-            match std::fs::read(self.input.file.dir.join(source)).map(String::from_utf8) {
-                Ok(Ok(text)) if text.len() <= 64 * 1024 => texts.push(Interpolated {
-                    parts: vec![Part::Text(text)],
-                }),
-                _ => {
-                    self.unmapped.push(format!("file `{source}` (mounted at `{target}`): not text of at most 64 KiB; bake it into the image"));
-                    return false;
-                }
+            let Some(text) = self.read_source(source, mounted) else {
+                return Copy::Not;
+            };
+            if crate::import::secrets::holds_private_key(&text) {
+                self.secret_file(doc, target, source, "it holds a private key", mounted);
+                return Copy::Secret;
             }
+            if text.len() > 64 * 1024 {
+                self.unmapped.push(format!("file `{source}` (mounted at `{target}`): larger than 64 KiB; bake it into the image"));
+                return Copy::Not;
+            }
+            texts.push(Interpolated {
+                parts: vec![Part::Text(text)],
+            });
         }
         // One file for every member, or each member's own: either way one template.
         let values: Vec<Option<&Interpolated>> = match texts.len() {
@@ -200,10 +227,74 @@ impl<'a> Mapping<'a> {
             _ => texts.iter().map(Some).collect(),
         };
         let content = self.template(values, &format!("the file `{target}`"));
-        doc.array_table("files");
+        doc.array_table(&["files"]);
         doc.pair("path", Item::Str(target.to_string()), None);
         doc.pair("content", Item::Text(content), None);
-        true
+        Copy::Content
+    }
+
+    /// A mounted file's text, read by the policy. Refused, a directory or a missing file is
+    /// listed (there is no file to copy), anything else also gets an `import/file-not-copied`
+    /// finding.
+    fn read_source(&mut self, source: &str, mounted: &Mounted) -> Option<String> {
+        let dir = &self.input.file.dir;
+        match crate::language::read::beside(dir, source, self.input.allowed) {
+            Ok(read) => {
+                if let Some(path) = &read.outside {
+                    let warning = crate::import::compose::read_outside(
+                        &mounted.key,
+                        path,
+                        Some(mounted.span),
+                    );
+                    self.findings.push(warning);
+                }
+                Some(read.text)
+            }
+            Err(_) if !dir.join(source).exists() || dir.join(source).is_dir() => {
+                self.unmapped.push(format!("bind mount `{source}:{}`: not a file beside the Compose file; bake it into the image or describe it as `[[files]]`", mounted.mounted_at));
+                None
+            }
+            Err(refused) => {
+                self.findings
+                    .push(crate::import::rules::FILE_NOT_COPIED.report(
+                        mounted.span.clone(),
+                        format!(
+                            "`{}`: `{source}` (mounted at `{}`) is not copied into the spec: {}",
+                            mounted.key, mounted.mounted_at, refused.message
+                        ),
+                        "not copied",
+                        refused.help,
+                    ));
+                self.unmapped.push(format!("file `{source}` (mounted at `{}`): not copied (berth reads only regular text files inside the Compose file's folder, or in a folder of `--allow-read`); describe it as `[[files]]`", mounted.mounted_at));
+                None
+            }
+        }
+    }
+
+    /// `[[files]]` with `secret` and `key` for a file that looks like a secret, and a finding
+    /// telling the user to create the secret: its text is never copied.
+    fn secret_file(
+        &mut self,
+        doc: &mut Document,
+        target: &str,
+        source: &str,
+        why: &str,
+        mounted: &Mounted,
+    ) {
+        let secret = self.input.cluster.name.clone();
+        let key = crate::import::secrets::key(source);
+        let service = &self.first().name;
+        self.findings.push(crate::import::rules::SECRET_FILE.report(
+            mounted.span.clone(),
+            format!("`{service}` mounts `{source}` at `{target}`, which looks like a secret ({why}): the spec references the secret `{secret}`, key `{key}`, instead of copying it"),
+            "a secret from the host",
+            format!("create the secret `{secret}` with the key `{key}` in each orchestrator's secret store (for compose and docker, the file `secrets/{secret}/{key}` beside compose.yaml)"),
+        ));
+        doc.array_table(&["files"]);
+        doc.comment(&format!("`{source}` looks like a secret ({why}): not copied; create the secret `{secret}` with the key `{key}` in each orchestrator's secret store"));
+        doc.pair("path", Item::Str(target.to_string()), None);
+        doc.pair("secret", Item::Str(secret), None);
+        doc.pair("key", Item::Str(key), None);
     }
 
     /// A file's mode and owner where they differ from the default: from berth's start script
@@ -225,14 +316,10 @@ impl<'a> Mapping<'a> {
         }
     }
 
+    /// A `secrets:` or `configs:` entry's `mode` (octal text, as `compose` checked it) and `uid`.
     pub(super) fn file_mode(&mut self, doc: &mut Document, mode: Option<&str>, uid: Option<&str>) {
         if let Some(mode) = mode {
-            let octal = if mode.starts_with('0') {
-                mode.to_string()
-            } else {
-                format!("0{:o}", mode.parse::<u32>().unwrap_or(0o444))
-            };
-            doc.pair("mode", Item::Str(octal), None);
+            doc.pair("mode", Item::Str(mode.to_string()), None);
         }
         if let Some(uid) = uid.and_then(|u| u.parse::<i64>().ok()) {
             doc.pair("owner", Item::Int(uid), None);
@@ -254,7 +341,7 @@ impl<'a> Mapping<'a> {
         let Some(mount) = self.first().mounts.iter().find(|m| self.certificates(m)) else {
             return;
         };
-        doc.table("tls");
+        doc.table(&["tls"]);
         doc.comment("guessed: an external volume mounted read-only, as certificates are");
         doc.pair(
             "secret",
@@ -263,6 +350,25 @@ impl<'a> Mapping<'a> {
         );
         doc.pair("path", Item::Str(mount.target.clone()), None);
     }
+}
+
+/// Where a file `[[files]]` copies is named: the key (for messages), the line, and where the
+/// container mounts it.
+pub(super) struct Mounted<'s> {
+    key: String,
+    span: &'s crate::language::source::Span,
+    mounted_at: &'s str,
+}
+
+/// What became of a file to copy.
+#[derive(PartialEq, Eq)]
+pub(super) enum Copy {
+    /// Its text, in `content`.
+    Content,
+    /// A reference to a secret.
+    Secret,
+    /// Nothing: the spec lists it.
+    Not,
 }
 
 /// The `[[volumes]]` name of a mount from its source on each member: without the members'

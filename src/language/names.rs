@@ -1,0 +1,65 @@
+//! Grammars of the names a spec gives that reach a script, a path or an orchestrator's object
+//! name: checked here once, so a name either fits every place it lands or is refused.
+
+/// What a secret's name or key may be: it becomes a Kubernetes Secret name or key, a file name
+/// under run.sh's `secrets/` folder, and a Swarm secret name.
+pub const SECRET_PART_HELP: &str = "use letters, digits, `-`, `.` and `_`, starting with a letter or digit, at most 253 characters";
+
+/// A secret's name or key: `[A-Za-z0-9][A-Za-z0-9._-]*`, so never `.`, `..` (a path that leaves
+/// its folder) or a leading `-` (an option).
+pub fn secret_part(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 253 {
+        return Err("is empty or longer than 253 characters".into());
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("does not start with a letter or digit".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    {
+        return Err("holds a character other than letters, digits, `-`, `.` and `_`".into());
+    }
+    Ok(())
+}
+
+/// Kubernetes' env name rule, `[-._a-zA-Z][-._a-zA-Z0-9]*`, which every other backend accepts
+/// too (dotted names are how images such as Elasticsearch take settings), less a leading `-`:
+/// start scripts pass variables through `env NAME=value`, where such a name is an option.
+pub fn env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// A POSIX shell variable name, `[A-Za-z_][A-Za-z0-9_]*`: the only names a value can be taken
+/// from the caller's environment under (run.sh's `--env NAME`, compose's `.env`).
+pub fn shell_variable(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_parts_never_leave_their_folder_or_read_as_options() {
+        for bad in ["", ".", "..", "-x", "--split-string", "a/b", "a b", "x\"y"] {
+            assert!(secret_part(bad).is_err(), "{bad}");
+        }
+        for good in ["db", "tls.crt", "a_b-c.1"] {
+            assert!(secret_part(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn only_shell_variable_names_carry_secrets() {
+        assert!(shell_variable("DB_PASSWORD") && shell_variable("_x1"));
+        for bad in ["db.password", "A-B", "1A", "", "--split-string"] {
+            assert!(!shell_variable(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Paths below `--out`, reached without following a symbolic link. The output directory lives
+//! in a repository that others change, so whatever stands in it may be a trap: a link to a
+//! directory outside it, to `/proc/self/environ` or to `/dev/zero`, a FIFO that blocks the first
+//! reader. `--out` itself is the user's to name and may be a link; below it, berth walks one
+//! component at a time with `O_NOFOLLOW`, and reads only regular files, up to a size limit.
+//! Every read of the output directory goes through [`open_file`].
+
+use crate::engine::diagnostic::Diagnostic;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+
+/// The most berth reads of one file of the output directory into memory: its own files are a
+/// fraction of it, and a bound keeps a planted giant file from exhausting memory.
+pub const READ_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Why berth will not read or write through a path below `--out`.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The path has a component other than a plain name (`..`, `/`, `.`), so it may leave `--out`.
+    Outside(String),
+    /// A symbolic link stands at this place on the way.
+    Symlink(PathBuf),
+    /// Something other than a directory stands where the path needs one.
+    NotDirectory(PathBuf),
+    /// Something other than a regular file stands at the end (its kind in words).
+    NotFile(PathBuf, &'static str),
+    /// A regular file larger than [`READ_LIMIT`].
+    TooLarge(PathBuf),
+    Io(PathBuf, std::io::Error),
+}
+
+impl Refusal {
+    /// Why a file was not touched, as the end of a sentence ("kept `x`: REASON").
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::Outside(_) => "its path leaves `--out`".into(),
+            Refusal::Symlink(at) => format!("`{}` is a symbolic link", at.display()),
+            Refusal::NotDirectory(at) => format!("`{}` is not a directory", at.display()),
+            Refusal::NotFile(_, kind) => format!("it is a {kind}, not a regular file"),
+            Refusal::TooLarge(_) => format!("it is larger than {} MiB", READ_LIMIT >> 20),
+            Refusal::Io(_, e) => format!("it cannot be read: {e}"),
+        }
+    }
+
+    /// The error that stops a command which needed the path; `verb` is what it would have done
+    /// (`read`, `write`).
+    pub fn diagnostic(&self, verb: &str) -> Diagnostic {
+        match self {
+            Refusal::Outside(path) => Diagnostic::input(
+                "output/path",
+                format!("refusing to {verb} outside `--out`: `{path}`"),
+            )
+            .help("name paths below `--out`: berth reads and writes nothing else"),
+            Refusal::Symlink(at) => Diagnostic::input(
+                "output/symlink",
+                format!(
+                    "refusing to {verb} through `{}`: it is a symbolic link",
+                    at.display()
+                ),
+            )
+            .help("replace the link with a real directory or file, or choose another `--out`; berth follows no link below `--out`"),
+            Refusal::NotDirectory(at) => Diagnostic::input(
+                "output/path",
+                format!(
+                    "`{}` is a file, where berth puts a directory of its output",
+                    at.display()
+                ),
+            )
+            .help("move the file elsewhere, or choose another `--out`"),
+            Refusal::NotFile(at, kind) => Diagnostic::input(
+                "output/path",
+                format!(
+                    "refusing to {verb} `{}`: it is a {kind}, not a regular file",
+                    at.display()
+                ),
+            )
+            .help("move it elsewhere, or choose another `--out`"),
+            Refusal::TooLarge(at) => Diagnostic::input(
+                "output/too-large",
+                format!(
+                    "refusing to {verb} `{}`: it is larger than {} MiB",
+                    at.display(),
+                    READ_LIMIT >> 20
+                ),
+            )
+            .help("move the file elsewhere, or choose another `--out`: berth writes no file that large"),
+            Refusal::Io(at, e) => Diagnostic::input(
+                "output/io",
+                format!("cannot {verb} `{}`: {e}", at.display()),
+            )
+            .help("fix the cause the message names, or choose another `--out`"),
+        }
+    }
+}
+
+/// The components of `relative` (a `/`-separated path below `--out`), if each is a plain name.
+pub fn components(relative: &str) -> Result<Vec<&OsStr>, Refusal> {
+    let mut names = Vec::new();
+    for component in Path::new(relative).components() {
+        match component {
+            Component::Normal(name) => names.push(name),
+            _ => return Err(Refusal::Outside(relative.to_string())),
+        }
+    }
+    if names.is_empty() {
+        return Err(Refusal::Outside(relative.to_string()));
+    }
+    Ok(names)
+}
+
+/// Whether `relative` names a place below `--out` by plain names only.
+pub fn is_inside(relative: &str) -> bool {
+    components(relative).is_ok()
+}
+
+/// Where a walk down the directories of a path ended.
+enum Walk {
+    /// Every directory exists and is real: the last one, open.
+    Reached(OwnedFd),
+    /// This directory is missing (so is everything below it).
+    Missing,
+}
+
+/// Opens `out` (following links: the user named it), then each of `dirs` below it without
+/// following one, so no link anywhere below `--out` is taken.
+fn walk(out: &Path, dirs: &[&OsStr]) -> Result<Walk, Refusal> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = match rustix::fs::open(out, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(Walk::Missing),
+        Err(e) => return Err(Refusal::Io(out.to_path_buf(), e.into())),
+    };
+    let mut at = out.to_path_buf();
+    for name in dirs {
+        at.push(name);
+        match rustix::fs::openat(&dir, *name, flags | OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(fd) => dir = fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(Walk::Missing),
+            // A link (ELOOP) or something else (ENOTDIR): say which.
+            Err(e) => {
+                return Err(
+                    match rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+                            Refusal::Symlink(at)
+                        }
+                        Ok(stat)
+                            if FileType::from_raw_mode(stat.st_mode) != FileType::Directory =>
+                        {
+                            Refusal::NotDirectory(at)
+                        }
+                        _ => Refusal::Io(at, e.into()),
+                    },
+                );
+            }
+        }
+    }
+    Ok(Walk::Reached(dir))
+}
+
+/// Checks that every directory of `relative` (all but its last component) below `out` is a
+/// real directory or missing: what a write needs before it puts anything there.
+pub fn check_dirs(out: &Path, relative: &str) -> Result<(), Refusal> {
+    let names = components(relative)?;
+    walk(out, &names[..names.len() - 1]).map(|_| ())
+}
+
+/// What stands at the end of a path, seen without following it.
+pub enum Entry {
+    Missing,
+    File,
+    Directory,
+    Symlink,
+    /// A FIFO, a socket or a device, in words.
+    Special(&'static str),
+}
+
+/// What stands at `relative` below `out`, after checking its directories as [`check_dirs`] does.
+pub fn entry(out: &Path, relative: &str) -> Result<Entry, Refusal> {
+    let names = components(relative)?;
+    let (last, dirs) = names.split_last().expect("components are never empty");
+    let Walk::Reached(dir) = walk(out, dirs)? else {
+        return Ok(Entry::Missing);
+    };
+    match rustix::fs::statat(&dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => Entry::File,
+            FileType::Directory => Entry::Directory,
+            FileType::Symlink => Entry::Symlink,
+            other => Entry::Special(kind(other)),
+        }),
+        Err(rustix::io::Errno::NOENT) => Ok(Entry::Missing),
+        Err(e) => Err(Refusal::Io(out.join(relative), e.into())),
+    }
+}
+
+fn kind(file_type: FileType) -> &'static str {
+    match file_type {
+        FileType::Fifo => "FIFO",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symbolic link",
+        _ => "special file",
+    }
+}
+
+/// Opens the regular file at `relative` below `out` for reading, or `None` if nothing is there.
+/// No link is followed (`O_NOFOLLOW` at every step), a FIFO does not block the open
+/// (`O_NONBLOCK`), and what was opened is checked to be a regular file (`fstat`) before a byte is
+/// read, so neither a device nor `/proc` is ever read. The one way berth reads its output.
+pub fn open_file(out: &Path, relative: &str) -> Result<Option<fs::File>, Refusal> {
+    let names = components(relative)?;
+    let (last, dirs) = names.split_last().expect("components are never empty");
+    let at = out.join(relative);
+    let Walk::Reached(dir) = walk(out, dirs)? else {
+        return Ok(None);
+    };
+    // Look before opening: opening some devices has effects of its own.
+    match rustix::fs::statat(&dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Symlink => return Err(Refusal::Symlink(at)),
+            other => return Err(Refusal::NotFile(at, kind(other))),
+        },
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(Refusal::Io(at, e.into())),
+    }
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(&dir, *last, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(rustix::io::Errno::LOOP) => return Err(Refusal::Symlink(at)),
+        Err(e) => return Err(Refusal::Io(at, e.into())),
+    };
+    // The file may have been swapped between the look and the open.
+    let stat = rustix::fs::fstat(&fd).map_err(|e| Refusal::Io(at.clone(), e.into()))?;
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Ok(Some(fs::File::from(fd))),
+        other => Err(Refusal::NotFile(at, kind(other))),
+    }
+}
+
+/// The bytes of the regular file at `relative` below `out` ([`open_file`]), or `None` if nothing
+/// is there; past [`READ_LIMIT`] bytes it is refused.
+pub fn read_file(out: &Path, relative: &str) -> Result<Option<Vec<u8>>, Refusal> {
+    let Some(file) = open_file(out, relative)? else {
+        return Ok(None);
+    };
+    let at = || out.join(relative);
+    let size = file.metadata().map_err(|e| Refusal::Io(at(), e))?.len();
+    if size > READ_LIMIT {
+        return Err(Refusal::TooLarge(at()));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // One byte more than the limit tells a file that grew since `fstat`.
+    file.take(READ_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Refusal::Io(at(), e))?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(Refusal::TooLarge(at()));
+    }
+    Ok(Some(bytes))
+}
+
+/// The SHA-256 of everything `reader` yields, in lowercase hex, read a block at a time.
+pub fn sha256(mut reader: impl Read) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut block = vec![0; 64 * 1024];
+    loop {
+        match reader.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&block[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where `out` leads once resolved: the system resolves its longest existing part (links
+/// included), and the rest is applied as `create_dir_all` would make it (`..` goes up).
+pub fn resolve(out: &Path) -> PathBuf {
+    let absolute = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(out)
+    };
+    let parts: Vec<Component> = absolute.components().collect();
+    for split in (1..=parts.len()).rev() {
+        let existing: PathBuf = parts[..split].iter().collect();
+        if let Ok(mut real) = fs::canonicalize(&existing) {
+            for part in &parts[split..] {
+                match part {
+                    Component::Normal(name) => real.push(name),
+                    Component::ParentDir => {
+                        real.pop();
+                    }
+                    _ => {}
+                }
+            }
+            return real;
+        }
+    }
+    absolute
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_are_inside() {
+        assert!(is_inside("kubernetes/a.yaml"));
+        for path in ["", "/etc/passwd", "../x", "a/../../x", "./a"] {
+            assert!(!is_inside(path), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn reads_refuse_links_special_files_and_giants() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir_all(out.join("real")).unwrap();
+        fs::write(out.join("real/file"), "text").unwrap();
+        fs::write(dir.path().join("outside"), "secret").unwrap();
+        std::os::unix::fs::symlink(dir.path(), out.join("up")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", out.join("zero")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            out.join("fifo"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            read_file(&out, "real/file").unwrap().as_deref(),
+            Some(&b"text"[..])
+        );
+        assert!(read_file(&out, "real/missing").unwrap().is_none());
+        assert!(read_file(&out, "missing/file").unwrap().is_none());
+        assert!(matches!(
+            read_file(&out, "up/outside"),
+            Err(Refusal::Symlink(_))
+        ));
+        assert!(matches!(read_file(&out, "zero"), Err(Refusal::Symlink(_))));
+        assert!(matches!(
+            read_file(&out, "fifo"),
+            Err(Refusal::NotFile(_, "FIFO"))
+        ));
+        assert!(matches!(
+            read_file(&out, "real/file/x"),
+            Err(Refusal::NotDirectory(_))
+        ));
+        assert!(matches!(
+            read_file(&out, "../outside"),
+            Err(Refusal::Outside(_))
+        ));
+        let giant = fs::File::create(out.join("giant")).unwrap();
+        giant.set_len(READ_LIMIT + 1).unwrap();
+        assert!(matches!(
+            read_file(&out, "giant"),
+            Err(Refusal::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn resolving_follows_links_and_dot_dots() {
+        assert_eq!(resolve(Path::new("/")), Path::new("/"));
+        assert_eq!(resolve(Path::new("/tmp/..")), Path::new("/"));
+        assert_eq!(resolve(Path::new("/no-such-dir/..")), Path::new("/"));
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/", dir.path().join("root")).unwrap();
+        assert_eq!(resolve(&dir.path().join("root")), Path::new("/"));
+        assert_ne!(resolve(&dir.path().join("root/tmp")), Path::new("/"));
+    }
+}
