@@ -8,6 +8,7 @@ mod rules;
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
 use crate::engine::backends::docker::engine::shell_quote;
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::quantity::parse_quantity;
 use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
@@ -76,7 +77,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     ] {
         if let Some(unknown) = map.keys().find(|k| !volumes.contains(&k.as_str())) {
             return Err(Diagnostic::input(
-                "spec/unknown-key",
+                &errors::SPEC_UNKNOWN_KEY,
                 format!("`backends.cloudfoundry.{key}` names `{unknown}`, which is not a volume"),
             )
             .at(table.clone(), "unknown volume")
@@ -93,7 +94,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     };
     if let Some(bad) = o.volume_services.values().find(|s| !safe(s)) {
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             format!("volume service instance `{bad}` is not a service instance name"),
         )
         .at(table.clone(), "invalid name")
@@ -105,7 +106,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         .find(|m| !m.starts_with('/') || m.contains("..") || m.chars().any(|c| c.is_control()))
     {
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             format!("mount `{bad}` is not an absolute path"),
         )
         .at(table.clone(), "invalid mount")
@@ -116,7 +117,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     for (what, value) in [("disk_quota", &disk_quota), ("internal_domain", &domain)] {
         if !safe(value) {
             return Err(Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.cloudfoundry.{what}` `{value}` is invalid"),
             )
             .at(table.clone(), "invalid value")
@@ -186,7 +187,7 @@ fn refuse_foreign_variables(service: &Service, yaml: &str) -> Result<(), Vec<Dia
             let name = &after[..end];
             if !name.contains(['(', '\n']) && !ours.contains(name) {
                 return Err(vec![Diagnostic::input(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     format!("cloudfoundry: `(({name}))` in a value would be replaced by `cf push` with a variable of that name, and Cloud Foundry has no way to write it literally"),
                 )
                 .at(service.container.span.clone(), "a value holds `((...))`")
@@ -531,7 +532,7 @@ fn start_command(
     }
     if argv.is_empty() {
         return Err(vec![Diagnostic::input(
-            "spec/missing-key",
+            &errors::SPEC_MISSING_KEY,
             format!("cloudfoundry: each of the {} instances needs its own directory on the volume service, which only a start command can prepare, and a start command replaces the image's entrypoint: the spec names no process to start after it", service.replicas()),
         )
         .at(service.container.span.clone(), "no `command` or `args`")
@@ -635,7 +636,7 @@ fn setup(
     let render = |name: &str| {
         engine.render(name, &context).map_err(|e| {
             vec![Diagnostic::input(
-                "output/template",
+                &errors::OUTPUT_TEMPLATE,
                 format!("cannot render setup.sh: {e}"),
             )]
         })

@@ -63,7 +63,7 @@ pub fn concerns(
     );
     t.emulated(
         Secrets,
-        "taken from the caller's environment when run.sh runs (-e NAME)",
+        "variables taken from the caller's environment when run.sh runs (--env NAME); secret files from the user's files in secrets/ beside run.sh",
     );
     t.emulated(
         Files,

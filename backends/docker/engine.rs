@@ -4,6 +4,7 @@
 
 use crate::engine::backend::Rule;
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::quantity::parse_quantity;
 use crate::model::{Check, CheckAction, Member, Service, Spread};
 
@@ -268,7 +269,7 @@ pub fn published_ports(
                     }),
                     _ => {
                         return Err(Diagnostic::input(
-                            "spec/port-collision",
+                            &errors::SPEC_PORT_COLLISION,
                             format!("member {i}'s port `{}` would be published on host port {host_port}, which another port already takes or which does not exist", port.name),
                         )
                         .at(options_span.or(port.span.clone()), "host ports collide")

@@ -8,6 +8,7 @@ mod rules;
 
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::template::ScriptTemplates;
 use crate::model::{EnvValue, Identity, Service, Start};
 use engine::{HealthCommand, Publish, health_command, shell_quote};
@@ -45,7 +46,7 @@ impl PublishOptions {
                 let text = input.service.render_option(a.get_ref(), span.clone())?;
                 if text.parse::<std::net::IpAddr>().is_err() {
                     return Err(Diagnostic::input(
-                        "spec/invalid-value",
+                        &errors::SPEC_INVALID_VALUE,
                         format!("`publish_address` `{text}` is not an IP address"),
                     )
                     .at(span, "not an address")
@@ -263,7 +264,7 @@ fn script(
     let render = |name: &str| {
         SCRIPTS.engine().render(name, &context).map_err(|e| {
             vec![Diagnostic::input(
-                "output/template",
+                &errors::OUTPUT_TEMPLATE,
                 format!("cannot render run.sh: {e}"),
             )]
         })
@@ -423,7 +424,7 @@ fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic
     };
     SCRIPTS.engine().render("down.sh", &context).map_err(|e| {
         vec![Diagnostic::input(
-            "output/template",
+            &errors::OUTPUT_TEMPLATE,
             format!("cannot render down.sh: {e}"),
         )]
     })

@@ -6,6 +6,7 @@
 //! aside and copied into place by a start script.
 
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::model::start::{Placement, Source};
 use crate::model::{FileBody, Identity, Member, Service};
 use k8s_openapi::api::core::v1::{
@@ -144,7 +145,7 @@ fn check_config_map_size(
         return Ok(());
     }
     Err(Diagnostic::input(
-        "spec/limit",
+        &errors::SPEC_LIMIT,
         format!(
             "kubernetes: the ConfigMap `{}` would hold {} KiB of `[[files]]` (every member's copy), over the 1 MiB Kubernetes stores in one object",
             config_map_name(service),

@@ -3,6 +3,7 @@
 use super::{Settings, ZoneSpread};
 use crate::engine::backend::{OutputFile, header_comment};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
@@ -104,7 +105,7 @@ impl Emitter {
     ) -> Result<(), Vec<Diagnostic>> {
         let yaml = object
             .to_yaml()
-            .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+            .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])?;
         self.files.push(OutputFile::new(
             format!("{order:02}-{kind}-{name}.yaml"),
             format!("{}{yaml}", self.header),
@@ -122,7 +123,7 @@ impl Emitter {
             resources,
         };
         let yaml = crate::output::yaml::to_yaml(&kustomization)
-            .map_err(|e| vec![Diagnostic::input("output/yaml", e)])?;
+            .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])?;
         // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads
         // only .yaml/.yml/.json files, does not try to apply it as an object.
         self.files.push(OutputFile::new(
@@ -150,7 +151,7 @@ fn cluster_objects(settings: &Settings, out: &mut Emitter) -> Result<(), Vec<Dia
         if crate::language::resolve::dns_label(class_name, 63).is_err() {
             return Err(vec![
                 Diagnostic::input(
-                    "spec/invalid-name",
+                    &errors::SPEC_INVALID_NAME,
                     format!("storage class name `{class_name}` is not a DNS label"),
                 )
                 .help("use lowercase letters, digits and `-`"),
@@ -601,7 +602,7 @@ fn container(
     let c = &service.container;
     let image = service.render(&c.image, identity)?;
     if image.contains(POD_NAME_MARK) || image.contains(POD_ORDINAL_MARK) {
-        return Err(vec![Diagnostic::input("spec/invalid-value", "`container.image` uses `self`, but one pod template serves every member on Kubernetes")
+        return Err(vec![Diagnostic::input(&errors::SPEC_INVALID_VALUE, "`container.image` uses `self`, but one pod template serves every member on Kubernetes")
             .at(c.image.span.clone(), "uses `self`")
             .help("use the same image for every member")]);
     }

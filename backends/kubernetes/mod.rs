@@ -10,6 +10,7 @@ mod rules;
 
 use crate::engine::backend::{Input, Lowered};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::source::Span;
 use crate::model::Service;
 use serde::Deserialize;
@@ -111,7 +112,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             && text.len() <= max;
         if !valid {
             return Err(Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.kubernetes.{key}` `{text}` is not a valid DNS name"),
             )
             .at(span, "invalid name")
@@ -126,7 +127,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .as_ref()
             .map(|n| Span::new(input.file, n.span()));
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             format!("`backends.kubernetes.namespace` `{namespace}` may not contain `.`"),
         )
         .at(span, "invalid namespace")
@@ -143,7 +144,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .filter(|minor| (28..=99).contains(minor))
             .ok_or_else(|| {
                 Diagnostic::input(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     format!("`backends.kubernetes.version` `{}` is not a Kubernetes release berth targets", v.get_ref()),
                 )
                 .at(span_of(&options.version), "not `1.N`, N from 28")
@@ -156,7 +157,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         Some("none") => ZoneSpread::None,
         Some(other) => {
             return Err(Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.kubernetes.zone_spread` is `{other}`"),
             )
             .at(span_of(&options.zone_spread), "unknown value")

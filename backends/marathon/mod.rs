@@ -9,6 +9,7 @@ mod rules;
 
 use crate::engine::backend::{Input, Lowered, OutputFile};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::source::Span;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use app::*;
@@ -78,7 +79,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         };
         if !allowed.contains(&v.get_ref().as_str()) {
             return Err(Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.marathon.{key}` is `{}`", v.get_ref()),
             )
             .at(span(v.span()), "unknown value")
@@ -103,7 +104,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         .map_or(0.0, |m| *m.get_ref());
     if !(0.0..=1.0).contains(&maximum_over_capacity) {
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             "`backends.marathon.maximum_over_capacity` must be between 0 and 1",
         )
         .at(
@@ -125,7 +126,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
                 .any(|c| !(c.is_ascii_alphanumeric() || "-.".contains(c)))
     }) {
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             format!("`backends.marathon.hosts` holds `{bad}`, which is not a host name"),
         )
         .at(
@@ -142,7 +143,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .map(|r| {
                 port_range(r).ok_or_else(|| {
                     Diagnostic::input(
-                        "spec/invalid-value",
+                        &errors::SPEC_INVALID_VALUE,
                         format!("`backends.marathon.agent_ports` holds `{r}`, which is not a port range"),
                     )
                     .at(span(ranges.span()), "invalid port range")
@@ -203,7 +204,7 @@ fn mebibytes(bytes: f64) -> u64 {
 fn to_json<T: Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
     serde_json::to_string_pretty(value)
         .map(|s| s + "\n")
-        .map_err(|e| vec![Diagnostic::input("output/json", e.to_string())])
+        .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_JSON, e.to_string())])
 }
 
 fn lower(

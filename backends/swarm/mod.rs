@@ -8,6 +8,7 @@ mod rules;
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
 use crate::engine::backends::docker::engine::{self, Publish, shell_quote};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
 use crate::model::{EnvValue, Identity, Member, Service, Spread};
@@ -79,7 +80,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         };
         if !allowed.contains(&v.get_ref().as_str()) {
             return Err(Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.swarm.{key}` is `{}`", v.get_ref()),
             )
             .at(span(v.span()), "unknown value")
@@ -102,7 +103,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     for node in &nodes {
         if node.is_empty() || node.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.swarm.nodes` holds `{node}`, which is not a node name"),
             )
             .at(
@@ -120,7 +121,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         .any(|f| f.is_empty() || f.contains('/') || f.starts_with('.'))
     {
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             "`backends.swarm.tls_files` must hold plain file names",
         )
         .help("write names such as `tls.crt`, without `/`"));
@@ -129,7 +130,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         None => 10,
         Some(text) => crate::language::quantity::parse_duration(text.get_ref()).map_err(|why| {
             Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`backends.swarm.update_delay`: {why}"),
             )
             .at(span(text.span()), "not a duration")
@@ -849,7 +850,7 @@ fn deploy_script(
         .render("deploy.sh", &context)
         .map_err(|e| {
             vec![Diagnostic::input(
-                "output/template",
+                &errors::OUTPUT_TEMPLATE,
                 format!("cannot render deploy.sh: {e}"),
             )]
         })?;
@@ -878,7 +879,7 @@ fn prepare_nodes(
     // The logic has no data of its own (it reads the variables the head sets): plain text.
     let head = engine.render("prepare-nodes.sh", &context).map_err(|e| {
         vec![Diagnostic::input(
-            "output/template",
+            &errors::OUTPUT_TEMPLATE,
             format!("cannot render prepare-nodes.sh: {e}"),
         )]
     })?;

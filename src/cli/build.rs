@@ -4,6 +4,7 @@
 use super::{Format, Inputs, Ui};
 use crate::engine::compile::{self, Outcome};
 use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::errors;
 use crate::output::{self, report, signals};
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
@@ -208,7 +209,7 @@ fn add_warnings(reporter: &mut super::Reporter, warnings: Vec<Diagnostic>) {
 
 fn duplicate_service(service: &str, second: &Path) -> Diagnostic {
     Diagnostic::input(
-        "cli/usage",
+        &errors::CLI_USAGE,
         format!(
             "two specs name the service `{service}` (the second is `{}`)",
             second.display()
@@ -218,9 +219,11 @@ fn duplicate_service(service: &str, second: &Path) -> Diagnostic {
 }
 
 fn report_error(e: std::io::Error) -> Diagnostic {
-    Diagnostic::input("output/io", format!("cannot write `{}`: {e}", report::FILE)).help(
-        "free space for the report in `--out`, or choose another `--out`; nothing was written",
+    Diagnostic::input(
+        &errors::OUTPUT_IO,
+        format!("cannot write `{}`: {e}", report::FILE),
     )
+    .help("free space for the report in `--out`, or choose another `--out`; nothing was written")
 }
 
 /// `compile --check`: what a write would change, as a diff, without writing.
@@ -331,7 +334,7 @@ fn expand(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
         };
         let paths = glob::glob_with(&pattern, options).map_err(|e| {
             Diagnostic::input(
-                "cli/usage",
+                &errors::CLI_USAGE,
                 format!("`{}` is not a pattern: {e}", spec.display()),
             )
             .help("use `*`, `?`, `[abc]` and `**` as a shell does, such as `'specs/*.toml'`")
@@ -340,7 +343,7 @@ fn expand(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
         for path in paths {
             let path = path.map_err(|e| {
                 Diagnostic::input(
-                    "cli/io",
+                    &errors::CLI_IO,
                     format!("cannot read `{}`: {e}", e.path().display()),
                 )
             })?;
@@ -349,7 +352,7 @@ fn expand(specs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
             }
         }
         if matched.is_empty() {
-            return Err(Diagnostic::input("cli/usage", format!("no spec matches `{}`", spec.display())).help("name spec files, a directory of `*.toml` files, or a quoted pattern such as `'specs/*.toml'`"));
+            return Err(Diagnostic::input(&errors::CLI_USAGE, format!("no spec matches `{}`", spec.display())).help("name spec files, a directory of `*.toml` files, or a quoted pattern such as `'specs/*.toml'`"));
         }
         matched.sort();
         files.extend(matched);

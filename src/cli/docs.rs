@@ -85,6 +85,7 @@ pub fn explain(id: Option<&str>) -> i32 {
     let errors_by_name: Vec<&crate::engine::errors::InputError> =
         crate::engine::errors::INPUT_ERRORS
             .iter()
+            .copied()
             .filter(|e| e.id.rsplit('/').next() == Some(id))
             .collect();
     if let ([], [only]) = (&by_name[..], &errors_by_name[..]) {
@@ -176,7 +177,7 @@ pub fn markdown(rules: &[&Rule]) -> String {
         let notes = crate::output::diff::demoted(&per_backend_notes(rule));
         out.push_str(&format!("\n{}\n{}", doc.trim_end(), notes));
     }
-    out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them.\n\n| id | meaning | fix |\n|---|---|---|\n");
+    out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them; a few only warn, and\nthose marked as a bug of berth's stop it with exit 70.\n\n| id | meaning | fix |\n|---|---|---|\n");
     for error in crate::engine::errors::INPUT_ERRORS {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",

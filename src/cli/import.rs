@@ -4,6 +4,7 @@
 
 use super::{Format, Ui};
 use crate::engine::diagnostic::{self, Diagnostic};
+use crate::engine::errors;
 use crate::import::Import;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub fn import(
     };
     if let Some(taken) = targets.iter().find(|t| t.exists()) {
         let error = Diagnostic::input(
-            "cli/usage",
+            &errors::CLI_USAGE,
             format!(
                 "`{}` exists; berth import never overwrites a file",
                 taken.display()
@@ -45,7 +46,7 @@ pub fn import(
                 let _ = std::fs::remove_file(written);
             }
             let error = Diagnostic::input(
-                "output/io",
+                &errors::OUTPUT_IO,
                 format!(
                     "cannot write `{}`: {e}; nothing was written",
                     path.display()
@@ -69,10 +70,11 @@ pub fn import(
 /// directory) or here.
 fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnostic> {
     if import.specs.is_empty() {
-        return Err(
-            Diagnostic::input("cli/usage", "no stateful service in the Compose file")
-                .help("name the services to import with `--service NAME`"),
-        );
+        return Err(Diagnostic::input(
+            &errors::CLI_USAGE,
+            "no stateful service in the Compose file",
+        )
+        .help("name the services to import with `--service NAME`"));
     }
     let named = |dir: &Path| {
         import
@@ -86,7 +88,7 @@ fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnost
         Some(dir) if dir.is_dir() => named(dir),
         Some(path) => {
             return Err(Diagnostic::input(
-                "cli/usage",
+                &errors::CLI_USAGE,
                 format!(
                     "{} specs to write, and `{}` is not a directory",
                     import.specs.len(),

@@ -6,6 +6,7 @@
 use super::{Format, Ui};
 use crate::engine::compile::{Request, compile_text};
 use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::errors;
 use std::path::Path;
 
 /// The examples `--from` accepts.
@@ -59,10 +60,12 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
     let Some((_, text)) = TEMPLATES.iter().find(|(t, _)| *t == template) else {
         let names: Vec<&str> = TEMPLATES.iter().map(|(t, _)| *t).collect();
         return ui.fail(
-            Diagnostic::input("cli/usage", format!("no template `{template}`")).help(format!(
-                "use `--from` with one of {}",
-                crate::language::spec::backticked(&names)
-            )),
+            Diagnostic::input(&errors::CLI_USAGE, format!("no template `{template}`")).help(
+                format!(
+                    "use `--from` with one of {}",
+                    crate::language::spec::backticked(&names)
+                ),
+            ),
             Format::Human,
         );
     };
@@ -75,7 +78,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         }
     }) {
         return ui.fail(
-            Diagnostic::input("cli/usage", format!("service name `{name}` {why}"))
+            Diagnostic::input(&errors::CLI_USAGE, format!("service name `{name}` {why}"))
                 .help("use lowercase letters, digits and `-`, starting with a letter"),
             Format::Human,
         );
@@ -85,7 +88,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
     if path.exists() {
         return ui.fail(
             Diagnostic::input(
-                "cli/usage",
+                &errors::CLI_USAGE,
                 format!(
                     "`{}` exists; berth init never overwrites a file",
                     path.display()
@@ -100,7 +103,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         Err(problems) => {
             return ui.fail(
                 Diagnostic::input(
-                    "init/template",
+                    &errors::INIT_TEMPLATE,
                     format!("the `{template}` template does not pass its rules: {problems}"),
                 ),
                 Format::Human,
@@ -109,7 +112,10 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
     };
     if let Err(e) = std::fs::write(path, &spec) {
         return ui.fail(
-            Diagnostic::input("cli/io", format!("cannot write `{}`: {e}", path.display())),
+            Diagnostic::input(
+                &errors::CLI_IO,
+                format!("cannot write `{}`: {e}", path.display()),
+            ),
             Format::Human,
         );
     }

@@ -3,6 +3,7 @@
 //! filesystem; [`crate::output`] writes what it returns.
 
 use crate::engine::diagnostic::{Diagnostic, Origin, Severity};
+use crate::engine::errors;
 use crate::language::source::{FileId, Span};
 use crate::model::Service;
 use crate::model::concern::Realization;
@@ -354,7 +355,8 @@ pub(crate) use lowering;
 
 /// A YAML output's text, or the diagnostic a backend returns when it cannot be written.
 pub fn yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
-    crate::output::yaml::to_yaml(value).map_err(|e| vec![Diagnostic::input("output/yaml", e)])
+    crate::output::yaml::to_yaml(value)
+        .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])
 }
 
 /// Declares a backend's rules, one static each (and `RULES`, `BACKEND`), from its documents:

@@ -4,6 +4,7 @@
 use crate::engine::backend::{Backend, Input, OutputFile};
 use crate::engine::backends;
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::params::{self, Override};
 use crate::language::resolve::{self, Context};
 use crate::language::source::Sources;
@@ -237,7 +238,7 @@ fn within_targets(
             .collect();
         return Err(vec![
             Diagnostic::input(
-                "cli/usage",
+                &errors::CLI_USAGE,
                 format!(
                     "`--backend {name}` is not among the spec's `targets` ({})",
                     spec::backticked(&targets)
@@ -291,7 +292,8 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
                 None => format!("use one of {}", spec::backticked(&known)),
             };
             return Err(vec![
-                Diagnostic::input("cli/usage", format!("unknown backend `{name}`")).help(help),
+                Diagnostic::input(&errors::CLI_USAGE, format!("unknown backend `{name}`"))
+                    .help(help),
             ]);
         };
         if !chosen.iter().any(|b| b.name() == backend.name()) {
@@ -302,8 +304,9 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
 }
 
 fn read(path: &std::path::Path) -> Result<String, Vec<Diagnostic>> {
-    crate::language::read::named(path)
-        .map_err(|refused| vec![Diagnostic::input("cli/io", refused.message).help(refused.help)])
+    crate::language::read::named(path).map_err(|refused| {
+        vec![Diagnostic::input(&errors::CLI_IO, refused.message).help(refused.help)]
+    })
 }
 
 /// Compiles several specs on every core, returning the outcomes in the order of `requests`.

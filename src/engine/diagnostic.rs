@@ -1,6 +1,7 @@
 //! Diagnostics as values (cargo-deny's model): built by the parser, the resolver and the rules,
 //! rendered once at the end as codespan-reporting text or as JSON.
 
+use crate::engine::errors::InputError;
 use crate::language::source::{Sources, Span};
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::term;
@@ -21,6 +22,8 @@ pub enum Severity {
 pub enum Origin {
     Input,
     Rule,
+    /// berth itself failed: a bug to report, not a mistake in the input.
+    Bug,
 }
 
 #[derive(Clone, Debug)]
@@ -40,31 +43,27 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An invalid-input error; `code` names its kind, for example `spec/unknown-key`.
-    pub fn input(code: &str, message: impl Into<String>) -> Self {
-        debug_assert!(
-            crate::engine::errors::input_error(code).is_some(),
-            "input error `{code}` is not declared in src/engine/errors.rs"
-        );
+    /// An invalid-input error of kind `error`, or a warning if that kind is one.
+    pub fn input(error: &'static InputError, message: impl Into<String>) -> Self {
+        use crate::engine::errors::Kind;
         Diagnostic {
-            code: code.to_string(),
-            origin: Origin::Input,
-            severity: Severity::Error,
+            code: error.id.to_string(),
+            origin: if error.kind == Kind::Bug {
+                Origin::Bug
+            } else {
+                Origin::Input
+            },
+            severity: if error.kind == Kind::Warning {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             message: message.into(),
             span: None,
             label: String::new(),
             help: None,
             allowed_because: None,
             origins: Vec::new(),
-        }
-    }
-
-    /// A warning about the input that does not stop the compile (one of [`crate::engine::errors::WARNINGS`]).
-    pub fn input_warning(code: &str, message: impl Into<String>) -> Self {
-        debug_assert!(crate::engine::errors::WARNINGS.contains(&code));
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::input(code, message)
         }
     }
 
@@ -88,9 +87,12 @@ impl Diagnostic {
     }
 }
 
-/// The process exit code for a set of diagnostics: 2 invalid input, 1 refused by a rule, 0 done.
+/// The process exit code for a set of diagnostics: 70 a bug of berth's (`EX_SOFTWARE`), 2 invalid
+/// input, 1 refused by a rule, 0 done.
 pub fn exit_code(diagnostics: &[Diagnostic]) -> i32 {
-    if diagnostics.iter().any(Diagnostic::is_input_error) {
+    if diagnostics.iter().any(|d| d.origin == Origin::Bug) {
+        70
+    } else if diagnostics.iter().any(Diagnostic::is_input_error) {
         2
     } else if diagnostics.iter().any(Diagnostic::is_rule_error) {
         1

@@ -2,6 +2,7 @@
 //! rules in their folders; these run once per compile.
 
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::model::{EnvValue, Quorum, Service};
 
 crate::engine::backend::rules_of!("spec");
@@ -179,7 +180,7 @@ fn check_reference(
     match crate::language::image::pin(reference) {
         Err(why) => Some(
             Diagnostic::input(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 format!("`{key}` `{}` {why}", reference.escape_debug()),
             )
             .at(image.span.clone(), "not an image reference")

@@ -6,6 +6,7 @@ use super::interpolate::{self, Interpolated};
 use super::spec::convert;
 use super::yaml::{Node, Value};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::engine::rules::looks_like_secret;
 use crate::language::read;
 use crate::language::source::{Sources, Span};
@@ -450,8 +451,8 @@ impl Loader<'_> {
 
 /// The warning that names a file read from outside the Compose file's folder.
 pub(crate) fn read_outside(key: &str, path: &Path, span: Option<&Span>) -> Diagnostic {
-    Diagnostic::input_warning(
-        "spec/read-outside",
+    Diagnostic::input(
+        &errors::SPEC_READ_OUTSIDE,
         format!(
             "`{key}` read `{}`, outside the Compose file's folder, as `--allow-read` allows",
             path.display()

@@ -16,6 +16,7 @@ pub mod write;
 pub mod yaml;
 
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::source::Sources;
 use cluster::Cluster;
 use compose::{MountKind, Service};
@@ -47,7 +48,7 @@ pub fn import_reading(
     let file = match compose::read(path, allowed, &mut sources) {
         Ok(file) => file,
         Err(failure) => {
-            let error = Diagnostic::input("import/compose", failure.message)
+            let error = Diagnostic::input(&errors::IMPORT_COMPOSE, failure.message)
                 .at(failure.span, "here")
                 .help(failure.help.unwrap_or_else(|| {
                     "correct the Compose file; `docker compose config` shows how compose reads it"
@@ -65,7 +66,7 @@ pub fn import_reading(
         if !known {
             let names: Vec<&str> = file.services.iter().map(|s| s.name.as_str()).collect();
             let error = Diagnostic::input(
-                "cli/usage",
+                &errors::CLI_USAGE,
                 format!("`--service {name}`: the Compose file has no such service"),
             )
             .help(format!("name one of: {}", names.join(", ")));

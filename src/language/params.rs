@@ -2,6 +2,7 @@
 //! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`.
 
 use crate::engine::diagnostic::{Diagnostic, closest};
+use crate::engine::errors;
 use crate::language::source::{FileId, Span};
 use crate::language::spec::{ParamDecl, backticked};
 use serde_json::{Map, Value};
@@ -58,7 +59,7 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
         offset += arg.len() + 1;
         let Some((name, value)) = arg.split_once('=') else {
             return Err(
-                Diagnostic::input("cli/usage", format!("`--set {arg}` has no `=`"))
+                Diagnostic::input(&errors::CLI_USAGE, format!("`--set {arg}` has no `=`"))
                     .at(Some(span), "expected NAME=VALUE")
                     .help("write `--set NAME=VALUE`"),
             );
@@ -79,7 +80,7 @@ pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diag
         .map_err(|e| crate::language::spec::toml_error_to_diagnostic(&e, file))?;
     if let Some((name, value)) = table.iter().find(|(_, v)| holds_nul(v.get_ref())) {
         return Err(Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             format!("the value of `{}` holds a NUL byte, which no script, manifest or environment can carry", name.get_ref()),
         )
         .at(Some(Span::new(file, value.span())), "NUL byte")
@@ -134,7 +135,7 @@ pub fn resolve(
         let Some(ty) = ParamType::of(default) else {
             diagnostics.push(
                 Diagnostic::input(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     format!(
                         "parameter `{}` has a default that is not a string, integer or boolean",
                         name.get_ref()
@@ -149,7 +150,7 @@ pub fn resolve(
         if let Err(message) = check_constraints(decl.get_ref(), default) {
             diagnostics.push(
                 Diagnostic::input(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     format!("the default of `{}` {message}", name.get_ref()),
                 )
                 .at(span.clone(), "default out of range")
@@ -179,7 +180,7 @@ pub fn resolve(
             };
             diagnostics.push(
                 Diagnostic::input(
-                    "spec/unknown-parameter",
+                    &errors::SPEC_UNKNOWN_PARAMETER,
                     format!("unknown parameter `{}` in `{}`", o.name, o.origin),
                 )
                 .at(Some(o.span.clone()), "not declared under `[params]`")
@@ -201,7 +202,7 @@ pub fn resolve(
         let Some(value) = value else {
             diagnostics.push(
                 Diagnostic::input(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     format!("parameter `{}` must be {}", o.name, ty.word()),
                 )
                 .at(Some(o.span.clone()), "wrong type")
@@ -216,7 +217,7 @@ pub fn resolve(
         if let Err(message) = check_constraints(decl.get_ref(), &value) {
             diagnostics.push(
                 Diagnostic::input(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     format!("parameter `{}` {message}", o.name),
                 )
                 .at(Some(o.span.clone()), "out of range")
@@ -246,7 +247,7 @@ fn check_decl(
 ) {
     let misplaced = |key: &str, span: std::ops::Range<usize>, wanted: &str| {
         Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             format!("`{key}` of parameter `{name}` needs {wanted} default"),
         )
         .at(

@@ -4,6 +4,7 @@
 //! variable is reported here, at its location, whatever backend is chosen.
 
 use crate::engine::diagnostic::{Diagnostic, closest};
+use crate::engine::errors;
 use crate::language::params::{self, Override};
 use crate::language::quantity::{
     MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity,
@@ -151,7 +152,7 @@ impl Resolver<'_> {
 
     fn error(
         &mut self,
-        code: &str,
+        code: &'static errors::InputError,
         range: std::ops::Range<usize>,
         message: String,
         label: &str,
@@ -216,7 +217,7 @@ impl Resolver<'_> {
                     )
                 };
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     s.span(),
                     format!("invalid `{key}`: {message}"),
                     "invalid value",
@@ -247,7 +248,7 @@ impl Resolver<'_> {
             Some(i) if (min..=max).contains(&i) => Some(i),
             Some(i) => {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     v.span(),
                     format!("`{key}` is {i}, outside {min}..={max}"),
                     "out of range",
@@ -257,7 +258,7 @@ impl Resolver<'_> {
             }
             None => {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     v.span(),
                     format!("`{key}` must be an integer, got `{shown}`"),
                     "not an integer",
@@ -285,7 +286,7 @@ impl Resolver<'_> {
             "false" => Some(false),
             _ => {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     v.span(),
                     format!("`{key}` must be true or false, got `{shown}`"),
                     "not a boolean",
@@ -307,7 +308,7 @@ impl Resolver<'_> {
             None => format!("use one of {}", backticked(&words)),
         };
         self.error(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             s.span(),
             format!("`{key}` is `{text}`, not one of {}", backticked(&words)),
             "unknown value",
@@ -319,10 +320,10 @@ impl Resolver<'_> {
     fn name(&mut self, s: &SString) -> String {
         let name = self.string(s, "name").unwrap_or_default();
         if let Err(why) = dns_label(&name, 52) {
-            self.error("spec/invalid-name", s.span(), format!("`name` `{name}` {why}"), "invalid name", "use lowercase letters, digits and `-`, starting with a letter, at most 52 characters (a StatefulSet name must leave room for its revision hash label)".to_string());
+            self.error(&errors::SPEC_INVALID_NAME, s.span(), format!("`name` `{name}` {why}"), "invalid name", "use lowercase letters, digits and `-`, starting with a letter, at most 52 characters (a StatefulSet name must leave room for its revision hash label)".to_string());
         } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             self.error(
-                "spec/invalid-name",
+                &errors::SPEC_INVALID_NAME,
                 s.span(),
                 format!("`name` `{name}` must start with a letter"),
                 "invalid name",
@@ -341,11 +342,11 @@ impl Resolver<'_> {
             let p = spanned.get_ref();
             let name = self.string(&p.name, "ports.name").unwrap_or_default();
             if let Err(why) = port_name(&name) {
-                self.error("spec/invalid-name", p.name.span(), format!("port name `{name}` {why}"), "invalid port name", "use at most 15 lowercase letters, digits and single `-`, with at least one letter (an IANA service name)".to_string());
+                self.error(&errors::SPEC_INVALID_NAME, p.name.span(), format!("port name `{name}` {why}"), "invalid port name", "use at most 15 lowercase letters, digits and single `-`, with at least one letter (an IANA service name)".to_string());
             }
             if !seen_names.insert(name.clone()) {
                 self.error(
-                    "spec/duplicate",
+                    &errors::SPEC_DUPLICATE,
                     p.name.span(),
                     format!("port `{name}` is declared twice"),
                     "duplicate",
@@ -366,7 +367,7 @@ impl Resolver<'_> {
                 .unwrap_or(Protocol::Tcp);
             if !seen_numbers.insert((number, protocol == Protocol::Tcp)) {
                 self.error(
-                    "spec/duplicate",
+                    &errors::SPEC_DUPLICATE,
                     p.port.span(),
                     format!("port number {number} is declared twice"),
                     "duplicate",
@@ -496,7 +497,7 @@ impl Resolver<'_> {
             let name = self.string(&v.name, "volumes.name").unwrap_or_default();
             if let Err(why) = dns_label(&name, 63) {
                 self.error(
-                    "spec/invalid-name",
+                    &errors::SPEC_INVALID_NAME,
                     v.name.span(),
                     format!("volume name `{name}` {why}"),
                     "invalid volume name",
@@ -505,7 +506,7 @@ impl Resolver<'_> {
             }
             if !names.insert(name.clone()) {
                 self.error(
-                    "spec/duplicate",
+                    &errors::SPEC_DUPLICATE,
                     v.name.span(),
                     format!("volume `{name}` is declared twice"),
                     "duplicate",
@@ -515,7 +516,7 @@ impl Resolver<'_> {
             let path = self.string(&v.path, "volumes.path").unwrap_or_default();
             if let Err(why) = absolute_path(&path) {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     v.path.span(),
                     format!("volume path `{path}` {why}"),
                     "invalid path",
@@ -524,7 +525,7 @@ impl Resolver<'_> {
             }
             if !paths.insert(path.clone()) {
                 self.error(
-                    "spec/duplicate",
+                    &errors::SPEC_DUPLICATE,
                     v.path.span(),
                     format!("two volumes mount at `{path}`"),
                     "duplicate",
@@ -547,7 +548,7 @@ impl Resolver<'_> {
                 }),
                 None if persistent => {
                     self.error(
-                        "spec/missing-key",
+                        &errors::SPEC_MISSING_KEY,
                         spanned.span(),
                         format!("persistent volume `{name}` has no `size`"),
                         "needs `size`",
@@ -620,7 +621,7 @@ impl Resolver<'_> {
                 None => format!("name one of {}", backticked(&names)),
             };
             r.error(
-                "spec/unknown-port",
+                &errors::SPEC_UNKNOWN_PORT,
                 s.span(),
                 format!("`{which}` names unknown port `{name}`"),
                 "no such port",
@@ -634,7 +635,7 @@ impl Resolver<'_> {
             .count();
         if kinds != 1 {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 spanned.span(),
                 format!("`{key}` needs exactly one of `http`, `tcp` or `exec`"),
                 "ambiguous check",
@@ -647,7 +648,7 @@ impl Resolver<'_> {
             let path = self.string(path, &format!("{key}.http"))?;
             let Some(port) = &c.port else {
                 self.error(
-                    "spec/missing-key",
+                    &errors::SPEC_MISSING_KEY,
                     spanned.span(),
                     format!("`{key}` has `http` but no `port`"),
                     "needs `port`",
@@ -672,7 +673,7 @@ impl Resolver<'_> {
                 .collect();
             if argv.is_empty() {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     spanned.span(),
                     format!("`{key}.exec` is empty"),
                     "empty command",
@@ -684,7 +685,7 @@ impl Resolver<'_> {
         };
         if let (Some(port), false) = (&c.port, c.http.is_some()) {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 port.span(),
                 format!("`{key}.port` only goes with `http`"),
                 "unused",
@@ -712,7 +713,7 @@ impl Resolver<'_> {
         });
         if docker_exec.as_ref().is_some_and(Vec::is_empty) {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 spanned.span(),
                 format!("`{key}.docker_exec` is empty"),
                 "empty command",
@@ -730,7 +731,7 @@ impl Resolver<'_> {
             .and_then(|q| self.boolean(q, &format!("{key}.needs_peers")));
         if needs_quorum && said_peers == Some(false) {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 c.needs_peers.as_ref().map_or(spanned.span(), |p| p.span()),
                 format!("`{key}` needs quorum but says `needs_peers = false`"),
                 "contradicts `needs_quorum = true`",
@@ -788,7 +789,7 @@ impl Resolver<'_> {
             if let (Some((_, req)), Some((_, lim)), Some(s)) = (request, limit, s)
                 && lim < req
             {
-                self.error("spec/invalid-value", s.span(), format!("`resources.{key}_limit` is below `resources.{key}`"), "limit below request", format!("raise `{key}_limit` to at least `{key}`, or remove it so the limit equals the request"));
+                self.error(&errors::SPEC_INVALID_VALUE, s.span(), format!("`resources.{key}_limit` is below `resources.{key}`"), "limit below request", format!("raise `{key}_limit` to at least `{key}`, or remove it so the limit equals the request"));
             }
         }
         Located::new(
@@ -813,7 +814,7 @@ impl Resolver<'_> {
         let c = container.get_ref();
         if c.image.get_ref().trim().is_empty() {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 c.image.span(),
                 "`container.image` is empty".to_string(),
                 "empty image",
@@ -824,7 +825,7 @@ impl Resolver<'_> {
         for (name, value) in &c.env {
             if !names::env_name(name.get_ref()) {
                 self.error(
-                    "spec/invalid-name",
+                    &errors::SPEC_INVALID_NAME,
                     name.span(),
                     format!("env name `{}` is not a name every orchestrator accepts", name.get_ref()),
                     "invalid name",
@@ -836,7 +837,7 @@ impl Resolver<'_> {
                 && !names::shell_variable(name.get_ref())
             {
                 self.error(
-                    "spec/invalid-name",
+                    &errors::SPEC_INVALID_NAME,
                     name.span(),
                     format!("secret env name `{}` is not a shell variable name", name.get_ref()),
                     "not a variable name",
@@ -852,7 +853,7 @@ impl Resolver<'_> {
                     for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
                         if let Err(why) = names::secret_part(v) {
                             self.error(
-                                "spec/invalid-value",
+                                &errors::SPEC_INVALID_VALUE,
                                 value.span(),
                                 format!("secret reference `{what}` `{v}` {why}"),
                                 "invalid secret reference",
@@ -896,7 +897,7 @@ impl Resolver<'_> {
         let i = init.get_ref();
         if i.command.is_empty() {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 init.span(),
                 "`init.command` is empty".to_string(),
                 "empty command",
@@ -909,7 +910,7 @@ impl Resolver<'_> {
             && shell == Some(false)
         {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 done.span(),
                 "`init.done_output` runs the init command under `/bin/sh`, and `container.shell = false` says the image has none".to_string(),
                 "needs a shell",
@@ -920,7 +921,7 @@ impl Resolver<'_> {
             && done.get_ref().trim().is_empty()
         {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 done.span(),
                 "`init.done_output` is empty".to_string(),
                 "matches any output",
@@ -944,7 +945,7 @@ impl Resolver<'_> {
             };
             if let Err(why) = absolute_path(&path) {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     f.path.span(),
                     format!("`files.path` `{path}` {why}"),
                     "invalid path",
@@ -953,11 +954,11 @@ impl Resolver<'_> {
                 );
             }
             if path.chars().any(|c| c == ':' || c == ',' || c.is_control()) {
-                self.error("spec/invalid-value", f.path.span(), format!("`files.path` `{}` has `:`, `,` or a control character, which docker's and Kubernetes' mount syntax cannot carry", path.escape_debug()), "invalid path", "rename the file, or point the software at a path without them".to_string());
+                self.error(&errors::SPEC_INVALID_VALUE, f.path.span(), format!("`files.path` `{}` has `:`, `,` or a control character, which docker's and Kubernetes' mount syntax cannot carry", path.escape_debug()), "invalid path", "rename the file, or point the software at a path without them".to_string());
             }
             if out.iter().any(|other| other.path == path) {
                 self.error(
-                    "spec/duplicate",
+                    &errors::SPEC_DUPLICATE,
                     f.path.span(),
                     format!("two `[[files]]` are at `{path}`"),
                     "second file here",
@@ -974,7 +975,7 @@ impl Resolver<'_> {
                         .ok()
                         .filter(|m| *m <= 0o7777 && !text.get_ref().is_empty());
                     if parsed.is_none() {
-                        self.error("spec/invalid-value", text.span(), format!("`files.mode` `{}` is not an octal mode", text.get_ref()), "not a mode", "write the permissions as an octal string, like `\"0644\"` or `\"0400\"`".to_string());
+                        self.error(&errors::SPEC_INVALID_VALUE, text.span(), format!("`files.mode` `{}` is not an octal mode", text.get_ref()), "not a mode", "write the permissions as an octal string, like `\"0644\"` or `\"0400\"`".to_string());
                     }
                     parsed.unwrap_or(0o644)
                 }
@@ -1009,12 +1010,12 @@ impl Resolver<'_> {
             .filter(|g| **g)
             .count();
         if given != 1 {
-            self.error("spec/invalid-value", spanned.span(), format!("a `[[files]]` entry needs exactly one of `content`, `source` and `secret`; this one has {given}"), "one of three", "give the text in `content`, a file beside the spec in `source`, or `secret` and `key`".to_string());
+            self.error(&errors::SPEC_INVALID_VALUE, spanned.span(), format!("a `[[files]]` entry needs exactly one of `content`, `source` and `secret`; this one has {given}"), "one of three", "give the text in `content`, a file beside the spec in `source`, or `secret` and `key`".to_string());
             return None;
         }
         if f.key.is_some() && f.secret.is_none() {
             self.error(
-                "spec/unknown-key",
+                &errors::SPEC_UNKNOWN_KEY,
                 f.key.as_ref().map_or(0..0, |k| k.span()),
                 "`files.key` goes with `secret`".to_string(),
                 "no secret",
@@ -1033,7 +1034,7 @@ impl Resolver<'_> {
         let secret = f.secret.as_ref()?;
         let Some(key) = &f.key else {
             self.error(
-                "spec/missing-key",
+                &errors::SPEC_MISSING_KEY,
                 secret.span(),
                 "`files.secret` needs `key`: the key within the secret that holds the file"
                     .to_string(),
@@ -1045,7 +1046,7 @@ impl Resolver<'_> {
         for (what, v) in [("secret", secret), ("key", key)] {
             if let Err(why) = names::secret_part(v.get_ref()) {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     v.span(),
                     format!("`files.{what}` `{}` {why}", v.get_ref()),
                     "invalid name",
@@ -1066,8 +1067,8 @@ impl Resolver<'_> {
             Ok(read) => {
                 if let Some(outside) = read.outside {
                     self.warnings.push(
-                        Diagnostic::input_warning(
-                            "spec/read-outside",
+                        Diagnostic::input(
+                            &errors::SPEC_READ_OUTSIDE,
                             format!(
                                 "`files.source` read `{}`, outside the spec's folder, as `--allow-read` allows",
                                 outside.display()
@@ -1083,7 +1084,7 @@ impl Resolver<'_> {
             }
             Err(refused) => {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     source.span(),
                     format!("`files.source`: {}", refused.message),
                     "not read",
@@ -1099,7 +1100,7 @@ impl Resolver<'_> {
         let secret = self.string(&t.secret, "tls.secret").unwrap_or_default();
         if !dns_name(&secret) || secret.starts_with("*.") {
             self.error(
-                "spec/invalid-name",
+                &errors::SPEC_INVALID_NAME,
                 t.secret.span(),
                 format!("`tls.secret` `{}` is not a DNS subdomain name", secret.escape_debug()),
                 "invalid name",
@@ -1109,7 +1110,7 @@ impl Resolver<'_> {
         let path = self.string(&t.path, "tls.path").unwrap_or_default();
         if let Err(why) = absolute_path(&path) {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 t.path.span(),
                 format!("`tls.path` `{path}` {why}"),
                 "invalid path",
@@ -1124,7 +1125,7 @@ impl Resolver<'_> {
             // IP addresses are kept so that each backend's rule can refuse them with its own reason.
             if text.parse::<std::net::IpAddr>().is_err() && !dns_name(&text) {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     name.span(),
                     format!("`{text}` is not a DNS name"),
                     "invalid name",
@@ -1152,7 +1153,7 @@ impl Resolver<'_> {
             let reason = a.get_ref().reason.get_ref().trim().to_string();
             if let Some(error) = crate::engine::errors::input_error(&rule) {
                 self.error(
-                    "spec/unknown-rule",
+                    &errors::SPEC_UNKNOWN_RULE,
                     a.get_ref().rule.span(),
                     format!("`{rule}` is an input error, not a rule: `[[allow]]` cannot lift it"),
                     "not a rule",
@@ -1164,7 +1165,7 @@ impl Resolver<'_> {
                     None => "name a rule id from `berth rules`".to_string(),
                 };
                 self.error(
-                    "spec/unknown-rule",
+                    &errors::SPEC_UNKNOWN_RULE,
                     a.get_ref().rule.span(),
                     format!("`[[allow]]` names unknown rule `{rule}`"),
                     "no such rule",
@@ -1173,7 +1174,7 @@ impl Resolver<'_> {
             }
             if reason.is_empty() {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     a.get_ref().reason.span(),
                     "`[[allow]]` needs a non-empty `reason`".to_string(),
                     "empty reason",
@@ -1202,7 +1203,7 @@ impl Resolver<'_> {
                     None => format!("use some of {}", backticked(backends)),
                 };
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     name.span(),
                     format!("`targets` names unknown backend `{}`", name.get_ref()),
                     "no such backend",
@@ -1214,7 +1215,7 @@ impl Resolver<'_> {
         }
         if targets.get_ref().is_empty() {
             self.error(
-                "spec/invalid-value",
+                &errors::SPEC_INVALID_VALUE,
                 targets.span(),
                 "`targets` is empty: the spec would compile to nothing".to_string(),
                 "no backend",
@@ -1237,7 +1238,7 @@ impl Resolver<'_> {
                     None => format!("use one of {}", backticked(backends)),
                 };
                 self.error(
-                    "spec/unknown-key",
+                    &errors::SPEC_UNKNOWN_KEY,
                     name.span(),
                     format!("unknown backend `{}`", name.get_ref()),
                     "no such backend",
@@ -1245,7 +1246,7 @@ impl Resolver<'_> {
                 );
             } else if !table.get_ref().is_table() {
                 self.error(
-                    "spec/invalid-value",
+                    &errors::SPEC_INVALID_VALUE,
                     table.span(),
                     format!("`backends.{}` must be a table", name.get_ref()),
                     "not a table",

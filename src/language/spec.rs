@@ -3,6 +3,7 @@
 //! Fields that may hold a template (`replicas = "{{params.replicas}}"`) are kept as raw TOML
 //! values here; [`crate::language::resolve`] renders and type-checks them against the parameters.
 
+use crate::engine::errors;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -452,7 +453,7 @@ pub fn parse(
     let document = toml::de::DeTable::parse(text).map_err(to_diagnostic)?;
     if let Some(span) = nul_in_table(document.get_ref()) {
         return Err(crate::engine::diagnostic::Diagnostic::input(
-            "spec/invalid-value",
+            &errors::SPEC_INVALID_VALUE,
             "a string holds a NUL byte, which no script, manifest or environment can carry",
         )
         .at(
@@ -518,29 +519,32 @@ pub fn toml_error_to_diagnostic(
             None if candidates.is_empty() => "remove it: this table takes no keys".to_string(),
             None => format!("remove it, or use one of {}", backticked(&candidates)),
         };
-        return Diagnostic::input("spec/unknown-key", format!("unknown key `{key}`"))
+        return Diagnostic::input(&errors::SPEC_UNKNOWN_KEY, format!("unknown key `{key}`"))
             .at(span, "not a key of this table")
             .help(help);
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let key = rest.split('`').next().unwrap_or(rest);
-        return Diagnostic::input("spec/missing-key", format!("missing required key `{key}`"))
-            .at(span, format!("this table needs `{key}`"))
-            .help(format!("add `{key} = ...` to this table"));
+        return Diagnostic::input(
+            &errors::SPEC_MISSING_KEY,
+            format!("missing required key `{key}`"),
+        )
+        .at(span, format!("this table needs `{key}`"))
+        .help(format!("add `{key} = ...` to this table"));
     }
     if message.contains("untagged enum EnvValue") {
-        return Diagnostic::input("spec/invalid-value", "invalid `env` value")
+        return Diagnostic::input(&errors::SPEC_INVALID_VALUE, "invalid `env` value")
             .at(span, "neither a string nor a secret reference")
             .help("write a string, or `{ secret = \"NAME\", key = \"KEY\" }` to read a secret");
     }
     if span.is_some()
         && (message.starts_with("invalid type") || message.starts_with("invalid value"))
     {
-        return Diagnostic::input("spec/invalid-value", message.to_string())
+        return Diagnostic::input(&errors::SPEC_INVALID_VALUE, message.to_string())
             .at(span, "wrong type")
             .help("change the value to the type the message names");
     }
-    Diagnostic::input("spec/syntax", format!("invalid TOML: {message}"))
+    Diagnostic::input(&errors::SPEC_SYNTAX, format!("invalid TOML: {message}"))
         .at(span, "here")
         .help("fix the TOML syntax at this position")
 }

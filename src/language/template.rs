@@ -9,6 +9,7 @@
 //! renderings of one compile.
 
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use crate::language::source::Span;
 use crate::model::{Identity, Template};
 use handlebars::{
@@ -392,11 +393,11 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
 impl TemplateFailure {
     pub fn into_diagnostic(self, span: Option<Span>) -> Diagnostic {
         let code = if self.limit {
-            "spec/limit"
+            &errors::SPEC_LIMIT
         } else if self.reason.starts_with("undefined") {
-            "spec/undefined-variable"
+            &errors::SPEC_UNDEFINED_VARIABLE
         } else {
-            "spec/invalid-template"
+            &errors::SPEC_INVALID_TEMPLATE
         };
         Diagnostic::input(code, self.reason)
             .at(span, "in this template")

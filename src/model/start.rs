@@ -5,6 +5,7 @@
 //! process the spec names, so the image's own entrypoint still runs.
 
 use crate::engine::backends::docker::engine::shell_quote;
+use crate::engine::errors;
 
 /// Where a file's bytes come from when the script runs.
 pub enum Source {
@@ -76,7 +77,7 @@ pub fn check_length(
         return Ok(());
     }
     Err(crate::engine::diagnostic::Diagnostic::input(
-        "spec/limit",
+        &errors::SPEC_LIMIT,
         format!(
             "{backend}: the start command that writes `[[files]]` is {} KiB, over the {} KiB Linux allows in one argument",
             script.len() / 1024,

@@ -6,6 +6,7 @@
 //! Every read of the output directory goes through [`open_file`].
 
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::ffi::OsStr;
 use std::fs;
@@ -51,12 +52,12 @@ impl Refusal {
     pub fn diagnostic(&self, verb: &str) -> Diagnostic {
         match self {
             Refusal::Outside(path) => Diagnostic::input(
-                "output/path",
+                &errors::OUTPUT_PATH,
                 format!("refusing to {verb} outside `--out`: `{path}`"),
             )
             .help("name paths below `--out`: berth reads and writes nothing else"),
             Refusal::Symlink(at) => Diagnostic::input(
-                "output/symlink",
+                &errors::OUTPUT_SYMLINK,
                 format!(
                     "refusing to {verb} through `{}`: it is a symbolic link",
                     at.display()
@@ -64,7 +65,7 @@ impl Refusal {
             )
             .help("replace the link with a real directory or file, or choose another `--out`; berth follows no link below `--out`"),
             Refusal::NotDirectory(at) => Diagnostic::input(
-                "output/path",
+                &errors::OUTPUT_PATH,
                 format!(
                     "`{}` is a file, where berth puts a directory of its output",
                     at.display()
@@ -72,7 +73,7 @@ impl Refusal {
             )
             .help("move the file elsewhere, or choose another `--out`"),
             Refusal::NotFile(at, kind) => Diagnostic::input(
-                "output/path",
+                &errors::OUTPUT_PATH,
                 format!(
                     "refusing to {verb} `{}`: it is a {kind}, not a regular file",
                     at.display()
@@ -80,7 +81,7 @@ impl Refusal {
             )
             .help("move it elsewhere, or choose another `--out`"),
             Refusal::TooLarge(at) => Diagnostic::input(
-                "output/too-large",
+                &errors::OUTPUT_TOO_LARGE,
                 format!(
                     "refusing to {verb} `{}`: it is larger than {} MiB",
                     at.display(),
@@ -89,7 +90,7 @@ impl Refusal {
             )
             .help("move the file elsewhere, or choose another `--out`: berth writes no file that large"),
             Refusal::Io(at, e) => Diagnostic::input(
-                "output/io",
+                &errors::OUTPUT_IO,
                 format!("cannot {verb} `{}`: {e}", at.display()),
             )
             .help("fix the cause the message names, or choose another `--out`"),

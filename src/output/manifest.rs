@@ -10,6 +10,7 @@
 
 use super::inside::{self, Refusal};
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -116,7 +117,7 @@ pub fn read(out: &Path) -> Result<Manifest, Diagnostic> {
         .and_then(|text| Manifest::from_json(text).map_err(|e| e.to_string()))
         .map_err(|e| {
             Diagnostic::input(
-                "output/manifest",
+                &errors::OUTPUT_MANIFEST,
                 format!("cannot read `{}`: {e}", path.display()),
             )
             .help("remove the damaged manifest, or choose another `--out` directory")

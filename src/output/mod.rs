@@ -18,6 +18,7 @@ pub mod signals;
 pub mod yaml;
 
 use crate::engine::diagnostic::Diagnostic;
+use crate::engine::errors;
 use inside::Entry;
 use manifest::{Claim, Found, MANIFEST, Manifest, Record};
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,7 +70,7 @@ pub fn write(out: &Path, files: Vec<Planned>, force: bool) -> Result<Written, Di
 pub fn check_out(out: &Path) -> Result<(), Diagnostic> {
     if inside::resolve(out) == Path::new("/") {
         return Err(Diagnostic::input(
-            "output/path",
+            &errors::OUTPUT_PATH,
             format!(
                 "refusing `--out {}`: it is the root directory",
                 out.display()
@@ -83,7 +84,7 @@ pub fn check_out(out: &Path) -> Result<(), Diagnostic> {
 /// The error that ends a write which a signal interrupted, once `--out` is as it was.
 pub fn interrupted(signal: i32) -> Diagnostic {
     Diagnostic::input(
-        "output/io",
+        &errors::OUTPUT_IO,
         format!(
             "interrupted by `{}`: nothing was written",
             signals::name(signal)
@@ -294,7 +295,7 @@ impl Transaction {
         let target = self.out.join(relative);
         let refuse = |reason: &str, help: &str| {
             Err(Diagnostic::input(
-                "output/foreign-file",
+                &errors::OUTPUT_FOREIGN_FILE,
                 format!("refusing to overwrite `{}`: {reason}", target.display()),
             )
             .help(help))
@@ -302,7 +303,7 @@ impl Transaction {
         match inside::entry(&self.out, relative).map_err(|r| r.diagnostic("write"))? {
             Entry::Missing => Ok(Target::Missing),
             Entry::Directory => Err(Diagnostic::input(
-                "output/path",
+                &errors::OUTPUT_PATH,
                 format!(
                     "`{}` is a directory, where berth writes a file",
                     target.display()
@@ -519,8 +520,8 @@ impl Drop for Transaction {
 
 /// The warning for a file the manifest lists that berth leaves in place.
 fn kept(out: &Path, relative: &str, reason: &str) -> Diagnostic {
-    Diagnostic::input_warning(
-        "output/kept",
+    Diagnostic::input(
+        &errors::OUTPUT_KEPT,
         format!(
             "kept `{}`, which the manifest lists but this compile no longer makes: {reason}",
             out.join(relative).display()
@@ -731,7 +732,7 @@ fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
         _ => "fix the cause above and compile again; nothing was written",
     };
     Diagnostic::input(
-        "output/io",
+        &errors::OUTPUT_IO,
         format!("cannot write `{}`: {e}", path.display()),
     )
     .help(format!("{help}; `--out` is as it was before this compile"))

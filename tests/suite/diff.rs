@@ -380,7 +380,17 @@ fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool
                 .is_some_and(|v| v.iter().any(|v| v["type"] == "volume"))
         }),
         ("compose", "identity") => all(&compose(), |s| s["hostname"].is_string()),
-        ("compose", "discovery") => all(&compose(), |s| s["networks"].is_array()),
+        // Every member joins a network the file declares.
+        ("compose", "discovery") => {
+            let declared = w.yaml("compose/compose.yaml")["networks"].clone();
+            all(&compose(), |s| {
+                s["networks"].as_array().is_some_and(|n| {
+                    !n.is_empty()
+                        && n.iter()
+                            .all(|n| n.as_str().is_some_and(|n| declared.get(n).is_some()))
+                })
+            })
+        }
         ("compose", "spread") | ("docker", "spread") => {
             detail == "nothing to spread"
                 && compose().len() <= 1
@@ -425,8 +435,27 @@ fn shows(backend: &str, concern: &str, detail: &str, w: &Written) -> Option<bool
             !run().contains("wait_healthy")
         }
         ("docker", "init") => run().contains(&format!("--name {name}-init")),
-        ("docker", "secrets") => run().contains("--env "),
-        ("docker", "tls-names") => run().contains(":ro"),
+        // A secret variable is passed by name from the caller's environment (`--env NAME`, no
+        // value), and run.sh stops unless that environment holds it; a secret file is the
+        // user's, beside run.sh, and run.sh stops unless it is there.
+        ("docker", "secrets") => {
+            let passed: Vec<String> = run()
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("--env "))
+                .map(|w| w.trim_end_matches(" \\").to_string())
+                .filter(|w| !w.contains('='))
+                .collect();
+            let files = run().contains("[ -f \"$here\"/secrets/");
+            (!passed.is_empty() || files)
+                && passed
+                    .iter()
+                    .all(|n| run().contains(&format!(": \"${{{n}:?")))
+        }
+        // The user's certificate volume, mounted read-only: a volume, not a file beside run.sh.
+        ("docker", "tls-names") => run().lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("--volume ") && l.contains(":ro") && !l.contains("$here")
+        }),
         ("swarm", "storage") => all(&stack(), |s| {
             s["volumes"]
                 .as_array()
