@@ -148,7 +148,7 @@ fn cluster_objects(settings: &Settings, out: &mut Emitter) -> Result<(), Vec<Dia
         out.emit(0, "namespace", &settings.namespace, &namespace)?;
     }
     for (class_name, decl) in &settings.storage_classes {
-        if crate::language::resolve::dns_label(class_name, 63).is_err() {
+        if crate::language::names::dns_label(class_name, 63).is_err() {
             return Err(vec![
                 Diagnostic::input(
                     &errors::SPEC_INVALID_NAME,

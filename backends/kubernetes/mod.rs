@@ -108,7 +108,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         let text = input.service.render_option(value.get_ref(), span.clone())?;
         let valid = text
             .split('.')
-            .all(|label| crate::language::resolve::dns_label(label, 63).is_ok())
+            .all(|label| crate::language::names::dns_label(label, 63).is_ok())
             && text.len() <= max;
         if !valid {
             return Err(Diagnostic::input(

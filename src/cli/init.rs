@@ -70,7 +70,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         );
     };
     let name = name.unwrap_or(template);
-    if let Err(why) = crate::language::resolve::dns_label(name, 52).and_then(|()| {
+    if let Err(why) = crate::language::names::dns_label(name, 52).and_then(|()| {
         if name.starts_with(|c: char| c.is_ascii_lowercase()) {
             Ok(())
         } else {

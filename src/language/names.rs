@@ -41,6 +41,69 @@ pub fn shell_variable(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A DNS-1123 label of at most `max` characters.
+pub fn dns_label(name: &str, max: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > max {
+        return Err(format!(
+            "is {} characters long, more than {max}",
+            name.len()
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("may only hold lowercase letters, digits and `-`".into());
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("may not start or end with `-`".into());
+    }
+    Ok(())
+}
+
+/// An IANA service name, which Kubernetes requires for named ports.
+pub fn port_name(name: &str) -> Result<(), String> {
+    dns_label(name, 15)?;
+    if name.contains("--") {
+        return Err("may not contain `--`".into());
+    }
+    if !name.chars().any(|c| c.is_ascii_lowercase()) {
+        return Err("needs at least one letter".into());
+    }
+    Ok(())
+}
+
+pub fn absolute_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("is not absolute".into());
+    }
+    if path == "/" {
+        return Err("is the root directory".into());
+    }
+    if path.ends_with('/') {
+        return Err("ends with `/`: it names a directory, not a file".into());
+    }
+    if path.split('/').any(|part| part == ".." || part == ".") {
+        return Err("contains `.` or `..`".into());
+    }
+    if path.chars().any(|c| c.is_control() || c == ':' || c == ',') {
+        return Err(
+            "contains a control character, `:` or `,`, which docker's and Kubernetes' mount syntax cannot carry"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A DNS subdomain name, optionally with a leading `*.` wildcard.
+pub fn dns_name(name: &str) -> bool {
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    name.len() <= 253 && name.split('.').all(|label| dns_label(label, 63).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,337 @@
+//! Resolves a parsed [`Spec`] against its parameters into the backend-neutral [`Service`]:
+//! renders structural templates, checks every value's type and range, validates names, and
+//! renders each `[container]`/`[init]` template once with a probe identity so that an undefined
+//! variable is reported here, at its location, whatever backend is chosen.
+
+use crate::engine::diagnostic::{Diagnostic, closest};
+use crate::engine::errors;
+use crate::language::names::{self, absolute_path, dns_label, dns_name, port_name};
+use crate::language::params::{self, Override};
+use crate::language::quantity::{
+    MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity,
+};
+use crate::language::read;
+use crate::language::source::{FileId, Span};
+use crate::language::spec::{self, SString, SValue, Spec, backticked};
+use crate::language::template::{TemplateFailure, Templates};
+use crate::model::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+mod files;
+mod health;
+mod identity;
+mod members;
+mod meta;
+mod process;
+mod replication;
+mod storage;
+mod tls;
+
+/// What a resolution needs to know about the rest of the program.
+pub struct Context<'a> {
+    /// Names of the backends that exist, for `[backends.NAME]`.
+    pub backends: &'a [&'a str],
+    /// Ids of every rule, for `[[allow]]`.
+    pub rules: &'a [&'a str],
+    /// The spec's directory, where `[[files]] source` paths start.
+    pub spec_dir: &'a std::path::Path,
+    /// Folders outside `spec_dir` that `source` may read from, as the user named them.
+    pub allow_read: &'a [std::path::PathBuf],
+}
+
+/// The service, and warnings about the input that did not refuse it.
+pub fn resolve(
+    spec: Spec,
+    file: FileId,
+    source: &str,
+    overrides: &[Override],
+    context: &Context,
+) -> Result<(Service, Vec<Diagnostic>), Refused> {
+    let mut r = Resolver {
+        file,
+        source,
+        diagnostics: Vec::new(),
+        templates: Templates::new("", Default::default(), Default::default()),
+        warnings: Vec::new(),
+    };
+    let (params, param_origins) =
+        params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
+    if !r.diagnostics.is_empty() {
+        return Err(Refused {
+            diagnostics: r.diagnostics,
+            param_origins,
+        });
+    }
+    // `name` may come from a parameter; it cannot refer to itself.
+    r.templates = Templates::new("", params.clone(), Default::default());
+    let name = r.name(&spec.name);
+    r.templates = Templates::new(&name, params.clone(), Default::default());
+    let ports = r.ports(&spec.ports);
+    let port_numbers = ports
+        .iter()
+        .map(|p| (p.name.clone(), serde_json::Value::from(p.port)))
+        .collect();
+    r.templates = Templates::new(&name, params, port_numbers);
+
+    let replication = r.replication(spec.replication.as_ref());
+    let volumes = r.volumes(&spec.volumes);
+    let health = r.health(spec.health.as_ref(), &ports, replication.replicas.value);
+    let resources = spec.resources.as_ref().map(|res| r.resources(res));
+    let stop_grace = match spec
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.get_ref().stop_grace.as_ref())
+    {
+        Some(grace) => {
+            let seconds = r
+                .string(grace, "lifecycle.stop_grace")
+                .and_then(|text| r.parsed(grace, "lifecycle.stop_grace", parse_duration(&text)));
+            Located::new(seconds.unwrap_or(60), r.span(grace.span()))
+        }
+        None => Located::new(60, None),
+    };
+    let container = r.container(&spec.container);
+    let files = r.files(&spec.files, context);
+    let init = spec.init.as_ref().map(|init| r.init(init, container.shell));
+    let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
+    let allow = r.allow(&spec.allow, context.rules);
+    let backend_options = r.backend_tables(&spec.backends, context.backends);
+    let targets = spec
+        .targets
+        .as_ref()
+        .map(|t| r.targets(t, context.backends));
+
+    if r.diagnostics.is_empty() {
+        r.check_member_templates(
+            &container,
+            &files,
+            init.as_ref(),
+            &name,
+            replication.replicas.value,
+        );
+    }
+    if !r.diagnostics.is_empty() {
+        return Err(Refused {
+            diagnostics: r.diagnostics,
+            param_origins,
+        });
+    }
+    let warnings = std::mem::take(&mut r.warnings);
+    let service = Service {
+        name: Located::new(name, r.span(spec.name.span())),
+        description: spec.description,
+        container,
+        ports,
+        volumes,
+        files,
+        replication,
+        health,
+        resources,
+        stop_grace,
+        init,
+        tls,
+        allow,
+        targets,
+        templates: r.templates,
+        param_origins,
+        backend_options,
+    };
+    Ok((service, warnings))
+}
+
+/// Why a spec was refused, and where each parameter's value came from, so that an error about a
+/// value that came through a parameter can say so.
+#[derive(Debug)]
+pub struct Refused {
+    pub diagnostics: Vec<Diagnostic>,
+    pub param_origins: BTreeMap<String, crate::language::params::ParamOrigin>,
+}
+
+struct Resolver<'a> {
+    file: FileId,
+    source: &'a str,
+    diagnostics: Vec<Diagnostic>,
+    templates: Templates,
+    /// Warnings about the input, which do not refuse the spec.
+    warnings: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn span(&self, range: std::ops::Range<usize>) -> Option<Span> {
+        Some(Span::new(self.file, range))
+    }
+
+    fn error(
+        &mut self,
+        code: &'static errors::InputError,
+        range: std::ops::Range<usize>,
+        message: String,
+        label: &str,
+        help: String,
+    ) {
+        let diagnostic = Diagnostic::input(code, message)
+            .at(self.span(range), label)
+            .help(help);
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Points a template failure at the expression inside the string when the string has no
+    /// escapes (so template offsets equal source offsets), else at the whole string.
+    fn template_error(
+        &mut self,
+        range: std::ops::Range<usize>,
+        value: &str,
+        failure: TemplateFailure,
+    ) {
+        let mut span = range.clone();
+        let raw = self.source.get(range.clone()).unwrap_or("");
+        if let (Some((line, column)), true) = (failure.position, raw.len() == value.len() + 2) {
+            let line_start: usize = value
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
+            let at = (line_start + column.saturating_sub(1)).min(value.len());
+            let start = range.start + 1 + at;
+            let end = value[at..]
+                .find("}}")
+                .map(|i| start + i + 2)
+                .unwrap_or(range.end - 1);
+            span = start..end.max(start + 1);
+        } else if let Some(pos) = value.find("{{").filter(|_| raw.len() == value.len() + 2) {
+            span = range.start + 1 + pos..range.end - 1;
+        }
+        self.diagnostics
+            .push(failure.into_diagnostic(self.span(span)));
+    }
+
+    /// A structural string: rendered with params only.
+    fn string(&mut self, s: &SString, _key: &str) -> Option<String> {
+        match self.templates.try_structural(s.get_ref()) {
+            Ok(text) => Some(text),
+            Err(failure) => {
+                self.template_error(s.span(), s.get_ref(), failure);
+                None
+            }
+        }
+    }
+
+    fn parsed<T>(&mut self, s: &SString, key: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(message) => {
+                let help = if message.contains("duration") || message.contains("seconds") {
+                    format!("write `{key}` as a duration such as `30s`, `2m` or `1m30s`")
+                } else {
+                    format!(
+                        "write `{key}` as a Kubernetes quantity such as `10Gi`, `512Mi`, `2` or `500m`"
+                    )
+                };
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    s.span(),
+                    format!("invalid `{key}`: {message}"),
+                    "invalid value",
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer, written as a TOML integer or as a template that renders to one.
+    fn integer(&mut self, v: &SValue, key: &str, min: i64, max: i64) -> Option<i64> {
+        let (value, shown) = match v.get_ref() {
+            toml::Value::Integer(i) => (Some(*i), i.to_string()),
+            toml::Value::String(s) => {
+                let rendered = match self.templates.try_structural(s) {
+                    Ok(text) => text,
+                    Err(failure) => {
+                        self.template_error(v.span(), s, failure);
+                        return None;
+                    }
+                };
+                (rendered.trim().parse().ok(), rendered)
+            }
+            other => (None, other.to_string()),
+        };
+        match value {
+            Some(i) if (min..=max).contains(&i) => Some(i),
+            Some(i) => {
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    v.span(),
+                    format!("`{key}` is {i}, outside {min}..={max}"),
+                    "out of range",
+                    format!("set `{key}` between {min} and {max}"),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    v.span(),
+                    format!("`{key}` must be an integer, got `{shown}`"),
+                    "not an integer",
+                    format!("write `{key}` as an integer or a template rendering to one"),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &SValue, key: &str) -> Option<bool> {
+        let shown = match v.get_ref() {
+            toml::Value::Boolean(b) => return Some(*b),
+            toml::Value::String(s) => match self.templates.try_structural(s) {
+                Ok(text) => text,
+                Err(failure) => {
+                    self.template_error(v.span(), s, failure);
+                    return None;
+                }
+            },
+            other => other.to_string(),
+        };
+        match shown.trim() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    v.span(),
+                    format!("`{key}` must be true or false, got `{shown}`"),
+                    "not a boolean",
+                    format!("write `{key} = true` or `{key} = false`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, s: &SString, key: &str, options: &[(&str, T)]) -> Option<T> {
+        let text = self.string(s, key)?;
+        if let Some((_, value)) = options.iter().find(|(word, _)| *word == text) {
+            return Some(*value);
+        }
+        let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+        let help = match closest(&text, words.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("use one of {}", backticked(&words)),
+        };
+        self.error(
+            &errors::SPEC_INVALID_VALUE,
+            s.span(),
+            format!("`{key}` is `{text}`, not one of {}", backticked(&words)),
+            "unknown value",
+            help,
+        );
+        None
+    }
+
+    fn template(&self, s: &SString) -> Template {
+        Template {
+            source: s.get_ref().clone(),
+            span: self.span(s.span()),
+        }
+    }
+}

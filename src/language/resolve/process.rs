@@ -1,0 +1,173 @@
+//! Resolution of `[container]`, `[resources]` and `[init]`: what runs and with what.
+
+use super::*;
+
+impl Resolver<'_> {
+    pub(super) fn resources(&mut self, res: &toml::Spanned<spec::Resources>) -> Located<Resources> {
+        let r = res.get_ref();
+        let quantity = |me: &mut Self, s: &Option<SString>, key: &str| -> Option<(String, f64)> {
+            let s = s.as_ref()?;
+            let text = me.string(s, key)?;
+            let minimum = if key.contains("cpu") {
+                MIN_CPU
+            } else {
+                MIN_MEMORY
+            };
+            let value = me.parsed(
+                s,
+                key,
+                parse_quantity(&text).and_then(|v| at_least(v, minimum)),
+            )?;
+            Some((text, value))
+        };
+        let cpu = quantity(self, &r.cpu, "resources.cpu");
+        let memory = quantity(self, &r.memory, "resources.memory");
+        let cpu_limit = quantity(self, &r.cpu_limit, "resources.cpu_limit");
+        let memory_limit = quantity(self, &r.memory_limit, "resources.memory_limit");
+        for (request, limit, key, s) in [
+            (&cpu, &cpu_limit, "cpu", &r.cpu_limit),
+            (&memory, &memory_limit, "memory", &r.memory_limit),
+        ] {
+            if let (Some((_, req)), Some((_, lim)), Some(s)) = (request, limit, s)
+                && lim < req
+            {
+                self.error(&errors::SPEC_INVALID_VALUE, s.span(), format!("`resources.{key}_limit` is below `resources.{key}`"), "limit below request", format!("raise `{key}_limit` to at least `{key}`, or remove it so the limit equals the request"));
+            }
+        }
+        Located::new(
+            Resources {
+                cpu: cpu.map(|q| q.0),
+                memory: memory.map(|q| q.0),
+                cpu_limit: cpu_limit.map(|q| q.0),
+                memory_limit: memory_limit.map(|q| q.0),
+            },
+            self.span(res.span()),
+        )
+    }
+
+    pub(super) fn container(&mut self, container: &toml::Spanned<spec::Container>) -> Container {
+        let c = container.get_ref();
+        if c.image.get_ref().trim().is_empty() {
+            self.error(
+                &errors::SPEC_INVALID_VALUE,
+                c.image.span(),
+                "`container.image` is empty".to_string(),
+                "empty image",
+                "name the image, like `postgres:16`".to_string(),
+            );
+        }
+        let mut env = Vec::new();
+        for (name, value) in &c.env {
+            if !names::env_name(name.get_ref()) {
+                self.error(
+                    &errors::SPEC_INVALID_NAME,
+                    name.span(),
+                    format!("env name `{}` is not a name every orchestrator accepts", name.get_ref()),
+                    "invalid name",
+                    "use letters, digits, `_`, `.` and `-`, not starting with a digit or `-` (Kubernetes' rule for env names, without names that read as options)".to_string(),
+                );
+            }
+            let value_span = self.span(value.span());
+            if matches!(value.get_ref(), spec::EnvValue::Secret(_))
+                && !names::shell_variable(name.get_ref())
+            {
+                self.error(
+                    &errors::SPEC_INVALID_NAME,
+                    name.span(),
+                    format!("secret env name `{}` is not a shell variable name", name.get_ref()),
+                    "not a variable name",
+                    "name a secret variable with letters, digits and `_`, not starting with a digit: run.sh and compose read its value from the caller's environment under that name".to_string(),
+                );
+            }
+            let value = match value.get_ref() {
+                spec::EnvValue::Literal(text) => EnvValue::Literal(Template {
+                    source: text.clone(),
+                    span: value_span.clone(),
+                }),
+                spec::EnvValue::Secret(s) => {
+                    for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
+                        if let Err(why) = names::secret_part(v) {
+                            self.error(
+                                &errors::SPEC_INVALID_VALUE,
+                                value.span(),
+                                format!("secret reference `{what}` `{v}` {why}"),
+                                "invalid secret reference",
+                                names::SECRET_PART_HELP.to_string(),
+                            );
+                        }
+                    }
+                    EnvValue::Secret {
+                        secret: s.secret.clone(),
+                        key: s.key.clone(),
+                    }
+                }
+            };
+            env.push(EnvVar {
+                name: name.get_ref().clone(),
+                value,
+                span: value_span,
+            });
+        }
+        let user = c
+            .user
+            .as_ref()
+            .and_then(|u| self.integer(u, "container.user", 0, i64::from(u32::MAX)))
+            .map(|u| u as u32);
+        let shell = c
+            .shell
+            .as_ref()
+            .and_then(|s| self.boolean(s, "container.shell"));
+        Container {
+            image: self.template(&c.image),
+            command: c.command.iter().map(|s| self.template(s)).collect(),
+            args: c.args.iter().map(|s| self.template(s)).collect(),
+            env,
+            user,
+            shell,
+            span: self.span(container.span()),
+        }
+    }
+
+    pub(super) fn init(&mut self, init: &toml::Spanned<spec::Init>, shell: Option<bool>) -> Init {
+        let i = init.get_ref();
+        if i.command.is_empty() {
+            self.error(
+                &errors::SPEC_INVALID_VALUE,
+                init.span(),
+                "`init.command` is empty".to_string(),
+                "empty command",
+                "give the bootstrap command as a list of arguments".to_string(),
+            );
+        }
+        let done_output = i.done_output.as_ref().map(|d| d.get_ref().clone());
+        if let Some(done) = &i.done_output
+            && i.image.is_none()
+            && shell == Some(false)
+        {
+            self.error(
+                &errors::SPEC_INVALID_VALUE,
+                done.span(),
+                "`init.done_output` runs the init command under `/bin/sh`, and `container.shell = false` says the image has none".to_string(),
+                "needs a shell",
+                "give `[init] image` an image with `/bin/sh`, or remove `done_output`".to_string(),
+            );
+        }
+        if let Some(done) = &i.done_output
+            && done.get_ref().trim().is_empty()
+        {
+            self.error(
+                &errors::SPEC_INVALID_VALUE,
+                done.span(),
+                "`init.done_output` is empty".to_string(),
+                "matches any output",
+                "give text that only the already-initialized case prints, such as `cluster has already been initialized`".to_string(),
+            );
+        }
+        Init {
+            command: i.command.iter().map(|s| self.template(s)).collect(),
+            image: i.image.as_ref().map(|s| self.template(s)),
+            done_output,
+            span: self.span(init.span()),
+        }
+    }
+}

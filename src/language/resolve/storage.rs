@@ -1,0 +1,92 @@
+//! Resolution of `[[volumes]]`.
+
+use super::*;
+
+impl Resolver<'_> {
+    pub(super) fn volumes(&mut self, volumes: &[toml::Spanned<spec::Volume>]) -> Vec<Volume> {
+        let mut names = BTreeSet::new();
+        let mut paths = BTreeSet::new();
+        let mut out = Vec::new();
+        for spanned in volumes {
+            let v = spanned.get_ref();
+            let name = self.string(&v.name, "volumes.name").unwrap_or_default();
+            if let Err(why) = dns_label(&name, 63) {
+                self.error(
+                    &errors::SPEC_INVALID_NAME,
+                    v.name.span(),
+                    format!("volume name `{name}` {why}"),
+                    "invalid volume name",
+                    "use lowercase letters, digits and `-`".to_string(),
+                );
+            }
+            if !names.insert(name.clone()) {
+                self.error(
+                    &errors::SPEC_DUPLICATE,
+                    v.name.span(),
+                    format!("volume `{name}` is declared twice"),
+                    "duplicate",
+                    "give each volume its own name".to_string(),
+                );
+            }
+            let path = self.string(&v.path, "volumes.path").unwrap_or_default();
+            if let Err(why) = absolute_path(&path) {
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    v.path.span(),
+                    format!("volume path `{path}` {why}"),
+                    "invalid path",
+                    "write an absolute path such as `/var/lib/data`".to_string(),
+                );
+            }
+            if !paths.insert(path.clone()) {
+                self.error(
+                    &errors::SPEC_DUPLICATE,
+                    v.path.span(),
+                    format!("two volumes mount at `{path}`"),
+                    "duplicate",
+                    "give each volume its own path".to_string(),
+                );
+            }
+            let persistent = v
+                .persistent
+                .as_ref()
+                .and_then(|p| self.boolean(p, "volumes.persistent"))
+                .unwrap_or(true);
+            let size = match &v.size {
+                Some(s) => self.string(s, "volumes.size").and_then(|text| {
+                    let bytes = self.parsed(
+                        s,
+                        "volumes.size",
+                        parse_quantity(&text).and_then(|v| at_least(v, MIN_VOLUME)),
+                    )?;
+                    Some((text, bytes as u128))
+                }),
+                None if persistent => {
+                    self.error(
+                        &errors::SPEC_MISSING_KEY,
+                        spanned.span(),
+                        format!("persistent volume `{name}` has no `size`"),
+                        "needs `size`",
+                        "add `size = \"10Gi\"` (a Kubernetes quantity)".to_string(),
+                    );
+                    None
+                }
+                None => None,
+            };
+            let class = v
+                .class
+                .as_ref()
+                .and_then(|c| self.string(c, "volumes.class"))
+                .filter(|c| !c.is_empty());
+            out.push(Volume {
+                name,
+                path,
+                size,
+                class,
+                persistent,
+                span: self.span(spanned.span()),
+            });
+        }
+        out
+    }
+}
