@@ -3,8 +3,9 @@
 //! The pipeline, one folder a stage: [`language`] parses the spec (spans kept) and resolves its
 //! parameters and templates into one backend-neutral [`model::Service`]; [`engine`] checks the
 //! spec's rules and hands the service to each backend, which checks its own and lowers the model
-//! to files in memory; [`output`] writes them, diffs them and reports. [`cli`] is the command line
-//! over all three. Backends never touch the filesystem.
+//! to files in memory; [`output`] writes them, diffs them and reports. [`import`] reads a Compose
+//! file back into specs, compiling them through [`engine`] to prove them. [`cli`] is the command
+//! line over all of them. Backends never touch the filesystem.
 
 pub mod cli;
 pub mod engine;
