@@ -6,12 +6,12 @@ mod concerns;
 mod rules;
 
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
-use crate::engine::backends::docker::engine::shell_quote;
 use crate::engine::diagnostic::Diagnostic;
 use crate::engine::errors;
 use crate::language::quantity::parse_quantity;
 use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
+use crate::model::shell::shell_quote;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -591,7 +591,7 @@ fn setup(
     header: &str,
     init: Option<String>,
 ) -> Result<String, Vec<Diagnostic>> {
-    let engine = SCRIPTS.engine();
+    let registry = SCRIPTS.registry();
     let mut names: Vec<&String> = settings.volume_services.values().collect();
     names.dedup();
     let services = names
@@ -634,7 +634,7 @@ fn setup(
         init_name: shell_quote(&init_name),
     };
     let render = |name: &str| {
-        engine.render(name, &context).map_err(|e| {
+        registry.render(name, &context).map_err(|e| {
             vec![Diagnostic::input(
                 &errors::OUTPUT_TEMPLATE,
                 format!("cannot render setup.sh: {e}"),

@@ -5,7 +5,7 @@ use crate::model::{Service, Spread, Start};
 
 pub fn concerns(
     service: &Service,
-    _: &crate::engine::backends::docker::engine::Publish,
+    _: &crate::engine::backends::shared::single_host::Publish,
 ) -> Vec<Realization> {
     let mut t = Table::new(service);
     t.emulated(

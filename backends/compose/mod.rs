@@ -5,8 +5,8 @@ mod concerns;
 mod rules;
 
 use crate::engine::backend::{Lowered, OutputFile, header_comment};
-use crate::engine::backends::docker::engine::{self, Publish};
 use crate::engine::backends::docker::read_publish;
+use crate::engine::backends::shared::single_host::{self, Publish};
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
@@ -27,7 +27,7 @@ fn lowered(
     let contents = format!(
         "{}{}",
         header_comment(service, diagnostics),
-        engine::compose_yaml_text(&file)?
+        single_host::compose_yaml_text(&file)?
     );
     // Compose reads `.env` beside the file: the project is the service, not `compose`
     // (the directory's name), so two services' files never share a project.
@@ -40,7 +40,7 @@ fn lowered(
     files.push(OutputFile::new(".env", env));
     Ok(Lowered {
         files,
-        tls_names: engine::tls_names(service),
+        tls_names: single_host::tls_names(service),
     })
 }
 
@@ -137,10 +137,10 @@ fn lower(
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
     let mut outputs = Vec::new();
-    let network = engine::network_name(service, "compose");
-    let members = engine::members(service);
-    let ports = engine::published_ports(service, publish, options_span)?;
-    let limits = engine::limits(service);
+    let network = single_host::network_name(service, "compose");
+    let members = single_host::members(service);
+    let ports = single_host::published_ports(service, publish, options_span)?;
+    let limits = single_host::limits(service);
     let mut services = BTreeMap::new();
     let mut volumes = BTreeMap::new();
     for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
@@ -153,7 +153,7 @@ fn lower(
             restart: "unless-stopped".into(),
             security_opt: vec!["no-new-privileges:true".into()],
             networks: vec![network.clone()],
-            stop_grace_period: Some(engine::seconds(service.stop_grace.value)),
+            stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
             cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
             mem_limit: limits.memory.clone(),
             mem_reservation: limits.memory_reservation.clone(),
@@ -185,7 +185,7 @@ fn lower(
             .map(|p| {
                 format!(
                     "{}:{}:{}/{}",
-                    engine::publish_host(&publish.address),
+                    single_host::publish_host(&publish.address),
                     p.host_port,
                     p.port,
                     p.protocol
@@ -196,11 +196,11 @@ fn lower(
         entry.volumes.extend(tls_volume(service, &mut volumes));
         if let Some(live) = &service.health.liveness {
             entry.healthcheck = Some(Healthcheck {
-                test: engine::compose_health_test(service, live),
-                interval: engine::seconds(live.interval),
-                timeout: engine::seconds(live.timeout),
+                test: single_host::compose_health_test(service, live),
+                interval: single_host::seconds(live.interval),
+                timeout: single_host::seconds(live.timeout),
                 retries: live.failures.unwrap_or(3),
-                start_period: live.initial_delay.map(engine::seconds),
+                start_period: live.initial_delay.map(single_host::seconds),
             });
         }
         if service.replication.start.value == Start::Ordered && i > 0 {
@@ -255,8 +255,8 @@ fn member_files(
     entry: &mut ComposeService,
     outputs: &mut Vec<OutputFile>,
 ) -> Result<(), Vec<Diagnostic>> {
-    let files = crate::engine::backends::docker::files::member_files(service, member, members)?;
-    let line = engine::compose_command(service, identity, &files.placements)?;
+    let files = crate::engine::backends::shared::files::member_files(service, member, members)?;
+    let line = single_host::compose_command(service, identity, &files.placements)?;
     (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
     for (source, target) in &files.binds {
         entry.volumes.push(ServiceVolume {
@@ -270,7 +270,7 @@ fn member_files(
         // A changed file changes the service's configuration: `up` recreates the member.
         entry.labels.insert(
             "berth.files".to_string(),
-            crate::engine::backends::docker::files::fingerprint(&files),
+            crate::engine::backends::shared::files::fingerprint(&files),
         );
     }
     outputs.extend(files.outputs);
@@ -287,7 +287,7 @@ fn member_volumes(
     for volume in &service.volumes {
         let source = volume
             .persistent
-            .then(|| engine::volume_name(member, &volume.name));
+            .then(|| single_host::volume_name(member, &volume.name));
         if let Some(source) = &source {
             volumes.insert(
                 source.clone(),
@@ -332,7 +332,7 @@ fn init_service(
     network: &str,
 ) -> Result<ComposeService, Vec<Diagnostic>> {
     let name = service.name();
-    let (image, line) = engine::compose_init(service, init, members)?;
+    let (image, line) = single_host::compose_init(service, init, members)?;
     Ok(ComposeService {
         image,
         entrypoint: line.entrypoint,

@@ -2,17 +2,17 @@
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
 mod concerns;
-pub mod engine;
-pub mod files;
 mod rules;
 
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
+use crate::engine::backends::shared::{files, single_host};
 use crate::engine::diagnostic::Diagnostic;
 use crate::engine::errors;
 use crate::language::template::ScriptTemplates;
+use crate::model::shell::shell_quote;
 use crate::model::{EnvValue, Identity, Service, Start};
-use engine::{HealthCommand, Publish, health_command, shell_quote};
 use serde::{Deserialize, Serialize};
+use single_host::{HealthCommand, Publish, health_command};
 
 pub struct Docker;
 
@@ -82,7 +82,7 @@ fn lowered(
     ));
     Ok(Lowered {
         files,
-        tls_names: engine::tls_names(service),
+        tls_names: single_host::tls_names(service),
     })
 }
 
@@ -164,10 +164,10 @@ fn script(
     options_span: Option<crate::language::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
-    let members = engine::members(service);
+    let members = single_host::members(service);
     let mut outputs = Vec::new();
-    let ports = engine::published_ports(service, publish, options_span)?;
-    let limits = engine::limits(service);
+    let ports = single_host::published_ports(service, publish, options_span)?;
+    let limits = single_host::limits(service);
     let name = service.name();
     let mut runs = Vec::new();
     for (member, published) in members.iter().zip(&ports) {
@@ -202,7 +202,7 @@ fn script(
                 "--publish",
                 &format!(
                     "{}:{}:{}/{}",
-                    engine::publish_host(&publish.address),
+                    single_host::publish_host(&publish.address),
                     p.host_port,
                     p.port,
                     p.protocol
@@ -242,7 +242,7 @@ fn script(
     let context = Script {
         header: header.to_string(),
         service: shell_quote(name),
-        network: shell_quote(&engine::network_name(service, "docker")),
+        network: shell_quote(&single_host::network_name(service, "docker")),
         secret_checks,
         files: !service.files.is_empty(),
         tls_volumes: service
@@ -262,7 +262,7 @@ fn script(
         init,
     };
     let render = |name: &str| {
-        SCRIPTS.engine().render(name, &context).map_err(|e| {
+        SCRIPTS.registry().render(name, &context).map_err(|e| {
             vec![Diagnostic::input(
                 &errors::OUTPUT_TEMPLATE,
                 format!("cannot render run.sh: {e}"),
@@ -292,7 +292,7 @@ fn volume_flags(
     let mut volumes = Vec::new();
     for volume in &service.volumes {
         if volume.persistent {
-            let volume_name = engine::volume_name(member, &volume.name);
+            let volume_name = single_host::volume_name(member, &volume.name);
             args.flag("--volume", &format!("{volume_name}:{}", volume.path));
             volumes.push(shell_quote(&volume_name));
         } else {
@@ -321,11 +321,11 @@ fn health_flags(service: &Service, args: &mut Arguments) {
             HealthCommand::Shell(line) => line,
         };
         args.flag("--health-cmd", &command);
-        args.flag("--health-interval", &engine::seconds(live.interval));
-        args.flag("--health-timeout", &engine::seconds(live.timeout));
+        args.flag("--health-interval", &single_host::seconds(live.interval));
+        args.flag("--health-timeout", &single_host::seconds(live.timeout));
         args.flag("--health-retries", &live.failures.unwrap_or(3).to_string());
         if let Some(delay) = live.initial_delay {
-            args.flag("--health-start-period", &engine::seconds(delay));
+            args.flag("--health-start-period", &single_host::seconds(delay));
         }
     }
 }
@@ -409,7 +409,7 @@ struct DownScript {
 /// `down.sh`: run.sh's counterpart, which removes the containers and the network, never a volume.
 fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic>> {
     // Container names are DNS labels, so splitting at spaces gives them back.
-    let mut containers: Vec<String> = engine::members(service)
+    let mut containers: Vec<String> = single_host::members(service)
         .into_iter()
         .map(|m| m.name)
         .collect();
@@ -419,10 +419,10 @@ fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic
     let context = DownScript {
         header: header.to_string(),
         service: shell_quote(service.name()),
-        network: shell_quote(&engine::network_name(service, "docker")),
+        network: shell_quote(&single_host::network_name(service, "docker")),
         containers: shell_quote(&containers.join(" ")),
     };
-    SCRIPTS.engine().render("down.sh", &context).map_err(|e| {
+    SCRIPTS.registry().render("down.sh", &context).map_err(|e| {
         vec![Diagnostic::input(
             &errors::OUTPUT_TEMPLATE,
             format!("cannot render down.sh: {e}"),

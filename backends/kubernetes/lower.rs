@@ -342,7 +342,7 @@ fn files_annotation(pod_files: &super::files::PodFiles) -> Option<BTreeMap<Strin
             .collect();
         BTreeMap::from([(
             "berth.dev/files".to_string(),
-            crate::engine::backends::docker::files::hash(&data),
+            crate::engine::backends::shared::files::hash(&data),
         )])
     })
 }

@@ -7,7 +7,7 @@ use crate::model::{Service, Spread, Start};
 crate::engine::backend::rules_of!("kubernetes");
 
 pub fn check(service: &Service, _: &super::Settings) -> Vec<Diagnostic> {
-    let mut found: Vec<Diagnostic> = crate::engine::backends::docker::files::owner_not_applied(
+    let mut found: Vec<Diagnostic> = crate::engine::backends::shared::files::owner_not_applied(
         service,
         &FILE_OWNER_NOT_APPLIED,
         "a projected ConfigMap or Secret file (root, with the pod's `fsGroup`)",

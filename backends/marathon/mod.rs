@@ -267,7 +267,7 @@ fn member_app(
     let placements = crate::model::start::written(
         service,
         &identity,
-        crate::engine::backends::docker::engine::shell_quote,
+        crate::model::shell::shell_quote,
         |index, secret, key| {
             let reference = format!("file-{index}");
             secrets.insert(
@@ -475,7 +475,7 @@ fn health_checks(service: &Service, settings: &Settings) -> Vec<HealthCheck> {
                 CheckAction::Exec { argv } => {
                     let line = argv
                         .iter()
-                        .map(|a| crate::engine::backends::docker::engine::shell_quote(a))
+                        .map(|a| crate::model::shell::shell_quote(a))
                         .collect::<Vec<_>>()
                         .join(" ");
                     ("COMMAND", None, None, Some(Command { value: line }))

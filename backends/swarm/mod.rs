@@ -6,11 +6,12 @@ mod concerns;
 mod rules;
 
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
-use crate::engine::backends::docker::engine::{self, Publish, shell_quote};
+use crate::engine::backends::shared::single_host::{self, Publish};
 use crate::engine::diagnostic::Diagnostic;
 use crate::engine::errors;
 use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
+use crate::model::shell::shell_quote;
 use crate::model::{EnvValue, Identity, Member, Service, Spread};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -166,7 +167,7 @@ fn lowered(
     let options_span = service.backend_options.get(rules::BACKEND).cloned();
     let (stack, outputs) = lower(service, settings, options_span)?;
     let yaml =
-        |stack: &Stack| engine::compose_yaml_text(stack).map(|text| format!("{header}{text}"));
+        |stack: &Stack| single_host::compose_yaml_text(stack).map(|text| format!("{header}{text}"));
     let mut files = vec![
         OutputFile::new("stack.yaml", yaml(&stack)?),
         OutputFile::script(
@@ -175,7 +176,7 @@ fn lowered(
         ),
         OutputFile::script("deploy.sh", deploy_script(service, settings, &header)?),
     ];
-    for member in engine::members(service) {
+    for member in single_host::members(service) {
         files.push(OutputFile::new(
             format!("members/{}.yaml", member.name),
             yaml(&member_stack(&stack, &member.name))?,
@@ -385,7 +386,7 @@ fn files_of_member(
             Some(text) => {
                 let key = file.key(index);
                 let path = format!("files/{}/{key}", member.name);
-                let hash = crate::engine::backends::docker::files::hash(&text);
+                let hash = crate::engine::backends::shared::files::hash(&text);
                 let logical = format!("{}-{key}", member.name);
                 configs.insert(
                     logical.clone(),
@@ -428,14 +429,14 @@ fn lower(
     options_span: Option<Span>,
 ) -> Result<(Stack, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
-    let network = engine::network_name(service, "swarm");
-    let members = engine::members(service);
+    let network = single_host::network_name(service, "swarm");
+    let members = single_host::members(service);
     let publish = Publish {
         enabled: settings.publish,
         address: String::new(),
         stride: settings.port_stride,
     };
-    let ports = engine::published_ports(service, &publish, options_span)?;
+    let ports = single_host::published_ports(service, &publish, options_span)?;
     let mut services = BTreeMap::new();
     let mut volumes = BTreeMap::new();
     let mut secrets = BTreeMap::new();
@@ -450,7 +451,7 @@ fn lower(
             hostname: Some(member.name.clone()),
             user: service.container.user.map(|u| u.to_string()),
             networks: vec![network.clone()],
-            stop_grace_period: Some(engine::seconds(service.stop_grace.value)),
+            stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
             labels: BTreeMap::from([
                 ("berth.service".to_string(), name.to_string()),
                 ("berth.member".to_string(), member.ordinal.clone()),
@@ -458,7 +459,7 @@ fn lower(
             deploy: member_deploy(service, settings, member),
             ..Default::default()
         };
-        let line = engine::compose_command(service, &identity, &[])?;
+        let line = single_host::compose_command(service, &identity, &[])?;
         (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
         files_of_member(
             service,
@@ -557,7 +558,7 @@ fn tls_secrets(
 /// restarted on any exit.
 fn member_deploy(service: &Service, settings: &Settings, member: &Member) -> Deploy {
     let name = service.name();
-    let limits = engine::limits(service);
+    let limits = single_host::limits(service);
     let requests = service.resources.as_ref().map(|r| &r.value);
     let update = || UpdateConfig {
         parallelism: 1,
@@ -591,8 +592,8 @@ fn member_deploy(service: &Service, settings: &Settings, member: &Member) -> Dep
                 memory: limits.memory.clone(),
             }),
             reservations: requests.map(|r| ResourceSet {
-                cpus: r.cpu.as_deref().map(engine::cpus),
-                memory: r.memory.as_deref().map(engine::bytes),
+                cpus: r.cpu.as_deref().map(single_host::cpus),
+                memory: r.memory.as_deref().map(single_host::bytes),
             }),
         }),
         labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
@@ -677,7 +678,7 @@ fn init_service(
     tls_secrets: &[SecretUse],
 ) -> Result<StackService, Vec<Diagnostic>> {
     let name = service.name();
-    let (image, line) = engine::compose_init(service, init, members)?;
+    let (image, line) = single_host::compose_init(service, init, members)?;
     Ok(StackService {
         image,
         entrypoint: line.entrypoint,
@@ -767,11 +768,11 @@ fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
         };
     }
     Healthcheck {
-        test: engine::compose_health_test(service, live),
-        interval: Some(engine::seconds(live.interval)),
-        timeout: Some(engine::seconds(live.timeout)),
+        test: single_host::compose_health_test(service, live),
+        interval: Some(single_host::seconds(live.interval)),
+        timeout: Some(single_host::seconds(live.timeout)),
         retries: Some(live.failures.unwrap_or(3)),
-        start_period: Some(engine::seconds(start_period(service, live))),
+        start_period: Some(single_host::seconds(start_period(service, live))),
         ..Default::default()
     }
 }
@@ -837,7 +838,7 @@ fn deploy_script(
         header: header.to_string(),
         service: shell_quote(service.name()),
         members: shell_quote(
-            &engine::members(service)
+            &single_host::members(service)
                 .iter()
                 .map(|m| m.name.clone())
                 .collect::<Vec<_>>()
@@ -846,7 +847,7 @@ fn deploy_script(
         settle: settings.update_delay,
     };
     let head = SCRIPTS
-        .engine()
+        .registry()
         .render("deploy.sh", &context)
         .map_err(|e| {
             vec![Diagnostic::input(
@@ -862,11 +863,11 @@ fn prepare_nodes(
     settings: &Settings,
     header: &str,
 ) -> Result<String, Vec<Diagnostic>> {
-    let engine = SCRIPTS.engine();
+    let registry = SCRIPTS.registry();
     let context = PrepareNodes {
         header: header.to_string(),
-        service: service.name().to_string(),
-        label_prefix: label_prefix(service),
+        service: shell_quote(service.name()),
+        label_prefix: shell_quote(&label_prefix(service)),
         members: service.replicas(),
         spread_required: u8::from(service.replication.spread.value == Spread::Required),
         default_nodes: settings
@@ -877,7 +878,7 @@ fn prepare_nodes(
             .join(" "),
     };
     // The logic has no data of its own (it reads the variables the head sets): plain text.
-    let head = engine.render("prepare-nodes.sh", &context).map_err(|e| {
+    let head = registry.render("prepare-nodes.sh", &context).map_err(|e| {
         vec![Diagnostic::input(
             &errors::OUTPUT_TEMPLATE,
             format!("cannot render prepare-nodes.sh: {e}"),
@@ -890,7 +891,7 @@ fn prepare_nodes(
 /// it), `tasks.<service>`, `localhost`, and the spec's extras.
 fn tls_names(service: &Service) -> Vec<String> {
     let mut names = Vec::new();
-    for member in engine::members(service) {
+    for member in single_host::members(service) {
         names.push(format!("tasks.{}", member.name));
         names.push(member.name);
     }

@@ -3,7 +3,7 @@
 //! volume, DNS that hides unhealthy tasks, and the routing mesh.
 
 use super::Settings;
-use crate::engine::backends::docker::engine::health_command;
+use crate::engine::backends::shared::single_host::health_command;
 use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Service, Spread};
 

@@ -311,7 +311,7 @@ impl<L: Lowering> Backend for L {
 macro_rules! lowering {
     ($backend:ident, $settings:ty, $read:expr, scripts: $scripts:ident) => {
         $crate::engine::backend::lowering!($backend, $settings, $read; fn warm_up(&self) {
-            $scripts.engine();
+            $scripts.registry();
         });
     };
     ($backend:ident, $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {

@@ -1,4 +1,5 @@
-//! The registry of backends. Adding a backend is one `#[path]` module and one line in [`all`].
+//! The registry of backends. Adding a backend is one `#[path]` module and one line in [`all`];
+//! `shared` is what several of them use.
 
 #[path = "../../backends/cloudfoundry/mod.rs"]
 pub mod cloudfoundry;
@@ -10,6 +11,9 @@ pub mod docker;
 pub mod kubernetes;
 #[path = "../../backends/marathon/mod.rs"]
 pub mod marathon;
+/// What several backends share; not a backend.
+#[path = "../../backends/shared/mod.rs"]
+pub mod shared;
 #[path = "../../backends/swarm/mod.rs"]
 pub mod swarm;
 

@@ -34,7 +34,7 @@ impl ScriptTemplates {
         }
     }
 
-    pub fn engine(&self) -> &Handlebars<'static> {
+    pub fn registry(&self) -> &Handlebars<'static> {
         self.engine.get_or_init(|| {
             let mut engine = Handlebars::new();
             engine.set_strict_mode(true);

@@ -9,6 +9,7 @@
 //! script borrows the single-engine backends' shell quoting.
 
 pub mod concern;
+pub mod shell;
 pub mod start;
 
 use crate::language::source::Span;

@@ -4,8 +4,8 @@
 //! all (Marathon, Cloud Foundry). The script runs under the image's `/bin/sh`, then `exec`s the
 //! process the spec names, so the image's own entrypoint still runs.
 
-use crate::engine::backends::docker::engine::shell_quote;
 use crate::engine::errors;
+use crate::model::shell::shell_quote;
 
 /// Where a file's bytes come from when the script runs.
 pub enum Source {

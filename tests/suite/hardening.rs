@@ -202,7 +202,7 @@ proptest! {
         let manifest = yaml("cloudfoundry", "manifest.yml");
         prop_assert_eq!(manifest["applications"][0]["env"]["V"].as_str().unwrap(), strings.join("|"));
         // The shell quoting of run.sh, setup.sh and prepare-nodes.sh: sh hands back every byte.
-        let quoted: Vec<String> = strings.iter().map(|s| berth::engine::backends::docker::engine::shell_quote(s)).collect();
+        let quoted: Vec<String> = strings.iter().map(|s| berth::model::shell::shell_quote(s)).collect();
         let output = Command::new("/bin/sh").arg("-c").arg(format!("printf '%s\\0' {}", quoted.join(" "))).output().unwrap();
         let back: Vec<String> = output.stdout.split(|b| *b == 0).map(|s| String::from_utf8(s.to_vec()).unwrap()).collect();
         prop_assert_eq!(&back[..back.len() - 1], &strings[..]);

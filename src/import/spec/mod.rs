@@ -13,7 +13,7 @@ mod storage;
 use super::cluster::{self, Cluster};
 use super::known;
 use super::write::{Document, Item};
-use crate::engine::backends::docker::engine as docker;
+use crate::engine::backends::shared::single_host as docker;
 use crate::engine::diagnostic::Diagnostic;
 use crate::import::compose::{ComposeFile, Healthcheck, MountKind, Service, Text};
 use crate::import::interpolate::{Interpolated, Part};

@@ -1,11 +1,12 @@
-//! What the backends that target a Docker engine share (`docker`, `compose`, and later `swarm`):
-//! member naming, unit conversion, health commands, published ports, TLS names, and the
-//! single-host safety rules. Each backend keeps its own rule ids and documents.
+//! What the backends that target Docker engines share (`docker`, `compose`, `swarm`): member
+//! naming, unit conversion, health commands, published ports, TLS names, the compose format's
+//! text, and the single-host safety rules. Each backend keeps its own rule ids and documents.
 
 use crate::engine::backend::Rule;
 use crate::engine::diagnostic::Diagnostic;
 use crate::engine::errors;
 use crate::language::quantity::parse_quantity;
+use crate::model::shell::shell_quote;
 use crate::model::{Check, CheckAction, Member, Service, Spread};
 
 /// Member `i` on one engine: the container (or compose service) `<name>-<i>`, reachable on the
@@ -204,18 +205,6 @@ pub fn compose_command(
     })
 }
 
-/// Quotes a string for a POSIX shell: every byte reaches the program unchanged.
-pub fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
-    {
-        return text.to_string();
-    }
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
 /// Where public ports are published on the host.
 pub struct Publish {
     pub enabled: bool,
@@ -298,8 +287,8 @@ pub fn tls_names(service: &Service) -> Vec<String> {
 macro_rules! single_host_rules {
     ($backend:literal) => {
         $crate::engine::backend::rules_of!($backend);
-        static SINGLE_HOST: $crate::engine::backends::docker::engine::SingleHostRules =
-            $crate::engine::backends::docker::engine::SingleHostRules {
+        static SINGLE_HOST: $crate::engine::backends::shared::single_host::SingleHostRules =
+            $crate::engine::backends::shared::single_host::SingleHostRules {
                 no_persistent_volume: &NO_PERSISTENT_VOLUME,
                 replicas_share_host: &REPLICAS_SHARE_HOST,
                 quorum_on_one_host: &QUORUM_ON_ONE_HOST,
