@@ -50,7 +50,7 @@ fn declarations(backend: &str, folder: &Path) -> Result<String, String> {
             code,
             "pub static {ident}: crate::engine::backend::Rule = crate::engine::backend::Rule {{ \
              id: \"{backend}/{name}\", \
-             severity: crate::engine::diagnostic::Severity::{severity}, \
+             severity: crate::diagnostic::Severity::{severity}, \
              summary: {summary:?}, \
              doc: include_str!({:?}) }};",
             doc.display()

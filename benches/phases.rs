@@ -2,8 +2,8 @@
 //! lowering is skipped), rules and lowering (every backend), and the write; for one spec and
 //! for 100 distinct specs. `cargo bench --bench phases`; results in docs/performance.md.
 
+use berth::diagnostic::source::Sources;
 use berth::engine::compile::{Request, compile_many, compile_text};
-use berth::language::source::Sources;
 use std::path::PathBuf;
 
 // The allocator of the `berth` binary, so the phases cost what they cost there.
@@ -52,14 +52,14 @@ fn parse_and_resolve() {
     let file = sources.add("cockroachdb.toml", text.clone());
     let spec = berth::language::spec::parse(&text, file).unwrap().spec;
     let rules: Vec<&str> = berth::engine::backends::rules().map(|r| r.id).collect();
-    let context = berth::language::resolve::Context {
+    let context = berth::resolve::Context {
         backends: &berth::engine::backends::names(),
         rules: &rules,
         spec_dir: std::path::Path::new("."),
         allow_read: &[],
     };
     divan::black_box(
-        berth::language::resolve::resolve(spec, file, &text, &[], &context)
+        berth::resolve::resolve(spec, file, &text, &[], &context)
             .unwrap()
             .0,
     );

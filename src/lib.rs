@@ -8,8 +8,10 @@
 //! line over all of them. Backends never touch the filesystem.
 
 pub mod cli;
+pub mod diagnostic;
 pub mod engine;
 pub mod import;
 pub mod language;
 pub mod model;
 pub mod output;
+pub mod resolve;

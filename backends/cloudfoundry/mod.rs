@@ -4,12 +4,13 @@
 
 mod concerns;
 mod rules;
+mod upgrade;
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Span;
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
 use crate::language::quantity::parse_quantity;
-use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
 use crate::model::shell::shell_quote;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service};

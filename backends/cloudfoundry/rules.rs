@@ -2,7 +2,7 @@
 //! so data lives in a volume service: one shared directory for every instance.
 
 use super::Settings;
-use crate::engine::diagnostic::Diagnostic;
+use crate::diagnostic::Diagnostic;
 use crate::model::{CheckAction, Service};
 
 crate::engine::backend::rules_of!("cloudfoundry");

@@ -3,11 +3,12 @@
 
 mod concerns;
 mod rules;
+mod upgrade;
 
+use crate::diagnostic::Diagnostic;
 use crate::engine::backend::{Lowered, OutputFile, header_comment};
 use crate::engine::backends::docker::read_publish;
 use crate::engine::backends::shared::single_host::{self, Publish};
-use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -133,7 +134,7 @@ struct NetworkDecl {
 fn lower(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::language::source::Span>,
+    options_span: Option<crate::diagnostic::source::Span>,
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
     let mut outputs = Vec::new();

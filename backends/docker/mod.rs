@@ -3,11 +3,12 @@
 
 mod concerns;
 mod rules;
+mod upgrade;
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
 use crate::engine::backends::shared::{files, single_host};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
 use crate::language::template::ScriptTemplates;
 use crate::model::shell::shell_quote;
 use crate::model::{EnvValue, Identity, Service, Start};
@@ -42,7 +43,7 @@ impl PublishOptions {
     fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
         let address = match &self.publish_address {
             Some(a) => {
-                let span = Some(crate::language::source::Span::new(input.file, a.span()));
+                let span = Some(crate::diagnostic::source::Span::new(input.file, a.span()));
                 let text = input.service.render_option(a.get_ref(), span.clone())?;
                 if text.parse::<std::net::IpAddr>().is_err() {
                     return Err(Diagnostic::input(
@@ -161,7 +162,7 @@ impl Arguments {
 fn script(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::language::source::Span>,
+    options_span: Option<crate::diagnostic::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
     let members = single_host::members(service);

@@ -1,8 +1,8 @@
 //! The docker backend's safety rules: what one engine cannot give, said plainly. The checks are
 //! shared with the other single-engine backends ([`crate::engine::backends::shared::single_host::check_single_host`]).
 
+use crate::diagnostic::Diagnostic;
 use crate::engine::backends::shared::single_host::check_single_host;
-use crate::engine::diagnostic::Diagnostic;
 use crate::model::Service;
 
 crate::engine::backends::shared::single_host::single_host_rules!("docker");

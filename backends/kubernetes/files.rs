@@ -5,8 +5,8 @@
 //! Projected files belong to root (and the pod's `fsGroup`): a file with an `owner` is mounted
 //! aside and copied into place by a start script.
 
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use crate::model::start::{Placement, Source};
 use crate::model::{FileBody, Identity, Member, Service};
 use k8s_openapi::api::core::v1::{

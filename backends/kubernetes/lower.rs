@@ -1,9 +1,9 @@
 //! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
 
 use super::{Settings, ZoneSpread};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use crate::engine::backend::{OutputFile, header_comment};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
@@ -122,7 +122,7 @@ impl Emitter {
             kind: "Kustomization",
             resources,
         };
-        let yaml = crate::output::yaml::to_yaml(&kustomization)
+        let yaml = crate::engine::yaml::to_yaml(&kustomization)
             .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])?;
         // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads
         // only .yaml/.yml/.json files, does not try to apply it as an object.
@@ -459,7 +459,7 @@ trait ErasedSerialize {
 
 impl<T: Serialize> ErasedSerialize for T {
     fn to_yaml(&self) -> Result<String, String> {
-        crate::output::yaml::to_yaml(self)
+        crate::engine::yaml::to_yaml(self)
     }
 }
 

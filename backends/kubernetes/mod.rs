@@ -7,11 +7,12 @@ mod files;
 mod lower;
 mod network;
 mod rules;
+mod upgrade;
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Span;
 use crate::engine::backend::{Input, Lowered};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
-use crate::language::source::Span;
 use crate::model::Service;
 use serde::Deserialize;
 use std::collections::BTreeMap;

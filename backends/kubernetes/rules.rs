@@ -1,7 +1,7 @@
 //! The Kubernetes backend's safety rules. Each rule's document is `rules/<name>.md`; its first
 //! ```toml block is a spec that triggers the rule and its second a fixed spec that does not.
 
-use crate::engine::diagnostic::Diagnostic;
+use crate::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
 crate::engine::backend::rules_of!("kubernetes");

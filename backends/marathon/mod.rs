@@ -6,11 +6,12 @@
 mod app;
 mod concerns;
 mod rules;
+mod upgrade;
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Span;
 use crate::engine::backend::{Input, Lowered, OutputFile};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
-use crate::language::source::Span;
 use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use app::*;
 use serde::{Deserialize, Serialize};
@@ -537,7 +538,7 @@ fn app_labels(name: &str, diagnostics: &[Diagnostic]) -> BTreeMap<String, String
     labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
     for d in diagnostics
         .iter()
-        .filter(|d| d.severity == crate::engine::diagnostic::Severity::Allowed)
+        .filter(|d| d.severity == crate::diagnostic::Severity::Allowed)
     {
         labels.insert(
             format!("berth.allowed.{}", d.code.replace('/', ".")),

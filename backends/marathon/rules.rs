@@ -3,7 +3,7 @@
 //! upgrades, and both lose that pinning.
 
 use super::Settings;
-use crate::engine::diagnostic::Diagnostic;
+use crate::diagnostic::Diagnostic;
 use crate::model::{Service, Spread, Start};
 
 crate::engine::backend::rules_of!("marathon");

@@ -4,8 +4,8 @@
 //! that needs an owner, and every secret (whose mode must not be the host's), is mounted aside and
 //! copied into place by a start script.
 
+use crate::diagnostic::Diagnostic;
 use crate::engine::backend::OutputFile;
-use crate::engine::diagnostic::Diagnostic;
 use crate::model::start::{Placement, Source};
 use crate::model::{FileBody, Identity, Member, Service};
 
@@ -122,5 +122,20 @@ pub fn owner_not_applied(
         format!("`{}` keeps the owner and mode of {mount}: a start script would set them, but {why}", file.path),
         "owner and mode not applied",
         "give the image's entrypoint in `container.command` (with an image that has `/bin/sh`), or allow this rule if the software accepts the file as it is",
+    ))
+}
+
+/// The note `diff --against` gives for a changed `[[files]]` entry, on a backend whose output
+/// holds the file itself (`.../files/<member>/...`, or Kubernetes' `...-files.yaml`): `effect`
+/// says, for the member (or "each member"), how the change reaches it.
+pub fn changed_file_note(path: &str, effect: impl Fn(&str) -> String) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = parts
+        .iter()
+        .position(|p| *p == "files" || p.ends_with("-files.yaml"))?;
+    let member = parts.get(at + 1).copied().unwrap_or("each member");
+    Some(format!(
+        "note[upgrade/file-changed]: {path}: {}",
+        effect(member)
     ))
 }

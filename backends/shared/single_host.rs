@@ -2,9 +2,9 @@
 //! naming, unit conversion, health commands, published ports, TLS names, the compose format's
 //! text, and the single-host safety rules. Each backend keeps its own rule ids and documents.
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use crate::engine::backend::Rule;
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
 use crate::language::quantity::parse_quantity;
 use crate::model::shell::shell_quote;
 use crate::model::{Check, CheckAction, Member, Service, Spread};
@@ -233,7 +233,7 @@ pub struct Published {
 pub fn published_ports(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::language::source::Span>,
+    options_span: Option<crate::diagnostic::source::Span>,
 ) -> Result<Vec<Vec<Published>>, Diagnostic> {
     let mut seen = std::collections::BTreeMap::new();
     let mut all = Vec::new();

@@ -4,12 +4,13 @@
 
 mod concerns;
 mod rules;
+mod upgrade;
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Span;
 use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
 use crate::engine::backends::shared::single_host::{self, Publish};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
-use crate::language::source::Span;
 use crate::language::template::ScriptTemplates;
 use crate::model::shell::shell_quote;
 use crate::model::{EnvValue, Identity, Member, Service, Spread};

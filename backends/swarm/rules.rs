@@ -3,8 +3,8 @@
 //! volume, DNS that hides unhealthy tasks, and the routing mesh.
 
 use super::Settings;
+use crate::diagnostic::Diagnostic;
 use crate::engine::backends::shared::single_host::health_command;
-use crate::engine::diagnostic::Diagnostic;
 use crate::model::{EnvValue, Service, Spread};
 
 crate::engine::backend::rules_of!("swarm");

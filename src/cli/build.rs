@@ -2,9 +2,9 @@
 //! (or comparing them with `--check`), then move them all into place and write the report.
 
 use super::{Format, Inputs, Ui};
+use crate::diagnostic::errors;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::compile::{self, Outcome};
-use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::errors;
 use crate::output::{self, report, signals};
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;

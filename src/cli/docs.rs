@@ -1,9 +1,9 @@
 //! Commands that print documents: `explain`, `rules`, `schema`, `completions`, `man`.
 
 use super::DocFormat;
+use crate::diagnostic::{self, Severity};
 use crate::engine::backend::Rule;
 use crate::engine::backends;
-use crate::engine::diagnostic::{self, Severity};
 use crate::model::concern::Concern;
 
 fn severity(rule: &Rule) -> &'static str {
@@ -24,7 +24,7 @@ fn per_backend_notes(rule: &Rule) -> String {
     if prefix == "import" {
         return "## Per-backend notes\nThis rule is about a Compose file that `berth import` reads (`docs/import.md`); the spec it writes\nno longer has the mistake, or says why in a comment.\n".to_string();
     }
-    let siblings: Vec<String> = backends::rules()
+    let siblings: Vec<String> = super::every_rule()
         .filter(|r| r.id != rule.id && r.id.split_once('/').is_some_and(|(_, n)| n == name))
         .map(|r| format!("- `{}` ({})", r.id, severity(r)))
         .collect();
@@ -74,16 +74,16 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!("Run `berth explain RULE` for one rule's document.");
         return 0;
     };
-    if let Some(error) = crate::engine::errors::input_error(id) {
+    if let Some(error) = crate::diagnostic::errors::input_error(id) {
         println!("{}", error.doc().trim_end());
         return 0;
     }
     // A rule's name without its backend is enough when only one backend has it.
-    let by_name: Vec<&'static crate::engine::backend::Rule> = backends::rules()
+    let by_name: Vec<&'static crate::engine::backend::Rule> = super::every_rule()
         .filter(|r| r.id.rsplit('/').next() == Some(id))
         .collect();
-    let errors_by_name: Vec<&crate::engine::errors::InputError> =
-        crate::engine::errors::INPUT_ERRORS
+    let errors_by_name: Vec<&crate::diagnostic::errors::InputError> =
+        crate::diagnostic::errors::INPUT_ERRORS
             .iter()
             .copied()
             .filter(|e| e.id.rsplit('/').next() == Some(id))
@@ -92,10 +92,12 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!("{}", only.doc().trim_end());
         return 0;
     }
-    let found = backends::rule(id).or(match by_name[..] {
-        [only] => Some(only),
-        _ => None,
-    });
+    let found = super::every_rule()
+        .find(|r| r.id == id)
+        .or(match by_name[..] {
+            [only] => Some(only),
+            _ => None,
+        });
     match found {
         Some(rule) => {
             println!(
@@ -118,9 +120,9 @@ pub fn explain(id: Option<&str>) -> i32 {
             2
         }
         None => {
-            let ids: Vec<&str> = backends::rules()
+            let ids: Vec<&str> = super::every_rule()
                 .map(|r| r.id)
-                .chain(crate::engine::errors::INPUT_ERRORS.iter().map(|e| e.id))
+                .chain(crate::diagnostic::errors::INPUT_ERRORS.iter().map(|e| e.id))
                 .collect();
             let help = match diagnostic::closest(id, ids.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
@@ -143,7 +145,7 @@ pub fn rules(backend: Option<&str>, format: DocFormat) -> i32 {
         );
         return 2;
     }
-    let chosen: Vec<&Rule> = backends::rules()
+    let chosen: Vec<&Rule> = super::every_rule()
         .filter(|r| backend.is_none_or(|b| r.id.starts_with(&format!("{b}/"))))
         .collect();
     match format {
@@ -178,7 +180,7 @@ pub fn markdown(rules: &[&Rule]) -> String {
         out.push_str(&format!("\n{}\n{}", doc.trim_end(), notes));
     }
     out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them; a few only warn, and\nthose marked as a bug of berth's stop it with exit 70.\n\n| id | meaning | fix |\n|---|---|---|\n");
-    for error in crate::engine::errors::INPUT_ERRORS {
+    for error in crate::diagnostic::errors::INPUT_ERRORS {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             error.id, error.summary, error.fix

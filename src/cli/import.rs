@@ -3,8 +3,8 @@
 //! every target is checked before the first is written.
 
 use super::{Format, Ui};
-use crate::engine::diagnostic::{self, Diagnostic};
-use crate::engine::errors;
+use crate::diagnostic::errors;
+use crate::diagnostic::{self, Diagnostic};
 use crate::import::Import;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<(String, PathBuf,
 fn report(
     ui: &Ui,
     findings: &[Diagnostic],
-    sources: &crate::language::source::Sources,
+    sources: &crate::diagnostic::source::Sources,
     format: Format,
     written: &[(String, PathBuf, Vec<String>)],
     skipped: &[(String, String)],

@@ -4,9 +4,9 @@
 //! at the end of the file with what to check.
 
 use super::{Format, Ui};
+use crate::diagnostic::errors;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::compile::{Request, compile_text};
-use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::errors;
 use std::path::Path;
 
 /// The examples `--from` accepts.

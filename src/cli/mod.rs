@@ -8,8 +8,8 @@ mod import;
 mod init;
 mod show;
 
+use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::engine::compile::{Outcome, Request};
-use crate::engine::diagnostic::{self, Diagnostic, Severity};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -119,6 +119,12 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff).
     Man,
+}
+
+/// Every rule berth has: about a spec (the spec's own and each backend's), then `berth import`'s,
+/// about Compose files. What `berth rules` lists and `berth explain` explains.
+pub fn every_rule() -> impl Iterator<Item = &'static crate::engine::backend::Rule> {
+    crate::engine::backends::rules().chain(crate::import::rules::RULES.iter().copied())
 }
 
 #[derive(clap::Args)]

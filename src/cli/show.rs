@@ -2,8 +2,8 @@
 //! an output directory (with the upgrade warnings).
 
 use super::{DiffFormat, Format, Inputs, Ui};
+use crate::diagnostic::Diagnostic;
 use crate::engine::compile;
-use crate::engine::diagnostic::Diagnostic;
 use crate::output::{self, diff};
 use std::io::IsTerminal;
 use std::path::Path;

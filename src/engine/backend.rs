@@ -2,9 +2,9 @@
 //! resolved [`Service`], checks its own rules, and returns files in memory. It never touches the
 //! filesystem; [`crate::output`] writes what it returns.
 
-use crate::engine::diagnostic::{Diagnostic, Origin, Severity};
-use crate::engine::errors;
-use crate::language::source::{FileId, Span};
+use crate::diagnostic::errors;
+use crate::diagnostic::source::{FileId, Span};
+use crate::diagnostic::{Diagnostic, Origin, Severity};
 use crate::model::Service;
 use crate::model::concern::Realization;
 use serde::de::DeserializeOwned;
@@ -169,6 +169,10 @@ pub trait Backend: Sync {
     fn prepare(&self) {}
     /// Checks this backend's rules and, unless an input error occurred, lowers the service to files.
     fn compile(&self, input: &Input) -> Compiled;
+    /// What replacing `before` with `after` at `path` (one of this backend's files, below
+    /// `--out`) does to a running service: warnings about changes the orchestrator cannot apply
+    /// in place, and notes on how the members take a changed file.
+    fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String>;
 }
 
 impl Input<'_> {
@@ -252,6 +256,8 @@ pub trait Lowering: Sync {
         settings: &Self::Settings,
         diagnostics: &[Diagnostic],
     ) -> Result<Lowered, Vec<Diagnostic>>;
+    /// See [`Backend::upgrade_notes`].
+    fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String>;
 }
 
 impl<L: Lowering> Backend for L {
@@ -266,6 +272,9 @@ impl<L: Lowering> Backend for L {
     }
     fn prepare(&self) {
         self.warm_up();
+    }
+    fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
+        Lowering::upgrade_notes(self, path, before, after)
     }
     fn compile(&self, input: &Input) -> Compiled {
         let service = input.service;
@@ -305,7 +314,7 @@ impl<L: Lowering> Backend for L {
 
 /// Implements [`Lowering`] for a backend's unit struct from its settings type, the function that
 /// reads them, and, by convention, its module's `rules` (`BACKEND`, `RULES` and `check`),
-/// `concerns::concerns` and `lowered`, each taking the settings: `lowering!(Swarm, Settings,
+/// `concerns::concerns`, `lowered`, each taking the settings, and `upgrade::notes`: `lowering!(Swarm, Settings,
 /// settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
 /// compiled ahead; whatever else it sets (`STATUS`) follows a `;`.
 macro_rules! lowering {
@@ -322,14 +331,14 @@ macro_rules! lowering {
             fn settings(
                 &self,
                 input: &$crate::engine::backend::Input,
-            ) -> Result<$settings, $crate::engine::diagnostic::Diagnostic> {
+            ) -> Result<$settings, $crate::diagnostic::Diagnostic> {
                 $read(input)
             }
             fn check(
                 &self,
                 service: &$crate::model::Service,
                 settings: &$settings,
-            ) -> Vec<$crate::engine::diagnostic::Diagnostic> {
+            ) -> Vec<$crate::diagnostic::Diagnostic> {
                 rules::check(service, settings)
             }
             fn concerns(
@@ -343,9 +352,12 @@ macro_rules! lowering {
                 &self,
                 service: &$crate::model::Service,
                 settings: &$settings,
-                diagnostics: &[$crate::engine::diagnostic::Diagnostic],
-            ) -> Result<$crate::engine::backend::Lowered, Vec<$crate::engine::diagnostic::Diagnostic>> {
+                diagnostics: &[$crate::diagnostic::Diagnostic],
+            ) -> Result<$crate::engine::backend::Lowered, Vec<$crate::diagnostic::Diagnostic>> {
                 lowered(service, settings, diagnostics)
+            }
+            fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
+                upgrade::notes(path, before, after)
             }
             $($($rest)*)?
         }
@@ -355,7 +367,7 @@ pub(crate) use lowering;
 
 /// A YAML output's text, or the diagnostic a backend returns when it cannot be written.
 pub fn yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
-    crate::output::yaml::to_yaml(value)
+    crate::engine::yaml::to_yaml(value)
         .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])
 }
 

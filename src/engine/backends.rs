@@ -39,12 +39,12 @@ pub fn names() -> Vec<&'static str> {
     all().iter().map(|b| b.name()).collect()
 }
 
-/// Every rule: the spec's own (`spec/...`), each backend's, then `berth import`'s (`import/...`).
+/// Every rule about a spec: the spec's own (`spec/...`), then each backend's. `berth import`'s
+/// rules, about Compose files, are import's ([`crate::cli::every_rule`] lists all of them).
 pub fn rules() -> impl Iterator<Item = &'static Rule> {
     crate::engine::rules::RULES
         .iter()
         .chain(all().iter().flat_map(|b| b.rules().iter()))
-        .chain(crate::import::rules::RULES.iter())
         .copied()
 }
 

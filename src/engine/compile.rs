@@ -1,14 +1,14 @@
 //! One compilation: read the spec and its overrides, parse, resolve, and run the chosen backends,
 //! all in memory. The CLI decides what to print and whether to write.
 
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Sources;
 use crate::engine::backend::{Backend, Input, OutputFile};
 use crate::engine::backends;
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
 use crate::language::params::{self, Override};
-use crate::language::resolve::{self, Context};
-use crate::language::source::Sources;
 use crate::language::spec;
+use crate::resolve::{self, Context};
 use std::path::PathBuf;
 
 #[derive(Default)]
@@ -42,7 +42,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn exit_code(&self) -> i32 {
-        crate::engine::diagnostic::exit_code(&self.diagnostics)
+        crate::diagnostic::exit_code(&self.diagnostics)
     }
 }
 
@@ -259,7 +259,7 @@ fn within_targets(
 
 /// Says which backend an error is about, and that a spec not meant for it can leave it out.
 fn name_the_backend(diagnostic: &mut Diagnostic, backend: &str, has_targets: bool) {
-    if diagnostic.severity != crate::engine::diagnostic::Severity::Error {
+    if diagnostic.severity != crate::diagnostic::Severity::Error {
         return;
     }
     if !diagnostic.code.starts_with(&format!("{backend}/")) && !diagnostic.message.contains(backend)
@@ -287,7 +287,7 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
     for name in names {
         let Some(backend) = backends::by_name(name) else {
             let known = backends::names();
-            let help = match crate::engine::diagnostic::closest(name, known.iter().copied()) {
+            let help = match crate::diagnostic::closest(name, known.iter().copied()) {
                 Some(best) => format!("did you mean `--backend {best}`?"),
                 None => format!("use one of {}", spec::backticked(&known)),
             };

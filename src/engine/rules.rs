@@ -1,8 +1,8 @@
 //! Rules about the spec itself, whatever the backend (ids `spec/...`). Backends keep their own
 //! rules in their folders; these run once per compile.
 
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use crate::model::{EnvValue, Quorum, Service};
 
 crate::engine::backend::rules_of!("spec");

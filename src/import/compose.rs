@@ -5,11 +5,11 @@
 use super::interpolate::{self, Interpolated};
 use super::spec::convert;
 use super::yaml::{Node, Value};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::{Sources, Span};
 use crate::engine::rules::looks_like_secret;
 use crate::language::read;
-use crate::language::source::{Sources, Span};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};

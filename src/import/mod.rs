@@ -15,9 +15,9 @@ pub mod start;
 pub mod write;
 pub mod yaml;
 
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
-use crate::language::source::Sources;
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Sources;
 use cluster::Cluster;
 use compose::{MountKind, Service};
 use std::path::{Path, PathBuf};
@@ -141,7 +141,7 @@ fn unreachable_backends(text: &str) -> Vec<(String, String)> {
         allow_read: vec![],
     };
     let outcome = crate::engine::compile::compile_text(&request, text.to_string());
-    let error = |d: &&Diagnostic| d.severity == crate::engine::diagnostic::Severity::Error;
+    let error = |d: &&Diagnostic| d.severity == crate::diagnostic::Severity::Error;
     outcome
         .outputs
         .iter()

@@ -5,7 +5,7 @@
 use super::cluster::Cluster;
 use super::compose::{MountKind, Service};
 use super::known;
-use crate::engine::diagnostic::Diagnostic;
+use crate::diagnostic::Diagnostic;
 
 crate::engine::backend::rules_of!("import");
 

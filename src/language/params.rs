@@ -1,9 +1,9 @@
 //! Typed parameters: declared under `[params.NAME]`, overridden by `--values FILE` and then by
 //! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`.
 
-use crate::engine::diagnostic::{Diagnostic, closest};
-use crate::engine::errors;
-use crate::language::source::{FileId, Span};
+use crate::diagnostic::errors;
+use crate::diagnostic::source::{FileId, Span};
+use crate::diagnostic::{Diagnostic, closest};
 use crate::language::spec::{ParamDecl, backticked};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

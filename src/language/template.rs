@@ -8,15 +8,49 @@
 //! at most [`RENDER_LIMIT`] bytes from one rendering and [`COMPILE_RENDER_LIMIT`] from all the
 //! renderings of one compile.
 
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
-use crate::language::source::Span;
-use crate::model::{Identity, Template};
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::Span;
+use crate::diagnostic::source::Span as SourceSpan;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason, TemplateErrorReason,
 };
 use serde_json::{Map, Value, json};
+
+/// A string from `[container]` or `[init]` that may mention `self` and `peers`.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub source: String,
+    pub span: Option<SourceSpan>,
+}
+
+/// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
+/// stable DNS name by which peers and clients reach it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Member {
+    pub ordinal: String,
+    pub name: String,
+    pub host: String,
+}
+
+/// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
+/// The template context is built once per identity, on first use.
+pub struct Identity<'a> {
+    pub me: Option<&'a Member>,
+    pub peers: &'a [Member],
+    pub(crate) context: std::cell::OnceCell<handlebars::Context>,
+}
+
+impl<'a> Identity<'a> {
+    pub fn new(me: Option<&'a Member>, peers: &'a [Member]) -> Self {
+        Identity {
+            me,
+            peers,
+            context: std::cell::OnceCell::new(),
+        }
+    }
+}
 
 /// The templates of a backend's scripts (strict, no escaping), compiled on first use, once per
 /// process; a backend's [`crate::engine::backend::Backend::prepare`] may compile them ahead.
@@ -330,8 +364,7 @@ fn did_you_mean(path: &str, data: &Value) -> Option<String> {
     for key in parent.split('.') {
         node = node.get(key)?;
     }
-    let best =
-        crate::engine::diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
+    let best = crate::diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
     Some(format!("did you mean `{parent}.{best}`?"))
 }
 

@@ -12,7 +12,7 @@ pub mod concern;
 pub mod shell;
 pub mod start;
 
-use crate::language::source::Span;
+use crate::diagnostic::source::Span;
 use crate::language::template::Templates;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,12 +30,8 @@ impl<T> Located<T> {
     }
 }
 
-/// A string from `[container]` or `[init]` that may mention `self` and `peers`.
-#[derive(Clone, Debug)]
-pub struct Template {
-    pub source: String,
-    pub span: Option<Span>,
-}
+/// Defined with the templates that render them; part of the model.
+pub use crate::language::template::{Identity, Member, Template};
 
 #[derive(Clone, Debug)]
 pub struct Service {
@@ -279,7 +275,7 @@ impl Init {
         &self,
         service: &Service,
         identity: &Identity,
-    ) -> Result<Vec<String>, crate::engine::diagnostic::Diagnostic> {
+    ) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
         let mut argv = self
             .command
             .iter()
@@ -331,33 +327,6 @@ pub fn done_output_script(done: &str) -> String {
     format!(
         "out=$(\"$@\" 2>&1); status=$?; printf \"%s\\n\" \"$out\"; case $out in *\"{pattern}\"*) echo \"berth: initialized before\"; exit 0 ;; esac; exit \"$status\""
     )
-}
-
-/// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
-/// stable DNS name by which peers and clients reach it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Member {
-    pub ordinal: String,
-    pub name: String,
-    pub host: String,
-}
-
-/// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
-/// The template context is built once per identity, on first use.
-pub struct Identity<'a> {
-    pub me: Option<&'a Member>,
-    pub peers: &'a [Member],
-    pub(crate) context: std::cell::OnceCell<handlebars::Context>,
-}
-
-impl<'a> Identity<'a> {
-    pub fn new(me: Option<&'a Member>, peers: &'a [Member]) -> Self {
-        Identity {
-            me,
-            peers,
-            context: std::cell::OnceCell::new(),
-        }
-    }
 }
 
 impl Service {
@@ -455,7 +424,7 @@ impl Service {
         &self,
         file: &File,
         identity: &Identity,
-    ) -> Result<Option<String>, crate::engine::diagnostic::Diagnostic> {
+    ) -> Result<Option<String>, crate::diagnostic::Diagnostic> {
         match &file.body {
             FileBody::Content(template) => self.render(template, identity).map(Some),
             FileBody::Secret { .. } => Ok(None),
@@ -467,7 +436,7 @@ impl Service {
         &self,
         template: &Template,
         identity: &Identity,
-    ) -> Result<String, crate::engine::diagnostic::Diagnostic> {
+    ) -> Result<String, crate::diagnostic::Diagnostic> {
         self.templates.render_member(template, identity)
     }
 
@@ -475,7 +444,7 @@ impl Service {
     pub fn render_argv(
         &self,
         identity: &Identity,
-    ) -> Result<Vec<String>, crate::engine::diagnostic::Diagnostic> {
+    ) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
         let container = &self.container;
         container
             .command
@@ -490,7 +459,7 @@ impl Service {
         &self,
         source: &str,
         span: Option<Span>,
-    ) -> Result<String, crate::engine::diagnostic::Diagnostic> {
+    ) -> Result<String, crate::diagnostic::Diagnostic> {
         self.templates.render_structural(source, span)
     }
 }

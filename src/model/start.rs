@@ -4,7 +4,7 @@
 //! all (Marathon, Cloud Foundry). The script runs under the image's `/bin/sh`, then `exec`s the
 //! process the spec names, so the image's own entrypoint still runs.
 
-use crate::engine::errors;
+use crate::diagnostic::errors;
 use crate::model::shell::shell_quote;
 
 /// Where a file's bytes come from when the script runs.
@@ -72,11 +72,11 @@ pub fn check_length(
     service: &crate::model::Service,
     backend: &str,
     script: &str,
-) -> Result<(), crate::engine::diagnostic::Diagnostic> {
+) -> Result<(), crate::diagnostic::Diagnostic> {
     if script.len() <= ARGUMENT_LIMIT {
         return Ok(());
     }
-    Err(crate::engine::diagnostic::Diagnostic::input(
+    Err(crate::diagnostic::Diagnostic::input(
         &errors::SPEC_LIMIT,
         format!(
             "{backend}: the start command that writes `[[files]]` is {} KiB, over the {} KiB Linux allows in one argument",
@@ -96,7 +96,7 @@ pub fn written(
     identity: &crate::model::Identity,
     word: impl Fn(&str) -> String,
     mut secret_variable: impl FnMut(usize, &str, &str) -> String,
-) -> Result<Vec<Placement>, crate::engine::diagnostic::Diagnostic> {
+) -> Result<Vec<Placement>, crate::diagnostic::Diagnostic> {
     let mut placements = Vec::new();
     for (index, file) in service.files.iter().enumerate() {
         let source = match &file.body {

@@ -232,7 +232,8 @@ pub fn backend_files(a: (&str, &[OutputFile]), b: (&str, &[OutputFile])) -> Stri
 }
 
 /// Changes that an orchestrator cannot apply in place, between the files in an output directory
-/// and a fresh compile: each warning names the field and the safe migration.
+/// and a fresh compile, as the backend that made each file says (each warning names the field
+/// and the safe migration), and notes on how a changed file reaches the members.
 pub fn upgrade_warnings(
     old: &dyn Fn(&str) -> Option<String>,
     planned: &[crate::output::Planned],
@@ -242,128 +243,17 @@ pub fn upgrade_warnings(
         let Some(before) = old(&file.path) else {
             continue;
         };
-        if before == file.contents {
-            continue;
-        }
-        warnings.extend(file_restarts(&file.path));
-        if file.path.ends_with(".yaml") {
-            let (Ok(a), Ok(b)) = (
-                serde_saphyr::from_str::<Value>(&before),
-                serde_saphyr::from_str::<Value>(&file.contents),
-            ) else {
-                continue;
-            };
-            warnings.extend(kubernetes_immutable(&file.path, &a, &b));
-        } else if file.path.contains("marathon/")
-            && file.path.ends_with(".json")
-            && !file.path.ends_with(".metronome.json")
+        // `BACKEND/...`, or `SERVICE/BACKEND/...` when several specs compiled.
+        let backend = file
+            .path
+            .split('/')
+            .take(2)
+            .find_map(crate::engine::backends::by_name);
+        if let Some(backend) = backend
+            && before != file.contents
         {
-            let (Ok(a), Ok(b)) = (
-                serde_json::from_str::<Value>(&before),
-                serde_json::from_str::<Value>(&file.contents),
-            ) else {
-                continue;
-            };
-            let size = |app: &Value| {
-                app["container"]["volumes"].as_array().map(|v| {
-                    v.iter()
-                        .map(|v| v["persistent"]["size"].clone())
-                        .collect::<Vec<_>>()
-                })
-            };
-            // The group file repeats the member files; each member is reported once, from its own.
-            if a.get("apps").is_some() {
-                continue;
-            }
-            for (x, y) in [(&a, &b)] {
-                if x["id"] == y["id"] && size(x) != size(y) {
-                    warnings.push(format!(
-                        "warning[upgrade/marathon-volume-size]: {}: the persistent volume size of `{}` changes, which Marathon cannot do in place: the app would get a new, empty volume\n  = help: add a member with the new size, let it catch up, then retire the old one",
-                        file.path,
-                        y["id"].as_str().unwrap_or("")
-                    ));
-                }
-            }
+            warnings.extend(backend.upgrade_notes(&file.path, &before, &file.contents));
         }
-    }
-    warnings
-}
-
-/// What a changed `[[files]]` entry does to the members that read it, on the backends whose
-/// output holds the file itself.
-fn file_restarts(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let at = parts
-        .iter()
-        .position(|p| *p == "files" || p.ends_with("-files.yaml"))?;
-    let backend = *parts.get(at.checked_sub(1)?)?;
-    let member = parts.get(at + 1).copied().unwrap_or("each member");
-    let effect = match backend {
-        "docker" => format!(
-            "run.sh reports `{member}` as made from another spec: stop and remove it (its volumes stay) and run run.sh again to apply the file"
-        ),
-        "compose" => format!(
-            "`docker-compose up` recreates `{member}`, together with every other member whose file changed"
-        ),
-        "swarm" => {
-            format!("the file is a new config: deploy.sh replaces `{member}`, one member at a time")
-        }
-        "kubernetes" => {
-            "the pod template's `berth.dev/files` hash changes: the pods roll one at a time"
-                .to_string()
-        }
-        _ => return None,
-    };
-    Some(format!("note[upgrade/file-changed]: {path}: {effect}"))
-}
-
-/// StatefulSet fields other than these, and a Job's template, are immutable.
-const STATEFULSET_MUTABLE: [&str; 6] = [
-    "replicas",
-    "ordinals",
-    "template",
-    "updateStrategy",
-    "persistentVolumeClaimRetentionPolicy",
-    "minReadySeconds",
-];
-
-fn kubernetes_immutable(path: &str, old: &Value, new: &Value) -> Vec<String> {
-    let mut warnings = Vec::new();
-    match (old["kind"].as_str(), new["kind"].as_str()) {
-        (Some("StatefulSet"), Some("StatefulSet")) => {
-            let empty = Map::new();
-            let (a, b) = (
-                old["spec"].as_object().unwrap_or(&empty),
-                new["spec"].as_object().unwrap_or(&empty),
-            );
-            let mut keys: Vec<&String> = a
-                .keys()
-                .chain(b.keys())
-                .filter(|k| !STATEFULSET_MUTABLE.contains(&k.as_str()))
-                .collect();
-            keys.sort();
-            keys.dedup();
-            for key in keys.into_iter().filter(|k| a.get(*k) != b.get(*k)) {
-                let help = if key == "volumeClaimTemplates" {
-                    "to grow a disk, expand each claim (`kubectl patch pvc NAME -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"SIZE\"}}}}'`, where the class allows expansion), then `kubectl delete statefulset NAME --cascade=orphan` and apply: pods and claims stay"
-                } else {
-                    "`kubectl delete statefulset NAME --cascade=orphan` (pods and claims stay), then apply the new files"
-                };
-                warnings.push(format!("warning[upgrade/statefulset-immutable]: {path}: `spec.{key}` changes, which Kubernetes refuses on an existing StatefulSet\n  = help: {help}"));
-            }
-        }
-        (Some("Job"), Some("Job")) if old["spec"]["template"] != new["spec"]["template"] => {
-            let rerun = if new["metadata"]["annotations"]
-                [crate::engine::backends::kubernetes::RERUN_SAFE]
-                == "true"
-            {
-                "it runs again, and `[init] done_output` makes it succeed on the initialized cluster"
-            } else {
-                "it runs again, and fails if its command cannot run twice (say what its output is then with `[init] done_output`)"
-            };
-            warnings.push(format!("warning[upgrade/job-immutable]: {path}: the Job's pod template changes, which Kubernetes refuses on an existing Job\n  = help: delete the finished Job (`kubectl delete job NAME`), then apply: {rerun}"));
-        }
-        _ => {}
     }
     warnings
 }

@@ -9,8 +9,8 @@
 //! file of a killed commit is still known as berth's in either state.
 
 use super::inside::{self, Refusal};
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;

@@ -1,9 +1,8 @@
 //! Writes compiled files under `--out`, keeping a manifest of what berth wrote so that it never
 //! overwrites or deletes a file it did not write. Files are staged as specs compile; nothing
 //! reaches its place until every spec and check passed. Beside the writer: [`diff`] (what a
-//! compile would change, and what an upgrade does to a running service), [`report`]
-//! (`berth-report.json`), and [`yaml`], the one way every YAML output is serialized. It uses the
-//! engine's results; the engine never uses it.
+//! compile would change, and what an upgrade does to a running service) and [`report`]
+//! (`berth-report.json`). It uses the engine's results; the engine never uses it.
 //!
 //! The output directory is trusted only as far as berth can prove it wrote it: no link below
 //! `--out` is followed and only regular files are read ([`inside`]); the manifest records each
@@ -15,10 +14,9 @@ pub mod inside;
 pub mod manifest;
 pub mod report;
 pub mod signals;
-pub mod yaml;
 
-use crate::engine::diagnostic::Diagnostic;
-use crate::engine::errors;
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::errors;
 use inside::Entry;
 use manifest::{Claim, Found, MANIFEST, Manifest, Record};
 use std::collections::{BTreeMap, BTreeSet};

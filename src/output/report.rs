@@ -6,8 +6,8 @@
 //! it) and [`Writer`] joins the parts into the document, so the report of many services is never
 //! held in memory at once.
 
+use crate::diagnostic::{JsonDiagnostic, to_json};
 use crate::engine::compile::Outcome;
-use crate::engine::diagnostic::{JsonDiagnostic, to_json};
 use crate::model::concern::Realization;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -58,7 +58,7 @@ fn check(outcome: &Outcome) {
         }
     }
     // Rendering diagnostics must not panic either (spans inside their files).
-    let _ = berth::engine::diagnostic::render_human(&outcome.diagnostics, &outcome.sources);
+    let _ = berth::diagnostic::render_human(&outcome.diagnostics, &outcome.sources);
 }
 
 fn toml_string(s: &str) -> String {

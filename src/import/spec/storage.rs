@@ -356,7 +356,7 @@ impl<'a> Mapping<'a> {
 /// container mounts it.
 pub(super) struct Mounted<'s> {
     key: String,
-    span: &'s crate::language::source::Span,
+    span: &'s crate::diagnostic::source::Span,
     mounted_at: &'s str,
 }
 

@@ -3,15 +3,15 @@
 //! renders each `[container]`/`[init]` template once with a probe identity so that an undefined
 //! variable is reported here, at its location, whatever backend is chosen.
 
-use crate::engine::diagnostic::{Diagnostic, closest};
-use crate::engine::errors;
+use crate::diagnostic::errors;
+use crate::diagnostic::source::{FileId, Span};
+use crate::diagnostic::{Diagnostic, closest};
 use crate::language::names::{self, absolute_path, dns_label, dns_name, port_name};
 use crate::language::params::{self, Override};
 use crate::language::quantity::{
     MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity,
 };
 use crate::language::read;
-use crate::language::source::{FileId, Span};
 use crate::language::spec::{self, SString, SValue, Spec, backticked};
 use crate::language::template::{TemplateFailure, Templates};
 use crate::model::*;

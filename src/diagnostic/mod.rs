@@ -1,8 +1,13 @@
 //! Diagnostics as values (cargo-deny's model): built by the parser, the resolver and the rules,
-//! rendered once at the end as codespan-reporting text or as JSON.
+//! rendered once at the end as codespan-reporting text or as JSON. The bottom of the pipeline:
+//! with the input errors ([`errors`]) and the spans they point at ([`source`]), it uses no other
+//! part of berth.
 
-use crate::engine::errors::InputError;
-use crate::language::source::{Sources, Span};
+pub mod errors;
+pub mod source;
+
+use crate::diagnostic::errors::InputError;
+use crate::diagnostic::source::{Sources, Span};
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::term;
 use serde::Serialize;
@@ -45,7 +50,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An invalid-input error of kind `error`, or a warning if that kind is one.
     pub fn input(error: &'static InputError, message: impl Into<String>) -> Self {
-        use crate::engine::errors::Kind;
+        use crate::diagnostic::errors::Kind;
         Diagnostic {
             code: error.id.to_string(),
             origin: if error.kind == Kind::Bug {
