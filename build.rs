@@ -16,6 +16,12 @@ fn main() {
         ("spec".to_string(), root.join("src/engine/rules")),
         ("import".to_string(), root.join("src/import/rules")),
     ];
+    // The folder itself, so that a new backend's `rules/` is found (cargo scans a directory for
+    // any change below it), not only the folders that existed at the last build.
+    println!(
+        "cargo::rerun-if-changed={}",
+        root.join("backends").display()
+    );
     for entry in std::fs::read_dir(root.join("backends")).unwrap() {
         let backend = entry.unwrap().path();
         let name = backend.file_name().unwrap().to_str().unwrap().to_string();

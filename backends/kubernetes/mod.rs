@@ -36,8 +36,8 @@ pub struct Options {
     /// StorageClass objects to create, by name.
     #[serde(default)]
     pub storage_classes: BTreeMap<String, StorageClassDecl>,
-    /// The Kubernetes release the output targets, `"1.N"` (default [`OLDEST_SUPPORTED`]): fields
-    /// are written only where that release has them GA.
+    /// The Kubernetes release the output targets, `"1.N"` from [`OLDEST_SUPPORTED`] (the default)
+    /// to [`NEWEST_VALIDATED`]: fields are written only where that release has them GA.
     #[serde(default)]
     pub version: Option<Spanned<String>>,
     /// Spread members over zones: `"preferred"` (default), `"required"` or `"none"`.
@@ -48,8 +48,11 @@ pub struct Options {
 /// Marks an init Job that `[init] done_output` makes safe to run again (`berth diff` reads it).
 pub const RERUN_SAFE: &str = "berth.dev/rerun-safe";
 
-/// The oldest Kubernetes minor release still supported upstream (1.35 until February 2027).
+/// The oldest Kubernetes minor release still supported upstream (1.35 until February 2027): the
+/// default target, and the release the output is typed for (k8s-openapi's `v1_35`).
 pub const OLDEST_SUPPORTED: u32 = 35;
+/// The newest release the output is validated against (kubernetes-validate's newest schemas).
+pub const NEWEST_VALIDATED: u32 = 37;
 
 /// The minor release where a field became GA, for fields newer than what berth otherwise needs.
 pub mod ga {
@@ -142,14 +145,14 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .get_ref()
             .strip_prefix("1.")
             .and_then(|minor| minor.parse::<u32>().ok())
-            .filter(|minor| (28..=99).contains(minor))
+            .filter(|minor| (OLDEST_SUPPORTED..=NEWEST_VALIDATED).contains(minor))
             .ok_or_else(|| {
                 Diagnostic::input(
                     &errors::SPEC_INVALID_VALUE,
                     format!("`backends.kubernetes.version` `{}` is not a Kubernetes release berth targets", v.get_ref()),
                 )
-                .at(span_of(&options.version), "not `1.N`, N from 28")
-                .help(format!("write the cluster's minor release, such as `\"1.{OLDEST_SUPPORTED}\"`; berth needs 1.28 or later (the pod-index label gives `self.ordinal`)"))
+                .at(span_of(&options.version), "not a release berth targets")
+                .help(format!("write a release from `\"1.{OLDEST_SUPPORTED}\"` to `\"1.{NEWEST_VALIDATED}\"`: the output is typed for 1.{OLDEST_SUPPORTED}, the oldest release supported upstream, and validated against 1.{OLDEST_SUPPORTED} and 1.{NEWEST_VALIDATED}"))
             })?,
     };
     let zone_spread = match options.zone_spread.as_ref().map(|z| z.get_ref().as_str()) {

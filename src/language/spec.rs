@@ -89,7 +89,7 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Option<Tls>")]
     pub tls: Option<Spanned<Tls>>,
-    /// Options of each backend (`docker`, `compose`, `kubernetes`, `marathon`, `swarm`, `cloudfoundry`); see each backend's README.
+    /// Options of each backend, under its name (`berth explain` lists the backends); see each backend's README.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Map<String, serde_json::Value>>")]
     pub backends: BTreeMap<Spanned<String>, Spanned<toml::Value>>,

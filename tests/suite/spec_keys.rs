@@ -500,12 +500,35 @@ fn kubernetes_version_zone_spread_and_network_policy() {
             "[backends.kubernetes]\nversion = \"1.30\"\nzone_spread = \"required\"\n",
         ),
     );
-    compile_spec(dir.path(), &older, &[]);
-    let budget = load(dir.path(), "30-poddisruptionbudget-etcd.yaml");
-    assert!(
-        budget["spec"]["unhealthyPodEvictionPolicy"].is_null(),
-        "not GA in 1.30"
+    // Older than the output is typed for and validated against: refused.
+    let refused = berth(
+        &[
+            "compile",
+            older.to_str().unwrap(),
+            "--out",
+            "older",
+            "--backend",
+            "kubernetes",
+        ],
+        dir.path(),
     );
+    assert_exit(
+        &refused,
+        2,
+        &[
+            "`backends.kubernetes.version` `1.30`",
+            "\"1.35\"",
+            "\"1.37\"",
+        ],
+    );
+    let newest = write(
+        dir.path(),
+        "newest.toml",
+        &std::fs::read_to_string(&older)
+            .unwrap()
+            .replace("\"1.30\"", "\"1.37\""),
+    );
+    compile_spec(dir.path(), &newest, &[]);
     let pod = &load(dir.path(), "40-statefulset-etcd.yaml")["spec"]["template"]["spec"];
     assert_eq!(
         pod["topologySpreadConstraints"][0]["whenUnsatisfiable"],

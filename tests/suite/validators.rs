@@ -29,21 +29,24 @@ fn kubernetes_output_passes_kubernetes_validate_strict() {
         files.len() >= 25,
         "expected every example's manifests, found {files:?}"
     );
-    let output = Command::new(&validator)
-        .args(["--strict", "-k", "1.33.0"])
-        .args(&files)
-        .output()
-        .unwrap();
-    let report = format!("{}{}", stdout(&output), stderr(&output));
-    assert!(
-        output.status.success(),
-        "kubernetes-validate refused the output:\n{report}"
-    );
-    assert_eq!(
-        report.matches(" passed for resource ").count(),
-        files.len(),
-        "every file validated:\n{report}"
-    );
+    // The oldest and the newest release berth targets.
+    for release in ["1.35.0", "1.37.0"] {
+        let output = Command::new(&validator)
+            .args(["--strict", "-k", release])
+            .args(&files)
+            .output()
+            .unwrap();
+        let report = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            output.status.success(),
+            "kubernetes-validate {release} refused the output:\n{report}"
+        );
+        assert_eq!(
+            report.matches(" passed for resource ").count(),
+            files.len(),
+            "every file validated against {release}:\n{report}"
+        );
+    }
 
     // The validator must be able to fail: a misspelt field in a copy of a real manifest is refused.
     let sts = files.iter().find(|f| f.contains("statefulset")).unwrap();
@@ -56,7 +59,7 @@ fn kubernetes_output_passes_kubernetes_validate_strict() {
     )
     .unwrap();
     let output = Command::new(&validator)
-        .args(["--strict", "-k", "1.33.0"])
+        .args(["--strict", "-k", "1.35.0"])
         .arg(&broken)
         .output()
         .unwrap();
