@@ -88,8 +88,9 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             )));
         }
     }
+    // Names that reach `cf` as arguments: never one that reads as an option.
     let safe = |s: &str| {
-        !s.is_empty()
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     };
@@ -99,7 +100,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             format!("volume service instance `{bad}` is not a service instance name"),
         )
         .at(table.clone(), "invalid name")
-        .help("use letters, digits, `-`, `_` and `.`"));
+        .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
     }
     if let Some(bad) = o
         .mounts
@@ -166,38 +167,36 @@ fn lowered(
 
 /// `cf push` replaces every `((NAME))` in a manifest with a variable, and has no escape for it:
 /// a value of the spec that holds one would be filled from the operator's `--vars-file` or
-/// CredHub. Only berth's own variables (each secret's `((SECRET-KEY))`) may stand in the manifest.
+/// CredHub. berth's own variables are whole values it writes itself (a secret variable's, and
+/// each secret file's `BERTH_FILE_N`), one `((` each; any other `((` in the manifest is a value
+/// of the spec's, and refused, whatever follows it.
 fn refuse_foreign_variables(service: &Service, yaml: &str) -> Result<(), Vec<Diagnostic>> {
-    let ours: std::collections::BTreeSet<String> = service
+    let secret_variables = service
         .container
         .env
         .iter()
-        .filter_map(|v| match &v.value {
-            EnvValue::Secret { secret, key } => Some(format!("{secret}-{key}")),
-            EnvValue::Literal(_) => None,
-        })
-        .chain(service.files.iter().filter_map(|f| match &f.body {
-            crate::model::FileBody::Secret { secret, key } => Some(format!("{secret}-{key}")),
-            crate::model::FileBody::Content(_) => None,
-        }))
-        .collect();
-    let mut rest = yaml;
-    while let Some(start) = rest.find("((") {
-        let after = &rest[start + 2..];
-        if let Some(end) = after.find("))") {
-            let name = &after[..end];
-            if !name.contains(['(', '\n']) && !ours.contains(name) {
-                return Err(vec![Diagnostic::input(
-                    &errors::SPEC_INVALID_VALUE,
-                    format!("cloudfoundry: `(({name}))` in a value would be replaced by `cf push` with a variable of that name, and Cloud Foundry has no way to write it literally"),
-                )
-                .at(service.container.span.clone(), "a value holds `((...))`")
-                .help("remove `((` and `))` from the value, or target other backends")]);
-            }
-        }
-        rest = after;
+        .filter(|v| matches!(v.value, EnvValue::Secret { .. }))
+        .count();
+    let secret_files = service
+        .files
+        .iter()
+        .filter(|f| matches!(f.body, crate::model::FileBody::Secret { .. }))
+        .count();
+    let ours = secret_variables
+        + if files_placeable(service) {
+            secret_files
+        } else {
+            0
+        };
+    if yaml.matches("((").count() <= ours {
+        return Ok(());
     }
-    Ok(())
+    Err(vec![Diagnostic::input(
+        &errors::SPEC_INVALID_VALUE,
+        "cloudfoundry: a value holds `((`, which `cf push` reads as the start of a variable (`((NAME))`) and fills from `--vars-file` or CredHub; Cloud Foundry has no way to write it literally",
+    )
+    .at(service.container.span.clone(), "a value holds `((`")
+    .help("remove `((` from the spec's values (split it, or write `( (`), or target other backends")])
 }
 
 #[derive(Serialize)]

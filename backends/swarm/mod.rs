@@ -103,7 +103,11 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         .map(|n| n.get_ref().clone())
         .unwrap_or_default();
     for node in &nodes {
-        if node.is_empty() || node.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // A node reaches `docker node` as an argument: never one that reads as an option.
+        if node.is_empty()
+            || node.starts_with('-')
+            || node.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,
                 format!("`backends.swarm.nodes` holds `{node}`, which is not a node name"),

@@ -85,6 +85,7 @@ pub fn compile(
     compile::compile_each(
         &requests,
         |i, mut outcome| {
+            crate::output::signals::stall_for_test();
             let staged = (outcome.exit_code() == 0 && !refused.load(Ordering::Relaxed))
                 .then(|| {
                     let service = outcome.service_name.clone().unwrap_or_default();

@@ -28,7 +28,8 @@ pub fn import(
         Ok(targets) => targets,
         Err(error) => return ui.fail(error, format),
     };
-    if let Some(taken) = targets.iter().find(|t| t.exists()) {
+    // A dangling symbolic link is taken too: writing would create its target, anywhere.
+    if let Some(taken) = targets.iter().find(|t| t.symlink_metadata().is_ok()) {
         let error = Diagnostic::input(
             &errors::CLI_USAGE,
             format!(
@@ -40,7 +41,7 @@ pub fn import(
         return ui.fail(error, format);
     }
     for (i, (spec, path)) in import.specs.iter().zip(&targets).enumerate() {
-        if let Err(e) = std::fs::write(path, &spec.text) {
+        if let Err(e) = super::write_new(path, &spec.text) {
             // Nothing half-done: the specs this import wrote go again.
             for written in &targets[..i] {
                 let _ = std::fs::remove_file(written);
@@ -83,7 +84,7 @@ fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnost
             .map(|s| dir.join(format!("{}.toml", s.name)))
             .collect()
     };
-    Ok(match out {
+    let targets: Vec<PathBuf> = match out {
         Some(path) if import.specs.len() == 1 && !path.is_dir() => vec![path.to_path_buf()],
         Some(dir) if dir.is_dir() => named(dir),
         Some(path) => {
@@ -98,7 +99,29 @@ fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnost
             .help("give `--out` an existing directory, or import one service with `--service`"));
         }
         None => named(Path::new(".")),
-    })
+    };
+    // Two services whose names meet in one spec name (`db` and `db_`, `Db` and `db`).
+    for (i, target) in targets.iter().enumerate() {
+        if targets[..i].contains(target) {
+            return Err(Diagnostic::input(
+                &errors::CLI_USAGE,
+                format!(
+                    "two specs would be written to `{}`: {}",
+                    target.display(),
+                    import
+                        .specs
+                        .iter()
+                        .zip(&targets)
+                        .filter(|(_, t)| *t == target)
+                        .map(|(s, _)| format!("from {}", s.services.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+            )
+            .help("import them one at a time with `--service NAME --out FILE`"));
+        }
+    }
+    Ok(targets)
 }
 
 fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<(String, PathBuf, Vec<String>)> {

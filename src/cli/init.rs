@@ -85,7 +85,8 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
     }
     let default_path = format!("{name}.toml");
     let path = output.unwrap_or(Path::new(&default_path));
-    if path.exists() {
+    // A dangling symbolic link is taken too: writing would create its target, anywhere.
+    if path.symlink_metadata().is_ok() {
         return ui.fail(
             Diagnostic::input(
                 &errors::CLI_USAGE,
@@ -110,7 +111,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
             );
         }
     };
-    if let Err(e) = std::fs::write(path, &spec) {
+    if let Err(e) = super::write_new(path, &spec) {
         return ui.fail(
             Diagnostic::input(
                 &errors::CLI_IO,
@@ -123,7 +124,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         .parent()
         .unwrap_or(Path::new("."))
         .join("berth.schema.json");
-    if !schema.exists() && std::fs::write(&schema, crate::language::spec::json_schema()).is_ok() {
+    if super::write_new(&schema, &crate::language::spec::json_schema()).is_ok() {
         ui.info(&format!(
             "wrote {} (for editors: the spec's first line points at it)",
             schema.display()

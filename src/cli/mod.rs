@@ -121,6 +121,17 @@ enum Command {
     Man,
 }
 
+/// Writes a new file at `path`, never over what is there: not a file, and not through a symbolic
+/// link, even a dangling one (`O_CREAT | O_EXCL`), which would create a file anywhere.
+fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
 /// Every rule berth has: about a spec (the spec's own and each backend's), then `berth import`'s,
 /// about Compose files. What `berth rules` lists and `berth explain` explains.
 pub fn every_rule() -> impl Iterator<Item = &'static crate::engine::backend::Rule> {

@@ -57,7 +57,7 @@ pub fn parse(text: &str) -> Result<Interpolated, String> {
             literal.push('$');
             rest = after;
         } else if let Some(inner) = rest.strip_prefix('{') {
-            let end = closing_brace(inner)
+            let end = closing_brace(inner)?
                 .ok_or_else(|| format!("`${{` without its `}}` in `{text}`"))?;
             push_text(&mut parts, &mut literal);
             parts.push(Part::Var(braced(&inner[..end])?));
@@ -90,18 +90,28 @@ fn push_text(parts: &mut Vec<Part>, literal: &mut String) {
     }
 }
 
-/// The index of the `}` that closes a `${`, counting nested `${...}` in defaults.
-fn closing_brace(inner: &str) -> Option<usize> {
+/// How deep defaults may nest (`${A:-${B:-x}}` is 2): each level is parsed again when its
+/// default is resolved, so a deep nest costs the square of its length.
+const NESTING_LIMIT: usize = 16;
+
+/// The index of the `}` that closes a `${`, counting nested `${...}` in defaults; `Err` when
+/// they nest deeper than [`NESTING_LIMIT`].
+fn closing_brace(inner: &str) -> Result<Option<usize>, String> {
     let mut depth = 0;
     for (i, c) in inner.char_indices() {
         match c {
+            '{' if depth == NESTING_LIMIT => {
+                return Err(format!(
+                    "`${{...}}` nested more than {NESTING_LIMIT} deep in a default"
+                ));
+            }
             '{' => depth += 1,
-            '}' if depth == 0 => return Some(i),
+            '}' if depth == 0 => return Ok(Some(i)),
             '}' => depth -= 1,
             _ => {}
         }
     }
-    None
+    Ok(None)
 }
 
 /// `NAME`, `NAME:-default`, `NAME-default`, `NAME:?message`, `NAME?message`, `NAME:+x`, `NAME+x`.
@@ -194,6 +204,18 @@ mod tests {
         );
         let env = BTreeMap::from([("X".to_string(), "x".to_string())]);
         assert_eq!(parsed.resolve(&env), "axb-zw$1");
+    }
+
+    #[test]
+    fn defaults_nested_too_deep_are_refused() {
+        let deep = format!("{}x{}", "${A:-".repeat(20_000), "}".repeat(20_000));
+        assert!(parse(&deep).unwrap_err().contains("nested more than"));
+        let fine = format!(
+            "{}x{}",
+            "${A:-".repeat(NESTING_LIMIT),
+            "}".repeat(NESTING_LIMIT)
+        );
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]

@@ -64,6 +64,14 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
                     .help("write `--set NAME=VALUE`"),
             );
         };
+        if value.contains(crate::language::spec::reserved) {
+            return Err(Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!("`--set {name}` holds a character berth reserves (U+F0000 and up)"),
+            )
+            .at(Some(span), "reserved character")
+            .help("remove the private-use character from the value"));
+        }
         overrides.push(Override {
             name: name.trim().to_string(),
             value: OverrideValue::Text(value.to_string()),
@@ -81,9 +89,12 @@ pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diag
     if let Some((name, value)) = table.iter().find(|(_, v)| holds_nul(v.get_ref())) {
         return Err(Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,
-            format!("the value of `{}` holds a NUL byte, which no script, manifest or environment can carry", name.get_ref()),
+            format!(
+                "the value of `{}` holds a NUL byte or a character berth reserves (U+F0000 and up)",
+                name.get_ref()
+            ),
         )
-        .at(Some(Span::new(file, value.span())), "NUL byte")
+        .at(Some(Span::new(file, value.span())), "reserved character")
         .help("remove the `\\u0000` from the value"));
     }
     Ok(table

@@ -454,13 +454,13 @@ pub fn parse(
     if let Some(span) = nul_in_table(document.get_ref()) {
         return Err(crate::diagnostic::Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,
-            "a string holds a NUL byte, which no script, manifest or environment can carry",
+            "a string holds a NUL byte, which no script, manifest or environment can carry, or a character of Unicode's supplementary private use planes, which berth reserves",
         )
         .at(
             Some(crate::diagnostic::source::Span::new(file, span)),
-            "NUL byte",
+            "reserved character",
         )
-        .help("remove the `\\u0000` from the string"));
+        .help("remove the `\\u0000` (or the private-use character) from the string"));
     }
     let backend_tables = document
         .get_ref()
@@ -481,10 +481,17 @@ pub fn parse(
     })
 }
 
-/// Where a key or string of `table` holds a NUL byte, if anywhere.
+/// Characters no value may hold: NUL, which no script, manifest or environment can carry, and
+/// the supplementary private use planes (U+F0000 and up), where backends mark what they fill in
+/// when a member runs (Cloud Foundry's instance index).
+pub fn reserved(c: char) -> bool {
+    c == '\0' || c >= '\u{F0000}'
+}
+
+/// Where a key or string of `table` holds a [`reserved`] character, if anywhere.
 fn nul_in_table(table: &toml::de::DeTable) -> Option<std::ops::Range<usize>> {
     table.iter().find_map(|(key, value)| {
-        if key.get_ref().contains('\0') {
+        if key.get_ref().contains(reserved) {
             return Some(key.span());
         }
         nul_in_value(value)
@@ -493,7 +500,7 @@ fn nul_in_table(table: &toml::de::DeTable) -> Option<std::ops::Range<usize>> {
 
 fn nul_in_value(value: &toml::Spanned<toml::de::DeValue>) -> Option<std::ops::Range<usize>> {
     match value.get_ref() {
-        toml::de::DeValue::String(s) if s.contains('\0') => Some(value.span()),
+        toml::de::DeValue::String(s) if s.contains(reserved) => Some(value.span()),
         toml::de::DeValue::Array(items) => items.iter().find_map(nul_in_value),
         toml::de::DeValue::Table(table) => nul_in_table(table),
         _ => None,

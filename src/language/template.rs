@@ -6,7 +6,7 @@
 //! Limits keep a hostile spec from crashing berth or exhausting memory: no partials or
 //! decorators (they can recurse), at most [`NESTING_LIMIT`] nested blocks or subexpressions,
 //! at most [`RENDER_LIMIT`] bytes from one rendering and [`COMPILE_RENDER_LIMIT`] from all the
-//! renderings of one compile.
+//! renderings of one compile, and [`COMPILE_LOOP_LIMIT`] steps of `{{#each}}` for all of them.
 
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::errors;
@@ -87,6 +87,9 @@ impl ScriptTemplates {
 pub const NESTING_LIMIT: usize = 32;
 /// The most text one rendering may make.
 pub const RENDER_LIMIT: usize = 8 * 1024 * 1024;
+/// The most `{{#each}}` steps all renderings of one compile may take together: a loop that writes
+/// nothing costs time all the same.
+pub const COMPILE_LOOP_LIMIT: u64 = 20_000_000;
 /// The most text all renderings of one compile may make together (every member of every
 /// backend): output that grows with the square or cube of `replicas` stops here.
 pub const COMPILE_RENDER_LIMIT: u64 = 256 * 1024 * 1024;
@@ -100,6 +103,10 @@ pub struct Templates {
     structural: Context,
     /// Bytes rendered so far by this compile, shared by its clones.
     rendered: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Loop steps priced so far by this compile, shared by its clones.
+    loops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The longest list (or table) among the parameters, which `{{#each}}` may walk.
+    widest: usize,
 }
 
 /// A failed rendering: the engine's reason and, when known, the line and column in the template.
@@ -121,6 +128,7 @@ impl Templates {
         engine.register_escape_fn(handlebars::no_escape);
         engine.register_helper("join", Box::new(text_helper(join)));
         engine.register_helper("add", Box::new(text_helper(add)));
+        let widest = widest(&Value::Object(params.clone()));
         let mut base = Map::new();
         base.insert("name".into(), Value::String(name.to_string()));
         base.insert("params".into(), Value::Object(params));
@@ -131,6 +139,8 @@ impl Templates {
             base,
             structural,
             rendered: Default::default(),
+            loops: Default::default(),
+            widest,
         }
     }
 
@@ -145,7 +155,7 @@ impl Templates {
     }
 
     pub fn try_structural(&self, source: &str) -> Result<String, TemplateFailure> {
-        self.render_with(source, &self.structural)
+        self.render_with(source, &self.structural, 0)
     }
 
     /// Renders a `[container]` or `[init]` string with `self`, `peers` and `peer_hosts`.
@@ -179,26 +189,54 @@ impl Templates {
             context.insert("peer_hosts".into(), json!(hosts));
             Context::from(Value::Object(context))
         });
-        self.render_with(source, context).map_err(|mut failure| {
-            if let (true, Some(me)) = (failure.limit, identity.me) {
+        self.render_with(source, context, identity.peers.len())
+            .map_err(|mut failure| {
+                if let (true, Some(me)) = (failure.limit, identity.me) {
+                    failure
+                        .reason
+                        .push_str(&format!(" (rendering it for member `{}`)", me.name));
+                }
                 failure
-                    .reason
-                    .push_str(&format!(" (rendering it for member `{}`)", me.name));
-            }
-            failure
-        })
+            })
     }
 
     /// Compiles a template once, so rendering it for every member and backend only evaluates it.
     /// The template's own text is its name in the registry.
     pub fn precompile(&mut self, source: &str) -> Result<(), TemplateFailure> {
         if source.contains("{{") && !self.engine.has_template(source) {
-            check_shape(source)?;
+            loop_depth(source)?;
             self.engine
                 .register_template_string(source, source)
                 .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
         }
         Ok(())
+    }
+
+    /// Prices a rendering before it runs: `{{#each}}` blocks nested `depth` deep over lists of at
+    /// most `widest` items (the members, or the longest list of the parameters) take up to
+    /// `widest ^ depth` steps, whatever they write; all renderings of a compile together may take
+    /// [`COMPILE_LOOP_LIMIT`].
+    fn charge_loops(&self, depth: u32, peers: usize) -> Result<(), TemplateFailure> {
+        if depth == 0 {
+            return Ok(());
+        }
+        let widest = (self.widest.max(peers) as u64).max(1);
+        let steps = widest.saturating_pow(depth);
+        let used = self
+            .loops
+            .fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
+        if used.saturating_add(steps) <= COMPILE_LOOP_LIMIT {
+            return Ok(());
+        }
+        Err(TemplateFailure {
+            reason: format!(
+                "this template nests `{{{{#each}}}}` {depth} deep over lists of up to {widest} items: with every member of every backend, that passes berth's limit of {COMPILE_LOOP_LIMIT} loop steps for one compile"
+            ),
+            help: "nest fewer `{{#each}}` blocks: `join peer_hosts \",\"` lists the members in one step".into(),
+            position: None,
+            missing: None,
+            limit: true,
+        })
     }
 
     /// A string without expressions, counted against the compile's limit like a rendering: a
@@ -213,10 +251,17 @@ impl Templates {
         Ok(source.to_string())
     }
 
-    fn render_with(&self, source: &str, context: &Context) -> Result<String, TemplateFailure> {
+    /// Renders `source` in `context`, where `peers` members are listed, within the limits.
+    fn render_with(
+        &self,
+        source: &str,
+        context: &Context,
+        peers: usize,
+    ) -> Result<String, TemplateFailure> {
         if !source.contains("{{") {
             return self.verbatim(source);
         }
+        self.charge_loops(loop_depth(source)?, peers)?;
         let used = self.rendered.load(std::sync::atomic::Ordering::Relaxed);
         let mut out = Bounded {
             bytes: Vec::new(),
@@ -227,7 +272,6 @@ impl Templates {
             self.engine
                 .render_with_context_to_write(source, context, &mut out)
         } else {
-            check_shape(source)?;
             self.engine
                 .render_template_with_context_to_write(source, context, &mut out)
         };
@@ -248,6 +292,15 @@ impl Templates {
             }
             failure
         })
+    }
+}
+
+/// The longest list or table anywhere in `value`.
+fn widest(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.iter().map(widest).fold(items.len(), usize::max),
+        Value::Object(map) => map.values().map(widest).fold(map.len(), usize::max),
+        _ => 0,
     }
 }
 
@@ -298,8 +351,9 @@ fn limit_failure(used: u64) -> TemplateFailure {
 
 /// Refuses what can recurse or nest without bound before the engine parses it: partials
 /// (`{{> name}}`, `{{#> name}}`), inline partials and decorators (`{{#*inline}}`, `{{*name}}`),
-/// and blocks or subexpressions nested deeper than [`NESTING_LIMIT`].
-fn check_shape(source: &str) -> Result<(), TemplateFailure> {
+/// and blocks or subexpressions nested deeper than [`NESTING_LIMIT`]. Returns how deep
+/// `{{#each}}` blocks nest, which the renderer prices. One pass over the text.
+fn loop_depth(source: &str) -> Result<u32, TemplateFailure> {
     let refuse = |reason: String, help: &str| TemplateFailure {
         reason,
         help: help.into(),
@@ -307,17 +361,22 @@ fn check_shape(source: &str) -> Result<(), TemplateFailure> {
         missing: None,
         limit: false,
     };
-    let (mut blocks, mut deepest) = (0usize, 0usize);
+    // Each open block, and whether it is an `each`.
+    let mut blocks: Vec<bool> = Vec::new();
+    let (mut loops, mut deepest_loop) = (0u32, 0u32);
     let mut rest = source;
     while let Some(at) = rest.find("{{") {
         let escaped = rest[..at].ends_with('\\');
-        let tag = rest[at + 2..].trim_start_matches(['{', '~']);
-        rest = &rest[at + 2..];
+        let after = &rest[at + 2..];
+        // An unclosed expression: the engine reports it.
+        let Some(end) = after.find("}}") else {
+            break;
+        };
+        let body = after[..end].trim_start_matches(['{', '~']);
+        rest = &after[end + 2..];
         if escaped {
             continue;
         }
-        let end = tag.find("}}").unwrap_or(tag.len());
-        let body = &tag[..end];
         if body.starts_with('>')
             || body.starts_with("#>")
             || body.starts_with('*')
@@ -329,21 +388,23 @@ fn check_shape(source: &str) -> Result<(), TemplateFailure> {
             ));
         }
         if body.starts_with('#') || (body.starts_with('^') && body.len() > 1) {
-            blocks += 1;
-        } else if body.starts_with('/') {
-            blocks = blocks.saturating_sub(1);
+            let each = body[1..].trim_start().starts_with("each");
+            blocks.push(each);
+            loops += u32::from(each);
+            deepest_loop = deepest_loop.max(loops);
+        } else if body.starts_with('/') && blocks.pop() == Some(true) {
+            loops -= 1;
         }
-        let mut parens = 0usize;
+        let (mut parens, mut deepest_parens) = (0usize, 0usize);
         for c in body.chars() {
             match c {
                 '(' => parens += 1,
                 ')' => parens = parens.saturating_sub(1),
                 _ => {}
             }
-            deepest = deepest.max(parens);
+            deepest_parens = deepest_parens.max(parens);
         }
-        deepest = deepest.max(blocks);
-        if deepest > NESTING_LIMIT {
+        if blocks.len().max(deepest_parens) > NESTING_LIMIT {
             return Err(refuse(
                 format!(
                     "invalid template: blocks or subexpressions nested deeper than {NESTING_LIMIT}"
@@ -352,7 +413,7 @@ fn check_shape(source: &str) -> Result<(), TemplateFailure> {
             ));
         }
     }
-    Ok(())
+    Ok(deepest_loop)
 }
 
 /// "did you mean" for an undefined path whose parent exists: `self.hostname` → `self.host`,

@@ -188,6 +188,10 @@ pub fn removable(out: &Path, relative: &str, record: &Record) -> Result<(), Opti
     match find(out, relative) {
         Ok(None) => Err(None),
         Ok(Some(found)) => match Claim::of(Some(record), &found.sha256) {
+            Claim::Verified if !berth_could_write(relative) => Err(Some(
+                "berth never writes there (only `berth-report.json` and files in a backend's folder)"
+                    .into(),
+            )),
             Claim::Verified => Ok(()),
             claim => Err(Some(claim.reason().to_string())),
         },
@@ -195,9 +199,46 @@ pub fn removable(out: &Path, relative: &str, record: &Record) -> Result<(), Opti
     }
 }
 
+/// Whether `relative` is a place berth writes: `berth-report.json`, or a file below a backend's
+/// folder (`BACKEND/...`, or `SERVICE/BACKEND/...` for several specs), no part of it hidden. The
+/// manifest and its hashes come from `--out`, which others may change: a planted entry with the
+/// right hash of `NOTES.md` or `.git/HEAD` proves only that its content was known.
+fn berth_could_write(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    if parts.iter().any(|p| p.is_empty() || p.starts_with('.')) {
+        return false;
+    }
+    let backend = |part: &str| crate::engine::backends::by_name(part).is_some();
+    relative == crate::output::report::FILE
+        || (parts.len() > 1 && backend(parts[0]))
+        || (parts.len() > 2
+            && crate::language::names::dns_label(parts[0], 63).is_ok()
+            && backend(parts[1]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_places_berth_writes_are_removable() {
+        for yes in [
+            "berth-report.json",
+            "docker/run.sh",
+            "db/kubernetes/10-x.yaml",
+        ] {
+            assert!(berth_could_write(yes), "{yes}");
+        }
+        for no in [
+            "NOTES.md",
+            ".git/HEAD",
+            "docker/.hidden",
+            "notes/docker",
+            "a/b/docker",
+        ] {
+            assert!(!berth_could_write(no), "{no}");
+        }
+    }
 
     #[test]
     fn older_manifests_read_as_paths_without_hashes() {

@@ -185,6 +185,14 @@ impl Transaction {
         fs::create_dir_all(out).map_err(|e| io_error(out, e))?;
         fs::create_dir(&transaction.staging).map_err(|e| io_error(out, e))?;
         transaction.staging_made = true;
+        // A signal while specs compile (which may take long) ends the process at once, once no
+        // file is being staged; one during the commit is left to the commit, which undoes it.
+        let (staging, out, created) = (
+            transaction.staging.clone(),
+            transaction.out.clone(),
+            transaction.created.clone(),
+        );
+        signals::watch(move || abandon(Some(&staging), &out, created.as_deref()));
         Ok(transaction)
     }
 
@@ -197,6 +205,7 @@ impl Transaction {
     /// An entry point whose directory has changing files is staged even if it is the same, so
     /// that it can be taken away and put back around them.
     pub fn stage(&self, files: Vec<Planned>) -> Result<Staged, Diagnostic> {
+        let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
         let targets = files
             .iter()
@@ -227,7 +236,7 @@ impl Transaction {
             let rewrite = !current
                 || (is_entry_point(&file.path) && changed_dirs.contains(parent(&file.path)));
             if rewrite {
-                let mut staged = self.create_staged(&file.path)?;
+                let mut staged = self.staged_file(&file.path)?;
                 staged
                     .write_all(file.contents.as_bytes())
                     .and_then(|()| set_mode(&staged, file.mode))
@@ -246,6 +255,12 @@ impl Transaction {
     ///
     /// [`stage`]: Transaction::stage
     pub fn create_staged(&self, relative: &str) -> Result<fs::File, Diagnostic> {
+        let _writing = signals::writing();
+        self.staged_file(relative)
+    }
+
+    /// A new file in the staging directory; the caller holds [`signals::writing`].
+    fn staged_file(&self, relative: &str) -> Result<fs::File, Diagnostic> {
         inside::components(relative).map_err(|r| r.diagnostic("write"))?;
         let path = self.staging.join(relative);
         let dir = path.parent().unwrap_or(&self.staging);
@@ -258,6 +273,7 @@ impl Transaction {
     /// Stages a file written through [`Transaction::create_staged`]: unchanged if `--out` holds
     /// the same bytes.
     pub fn settle(&self, relative: &str) -> Result<Staged, Diagnostic> {
+        let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
         let existing = self.examine(relative)?;
         let staged = self.staging.join(relative);
@@ -347,11 +363,14 @@ impl Transaction {
     /// the whole commit (and its flush to disk).
     pub fn commit(mut self, groups: Vec<Staged>) -> Result<Written, Diagnostic> {
         signals::pause_for_test("staged");
+        // Held until the commit returns, before `self` (a parameter) drops and takes it again.
+        let _writing = signals::writing();
         let mut journal = Journal::new(self.staging.join(".replaced"));
         let result = self.apply(groups, &mut journal);
         match result {
             Ok(written) => {
                 self.committed = true;
+                signals::settled();
                 let _ = fs::remove_dir_all(&self.staging);
                 Ok(written)
             }
@@ -500,17 +519,28 @@ impl Transaction {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
+        let _writing = signals::writing();
+        signals::settled();
         if !self.committed {
-            if self.staging_made {
-                let _ = fs::remove_dir_all(&self.staging);
-            }
-            // Directories this write created for `--out` go again, if nothing else was put there.
-            if let Some(created) = &self.created {
-                for dir in self.out.ancestors() {
-                    if fs::remove_dir(dir).is_err() || dir == created {
-                        break;
-                    }
-                }
+            abandon(
+                self.staging_made.then_some(self.staging.as_path()),
+                &self.out,
+                self.created.as_deref(),
+            );
+        }
+    }
+}
+
+/// Removes what an abandoned write put in `--out`: its staging directory, and the directories
+/// it created for `--out`, if nothing else was put there.
+fn abandon(staging: Option<&Path>, out: &Path, created: Option<&Path>) {
+    if let Some(staging) = staging {
+        let _ = fs::remove_dir_all(staging);
+    }
+    if let Some(created) = created {
+        for dir in out.ancestors() {
+            if fs::remove_dir(dir).is_err() || dir == created {
+                break;
             }
         }
     }

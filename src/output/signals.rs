@@ -5,9 +5,55 @@
 //! reports a process that the signal ended. SIGKILL cannot be caught: the next write removes
 //! what a killed one left (its staging directory names its process).
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Held while a file is being staged or the commit runs: the watcher waits for it.
+static WRITING: Mutex<()> = Mutex::new(());
+/// Set once the write committed or was abandoned: the watcher has nothing left to do.
+static SETTLED: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the watcher from ending the process while a file is staged or the commit runs.
+pub fn writing() -> MutexGuard<'static, ()> {
+    WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Says that the write committed or was abandoned.
+pub fn settled() {
+    SETTLED.store(true, Ordering::SeqCst);
+}
+
+/// Watches for SIGINT and SIGTERM while specs compile, which may take long and polls for
+/// nothing: on one, once no file is being staged, `abandon` removes what the write put in
+/// `--out` and the process exits with 128 + the signal. A signal during the commit waits for
+/// the commit, which undoes its steps itself; after it, there is nothing to do.
+pub fn watch(abandon: impl FnOnce() + Send + 'static) {
+    SETTLED.store(false, Ordering::SeqCst);
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if SETTLED.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some(signal) = received() else {
+                continue;
+            };
+            let _writing = writing();
+            if SETTLED.load(Ordering::SeqCst) {
+                return;
+            }
+            abandon();
+            eprintln!(
+                "error[output/io]: interrupted by `{}`: nothing was written\n  = help: compile again to write the files; `--out` is as it was before this compile",
+                name(signal)
+            );
+            std::process::exit(exit_code(signal));
+        }
+    });
+}
 
 /// The handler: an atomic store is all that a signal handler may safely do.
 extern "C" fn note(signal: libc::c_int) {
@@ -75,6 +121,19 @@ pub fn name(signal: i32) -> &'static str {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
         _ => "a signal",
+    }
+}
+
+/// Tests make a compile take long (`BERTH_TEST_STALL` set: a minute, not looking for signals, as
+/// rendering a large spec would), after creating the file `BERTH_TEST_PAUSE_FILE` to say so
+/// (debug builds only).
+pub fn stall_for_test() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("BERTH_TEST_STALL").is_some() {
+        if let Some(file) = std::env::var_os("BERTH_TEST_PAUSE_FILE") {
+            let _ = std::fs::write(file, std::process::id().to_string());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }
 

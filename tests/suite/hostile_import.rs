@@ -460,3 +460,43 @@ fn numbers_out_of_range_are_findings() {
         );
     }
 }
+
+/// A dangling symbolic link where import (or init) writes a spec is taken: writing through it
+/// would create a file wherever it points, with text the Compose file chose.
+#[test]
+fn a_dangling_link_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim/authorized_keys");
+    std::fs::create_dir_all(victim.parent().unwrap()).unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  db:\n    image: postgres:16.4\n    restart: always\n    volumes: [data:/var/lib/postgresql/data]\nvolumes:\n  data:\n",
+    );
+    std::os::unix::fs::symlink(&victim, dir.path().join("db.toml")).unwrap();
+    assert_exit(
+        &import(dir.path(), &["compose.yaml"]),
+        2,
+        &["`./db.toml` exists"],
+    );
+    assert!(!victim.exists(), "import wrote through the link");
+    std::os::unix::fs::symlink(&victim, dir.path().join("mydb.toml")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("berth.schema.json")).unwrap();
+    let init = berth(&["init", "mydb"], dir.path());
+    assert_exit(&init, 2, &["exists"]);
+    assert!(!victim.exists(), "init wrote through the link");
+}
+
+/// Two services whose names meet in one spec name are refused, not written over each other.
+#[test]
+fn two_specs_are_never_written_to_one_path() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  db:\n    image: postgres:16.4\n    restart: always\n    volumes: [pg:/var/lib/postgresql/data]\n  db_:\n    image: redis:7.4\n    restart: always\n    volumes: [r:/data]\nvolumes:\n  pg:\n  r:\n",
+    );
+    let output = import(dir.path(), &["compose.yaml"]);
+    assert_exit(&output, 2, &["two specs would be written to `./db.toml`"]);
+    assert!(!dir.path().join("db.toml").exists());
+}

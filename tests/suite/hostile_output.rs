@@ -511,6 +511,44 @@ fn a_signal_after_staging_leaves_out_as_it_was() {
     assert_eq!(state(&out), before, "`--out` changed");
 }
 
+/// SIGTERM while a spec compiles for long (nothing looks for the signal then): berth ends at
+/// once with 143, and leaves nothing in `--out`.
+#[test]
+fn a_signal_during_a_long_compile_ends_it_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_ok(dir.path(), spec_str(), &[]);
+    let out = dir.path().join("out");
+    let before = state(&out);
+    let marker = dir.path().join("stalled");
+    let child = command(
+        dir.path(),
+        &["compile", spec_str(), "--out", "out", "--set", "replicas=5"],
+    )
+    .env("BERTH_TEST_STALL", "1")
+    .env("BERTH_TEST_PAUSE_FILE", &marker)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "berth never stalled"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(child.id() as i32, libc::SIGTERM);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "berth waited for the compile"
+    );
+    assert_exit(&output, 143, &["interrupted by `SIGTERM`"]);
+    assert_eq!(state(&out), before, "`--out` changed");
+}
+
 /// SIGTERM after the commit's first rename: the commit is undone, so no mix of old and new.
 #[test]
 fn a_signal_during_the_commit_undoes_it() {
@@ -600,4 +638,29 @@ fn dead_pid() -> i32 {
     let mut child = Command::new("true").spawn().unwrap();
     child.wait().unwrap();
     child.id() as i32
+}
+
+/// A planted manifest that knows the right hash of a user's file (`NOTES.md`, `.git/HEAD`) still
+/// removes nothing but what berth writes: the hashes come from `--out` too.
+#[test]
+fn a_planted_hash_does_not_make_a_file_berths() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = dir.path().join("deploy");
+    std::fs::create_dir_all(deploy.join(".git")).unwrap();
+    write(&deploy, "NOTES.md", "# my deploy notes\n");
+    write(&deploy.join(".git"), "HEAD", "ref: refs/heads/main\n");
+    let sha = |text: &str| berth::output::inside::sha256_of(text.as_bytes());
+    write(
+        &deploy,
+        ".berth-manifest.json",
+        &format!(
+            r#"{{"files": ["NOTES.md", ".git/HEAD"], "sha256": {{"NOTES.md": "{}", ".git/HEAD": "{}"}}}}"#,
+            sha("# my deploy notes\n"),
+            sha("ref: refs/heads/main\n")
+        ),
+    );
+    let output = berth(&["compile", &spec(), "--out", "deploy"], dir.path());
+    let err = assert_exit(&output, 0, &["0 stale removed", "warning[output/kept]"]);
+    assert_contains(&err, "berth never writes there");
+    assert!(deploy.join("NOTES.md").exists() && deploy.join(".git/HEAD").exists());
 }

@@ -310,6 +310,51 @@ fn templates_cannot_recurse_or_nest_without_bound() {
     }
 }
 
+/// Loops that write nothing cost time all the same: `{{#each}}` nested deep over the members is
+/// priced before it runs and refused; and an expression that never closes, repeated, is read
+/// once, not once for each `{{`.
+#[test]
+fn loops_and_unclosed_expressions_cannot_stall_a_compile() {
+    let bomb = format!(
+        "{}x{}",
+        "{{#each @root.peers}}".repeat(24),
+        "{{/each}}".repeat(24)
+    );
+    let text = spec(
+        &format!("args = [{}]", toml::Value::String(bomb)),
+        "[replication]\nreplicas = 3\nspread = \"none\"\n",
+    );
+    assert_refused(
+        &compile_text(&request(&[]), text),
+        "spec/limit",
+        "`{{#each}}` 24 deep",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for unclosed in ["{{x".repeat(64_000), "{{add ".repeat(16_000)] {
+        let spec = write(
+            dir.path(),
+            "u.toml",
+            &spec(&format!("args = [{}]", toml::Value::String(unclosed)), ""),
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["check", spec.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A guard against a hang, not a measure of speed.
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("`berth check` still runs after a minute");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(child.wait().unwrap().code(), Some(2));
+    }
+}
+
 /// Output that grows with the cube of `replicas` stops at berth's limit, naming the member and
 /// the template, instead of exhausting memory.
 #[test]
@@ -408,6 +453,11 @@ fn small_values_that_break_their_context_are_refused() {
             "NUL",
         ),
         (
+            spec("args = [\"\\U000F0000CF_INSTANCE_INDEX\\U000F0001\"]", ""),
+            "spec/invalid-value",
+            "private use",
+        ),
+        (
             spec("", "[[files]]\npath = \"/etc/app/\"\ncontent = \"x\"\n"),
             "spec/invalid-value",
             "ends with `/`",
@@ -421,11 +471,21 @@ fn small_values_that_break_their_context_are_refused() {
     for (text, code, words) in cases {
         assert_refused(&compile_text(&request(&[]), text), code, words);
     }
-    let variable = compile_text(
+    // `cf push` fills `((NAME))` anywhere, also after a third `(`, and also with the name of a
+    // secret the spec declares.
+    for container in [
+        "env = { V = \"((v-k))\" }",
+        "args = [\"(((foo))\"]",
+        "args = [\"--banner=((db-pw))\"]\nenv = { P = { secret = \"db\", key = \"pw\" } }",
+    ] {
+        let variable = compile_text(&request(&["cloudfoundry"]), spec(container, ""));
+        assert_refused(&variable, "spec/invalid-value", "a value holds `((`");
+    }
+    let declared = compile_text(
         &request(&["cloudfoundry"]),
-        spec("env = { V = \"((v-k))\" }", ""),
+        spec("env = { P = { secret = \"db\", key = \"pw\" } }", ""),
     );
-    assert_refused(&variable, "spec/invalid-value", "((v-k))");
+    assert_eq!(declared.exit_code(), 0, "{:?}", codes(&declared));
 }
 
 #[test]
@@ -484,6 +544,9 @@ fn payload() -> impl Strategy<Value = String> {
         Just("${PATH}".to_string()),
         "[ -~\n\t]{0,12}".prop_map(|s| format!("{s}$(touch PWNED)")),
     ]
+    .prop_filter("templates are tested apart", |s| {
+        !s.contains("{{") && !s.contains("}}")
+    })
 }
 
 /// The shells the scripts must run under: Debian's `sh`, busybox's and bash.
@@ -596,5 +659,38 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// Names from backend options that reach a tool as arguments never read as its options.
+#[test]
+fn option_values_never_read_as_options() {
+    let cases = [
+        (
+            "swarm",
+            "[backends.swarm]\nnodes = [\"--availability=drain\"]\n",
+            "not a node name",
+        ),
+        (
+            "cloudfoundry",
+            "[backends.cloudfoundry]\nvolume_services = { data = \"--help\" }\n",
+            "not a service instance name",
+        ),
+        (
+            "cloudfoundry",
+            "[backends.cloudfoundry]\nvolume_services = { data = \"nfs\" }\ninternal_domain = \"-v\"\n",
+            "internal_domain",
+        ),
+    ];
+    for (backend, options, words) in cases {
+        let text = spec("", "").replace(
+            "[backends.cloudfoundry]\nvolume_services = { data = \"nfs\" }\n",
+            options,
+        );
+        assert_refused(
+            &compile_text(&request(&[backend]), text),
+            "spec/invalid-value",
+            words,
+        );
     }
 }
