@@ -47,7 +47,3 @@ pub fn rules() -> impl Iterator<Item = &'static Rule> {
         .chain(all().iter().flat_map(|b| b.rules().iter()))
         .copied()
 }
-
-pub fn rule(id: &str) -> Option<&'static Rule> {
-    rules().find(|r| r.id == id)
-}

@@ -33,7 +33,7 @@ pub struct Read {
 
 /// Reads a file the user named on the command line (a spec, a `--values` file, a Compose file).
 pub fn named(path: &Path) -> Result<String, Refusal> {
-    bounded(path, &path.display().to_string())
+    bounded(path, &format!("`{}`", path.display()))
 }
 
 /// Reads `name`, relative to `folder` (or absolute), as the policy above says. `allowed` are the
@@ -71,11 +71,18 @@ pub fn beside(folder: &Path, name: &str, allowed: &[PathBuf]) -> Result<Read, Re
         Some(resolved.clone())
     } else {
         return Err(Refusal {
-            message: format!(
-                "{shown} is `{}`, outside `{}`: berth reads only files inside the folder that names them",
-                resolved.display(),
-                home.display()
-            ),
+            message: if Path::new(name) == resolved {
+                format!(
+                    "{shown} is outside `{}`: berth reads only files inside the folder that names them",
+                    home.display()
+                )
+            } else {
+                format!(
+                    "{shown} leads to `{}`, outside `{}`: berth reads only files inside the folder that names them",
+                    resolved.display(),
+                    home.display()
+                )
+            },
             help: format!(
                 "copy the file into `{}`, or pass `--allow-read {}` if you trust it",
                 home.display(),
@@ -87,8 +94,8 @@ pub fn beside(folder: &Path, name: &str, allowed: &[PathBuf]) -> Result<Read, Re
     Ok(Read { text, outside })
 }
 
-/// Opens `path` without blocking, checks that it is
-/// a regular file, and reads at most [`LIMIT`] bytes of text.
+/// Opens `path` without blocking, checks that it is a regular file, and reads at most [`LIMIT`]
+/// bytes of text.
 fn bounded(path: &Path, shown: &str) -> Result<String, Refusal> {
     let file = fs::OpenOptions::new()
         .read(true)

@@ -11,7 +11,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic::errors;
 use crate::diagnostic::source::Span;
-use crate::diagnostic::source::Span as SourceSpan;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason, TemplateErrorReason,
@@ -22,7 +21,7 @@ use serde_json::{Map, Value, json};
 #[derive(Clone, Debug)]
 pub struct Template {
     pub source: String,
-    pub span: Option<SourceSpan>,
+    pub span: Option<Span>,
 }
 
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the

@@ -311,7 +311,7 @@ fn reading_what_the_file_names_is_bounded() {
         (
             "zero.yaml.compose",
             &[],
-            &["`zero.yaml` is `/dev/zero`, outside"],
+            &["`zero.yaml` leads to `/dev/zero`, outside"],
         ),
         ("big.compose", &[], &["`big.yaml` is larger than 4 MiB"]),
     ];
@@ -343,7 +343,7 @@ fn reading_what_the_file_names_is_bounded() {
         ],
     );
     let output = import(&fifo_dir, &["fifo.yaml"]);
-    assert_exit(&output, 2, &["fifo.yaml is not a regular file"]);
+    assert_exit(&output, 2, &["`fifo.yaml` is not a regular file"]);
     assert!(
         !fifo_dir.join("db.toml").exists(),
         "nothing is written after a refusal"
@@ -375,7 +375,11 @@ fn files_outside_the_folder_need_allow_read() {
         "services:\n  db:\n    extends: {file: ../shared/base.yaml, service: base}\n    env_file: ../shared/db.env\n    volumes:\n      - data:/var/lib/postgresql/data\n      - ../shared/app.conf:/etc/app.conf:ro\nvolumes:\n  data:\n",
     );
     let output = import(&project, &["compose.yaml"]);
-    assert_exit(&output, 2, &["`.env` is `", "outside", "--allow-read "]);
+    assert_exit(
+        &output,
+        2,
+        &["`.env` leads to `", "outside", "--allow-read "],
+    );
     std::fs::remove_file(project.join(".env")).unwrap();
     let output = import(&project, &["compose.yaml"]);
     assert_exit(&output, 2, &["`services.db.extends.file`", "outside"]);
