@@ -139,7 +139,7 @@ fn lower(
     let name = service.name();
     let mut outputs = Vec::new();
     let network = single_host::network_name(service, "compose");
-    let members = single_host::members(service);
+    let members = service.members();
     let ports = single_host::published_ports(service, publish, options_span)?;
     let limits = single_host::limits(service);
     let mut services = BTreeMap::new();

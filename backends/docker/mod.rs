@@ -165,7 +165,7 @@ fn script(
     options_span: Option<crate::diagnostic::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
-    let members = single_host::members(service);
+    let members = service.members();
     let mut outputs = Vec::new();
     let ports = single_host::published_ports(service, publish, options_span)?;
     let limits = single_host::limits(service);
@@ -410,10 +410,7 @@ struct DownScript {
 /// `down.sh`: run.sh's counterpart, which removes the containers and the network, never a volume.
 fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic>> {
     // Container names are DNS labels, so splitting at spaces gives them back.
-    let mut containers: Vec<String> = single_host::members(service)
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
+    let mut containers: Vec<String> = service.members().into_iter().map(|m| m.name).collect();
     if service.init.is_some() {
         containers.push(format!("{}-init", service.name()));
     }

@@ -9,12 +9,6 @@ use crate::language::quantity::parse_quantity;
 use crate::model::shell::shell_quote;
 use crate::model::{Check, CheckAction, Member, Service, Spread};
 
-/// Member `i` on one engine: the container (or compose service) `<name>-<i>`, reachable on the
-/// service's network under that name.
-pub fn members(service: &Service) -> Vec<Member> {
-    service.members()
-}
-
 /// The named volume of one member: `<name>-<ordinal>-<volume>`, shared by the docker and compose
 /// backends so that moving from `run.sh` to compose keeps the data (run.sh refuses a volume that
 /// another container has).
@@ -274,7 +268,7 @@ pub fn published_ports(
 
 /// The names a member's certificate must cover on one engine: its container name, and the spec's extras.
 pub fn tls_names(service: &Service) -> Vec<String> {
-    let mut names: Vec<String> = members(service).into_iter().map(|m| m.host).collect();
+    let mut names: Vec<String> = service.members().into_iter().map(|m| m.host).collect();
     names.push("localhost".into());
     if let Some(tls) = &service.tls {
         names.extend(tls.value.extra_names.iter().map(|n| n.value.clone()));

@@ -181,7 +181,7 @@ fn lowered(
         ),
         OutputFile::script("deploy.sh", deploy_script(service, settings, &header)?),
     ];
-    for member in single_host::members(service) {
+    for member in service.members() {
         files.push(OutputFile::new(
             format!("members/{}.yaml", member.name),
             yaml(&member_stack(&stack, &member.name))?,
@@ -435,7 +435,7 @@ fn lower(
 ) -> Result<(Stack, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
     let network = single_host::network_name(service, "swarm");
-    let members = single_host::members(service);
+    let members = service.members();
     let publish = Publish {
         enabled: settings.publish,
         address: String::new(),
@@ -843,7 +843,8 @@ fn deploy_script(
         header: header.to_string(),
         service: shell_quote(service.name()),
         members: shell_quote(
-            &single_host::members(service)
+            &service
+                .members()
                 .iter()
                 .map(|m| m.name.clone())
                 .collect::<Vec<_>>()
@@ -896,7 +897,7 @@ fn prepare_nodes(
 /// it), `tasks.<service>`, `localhost`, and the spec's extras.
 fn tls_names(service: &Service) -> Vec<String> {
     let mut names = Vec::new();
-    for member in single_host::members(service) {
+    for member in service.members() {
         names.push(format!("tasks.{}", member.name));
         names.push(member.name);
     }

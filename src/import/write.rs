@@ -121,9 +121,7 @@ fn dotted(path: &[&str]) -> String {
 }
 
 /// Text for a comment, one line whatever it holds: the same escaping as every generated file's.
-pub fn comment_text(text: &str) -> String {
-    crate::engine::backend::comment_text(text)
-}
+pub use crate::engine::backend::comment_text;
 
 /// A TOML string value, as the `toml` crate writes one (escaped; multi-line when it holds a
 /// newline, which a value may be).

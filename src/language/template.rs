@@ -106,6 +106,8 @@ pub struct Templates {
     loops: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The longest list (or table) among the parameters, which `{{#each}}` may walk.
     widest: usize,
+    /// How deep `{{#each}}` nests in each precompiled template, found once when compiled.
+    loop_depths: std::collections::HashMap<String, u32>,
 }
 
 /// A failed rendering: the engine's reason and, when known, the line and column in the template.
@@ -140,6 +142,7 @@ impl Templates {
             rendered: Default::default(),
             loops: Default::default(),
             widest,
+            loop_depths: Default::default(),
         }
     }
 
@@ -169,14 +172,9 @@ impl Templates {
 
     pub fn try_member(&self, source: &str, identity: &Identity) -> Result<String, TemplateFailure> {
         if !source.contains("{{") {
-            return self.verbatim(source).map_err(|mut failure| {
-                if let Some(me) = identity.me {
-                    failure
-                        .reason
-                        .push_str(&format!(" (for member `{}`)", me.name));
-                }
-                failure
-            });
+            return self
+                .verbatim(source)
+                .map_err(|failure| failure.for_member(identity));
         }
         let context = identity.context.get_or_init(|| {
             let mut context = self.base.clone();
@@ -189,21 +187,15 @@ impl Templates {
             Context::from(Value::Object(context))
         });
         self.render_with(source, context, identity.peers.len())
-            .map_err(|mut failure| {
-                if let (true, Some(me)) = (failure.limit, identity.me) {
-                    failure
-                        .reason
-                        .push_str(&format!(" (rendering it for member `{}`)", me.name));
-                }
-                failure
-            })
+            .map_err(|failure| failure.for_member(identity))
     }
 
     /// Compiles a template once, so rendering it for every member and backend only evaluates it.
     /// The template's own text is its name in the registry.
     pub fn precompile(&mut self, source: &str) -> Result<(), TemplateFailure> {
         if source.contains("{{") && !self.engine.has_template(source) {
-            loop_depth(source)?;
+            let depth = loop_depth(source)?;
+            self.loop_depths.insert(source.to_string(), depth);
             self.engine
                 .register_template_string(source, source)
                 .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
@@ -260,7 +252,11 @@ impl Templates {
         if !source.contains("{{") {
             return self.verbatim(source);
         }
-        self.charge_loops(loop_depth(source)?, peers)?;
+        let depth = match self.loop_depths.get(source) {
+            Some(depth) => *depth,
+            None => loop_depth(source)?,
+        };
+        self.charge_loops(depth, peers)?;
         let used = self.rendered.load(std::sync::atomic::Ordering::Relaxed);
         let mut out = Bounded {
             bytes: Vec::new(),
@@ -484,6 +480,15 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
 }
 
 impl TemplateFailure {
+    /// A limit's failure says which member's rendering passed it.
+    fn for_member(mut self, identity: &Identity) -> Self {
+        if let (true, Some(me)) = (self.limit, identity.me) {
+            self.reason
+                .push_str(&format!(" (rendering it for member `{}`)", me.name));
+        }
+        self
+    }
+
     pub fn into_diagnostic(self, span: Option<Span>) -> Diagnostic {
         let code = if self.limit {
             &errors::SPEC_LIMIT
