@@ -2,8 +2,8 @@
 //! lowering is skipped), rules and lowering (every backend), and the write; for one spec and
 //! for 100 distinct specs. `cargo bench --bench phases`; results in docs/performance.md.
 
+use berth::compile::{Request, compile_many, compile_text};
 use berth::diagnostic::source::Sources;
-use berth::engine::compile::{Request, compile_many, compile_text};
 use std::path::PathBuf;
 
 // The allocator of the `berth` binary, so the phases cost what they cost there.
@@ -51,9 +51,9 @@ fn parse_and_resolve() {
     let mut sources = Sources::default();
     let file = sources.add("cockroachdb.toml", text.clone());
     let spec = berth::language::spec::parse(&text, file).unwrap().spec;
-    let rules: Vec<&str> = berth::engine::backends::rules().map(|r| r.id).collect();
+    let rules: Vec<&str> = berth::compile::registry::rules().map(|r| r.id).collect();
     let context = berth::resolve::Context {
-        backends: &berth::engine::backends::names(),
+        backends: &berth::compile::registry::names(),
         rules: &rules,
         spec_dir: std::path::Path::new("."),
         allow_read: &[],

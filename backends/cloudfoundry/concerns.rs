@@ -1,8 +1,8 @@
 //! How the Cloud Foundry backend realizes each concern.
 
 use super::Settings;
-use crate::model::concern::{Concern::*, Realization, Table};
-use crate::model::{CheckAction, Service, Start};
+use berth_model::concern::{Concern::*, Realization, Table};
+use berth_model::{CheckAction, Service, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     let mut t = Table::new(service);
@@ -38,7 +38,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         "platform upgrades evacuate cells on their own schedule",
     );
     let check =
-        |c: Option<&crate::model::Check>| c.map(|c| matches!(c.action, CheckAction::Exec { .. }));
+        |c: Option<&berth_model::Check>| c.map(|c| matches!(c.action, CheckAction::Exec { .. }));
     match check(service.health.liveness.as_ref()) {
         Some(true) => t.degraded(Liveness, "command checks become `process` checks"),
         _ => t.native(Liveness, "health-check-type http or port"),

@@ -6,14 +6,14 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Span;
-use crate::engine::backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
-use crate::language::quantity::parse_quantity;
-use crate::language::template::ScriptTemplates;
-use crate::model::shell::shell_quote;
-use crate::model::{CheckAction, EnvValue, Identity, Member, Service};
+use berth_backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Span;
+use berth_language::quantity::parse_quantity;
+use berth_language::template::ScriptTemplates;
+use berth_model::shell::shell_quote;
+use berth_model::{CheckAction, EnvValue, Identity, Member, Service};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -84,7 +84,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .at(table.clone(), "unknown volume")
             .help(format!(
                 "use one of {}",
-                crate::language::spec::backticked(&volumes)
+                berth_language::spec::backticked(&volumes)
             )));
         }
     }
@@ -140,7 +140,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-crate::engine::backend::lowering!(CloudFoundry, Settings, settings, scripts: SCRIPTS);
+berth_backend::lowering!(CloudFoundry, Settings, settings, scripts: SCRIPTS);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -180,7 +180,7 @@ fn refuse_foreign_variables(service: &Service, yaml: &str) -> Result<(), Vec<Dia
     let secret_files = service
         .files
         .iter()
-        .filter(|f| matches!(f.body, crate::model::FileBody::Secret { .. }))
+        .filter(|f| matches!(f.body, berth_model::FileBody::Secret { .. }))
         .count();
     let ours = secret_variables
         + if files_placeable(service) {
@@ -362,12 +362,12 @@ fn manifest(
     if files_placeable(service) {
         // A secret file's content comes from a variable that `cf push --vars-file` fills.
         let placements =
-            crate::model::start::written(service, &identity, shell_word, |index, secret, key| {
+            berth_model::start::written(service, &identity, shell_word, |index, secret, key| {
                 let variable = format!("BERTH_FILE_{index}");
                 env.insert(variable.clone(), format!("(({secret}-{key}))"));
                 variable
             })?;
-        steps.extend(crate::model::start::steps(&placements));
+        steps.extend(berth_model::start::steps(&placements));
     }
     let command = start_command(service, steps, instance_env, argv)?;
 
@@ -497,7 +497,7 @@ fn volume_services(
 /// The init task's command: `[init] command`, retried until the cluster answers.
 fn init_task(
     service: &Service,
-    init: &crate::model::Init,
+    init: &berth_model::Init,
     peers: &[Member],
 ) -> Result<String, Vec<Diagnostic>> {
     let bootstrap = Identity::new(None, peers);
@@ -548,7 +548,7 @@ fn start_command(
     }
     steps.push(format!("exec {env}{}", argv.join(" ")));
     let command = steps.join(" && ");
-    crate::model::start::check_length(service, "cloudfoundry", &command)?;
+    berth_model::start::check_length(service, "cloudfoundry", &command)?;
     Ok(Some(command))
 }
 
@@ -611,7 +611,7 @@ fn setup(
             .ports
             .iter()
             .map(|p| PolicyPort {
-                protocol: if p.protocol == crate::model::Protocol::Udp {
+                protocol: if p.protocol == berth_model::Protocol::Udp {
                     "udp"
                 } else {
                     "tcp"
@@ -627,7 +627,7 @@ fn setup(
             || service
                 .files
                 .iter()
-                .any(|f| matches!(f.body, crate::model::FileBody::Secret { .. })),
+                .any(|f| matches!(f.body, berth_model::FileBody::Secret { .. })),
         init: init.map(|command| shell_quote(&command)),
         init_done: shell_quote(&format!("^[0-9][0-9]* *{init_name} *SUCCEEDED")),
         init_succeeded: shell_quote(&format!("setup.sh: {init_name} already succeeded")),

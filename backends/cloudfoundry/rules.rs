@@ -2,10 +2,11 @@
 //! so data lives in a volume service: one shared directory for every instance.
 
 use super::Settings;
-use crate::diagnostic::Diagnostic;
-use crate::model::{CheckAction, Service};
+use berth_backend::ServiceRule;
+use berth_diagnostic::Diagnostic;
+use berth_model::{CheckAction, Service};
 
-crate::engine::backend::rules_of!("cloudfoundry");
+berth_diagnostic::rules!();
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();

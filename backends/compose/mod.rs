@@ -5,17 +5,16 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use crate::diagnostic::Diagnostic;
-use crate::engine::backend::{Lowered, OutputFile, header_comment};
-use crate::engine::backends::docker::read_publish;
-use crate::engine::backends::shared::single_host::{self, Publish};
-use crate::model::{EnvValue, Identity, Member, Service, Start};
+use berth_backend::{Lowered, OutputFile, header_comment};
+use berth_backends_shared::single_host::{self, Publish, read_publish};
+use berth_diagnostic::Diagnostic;
+use berth_model::{EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub struct Compose;
 
-crate::engine::backend::lowering!(Compose, Publish, |i| read_publish(i, rules::BACKEND));
+berth_backend::lowering!(Compose, Publish, |i| read_publish(i, rules::BACKEND));
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -134,7 +133,7 @@ struct NetworkDecl {
 fn lower(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::diagnostic::source::Span>,
+    options_span: Option<berth_diagnostic::source::Span>,
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let name = service.name();
     let mut outputs = Vec::new();
@@ -256,7 +255,7 @@ fn member_files(
     entry: &mut ComposeService,
     outputs: &mut Vec<OutputFile>,
 ) -> Result<(), Vec<Diagnostic>> {
-    let files = crate::engine::backends::shared::files::member_files(service, member, members)?;
+    let files = berth_backends_shared::files::member_files(service, member, members)?;
     let line = single_host::compose_command(service, identity, &files.placements)?;
     (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
     for (source, target) in &files.binds {
@@ -271,7 +270,7 @@ fn member_files(
         // A changed file changes the service's configuration: `up` recreates the member.
         entry.labels.insert(
             "berth.files".to_string(),
-            crate::engine::backends::shared::files::fingerprint(&files),
+            berth_backends_shared::files::fingerprint(&files),
         );
     }
     outputs.extend(files.outputs);
@@ -328,7 +327,7 @@ fn wait_for_previous(service: &Service, previous: &Member) -> (String, DependsOn
 /// The `[init]` step: a one-shot service that starts after the members and retries.
 fn init_service(
     service: &Service,
-    init: &crate::model::Init,
+    init: &berth_model::Init,
     members: &[Member],
     network: &str,
 ) -> Result<ComposeService, Vec<Diagnostic>> {

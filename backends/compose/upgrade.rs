@@ -1,7 +1,7 @@
 //! What `diff --against` says of a changed compose output: how a changed `[[files]]` entry
 //! reaches the members.
 
-use crate::engine::backends::shared::files::changed_file_note;
+use berth_backends_shared::files::changed_file_note;
 
 pub fn notes(path: &str, _before: &str, _after: &str) -> Vec<String> {
     changed_file_note(path, |member| {

@@ -1,11 +1,11 @@
 //! How the docker backend realizes each concern.
 
-use crate::model::concern::{Concern::*, Realization, Table};
-use crate::model::{Service, Spread, Start};
+use berth_model::concern::{Concern::*, Realization, Table};
+use berth_model::{Service, Spread, Start};
 
 pub fn concerns(
     service: &Service,
-    _: &crate::engine::backends::shared::single_host::Publish,
+    _: &berth_backends_shared::single_host::Publish,
 ) -> Vec<Realization> {
     let mut t = Table::new(service);
     t.native(

@@ -5,67 +5,19 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
-use crate::engine::backends::shared::{files, single_host};
-use crate::language::template::ScriptTemplates;
-use crate::model::shell::shell_quote;
-use crate::model::{EnvValue, Identity, Service, Start};
-use serde::{Deserialize, Serialize};
-use single_host::{HealthCommand, Publish, health_command};
+use berth_backend::{Lowered, OutputFile, header_comment};
+use berth_backends_shared::{files, single_host};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_language::template::ScriptTemplates;
+use berth_model::shell::shell_quote;
+use berth_model::{EnvValue, Identity, Service, Start};
+use serde::Serialize;
+use single_host::{HealthCommand, Publish, health_command, read_publish};
 
 pub struct Docker;
 
-/// `[backends.docker]` and `[backends.compose]`: where public ports are published.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishOptions {
-    /// Publish the public ports at all (default true).
-    #[serde(default)]
-    pub publish: Option<bool>,
-    /// Host address to publish on (default `127.0.0.1`: this host only).
-    #[serde(default)]
-    pub publish_address: Option<toml::Spanned<String>>,
-    /// Member `i` publishes `port + i × port_stride` (default 1).
-    #[serde(default)]
-    pub port_stride: Option<u16>,
-}
-
-/// Reads `[backends.<backend>]` of docker or compose.
-pub fn read_publish(input: &Input, backend: &str) -> Result<Publish, Diagnostic> {
-    input
-        .options::<PublishOptions>(backend)
-        .and_then(|o| o.resolve(input))
-}
-
-impl PublishOptions {
-    fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
-        let address = match &self.publish_address {
-            Some(a) => {
-                let span = Some(crate::diagnostic::source::Span::new(input.file, a.span()));
-                let text = input.service.render_option(a.get_ref(), span.clone())?;
-                if text.parse::<std::net::IpAddr>().is_err() {
-                    return Err(Diagnostic::input(
-                        &errors::SPEC_INVALID_VALUE,
-                        format!("`publish_address` `{text}` is not an IP address"),
-                    )
-                    .at(span, "not an address")
-                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"));
-                }
-                text
-            }
-            None => "127.0.0.1".to_string(),
-        };
-        Ok(Publish {
-            enabled: self.publish.unwrap_or(true),
-            address,
-            stride: self.port_stride.unwrap_or(1).max(1),
-        })
-    }
-}
-
-crate::engine::backend::lowering!(Docker, Publish, |i| read_publish(i, rules::BACKEND), scripts: SCRIPTS);
+berth_backend::lowering!(Docker, Publish, |i| read_publish(i, rules::BACKEND), scripts: SCRIPTS);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -162,7 +114,7 @@ impl Arguments {
 fn script(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::diagnostic::source::Span>,
+    options_span: Option<berth_diagnostic::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
     let members = service.members();
@@ -287,7 +239,7 @@ fn script(
 /// which run.sh checks no other container has.
 fn volume_flags(
     service: &Service,
-    member: &crate::model::Member,
+    member: &berth_model::Member,
     args: &mut Arguments,
 ) -> Vec<String> {
     let mut volumes = Vec::new();
@@ -354,8 +306,8 @@ fn env_flags(
 /// The `[init]` container, created once and started until it succeeds.
 fn init_run(
     service: &Service,
-    init: &crate::model::Init,
-    members: &[crate::model::Member],
+    init: &berth_model::Init,
+    members: &[berth_model::Member],
 ) -> Result<InitRun, Vec<Diagnostic>> {
     let name = service.name();
     let identity = Identity::new(None, members);
@@ -390,7 +342,7 @@ fn init_run(
 
 /// The liveness check run.sh gives the engine. `--health-cmd` runs through `/bin/sh`: an image
 /// without one gets none (rule docker/health-check-without-shell).
-fn engine_check(service: &Service) -> Option<&crate::model::Check> {
+fn engine_check(service: &Service) -> Option<&berth_model::Check> {
     service
         .health
         .liveness
@@ -440,7 +392,7 @@ fn push_command(
 ) -> Result<(), Vec<Diagnostic>> {
     let mut words = service.render_argv(identity)?;
     if !files.placements.is_empty() {
-        words = crate::model::start::wrap(&crate::model::start::steps(&files.placements), words);
+        words = berth_model::start::wrap(&berth_model::start::steps(&files.placements), words);
     }
     if !service.container.command.is_empty() || !files.placements.is_empty() {
         args.flag("--entrypoint", &words.remove(0));
@@ -456,7 +408,7 @@ fn push_command(
 fn secret_checks(service: &Service) -> Vec<String> {
     let mut lines = Vec::new();
     for file in &service.files {
-        if let crate::model::FileBody::Secret { secret, key } = &file.body {
+        if let berth_model::FileBody::Secret { secret, key } = &file.body {
             let source = files::secret_source(secret, key);
             lines.push(format!(
                 "[ -f \"$here\"/{} ] || {{ echo {} >&2; exit 1; }}",

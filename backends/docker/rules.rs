@@ -1,18 +1,18 @@
 //! The docker backend's safety rules: what one engine cannot give, said plainly. The checks are
-//! shared with the other single-engine backends ([`crate::engine::backends::shared::single_host::check_single_host`]).
+//! shared with the other single-engine backends ([`berth_backends_shared::single_host::check_single_host`]).
 
-use crate::diagnostic::Diagnostic;
-use crate::engine::backends::shared::single_host::check_single_host;
-use crate::model::Service;
+use berth_backends_shared::single_host::check_single_host;
+use berth_diagnostic::Diagnostic;
+use berth_model::Service;
 
-crate::engine::backends::shared::single_host::single_host_rules!("docker");
+berth_backends_shared::single_host_rules!();
 
 pub fn check(
     service: &Service,
-    _: &crate::engine::backends::shared::single_host::Publish,
+    _: &berth_backends_shared::single_host::Publish,
 ) -> Vec<Diagnostic> {
     let mut found = check_single_host(service, &SINGLE_HOST, Some(&HEALTH_CHECK_WITHOUT_SHELL));
-    found.extend(crate::engine::backends::shared::files::owner_not_applied(
+    found.extend(berth_backends_shared::files::owner_not_applied(
         service,
         &FILE_OWNER_NOT_APPLIED,
         "a bind mount",

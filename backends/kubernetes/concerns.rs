@@ -1,7 +1,7 @@
 //! How the Kubernetes backend realizes each concern.
 
-use crate::model::concern::{Concern::*, Realization, Table};
-use crate::model::{Service, Spread, Start};
+use berth_model::concern::{Concern::*, Realization, Table};
+use berth_model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service, _: &super::Settings) -> Vec<Realization> {
     let mut t = Table::new(service);

@@ -5,10 +5,10 @@
 //! Projected files belong to root (and the pod's `fsGroup`): a file with an `owner` is mounted
 //! aside and copied into place by a start script.
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::model::start::{Placement, Source};
-use crate::model::{FileBody, Identity, Member, Service};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_model::start::{Placement, Source};
+use berth_model::{FileBody, Identity, Member, Service};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, KeyToPath, SecretVolumeSource, Volume, VolumeMount,
 };
@@ -39,7 +39,7 @@ pub fn pod_files(
     peers: &[Member],
     pod_name_variable: &str,
 ) -> Result<PodFiles, Diagnostic> {
-    let copy = crate::model::start::possible(service);
+    let copy = berth_model::start::possible(service);
     let mut files = PodFiles::default();
     let mut config_items = Vec::new();
     for (index, file) in service.files.iter().enumerate() {

@@ -1,10 +1,10 @@
 //! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
 
 use super::{Settings, ZoneSpread};
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::engine::backend::{OutputFile, header_comment};
-use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
+use berth_backend::{OutputFile, header_comment};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
     StatefulSetUpdateStrategy,
@@ -122,7 +122,7 @@ impl Emitter {
             kind: "Kustomization",
             resources,
         };
-        let yaml = crate::engine::yaml::to_yaml(&kustomization)
+        let yaml = berth_backend::yaml::to_yaml(&kustomization)
             .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])?;
         // Named `Kustomization` (a name kustomize accepts) so `kubectl apply -f DIR`, which reads
         // only .yaml/.yml/.json files, does not try to apply it as an object.
@@ -148,7 +148,7 @@ fn cluster_objects(settings: &Settings, out: &mut Emitter) -> Result<(), Vec<Dia
         out.emit(0, "namespace", &settings.namespace, &namespace)?;
     }
     for (class_name, decl) in &settings.storage_classes {
-        if crate::language::names::dns_label(class_name, 63).is_err() {
+        if berth_language::names::dns_label(class_name, 63).is_err() {
             return Err(vec![
                 Diagnostic::input(
                     &errors::SPEC_INVALID_NAME,
@@ -342,7 +342,7 @@ fn files_annotation(pod_files: &super::files::PodFiles) -> Option<BTreeMap<Strin
             .collect();
         BTreeMap::from([(
             "berth.dev/files".to_string(),
-            crate::engine::backends::shared::files::hash(&data),
+            berth_backends_shared::files::hash(&data),
         )])
     })
 }
@@ -351,7 +351,7 @@ fn files_annotation(pod_files: &super::files::PodFiles) -> Option<BTreeMap<Strin
 fn init_job(
     service: &Service,
     settings: &Settings,
-    init: &crate::model::Init,
+    init: &berth_model::Init,
     peers: &[Member],
     out: &mut Emitter,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -401,7 +401,7 @@ fn init_job(
 
 fn init_container(
     service: &Service,
-    init: &crate::model::Init,
+    init: &berth_model::Init,
     peers: &[Member],
 ) -> Result<Container, Vec<Diagnostic>> {
     let identity = Identity::new(None, peers);
@@ -459,7 +459,7 @@ trait ErasedSerialize {
 
 impl<T: Serialize> ErasedSerialize for T {
     fn to_yaml(&self) -> Result<String, String> {
-        crate::engine::yaml::to_yaml(self)
+        berth_backend::yaml::to_yaml(self)
     }
 }
 
@@ -494,7 +494,7 @@ fn metadata(service: &Service, settings: &Settings, name: &str, component: &str)
     }
 }
 
-fn service_port(port: &crate::model::Port) -> ServicePort {
+fn service_port(port: &berth_model::Port) -> ServicePort {
     ServicePort {
         name: Some(port.name.clone()),
         port: i32::from(port.port),
@@ -504,10 +504,10 @@ fn service_port(port: &crate::model::Port) -> ServicePort {
     }
 }
 
-fn protocol(port: &crate::model::Port) -> String {
+fn protocol(port: &berth_model::Port) -> String {
     match port.protocol {
-        crate::model::Protocol::Tcp => "TCP".into(),
-        crate::model::Protocol::Udp => "UDP".into(),
+        berth_model::Protocol::Tcp => "TCP".into(),
+        berth_model::Protocol::Udp => "UDP".into(),
     }
 }
 
@@ -580,7 +580,7 @@ fn escape_dollars(text: &str) -> String {
 /// Renders a member string, then swaps the identity stand-ins for downward-API variables.
 fn render_member(
     service: &Service,
-    template: &crate::model::Template,
+    template: &berth_model::Template,
     identity: &Identity,
     used: &mut [bool; 2],
 ) -> Result<String, Vec<Diagnostic>> {
@@ -620,7 +620,7 @@ fn container(
     if let Some(files) = files.filter(|f| !f.placements.is_empty()) {
         // The start script copies files into place, then runs the command and args.
         let mut script =
-            crate::model::start::wrap(&crate::model::start::steps(&files.placements), Vec::new());
+            berth_model::start::wrap(&berth_model::start::steps(&files.placements), Vec::new());
         script[2] = escape_dollars(&script[2]);
         command.splice(0..0, script);
     }
@@ -727,7 +727,7 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn probe(check: &crate::model::Check) -> Probe {
+fn probe(check: &berth_model::Check) -> Probe {
     let mut probe = Probe {
         period_seconds: Some(check.interval as i32),
         timeout_seconds: Some(check.timeout as i32),

@@ -9,11 +9,11 @@ mod network;
 mod rules;
 mod upgrade;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Span;
-use crate::engine::backend::{Input, Lowered};
-use crate::model::Service;
+use berth_backend::{Input, Lowered};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Span;
+use berth_model::Service;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -86,7 +86,7 @@ pub enum ZoneSpread {
     None,
 }
 
-crate::engine::backend::lowering!(Kubernetes, Settings, settings);
+berth_backend::lowering!(Kubernetes, Settings, settings);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -112,7 +112,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
         let text = input.service.render_option(value.get_ref(), span.clone())?;
         let valid = text
             .split('.')
-            .all(|label| crate::language::names::dns_label(label, 63).is_ok())
+            .all(|label| berth_language::names::dns_label(label, 63).is_ok())
             && text.len() <= max;
         if !valid {
             return Err(Diagnostic::input(

@@ -1,7 +1,7 @@
 //! NetworkPolicies: members admit their public ports from anywhere and their peers-only ports
 //! from members only; the init pod serves nothing and admits nothing.
 
-use crate::model::{Expose, Port, Protocol, Service};
+use berth_model::{Expose, Port, Protocol, Service};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,

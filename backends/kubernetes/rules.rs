@@ -1,13 +1,14 @@
 //! The Kubernetes backend's safety rules. Each rule's document is `rules/<name>.md`; its first
 //! ```toml block is a spec that triggers the rule and its second a fixed spec that does not.
 
-use crate::diagnostic::Diagnostic;
-use crate::model::{Service, Spread, Start};
+use berth_backend::ServiceRule;
+use berth_diagnostic::Diagnostic;
+use berth_model::{Service, Spread, Start};
 
-crate::engine::backend::rules_of!("kubernetes");
+berth_diagnostic::rules!();
 
 pub fn check(service: &Service, _: &super::Settings) -> Vec<Diagnostic> {
-    let mut found: Vec<Diagnostic> = crate::engine::backends::shared::files::owner_not_applied(
+    let mut found: Vec<Diagnostic> = berth_backends_shared::files::owner_not_applied(
         service,
         &FILE_OWNER_NOT_APPLIED,
         "a projected ConfigMap or Secret file (root, with the pod's `fsGroup`)",

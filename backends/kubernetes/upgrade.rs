@@ -2,7 +2,7 @@
 //! that Kubernetes refuses to change on an existing object, with the safe migration, and how a
 //! changed `[[files]]` entry reaches the pods.
 
-use crate::engine::backends::shared::files::changed_file_note;
+use berth_backends_shared::files::changed_file_note;
 use serde_json::{Map, Value};
 
 pub fn notes(path: &str, before: &str, after: &str) -> Vec<String> {

@@ -8,12 +8,12 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Span;
-use crate::engine::backend::{Input, Lowered, OutputFile};
-use crate::model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use app::*;
+use berth_backend::{Input, Lowered, OutputFile};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Span;
+use berth_model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -86,7 +86,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
             .at(span(v.span()), "unknown value")
             .help(format!(
                 "use one of {}",
-                crate::language::spec::backticked(allowed)
+                berth_language::spec::backticked(allowed)
             )));
         }
         Ok((v.get_ref().clone(), span(v.span())))
@@ -174,7 +174,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
 /// What `berth explain` and the backend list say of the platform.
 const END_OF_LIFE: &str = "DC/OS reached its end of life in 2021 and Apache Mesos moved to the Apache Attic in 2025: this backend is a migration path for clusters that still run them, not a target for new deployments";
 
-crate::engine::backend::lowering!(
+berth_backend::lowering!(
     Marathon,
     Settings,
     settings;
@@ -265,10 +265,10 @@ fn member_app(
     // Marathon mounts no file content: a start script writes each file (a secret's from the
     // variable the secret store fills), then runs the command (rule marathon/files-need-start-command).
     // A secret file's content comes from a variable that the DC/OS secret store fills.
-    let placements = crate::model::start::written(
+    let placements = berth_model::start::written(
         service,
         &identity,
-        crate::model::shell::shell_quote,
+        berth_model::shell::shell_quote,
         |index, secret, key| {
             let reference = format!("file-{index}");
             secrets.insert(
@@ -282,10 +282,10 @@ fn member_app(
             variable
         },
     )?;
-    let wrapped = !placements.is_empty() && crate::model::start::possible(service);
+    let wrapped = !placements.is_empty() && berth_model::start::possible(service);
     if wrapped {
-        words = crate::model::start::wrap(&crate::model::start::steps(&placements), words);
-        crate::model::start::check_length(service, "marathon", &words[2])?;
+        words = berth_model::start::wrap(&berth_model::start::steps(&placements), words);
+        berth_model::start::check_length(service, "marathon", &words[2])?;
     }
     if wrapped || !service.container.command.is_empty() {
         // The Docker containerizer's `--entrypoint`: Marathon's `args` follow the image's entrypoint.
@@ -430,13 +430,13 @@ fn port_mappings(service: &Service) -> Vec<PortMapping> {
         .map(|(i, p)| PortMapping {
             container_port: p.port,
             host_port: p.port,
-            labels: if p.expose == crate::model::Expose::Public {
+            labels: if p.expose == berth_model::Expose::Public {
                 BTreeMap::from([(format!("VIP_{i}"), format!("/{name}:{}", p.port))])
             } else {
                 BTreeMap::new()
             },
             name: p.name.clone(),
-            protocol: if p.protocol == crate::model::Protocol::Udp {
+            protocol: if p.protocol == berth_model::Protocol::Udp {
                 "udp"
             } else {
                 "tcp"
@@ -476,7 +476,7 @@ fn health_checks(service: &Service, settings: &Settings) -> Vec<HealthCheck> {
                 CheckAction::Exec { argv } => {
                     let line = argv
                         .iter()
-                        .map(|a| crate::model::shell::shell_quote(a))
+                        .map(|a| berth_model::shell::shell_quote(a))
                         .collect::<Vec<_>>()
                         .join(" ");
                     ("COMMAND", None, None, Some(Command { value: line }))
@@ -522,11 +522,11 @@ fn cpus_and_mem(service: &Service) -> (f64, u64) {
     let limits = service.resources.as_ref().map(|r| &r.value);
     let cpus = limits
         .and_then(|r| r.cpu.as_ref().or(r.cpu_limit.as_ref()))
-        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
+        .and_then(|q| berth_language::quantity::parse_quantity(q).ok())
         .unwrap_or(1.0);
     let mem = limits
         .and_then(|r| r.memory_limit.as_ref().or(r.memory.as_ref()))
-        .and_then(|q| crate::language::quantity::parse_quantity(q).ok())
+        .and_then(|q| berth_language::quantity::parse_quantity(q).ok())
         .map_or(1024, mebibytes);
     (cpus, mem)
 }
@@ -538,7 +538,7 @@ fn app_labels(name: &str, diagnostics: &[Diagnostic]) -> BTreeMap<String, String
     labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
     for d in diagnostics
         .iter()
-        .filter(|d| d.severity == crate::diagnostic::Severity::Allowed)
+        .filter(|d| d.severity == berth_diagnostic::Severity::Allowed)
     {
         labels.insert(
             format!("berth.allowed.{}", d.code.replace('/', ".")),
@@ -550,7 +550,7 @@ fn app_labels(name: &str, diagnostics: &[Diagnostic]) -> BTreeMap<String, String
 
 /// Mesos kills a task whose check fails after the grace period: give a slow start the startup
 /// allowance (the startup check's budget, or five minutes).
-fn grace_period(service: &Service, live: &crate::model::Check) -> u64 {
+fn grace_period(service: &Service, live: &berth_model::Check) -> u64 {
     let startup = service
         .health
         .startup

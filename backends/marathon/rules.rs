@@ -3,14 +3,15 @@
 //! upgrades, and both lose that pinning.
 
 use super::Settings;
-use crate::diagnostic::Diagnostic;
-use crate::model::{Service, Spread, Start};
+use berth_backend::ServiceRule;
+use berth_diagnostic::Diagnostic;
+use berth_model::{Service, Spread, Start};
 
-crate::engine::backend::rules_of!("marathon");
+berth_diagnostic::rules!();
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();
-    if !service.files.is_empty() && !crate::model::start::possible(service) {
+    if !service.files.is_empty() && !berth_model::start::possible(service) {
         found.push(FILES_NEED_START_COMMAND.fire(
             service,
             service.files[0].span.clone(),

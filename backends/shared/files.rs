@@ -4,10 +4,10 @@
 //! that needs an owner, and every secret (whose mode must not be the host's), is mounted aside and
 //! copied into place by a start script.
 
-use crate::diagnostic::Diagnostic;
-use crate::engine::backend::OutputFile;
-use crate::model::start::{Placement, Source};
-use crate::model::{FileBody, Identity, Member, Service};
+use berth_backend::OutputFile;
+use berth_diagnostic::Diagnostic;
+use berth_model::start::{Placement, Source};
+use berth_model::{FileBody, Identity, Member, Service};
 
 /// The files of one member.
 #[derive(Default)]
@@ -39,7 +39,7 @@ pub fn member_files(
     members: &[Member],
 ) -> Result<MemberFiles, Diagnostic> {
     let identity = Identity::new(Some(member), members);
-    let copy = crate::model::start::possible(service);
+    let copy = berth_model::start::possible(service);
     let mut files = MemberFiles::default();
     for (index, file) in service.files.iter().enumerate() {
         let key = file.key(index);
@@ -52,7 +52,7 @@ pub fn member_files(
                 (path, file.owner.is_some())
             }
             None => {
-                let crate::model::FileBody::Secret { secret, key } = &file.body else {
+                let berth_model::FileBody::Secret { secret, key } = &file.body else {
                     unreachable!("a file without content is a secret")
                 };
                 (secret_source(secret, key), true)
@@ -101,11 +101,11 @@ pub fn hash(text: &str) -> String {
 /// `mount` gives it.
 pub fn owner_not_applied(
     service: &Service,
-    rule: &'static crate::engine::backend::Rule,
+    rule: &'static berth_diagnostic::Rule,
     mount: &str,
     secrets_too: bool,
 ) -> Option<Diagnostic> {
-    if crate::model::start::possible(service) {
+    if berth_model::start::possible(service) {
         return None;
     }
     let file = service.files.iter().find(|f| {

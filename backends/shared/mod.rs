@@ -2,7 +2,7 @@
 //! for backends on one Docker engine or a swarm of them (`single_host`: member naming, units,
 //! health commands, published ports, the compose format's text and the single-host rules), and
 //! `[[files]]` written beside a script or compose file (`files`, with the content hash that names
-//! a changed file). Shell quoting is the model's (`crate::model::shell`): start scripts use it too.
+//! a changed file). Shell quoting is the model's (`berth_model::shell`): start scripts use it too.
 //! Not a backend: the registry lists it as a module, not in `all()`.
 
 pub mod files;

@@ -2,12 +2,62 @@
 //! naming, unit conversion, health commands, published ports, TLS names, the compose format's
 //! text, and the single-host safety rules. Each backend keeps its own rule ids and documents.
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::engine::backend::Rule;
-use crate::language::quantity::parse_quantity;
-use crate::model::shell::shell_quote;
-use crate::model::{Check, CheckAction, Member, Service, Spread};
+use berth_backend::{Input, ServiceRule};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::Rule;
+use berth_diagnostic::errors;
+use berth_language::quantity::parse_quantity;
+use berth_model::shell::shell_quote;
+use berth_model::{Check, CheckAction, Member, Service, Spread};
+use serde::Deserialize;
+
+/// `[backends.docker]` and `[backends.compose]`: where public ports are published.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishOptions {
+    /// Publish the public ports at all (default true).
+    #[serde(default)]
+    pub publish: Option<bool>,
+    /// Host address to publish on (default `127.0.0.1`: this host only).
+    #[serde(default)]
+    pub publish_address: Option<toml::Spanned<String>>,
+    /// Member `i` publishes `port + i × port_stride` (default 1).
+    #[serde(default)]
+    pub port_stride: Option<u16>,
+}
+
+/// Reads `[backends.<backend>]` of docker or compose.
+pub fn read_publish(input: &Input, backend: &str) -> Result<Publish, Diagnostic> {
+    input
+        .options::<PublishOptions>(backend)
+        .and_then(|o| o.resolve(input))
+}
+
+impl PublishOptions {
+    fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
+        let address = match &self.publish_address {
+            Some(a) => {
+                let span = Some(berth_diagnostic::source::Span::new(input.file, a.span()));
+                let text = input.service.render_option(a.get_ref(), span.clone())?;
+                if text.parse::<std::net::IpAddr>().is_err() {
+                    return Err(Diagnostic::input(
+                        &errors::SPEC_INVALID_VALUE,
+                        format!("`publish_address` `{text}` is not an IP address"),
+                    )
+                    .at(span, "not an address")
+                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"));
+                }
+                text
+            }
+            None => "127.0.0.1".to_string(),
+        };
+        Ok(Publish {
+            enabled: self.publish.unwrap_or(true),
+            address,
+            stride: self.port_stride.unwrap_or(1).max(1),
+        })
+    }
+}
 
 /// The named volume of one member: `<name>-<ordinal>-<volume>`, shared by the docker and compose
 /// backends so that moving from `run.sh` to compose keeps the data (run.sh refuses a volume that
@@ -120,7 +170,7 @@ pub fn tcp_probe(port: u16) -> String {
 /// no value (an image, a path, a driver, a secret's name) can reach the operator's environment.
 /// Keys hold no `$`: names are checked against their grammars.
 pub fn compose_yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
-    crate::engine::backend::yaml_text(value).map(|text| text.replace('$', "$$"))
+    berth_backend::yaml_text(value).map(|text| text.replace('$', "$$"))
 }
 
 /// A check as a compose-format `healthcheck.test`: `CMD` with an argv, or `CMD-SHELL`.
@@ -138,11 +188,11 @@ pub fn compose_health_test(service: &Service, check: &Check) -> Vec<String> {
 /// first word as the entrypoint.
 pub fn compose_init(
     service: &Service,
-    init: &crate::model::Init,
-    members: &[crate::model::Member],
+    init: &berth_model::Init,
+    members: &[berth_model::Member],
 ) -> Result<(String, ComposeCommand), Vec<Diagnostic>> {
-    let identity = crate::model::Identity::new(None, members);
-    let first = crate::model::Identity::new(members.first(), members);
+    let identity = berth_model::Identity::new(None, members);
+    let first = berth_model::Identity::new(members.first(), members);
     let image = init.image.as_ref().unwrap_or(&service.container.image);
     let mut command: Vec<String> = init.argv(service, &identity)?;
     let rest = command.split_off(1.min(command.len()));
@@ -165,8 +215,8 @@ pub struct ComposeCommand {
 /// With `placements`, a start script copies those files into place first.
 pub fn compose_command(
     service: &Service,
-    identity: &crate::model::Identity,
-    placements: &[crate::model::start::Placement],
+    identity: &berth_model::Identity,
+    placements: &[berth_model::start::Placement],
 ) -> Result<ComposeCommand, Vec<Diagnostic>> {
     let render = |t| service.render(t, identity);
     let mut command: Vec<String> = service
@@ -183,7 +233,7 @@ pub fn compose_command(
         .collect::<Result<_, _>>()?;
     if !placements.is_empty() {
         command.append(&mut args);
-        command = crate::model::start::wrap(&crate::model::start::steps(placements), command);
+        command = berth_model::start::wrap(&berth_model::start::steps(placements), command);
     }
     Ok(if !command.is_empty() {
         let rest = command.split_off(1);
@@ -227,7 +277,7 @@ pub struct Published {
 pub fn published_ports(
     service: &Service,
     publish: &Publish,
-    options_span: Option<crate::diagnostic::source::Span>,
+    options_span: Option<berth_diagnostic::source::Span>,
 ) -> Result<Vec<Vec<Published>>, Diagnostic> {
     let mut seen = std::collections::BTreeMap::new();
     let mut all = Vec::new();
@@ -236,8 +286,8 @@ pub fn published_ports(
         if publish.enabled {
             for port in service.public_ports() {
                 let protocol = match port.protocol {
-                    crate::model::Protocol::Tcp => "tcp",
-                    crate::model::Protocol::Udp => "udp",
+                    berth_model::Protocol::Tcp => "tcp",
+                    berth_model::Protocol::Udp => "udp",
                 };
                 let host_port = u32::from(port.port) + i * u32::from(publish.stride);
                 let clash = u16::try_from(host_port)
@@ -278,11 +328,12 @@ pub fn tls_names(service: &Service) -> Vec<String> {
 
 /// Declares a single-engine backend's rules from its documents, and `SINGLE_HOST`, the ones
 /// every such backend keeps, for [`check_single_host`].
+#[macro_export]
 macro_rules! single_host_rules {
-    ($backend:literal) => {
-        $crate::engine::backend::rules_of!($backend);
-        static SINGLE_HOST: $crate::engine::backends::shared::single_host::SingleHostRules =
-            $crate::engine::backends::shared::single_host::SingleHostRules {
+    () => {
+        ::berth_diagnostic::rules!();
+        static SINGLE_HOST: $crate::single_host::SingleHostRules =
+            $crate::single_host::SingleHostRules {
                 no_persistent_volume: &NO_PERSISTENT_VOLUME,
                 replicas_share_host: &REPLICAS_SHARE_HOST,
                 quorum_on_one_host: &QUORUM_ON_ONE_HOST,
@@ -293,7 +344,6 @@ macro_rules! single_host_rules {
             };
     };
 }
-pub(crate) use single_host_rules;
 
 /// The rules [`single_host_rules!`] declares for one backend.
 pub struct SingleHostRules {
@@ -330,7 +380,7 @@ pub fn check_single_host(
             "deploy with a multi-host backend (kubernetes, swarm) for spread, or set `spread = \"none\"` to accept one host",
         ));
     }
-    if service.replication.quorum.value == crate::model::Quorum::Majority {
+    if service.replication.quorum.value == berth_model::Quorum::Majority {
         found.push(rules.quorum_on_one_host.fire(
             service,
             service.replication.quorum.span.clone(),

@@ -1,8 +1,8 @@
 //! How the swarm backend realizes each concern.
 
 use super::Settings;
-use crate::model::concern::{Concern::*, Realization, Table};
-use crate::model::{Service, Spread, Start};
+use berth_model::concern::{Concern::*, Realization, Table};
+use berth_model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     let mut t = Table::new(service);

@@ -6,14 +6,14 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Span;
-use crate::engine::backend::{Input, Lowered, OutputFile, header_comment};
-use crate::engine::backends::shared::single_host::{self, Publish};
-use crate::language::template::ScriptTemplates;
-use crate::model::shell::shell_quote;
-use crate::model::{EnvValue, Identity, Member, Service, Spread};
+use berth_backend::{Input, Lowered, OutputFile, header_comment};
+use berth_backends_shared::single_host::{self, Publish};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Span;
+use berth_language::template::ScriptTemplates;
+use berth_model::shell::shell_quote;
+use berth_model::{EnvValue, Identity, Member, Service, Spread};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -134,7 +134,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     }
     let update_delay = match &o.update_delay {
         None => 10,
-        Some(text) => crate::language::quantity::parse_duration(text.get_ref()).map_err(|why| {
+        Some(text) => berth_language::quantity::parse_duration(text.get_ref()).map_err(|why| {
             Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,
                 format!("`backends.swarm.update_delay`: {why}"),
@@ -160,7 +160,7 @@ fn settings(input: &Input) -> Result<Settings, Diagnostic> {
     })
 }
 
-crate::engine::backend::lowering!(Swarm, Settings, settings, scripts: SCRIPTS);
+berth_backend::lowering!(Swarm, Settings, settings, scripts: SCRIPTS);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -370,8 +370,8 @@ struct SecretDecl {
 /// each secret file an external secret `<secret>.<key>`, both with the file's owner and mode.
 fn files_of_member(
     service: &Service,
-    member: &crate::model::Member,
-    members: &[crate::model::Member],
+    member: &berth_model::Member,
+    members: &[berth_model::Member],
     entry: &mut StackService,
     secrets: &mut BTreeMap<String, SecretDecl>,
     configs: &mut BTreeMap<String, ConfigDecl>,
@@ -391,7 +391,7 @@ fn files_of_member(
             Some(text) => {
                 let key = file.key(index);
                 let path = format!("files/{}/{key}", member.name);
-                let hash = crate::engine::backends::shared::files::hash(&text);
+                let hash = berth_backends_shared::files::hash(&text);
                 let logical = format!("{}-{key}", member.name);
                 configs.insert(
                     logical.clone(),
@@ -405,7 +405,7 @@ fn files_of_member(
                 entry.configs.push(used);
             }
             None => {
-                let crate::model::FileBody::Secret { secret, key } = &file.body else {
+                let berth_model::FileBody::Secret { secret, key } = &file.body else {
                     unreachable!("a file without content is a secret")
                 };
                 let name = format!("{secret}.{key}");
@@ -677,7 +677,7 @@ fn member_volumes(
 /// The `[init]` step: a one-shot service restarted until it succeeds.
 fn init_service(
     service: &Service,
-    init: &crate::model::Init,
+    init: &berth_model::Init,
     members: &[Member],
     network: &str,
     tls_secrets: &[SecretUse],
@@ -708,7 +708,7 @@ fn init_service(
 /// A member's volume, `<name>-swarm-<ordinal>-<volume>`: not the docker and compose backends'
 /// `<name>-<ordinal>-<volume>`, so that on a node that also runs run.sh or compose for the same
 /// service, two processes never share one data directory.
-fn volume_name(service: &Service, member: &crate::model::Member, volume: &str) -> String {
+fn volume_name(service: &Service, member: &berth_model::Member, volume: &str) -> String {
     format!("{}-swarm-{}-{volume}", service.name(), member.ordinal)
 }
 
@@ -765,7 +765,7 @@ fn member_stack(stack: &Stack, member: &str) -> Stack {
 /// The task's health check. Swarm leaves a task out of DNS until its check passes, so a check
 /// that needs the member's peers is turned off: with it, no member could ever find another
 /// (rules `swarm/health-gates-discovery` and `swarm/quorum-gated-health`).
-fn healthcheck(service: &Service, live: &crate::model::Check) -> Healthcheck {
+fn healthcheck(service: &Service, live: &berth_model::Check) -> Healthcheck {
     if liveness_gates_discovery(service) {
         return Healthcheck {
             disable: Some(true),
@@ -795,13 +795,12 @@ pub fn liveness_gates_discovery(service: &Service) -> bool {
 
 /// Members that resolve their peers once, as they start.
 pub fn looks_up_peers_at_start(service: &Service) -> bool {
-    service.replicas() > 1
-        && service.replication.discovery.value == crate::model::Discovery::AtStart
+    service.replicas() > 1 && service.replication.discovery.value == berth_model::Discovery::AtStart
 }
 
 /// Swarm kills a task whose health check fails, so a member replaying its log after a crash needs
 /// the allowance Kubernetes' startup probe gives: the startup check's budget, or five minutes.
-fn start_period(service: &Service, live: &crate::model::Check) -> u64 {
+fn start_period(service: &Service, live: &berth_model::Check) -> u64 {
     let startup = service
         .health
         .startup

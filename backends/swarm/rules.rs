@@ -3,11 +3,12 @@
 //! volume, DNS that hides unhealthy tasks, and the routing mesh.
 
 use super::Settings;
-use crate::diagnostic::Diagnostic;
-use crate::engine::backends::shared::single_host::health_command;
-use crate::model::{EnvValue, Service, Spread};
+use berth_backend::ServiceRule;
+use berth_backends_shared::single_host::health_command;
+use berth_diagnostic::Diagnostic;
+use berth_model::{EnvValue, Service, Spread};
 
-crate::engine::backend::rules_of!("swarm");
+berth_diagnostic::rules!();
 
 pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     let mut found = Vec::new();

@@ -2,10 +2,10 @@
 //! (or comparing them with `--check`), then move them all into place and write the report.
 
 use super::{Format, Inputs, Ui};
-use crate::diagnostic::errors;
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::engine::compile::{self, Outcome};
-use crate::output::{self, report, signals};
+use berth_compile::Outcome;
+use berth_diagnostic::errors;
+use berth_diagnostic::{Diagnostic, Severity};
+use berth_output::{report, signals};
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const STALE: i32 = 3;
 
 pub fn check(ui: &Ui, spec: &Path, inputs: &Inputs, format: Format) -> i32 {
-    let outcome = compile::compile(&inputs.request(spec));
+    let outcome = berth_compile::compile(&inputs.request(spec));
     ui.report(&[&outcome], format);
     if outcome.exit_code() == 0 {
         let of = |severity| {
@@ -54,14 +54,14 @@ pub fn compile(
         Ok(specs) => specs,
         Err(d) => return ui.fail(d, format),
     };
-    if let Err(d) = output::check_out(out) {
+    if let Err(d) = berth_output::check_out(out) {
         return ui.fail(d, format);
     }
     let requests: Vec<_> = specs.iter().map(|spec| inputs.request(spec)).collect();
     if check {
         return check_drift(ui, &specs, &requests, out, format);
     }
-    let transaction = match output::Transaction::begin(out, force) {
+    let transaction = match berth_output::Transaction::begin(out, force) {
         Ok(transaction) => transaction,
         Err(d) => return ui.fail(d, format),
     };
@@ -82,10 +82,10 @@ pub fn compile(
     let mut groups = Vec::with_capacity(specs.len() + 1);
     let mut services = BTreeSet::new();
     let mut tls_lines = Vec::new();
-    compile::compile_each(
+    berth_compile::compile_each(
         &requests,
         |i, mut outcome| {
-            crate::output::signals::stall_for_test();
+            berth_output::signals::stall_for_test();
             let staged = (outcome.exit_code() == 0 && !refused.load(Ordering::Relaxed))
                 .then(|| {
                     let service = outcome.service_name.clone().unwrap_or_default();
@@ -142,7 +142,7 @@ pub fn compile(
     if let Some(signal) = signals::received() {
         // Removes the staging directory and the directories made for `--out` before saying so.
         drop(transaction);
-        reporter.add_failure(output::interrupted(signal));
+        reporter.add_failure(berth_output::interrupted(signal));
         reporter.exit_code = signals::exit_code(signal);
         return reporter.finish();
     }
@@ -231,11 +231,11 @@ fn report_error(e: std::io::Error) -> Diagnostic {
 fn check_drift(
     ui: &Ui,
     specs: &[PathBuf],
-    requests: &[compile::Request],
+    requests: &[berth_compile::Request],
     out: &Path,
     format: Format,
 ) -> i32 {
-    let mut outcomes = compile::compile_many(requests);
+    let mut outcomes = berth_compile::compile_many(requests);
     let all: Vec<&Outcome> = outcomes.iter().collect();
     ui.report(&all, format);
     let code = outcomes.iter().map(Outcome::exit_code).max().unwrap_or(0);
@@ -246,7 +246,7 @@ fn check_drift(
         Ok(files) => files,
         Err(d) => return ui.fail(d, format),
     };
-    match output::drift(out, &files) {
+    match berth_output::drift(out, &files) {
         Ok(diff) if diff.is_empty() => {
             ui.info(&format!("{} is up to date", out.display()));
             0
@@ -268,12 +268,12 @@ fn check_drift(
 fn take_files(
     outcome: &mut Outcome,
     prefix: &impl Fn(&str, &str) -> String,
-) -> Vec<output::Planned> {
+) -> Vec<berth_output::Planned> {
     let service = outcome.service_name.clone().unwrap_or_default();
     let mut files = Vec::new();
     for o in &mut outcome.outputs {
         let dir = prefix(&service, o.backend);
-        files.extend(o.files.iter_mut().map(|f| output::Planned {
+        files.extend(o.files.iter_mut().map(|f| berth_output::Planned {
             path: format!("{dir}/{}", f.path),
             contents: std::mem::take(&mut f.contents),
             mode: f.mode,
@@ -287,7 +287,7 @@ fn take_files(
 pub fn plan(
     specs: &[PathBuf],
     outcomes: &mut [Outcome],
-) -> Result<Vec<output::Planned>, Diagnostic> {
+) -> Result<Vec<berth_output::Planned>, Diagnostic> {
     let prefix = backend_dir(outcomes.len() > 1);
     let mut services = BTreeSet::new();
     for (spec, outcome) in specs.iter().zip(outcomes.iter()) {
@@ -301,13 +301,13 @@ pub fn plan(
         .map(|s| s.display().to_string())
         .zip(outcomes.iter())
         .collect();
-    let report = crate::output::report::report(&named, prefix);
+    let report = berth_output::report::report(&named, prefix);
     let mut files = Vec::new();
     for outcome in outcomes.iter_mut() {
         files.extend(take_files(outcome, &prefix));
     }
-    files.push(output::Planned {
-        path: crate::output::report::FILE.into(),
+    files.push(berth_output::Planned {
+        path: berth_output::report::FILE.into(),
         contents: report,
         mode: 0o644,
     });

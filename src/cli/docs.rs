@@ -1,10 +1,9 @@
 //! Commands that print documents: `explain`, `rules`, `schema`, `completions`, `man`.
 
 use super::DocFormat;
-use crate::diagnostic::{self, Severity};
-use crate::engine::backend::Rule;
-use crate::engine::backends;
-use crate::model::concern::Concern;
+use berth_diagnostic::Rule;
+use berth_diagnostic::Severity;
+use berth_model::concern::Concern;
 
 fn severity(rule: &Rule) -> &'static str {
     match rule.severity {
@@ -52,7 +51,7 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!(
             "\nBackends (`berth diff SPEC` shows each one's realization; `berth rules --backend NAME` its rules):\n"
         );
-        for backend in backends::all() {
+        for backend in berth_compile::registry::all() {
             println!(
                 "  {:<13} {} rules, backends/{}/README.md",
                 backend.name(),
@@ -65,7 +64,7 @@ pub fn explain(id: Option<&str>) -> i32 {
         }
         println!(
             "\nThe spec's own rules: {}.",
-            crate::engine::rules::RULES
+            berth_compile::spec_rules::RULES
                 .iter()
                 .map(|r| format!("`{}`", r.id))
                 .collect::<Vec<_>>()
@@ -74,16 +73,16 @@ pub fn explain(id: Option<&str>) -> i32 {
         println!("Run `berth explain RULE` for one rule's document.");
         return 0;
     };
-    if let Some(error) = crate::diagnostic::errors::input_error(id) {
+    if let Some(error) = berth_diagnostic::errors::input_error(id) {
         println!("{}", error.doc().trim_end());
         return 0;
     }
     // A rule's name without its backend is enough when only one backend has it.
-    let by_name: Vec<&'static crate::engine::backend::Rule> = super::every_rule()
+    let by_name: Vec<&'static berth_diagnostic::Rule> = super::every_rule()
         .filter(|r| r.id.rsplit('/').next() == Some(id))
         .collect();
-    let errors_by_name: Vec<&crate::diagnostic::errors::InputError> =
-        crate::diagnostic::errors::INPUT_ERRORS
+    let errors_by_name: Vec<&berth_diagnostic::errors::InputError> =
+        berth_diagnostic::errors::INPUT_ERRORS
             .iter()
             .copied()
             .filter(|e| e.id.rsplit('/').next() == Some(id))
@@ -105,7 +104,11 @@ pub fn explain(id: Option<&str>) -> i32 {
                 rule.doc.trim_end(),
                 per_backend_notes(rule).trim_end()
             );
-            let backend = rule.id.split('/').next().and_then(backends::by_name);
+            let backend = rule
+                .id
+                .split('/')
+                .next()
+                .and_then(berth_compile::registry::by_name);
             if let Some(status) = backend.and_then(|b| b.status()) {
                 println!("\nNote: {status}.");
             }
@@ -122,9 +125,9 @@ pub fn explain(id: Option<&str>) -> i32 {
         None => {
             let ids: Vec<&str> = super::every_rule()
                 .map(|r| r.id)
-                .chain(crate::diagnostic::errors::INPUT_ERRORS.iter().map(|e| e.id))
+                .chain(berth_diagnostic::errors::INPUT_ERRORS.iter().map(|e| e.id))
                 .collect();
-            let help = match diagnostic::closest(id, ids.iter().copied()) {
+            let help = match berth_diagnostic::closest(id, ids.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => "run `berth rules` to list every rule".to_string(),
             };
@@ -137,11 +140,11 @@ pub fn explain(id: Option<&str>) -> i32 {
 pub fn rules(backend: Option<&str>, format: DocFormat) -> i32 {
     if let Some(name) = backend
         && name != "spec"
-        && backends::by_name(name).is_none()
+        && berth_compile::registry::by_name(name).is_none()
     {
         eprintln!(
             "error[cli/usage]: unknown backend `{name}`\n  = help: use `spec` or one of {}",
-            crate::language::spec::backticked(&backends::names())
+            berth_language::spec::backticked(&berth_compile::registry::names())
         );
         return 2;
     }
@@ -175,12 +178,12 @@ pub fn markdown(rules: &[&Rule]) -> String {
     }
     for rule in rules {
         // One heading level down, so each rule sits under this page's title.
-        let doc = crate::output::diff::demoted(rule.doc);
-        let notes = crate::output::diff::demoted(&per_backend_notes(rule));
+        let doc = berth_output::diff::demoted(rule.doc);
+        let notes = berth_output::diff::demoted(&per_backend_notes(rule));
         out.push_str(&format!("\n{}\n{}", doc.trim_end(), notes));
     }
     out.push_str("\n## Input errors\n\nNot rules: they stop the compile (exit 2), and `[[allow]]` cannot lift them; a few only warn, and\nthose marked as a bug of berth's stop it with exit 70.\n\n| id | meaning | fix |\n|---|---|---|\n");
-    for error in crate::diagnostic::errors::INPUT_ERRORS {
+    for error in berth_diagnostic::errors::INPUT_ERRORS {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             error.id, error.summary, error.fix
@@ -190,7 +193,7 @@ pub fn markdown(rules: &[&Rule]) -> String {
 }
 
 pub fn schema() -> i32 {
-    print!("{}", crate::language::spec::json_schema());
+    print!("{}", berth_language::spec::json_schema());
     0
 }
 

@@ -1,11 +1,11 @@
-//! `berth import FILE`: writes the specs `crate::import` made of a Compose file, and reports the
+//! `berth import FILE`: writes the specs `berth_import` made of a Compose file, and reports the
 //! file's mistakes (human on stderr, or one JSON document on stdout). Never overwrites a file:
 //! every target is checked before the first is written.
 
 use super::{Format, Ui};
-use crate::diagnostic::errors;
-use crate::diagnostic::{self, Diagnostic};
-use crate::import::Import;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_import::Import;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +17,7 @@ pub fn import(
     allow_read: &[PathBuf],
     format: Format,
 ) -> i32 {
-    let import = match crate::import::import_reading(file, wanted, allow_read) {
+    let import = match berth_import::import_reading(file, wanted, allow_read) {
         Ok(import) => import,
         Err((error, sources)) => {
             report(ui, &[error], &sources, format, &[], &[]);
@@ -136,7 +136,7 @@ fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<(String, PathBuf,
 fn report(
     ui: &Ui,
     findings: &[Diagnostic],
-    sources: &crate::diagnostic::source::Sources,
+    sources: &berth_diagnostic::source::Sources,
     format: Format,
     written: &[(String, PathBuf, Vec<String>)],
     skipped: &[(String, String)],
@@ -151,7 +151,7 @@ fn report(
             if !shown.is_empty() {
                 eprint!(
                     "{}",
-                    diagnostic::render(
+                    berth_diagnostic::render(
                         &shown,
                         sources,
                         ui.colored(std::io::stderr().is_terminal())
@@ -173,7 +173,7 @@ fn report(
             let document = serde_json::json!({
                 "specs": written.iter().map(|(name, path, services)| serde_json::json!({"name": name, "path": path, "services": services})).collect::<Vec<_>>(),
                 "skipped": skipped.iter().map(|(service, why)| serde_json::json!({"service": service, "reason": why})).collect::<Vec<_>>(),
-                "diagnostics": findings.iter().map(|d| diagnostic::to_json(d, sources)).collect::<Vec<_>>(),
+                "diagnostics": findings.iter().map(|d| berth_diagnostic::to_json(d, sources)).collect::<Vec<_>>(),
             });
             println!(
                 "{}",

@@ -4,9 +4,9 @@
 //! at the end of the file with what to check.
 
 use super::{Format, Ui};
-use crate::diagnostic::errors;
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::engine::compile::{Request, compile_text};
+use berth_compile::{Request, compile_text};
+use berth_diagnostic::errors;
+use berth_diagnostic::{Diagnostic, Severity};
 use std::path::Path;
 
 /// The examples `--from` accepts.
@@ -63,14 +63,14 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
             Diagnostic::input(&errors::CLI_USAGE, format!("no template `{template}`")).help(
                 format!(
                     "use `--from` with one of {}",
-                    crate::language::spec::backticked(&names)
+                    berth_language::spec::backticked(&names)
                 ),
             ),
             Format::Human,
         );
     };
     let name = name.unwrap_or(template);
-    if let Err(why) = crate::language::names::dns_label(name, 52).and_then(|()| {
+    if let Err(why) = berth_language::names::dns_label(name, 52).and_then(|()| {
         if name.starts_with(|c: char| c.is_ascii_lowercase()) {
             Ok(())
         } else {
@@ -124,7 +124,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         .parent()
         .unwrap_or(Path::new("."))
         .join("berth.schema.json");
-    if super::write_new(&schema, &crate::language::spec::json_schema()).is_ok() {
+    if super::write_new(&schema, &berth_language::spec::json_schema()).is_ok() {
         ui.info(&format!(
             "wrote {} (for editors: the spec's first line points at it)",
             schema.display()

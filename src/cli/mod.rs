@@ -8,8 +8,8 @@ mod import;
 mod init;
 mod show;
 
-use crate::diagnostic::{self, Diagnostic, Severity};
-use crate::engine::compile::{Outcome, Request};
+use berth_compile::{Outcome, Request};
+use berth_diagnostic::{Diagnostic, Severity};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -134,8 +134,8 @@ fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Every rule berth has: about a spec (the spec's own and each backend's), then `berth import`'s,
 /// about Compose files. What `berth rules` lists and `berth explain` explains.
-pub fn every_rule() -> impl Iterator<Item = &'static crate::engine::backend::Rule> {
-    crate::engine::backends::rules().chain(crate::import::rules::RULES.iter().copied())
+pub fn every_rule() -> impl Iterator<Item = &'static berth_diagnostic::Rule> {
+    berth_compile::registry::rules().chain(berth_import::rules::RULES.iter().copied())
 }
 
 #[derive(clap::Args)]
@@ -280,13 +280,16 @@ impl Reporter<'_> {
                     .collect();
                 if !shown.is_empty() {
                     let color = self.ui.colored(std::io::stderr().is_terminal());
-                    eprint!("{}", diagnostic::render(&shown, &outcome.sources, color));
+                    eprint!(
+                        "{}",
+                        berth_diagnostic::render(&shown, &outcome.sources, color)
+                    );
                 }
             }
             Format::Json => {
                 self.json_diagnostics
                     .extend(outcome.diagnostics.iter().map(|d| {
-                        serde_json::to_value(diagnostic::to_json(d, &outcome.sources))
+                        serde_json::to_value(berth_diagnostic::to_json(d, &outcome.sources))
                             .expect("diagnostics serialize")
                     }));
                 self.json_outputs

@@ -2,9 +2,8 @@
 //! an output directory (with the upgrade warnings).
 
 use super::{DiffFormat, Format, Inputs, Ui};
-use crate::diagnostic::Diagnostic;
-use crate::engine::compile;
-use crate::output::{self, diff};
+use berth_diagnostic::Diagnostic;
+use berth_output::diff;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -16,7 +15,7 @@ pub fn diff(
     files: bool,
     against: Option<&Path>,
 ) -> i32 {
-    let mut outcome = compile::compile(&inputs.request(spec));
+    let mut outcome = berth_compile::compile(&inputs.request(spec));
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
         ui.report(&[&outcome], Format::Human);
         return 2;
@@ -33,7 +32,7 @@ pub fn diff(
             };
         // Read as every file of an output directory is: no link followed, regular files only.
         let read_old = |path: &str| {
-            output::inside::read_file(dir, path)
+            berth_output::inside::read_file(dir, path)
                 .ok()
                 .flatten()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
@@ -41,7 +40,7 @@ pub fn diff(
         for warning in diff::upgrade_warnings(&read_old, &planned) {
             eprintln!("{warning}");
         }
-        return match output::drift(dir, &planned) {
+        return match berth_output::drift(dir, &planned) {
             Ok(diff) => {
                 print!("{diff}");
                 0

@@ -4,7 +4,7 @@
 //! `berth explain ID` prints either kind.
 
 /// One kind of input error: its id, what it means and how it is fixed. Each is a static that
-/// [`crate::diagnostic::Diagnostic::input`] takes, so an undeclared id does not compile.
+/// [`crate::Diagnostic::input`] takes, so an undeclared id does not compile.
 pub struct InputError {
     pub id: &'static str,
     pub summary: &'static str,

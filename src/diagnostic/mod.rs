@@ -4,10 +4,13 @@
 //! part of berth.
 
 pub mod errors;
+pub mod rule;
 pub mod source;
 
-use crate::diagnostic::errors::InputError;
-use crate::diagnostic::source::{Sources, Span};
+pub use rule::{Allowances, Rule};
+
+use crate::errors::InputError;
+use crate::source::{Sources, Span};
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::term;
 use serde::Serialize;
@@ -50,7 +53,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An invalid-input error of kind `error`, or a warning if that kind is one.
     pub fn input(error: &'static InputError, message: impl Into<String>) -> Self {
-        use crate::diagnostic::errors::Kind;
+        use crate::errors::Kind;
         Diagnostic {
             code: error.id.to_string(),
             origin: if error.kind == Kind::Bug {

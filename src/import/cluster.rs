@@ -342,7 +342,7 @@ fn number_tokens(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::interpolate::parse;
+    use crate::interpolate::parse;
 
     fn names() -> Vec<Vec<String>> {
         (1..=3).map(|i| vec![format!("etcd{i}")]).collect()

@@ -5,11 +5,11 @@
 use super::interpolate::{self, Interpolated};
 use super::spec::convert;
 use super::yaml::{Node, Value};
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::{Sources, Span};
-use crate::engine::rules::looks_like_secret;
-use crate::language::read;
+use berth_compile::spec_rules::looks_like_secret;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::{Sources, Span};
+use berth_language::read;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -163,7 +163,7 @@ impl From<(String, Option<Span>)> for Failure {
 }
 
 /// Reads a Compose file and the files it names (`.env`, `env_file`, `extends.file`), each by
-/// `crate::language::read`'s policy: inside the Compose file's folder, or inside a folder of
+/// `berth_language::read`'s policy: inside the Compose file's folder, or inside a folder of
 /// `allowed` (`--allow-read`), which `ComposeFile::outside` then records.
 pub fn read(
     path: &Path,
@@ -791,7 +791,7 @@ impl Refusals<'_> {
         convert: fn(&str) -> String,
     ) -> Option<(String, Span)> {
         let (text, span) = value?;
-        match crate::language::quantity::parse_quantity(&convert(&text)) {
+        match berth_language::quantity::parse_quantity(&convert(&text)) {
             Ok(q) if q > 0.0 && q.is_finite() => Some((text, span)),
             _ => {
                 let why = format!("is `{}`, not a positive size berth reads", shown(&text));
@@ -812,7 +812,7 @@ impl Refusals<'_> {
         at_least_a_second: bool,
     ) -> Option<(String, Span)> {
         let (text, span) = value?;
-        match crate::language::quantity::parse_duration(&convert::duration(&text)) {
+        match berth_language::quantity::parse_duration(&convert::duration(&text)) {
             Ok(seconds) if seconds > 0 || !at_least_a_second => Some((text, span)),
             _ => {
                 let least = if at_least_a_second {

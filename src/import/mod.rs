@@ -15,9 +15,9 @@ pub mod start;
 pub mod write;
 pub mod yaml;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Sources;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Sources;
 use cluster::Cluster;
 use compose::{MountKind, Service};
 use std::path::{Path, PathBuf};
@@ -133,15 +133,15 @@ pub fn import_reading(
 /// The backends a spec cannot target for a reason other than what the Compose file lacks (the
 /// probe spec fills that in), each with the first error one compile of it gives for that backend.
 fn unreachable_backends(text: &str) -> Vec<(String, String)> {
-    let request = crate::engine::compile::Request {
+    let request = berth_compile::Request {
         spec: "imported.toml".into(),
         set: Vec::new(),
         values: None,
         backends: Vec::new(),
         allow_read: vec![],
     };
-    let outcome = crate::engine::compile::compile_text(&request, text.to_string());
-    let error = |d: &&Diagnostic| d.severity == crate::diagnostic::Severity::Error;
+    let outcome = berth_compile::compile_text(&request, text.to_string());
+    let error = |d: &&Diagnostic| d.severity == berth_diagnostic::Severity::Error;
     outcome
         .outputs
         .iter()

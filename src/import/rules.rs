@@ -5,9 +5,9 @@
 use super::cluster::Cluster;
 use super::compose::{MountKind, Service};
 use super::known;
-use crate::diagnostic::Diagnostic;
+use berth_diagnostic::Diagnostic;
 
-crate::engine::backend::rules_of!("import");
+berth_diagnostic::rules!();
 
 /// Every finding about one cluster of the file.
 pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
@@ -104,7 +104,7 @@ fn secrets_in_environment(service: &Service) -> Vec<Diagnostic> {
     service
         .environment
         .iter()
-        .filter(|(key, _, _)| crate::engine::rules::looks_like_secret(key))
+        .filter(|(key, _, _)| berth_compile::spec_rules::looks_like_secret(key))
         // An `env_file` keeps its secrets out of the Compose file, as it should.
         .filter(|(key, _, _)| !service.from_env_files.contains(key))
         .filter_map(|(key, value, span)| {

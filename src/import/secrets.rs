@@ -1,8 +1,8 @@
 //! What `berth import` takes for a secret, so that it references one instead of copying it: a
-//! variable named like one (`crate::engine::rules::looks_like_secret`), and a file named or
+//! variable named like one (`berth_compile::spec_rules::looks_like_secret`), and a file named or
 //! holding one (a private key, credentials). A secret's value never reaches the spec.
 
-use crate::engine::rules::looks_like_secret;
+use berth_compile::spec_rules::looks_like_secret;
 
 /// Why a file looks like a secret by its name (`id_rsa`, `server.key`, `.env`, `db_password.txt`),
 /// or `None`. `name` is a path; its last part is judged.
@@ -60,7 +60,7 @@ pub fn key(name: &str) -> String {
 
 /// `name` as a secret's key when the spec takes it as one, else [`key`] of it.
 pub fn valid_key(name: &str) -> String {
-    match crate::language::names::secret_part(name) {
+    match berth_language::names::secret_part(name) {
         Ok(()) => name.to_string(),
         Err(_) => key(name),
     }
@@ -138,7 +138,7 @@ mod tests {
             ("a b\n[c]", "a-b--c-"),
         ] {
             assert_eq!(key(name), expected);
-            assert!(crate::language::names::secret_part(&key(name)).is_ok());
+            assert!(berth_language::names::secret_part(&key(name)).is_ok());
         }
         assert_eq!(valid_key("db_password"), "db_password");
         assert_eq!(valid_key("../x"), "x");

@@ -1,9 +1,9 @@
 //! berth's own start script read back: a compose member whose command is
 //! `/bin/sh -c 'STEPS && exec "$0" "$@"' argv...` copies `[[files]]` into place (with their owner
 //! and mode) before it runs `argv`. The steps are parsed and accepted only when
-//! `crate::model::start` would write exactly them again.
+//! `berth_model::start` would write exactly them again.
 
-use crate::model::start::{Placement, Source, steps};
+use berth_model::start::{Placement, Source, steps};
 
 /// A file the script copies: from where it is mounted to its path.
 pub struct Copied {
@@ -91,7 +91,7 @@ mod tests {
             owner: Some(999),
         }];
         let argv =
-            crate::model::start::wrap(&steps(&placements), vec!["docker-entrypoint.sh".into()]);
+            berth_model::start::wrap(&steps(&placements), vec!["docker-entrypoint.sh".into()]);
         let words: Vec<&str> = argv.iter().map(String::as_str).collect();
         let (copies, used) = read(&words).unwrap();
         assert_eq!(used, 3);

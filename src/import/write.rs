@@ -121,7 +121,7 @@ fn dotted(path: &[&str]) -> String {
 }
 
 /// Text for a comment, one line whatever it holds: the same escaping as every generated file's.
-pub use crate::engine::backend::comment_text;
+pub use berth_backend::comment_text;
 
 /// A TOML string value, as the `toml` crate writes one (escaped; multi-line when it holds a
 /// newline, which a value may be).

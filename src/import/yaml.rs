@@ -2,7 +2,7 @@
 //! what `berth import` says about a service points at the line that made it. serde-saphyr parses
 //! (anchors, aliases and `<<` merge keys expanded); scalars are kept as the text they hold.
 
-use crate::diagnostic::source::{FileId, Span};
+use berth_diagnostic::source::{FileId, Span};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;

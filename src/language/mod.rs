@@ -1,8 +1,8 @@
 //! The spec language: the TOML text ([`spec`]), parameters from defaults, `--values` and `--set`
 //! ([`params`]), the `{{...}}` templates ([`template`]), quantities and durations ([`quantity`]),
 //! image references ([`image`]), the grammar of names ([`names`]), the one policy for reading
-//! files ([`read`]). [`crate::resolve`] turns all of it into the [`crate::model`]. It uses only
-//! [`crate::diagnostic`]; nothing here knows the model or a backend.
+//! files ([`read`]). [`berth_resolve`] turns all of it into the [`berth_model`]. It uses only
+//! [`berth_diagnostic`]; nothing here knows the model or a backend.
 
 pub mod image;
 pub mod names;

@@ -1,10 +1,10 @@
 //! Typed parameters: declared under `[params.NAME]`, overridden by `--values FILE` and then by
 //! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`.
 
-use crate::diagnostic::errors;
-use crate::diagnostic::source::{FileId, Span};
-use crate::diagnostic::{Diagnostic, closest};
-use crate::language::spec::{ParamDecl, backticked};
+use crate::spec::{ParamDecl, backticked};
+use berth_diagnostic::errors;
+use berth_diagnostic::source::{FileId, Span};
+use berth_diagnostic::{Diagnostic, closest};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -64,7 +64,7 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
                     .help("write `--set NAME=VALUE`"),
             );
         };
-        if value.contains(crate::language::spec::reserved) {
+        if value.contains(crate::spec::reserved) {
             return Err(Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,
                 format!("`--set {name}` holds a character berth reserves (U+F0000 and up)"),
@@ -84,8 +84,8 @@ pub fn parse_set_args(args: &[String], file: FileId) -> Result<Vec<Override>, Di
 
 /// Reads a `--values` file: a TOML table of `NAME = value` lines.
 pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diagnostic> {
-    let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> = toml::from_str(text)
-        .map_err(|e| crate::language::spec::toml_error_to_diagnostic(&e, file))?;
+    let table: BTreeMap<Spanned<String>, Spanned<toml::Value>> =
+        toml::from_str(text).map_err(|e| crate::spec::toml_error_to_diagnostic(&e, file))?;
     if let Some((name, value)) = table.iter().find(|(_, v)| holds_nul(v.get_ref())) {
         return Err(Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,

@@ -1,9 +1,9 @@
 //! The spec file as written: serde types that mirror the TOML, with spans kept for diagnostics.
 //!
 //! Fields that may hold a template (`replicas = "{{params.replicas}}"`) are kept as raw TOML
-//! values here; [`crate::resolve`] renders and type-checks them against the parameters.
+//! values here; [`berth_resolve`] renders and type-checks them against the parameters.
 
-use crate::diagnostic::errors;
+use berth_diagnostic::errors;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -446,18 +446,18 @@ pub type BackendTables<'a> = Vec<(String, toml::Spanned<toml::de::DeValue<'a>>)>
 
 pub fn parse(
     text: &str,
-    file: crate::diagnostic::source::FileId,
-) -> Result<Parsed<'_>, crate::diagnostic::Diagnostic> {
+    file: berth_diagnostic::source::FileId,
+) -> Result<Parsed<'_>, berth_diagnostic::Diagnostic> {
     use serde::Deserialize;
     let to_diagnostic = |error: toml::de::Error| toml_error_to_diagnostic(&error, file);
     let document = toml::de::DeTable::parse(text).map_err(to_diagnostic)?;
     if let Some(span) = nul_in_table(document.get_ref()) {
-        return Err(crate::diagnostic::Diagnostic::input(
+        return Err(berth_diagnostic::Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,
             "a string holds a NUL byte, which no script, manifest or environment can carry, or a character of Unicode's supplementary private use planes, which berth reserves",
         )
         .at(
-            Some(crate::diagnostic::source::Span::new(file, span)),
+            Some(berth_diagnostic::source::Span::new(file, span)),
             "reserved character",
         )
         .help("remove the `\\u0000` (or the private-use character) from the string"));
@@ -511,13 +511,13 @@ fn nul_in_value(value: &toml::Spanned<toml::de::DeValue>) -> Option<std::ops::Ra
 /// the diagnostic can name the key and suggest the closest valid one.
 pub fn toml_error_to_diagnostic(
     error: &toml::de::Error,
-    file: crate::diagnostic::source::FileId,
-) -> crate::diagnostic::Diagnostic {
-    use crate::diagnostic::{Diagnostic, closest};
+    file: berth_diagnostic::source::FileId,
+) -> berth_diagnostic::Diagnostic {
+    use berth_diagnostic::{Diagnostic, closest};
     let message = error.message().trim();
     let span = error
         .span()
-        .map(|range| crate::diagnostic::source::Span::new(file, range));
+        .map(|range| berth_diagnostic::source::Span::new(file, range));
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();

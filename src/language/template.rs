@@ -8,9 +8,9 @@
 //! at most [`RENDER_LIMIT`] bytes from one rendering and [`COMPILE_RENDER_LIMIT`] from all the
 //! renderings of one compile, and [`COMPILE_LOOP_LIMIT`] steps of `{{#each}}` for all of them.
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Span;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Span;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason, TemplateErrorReason,
@@ -52,7 +52,7 @@ impl<'a> Identity<'a> {
 }
 
 /// The templates of a backend's scripts (strict, no escaping), compiled on first use, once per
-/// process; a backend's [`crate::engine::backend::Backend::prepare`] may compile them ahead.
+/// process; a backend's [`berth_backend::Backend::prepare`] may compile them ahead.
 pub struct ScriptTemplates {
     sources: &'static [(&'static str, &'static str)],
     engine: std::sync::OnceLock<Handlebars<'static>>,
@@ -420,7 +420,7 @@ fn did_you_mean(path: &str, data: &Value) -> Option<String> {
     for key in parent.split('.') {
         node = node.get(key)?;
     }
-    let best = crate::diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
+    let best = berth_diagnostic::closest(last, node.as_object()?.keys().map(String::as_str))?;
     Some(format!("did you mean `{parent}.{best}`?"))
 }
 

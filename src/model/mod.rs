@@ -12,8 +12,8 @@ pub mod concern;
 pub mod shell;
 pub mod start;
 
-use crate::diagnostic::source::Span;
-use crate::language::template::Templates;
+use berth_diagnostic::source::Span;
+use berth_language::template::Templates;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -31,7 +31,7 @@ impl<T> Located<T> {
 }
 
 /// Defined with the templates that render them; part of the model.
-pub use crate::language::template::{Identity, Member, Template};
+pub use berth_language::template::{Identity, Member, Template};
 
 #[derive(Clone, Debug)]
 pub struct Service {
@@ -51,9 +51,9 @@ pub struct Service {
     /// The backends the spec names in `targets`; `None` when it names none (every backend).
     pub targets: Option<Located<Vec<String>>>,
     /// Rendered `params` (for templates in backend options) and the template engine.
-    pub(crate) templates: Templates,
+    pub templates: Templates,
     /// Where each parameter's value came from.
-    pub param_origins: BTreeMap<String, crate::language::params::ParamOrigin>,
+    pub param_origins: BTreeMap<String, berth_language::params::ParamOrigin>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
 }
@@ -275,7 +275,7 @@ impl Init {
         &self,
         service: &Service,
         identity: &Identity,
-    ) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
+    ) -> Result<Vec<String>, berth_diagnostic::Diagnostic> {
         let mut argv = self
             .command
             .iter()
@@ -327,6 +327,15 @@ pub fn done_output_script(done: &str) -> String {
     format!(
         "out=$(\"$@\" 2>&1); status=$?; printf \"%s\\n\" \"$out\"; case $out in *\"{pattern}\"*) echo \"berth: initialized before\"; exit 0 ;; esac; exit \"$status\""
     )
+}
+
+impl berth_diagnostic::Allowances for Service {
+    fn allowed_because(&self, rule: &str) -> Option<&str> {
+        self.allow
+            .iter()
+            .find(|a| a.rule == rule)
+            .map(|a| a.reason.as_str())
+    }
 }
 
 impl Service {
@@ -415,16 +424,12 @@ impl Service {
     }
 
     /// The reason an `[[allow]]` gives for lifting `rule`, if one does.
-    pub fn allowed(&self, rule: &str) -> Option<&Allow> {
-        self.allow.iter().find(|a| a.rule == rule)
-    }
-
     /// The content of file number `index` for one member, or `None` for a secret file.
     pub fn file_content(
         &self,
         file: &File,
         identity: &Identity,
-    ) -> Result<Option<String>, crate::diagnostic::Diagnostic> {
+    ) -> Result<Option<String>, berth_diagnostic::Diagnostic> {
         match &file.body {
             FileBody::Content(template) => self.render(template, identity).map(Some),
             FileBody::Secret { .. } => Ok(None),
@@ -436,7 +441,7 @@ impl Service {
         &self,
         template: &Template,
         identity: &Identity,
-    ) -> Result<String, crate::diagnostic::Diagnostic> {
+    ) -> Result<String, berth_diagnostic::Diagnostic> {
         self.templates.render_member(template, identity)
     }
 
@@ -444,7 +449,7 @@ impl Service {
     pub fn render_argv(
         &self,
         identity: &Identity,
-    ) -> Result<Vec<String>, crate::diagnostic::Diagnostic> {
+    ) -> Result<Vec<String>, berth_diagnostic::Diagnostic> {
         let container = &self.container;
         container
             .command
@@ -459,7 +464,7 @@ impl Service {
         &self,
         source: &str,
         span: Option<Span>,
-    ) -> Result<String, crate::diagnostic::Diagnostic> {
+    ) -> Result<String, berth_diagnostic::Diagnostic> {
         self.templates.render_structural(source, span)
     }
 }

@@ -4,8 +4,8 @@
 //! all (Marathon, Cloud Foundry). The script runs under the image's `/bin/sh`, then `exec`s the
 //! process the spec names, so the image's own entrypoint still runs.
 
-use crate::diagnostic::errors;
-use crate::model::shell::shell_quote;
+use crate::shell::shell_quote;
+use berth_diagnostic::errors;
 
 /// Where a file's bytes come from when the script runs.
 pub enum Source {
@@ -69,14 +69,14 @@ pub const ARGUMENT_LIMIT: usize = 128 * 1024 - 1;
 /// Refuses a start script longer than one argument can be: `exec` would fail on every start
 /// with "argument list too long", on a platform where berth cannot show the error.
 pub fn check_length(
-    service: &crate::model::Service,
+    service: &crate::Service,
     backend: &str,
     script: &str,
-) -> Result<(), crate::diagnostic::Diagnostic> {
+) -> Result<(), berth_diagnostic::Diagnostic> {
     if script.len() <= ARGUMENT_LIMIT {
         return Ok(());
     }
-    Err(crate::diagnostic::Diagnostic::input(
+    Err(berth_diagnostic::Diagnostic::input(
         &errors::SPEC_LIMIT,
         format!(
             "{backend}: the start command that writes `[[files]]` is {} KiB, over the {} KiB Linux allows in one argument",
@@ -92,16 +92,16 @@ pub fn check_length(
 /// content: the text as the shell word `word` makes of it, a secret from the variable that
 /// `secret_variable(index, secret, key)` declares and names.
 pub fn written(
-    service: &crate::model::Service,
-    identity: &crate::model::Identity,
+    service: &crate::Service,
+    identity: &crate::Identity,
     word: impl Fn(&str) -> String,
     mut secret_variable: impl FnMut(usize, &str, &str) -> String,
-) -> Result<Vec<Placement>, crate::diagnostic::Diagnostic> {
+) -> Result<Vec<Placement>, berth_diagnostic::Diagnostic> {
     let mut placements = Vec::new();
     for (index, file) in service.files.iter().enumerate() {
         let source = match &file.body {
-            crate::model::FileBody::Content(t) => Source::Word(word(&service.render(t, identity)?)),
-            crate::model::FileBody::Secret { secret, key } => {
+            crate::FileBody::Content(t) => Source::Word(word(&service.render(t, identity)?)),
+            crate::FileBody::Secret { secret, key } => {
                 Source::Variable(secret_variable(index, secret, key))
             }
         };
@@ -117,7 +117,7 @@ pub fn written(
 
 /// Whether a start script can run in this service's image before its process: the image has a
 /// shell, and the spec names the process (`container.command`), which the script must `exec`.
-pub fn possible(service: &crate::model::Service) -> bool {
+pub fn possible(service: &crate::Service) -> bool {
     service.container.shell != Some(false) && !service.container.command.is_empty()
 }
 

@@ -1,9 +1,9 @@
 //! `berth diff`: what the backends make of one spec. The concern table (text, JSON, Markdown),
 //! unified diffs between two backends' files, and between a fresh compile and an output directory.
 
-use crate::engine::backend::OutputFile;
-use crate::engine::compile::Outcome;
-use crate::model::concern::{Concern, Realization, Status};
+use berth_backend::OutputFile;
+use berth_compile::Outcome;
+use berth_model::concern::{Concern, Realization, Status};
 use serde_json::{Map, Value, json};
 use similar::TextDiff;
 
@@ -236,7 +236,7 @@ pub fn backend_files(a: (&str, &[OutputFile]), b: (&str, &[OutputFile])) -> Stri
 /// and the safe migration), and notes on how a changed file reaches the members.
 pub fn upgrade_warnings(
     old: &dyn Fn(&str) -> Option<String>,
-    planned: &[crate::output::Planned],
+    planned: &[crate::Planned],
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     for file in planned {
@@ -248,7 +248,7 @@ pub fn upgrade_warnings(
             .path
             .split('/')
             .take(2)
-            .find_map(crate::engine::backends::by_name);
+            .find_map(berth_compile::registry::by_name);
         if let Some(backend) = backend
             && before != file.contents
         {

@@ -5,8 +5,8 @@
 //! component at a time with `O_NOFOLLOW`, and reads only regular files, up to a size limit.
 //! Every read of the output directory goes through [`open_file`].
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::ffi::OsStr;
 use std::fs;

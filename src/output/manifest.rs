@@ -9,8 +9,8 @@
 //! file of a killed commit is still known as berth's in either state.
 
 use super::inside::{self, Refusal};
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -208,11 +208,11 @@ fn berth_could_write(relative: &str) -> bool {
     if parts.iter().any(|p| p.is_empty() || p.starts_with('.')) {
         return false;
     }
-    let backend = |part: &str| crate::engine::backends::by_name(part).is_some();
-    relative == crate::output::report::FILE
+    let backend = |part: &str| berth_compile::registry::by_name(part).is_some();
+    relative == crate::report::FILE
         || (parts.len() > 1 && backend(parts[0]))
         || (parts.len() > 2
-            && crate::language::names::dns_label(parts[0], 63).is_ok()
+            && berth_language::names::dns_label(parts[0], 63).is_ok()
             && backend(parts[1]))
 }
 

@@ -15,8 +15,8 @@ pub mod manifest;
 pub mod report;
 pub mod signals;
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
 use inside::Entry;
 use manifest::{Claim, Found, MANIFEST, Manifest, Record};
 use std::collections::{BTreeMap, BTreeSet};
@@ -781,7 +781,7 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
             None => "/dev/null".to_string(),
         };
         let old = old.map_or_else(String::new, |b| String::from_utf8_lossy(&b).into_owned());
-        diff.push_str(&crate::output::diff::unified(
+        diff.push_str(&crate::diff::unified(
             &old,
             &file.contents,
             &old_name,
@@ -797,7 +797,7 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
         if manifest::removable(out, stale, record).is_ok()
             && let Ok(Some(old)) = inside::read_file(out, stale)
         {
-            diff.push_str(&crate::output::diff::unified(
+            diff.push_str(&crate::diff::unified(
                 &String::from_utf8_lossy(&old),
                 "",
                 &format!("a/{stale}"),

@@ -6,9 +6,9 @@
 //! it) and [`Writer`] joins the parts into the document, so the report of many services is never
 //! held in memory at once.
 
-use crate::diagnostic::{JsonDiagnostic, to_json};
-use crate::engine::compile::Outcome;
-use crate::model::concern::Realization;
+use berth_compile::Outcome;
+use berth_diagnostic::{JsonDiagnostic, to_json};
+use berth_model::concern::Realization;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -174,9 +174,9 @@ impl Resolver<'_> {
             action,
             docker_exec,
             interval: seconds(self, &c.interval, &format!("{key}.interval"))
-                .unwrap_or(crate::model::DEFAULT_INTERVAL),
+                .unwrap_or(berth_model::DEFAULT_INTERVAL),
             timeout: seconds(self, &c.timeout, &format!("{key}.timeout"))
-                .unwrap_or(crate::model::DEFAULT_TIMEOUT),
+                .unwrap_or(berth_model::DEFAULT_TIMEOUT),
             initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),
             failures: c
                 .failures

@@ -12,7 +12,7 @@ impl Resolver<'_> {
         for a in allows {
             let rule = a.get_ref().rule.get_ref().clone();
             let reason = a.get_ref().reason.get_ref().trim().to_string();
-            if let Some(error) = crate::diagnostic::errors::input_error(&rule) {
+            if let Some(error) = berth_diagnostic::errors::input_error(&rule) {
                 self.error(
                     &errors::SPEC_UNKNOWN_RULE,
                     a.get_ref().rule.span(),

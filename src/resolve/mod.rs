@@ -3,18 +3,18 @@
 //! renders each `[container]`/`[init]` template once with a probe identity so that an undefined
 //! variable is reported here, at its location, whatever backend is chosen.
 
-use crate::diagnostic::errors;
-use crate::diagnostic::source::{FileId, Span};
-use crate::diagnostic::{Diagnostic, closest};
-use crate::language::names::{self, absolute_path, dns_label, dns_name, port_name};
-use crate::language::params::{self, Override};
-use crate::language::quantity::{
+use berth_diagnostic::errors;
+use berth_diagnostic::source::{FileId, Span};
+use berth_diagnostic::{Diagnostic, closest};
+use berth_language::names::{self, absolute_path, dns_label, dns_name, port_name};
+use berth_language::params::{self, Override};
+use berth_language::quantity::{
     MIN_CPU, MIN_MEMORY, MIN_VOLUME, at_least, parse_duration, parse_quantity,
 };
-use crate::language::read;
-use crate::language::spec::{self, SString, SValue, Spec, backticked};
-use crate::language::template::{TemplateFailure, Templates};
-use crate::model::*;
+use berth_language::read;
+use berth_language::spec::{self, SString, SValue, Spec, backticked};
+use berth_language::template::{TemplateFailure, Templates};
+use berth_model::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod files;
@@ -144,7 +144,7 @@ pub fn resolve(
 #[derive(Debug)]
 pub struct Refused {
     pub diagnostics: Vec<Diagnostic>,
-    pub param_origins: BTreeMap<String, crate::language::params::ParamOrigin>,
+    pub param_origins: BTreeMap<String, berth_language::params::ParamOrigin>,
 }
 
 struct Resolver<'a> {

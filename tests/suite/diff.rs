@@ -2,7 +2,7 @@
 //! (`compile --check`, `diff --against`).
 
 use crate::common::*;
-use berth::engine::compile::{Request, compile};
+use berth::compile::{Request, compile};
 use berth::model::concern::Concern;
 
 #[test]
@@ -13,7 +13,7 @@ fn every_backend_reports_every_concern_once() {
         root().join("tests/specs/everything.toml"),
     ));
     for (name, spec) in specs {
-        let targets = targets(&spec).map_or(berth::engine::backends::all().len(), |t| t.len());
+        let targets = targets(&spec).map_or(berth::compile::registry::all().len(), |t| t.len());
         let outcome = compile(&Request {
             spec,
             set: vec![],

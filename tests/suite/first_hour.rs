@@ -279,7 +279,7 @@ fn backends_page() -> String {
     let mut page = String::from(
         "# Backends\n\nEach backend's README (`backends/NAME/README.md`), gathered; a test keeps this page current.\n",
     );
-    for backend in berth::engine::backends::names() {
+    for backend in berth::compile::registry::names() {
         let readme =
             std::fs::read_to_string(root().join("backends").join(backend).join("README.md"))
                 .unwrap();
@@ -296,7 +296,7 @@ const CLAIMS_END: &str = "<!-- end of claims -->";
 /// A backend's claim for each concern on tests/specs/everything.toml (which uses every key), as
 /// `berth diff` reports them; tests/suite/diff.rs checks each claim against the files written.
 fn claims_table(backend: &str) -> String {
-    let outcome = berth::engine::compile::compile(&berth::engine::compile::Request {
+    let outcome = berth::compile::compile(&berth::compile::Request {
         spec: root().join("tests/specs/everything.toml"),
         set: vec![],
         values: None,
@@ -322,7 +322,7 @@ const RULES_END: &str = "<!-- end of rules -->";
 /// A backend's rules, as `berth rules --backend NAME` lists them.
 fn rules_table(backend: &str) -> String {
     let mut table = format!("{RULES_BEGIN}\n| id | severity | summary |\n|---|---|---|\n");
-    for rule in berth::engine::backends::by_name(backend).unwrap().rules() {
+    for rule in berth::compile::registry::by_name(backend).unwrap().rules() {
         table.push_str(&format!(
             "| `{}` | {} | {} |\n",
             rule.id,
@@ -344,7 +344,7 @@ fn regenerate(text: &str, begin: &str, end: &str, generated: &str) -> String {
 /// Each backend README's claims and rules tables are what `concerns.rs` and `rules.rs` say.
 #[test]
 fn the_readme_claims_and_rules_tables_are_current() {
-    for backend in berth::engine::backends::names() {
+    for backend in berth::compile::registry::names() {
         let path = root().join("backends").join(backend).join("README.md");
         let readme = std::fs::read_to_string(&path).unwrap();
         let current = regenerate(&readme, CLAIMS_BEGIN, CLAIMS_END, &claims_table(backend));

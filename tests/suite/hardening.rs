@@ -7,7 +7,7 @@
 //! failing inputs are kept in `tests/suite/hardening.proptest-regressions` and replayed first.
 
 use crate::common::*;
-use berth::engine::compile::{Outcome, Request, compile_text};
+use berth::compile::{Outcome, Request, compile_text};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::process::Command;

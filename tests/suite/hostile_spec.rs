@@ -4,7 +4,7 @@
 //! scripts run under dash, busybox sh and bash with fake tools.
 
 use crate::common::*;
-use berth::engine::compile::{Outcome, Request, compile_text};
+use berth::compile::{Outcome, Request, compile_text};
 use proptest::prelude::*;
 use std::path::Path;
 use std::process::Command;

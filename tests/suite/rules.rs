@@ -1,9 +1,9 @@
 //! The rule registry: ids are unique and well-formed, every rule has a document, and each
 //! document's example spec triggers its rule while the fixed spec does not.
 
+use berth::compile::{Request, compile};
+use berth::diagnostic::Rule;
 use berth::diagnostic::Severity;
-use berth::engine::backend::Rule;
-use berth::engine::compile::{Request, compile};
 use std::collections::BTreeSet;
 
 fn toml_blocks(doc: &str) -> Vec<String> {
@@ -73,7 +73,7 @@ fn rule_ids_are_unique_and_name_their_backend() {
     let mut seen = BTreeSet::new();
     // The spec's own rules are `spec/...`, `berth import`'s `import/...`.
     for (prefix, rules) in [
-        ("spec/", berth::engine::rules::RULES),
+        ("spec/", berth::compile::spec_rules::RULES),
         ("import/", berth::import::rules::RULES),
     ] {
         for rule in rules {
@@ -85,7 +85,7 @@ fn rule_ids_are_unique_and_name_their_backend() {
             );
         }
     }
-    for backend in berth::engine::backends::all() {
+    for backend in berth::compile::registry::all() {
         for rule in backend.rules() {
             assert!(seen.insert(rule.id), "duplicate rule id {}", rule.id);
             let (prefix, name) = rule.id.split_once('/').expect("ids are BACKEND/NAME");

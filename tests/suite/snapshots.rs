@@ -3,7 +3,7 @@
 //! backend fails the suite.
 
 use crate::common::*;
-use berth::engine::compile::{Request, compile};
+use berth::compile::{Request, compile};
 
 fn snapshot_name(example: &str, backend: &str) -> String {
     format!("{example}@{backend}")
@@ -12,7 +12,7 @@ fn snapshot_name(example: &str, backend: &str) -> String {
 /// The backends a spec compiles for: its `targets`, or every backend.
 fn backends_of(spec: &std::path::Path) -> Vec<String> {
     targets(spec).unwrap_or_else(|| {
-        berth::engine::backends::names()
+        berth::compile::registry::names()
             .into_iter()
             .map(String::from)
             .collect()

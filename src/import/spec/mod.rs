@@ -13,10 +13,10 @@ mod storage;
 use super::cluster::{self, Cluster};
 use super::known;
 use super::write::{Document, Item};
-use crate::diagnostic::Diagnostic;
-use crate::engine::backends::shared::single_host as docker;
-use crate::import::compose::{ComposeFile, Healthcheck, MountKind, Service, Text};
-use crate::import::interpolate::{Interpolated, Part};
+use crate::compose::{ComposeFile, Healthcheck, MountKind, Service, Text};
+use crate::interpolate::{Interpolated, Part};
+use berth_backends_shared::single_host as docker;
+use berth_diagnostic::Diagnostic;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -63,7 +63,7 @@ struct Mapping<'a> {
     /// The persistent volumes' names, for the probe's volume services.
     persistent: Vec<String>,
     /// What berth's own start script copies into place, if the members run one.
-    copies: Vec<crate::import::start::Copied>,
+    copies: Vec<crate::start::Copied>,
     findings: Vec<Diagnostic>,
 }
 
@@ -114,7 +114,7 @@ pub fn write(input: &Input) -> Imported {
         for (backend, why) in &input.excluded {
             doc.comment(&format!("Not for {backend}: {why}"));
         }
-        let targets = crate::engine::backends::names()
+        let targets = berth_compile::registry::names()
             .into_iter()
             .filter(|b| !input.excluded.iter().any(|(x, _)| x == b));
         doc.pair(
@@ -212,7 +212,7 @@ impl<'a> Mapping<'a> {
     /// Registers the parameter a reference becomes. Its default is the `.env` file's value, else
     /// the Compose file's default; a variable that looks like a secret gets no default (its value
     /// was never kept), and the spec says how to give it.
-    fn param(&mut self, reference: &crate::import::interpolate::Reference) {
+    fn param(&mut self, reference: &crate::interpolate::Reference) {
         let file = self.input.file;
         let env = &file.env;
         let name = param_name(&reference.name);
@@ -228,14 +228,14 @@ impl<'a> Mapping<'a> {
             }
             (Some(value), _) => (value.clone(), "the `.env` file's value".to_string()),
             // A secret is never a default, wherever its value was written.
-            (None, Some(_)) if crate::engine::rules::looks_like_secret(&reference.name) => (
+            (None, Some(_)) if berth_compile::spec_rules::looks_like_secret(&reference.name) => (
                 String::new(),
                 "a secret whose default in the Compose file is not copied: give it when you compile"
                     .to_string(),
             ),
             (None, Some(default)) => (
                 Interpolated {
-                    parts: crate::import::interpolate::parse(default)
+                    parts: crate::interpolate::parse(default)
                         .map(|d| d.parts)
                         .unwrap_or_default(),
                 }

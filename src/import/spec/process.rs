@@ -35,7 +35,7 @@ impl<'a> Mapping<'a> {
             })
             .collect();
         let first_words: Vec<&str> = argvs[0].iter().map(|t| t.value.as_str()).collect();
-        if let Some((copies, used)) = crate::import::start::read(&first_words) {
+        if let Some((copies, used)) = crate::start::read(&first_words) {
             // berth's own start script: the files it copies are `[[files]]`, the rest is the process.
             self.copies = copies;
             let rest: Vec<Vec<Text>> = argvs
@@ -120,7 +120,7 @@ impl<'a> Mapping<'a> {
                 })
                 .collect();
             // A name the spec would refuse is listed, not written.
-            if !crate::language::names::env_name(&key) {
+            if !berth_language::names::env_name(&key) {
                 self.unmapped.push(format!("`environment.{key}`: not an environment name every orchestrator takes (letters, digits, `_`, `.` and `-`, not starting with a digit or `-`); set it by hand"));
                 continue;
             }
@@ -129,12 +129,12 @@ impl<'a> Mapping<'a> {
             let variable = values
                 .iter()
                 .find_map(|v| v.and_then(Option::as_ref)?.raw.single_reference())
-                .filter(|r| crate::engine::rules::looks_like_secret(&r.name));
-            if crate::engine::rules::looks_like_secret(&key) || variable.is_some() {
+                .filter(|r| berth_compile::spec_rules::looks_like_secret(&r.name));
+            if berth_compile::spec_rules::looks_like_secret(&key) || variable.is_some() {
                 let named = variable.map_or(key.as_str(), |r| r.name.as_str());
                 let secret = vec![
                     ("secret".to_string(), self.input.cluster.name.clone()),
-                    ("key".to_string(), crate::import::secrets::key(named)),
+                    ("key".to_string(), crate::secrets::key(named)),
                 ];
                 doc.pair(&key, Item::Inline(secret), Some("a secret: set it in the environment of `up` (compose), or in each orchestrator's secret store"));
                 continue;
@@ -150,7 +150,7 @@ impl<'a> Mapping<'a> {
                 .collect();
             if texts.iter().all(Option::is_none) {
                 // `- KEY` alone: compose passes the variable through from the environment of `up`.
-                let reference = crate::import::interpolate::Reference {
+                let reference = crate::interpolate::Reference {
                     name: key.clone(),
                     default: None,
                     required: false,
@@ -324,17 +324,17 @@ impl<'a> Mapping<'a> {
             return;
         }
         doc.table(&["replication"]);
-        if i64::from(replicas) > crate::import::compose::MAX_REPLICAS {
+        if i64::from(replicas) > crate::compose::MAX_REPLICAS {
             let first = self.first();
-            self.findings.push(crate::import::rules::OUT_OF_RANGE.report(
+            self.findings.push(crate::rules::OUT_OF_RANGE.report(
                 first.span.clone(),
                 format!(
                     "`{}` has {replicas} members, more than berth's {}: the spec leaves `replicas` out",
                     self.input.cluster.name,
-                    crate::import::compose::MAX_REPLICAS
+                    crate::compose::MAX_REPLICAS
                 ),
                 "too many members",
-                format!("import at most {} members", crate::import::compose::MAX_REPLICAS),
+                format!("import at most {} members", crate::compose::MAX_REPLICAS),
             ));
         } else {
             doc.pair("replicas", Item::Int(replicas.into()), None);
@@ -408,7 +408,7 @@ fn done_output_of(script: &str) -> Option<String> {
     while let Some(c) = chars.next() {
         done.push(if c == '\\' { chars.next()? } else { c });
     }
-    (crate::model::done_output_script(&done) == script).then_some(done)
+    (berth_model::done_output_script(&done) == script).then_some(done)
 }
 
 #[cfg(test)]
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn berth_s_init_wrapper_reads_back() {
-        let script = crate::model::done_output_script("already \"initialized\"");
+        let script = berth_model::done_output_script("already \"initialized\"");
         assert_eq!(
             done_output_of(&script).as_deref(),
             Some("already \"initialized\"")

@@ -177,7 +177,7 @@ impl<'a> Mapping<'a> {
             doc.pair("secret", Item::Str(self.input.cluster.name.clone()), None);
             doc.pair(
                 "key",
-                Item::Str(crate::import::secrets::valid_key(&secret.source)),
+                Item::Str(crate::secrets::valid_key(&secret.source)),
                 Some("the Compose file's secret; provide it to each orchestrator's secret store"),
             );
             self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
@@ -187,7 +187,7 @@ impl<'a> Mapping<'a> {
     /// A file the Compose file mounts, as `[[files]]`: a reference to a secret when the file
     /// looks like one (by its name or a private key in it), else its text with member names
     /// templated (the spec may be written anywhere, so no path to the file is kept). The file is
-    /// read by `crate::language::read`'s policy; one it refuses, or that is not text of at most
+    /// read by `berth_language::read`'s policy; one it refuses, or that is not text of at most
     /// 64 KiB, is not copied, and the spec lists it.
     pub(super) fn file_entry(
         &mut self,
@@ -199,7 +199,7 @@ impl<'a> Mapping<'a> {
         let named = sources
             .iter()
             .chain(std::iter::once(&target.to_string()))
-            .find_map(|s| crate::import::secrets::file_name(s).map(|why| (s.clone(), why)));
+            .find_map(|s| crate::secrets::file_name(s).map(|why| (s.clone(), why)));
         if let Some((name, why)) = named {
             self.secret_file(doc, target, &name, why, mounted);
             return Copy::Secret;
@@ -209,7 +209,7 @@ impl<'a> Mapping<'a> {
             let Some(text) = self.read_source(source, mounted) else {
                 return Copy::Not;
             };
-            if crate::import::secrets::holds_private_key(&text) {
+            if crate::secrets::holds_private_key(&text) {
                 self.secret_file(doc, target, source, "it holds a private key", mounted);
                 return Copy::Secret;
             }
@@ -238,14 +238,11 @@ impl<'a> Mapping<'a> {
     /// finding.
     fn read_source(&mut self, source: &str, mounted: &Mounted) -> Option<String> {
         let dir = &self.input.file.dir;
-        match crate::language::read::beside(dir, source, self.input.allowed) {
+        match berth_language::read::beside(dir, source, self.input.allowed) {
             Ok(read) => {
                 if let Some(path) = &read.outside {
-                    let warning = crate::import::compose::read_outside(
-                        &mounted.key,
-                        path,
-                        Some(mounted.span),
-                    );
+                    let warning =
+                        crate::compose::read_outside(&mounted.key, path, Some(mounted.span));
                     self.findings.push(warning);
                 }
                 Some(read.text)
@@ -255,16 +252,15 @@ impl<'a> Mapping<'a> {
                 None
             }
             Err(refused) => {
-                self.findings
-                    .push(crate::import::rules::FILE_NOT_COPIED.report(
-                        mounted.span.clone(),
-                        format!(
-                            "`{}`: `{source}` (mounted at `{}`) is not copied into the spec: {}",
-                            mounted.key, mounted.mounted_at, refused.message
-                        ),
-                        "not copied",
-                        refused.help,
-                    ));
+                self.findings.push(crate::rules::FILE_NOT_COPIED.report(
+                    mounted.span.clone(),
+                    format!(
+                        "`{}`: `{source}` (mounted at `{}`) is not copied into the spec: {}",
+                        mounted.key, mounted.mounted_at, refused.message
+                    ),
+                    "not copied",
+                    refused.help,
+                ));
                 self.unmapped.push(format!("file `{source}` (mounted at `{}`): not copied (berth reads only regular text files inside the Compose file's folder, or in a folder of `--allow-read`); describe it as `[[files]]`", mounted.mounted_at));
                 None
             }
@@ -282,9 +278,9 @@ impl<'a> Mapping<'a> {
         mounted: &Mounted,
     ) {
         let secret = self.input.cluster.name.clone();
-        let key = crate::import::secrets::key(source);
+        let key = crate::secrets::key(source);
         let service = &self.first().name;
-        self.findings.push(crate::import::rules::SECRET_FILE.report(
+        self.findings.push(crate::rules::SECRET_FILE.report(
             mounted.span.clone(),
             format!("`{service}` mounts `{source}` at `{target}`, which looks like a secret ({why}): the spec references the secret `{secret}`, key `{key}`, instead of copying it"),
             "a secret from the host",
@@ -328,7 +324,7 @@ impl<'a> Mapping<'a> {
 
     /// Whether a mount is an external volume mounted read-only: certificates made outside the
     /// project, which is how berth's own compose output mounts `[tls]`.
-    pub(super) fn certificates(&self, mount: &crate::import::compose::Mount) -> bool {
+    pub(super) fn certificates(&self, mount: &crate::compose::Mount) -> bool {
         mount.kind == MountKind::Volume
             && mount.read_only
             && mount
@@ -356,7 +352,7 @@ impl<'a> Mapping<'a> {
 /// container mounts it.
 pub(super) struct Mounted<'s> {
     key: String,
-    span: &'s crate::diagnostic::source::Span,
+    span: &'s berth_diagnostic::source::Span,
     mounted_at: &'s str,
 }
 

@@ -1,14 +1,17 @@
-//! One compilation: read the spec and its overrides, parse, resolve, and run the chosen backends,
-//! all in memory. The CLI decides what to print and whether to write.
+//! One compilation: read the spec and its overrides, parse, resolve, check the spec's own rules
+//! ([`spec_rules`]) and run the chosen backends from the [`registry`], all in memory. The CLI
+//! decides what to print and whether to write.
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::diagnostic::source::Sources;
-use crate::engine::backend::{Backend, Input, OutputFile};
-use crate::engine::backends;
-use crate::language::params::{self, Override};
-use crate::language::spec;
-use crate::resolve::{self, Context};
+pub mod registry;
+pub mod spec_rules;
+
+use berth_backend::{Backend, Input, OutputFile};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_diagnostic::source::Sources;
+use berth_language::params::{self, Override};
+use berth_language::spec;
+use berth_resolve::Context;
 use std::path::PathBuf;
 
 #[derive(Default)]
@@ -27,7 +30,7 @@ pub struct BackendOutput {
     pub backend: &'static str,
     pub files: Vec<OutputFile>,
     pub tls_names: Vec<String>,
-    pub concerns: Vec<crate::model::concern::Realization>,
+    pub concerns: Vec<berth_model::concern::Realization>,
     /// This backend's diagnostics (also in [`Outcome::diagnostics`]).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -42,7 +45,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn exit_code(&self) -> i32 {
-        crate::diagnostic::exit_code(&self.diagnostics)
+        berth_diagnostic::exit_code(&self.diagnostics)
     }
 }
 
@@ -98,15 +101,15 @@ fn run(
         spec,
         backend_tables,
     } = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
-    let rule_ids: Vec<&str> = backends::rules().map(|r| r.id).collect();
+    let rule_ids: Vec<&str> = registry::rules().map(|r| r.id).collect();
     let spec_dir = request.spec.parent().unwrap_or(std::path::Path::new("."));
     let context = Context {
-        backends: &backends::names(),
+        backends: &registry::names(),
         rules: &rule_ids,
         spec_dir,
         allow_read: &request.allow_read,
     };
-    let service = match resolve::resolve(spec, spec_file, &text, &overrides, &context) {
+    let service = match berth_resolve::resolve(spec, spec_file, &text, &overrides, &context) {
         Ok((service, warnings)) => {
             outcome.diagnostics.extend(warnings);
             service
@@ -123,7 +126,7 @@ fn run(
     outcome.service_name = Some(service.name().to_string());
     outcome
         .diagnostics
-        .extend(crate::engine::rules::check(&service));
+        .extend(crate::spec_rules::check(&service));
     // An input error found by the spec's rules (an image that is no reference) stops here: no
     // backend lowers a value that is refused.
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
@@ -219,7 +222,7 @@ fn annotate_origins(
 /// `targets`, or else every target.
 fn within_targets(
     chosen: Vec<&'static dyn Backend>,
-    service: &crate::model::Service,
+    service: &berth_model::Service,
     named: &[String],
     spec: &std::path::Path,
 ) -> Result<Vec<&'static dyn Backend>, Vec<Diagnostic>> {
@@ -259,7 +262,7 @@ fn within_targets(
 
 /// Says which backend an error is about, and that a spec not meant for it can leave it out.
 fn name_the_backend(diagnostic: &mut Diagnostic, backend: &str, has_targets: bool) {
-    if diagnostic.severity != crate::diagnostic::Severity::Error {
+    if diagnostic.severity != berth_diagnostic::Severity::Error {
         return;
     }
     if !diagnostic.code.starts_with(&format!("{backend}/")) && !diagnostic.message.contains(backend)
@@ -281,13 +284,13 @@ fn name_the_backend(diagnostic: &mut Diagnostic, backend: &str, has_targets: boo
 
 fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Diagnostic>> {
     if names.is_empty() {
-        return Ok(backends::all().to_vec());
+        return Ok(registry::all().to_vec());
     }
     let mut chosen: Vec<&'static dyn Backend> = Vec::new();
     for name in names {
-        let Some(backend) = backends::by_name(name) else {
-            let known = backends::names();
-            let help = match crate::diagnostic::closest(name, known.iter().copied()) {
+        let Some(backend) = registry::by_name(name) else {
+            let known = registry::names();
+            let help = match berth_diagnostic::closest(name, known.iter().copied()) {
                 Some(best) => format!("did you mean `--backend {best}`?"),
                 None => format!("use one of {}", spec::backticked(&known)),
             };
@@ -304,7 +307,7 @@ fn choose_backends(names: &[String]) -> Result<Vec<&'static dyn Backend>, Vec<Di
 }
 
 fn read(path: &std::path::Path) -> Result<String, Vec<Diagnostic>> {
-    crate::language::read::named(path).map_err(|refused| {
+    berth_language::read::named(path).map_err(|refused| {
         vec![Diagnostic::input(&errors::CLI_IO, refused.message).help(refused.help)]
     })
 }
@@ -332,7 +335,7 @@ pub fn compile_each<T: Send>(
 ) {
     // While the first spec is read, parsed and resolved, another core compiles the backends'
     // script templates: one spec's compile then waits for little of that start-up work.
-    std::thread::spawn(|| backends::all().iter().for_each(|b| b.prepare()));
+    std::thread::spawn(|| registry::all().iter().for_each(|b| b.prepare()));
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(requests.len());

@@ -1,11 +1,11 @@
 //! Rules about the spec itself, whatever the backend (ids `spec/...`). Backends keep their own
 //! rules in their folders; these run once per compile.
 
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::errors;
-use crate::model::{EnvValue, Quorum, Service};
+use berth_diagnostic::Diagnostic;
+use berth_diagnostic::errors;
+use berth_model::{EnvValue, Quorum, Service};
 
-crate::engine::backend::rules_of!("spec");
+berth_diagnostic::rules!();
 
 /// Words of an env name that mark a secret (`DB_PASSWORD`, `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`).
 const SECRET_WORDS: [&str; 9] = [
@@ -113,7 +113,7 @@ fn quorum_size(service: &Service) -> Option<Diagnostic> {
 fn files(service: &Service) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for file in &service.files {
-        if matches!(file.body, crate::model::FileBody::Secret { .. }) && file.mode & 0o077 != 0 {
+        if matches!(file.body, berth_model::FileBody::Secret { .. }) && file.mode & 0o077 != 0 {
             found.push(SECRET_FILE_READABLE.fire(
                 service,
                 file.span.clone(),
@@ -144,10 +144,10 @@ fn files(service: &Service) -> Vec<Diagnostic> {
 /// as an option of `docker run`), warned about when one is `latest` or untagged.
 fn image_reference(service: &Service) -> Vec<Diagnostic> {
     let members = service.members();
-    let mut images: Vec<(&str, &crate::model::Template, crate::model::Identity)> = members
+    let mut images: Vec<(&str, &berth_model::Template, berth_model::Identity)> = members
         .iter()
         .map(|m| {
-            let identity = crate::model::Identity::new(Some(m), &members);
+            let identity = berth_model::Identity::new(Some(m), &members);
             ("container.image", &service.container.image, identity)
         })
         .collect();
@@ -155,7 +155,7 @@ fn image_reference(service: &Service) -> Vec<Diagnostic> {
         images.push((
             "init.image",
             image,
-            crate::model::Identity::new(None, &members),
+            berth_model::Identity::new(None, &members),
         ));
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -174,10 +174,10 @@ fn image_reference(service: &Service) -> Vec<Diagnostic> {
 fn check_reference(
     service: &Service,
     key: &str,
-    image: &crate::model::Template,
+    image: &berth_model::Template,
     reference: &str,
 ) -> Option<Diagnostic> {
-    match crate::language::image::pin(reference) {
+    match berth_language::image::pin(reference) {
         Err(why) => Some(
             Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,

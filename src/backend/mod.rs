@@ -1,76 +1,36 @@
 //! The seam between the core and the backends (mdBook's Renderer model): a backend receives the
 //! resolved [`Service`], checks its own rules, and returns files in memory. It never touches the
-//! filesystem; [`crate::output`] writes what it returns.
+//! filesystem; [`berth_output`] writes what it returns.
 
-use crate::diagnostic::errors;
-use crate::diagnostic::source::{FileId, Span};
-use crate::diagnostic::{Diagnostic, Origin, Severity};
-use crate::model::Service;
-use crate::model::concern::Realization;
+pub mod yaml;
+
+use berth_diagnostic::errors;
+use berth_diagnostic::source::FileId;
+use berth_diagnostic::{Diagnostic, Rule, Severity};
+use berth_model::Service;
+use berth_model::concern::Realization;
 use serde::de::DeserializeOwned;
 
-/// A safety rule: a stable id (`kubernetes/ordered-ready-deadlock`), a severity, a one-line
-/// summary, and the Markdown document that `berth explain ID` prints.
-pub struct Rule {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub summary: &'static str,
-    pub doc: &'static str,
-}
-
-impl Rule {
-    /// A diagnostic for this rule, lifted to [`Severity::Allowed`] when the spec has an `[[allow]]` for it.
-    pub fn fire(
+/// The rules every backend fires the same way on a [`Service`].
+pub trait ServiceRule {
+    fn fire_without_volume(
         &self,
         service: &Service,
-        span: Option<Span>,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Diagnostic {
-        let allowed = service.allowed(self.id);
-        Diagnostic {
-            code: self.id.to_string(),
-            origin: Origin::Rule,
-            severity: if allowed.is_some() {
-                Severity::Allowed
-            } else {
-                self.severity
-            },
-            message: message.into(),
-            span,
-            label: label.into(),
-            help: Some(help.into()),
-            allowed_because: allowed.map(|a| a.reason.clone()),
-            origins: Vec::new(),
-        }
-    }
-
-    /// A finding of this rule about a file that is not a spec (`berth import`'s Compose file),
-    /// where no `[[allow]]` can lift it.
-    pub fn report(
+        where_data_lives: &str,
+        help: &str,
+    ) -> Option<Diagnostic>;
+    fn fire_on_quorum_liveness(
         &self,
-        span: Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Diagnostic {
-        Diagnostic {
-            code: self.id.to_string(),
-            origin: Origin::Rule,
-            severity: self.severity,
-            message: message.into(),
-            span: Some(span),
-            label: label.into(),
-            help: Some(help.into()),
-            allowed_because: None,
-            origins: Vec::new(),
-        }
-    }
+        service: &Service,
+        consequence: &str,
+        help: &str,
+    ) -> Option<Diagnostic>;
+}
 
+impl ServiceRule for Rule {
     /// Fires `no-persistent-volume`, which every backend keeps, when no volume keeps the data:
     /// `where_data_lives` says what the platform does with it instead.
-    pub fn fire_without_volume(
+    fn fire_without_volume(
         &self,
         service: &Service,
         where_data_lives: &str,
@@ -89,7 +49,7 @@ impl Rule {
 
     /// Fires a backend's rule against a liveness check that needs quorum: `consequence` says
     /// what the platform does to members whose check fails.
-    pub fn fire_on_quorum_liveness(
+    fn fire_on_quorum_liveness(
         &self,
         service: &Service,
         consequence: &str,
@@ -145,14 +105,14 @@ pub struct Compiled {
     pub files: Vec<OutputFile>,
     /// DNS names a node certificate must cover on this orchestrator.
     pub tls_names: Vec<String>,
-    /// How each concern was realized, one entry per [`crate::model::concern::Concern`].
+    /// How each concern was realized, one entry per [`berth_model::concern::Concern`].
     pub concerns: Vec<Realization>,
 }
 
 pub struct Input<'a> {
     pub service: &'a Service,
     /// The `[backends.NAME]` tables as parsed, for deserializing a backend's options with spans.
-    pub backend_tables: &'a crate::language::spec::BackendTables<'a>,
+    pub backend_tables: &'a berth_language::spec::BackendTables<'a>,
     pub file: FileId,
 }
 
@@ -183,7 +143,7 @@ impl Input<'_> {
             return Ok(T::default());
         };
         T::deserialize(toml::de::ValueDeserializer::from(table.clone()))
-            .map_err(|e| crate::language::spec::toml_error_to_diagnostic(&e, self.file))
+            .map_err(|e| berth_language::spec::toml_error_to_diagnostic(&e, self.file))
     }
 }
 
@@ -317,43 +277,44 @@ impl<L: Lowering> Backend for L {
 /// `concerns::concerns`, `lowered`, each taking the settings, and `upgrade::notes`: `lowering!(Swarm, Settings,
 /// settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
 /// compiled ahead; whatever else it sets (`STATUS`) follows a `;`.
+#[macro_export]
 macro_rules! lowering {
     ($backend:ident, $settings:ty, $read:expr, scripts: $scripts:ident) => {
-        $crate::engine::backend::lowering!($backend, $settings, $read; fn warm_up(&self) {
+        $crate::lowering!($backend, $settings, $read; fn warm_up(&self) {
             $scripts.registry();
         });
     };
     ($backend:ident, $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {
-        impl $crate::engine::backend::Lowering for $backend {
+        impl $crate::Lowering for $backend {
             const NAME: &'static str = rules::BACKEND;
-            const RULES: &'static [&'static $crate::engine::backend::Rule] = rules::RULES;
+            const RULES: &'static [&'static ::berth_diagnostic::Rule] = rules::RULES;
             type Settings = $settings;
             fn settings(
                 &self,
-                input: &$crate::engine::backend::Input,
-            ) -> Result<$settings, $crate::diagnostic::Diagnostic> {
+                input: &$crate::Input,
+            ) -> Result<$settings, ::berth_diagnostic::Diagnostic> {
                 $read(input)
             }
             fn check(
                 &self,
-                service: &$crate::model::Service,
+                service: &::berth_model::Service,
                 settings: &$settings,
-            ) -> Vec<$crate::diagnostic::Diagnostic> {
+            ) -> Vec<::berth_diagnostic::Diagnostic> {
                 rules::check(service, settings)
             }
             fn concerns(
                 &self,
-                service: &$crate::model::Service,
+                service: &::berth_model::Service,
                 settings: &$settings,
-            ) -> Vec<$crate::model::concern::Realization> {
+            ) -> Vec<::berth_model::concern::Realization> {
                 concerns::concerns(service, settings)
             }
             fn lower(
                 &self,
-                service: &$crate::model::Service,
+                service: &::berth_model::Service,
                 settings: &$settings,
-                diagnostics: &[$crate::diagnostic::Diagnostic],
-            ) -> Result<$crate::engine::backend::Lowered, Vec<$crate::diagnostic::Diagnostic>> {
+                diagnostics: &[::berth_diagnostic::Diagnostic],
+            ) -> Result<$crate::Lowered, Vec<::berth_diagnostic::Diagnostic>> {
                 lowered(service, settings, diagnostics)
             }
             fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
@@ -363,19 +324,8 @@ macro_rules! lowering {
         }
     };
 }
-pub(crate) use lowering;
 
 /// A YAML output's text, or the diagnostic a backend returns when it cannot be written.
 pub fn yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
-    crate::engine::yaml::to_yaml(value)
-        .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])
+    crate::yaml::to_yaml(value).map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])
 }
-
-/// Declares a backend's rules, one static each (and `RULES`, `BACKEND`), from its documents:
-/// `rules_of!("swarm")` includes what `build.rs` made of `backends/swarm/rules/*.md`.
-macro_rules! rules_of {
-    ($backend:literal) => {
-        include!(concat!(env!("OUT_DIR"), "/rules-", $backend, ".rs"));
-    };
-}
-pub(crate) use rules_of;
