@@ -68,121 +68,183 @@ pub fn compile(
     for note in transaction.notes() {
         ui.info(note);
     }
-    let prefix = backend_dir(specs.len() > 1);
-    // Once one spec is refused nothing will be written: later specs are still compiled, for
-    // their diagnostics, but not staged.
-    let refused = AtomicBool::new(false);
-    let claimed = Mutex::new(HashSet::new());
-    let mut reporter = ui.reporter(format);
-    let mut failure = None;
-    let mut report = match transaction.create_staged(report::FILE) {
-        Ok(file) => report::Writer::new(BufWriter::new(file)).map_err(report_error),
-        Err(d) => Err(d),
-    };
-    let mut groups = Vec::with_capacity(specs.len() + 1);
-    let mut services = BTreeSet::new();
-    let mut tls_lines = Vec::new();
-    berth_compile::compile_each(
-        &requests,
-        |i, mut outcome| {
-            berth_output::signals::stall_for_test();
-            let staged = (outcome.exit_code() == 0 && !refused.load(Ordering::Relaxed))
-                .then(|| {
-                    let service = outcome.service_name.clone().unwrap_or_default();
-                    // A second spec of the same service is reported in order below.
-                    if !claimed
-                        .lock()
-                        .expect("no worker panics holding it")
-                        .insert(service.clone())
-                    {
-                        return None;
-                    }
-                    let part =
-                        report::service_part(&specs[i].display().to_string(), &outcome, prefix);
-                    let staged = transaction.stage(take_files(&mut outcome, &prefix));
-                    Some((part, staged))
-                })
-                .flatten();
-            if outcome.exit_code() != 0 || staged.as_ref().is_some_and(|(_, s)| s.is_err()) {
-                refused.store(true, Ordering::Relaxed);
-            }
-            outcome.outputs.iter_mut().for_each(|o| o.concerns.clear());
-            (outcome, staged)
-        },
-        |i, (outcome, staged)| {
-            reporter.add(&outcome);
-            let service = outcome.service_name.clone().unwrap_or_default();
-            if outcome.exit_code() == 0 && !services.insert(service.clone()) {
-                failure.get_or_insert_with(|| duplicate_service(&service, &specs[i]));
-            }
-            if let Some((part, staged)) = staged {
-                match staged {
-                    Ok(staged) => groups.push(staged),
-                    Err(d) => {
-                        failure.get_or_insert(d);
-                    }
-                }
-                if let Ok(writer) = &mut report
-                    && let Err(e) = writer.push(&part)
-                {
-                    report = Err(report_error(e));
-                }
-            }
-            if !ui.quiet && format == Format::Human {
-                for o in outcome.outputs.iter().filter(|o| !o.tls_names.is_empty()) {
-                    tls_lines.push(format!(
-                        "{}: node certificates must cover: {}",
-                        o.backend,
-                        o.tls_names.join(", ")
-                    ));
-                }
-            }
-        },
-    );
+    let mut staging = Staging::new(ui, &transaction, format);
+    staging.stage_all(&specs, &requests, &transaction);
     if let Some(signal) = signals::received() {
         // Removes the staging directory and the directories made for `--out` before saying so.
         drop(transaction);
-        reporter.add_failure(berth_output::interrupted(signal));
-        reporter.exit_code = signals::exit_code(signal);
-        return reporter.finish();
+        staging
+            .reporter
+            .add_failure(berth_output::interrupted(signal));
+        staging.reporter.exit_code = signals::exit_code(signal);
+        return staging.reporter.finish();
     }
-    if reporter.exit_code != 0 {
-        return reporter.finish();
+    if staging.reporter.exit_code != 0 {
+        return staging.reporter.finish();
     }
-    let written = failure.map_or(Ok(()), Err).and_then(|()| {
-        report?.finish().map_err(report_error)?;
-        groups.push(transaction.settle(report::FILE)?);
-        transaction.commit(groups)
-    });
-    let mut written = match written {
-        Ok(written) => written,
-        Err(d) => {
-            reporter.add_failure(d);
-            // The commit undid its steps; the exit code says what stopped it.
-            if let Some(signal) = signals::received() {
-                reporter.exit_code = signals::exit_code(signal);
+    staging.commit(ui, out, transaction, format)
+}
+
+/// What compiling every spec staged: the groups of files, the report, what to tell the user,
+/// and the first failure, which stops the commit.
+struct Staging<'u> {
+    reporter: super::Reporter<'u>,
+    groups: Vec<berth_output::Staged>,
+    report: Result<report::Writer<BufWriter<std::fs::File>>, Diagnostic>,
+    failure: Option<Diagnostic>,
+    tls_lines: Vec<String>,
+    quiet: bool,
+}
+
+impl<'u> Staging<'u> {
+    fn new(ui: &'u Ui, transaction: &berth_output::Transaction, format: Format) -> Self {
+        let report = match transaction.create_staged(report::FILE) {
+            Ok(file) => report::Writer::new(BufWriter::new(file)).map_err(report_error),
+            Err(d) => Err(d),
+        };
+        Staging {
+            reporter: ui.reporter(format),
+            groups: Vec::new(),
+            report,
+            failure: None,
+            tls_lines: Vec::new(),
+            quiet: ui.quiet || format != Format::Human,
+        }
+    }
+
+    /// Compiles every spec on every core, staging each one's files as it is done; once one
+    /// spec is refused nothing will be written: later specs are still compiled, for their
+    /// diagnostics, but not staged.
+    fn stage_all(
+        &mut self,
+        specs: &[PathBuf],
+        requests: &[berth_compile::Request],
+        transaction: &berth_output::Transaction,
+    ) {
+        let prefix = backend_dir(specs.len() > 1);
+        let refused = AtomicBool::new(false);
+        let claimed = Mutex::new(HashSet::new());
+        let mut services = BTreeSet::new();
+        berth_compile::compile_each(
+            requests,
+            |i, mut outcome| {
+                berth_output::signals::stall_for_test();
+                let staged = (outcome.exit_code() == 0 && !refused.load(Ordering::Relaxed))
+                    .then(|| stage_one(&mut outcome, &specs[i], &claimed, transaction, prefix))
+                    .flatten();
+                if outcome.exit_code() != 0 || staged.as_ref().is_some_and(|(_, s)| s.is_err()) {
+                    refused.store(true, Ordering::Relaxed);
+                }
+                outcome.outputs.iter_mut().for_each(|o| o.concerns.clear());
+                (outcome, staged)
+            },
+            |i, (outcome, staged)| {
+                let service = outcome.service_name.clone().unwrap_or_default();
+                if outcome.exit_code() == 0 && !services.insert(service.clone()) {
+                    self.failure
+                        .get_or_insert_with(|| duplicate_service(&service, &specs[i]));
+                }
+                self.take(&outcome, staged);
+            },
+        );
+    }
+
+    /// Takes one spec's outcome and staged files, in the order of the specs.
+    fn take(&mut self, outcome: &Outcome, staged: Option<(String, StagedGroup)>) {
+        self.reporter.add(outcome);
+        if let Some((part, staged)) = staged {
+            match staged {
+                Ok(staged) => self.groups.push(staged),
+                Err(d) => {
+                    self.failure.get_or_insert(d);
+                }
             }
-            return reporter.finish();
+            if let Ok(writer) = &mut self.report
+                && let Err(e) = writer.push(&part)
+            {
+                self.report = Err(report_error(e));
+            }
         }
-    };
-    // A signal noted after the commit's last check found the write complete: it stands.
-    add_warnings(&mut reporter, std::mem::take(&mut written.kept));
-    for file in &written.changed {
-        ui.detail(&format!("wrote {}", out.join(file).display()));
-    }
-    if format == Format::Human {
-        ui.info(&format!(
-            "wrote {} files to {} ({} unchanged, {} stale removed)",
-            written.changed.len(),
-            out.display(),
-            written.unchanged.len(),
-            written.removed.len()
-        ));
-        for line in &tls_lines {
-            ui.info(line);
+        if !self.quiet {
+            for o in outcome.outputs.iter().filter(|o| !o.tls_names.is_empty()) {
+                self.tls_lines.push(format!(
+                    "{}: node certificates must cover: {}",
+                    o.backend,
+                    o.tls_names.join(", ")
+                ));
+            }
         }
     }
-    reporter.finish()
+
+    /// Moves every staged file into place with the report, and says what was written.
+    fn commit(
+        mut self,
+        ui: &Ui,
+        out: &Path,
+        transaction: berth_output::Transaction,
+        format: Format,
+    ) -> i32 {
+        let mut groups = self.groups;
+        let report = self.report;
+        let written = self.failure.map_or(Ok(()), Err).and_then(|()| {
+            report?.finish().map_err(report_error)?;
+            groups.push(transaction.settle(report::FILE)?);
+            transaction.commit(groups)
+        });
+        let mut written = match written {
+            Ok(written) => written,
+            Err(d) => {
+                self.reporter.add_failure(d);
+                // The commit undid its steps; the exit code says what stopped it.
+                if let Some(signal) = signals::received() {
+                    self.reporter.exit_code = signals::exit_code(signal);
+                }
+                return self.reporter.finish();
+            }
+        };
+        // A signal noted after the commit's last check found the write complete: it stands.
+        add_warnings(&mut self.reporter, std::mem::take(&mut written.kept));
+        for file in &written.changed {
+            ui.detail(&format!("wrote {}", out.join(file).display()));
+        }
+        if format == Format::Human {
+            ui.info(&format!(
+                "wrote {} files to {} ({} unchanged, {} stale removed)",
+                written.changed.len(),
+                out.display(),
+                written.unchanged.len(),
+                written.removed.len()
+            ));
+            for line in &self.tls_lines {
+                ui.info(line);
+            }
+        }
+        self.reporter.finish()
+    }
+}
+
+type StagedGroup = Result<berth_output::Staged, Diagnostic>;
+
+/// Stages one accepted spec's files, unless another spec of the same service came first (that
+/// one is reported in order, by [`Staging::stage_all`]).
+fn stage_one(
+    outcome: &mut Outcome,
+    spec: &Path,
+    claimed: &Mutex<HashSet<String>>,
+    transaction: &berth_output::Transaction,
+    prefix: impl Fn(&str, &str) -> String + Copy,
+) -> Option<(String, StagedGroup)> {
+    let service = outcome.service_name.clone().unwrap_or_default();
+    if !claimed
+        .lock()
+        .expect("no worker panics holding it")
+        .insert(service)
+    {
+        return None;
+    }
+    let part = report::service_part(&spec.display().to_string(), outcome, prefix);
+    let staged = transaction.stage(take_files(outcome, &prefix));
+    Some((part, staged))
 }
 
 /// Where a backend's files go: `<backend>/`, or `<service>/<backend>/` when several specs compile.

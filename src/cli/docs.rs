@@ -44,33 +44,7 @@ fn per_backend_notes(rule: &Rule) -> String {
 
 pub fn explain(id: Option<&str>) -> i32 {
     let Some(id) = id else {
-        println!("berth checks how each backend realizes these concerns of a stateful service:\n");
-        for concern in Concern::ALL {
-            println!("  {:<18} {}", concern.name(), concern.meaning());
-        }
-        println!(
-            "\nBackends (`berth diff SPEC` shows each one's realization; `berth rules --backend NAME` its rules):\n"
-        );
-        for backend in berth_compile::registry::all() {
-            println!(
-                "  {:<13} {} rules, backends/{}/README.md",
-                backend.name(),
-                backend.rules().len(),
-                backend.name()
-            );
-            if let Some(status) = backend.status() {
-                println!("  {:<13} note: {status}", "");
-            }
-        }
-        println!(
-            "\nThe spec's own rules: {}.",
-            berth_compile::spec_rules::RULES
-                .iter()
-                .map(|r| format!("`{}`", r.id))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!("Run `berth explain RULE` for one rule's document.");
+        explain_overview();
         return 0;
     };
     if let Some(error) = berth_diagnostic::errors::input_error(id) {
@@ -99,19 +73,7 @@ pub fn explain(id: Option<&str>) -> i32 {
         });
     match found {
         Some(rule) => {
-            println!(
-                "{}\n\n{}",
-                rule.doc.trim_end(),
-                per_backend_notes(rule).trim_end()
-            );
-            let backend = rule
-                .id
-                .split('/')
-                .next()
-                .and_then(berth_compile::registry::by_name);
-            if let Some(status) = backend.and_then(|b| b.status()) {
-                println!("\nNote: {status}.");
-            }
+            explain_rule(rule);
             0
         }
         None if by_name.len() > 1 => {
@@ -123,18 +85,69 @@ pub fn explain(id: Option<&str>) -> i32 {
             2
         }
         None => {
-            let ids: Vec<&str> = super::every_rule()
-                .map(|r| r.id)
-                .chain(berth_diagnostic::errors::INPUT_ERRORS.iter().map(|e| e.id))
-                .collect();
-            let help = match berth_diagnostic::closest(id, ids.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => "run `berth rules` to list every rule".to_string(),
-            };
-            eprintln!("error[cli/usage]: unknown rule `{id}`\n  = help: {help}");
+            unknown_rule(id);
             2
         }
     }
+}
+
+/// `berth explain` alone: the concerns, the backends and the spec's own rules.
+fn explain_overview() {
+    println!("berth checks how each backend realizes these concerns of a stateful service:\n");
+    for concern in Concern::ALL {
+        println!("  {:<18} {}", concern.name(), concern.meaning());
+    }
+    println!(
+        "\nBackends (`berth diff SPEC` shows each one's realization; `berth rules --backend NAME` its rules):\n"
+    );
+    for backend in berth_compile::registry::all() {
+        println!(
+            "  {:<13} {} rules, backends/{}/README.md",
+            backend.name(),
+            backend.rules().len(),
+            backend.name()
+        );
+        if let Some(status) = backend.status() {
+            println!("  {:<13} note: {status}", "");
+        }
+    }
+    println!(
+        "\nThe spec's own rules: {}.",
+        berth_compile::spec_rules::RULES
+            .iter()
+            .map(|r| format!("`{}`", r.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("Run `berth explain RULE` for one rule's document.");
+}
+
+fn explain_rule(rule: &berth_diagnostic::Rule) {
+    println!(
+        "{}\n\n{}",
+        rule.doc.trim_end(),
+        per_backend_notes(rule).trim_end()
+    );
+    let backend = rule
+        .id
+        .split('/')
+        .next()
+        .and_then(berth_compile::registry::by_name);
+    if let Some(status) = backend.and_then(|b| b.status()) {
+        println!("\nNote: {status}.");
+    }
+}
+
+fn unknown_rule(id: &str) {
+    let ids: Vec<&str> = super::every_rule()
+        .map(|r| r.id)
+        .chain(berth_diagnostic::errors::INPUT_ERRORS.iter().map(|e| e.id))
+        .collect();
+    let help = match berth_diagnostic::closest(id, ids.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => "run `berth rules` to list every rule".to_string(),
+    };
+    eprintln!("error[cli/usage]: unknown rule `{id}`\n  = help: {help}");
 }
 
 pub fn rules(backend: Option<&str>, format: DocFormat) -> i32 {

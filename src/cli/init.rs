@@ -57,69 +57,85 @@ fn to_decide(rule: &str) -> &'static str {
 }
 
 pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) -> i32 {
-    let Some((_, text)) = TEMPLATES.iter().find(|(t, _)| *t == template) else {
-        let names: Vec<&str> = TEMPLATES.iter().map(|(t, _)| *t).collect();
-        return ui.fail(
-            Diagnostic::input(&errors::CLI_USAGE, format!("no template `{template}`")).help(
-                format!(
-                    "use `--from` with one of {}",
-                    berth_language::spec::backticked(&names)
-                ),
-            ),
-            Format::Human,
-        );
-    };
     let name = name.unwrap_or(template);
-    if let Err(why) = berth_language::names::dns_label(name, 52).and_then(|()| {
-        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
-            Ok(())
-        } else {
-            Err("must start with a letter".into())
-        }
-    }) {
-        return ui.fail(
-            Diagnostic::input(&errors::CLI_USAGE, format!("service name `{name}` {why}"))
-                .help("use lowercase letters, digits and `-`, starting with a letter"),
-            Format::Human,
-        );
-    }
     let default_path = format!("{name}.toml");
     let path = output.unwrap_or(Path::new(&default_path));
-    // A dangling symbolic link is taken too: writing would create its target, anywhere.
-    if path.symlink_metadata().is_ok() {
-        return ui.fail(
-            Diagnostic::input(
-                &errors::CLI_USAGE,
-                format!(
-                    "`{}` exists; berth init never overwrites a file",
-                    path.display()
-                ),
-            )
-            .help("choose another NAME or `--output FILE`"),
-            Format::Human,
-        );
-    }
-    let Made { spec, open } = match make(name, template, text) {
-        Ok(made) => made,
-        Err(problems) => {
-            return ui.fail(
+    let written = template_text(template)
+        .and_then(|text| check_name(name).map(|()| text))
+        .and_then(|text| refuse_existing(path).map(|()| text))
+        .and_then(|text| {
+            let made = make(name, template, text).map_err(|problems| {
                 Diagnostic::input(
                     &errors::INIT_TEMPLATE,
                     format!("the `{template}` template does not pass its rules: {problems}"),
-                ),
-                Format::Human,
-            );
+                )
+            })?;
+            super::write_new(path, &made.spec).map_err(|e| {
+                Diagnostic::input(
+                    &errors::CLI_IO,
+                    format!("cannot write `{}`: {e}", path.display()),
+                )
+            })?;
+            Ok(made.open)
+        });
+    match written {
+        Ok(open) => {
+            say_written(ui, path, open);
+            0
         }
-    };
-    if let Err(e) = super::write_new(path, &spec) {
-        return ui.fail(
-            Diagnostic::input(
-                &errors::CLI_IO,
-                format!("cannot write `{}`: {e}", path.display()),
-            ),
-            Format::Human,
-        );
+        Err(d) => ui.fail(d, Format::Human),
     }
+}
+
+fn template_text(template: &str) -> Result<&'static str, Diagnostic> {
+    match TEMPLATES.iter().find(|(t, _)| *t == template) {
+        Some((_, text)) => Ok(text),
+        None => {
+            let names: Vec<&str> = TEMPLATES.iter().map(|(t, _)| *t).collect();
+            Err(
+                Diagnostic::input(&errors::CLI_USAGE, format!("no template `{template}`")).help(
+                    format!(
+                        "use `--from` with one of {}",
+                        berth_language::spec::backticked(&names)
+                    ),
+                ),
+            )
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), Diagnostic> {
+    berth_language::names::dns_label(name, 52)
+        .and_then(|()| {
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                Ok(())
+            } else {
+                Err("must start with a letter".into())
+            }
+        })
+        .map_err(|why| {
+            Diagnostic::input(&errors::CLI_USAGE, format!("service name `{name}` {why}"))
+                .help("use lowercase letters, digits and `-`, starting with a letter")
+        })
+}
+
+/// A dangling symbolic link is refused too: writing would create its target, anywhere.
+fn refuse_existing(path: &Path) -> Result<(), Diagnostic> {
+    if path.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    Err(Diagnostic::input(
+        &errors::CLI_USAGE,
+        format!(
+            "`{}` exists; berth init never overwrites a file",
+            path.display()
+        ),
+    )
+    .help("choose another NAME or `--output FILE`"))
+}
+
+/// Writes the schema beside the spec for editors (unless a file is there), and says what next.
+fn say_written(ui: &Ui, path: &Path, open: usize) {
     let schema = path
         .parent()
         .unwrap_or(Path::new("."))
@@ -142,7 +158,6 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
             path.display()
         ));
     }
-    0
 }
 
 /// A spec made by `init`, and how many rules it leaves to decide.

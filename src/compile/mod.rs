@@ -8,9 +8,10 @@ pub mod spec_rules;
 use berth_backend::{Backend, Input, OutputFile};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
-use berth_diagnostic::source::Sources;
+use berth_diagnostic::source::{FileId, Sources};
 use berth_language::params::{self, Override};
 use berth_language::spec;
+use berth_model::Service;
 use berth_resolve::Context;
 use std::path::PathBuf;
 
@@ -85,44 +86,12 @@ fn run(
     let spec_file = outcome
         .sources
         .add(request.spec.display().to_string(), text.clone());
-    let mut overrides: Vec<Override> = Vec::new();
-    if let Some(path) = &request.values {
-        let values_text = read(path)?;
-        let file = outcome
-            .sources
-            .add(path.display().to_string(), values_text.clone());
-        overrides.extend(params::parse_values_file(&values_text, file).map_err(|d| vec![d])?);
-    }
-    if !request.set.is_empty() {
-        let file = outcome.sources.add("--set", request.set.join("\n"));
-        overrides.extend(params::parse_set_args(&request.set, file).map_err(|d| vec![d])?);
-    }
+    let overrides = read_overrides(request, &mut outcome.sources)?;
     let spec::Parsed {
         spec,
         backend_tables,
     } = spec::parse(&text, spec_file).map_err(|d| vec![d])?;
-    let rule_ids: Vec<&str> = registry::rules().map(|r| r.id).collect();
-    let spec_dir = request.spec.parent().unwrap_or(std::path::Path::new("."));
-    let context = Context {
-        backends: &registry::names(),
-        rules: &rule_ids,
-        spec_dir,
-        allow_read: &request.allow_read,
-    };
-    let service = match berth_resolve::resolve(spec, spec_file, &text, &overrides, &context) {
-        Ok((service, warnings)) => {
-            outcome.diagnostics.extend(warnings);
-            service
-        }
-        Err(mut refused) => {
-            annotate_origins(
-                &refused.param_origins,
-                &outcome.sources,
-                &mut refused.diagnostics,
-            );
-            return Err(refused.diagnostics);
-        }
-    };
+    let service = resolve(request, spec, spec_file, &text, &overrides, outcome)?;
     outcome.service_name = Some(service.name().to_string());
     outcome
         .diagnostics
@@ -133,30 +102,17 @@ fn run(
         return Ok(());
     }
     let chosen = within_targets(chosen, &service, &request.backends, &request.spec)?;
+    let input = Input {
+        service: &service,
+        backend_tables: &backend_tables,
+        file: spec_file,
+    };
     for backend in chosen {
-        let mut compiled = backend.compile(&Input {
-            service: &service,
-            backend_tables: &backend_tables,
-            file: spec_file,
-        });
-        for diagnostic in compiled.diagnostics.iter_mut() {
-            name_the_backend(diagnostic, backend.name(), service.targets.is_some());
-        }
+        let output = run_backend(backend, &input);
         outcome
             .diagnostics
-            .extend(compiled.diagnostics.iter().cloned());
-        outcome.outputs.push(BackendOutput {
-            backend: backend.name(),
-            files: compiled.files,
-            // Names for certificates matter only to a service that has them.
-            tls_names: if service.tls.is_some() {
-                compiled.tls_names
-            } else {
-                Vec::new()
-            },
-            concerns: compiled.concerns,
-            diagnostics: compiled.diagnostics,
-        });
+            .extend(output.diagnostics.iter().cloned());
+        outcome.outputs.push(output);
     }
     annotate_origins(
         &service.param_origins,
@@ -175,6 +131,77 @@ fn run(
         outcome.outputs.iter_mut().for_each(|o| o.files.clear());
     }
     Ok(())
+}
+
+/// `--values` and `--set`, in that order (a later override wins).
+fn read_overrides(
+    request: &Request,
+    sources: &mut Sources,
+) -> Result<Vec<Override>, Vec<Diagnostic>> {
+    let mut overrides: Vec<Override> = Vec::new();
+    if let Some(path) = &request.values {
+        let values_text = read(path)?;
+        let file = sources.add(path.display().to_string(), values_text.clone());
+        overrides.extend(params::parse_values_file(&values_text, file).map_err(|d| vec![d])?);
+    }
+    if !request.set.is_empty() {
+        let file = sources.add("--set", request.set.join("\n"));
+        overrides.extend(params::parse_set_args(&request.set, file).map_err(|d| vec![d])?);
+    }
+    Ok(overrides)
+}
+
+/// The model of the spec, its warnings added to `outcome`; refused, the errors with the
+/// parameters they came from.
+fn resolve(
+    request: &Request,
+    spec: spec::Spec,
+    spec_file: FileId,
+    text: &str,
+    overrides: &[Override],
+    outcome: &mut Outcome,
+) -> Result<Service, Vec<Diagnostic>> {
+    let rule_ids: Vec<&str> = registry::rules().map(|r| r.id).collect();
+    let context = Context {
+        backends: &registry::names(),
+        rules: &rule_ids,
+        spec_dir: request.spec.parent().unwrap_or(std::path::Path::new(".")),
+        allow_read: &request.allow_read,
+    };
+    match berth_resolve::resolve(spec, spec_file, text, overrides, &context) {
+        Ok((service, warnings)) => {
+            outcome.diagnostics.extend(warnings);
+            Ok(service)
+        }
+        Err(mut refused) => {
+            annotate_origins(
+                &refused.param_origins,
+                &outcome.sources,
+                &mut refused.diagnostics,
+            );
+            Err(refused.diagnostics)
+        }
+    }
+}
+
+fn run_backend(backend: &dyn Backend, input: &Input) -> BackendOutput {
+    let service = input.service;
+    let mut compiled = backend.compile(input);
+    for diagnostic in compiled.diagnostics.iter_mut() {
+        name_the_backend(diagnostic, backend.name(), service.targets.is_some());
+    }
+    BackendOutput {
+        backend: backend.name(),
+        files: compiled.files,
+        // Names for certificates matter only to a service that has them.
+        tls_names: if service.tls.is_some() {
+            compiled.tls_names
+        } else {
+            Vec::new()
+        },
+        concerns: compiled.concerns,
+        diagnostics: compiled.diagnostics,
+    }
 }
 
 /// For each diagnostic whose span mentions `params.NAME`, says what value the parameter had and

@@ -23,6 +23,10 @@ pub struct Text {
     pub span: Span,
 }
 
+/// A variable of a service's environment: its name, its value (none: passed through from the
+/// environment of `up`) and where it is set.
+pub type Variable = (String, Option<Text>, Span);
+
 #[derive(Debug, Default)]
 pub struct ComposeFile {
     /// In file order.
@@ -49,7 +53,7 @@ pub struct Service {
     pub image: Option<Text>,
     pub entrypoint: Option<Vec<Text>>,
     pub command: Option<Vec<Text>>,
-    pub environment: Vec<(String, Option<Text>, Span)>,
+    pub environment: Vec<Variable>,
     /// The names in `environment` whose value an `env_file` gives (not the Compose file).
     pub from_env_files: BTreeSet<String>,
     pub ports: Vec<PortMapping>,
@@ -577,44 +581,148 @@ fn service(
         node.get(key)
             .and_then(|n| Some((text(n).ok()?.value, n.span.clone())))
     };
-    let deploy = node.get("deploy");
-    let resources = deploy.and_then(|d| d.get("resources"));
+    // In the order of the keys' findings in `refused`.
+    let replicas = deploy_replicas(node, env, &mut refused)?;
+    let (environment, from_env_files) = merged_environment(name, node, env, loader)?;
+    let expose = exposed(node, env, &mut refused)?;
+    let user = node.get("user").map(text).transpose()?;
+    let user = user.filter(|u| refused.user(u));
+    let image = node.get("image").map(text).transpose()?;
+    let entrypoint = node.get("entrypoint").map(|n| argv(n, env)).transpose()?;
+    let command = node.get("command").map(|n| argv(n, env)).transpose()?;
+    let ports = node.get("ports").map(|n| ports(n, env, &mut refused));
+    let ports = ports.transpose()?;
+    let mounts = node.get("volumes").map(|n| mounts(n, env)).transpose()?;
+    let check = node.get("healthcheck");
+    let check = check
+        .map(|n| healthcheck(n, env, &mut refused))
+        .transpose()?;
+    let (cpus, mem_limit, mem_reservation) = resources(node, env, &mut refused);
+    let stop_grace = scalar("stop_grace_period");
+    let stop_grace_period = refused.duration("stop_grace_period", stop_grace, false);
+    let mut file_refs_of = |key| {
+        node.get(key)
+            .map(|n| file_refs(n, env, key, &mut refused))
+            .unwrap_or_default()
+    };
+    let (secrets, configs) = (file_refs_of("secrets"), file_refs_of("configs"));
+    Ok(Service {
+        name: name.to_string(),
+        span,
+        image,
+        entrypoint,
+        command,
+        environment,
+        from_env_files,
+        ports: ports.unwrap_or_default(),
+        expose,
+        mounts: mounts.unwrap_or_default(),
+        healthcheck: check,
+        depends_on: node.get("depends_on").map(dependencies).unwrap_or_default(),
+        restart: scalar("restart").or_else(|| deploy_restart(node.get("deploy")?)),
+        replicas,
+        cpus,
+        mem_limit,
+        mem_reservation,
+        user,
+        stop_grace_period,
+        hostname: scalar("hostname").map(|(h, _)| h),
+        container_name: scalar("container_name").map(|(c, _)| c),
+        secrets,
+        configs,
+        labels: node.get("labels").map(labels).unwrap_or_default(),
+        unmapped: unmapped(node),
+        refused: refused.found,
+    })
+}
+
+fn deploy_replicas(
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    refused: &mut Refusals,
+) -> Result<Option<(u32, Span)>, Failure> {
+    let Some(n) = node.get("deploy").and_then(|d| d.get("replicas")) else {
+        return Ok(None);
+    };
+    Ok(refused
+        .number(
+            "deploy.replicas",
+            &interpolated(n, env)?.value,
+            &n.span,
+            1..=MAX_REPLICAS,
+        )
+        .map(|r| (r as u32, n.span.clone())))
+}
+
+type Quantity = Option<(String, Span)>;
+
+/// `cpus`, `mem_limit` and `mem_reservation`, from the service's keys or else from
+/// `deploy.resources`, converted to berth's units.
+fn resources(
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    refused: &mut Refusals,
+) -> (Quantity, Quantity, Quantity) {
+    let text = |n: &Node| Some((interpolated(n, env).ok()?.value, n.span.clone()));
+    let scalar = |key: &str| node.get(key).and_then(text);
+    let resources = node.get("deploy").and_then(|d| d.get("resources"));
     let limit = |key: &str| {
         resources
             .and_then(|r| r.get("limits"))
             .and_then(|l| l.get(key))
-            .and_then(|n| Some((text(n).ok()?.value, n.span.clone())))
+            .and_then(text)
     };
     let reservation = resources
         .and_then(|r| r.get("reservations"))
         .and_then(|l| l.get("memory"))
-        .and_then(|n| Some((text(n).ok()?.value, n.span.clone())));
-    let restart = scalar("restart").or_else(|| {
-        let policy = deploy?.get("restart_policy")?;
-        let condition = policy
-            .get("condition")
-            .and_then(Node::as_str)
-            .unwrap_or("any");
-        Some((format!("deploy:{condition}"), policy.span.clone()))
-    });
-    let replicas = match deploy.and_then(|d| d.get("replicas")) {
-        Some(n) => refused
-            .number(
-                "deploy.replicas",
-                &text(n)?.value,
-                &n.span,
-                1..=MAX_REPLICAS,
-            )
-            .map(|r| (r as u32, n.span.clone())),
-        None => None,
-    };
-    let unmapped = node
-        .entries()
+        .and_then(text);
+    (
+        refused.quantity(
+            "cpus",
+            scalar("cpus").or_else(|| limit("cpus")),
+            convert::cpus,
+        ),
+        refused.quantity(
+            "mem_limit",
+            scalar("mem_limit").or_else(|| limit("memory")),
+            convert::memory,
+        ),
+        refused.quantity(
+            "mem_reservation",
+            scalar("mem_reservation").or(reservation),
+            convert::memory,
+        ),
+    )
+}
+
+/// `deploy.restart_policy` as the restart policy berth reads (`deploy:on-failure`).
+fn deploy_restart(deploy: &Node) -> Option<(String, Span)> {
+    let policy = deploy.get("restart_policy")?;
+    let condition = policy
+        .get("condition")
+        .and_then(Node::as_str)
+        .unwrap_or("any");
+    Some((format!("deploy:{condition}"), policy.span.clone()))
+}
+
+/// The keys of a service that berth does not map, with where they stand.
+fn unmapped(node: &Node) -> Vec<(String, Span)> {
+    node.entries()
         .iter()
         .filter_map(|(k, _)| k.as_str().map(|s| (s, k.span.clone())))
         .filter(|(k, _)| !MAPPED.contains(k) && !k.starts_with("x-"))
         .map(|(k, s)| (k.to_string(), s))
-        .collect();
+        .collect()
+}
+
+/// The variables of the `env_file`s, then of `environment`, which wins; and the names whose
+/// value still comes from an `env_file`.
+fn merged_environment(
+    name: &str,
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    loader: &mut Loader,
+) -> Result<(Vec<Variable>, BTreeSet<String>), Failure> {
     let mut environment = loader.env_file_variables(name, node.get("env_file"))?;
     let mut from_env_files: BTreeSet<String> =
         environment.iter().map(|(k, _, _)| k.clone()).collect();
@@ -623,9 +731,18 @@ fn service(
         from_env_files.remove(&entry.0);
         environment.push(entry);
     }
+    Ok((environment, from_env_files))
+}
+
+/// The port numbers of `expose` (`"8080/tcp"` gives 8080).
+fn exposed(
+    node: &Node,
+    env: &BTreeMap<String, String>,
+    refused: &mut Refusals,
+) -> Result<Vec<(u16, Span)>, Failure> {
     let mut expose = Vec::new();
     for item in node.get("expose").map_or(&[][..], Node::items) {
-        let value = text(item)?.value;
+        let value = interpolated(item, env)?.value;
         let number = value.split('/').next().unwrap_or_default();
         expose.extend(
             refused
@@ -633,87 +750,20 @@ fn service(
                 .map(|p| (p as u16, item.span.clone())),
         );
     }
-    let user = node.get("user").map(text).transpose()?;
-    let user = user.filter(|u| refused.user(u));
-    let service = Service {
-        name: name.to_string(),
-        span,
-        image: node.get("image").map(text).transpose()?,
-        entrypoint: node.get("entrypoint").map(|n| argv(n, env)).transpose()?,
-        command: node.get("command").map(|n| argv(n, env)).transpose()?,
-        environment,
-        from_env_files,
-        ports: node
-            .get("ports")
-            .map(|n| ports(n, env, &mut refused))
-            .transpose()?
-            .unwrap_or_default(),
-        expose,
-        mounts: node
-            .get("volumes")
-            .map(|n| mounts(n, env))
-            .transpose()?
-            .unwrap_or_default(),
-        healthcheck: node
-            .get("healthcheck")
-            .map(|n| healthcheck(n, env, &mut refused))
-            .transpose()?,
-        depends_on: node.get("depends_on").map(dependencies).unwrap_or_default(),
-        restart,
-        replicas,
-        cpus: refused.quantity(
-            "cpus",
-            scalar("cpus").or_else(|| limit("cpus")),
-            convert::cpus,
-        ),
-        mem_limit: refused.quantity(
-            "mem_limit",
-            scalar("mem_limit").or_else(|| limit("memory")),
-            convert::memory,
-        ),
-        mem_reservation: refused.quantity(
-            "mem_reservation",
-            scalar("mem_reservation").or(reservation),
-            convert::memory,
-        ),
-        user,
-        stop_grace_period: refused.duration(
-            "stop_grace_period",
-            scalar("stop_grace_period"),
-            false,
-        ),
-        hostname: scalar("hostname").map(|(h, _)| h),
-        container_name: scalar("container_name").map(|(c, _)| c),
-        secrets: node
-            .get("secrets")
-            .map(|n| file_refs(n, env, "secrets", &mut refused))
-            .unwrap_or_default(),
-        configs: node
-            .get("configs")
-            .map(|n| file_refs(n, env, "configs", &mut refused))
-            .unwrap_or_default(),
-        labels: node
-            .get("labels")
-            .map(|n| as_map(n.clone()))
-            .map(|n| {
-                n.entries()
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        Some((
-                            k.as_str()?.to_string(),
-                            v.as_str().unwrap_or("").to_string(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        unmapped,
-        refused: Vec::new(),
-    };
-    Ok(Service {
-        refused: refused.found,
-        ..service
-    })
+    Ok(expose)
+}
+
+fn labels(node: &Node) -> BTreeMap<String, String> {
+    as_map(node.clone())
+        .entries()
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str()?.to_string(),
+                v.as_str().unwrap_or("").to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// berth's most members (`replication.replicas`).

@@ -58,20 +58,8 @@ pub fn import_reading(
         }
     };
     let clusters = cluster::group(&file);
-    let inits = init_services(&clusters);
-    for name in wanted {
-        let known = clusters
-            .iter()
-            .any(|c| c.name == *name || c.members.iter().any(|m| m.name == *name));
-        if !known {
-            let names: Vec<&str> = file.services.iter().map(|s| s.name.as_str()).collect();
-            let error = Diagnostic::input(
-                &errors::CLI_USAGE,
-                format!("`--service {name}`: the Compose file has no such service"),
-            )
-            .help(format!("name one of: {}", names.join(", ")));
-            return Err((error, sources));
-        }
+    if let Err(error) = check_wanted(&file, &clusters, wanted) {
+        return Err((error, sources));
     }
     let source = path.file_name().map_or("the Compose file".into(), |n| {
         format!("`{}`", n.to_string_lossy())
@@ -82,18 +70,12 @@ pub fn import_reading(
         skipped: Vec::new(),
         findings: file.outside.clone(),
     };
+    let inits = init_services(&clusters);
     for (index, cluster) in clusters.iter().enumerate() {
         if inits.iter().any(|(i, _)| *i == index) {
             continue;
         }
-        let asked = wanted
-            .iter()
-            .any(|w| *w == cluster.name || cluster.members.iter().any(|m| m.name == *w));
-        let reason = match wanted.is_empty() {
-            true => skip_reason(cluster),
-            false => (!asked).then(|| "not named by `--service`".to_string()),
-        };
-        if let Some(why) = reason {
+        if let Some(why) = skipped_because(cluster, wanted) {
             import.skipped.extend(
                 cluster
                     .members
@@ -111,23 +93,67 @@ pub fn import_reading(
         import
             .findings
             .extend(refused.flat_map(|m| m.refused.iter().cloned()));
-        let mut input = spec::Input {
-            file: &file,
-            cluster,
-            init,
-            source: source.clone(),
-            excluded: Vec::new(),
-            allowed,
-            probe: true,
-        };
-        input.excluded = unreachable_backends(&spec::write(&input).text);
-        input.probe = false;
-        let written = spec::write(&input);
+        let written = write_spec(&file, cluster, init, source.clone(), allowed);
         import.findings.extend(written.findings.iter().cloned());
         import.specs.push(written);
     }
     import.sources = sources;
     Ok(import)
+}
+
+/// Every `--service` must name a service of the Compose file.
+fn check_wanted(
+    file: &compose::ComposeFile,
+    clusters: &[cluster::Cluster],
+    wanted: &[String],
+) -> Result<(), Diagnostic> {
+    for name in wanted {
+        let known = clusters
+            .iter()
+            .any(|c| c.name == *name || c.members.iter().any(|m| m.name == *name));
+        if !known {
+            let names: Vec<&str> = file.services.iter().map(|s| s.name.as_str()).collect();
+            return Err(Diagnostic::input(
+                &errors::CLI_USAGE,
+                format!("`--service {name}`: the Compose file has no such service"),
+            )
+            .help(format!("name one of: {}", names.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// Why a cluster gets no spec: not stateful, or not named by `--service`.
+fn skipped_because(cluster: &cluster::Cluster, wanted: &[String]) -> Option<String> {
+    if wanted.is_empty() {
+        return skip_reason(cluster);
+    }
+    let asked = wanted
+        .iter()
+        .any(|w| *w == cluster.name || cluster.members.iter().any(|m| m.name == *w));
+    (!asked).then(|| "not named by `--service`".to_string())
+}
+
+/// The spec of one cluster, its `targets` narrowed to the backends a probe compile reaches.
+fn write_spec(
+    file: &compose::ComposeFile,
+    cluster: &cluster::Cluster,
+    init: Option<&compose::Service>,
+    source: String,
+    allowed: &[PathBuf],
+) -> spec::Imported {
+    let mut input = spec::Input {
+        file,
+        cluster,
+        init,
+        source,
+        excluded: Vec::new(),
+        allowed,
+        probe: true,
+    };
+    input.excluded = unreachable_backends(&spec::write(&input).text);
+    input.probe = false;
+    spec::write(&input)
 }
 
 /// The backends a spec cannot target for a reason other than what the Compose file lacks (the

@@ -143,31 +143,15 @@ pub fn resolve(
     for (name, decl) in decls {
         let span = Some(Span::new(spec_file, decl.get_ref().default.span()));
         let default = decl.get_ref().default.get_ref();
-        let Some(ty) = ParamType::of(default) else {
-            diagnostics.push(
-                Diagnostic::input(
-                    &errors::SPEC_INVALID_VALUE,
-                    format!(
-                        "parameter `{}` has a default that is not a string, integer or boolean",
-                        name.get_ref()
-                    ),
-                )
-                .at(span, "unsupported type")
-                .help("give `default` a string, integer or boolean value"),
-            );
+        let Some(ty) = declared_type(
+            name.get_ref(),
+            decl.get_ref(),
+            span.clone(),
+            spec_file,
+            diagnostics,
+        ) else {
             continue;
         };
-        check_decl(name.get_ref(), decl.get_ref(), ty, spec_file, diagnostics);
-        if let Err(message) = check_constraints(decl.get_ref(), default) {
-            diagnostics.push(
-                Diagnostic::input(
-                    &errors::SPEC_INVALID_VALUE,
-                    format!("the default of `{}` {message}", name.get_ref()),
-                )
-                .at(span.clone(), "default out of range")
-                .help("change the default or the constraint"),
-            );
-        }
         types.insert(name.get_ref().clone(), (ty, decl));
         values.insert(name.get_ref().clone(), to_json(default));
         origins.insert(
@@ -175,67 +159,14 @@ pub fn resolve(
             ParamOrigin {
                 value: shown(default),
                 origin: "its default",
-                span: span.clone(),
+                span,
             },
         );
     }
     for o in overrides {
-        let Some((ty, decl)) = types.get(&o.name) else {
-            let known: Vec<&str> = types.keys().map(String::as_str).collect();
-            let help = match closest(&o.name, known.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`? (`{} {best}=...`)", o.origin),
-                None if known.is_empty() => {
-                    "this spec declares no parameters; add one under `[params.NAME]`".to_string()
-                }
-                None => format!("use one of {}", backticked(&known)),
-            };
-            diagnostics.push(
-                Diagnostic::input(
-                    &errors::SPEC_UNKNOWN_PARAMETER,
-                    format!("unknown parameter `{}` in `{}`", o.name, o.origin),
-                )
-                .at(Some(o.span.clone()), "not declared under `[params]`")
-                .help(help),
-            );
+        let Some(value) = overridden(o, &types, diagnostics) else {
             continue;
         };
-        let value = match (&o.value, ty) {
-            (OverrideValue::Toml(v), ty) if ParamType::of(v) == Some(*ty) => Some(v.clone()),
-            (OverrideValue::Toml(_), _) => None,
-            (OverrideValue::Text(t), ParamType::String) => Some(toml::Value::String(t.clone())),
-            (OverrideValue::Text(t), ParamType::Integer) => {
-                t.trim().parse().ok().map(toml::Value::Integer)
-            }
-            (OverrideValue::Text(t), ParamType::Bool) => {
-                t.trim().parse().ok().map(toml::Value::Boolean)
-            }
-        };
-        let Some(value) = value else {
-            diagnostics.push(
-                Diagnostic::input(
-                    &errors::SPEC_INVALID_VALUE,
-                    format!("parameter `{}` must be {}", o.name, ty.word()),
-                )
-                .at(Some(o.span.clone()), "wrong type")
-                .help(format!(
-                    "give `{}` {} value, like its default",
-                    o.name,
-                    ty.word()
-                )),
-            );
-            continue;
-        };
-        if let Err(message) = check_constraints(decl.get_ref(), &value) {
-            diagnostics.push(
-                Diagnostic::input(
-                    &errors::SPEC_INVALID_VALUE,
-                    format!("parameter `{}` {message}", o.name),
-                )
-                .at(Some(o.span.clone()), "out of range")
-                .help("choose a value the parameter's declaration allows"),
-            );
-            continue;
-        }
         origins.insert(
             o.name.clone(),
             ParamOrigin {
@@ -247,6 +178,112 @@ pub fn resolve(
         values.insert(o.name.clone(), to_json(&value));
     }
     (values, origins)
+}
+
+/// The type a parameter's default gives it, once the declaration and the default are checked.
+fn declared_type(
+    name: &str,
+    decl: &ParamDecl,
+    span: Option<Span>,
+    spec_file: FileId,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<ParamType> {
+    let default = decl.default.get_ref();
+    let Some(ty) = ParamType::of(default) else {
+        diagnostics.push(
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!(
+                    "parameter `{name}` has a default that is not a string, integer or boolean"
+                ),
+            )
+            .at(span, "unsupported type")
+            .help("give `default` a string, integer or boolean value"),
+        );
+        return None;
+    };
+    check_decl(name, decl, ty, spec_file, diagnostics);
+    if let Err(message) = check_constraints(decl, default) {
+        diagnostics.push(
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!("the default of `{name}` {message}"),
+            )
+            .at(span, "default out of range")
+            .help("change the default or the constraint"),
+        );
+    }
+    Some(ty)
+}
+
+/// The value an override gives its parameter, checked against the parameter's type and
+/// constraints; `None` once the reason is in `diagnostics`.
+fn overridden(
+    o: &Override,
+    types: &BTreeMap<String, (ParamType, &Spanned<ParamDecl>)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<toml::Value> {
+    let Some((ty, decl)) = types.get(&o.name) else {
+        diagnostics.push(unknown_parameter(
+            o,
+            types.keys().map(String::as_str).collect(),
+        ));
+        return None;
+    };
+    let value = match (&o.value, ty) {
+        (OverrideValue::Toml(v), ty) if ParamType::of(v) == Some(*ty) => Some(v.clone()),
+        (OverrideValue::Toml(_), _) => None,
+        (OverrideValue::Text(t), ParamType::String) => Some(toml::Value::String(t.clone())),
+        (OverrideValue::Text(t), ParamType::Integer) => {
+            t.trim().parse().ok().map(toml::Value::Integer)
+        }
+        (OverrideValue::Text(t), ParamType::Bool) => {
+            t.trim().parse().ok().map(toml::Value::Boolean)
+        }
+    };
+    let Some(value) = value else {
+        diagnostics.push(
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!("parameter `{}` must be {}", o.name, ty.word()),
+            )
+            .at(Some(o.span.clone()), "wrong type")
+            .help(format!(
+                "give `{}` {} value, like its default",
+                o.name,
+                ty.word()
+            )),
+        );
+        return None;
+    };
+    if let Err(message) = check_constraints(decl.get_ref(), &value) {
+        diagnostics.push(
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!("parameter `{}` {message}", o.name),
+            )
+            .at(Some(o.span.clone()), "out of range")
+            .help("choose a value the parameter's declaration allows"),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+fn unknown_parameter(o: &Override, known: Vec<&str>) -> Diagnostic {
+    let help = match closest(&o.name, known.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`? (`{} {best}=...`)", o.origin),
+        None if known.is_empty() => {
+            "this spec declares no parameters; add one under `[params.NAME]`".to_string()
+        }
+        None => format!("use one of {}", backticked(&known)),
+    };
+    Diagnostic::input(
+        &errors::SPEC_UNKNOWN_PARAMETER,
+        format!("unknown parameter `{}` in `{}`", o.name, o.origin),
+    )
+    .at(Some(o.span.clone()), "not declared under `[params]`")
+    .help(help)
 }
 
 fn check_decl(

@@ -401,22 +401,7 @@ impl Transaction {
         stop_if_signalled().map_err(|e| (out.clone(), e))?;
         journal.make_dirs(out).map_err(|e| (out.clone(), e))?;
         let mut written = Written::default();
-        let mut now = BTreeMap::new();
-        let mut changed = Vec::new();
-        for group in groups {
-            let changed_here: BTreeSet<&str> = group
-                .changed
-                .iter()
-                .map(|(path, _)| path.as_str())
-                .collect();
-            for (path, _) in &group.files {
-                if !changed_here.contains(path.as_str()) {
-                    written.unchanged.push(path.clone());
-                }
-            }
-            now.extend(group.files);
-            changed.extend(group.changed);
-        }
+        let (now, changed) = gather(groups, &mut written);
         let stale: Vec<(String, Record)> = self
             .previous
             .files
@@ -430,6 +415,34 @@ impl Transaction {
             sync_filesystem(&self.staging).map_err(|e| (self.staging.clone(), e))?;
             self.put_manifest(journal, &self.during(&now, &changed))?;
         }
+        self.put_changed(changed, journal, &mut written)?;
+        self.remove_stale(stale, journal, &mut written)?;
+        let after = Manifest {
+            files: now
+                .iter()
+                .map(|(path, sha256)| (path.clone(), Record::of(sha256)))
+                .collect(),
+        };
+        if after != self.previous {
+            self.put_manifest(journal, &after)?;
+        }
+        if !written.changed.is_empty() || !written.removed.is_empty() {
+            sync_filesystem(out).map_err(|e| (out.to_path_buf(), e))?;
+        }
+        // A signal during the last steps undoes them too.
+        stop_if_signalled().map_err(|e| (out.clone(), e))?;
+        Ok(written)
+    }
+
+    /// Moves each changed file from the staging directory into place, entry points (which
+    /// are first moved aside) last, so that no entry point runs with half its files.
+    fn put_changed(
+        &self,
+        mut changed: Vec<Changed>,
+        journal: &mut Journal,
+        written: &mut Written,
+    ) -> Result<(), (PathBuf, std::io::Error)> {
+        let out = &self.out;
         for (entry, _) in changed.iter().filter(|(path, _)| is_entry_point(path)) {
             let target = out.join(entry);
             journal.move_aside(&target).map_err(|e| (target, e))?;
@@ -450,6 +463,18 @@ impl Transaction {
             signals::pause_for_test("commit");
             written.changed.push(path);
         }
+        Ok(())
+    }
+
+    /// Moves aside each file of the last compile that this one does not write, if it is still
+    /// berth's; notes the ones kept.
+    fn remove_stale(
+        &self,
+        stale: Vec<(String, Record)>,
+        journal: &mut Journal,
+        written: &mut Written,
+    ) -> Result<(), (PathBuf, std::io::Error)> {
+        let out = &self.out;
         for (stale, record) in stale {
             match manifest::removable(out, &stale, &record) {
                 Ok(()) => {
@@ -461,21 +486,7 @@ impl Transaction {
                 Err(None) => {}
             }
         }
-        let after = Manifest {
-            files: now
-                .iter()
-                .map(|(path, sha256)| (path.clone(), Record::of(sha256)))
-                .collect(),
-        };
-        if after != self.previous {
-            self.put_manifest(journal, &after)?;
-        }
-        if !written.changed.is_empty() || !written.removed.is_empty() {
-            sync_filesystem(out).map_err(|e| (out.to_path_buf(), e))?;
-        }
-        // A signal during the last steps undoes them too.
-        stop_if_signalled().map_err(|e| (out.clone(), e))?;
-        Ok(written)
+        Ok(())
     }
 
     /// The manifest while the commit moves files: the files of before and of now, and for each
@@ -806,4 +817,28 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
         }
     }
     Ok(diff)
+}
+
+/// A changed path, with the hash of berth's file there now, if one is.
+type Changed = (String, Option<String>);
+
+/// Every staged path with its new hash, and the changed ones; the unchanged go to `written`.
+fn gather(groups: Vec<Staged>, written: &mut Written) -> (BTreeMap<String, String>, Vec<Changed>) {
+    let mut now = BTreeMap::new();
+    let mut changed = Vec::new();
+    for group in groups {
+        let changed_here: BTreeSet<&str> = group
+            .changed
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .collect();
+        for (path, _) in &group.files {
+            if !changed_here.contains(path.as_str()) {
+                written.unchanged.push(path.clone());
+            }
+        }
+        now.extend(group.files);
+        changed.extend(group.changed);
+    }
+    (now, changed)
 }

@@ -37,26 +37,38 @@ impl Resolver<'_> {
         replicas: u32,
     ) -> Option<Check> {
         let c = spanned.get_ref();
-        let port_ref = |r: &mut Self, s: &SString, which: &str| -> Option<String> {
-            let name = r.string(s, which)?;
-            if ports.iter().any(|p| p.name == name) {
-                return Some(name);
-            }
-            let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
-            let help = match closest(&name, names.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None if names.is_empty() => "declare the port under `[[ports]]`".to_string(),
-                None => format!("name one of {}", backticked(&names)),
-            };
-            r.error(
-                &errors::SPEC_UNKNOWN_PORT,
-                s.span(),
-                format!("`{which}` names unknown port `{name}`"),
-                "no such port",
-                help,
-            );
-            None
-        };
+        let action = self.check_action(spanned, key, ports)?;
+        let docker_exec = self.docker_exec(spanned, key);
+        let (needs_quorum, needs_peers) = self.check_peers(spanned, key, replicas);
+        Some(Check {
+            action,
+            docker_exec,
+            interval: self
+                .seconds(&c.interval, &format!("{key}.interval"), true)
+                .unwrap_or(berth_model::DEFAULT_INTERVAL),
+            timeout: self
+                .seconds(&c.timeout, &format!("{key}.timeout"), true)
+                .unwrap_or(berth_model::DEFAULT_TIMEOUT),
+            initial_delay: self.seconds(&c.initial_delay, &format!("{key}.initial_delay"), false),
+            failures: c
+                .failures
+                .as_ref()
+                .and_then(|f| self.integer(f, &format!("{key}.failures"), 1, 1000))
+                .map(|f| f as u32),
+            needs_quorum,
+            needs_peers,
+            span: self.span(spanned.span()),
+        })
+    }
+
+    /// What the check does: exactly one of `http` (with its `port`), `tcp` or `exec`.
+    fn check_action(
+        &mut self,
+        spanned: &toml::Spanned<spec::Check>,
+        key: &str,
+        ports: &[Port],
+    ) -> Option<CheckAction> {
+        let c = spanned.get_ref();
         let kinds = [c.http.is_some(), c.tcp.is_some(), c.exec.is_some()]
             .iter()
             .filter(|b| **b)
@@ -73,43 +85,13 @@ impl Resolver<'_> {
             return None;
         }
         let action = if let Some(path) = &c.http {
-            let path = self.string(path, &format!("{key}.http"))?;
-            let Some(port) = &c.port else {
-                self.error(
-                    &errors::SPEC_MISSING_KEY,
-                    spanned.span(),
-                    format!("`{key}` has `http` but no `port`"),
-                    "needs `port`",
-                    "add `port = \"NAME\"` naming one of `[[ports]]`".to_string(),
-                );
-                return None;
-            };
-            CheckAction::Http {
-                path,
-                port: port_ref(self, port, &format!("{key}.port"))?,
-            }
+            self.http_action(spanned, path, key, ports)?
         } else if let Some(tcp) = &c.tcp {
             CheckAction::Tcp {
-                port: port_ref(self, tcp, &format!("{key}.tcp"))?,
+                port: self.port_ref(tcp, &format!("{key}.tcp"), ports)?,
             }
         } else {
-            let argv: Vec<String> = c
-                .exec
-                .iter()
-                .flatten()
-                .filter_map(|a| self.string(a, &format!("{key}.exec")))
-                .collect();
-            if argv.is_empty() {
-                self.error(
-                    &errors::SPEC_INVALID_VALUE,
-                    spanned.span(),
-                    format!("`{key}.exec` is empty"),
-                    "empty command",
-                    "give the command as a list, like `exec = [\"pg_isready\"]`".to_string(),
-                );
-                return None;
-            }
-            CheckAction::Exec { argv }
+            self.exec_action(spanned, key)?
         };
         if let (Some(port), false) = (&c.port, c.http.is_some()) {
             self.error(
@@ -120,26 +102,105 @@ impl Resolver<'_> {
                 "remove `port`; `tcp` names its port itself".to_string(),
             );
         }
-        // A check every 0 s, or one that times out at once, is refused by Kubernetes and
-        // means "the default" to Docker: both periods must be at least a second.
-        let seconds = |r: &mut Self, s: &Option<SString>, which: &str| {
-            let at_least_one = which.ends_with("interval") || which.ends_with("timeout");
-            s.as_ref().and_then(|s| {
-                r.string(s, which).and_then(|t| {
-                    let parsed = parse_duration(&t).and_then(|n| match n {
-                        0 if at_least_one => Err("must be at least `1s`".to_string()),
-                        n => Ok(n),
-                    });
-                    r.parsed(s, which, parsed)
-                })
-            })
+        Some(action)
+    }
+
+    fn http_action(
+        &mut self,
+        spanned: &toml::Spanned<spec::Check>,
+        path: &SString,
+        key: &str,
+        ports: &[Port],
+    ) -> Option<CheckAction> {
+        let path = self.string(path, &format!("{key}.http"))?;
+        let Some(port) = &spanned.get_ref().port else {
+            self.error(
+                &errors::SPEC_MISSING_KEY,
+                spanned.span(),
+                format!("`{key}` has `http` but no `port`"),
+                "needs `port`",
+                "add `port = \"NAME\"` naming one of `[[ports]]`".to_string(),
+            );
+            return None;
         };
-        let docker_exec: Option<Vec<String>> = c.docker_exec.as_ref().map(|argv| {
-            argv.iter()
-                .filter_map(|a| self.string(a, &format!("{key}.docker_exec")))
-                .collect()
+        Some(CheckAction::Http {
+            path,
+            port: self.port_ref(port, &format!("{key}.port"), ports)?,
+        })
+    }
+
+    fn exec_action(
+        &mut self,
+        spanned: &toml::Spanned<spec::Check>,
+        key: &str,
+    ) -> Option<CheckAction> {
+        let argv: Vec<String> = spanned
+            .get_ref()
+            .exec
+            .iter()
+            .flatten()
+            .filter_map(|a| self.string(a, &format!("{key}.exec")))
+            .collect();
+        if argv.is_empty() {
+            self.error(
+                &errors::SPEC_INVALID_VALUE,
+                spanned.span(),
+                format!("`{key}.exec` is empty"),
+                "empty command",
+                "give the command as a list, like `exec = [\"pg_isready\"]`".to_string(),
+            );
+            return None;
+        }
+        Some(CheckAction::Exec { argv })
+    }
+
+    /// The name of one of `[[ports]]`, or an error naming the closest.
+    fn port_ref(&mut self, s: &SString, which: &str, ports: &[Port]) -> Option<String> {
+        let name = self.string(s, which)?;
+        if ports.iter().any(|p| p.name == name) {
+            return Some(name);
+        }
+        let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        let help = match closest(&name, names.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None if names.is_empty() => "declare the port under `[[ports]]`".to_string(),
+            None => format!("name one of {}", backticked(&names)),
+        };
+        self.error(
+            &errors::SPEC_UNKNOWN_PORT,
+            s.span(),
+            format!("`{which}` names unknown port `{name}`"),
+            "no such port",
+            help,
+        );
+        None
+    }
+
+    /// A duration in seconds. A check every 0 s, or one that times out at once, is refused by
+    /// Kubernetes and means "the default" to Docker: both periods must be at least a second.
+    fn seconds(&mut self, s: &Option<SString>, which: &str, at_least_one: bool) -> Option<u64> {
+        let s = s.as_ref()?;
+        let text = self.string(s, which)?;
+        let parsed = parse_duration(&text).and_then(|n| match n {
+            0 if at_least_one => Err("must be at least `1s`".to_string()),
+            n => Ok(n),
         });
-        if docker_exec.as_ref().is_some_and(Vec::is_empty) {
+        self.parsed(s, which, parsed)
+    }
+
+    fn docker_exec(
+        &mut self,
+        spanned: &toml::Spanned<spec::Check>,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let argv: Vec<String> = spanned
+            .get_ref()
+            .docker_exec
+            .as_ref()?
+            .iter()
+            .filter_map(|a| self.string(a, &format!("{key}.docker_exec")))
+            .collect();
+        if argv.is_empty() {
             self.error(
                 &errors::SPEC_INVALID_VALUE,
                 spanned.span(),
@@ -148,6 +209,19 @@ impl Resolver<'_> {
                 "give the command as a list, like `docker_exec = [\"curl\", \"-f\", \"http://127.0.0.1:8080/health\"]`".to_string(),
             );
         }
+        Some(argv)
+    }
+
+    /// `needs_quorum` and `needs_peers`. Unsaid, a check of a service with peers is taken to
+    /// need them: the safe side, since a check that needs peers must never gate how the peers
+    /// find each other.
+    fn check_peers(
+        &mut self,
+        spanned: &toml::Spanned<spec::Check>,
+        key: &str,
+        replicas: u32,
+    ) -> (bool, bool) {
+        let c = spanned.get_ref();
         let needs_quorum = c
             .needs_quorum
             .as_ref()
@@ -167,25 +241,9 @@ impl Resolver<'_> {
                     .to_string(),
             );
         }
-        // Unsaid, a check of a service with peers is taken to need them: the safe side, since a
-        // check that needs peers must never gate how the peers find each other.
-        let needs_peers = needs_quorum || said_peers.unwrap_or(replicas > 1);
-        Some(Check {
-            action,
-            docker_exec,
-            interval: seconds(self, &c.interval, &format!("{key}.interval"))
-                .unwrap_or(berth_model::DEFAULT_INTERVAL),
-            timeout: seconds(self, &c.timeout, &format!("{key}.timeout"))
-                .unwrap_or(berth_model::DEFAULT_TIMEOUT),
-            initial_delay: seconds(self, &c.initial_delay, &format!("{key}.initial_delay")),
-            failures: c
-                .failures
-                .as_ref()
-                .and_then(|f| self.integer(f, &format!("{key}.failures"), 1, 1000))
-                .map(|f| f as u32),
+        (
             needs_quorum,
-            needs_peers,
-            span: self.span(spanned.span()),
-        })
+            needs_quorum || said_peers.unwrap_or(replicas > 1),
+        )
     }
 }

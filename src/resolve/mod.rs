@@ -62,34 +62,12 @@ pub fn resolve(
             param_origins,
         });
     }
-    // `name` may come from a parameter; it cannot refer to itself.
-    r.templates = Templates::new("", params.clone(), Default::default());
-    let name = r.name(&spec.name);
-    r.templates = Templates::new(&name, params.clone(), Default::default());
-    let ports = r.ports(&spec.ports);
-    let port_numbers = ports
-        .iter()
-        .map(|p| (p.name.clone(), serde_json::Value::from(p.port)))
-        .collect();
-    r.templates = Templates::new(&name, params, port_numbers);
-
+    let (name, ports) = r.name_and_ports(&spec, params);
     let replication = r.replication(spec.replication.as_ref());
     let volumes = r.volumes(&spec.volumes);
     let health = r.health(spec.health.as_ref(), &ports, replication.replicas.value);
     let resources = spec.resources.as_ref().map(|res| r.resources(res));
-    let stop_grace = match spec
-        .lifecycle
-        .as_ref()
-        .and_then(|l| l.get_ref().stop_grace.as_ref())
-    {
-        Some(grace) => {
-            let seconds = r
-                .string(grace, "lifecycle.stop_grace")
-                .and_then(|text| r.parsed(grace, "lifecycle.stop_grace", parse_duration(&text)));
-            Located::new(seconds.unwrap_or(60), r.span(grace.span()))
-        }
-        None => Located::new(60, None),
-    };
+    let stop_grace = r.stop_grace(spec.lifecycle.as_ref());
     let container = r.container(&spec.container);
     let files = r.files(&spec.files, context);
     let init = spec.init.as_ref().map(|init| r.init(init, container.shell));
@@ -137,6 +115,37 @@ pub fn resolve(
         backend_options,
     };
     Ok((service, warnings))
+}
+
+impl Resolver<'_> {
+    /// The service's name and ports, each made available to the templates after it: `name` may
+    /// come from a parameter but cannot refer to itself, and the ports may use the name.
+    fn name_and_ports(
+        &mut self,
+        spec: &Spec,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> (String, Vec<Port>) {
+        self.templates = Templates::new("", params.clone(), Default::default());
+        let name = self.name(&spec.name);
+        self.templates = Templates::new(&name, params.clone(), Default::default());
+        let ports = self.ports(&spec.ports);
+        let port_numbers = ports
+            .iter()
+            .map(|p| (p.name.clone(), serde_json::Value::from(p.port)))
+            .collect();
+        self.templates = Templates::new(&name, params, port_numbers);
+        (name, ports)
+    }
+
+    fn stop_grace(&mut self, lifecycle: Option<&toml::Spanned<spec::Lifecycle>>) -> Located<u64> {
+        let Some(grace) = lifecycle.and_then(|l| l.get_ref().stop_grace.as_ref()) else {
+            return Located::new(60, None);
+        };
+        let seconds = self
+            .string(grace, "lifecycle.stop_grace")
+            .and_then(|text| self.parsed(grace, "lifecycle.stop_grace", parse_duration(&text)));
+        Located::new(seconds.unwrap_or(60), self.span(grace.span()))
+    }
 }
 
 /// Why a spec was refused, and where each parameter's value came from, so that an error about a

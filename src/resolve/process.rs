@@ -56,58 +56,11 @@ impl Resolver<'_> {
                 "name the image, like `postgres:16`".to_string(),
             );
         }
-        let mut env = Vec::new();
-        for (name, value) in &c.env {
-            if !names::env_name(name.get_ref()) {
-                self.error(
-                    &errors::SPEC_INVALID_NAME,
-                    name.span(),
-                    format!("env name `{}` is not a name every orchestrator accepts", name.get_ref()),
-                    "invalid name",
-                    "use letters, digits, `_`, `.` and `-`, not starting with a digit or `-` (Kubernetes' rule for env names, without names that read as options)".to_string(),
-                );
-            }
-            let value_span = self.span(value.span());
-            if matches!(value.get_ref(), spec::EnvValue::Secret(_))
-                && !names::shell_variable(name.get_ref())
-            {
-                self.error(
-                    &errors::SPEC_INVALID_NAME,
-                    name.span(),
-                    format!("secret env name `{}` is not a shell variable name", name.get_ref()),
-                    "not a variable name",
-                    "name a secret variable with letters, digits and `_`, not starting with a digit: run.sh and compose read its value from the caller's environment under that name".to_string(),
-                );
-            }
-            let value = match value.get_ref() {
-                spec::EnvValue::Literal(text) => EnvValue::Literal(Template {
-                    source: text.clone(),
-                    span: value_span.clone(),
-                }),
-                spec::EnvValue::Secret(s) => {
-                    for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
-                        if let Err(why) = names::secret_part(v) {
-                            self.error(
-                                &errors::SPEC_INVALID_VALUE,
-                                value.span(),
-                                format!("secret reference `{what}` `{v}` {why}"),
-                                "invalid secret reference",
-                                names::SECRET_PART_HELP.to_string(),
-                            );
-                        }
-                    }
-                    EnvValue::Secret {
-                        secret: s.secret.clone(),
-                        key: s.key.clone(),
-                    }
-                }
-            };
-            env.push(EnvVar {
-                name: name.get_ref().clone(),
-                value,
-                span: value_span,
-            });
-        }
+        let env = c
+            .env
+            .iter()
+            .map(|(name, value)| self.env_var(name, value))
+            .collect();
         let user = c
             .user
             .as_ref()
@@ -125,6 +78,67 @@ impl Resolver<'_> {
             user,
             shell,
             span: self.span(container.span()),
+        }
+    }
+
+    /// One `[container.env]` entry: a name every orchestrator accepts, and a literal (a
+    /// template) or a secret reference.
+    fn env_var(&mut self, name: &SString, value: &toml::Spanned<spec::EnvValue>) -> EnvVar {
+        if !names::env_name(name.get_ref()) {
+            self.error(
+                &errors::SPEC_INVALID_NAME,
+                name.span(),
+                format!("env name `{}` is not a name every orchestrator accepts", name.get_ref()),
+                "invalid name",
+                "use letters, digits, `_`, `.` and `-`, not starting with a digit or `-` (Kubernetes' rule for env names, without names that read as options)".to_string(),
+            );
+        }
+        let value_span = self.span(value.span());
+        let value = match value.get_ref() {
+            spec::EnvValue::Literal(text) => EnvValue::Literal(Template {
+                source: text.clone(),
+                span: value_span.clone(),
+            }),
+            spec::EnvValue::Secret(s) => {
+                self.secret_reference(name, value.span(), s);
+                EnvValue::Secret {
+                    secret: s.secret.clone(),
+                    key: s.key.clone(),
+                }
+            }
+        };
+        EnvVar {
+            name: name.get_ref().clone(),
+            value,
+            span: value_span,
+        }
+    }
+
+    fn secret_reference(
+        &mut self,
+        name: &SString,
+        span: std::ops::Range<usize>,
+        s: &spec::SecretRef,
+    ) {
+        if !names::shell_variable(name.get_ref()) {
+            self.error(
+                &errors::SPEC_INVALID_NAME,
+                name.span(),
+                format!("secret env name `{}` is not a shell variable name", name.get_ref()),
+                "not a variable name",
+                "name a secret variable with letters, digits and `_`, not starting with a digit: run.sh and compose read its value from the caller's environment under that name".to_string(),
+            );
+        }
+        for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
+            if let Err(why) = names::secret_part(v) {
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    span.clone(),
+                    format!("secret reference `{what}` `{v}` {why}"),
+                    "invalid secret reference",
+                    names::SECRET_PART_HELP.to_string(),
+                );
+            }
         }
     }
 

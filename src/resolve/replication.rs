@@ -26,72 +26,66 @@ impl Resolver<'_> {
             ),
             None => Located::new(1, table_span.clone()),
         };
-        let quorum = match &rep.quorum {
-            Some(s) => Located::new(
-                self.choice(
-                    s,
-                    "replication.quorum",
-                    &[("majority", Quorum::Majority), ("none", Quorum::None)],
-                )
-                .unwrap_or(Quorum::None),
-                self.span(s.span()),
-            ),
-            None => Located::new(Quorum::None, table_span.clone()),
-        };
         let default_spread = if replicas.value > 1 {
             Spread::Required
         } else {
             Spread::None
         };
-        let spread = match &rep.spread {
-            Some(s) => Located::new(
-                self.choice(
-                    s,
-                    "replication.spread",
-                    &[
-                        ("required", Spread::Required),
-                        ("preferred", Spread::Preferred),
-                        ("none", Spread::None),
-                    ],
-                )
-                .unwrap_or(default_spread),
-                self.span(s.span()),
-            ),
-            None => Located::new(default_spread, table_span.clone()),
-        };
-        let start = match &rep.start {
-            Some(s) => Located::new(
-                self.choice(
-                    s,
-                    "replication.start",
-                    &[("parallel", Start::Parallel), ("ordered", Start::Ordered)],
-                )
-                .unwrap_or(Start::Parallel),
-                self.span(s.span()),
-            ),
-            None => Located::new(Start::Parallel, table_span.clone()),
-        };
-        let discovery = match &rep.discovery {
-            Some(s) => Located::new(
-                self.choice(
-                    s,
-                    "replication.discovery",
-                    &[
-                        ("retrying", Discovery::Retrying),
-                        ("at-start", Discovery::AtStart),
-                    ],
-                )
-                .unwrap_or(Discovery::Retrying),
-                self.span(s.span()),
-            ),
-            None => Located::new(Discovery::Retrying, table_span),
-        };
         Replication {
             replicas,
-            quorum,
-            spread,
-            start,
-            discovery,
+            quorum: self.located_choice(
+                &rep.quorum,
+                "replication.quorum",
+                &[("majority", Quorum::Majority), ("none", Quorum::None)],
+                Quorum::None,
+                &table_span,
+            ),
+            spread: self.located_choice(
+                &rep.spread,
+                "replication.spread",
+                &[
+                    ("required", Spread::Required),
+                    ("preferred", Spread::Preferred),
+                    ("none", Spread::None),
+                ],
+                default_spread,
+                &table_span,
+            ),
+            start: self.located_choice(
+                &rep.start,
+                "replication.start",
+                &[("parallel", Start::Parallel), ("ordered", Start::Ordered)],
+                Start::Parallel,
+                &table_span,
+            ),
+            discovery: self.located_choice(
+                &rep.discovery,
+                "replication.discovery",
+                &[
+                    ("retrying", Discovery::Retrying),
+                    ("at-start", Discovery::AtStart),
+                ],
+                Discovery::Retrying,
+                &table_span,
+            ),
+        }
+    }
+
+    /// One of `choices` where the spec says it, else `default` at the table's span.
+    fn located_choice<T: Copy>(
+        &mut self,
+        value: &Option<SString>,
+        key: &str,
+        choices: &[(&str, T)],
+        default: T,
+        table_span: &Option<Span>,
+    ) -> Located<T> {
+        match value {
+            Some(s) => Located::new(
+                self.choice(s, key, choices).unwrap_or(default),
+                self.span(s.span()),
+            ),
+            None => Located::new(default, table_span.clone()),
         }
     }
 }

@@ -9,58 +9,15 @@ impl Resolver<'_> {
         let mut out = Vec::new();
         for spanned in volumes {
             let v = spanned.get_ref();
-            let name = self.string(&v.name, "volumes.name").unwrap_or_default();
-            if let Err(why) = dns_label(&name, 63) {
-                self.error(
-                    &errors::SPEC_INVALID_NAME,
-                    v.name.span(),
-                    format!("volume name `{name}` {why}"),
-                    "invalid volume name",
-                    "use lowercase letters, digits and `-`".to_string(),
-                );
-            }
-            if !names.insert(name.clone()) {
-                self.error(
-                    &errors::SPEC_DUPLICATE,
-                    v.name.span(),
-                    format!("volume `{name}` is declared twice"),
-                    "duplicate",
-                    "give each volume its own name".to_string(),
-                );
-            }
-            let path = self.string(&v.path, "volumes.path").unwrap_or_default();
-            if let Err(why) = absolute_path(&path) {
-                self.error(
-                    &errors::SPEC_INVALID_VALUE,
-                    v.path.span(),
-                    format!("volume path `{path}` {why}"),
-                    "invalid path",
-                    "write an absolute path such as `/var/lib/data`".to_string(),
-                );
-            }
-            if !paths.insert(path.clone()) {
-                self.error(
-                    &errors::SPEC_DUPLICATE,
-                    v.path.span(),
-                    format!("two volumes mount at `{path}`"),
-                    "duplicate",
-                    "give each volume its own path".to_string(),
-                );
-            }
+            let name = self.volume_name(&v.name, &mut names);
+            let path = self.volume_path(&v.path, &mut paths);
             let persistent = v
                 .persistent
                 .as_ref()
                 .and_then(|p| self.boolean(p, "volumes.persistent"))
                 .unwrap_or(true);
             let size = match &v.size {
-                Some(s) => self.string(s, "volumes.size").and_then(|text| {
-                    let bytes = self.parsed(
-                        s,
-                        "volumes.size",
-                        parse_quantity(&text).and_then(|v| at_least(v, MIN_VOLUME)),
-                    )?;
-                    Some((text, bytes as u128))
-                }),
+                Some(s) => self.volume_size(s),
                 None if persistent => {
                     self.error(
                         &errors::SPEC_MISSING_KEY,
@@ -88,5 +45,64 @@ impl Resolver<'_> {
             });
         }
         out
+    }
+
+    /// A volume's name: a DNS label, not taken by another volume.
+    fn volume_name(&mut self, spanned: &SString, names: &mut BTreeSet<String>) -> String {
+        let name = self.string(spanned, "volumes.name").unwrap_or_default();
+        if let Err(why) = dns_label(&name, 63) {
+            self.error(
+                &errors::SPEC_INVALID_NAME,
+                spanned.span(),
+                format!("volume name `{name}` {why}"),
+                "invalid volume name",
+                "use lowercase letters, digits and `-`".to_string(),
+            );
+        }
+        if !names.insert(name.clone()) {
+            self.error(
+                &errors::SPEC_DUPLICATE,
+                spanned.span(),
+                format!("volume `{name}` is declared twice"),
+                "duplicate",
+                "give each volume its own name".to_string(),
+            );
+        }
+        name
+    }
+
+    /// Where a volume mounts: an absolute path no other volume mounts at.
+    fn volume_path(&mut self, spanned: &SString, paths: &mut BTreeSet<String>) -> String {
+        let path = self.string(spanned, "volumes.path").unwrap_or_default();
+        if let Err(why) = absolute_path(&path) {
+            self.error(
+                &errors::SPEC_INVALID_VALUE,
+                spanned.span(),
+                format!("volume path `{path}` {why}"),
+                "invalid path",
+                "write an absolute path such as `/var/lib/data`".to_string(),
+            );
+        }
+        if !paths.insert(path.clone()) {
+            self.error(
+                &errors::SPEC_DUPLICATE,
+                spanned.span(),
+                format!("two volumes mount at `{path}`"),
+                "duplicate",
+                "give each volume its own path".to_string(),
+            );
+        }
+        path
+    }
+
+    /// A volume's size as written and in bytes.
+    fn volume_size(&mut self, s: &SString) -> Option<(String, u128)> {
+        let text = self.string(s, "volumes.size")?;
+        let bytes = self.parsed(
+            s,
+            "volumes.size",
+            parse_quantity(&text).and_then(|v| at_least(v, MIN_VOLUME)),
+        )?;
+        Some((text, bytes as u128))
     }
 }

@@ -2,6 +2,7 @@
 //! certificates.
 
 use super::*;
+use crate::compose::{FileRef, Mount};
 
 impl<'a> Mapping<'a> {
     pub(super) fn volumes(&mut self, doc: &mut Document) {
@@ -94,94 +95,108 @@ impl<'a> Mapping<'a> {
     pub(super) fn files(&mut self, doc: &mut Document) {
         let first = self.first();
         for mount in &first.mounts {
-            let Some(source) = &mount.source else {
-                continue;
-            };
-            if mount.kind != MountKind::Bind || !(mount.read_only || self.is_file(Some(source))) {
-                continue;
-            }
-            // Copied into place by berth's start script: the file's own path, mode and owner.
-            let copy = self.copies.iter().find(|c| c.aside == mount.target);
-            let path = copy.map_or(mount.target.clone(), |c| c.path.clone());
-            if let Some((secret, key)) = source
-                .strip_prefix("./secrets/")
-                .and_then(|s| s.split_once('/'))
-            {
-                doc.array_table(&["files"]);
-                doc.pair("path", Item::Str(path), None);
-                doc.pair("secret", Item::Str(secret.to_string()), None);
-                doc.pair("key", Item::Str(key.to_string()), None);
-                self.copied_mode(doc, &mount.target, 0o400, None);
-                continue;
-            }
-            let sources: Vec<String> = self
-                .sources_at(&mount.target)
-                .iter()
-                .map(|s| s.unwrap_or(source).to_string())
-                .collect();
-            let mounted = Mounted {
-                key: format!("services.{}.volumes", first.name),
-                span: &mount.span,
-                mounted_at: &mount.target,
-            };
-            match self.file_entry(doc, &path, &sources, &mounted) {
-                Copy::Content => {
-                    let on_disk = std::fs::metadata(self.input.file.dir.join(source))
-                        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
-                        .unwrap_or(0o644);
-                    self.copied_mode(doc, &mount.target, 0o644, Some(on_disk));
-                }
-                Copy::Secret => self.copied_mode(doc, &mount.target, 0o400, None),
-                Copy::Not => {}
-            }
+            self.mounted_file(doc, &first.name, mount);
         }
         for config in &first.configs {
-            let target = config
-                .target
-                .clone()
-                .unwrap_or_else(|| format!("/{}", config.source));
-            match self
-                .input
-                .file
-                .configs
-                .get(&config.source)
-                .cloned()
-                .flatten()
-            {
-                Some(path) => {
-                    let mounted = Mounted {
-                        key: format!("configs.{}.file", config.source),
-                        span: &config.span,
-                        mounted_at: &target,
-                    };
-                    if self.file_entry(doc, &target, std::slice::from_ref(&path), &mounted)
-                        != Copy::Not
-                    {
-                        self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
-                    }
-                }
-                None => self.unmapped.push(format!(
-                    "config `{}`: not a `file:`; describe it as `[[files]]` with `content`",
-                    config.source
-                )),
-            }
+            self.config_file(doc, config);
         }
         for secret in &first.secrets {
-            let target = match &secret.target {
-                Some(t) if t.starts_with('/') => t.clone(),
-                Some(t) => format!("/run/secrets/{t}"),
-                None => format!("/run/secrets/{}", secret.source),
-            };
-            doc.array_table(&["files"]);
-            doc.pair("path", Item::Str(target), None);
-            doc.pair("secret", Item::Str(self.input.cluster.name.clone()), None);
-            doc.pair(
-                "key",
-                Item::Str(crate::secrets::valid_key(&secret.source)),
-                Some("the Compose file's secret; provide it to each orchestrator's secret store"),
-            );
-            self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
+            self.secret_ref_file(doc, secret);
         }
+    }
+
+    /// A read-only bind mount of a file (or of any file beside the Compose file).
+    fn mounted_file(&mut self, doc: &mut Document, service: &str, mount: &Mount) {
+        let Some(source) = &mount.source else {
+            return;
+        };
+        if mount.kind != MountKind::Bind || !(mount.read_only || self.is_file(Some(source))) {
+            return;
+        }
+        // Copied into place by berth's start script: the file's own path, mode and owner.
+        let copy = self.copies.iter().find(|c| c.aside == mount.target);
+        let path = copy.map_or(mount.target.clone(), |c| c.path.clone());
+        if let Some((secret, key)) = source
+            .strip_prefix("./secrets/")
+            .and_then(|s| s.split_once('/'))
+        {
+            doc.array_table(&["files"]);
+            doc.pair("path", Item::Str(path), None);
+            doc.pair("secret", Item::Str(secret.to_string()), None);
+            doc.pair("key", Item::Str(key.to_string()), None);
+            self.copied_mode(doc, &mount.target, 0o400, None);
+            return;
+        }
+        let sources: Vec<String> = self
+            .sources_at(&mount.target)
+            .iter()
+            .map(|s| s.unwrap_or(source).to_string())
+            .collect();
+        let mounted = Mounted {
+            key: format!("services.{service}.volumes"),
+            span: &mount.span,
+            mounted_at: &mount.target,
+        };
+        match self.file_entry(doc, &path, &sources, &mounted) {
+            Copy::Content => {
+                let on_disk = std::fs::metadata(self.input.file.dir.join(source))
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+                    .unwrap_or(0o644);
+                self.copied_mode(doc, &mount.target, 0o644, Some(on_disk));
+            }
+            Copy::Secret => self.copied_mode(doc, &mount.target, 0o400, None),
+            Copy::Not => {}
+        }
+    }
+
+    /// A `configs` entry of the service, as the file the top-level `configs` names.
+    fn config_file(&mut self, doc: &mut Document, config: &FileRef) {
+        let target = config
+            .target
+            .clone()
+            .unwrap_or_else(|| format!("/{}", config.source));
+        match self
+            .input
+            .file
+            .configs
+            .get(&config.source)
+            .cloned()
+            .flatten()
+        {
+            Some(path) => {
+                let mounted = Mounted {
+                    key: format!("configs.{}.file", config.source),
+                    span: &config.span,
+                    mounted_at: &target,
+                };
+                if self.file_entry(doc, &target, std::slice::from_ref(&path), &mounted) != Copy::Not
+                {
+                    self.file_mode(doc, config.mode.as_deref(), config.uid.as_deref());
+                }
+            }
+            None => self.unmapped.push(format!(
+                "config `{}`: not a `file:`; describe it as `[[files]]` with `content`",
+                config.source
+            )),
+        }
+    }
+
+    /// A `secrets` entry of the service, as a reference to the cluster's secret.
+    fn secret_ref_file(&mut self, doc: &mut Document, secret: &FileRef) {
+        let target = match &secret.target {
+            Some(t) if t.starts_with('/') => t.clone(),
+            Some(t) => format!("/run/secrets/{t}"),
+            None => format!("/run/secrets/{}", secret.source),
+        };
+        doc.array_table(&["files"]);
+        doc.pair("path", Item::Str(target), None);
+        doc.pair("secret", Item::Str(self.input.cluster.name.clone()), None);
+        doc.pair(
+            "key",
+            Item::Str(crate::secrets::valid_key(&secret.source)),
+            Some("the Compose file's secret; provide it to each orchestrator's secret store"),
+        );
+        self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
     }
 
     /// A file the Compose file mounts, as `[[files]]`: a reference to a secret when the file
