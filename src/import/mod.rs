@@ -1,8 +1,8 @@
 //! `berth import`: a Compose file read back into specs. Reads the file (`yaml`, with
 //! interpolation in `interpolate` and `extends` in `compose`), finds the stateful services and
 //! the members of one cluster (`cluster`), writes one commented spec each (`spec`, `write`), and
-//! reports the Compose file's own mistakes by rule id (`rules`). Uses `language` (spans, sources)
-//! and `engine` (diagnostics, rules); the specs it writes go through the usual pipeline afterwards.
+//! reports the Compose file's own mistakes by rule id (`rules`). Uses the stages below it; the specs
+//! it writes are proven by compiling them through `berth_compile`.
 
 pub mod cluster;
 pub mod compose;

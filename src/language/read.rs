@@ -99,7 +99,7 @@ pub fn beside(folder: &Path, name: &str, allowed: &[PathBuf]) -> Result<Read, Re
 fn bounded(path: &Path, shown: &str) -> Result<String, Refusal> {
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC).bits() as i32)
         .open(path)
         .map_err(|e| Refusal {
             message: format!("cannot read {shown}: {e}"),
@@ -177,8 +177,14 @@ mod tests {
     fn devices_fifos_and_large_files_are_refused_promptly() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
         fs::write(dir.path().join("big"), vec![b'a'; LIMIT as usize + 1]).unwrap();
         let all = [dir.path().to_path_buf(), PathBuf::from("/dev")];

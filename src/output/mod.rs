@@ -2,7 +2,7 @@
 //! overwrites or deletes a file it did not write. Files are staged as specs compile; nothing
 //! reaches its place until every spec and check passed. Beside the writer: [`diff`] (what a
 //! compile would change, and what an upgrade does to a running service) and [`report`]
-//! (`berth-report.json`). It uses the engine's results; the engine never uses it.
+//! (`berth-report.json`). It uses `berth_compile`'s results; nothing below uses it.
 //!
 //! The output directory is trusted only as far as berth can prove it wrote it: no link below
 //! `--out` is followed and only regular files are read ([`inside`]); the manifest records each
@@ -19,6 +19,7 @@ use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use inside::Entry;
 use manifest::{Claim, Found, MANIFEST, Manifest, Record};
+use rustix::io::Errno;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
@@ -350,7 +351,7 @@ impl Transaction {
 
     /// The error of a stage that a signal stopped.
     fn interruption(&self) -> Diagnostic {
-        interrupted(signals::received().unwrap_or(libc::SIGTERM))
+        interrupted(signals::received().unwrap_or(signals::SIGTERM))
     }
 
     /// Moves every staged file into place and removes the files berth wrote before that no group
@@ -716,7 +717,7 @@ fn fault_point() -> std::io::Result<()> {
             .and_then(|v| v.parse::<usize>().ok())
             && STEPS.fetch_add(1, Ordering::SeqCst) + 1 == at
         {
-            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+            return Err(Errno::NOSPC.into());
         }
     }
     Ok(())
@@ -757,15 +758,15 @@ fn parent(path: &str) -> &str {
 /// An error of the filesystem at `path` (a path the user knows), with a help for its cause.
 fn io_error(path: &Path, e: std::io::Error) -> Diagnostic {
     use std::io::ErrorKind;
-    let help = match (e.kind(), e.raw_os_error()) {
+    let help = match (e.kind(), Errno::from_io_error(&e)) {
         (ErrorKind::PermissionDenied, _) => {
             "make it writable for this user, or choose another `--out`"
         }
-        (_, Some(libc::ENOSPC | libc::EDQUOT)) => {
+        (_, Some(Errno::NOSPC | Errno::DQUOT)) => {
             "free space on its filesystem, or choose another `--out`"
         }
-        (_, Some(libc::EROFS)) => "choose an `--out` on a writable filesystem",
-        (_, Some(libc::EISDIR | libc::ENOTDIR)) => {
+        (_, Some(Errno::ROFS)) => "choose an `--out` on a writable filesystem",
+        (_, Some(Errno::ISDIR | Errno::NOTDIR)) => {
             "move what is in the way elsewhere, or choose another `--out`"
         }
         _ => "fix the cause above and compile again; nothing was written",

@@ -14,6 +14,10 @@ static WRITING: Mutex<()> = Mutex::new(());
 /// Set once the write committed or was abandoned: the watcher has nothing left to do.
 static SETTLED: AtomicBool = AtomicBool::new(false);
 
+// libc, not rustix, for what touches signal dispositions: rustix keeps its signal calls unstable.
+// Every other system call of berth's goes through rustix.
+pub const SIGTERM: i32 = libc::SIGTERM;
+
 /// Keeps the watcher from ending the process while a file is staged or the commit runs.
 pub fn writing() -> MutexGuard<'static, ()> {
     WRITING

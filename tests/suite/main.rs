@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod architecture;
 mod cli;
 mod cloudfoundry;
 mod diff;
