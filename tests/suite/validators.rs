@@ -1,5 +1,5 @@
 //! Every example's output checked by tools nobody on this team wrote: `kubernetes-validate
-//! --strict` against Kubernetes 1.33, kustomize, checkov, and PyYAML (a YAML 1.1 reader) for type
+//! --strict` at the oldest and newest Kubernetes the output is typed for (1.35, 1.37), kustomize, checkov, and PyYAML (a YAML 1.1 reader) for type
 //! round trips.
 
 use crate::common::*;
