@@ -1,6 +1,6 @@
 //! Every example's output checked by tools nobody on this team wrote: `kubernetes-validate
-//! --strict` at the oldest and newest Kubernetes the output is typed for (1.35, 1.37), kustomize, checkov, and PyYAML (a YAML 1.1 reader) for type
-//! round trips.
+//! --strict` at the oldest and newest Kubernetes the output is typed for (1.35, 1.37), kustomize,
+//! checkov, and PyYAML (a YAML 1.1 reader) for type round trips.
 
 use crate::common::*;
 use std::path::Path;
