@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod nodes;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -7,4 +7,5 @@ mod common;
 
 mod demo;
 mod imported;
+mod multinode;
 mod upstream;
