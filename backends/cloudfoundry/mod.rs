@@ -2,6 +2,8 @@
 //! cannot say (service instances, the internal route, network policies, the init task).
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
+#[cfg(test)]
+mod claims;
 mod concerns;
 mod rules;
 mod upgrade;

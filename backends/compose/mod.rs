@@ -1,6 +1,8 @@
 //! The compose backend: `compose.yaml` with one service per member, for Docker Compose v2 and
 //! docker-compose 1.29. `README.md` beside this file maps each concern; `rules/` documents each rule.
 
+#[cfg(test)]
+mod claims;
 mod concerns;
 mod rules;
 mod upgrade;

@@ -1,77 +1,55 @@
 //! How the docker backend realizes each concern.
 
-use berth_model::concern::{Concern::*, Realization, Table};
+use berth_model::concern::{Claim, Concerns};
 use berth_model::{Service, Spread, Start};
 
-pub fn concerns(
-    service: &Service,
-    _: &berth_backends_shared::single_host::Publish,
-) -> Vec<Realization> {
-    let mut t = Table::new(service);
-    t.native(
-        Storage,
-        "a named volume per member and persistent volume, <name>-<ordinal>-<volume>",
-    );
-    t.unsupported(
-        StorageClass,
-        "the engine's default volume driver; `class` is ignored",
-    );
-    t.native(
-        Identity,
-        "containers <name>-<ordinal> with matching --hostname and --network-alias",
-    );
-    t.native(
-        Discovery,
-        "a user-defined network whose DNS resolves each member by name",
-    );
-    if service.replicas() > 1 && service.replication.spread.value != Spread::None {
-        t.unsupported(Spread, "one engine is one host: every replica runs there");
-    } else {
-        t.native(Spread, "nothing to spread");
-    }
-    t.unsupported(DisruptionBudget, "a single engine has no drains");
-    if service.container.shell == Some(false) && service.health.liveness.is_some() {
-        t.unsupported(
-            Liveness,
-            "no check: the image has no /bin/sh, which --health-cmd runs through",
-        );
-    } else {
-        t.degraded(Liveness, "--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers");
-    }
-    t.unsupported(
-        Readiness,
-        "no load balancer to take a member out of rotation",
-    );
-    match service.replication.start.value {
-        Start::Parallel => t.native(StartOrder, "members start together"),
-        Start::Ordered => t.emulated(
-            StartOrder,
-            "run.sh waits for each member's health before the next",
+pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publish) -> Concerns {
+    Concerns {
+        storage: Claim::native(
+            "a named volume per member and persistent volume, <name>-<ordinal>-<volume>",
+        ),
+        storage_class: Claim::unsupported("the engine's default volume driver; `class` is ignored"),
+        identity: Claim::native(
+            "containers <name>-<ordinal> with matching --hostname and --network-alias",
+        ),
+        discovery: Claim::native("a user-defined network whose DNS resolves each member by name"),
+        spread: if service.replicas() > 1 && service.replication.spread.value != Spread::None {
+            Claim::unsupported("one engine is one host: every replica runs there")
+        } else {
+            Claim::native("nothing to spread")
+        },
+        disruption_budget: Claim::unsupported("a single engine has no drains"),
+        liveness: if service.container.shell == Some(false) && service.health.liveness.is_some() {
+            Claim::unsupported(
+                "no check: the image has no /bin/sh, which --health-cmd runs through",
+            )
+        } else {
+            Claim::degraded(
+                "--health-cmd through /bin/sh; docker reports health but does not restart unhealthy containers",
+            )
+        },
+        readiness: Claim::unsupported("no load balancer to take a member out of rotation"),
+        start_order: match service.replication.start.value {
+            Start::Parallel => Claim::native("members start together"),
+            Start::Ordered => {
+                Claim::emulated("run.sh waits for each member's health before the next")
+            }
+        },
+        rolling_update: Claim::degraded(
+            "a changed spec is reported; the container is replaced by hand (docker rm, run.sh)",
+        ),
+        resources: Claim::degraded(
+            "--memory, --cpus limits and --memory-reservation; no CPU request",
+        ),
+        init: Claim::emulated("run.sh creates <name>-init once and starts it until it succeeds"),
+        secrets: Claim::emulated(
+            "variables taken from the caller's environment when run.sh runs (--env NAME); secret files from the user's files in secrets/ beside run.sh",
+        ),
+        files: Claim::emulated(
+            "written beside run.sh (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file is reported like a changed spec",
+        ),
+        tls_names: Claim::emulated(
+            "container names on the network; certificates from a named volume mounted read-only",
         ),
     }
-    t.degraded(
-        RollingUpdate,
-        "a changed spec is reported; the container is replaced by hand (docker rm, run.sh)",
-    );
-    t.degraded(
-        Resources,
-        "--memory, --cpus limits and --memory-reservation; no CPU request",
-    );
-    t.emulated(
-        Init,
-        "run.sh creates <name>-init once and starts it until it succeeds",
-    );
-    t.emulated(
-        Secrets,
-        "variables taken from the caller's environment when run.sh runs (--env NAME); secret files from the user's files in secrets/ beside run.sh",
-    );
-    t.emulated(
-        Files,
-        "written beside run.sh (secrets: the user's files in secrets/) and bind-mounted read-only; a start script copies in a file that needs an owner; a changed file is reported like a changed spec",
-    );
-    t.emulated(
-        TlsNames,
-        "container names on the network; certificates from a named volume mounted read-only",
-    );
-    t.realizations
 }

@@ -1,6 +1,8 @@
 //! The docker backend: `run.sh`, a POSIX shell script that runs each member with `docker run`.
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
+#[cfg(test)]
+mod claims;
 mod concerns;
 mod rules;
 mod upgrade;

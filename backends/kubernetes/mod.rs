@@ -2,6 +2,8 @@
 //! Service, a PodDisruptionBudget, an init Job, optional StorageClasses and a Kustomization.
 //! `README.md` beside this file maps each concern; `rules/` documents each rule.
 
+#[cfg(test)]
+mod claims;
 mod concerns;
 mod files;
 mod lower;

@@ -4,6 +4,8 @@
 //! concern; `rules/` documents each rule.
 
 mod app;
+#[cfg(test)]
+mod claims;
 mod concerns;
 mod rules;
 mod upgrade;

@@ -2,6 +2,8 @@
 //! stack file cannot say (node labels). `README.md` beside this file maps each concern; `rules/`
 //! documents each rule.
 
+#[cfg(test)]
+mod claims;
 mod concerns;
 mod rules;
 mod upgrade;

@@ -8,7 +8,7 @@ use berth_diagnostic::errors;
 use berth_diagnostic::source::FileId;
 use berth_diagnostic::{Diagnostic, Rule, Severity};
 use berth_model::Service;
-use berth_model::concern::Realization;
+use berth_model::concern::{Concerns, Realization};
 use serde::de::DeserializeOwned;
 
 /// The rules every backend fires the same way on a [`Service`].
@@ -209,7 +209,8 @@ pub trait Lowering: Sync {
     fn warm_up(&self) {}
     fn settings(&self, input: &Input) -> Result<Self::Settings, Diagnostic>;
     fn check(&self, service: &Service, settings: &Self::Settings) -> Vec<Diagnostic>;
-    fn concerns(&self, service: &Service, settings: &Self::Settings) -> Vec<Realization>;
+    /// What the backend claims for each concern, one field per concern.
+    fn concerns(&self, service: &Service, settings: &Self::Settings) -> Concerns;
     fn lower(
         &self,
         service: &Service,
@@ -248,7 +249,7 @@ impl<L: Lowering> Backend for L {
             }
         };
         let diagnostics = self.check(service, &settings);
-        let concerns = self.concerns(service, &settings);
+        let concerns = self.concerns(service, &settings).realizations(service);
         if diagnostics.iter().any(Diagnostic::is_rule_error) {
             return Compiled {
                 diagnostics,
@@ -306,7 +307,7 @@ macro_rules! lowering {
                 &self,
                 service: &::berth_model::Service,
                 settings: &$settings,
-            ) -> Vec<::berth_model::concern::Realization> {
+            ) -> ::berth_model::concern::Concerns {
                 concerns::concerns(service, settings)
             }
             fn lower(

@@ -1,6 +1,7 @@
 //! How a backend realized each concern of a stateful service: `native`, `emulated` (with the
-//! mechanism), `degraded` (what is lost) or `unsupported` (why). Backends record one
-//! [`Realization`] per [`Concern`]; `berth diff` and `berth-report.json` show them side by side.
+//! mechanism), `degraded` (what is lost) or `unsupported` (why). A backend fills [`Concerns`], one
+//! [`Claim`] per [`Concern`]; `berth diff` and `berth-report.json` show them side by side as
+//! [`Realization`]s.
 
 use serde::Serialize;
 
@@ -136,43 +137,143 @@ pub struct Realization {
     pub status: Status,
 }
 
-/// Collects realizations in a backend: `table.native(Concern::Spread, "...")`. A concern the
-/// spec does not ask for is noted as such, so a claim never reads as if the output realized it.
-pub struct Table<'s> {
-    service: &'s Service,
-    pub realizations: Vec<Realization>,
+/// What a backend claims for one concern: a [`Status`] and, in a few words, how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub status: Status,
+    pub detail: String,
 }
 
-impl<'s> Table<'s> {
-    pub fn new(service: &'s Service) -> Self {
-        Table {
-            service,
-            realizations: Vec::new(),
+impl Claim {
+    pub fn native(detail: impl Into<String>) -> Claim {
+        Claim::new(Status::Native, detail)
+    }
+    pub fn emulated(detail: impl Into<String>) -> Claim {
+        Claim::new(Status::Emulated, detail)
+    }
+    pub fn degraded(detail: impl Into<String>) -> Claim {
+        Claim::new(Status::Degraded, detail)
+    }
+    pub fn unsupported(detail: impl Into<String>) -> Claim {
+        Claim::new(Status::Unsupported, detail)
+    }
+    fn new(status: Status, detail: impl Into<String>) -> Claim {
+        Claim {
+            status,
+            detail: detail.into(),
         }
     }
-    fn push(&mut self, concern: Concern, status: Status, detail: impl Into<String>) {
-        let detail = detail.into();
-        let detail = if concern.used_by(self.service) {
-            detail
-        } else {
-            format!("{detail} (not used by this spec)")
+}
+
+/// A backend's claims, one field per [`Concern`]: each backend's `concerns.rs` writes it as one
+/// struct literal, so a concern left out or written twice does not compile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Concerns {
+    pub storage: Claim,
+    pub storage_class: Claim,
+    pub identity: Claim,
+    pub discovery: Claim,
+    pub spread: Claim,
+    pub disruption_budget: Claim,
+    pub liveness: Claim,
+    pub readiness: Claim,
+    pub start_order: Claim,
+    pub rolling_update: Claim,
+    pub resources: Claim,
+    pub init: Claim,
+    pub secrets: Claim,
+    pub files: Claim,
+    pub tls_names: Claim,
+}
+
+impl Concerns {
+    /// The claims in the order of [`Concern::ALL`], as the report and `berth diff` show them. A
+    /// concern the spec does not ask for is noted as such, so a claim never reads as if the output
+    /// realized it.
+    pub fn realizations(self, service: &Service) -> Vec<Realization> {
+        self.claims()
+            .into_iter()
+            .map(|(concern, Claim { status, detail })| Realization {
+                concern,
+                status,
+                detail: if concern.used_by(service) {
+                    detail
+                } else {
+                    format!("{detail} (not used by this spec)")
+                },
+            })
+            .collect()
+    }
+
+    /// Each field with its concern.
+    fn claims(self) -> [(Concern, Claim); 15] {
+        // Destructured, not read field by field: a field added to the struct must be placed here.
+        let Concerns {
+            storage,
+            storage_class,
+            identity,
+            discovery,
+            spread,
+            disruption_budget,
+            liveness,
+            readiness,
+            start_order,
+            rolling_update,
+            resources,
+            init,
+            secrets,
+            files,
+            tls_names,
+        } = self;
+        [
+            (Concern::Storage, storage),
+            (Concern::StorageClass, storage_class),
+            (Concern::Identity, identity),
+            (Concern::Discovery, discovery),
+            (Concern::Spread, spread),
+            (Concern::DisruptionBudget, disruption_budget),
+            (Concern::Liveness, liveness),
+            (Concern::Readiness, readiness),
+            (Concern::StartOrder, start_order),
+            (Concern::RollingUpdate, rolling_update),
+            (Concern::Resources, resources),
+            (Concern::Init, init),
+            (Concern::Secrets, secrets),
+            (Concern::Files, files),
+            (Concern::TlsNames, tls_names),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each field is its own concern, in the order of [`Concern::ALL`], with its claim.
+    #[test]
+    fn claims_follow_concern_all_one_each() {
+        let claim = |i: usize| Claim::native(format!("claim {i}"));
+        let concerns = Concerns {
+            storage: claim(0),
+            storage_class: claim(1),
+            identity: claim(2),
+            discovery: claim(3),
+            spread: claim(4),
+            disruption_budget: claim(5),
+            liveness: claim(6),
+            readiness: claim(7),
+            start_order: claim(8),
+            rolling_update: claim(9),
+            resources: claim(10),
+            init: claim(11),
+            secrets: claim(12),
+            files: claim(13),
+            tls_names: claim(14),
         };
-        self.realizations.push(Realization {
-            concern,
-            status,
-            detail,
-        });
-    }
-    pub fn native(&mut self, concern: Concern, detail: impl Into<String>) {
-        self.push(concern, Status::Native, detail);
-    }
-    pub fn emulated(&mut self, concern: Concern, detail: impl Into<String>) {
-        self.push(concern, Status::Emulated, detail);
-    }
-    pub fn degraded(&mut self, concern: Concern, detail: impl Into<String>) {
-        self.push(concern, Status::Degraded, detail);
-    }
-    pub fn unsupported(&mut self, concern: Concern, detail: impl Into<String>) {
-        self.push(concern, Status::Unsupported, detail);
+        let expected = Concern::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c, claim(i)));
+        assert!(concerns.claims().into_iter().eq(expected));
     }
 }

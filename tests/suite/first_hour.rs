@@ -294,7 +294,7 @@ const CLAIMS_BEGIN: &str = "<!-- claims: generated from concerns.rs by `BERTH_UP
 const CLAIMS_END: &str = "<!-- end of claims -->";
 
 /// A backend's claim for each concern on tests/specs/everything.toml (which uses every key), as
-/// `berth diff` reports them; tests/suite/diff.rs checks each claim against the files written.
+/// `berth diff` reports them; each backend's `claims.rs` checks them against the files it writes.
 fn claims_table(backend: &str) -> String {
     let outcome = berth::compile::compile(&berth::compile::Request {
         spec: root().join("tests/specs/everything.toml"),
