@@ -1,6 +1,7 @@
 //! How the Marathon backend realizes each concern.
 
 use super::Settings;
+use berth_backend::spelling;
 use berth_model::concern::{Concern::*, Realization, Table};
 use berth_model::{CheckAction, Service, Spread, Start};
 
@@ -14,7 +15,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         StorageClass,
         format!(
             "the Mesos disk type `{}`; `class` is ignored",
-            settings.disk_type
+            spelling(&settings.disk_type)
         ),
     );
     t.emulated(

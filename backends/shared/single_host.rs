@@ -2,61 +2,56 @@
 //! naming, unit conversion, health commands, published ports, TLS names, the compose format's
 //! text, and the single-host safety rules. Each backend keeps its own rule ids and documents.
 
-use berth_backend::{Input, ServiceRule};
+use berth_backend::{Input, ServiceRule, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::Rule;
 use berth_diagnostic::errors;
 use berth_language::quantity::parse_quantity;
 use berth_model::shell::shell_quote;
 use berth_model::{Check, CheckAction, Member, Service, Spread};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// `[backends.docker]` and `[backends.compose]`: where public ports are published.
-#[derive(Debug, Default, Deserialize)]
+/// `[backends.docker]` and `[backends.compose]`: where the public ports are published on the host.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishOptions {
     /// Publish the public ports at all (default true).
     #[serde(default)]
     pub publish: Option<bool>,
-    /// Host address to publish on (default `127.0.0.1`: this host only).
+    /// Host address to publish on (default `127.0.0.1`: this host only); may hold templates.
     #[serde(default)]
-    pub publish_address: Option<toml::Spanned<String>>,
+    pub publish_address: Option<Spanned<String>>,
     /// Member `i` publishes `port + i × port_stride` (default 1).
     #[serde(default)]
     pub port_stride: Option<u16>,
 }
 
-/// Reads `[backends.<backend>]` of docker or compose.
-pub fn read_publish(input: &Input, backend: &str) -> Result<Publish, Diagnostic> {
-    input
-        .options::<PublishOptions>(backend)
-        .and_then(|o| o.resolve(input))
-}
-
-impl PublishOptions {
-    fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
-        let address = match &self.publish_address {
-            Some(a) => {
-                let span = Some(berth_diagnostic::source::Span::new(input.file, a.span()));
-                let text = input.service.render_option(a.get_ref(), span.clone())?;
-                if text.parse::<std::net::IpAddr>().is_err() {
-                    return Err(Diagnostic::input(
+/// Checks `[backends.<backend>]` of docker or compose.
+pub fn read_publish(input: &Input, options: PublishOptions) -> Result<Publish, Vec<Diagnostic>> {
+    let address = match &options.publish_address {
+        Some(a) => {
+            let span = Some(input.span(a));
+            let text = input.service.render_option(&a.value, span.clone())?;
+            if text.parse::<std::net::IpAddr>().is_err() {
+                return Err(vec![
+                    Diagnostic::input(
                         &errors::SPEC_INVALID_VALUE,
                         format!("`publish_address` `{text}` is not an IP address"),
                     )
                     .at(span, "not an address")
-                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"));
-                }
-                text
+                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"),
+                ]);
             }
-            None => "127.0.0.1".to_string(),
-        };
-        Ok(Publish {
-            enabled: self.publish.unwrap_or(true),
-            address,
-            stride: self.port_stride.unwrap_or(1).max(1),
-        })
-    }
+            text
+        }
+        None => "127.0.0.1".to_string(),
+    };
+    Ok(Publish {
+        enabled: options.publish.unwrap_or(true),
+        address,
+        stride: options.port_stride.unwrap_or(1).max(1),
+    })
 }
 
 /// The named volume of one member: `<name>-<ordinal>-<volume>`, shared by the docker and compose

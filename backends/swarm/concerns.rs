@@ -1,12 +1,13 @@
 //! How the swarm backend realizes each concern.
 
 use super::Settings;
+use berth_backend::spelling;
 use berth_model::concern::{Concern::*, Realization, Table};
 use berth_model::{Service, Spread, Start};
 
 pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
     let mut t = Table::new(service);
-    if settings.pin {
+    if *settings.pin {
         t.emulated(
             Storage,
             "a named volume per member on the node its placement constraint pins it to",
@@ -70,7 +71,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Vec<Realization> {
         RollingUpdate,
         format!(
             "deploy.sh deploys members/<member>.yaml one at a time, each once the one before runs the new spec; update_config and rollback_config {} within a member",
-            settings.update_order
+            spelling(&*settings.update_order)
         ),
     );
     t.native(Resources, "deploy.resources limits and reservations");

@@ -124,7 +124,7 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
         .parent()
         .unwrap_or(Path::new("."))
         .join("berth.schema.json");
-    if super::write_new(&schema, &berth_language::spec::json_schema()).is_ok() {
+    if super::write_new(&schema, &berth_compile::registry::json_schema()).is_ok() {
         ui.info(&format!(
             "wrote {} (for editors: the spec's first line points at it)",
             schema.display()
