@@ -360,93 +360,109 @@ pub fn check_single_host(
     without_shell: Option<&'static Rule>,
 ) -> Vec<Diagnostic> {
     let mut found = Vec::new();
-    let replicas = service.replicas();
     found.extend(rules.no_persistent_volume.fire_without_volume(
         service,
         "the data lives in the container's writable layer and is lost when the container is removed or recreated",
         "add a `[[volumes]]` entry whose `path` is the data directory",
     ));
-    if replicas > 1 && service.replication.spread.value != Spread::None {
-        found.push(rules.replicas_share_host.fire(
-            service,
-            service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
-            format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
-            "spread is not possible",
-            "deploy with a multi-host backend (kubernetes, swarm) for spread, or set `spread = \"none\"` to accept one host",
-        ));
-    }
-    if service.replication.quorum.value == berth_model::Quorum::Majority {
-        found.push(rules.quorum_on_one_host.fire(
-            service,
-            service.replication.quorum.span.clone(),
-            "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
-            "one failure domain",
-            "use this backend for development and single-host deployments only, or deploy with kubernetes or swarm",
-        ));
-    }
+    found.extend(replicas_share_host(service, rules));
+    found.extend(quorum_on_one_host(service, rules));
     found.extend(rules.quorum_gated_health.fire_on_quorum_liveness(
         service,
         "after every member went down, each waits for the others' health before the quorum can form",
         "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
     ));
+    found.extend(no_resources(service, rules));
+    found.extend(liveness(service, rules, without_shell));
+    found
+}
+
+fn replicas_share_host(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
+    let replicas = service.replicas();
+    (replicas > 1 && service.replication.spread.value != Spread::None).then(|| {
+        rules.replicas_share_host.fire(
+            service,
+            service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
+            format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
+            "spread is not possible",
+            "deploy with a multi-host backend (kubernetes, swarm) for spread, or set `spread = \"none\"` to accept one host",
+        )
+    })
+}
+
+fn quorum_on_one_host(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
+    (service.replication.quorum.value == berth_model::Quorum::Majority).then(|| {
+        rules.quorum_on_one_host.fire(
+            service,
+            service.replication.quorum.span.clone(),
+            "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
+            "one failure domain",
+            "use this backend for development and single-host deployments only, or deploy with kubernetes or swarm",
+        )
+    })
+}
+
+fn no_resources(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
     let missing = service.missing_resources();
-    if !missing.is_empty() {
-        found.push(rules.no_resources.fire(
+    (!missing.is_empty()).then(|| {
+        rules.no_resources.fire(
             service,
             service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
             format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
             "limits missing",
             "set `cpu` and `memory` under `[resources]`",
-        ));
-    }
-    match &service.health.liveness {
-        None => found.push(rules.no_health_check.fire(
+        )
+    })
+}
+
+/// `no-health-check`, the backend's `without_shell` rule, or `health-check-needs-tool`.
+fn liveness(
+    service: &Service,
+    rules: &SingleHostRules,
+    without_shell: Option<&'static Rule>,
+) -> Option<Diagnostic> {
+    let Some(live) = &service.health.liveness else {
+        return Some(rules.no_health_check.fire(
             service,
             service.container.span.clone(),
             "no liveness check: the engine cannot tell a hung member from a healthy one",
             "no `[health.liveness]`",
             "add `[health.liveness]`, a process-local check",
-        )),
-        Some(live)
-            if let Some(without_shell) = without_shell
-                && service.container.shell == Some(false) =>
-        {
-            found.push(without_shell.fire(
-                service,
-                live.span.clone(),
-                "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
-                "no shell for `--health-cmd`",
-                "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
-            ));
-        }
-        Some(live) => {
-            let (tools, help) = match health_command(service, live) {
-                (_, Some(tools)) => (
-                    tools,
-                    "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
-                ),
-                (HealthCommand::Exec(_), None)
-                    if without_shell.is_some() && service.container.shell != Some(true) =>
-                {
-                    (
-                        "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
-                        "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
-                    )
-                }
-                _ => return found,
-            };
-            found.push(rules.health_check_needs_tool.fire(
-                service,
-                live.span.clone(),
-                format!(
-                    "the liveness check runs inside the container and assumes {tools} in the image"
-                ),
-                "assumes tools in the image",
-                help,
-            ));
-        }
+        ));
+    };
+    if let Some(without_shell) = without_shell
+        && service.container.shell == Some(false)
+    {
+        return Some(without_shell.fire(
+            service,
+            live.span.clone(),
+            "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
+            "no shell for `--health-cmd`",
+            "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
+        ));
     }
-    found
+    let (tools, help) = match health_command(service, live) {
+        (_, Some(tools)) => (
+            tools,
+            "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
+        ),
+        (HealthCommand::Exec(_), None)
+            if without_shell.is_some() && service.container.shell != Some(true) =>
+        {
+            (
+                "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
+                "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
+            )
+        }
+        _ => return None,
+    };
+    Some(rules.health_check_needs_tool.fire(
+        service,
+        live.span.clone(),
+        format!("the liveness check runs inside the container and assumes {tools} in the image"),
+        "assumes tools in the image",
+        help,
+    ))
 }
 
 #[cfg(test)]

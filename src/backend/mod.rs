@@ -249,6 +249,7 @@ impl<L: Lowering> Backend for L {
             Ok(settings) if diagnostics.is_empty() => settings,
             result => {
                 diagnostics.extend(result.err().into_iter().flatten());
+                diagnostics.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.range.start));
                 return Compiled {
                     diagnostics,
                     ..Compiled::default()

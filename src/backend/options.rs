@@ -96,7 +96,9 @@ impl Input<'_> {
         };
         let mut diagnostics = Vec::new();
         let mut good = entries.clone();
-        for (key, value) in entries.iter() {
+        let mut in_spec_order: Vec<_> = entries.iter().collect();
+        in_spec_order.sort_by_key(|(key, _)| key.span().start);
+        for (key, value) in in_spec_order {
             let mut alone = DeTable::new();
             alone.insert(key.clone(), value.clone());
             if let Err(error) = read(alone) {
@@ -213,5 +215,45 @@ pub fn spelling<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Default, Deserialize, Serialize, JsonSchema)]
+    #[serde(rename_all = "kebab-case")]
+    enum Order {
+        #[default]
+        StopFirst,
+        StartFirst,
+    }
+
+    #[derive(Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Options {
+        order: Option<Spanned<Order>>,
+        orders: Option<Vec<Order>>,
+        stride: Option<u16>,
+    }
+
+    #[test]
+    fn a_closed_set_lists_its_values_from_the_schema() {
+        assert_eq!(
+            allowed_values::<Options>("order"),
+            ["stop-first", "start-first"]
+        );
+        // Not a closed set itself: a bad element is the parser's diagnostic.
+        assert!(allowed_values::<Options>("orders").is_empty());
+        assert!(allowed_values::<Options>("stride").is_empty());
+        assert!(allowed_values::<Options>("unknown").is_empty());
+    }
+
+    #[test]
+    fn a_value_is_spelled_as_serde_reads_it() {
+        assert_eq!(spelling(&Order::StartFirst), "start-first");
     }
 }
