@@ -8,49 +8,48 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use berth_backend::{Input, Lowered, OutputFile, header_comment, yaml_text};
+use berth_backend::{Input, Lowered, OutputFile, Setting, Spanned, header_comment, yaml_text};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
-use berth_diagnostic::source::Span;
 use berth_language::quantity::parse_quantity;
 use berth_language::template::ScriptTemplates;
 use berth_model::shell::shell_quote;
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use toml::Spanned;
 
 pub struct CloudFoundry;
 
-/// `[backends.cloudfoundry]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[backends.cloudfoundry]`: the volume services that hold the data, and the app's routes.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CloudFoundryOptions")]
 pub struct Options {
     /// Volume name → the NFS/SMB volume service instance that holds it.
     #[serde(default)]
-    pub volume_services: BTreeMap<String, String>,
+    pub volume_services: BTreeMap<String, Spanned<String>>,
     /// Volume name → where the service is mounted (default `/var/vcap/data/<volume>`).
     #[serde(default)]
-    pub mounts: BTreeMap<String, String>,
+    pub mounts: BTreeMap<String, Spanned<String>>,
     /// Each instance keeps its data under `<mount>/$CF_INSTANCE_INDEX` (default true).
     #[serde(default)]
     pub instance_directories: Option<Spanned<bool>>,
     /// The container's disk (default `1G`); the data is on the volume service.
     #[serde(default)]
-    pub disk_quota: Option<String>,
+    pub disk_quota: Option<Spanned<String>>,
     /// Public routes to add (default none: clients use the internal route).
     #[serde(default)]
     pub routes: Vec<String>,
     /// The internal domain (default `apps.internal`).
     #[serde(default)]
-    pub internal_domain: Option<String>,
+    pub internal_domain: Option<Spanned<String>>,
 }
 
 pub struct Settings {
     pub volume_services: BTreeMap<String, String>,
     pub mounts: BTreeMap<String, String>,
-    pub instance_directories: bool,
-    pub instance_directories_span: Option<Span>,
+    pub instance_directories: Setting<bool>,
     pub disk_quota: String,
     pub routes: Vec<String>,
     pub domain: String,
@@ -65,84 +64,121 @@ impl Settings {
     }
 }
 
-fn settings(input: &Input) -> Result<Settings, Diagnostic> {
-    let o: Options = input.options("cloudfoundry")?;
-    let table = input.service.backend_options.get("cloudfoundry").cloned();
+fn settings(input: &Input, o: Options) -> Result<Settings, Vec<Diagnostic>> {
+    let disk_quota = input.setting(o.disk_quota, "1G".into());
+    let domain = input.setting(o.internal_domain, "apps.internal".into());
+    let mut errors = unknown_volumes(input, &o.volume_services, "volume_services");
+    errors.extend(unknown_volumes(input, &o.mounts, "mounts"));
+    errors.extend(invalid_service_instances(input, &o.volume_services));
+    errors.extend(invalid_mounts(input, &o.mounts));
+    errors.extend(invalid_name(&disk_quota, "disk_quota"));
+    errors.extend(invalid_name(&domain, "internal_domain"));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let values = |map: BTreeMap<String, Spanned<String>>| {
+        map.into_iter()
+            .map(|(key, value)| (key, value.value))
+            .collect()
+    };
+    Ok(Settings {
+        volume_services: values(o.volume_services),
+        mounts: values(o.mounts),
+        instance_directories: input.setting(o.instance_directories, true),
+        disk_quota: disk_quota.value,
+        routes: o.routes,
+        domain: domain.value,
+    })
+}
+
+/// The keys of `map` that name no volume of the spec.
+fn unknown_volumes(
+    input: &Input,
+    map: &BTreeMap<String, Spanned<String>>,
+    key: &str,
+) -> Vec<Diagnostic> {
     let volumes: Vec<&str> = input
         .service
         .volumes
         .iter()
         .map(|v| v.name.as_str())
         .collect();
-    for (key, map) in [
-        ("volume_services", &o.volume_services),
-        ("mounts", &o.mounts),
-    ] {
-        if let Some(unknown) = map.keys().find(|k| !volumes.contains(&k.as_str())) {
-            return Err(Diagnostic::input(
+    map.iter()
+        .filter(|(volume, _)| !volumes.contains(&volume.as_str()))
+        .map(|(volume, value)| {
+            Diagnostic::input(
                 &errors::SPEC_UNKNOWN_KEY,
-                format!("`backends.cloudfoundry.{key}` names `{unknown}`, which is not a volume"),
+                format!("`backends.cloudfoundry.{key}` names `{volume}`, which is not a volume"),
             )
-            .at(table.clone(), "unknown volume")
+            .at(Some(input.span(value)), "unknown volume")
             .help(format!(
                 "use one of {}",
                 berth_language::spec::backticked(&volumes)
-            )));
-        }
-    }
-    // Names that reach `cf` as arguments: never one that reads as an option.
-    let safe = |s: &str| {
-        s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    if let Some(bad) = o.volume_services.values().find(|s| !safe(s)) {
-        return Err(Diagnostic::input(
-            &errors::SPEC_INVALID_VALUE,
-            format!("volume service instance `{bad}` is not a service instance name"),
-        )
-        .at(table.clone(), "invalid name")
-        .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
-    }
-    if let Some(bad) = o
-        .mounts
+            ))
+        })
+        .collect()
+}
+
+/// A name that reaches `cf` as an argument: never one that reads as an option.
+fn safe_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn invalid_service_instances(
+    input: &Input,
+    services: &BTreeMap<String, Spanned<String>>,
+) -> Vec<Diagnostic> {
+    services
         .values()
-        .find(|m| !m.starts_with('/') || m.contains("..") || m.chars().any(|c| c.is_control()))
-    {
-        return Err(Diagnostic::input(
-            &errors::SPEC_INVALID_VALUE,
-            format!("mount `{bad}` is not an absolute path"),
-        )
-        .at(table.clone(), "invalid mount")
-        .help("write an absolute path such as `/var/vcap/data/db`"));
-    }
-    let disk_quota = o.disk_quota.unwrap_or_else(|| "1G".into());
-    let domain = o.internal_domain.unwrap_or_else(|| "apps.internal".into());
-    for (what, value) in [("disk_quota", &disk_quota), ("internal_domain", &domain)] {
-        if !safe(value) {
-            return Err(Diagnostic::input(
+        .filter(|service| !safe_name(&service.value))
+        .map(|service| {
+            Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,
-                format!("`backends.cloudfoundry.{what}` `{value}` is invalid"),
+                format!(
+                    "volume service instance `{}` is not a service instance name",
+                    service.value
+                ),
             )
-            .at(table.clone(), "invalid value")
-            .help("use letters, digits and `.`"));
-        }
-    }
-    Ok(Settings {
-        volume_services: o.volume_services,
-        mounts: o.mounts,
-        instance_directories: o.instance_directories.as_ref().is_none_or(|b| *b.get_ref()),
-        instance_directories_span: o
-            .instance_directories
-            .as_ref()
-            .map(|b| Span::new(input.file, b.span())),
-        disk_quota,
-        routes: o.routes,
-        domain,
+            .at(Some(input.span(service)), "invalid name")
+            .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit")
+        })
+        .collect()
+}
+
+fn invalid_mounts(input: &Input, mounts: &BTreeMap<String, Spanned<String>>) -> Vec<Diagnostic> {
+    mounts
+        .values()
+        .filter(|m| {
+            !m.value.starts_with('/')
+                || m.value.contains("..")
+                || m.value.chars().any(|c| c.is_control())
+        })
+        .map(|mount| {
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!("mount `{}` is not an absolute path", mount.value),
+            )
+            .at(Some(input.span(mount)), "invalid mount")
+            .help("write an absolute path such as `/var/vcap/data/db`")
+        })
+        .collect()
+}
+
+fn invalid_name(value: &Setting<String>, key: &str) -> Option<Diagnostic> {
+    (!safe_name(value)).then(|| {
+        Diagnostic::input(
+            &errors::SPEC_INVALID_VALUE,
+            format!("`backends.cloudfoundry.{key}` `{}` is invalid", value.value),
+        )
+        .at(value.span.clone(), "invalid value")
+        .help("use letters, digits and `.`")
     })
 }
 
-berth_backend::lowering!(CloudFoundry, Settings, settings, scripts: SCRIPTS);
+berth_backend::lowering!(CloudFoundry, Options => Settings, settings, scripts: SCRIPTS);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -481,7 +517,7 @@ fn volume_services(
         if direct {
             continue;
         }
-        let dir = if settings.instance_directories {
+        let dir = if *settings.instance_directories {
             format!("{}/\"$CF_INSTANCE_INDEX\"", shell_quote(&mount))
         } else {
             shell_quote(&mount)

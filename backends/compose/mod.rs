@@ -8,7 +8,7 @@ mod rules;
 mod upgrade;
 
 use berth_backend::{Lowered, OutputFile, header_comment};
-use berth_backends_shared::single_host::{self, Publish, read_publish};
+use berth_backends_shared::single_host::{self, Publish, PublishOptions, read_publish};
 use berth_diagnostic::Diagnostic;
 use berth_model::{EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 pub struct Compose;
 
-berth_backend::lowering!(Compose, Publish, |i| read_publish(i, rules::BACKEND));
+berth_backend::lowering!(Compose, PublishOptions => Publish, read_publish);
 
 /// Every file, once the rules let the service through.
 fn lowered(

@@ -15,11 +15,11 @@ use berth_language::template::ScriptTemplates;
 use berth_model::shell::shell_quote;
 use berth_model::{EnvValue, Identity, Service, Start};
 use serde::Serialize;
-use single_host::{HealthCommand, Publish, health_command, read_publish};
+use single_host::{HealthCommand, Publish, PublishOptions, health_command, read_publish};
 
 pub struct Docker;
 
-berth_backend::lowering!(Docker, Publish, |i| read_publish(i, rules::BACKEND), scripts: SCRIPTS);
+berth_backend::lowering!(Docker, PublishOptions => Publish, read_publish, scripts: SCRIPTS);
 
 /// Every file, once the rules let the service through.
 fn lowered(

@@ -11,40 +11,43 @@ mod network;
 mod rules;
 mod upgrade;
 
-use berth_backend::{Input, Lowered};
+use berth_backend::{Input, Lowered, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
-use berth_diagnostic::source::Span;
 use berth_model::Service;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use toml::Spanned;
 
 pub struct Kubernetes;
 
-/// `[backends.kubernetes]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[backends.kubernetes]`: where the objects go and which release they target.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KubernetesOptions")]
 pub struct Options {
-    /// Namespace of every namespaced object (default `default`).
+    /// Namespace of every namespaced object (default `default`); may hold templates.
     #[serde(default)]
     pub namespace: Option<Spanned<String>>,
     /// Write a Namespace object too.
     #[serde(default)]
     pub create_namespace: bool,
-    /// The cluster's DNS domain, for stable member host names (default `cluster.local`).
+    /// The cluster's DNS domain, for stable member host names (default `cluster.local`); may
+    /// hold templates.
     #[serde(default)]
     pub cluster_domain: Option<Spanned<String>>,
     /// StorageClass objects to create, by name.
     #[serde(default)]
     pub storage_classes: BTreeMap<String, StorageClassDecl>,
-    /// The Kubernetes release the output targets, `"1.N"` from [`OLDEST_SUPPORTED`] (the default)
-    /// to [`NEWEST_VALIDATED`]: fields are written only where that release has them GA.
+    /// The Kubernetes release the output targets, `"1.N"` from the oldest release supported
+    /// upstream (the default) to the newest berth validates against: fields are written only
+    /// where that release has them GA.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^1\.[0-9]+$"))]
     pub version: Option<Spanned<String>>,
     /// Spread members over zones: `"preferred"` (default), `"required"` or `"none"`.
     #[serde(default)]
-    pub zone_spread: Option<Spanned<String>>,
+    pub zone_spread: Option<ZoneSpread>,
 }
 
 /// Marks an init Job that `[init] done_output` makes safe to run again (`berth diff` reads it).
@@ -62,10 +65,13 @@ pub mod ga {
     pub const UNHEALTHY_POD_EVICTION_POLICY: u32 = 31;
 }
 
-#[derive(Debug, Deserialize)]
+/// A StorageClass object to create.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageClassDecl {
+    /// The provisioner, such as `pd.csi.storage.gke.io`.
     pub provisioner: String,
+    /// The provisioner's parameters.
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
 }
@@ -81,14 +87,16 @@ pub struct Settings {
     pub zone_spread: ZoneSpread,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Whether members must, should or need not run in distinct zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ZoneSpread {
-    Required,
     Preferred,
+    Required,
     None,
 }
 
-berth_backend::lowering!(Kubernetes, Settings, settings);
+berth_backend::lowering!(Kubernetes, Options => Settings, settings);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -100,87 +108,97 @@ fn lowered(
         .map(|(files, tls_names)| Lowered { files, tls_names })
 }
 
-fn settings(input: &Input) -> Result<Settings, Diagnostic> {
-    let options: Options = input.options("kubernetes")?;
-    let render = |value: &Option<Spanned<String>>,
-                  key: &str,
-                  default: &str,
-                  max: usize|
-     -> Result<String, Diagnostic> {
-        let Some(value) = value else {
-            return Ok(default.to_string());
-        };
-        let span = Some(Span::new(input.file, value.span()));
-        let text = input.service.render_option(value.get_ref(), span.clone())?;
-        let valid = text
-            .split('.')
-            .all(|label| berth_language::names::dns_label(label, 63).is_ok())
-            && text.len() <= max;
-        if !valid {
-            return Err(Diagnostic::input(
-                &errors::SPEC_INVALID_VALUE,
-                format!("`backends.kubernetes.{key}` `{text}` is not a valid DNS name"),
-            )
-            .at(span, "invalid name")
-            .help("use lowercase letters, digits and `-`"));
-        }
-        Ok(text)
+fn settings(input: &Input, options: Options) -> Result<Settings, Vec<Diagnostic>> {
+    let namespace = dns_name(input, &options.namespace, "namespace", "default", 63)
+        .and_then(|namespace| dns_label(input, &options.namespace, namespace));
+    let cluster_domain = dns_name(
+        input,
+        &options.cluster_domain,
+        "cluster_domain",
+        "cluster.local",
+        253,
+    );
+    let minor_version = minor_version(input, &options.version);
+    match (namespace, cluster_domain, minor_version) {
+        (Ok(namespace), Ok(cluster_domain), Ok(minor_version)) => Ok(Settings {
+            minor_version,
+            zone_spread: options.zone_spread.unwrap_or(ZoneSpread::Preferred),
+            namespace,
+            create_namespace: options.create_namespace,
+            cluster_domain,
+            storage_classes: options.storage_classes,
+        }),
+        (namespace, cluster_domain, minor_version) => Err(namespace
+            .err()
+            .into_iter()
+            .chain(cluster_domain.err())
+            .chain(minor_version.err())
+            .collect()),
+    }
+}
+
+/// The option `key` rendered (it may hold templates), which must be a DNS name of at most `max`
+/// characters; `default` where the spec does not set it.
+fn dns_name(
+    input: &Input,
+    value: &Option<Spanned<String>>,
+    key: &str,
+    default: &str,
+    max: usize,
+) -> Result<String, Diagnostic> {
+    let Some(value) = value else {
+        return Ok(default.to_string());
     };
-    let namespace = render(&options.namespace, "namespace", "default", 63)?;
-    if namespace.contains('.') {
-        let span = options
-            .namespace
-            .as_ref()
-            .map(|n| Span::new(input.file, n.span()));
+    let span = Some(input.span(value));
+    let text = input.service.render_option(&value.value, span.clone())?;
+    let valid = text
+        .split('.')
+        .all(|label| berth_language::names::dns_label(label, 63).is_ok())
+        && text.len() <= max;
+    if !valid {
         return Err(Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,
-            format!("`backends.kubernetes.namespace` `{namespace}` may not contain `.`"),
+            format!("`backends.kubernetes.{key}` `{text}` is not a valid DNS name"),
         )
-        .at(span, "invalid namespace")
-        .help("use a DNS label: lowercase letters, digits and `-`"));
+        .at(span, "invalid name")
+        .help("use lowercase letters, digits and `-`"));
     }
-    let span_of =
-        |value: &Option<Spanned<String>>| value.as_ref().map(|v| Span::new(input.file, v.span()));
-    let minor_version = match &options.version {
-        None => OLDEST_SUPPORTED,
-        Some(v) => v
-            .get_ref()
-            .strip_prefix("1.")
-            .and_then(|minor| minor.parse::<u32>().ok())
-            .filter(|minor| (OLDEST_SUPPORTED..=NEWEST_VALIDATED).contains(minor))
-            .ok_or_else(|| {
-                Diagnostic::input(
-                    &errors::SPEC_INVALID_VALUE,
-                    format!("`backends.kubernetes.version` `{}` is not a Kubernetes release berth targets", v.get_ref()),
-                )
-                .at(span_of(&options.version), "not a release berth targets")
-                .help(format!("write a release from `\"1.{OLDEST_SUPPORTED}\"` to `\"1.{NEWEST_VALIDATED}\"`: the output is typed for 1.{OLDEST_SUPPORTED}, the oldest release supported upstream, and validated against 1.{OLDEST_SUPPORTED} and 1.{NEWEST_VALIDATED}"))
-            })?,
+    Ok(text)
+}
+
+/// A namespace is one DNS label.
+fn dns_label(
+    input: &Input,
+    value: &Option<Spanned<String>>,
+    namespace: String,
+) -> Result<String, Diagnostic> {
+    if !namespace.contains('.') {
+        return Ok(namespace);
+    }
+    Err(Diagnostic::input(
+        &errors::SPEC_INVALID_VALUE,
+        format!("`backends.kubernetes.namespace` `{namespace}` may not contain `.`"),
+    )
+    .at(value.as_ref().map(|v| input.span(v)), "invalid namespace")
+    .help("use a DNS label: lowercase letters, digits and `-`"))
+}
+
+/// The minor release of `version = "1.N"`, one berth targets.
+fn minor_version(input: &Input, version: &Option<Spanned<String>>) -> Result<u32, Diagnostic> {
+    let Some(version) = version else {
+        return Ok(OLDEST_SUPPORTED);
     };
-    let zone_spread = match options.zone_spread.as_ref().map(|z| z.get_ref().as_str()) {
-        None | Some("preferred") => ZoneSpread::Preferred,
-        Some("required") => ZoneSpread::Required,
-        Some("none") => ZoneSpread::None,
-        Some(other) => {
-            return Err(Diagnostic::input(
+    version
+        .value
+        .strip_prefix("1.")
+        .and_then(|minor| minor.parse::<u32>().ok())
+        .filter(|minor| (OLDEST_SUPPORTED..=NEWEST_VALIDATED).contains(minor))
+        .ok_or_else(|| {
+            Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,
-                format!("`backends.kubernetes.zone_spread` is `{other}`"),
+                format!("`backends.kubernetes.version` `{}` is not a Kubernetes release berth targets", version.value),
             )
-            .at(span_of(&options.zone_spread), "unknown value")
-            .help("use one of `preferred`, `required`, `none`"));
-        }
-    };
-    Ok(Settings {
-        minor_version,
-        zone_spread,
-        namespace,
-        create_namespace: options.create_namespace,
-        cluster_domain: render(
-            &options.cluster_domain,
-            "cluster_domain",
-            "cluster.local",
-            253,
-        )?,
-        storage_classes: options.storage_classes,
-    })
+            .at(Some(input.span(version)), "not a release berth targets")
+            .help(format!("write a release from `\"1.{OLDEST_SUPPORTED}\"` to `\"1.{NEWEST_VALIDATED}\"`: the output is typed for 1.{OLDEST_SUPPORTED}, the oldest release supported upstream, and validated against 1.{OLDEST_SUPPORTED} and 1.{NEWEST_VALIDATED}"))
+        })
 }

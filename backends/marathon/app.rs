@@ -82,7 +82,7 @@ pub struct Volume {
 pub struct Persistent {
     pub size: u64,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: super::DiskType,
 }
 
 #[derive(Serialize)]

@@ -1,6 +1,7 @@
 //! How the Marathon backend realizes each concern.
 
 use super::Settings;
+use berth_backend::spelling;
 use berth_model::concern::{Claim, Concerns};
 use berth_model::{CheckAction, Service, Spread, Start};
 
@@ -11,7 +12,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Concerns {
         ),
         storage_class: Claim::degraded(format!(
             "the Mesos disk type `{}`; `class` is ignored",
-            settings.disk_type
+            spelling(&settings.disk_type)
         )),
         identity: Claim::emulated("one single-instance app per member in the group /<name>"),
         discovery: Claim::native(

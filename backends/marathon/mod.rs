@@ -11,53 +11,76 @@ mod rules;
 mod upgrade;
 
 use app::*;
-use berth_backend::{Input, Lowered, OutputFile};
+use berth_backend::{Input, Lowered, OutputFile, Setting, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
-use berth_diagnostic::source::Span;
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service, Start};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use toml::Spanned;
 
 pub struct Marathon;
 
-/// `[backends.marathon]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[backends.marathon]`: where the member apps run, how they are checked and upgraded.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "MarathonOptions")]
 pub struct Options {
     /// The agent of each member, in member order: pins member `i` with `hostname:LIKE`.
     #[serde(default)]
     pub hosts: Option<Spanned<Vec<String>>>,
     /// `"mesos"` (default: MESOS_HTTP/MESOS_TCP/COMMAND) or `"marathon"` (HTTP/TCP).
     #[serde(default)]
-    pub health_checks: Option<Spanned<String>>,
+    pub health_checks: Option<Spanned<HealthChecks>>,
     /// `"disabled"` (default) or `"replace"`.
     #[serde(default)]
-    pub unreachable_strategy: Option<Spanned<String>>,
-    /// `upgradeStrategy.maximumOverCapacity` (default 0).
+    pub unreachable_strategy: Option<Spanned<Unreachable>>,
+    /// `upgradeStrategy.maximumOverCapacity`, from 0 (the default) to 1.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub maximum_over_capacity: Option<Spanned<f64>>,
     /// The Mesos disk of the persistent volumes: `"root"` (default), `"path"` or `"mount"`.
     #[serde(default)]
-    pub disk_type: Option<Spanned<String>>,
+    pub disk_type: Option<DiskType>,
     /// The port ranges the agents offer, `"LOW-HIGH"` or `"PORT"` (default Mesos': `31000-32000`).
     #[serde(default)]
     pub agent_ports: Option<Spanned<Vec<String>>>,
 }
 
+/// Who runs the health checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthChecks {
+    // The agent, next to the task.
+    Mesos,
+    // Marathon itself, over the network.
+    Marathon,
+}
+
+/// What Marathon does with the member of an unreachable agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Unreachable {
+    Disabled,
+    Replace,
+}
+
+/// The Mesos disk of a persistent volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskType {
+    Root,
+    Path,
+    Mount,
+}
+
 pub struct Settings {
-    pub hosts: Vec<String>,
-    pub hosts_span: Option<Span>,
-    pub health_checks: String,
-    pub health_checks_span: Option<Span>,
-    pub unreachable_strategy: String,
-    pub unreachable_span: Option<Span>,
-    pub maximum_over_capacity: f64,
-    pub over_capacity_span: Option<Span>,
-    pub disk_type: String,
-    pub agent_ports: Vec<(u16, u16)>,
-    pub agent_ports_span: Option<Span>,
+    pub hosts: Setting<Vec<String>>,
+    pub health_checks: Setting<HealthChecks>,
+    pub unreachable_strategy: Setting<Unreachable>,
+    pub maximum_over_capacity: Setting<f64>,
+    pub disk_type: DiskType,
+    pub agent_ports: Setting<Vec<(u16, u16)>>,
 }
 
 /// The ports a Mesos agent offers unless its `--resources` say otherwise.
@@ -70,107 +93,75 @@ fn port_range(text: &str) -> Option<(u16, u16)> {
     (low <= high).then_some((low, high))
 }
 
-fn settings(input: &Input) -> Result<Settings, Diagnostic> {
-    let o: Options = input.options("marathon")?;
-    let span = |r: std::ops::Range<usize>| Some(Span::new(input.file, r));
-    let choice = |value: &Option<Spanned<String>>,
-                  key: &str,
-                  allowed: &[&str]|
-     -> Result<(String, Option<Span>), Diagnostic> {
-        let Some(v) = value else {
-            return Ok((allowed[0].to_string(), None));
-        };
-        if !allowed.contains(&v.get_ref().as_str()) {
-            return Err(Diagnostic::input(
-                &errors::SPEC_INVALID_VALUE,
-                format!("`backends.marathon.{key}` is `{}`", v.get_ref()),
-            )
-            .at(span(v.span()), "unknown value")
-            .help(format!(
-                "use one of {}",
-                berth_language::spec::backticked(allowed)
-            )));
-        }
-        Ok((v.get_ref().clone(), span(v.span())))
+fn settings(input: &Input, o: Options) -> Result<Settings, Vec<Diagnostic>> {
+    let maximum_over_capacity = input.setting(o.maximum_over_capacity, 0.0);
+    let hosts = input.setting(o.hosts, Vec::new());
+    let agent_ports = input.setting(o.agent_ports, Vec::new());
+    let errors: Vec<Diagnostic> = over_capacity_out_of_range(&maximum_over_capacity)
+        .into_iter()
+        .chain(invalid_hosts(&hosts))
+        .chain(invalid_port_ranges(&agent_ports))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let ranges = match agent_ports.span {
+        None => vec![MESOS_DEFAULT_PORTS],
+        Some(_) => agent_ports.iter().filter_map(|r| port_range(r)).collect(),
     };
-    let (health_checks, health_checks_span) =
-        choice(&o.health_checks, "health_checks", &["mesos", "marathon"])?;
-    let (unreachable_strategy, unreachable_span) = choice(
-        &o.unreachable_strategy,
-        "unreachable_strategy",
-        &["disabled", "replace"],
-    )?;
-    let (disk_type, _) = choice(&o.disk_type, "disk_type", &["root", "path", "mount"])?;
-    let maximum_over_capacity = o
-        .maximum_over_capacity
-        .as_ref()
-        .map_or(0.0, |m| *m.get_ref());
-    if !(0.0..=1.0).contains(&maximum_over_capacity) {
-        return Err(Diagnostic::input(
+    Ok(Settings {
+        agent_ports: Setting {
+            value: ranges,
+            span: agent_ports.span,
+        },
+        hosts,
+        health_checks: input.setting(o.health_checks, HealthChecks::Mesos),
+        unreachable_strategy: input.setting(o.unreachable_strategy, Unreachable::Disabled),
+        maximum_over_capacity,
+        disk_type: o.disk_type.unwrap_or(DiskType::Root),
+    })
+}
+
+fn over_capacity_out_of_range(maximum: &Setting<f64>) -> Option<Diagnostic> {
+    (!(0.0..=1.0).contains(&maximum.value)).then(|| {
+        Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,
             "`backends.marathon.maximum_over_capacity` must be between 0 and 1",
         )
-        .at(
-            o.maximum_over_capacity
-                .as_ref()
-                .and_then(|m| span(m.span())),
-            "out of range",
-        )
-        .help("use 0"));
-    }
-    let hosts = o
-        .hosts
-        .as_ref()
-        .map(|h| h.get_ref().clone())
-        .unwrap_or_default();
-    if let Some(bad) = hosts.iter().find(|h| {
+        .at(maximum.span.clone(), "out of range")
+        .help("use 0")
+    })
+}
+
+fn invalid_port_ranges(ranges: &Setting<Vec<String>>) -> Vec<Diagnostic> {
+    ranges
+        .iter()
+        .filter(|r| port_range(r).is_none())
+        .map(|r| {
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                format!("`backends.marathon.agent_ports` holds `{r}`, which is not a port range"),
+            )
+            .at(ranges.span.clone(), "invalid port range")
+            .help("write each range as \"LOW-HIGH\" or a single port, as in `[\"31000-32000\"]`")
+        })
+        .collect()
+}
+
+fn invalid_hosts(hosts: &Setting<Vec<String>>) -> Option<Diagnostic> {
+    let bad = hosts.iter().find(|h| {
         h.is_empty()
             || h.chars()
                 .any(|c| !(c.is_ascii_alphanumeric() || "-.".contains(c)))
-    }) {
-        return Err(Diagnostic::input(
+    })?;
+    Some(
+        Diagnostic::input(
             &errors::SPEC_INVALID_VALUE,
             format!("`backends.marathon.hosts` holds `{bad}`, which is not a host name"),
         )
-        .at(
-            o.hosts.as_ref().and_then(|h| span(h.span())),
-            "invalid host",
-        )
-        .help("name each agent by its host name"));
-    }
-    let agent_ports = match &o.agent_ports {
-        None => vec![MESOS_DEFAULT_PORTS],
-        Some(ranges) => ranges
-            .get_ref()
-            .iter()
-            .map(|r| {
-                port_range(r).ok_or_else(|| {
-                    Diagnostic::input(
-                        &errors::SPEC_INVALID_VALUE,
-                        format!("`backends.marathon.agent_ports` holds `{r}`, which is not a port range"),
-                    )
-                    .at(span(ranges.span()), "invalid port range")
-                    .help("write each range as \"LOW-HIGH\" or a single port, as in `[\"31000-32000\"]`")
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    Ok(Settings {
-        agent_ports,
-        agent_ports_span: o.agent_ports.as_ref().and_then(|r| span(r.span())),
-        hosts,
-        hosts_span: o.hosts.as_ref().and_then(|h| span(h.span())),
-        health_checks,
-        health_checks_span,
-        unreachable_strategy,
-        unreachable_span,
-        maximum_over_capacity,
-        over_capacity_span: o
-            .maximum_over_capacity
-            .as_ref()
-            .and_then(|m| span(m.span())),
-        disk_type,
-    })
+        .at(hosts.span.clone(), "invalid host")
+        .help("name each agent by its host name"),
+    )
 }
 
 /// What `berth explain` and the backend list say of the platform.
@@ -178,7 +169,7 @@ const END_OF_LIFE: &str = "DC/OS reached its end of life in 2021 and Apache Meso
 
 berth_backend::lowering!(
     Marathon,
-    Settings,
+    Options => Settings,
     settings;
     const STATUS: Option<&'static str> = Some(END_OF_LIFE);
 );
@@ -368,7 +359,7 @@ fn member_app(
         secrets,
         task_kill_grace_period_seconds: service.stop_grace.value,
         // An unreachable member waits for its agent: a replacement would start on an empty volume.
-        unreachable_strategy: if settings.unreachable_strategy == "disabled" {
+        unreachable_strategy: if *settings.unreachable_strategy == Unreachable::Disabled {
             UnreachableStrategy::Disabled("disabled")
         } else {
             UnreachableStrategy::After {
@@ -378,7 +369,7 @@ fn member_app(
         },
         // One instance, never two: stop the old task (releasing the volume), then start the new.
         upgrade_strategy: UpgradeStrategy {
-            maximum_over_capacity: settings.maximum_over_capacity,
+            maximum_over_capacity: *settings.maximum_over_capacity,
             minimum_health_capacity: 0,
         },
     })
@@ -402,7 +393,7 @@ fn volumes(service: &Service, settings: &Settings) -> (Vec<Volume>, u64) {
             mode: "RW",
             persistent: Some(Persistent {
                 size,
-                kind: settings.disk_type.clone(),
+                kind: settings.disk_type,
             }),
         });
         volumes.push(Volume {
@@ -456,7 +447,7 @@ fn health_checks(service: &Service, settings: &Settings) -> Vec<HealthCheck> {
             .position(|p| p.name == port)
             .unwrap_or(0)
     };
-    let mesos = settings.health_checks == "mesos";
+    let mesos = *settings.health_checks == HealthChecks::Mesos;
     service
         .health
         .liveness

@@ -2,61 +2,56 @@
 //! naming, unit conversion, health commands, published ports, TLS names, the compose format's
 //! text, and the single-host safety rules. Each backend keeps its own rule ids and documents.
 
-use berth_backend::{Input, ServiceRule};
+use berth_backend::{Input, ServiceRule, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::Rule;
 use berth_diagnostic::errors;
 use berth_language::quantity::parse_quantity;
 use berth_model::shell::shell_quote;
 use berth_model::{Check, CheckAction, Member, Service, Spread};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// `[backends.docker]` and `[backends.compose]`: where public ports are published.
-#[derive(Debug, Default, Deserialize)]
+/// `[backends.docker]` and `[backends.compose]`: where the public ports are published on the host.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishOptions {
     /// Publish the public ports at all (default true).
     #[serde(default)]
     pub publish: Option<bool>,
-    /// Host address to publish on (default `127.0.0.1`: this host only).
+    /// Host address to publish on (default `127.0.0.1`: this host only); may hold templates.
     #[serde(default)]
-    pub publish_address: Option<toml::Spanned<String>>,
+    pub publish_address: Option<Spanned<String>>,
     /// Member `i` publishes `port + i × port_stride` (default 1).
     #[serde(default)]
     pub port_stride: Option<u16>,
 }
 
-/// Reads `[backends.<backend>]` of docker or compose.
-pub fn read_publish(input: &Input, backend: &str) -> Result<Publish, Diagnostic> {
-    input
-        .options::<PublishOptions>(backend)
-        .and_then(|o| o.resolve(input))
-}
-
-impl PublishOptions {
-    fn resolve(self, input: &Input) -> Result<Publish, Diagnostic> {
-        let address = match &self.publish_address {
-            Some(a) => {
-                let span = Some(berth_diagnostic::source::Span::new(input.file, a.span()));
-                let text = input.service.render_option(a.get_ref(), span.clone())?;
-                if text.parse::<std::net::IpAddr>().is_err() {
-                    return Err(Diagnostic::input(
+/// Checks `[backends.<backend>]` of docker or compose.
+pub fn read_publish(input: &Input, options: PublishOptions) -> Result<Publish, Vec<Diagnostic>> {
+    let address = match &options.publish_address {
+        Some(a) => {
+            let span = Some(input.span(a));
+            let text = input.service.render_option(&a.value, span.clone())?;
+            if text.parse::<std::net::IpAddr>().is_err() {
+                return Err(vec![
+                    Diagnostic::input(
                         &errors::SPEC_INVALID_VALUE,
                         format!("`publish_address` `{text}` is not an IP address"),
                     )
                     .at(span, "not an address")
-                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"));
-                }
-                text
+                    .help("write an address such as `127.0.0.1` or `0.0.0.0`"),
+                ]);
             }
-            None => "127.0.0.1".to_string(),
-        };
-        Ok(Publish {
-            enabled: self.publish.unwrap_or(true),
-            address,
-            stride: self.port_stride.unwrap_or(1).max(1),
-        })
-    }
+            text
+        }
+        None => "127.0.0.1".to_string(),
+    };
+    Ok(Publish {
+        enabled: options.publish.unwrap_or(true),
+        address,
+        stride: options.port_stride.unwrap_or(1).max(1),
+    })
 }
 
 /// The named volume of one member: `<name>-<ordinal>-<volume>`, shared by the docker and compose
@@ -365,93 +360,109 @@ pub fn check_single_host(
     without_shell: Option<&'static Rule>,
 ) -> Vec<Diagnostic> {
     let mut found = Vec::new();
-    let replicas = service.replicas();
     found.extend(rules.no_persistent_volume.fire_without_volume(
         service,
         "the data lives in the container's writable layer and is lost when the container is removed or recreated",
         "add a `[[volumes]]` entry whose `path` is the data directory",
     ));
-    if replicas > 1 && service.replication.spread.value != Spread::None {
-        found.push(rules.replicas_share_host.fire(
-            service,
-            service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
-            format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
-            "spread is not possible",
-            "deploy with a multi-host backend (kubernetes, swarm) for spread, or set `spread = \"none\"` to accept one host",
-        ));
-    }
-    if service.replication.quorum.value == berth_model::Quorum::Majority {
-        found.push(rules.quorum_on_one_host.fire(
-            service,
-            service.replication.quorum.span.clone(),
-            "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
-            "one failure domain",
-            "use this backend for development and single-host deployments only, or deploy with kubernetes or swarm",
-        ));
-    }
+    found.extend(replicas_share_host(service, rules));
+    found.extend(quorum_on_one_host(service, rules));
     found.extend(rules.quorum_gated_health.fire_on_quorum_liveness(
         service,
         "after every member went down, each waits for the others' health before the quorum can form",
         "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
     ));
+    found.extend(no_resources(service, rules));
+    found.extend(liveness(service, rules, without_shell));
+    found
+}
+
+fn replicas_share_host(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
+    let replicas = service.replicas();
+    (replicas > 1 && service.replication.spread.value != Spread::None).then(|| {
+        rules.replicas_share_host.fire(
+            service,
+            service.replication.spread.span.clone().or(service.replication.replicas.span.clone()),
+            format!("{replicas} replicas run on one host: one engine cannot spread them, so one host failure takes every replica"),
+            "spread is not possible",
+            "deploy with a multi-host backend (kubernetes, swarm) for spread, or set `spread = \"none\"` to accept one host",
+        )
+    })
+}
+
+fn quorum_on_one_host(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
+    (service.replication.quorum.value == berth_model::Quorum::Majority).then(|| {
+        rules.quorum_on_one_host.fire(
+            service,
+            service.replication.quorum.span.clone(),
+            "a quorum service on a single host is one failure domain: the majority survives a member's crash, not the host's",
+            "one failure domain",
+            "use this backend for development and single-host deployments only, or deploy with kubernetes or swarm",
+        )
+    })
+}
+
+fn no_resources(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
     let missing = service.missing_resources();
-    if !missing.is_empty() {
-        found.push(rules.no_resources.fire(
+    (!missing.is_empty()).then(|| {
+        rules.no_resources.fire(
             service,
             service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
             format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
             "limits missing",
             "set `cpu` and `memory` under `[resources]`",
-        ));
-    }
-    match &service.health.liveness {
-        None => found.push(rules.no_health_check.fire(
+        )
+    })
+}
+
+/// `no-health-check`, the backend's `without_shell` rule, or `health-check-needs-tool`.
+fn liveness(
+    service: &Service,
+    rules: &SingleHostRules,
+    without_shell: Option<&'static Rule>,
+) -> Option<Diagnostic> {
+    let Some(live) = &service.health.liveness else {
+        return Some(rules.no_health_check.fire(
             service,
             service.container.span.clone(),
             "no liveness check: the engine cannot tell a hung member from a healthy one",
             "no `[health.liveness]`",
             "add `[health.liveness]`, a process-local check",
-        )),
-        Some(live)
-            if let Some(without_shell) = without_shell
-                && service.container.shell == Some(false) =>
-        {
-            found.push(without_shell.fire(
-                service,
-                live.span.clone(),
-                "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
-                "no shell for `--health-cmd`",
-                "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
-            ));
-        }
-        Some(live) => {
-            let (tools, help) = match health_command(service, live) {
-                (_, Some(tools)) => (
-                    tools,
-                    "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
-                ),
-                (HealthCommand::Exec(_), None)
-                    if without_shell.is_some() && service.container.shell != Some(true) =>
-                {
-                    (
-                        "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
-                        "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
-                    )
-                }
-                _ => return found,
-            };
-            found.push(rules.health_check_needs_tool.fire(
-                service,
-                live.span.clone(),
-                format!(
-                    "the liveness check runs inside the container and assumes {tools} in the image"
-                ),
-                "assumes tools in the image",
-                help,
-            ));
-        }
+        ));
+    };
+    if let Some(without_shell) = without_shell
+        && service.container.shell == Some(false)
+    {
+        return Some(without_shell.fire(
+            service,
+            live.span.clone(),
+            "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
+            "no shell for `--health-cmd`",
+            "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
+        ));
     }
-    found
+    let (tools, help) = match health_command(service, live) {
+        (_, Some(tools)) => (
+            tools,
+            "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
+        ),
+        (HealthCommand::Exec(_), None)
+            if without_shell.is_some() && service.container.shell != Some(true) =>
+        {
+            (
+                "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
+                "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
+            )
+        }
+        _ => return None,
+    };
+    Some(rules.health_check_needs_tool.fire(
+        service,
+        live.span.clone(),
+        format!("the liveness check runs inside the container and assumes {tools} in the image"),
+        "assumes tools in the image",
+        help,
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! How the swarm backend realizes each concern.
 
 use super::Settings;
+use berth_backend::spelling;
 use berth_model::concern::{Claim, Concerns};
 use berth_model::{Service, Spread, Start};
 
@@ -33,7 +34,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Concerns {
         },
         rolling_update: Claim::emulated(format!(
             "deploy.sh deploys members/<member>.yaml one at a time, each once the one before runs the new spec; update_config and rollback_config {} within a member",
-            settings.update_order
+            spelling(&*settings.update_order)
         )),
         resources: Claim::native("deploy.resources limits and reservations"),
         init: Claim::emulated("a one-shot service with restart_policy on-failure"),
@@ -49,7 +50,7 @@ pub fn concerns(service: &Service, settings: &Settings) -> Concerns {
 
 /// Pinned members keep plain named volumes on their node; otherwise the driver must follow.
 fn storage(settings: &Settings) -> Claim {
-    if settings.pin {
+    if *settings.pin {
         Claim::emulated("a named volume per member on the node its placement constraint pins it to")
     } else {
         Claim::native(format!(

@@ -8,7 +8,7 @@ mod concerns;
 mod rules;
 mod upgrade;
 
-use berth_backend::{Input, Lowered, OutputFile, header_comment};
+use berth_backend::{Input, Lowered, OutputFile, Setting, Spanned, header_comment};
 use berth_backends_shared::single_host::{self, Publish};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
@@ -16,17 +16,19 @@ use berth_diagnostic::source::Span;
 use berth_language::template::ScriptTemplates;
 use berth_model::shell::shell_quote;
 use berth_model::{EnvValue, Identity, Member, Service, Spread};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use toml::Spanned;
 
 pub struct Swarm;
 
-/// `[backends.swarm]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[backends.swarm]`: the nodes, publication and updates of the stack.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SwarmOptions")]
 pub struct Options {
-    /// The node of each member, in member order (`prepare-nodes.sh`'s default arguments).
+    /// The node of each member, in member order (`prepare-nodes.sh`'s default arguments), each
+    /// as `docker node ls` shows it.
     #[serde(default)]
     pub nodes: Option<Spanned<Vec<String>>>,
     /// Publish the public ports (default false: clients on the overlay network reach members).
@@ -34,13 +36,13 @@ pub struct Options {
     pub publish: Option<bool>,
     /// `"host"` (default: on the member's node) or `"ingress"` (the routing mesh, every node).
     #[serde(default)]
-    pub publish_mode: Option<Spanned<String>>,
+    pub publish_mode: Option<Spanned<PublishMode>>,
     /// Member `i` publishes `port + i × port_stride` (default 1).
     #[serde(default)]
     pub port_stride: Option<u16>,
     /// `"stop-first"` (default) or `"start-first"`.
     #[serde(default)]
-    pub update_order: Option<Spanned<String>>,
+    pub update_order: Option<Spanned<UpdateOrder>>,
     /// How long `deploy.sh` lets a replaced member run before it replaces the next (default `10s`).
     #[serde(default)]
     pub update_delay: Option<Spanned<String>>,
@@ -53,116 +55,108 @@ pub struct Options {
     /// Files of the TLS secret, each an external Swarm secret `<secret>.<file>` (default
     /// `ca.crt`, `tls.crt`, `tls.key`).
     #[serde(default)]
-    pub tls_files: Option<Vec<String>>,
+    pub tls_files: Option<Spanned<Vec<String>>>,
+}
+
+/// Where a member publishes its public ports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PublishMode {
+    #[default]
+    Host,
+    Ingress,
+}
+
+/// Whether Swarm starts a member's new task before it stops the old one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateOrder {
+    #[default]
+    StopFirst,
+    StartFirst,
 }
 
 pub struct Settings {
-    pub nodes: Vec<String>,
-    pub nodes_span: Option<Span>,
+    pub nodes: Setting<Vec<String>>,
     pub publish: bool,
-    pub publish_mode: String,
-    pub publish_mode_span: Option<Span>,
+    pub publish_mode: Setting<PublishMode>,
     pub port_stride: u16,
-    pub update_order: String,
-    pub update_order_span: Option<Span>,
+    pub update_order: Setting<UpdateOrder>,
     pub update_delay: u64,
-    pub pin: bool,
-    pub pin_span: Option<Span>,
+    pub pin: Setting<bool>,
     pub volume_driver: String,
     pub tls_files: Vec<String>,
 }
 
-fn settings(input: &Input) -> Result<Settings, Diagnostic> {
-    let o: Options = input.options("swarm")?;
-    let span = |r: std::ops::Range<usize>| Some(Span::new(input.file, r));
-    let choice = |value: &Option<Spanned<String>>,
-                  key: &str,
-                  allowed: [&str; 2]|
-     -> Result<(String, Option<Span>), Diagnostic> {
-        let Some(v) = value else {
-            return Ok((allowed[0].to_string(), None));
-        };
-        if !allowed.contains(&v.get_ref().as_str()) {
-            return Err(Diagnostic::input(
-                &errors::SPEC_INVALID_VALUE,
-                format!("`backends.swarm.{key}` is `{}`", v.get_ref()),
-            )
-            .at(span(v.span()), "unknown value")
-            .help(format!("use `\"{}\"` or `\"{}\"`", allowed[0], allowed[1])));
-        }
-        Ok((v.get_ref().clone(), span(v.span())))
-    };
-    let (publish_mode, publish_mode_span) =
-        choice(&o.publish_mode, "publish_mode", ["host", "ingress"])?;
-    let (update_order, update_order_span) = choice(
-        &o.update_order,
-        "update_order",
-        ["stop-first", "start-first"],
-    )?;
-    let nodes = o
-        .nodes
-        .as_ref()
-        .map(|n| n.get_ref().clone())
-        .unwrap_or_default();
-    for node in &nodes {
-        // A node reaches `docker node` as an argument: never one that reads as an option.
-        if node.is_empty()
-            || node.starts_with('-')
-            || node.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(Diagnostic::input(
-                &errors::SPEC_INVALID_VALUE,
-                format!("`backends.swarm.nodes` holds `{node}`, which is not a node name"),
-            )
-            .at(
-                o.nodes.as_ref().map(|n| Span::new(input.file, n.span())),
-                "invalid node",
-            )
-            .help("name each node as `docker node ls` shows it"));
-        }
-    }
-    let tls_files = o
-        .tls_files
-        .unwrap_or_else(|| vec!["ca.crt".into(), "tls.crt".into(), "tls.key".into()]);
-    if tls_files
-        .iter()
-        .any(|f| f.is_empty() || f.contains('/') || f.starts_with('.'))
-    {
-        return Err(Diagnostic::input(
-            &errors::SPEC_INVALID_VALUE,
-            "`backends.swarm.tls_files` must hold plain file names",
-        )
-        .help("write names such as `tls.crt`, without `/`"));
-    }
-    let update_delay = match &o.update_delay {
-        None => 10,
-        Some(text) => berth_language::quantity::parse_duration(text.get_ref()).map_err(|why| {
+fn settings(input: &Input, o: Options) -> Result<Settings, Vec<Diagnostic>> {
+    let nodes = input.setting(o.nodes, Vec::new());
+    let tls_files = input.setting(
+        o.tls_files,
+        vec!["ca.crt".into(), "tls.crt".into(), "tls.key".into()],
+    );
+    let update_delay = o.update_delay.as_ref().map(|text| {
+        berth_language::quantity::parse_duration(&text.value).map_err(|why| {
             Diagnostic::input(
                 &errors::SPEC_INVALID_VALUE,
                 format!("`backends.swarm.update_delay`: {why}"),
             )
-            .at(span(text.span()), "not a duration")
+            .at(Some(input.span(text)), "not a duration")
             .help("write a duration such as `10s` or `1m`")
-        })?,
-    };
+        })
+    });
+    let errors: Vec<Diagnostic> = invalid_nodes(&nodes)
+        .into_iter()
+        .chain(invalid_tls_files(&tls_files))
+        .chain(update_delay.clone().and_then(Result::err))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     Ok(Settings {
-        update_delay,
+        update_delay: update_delay.and_then(Result::ok).unwrap_or(10),
         nodes,
-        nodes_span: o.nodes.as_ref().map(|n| Span::new(input.file, n.span())),
         publish: o.publish.unwrap_or(false),
-        publish_mode,
-        publish_mode_span,
+        publish_mode: input.setting(o.publish_mode, PublishMode::Host),
         port_stride: o.port_stride.unwrap_or(1).max(1),
-        update_order,
-        update_order_span,
-        pin: o.pin.as_ref().is_none_or(|p| *p.get_ref()),
-        pin_span: o.pin.as_ref().map(|p| Span::new(input.file, p.span())),
+        update_order: input.setting(o.update_order, UpdateOrder::StopFirst),
+        pin: input.setting(o.pin, true),
         volume_driver: o.volume_driver.unwrap_or_else(|| "local".into()),
-        tls_files,
+        tls_files: tls_files.value,
     })
 }
 
-berth_backend::lowering!(Swarm, Settings, settings, scripts: SCRIPTS);
+/// A node reaches `docker node` as an argument: never one that reads as an option.
+fn invalid_nodes(nodes: &Setting<Vec<String>>) -> Option<Diagnostic> {
+    let bad = nodes.iter().find(|node| {
+        node.is_empty()
+            || node.starts_with('-')
+            || node.chars().any(|c| c.is_whitespace() || c.is_control())
+    })?;
+    Some(
+        Diagnostic::input(
+            &errors::SPEC_INVALID_VALUE,
+            format!("`backends.swarm.nodes` holds `{bad}`, which is not a node name"),
+        )
+        .at(nodes.span.clone(), "invalid node")
+        .help("name each node as `docker node ls` shows it"),
+    )
+}
+
+fn invalid_tls_files(files: &Setting<Vec<String>>) -> Option<Diagnostic> {
+    files
+        .iter()
+        .any(|f| f.is_empty() || f.contains('/') || f.starts_with('.'))
+        .then(|| {
+            Diagnostic::input(
+                &errors::SPEC_INVALID_VALUE,
+                "`backends.swarm.tls_files` must hold plain file names",
+            )
+            .at(files.span.clone(), "not a plain file name")
+            .help("write names such as `tls.crt`, without `/`")
+        })
+}
+
+berth_backend::lowering!(Swarm, Options => Settings, settings, scripts: SCRIPTS);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -245,7 +239,7 @@ struct PortDecl {
     target: u16,
     published: u16,
     protocol: &'static str,
-    mode: String,
+    mode: PublishMode,
 }
 
 #[derive(Serialize, Clone)]
@@ -320,7 +314,7 @@ struct Placement {
 #[derive(Serialize, Clone)]
 struct UpdateConfig {
     parallelism: u32,
-    order: String,
+    order: UpdateOrder,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_action: Option<&'static str>,
 }
@@ -485,7 +479,7 @@ fn lower(
                 target: p.port,
                 published: p.host_port,
                 protocol: p.protocol,
-                mode: settings.publish_mode.clone(),
+                mode: *settings.publish_mode,
             })
             .collect();
         member_volumes(service, settings, member, &mut entry, &mut volumes);
@@ -569,7 +563,7 @@ fn member_deploy(service: &Service, settings: &Settings, member: &Member) -> Dep
     let requests = service.resources.as_ref().map(|r| &r.value);
     let update = || UpdateConfig {
         parallelism: 1,
-        order: settings.update_order.clone(),
+        order: *settings.update_order,
         failure_action: Some("rollback"),
     };
     Deploy {
@@ -719,7 +713,7 @@ fn volume_name(service: &Service, member: &berth_model::Member, volume: &str) ->
 /// a restarted member as soon as it runs. Ports published through the routing mesh need the
 /// virtual IP.
 fn endpoint_mode(settings: &Settings) -> Option<&'static str> {
-    (!(settings.publish && settings.publish_mode == "ingress")).then_some("dnsrr")
+    (!(settings.publish && *settings.publish_mode == PublishMode::Ingress)).then_some("dnsrr")
 }
 
 /// The stack of one member alone, with the networks, volumes and secrets it uses: `deploy.sh`

@@ -2,6 +2,7 @@
 //! resolved [`Service`], checks its own rules, and returns files in memory. It never touches the
 //! filesystem; [`berth_output`] writes what it returns.
 
+pub mod options;
 pub mod yaml;
 
 use berth_diagnostic::errors;
@@ -9,6 +10,8 @@ use berth_diagnostic::source::FileId;
 use berth_diagnostic::{Diagnostic, Rule, Severity};
 use berth_model::Service;
 use berth_model::concern::{Concerns, Realization};
+pub use options::{Setting, Spanned, spelling};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
 /// The rules every backend fires the same way on a [`Service`].
@@ -129,22 +132,12 @@ pub trait Backend: Sync {
     fn prepare(&self) {}
     /// Checks this backend's rules and, unless an input error occurred, lowers the service to files.
     fn compile(&self, input: &Input) -> Compiled;
+    /// The JSON Schema of its `[backends.NAME]` table, its definitions added to `generator`.
+    fn options_schema(&self, generator: &mut SchemaGenerator) -> Schema;
     /// What replacing `before` with `after` at `path` (one of this backend's files, below
     /// `--out`) does to a running service: warnings about changes the orchestrator cannot apply
     /// in place, and notes on how the members take a changed file.
     fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String>;
-}
-
-impl Input<'_> {
-    /// Deserializes this backend's `[backends.NAME]` table, so that errors keep their position in
-    /// the spec. A missing table gives `T::default()`.
-    pub fn options<T: DeserializeOwned + Default>(&self, backend: &str) -> Result<T, Diagnostic> {
-        let Some((_, table)) = self.backend_tables.iter().find(|(name, _)| name == backend) else {
-            return Ok(T::default());
-        };
-        T::deserialize(toml::de::ValueDeserializer::from(table.clone()))
-            .map_err(|e| berth_language::spec::toml_error_to_diagnostic(&e, self.file))
-    }
 }
 
 /// A header of comments for a generated file: what made it, and each rule an `[[allow]]` lifted.
@@ -195,7 +188,7 @@ pub struct Lowered {
 }
 
 /// What each backend implements; the core sees it as a [`Backend`], whose `compile` takes the
-/// same steps for every backend: read its options (an input error stops here), check its rules,
+/// same steps for every backend: read its options (input errors, all of them, stop here), check its rules,
 /// record how it realizes each concern, and lower the service unless a rule refused it.
 pub trait Lowering: Sync {
     /// The directory name under `--out` and the `--backend` value.
@@ -203,11 +196,19 @@ pub trait Lowering: Sync {
     const RULES: &'static [&'static Rule];
     /// What a user should know about the platform before choosing it (its end of life).
     const STATUS: Option<&'static str> = None;
-    /// The backend's `[backends.NAME]` options, read and checked.
+    /// The backend's `[backends.NAME]` table as the spec writes it; its doc comments and types
+    /// are the table's JSON Schema.
+    type Options: DeserializeOwned + Default + JsonSchema;
+    /// The options, checked and with their defaults.
     type Settings;
     /// Work that does not depend on the spec, such as compiling script templates.
     fn warm_up(&self) {}
-    fn settings(&self, input: &Input) -> Result<Self::Settings, Diagnostic>;
+    /// Checks the options read from the table, reporting every bad value.
+    fn settings(
+        &self,
+        input: &Input,
+        options: Self::Options,
+    ) -> Result<Self::Settings, Vec<Diagnostic>>;
     fn check(&self, service: &Service, settings: &Self::Settings) -> Vec<Diagnostic>;
     /// What the backend claims for each concern, one field per concern.
     fn concerns(&self, service: &Service, settings: &Self::Settings) -> Concerns;
@@ -237,13 +238,21 @@ impl<L: Lowering> Backend for L {
     fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
         Lowering::upgrade_notes(self, path, before, after)
     }
+    fn options_schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<L::Options>()
+    }
     fn compile(&self, input: &Input) -> Compiled {
         let service = input.service;
-        let settings = match self.settings(input) {
-            Ok(settings) => settings,
-            Err(diagnostic) => {
+        // The options of the good keys are checked too, so that one compile reports every
+        // bad option.
+        let (options, mut diagnostics) = input.options::<L::Options>(L::NAME);
+        let settings = match self.settings(input, options) {
+            Ok(settings) if diagnostics.is_empty() => settings,
+            result => {
+                diagnostics.extend(result.err().into_iter().flatten());
+                diagnostics.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.range.start));
                 return Compiled {
-                    diagnostics: vec![diagnostic],
+                    diagnostics,
                     ..Compiled::default()
                 };
             }
@@ -273,28 +282,30 @@ impl<L: Lowering> Backend for L {
     }
 }
 
-/// Implements [`Lowering`] for a backend's unit struct from its settings type, the function that
-/// reads them, and, by convention, its module's `rules` (`BACKEND`, `RULES` and `check`),
-/// `concerns::concerns`, `lowered`, each taking the settings, and `upgrade::notes`: `lowering!(Swarm, Settings,
-/// settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
+/// Implements [`Lowering`] for a backend's unit struct from its options and settings types, the
+/// function that checks the options into settings, and, by convention, its module's `rules`
+/// (`BACKEND`, `RULES` and `check`), `concerns::concerns`, `lowered`, each taking the settings,
+/// and `upgrade::notes`: `lowering!(Swarm, Options => Settings, settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
 /// compiled ahead; whatever else it sets (`STATUS`) follows a `;`.
 #[macro_export]
 macro_rules! lowering {
-    ($backend:ident, $settings:ty, $read:expr, scripts: $scripts:ident) => {
-        $crate::lowering!($backend, $settings, $read; fn warm_up(&self) {
+    ($backend:ident, $options:ty => $settings:ty, $read:expr, scripts: $scripts:ident) => {
+        $crate::lowering!($backend, $options => $settings, $read; fn warm_up(&self) {
             $scripts.registry();
         });
     };
-    ($backend:ident, $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {
+    ($backend:ident, $options:ty => $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {
         impl $crate::Lowering for $backend {
             const NAME: &'static str = rules::BACKEND;
             const RULES: &'static [&'static ::berth_diagnostic::Rule] = rules::RULES;
+            type Options = $options;
             type Settings = $settings;
             fn settings(
                 &self,
                 input: &$crate::Input,
-            ) -> Result<$settings, ::berth_diagnostic::Diagnostic> {
-                $read(input)
+                options: $options,
+            ) -> Result<$settings, Vec<::berth_diagnostic::Diagnostic>> {
+                $read(input, options)
             }
             fn check(
                 &self,

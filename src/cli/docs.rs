@@ -206,7 +206,7 @@ pub fn markdown(rules: &[&Rule]) -> String {
 }
 
 pub fn schema() -> i32 {
-    print!("{}", berth_language::spec::json_schema());
+    print!("{}", berth_compile::registry::json_schema());
     0
 }
 

@@ -140,7 +140,7 @@ fn say_written(ui: &Ui, path: &Path, open: usize) {
         .parent()
         .unwrap_or(Path::new("."))
         .join("berth.schema.json");
-    if super::write_new(&schema, &berth_language::spec::json_schema()).is_ok() {
+    if super::write_new(&schema, &berth_compile::registry::json_schema()).is_ok() {
         ui.info(&format!(
             "wrote {} (for editors: the spec's first line points at it)",
             schema.display()

@@ -20,6 +20,16 @@ pub fn by_name(name: &str) -> Option<&'static dyn Backend> {
     all().iter().copied().find(|b| b.name() == name)
 }
 
+/// The spec's JSON Schema, with each backend's options under `backends` (`berth schema`).
+pub fn json_schema() -> String {
+    berth_language::spec::json_schema(|generator| {
+        all()
+            .iter()
+            .map(|backend| (backend.name(), backend.options_schema(generator)))
+            .collect()
+    })
+}
+
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|b| b.name()).collect()
 }

@@ -91,7 +91,7 @@ pub struct Spec {
     pub tls: Option<Spanned<Tls>>,
     /// Options of each backend, under its name (`berth explain` lists the backends); see each backend's README.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, serde_json::Map<String, serde_json::Value>>")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub backends: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     /// Rules lifted for this spec, each with the reason; the output says so in a comment.
     #[serde(default)]
@@ -425,11 +425,26 @@ pub struct Allow {
     pub reason: SString,
 }
 
-/// The JSON Schema (draft-07) of the spec, generated from these types.
-pub fn json_schema() -> String {
-    let schema = schemars::generate::SchemaSettings::draft07()
-        .into_generator()
-        .into_root_schema_for::<Spec>();
+/// The JSON Schema (draft-07) of the spec, generated from these types. `backends` names each
+/// backend and gives the schema of its `[backends.NAME]` table, made with the generator it is
+/// handed so that the tables' definitions join the spec's; `backends` takes no other name.
+pub fn json_schema(
+    backends: impl FnOnce(&mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)>,
+) -> String {
+    let mut generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let tables: serde_json::Map<String, serde_json::Value> = backends(&mut generator)
+        .into_iter()
+        .map(|(name, schema)| (name.to_string(), schema.to_value()))
+        .collect();
+    let mut schema = generator.into_root_schema_for::<Spec>();
+    if let Some(property) = schema
+        .get_mut("properties")
+        .and_then(|properties| properties.get_mut("backends"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        property.insert("properties".into(), tables.into());
+        property.insert("additionalProperties".into(), false.into());
+    }
     serde_json::to_string_pretty(&schema).expect("a schema serializes") + "\n"
 }
 

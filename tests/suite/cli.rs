@@ -412,6 +412,40 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
     }
 }
 
+/// A `[backends.NAME]` table with several bad options reports each of them, in the order the
+/// spec writes them, whether the value is outside a closed set, of the wrong type, an unknown
+/// key, or refused by the backend's own check; and nothing is compiled.
+#[test]
+fn every_bad_backend_option_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = "\n[backends.swarm]\npublish_mode = \"mesh\"\nupdate_order = \"start-frist\"\nnodes = [\"-x\"]\nport_stride = \"2\"\nupdate_delay = \"soon\"\npin = true\nnode = 3\n";
+    write(dir.path(), "spec.toml", &format!("{CLEAN}{options}"));
+    let output = berth(&["check", "spec.toml", "--backend", "swarm"], dir.path());
+    let text = assert_exit(&output, 2, &[]);
+    let expected = [
+        "`backends.swarm.publish_mode` is `mesh`, not one of `host`, `ingress`",
+        "use one of `host`, `ingress`",
+        "`backends.swarm.update_order` is `start-frist`, not one of `stop-first`, `start-first`",
+        "did you mean `start-first`?",
+        "`backends.swarm.nodes` holds `-x`, which is not a node name",
+        "invalid type: string \"2\", expected u16",
+        "`backends.swarm.update_delay`: `soon` is not a duration",
+        "unknown key `node`",
+        "rename it to `nodes`",
+    ];
+    let mut from = 0;
+    for needle in expected {
+        let at = text[from..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("expected `{needle}` after the earlier ones in\n{text}"));
+        from += at + needle.len();
+    }
+    assert_eq!(text.matches("error[").count(), 6, "{text}");
+    for (line, column) in [(38, 16), (39, 16), (40, 9), (41, 15), (42, 16), (44, 1)] {
+        assert_contains(&text, &format!("spec.toml:{line}:{column}"));
+    }
+}
+
 #[test]
 fn values_file_errors_point_into_the_values_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -136,6 +136,54 @@ fn the_shipped_schema_is_current_and_every_example_matches_it() {
     assert_schema_holds(&check, &schema, &files, "\"image\":", "\"imag\":");
 }
 
+/// The schema describes each registered backend's table, so that an editor completes its keys
+/// and values and flags a value outside a closed set, an unknown key or an unknown backend.
+#[test]
+fn the_schema_describes_every_backend_table() {
+    let shipped = std::fs::read_to_string(root().join("berth.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&shipped).unwrap();
+    let backends = &schema["properties"]["backends"];
+    assert_eq!(backends["additionalProperties"], false);
+    let definition = |reference: &serde_json::Value| {
+        let name = reference["$ref"].as_str().unwrap();
+        schema["definitions"][name.trim_start_matches("#/definitions/")].clone()
+    };
+    for name in berth::compile::registry::names() {
+        let table = definition(&backends["properties"][name]);
+        assert_eq!(table["additionalProperties"], false, "{name}");
+        for (key, property) in table["properties"].as_object().unwrap() {
+            assert!(property["description"].is_string(), "{name}.{key}");
+        }
+    }
+    let swarm = definition(&backends["properties"]["swarm"]);
+    let order = definition(&swarm["properties"]["update_order"]["anyOf"][0]);
+    assert_eq!(
+        order["enum"],
+        serde_json::json!(["stop-first", "start-first"])
+    );
+
+    let Some(check) = tool("check-jsonschema") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[backends.swarm]\nupdate_order = \"stop-first\"\npin = true\n",
+        crate::cli::CLEAN
+    );
+    let value: toml::Value = toml::from_str(&text).unwrap();
+    let json = dir.path().join("spec.json");
+    std::fs::write(&json, serde_json::to_string(&value).unwrap()).unwrap();
+    let schema = root().join("berth.schema.json");
+    let files = [json];
+    for (from, to) in [
+        ("\"stop-first\"", "\"sideways\""),
+        ("\"pin\":", "\"pinned\":"),
+        ("\"swarm\":", "\"swarn\":"),
+    ] {
+        assert_schema_holds(&check, &schema, &files, from, to);
+    }
+}
+
 #[test]
 fn rules_markdown_is_current_and_explain_says_everything() {
     let output = berth_ok(&["rules", "--format", "markdown"], &root());
