@@ -3,7 +3,7 @@
 
 use super::Compose;
 use berth_backends_testing::{Output, Value, array, check_claims, json};
-use berth_model::concern::{Concern, Realization};
+use berth_model::concern::{Concern, Realization, Status};
 use berth_model::{EnvValue, FileBody, Spread, Start};
 
 const FILE: &str = "compose.yaml";
@@ -60,10 +60,16 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                         .as_object()
                         .is_none_or(|d| members.iter().all(|m| !d.contains_key(&m.name)))
                 }),
-                Start::Ordered => members.windows(2).all(|pair| {
-                    file["services"][&pair[1].name]["depends_on"][&pair[0].name]["condition"]
-                        == "service_healthy"
-                }),
+                Start::Ordered => {
+                    let condition = match claim.status {
+                        Status::Degraded => "service_started",
+                        _ => "service_healthy",
+                    };
+                    members.windows(2).all(|pair| {
+                        file["services"][&pair[1].name]["depends_on"][&pair[0].name]["condition"]
+                            == condition
+                    })
+                }
             }
         }
         // Each member is a service of its own, which `up` recreates when it changed: no rollout.

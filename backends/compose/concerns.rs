@@ -25,9 +25,12 @@ pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publi
             Start::Parallel => {
                 Claim::native("members start together and never depend on each other")
             }
-            Start::Ordered => {
+            Start::Ordered if crate::health_gates_start(service) => {
                 Claim::native("depends_on the previous member with condition service_healthy")
             }
+            Start::Ordered => Claim::degraded(
+                "depends_on the previous member with condition service_started: its health check needs the peers not yet started, so it cannot gate the start",
+            ),
         },
         rolling_update: Claim::degraded("up recreates changed members all at once"),
         resources: Claim::degraded("cpus, mem_limit and mem_reservation; no CPU request"),

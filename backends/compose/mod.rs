@@ -313,17 +313,22 @@ fn member_volumes(
 /// wait is then only for the previous member to start. Members never wait on each other
 /// otherwise: with a quorum-gated check that is the cold-start deadlock.
 fn wait_for_previous(service: &Service, previous: &Member) -> (String, DependsOn) {
-    let gates = service
-        .health
-        .liveness
-        .as_ref()
-        .is_some_and(|live| !service.waits_for_peers(live));
-    let condition = if gates {
+    let condition = if health_gates_start(service) {
         "service_healthy"
     } else {
         "service_started"
     };
     (previous.name.clone(), DependsOn { condition })
+}
+
+/// Whether an ordered start can wait for the previous member's health: only when its check
+/// passes without the peers that are not started yet.
+pub(crate) fn health_gates_start(service: &Service) -> bool {
+    service
+        .health
+        .liveness
+        .as_ref()
+        .is_some_and(|live| !service.waits_for_peers(live))
 }
 
 /// The `[init]` step: a one-shot service that starts after the members and retries.

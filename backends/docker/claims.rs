@@ -3,7 +3,7 @@
 
 use super::Docker;
 use berth_backends_testing::{Output, check_claims};
-use berth_model::concern::{Concern, Realization};
+use berth_model::concern::{Concern, Realization, Status};
 use berth_model::{EnvValue, FileBody, Spread, Start};
 
 /// Each member's `start_member NAME CONFIG` line and the `docker run` arguments after it, one per
@@ -96,9 +96,10 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                 .iter()
                 .all(|(_, args)| args.iter().any(|a| a.starts_with("--health-cmd ")))
         }
-        // Each member but the last is waited for before the next starts.
+        // Each member but the last is waited for before the next starts; degraded, none is.
         Concern::StartOrder => match service.replication.start.value {
             Start::Parallel => !run.contains("\nwait_healthy "),
+            Start::Ordered if claim.status == Status::Degraded => !run.contains("\nwait_healthy "),
             Start::Ordered => service
                 .members()
                 .iter()

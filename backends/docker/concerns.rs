@@ -31,9 +31,12 @@ pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publi
         readiness: Claim::unsupported("no load balancer to take a member out of rotation"),
         start_order: match service.replication.start.value {
             Start::Parallel => Claim::native("members start together"),
-            Start::Ordered => {
+            Start::Ordered if crate::health_gates_start(service) => {
                 Claim::emulated("run.sh waits for each member's health before the next")
             }
+            Start::Ordered => Claim::degraded(
+                "run.sh starts the members in order without waiting: their health check needs the peers not yet started, or the engine cannot run it",
+            ),
         },
         rolling_update: Claim::degraded(
             "a changed spec is reported; the container is replaced by hand (docker rm, run.sh)",

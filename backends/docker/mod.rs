@@ -212,7 +212,7 @@ fn script(
             })
             .collect(),
         wait_healthy: service.replication.start.value == Start::Ordered
-            && engine_check(service).is_some_and(|live| !service.waits_for_peers(live)),
+            && health_gates_start(service),
         members: runs,
         init,
     };
@@ -344,6 +344,12 @@ fn init_run(
 
 /// The liveness check run.sh gives the engine. `--health-cmd` runs through `/bin/sh`: an image
 /// without one gets none (rule docker/health-check-without-shell).
+/// Whether run.sh can wait for each member's health before the next: only when the engine runs
+/// its check and the check passes without the peers not yet started.
+pub(crate) fn health_gates_start(service: &Service) -> bool {
+    engine_check(service).is_some_and(|live| !service.waits_for_peers(live))
+}
+
 fn engine_check(service: &Service) -> Option<&berth_model::Check> {
     service
         .health

@@ -24,7 +24,12 @@ pub fn specs() -> Vec<(String, PathBuf)> {
         .map(|e| e.expect("examples/ lists").path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
-    found.push(root().join("tests/specs/everything.toml"));
+    let specs = std::fs::read_dir(root().join("tests/specs")).expect("tests/specs/ exists");
+    found.extend(
+        specs
+            .map(|e| e.expect("tests/specs/ lists").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml")),
+    );
     let mut specs: Vec<(String, PathBuf)> = found
         .into_iter()
         .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
