@@ -5,6 +5,7 @@
 # reference, so that berth's outputs run unmodified.
 #
 #   tests/images/build.sh NAME...     (NAME: a directory beside this script)
+#   tests/images/build.sh --mirror    (prints the package mirror it would use)
 #
 # The base is a `debootstrap --variant=minbase` of Debian bookworm (what the upstream images start
 # from), imported with `docker import`. Every image carries the hash of its inputs as the label
@@ -12,7 +13,29 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 suite=bookworm
-mirror=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# The Debian mirror this machine's apt uses (a local mirror, a proxy's address): the one that
+# carries the suite, else the main archive of another release (a mirror carries every suite).
+apt_mirror() {
+  command -v apt-get >/dev/null || return 0
+  # shellcheck disable=SC2016 # apt expands $(REPO_URI), not the shell.
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null |
+    awk -v suite="$suite" '
+      $2 == suite { print $1; found = 1; exit }
+      $2 !~ /-/ && other == "" { other = $1 }
+      END { if (!found && other != "") print other }'
+}
+mirror=${BERTH_DEBIAN_MIRROR:-$(apt_mirror)}
+mirror=${mirror:-http://deb.debian.org/debian}
+# apt's proxy, for debootstrap and the builds (which read http_proxy), unless one is set.
+if [ -z "${http_proxy:-}" ] && command -v apt-config >/dev/null; then
+  eval "$(apt-config shell http_proxy Acquire::http::Proxy)"
+  [ -z "${http_proxy:-}" ] || export http_proxy
+fi
+if [ "${1:-}" = --mirror ]; then
+  echo "$mirror"
+  exit 0
+fi
 
 inputs_hash() {
   # This script, and every file of the named directories.
@@ -52,7 +75,9 @@ for name in "$@"; do
   if [ "$(current "$tag")" != "$hash" ]; then
     echo "build.sh: building $tag" >&2
     # The classic builder: it uses the local base image as it is, where BuildKit would ask a registry.
+    # shellcheck disable=SC2086 # the proxy argument is one word or none.
     DOCKER_BUILDKIT=0 docker build --quiet --rm --build-arg "BASE=$base" \
+      ${http_proxy:+--build-arg http_proxy=$http_proxy} \
       --label "berth.e2e.inputs=$hash" --tag "$tag" "$dir" >/dev/null
   fi
   echo "$tag"

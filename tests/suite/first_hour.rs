@@ -486,3 +486,38 @@ fn the_readme_tour_works_for_a_new_user() {
         );
     }
 }
+
+/// The image build takes its package mirror from this machine's apt (a local mirror, a
+/// proxy's address), as a user behind one needs; `BERTH_DEBIAN_MIRROR` overrides it.
+#[test]
+fn the_image_build_uses_the_mirror_apt_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = |indextargets: &str, env: &[(&str, &str)]| {
+        let fake = dir.path().join("apt-get");
+        std::fs::write(&fake, format!("#!/bin/sh\nprintf '{indextargets}'\n")).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap()
+        );
+        let output = Command::new("sh")
+            .arg(root().join("tests/images/build.sh"))
+            .arg("--mirror")
+            .env("PATH", path)
+            .env_remove("BERTH_DEBIAN_MIRROR")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output).trim().to_string()
+    };
+    let local = "http://mirror.example/debian-security/ bookworm-security\\nhttp://mirror.example/debian/ bookworm\\n";
+    assert_eq!(mirror(local, &[]), "http://mirror.example/debian/");
+    let other_release = "http://mirror.example/debian-security/ trixie-security\\nhttp://mirror.example/debian/ trixie\\n";
+    assert_eq!(mirror(other_release, &[]), "http://mirror.example/debian/");
+    let chosen = [("BERTH_DEBIAN_MIRROR", "http://chosen.example/debian")];
+    assert_eq!(mirror(local, &chosen), "http://chosen.example/debian");
+    assert_eq!(mirror("", &[]), "http://deb.debian.org/debian");
+}
