@@ -364,6 +364,15 @@ pub fn check_single_host(
     rules: &SingleHostRules,
     without_shell: Option<&'static Rule>,
 ) -> Vec<Diagnostic> {
+    let mut found = one_host_findings(service, rules);
+    found.extend(resources_finding(service, rules));
+    found.extend(liveness_finding(service, rules, without_shell));
+    found
+}
+
+/// What one host cannot give: data that outlives the container, spread, a failure domain per
+/// member, and a quorum that can form after every member went down.
+fn one_host_findings(service: &Service, rules: &SingleHostRules) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let replicas = service.replicas();
     found.extend(rules.no_persistent_volume.fire_without_volume(
@@ -394,64 +403,70 @@ pub fn check_single_host(
         "after every member went down, each waits for the others' health before the quorum can form",
         "make `[health.liveness]` process-local and keep quorum in `[health.readiness]`",
     ));
+    found
+}
+
+/// The finding when `[resources]` leaves a limit unset.
+fn resources_finding(service: &Service, rules: &SingleHostRules) -> Option<Diagnostic> {
     let missing = service.missing_resources();
-    if !missing.is_empty() {
-        found.push(rules.no_resources.fire(
-            service,
-            service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
-            format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
-            "limits missing",
-            "set `cpu` and `memory` under `[resources]`",
-        ));
-    }
-    match &service.health.liveness {
-        None => found.push(rules.no_health_check.fire(
+    (!missing.is_empty()).then(|| rules.no_resources.fire(
+        service,
+        service.resources.as_ref().and_then(|r| r.span.clone()).or(service.container.span.clone()),
+        format!("`resources.{}` not set: one member can starve the others and everything else on the host", missing.join("` and `resources.")),
+        "limits missing",
+        "set `cpu` and `memory` under `[resources]`",
+    ))
+}
+
+/// What the liveness check lacks: the check itself, the shell it runs through, or a tool it
+/// assumes in the image.
+fn liveness_finding(
+    service: &Service,
+    rules: &SingleHostRules,
+    without_shell: Option<&'static Rule>,
+) -> Option<Diagnostic> {
+    let Some(live) = &service.health.liveness else {
+        return Some(rules.no_health_check.fire(
             service,
             service.container.span.clone(),
             "no liveness check: the engine cannot tell a hung member from a healthy one",
             "no `[health.liveness]`",
             "add `[health.liveness]`, a process-local check",
-        )),
-        Some(live)
-            if let Some(without_shell) = without_shell
-                && service.container.shell == Some(false) =>
-        {
-            found.push(without_shell.fire(
-                service,
-                live.span.clone(),
-                "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
-                "no shell for `--health-cmd`",
-                "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
-            ));
-        }
-        Some(live) => {
-            let (tools, help) = match health_command(service, live) {
-                (_, Some(tools)) => (
-                    tools,
-                    "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
-                ),
-                (HealthCommand::Exec(_), None)
-                    if without_shell.is_some() && service.container.shell != Some(true) =>
-                {
-                    (
-                        "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
-                        "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
-                    )
-                }
-                _ => return found,
-            };
-            found.push(rules.health_check_needs_tool.fire(
-                service,
-                live.span.clone(),
-                format!(
-                    "the liveness check runs inside the container and assumes {tools} in the image"
-                ),
-                "assumes tools in the image",
-                help,
-            ));
-        }
+        ));
+    };
+    if let Some(without_shell) = without_shell
+        && service.container.shell == Some(false)
+    {
+        return Some(without_shell.fire(
+            service,
+            live.span.clone(),
+            "the image has no `/bin/sh` (`container.shell = false`) and docker run's `--health-cmd` runs through it: run.sh gives the members no health check, so the engine reports no health and an ordered start waits only for each member to start",
+            "no shell for `--health-cmd`",
+            "accept it and allow this rule (docker run restarts a member when it exits, never because it is unhealthy), or deploy with compose, whose `exec` and `docker_exec` checks need no shell",
+        ));
     }
-    found
+    let (tools, help) = match health_command(service, live) {
+        (_, Some(tools)) => (
+            tools,
+            "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
+        ),
+        (HealthCommand::Exec(_), None)
+            if without_shell.is_some() && service.container.shell != Some(true) =>
+        {
+            (
+                "`/bin/sh` (docker run's `--health-cmd` runs through the shell)",
+                "say whether the image has `/bin/sh`: `shell = true` under `[container]`, or `shell = false`, and run.sh then gives the members no health check",
+            )
+        }
+        _ => return None,
+    };
+    Some(rules.health_check_needs_tool.fire(
+        service,
+        live.span.clone(),
+        format!("the liveness check runs inside the container and assumes {tools} in the image"),
+        "assumes tools in the image",
+        help,
+    ))
 }
 
 #[cfg(test)]
