@@ -365,89 +365,15 @@ fn manifest(
     service: &Service,
     settings: &Settings,
 ) -> Result<(Manifest, Option<String>), Vec<Diagnostic>> {
-    let name = service.name();
-    let host = |index: &str| format!("{index}.{name}.{}", settings.domain);
-    let peers: Vec<Member> = (0..service.replicas())
-        .map(|i| Member {
-            ordinal: i.to_string(),
-            name: format!("{name}-{i}"),
-            host: host(&i.to_string()),
-        })
-        .collect();
-    let me = Member {
-        ordinal: INDEX_MARK.into(),
-        name: format!("{name}-{INDEX_MARK}"),
-        host: host(INDEX_MARK),
-    };
+    let (peers, me) = members(service, settings);
     // A single instance is always index 0: nothing depends on the index at run time.
     let identity = if service.replicas() == 1 {
         Identity::new(peers.first(), &peers)
     } else {
         Identity::new(Some(&me), &peers)
     };
-
-    // The start command: give each instance its own directory on the volume service, link the
-    // spec's path to it, and exec the process with the variables that depend on the instance.
-    // With nothing of that to do, there is no start command and the image's own entrypoint runs.
-    let mut steps = Vec::new();
-    let (mut env, instance_env) = environment(service, &identity)?;
-    let services = volume_services(service, settings, &mut steps);
-    let argv: Vec<String> = service
-        .render_argv(&identity)?
-        .iter()
-        .map(|w| shell_word(w))
-        .collect();
-    if files_placeable(service) {
-        // A secret file's content comes from a variable that `cf push --vars-file` fills.
-        let placements =
-            berth_model::start::written(service, &identity, shell_word, |index, secret, key| {
-                let variable = format!("BERTH_FILE_{index}");
-                env.insert(variable.clone(), format!("(({secret}-{key}))"));
-                variable
-            })?;
-        steps.extend(berth_model::start::steps(&placements));
-    }
-    let command = start_command(service, steps, instance_env, argv)?;
-
-    let live = service.health.liveness.as_ref();
-    let ready = service.health.readiness.as_ref();
-    let startup = service.health.startup.as_ref();
-    let app = Application {
-        name: name.to_string(),
-        docker: Docker {
-            image: service.render(
-                &service.container.image,
-                &Identity::new(peers.first(), &peers),
-            )?,
-        },
-        instances: service.replicas(),
-        memory: service
-            .resources
-            .as_ref()
-            .and_then(|r| r.value.memory_limit.as_ref().or(r.value.memory.as_ref()))
-            .map(|m| memory(m)),
-        disk_quota: settings.disk_quota.clone(),
-        command,
-        health_check_type: live.map_or("process", |c| check_type(&c.action)),
-        health_check_http_endpoint: live.and_then(|c| endpoint(&c.action)),
-        health_check_invocation_timeout: live.map(|c| c.timeout),
-        health_check_interval: live.map(|c| c.interval),
-        readiness_health_check_type: ready.map(|c| check_type(&c.action)),
-        readiness_health_check_http_endpoint: ready.and_then(|c| endpoint(&c.action)),
-        readiness_health_check_invocation_timeout: ready.map(|c| c.timeout),
-        readiness_health_check_interval: ready.map(|c| c.interval),
-        // How long a starting instance may fail its checks: the startup allowance, or 180 s.
-        timeout: startup
-            .map_or(180, |s| s.interval * u64::from(s.failures.unwrap_or(18)))
-            .max(live.and_then(|l| l.initial_delay).unwrap_or(0)),
-        env,
-        routes: std::iter::once(format!("{name}.{}", settings.domain))
-            .chain(settings.routes.iter().cloned())
-            .map(|route| Route { route })
-            .collect(),
-        services,
-    };
-
+    let start = instance_start(service, settings, &identity)?;
+    let app = application(service, settings, &peers, start)?;
     let init = service
         .init
         .as_ref()
@@ -460,6 +386,116 @@ fn manifest(
         },
         init,
     ))
+}
+
+/// Every instance by its internal route, and the running instance, whose index is
+/// [`INDEX_MARK`] until the start command reads it.
+fn members(service: &Service, settings: &Settings) -> (Vec<Member>, Member) {
+    let name = service.name();
+    let host = |index: &str| format!("{index}.{name}.{}", settings.domain);
+    let peers = (0..service.replicas())
+        .map(|i| Member {
+            ordinal: i.to_string(),
+            name: format!("{name}-{i}"),
+            host: host(&i.to_string()),
+        })
+        .collect();
+    let me = Member {
+        ordinal: INDEX_MARK.into(),
+        name: format!("{name}-{INDEX_MARK}"),
+        host: host(INDEX_MARK),
+    };
+    (peers, me)
+}
+
+/// What an instance starts with: the manifest's `env`, the start command (if any) and the
+/// volume service bindings whose directories it prepares.
+struct InstanceStart {
+    env: BTreeMap<String, String>,
+    command: Option<String>,
+    services: Vec<ServiceBinding>,
+}
+
+fn instance_start(
+    service: &Service,
+    settings: &Settings,
+    identity: &Identity,
+) -> Result<InstanceStart, Vec<Diagnostic>> {
+    // The start command: give each instance its own directory on the volume service, link the
+    // spec's path to it, and exec the process with the variables that depend on the instance.
+    // With nothing of that to do, there is no start command and the image's own entrypoint runs.
+    let mut steps = Vec::new();
+    let (mut env, instance_env) = environment(service, identity)?;
+    let services = volume_services(service, settings, &mut steps);
+    let argv: Vec<String> = service
+        .render_argv(identity)?
+        .iter()
+        .map(|w| shell_word(w))
+        .collect();
+    if files_placeable(service) {
+        // A secret file's content comes from a variable that `cf push --vars-file` fills.
+        let placements =
+            berth_model::start::written(service, identity, shell_word, |index, secret, key| {
+                let variable = format!("BERTH_FILE_{index}");
+                env.insert(variable.clone(), format!("(({secret}-{key}))"));
+                variable
+            })?;
+        steps.extend(berth_model::start::steps(&placements));
+    }
+    let command = start_command(service, steps, instance_env, argv)?;
+    Ok(InstanceStart {
+        env,
+        command,
+        services,
+    })
+}
+
+/// The manifest's one application: its image, instances, start, health checks and routes.
+fn application(
+    service: &Service,
+    settings: &Settings,
+    peers: &[Member],
+    start: InstanceStart,
+) -> Result<Application, Vec<Diagnostic>> {
+    let name = service.name();
+    let live = service.health.liveness.as_ref();
+    let ready = service.health.readiness.as_ref();
+    let startup = service.health.startup.as_ref();
+    Ok(Application {
+        name: name.to_string(),
+        docker: Docker {
+            image: service.render(
+                &service.container.image,
+                &Identity::new(peers.first(), peers),
+            )?,
+        },
+        instances: service.replicas(),
+        memory: service
+            .resources
+            .as_ref()
+            .and_then(|r| r.value.memory_limit.as_ref().or(r.value.memory.as_ref()))
+            .map(|m| memory(m)),
+        disk_quota: settings.disk_quota.clone(),
+        command: start.command,
+        health_check_type: live.map_or("process", |c| check_type(&c.action)),
+        health_check_http_endpoint: live.and_then(|c| endpoint(&c.action)),
+        health_check_invocation_timeout: live.map(|c| c.timeout),
+        health_check_interval: live.map(|c| c.interval),
+        readiness_health_check_type: ready.map(|c| check_type(&c.action)),
+        readiness_health_check_http_endpoint: ready.and_then(|c| endpoint(&c.action)),
+        readiness_health_check_invocation_timeout: ready.map(|c| c.timeout),
+        readiness_health_check_interval: ready.map(|c| c.interval),
+        // How long a starting instance may fail its checks: the startup allowance, or 180 s.
+        timeout: startup
+            .map_or(180, |s| s.interval * u64::from(s.failures.unwrap_or(18)))
+            .max(live.and_then(|l| l.initial_delay).unwrap_or(0)),
+        env: start.env,
+        routes: std::iter::once(format!("{name}.{}", settings.domain))
+            .chain(settings.routes.iter().cloned())
+            .map(|route| Route { route })
+            .collect(),
+        services: start.services,
+    })
 }
 
 /// The manifest's `env`, and `NAME=VALUE` words for the start command.

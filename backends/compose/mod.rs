@@ -137,7 +137,6 @@ fn lower(
     publish: &Publish,
     options_span: Option<berth_diagnostic::source::Span>,
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
-    let name = service.name();
     let mut outputs = Vec::new();
     let network = single_host::network_name(service, "compose");
     let members = service.members();
@@ -147,24 +146,7 @@ fn lower(
     let mut volumes = BTreeMap::new();
     for (i, (member, published)) in members.iter().zip(&ports).enumerate() {
         let identity = Identity::new(Some(member), &members);
-        let render = |t| service.render(t, &identity);
-        let mut entry = ComposeService {
-            image: render(&service.container.image)?,
-            hostname: Some(member.name.clone()),
-            user: service.container.user.map(|u| u.to_string()),
-            restart: "unless-stopped".into(),
-            security_opt: vec!["no-new-privileges:true".into()],
-            networks: vec![network.clone()],
-            stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
-            cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
-            mem_limit: limits.memory.clone(),
-            mem_reservation: limits.memory_reservation.clone(),
-            labels: BTreeMap::from([
-                ("berth.service".to_string(), name.to_string()),
-                ("berth.member".to_string(), member.ordinal.clone()),
-            ]),
-            ..Default::default()
-        };
+        let mut entry = member_service(service, member, &identity, &network, &limits)?;
         member_files(
             service,
             member,
@@ -173,38 +155,17 @@ fn lower(
             &mut entry,
             &mut outputs,
         )?;
-        for var in &service.container.env {
-            let value = match &var.value {
-                EnvValue::Literal(t) => Some(render(t)?),
-                // Passed through from the environment of `up`, never written here. Not `${NAME:?}`:
-                // compose interpolates every command, and `down` would then refuse to run.
-                EnvValue::Secret { .. } => None,
-            };
-            entry.environment.insert(var.name.clone(), value);
-        }
-        entry.ports = published
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}:{}/{}",
-                    single_host::publish_host(&publish.address),
-                    p.host_port,
-                    p.port,
-                    p.protocol
-                )
-            })
-            .collect();
+        entry.environment = environment(service, &identity)?;
+        entry.ports = port_mappings(publish, published);
         member_volumes(service, member, &mut entry, &mut volumes);
         entry.volumes.extend(tls_volume(service, &mut volumes));
-        if let Some(live) = &service.health.liveness {
-            entry.healthcheck = Some(Healthcheck {
-                test: single_host::compose_health_test(service, live),
-                interval: single_host::seconds(live.interval),
-                timeout: single_host::seconds(live.timeout),
-                retries: live.failures.unwrap_or(3),
-                start_period: live.initial_delay.map(single_host::seconds),
-            });
-        }
+        entry.healthcheck = service.health.liveness.as_ref().map(|live| Healthcheck {
+            test: single_host::compose_health_test(service, live),
+            interval: single_host::seconds(live.interval),
+            timeout: single_host::seconds(live.timeout),
+            retries: live.failures.unwrap_or(3),
+            start_period: live.initial_delay.map(single_host::seconds),
+        });
         if service.replication.start.value == Start::Ordered && i > 0 {
             let (previous, dependency) = wait_for_previous(service, &members[i - 1]);
             entry.depends_on.insert(previous, dependency);
@@ -214,7 +175,7 @@ fn lower(
     if let Some(init) = &service.init {
         let mut entry = init_service(service, init, &members, &network)?;
         entry.volumes.extend(tls_volume(service, &mut volumes));
-        services.insert(format!("{name}-init"), entry);
+        services.insert(format!("{}-init", service.name()), entry);
     }
     let file = ComposeFile {
         services,
@@ -222,6 +183,68 @@ fn lower(
         networks: BTreeMap::from([(network.clone(), NetworkDecl { name: network })]),
     };
     Ok((file, outputs))
+}
+
+/// A member's service before its files, variables, ports and volumes: its image, name, limits
+/// and restart policy.
+fn member_service(
+    service: &Service,
+    member: &Member,
+    identity: &Identity,
+    network: &str,
+    limits: &single_host::Limits,
+) -> Result<ComposeService, Vec<Diagnostic>> {
+    Ok(ComposeService {
+        image: service.render(&service.container.image, identity)?,
+        hostname: Some(member.name.clone()),
+        user: service.container.user.map(|u| u.to_string()),
+        restart: "unless-stopped".into(),
+        security_opt: vec!["no-new-privileges:true".into()],
+        networks: vec![network.to_string()],
+        stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
+        cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
+        mem_limit: limits.memory.clone(),
+        mem_reservation: limits.memory_reservation.clone(),
+        labels: BTreeMap::from([
+            ("berth.service".to_string(), service.name().to_string()),
+            ("berth.member".to_string(), member.ordinal.clone()),
+        ]),
+        ..Default::default()
+    })
+}
+
+/// A member's `environment`: literal values rendered for it, secrets passed through.
+fn environment(
+    service: &Service,
+    identity: &Identity,
+) -> Result<BTreeMap<String, Option<String>>, Vec<Diagnostic>> {
+    let mut environment = BTreeMap::new();
+    for var in &service.container.env {
+        let value = match &var.value {
+            EnvValue::Literal(t) => Some(service.render(t, identity)?),
+            // Passed through from the environment of `up`, never written here. Not `${NAME:?}`:
+            // compose interpolates every command, and `down` would then refuse to run.
+            EnvValue::Secret { .. } => None,
+        };
+        environment.insert(var.name.clone(), value);
+    }
+    Ok(environment)
+}
+
+/// A member's `ports`, `ADDRESS:HOST_PORT:PORT/PROTOCOL`, each on its own host port.
+fn port_mappings(publish: &Publish, published: &[single_host::Published]) -> Vec<String> {
+    published
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}/{}",
+                single_host::publish_host(&publish.address),
+                p.host_port,
+                p.port,
+                p.protocol
+            )
+        })
+        .collect()
 }
 
 /// The TLS certificates: the user's external volume, declared in `volumes`, mounted read-only.

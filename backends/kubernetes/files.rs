@@ -58,32 +58,17 @@ pub fn pod_files(
         };
         match &file.body {
             FileBody::Content(_) => {
-                let contents = peers
-                    .iter()
-                    .map(|peer| {
-                        let text = service.file_content(file, &Identity::new(Some(peer), peers))?;
-                        Ok((peer.name.clone(), text.unwrap_or_default()))
-                    })
-                    .collect::<Result<Vec<_>, Diagnostic>>()?;
-                let same = contents.windows(2).all(|w| w[0].1 == w[1].1);
+                let (keys, per_pod) = config_keys(service, peers, file, &key)?;
+                for (config_key, text) in keys {
+                    config_items.push(item(&config_key, mode));
+                    files.data.insert(config_key, text);
+                }
                 mount.name = CONFIG_VOLUME.into();
-                if same {
-                    let text = contents
-                        .into_iter()
-                        .next()
-                        .map(|(_, t)| t)
-                        .unwrap_or_default();
-                    files.data.insert(key.clone(), text);
-                    config_items.push(item(&key, mode));
-                    mount.sub_path = Some(key.clone());
-                } else {
-                    for (pod, text) in contents {
-                        let pod_key = format!("{pod}.{key}");
-                        config_items.push(item(&pod_key, mode));
-                        files.data.insert(pod_key, text);
-                    }
+                if per_pod {
                     mount.sub_path_expr = Some(format!("$({pod_name_variable}).{key}"));
                     files.uses_pod_name = true;
+                } else {
+                    mount.sub_path = Some(key.clone());
                 }
             }
             FileBody::Secret {
@@ -91,15 +76,9 @@ pub fn pod_files(
                 key: secret_key,
             } => {
                 let volume = format!("berth-secret-{index}");
-                files.volumes.push(Volume {
-                    name: volume.clone(),
-                    secret: Some(SecretVolumeSource {
-                        secret_name: Some(secret.clone()),
-                        items: Some(vec![item(secret_key, mode)]),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                });
+                files
+                    .volumes
+                    .push(secret_volume(&volume, secret, secret_key, mode));
                 mount.name = volume;
                 mount.sub_path = Some(secret_key.clone());
             }
@@ -115,21 +94,68 @@ pub fn pod_files(
         }
     }
     if !config_items.is_empty() {
-        files.volumes.insert(
-            0,
-            Volume {
-                name: CONFIG_VOLUME.into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: config_map_name(service),
-                    items: Some(config_items),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        );
+        files
+            .volumes
+            .insert(0, config_volume(service, config_items));
     }
     check_config_map_size(service, &files.data)?;
     Ok(files)
+}
+
+/// A content file's ConfigMap keys and texts: the file's own key when every member's content is
+/// the same, else `<pod>.<key>` for each member (then `true`: the mount picks by the pod's name).
+fn config_keys(
+    service: &Service,
+    peers: &[Member],
+    file: &berth_model::File,
+    key: &str,
+) -> Result<(Vec<(String, String)>, bool), Diagnostic> {
+    let contents = peers
+        .iter()
+        .map(|peer| {
+            let text = service.file_content(file, &Identity::new(Some(peer), peers))?;
+            Ok((peer.name.clone(), text.unwrap_or_default()))
+        })
+        .collect::<Result<Vec<_>, Diagnostic>>()?;
+    if contents.windows(2).all(|w| w[0].1 == w[1].1) {
+        let text = contents
+            .into_iter()
+            .next()
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        return Ok((vec![(key.to_string(), text)], false));
+    }
+    let keys = contents
+        .into_iter()
+        .map(|(pod, text)| (format!("{pod}.{key}"), text))
+        .collect();
+    Ok((keys, true))
+}
+
+/// The volume `name` projecting one key of the user's Secret with the file's mode.
+fn secret_volume(name: &str, secret: &str, key: &str, mode: Option<i32>) -> Volume {
+    Volume {
+        name: name.to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_string()),
+            items: Some(vec![item(key, mode)]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The volume projecting the files' ConfigMap, each key with its file's mode.
+fn config_volume(service: &Service, items: Vec<KeyToPath>) -> Volume {
+    Volume {
+        name: CONFIG_VOLUME.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name(service),
+            items: Some(items),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The most a ConfigMap may hold: Kubernetes refuses larger objects (etcd's request limit).

@@ -598,7 +598,33 @@ fn container(
     identity: &Identity,
     files: Option<&super::files::PodFiles>,
 ) -> Result<Container, Vec<Diagnostic>> {
-    let member = files.is_some();
+    let image = container_image(service, identity)?;
+    // Which identity variables the rendered strings use: the pod's name, its ordinal.
+    let mut used = [false; 2];
+    let (command, args) = command_and_args(service, identity, files, &mut used)?;
+    used[0] |= files.is_some_and(|f| f.uses_pod_name);
+    let env = container_env(service, identity, &mut used)?;
+    let mounts = volume_mounts(service, files);
+    Ok(Container {
+        name: service.name().to_string(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: (!command.is_empty()).then_some(command),
+        args: (!args.is_empty()).then_some(args),
+        env: (!env.is_empty()).then_some(env),
+        ports: Some(container_ports(service)),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        liveness_probe: service.health.liveness.as_ref().map(probe),
+        readiness_probe: service.health.readiness.as_ref().map(probe),
+        startup_probe: startup_probe(service, files.is_some()),
+        resources: resources(service),
+        security_context: Some(container_security(service)),
+        ..Default::default()
+    })
+}
+
+/// The image, the same for every member: one pod template serves them all.
+fn container_image(service: &Service, identity: &Identity) -> Result<String, Vec<Diagnostic>> {
     let c = &service.container;
     let image = service.render(&c.image, identity)?;
     if image.contains(POD_NAME_MARK) || image.contains(POD_ORDINAL_MARK) {
@@ -606,16 +632,26 @@ fn container(
             .at(c.image.span.clone(), "uses `self`")
             .help("use the same image for every member")]);
     }
-    let mut used = [false; 2];
+    Ok(image)
+}
+
+/// The command and args, the command behind a start script that copies `[[files]]` into place.
+fn command_and_args(
+    service: &Service,
+    identity: &Identity,
+    files: Option<&super::files::PodFiles>,
+    used: &mut [bool; 2],
+) -> Result<(Vec<String>, Vec<String>), Vec<Diagnostic>> {
+    let c = &service.container;
     let mut command = c
         .command
         .iter()
-        .map(|t| render_member(service, t, identity, &mut used))
+        .map(|t| render_member(service, t, identity, used))
         .collect::<Result<Vec<_>, _>>()?;
     let args = c
         .args
         .iter()
-        .map(|t| render_member(service, t, identity, &mut used))
+        .map(|t| render_member(service, t, identity, used))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(files) = files.filter(|f| !f.placements.is_empty()) {
         // The start script copies files into place, then runs the command and args.
@@ -624,13 +660,22 @@ fn container(
         script[2] = escape_dollars(&script[2]);
         command.splice(0..0, script);
     }
-    used[0] |= files.is_some_and(|f| f.uses_pod_name);
+    Ok((command, args))
+}
+
+/// The spec's variables (secrets from the user's Secrets), after the identity variables that
+/// `used` says the container's strings refer to.
+fn container_env(
+    service: &Service,
+    identity: &Identity,
+    used: &mut [bool; 2],
+) -> Result<Vec<EnvVar>, Vec<Diagnostic>> {
     let mut env = Vec::new();
-    for var in &c.env {
+    for var in &service.container.env {
         env.push(match &var.value {
             EnvValue::Literal(t) => EnvVar {
                 name: var.name.clone(),
-                value: Some(render_member(service, t, identity, &mut used)?),
+                value: Some(render_member(service, t, identity, used)?),
                 ..Default::default()
             },
             EnvValue::Secret { secret, key } => EnvVar {
@@ -659,7 +704,11 @@ fn container(
         ));
     }
     identity_env.extend(env);
+    Ok(identity_env)
+}
 
+/// The spec's volumes, the TLS files, and a member's `[[files]]`.
+fn volume_mounts(service: &Service, files: Option<&super::files::PodFiles>) -> Vec<VolumeMount> {
     let mut mounts: Vec<VolumeMount> = service
         .volumes
         .iter()
@@ -671,10 +720,27 @@ fn container(
         .collect();
     mounts.extend(tls_mount(service).unwrap_or_default());
     mounts.extend(files.map(|f| f.mounts.clone()).unwrap_or_default());
-    let liveness = service.health.liveness.as_ref().map(probe);
+    mounts
+}
+
+fn container_ports(service: &Service) -> Vec<ContainerPort> {
+    service
+        .ports
+        .iter()
+        .map(|p| ContainerPort {
+            name: Some(p.name.clone()),
+            container_port: i32::from(p.port),
+            protocol: Some(protocol(p)),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The startup probe: the spec's, or for a `member` the liveness check with a longer allowance.
+fn startup_probe(service: &Service, member: bool) -> Option<Probe> {
     // Without a startup probe, a replica replaying its log after a crash is killed by liveness
     // before it finishes; give it the liveness check with a five-minute allowance instead.
-    let startup = match (&service.health.startup, &service.health.liveness) {
+    match (&service.health.startup, &service.health.liveness) {
         (Some(startup), _) => Some(probe(startup)),
         (None, Some(live)) if member => Some(Probe {
             failure_threshold: Some(30),
@@ -683,34 +749,7 @@ fn container(
             ..probe(live)
         }),
         _ => None,
-    };
-    Ok(Container {
-        name: service.name().to_string(),
-        image: Some(image),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: (!command.is_empty()).then_some(command),
-        args: (!args.is_empty()).then_some(args),
-        env: (!identity_env.is_empty()).then_some(identity_env),
-        ports: Some(
-            service
-                .ports
-                .iter()
-                .map(|p| ContainerPort {
-                    name: Some(p.name.clone()),
-                    container_port: i32::from(p.port),
-                    protocol: Some(protocol(p)),
-                    ..Default::default()
-                })
-                .collect(),
-        ),
-        volume_mounts: (!mounts.is_empty()).then_some(mounts),
-        liveness_probe: liveness,
-        readiness_probe: service.health.readiness.as_ref().map(probe),
-        startup_probe: startup,
-        resources: resources(service),
-        security_context: Some(container_security(service)),
-        ..Default::default()
-    })
+    }
 }
 
 fn field_env(name: &str, path: &str) -> EnvVar {

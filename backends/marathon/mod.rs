@@ -251,70 +251,9 @@ fn member_app(
 ) -> Result<App, Vec<Diagnostic>> {
     let name = service.name();
     let identity = Identity::new(Some(member), members);
-    let mut words = service.render_argv(&identity)?;
-    let mut parameters = Vec::new();
-    let mut env = BTreeMap::new();
-    let mut secrets = BTreeMap::new();
-    // Marathon mounts no file content: a start script writes each file (a secret's from the
-    // variable the secret store fills), then runs the command (rule marathon/files-need-start-command).
-    // A secret file's content comes from a variable that the DC/OS secret store fills.
-    let placements = berth_model::start::written(
-        service,
-        &identity,
-        berth_model::shell::shell_quote,
-        |index, secret, key| {
-            let reference = format!("file-{index}");
-            secrets.insert(
-                reference.clone(),
-                SecretSource {
-                    source: format!("{}/{secret}/{key}", service.name()),
-                },
-            );
-            let variable = format!("BERTH_FILE_{index}");
-            env.insert(variable.clone(), EnvVar::Secret { secret: reference });
-            variable
-        },
-    )?;
-    let wrapped = !placements.is_empty() && berth_model::start::possible(service);
-    if wrapped {
-        words = berth_model::start::wrap(&berth_model::start::steps(&placements), words);
-        berth_model::start::check_length(service, "marathon", &words[2])?;
-    }
-    if wrapped || !service.container.command.is_empty() {
-        // The Docker containerizer's `--entrypoint`: Marathon's `args` follow the image's entrypoint.
-        parameters.push(Parameter {
-            key: "entrypoint",
-            value: words.remove(0),
-        });
-    }
-    if let Some(user) = service.container.user {
-        // The Docker containerizer's `--user`; Marathon's own `user` is the Mesos agent's.
-        parameters.push(Parameter {
-            key: "user",
-            value: user.to_string(),
-        });
-    }
-    for var in &service.container.env {
-        match &var.value {
-            EnvValue::Literal(t) => {
-                env.insert(
-                    var.name.clone(),
-                    EnvVar::Value(service.render(t, &identity)?),
-                );
-            }
-            // The DC/OS secret store holds the value; the app only names it.
-            EnvValue::Secret { secret, key } => {
-                let reference = format!("secret-{}", secrets.len());
-                secrets.insert(
-                    reference.clone(),
-                    SecretSource {
-                        source: format!("{name}/{secret}/{key}"),
-                    },
-                );
-                env.insert(var.name.clone(), EnvVar::Secret { secret: reference });
-            }
-        }
-    }
+    let mut secrets = Secrets::default();
+    let (args, parameters) = start(service, &identity, &mut secrets)?;
+    environment(service, &identity, &mut secrets)?;
     let (volumes, scratch) = volumes(service, settings);
     let port_mappings = port_mappings(service);
     let health_checks = health_checks(service, settings);
@@ -322,7 +261,7 @@ fn member_app(
     let (cpus, mem) = cpus_and_mem(service);
     let labels = app_labels(name, diagnostics);
     Ok(App {
-        args: words,
+        args,
         constraints: settings
             .hosts
             .get(index)
@@ -340,13 +279,9 @@ fn member_app(
             volumes,
         },
         cpus,
-        dependencies: if service.replication.start.value == Start::Ordered && index > 0 {
-            vec![format!("/{name}/{}", members[index - 1].name)]
-        } else {
-            Vec::new()
-        },
+        dependencies: dependencies(service, members, index),
         disk: scratch,
-        env,
+        env: secrets.env,
         health_checks,
         id: format!("/{name}/{}", member.name),
         instances: 1,
@@ -356,23 +291,129 @@ fn member_app(
             mode: "container/bridge",
         }],
         readiness_checks,
-        secrets,
+        secrets: secrets.sources,
         task_kill_grace_period_seconds: service.stop_grace.value,
-        // An unreachable member waits for its agent: a replacement would start on an empty volume.
-        unreachable_strategy: if *settings.unreachable_strategy == Unreachable::Disabled {
-            UnreachableStrategy::Disabled("disabled")
-        } else {
-            UnreachableStrategy::After {
-                expunge_after_seconds: 600,
-                inactive_after_seconds: 300,
-            }
-        },
+        unreachable_strategy: unreachable_strategy(settings),
         // One instance, never two: stop the old task (releasing the volume), then start the new.
         upgrade_strategy: UpgradeStrategy {
             maximum_over_capacity: *settings.maximum_over_capacity,
             minimum_health_capacity: 0,
         },
     })
+}
+
+/// An app's `env` and the DC/OS secret store entries its variables name, filled together.
+#[derive(Default)]
+struct Secrets {
+    env: BTreeMap<String, EnvVar>,
+    sources: BTreeMap<String, SecretSource>,
+}
+
+impl Secrets {
+    /// Sets `variable` from the secret store's `source`, which the app's `secrets` name `reference`.
+    fn insert(&mut self, variable: String, reference: String, source: String) {
+        self.sources
+            .insert(reference.clone(), SecretSource { source });
+        self.env
+            .insert(variable, EnvVar::Secret { secret: reference });
+    }
+}
+
+/// The app's `args` and the Docker parameters that start it: the spec's command, behind a start
+/// script when `[[files]]` must be written first.
+fn start(
+    service: &Service,
+    identity: &Identity,
+    secrets: &mut Secrets,
+) -> Result<(Vec<String>, Vec<Parameter>), Vec<Diagnostic>> {
+    let mut words = service.render_argv(identity)?;
+    // Marathon mounts no file content: a start script writes each file (a secret's from the
+    // variable the secret store fills), then runs the command (rule marathon/files-need-start-command).
+    // A secret file's content comes from a variable that the DC/OS secret store fills.
+    let placements = berth_model::start::written(
+        service,
+        identity,
+        berth_model::shell::shell_quote,
+        |index, secret, key| {
+            let variable = format!("BERTH_FILE_{index}");
+            secrets.insert(
+                variable.clone(),
+                format!("file-{index}"),
+                format!("{}/{secret}/{key}", service.name()),
+            );
+            variable
+        },
+    )?;
+    let wrapped = !placements.is_empty() && berth_model::start::possible(service);
+    if wrapped {
+        words = berth_model::start::wrap(&berth_model::start::steps(&placements), words);
+        berth_model::start::check_length(service, "marathon", &words[2])?;
+    }
+    let mut parameters = Vec::new();
+    if wrapped || !service.container.command.is_empty() {
+        // The Docker containerizer's `--entrypoint`: Marathon's `args` follow the image's entrypoint.
+        parameters.push(Parameter {
+            key: "entrypoint",
+            value: words.remove(0),
+        });
+    }
+    if let Some(user) = service.container.user {
+        // The Docker containerizer's `--user`; Marathon's own `user` is the Mesos agent's.
+        parameters.push(Parameter {
+            key: "user",
+            value: user.to_string(),
+        });
+    }
+    Ok((words, parameters))
+}
+
+/// The spec's variables: literal values rendered for the member, secrets named for the store.
+fn environment(
+    service: &Service,
+    identity: &Identity,
+    secrets: &mut Secrets,
+) -> Result<(), Vec<Diagnostic>> {
+    for var in &service.container.env {
+        match &var.value {
+            EnvValue::Literal(t) => {
+                secrets.env.insert(
+                    var.name.clone(),
+                    EnvVar::Value(service.render(t, identity)?),
+                );
+            }
+            // The DC/OS secret store holds the value; the app only names it.
+            EnvValue::Secret { secret, key } => {
+                let reference = format!("secret-{}", secrets.sources.len());
+                secrets.insert(
+                    var.name.clone(),
+                    reference,
+                    format!("{}/{secret}/{key}", service.name()),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// With `start = "ordered"`, the previous member's app, which Marathon starts first.
+fn dependencies(service: &Service, members: &[Member], index: usize) -> Vec<String> {
+    if service.replication.start.value == Start::Ordered && index > 0 {
+        vec![format!("/{}/{}", service.name(), members[index - 1].name)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// An unreachable member waits for its agent: a replacement would start on an empty volume.
+fn unreachable_strategy(settings: &Settings) -> UnreachableStrategy {
+    if *settings.unreachable_strategy == Unreachable::Disabled {
+        UnreachableStrategy::Disabled("disabled")
+    } else {
+        UnreachableStrategy::After {
+            expunge_after_seconds: 600,
+            inactive_after_seconds: 300,
+        }
+    }
 }
 
 /// Each persistent volume as Marathon requires it: a local persistent volume at a single-level

@@ -429,7 +429,6 @@ fn lower(
     settings: &Settings,
     options_span: Option<Span>,
 ) -> Result<(Stack, Vec<OutputFile>), Vec<Diagnostic>> {
-    let name = service.name();
     let network = single_host::network_name(service, "swarm");
     let members = service.members();
     let publish = Publish {
@@ -438,89 +437,105 @@ fn lower(
         stride: settings.port_stride,
     };
     let ports = single_host::published_ports(service, &publish, options_span)?;
-    let mut services = BTreeMap::new();
-    let mut volumes = BTreeMap::new();
-    let mut secrets = BTreeMap::new();
-    let mut configs = BTreeMap::new();
+    let mut stack = empty_stack(service, &network);
     let mut outputs = Vec::new();
-    let tls_secrets = tls_secrets(service, settings, &mut secrets);
+    let tls_secrets = tls_secrets(service, settings, &mut stack.secrets);
     for (member, published) in members.iter().zip(&ports) {
         let identity = Identity::new(Some(member), &members);
-        let render = |t| service.render(t, &identity);
-        let mut entry = StackService {
-            image: render(&service.container.image)?,
-            hostname: Some(member.name.clone()),
-            user: service.container.user.map(|u| u.to_string()),
-            networks: vec![network.clone()],
-            stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
-            labels: BTreeMap::from([
-                ("berth.service".to_string(), name.to_string()),
-                ("berth.member".to_string(), member.ordinal.clone()),
-            ]),
-            deploy: member_deploy(service, settings, member),
-            ..Default::default()
-        };
-        let line = single_host::compose_command(service, &identity, &[])?;
-        (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
+        let mut entry = member_service(service, settings, member, &identity, &network)?;
         files_of_member(
             service,
             member,
             &members,
             &mut entry,
-            &mut secrets,
-            &mut configs,
+            &mut stack.secrets,
+            &mut stack.configs,
             &mut outputs,
         )?;
-        member_env(service, &identity, &mut entry, &mut secrets)?;
+        member_env(service, &identity, &mut entry, &mut stack.secrets)?;
         entry.secrets.extend(tls_secrets.iter().cloned());
-        entry.ports = published
-            .iter()
-            .map(|p| PortDecl {
-                target: p.port,
-                published: p.host_port,
-                protocol: p.protocol,
-                mode: *settings.publish_mode,
-            })
-            .collect();
-        member_volumes(service, settings, member, &mut entry, &mut volumes);
+        entry.ports = port_decls(settings, published);
+        member_volumes(service, settings, member, &mut entry, &mut stack.volumes);
         entry.healthcheck = service
             .health
             .liveness
             .as_ref()
             .map(|live| healthcheck(service, live));
-        services.insert(member.name.clone(), entry);
+        stack.services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
-        services.insert(
-            format!("{name}-init"),
+        stack.services.insert(
+            format!("{}-init", service.name()),
             init_service(service, init, &members, &network, &tls_secrets)?,
         );
     }
+    Ok((stack, outputs))
+}
+
+/// A stack with nothing in it yet but its overlay network.
+fn empty_stack(service: &Service, network: &str) -> Stack {
     // Without TLS between members, the overlay network encrypts their traffic (IPsec).
     let driver_opts = if service.tls.is_none() {
         BTreeMap::from([("encrypted".to_string(), String::new())])
     } else {
         BTreeMap::new()
     };
-    Ok((
-        Stack {
-            version: "3.8",
-            services,
-            volumes,
-            networks: BTreeMap::from([(
-                network.clone(),
-                NetworkDecl {
-                    name: network,
-                    driver: "overlay",
-                    attachable: true,
-                    driver_opts,
-                },
-            )]),
-            secrets,
-            configs,
-        },
-        outputs,
-    ))
+    Stack {
+        version: "3.8",
+        services: BTreeMap::new(),
+        volumes: BTreeMap::new(),
+        networks: BTreeMap::from([(
+            network.to_string(),
+            NetworkDecl {
+                name: network.to_string(),
+                driver: "overlay",
+                attachable: true,
+                driver_opts,
+            },
+        )]),
+        secrets: BTreeMap::new(),
+        configs: BTreeMap::new(),
+    }
+}
+
+/// A member's service before its files, variables, ports and volumes: its image, command, name
+/// and deployment.
+fn member_service(
+    service: &Service,
+    settings: &Settings,
+    member: &Member,
+    identity: &Identity,
+    network: &str,
+) -> Result<StackService, Vec<Diagnostic>> {
+    let mut entry = StackService {
+        image: service.render(&service.container.image, identity)?,
+        hostname: Some(member.name.clone()),
+        user: service.container.user.map(|u| u.to_string()),
+        networks: vec![network.to_string()],
+        stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
+        labels: BTreeMap::from([
+            ("berth.service".to_string(), service.name().to_string()),
+            ("berth.member".to_string(), member.ordinal.clone()),
+        ]),
+        deploy: member_deploy(service, settings, member),
+        ..Default::default()
+    };
+    let line = single_host::compose_command(service, identity, &[])?;
+    (entry.entrypoint, entry.command) = (line.entrypoint, line.command);
+    Ok(entry)
+}
+
+/// A member's published ports, each on its own host port.
+fn port_decls(settings: &Settings, published: &[single_host::Published]) -> Vec<PortDecl> {
+    published
+        .iter()
+        .map(|p| PortDecl {
+            target: p.port,
+            published: p.host_port,
+            protocol: p.protocol,
+            mode: *settings.publish_mode,
+        })
+        .collect()
 }
 
 /// The TLS files as external Swarm secrets, declared in `secrets`; how each member mounts them.
