@@ -14,6 +14,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     found.extend(files_need_start_command(service));
     found.extend(start_command_needs_shell(service));
     found.extend(volumes(service, settings));
+    found.extend(service_bound_twice(service, settings));
     found.extend(NO_PERSISTENT_VOLUME.fire_without_volume(
         service,
         "Cloud Foundry containers have only ephemeral disk, emptied on every restart, push and evacuation",
@@ -97,6 +98,30 @@ fn volumes(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
                     "under /app",
                     "mount the volume outside `/app` (set `[backends.cloudfoundry] mounts` or the volume's `path`)",
                 ));
+            }
+        }
+    }
+    found
+}
+
+/// Each volume whose service instance an earlier volume already names.
+fn service_bound_twice(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
+    let mut first: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut found = Vec::new();
+    for volume in service.persistent_volumes() {
+        let Some(instance) = settings.volume_services.get(&volume.name) else {
+            continue;
+        };
+        match first.get(instance.as_str()) {
+            Some(earlier) => found.push(SERVICE_BOUND_TWICE.fire(
+                service,
+                volume.span.clone(),
+                format!("volumes `{earlier}` and `{}` both name the volume service `{instance}`: an app binds a service instance once, so `cf push` fails", volume.name),
+                "instance already bound",
+                format!("create a volume service instance for `{}` and name it in `volume_services`", volume.name),
+            )),
+            None => {
+                first.insert(instance, &volume.name);
             }
         }
     }

@@ -18,19 +18,31 @@ const STALE: i32 = 3;
 pub fn check(ui: &Ui, spec: &Path, inputs: &Inputs, format: Format) -> i32 {
     let outcome = berth_compile::compile(&inputs.request(spec));
     ui.report(&[&outcome], format);
+    let of = |severity| {
+        outcome
+            .diagnostics
+            .iter()
+            .filter(move |d| d.severity == severity)
+    };
+    let warnings = counted(of(Severity::Warning).count(), "warning");
     if outcome.exit_code() == 0 {
-        let of = |severity| {
-            outcome
-                .diagnostics
-                .iter()
-                .filter(move |d| d.severity == severity)
-        };
         let allowed: BTreeSet<&str> = of(Severity::Allowed).map(|d| d.code.as_str()).collect();
         ui.info(&format!(
-            "{}: no rule refused it; {}, {} allowed by `[[allow]]` (nothing written)",
+            "{}: no rule refused it; {warnings}, {} allowed by `[[allow]]` (nothing written)",
             spec.display(),
-            counted(of(Severity::Warning).count(), "warning"),
             counted(allowed.len(), "rule"),
+        ));
+    } else {
+        let errors = of(Severity::Error).count();
+        let what = if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
+            "the spec is invalid"
+        } else {
+            "refused by its rules"
+        };
+        ui.info(&format!(
+            "{}: {what}; {}, {warnings} (nothing written)",
+            spec.display(),
+            counted(errors, "error"),
         ));
     }
     outcome.exit_code()

@@ -489,7 +489,8 @@ pub fn parse(
                 .collect()
         })
         .unwrap_or_default();
-    let spec = Spec::deserialize(toml::de::Deserializer::from(document)).map_err(to_diagnostic)?;
+    let spec = Spec::deserialize(toml::de::Deserializer::from(document))
+        .map_err(|error| with_key_help(toml_error_to_diagnostic(&error, file), &error, text))?;
     Ok(Parsed {
         spec,
         backend_tables,
@@ -569,6 +570,41 @@ pub fn toml_error_to_diagnostic(
     Diagnostic::input(&errors::SPEC_SYNTAX, format!("invalid TOML: {message}"))
         .at(span, "here")
         .help("fix the TOML syntax at this position")
+}
+
+/// A wrong type's help made specific: the key the value belongs to (read from the line it is
+/// on) and, for the keys whose form is not obvious, an example of the right one.
+fn with_key_help(
+    diagnostic: berth_diagnostic::Diagnostic,
+    error: &toml::de::Error,
+    text: &str,
+) -> berth_diagnostic::Diagnostic {
+    let (Some(range), Some(expected)) = (error.span(), error.message().split("expected ").nth(1))
+    else {
+        return diagnostic;
+    };
+    if !error.message().starts_with("invalid type") {
+        return diagnostic;
+    }
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..range.start].trim_end();
+    let Some(key) = before.strip_suffix('=').map(str::trim).filter(|k| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    }) else {
+        return diagnostic;
+    };
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    let example = match leaf {
+        "mode" => " (octal, in quotes: `mode = \"0400\"`)",
+        "size" => " (a quantity: `size = \"10Gi\"`)",
+        "memory" | "memory_limit" => " (a quantity: `memory = \"512Mi\"`)",
+        "cpu" | "cpu_limit" => " (CPUs or millicores: `cpu = \"500m\"`)",
+        "interval" | "timeout" | "initial_delay" | "stop_grace" => " (a duration: `\"10s\"`)",
+        _ => "",
+    };
+    diagnostic.help(format!("write `{key}` as {}{example}", expected.trim()))
 }
 
 pub fn backticked(items: &[&str]) -> String {

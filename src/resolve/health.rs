@@ -160,7 +160,13 @@ impl Resolver<'_> {
         if ports.iter().any(|p| p.name == name) {
             return Some(name);
         }
-        let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        // Once each: a name declared twice is its own error.
+        let names: Vec<&str> = ports
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let help = match closest(&name, names.iter().copied()) {
             Some(best) => format!("did you mean `{best}`?"),
             None if names.is_empty() => "declare the port under `[[ports]]`".to_string(),

@@ -99,6 +99,34 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             ],
         ),
         case(
+            "a size written as a number",
+            CLEAN.replace("size = \"10Gi\"", "size = 100"),
+            &[],
+            2,
+            &[
+                "error[spec/invalid-value]",
+                "spec.toml:20:8",
+                "write `size` as a string (a quantity: `size = \"10Gi\"`)",
+            ],
+        ),
+        case(
+            "a file mode written as an octal number",
+            format!("{CLEAN}\n[[files]]\npath = \"/etc/x.conf\"\ncontent = \"x\"\nmode = 0o400\n"),
+            &[],
+            2,
+            &["write `mode` as a string (octal, in quotes: `mode = \"0400\"`)"],
+        ),
+        case(
+            "a health check naming an unknown port, where a port is declared twice",
+            CLEAN.replace("tcp = \"pg\"", "tcp = \"zzz\"").replace(
+                "[[volumes]]",
+                "[[ports]]\nname = \"pg\"\nport = 5433\n\n[[volumes]]",
+            ),
+            &[],
+            2,
+            &["port `pg` is declared twice", "name one of `pg`\n"],
+        ),
+        case(
             "bad name",
             CLEAN.replace("name = \"db\"", "name = \"My_DB\""),
             &[],
@@ -444,6 +472,23 @@ fn every_bad_backend_option_is_reported_at_once() {
     for (line, column) in [(38, 16), (39, 16), (40, 9), (41, 15), (42, 16), (44, 1)] {
         assert_contains(&text, &format!("spec.toml:{line}:{column}"));
     }
+}
+
+/// `check` ends with a summary whatever it found, as `compile` does.
+#[test]
+fn check_sums_up_an_invalid_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "spec.toml",
+        &CLEAN.replace("size = \"10Gi\"", "size = 100"),
+    );
+    let output = berth(&["check", "spec.toml"], dir.path());
+    assert_exit(
+        &output,
+        2,
+        &["spec.toml: the spec is invalid; 1 error, 0 warnings (nothing written)"],
+    );
 }
 
 #[test]
