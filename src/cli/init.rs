@@ -56,7 +56,12 @@ fn to_decide(rule: &str) -> &'static str {
     }
 }
 
-pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) -> i32 {
+pub fn init(ui: &Ui, name: Option<&str>, template: Option<&str>, output: Option<&Path>) -> i32 {
+    // Without `--from`, NAME must name a template: a spec of one software under another's name
+    // would describe what it is not.
+    let Some(template) = template.or(name) else {
+        return ui.fail(no_template(None), Format::Human);
+    };
     let name = name.unwrap_or(template);
     let default_path = format!("{name}.toml");
     let path = output.unwrap_or(Path::new(&default_path));
@@ -90,18 +95,20 @@ pub fn init(ui: &Ui, name: Option<&str>, template: &str, output: Option<&Path>) 
 fn template_text(template: &str) -> Result<&'static str, Diagnostic> {
     match TEMPLATES.iter().find(|(t, _)| *t == template) {
         Some((_, text)) => Ok(text),
-        None => {
-            let names: Vec<&str> = TEMPLATES.iter().map(|(t, _)| *t).collect();
-            Err(
-                Diagnostic::input(&errors::CLI_USAGE, format!("no template `{template}`")).help(
-                    format!(
-                        "use `--from` with one of {}",
-                        berth_language::spec::backticked(&names)
-                    ),
-                ),
-            )
-        }
+        None => Err(no_template(Some(template))),
     }
+}
+
+fn no_template(template: Option<&str>) -> Diagnostic {
+    let names: Vec<&str> = TEMPLATES.iter().map(|(t, _)| *t).collect();
+    let message = match template {
+        Some(template) => format!("no template `{template}`"),
+        None => "name the service or the template to start from".to_string(),
+    };
+    Diagnostic::input(&errors::CLI_USAGE, message).help(format!(
+        "use `--from` with one of {} (`berth init NAME --from TEMPLATE`)",
+        berth_language::spec::backticked(&names)
+    ))
 }
 
 fn check_name(name: &str) -> Result<(), Diagnostic> {

@@ -79,9 +79,9 @@ enum Command {
     Init {
         /// The service name (default: the template's).
         name: Option<String>,
-        /// The template: one of the examples.
-        #[arg(long = "from", value_name = "EXAMPLE", default_value = "postgres")]
-        template: String,
+        /// The template: one of the examples (default: the one NAME names).
+        #[arg(long = "from", value_name = "EXAMPLE")]
+        template: Option<String>,
         /// Where to write the spec (default: NAME.toml here).
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -359,7 +359,7 @@ pub fn main() -> i32 {
             name,
             template,
             output,
-        } => init::init(&ui, name.as_deref(), &template, output.as_deref()),
+        } => init::init(&ui, name.as_deref(), template.as_deref(), output.as_deref()),
         Command::Import {
             file,
             services,

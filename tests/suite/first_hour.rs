@@ -73,9 +73,22 @@ fn init_writes_a_spec_that_compiles_and_passes_every_rule() {
     let output = berth(&["init", "--from", "mongo"], dir.path());
     assert_exit(&output, 2, &["`cockroachdb`"]);
     assert_eq!(
-        berth(&["init", "Bad_Name"], dir.path()).status.code(),
+        berth(&["init", "Bad_Name", "--from", "etcd"], dir.path())
+            .status
+            .code(),
         Some(2)
     );
+    // Without `--from`, the name is the template: a `mongo` spec is not made from PostgreSQL's.
+    let output = berth(&["init", "mongo"], dir.path());
+    assert_exit(
+        &output,
+        2,
+        &["no template `mongo`", "`berth init NAME --from TEMPLATE`"],
+    );
+    assert!(!dir.path().join("mongo.toml").exists());
+    berth_ok(&["init", "etcd"], dir.path());
+    let spec = std::fs::read_to_string(dir.path().join("etcd.toml")).unwrap();
+    assert!(spec.contains("name = \"etcd\""), "{spec}");
 }
 
 #[test]

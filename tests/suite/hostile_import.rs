@@ -486,7 +486,7 @@ fn a_dangling_link_is_never_written_through() {
     assert!(!victim.exists(), "import wrote through the link");
     std::os::unix::fs::symlink(&victim, dir.path().join("mydb.toml")).unwrap();
     std::os::unix::fs::symlink(&victim, dir.path().join("berth.schema.json")).unwrap();
-    let init = berth(&["init", "mydb"], dir.path());
+    let init = berth(&["init", "mydb", "--from", "postgres"], dir.path());
     assert_exit(&init, 2, &["exists"]);
     assert!(!victim.exists(), "init wrote through the link");
 }
