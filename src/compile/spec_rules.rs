@@ -109,11 +109,52 @@ fn quorum_size(service: &Service) -> Option<Diagnostic> {
     )
 }
 
+/// The software that refuses to start with `path` readable by others, where berth knows it: the
+/// Erlang cookie, the file `mongod --keyFile` names, an OpenSSH private key.
+fn refuses_readable(service: &Service, path: &str) -> Option<&'static str> {
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    if file_name == ".erlang.cookie" {
+        return Some("Erlang (and so RabbitMQ)");
+    }
+    let words: Vec<&str> = service
+        .container
+        .command
+        .iter()
+        .chain(&service.container.args)
+        .map(|t| t.source.as_str())
+        .collect();
+    let key_file = words
+        .windows(2)
+        .any(|w| w[0] == "--keyFile" && w[1] == path)
+        || words
+            .iter()
+            .any(|w| w.strip_prefix("--keyFile=") == Some(path));
+    if key_file {
+        return Some("MongoDB (`mongod --keyFile`)");
+    }
+    let ssh_key =
+        path.contains("/.ssh/") && file_name.starts_with("id_") && !file_name.ends_with(".pub");
+    ssh_key.then_some("OpenSSH")
+}
+
 /// A secret file that group or others may read, and a file placed inside a persistent volume.
 fn files(service: &Service) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for file in &service.files {
-        if matches!(file.body, berth_model::FileBody::Secret { .. }) && file.mode & 0o077 != 0 {
+        let readable =
+            matches!(file.body, berth_model::FileBody::Secret { .. }) && file.mode & 0o077 != 0;
+        if let Some(software) = readable
+            .then(|| refuses_readable(service, &file.path))
+            .flatten()
+        {
+            found.push(SECRET_FILE_REFUSED.fire(
+                service,
+                file.span.clone(),
+                format!("secret file `{}` has mode `{}`, and {software} refuses a file other users can read: the member will not start", file.path, file.octal_mode()),
+                "refused by the software",
+                "give it mode `\"0400\"`, and `owner` if the process is not root",
+            ));
+        } else if readable {
             found.push(SECRET_FILE_READABLE.fire(
                 service,
                 file.span.clone(),

@@ -224,3 +224,62 @@ fn every_diagnostic_id_is_a_rule_or_a_declared_input_error() {
         );
     }
 }
+
+/// The software berth knows to refuse a secret file others can read, each way it is named.
+#[test]
+fn a_secret_file_its_software_refuses_is_an_error_naming_the_software() {
+    let doc = berth::compile::spec_rules::SECRET_FILE_REFUSED.doc;
+    let fixed = &toml_blocks(doc)[1];
+    let readable = fixed.replace("mode = \"0400\"", "mode = \"0440\"");
+    let cases = [
+        (
+            "the keyFile as `--keyFile=PATH`",
+            readable.replace(
+                "\"--keyFile\", \"/etc/mongo/keyfile\"",
+                "\"--keyFile=/etc/mongo/keyfile\"",
+            ),
+            "MongoDB",
+        ),
+        (
+            "the Erlang cookie",
+            readable.replace(
+                "/etc/mongo/keyfile\"\nsecret",
+                "/var/lib/rabbitmq/.erlang.cookie\"\nsecret",
+            ),
+            "Erlang",
+        ),
+        (
+            "an OpenSSH key",
+            readable.replace(
+                "/etc/mongo/keyfile\"\nsecret",
+                "/home/app/.ssh/id_ed25519\"\nsecret",
+            ),
+            "OpenSSH",
+        ),
+    ];
+    for (what, spec, software) in cases {
+        let found = fired(&berth::compile::spec_rules::SECRET_FILE_REFUSED, &spec);
+        assert!(
+            found.contains(&("spec/secret-file-refused".into(), Severity::Error)),
+            "{what}: {found:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
+        let out = crate::common::berth(
+            &["check", "spec.toml", "--backend", "kubernetes"],
+            dir.path(),
+        );
+        assert!(
+            crate::common::stderr(&out).contains(software),
+            "{what}: {}",
+            crate::common::stderr(&out)
+        );
+    }
+    // A secret file berth knows nothing of is a warning.
+    let other = readable.replace("\"--keyFile\", \"/etc/mongo/keyfile\"", "\"--auth\"");
+    let found = fired(&berth::compile::spec_rules::SECRET_FILE_REFUSED, &other);
+    assert!(
+        found.contains(&("spec/secret-file-readable".into(), Severity::Warning)),
+        "{found:?}"
+    );
+}
