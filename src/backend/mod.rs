@@ -124,9 +124,6 @@ pub trait Backend: Sync {
     fn status(&self) -> Option<&'static str> {
         None
     }
-    /// Work every compile needs that does not depend on the spec (compiling script templates),
-    /// which the core may start on another core ahead of the first compile.
-    fn prepare(&self) {}
     /// Checks this backend's rules and, unless an input error occurred, lowers the service to files.
     fn compile(&self, input: &Input) -> Compiled;
     /// What replacing `before` with `after` at `path` (one of this backend's files, below
@@ -205,8 +202,6 @@ pub trait Lowering: Sync {
     const STATUS: Option<&'static str> = None;
     /// The backend's `[backends.NAME]` options, read and checked.
     type Settings;
-    /// Work that does not depend on the spec, such as compiling script templates.
-    fn warm_up(&self) {}
     fn settings(&self, input: &Input) -> Result<Self::Settings, Diagnostic>;
     fn check(&self, service: &Service, settings: &Self::Settings) -> Vec<Diagnostic>;
     fn concerns(&self, service: &Service, settings: &Self::Settings) -> Vec<Realization>;
@@ -229,9 +224,6 @@ impl<L: Lowering> Backend for L {
     }
     fn status(&self) -> Option<&'static str> {
         L::STATUS
-    }
-    fn prepare(&self) {
-        self.warm_up();
     }
     fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
         Lowering::upgrade_notes(self, path, before, after)
@@ -275,15 +267,9 @@ impl<L: Lowering> Backend for L {
 /// Implements [`Lowering`] for a backend's unit struct from its settings type, the function that
 /// reads them, and, by convention, its module's `rules` (`BACKEND`, `RULES` and `check`),
 /// `concerns::concerns`, `lowered`, each taking the settings, and `upgrade::notes`: `lowering!(Swarm, Settings,
-/// settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
-/// compiled ahead; whatever else it sets (`STATUS`) follows a `;`.
+/// settings)`. Whatever else it sets (`STATUS`) follows a `;`.
 #[macro_export]
 macro_rules! lowering {
-    ($backend:ident, $settings:ty, $read:expr, scripts: $scripts:ident) => {
-        $crate::lowering!($backend, $settings, $read; fn warm_up(&self) {
-            $scripts.registry();
-        });
-    };
     ($backend:ident, $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {
         impl $crate::Lowering for $backend {
             const NAME: &'static str = rules::BACKEND;
