@@ -6,13 +6,13 @@
 mod claims;
 mod concerns;
 mod rules;
+mod scripts;
 mod upgrade;
 
 use berth_backend::{Input, Lowered, OutputFile, Setting, Spanned, header_comment, yaml_text};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_language::quantity::parse_quantity;
-use berth_language::template::ScriptTemplates;
 use berth_model::shell::shell_quote;
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service};
 use schemars::JsonSchema;
@@ -178,7 +178,7 @@ fn invalid_name(value: &Setting<String>, key: &str) -> Option<Diagnostic> {
     })
 }
 
-berth_backend::lowering!(CloudFoundry, Options => Settings, settings, scripts: SCRIPTS);
+berth_backend::lowering!(CloudFoundry, Options => Settings, settings);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -193,7 +193,7 @@ fn lowered(
     let (manifest, init) = manifest(service, settings)?;
     let yaml = yaml_text(&manifest)?;
     refuse_foreign_variables(service, &yaml)?;
-    let script = setup(service, settings, &header, init)?;
+    let script = setup(service, settings, &header, init.as_deref());
     Ok(Lowered {
         files: vec![
             OutputFile::new("manifest.yml", format!("{header}{yaml}")),
@@ -626,102 +626,43 @@ fn start_command(
     Ok(Some(command))
 }
 
-#[derive(Serialize)]
-struct Setup {
-    header: String,
-    app: String,
-    domain: String,
-    services: Vec<ServiceCheck>,
-    ports: Vec<PolicyPort>,
-    vars: bool,
-    init: Option<String>,
-    init_name: String,
-    /// `grep`'s pattern for the init task's success in `cf tasks`, and the message then: words.
-    init_done: String,
-    init_succeeded: String,
-}
-
-/// A volume service instance setup.sh checks for, and the message (one shell word) when missing.
-#[derive(Serialize)]
-struct ServiceCheck {
-    name: String,
-    missing: String,
-}
-
-#[derive(Serialize)]
-struct PolicyPort {
-    protocol: &'static str,
-    port: u16,
-}
-
-static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
-    ("setup.sh", include_str!("setup.sh.hbs")),
-    ("setup-body", include_str!("setup-body.hbs")),
-]);
-
-fn setup(
-    service: &Service,
-    settings: &Settings,
-    header: &str,
-    init: Option<String>,
-) -> Result<String, Vec<Diagnostic>> {
-    let registry = SCRIPTS.registry();
-    let mut names: Vec<&String> = settings.volume_services.values().collect();
-    names.dedup();
-    let services = names
-        .into_iter()
-        .map(|name| ServiceCheck {
-            name: shell_quote(name),
-            missing: shell_quote(&format!("setup.sh: create the volume service instance {name} first, for example: cf create-service nfs Existing {name} -c '{{\"share\":\"SERVER/EXPORT\"}}'")),
+fn setup(service: &Service, settings: &Settings, header: &str, init: Option<&str>) -> String {
+    let mut services: Vec<&str> = settings
+        .volume_services
+        .values()
+        .map(String::as_str)
+        .collect();
+    services.dedup();
+    let ports = service
+        .ports
+        .iter()
+        .map(|p| {
+            let protocol = if p.protocol == berth_model::Protocol::Udp {
+                "udp"
+            } else {
+                "tcp"
+            };
+            (protocol, p.port)
         })
         .collect();
-    let init_name = format!("{}-init", service.name());
-    let context = Setup {
-        header: header.to_string(),
-        app: shell_quote(service.name()),
-        domain: shell_quote(&settings.domain),
+    let vars = service
+        .container
+        .env
+        .iter()
+        .any(|v| matches!(v.value, EnvValue::Secret { .. }))
+        || service
+            .files
+            .iter()
+            .any(|f| matches!(f.body, berth_model::FileBody::Secret { .. }));
+    scripts::setup(&scripts::Setup {
+        header,
+        app: service.name(),
+        domain: &settings.domain,
         services,
-        ports: service
-            .ports
-            .iter()
-            .map(|p| PolicyPort {
-                protocol: if p.protocol == berth_model::Protocol::Udp {
-                    "udp"
-                } else {
-                    "tcp"
-                },
-                port: p.port,
-            })
-            .collect(),
-        vars: service
-            .container
-            .env
-            .iter()
-            .any(|v| matches!(v.value, EnvValue::Secret { .. }))
-            || service
-                .files
-                .iter()
-                .any(|f| matches!(f.body, berth_model::FileBody::Secret { .. })),
-        init: init.map(|command| shell_quote(&command)),
-        init_done: shell_quote(&format!("^[0-9][0-9]* *{init_name} *SUCCEEDED")),
-        init_succeeded: shell_quote(&format!("setup.sh: {init_name} already succeeded")),
-        init_name: shell_quote(&init_name),
-    };
-    let render = |name: &str| {
-        registry.render(name, &context).map_err(|e| {
-            vec![Diagnostic::input(
-                &errors::OUTPUT_TEMPLATE,
-                format!("cannot render setup.sh: {e}"),
-            )]
-        })
-    };
-    // The feature-flag check has no data: plain text, no template parsing at start-up.
-    Ok(format!(
-        "{}{}{}",
-        render("setup.sh")?,
-        include_str!("setup-flag.sh"),
-        render("setup-body")?
-    ))
+        ports,
+        vars,
+        init,
+    })
 }
 
 /// Each instance's internal name, the app's internal route, and the spec's extras.

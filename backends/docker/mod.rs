@@ -5,21 +5,21 @@
 mod claims;
 mod concerns;
 mod rules;
+mod scripts;
 mod upgrade;
 
 use berth_backend::{Lowered, OutputFile, header_comment};
+use berth_backends_shared::script::Script;
 use berth_backends_shared::{files, single_host};
 use berth_diagnostic::Diagnostic;
-use berth_diagnostic::errors;
-use berth_language::template::ScriptTemplates;
 use berth_model::shell::shell_quote;
 use berth_model::{EnvValue, Identity, Service, Start};
-use serde::Serialize;
+use scripts::{InitRun, MemberRun};
 use single_host::{HealthCommand, Publish, PublishOptions, health_command, read_publish};
 
 pub struct Docker;
 
-berth_backend::lowering!(Docker, PublishOptions => Publish, read_publish, scripts: SCRIPTS);
+berth_backend::lowering!(Docker, PublishOptions => Publish, read_publish);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -31,88 +31,48 @@ fn lowered(
     let options_span = service.backend_options.get(rules::BACKEND).cloned();
     let (contents, mut files) = script(service, publish, options_span, &header)?;
     files.push(OutputFile::script("run.sh", contents));
-    files.push(OutputFile::script(
-        "down.sh",
-        down_script(service, &header)?,
-    ));
+    files.push(OutputFile::script("down.sh", down_script(service, &header)));
     Ok(Lowered {
         files,
         tls_names: single_host::tls_names(service),
     })
 }
 
-#[derive(Serialize)]
-struct Script {
-    header: String,
-    service: String,
-    network: String,
-    secret_checks: Vec<String>,
-    /// The script's directory is needed: members bind-mount files beside it.
-    files: bool,
-    tls_volumes: Vec<TlsVolume>,
-    /// Ordered start waits for the previous member's health, when its check can pass alone.
-    wait_healthy: bool,
-    members: Vec<MemberRun>,
-    init: Option<InitRun>,
+/// Arguments of one `docker run`/`docker create`, one option per line, each value shell-quoted.
+struct Arguments {
+    script: Script,
+    /// What starts each line.
+    indent: &'static str,
 }
-
-#[derive(Serialize)]
-struct MemberRun {
-    name: String,
-    config: String,
-    volumes: Vec<String>,
-    arguments: String,
-}
-
-#[derive(Serialize)]
-struct InitRun {
-    name: String,
-    arguments: String,
-    /// The messages run.sh prints, each one shell word.
-    succeeded: String,
-    failed: String,
-}
-
-/// The user's TLS volume run.sh checks for, and the message (one shell word) when it is missing.
-#[derive(Serialize)]
-struct TlsVolume {
-    name: String,
-    missing: String,
-}
-
-static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
-    ("run.sh", include_str!("run.sh.hbs")),
-    ("run-members", include_str!("run-members.hbs")),
-    ("down.sh", include_str!("down.sh.hbs")),
-]);
-
-/// The parts of `run.sh` without data: plain text, so they cost no template parsing at start-up.
-const FUNCTIONS: &str = include_str!("run-functions.sh");
-const WAIT_HEALTHY: &str = include_str!("run-wait.sh");
-
-/// Arguments of one `docker run`/`docker create`, one option per line, each word shell-quoted.
-#[derive(Default)]
-struct Arguments(Vec<String>);
 
 impl Arguments {
-    fn flag(&mut self, flag: &str, value: &str) {
-        self.0.push(format!("{flag} {}", shell_quote(value)));
+    fn new(indent: &'static str) -> Self {
+        Arguments {
+            script: Script::new(),
+            indent,
+        }
     }
-    fn raw(&mut self, line: &str) {
-        self.0.push(line.to_string());
+    /// Starts a line, continuing the previous one with a backslash.
+    fn line(&mut self) -> &mut Script {
+        if !self.script.as_str().is_empty() {
+            self.script.text(" \\\n");
+        }
+        self.script.text(self.indent)
+    }
+    fn flag(&mut self, flag: &'static str, value: &str) {
+        self.line().text(flag).text(" ").word(value);
+    }
+    fn raw(&mut self, line: &'static str) {
+        self.line().text(line);
     }
     fn words(&mut self, words: &[String]) {
-        self.0.extend(words.iter().map(|w| shell_quote(w)));
-    }
-    fn block(&self, indent: &str) -> String {
-        self.0
-            .iter()
-            .map(|l| format!("{indent}{l}"))
-            .collect::<Vec<_>>()
-            .join(" \\\n")
+        for word in words {
+            self.line().word(word);
+        }
     }
 }
 
+/// `run.sh` and the files its members bind-mount.
 fn script(
     service: &Service,
     publish: &Publish,
@@ -122,119 +82,115 @@ fn script(
     let members = service.members();
     let mut outputs = Vec::new();
     let ports = single_host::published_ports(service, publish, options_span)?;
-    let limits = single_host::limits(service);
-    let name = service.name();
     let mut runs = Vec::new();
     for (member, published) in members.iter().zip(&ports) {
-        let identity = Identity::new(Some(member), &members);
-        let mut args = Arguments::default();
-        args.flag("--name", &member.name);
-        args.flag("--hostname", &member.name);
-        args.raw("--network \"$network\"");
-        args.flag("--network-alias", &member.host);
-        args.raw("--restart unless-stopped");
-        args.raw("--security-opt no-new-privileges");
-        args.flag("--label", &format!("berth.service={name}"));
-        args.flag("--label", &format!("berth.member={}", member.ordinal));
-        if let Some(user) = service.container.user {
-            args.flag("--user", &user.to_string());
-        }
-        let volumes = volume_flags(service, member, &mut args);
-        health_flags(service, &mut args);
-        if let Some(memory) = &limits.memory {
-            args.flag("--memory", memory);
-        }
-        if let Some(reservation) = &limits.memory_reservation {
-            args.flag("--memory-reservation", reservation);
-        }
-        if let Some(cpus) = &limits.cpus {
-            args.flag("--cpus", cpus);
-        }
-        args.flag("--stop-timeout", &service.stop_grace.value.to_string());
-        env_flags(service, &identity, &mut args)?;
-        for p in published {
-            args.flag(
-                "--publish",
-                &format!(
-                    "{}:{}:{}/{}",
-                    single_host::publish_host(&publish.address),
-                    p.host_port,
-                    p.port,
-                    p.protocol
-                ),
-            );
-        }
-        let files = files::member_files(service, member, &members)?;
-        for (source, target) in &files.binds {
-            args.raw(&format!(
-                "--volume \"$here\"/{}",
-                shell_quote(&format!("{source}:{target}:ro"))
-            ));
-        }
-        push_command(&mut args, service, &identity, &files)?;
-        let arguments = args.block("  ");
-        runs.push(MemberRun {
-            name: shell_quote(&member.name),
-            // A changed file changes the member's configuration too.
-            config: if files.outputs.is_empty() {
-                files::hash(&arguments)
-            } else {
-                files::hash(&format!("{arguments}{}", files::fingerprint(&files)))
-            },
-            volumes,
-            arguments,
-        });
-        outputs.extend(files.outputs);
+        let (run, files) = member_run(service, publish, member, &members, published)?;
+        runs.push(run);
+        outputs.extend(files);
     }
-
     let init = service
         .init
         .as_ref()
         .map(|init| init_run(service, init, &members))
         .transpose()?;
-
-    let secret_checks = secret_checks(service);
-    let context = Script {
-        header: header.to_string(),
-        service: shell_quote(name),
-        network: shell_quote(&single_host::network_name(service, "docker")),
-        secret_checks,
+    let network = single_host::network_name(service, "docker");
+    let run = scripts::Run {
+        header,
+        service: service.name(),
+        network: &network,
         files: !service.files.is_empty(),
+        secret_checks: secret_checks(service),
         tls_volumes: service
             .tls
             .iter()
-            .map(|t| TlsVolume {
-                name: shell_quote(&t.value.secret),
-                missing: shell_quote(&format!(
-                    "run.sh: create the volume {} holding the TLS certificates first",
-                    t.value.secret
-                )),
-            })
+            .map(|t| t.value.secret.as_str())
             .collect(),
         wait_healthy: service.replication.start.value == Start::Ordered
             && health_gates_start(service),
         members: runs,
         init,
     };
-    let render = |name: &str| {
-        SCRIPTS.registry().render(name, &context).map_err(|e| {
-            vec![Diagnostic::input(
-                &errors::OUTPUT_TEMPLATE,
-                format!("cannot render run.sh: {e}"),
-            )]
-        })
-    };
-    let wait = if context.wait_healthy {
-        WAIT_HEALTHY
+    Ok((scripts::run_sh(&run), outputs))
+}
+
+/// One member's `docker run` arguments, the hash of its configuration, and its files.
+fn member_run(
+    service: &Service,
+    publish: &Publish,
+    member: &berth_model::Member,
+    members: &[berth_model::Member],
+    published: &[single_host::Published],
+) -> Result<(MemberRun, Vec<OutputFile>), Vec<Diagnostic>> {
+    let identity = Identity::new(Some(member), members);
+    let name = service.name();
+    let mut args = Arguments::new("  ");
+    args.flag("--name", &member.name);
+    args.flag("--hostname", &member.name);
+    args.raw("--network \"$network\"");
+    args.flag("--network-alias", &member.host);
+    args.raw("--restart unless-stopped");
+    args.raw("--security-opt no-new-privileges");
+    args.flag("--label", &format!("berth.service={name}"));
+    args.flag("--label", &format!("berth.member={}", member.ordinal));
+    if let Some(user) = service.container.user {
+        args.flag("--user", &user.to_string());
+    }
+    let volumes = volume_flags(service, member, &mut args);
+    health_flags(service, &mut args);
+    limit_flags(service, &mut args);
+    args.flag("--stop-timeout", &service.stop_grace.value.to_string());
+    env_flags(service, &identity, &mut args)?;
+    for p in published {
+        args.flag(
+            "--publish",
+            &format!(
+                "{}:{}:{}/{}",
+                single_host::publish_host(&publish.address),
+                p.host_port,
+                p.port,
+                p.protocol
+            ),
+        );
+    }
+    let files = files::member_files(service, member, members)?;
+    for (source, target) in &files.binds {
+        args.line()
+            .text("--volume \"$here\"/")
+            .word(&format!("{source}:{target}:ro"));
+    }
+    push_command(&mut args, service, &identity, &files)?;
+    let arguments = args.script;
+    // A changed file changes the member's configuration too.
+    let config = if files.outputs.is_empty() {
+        files::hash(arguments.as_str())
     } else {
-        ""
+        files::hash(&format!(
+            "{}{}",
+            arguments.as_str(),
+            files::fingerprint(&files)
+        ))
     };
-    let script = format!(
-        "{}{FUNCTIONS}{wait}{}",
-        render("run.sh")?,
-        render("run-members")?
-    );
-    Ok((script, outputs))
+    let run = MemberRun {
+        name: member.name.clone(),
+        config,
+        volumes,
+        arguments,
+    };
+    Ok((run, files.outputs))
+}
+
+/// `--memory`, `--memory-reservation` and `--cpus` from `[resources]`.
+fn limit_flags(service: &Service, args: &mut Arguments) {
+    let limits = single_host::limits(service);
+    if let Some(memory) = &limits.memory {
+        args.flag("--memory", memory);
+    }
+    if let Some(reservation) = &limits.memory_reservation {
+        args.flag("--memory-reservation", reservation);
+    }
+    if let Some(cpus) = &limits.cpus {
+        args.flag("--cpus", cpus);
+    }
 }
 
 /// `--volume` for each volume and the TLS certificates; the names of the member's own volumes,
@@ -249,7 +205,7 @@ fn volume_flags(
         if volume.persistent {
             let volume_name = single_host::volume_name(member, &volume.name);
             args.flag("--volume", &format!("{volume_name}:{}", volume.path));
-            volumes.push(shell_quote(&volume_name));
+            volumes.push(volume_name);
         } else {
             // An anonymous volume: scratch space that a recreated container does not keep.
             args.flag("--volume", &volume.path);
@@ -314,7 +270,7 @@ fn init_run(
     let name = service.name();
     let identity = Identity::new(None, members);
     let init_name = format!("{name}-init");
-    let mut args = Arguments::default();
+    let mut args = Arguments::new("      ");
     args.flag("--name", &init_name);
     args.raw("--network \"$network\"");
     args.flag("--label", &format!("berth.service={name}"));
@@ -333,12 +289,8 @@ fn init_run(
     }
     args.words(&words);
     Ok(InitRun {
-        name: shell_quote(&init_name),
-        arguments: args.block("      "),
-        succeeded: shell_quote(&format!("run.sh: {init_name} already succeeded")),
-        failed: shell_quote(&format!(
-            "run.sh: {init_name} failed 30 times; see the logs of the members"
-        )),
+        name: init_name,
+        arguments: args.script,
     })
 }
 
@@ -358,34 +310,14 @@ fn engine_check(service: &Service) -> Option<&berth_model::Check> {
         .filter(|_| service.container.shell != Some(false))
 }
 
-#[derive(Serialize)]
-struct DownScript {
-    header: String,
-    service: String,
-    network: String,
-    /// One shell word: the names, separated by spaces, which the script splits.
-    containers: String,
-}
-
 /// `down.sh`: run.sh's counterpart, which removes the containers and the network, never a volume.
-fn down_script(service: &Service, header: &str) -> Result<String, Vec<Diagnostic>> {
-    // Container names are DNS labels, so splitting at spaces gives them back.
+fn down_script(service: &Service, header: &str) -> String {
     let mut containers: Vec<String> = service.members().into_iter().map(|m| m.name).collect();
     if service.init.is_some() {
         containers.push(format!("{}-init", service.name()));
     }
-    let context = DownScript {
-        header: header.to_string(),
-        service: shell_quote(service.name()),
-        network: shell_quote(&single_host::network_name(service, "docker")),
-        containers: shell_quote(&containers.join(" ")),
-    };
-    SCRIPTS.registry().render("down.sh", &context).map_err(|e| {
-        vec![Diagnostic::input(
-            &errors::OUTPUT_TEMPLATE,
-            format!("cannot render down.sh: {e}"),
-        )]
-    })
+    let network = single_host::network_name(service, "docker");
+    scripts::down_sh(header, service.name(), &network, &containers)
 }
 
 /// `--entrypoint` takes one word: the spec's `command[0]`; the rest of `command` and the `args`
@@ -413,16 +345,16 @@ fn push_command(
 /// Lines of `run.sh` that stop it unless the caller's environment holds each secret, which
 /// `--env NAME` passes on without writing the value or putting it in a process's arguments. The
 /// spec allows only shell variable names for secrets, so the name is the variable.
-fn secret_checks(service: &Service) -> Vec<String> {
-    let mut lines = Vec::new();
+fn secret_checks(service: &Service) -> Script {
+    let mut s = Script::new();
     for file in &service.files {
         if let berth_model::FileBody::Secret { secret, key } = &file.body {
             let source = files::secret_source(secret, key);
-            lines.push(format!(
-                "[ -f \"$here\"/{} ] || {{ echo {} >&2; exit 1; }}",
-                shell_quote(&source),
-                shell_quote(&format!("run.sh: put the value of key {key} of secret {secret} in {source} beside this script (it becomes {})", file.path))
-            ));
+            s.text("[ -f \"$here\"/")
+                .word(&source)
+                .text(" ] || { echo ")
+                .word(&format!("run.sh: put the value of key {key} of secret {secret} in {source} beside this script (it becomes {})", file.path))
+                .text(" >&2; exit 1; }\n");
         }
     }
     for var in &service.container.env {
@@ -430,11 +362,17 @@ fn secret_checks(service: &Service) -> Vec<String> {
             continue;
         };
         // The message is a word inside `${NAME:?WORD}`, where quotes are not removed: it holds
-        // only the names' own characters.
-        let name = &var.name;
-        lines.push(format!(
-            ": \"${{{name}:?set {name} in the environment: the value of key {key} of secret {secret}}}\""
-        ));
+        // only the names' own characters, which their grammars keep to letters, digits, `-`, `.`
+        // and `_`.
+        s.text(": \"${")
+            .name(&var.name)
+            .text(":?set ")
+            .name(&var.name)
+            .text(" in the environment: the value of key ")
+            .name(key)
+            .text(" of secret ")
+            .name(secret)
+            .text("}\"\n");
     }
-    lines
+    s
 }

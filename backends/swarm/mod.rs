@@ -6,6 +6,7 @@
 mod claims;
 mod concerns;
 mod rules;
+mod scripts;
 mod upgrade;
 
 use berth_backend::{Input, Lowered, OutputFile, Setting, Spanned, header_comment};
@@ -13,8 +14,6 @@ use berth_backends_shared::single_host::{self, Publish};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_diagnostic::source::Span;
-use berth_language::template::ScriptTemplates;
-use berth_model::shell::shell_quote;
 use berth_model::{EnvValue, Identity, Member, Service, Spread};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -156,7 +155,7 @@ fn invalid_tls_files(files: &Setting<Vec<String>>) -> Option<Diagnostic> {
         })
 }
 
-berth_backend::lowering!(Swarm, Options => Settings, settings, scripts: SCRIPTS);
+berth_backend::lowering!(Swarm, Options => Settings, settings);
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -173,9 +172,9 @@ fn lowered(
         OutputFile::new("stack.yaml", yaml(&stack)?),
         OutputFile::script(
             "prepare-nodes.sh",
-            prepare_nodes(service, settings, &header)?,
+            prepare_nodes(service, settings, &header),
         ),
-        OutputFile::script("deploy.sh", deploy_script(service, settings, &header)?),
+        OutputFile::script("deploy.sh", deploy_script(service, settings, &header)),
     ];
     for member in service.members() {
         files.push(OutputFile::new(
@@ -820,87 +819,26 @@ fn start_period(service: &Service, live: &berth_model::Check) -> u64 {
     live.initial_delay.unwrap_or(0).max(startup)
 }
 
-#[derive(Serialize, Clone)]
-struct PrepareNodes {
-    header: String,
-    service: String,
-    label_prefix: String,
-    members: u32,
-    spread_required: u8,
-    default_nodes: String,
-}
-
-static SCRIPTS: ScriptTemplates = ScriptTemplates::new(&[
-    ("prepare-nodes.sh", include_str!("prepare-nodes.sh.hbs")),
-    ("deploy.sh", include_str!("deploy.sh.hbs")),
-]);
-
-#[derive(Serialize)]
-struct DeployScript {
-    header: String,
-    service: String,
-    members: String,
-    settle: u64,
-}
-
 /// `deploy.sh`: every member at once the first time, one member at a time afterwards.
-fn deploy_script(
-    service: &Service,
-    settings: &Settings,
-    header: &str,
-) -> Result<String, Vec<Diagnostic>> {
-    let context = DeployScript {
-        header: header.to_string(),
-        service: shell_quote(service.name()),
-        members: shell_quote(
-            &service
-                .members()
-                .iter()
-                .map(|m| m.name.clone())
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        settle: settings.update_delay,
-    };
-    let head = SCRIPTS
-        .registry()
-        .render("deploy.sh", &context)
-        .map_err(|e| {
-            vec![Diagnostic::input(
-                &errors::OUTPUT_TEMPLATE,
-                format!("cannot render deploy.sh: {e}"),
-            )]
-        })?;
-    Ok(head + include_str!("deploy-body.sh"))
+fn deploy_script(service: &Service, settings: &Settings, header: &str) -> String {
+    let members: Vec<String> = service.members().into_iter().map(|m| m.name).collect();
+    scripts::deploy(
+        header,
+        service.name(),
+        &members.join(" "),
+        settings.update_delay,
+    )
 }
 
-fn prepare_nodes(
-    service: &Service,
-    settings: &Settings,
-    header: &str,
-) -> Result<String, Vec<Diagnostic>> {
-    let registry = SCRIPTS.registry();
-    let context = PrepareNodes {
-        header: header.to_string(),
-        service: shell_quote(service.name()),
-        label_prefix: shell_quote(&label_prefix(service)),
+fn prepare_nodes(service: &Service, settings: &Settings, header: &str) -> String {
+    scripts::prepare_nodes(&scripts::PrepareNodes {
+        header,
+        service: service.name(),
+        label_prefix: &label_prefix(service),
         members: service.replicas(),
-        spread_required: u8::from(service.replication.spread.value == Spread::Required),
-        default_nodes: settings
-            .nodes
-            .iter()
-            .map(|n| shell_quote(n))
-            .collect::<Vec<_>>()
-            .join(" "),
-    };
-    // The logic has no data of its own (it reads the variables the head sets): plain text.
-    let head = registry.render("prepare-nodes.sh", &context).map_err(|e| {
-        vec![Diagnostic::input(
-            &errors::OUTPUT_TEMPLATE,
-            format!("cannot render prepare-nodes.sh: {e}"),
-        )]
-    })?;
-    Ok(head + include_str!("prepare-nodes-body.sh"))
+        spread_required: service.replication.spread.value == Spread::Required,
+        default_nodes: &settings.nodes,
+    })
 }
 
 /// Names a member certificate must cover: its service name (the overlay network's DNS name for

@@ -127,9 +127,6 @@ pub trait Backend: Sync {
     fn status(&self) -> Option<&'static str> {
         None
     }
-    /// Work every compile needs that does not depend on the spec (compiling script templates),
-    /// which the core may start on another core ahead of the first compile.
-    fn prepare(&self) {}
     /// Checks this backend's rules and, unless an input error occurred, lowers the service to files.
     fn compile(&self, input: &Input) -> Compiled;
     /// The JSON Schema of its `[backends.NAME]` table, its definitions added to `generator`.
@@ -201,8 +198,6 @@ pub trait Lowering: Sync {
     type Options: DeserializeOwned + Default + JsonSchema;
     /// The options, checked and with their defaults.
     type Settings;
-    /// Work that does not depend on the spec, such as compiling script templates.
-    fn warm_up(&self) {}
     /// Checks the options read from the table, reporting every bad value.
     fn settings(
         &self,
@@ -231,9 +226,6 @@ impl<L: Lowering> Backend for L {
     }
     fn status(&self) -> Option<&'static str> {
         L::STATUS
-    }
-    fn prepare(&self) {
-        self.warm_up();
     }
     fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
         Lowering::upgrade_notes(self, path, before, after)
@@ -285,15 +277,10 @@ impl<L: Lowering> Backend for L {
 /// Implements [`Lowering`] for a backend's unit struct from its options and settings types, the
 /// function that checks the options into settings, and, by convention, its module's `rules`
 /// (`BACKEND`, `RULES` and `check`), `concerns::concerns`, `lowered`, each taking the settings,
-/// and `upgrade::notes`: `lowering!(Swarm, Options => Settings, settings)`. A backend with script templates names them (`scripts: SCRIPTS`) to have them
-/// compiled ahead; whatever else it sets (`STATUS`) follows a `;`.
+/// and `upgrade::notes`: `lowering!(Swarm, Options => Settings, settings)`. Whatever else it sets
+/// (`STATUS`) follows a `;`.
 #[macro_export]
 macro_rules! lowering {
-    ($backend:ident, $options:ty => $settings:ty, $read:expr, scripts: $scripts:ident) => {
-        $crate::lowering!($backend, $options => $settings, $read; fn warm_up(&self) {
-            $scripts.registry();
-        });
-    };
     ($backend:ident, $options:ty => $settings:ty, $read:expr $(,)? $(; $($rest:tt)*)?) => {
         impl $crate::Lowering for $backend {
             const NAME: &'static str = rules::BACKEND;

@@ -360,9 +360,6 @@ pub fn compile_each<T: Send>(
     finish: impl Fn(usize, Outcome) -> T + Sync,
     mut take: impl FnMut(usize, T),
 ) {
-    // While the first spec is read, parsed and resolved, another core compiles the backends'
-    // script templates: one spec's compile then waits for little of that start-up work.
-    std::thread::spawn(|| registry::all().iter().for_each(|b| b.prepare()));
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(requests.len());

@@ -67,7 +67,6 @@ errors! {
     OUTPUT_KEPT (Warning) = "output/kept": "a file the manifest lists and this compile no longer makes was left in place, because berth cannot prove it wrote it (a warning)", "remove the file by hand if it is berth's; berth removes only regular files that still hold what it wrote";
     OUTPUT_YAML (Bug) = "output/yaml": "a value cannot be written as YAML (a bug of berth's)", "report it with the spec that caused it";
     OUTPUT_JSON (Bug) = "output/json": "a value cannot be written as JSON (a bug of berth's)", "report it with the spec that caused it";
-    OUTPUT_TEMPLATE (Bug) = "output/template": "a script template failed to render (a bug of berth's)", "report it with the spec that caused it";
 }
 
 pub fn input_error(id: &str) -> Option<&'static InputError> {

@@ -51,37 +51,6 @@ impl<'a> Identity<'a> {
     }
 }
 
-/// The templates of a backend's scripts (strict, no escaping), compiled on first use, once per
-/// process; a backend's [`berth_backend::Backend::prepare`] may compile them ahead.
-pub struct ScriptTemplates {
-    sources: &'static [(&'static str, &'static str)],
-    engine: std::sync::OnceLock<Handlebars<'static>>,
-}
-
-impl ScriptTemplates {
-    /// Templates by name and source (the backend's `.hbs` files, with `include_str!`).
-    pub const fn new(sources: &'static [(&'static str, &'static str)]) -> Self {
-        ScriptTemplates {
-            sources,
-            engine: std::sync::OnceLock::new(),
-        }
-    }
-
-    pub fn registry(&self) -> &Handlebars<'static> {
-        self.engine.get_or_init(|| {
-            let mut engine = Handlebars::new();
-            engine.set_strict_mode(true);
-            engine.register_escape_fn(handlebars::no_escape);
-            for (name, source) in self.sources {
-                if let Err(e) = engine.register_template_string(name, *source) {
-                    panic!("the script template `{name}` of berth is invalid: {e}");
-                }
-            }
-            engine
-        })
-    }
-}
-
 /// The deepest nesting of blocks or subexpressions a spec's template may have.
 pub const NESTING_LIMIT: usize = 32;
 /// The most text one rendering may make.

@@ -1,12 +1,12 @@
 //! Hostile specs (issue 31): each reproducer of an attack through a spec's values is refused or
-//! lands as data; berth's own script templates put every value in a context its quoting fits;
+//! lands as data; berth's own scripts put every value in a context its quoting fits;
 //! and hostile strings, compiled for docker, swarm and Cloud Foundry, run nothing when the
 //! scripts run under dash, busybox sh and bash with fake tools.
 
 use crate::common::*;
 use berth::compile::{Outcome, Request, compile_text};
 use proptest::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn request(backends: &[&str]) -> Request {
@@ -90,32 +90,93 @@ fn images_that_read_as_options_are_refused() {
     assert_refused(&per_member, "spec/invalid-value", "container.image");
 }
 
-/// Every `{{value}}` of berth's script templates stands outside quotes (where a shell-quoted
-/// word is exact) or in a comment; never inside `"..."` or `'...'`, where the quoting of
-/// `shell_quote` is not the context's.
+/// berth's own scripts are written by Rust (`berth_backends_shared::script::Script`), not
+/// templates: no backend holds a `.hbs` file, and the fixed shell text beside a backend (its
+/// `.sh` files, included whole) holds no placeholder: every `{{` in it is a Go template of
+/// docker's own, inside single quotes.
 #[test]
-fn script_templates_put_values_only_where_their_quoting_fits() {
+fn script_bodies_hold_no_placeholder() {
     let mut checked = 0;
     for backend in std::fs::read_dir(root().join("backends")).unwrap() {
         for file in std::fs::read_dir(backend.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if !name.ends_with(".hbs") {
+            assert!(
+                !name.ends_with(".hbs"),
+                "{}: a script template",
+                path.display()
+            );
+            if !name.ends_with(".sh") {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for (offset, context) in value_contexts(&text) {
-                assert!(
-                    matches!(context, Quoting::Unquoted | Quoting::Comment),
-                    "{}: a value at byte {offset} stands {context:?}: {}",
+            for (offset, context) in expression_contexts(&text) {
+                assert_eq!(
+                    context,
+                    Quoting::Single,
+                    "{}: `{{{{` at byte {offset} is no docker format string: {}",
                     path.display(),
                     text[offset..].lines().next().unwrap_or("")
                 );
-                checked += 1;
             }
+            checked += 1;
         }
     }
-    assert!(checked > 20, "only {checked} values found");
+    assert!(checked >= 6, "only {checked} script bodies found");
+}
+
+/// Every branch of docker's, swarm's and Cloud Foundry's scripts (every example, started in
+/// parallel and in order, the spec with every feature, and hostile values) is written where
+/// debug assertions are on, which is where `Script` follows the shell's quoting through berth's
+/// fixed text and panics on a value that would stand inside quotes, backquotes or a comment.
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the quoting checks run only with debug assertions"
+)]
+fn script_values_stand_only_where_their_quoting_fits() {
+    // (name, where the spec stands, its text): `[[files]] source` reads beside the spec.
+    let mut specs: Vec<(String, PathBuf, String)> = Vec::new();
+    for (name, path) in crate::common::examples() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ordered = text.replace("start = \"parallel\"", "start = \"ordered\"");
+        let ordered = if ordered.contains("start = \"ordered\"") {
+            ordered
+        } else {
+            ordered.replacen("[replication]", "[replication]\nstart = \"ordered\"", 1)
+        };
+        specs.push((format!("{name}, ordered"), path.clone(), ordered));
+        specs.push((name, path, text));
+    }
+    let everything = root().join("tests/specs/everything.toml");
+    let text = std::fs::read_to_string(&everything).unwrap();
+    specs.push(("everything".into(), everything, text));
+    specs.push((
+        "hostile".into(),
+        PathBuf::from("hostile.toml"),
+        spec(
+            "args = [\"it's \\\"$HOME\\\"\", \"`id`\\n# x; touch PWNED\"]\n[container.env]\nA = \"a'b\\\"c$(touch PWNED)\"\nS = { secret = \"s.1\", key = \"k-1\" }\n",
+            "[init]\ncommand = [\"/x\", \"'\\\"$(touch PWNED)\"]\n[[files]]\npath = \"/etc/s\"\nsecret = \"s.1\"\nkey = \"k-1\"\n",
+        ),
+    ));
+    // One backend at a time: a spec that leaves one out of its `targets`, or that one refuses,
+    // still has its scripts written by the others.
+    let mut scripts = 0;
+    for (_, path, text) in &specs {
+        for backend in ["docker", "swarm", "cloudfoundry"] {
+            let mut request = request(&[backend]);
+            request.spec = path.clone();
+            let outcome = compile_text(&request, text.clone());
+            scripts += outcome
+                .outputs
+                .iter()
+                .flat_map(|o| &o.files)
+                .filter(|f| f.path.ends_with(".sh"))
+                .count();
+        }
+    }
+    // 18 specs: 2 scripts each for docker and swarm, 1 for Cloud Foundry, unless refused.
+    assert!(scripts >= 80, "only {scripts} scripts written");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,55 +187,61 @@ enum Quoting {
     Comment,
 }
 
-/// The shell quoting in force at each handlebars value expression (`{{name}}`, not blocks,
-/// `{{else}}` or escaped `\{{`) of a script template.
-fn value_contexts(text: &str) -> Vec<(usize, Quoting)> {
+/// The shell quoting in force at each `{{` of a script body (none is escaped: a body is plain
+/// shell, which nothing renders). `$(...)` opens a context of its own, even inside `"..."`.
+fn expression_contexts(text: &str) -> Vec<(usize, Quoting)> {
     let bytes = text.as_bytes();
     let (mut state, mut found, mut i) = (Quoting::Unquoted, Vec::new(), 0);
+    let mut outer = Vec::new();
     while i < bytes.len() {
-        if text[i..].starts_with("{{") && (i == 0 || bytes[i - 1] != b'\\') {
-            let end = text[i..].find("}}").map_or(bytes.len(), |e| i + e + 2);
-            let body = text[i + 2..end.saturating_sub(2)].trim_start_matches('~');
-            if !body.starts_with(['#', '/', '^', '!']) && body.trim() != "else" {
-                found.push((i, state));
-            }
-            i = end;
+        if text[i..].starts_with("{{") {
+            found.push((i, state));
+            i += 2;
             continue;
         }
         let c = bytes[i];
-        state = match (state, c) {
-            (Quoting::Unquoted, b'\'') => Quoting::Single,
-            (Quoting::Unquoted, b'"') => Quoting::Double,
+        match (state, c) {
+            (Quoting::Unquoted | Quoting::Double, b'\\') => i += 1,
+            (Quoting::Unquoted | Quoting::Double, b'$') if bytes.get(i + 1) == Some(&b'(') => {
+                outer.push(state);
+                state = Quoting::Unquoted;
+                i += 1;
+            }
+            (Quoting::Unquoted, b'(') => outer.push(Quoting::Unquoted),
+            (Quoting::Unquoted, b')') => state = outer.pop().unwrap_or(Quoting::Unquoted),
+            (Quoting::Unquoted, b'\'') => state = Quoting::Single,
+            (Quoting::Unquoted, b'"') => state = Quoting::Double,
             (Quoting::Unquoted, b'#') if i == 0 || b" \t\n;".contains(&bytes[i - 1]) => {
-                Quoting::Comment
+                state = Quoting::Comment
             }
-            (Quoting::Unquoted | Quoting::Double, b'\\') => {
-                i += 2;
-                continue;
+            (Quoting::Single, b'\'') | (Quoting::Double, b'"') | (Quoting::Comment, b'\n') => {
+                state = Quoting::Unquoted
             }
-            (Quoting::Single, b'\'') | (Quoting::Double, b'"') => Quoting::Unquoted,
-            (Quoting::Comment, b'\n') => Quoting::Unquoted,
-            (state, _) => state,
-        };
+            _ => {}
+        }
         i += 1;
     }
     found
 }
 
 #[test]
-fn the_template_scanner_sees_quotes() {
-    let contexts: Vec<Quoting> =
-        value_contexts("a {{x}} \"{{y}}\" '{{z}}' # {{c}}\n{{#if q}}\\{{n}}")
-            .into_iter()
-            .map(|(_, q)| q)
-            .collect();
+fn the_body_scanner_sees_quotes() {
+    let contexts: Vec<Quoting> = expression_contexts(
+        "a {{x}} \"{{y}}\" '{{z}}' # {{c}}\n\\'{{n}} \"$(f '{{s}}' \"{{d}}\")\"",
+    )
+    .into_iter()
+    .map(|(_, q)| q)
+    .collect();
     assert_eq!(
         contexts,
         [
             Quoting::Unquoted,
             Quoting::Double,
             Quoting::Single,
-            Quoting::Comment
+            Quoting::Comment,
+            Quoting::Unquoted,
+            Quoting::Single,
+            Quoting::Double
         ]
     );
 }
