@@ -62,12 +62,12 @@ pub const COMPILE_LOOP_LIMIT: u64 = 20_000_000;
 /// backend): output that grows with the square or cube of `replicas` stops here.
 pub const COMPILE_RENDER_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// The template engine and the context every template sees: `name`, `params`, `port`.
+/// The handlebars registry and the context every template sees: `name`, `params`, `port`.
 #[derive(Clone, Debug)]
 pub struct Templates {
-    engine: Handlebars<'static>,
+    handlebars: Handlebars<'static>,
     base: Map<String, Value>,
-    /// `base` as the engine takes it, built once for every structural rendering.
+    /// `base` as handlebars takes it, built once for every structural rendering.
     structural: Context,
     /// Bytes rendered so far by this compile, shared by its clones.
     rendered: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -79,7 +79,7 @@ pub struct Templates {
     loop_depths: std::collections::HashMap<String, u32>,
 }
 
-/// A failed rendering: the engine's reason and, when known, the line and column in the template.
+/// A failed rendering: handlebars' reason and, when known, the line and column in the template.
 #[derive(Debug)]
 pub struct TemplateFailure {
     pub reason: String,
@@ -93,11 +93,11 @@ pub struct TemplateFailure {
 
 impl Templates {
     pub fn new(name: &str, params: Map<String, Value>, ports: Map<String, Value>) -> Self {
-        let mut engine = Handlebars::new();
-        engine.set_strict_mode(true);
-        engine.register_escape_fn(handlebars::no_escape);
-        engine.register_helper("join", Box::new(text_helper(join)));
-        engine.register_helper("add", Box::new(text_helper(add)));
+        let mut handlebars = Handlebars::new();
+        handlebars.set_strict_mode(true);
+        handlebars.register_escape_fn(handlebars::no_escape);
+        handlebars.register_helper("join", Box::new(text_helper(join)));
+        handlebars.register_helper("add", Box::new(text_helper(add)));
         let widest = widest(&Value::Object(params.clone()));
         let mut base = Map::new();
         base.insert("name".into(), Value::String(name.to_string()));
@@ -105,7 +105,7 @@ impl Templates {
         base.insert("port".into(), Value::Object(ports));
         let structural = Context::from(Value::Object(base.clone()));
         Templates {
-            engine,
+            handlebars,
             base,
             structural,
             rendered: Default::default(),
@@ -162,10 +162,10 @@ impl Templates {
     /// Compiles a template once, so rendering it for every member and backend only evaluates it.
     /// The template's own text is its name in the registry.
     pub fn precompile(&mut self, source: &str) -> Result<(), TemplateFailure> {
-        if source.contains("{{") && !self.engine.has_template(source) {
+        if source.contains("{{") && !self.handlebars.has_template(source) {
             let depth = loop_depth(source)?;
             self.loop_depths.insert(source.to_string(), depth);
-            self.engine
+            self.handlebars
                 .register_template_string(source, source)
                 .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
         }
@@ -232,11 +232,11 @@ impl Templates {
             room: (COMPILE_RENDER_LIMIT.saturating_sub(used) as usize).min(RENDER_LIMIT),
             exceeded: false,
         };
-        let rendered = if self.engine.has_template(source) {
-            self.engine
+        let rendered = if self.handlebars.has_template(source) {
+            self.handlebars
                 .render_with_context_to_write(source, context, &mut out)
         } else {
-            self.engine
+            self.handlebars
                 .render_template_with_context_to_write(source, context, &mut out)
         };
         if out.exceeded {
@@ -268,7 +268,7 @@ fn widest(value: &Value) -> usize {
     }
 }
 
-/// Text written by the engine, refused past `room` bytes.
+/// Text written by handlebars, refused past `room` bytes.
 struct Bounded {
     bytes: Vec<u8>,
     room: usize,
@@ -313,7 +313,7 @@ fn limit_failure(used: u64) -> TemplateFailure {
     }
 }
 
-/// Refuses what can recurse or nest without bound before the engine parses it: partials
+/// Refuses what can recurse or nest without bound before handlebars parses it: partials
 /// (`{{> name}}`, `{{#> name}}`), inline partials and decorators (`{{#*inline}}`, `{{*name}}`),
 /// and blocks or subexpressions nested deeper than [`NESTING_LIMIT`]. Returns how deep
 /// `{{#each}}` blocks nest, which the renderer prices. One pass over the text.
@@ -332,7 +332,7 @@ fn loop_depth(source: &str) -> Result<u32, TemplateFailure> {
     while let Some(at) = rest.find("{{") {
         let escaped = rest[..at].ends_with('\\');
         let after = &rest[at + 2..];
-        // An unclosed expression: the engine reports it.
+        // An unclosed expression: handlebars reports it.
         let Some(end) = after.find("}}") else {
             break;
         };

@@ -50,7 +50,7 @@ pub struct Service {
     pub allow: Vec<Allow>,
     /// The backends the spec names in `targets`; `None` when it names none (every backend).
     pub targets: Option<Located<Vec<String>>>,
-    /// Rendered `params` (for templates in backend options) and the template engine.
+    /// Rendered `params` (for templates in backend options) and the handlebars registry.
     pub templates: Templates,
     /// Where each parameter's value came from.
     pub param_origins: BTreeMap<String, berth_language::params::ParamOrigin>,
