@@ -14,7 +14,7 @@ use berth_backends_shared::single_host::{self, Publish};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_diagnostic::source::Span;
-use berth_model::{EnvValue, Identity, Member, Service, Spread};
+use berth_model::{Encryption, EnvValue, Identity, Member, Service, Spread};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -473,8 +473,8 @@ fn lower(
 
 /// A stack with nothing in it yet but its overlay network.
 fn empty_stack(service: &Service, network: &str) -> Stack {
-    // Without TLS between members, the overlay network encrypts their traffic (IPsec).
-    let driver_opts = if service.tls.is_none() {
+    // The members' traffic encrypted by the network: IPsec between the nodes.
+    let driver_opts = if service.replication.encryption.value == Encryption::Network {
         BTreeMap::from([("encrypted".to_string(), String::new())])
     } else {
         BTreeMap::new()

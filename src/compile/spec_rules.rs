@@ -3,7 +3,7 @@
 
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
-use berth_model::{EnvValue, Quorum, Service};
+use berth_model::{Encryption, EnvValue, Quorum, Service};
 
 berth_diagnostic::rules!();
 
@@ -58,6 +58,7 @@ pub fn looks_like_secret(name: &str) -> bool {
 pub fn check(service: &Service) -> Vec<Diagnostic> {
     let mut found = image_reference(service);
     found.extend(quorum_size(service));
+    found.extend(cleartext_peer_traffic(service));
     found.extend(files(service));
     for var in &service.container.env {
         let EnvValue::Literal(value) = &var.value else {
@@ -107,6 +108,19 @@ fn quorum_size(service: &Service) -> Option<Diagnostic> {
             "use an odd number of replicas, at least 3",
         ),
     )
+}
+
+fn cleartext_peer_traffic(service: &Service) -> Option<Diagnostic> {
+    let encryption = &service.replication.encryption;
+    (service.replicas() > 1 && encryption.value == Encryption::None).then(|| {
+        CLEARTEXT_PEER_TRAFFIC.fire(
+            service,
+            encryption.span.clone(),
+            "the members' traffic to each other is cleartext: whoever is on the network between the nodes reads every replicated write",
+            "cleartext",
+            "choose `encryption = \"network\"` where the orchestrator can encrypt, or `\"tls\"` with `[tls]`; or allow this rule where the network is trusted",
+        )
+    })
 }
 
 /// The software that refuses to start with `path` readable by others, where berth knows it: the

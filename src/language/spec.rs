@@ -272,6 +272,13 @@ pub struct Replication {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub discovery: Option<SString>,
+    /// How the members' traffic to each other is protected: `tls` (the software's own TLS, set up
+    /// under `[tls]`), `network` (the orchestrator encrypts the network between nodes: Swarm's
+    /// IPsec overlay, which needs ESP, IP protocol 50, to pass between the nodes), or `none`
+    /// (cleartext). Default: `tls` with `[tls]`, else `network`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub encryption: Option<SString>,
 }
 
 /// Health checks.

@@ -184,6 +184,17 @@ pub enum Start {
     Ordered,
 }
 
+/// How the members' traffic to each other is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encryption {
+    /// The software's own TLS (`[tls]`).
+    Tls,
+    /// The orchestrator's network between nodes (Swarm's encrypted overlay).
+    Network,
+    /// Cleartext.
+    None,
+}
+
 /// How the software finds its peers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Discovery {
@@ -201,6 +212,7 @@ pub struct Replication {
     pub spread: Located<Spread>,
     pub start: Located<Start>,
     pub discovery: Located<Discovery>,
+    pub encryption: Located<Encryption>,
 }
 
 impl Replication {

@@ -63,7 +63,7 @@ pub fn resolve(
         });
     }
     let (name, ports) = r.name_and_ports(&spec, params);
-    let replication = r.replication(spec.replication.as_ref());
+    let replication = r.replication(spec.replication.as_ref(), spec.tls.is_some());
     let volumes = r.volumes(&spec.volumes);
     let health = r.health(spec.health.as_ref(), &ports, replication.replicas.value);
     let resources = spec.resources.as_ref().map(|res| r.resources(res));

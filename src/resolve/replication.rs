@@ -6,6 +6,7 @@ impl Resolver<'_> {
     pub(super) fn replication(
         &mut self,
         replication: Option<&toml::Spanned<spec::Replication>>,
+        has_tls: bool,
     ) -> Replication {
         let none = spec::Replication {
             replicas: None,
@@ -13,6 +14,7 @@ impl Resolver<'_> {
             spread: None,
             start: None,
             discovery: None,
+            encryption: None,
         };
         let (rep, table_span) = match replication {
             Some(r) => (r.get_ref(), self.span(r.span())),
@@ -68,7 +70,46 @@ impl Resolver<'_> {
                 Discovery::Retrying,
                 &table_span,
             ),
+            encryption: self.encryption(&rep.encryption, has_tls, &table_span),
         }
+    }
+
+    /// `replication.encryption`: `tls` needs `[tls]`; unsaid, TLS where the spec has it, else the
+    /// network's encryption.
+    fn encryption(
+        &mut self,
+        value: &Option<SString>,
+        has_tls: bool,
+        table_span: &Option<Span>,
+    ) -> Located<Encryption> {
+        let default = if has_tls {
+            Encryption::Tls
+        } else {
+            Encryption::Network
+        };
+        let choices = [
+            ("tls", Encryption::Tls),
+            ("network", Encryption::Network),
+            ("none", Encryption::None),
+        ];
+        let chosen = self.located_choice(
+            value,
+            "replication.encryption",
+            &choices,
+            default,
+            table_span,
+        );
+        if let (Encryption::Tls, false, Some(s)) = (chosen.value, has_tls, value) {
+            self.error(
+                &errors::SPEC_MISSING_KEY,
+                s.span(),
+                "`replication.encryption` is `tls`, but the spec has no `[tls]`".to_string(),
+                "no certificates",
+                "add `[tls]` naming the certificates, or choose `\"network\"` or `\"none\"`"
+                    .to_string(),
+            );
+        }
+        chosen
     }
 
     /// One of `choices` where the spec says it, else `default` at the table's span.

@@ -181,3 +181,40 @@ fn prepare_nodes_labels_one_node_per_member_and_refuses_sharing() {
         assert!(error.contains("requires"), "{refused:?}: {error}");
     }
 }
+
+/// `[replication] encryption` decides whether the overlay network is encrypted (IPsec), and
+/// cleartext between several members is said; `tls` needs `[tls]`.
+#[test]
+fn the_spec_chooses_how_the_members_traffic_is_encrypted() {
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let with = |encryption: &str| {
+        etcd.replacen(
+            "[replication]\n",
+            &format!("[replication]\nencryption = \"{encryption}\"\n"),
+            1,
+        )
+    };
+    let network_of = |spec: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "etcd.toml", spec);
+        let output = compile_ok(dir.path(), "etcd.toml", &["--backend", "swarm"]);
+        let stack = std::fs::read_to_string(dir.path().join("out/swarm/stack.yaml")).unwrap();
+        let stack: serde_json::Value = serde_saphyr::from_str(&stack).unwrap();
+        (stack["networks"]["etcd-swarm"].clone(), stderr(&output))
+    };
+    let (default, _) = network_of(&etcd);
+    assert_eq!(default["driver_opts"]["encrypted"], "", "{default}");
+    let (network, _) = network_of(&with("network"));
+    assert_eq!(network, default);
+    let (none, said) = network_of(&with("none"));
+    assert!(none["driver_opts"].get("encrypted").is_none(), "{none}");
+    assert_contains(&said, "warning[spec/cleartext-peer-traffic]");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "etcd.toml", &with("tls"));
+    let refused = berth(&["compile", "etcd.toml", "--out", "out"], dir.path());
+    assert_exit(
+        &refused,
+        2,
+        &["`replication.encryption` is `tls`, but the spec has no `[tls]`"],
+    );
+}
