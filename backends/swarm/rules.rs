@@ -6,7 +6,7 @@ use super::{PublishMode, Settings, UpdateOrder};
 use berth_backend::ServiceRule;
 use berth_backends_shared::single_host::health_command;
 use berth_diagnostic::Diagnostic;
-use berth_model::{EnvValue, Service, Spread};
+use berth_model::{EnvValue, Quorum, Service, Spread};
 
 berth_diagnostic::rules!();
 
@@ -27,6 +27,7 @@ pub fn check(service: &Service, settings: &Settings) -> Vec<Diagnostic> {
     ));
     found.extend(health_gates_discovery(service));
     found.extend(too_few_nodes(service, settings));
+    found.extend(quorum_on_one_node(service));
     found.extend(routing_mesh_publication(service, settings));
     found.extend(no_resources(service));
     found.extend(health_check_needs_tool(service));
@@ -104,6 +105,20 @@ fn too_few_nodes(service: &Service, settings: &Settings) -> Option<Diagnostic> {
             ),
             "not enough distinct nodes",
             "name one distinct node per member in `[backends.swarm] nodes`",
+        )
+    })
+}
+
+fn quorum_on_one_node(service: &Service) -> Option<Diagnostic> {
+    let spread = &service.replication.spread;
+    let quorum = service.replication.quorum.value == Quorum::Majority;
+    (quorum && service.replicas() > 1 && spread.value != Spread::Required).then(|| {
+        QUORUM_ON_ONE_NODE.fire(
+            service,
+            spread.span.clone(),
+            "members may share a node: `prepare-nodes.sh` puts them round the nodes it is given, and losing a node that holds a majority stops the cluster until the node returns",
+            "spread not required",
+            "set `spread = \"required\"` and give `prepare-nodes.sh` one node per member; allow this rule on a swarm of one node",
         )
     })
 }
