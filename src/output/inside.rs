@@ -172,29 +172,61 @@ pub fn check_dirs(out: &Path, relative: &str) -> Result<(), Refusal> {
 /// What stands at the end of a path, seen without following it.
 pub enum Entry {
     Missing,
-    File,
+    /// A regular file, opened for reading as [`open_file`] opens it (or `None` if it went away
+    /// between the look and the open).
+    File(Option<Opened>),
     Directory,
     Symlink,
     /// A FIFO, a socket or a device, in words.
     Special(&'static str),
 }
 
-/// What stands at `relative` below `out`, after checking its directories as [`check_dirs`] does.
-pub fn entry(out: &Path, relative: &str) -> Result<Entry, Refusal> {
-    let names = components(relative)?;
-    let (last, dirs) = names.split_last().expect("components are never empty");
-    let Walk::Reached(dir) = walk(out, dirs)? else {
-        return Ok(Entry::Missing);
-    };
-    match rustix::fs::statat(&dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => Ok(match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => Entry::File,
-            FileType::Directory => Entry::Directory,
-            FileType::Symlink => Entry::Symlink,
-            other => Entry::Special(kind(other)),
-        }),
-        Err(rustix::io::Errno::NOENT) => Ok(Entry::Missing),
-        Err(e) => Err(Refusal::Io(out.join(relative), e.into())),
+/// The directories below `--out` walked so far, kept open: the files of one spec share a few,
+/// and a directory once reached without a link stays the one reached.
+pub struct Dirs<'a> {
+    out: &'a Path,
+    /// By the directory part of a relative path; `None` for a directory that is missing.
+    open: std::collections::HashMap<String, Option<OwnedFd>>,
+}
+
+impl<'a> Dirs<'a> {
+    pub fn new(out: &'a Path) -> Self {
+        Dirs {
+            out,
+            open: Default::default(),
+        }
+    }
+
+    /// What stands at `relative` below `out`, after checking its directories as [`check_dirs`]
+    /// does; a regular file is opened.
+    pub fn entry(&mut self, relative: &str) -> Result<Entry, Refusal> {
+        let names = components(relative)?;
+        let (last, dirs) = names.split_last().expect("components are never empty");
+        let key = relative
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+            .to_string();
+        if !self.open.contains_key(&key) {
+            let walked = match walk(self.out, dirs)? {
+                Walk::Reached(dir) => Some(dir),
+                Walk::Missing => None,
+            };
+            self.open.insert(key.clone(), walked);
+        }
+        let Some(dir) = &self.open[&key] else {
+            return Ok(Entry::Missing);
+        };
+        let at = || self.out.join(relative);
+        match rustix::fs::statat(dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(match FileType::from_raw_mode(stat.st_mode) {
+                FileType::RegularFile => Entry::File(open_regular(dir, last, at())?),
+                FileType::Directory => Entry::Directory,
+                FileType::Symlink => Entry::Symlink,
+                other => Entry::Special(kind(other)),
+            }),
+            Err(rustix::io::Errno::NOENT) => Ok(Entry::Missing),
+            Err(e) => Err(Refusal::Io(at(), e.into())),
+        }
     }
 }
 
@@ -210,11 +242,18 @@ fn kind(file_type: FileType) -> &'static str {
     }
 }
 
+/// A regular file below `--out`, open for reading, with its size and permission bits.
+pub struct Opened {
+    pub file: fs::File,
+    pub size: u64,
+    pub mode: u32,
+}
+
 /// Opens the regular file at `relative` below `out` for reading, or `None` if nothing is there.
 /// No link is followed (`O_NOFOLLOW` at every step), a FIFO does not block the open
 /// (`O_NONBLOCK`), and what was opened is checked to be a regular file (`fstat`) before a byte is
 /// read, so neither a device nor `/proc` is ever read. The one way berth reads its output.
-pub fn open_file(out: &Path, relative: &str) -> Result<Option<fs::File>, Refusal> {
+pub fn open_file(out: &Path, relative: &str) -> Result<Option<Opened>, Refusal> {
     let names = components(relative)?;
     let (last, dirs) = names.split_last().expect("components are never empty");
     let at = out.join(relative);
@@ -224,37 +263,44 @@ pub fn open_file(out: &Path, relative: &str) -> Result<Option<fs::File>, Refusal
     // Look before opening: opening some devices has effects of its own.
     match rustix::fs::statat(&dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => {}
-            FileType::Symlink => return Err(Refusal::Symlink(at)),
-            other => return Err(Refusal::NotFile(at, kind(other))),
+            FileType::RegularFile => open_regular(&dir, last, at),
+            FileType::Symlink => Err(Refusal::Symlink(at)),
+            other => Err(Refusal::NotFile(at, kind(other))),
         },
-        Err(rustix::io::Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(Refusal::Io(at, e.into())),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(Refusal::Io(at, e.into())),
     }
+}
+
+/// Opens `name` in `dir`, which was just seen to be a regular file, checking it still is once
+/// open (it may have been swapped between the look and the open).
+fn open_regular(dir: &OwnedFd, name: &OsStr, at: PathBuf) -> Result<Option<Opened>, Refusal> {
     let flags =
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(&dir, *last, flags, Mode::empty()) {
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) => return Ok(None),
         Err(rustix::io::Errno::LOOP) => return Err(Refusal::Symlink(at)),
         Err(e) => return Err(Refusal::Io(at, e.into())),
     };
-    // The file may have been swapped between the look and the open.
     let stat = rustix::fs::fstat(&fd).map_err(|e| Refusal::Io(at.clone(), e.into()))?;
     match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => Ok(Some(fs::File::from(fd))),
+        FileType::RegularFile => Ok(Some(Opened {
+            file: fs::File::from(fd),
+            size: stat.st_size as u64,
+            mode: stat.st_mode & 0o7777,
+        })),
         other => Err(Refusal::NotFile(at, kind(other))),
     }
 }
 
-/// The bytes of the regular file at `relative` below `out` ([`open_file`]), or `None` if nothing
+/// The bytes of the regular file at `relative` below `out` (see [`open_file`]), or `None` if nothing
 /// is there; past [`READ_LIMIT`] bytes it is refused.
 pub fn read_file(out: &Path, relative: &str) -> Result<Option<Vec<u8>>, Refusal> {
-    let Some(file) = open_file(out, relative)? else {
+    let Some(Opened { file, size, .. }) = open_file(out, relative)? else {
         return Ok(None);
     };
     let at = || out.join(relative);
-    let size = file.metadata().map_err(|e| Refusal::Io(at(), e))?.len();
     if size > READ_LIMIT {
         return Err(Refusal::TooLarge(at()));
     }
@@ -269,11 +315,14 @@ pub fn read_file(out: &Path, relative: &str) -> Result<Option<Vec<u8>>, Refusal>
     Ok(Some(bytes))
 }
 
+/// Bytes read at a time: most of berth's files fit in one block.
+const BLOCK: usize = 16 * 1024;
+
 /// The SHA-256 of everything `reader` yields, in lowercase hex, read a block at a time.
 pub fn sha256(mut reader: impl Read) -> std::io::Result<String> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let mut block = vec![0; 64 * 1024];
+    let mut block = [0; BLOCK];
     loop {
         match reader.read(&mut block) {
             Ok(0) => break,
@@ -285,6 +334,26 @@ pub fn sha256(mut reader: impl Read) -> std::io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
+/// Whether `reader` begins with `expected`, read a block at a time (a file whose size is
+/// `expected`'s then holds exactly it, without a read to see its end).
+pub fn begins_with(mut reader: impl Read, mut expected: &[u8]) -> std::io::Result<bool> {
+    let mut block = [0; BLOCK];
+    loop {
+        if expected.is_empty() {
+            return Ok(true);
+        }
+        match reader.read(&mut block) {
+            Ok(0) => return Ok(false),
+            Ok(n) if expected.len() >= n && block[..n] == expected[..n] => {
+                expected = &expected[n..];
+            }
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The SHA-256 of `bytes`, in lowercase hex.
 pub fn sha256_of(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -292,7 +361,13 @@ pub fn sha256_of(bytes: &[u8]) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(DIGITS[usize::from(b >> 4)] as char);
+        text.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    text
 }
 
 /// Where `out` leads once resolved: the system resolves its longest existing part (links

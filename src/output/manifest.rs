@@ -13,7 +13,7 @@ use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::PermissionsExt;
+use std::io::Seek;
 use std::path::Path;
 
 /// The manifest's name inside `--out`.
@@ -133,18 +133,36 @@ pub struct Found {
 /// The regular file at `relative` below `out`, hashed, or `None` if nothing is there; a link,
 /// a special file or an unreadable one is refused ([`inside::open_file`]).
 pub fn find(out: &Path, relative: &str) -> Result<Option<Found>, Refusal> {
-    let Some(file) = inside::open_file(out, relative)? else {
-        return Ok(None);
+    match inside::open_file(out, relative)? {
+        Some(opened) => hashed(opened, None)
+            .map(Some)
+            .map_err(|e| Refusal::Io(out.join(relative), e)),
+        None => Ok(None),
+    }
+}
+
+/// An opened file of `--out`, hashed. `new` is what berth is about to write there, with its
+/// hash, if it is known: a file that holds those bytes already is not hashed again.
+pub fn hashed(opened: inside::Opened, new: Option<(&[u8], &str)>) -> std::io::Result<Found> {
+    let inside::Opened {
+        mut file,
+        size,
+        mode,
+    } = opened;
+    let same = match new {
+        Some((bytes, hash)) if size == bytes.len() as u64 => {
+            inside::begins_with(&mut file, bytes)?.then_some(hash)
+        }
+        _ => None,
     };
-    let at = || out.join(relative);
-    let mode = file
-        .metadata()
-        .map_err(|e| Refusal::Io(at(), e))?
-        .permissions()
-        .mode()
-        & 0o7777;
-    let sha256 = inside::sha256(file).map_err(|e| Refusal::Io(at(), e))?;
-    Ok(Some(Found { sha256, mode }))
+    let sha256 = match same {
+        Some(hash) => hash.to_string(),
+        None => {
+            file.rewind()?;
+            inside::sha256(file)?
+        }
+    };
+    Ok(Found { sha256, mode })
 }
 
 /// Whether a regular file counts as berth's, by what the manifest recorded for its path.

@@ -208,14 +208,22 @@ impl Transaction {
     pub fn stage(&self, files: Vec<Planned>) -> Result<Staged, Diagnostic> {
         let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
-        let targets = files
-            .iter()
-            .map(|file| self.examine(&file.path))
-            .collect::<Result<Vec<Target>, Diagnostic>>()?;
         let hashes: Vec<String> = files
             .iter()
             .map(|file| inside::sha256_of(file.contents.as_bytes()))
             .collect();
+        let mut dirs = inside::Dirs::new(&self.out);
+        let targets = files
+            .iter()
+            .zip(&hashes)
+            .map(|(file, hash)| {
+                self.examine(
+                    &mut dirs,
+                    &file.path,
+                    Some((file.contents.as_bytes(), hash)),
+                )
+            })
+            .collect::<Result<Vec<Target>, Diagnostic>>()?;
         let current: Vec<bool> = files
             .iter()
             .zip(&targets)
@@ -276,7 +284,7 @@ impl Transaction {
     pub fn settle(&self, relative: &str) -> Result<Staged, Diagnostic> {
         let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
-        let existing = self.examine(relative)?;
+        let existing = self.examine(&mut inside::Dirs::new(&self.out), relative, None)?;
         let staged = self.staging.join(relative);
         let target = self.out.join(relative);
         let sha256 = fs::File::open(&staged)
@@ -306,7 +314,12 @@ impl Transaction {
     /// `--out` is a real one (a link is refused even with `--force`: berth would write outside
     /// `--out`), and what stands there is berth's own regular file, or nothing, or `--force`
     /// was given.
-    fn examine(&self, relative: &str) -> Result<Target, Diagnostic> {
+    fn examine(
+        &self,
+        dirs: &mut inside::Dirs,
+        relative: &str,
+        new: Option<(&[u8], &str)>,
+    ) -> Result<Target, Diagnostic> {
         let target = self.out.join(relative);
         let refuse = |reason: &str, help: &str| {
             Err(Diagnostic::input(
@@ -315,7 +328,7 @@ impl Transaction {
             )
             .help(help))
         };
-        match inside::entry(&self.out, relative).map_err(|r| r.diagnostic("write"))? {
+        match dirs.entry(relative).map_err(|r| r.diagnostic("write"))? {
             Entry::Missing => Ok(Target::Missing),
             Entry::Directory => Err(Diagnostic::input(
                 &errors::OUTPUT_PATH,
@@ -334,17 +347,15 @@ impl Transaction {
                 &format!("it is a {kind}, which berth did not write"),
                 FOREIGN_HELP,
             ),
-            Entry::File => match manifest::find(&self.out, relative) {
-                Ok(None) => Ok(Target::Missing),
-                Ok(Some(found)) => {
-                    match Claim::of(self.previous.files.get(relative), &found.sha256) {
-                        Claim::Verified | Claim::Unhashed => Ok(Target::Ours(found)),
-                        _ if self.force => Ok(Target::Forced(Some(found))),
-                        claim => refuse(claim.reason(), FOREIGN_HELP),
-                    }
-                }
+            Entry::File(None) => Ok(Target::Missing),
+            Entry::File(Some(opened)) => match manifest::hashed(opened, new) {
+                Ok(found) => match Claim::of(self.previous.files.get(relative), &found.sha256) {
+                    Claim::Verified | Claim::Unhashed => Ok(Target::Ours(found)),
+                    _ if self.force => Ok(Target::Forced(Some(found))),
+                    claim => refuse(claim.reason(), FOREIGN_HELP),
+                },
                 Err(_) if self.force => Ok(Target::Forced(None)),
-                Err(refusal) => Err(refusal.diagnostic("read")),
+                Err(e) => Err(inside::Refusal::Io(target.clone(), e).diagnostic("read")),
             },
         }
     }

@@ -3,7 +3,9 @@
 
 use crate::common::engine::*;
 use crate::common::nodes::{Nodes, esp_works};
-use crate::common::stdout;
+use crate::common::{berth_ok, root, run_ok, stdout, write};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 /// `docker node ls` as seen from node `from`: each node's hostname and status.
@@ -59,4 +61,323 @@ fn several_engines_form_a_swarm_that_sees_nodes_die_and_return() {
     wait_until("node3 is back", Duration::from_secs(60), || {
         status_of(&nodes, 1, 3) == "Ready"
     });
+}
+
+fn image_tag(dir: &str) -> String {
+    let tag = std::fs::read_to_string(root().join("tests/images").join(dir).join("TAG"));
+    tag.unwrap().trim().to_string()
+}
+
+/// etcd's example as a user deploys it on a swarm of several nodes: its default
+/// `spread = "required"`, `prepare-nodes.sh` with one node per member, `deploy.sh`. Only the
+/// encryption of the members' traffic is changed, to `none`: this kernel has no IPsec ESP, which
+/// Swarm's encrypted overlay (the default without `[tls]`) needs between nodes.
+struct Etcd {
+    out: std::path::PathBuf,
+    /// The nodes that hold the members, in member order; the spare holds none.
+    member_nodes: Vec<usize>,
+    spare: usize,
+    client_image: String,
+}
+
+const ENDPOINTS: &str = "http://etcd-0:2379,http://etcd-1:2379,http://etcd-2:2379";
+
+impl Etcd {
+    fn deploy(nodes: &Nodes, dir: &Path) -> Etcd {
+        let example = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+        let spec = example.replacen(
+            "[replication]\n",
+            "[replication]\nencryption = \"none\"\n",
+            1,
+        );
+        assert_ne!(spec, example, "the example has a [replication] table");
+        write(dir, "etcd.toml", &spec);
+        let out = dir.join("out");
+        berth_ok(
+            &["compile", "etcd.toml", "--out", "out", "--backend", "swarm"],
+            dir,
+        );
+        let etcd = Etcd {
+            out,
+            member_nodes: vec![1, 2, 3],
+            spare: 4,
+            client_image: image_tag("etcd-client"),
+        };
+        let names: Vec<&str> = etcd.member_nodes.iter().map(|&i| nodes.name(i)).collect();
+        run_ok(
+            nodes
+                .command(1, "sh")
+                .arg(etcd.out.join("swarm/prepare-nodes.sh"))
+                .args(&names),
+            "prepare-nodes.sh",
+        );
+        run_ok(
+            nodes
+                .command(1, "sh")
+                .arg(etcd.out.join("swarm/deploy.sh"))
+                .arg("etcd"),
+            "deploy.sh",
+        );
+        etcd
+    }
+
+    /// The nodes each member's tasks are assigned to, as the managers see it from node `from`.
+    fn placement(&self, nodes: &Nodes, from: usize) -> Vec<Vec<String>> {
+        (0..3)
+            .map(|m| {
+                let service = format!("etcd_etcd-{m}");
+                let out = nodes.docker(
+                    from,
+                    &[
+                        "service",
+                        "ps",
+                        &service,
+                        "--filter",
+                        "desired-state=running",
+                        "--format",
+                        "{{.Node}}",
+                    ],
+                );
+                // A task no node can take (its node is down) is pending on none.
+                stdout(&out)
+                    .lines()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The writer: a client on the spare node that puts `k<N>` against every member, once every
+    /// 0.2 s, and logs `<time> <N>` for each write etcd acknowledged.
+    fn start_writer(&self, nodes: &Nodes) {
+        let script = format!(
+            "i=0; while :; do i=$((i + 1)); \
+             if etcdctl --endpoints={ENDPOINTS} --dial-timeout=1s --command-timeout=2s put k$i v >/dev/null 2>&1; \
+             then echo \"$(date +%s.%N) $i\"; fi; sleep 0.2; done"
+        );
+        let out = nodes.docker(
+            self.spare,
+            &[
+                "run",
+                "--detach",
+                "--name",
+                "writer",
+                "--network",
+                "etcd-swarm",
+                "--entrypoint",
+                "sh",
+                &self.client_image,
+                "-c",
+                &script,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "the writer: {}",
+            crate::common::stderr(&out)
+        );
+    }
+
+    /// Every acknowledged write so far, with when it was acknowledged.
+    fn acknowledged(&self, nodes: &Nodes) -> Vec<(f64, u32)> {
+        let out = nodes.docker(self.spare, &["logs", "writer"]);
+        stdout(&out)
+            .lines()
+            .filter_map(|l| {
+                let (time, n) = l.split_once(' ')?;
+                Some((time.parse().ok()?, n.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The longest time without an acknowledged write since `since` (seconds of the epoch).
+    fn longest_outage(&self, nodes: &Nodes, since: f64) -> f64 {
+        let acked = self.acknowledged(nodes);
+        let times: Vec<f64> = acked
+            .iter()
+            .map(|(t, _)| *t)
+            .filter(|t| *t >= since)
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+    }
+
+    /// The keys member `m` holds, read locally (a serializable read).
+    fn keys_of(&self, nodes: &Nodes, m: usize) -> Option<BTreeSet<u32>> {
+        let endpoint = format!("--endpoints=http://etcd-{m}:2379");
+        let out = nodes.docker(
+            self.spare,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "etcd-swarm",
+                &self.client_image,
+                "etcdctl",
+                &endpoint,
+                "--command-timeout=5s",
+                "get",
+                "k",
+                "--prefix",
+                "--keys-only",
+                "--consistency=s",
+            ],
+        );
+        out.status.success().then(|| {
+            stdout(&out)
+                .lines()
+                .filter_map(|l| l.strip_prefix('k')?.parse().ok())
+                .collect()
+        })
+    }
+
+    /// Waits until every member holds every write acknowledged so far.
+    fn assert_every_write_everywhere(&self, nodes: &Nodes, when: &str) {
+        let acked: BTreeSet<u32> = self
+            .acknowledged(nodes)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert!(
+            acked.len() > 10,
+            "{when}: only {} writes acknowledged",
+            acked.len()
+        );
+        for m in 0..3 {
+            wait_until(
+                &format!(
+                    "{when}: etcd-{m} holds all {} acknowledged writes",
+                    acked.len()
+                ),
+                Duration::from_secs(90),
+                || {
+                    self.keys_of(nodes, m)
+                        .is_some_and(|keys| acked.is_subset(&keys))
+                },
+            );
+        }
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// The node of the swarm's leader.
+fn leader(nodes: &Nodes, from: usize) -> usize {
+    let out = nodes.docker(
+        from,
+        &["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"],
+    );
+    let name = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_suffix(" Leader").map(str::to_string))
+        .expect("the swarm has a leader");
+    (1..=nodes.count())
+        .find(|&i| nodes.name(i) == name)
+        .unwrap()
+}
+
+/// etcd on three nodes of a swarm of four (three managers, a spare worker), each member pinned
+/// to its node: placement, the loss of a member's node, of the leader's node, and a partition.
+#[test]
+fn etcd_survives_node_loss_and_partition_on_a_swarm_of_several_nodes() {
+    let _engine = exclusive();
+    let Some(mut nodes) = Nodes::swarm(3, 1) else {
+        return;
+    };
+    images();
+    let etcd_image = std::fs::read_to_string(root().join("tests/images/etcd/TAG")).unwrap();
+    nodes.load(&[etcd_image.trim(), &image_tag("etcd-client")]);
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::deploy(&nodes, dir.path());
+    wait_until(
+        "every member runs on its own node",
+        Duration::from_secs(120),
+        || etcd.placement(&nodes, 1) == [["node1"], ["node2"], ["node3"]],
+    );
+    etcd.start_writer(&nodes);
+    wait_until("etcd acknowledges writes", Duration::from_secs(120), || {
+        etcd.acknowledged(&nodes).len() > 20
+    });
+
+    // A member's node dies: the majority serves; the member starts nowhere else.
+    let since = now();
+    nodes.kill(2);
+    std::thread::sleep(Duration::from_secs(30));
+    let placed = etcd.placement(&nodes, 1);
+    assert!(
+        placed[1].iter().all(|n| n == "node2"),
+        "etcd-1 moved off its node: {placed:?}"
+    );
+    let outage = etcd.longest_outage(&nodes, since);
+    eprintln!("etcd: node2 (etcd-1) lost: longest write outage {outage:.1} s");
+    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
+    nodes.start(2);
+    etcd.assert_every_write_everywhere(&nodes, "node2 back");
+
+    // The swarm leader's node dies: another manager leads, and etcd behaves as above.
+    let lost = leader(&nodes, 1);
+    let from = (1..=3).find(|&i| i != lost).unwrap();
+    let since = now();
+    nodes.kill(lost);
+    wait_until("another manager leads", Duration::from_secs(60), || {
+        let out = nodes.docker(from, &["node", "ls", "--format", "{{.ManagerStatus}}"]);
+        stdout(&out).contains("Leader") && leader(&nodes, from) != lost
+    });
+    std::thread::sleep(Duration::from_secs(20));
+    let member = etcd.member_nodes.iter().position(|&n| n == lost).unwrap();
+    let placed = etcd.placement(&nodes, from);
+    let home = nodes.name(lost).to_string();
+    assert!(
+        placed[member].iter().all(|n| *n == home),
+        "etcd-{member} moved off its node: {placed:?}"
+    );
+    let outage = etcd.longest_outage(&nodes, since);
+    eprintln!(
+        "etcd: the leader's node ({home}, etcd-{member}) lost: longest write outage {outage:.1} s"
+    );
+    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
+    nodes.start(lost);
+    etcd.assert_every_write_everywhere(&nodes, "the leader's node back");
+
+    // A partition: node3 cut off; the majority serves, the minority member acknowledges nothing.
+    let since = now();
+    nodes.cut(3, true);
+    std::thread::sleep(Duration::from_secs(10));
+    let member = nodes.docker(
+        3,
+        &[
+            "ps",
+            "--quiet",
+            "--filter",
+            "label=com.docker.swarm.service.name=etcd_etcd-2",
+        ],
+    );
+    let member = stdout(&member).trim().to_string();
+    let minority = nodes.docker(
+        3,
+        &[
+            "exec",
+            &member,
+            "/usr/local/bin/etcdctl",
+            "--endpoints=http://127.0.0.1:2379",
+            "--command-timeout=3s",
+            "put",
+            "minority",
+            "x",
+        ],
+    );
+    assert!(
+        !minority.status.success(),
+        "the cut-off member acknowledged a write"
+    );
+    let outage = etcd.longest_outage(&nodes, since);
+    eprintln!("etcd: node3 (etcd-2) cut off: longest write outage {outage:.1} s");
+    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
+    nodes.cut(3, false);
+    etcd.assert_every_write_everywhere(&nodes, "node3 healed");
 }
