@@ -588,7 +588,11 @@ fn postgres_waits_for_its_node_where_a_plain_stack_loses_its_rows() {
     );
 
     // berth's output: the member pinned to node2, as `prepare-nodes.sh node2` labels it.
-    write(dir.path(), "postgres.toml", &example_as_this_kernel_allows("postgres"));
+    write(
+        dir.path(),
+        "postgres.toml",
+        &example_as_this_kernel_allows("postgres"),
+    );
     berth_ok(
         &[
             "compile",
