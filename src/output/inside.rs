@@ -254,21 +254,13 @@ pub struct Opened {
 /// (`O_NONBLOCK`), and what was opened is checked to be a regular file (`fstat`) before a byte is
 /// read, so neither a device nor `/proc` is ever read. The one way berth reads its output.
 pub fn open_file(out: &Path, relative: &str) -> Result<Option<Opened>, Refusal> {
-    let names = components(relative)?;
-    let (last, dirs) = names.split_last().expect("components are never empty");
-    let at = out.join(relative);
-    let Walk::Reached(dir) = walk(out, dirs)? else {
-        return Ok(None);
-    };
-    // Look before opening: opening some devices has effects of its own.
-    match rustix::fs::statat(&dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => open_regular(&dir, last, at),
-            FileType::Symlink => Err(Refusal::Symlink(at)),
-            other => Err(Refusal::NotFile(at, kind(other))),
-        },
-        Err(rustix::io::Errno::NOENT) => Ok(None),
-        Err(e) => Err(Refusal::Io(at, e.into())),
+    let at = || out.join(relative);
+    match Dirs::new(out).entry(relative)? {
+        Entry::File(opened) => Ok(opened),
+        Entry::Missing => Ok(None),
+        Entry::Symlink => Err(Refusal::Symlink(at())),
+        Entry::Directory => Err(Refusal::NotFile(at(), kind(FileType::Directory))),
+        Entry::Special(what) => Err(Refusal::NotFile(at(), what)),
     }
 }
 

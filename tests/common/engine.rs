@@ -174,6 +174,14 @@ impl Drop for Swarm {
     }
 }
 
+/// The reference of one of the images `tests/images/build.sh` builds (its directory's `TAG`).
+pub fn image_tag(dir: &str) -> String {
+    std::fs::read_to_string(super::root().join("tests/images").join(dir).join("TAG"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// Builds the images (`tests/images/build.sh`, cached by the hash of their inputs) once per run.
 pub fn images() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();

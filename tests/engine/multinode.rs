@@ -62,11 +62,6 @@ fn several_engines_form_a_swarm_that_sees_nodes_die_and_return() {
     });
 }
 
-fn image_tag(dir: &str) -> String {
-    let tag = std::fs::read_to_string(root().join("tests/images").join(dir).join("TAG"));
-    tag.unwrap().trim().to_string()
-}
-
 /// etcd's example as a user deploys it on a swarm of several nodes: its default
 /// `spread = "required"`, `prepare-nodes.sh` with one node per member, `deploy.sh`.
 struct Etcd {
@@ -302,8 +297,7 @@ fn etcd_survives_node_loss_partition_and_drain_on_a_swarm_of_several_nodes() {
         return;
     };
     images();
-    let etcd_image = std::fs::read_to_string(root().join("tests/images/etcd/TAG")).unwrap();
-    nodes.load(&[etcd_image.trim(), &image_tag("etcd-client")]);
+    nodes.load(&[&image_tag("etcd"), &image_tag("etcd-client")]);
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::deploy(&nodes, dir.path());
     wait_until(

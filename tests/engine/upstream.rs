@@ -26,13 +26,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn image_tag(dir: &str) -> String {
-    std::fs::read_to_string(root().join("tests/images").join(dir).join("TAG"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Backend {
     Compose,
