@@ -102,9 +102,22 @@ fn shows(claim: &Realization, out: &Output) -> bool {
             app["memory"].is_string() == (r.memory.is_some() || r.memory_limit.is_some())
                 && app["disk_quota"].is_string()
         }
-        Concern::Init => setup.contains(&format!(
-            "cf run-task \"$app\" --name {name}-init --command 'tries=0; until "
-        )),
+        // The task runs in the app's environment: the step's secrets are the app's variables,
+        // its literal variables are set on its command.
+        Concern::Init => {
+            let step = service.init.as_ref().expect("a used concern");
+            let env = step.env.iter().all(|v| match &v.value {
+                EnvValue::Secret { secret, key } => app["env"][&v.name] == variable(secret, key),
+                EnvValue::Literal(_) => {
+                    setup.contains(&format!("until env {}=", v.name))
+                        || setup.contains(&format!(" {}=", v.name))
+                }
+            });
+            env && setup.contains(&format!(
+                "cf run-task \"$app\" --name {name}-init -m {} --command 'tries=0; until ",
+                super::memory(&step.resources.memory)
+            ))
+        }
         // Every secret a `((variable))`, as a variable or as `BERTH_FILE_N` for a secret file.
         Concern::Secrets => {
             service.container.env.iter().all(|v| match &v.value {

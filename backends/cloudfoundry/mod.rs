@@ -193,7 +193,7 @@ fn lowered(
     let (manifest, init) = manifest(service, settings)?;
     let yaml = yaml_text(&manifest)?;
     refuse_foreign_variables(service, &yaml)?;
-    let script = setup(service, settings, &header, init.as_deref());
+    let script = setup(service, settings, &header, init.as_ref());
     Ok(Lowered {
         files: vec![
             OutputFile::new("manifest.yml", format!("{header}{yaml}")),
@@ -209,12 +209,7 @@ fn lowered(
 /// each secret file's `BERTH_FILE_N`), one `((` each; any other `((` in the manifest is a value
 /// of the spec's, and refused, whatever follows it.
 fn refuse_foreign_variables(service: &Service, yaml: &str) -> Result<(), Vec<Diagnostic>> {
-    let secret_variables = service
-        .container
-        .env
-        .iter()
-        .filter(|v| matches!(v.value, EnvValue::Secret { .. }))
-        .count();
+    let secret_variables = secret_variables(service).len();
     let secret_files = service
         .files
         .iter()
@@ -235,6 +230,19 @@ fn refuse_foreign_variables(service: &Service, yaml: &str) -> Result<(), Vec<Dia
     )
     .at(service.container.span.clone(), "a value holds `((`")
     .help("remove `((` from the spec's values (split it, or write `( (`), or target other backends")])
+}
+
+/// The names of the app's variables that hold secrets: the members' and the init task's.
+fn secret_variables(service: &Service) -> std::collections::BTreeSet<&str> {
+    let init_env = service.init.iter().flat_map(|init| &init.env);
+    service
+        .container
+        .env
+        .iter()
+        .chain(init_env)
+        .filter(|v| matches!(v.value, EnvValue::Secret { .. }))
+        .map(|v| v.name.as_str())
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -364,7 +372,7 @@ fn endpoint(action: &CheckAction) -> Option<String> {
 fn manifest(
     service: &Service,
     settings: &Settings,
-) -> Result<(Manifest, Option<String>), Vec<Diagnostic>> {
+) -> Result<(Manifest, Option<InitTask>), Vec<Diagnostic>> {
     let (peers, me) = members(service, settings);
     // A single instance is always index 0: nothing depends on the index at run time.
     let identity = if service.replicas() == 1 {
@@ -373,11 +381,11 @@ fn manifest(
         Identity::new(Some(&me), &peers)
     };
     let start = instance_start(service, settings, &identity)?;
-    let app = application(service, settings, &peers, start)?;
+    let mut app = application(service, settings, &peers, start)?;
     let init = service
         .init
         .as_ref()
-        .map(|init| init_task(service, init, &peers))
+        .map(|init| init_task(service, init, &peers, &mut app.env))
         .transpose()?;
     Ok((
         Manifest {
@@ -568,22 +576,52 @@ fn volume_services(
     services
 }
 
-/// The init task's command: `[init] command`, retried until the cluster answers.
+/// The init task: its memory, and its command, `[init] command` retried until the cluster
+/// answers. A task runs in the app's environment: the step's literal variables are set on its
+/// command (`env NAME=VALUE`), its secrets join the app's `env` as `((variables))`, which the
+/// spec keeps from naming another secret than the members' variable of the same name.
 fn init_task(
     service: &Service,
     init: &berth_model::Init,
     peers: &[Member],
-) -> Result<String, Vec<Diagnostic>> {
+    app_env: &mut BTreeMap<String, String>,
+) -> Result<InitTask, Vec<Diagnostic>> {
     let bootstrap = Identity::new(None, peers);
-    let words: Vec<String> = init
-        .argv(service, &bootstrap)?
-        .iter()
-        .map(|s| shell_quote(s))
-        .collect();
+    let mut words = Vec::new();
+    for var in &init.env {
+        match &var.value {
+            EnvValue::Literal(t) => {
+                let value = service.render(t, &bootstrap)?;
+                words.push(shell_quote(&format!("{}={value}", var.name)));
+            }
+            EnvValue::Secret { secret, key } => {
+                app_env.insert(var.name.clone(), format!("(({secret}-{key}))"));
+            }
+        }
+    }
+    if !words.is_empty() {
+        words.insert(0, "env".to_string());
+    }
+    words.extend(
+        init.argv(service, &bootstrap)?
+            .iter()
+            .map(|s| shell_quote(s)),
+    );
     let command = words.join(" ");
-    Ok(format!(
-        "tries=0; until {command}; do tries=$((tries + 1)); if [ \"$tries\" -ge 60 ]; then exit 1; fi; sleep 5; done"
-    ))
+    Ok(InitTask {
+        memory: memory(&init.resources.memory),
+        command: format!(
+            "tries=0; until {command}; do tries=$((tries + 1)); if [ \"$tries\" -ge 60 ]; then exit 1; fi; sleep 5; done"
+        ),
+    })
+}
+
+/// What `setup.sh` runs as the init task.
+pub struct InitTask {
+    /// `cf run-task -m`, as the manifest writes memory.
+    pub memory: String,
+    /// One shell word to `cf run-task --command`.
+    pub command: String,
 }
 
 /// Whether the start command can write `[[files]]`: it runs under the image's shell and must
@@ -626,7 +664,7 @@ fn start_command(
     Ok(Some(command))
 }
 
-fn setup(service: &Service, settings: &Settings, header: &str, init: Option<&str>) -> String {
+fn setup(service: &Service, settings: &Settings, header: &str, init: Option<&InitTask>) -> String {
     let mut services: Vec<&str> = settings
         .volume_services
         .values()
@@ -645,11 +683,7 @@ fn setup(service: &Service, settings: &Settings, header: &str, init: Option<&str
             (protocol, p.port)
         })
         .collect();
-    let vars = service
-        .container
-        .env
-        .iter()
-        .any(|v| matches!(v.value, EnvValue::Secret { .. }))
+    let vars = !secret_variables(service).is_empty()
         || service
             .files
             .iter()

@@ -15,8 +15,8 @@ pub struct Setup<'a> {
     pub ports: Vec<(&'static str, u16)>,
     /// The manifest takes variables, so `cf push` needs `--vars-file`.
     pub vars: bool,
-    /// The init task's command (one shell word to `cf run-task`), if the spec has `[init]`.
-    pub init: Option<&'a str>,
+    /// The init task, if the spec has `[init]`.
+    pub init: Option<&'a super::InitTask>,
 }
 
 /// `setup.sh`: the service instances, the internal route, the network policies and the init task.
@@ -53,8 +53,8 @@ app="#,
             .text(" >&2\n  exit 1\nfi\n");
     }
     push_and_route(&mut s, p);
-    if let Some(command) = p.init {
-        init_task(&mut s, p.app, command);
+    if let Some(task) = p.init {
+        init_task(&mut s, p.app, task);
     }
     s.into_string()
 }
@@ -88,7 +88,7 @@ cf map-route "$app" "$domain" --hostname "$app"
 }
 
 /// Runs the init task unless `cf tasks` shows it succeeded.
-fn init_task(s: &mut Script, app: &str, command: &str) {
+fn init_task(s: &mut Script, app: &str, task: &super::InitTask) {
     let name = format!("{app}-init");
     s.text(
         r#"
@@ -100,7 +100,9 @@ if cf tasks "$app" | grep -q "#,
     .word(&format!("setup.sh: {name} already succeeded"))
     .text(" >&2\nelse\n  cf run-task \"$app\" --name ")
     .word(&name)
+    .text(" -m ")
+    .word(&task.memory)
     .text(" --command ")
-    .word(command)
+    .word(&task.command)
     .text("\nfi\n");
 }

@@ -90,7 +90,14 @@ fn shows(claim: &Realization, out: &Output) -> bool {
         }
         Concern::Init => {
             let init = &file["services"][format!("{name}-init")];
-            init["restart"] == "on-failure:30"
+            let step = service.init.as_ref().expect("a used concern");
+            let env = step.env.iter().all(|v| match &v.value {
+                EnvValue::Secret { .. } => init["environment"].get(&v.name) == Some(&Value::Null),
+                EnvValue::Literal(_) => init["environment"][&v.name].is_string(),
+            });
+            env && init["mem_limit"].is_string()
+                && init["cpus"].is_number()
+                && init["restart"] == "on-failure:30"
                 && service
                     .members()
                     .iter()

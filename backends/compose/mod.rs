@@ -155,7 +155,7 @@ fn lower(
             &mut entry,
             &mut outputs,
         )?;
-        entry.environment = environment(service, &identity)?;
+        entry.environment = environment(service, &service.container.env, &identity)?;
         entry.ports = port_mappings(publish, published);
         member_volumes(service, member, &mut entry, &mut volumes);
         entry.volumes.extend(tls_volume(service, &mut volumes));
@@ -216,10 +216,11 @@ fn member_service(
 /// A member's `environment`: literal values rendered for it, secrets passed through.
 fn environment(
     service: &Service,
+    vars: &[berth_model::EnvVar],
     identity: &Identity,
 ) -> Result<BTreeMap<String, Option<String>>, Vec<Diagnostic>> {
     let mut environment = BTreeMap::new();
-    for var in &service.container.env {
+    for var in vars {
         let value = match &var.value {
             EnvValue::Literal(t) => Some(service.render(t, identity)?),
             // Passed through from the environment of `up`, never written here. Not `${NAME:?}`:
@@ -367,6 +368,9 @@ fn init_service(
         image,
         entrypoint: line.entrypoint,
         command: line.command,
+        environment: environment(service, &init.env, &Identity::new(None, members))?,
+        cpus: single_host::cpus(&init.resources.cpu).parse().ok(),
+        mem_limit: Some(single_host::bytes(&init.resources.memory)),
         // Retries until the cluster answers; a bounded count so an init that fails forever
         // (for example because the cluster is already initialized) stops.
         restart: "on-failure:30".into(),

@@ -130,8 +130,20 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                     .all(|(flag, set)| *set == args.iter().any(|a| a.starts_with(flag)))
             })
         }
+        // The step's own variables (a secret by name only) and limits, on its container.
         Concern::Init => {
-            run.contains(&format!("\n      --name {name}-init \\\n"))
+            let init = service.init.as_ref().expect("a used concern");
+            let create = run
+                .split(&format!("\n      --name {name}-init \\\n"))
+                .nth(1)
+                .and_then(|rest| rest.split("\nfi\n").next())
+                .unwrap_or_default();
+            let env = init.env.iter().all(|v| match &v.value {
+                EnvValue::Secret { .. } => create.contains(&format!("--env {} \\", v.name)),
+                EnvValue::Literal(_) => create.contains(&format!("--env {}=", v.name)),
+            });
+            env && create.contains("--memory ")
+                && create.contains("--cpus ")
                 && run.contains(&format!("until docker start --attach {name}-init; do"))
         }
         // A secret variable is passed by name only (`--env NAME`), and run.sh stops unless the

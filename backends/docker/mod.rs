@@ -139,7 +139,7 @@ fn member_run(
     health_flags(service, &mut args);
     limit_flags(service, &mut args);
     args.flag("--stop-timeout", &service.stop_grace.value.to_string());
-    env_flags(service, &identity, &mut args)?;
+    env_flags(service, &service.container.env, &identity, &mut args)?;
     for p in published {
         args.flag(
             "--publish",
@@ -245,10 +245,11 @@ fn health_flags(service: &Service, args: &mut Arguments) {
 /// taken from the caller's environment when the script runs.
 fn env_flags(
     service: &Service,
+    vars: &[berth_model::EnvVar],
     identity: &Identity,
     args: &mut Arguments,
 ) -> Result<(), Vec<Diagnostic>> {
-    for var in &service.container.env {
+    for var in vars {
         match &var.value {
             EnvValue::Literal(t) => args.flag(
                 "--env",
@@ -274,6 +275,9 @@ fn init_run(
     args.flag("--name", &init_name);
     args.raw("--network \"$network\"");
     args.flag("--label", &format!("berth.service={name}"));
+    args.flag("--memory", &single_host::bytes(&init.resources.memory));
+    args.flag("--cpus", &single_host::cpus(&init.resources.cpu));
+    env_flags(service, &init.env, &identity, &mut args)?;
     if let Some(tls) = &service.tls {
         args.flag(
             "--volume",
@@ -357,10 +361,15 @@ fn secret_checks(service: &Service) -> Script {
                 .text(" >&2; exit 1; }\n");
         }
     }
-    for var in &service.container.env {
+    let init_env = service.init.iter().flat_map(|init| &init.env);
+    let mut checked = std::collections::BTreeSet::new();
+    for var in service.container.env.iter().chain(init_env) {
         let EnvValue::Secret { secret, key } = &var.value else {
             continue;
         };
+        if !checked.insert(&var.name) {
+            continue;
+        }
         // The message is a word inside `${NAME:?WORD}`, where quotes are not removed: it holds
         // only the names' own characters, which their grammars keep to letters, digits, `-`, `.`
         // and `_`.

@@ -151,9 +151,17 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                     && resources["limits"][key] == json!(limit.as_ref().or(request.as_ref()))
             })
         }
+        // The Job's container has the step's variables and its resources, request and limit.
         Concern::Init => objects(out, "Job").iter().any(|j| {
+            let step = service.init.as_ref().expect("a used concern");
+            let container = &j["spec"]["template"]["spec"]["containers"][0];
+            let env = array(&container["env"]);
+            let names: Vec<&str> = env.iter().filter_map(|e| e["name"].as_str()).collect();
+            let quota = json!({"cpu": step.resources.cpu, "memory": step.resources.memory});
             j["metadata"]["name"] == format!("{name}-init")
                 && j["spec"]["backoffLimit"].as_u64().is_some_and(|b| b > 1)
+                && step.env.iter().all(|v| names.contains(&v.name.as_str()))
+                && container["resources"] == json!({"requests": quota, "limits": quota})
         }),
         // A secret variable from its Secret's key; a secret file from a Secret volume.
         Concern::Secrets => {

@@ -422,11 +422,17 @@ fn init_container(
         image: Some(image),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(command),
-        // A namespace with a ResourceQuota admits no pod without them; a bootstrap command
-        // needs little.
+        env: Some(container_env(
+            service,
+            &init.env,
+            &identity,
+            &mut [false; 2],
+        )?)
+        .filter(|env| !env.is_empty()),
+        // A namespace with a ResourceQuota admits no pod without them.
         resources: Some(ResourceRequirements {
-            requests: Some(init_resources()),
-            limits: Some(init_resources()),
+            requests: Some(init_resources(&init.resources)),
+            limits: Some(init_resources(&init.resources)),
             ..Default::default()
         }),
         volume_mounts: tls_mount(service),
@@ -603,7 +609,7 @@ fn container(
     let mut used = [false; 2];
     let (command, args) = command_and_args(service, identity, files, &mut used)?;
     used[0] |= files.is_some_and(|f| f.uses_pod_name);
-    let env = container_env(service, identity, &mut used)?;
+    let env = container_env(service, &service.container.env, identity, &mut used)?;
     let mounts = volume_mounts(service, files);
     Ok(Container {
         name: service.name().to_string(),
@@ -667,11 +673,12 @@ fn command_and_args(
 /// `used` says the container's strings refer to.
 fn container_env(
     service: &Service,
+    vars: &[berth_model::EnvVar],
     identity: &Identity,
     used: &mut [bool; 2],
 ) -> Result<Vec<EnvVar>, Vec<Diagnostic>> {
     let mut env = Vec::new();
-    for var in &service.container.env {
+    for var in vars {
         env.push(match &var.value {
             EnvValue::Literal(t) => EnvVar {
                 name: var.name.clone(),
@@ -821,10 +828,10 @@ fn resources(service: &Service) -> Option<ResourceRequirements> {
 }
 
 /// What the init Job's pod asks for and is limited to, as Marathon's Metronome job.
-fn init_resources() -> BTreeMap<String, Quantity> {
+fn init_resources(resources: &berth_model::InitResources) -> BTreeMap<String, Quantity> {
     BTreeMap::from([
-        ("cpu".to_string(), Quantity("100m".into())),
-        ("memory".to_string(), Quantity("128Mi".into())),
+        ("cpu".to_string(), Quantity(resources.cpu.clone())),
+        ("memory".to_string(), Quantity(resources.memory.clone())),
     ])
 }
 

@@ -179,8 +179,13 @@ pub struct JobRun {
     pub cpus: f64,
     pub disk: u64,
     pub docker: JobDocker,
+    /// Metronome's `env` and `secrets` have the shape of Marathon's.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, EnvVar>,
     pub mem: u64,
     pub restart: JobRestart,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 #[derive(Serialize)]

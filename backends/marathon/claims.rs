@@ -160,9 +160,20 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                     })
             })
         }
+        // The job's variables (a secret from the store, as the apps get theirs) and resources.
         Concern::Init => {
-            out.json(&format!("{name}-init.metronome.json"))["run"]["restart"]["policy"]
-                == "ON_FAILURE"
+            let job = out.json(&format!("{name}-init.metronome.json"));
+            let step = service.init.as_ref().expect("a used concern");
+            let env = step.env.iter().all(|v| match &v.value {
+                EnvValue::Secret { secret, key } => job["run"]["env"][&v.name]["secret"]
+                    .as_str()
+                    .is_some_and(|r| {
+                        job["run"]["secrets"][r]["source"] == format!("{name}/{secret}/{key}")
+                    }),
+                EnvValue::Literal(_) => job["run"]["env"][&v.name].is_string(),
+            });
+            env && job["run"]["mem"].as_u64().is_some_and(|m| m > 0)
+                && job["run"]["restart"]["policy"] == "ON_FAILURE"
         }
         // Every secret from the store, as its variable or as `BERTH_FILE_N` for a secret file.
         Concern::Secrets => all(&apps, |a| {

@@ -14,6 +14,7 @@ use app::*;
 use berth_backend::{Input, Lowered, OutputFile, Setting, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
+use berth_language::quantity::parse_quantity;
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service, Start};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -253,7 +254,7 @@ fn member_app(
     let identity = Identity::new(Some(member), members);
     let mut secrets = Secrets::default();
     let (args, parameters) = start(service, &identity, &mut secrets)?;
-    environment(service, &identity, &mut secrets)?;
+    environment(service, &service.container.env, &identity, &mut secrets)?;
     let (volumes, scratch) = volumes(service, settings);
     let port_mappings = port_mappings(service);
     let health_checks = health_checks(service, settings);
@@ -370,10 +371,11 @@ fn start(
 /// The spec's variables: literal values rendered for the member, secrets named for the store.
 fn environment(
     service: &Service,
+    vars: &[berth_model::EnvVar],
     identity: &Identity,
     secrets: &mut Secrets,
 ) -> Result<(), Vec<Diagnostic>> {
-    for var in &service.container.env {
+    for var in vars {
         match &var.value {
             EnvValue::Literal(t) => {
                 secrets.env.insert(
@@ -556,11 +558,11 @@ fn cpus_and_mem(service: &Service) -> (f64, u64) {
     let limits = service.resources.as_ref().map(|r| &r.value);
     let cpus = limits
         .and_then(|r| r.cpu.as_ref().or(r.cpu_limit.as_ref()))
-        .and_then(|q| berth_language::quantity::parse_quantity(q).ok())
+        .and_then(|q| parse_quantity(q).ok())
         .unwrap_or(1.0);
     let mem = limits
         .and_then(|r| r.memory_limit.as_ref().or(r.memory.as_ref()))
-        .and_then(|q| berth_language::quantity::parse_quantity(q).ok())
+        .and_then(|q| parse_quantity(q).ok())
         .map_or(1024, mebibytes);
     (cpus, mem)
 }
@@ -614,6 +616,8 @@ fn init_job(service: &Service, members: &[Member]) -> Result<Option<Job>, Vec<Di
         key: "entrypoint",
         value: argv.remove(0),
     };
+    let mut secrets = Secrets::default();
+    environment(service, &init.env, &identity, &mut secrets)?;
     let name = service.name();
     Ok(Some(Job {
         description: format!(
@@ -622,13 +626,15 @@ fn init_job(service: &Service, members: &[Member]) -> Result<Option<Job>, Vec<Di
         id: format!("{name}-init"),
         run: JobRun {
             args: argv,
-            cpus: 0.1,
+            cpus: parse_quantity(&init.resources.cpu).unwrap_or(0.1),
             disk: 0,
             docker: JobDocker {
                 image,
                 parameters: vec![entrypoint],
             },
-            mem: 128,
+            env: secrets.env,
+            secrets: secrets.sources,
+            mem: parse_quantity(&init.resources.memory).map_or(128, mebibytes),
             restart: JobRestart {
                 active_deadline_seconds: 3600,
                 policy: "ON_FAILURE",

@@ -267,7 +267,7 @@ mod tests {
             .number(5)
             .text(" ")
             .words(["1", "$x"]);
-        assert_eq!(script.as_str(), "x='a b'\\''c' y=crdb-0.member n=5 1 '$x'");
+        assert_eq!(script.as_str(), "x=\"a b'c\" y=crdb-0.member n=5 1 '$x'");
     }
 
     #[test]

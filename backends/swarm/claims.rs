@@ -137,9 +137,21 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                     && resources["reservations"]["cpus"].is_null() == r.cpu.is_none()
             })
         }
+        // The step's variables as the members get theirs (a secret as `<NAME>_FILE`), its limits.
         Concern::Init => {
-            stack["services"][format!("{name}-init")]["deploy"]["restart_policy"]["condition"]
-                == "on-failure"
+            let init = &stack["services"][format!("{name}-init")];
+            let step = service.init.as_ref().expect("a used concern");
+            let env = step.env.iter().all(|v| match &v.value {
+                EnvValue::Secret { secret, key } => {
+                    init["environment"][format!("{}_FILE", v.name)]
+                        == format!("/run/secrets/{secret}.{key}")
+                }
+                EnvValue::Literal(_) => init["environment"][&v.name].is_string(),
+            });
+            let limits = &init["deploy"]["resources"]["limits"];
+            env && limits["memory"].is_string()
+                && limits["cpus"].is_string()
+                && init["deploy"]["restart_policy"]["condition"] == "on-failure"
         }
         // A secret variable becomes `<NAME>_FILE`, naming the external secret's file; a secret
         // file is the external secret at the file's path.

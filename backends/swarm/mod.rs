@@ -451,7 +451,13 @@ fn lower(
             &mut stack.configs,
             &mut outputs,
         )?;
-        member_env(service, &identity, &mut entry, &mut stack.secrets)?;
+        env_entries(
+            service,
+            &service.container.env,
+            &identity,
+            &mut entry,
+            &mut stack.secrets,
+        )?;
         entry.secrets.extend(tls_secrets.iter().cloned());
         entry.ports = port_decls(settings, published);
         member_volumes(service, settings, member, &mut entry, &mut stack.volumes);
@@ -463,10 +469,18 @@ fn lower(
         stack.services.insert(member.name.clone(), entry);
     }
     if let Some(init) = &service.init {
-        stack.services.insert(
-            format!("{}-init", service.name()),
-            init_service(service, init, &members, &network, &tls_secrets)?,
-        );
+        let mut entry = init_service(service, init, &members, &network, &tls_secrets)?;
+        let bootstrap = Identity::new(None, &members);
+        env_entries(
+            service,
+            &init.env,
+            &bootstrap,
+            &mut entry,
+            &mut stack.secrets,
+        )?;
+        stack
+            .services
+            .insert(format!("{}-init", service.name()), entry);
     }
     Ok((stack, outputs))
 }
@@ -615,15 +629,16 @@ fn member_deploy(service: &Service, settings: &Settings, member: &Member) -> Dep
     }
 }
 
-/// The member's environment: literal values rendered for it; secrets as external Swarm secrets,
-/// declared in `secrets`.
-fn member_env(
+/// A member's or the init's environment: literal values rendered for it; secrets as external
+/// Swarm secrets, declared in `secrets`.
+fn env_entries(
     service: &Service,
+    vars: &[berth_model::EnvVar],
     identity: &Identity,
     entry: &mut StackService,
     secrets: &mut BTreeMap<String, SecretDecl>,
 ) -> Result<(), Vec<Diagnostic>> {
-    for var in &service.container.env {
+    for var in vars {
         match &var.value {
             EnvValue::Literal(t) => {
                 entry
@@ -708,6 +723,13 @@ fn init_service(
                 condition: "on-failure",
                 delay: "10s",
             },
+            resources: Some(Resources {
+                limits: Some(ResourceSet {
+                    cpus: Some(single_host::cpus(&init.resources.cpu)),
+                    memory: Some(single_host::bytes(&init.resources.memory)),
+                }),
+                reservations: None,
+            }),
             labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
             ..Default::default()
         },

@@ -7,6 +7,8 @@ use berth_model::{Encryption, EnvValue, Quorum, Service};
 
 berth_diagnostic::rules!();
 
+mod variables;
+
 /// Words of an env name that mark a secret (`DB_PASSWORD`, `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`).
 const SECRET_WORDS: [&str; 9] = [
     "PASSWORD",
@@ -60,7 +62,9 @@ pub fn check(service: &Service) -> Vec<Diagnostic> {
     found.extend(quorum_size(service));
     found.extend(cleartext_peer_traffic(service));
     found.extend(files(service));
-    for var in &service.container.env {
+    found.extend(variables::check(service));
+    let init_env = service.init.iter().flat_map(|init| &init.env);
+    for var in service.container.env.iter().chain(init_env) {
         let EnvValue::Literal(value) = &var.value else {
             continue;
         };

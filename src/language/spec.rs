@@ -397,6 +397,31 @@ pub struct Init {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub done_output: Option<SString>,
+    /// The step's environment, in `[container.env]`'s forms: a string (`peers` may be used, `self`
+    /// may not), or `{ secret = "NAME", key = "KEY" }`, given as each orchestrator gives the members
+    /// their secrets. The step gets no variable of `[container.env]` that is not named here.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, EnvValue>")]
+    pub env: BTreeMap<Spanned<String>, Spanned<EnvValue>>,
+    /// What the step may use (request and limit alike; default: `cpu = "100m"`, `memory = "128Mi"`).
+    #[serde(default)]
+    #[schemars(with = "Option<InitResources>")]
+    pub resources: Option<Spanned<InitResources>>,
+}
+
+/// What the init step may use.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitResources {
+    /// CPU, a Kubernetes quantity such as `250m` (default `100m`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cpu: Option<SString>,
+    /// Memory, a Kubernetes quantity such as `512Mi` (default `128Mi`; a Node.js client such as
+    /// `mongosh` needs more).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub memory: Option<SString>,
 }
 
 /// TLS certificates provided by the user.

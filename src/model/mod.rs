@@ -276,7 +276,28 @@ pub struct Init {
     pub image: Option<Template>,
     /// Text in the command's output that means the cluster was initialized before.
     pub done_output: Option<String>,
+    /// The step's own environment (none of `[container.env]` unless named again).
+    pub env: Vec<EnvVar>,
+    pub resources: InitResources,
     pub span: Option<Span>,
+}
+
+/// What the init step may use: request and limit alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InitResources {
+    /// A Kubernetes quantity, `100m` unless the spec says otherwise.
+    pub cpu: String,
+    /// A Kubernetes quantity, `128Mi` unless the spec says otherwise.
+    pub memory: String,
+}
+
+impl Default for InitResources {
+    fn default() -> Self {
+        InitResources {
+            cpu: "100m".into(),
+            memory: "128Mi".into(),
+        }
+    }
 }
 
 impl Init {

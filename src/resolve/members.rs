@@ -48,7 +48,11 @@ impl Resolver<'_> {
         }
         if let Some(init) = init {
             let bootstrap = Identity::new(None, &peers);
-            for t in init.command.iter().chain(init.image.as_ref()) {
+            let env = init.env.iter().filter_map(|e| match &e.value {
+                EnvValue::Literal(t) => Some(t),
+                EnvValue::Secret { .. } => None,
+            });
+            for t in init.command.iter().chain(init.image.as_ref()).chain(env) {
                 check(self, t, &bootstrap);
             }
         }

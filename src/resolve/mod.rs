@@ -70,7 +70,7 @@ pub fn resolve(
     let stop_grace = r.stop_grace(spec.lifecycle.as_ref());
     let container = r.container(&spec.container);
     let files = r.files(&spec.files, context);
-    let init = spec.init.as_ref().map(|init| r.init(init, container.shell));
+    let init = spec.init.as_ref().map(|init| r.init(init, &container));
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
     let allow = r.allow(&spec.allow, context.rules);
     let backend_options = r.backend_tables(&spec.backends, context.backends);

@@ -5,25 +5,10 @@ use super::*;
 impl Resolver<'_> {
     pub(super) fn resources(&mut self, res: &toml::Spanned<spec::Resources>) -> Located<Resources> {
         let r = res.get_ref();
-        let quantity = |me: &mut Self, s: &Option<SString>, key: &str| -> Option<(String, f64)> {
-            let s = s.as_ref()?;
-            let text = me.string(s, key)?;
-            let minimum = if key.contains("cpu") {
-                MIN_CPU
-            } else {
-                MIN_MEMORY
-            };
-            let value = me.parsed(
-                s,
-                key,
-                parse_quantity(&text).and_then(|v| at_least(v, minimum)),
-            )?;
-            Some((text, value))
-        };
-        let cpu = quantity(self, &r.cpu, "resources.cpu");
-        let memory = quantity(self, &r.memory, "resources.memory");
-        let cpu_limit = quantity(self, &r.cpu_limit, "resources.cpu_limit");
-        let memory_limit = quantity(self, &r.memory_limit, "resources.memory_limit");
+        let cpu = self.quantity(&r.cpu, "resources.cpu");
+        let memory = self.quantity(&r.memory, "resources.memory");
+        let cpu_limit = self.quantity(&r.cpu_limit, "resources.cpu_limit");
+        let memory_limit = self.quantity(&r.memory_limit, "resources.memory_limit");
         for (request, limit, key, s) in [
             (&cpu, &cpu_limit, "cpu", &r.cpu_limit),
             (&memory, &memory_limit, "memory", &r.memory_limit),
@@ -43,6 +28,23 @@ impl Resolver<'_> {
             },
             self.span(res.span()),
         )
+    }
+
+    /// A CPU or memory quantity (which one the key says), as written and as a number.
+    fn quantity(&mut self, s: &Option<SString>, key: &str) -> Option<(String, f64)> {
+        let s = s.as_ref()?;
+        let text = self.string(s, key)?;
+        let minimum = if key.ends_with("cpu") || key.ends_with("cpu_limit") {
+            MIN_CPU
+        } else {
+            MIN_MEMORY
+        };
+        let value = self.parsed(
+            s,
+            key,
+            parse_quantity(&text).and_then(|v| at_least(v, minimum)),
+        )?;
+        Some((text, value))
     }
 
     pub(super) fn container(&mut self, container: &toml::Spanned<spec::Container>) -> Container {
@@ -142,8 +144,9 @@ impl Resolver<'_> {
         }
     }
 
-    pub(super) fn init(&mut self, init: &toml::Spanned<spec::Init>, shell: Option<bool>) -> Init {
+    pub(super) fn init(&mut self, init: &toml::Spanned<spec::Init>, container: &Container) -> Init {
         let i = init.get_ref();
+        let shell = container.shell;
         if i.command.is_empty() {
             self.error(
                 &errors::SPEC_INVALID_VALUE,
@@ -177,11 +180,53 @@ impl Resolver<'_> {
                 "give text that only the already-initialized case prints, such as `cluster has already been initialized`".to_string(),
             );
         }
+        let mut resources = InitResources::default();
+        if let Some(r) = &i.resources {
+            let r = r.get_ref();
+            if let Some((cpu, _)) = self.quantity(&r.cpu, "init.resources.cpu") {
+                resources.cpu = cpu;
+            }
+            if let Some((memory, _)) = self.quantity(&r.memory, "init.resources.memory") {
+                resources.memory = memory;
+            }
+        }
+        let env: Vec<EnvVar> = i
+            .env
+            .iter()
+            .map(|(name, value)| self.env_var(name, value))
+            .collect();
+        self.same_secret_under_one_name(&env, container);
         Init {
             command: i.command.iter().map(|s| self.template(s)).collect(),
             image: i.image.as_ref().map(|s| self.template(s)),
             done_output,
+            env,
+            resources,
             span: self.span(init.span()),
+        }
+    }
+
+    /// run.sh and compose take a secret variable from the caller's environment by its name, and a
+    /// Cloud Foundry task runs in the app's environment: one name holds one secret.
+    fn same_secret_under_one_name(&mut self, init_env: &[EnvVar], container: &Container) {
+        for var in init_env {
+            let EnvValue::Secret { secret, key } = &var.value else {
+                continue;
+            };
+            let other = container.env.iter().find(|c| c.name == var.name);
+            let Some(EnvValue::Secret { secret: s, key: k }) = other.map(|c| &c.value) else {
+                continue;
+            };
+            if (s, k) != (secret, key) {
+                let range = var.span.as_ref().map(|s| s.range.clone()).unwrap_or(0..0);
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    range,
+                    format!("`init.env.{}` names secret `{secret}` key `{key}`, and `container.env.{}` names secret `{s}` key `{k}`", var.name, var.name),
+                    "another secret under the same name",
+                    "give the init step's variable another name, or name the same secret: run.sh and compose read a secret variable from the caller's environment by its name".to_string(),
+                );
+            }
         }
     }
 }

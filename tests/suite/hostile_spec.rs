@@ -156,7 +156,7 @@ fn script_values_stand_only_where_their_quoting_fits() {
         PathBuf::from("hostile.toml"),
         spec(
             "args = [\"it's \\\"$HOME\\\"\", \"`id`\\n# x; touch PWNED\"]\n[container.env]\nA = \"a'b\\\"c$(touch PWNED)\"\nS = { secret = \"s.1\", key = \"k-1\" }\n",
-            "[init]\ncommand = [\"/x\", \"'\\\"$(touch PWNED)\"]\n[[files]]\npath = \"/etc/s\"\nsecret = \"s.1\"\nkey = \"k-1\"\n",
+            "[[allow]]\nrule = \"spec/unexpanded-variable\"\nreason = \"the test hands `$` over as text\"\n[init]\ncommand = [\"/x\", \"'\\\"$(touch PWNED)\"]\n[[files]]\npath = \"/etc/s\"\nsecret = \"s.1\"\nkey = \"k-1\"\n",
         ),
     ));
     // One backend at a time: a spec that leaves one out of its `targets`, or that one refuses,
@@ -582,7 +582,8 @@ fn file_contents_too_large_for_their_platform_are_refused() {
 /// `${VAR}` reaches them as the literal text, never as the operator's variable.
 #[test]
 fn compose_never_interpolates_a_value_of_the_spec() {
-    let text = spec("args = [\"${HOME}\"]", "").replace(
+    let allow = "[[allow]]\nrule = \"spec/unexpanded-variable\"\nreason = \"the test hands `$` over as text\"\n";
+    let text = spec("args = [\"${HOME}\"]", allow).replace(
         "path = \"/data\"",
         "path = \"/data/${AWS_SECRET_ACCESS_KEY}\"",
     );
@@ -684,8 +685,8 @@ proptest! {
         let text = spec(
             &format!("args = [{}]\nenv = {{ V = {}, SECRET_VALUE = {{ secret = \"s\", key = \"k\" }} }}", q(&values[0]), q(&values[1])),
             &format!(
-                "[[files]]\npath = \"/etc/f\"\ncontent = {}\n[health.liveness]\nexec = [\"/bin/check\", {}]\nneeds_peers = false\n[init]\ncommand = [\"/bin/init\", {}]\n",
-                q(&values[2]), q(&values[3]), q(&values[0])
+                "[[allow]]\nrule = \"spec/unexpanded-variable\"\nreason = \"the test hands `$` over as text\"\n[[files]]\npath = \"/etc/f\"\ncontent = {}\n[health.liveness]\nexec = [\"/bin/check\", {}]\nneeds_peers = false\n[init]\ncommand = [\"/bin/init\", {}]\nenv = {{ W = {} }}\n",
+                q(&values[2]), q(&values[3]), q(&values[0]), q(&values[1])
             ),
         );
         let dir = tempfile::tempdir().unwrap();

@@ -283,3 +283,50 @@ fn a_secret_file_its_software_refuses_is_an_error_naming_the_software() {
         "{found:?}"
     );
 }
+
+/// A variable no shell expands, one the init step's shell would not have, and one secret under
+/// two names: each refused where it is written.
+#[test]
+fn an_init_variable_that_would_not_reach_its_program_is_refused() {
+    let rule = &berth::compile::spec_rules::UNEXPANDED_VARIABLE;
+    let fixed = &toml_blocks(rule.doc)[1];
+    let code = |spec: &str| -> Vec<String> { fired(rule, spec).into_iter().map(|f| f.0).collect() };
+    assert!(!code(fixed).contains(&"spec/unexpanded-variable".to_string()));
+    let without_env = fixed.replace(
+        "env = { MONGO_INITDB_ROOT_PASSWORD = { secret = \"mongo\", key = \"root-password\" } }\n",
+        "",
+    );
+    let without_init_env = format!(
+        "{without_env}\n[container.env]\nMONGO_INITDB_ROOT_PASSWORD = {{ secret = \"mongo\", key = \"root-password\" }}\n"
+    );
+    assert!(
+        code(&without_init_env).contains(&"spec/unexpanded-variable".to_string()),
+        "a member's variable the init's shell does not get"
+    );
+    // Lower-case or numbered `$` in a literal is text, not a variable.
+    let text = fixed.replace("\"--bind_ip_all\"", "\"--price=$5\", \"--pw=pa$sword\"");
+    assert!(!code(&text).contains(&"spec/unexpanded-variable".to_string()));
+    let two_secrets = fixed.replace(
+        "[init]",
+        "[init]\n# the same variable name, another secret\n",
+    );
+    let two_secrets = two_secrets.replacen(
+        "key = \"root-password\" } }\n\n[[ports]]",
+        "key = \"other\" } }\n\n[[ports]]",
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), &two_secrets).unwrap();
+    let out = crate::common::berth(&["check", "spec.toml"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    assert!(
+        crate::common::stderr(&out).contains("`init.env.MONGO_INITDB_ROOT_PASSWORD` names secret `mongo` key `root-password`, and `container.env.MONGO_INITDB_ROOT_PASSWORD` names secret `mongo` key `other`"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}

@@ -189,8 +189,32 @@ fn every_key_lands_where_it_should() {
     assert_eq!(init["image"], "example/db-tools:1", "init.image");
     assert_eq!(
         init["command"],
-        json!(["/bin/db-admin", "init", format!("--host={}:7000", host(0))]),
-        "init.command with peers"
+        json!([
+            "/bin/sh",
+            "-c",
+            format!(
+                "/bin/db-admin init --host={}:7000 --password=\"$$PASSWORD\"",
+                host(0)
+            )
+        ]),
+        "init.command with peers, `$` escaped from Kubernetes' own expansion"
+    );
+    let secret =
+        |key: &str| json!({"secretKeyRef": {"name": "db-secret", "key": key, "optional": false}});
+    assert_eq!(
+        init["env"],
+        json!([
+            {"name": "ADMIN_TOKEN", "valueFrom": secret("admin-token")},
+            {"name": "FIRST", "value": host(0)},
+            {"name": "PASSWORD", "valueFrom": secret("password")},
+        ]),
+        "init.env: literals rendered for the step, secrets from the Secret"
+    );
+    let quota = json!({"cpu": "250m", "memory": "512Mi"});
+    assert_eq!(
+        init["resources"],
+        json!({"requests": quota, "limits": quota}),
+        "init.resources"
     );
     assert_eq!(
         job["spec"]["template"]["spec"]["restartPolicy"],
