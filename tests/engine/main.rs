@@ -7,5 +7,6 @@ mod common;
 
 mod demo;
 mod imported;
+mod init;
 mod multinode;
 mod upstream;
