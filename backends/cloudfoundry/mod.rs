@@ -14,6 +14,7 @@ use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_language::quantity::parse_quantity;
 use berth_model::shell::shell_quote;
+use berth_model::start::{computable_at_run_time, exec_per_member};
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -433,13 +434,13 @@ fn instance_start(
     // spec's path to it, and exec the process with the variables that depend on the instance.
     // With nothing of that to do, there is no start command and the image's own entrypoint runs.
     let mut steps = Vec::new();
-    let (mut env, instance_env) = environment(service, identity)?;
+    let per_member = per_member_variables(service, identity);
+    let (mut env, instance_env) = environment(service, identity, &per_member)?;
     let services = volume_services(service, settings, &mut steps);
-    let argv: Vec<String> = service
-        .render_argv(identity)?
-        .iter()
-        .map(|w| shell_word(w))
-        .collect();
+    let argv_computable = per_member.is_empty()
+        && (service.container.command.iter())
+            .chain(&service.container.args)
+            .all(|t| computable_at_run_time(service, t, identity, unmark));
     if files_placeable(service) {
         // A secret file's content comes from a variable that `cf push --vars-file` fills.
         let placements =
@@ -450,12 +451,85 @@ fn instance_start(
             })?;
         steps.extend(berth_model::start::steps(&placements));
     }
-    let command = start_command(service, steps, instance_env, argv)?;
+    let exec = if argv_computable {
+        exec_line(
+            &instance_env,
+            service.render_argv(identity)?.iter().map(|w| shell_word(w)),
+        )
+    } else {
+        exec_each_member(service, identity, &instance_env, &per_member)?
+    };
+    let command = start_command(service, steps, !instance_env.is_empty(), exec)?;
     Ok(InstanceStart {
         env,
         command,
         services,
     })
+}
+
+/// Puts an instance's values where the index stood in for them.
+fn unmark(text: &str, member: &Member) -> String {
+    text.replace(INDEX_MARK, &member.ordinal)
+}
+
+/// The variables whose value the start command cannot compute from `$CF_INSTANCE_INDEX`
+/// (arithmetic or a condition on `self`): berth writes each instance's own.
+fn per_member_variables<'a>(
+    service: &'a Service,
+    identity: &Identity,
+) -> Vec<&'a berth_model::EnvVar> {
+    if identity.me.is_none_or(|me| me.ordinal != INDEX_MARK) {
+        return Vec::new();
+    }
+    service
+        .container
+        .env
+        .iter()
+        .filter(|v| {
+            matches!(&v.value, EnvValue::Literal(t) if !computable_at_run_time(service, t, identity, unmark))
+        })
+        .collect()
+}
+
+/// `exec env NAME=VALUE... ARGV`, or `None` without a command line.
+fn exec_line(instance_env: &[String], argv: impl Iterator<Item = String>) -> Option<String> {
+    let argv: Vec<String> = argv.collect();
+    if argv.is_empty() {
+        return None;
+    }
+    let env = if instance_env.is_empty() {
+        String::new()
+    } else {
+        format!("env {} ", instance_env.join(" "))
+    };
+    Some(format!("exec {env}{}", argv.join(" ")))
+}
+
+/// Each instance's own command line, chosen by `$CF_INSTANCE_INDEX`, with the values berth
+/// computed for it.
+fn exec_each_member(
+    service: &Service,
+    identity: &Identity,
+    instance_env: &[String],
+    per_member: &[&berth_model::EnvVar],
+) -> Result<Option<String>, Vec<Diagnostic>> {
+    let mut lines = Vec::new();
+    for member in identity.peers {
+        let own = Identity::new(Some(member), identity.peers);
+        let mut env = instance_env.to_vec();
+        for var in per_member {
+            if let EnvValue::Literal(t) = &var.value {
+                let value = service.render(t, &own)?;
+                env.push(shell_quote(&format!("{}={value}", var.name)));
+            }
+        }
+        let argv = service.render_argv(&own)?;
+        let Some(line) = exec_line(&env, argv.iter().map(|w| shell_quote(w))) else {
+            return Ok(None);
+        };
+        lines.push((member.ordinal.clone(), line["exec ".len()..].to_string()));
+    }
+    Ok(Some(exec_per_member("\"$CF_INSTANCE_INDEX\"", &lines)))
 }
 
 /// The manifest's one application: its image, instances, start, health checks and routes.
@@ -512,10 +586,15 @@ type Environment = (BTreeMap<String, String>, Vec<String>);
 /// The variables: those that do not depend on the instance for the manifest's `env` (secrets as
 /// `((variables))` that `cf push --vars-file` fills), and `NAME=VALUE` words for those that do,
 /// which the start command sets.
-fn environment(service: &Service, identity: &Identity) -> Result<Environment, Vec<Diagnostic>> {
+fn environment(
+    service: &Service,
+    identity: &Identity,
+    per_member: &[&berth_model::EnvVar],
+) -> Result<Environment, Vec<Diagnostic>> {
     let mut instance_env = Vec::new();
     let mut env = BTreeMap::new();
-    for var in &service.container.env {
+    let skipped = |var: &berth_model::EnvVar| per_member.iter().any(|v| v.name == var.name);
+    for var in service.container.env.iter().filter(|v| !skipped(v)) {
         match &var.value {
             EnvValue::Literal(t) => {
                 let value = service.render(t, identity)?;
@@ -636,29 +715,24 @@ pub fn files_placeable(service: &Service) -> bool {
 fn start_command(
     service: &Service,
     mut steps: Vec<String>,
-    instance_env: Vec<String>,
-    argv: Vec<String>,
+    instance_env: bool,
+    exec: Option<String>,
 ) -> Result<Option<String>, Vec<Diagnostic>> {
-    if steps.is_empty() && instance_env.is_empty() && argv.is_empty() {
+    if steps.is_empty() && !instance_env && exec.is_none() {
         return Ok(None);
     }
-    if argv.is_empty() {
+    let Some(exec) = exec else {
         return Err(vec![Diagnostic::input(
             &errors::SPEC_MISSING_KEY,
             format!("cloudfoundry: each of the {} instances needs its own directory on the volume service, which only a start command can prepare, and a start command replaces the image's entrypoint: the spec names no process to start after it", service.replicas()),
         )
         .at(service.container.span.clone(), "no `command` or `args`")
         .help("add `command = [...]` with the image's entrypoint (its Dockerfile's ENTRYPOINT, or `docker image inspect`) and `args` with its command")]);
-    }
-    let env = if instance_env.is_empty() {
-        String::new()
-    } else {
-        format!("env {} ", instance_env.join(" "))
     };
     for volume in service.volumes.iter().filter(|v| !v.persistent) {
         steps.push(format!("mkdir -p {}", shell_quote(&volume.path)));
     }
-    steps.push(format!("exec {env}{}", argv.join(" ")));
+    steps.push(exec);
     let command = steps.join(" && ");
     berth_model::start::check_length(service, "cloudfoundry", &command)?;
     Ok(Some(command))

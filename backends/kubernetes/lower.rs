@@ -607,9 +607,38 @@ fn container(
     let image = container_image(service, identity)?;
     // Which identity variables the rendered strings use: the pod's name, its ordinal.
     let mut used = [false; 2];
-    let (command, args) = command_and_args(service, identity, files, &mut used)?;
+    let unmark = |text: &str, member: &Member| {
+        text.replace(POD_NAME_MARK, &member.name)
+            .replace(POD_ORDINAL_MARK, &member.ordinal)
+    };
+    let placements = files.map_or(&[][..], |f| &f.placements[..]);
+    let per_member = match files {
+        Some(_) => {
+            super::per_member::start(service, identity, &unmark, placements, POD_ORDINAL_ENV)?
+        }
+        None => None,
+    };
+    let (command, args, env_vars) = match per_member {
+        Some(per_member) => {
+            used[1] = true;
+            let mut command = per_member.command;
+            command[2] = escape_dollars(&command[2]);
+            let env_vars: Vec<_> = service
+                .container
+                .env
+                .iter()
+                .filter(|v| !per_member.variables.contains(&v.name))
+                .cloned()
+                .collect();
+            (command, Vec::new(), env_vars)
+        }
+        None => {
+            let (command, args) = command_and_args(service, identity, files, &mut used)?;
+            (command, args, service.container.env.clone())
+        }
+    };
     used[0] |= files.is_some_and(|f| f.uses_pod_name);
-    let env = container_env(service, &service.container.env, identity, &mut used)?;
+    let env = container_env(service, &env_vars, identity, &mut used)?;
     let mounts = volume_mounts(service, files);
     Ok(Container {
         name: service.name().to_string(),

@@ -8,6 +8,7 @@ mod concerns;
 mod files;
 mod lower;
 mod network;
+mod per_member;
 mod rules;
 mod upgrade;
 

@@ -499,11 +499,7 @@ fn add(helper: &Helper) -> Result<String, RenderErrorReason> {
             Value::String(s) => s.parse().ok(),
             _ => None,
         }
-        .ok_or_else(|| {
-            RenderErrorReason::Other(
-                "`add` needs integers; on Kubernetes and Cloud Foundry `self.ordinal` is known only once the member runs, so it cannot be added to".into(),
-            )
-        })
+        .ok_or_else(|| RenderErrorReason::Other("`add` needs integers".into()))
     };
     integer(0)?
         .checked_add(integer(1)?)

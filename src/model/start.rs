@@ -121,6 +121,38 @@ pub fn possible(service: &crate::Service) -> bool {
     service.container.shell != Some(false) && !service.container.command.is_empty()
 }
 
+/// Whether the platform computes `template` right for every member at run time: its rendering
+/// with the platform's stand-ins (`runtime`), each stand-in replaced by `unmark` with a member's
+/// value, is that member's own rendering. `{{add self.ordinal 1}}` or `{{#if (eq self.ordinal
+/// "0")}}` are not: the platform only substitutes the stand-in's text.
+pub fn computable_at_run_time(
+    service: &crate::Service,
+    template: &crate::Template,
+    runtime: &crate::Identity,
+    unmark: impl Fn(&str, &crate::Member) -> String,
+) -> bool {
+    let Ok(marked) = service.render(template, runtime) else {
+        return false;
+    };
+    let members = runtime.peers;
+    members.iter().all(|m| {
+        service
+            .render(template, &crate::Identity::new(Some(m), members))
+            .is_ok_and(|own| unmark(&marked, m) == own)
+    })
+}
+
+/// A shell step that `exec`s each member's own command line (words already quoted for the
+/// shell), chosen by `selector`, a shell word that expands to the member's ordinal: values that
+/// the platform cannot compute per member are computed by berth, one line per member.
+pub fn exec_per_member(selector: &str, lines: &[(String, String)]) -> String {
+    let mut step = format!("case {selector} in ");
+    for (ordinal, line) in lines {
+        step += &format!("{ordinal}) exec {line} ;; ");
+    }
+    step + "*) echo 'berth: no command line for this member' >&2; exit 1 ;; esac"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

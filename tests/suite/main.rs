@@ -16,6 +16,7 @@ mod hostile_output;
 mod hostile_spec;
 mod import;
 mod marathon;
+mod per_member;
 mod rules;
 mod snapshots;
 mod spec_keys;
