@@ -114,9 +114,9 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                 }
             });
             env && setup.contains(&format!(
-                "cf run-task \"$app\" --name {name}-init -m {} --command 'tries=0; until ",
+                "cf run-task \"$app\" --name {name}-init -m {} --command ",
                 super::memory(&step.resources.memory)
-            ))
+            )) && setup.contains("tries=0; until ")
         }
         // Every secret a `((variable))`, as a variable or as `BERTH_FILE_N` for a secret file.
         Concern::Secrets => {

@@ -3,6 +3,7 @@
 
 use super::convert::{cpus, duration, memory};
 use super::*;
+use berth_compile::spec_rules::looks_like_secret;
 
 impl<'a> Mapping<'a> {
     pub(super) fn container(&mut self, doc: &mut Document) {
@@ -307,6 +308,49 @@ impl<'a> Mapping<'a> {
         }
         if let Some(done) = done_output {
             doc.pair("done_output", Item::Str(done), None);
+        }
+        self.init_env(doc, init);
+        let cpu = init.cpus.as_ref().map(|(c, _)| cpus(c));
+        let memory = init.mem_limit.as_ref().map(|(m, _)| memory(m));
+        if cpu.is_some() || memory.is_some() {
+            doc.table(&["init", "resources"]);
+            for (key, value) in [("cpu", cpu), ("memory", memory)] {
+                if let Some(value) = value {
+                    doc.pair(key, Item::Str(value), None);
+                }
+            }
+        }
+    }
+
+    /// The init service's `environment` as `[init.env]`: a secret as the members' are (a
+    /// variable passed through, or one whose name says it is a secret), else its value.
+    fn init_env(&mut self, doc: &mut Document, init: &crate::compose::Service) {
+        if init.environment.is_empty() {
+            return;
+        }
+        doc.table(&["init", "env"]);
+        for (key, value, _) in &init.environment {
+            if !berth_language::names::env_name(key) {
+                self.unmapped.push(format!("the init service's `environment.{key}`: not an environment name every orchestrator takes; set it by hand"));
+                continue;
+            }
+            let Some(value) = value.as_ref().filter(|_| !looks_like_secret(key)) else {
+                let secret = vec![
+                    ("secret".to_string(), self.input.cluster.name.clone()),
+                    ("key".to_string(), crate::secrets::key(key)),
+                ];
+                doc.pair(key, Item::Inline(secret), Some("a secret, as the members'"));
+                continue;
+            };
+            for reference in value.raw.references() {
+                self.param(reference);
+            }
+            let t = cluster::template(&[Some(&value.raw)], &self.names, &|n: &str| param_name(n));
+            doc.pair(
+                key,
+                Item::Str(t.map(|t| t.template).unwrap_or_default()),
+                None,
+            );
         }
     }
 
