@@ -123,9 +123,15 @@ fn shows(claim: &Realization, out: &Output) -> bool {
         // the files labels the member, so a change recreates it.
         Concern::Files => out.each_service(FILE, |m, s| {
             let command = s["command"][1].as_str().unwrap_or_default();
-            s["labels"]["berth.files"]
+            // The label hashes what berth writes: the user's secret files are not berth's.
+            let contents = service
+                .files
+                .iter()
+                .any(|f| matches!(f.body, FileBody::Content(_)));
+            let labelled = s["labels"]["berth.files"]
                 .as_str()
-                .is_some_and(|h| h.len() == 16)
+                .is_some_and(|h| h.len() == 16);
+            labelled == contents
                 && service.files.iter().enumerate().all(|(i, f)| {
                     let key = f.key(i);
                     let source = match &f.body {

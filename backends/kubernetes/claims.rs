@@ -179,9 +179,15 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                 FileBody::Content(_) => true,
             })
         }
+        // The annotation hashes the ConfigMap berth writes: the user's Secrets are not berth's.
         Concern::Files => {
-            files(out, pod)
-                && sts["spec"]["template"]["metadata"]["annotations"]["berth.dev/files"].is_string()
+            let contents = service
+                .files
+                .iter()
+                .any(|f| matches!(f.body, FileBody::Content(_)));
+            let annotated =
+                sts["spec"]["template"]["metadata"]["annotations"]["berth.dev/files"].is_string();
+            files(out, pod) && annotated == contents
         }
         // The user's certificate Secret, mounted read-only at the spec's path.
         Concern::TlsNames => {
