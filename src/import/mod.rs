@@ -12,8 +12,12 @@ pub mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod start;
+pub mod template;
 pub mod write;
 pub mod yaml;
+
+#[cfg(test)]
+mod tests;
 
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
@@ -72,10 +76,19 @@ pub fn import_reading(
     };
     let inits = init_services(&clusters);
     for (index, cluster) in clusters.iter().enumerate() {
-        if inits.iter().any(|(i, _)| *i == index) {
+        if let Some(init) = inits.iter().find(|i| i.init == index) {
+            // A second one-shot service of one cluster: berth runs one `[init]`.
+            if let Some(used) = init.extra_of {
+                let why = format!(
+                    "a second one-shot service of `{}`, whose `[init]` is `{}`: berth runs one init step; fold its command into that one by hand",
+                    clusters[init.owner].name,
+                    clusters[used].first().name
+                );
+                import.skipped.push((cluster.first().name.clone(), why));
+            }
             continue;
         }
-        if let Some(why) = skipped_because(cluster, wanted) {
+        if let Some(why) = skipped_because(cluster, wanted, &file.dir) {
             import.skipped.extend(
                 cluster
                     .members
@@ -86,19 +99,82 @@ pub fn import_reading(
         }
         let init = inits
             .iter()
-            .find(|(_, of)| *of == index)
-            .map(|(i, _)| clusters[*i].first());
+            .find(|i| i.owner == index && i.extra_of.is_none())
+            .map(|i| clusters[i.init].first());
         import.findings.extend(rules::check(cluster, &file.dir));
         let refused = cluster.members.iter().chain(init.as_slice());
         import
             .findings
             .extend(refused.flat_map(|m| m.refused.iter().cloned()));
         let written = write_spec(&file, cluster, init, source.clone(), allowed);
+        if let Some(why) = not_written(cluster, &written, &file.dir) {
+            if asked(cluster, wanted) {
+                let error = Diagnostic::input(
+                    &errors::CLI_USAGE,
+                    format!("`--service`: no spec of {}: {why}", services_of(&written)),
+                )
+                .help(
+                    "import the other services, and write this one's spec by hand (`berth init` starts one)",
+                );
+                return Err((error, sources));
+            }
+            import
+                .skipped
+                .extend(written.services.iter().map(|s| (s.clone(), why.clone())));
+            continue;
+        }
         import.findings.extend(written.findings.iter().cloned());
         import.specs.push(written);
     }
     import.sources = sources;
     Ok(import)
+}
+
+/// `` `a`, `b` `` for the services of a spec.
+fn services_of(spec: &spec::Imported) -> String {
+    let names: Vec<String> = spec.services.iter().map(|s| format!("`{s}`")).collect();
+    names.join(", ")
+}
+
+/// Why a spec is not written: its members differ in what one spec gives every member alike
+/// (roles berth cannot express), or no backend compiles it. Nothing unusable is written.
+fn not_written(cluster: &Cluster, written: &spec::Imported, dir: &Path) -> Option<String> {
+    if !written.refused.is_empty() {
+        return Some(written.refused.join("; "));
+    }
+    if written.excluded.len() < berth_compile::registry::names().len() {
+        return None;
+    }
+    if let Some(stateless) = skip_reason(cluster, dir) {
+        return Some(stateless);
+    }
+    // Each reason ends with its rule's id in parentheses: the first in full, then the others' ids.
+    let code = |why: &str| {
+        why.rsplit_once(" (")
+            .map(|(_, c)| c.trim_end_matches(')').to_string())
+    };
+    let first = &written.excluded[0].1;
+    let mut others: Vec<String> = Vec::new();
+    for (_, why) in &written.excluded[1..] {
+        if let Some(c) =
+            code(why).filter(|c| Some(c) != code(first).as_ref() && !others.contains(c))
+        {
+            others.push(c);
+        }
+    }
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; also {}", others.join(", "))
+    };
+    Some(format!("no backend can run it: {first}{also}"))
+}
+
+/// Whether `--service` named a member of the cluster.
+fn asked(cluster: &Cluster, wanted: &[String]) -> bool {
+    wanted
+        .iter()
+        .any(|w| *w == cluster.name || cluster.members.iter().any(|m| m.name == *w))
 }
 
 /// Every `--service` must name a service of the Compose file.
@@ -124,14 +200,11 @@ fn check_wanted(
 }
 
 /// Why a cluster gets no spec: not stateful, or not named by `--service`.
-fn skipped_because(cluster: &cluster::Cluster, wanted: &[String]) -> Option<String> {
+fn skipped_because(cluster: &Cluster, wanted: &[String], dir: &Path) -> Option<String> {
     if wanted.is_empty() {
-        return skip_reason(cluster);
+        return skip_reason(cluster, dir);
     }
-    let asked = wanted
-        .iter()
-        .any(|w| *w == cluster.name || cluster.members.iter().any(|m| m.name == *w));
-    (!asked).then(|| "not named by `--service`".to_string())
+    (!asked(cluster, wanted)).then(|| "not named by `--service`".to_string())
 }
 
 /// The spec of one cluster, its `targets` narrowed to the backends a probe compile reaches.
@@ -153,7 +226,9 @@ fn write_spec(
     };
     input.excluded = unreachable_backends(&spec::write(&input).text);
     input.probe = false;
-    spec::write(&input)
+    let mut written = spec::write(&input);
+    written.excluded = input.excluded;
+    written
 }
 
 /// The backends a spec cannot target for a reason other than what the Compose file lacks (the
@@ -187,22 +262,32 @@ fn unreachable_backends(text: &str) -> Vec<(String, String)> {
 }
 
 /// Why a cluster is not a stateful service berth imports unasked: no data of its own.
-fn skip_reason(cluster: &Cluster) -> Option<String> {
+fn skip_reason(cluster: &Cluster, dir: &Path) -> Option<String> {
     let first = cluster.first();
     let image = first.image_name();
+    // A writable bind mount of a file is configuration, not data.
     let keeps_data = first.mounts.iter().any(|m| match m.kind {
         MountKind::Volume => true,
-        MountKind::Bind => !m.read_only,
+        MountKind::Bind => {
+            !m.read_only && !m.source.as_ref().is_some_and(|s| dir.join(s).is_file())
+        }
         MountKind::Tmpfs => false,
     });
-    (!keeps_data && known::software(image).is_none()).then(|| "no volume and not a database berth knows: stateless (name it with `--service` to import it)".into())
+    (!keeps_data && known::software(image).is_none()).then(|| "stateless: no volume, and not a database berth knows (mount a named volume where it keeps data to import it)".into())
 }
 
-/// One-shot services that initialize a cluster: berth's own (`<name>-init`, labelled), or a
-/// service of the cluster's image that depends on its members and does not restart always.
-/// Returns (init's index, cluster's index).
-fn init_services(clusters: &[Cluster]) -> Vec<(usize, usize)> {
-    let mut found = Vec::new();
+/// A one-shot service that initializes a cluster: berth's own (`<name>-init`, labelled), or a
+/// service of the cluster's image that depends on its members, runs a command of its own and
+/// does not restart always.
+struct Init {
+    init: usize,
+    owner: usize,
+    /// For a second such service of one cluster: the index of the first, which is `[init]`.
+    extra_of: Option<usize>,
+}
+
+fn init_services(clusters: &[Cluster]) -> Vec<Init> {
+    let mut found: Vec<Init> = Vec::new();
     for (i, candidate) in clusters.iter().enumerate() {
         let service = candidate.first();
         if candidate.members.len() != 1 || !one_shot(service) {
@@ -216,8 +301,13 @@ fn init_services(clusters: &[Cluster]) -> Vec<(usize, usize)> {
                 && (same_image(c.first(), service)
                     || service.labels.get("berth.service") == Some(&c.name))
         });
-        if let Some((j, _)) = owner {
-            found.push((i, j));
+        if let Some((owner, _)) = owner {
+            let extra_of = found.iter().find(|f| f.owner == owner).map(|f| f.init);
+            found.push(Init {
+                init: i,
+                owner,
+                extra_of,
+            });
         }
     }
     found
@@ -232,7 +322,12 @@ fn one_shot(service: &Service) -> bool {
         .mounts
         .iter()
         .any(|m| m.kind == MountKind::Volume && m.source.is_some() && !m.read_only);
-    !restarts_always && !keeps_data && !service.depends_on.is_empty()
+    let runs_something = service
+        .entrypoint
+        .iter()
+        .chain(&service.command)
+        .any(|w| !w.is_empty());
+    !restarts_always && !keeps_data && !service.depends_on.is_empty() && runs_something
 }
 
 fn same_image(a: &Service, b: &Service) -> bool {

@@ -25,7 +25,7 @@ pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
 
 /// A database with no volume at all, or an anonymous one: its data goes with the container.
 fn data_in_container(service: &Service) -> Option<Diagnostic> {
-    let software = known::software(service.image_name())?;
+    known::software(service.image_name())?;
     let kept = |m: &super::compose::Mount| match m.kind {
         MountKind::Volume => m.source.is_some(),
         MountKind::Bind => !m.read_only,
@@ -55,10 +55,12 @@ fn data_in_container(service: &Service) -> Option<Diagnostic> {
                 service.name
             ),
             "no volume for the data",
-            format!(
-                "mount a named volume at its data directory (`{}` for this image)",
-                software.data
-            ),
+            match known::data_path(service) {
+                Some((path, how)) => {
+                    format!("mount a named volume at its data directory (`{path}`, from {how})")
+                }
+                None => "mount a named volume at its data directory".to_string(),
+            },
         ),
     })
 }

@@ -491,16 +491,36 @@ fn a_dangling_link_is_never_written_through() {
     assert!(!victim.exists(), "init wrote through the link");
 }
 
-/// Two services whose names meet in one spec name are refused, not written over each other.
+/// Two services whose names meet in one spec name (`db` and `db_`; issue 29's `my_db` and
+/// `my-db`) get specs of their own names: neither is written over the other.
 #[test]
 fn two_specs_are_never_written_to_one_path() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
         "compose.yaml",
-        "services:\n  db:\n    image: postgres:16.4\n    restart: always\n    volumes: [pg:/var/lib/postgresql/data]\n  db_:\n    image: redis:7.4\n    restart: always\n    volumes: [r:/data]\nvolumes:\n  pg:\n  r:\n",
+        "services:\n  db:\n    image: postgres:16.4\n    restart: always\n    volumes: [pg:/var/lib/postgresql/data]\n  db_:\n    image: redis:7.4\n    restart: always\n    volumes: [r:/data]\n  my_db:\n    image: postgres:16.4\n    restart: always\n    volumes: [a:/var/lib/postgresql/data]\n  my-db:\n    image: postgres:16.4\n    restart: always\n    volumes: [b:/var/lib/postgresql/data]\nvolumes: {pg: , r: , a: , b: }\n",
     );
     let output = import(dir.path(), &["compose.yaml"]);
-    assert_exit(&output, 2, &["two specs would be written to `./db.toml`"]);
-    assert!(!dir.path().join("db.toml").exists());
+    assert_exit(&output, 0, &[]);
+    for (file, name, image) in [
+        ("db.toml", "db", "postgres:16.4"),
+        ("db-2.toml", "db-2", "redis:7.4"),
+        ("my-db.toml", "my-db", "postgres:16.4"),
+        ("my-db-2.toml", "my-db-2", "postgres:16.4"),
+    ] {
+        let spec = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let value: toml::Table = toml::from_str(&spec).unwrap();
+        assert_eq!(value["name"].as_str(), Some(name), "{spec}");
+        assert_eq!(value["container"]["image"].as_str(), Some(image), "{spec}");
+    }
+    let volume = |file: &str| {
+        let spec = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let value: toml::Table = toml::from_str(&spec).unwrap();
+        value["volumes"][0]["name"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        (volume("my-db.toml"), volume("my-db-2.toml")),
+        ("a".into(), "b".into())
+    );
 }

@@ -209,24 +209,28 @@ fn the_report_points_at_the_compose_file() {
     }
 }
 
-/// A second import never overwrites what the first wrote, and `--service` picks services.
+/// A second import never overwrites what the first wrote, and `--service` picks services: a
+/// stateless one is a clear error, not a spec that compiles nowhere (issue 29 item 7).
 #[test]
 fn import_never_overwrites_and_picks_services() {
     let dir = tempfile::tempdir().unwrap();
     let compose = corpus_file("postgres");
+    let db = ["--service", "db", "--out", "mine.toml"];
+    assert_exit(&import(dir.path(), &compose, &db), 0, &[]);
+    let first = std::fs::read_to_string(dir.path().join("mine.toml")).unwrap();
+    assert!(first.contains("name = \"db\""), "{first}");
+    assert_exit(&import(dir.path(), &compose, &db), 2, &["never overwrites"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("mine.toml")).unwrap(),
+        first
+    );
     let adminer = ["--service", "adminer", "--out", "admin.toml"];
-    assert_exit(&import(dir.path(), &compose, &adminer), 0, &[]);
-    let first = std::fs::read_to_string(dir.path().join("admin.toml")).unwrap();
-    assert!(first.contains("name = \"adminer\""), "{first}");
     assert_exit(
         &import(dir.path(), &compose, &adminer),
         2,
-        &["never overwrites"],
+        &["no spec of `adminer`: stateless"],
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("admin.toml")).unwrap(),
-        first
-    );
+    assert!(!dir.path().join("admin.toml").exists());
     let output = import(dir.path(), &compose, &["--service", "nosuch"]);
     assert_exit(&output, 2, &["no such service", "name one of: db, adminer"]);
 }

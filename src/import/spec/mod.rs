@@ -29,6 +29,11 @@ pub struct Imported {
     /// What writing it found: files it did not copy, or copied from outside the Compose file's
     /// folder, secrets it referenced instead of copying them.
     pub findings: Vec<Diagnostic>,
+    /// Why no spec expresses the members (they differ in what one spec gives every member
+    /// alike): the spec is not written.
+    pub refused: Vec<String>,
+    /// The backends a first compile found it cannot target, with why.
+    pub excluded: Vec<(String, String)>,
 }
 
 /// What the spec needs from the Compose file beyond the cluster: its one-shot init service.
@@ -65,6 +70,8 @@ struct Mapping<'a> {
     /// What berth's own start script copies into place, if the members run one.
     copies: Vec<crate::start::Copied>,
     findings: Vec<Diagnostic>,
+    /// Why the members are not one spec.
+    refusals: Vec<String>,
 }
 
 struct PortEntry {
@@ -95,6 +102,7 @@ pub fn write(input: &Input) -> Imported {
         persistent: Vec::new(),
         copies: Vec::new(),
         findings: Vec::new(),
+        refusals: Vec::new(),
     };
     let body = mapping.body();
     let mut doc = Document::default();
@@ -144,6 +152,8 @@ pub fn write(input: &Input) -> Imported {
         services,
         text,
         findings: mapping.findings,
+        refused: mapping.refusals,
+        excluded: input.excluded.clone(),
     }
 }
 
@@ -191,19 +201,51 @@ impl<'a> Mapping<'a> {
 
     /// One template for a string every member has, registering the parameters it references.
     fn template(&mut self, values: Vec<Option<&Interpolated>>, what: &str) -> String {
+        let names = self.names.clone();
+        self.template_over(values, what, &names, false)
+    }
+
+    /// [`Self::template`] of a value whose key says it holds hosts (`PRIMARY_HOST`, `SEEDS`): a
+    /// member's name standing alone in it is that member's host.
+    fn hosts(&mut self, values: Vec<Option<&Interpolated>>, what: &str) -> String {
+        let names = self.names.clone();
+        self.template_over(values, what, &names, true)
+    }
+
+    /// [`Self::template`] of a string that names no member (an image): its text stays text.
+    fn literal(&mut self, values: Vec<Option<&Interpolated>>, what: &str) -> String {
+        self.template_over(values, what, &[], false)
+    }
+
+    /// Values of members with roles (`primary` on one, `secondary` on the others) are each
+    /// member's own, chosen by its ordinal; a peer list that leaves out the member itself
+    /// (`es02,es03` on `es01`) is written as the first member's and listed.
+    fn template_over(
+        &mut self,
+        values: Vec<Option<&Interpolated>>,
+        what: &str,
+        names: &[Vec<String>],
+        hosts: bool,
+    ) -> String {
         for value in values.iter().flatten() {
             for reference in value.references() {
                 self.param(reference);
             }
         }
         let param = |name: &str| param_name(name);
-        match cluster::template(&values, &self.names, &param) {
-            Some(t) => t.template,
-            None => {
+        if let Some(t) = crate::template::template(&values, names, hosts, &param) {
+            return t.template;
+        }
+        let every: Option<Vec<&Interpolated>> = values.iter().copied().collect();
+        match every {
+            Some(every) if every.len() > 1 && !crate::template::differ_by_names(&every, names) => {
+                crate::template::per_member(&every, names, hosts, &param)
+            }
+            _ => {
                 self.unmapped.push(format!("{what}: the members' values differ in a way no template over `self` and `peers` expresses; the first member's value is written"));
                 let first = values.iter().flatten().next().copied();
                 first.map_or(String::new(), |v| {
-                    cluster::first_member(v, &self.names, &param)
+                    crate::template::first_member(v, names, hosts, &param)
                 })
             }
         }

@@ -10,7 +10,7 @@ impl<'a> Mapping<'a> {
         doc.table(&["container"]);
         let images = self.each(|m| m.image.as_ref());
         if images.iter().all(Option::is_some) {
-            let image = self.template(images, "`image`");
+            let image = self.literal(images, "`image`");
             doc.pair("image", Item::Str(image), None);
         } else {
             let name = self.input.cluster.name.clone();
@@ -83,8 +83,15 @@ impl<'a> Mapping<'a> {
     ) -> Option<Vec<String>> {
         let length = lists[0].map_or(0, Vec::len);
         if lists.iter().any(|l| l.map_or(0, Vec::len) != length) {
-            self.unmapped.push(format!(
-                "`{key}`: the members' command lines differ in length; set `container` by hand"
+            let lengths: Vec<String> = self
+                .members()
+                .iter()
+                .zip(lists)
+                .map(|(m, l)| format!("{} on `{}`", l.map_or(0, Vec::len), m.name))
+                .collect();
+            self.refusals.push(format!(
+                "its members are not alike: they run different command lines (`{key}` of {} words), and one spec gives every member the same",
+                lengths.join(", ")
             ));
             return None;
         }
@@ -141,9 +148,19 @@ impl<'a> Mapping<'a> {
                 continue;
             }
             if values.iter().any(|v| v.is_none()) {
-                self.unmapped.push(format!(
-                    "`environment.{key}`: only some members set it; it is written for every member"
+                let setting: Vec<String> = self
+                    .members()
+                    .iter()
+                    .zip(&values)
+                    .filter(|(_, v)| v.is_some())
+                    .map(|(m, _)| format!("`{}`", m.name))
+                    .collect();
+                self.refusals.push(format!(
+                    "its members are not alike: only {} of them set{} `{key}`, and one spec gives every member the same environment",
+                    setting.join(", "),
+                    if setting.len() == 1 { "s" } else { "" }
                 ));
+                continue;
             }
             let texts: Vec<Option<&Interpolated>> = values
                 .iter()
@@ -166,7 +183,12 @@ impl<'a> Mapping<'a> {
             }
             let fallback = texts.iter().flatten().next().copied();
             let texts = texts.into_iter().map(|t| t.or(fallback)).collect();
-            let value = self.template(texts, &format!("`environment.{key}`"));
+            let what = format!("`environment.{key}`");
+            let value = if crate::template::names_hosts(&key) {
+                self.hosts(texts, &what)
+            } else {
+                self.template(texts, &what)
+            };
             doc.pair(&key, Item::Str(value), None);
         }
     }
@@ -294,8 +316,11 @@ impl<'a> Mapping<'a> {
                 self.param(reference);
             }
             // Not a member: every member's name in it is a peer's (`{{peers.[i].host}}`).
-            let t = cluster::template(&[Some(&word.raw)], &self.names, &|n: &str| param_name(n));
-            command.push(t.map(|t| t.template).unwrap_or_default());
+            command.push(crate::template::for_init(
+                &word.raw,
+                &self.names,
+                &|n: &str| param_name(n),
+            ));
         }
         doc.table(&["init"]);
         doc.pair("command", Item::List(command), None);
@@ -303,7 +328,7 @@ impl<'a> Mapping<'a> {
         if let Some(image) = &init.image
             && Some(image.value.as_str()) != own
         {
-            let image = self.template(vec![Some(&image.raw)], "the init service's `image`");
+            let image = self.literal(vec![Some(&image.raw)], "the init service's `image`");
             doc.pair("image", Item::Str(image), None);
         }
         if let Some(done) = done_output {
@@ -345,12 +370,8 @@ impl<'a> Mapping<'a> {
             for reference in value.raw.references() {
                 self.param(reference);
             }
-            let t = cluster::template(&[Some(&value.raw)], &self.names, &|n: &str| param_name(n));
-            doc.pair(
-                key,
-                Item::Str(t.map(|t| t.template).unwrap_or_default()),
-                None,
-            );
+            let t = crate::template::for_init(&value.raw, &self.names, &|n: &str| param_name(n));
+            doc.pair(key, Item::Str(t), None);
         }
     }
 

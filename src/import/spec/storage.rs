@@ -32,15 +32,20 @@ impl<'a> Mapping<'a> {
             let name = volume_name(&sources, &self.names, &mount.target);
             mounts.push((name, mount.target.clone(), persistent, note));
         }
-        if let Some(software) = known::software(&image)
+        let mut added = None;
+        if known::software(&image).is_some()
             && !mounts.iter().any(|(_, _, persistent, _)| *persistent)
         {
-            mounts.push((
-                "data".into(),
-                software.data.into(),
-                true,
-                Some("added: the Compose file keeps the data in the container"),
-            ));
+            match known::data_path(first) {
+                Some((path, how)) => {
+                    added = Some(format!("added: the Compose file keeps the data in the container; the path is from {how}"));
+                    mounts.push(("data".into(), path, true, None));
+                }
+                None => self.refusals.push(format!(
+                    "the Compose file mounts no volume for the data of `{}`, and berth does not know where the image `{image}` keeps it: mount a named volume at its data directory",
+                    first.name
+                )),
+            }
         }
         let mut used: Vec<String> = Vec::new();
         for (mut name, path, persistent, note) in mounts {
@@ -50,6 +55,8 @@ impl<'a> Mapping<'a> {
             used.push(name.clone());
             doc.array_table(&["volumes"]);
             if let Some(note) = note {
+                doc.comment(note);
+            } else if let Some(note) = added.as_deref().filter(|_| name == "data") {
                 doc.comment(note);
             }
             doc.pair("name", Item::Str(name.clone()), None);

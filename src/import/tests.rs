@@ -1,0 +1,275 @@
+//! The reproducers of issue 29, each a Compose file as teams write them, imported whole: what
+//! each spec says, which services it came from, and that no service vanishes from the report.
+
+use super::*;
+
+/// What one import made: (spec name, its services, its TOML), and the skipped services.
+type Made = (
+    Vec<(String, Vec<String>, toml::Table)>,
+    Vec<(String, String)>,
+);
+
+fn import_text(compose: &str, wanted: &[&str]) -> Result<Made, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), compose).unwrap();
+    std::fs::write(dir.path().join("nginx.conf"), "events {}\n").unwrap();
+    let wanted: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
+    let made = import(&dir.path().join("compose.yaml"), &wanted).map_err(|(e, _)| e.message)?;
+    let specs = made
+        .specs
+        .iter()
+        .map(|s| {
+            let table = toml::from_str(&s.text).unwrap_or_else(|e| panic!("{e}\n{}", s.text));
+            (s.name.clone(), s.services.clone(), table)
+        })
+        .collect();
+    let services = names_in(compose);
+    let reported: Vec<&String> = made
+        .specs
+        .iter()
+        .flat_map(|s| &s.services)
+        .chain(made.skipped.iter().map(|(s, _)| s))
+        .collect();
+    if wanted.is_empty() {
+        for service in &services {
+            assert!(
+                reported.contains(&service),
+                "`{service}` vanished from the report"
+            );
+        }
+    }
+    Ok((specs, made.skipped))
+}
+
+/// The services of a Compose file, by its two-space indented keys under `services:`.
+fn names_in(compose: &str) -> Vec<String> {
+    let services = compose.split("\nvolumes:").next().unwrap_or(compose);
+    services
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        .map(|l| l.trim_end_matches(':').to_string())
+        .collect()
+}
+
+fn spec<'a>(made: &'a Made, name: &str) -> &'a toml::Table {
+    &made
+        .0
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .unwrap_or_else(|| panic!("no spec `{name}`"))
+        .2
+}
+
+fn text<'a>(table: &'a toml::Table, path: &[&str]) -> &'a str {
+    let mut value = table
+        .get(path[0])
+        .unwrap_or_else(|| panic!("no `{}`", path[0]));
+    for key in &path[1..] {
+        value = value
+            .get(key)
+            .unwrap_or_else(|| panic!("no `{key}` in {table:#?}"));
+    }
+    value.as_str().unwrap()
+}
+
+/// Item 1: a member's own name is never put into its image, a database user or a path.
+#[test]
+fn names_are_templated_only_where_they_are_identities() {
+    let made = import_text(
+        "services:\n  redis:\n    image: redis:7\n    restart: always\n    command: redis-server --dir /data/redis\n    volumes: [data:/data]\n  gitea:\n    image: gitea/gitea:1.22\n    restart: always\n    environment:\n      DB_USER: gitea\n      GITEA__server__ROOT_URL: http://gitea:3000/\n    volumes: [git_data:/data]\nvolumes: {data: , git_data: }\n",
+        &[],
+    )
+    .unwrap();
+    let redis = spec(&made, "redis");
+    assert_eq!(text(redis, &["container", "image"]), "redis:7");
+    assert_eq!(
+        redis["container"]["args"].as_array().unwrap()[2].as_str(),
+        Some("/data/redis")
+    );
+    let gitea = spec(&made, "gitea");
+    assert_eq!(text(gitea, &["container", "image"]), "gitea/gitea:1.22");
+    assert_eq!(text(gitea, &["container", "env", "DB_USER"]), "gitea");
+    assert_eq!(
+        text(gitea, &["container", "env", "GITEA__server__ROOT_URL"]),
+        "http://{{peers.[0].host}}:3000/"
+    );
+}
+
+/// Item 2: `zoo`, `zoo2`, `zoo3` of one image, which name each other, are one spec of three
+/// members whose ids count from 1.
+#[test]
+fn an_unnumbered_first_member_joins_its_cluster() {
+    let member = |me: &str, id: u32| {
+        format!(
+            "  {me}:\n    image: zookeeper:3.9\n    restart: always\n    hostname: {me}\n    environment:\n      ZOO_MY_ID: {id}\n      ZOO_SERVERS: server.1=zoo:2888:3888;2181 server.2=zoo2:2888:3888;2181 server.3=zoo3:2888:3888;2181\n    volumes: [{me}:/data]\n"
+        )
+    };
+    let compose = format!(
+        "services:\n{}{}{}volumes: {{zoo: , zoo2: , zoo3: }}\n",
+        member("zoo", 1),
+        member("zoo2", 2),
+        member("zoo3", 3)
+    );
+    let made = import_text(&compose, &[]).unwrap();
+    assert_eq!(made.0.len(), 1, "{:?}", made.0);
+    let (name, services, zoo) = &made.0[0];
+    assert_eq!((name.as_str(), services.len()), ("zoo", 3));
+    assert_eq!(zoo["replication"]["replicas"].as_integer(), Some(3));
+    assert_eq!(
+        text(zoo, &["container", "env", "ZOO_MY_ID"]),
+        "{{add self.ordinal 1}}"
+    );
+    assert!(
+        text(zoo, &["container", "env", "ZOO_SERVERS"])
+            .starts_with("server.1={{peers.[0].host}}:2888:3888;2181 server.2={{peers.[1].host}}")
+    );
+    // Two services of one image that are not one cluster stay two specs.
+    let made = import_text(
+        "services:\n  cache:\n    image: redis:7.4\n    restart: always\n    volumes: [a:/data]\n  cache-b:\n    image: redis:7.4\n    restart: always\n    command: redis-server --appendonly yes\n    volumes: [b:/data]\nvolumes: {a: , b: }\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(made.0.len(), 2);
+}
+
+/// Item 3: `mongo-a` with a volume and `mongo-b`, `mongo-c` depending on it are one replica set
+/// of three, each member with a volume, none of them an init step; `--service` takes any
+/// member's name.
+#[test]
+fn members_with_roles_are_one_spec_or_refused_whole() {
+    let compose = "services:\n  mongo-a:\n    image: mongo:7\n    restart: always\n    command: mongod --replSet rs0 --bind_ip_all\n    volumes: [mongo_a:/data/db]\n  mongo-b:\n    image: mongo:7\n    command: mongod --replSet rs0 --bind_ip_all\n    depends_on: [mongo-a]\n  mongo-c:\n    image: mongo:7\n    command: mongod --replSet rs0 --bind_ip_all\n    depends_on: [mongo-a]\nvolumes: {mongo_a: }\n";
+    for wanted in [&[][..], &["mongo-b"]] {
+        let made = import_text(compose, wanted).unwrap();
+        assert_eq!(made.0.len(), 1);
+        let (_, services, mongo) = &made.0[0];
+        assert_eq!(services, &["mongo-a", "mongo-b", "mongo-c"]);
+        assert_eq!(mongo["replication"]["replicas"].as_integer(), Some(3));
+        assert!(mongo.get("init").is_none(), "{mongo:#?}");
+        assert_eq!(mongo["volumes"][0]["path"].as_str(), Some("/data/db"));
+    }
+    // Roles by value are each member's own; roles by what is set are refused, every member
+    // listed with the reason.
+    let role = |me: &str, mode: &str, extra: &str| {
+        format!(
+            "  mongodb-{me}:\n    image: bitnami/mongodb:7.0\n    restart: always\n    environment:\n      MONGODB_REPLICA_SET_MODE: {mode}\n      MONGODB_ADVERTISED_HOSTNAME: mongodb-{me}\n{extra}    volumes: [{me}:/bitnami/mongodb]\n"
+        )
+    };
+    let primary_host = "      MONGODB_INITIAL_PRIMARY_HOST: mongodb-primary\n";
+    let compose = format!(
+        "services:\n{}{}{}volumes: {{primary: , secondary: , arbiter: }}\n",
+        role("primary", "primary", ""),
+        role("secondary", "secondary", primary_host),
+        role("arbiter", "arbiter", primary_host),
+    );
+    let made = import_text(&compose, &[]).unwrap();
+    assert!(made.0.is_empty());
+    assert_eq!(made.1.len(), 3);
+    for (_, why) in &made.1 {
+        assert!(
+            why.contains("only `mongodb-secondary`, `mongodb-arbiter` of them set `MONGODB_INITIAL_PRIMARY_HOST`"),
+            "{why}"
+        );
+    }
+    let error = import_text(&compose, &["mongodb-arbiter"]).unwrap_err();
+    assert!(
+        error.contains("no spec of `mongodb-primary`, `mongodb-secondary`, `mongodb-arbiter`"),
+        "{error}"
+    );
+    let compose = format!(
+        "services:\n{}{}{}volumes: {{primary: , secondary: , arbiter: }}\n",
+        role("primary", "primary", primary_host),
+        role("secondary", "secondary", primary_host),
+        role("arbiter", "arbiter", primary_host),
+    );
+    let made = import_text(&compose, &[]).unwrap();
+    let mongodb = spec(&made, "mongodb");
+    assert_eq!(
+        text(mongodb, &["container", "env", "MONGODB_REPLICA_SET_MODE"]),
+        "{{#if (eq self.ordinal \"0\")}}primary{{else if (eq self.ordinal \"1\")}}secondary{{else}}arbiter{{/if}}"
+    );
+    assert_eq!(
+        text(
+            mongodb,
+            &["container", "env", "MONGODB_ADVERTISED_HOSTNAME"]
+        ),
+        "{{self.host}}"
+    );
+    assert_eq!(
+        text(
+            mongodb,
+            &["container", "env", "MONGODB_INITIAL_PRIMARY_HOST"]
+        ),
+        "{{peers.[0].host}}"
+    );
+}
+
+/// Item 3: an init step runs a command; a second one-shot service of the cluster is listed, not
+/// lost.
+#[test]
+fn a_second_init_service_is_listed() {
+    let member = |n: u32| {
+        format!(
+            "  mongo{n}:\n    image: mongo:7\n    restart: always\n    command: mongod --replSet rs0 --bind_ip_all\n    volumes: [m{n}:/data/db]\n"
+        )
+    };
+    let compose = format!(
+        "services:\n{}{}{}  setup:\n    image: mongo:7\n    command: mongosh --host mongo1:27017 --eval 'rs.initiate()'\n    depends_on: [mongo1, mongo2, mongo3]\n  users:\n    image: mongo:7\n    command: mongosh --host mongo1:27017 --eval 'db.createUser()'\n    depends_on: [mongo1]\nvolumes: {{m1: , m2: , m3: }}\n",
+        member(1),
+        member(2),
+        member(3)
+    );
+    let made = import_text(&compose, &[]).unwrap();
+    let mongo = spec(&made, "mongo");
+    assert_eq!(
+        mongo["init"]["command"].as_array().unwrap()[2].as_str(),
+        Some("{{peers.[0].host}}:27017")
+    );
+    let skipped: Vec<&str> = made.1.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(skipped, ["users"]);
+    assert!(made.1[0].1.contains("a second one-shot service of `mongo`"));
+}
+
+/// Items 6 and 7: a database by its repository's name exactly, its data where its vendor's
+/// image keeps it, and nothing written that no backend can run.
+#[test]
+fn data_paths_and_databases_by_what_the_image_is() {
+    let made = import_text(
+        "services:\n  etcd:\n    image: bitnami/etcd:3.5\n    restart: always\n  commander:\n    image: rediscommander/redis-commander:latest\n    restart: always\n  express:\n    image: mongo-express:1.0\n    restart: always\n  web:\n    image: nginx:1.27\n    restart: always\n    volumes: [./nginx.conf:/etc/nginx/nginx.conf]\n  kafka:\n    image: apache/kafka:3.8.0\n    restart: always\n",
+        &[],
+    )
+    .unwrap();
+    let etcd = spec(&made, "etcd");
+    assert_eq!(etcd["volumes"][0]["path"].as_str(), Some("/bitnami/etcd"));
+    let skipped: Vec<&str> = made.1.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(skipped, ["commander", "express", "web", "kafka"]);
+    assert!(
+        made.1[3]
+            .1
+            .contains("does not know where the image `apache/kafka:3.8.0` keeps it")
+    );
+    let error = import_text(
+        "services:\n  web:\n    image: nginx:1.27\n    volumes: [./nginx.conf:/etc/nginx/nginx.conf]\n",
+        &["web"],
+    )
+    .unwrap_err();
+    assert!(error.contains("no spec of `web`: stateless"), "{error}");
+}
+
+/// The data directory the Compose file names wins over any layout.
+#[test]
+fn the_command_names_the_data_directory() {
+    let made = import_text(
+        "services:\n  etcd:\n    image: quay.io/coreos/etcd:v3.5.15\n    restart: always\n    command: [etcd, --data-dir=/etcd-data]\n  pg:\n    image: postgres:16\n    restart: always\n    environment:\n      PGDATA: /var/lib/postgresql/data/pgdata\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        spec(&made, "etcd")["volumes"][0]["path"].as_str(),
+        Some("/etcd-data")
+    );
+    assert_eq!(
+        spec(&made, "pg")["volumes"][0]["path"].as_str(),
+        Some("/var/lib/postgresql/data/pgdata")
+    );
+}
