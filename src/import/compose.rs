@@ -57,7 +57,8 @@ pub struct Service {
     /// The names in `environment` whose value an `env_file` gives (not the Compose file).
     pub from_env_files: BTreeSet<String>,
     pub ports: Vec<PortMapping>,
-    pub expose: Vec<(u16, Span)>,
+    /// `expose`: (port, protocol).
+    pub expose: Vec<(u16, String)>,
     pub mounts: Vec<Mount>,
     pub healthcheck: Option<Healthcheck>,
     pub depends_on: Vec<Dependency>,
@@ -734,20 +735,20 @@ fn merged_environment(
     Ok((environment, from_env_files))
 }
 
-/// The port numbers of `expose` (`"8080/tcp"` gives 8080).
+/// The ports of `expose` and their protocols (`"8080/udp"` gives 8080 over udp).
 fn exposed(
     node: &Node,
     env: &BTreeMap<String, String>,
     refused: &mut Refusals,
-) -> Result<Vec<(u16, Span)>, Failure> {
+) -> Result<Vec<(u16, String)>, Failure> {
     let mut expose = Vec::new();
     for item in node.get("expose").map_or(&[][..], Node::items) {
         let value = interpolated(item, env)?.value;
-        let number = value.split('/').next().unwrap_or_default();
+        let (number, protocol) = value.split_once('/').unwrap_or((&value, "tcp"));
         expose.extend(
             refused
                 .number("expose", number, &item.span, PORTS)
-                .map(|p| (p as u16, item.span.clone())),
+                .map(|p| (p as u16, protocol.to_string())),
         );
     }
     Ok(expose)

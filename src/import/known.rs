@@ -242,6 +242,7 @@ pub fn data_path(service: &Service) -> Option<(String, String)> {
 /// A port's IANA-style name from its number, else `port-<number>`.
 pub fn port_name(port: u16) -> String {
     let known = match port {
+        53 => "dns",
         2379 | 2181 | 26257 | 9042 => "client",
         2380 => "peer",
         2888 => "quorum",

@@ -3,11 +3,10 @@
 
 use super::*;
 
-/// What one import made: (spec name, its services, its TOML), and the skipped services.
-type Made = (
-    Vec<(String, Vec<String>, toml::Table)>,
-    Vec<(String, String)>,
-);
+/// A spec one import made: its name, its services, its TOML, and its text.
+type Spec = (String, Vec<String>, toml::Table, String);
+/// What one import made: its specs and the skipped services.
+type Made = (Vec<Spec>, Vec<(String, String)>);
 
 fn import_text(compose: &str, wanted: &[&str]) -> Result<Made, String> {
     let dir = tempfile::tempdir().unwrap();
@@ -20,7 +19,7 @@ fn import_text(compose: &str, wanted: &[&str]) -> Result<Made, String> {
         .iter()
         .map(|s| {
             let table = toml::from_str(&s.text).unwrap_or_else(|e| panic!("{e}\n{}", s.text));
-            (s.name.clone(), s.services.clone(), table)
+            (s.name.clone(), s.services.clone(), table, s.text.clone())
         })
         .collect();
     let services = names_in(compose);
@@ -56,9 +55,14 @@ fn spec<'a>(made: &'a Made, name: &str) -> &'a toml::Table {
     &made
         .0
         .iter()
-        .find(|(n, _, _)| n == name)
+        .find(|(n, ..)| n == name)
         .unwrap_or_else(|| panic!("no spec `{name}`"))
         .2
+}
+
+/// The text of the spec `name`, with its comments.
+fn comments<'a>(made: &'a Made, name: &str) -> &'a str {
+    &made.0.iter().find(|(n, ..)| n == name).unwrap().3
 }
 
 fn text<'a>(table: &'a toml::Table, path: &[&str]) -> &'a str {
@@ -113,7 +117,7 @@ fn an_unnumbered_first_member_joins_its_cluster() {
     );
     let made = import_text(&compose, &[]).unwrap();
     assert_eq!(made.0.len(), 1, "{:?}", made.0);
-    let (name, services, zoo) = &made.0[0];
+    let (name, services, zoo, _) = &made.0[0];
     assert_eq!((name.as_str(), services.len()), ("zoo", 3));
     assert_eq!(zoo["replication"]["replicas"].as_integer(), Some(3));
     assert_eq!(
@@ -142,7 +146,7 @@ fn members_with_roles_are_one_spec_or_refused_whole() {
     for wanted in [&[][..], &["mongo-b"]] {
         let made = import_text(compose, wanted).unwrap();
         assert_eq!(made.0.len(), 1);
-        let (_, services, mongo) = &made.0[0];
+        let (_, services, mongo, _) = &made.0[0];
         assert_eq!(services, &["mongo-a", "mongo-b", "mongo-c"]);
         assert_eq!(mongo["replication"]["replicas"].as_integer(), Some(3));
         assert!(mongo.get("init").is_none(), "{mongo:#?}");
@@ -272,4 +276,50 @@ fn the_command_names_the_data_directory() {
         spec(&made, "pg")["volumes"][0]["path"].as_str(),
         Some("/var/lib/postgresql/data/pgdata")
     );
+}
+
+/// Item 9: what the Compose file means is kept or said: both protocols of one port, `expose`
+/// only (not published), a random host port, a volume every member shares, a `*_FILE` path and
+/// etcd's cluster token as plain values.
+#[test]
+fn meaning_is_kept_or_said() {
+    let made = import_text(
+        "services:\n  dns:\n    image: coredns/coredns:1.11\n    restart: always\n    volumes: [zones:/zones]\n    ports: [\"53:53/udp\", \"53:53/tcp\"]\n  db:\n    image: postgres:16\n    restart: always\n    expose: [\"5432\"]\n    environment:\n      POSTGRES_PASSWORD_FILE: /run/secrets/pw\n    volumes: [pg:/var/lib/postgresql/data]\n  etcd1:\n    image: bitnami/etcd:3.5\n    restart: always\n    environment:\n      ETCD_NAME: etcd1\n      ETCD_INITIAL_CLUSTER_TOKEN: cluster-1\n      ETCD_INITIAL_CLUSTER: etcd1=http://etcd1:2380,etcd2=http://etcd2:2380\n    ports: [\"2379\"]\n    volumes: [shared:/bitnami/etcd]\n  etcd2:\n    image: bitnami/etcd:3.5\n    restart: always\n    environment:\n      ETCD_NAME: etcd2\n      ETCD_INITIAL_CLUSTER_TOKEN: cluster-1\n      ETCD_INITIAL_CLUSTER: etcd1=http://etcd1:2380,etcd2=http://etcd2:2380\n    ports: [\"2379\"]\n    volumes: [shared:/bitnami/etcd]\nvolumes: {zones: , pg: , shared: }\n",
+        &[],
+    )
+    .unwrap();
+    let dns = spec(&made, "dns");
+    let ports: Vec<(&str, &str)> = dns["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let protocol = p.get("protocol").and_then(|p| p.as_str());
+            (p["name"].as_str().unwrap(), protocol.unwrap_or("tcp"))
+        })
+        .collect();
+    assert_eq!(ports, [("dns", "udp"), ("dns-tcp", "tcp")]);
+    let db = spec(&made, "db");
+    assert_eq!(db["backends"]["compose"]["publish"].as_bool(), Some(false));
+    assert_eq!(
+        text(db, &["container", "env", "POSTGRES_PASSWORD_FILE"]),
+        "/run/secrets/pw"
+    );
+    let etcd = spec(&made, "etcd");
+    assert_eq!(
+        text(etcd, &["container", "env", "ETCD_INITIAL_CLUSTER_TOKEN"]),
+        "cluster-1"
+    );
+    assert_eq!(
+        text(etcd, &["container", "env", "ETCD_INITIAL_CLUSTER"]),
+        "{{peers.[0].host}}=http://{{peers.[0].host}}:2380,{{peers.[1].host}}=http://{{peers.[1].host}}:2380"
+    );
+    assert!(etcd["backends"]["compose"].get("publish").is_none());
+    let notes = comments(&made, "etcd");
+    for note in [
+        "# - `ports: 2379`: compose publishes it on a random host port",
+        "# - volume `shared` at `/bitnami/etcd`: every member mounts this one Compose volume",
+    ] {
+        assert!(notes.contains(note), "no {note}:\n{notes}");
+    }
 }

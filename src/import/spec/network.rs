@@ -5,31 +5,42 @@ use super::*;
 
 impl<'a> Mapping<'a> {
     /// The service's ports, named: published ones are public, unpublished ones the members
-    /// name next to a member's name are peers-only, `expose`d ones public.
+    /// name next to a member's name are peers-only, `expose`d ones public. One number may be a
+    /// port of each protocol (DNS's `53/udp` and `53/tcp`).
     pub(super) fn port_table(&mut self) {
         let first = self.first();
         let mut public: Vec<(u16, String)> = Vec::new();
         for p in &first.ports {
-            if !public.iter().any(|(n, _)| *n == p.container) {
+            if !public
+                .iter()
+                .any(|(n, proto)| *n == p.container && *proto == p.protocol)
+            {
                 public.push((p.container, p.protocol.clone()));
             }
         }
+        let taken = |public: &[(u16, String)], peers: &[u16], port: u16| {
+            public.iter().any(|(n, _)| *n == port) || peers.contains(&port)
+        };
         let mut peers: Vec<u16> = Vec::new();
         for port in self.peer_ports() {
-            if !public.iter().any(|(n, _)| *n == port) && !peers.contains(&port) {
+            if !taken(&public, &peers, port) {
                 peers.push(port);
             }
         }
         let image = first.image_name();
         let known_peers = known::software(image).map_or(&[][..], |s| s.peer_ports);
         for port in known_peers {
-            if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
+            if !taken(&public, &peers, *port) {
                 peers.push(*port);
             }
         }
-        for (port, _) in &first.expose {
-            if !public.iter().any(|(n, _)| n == port) && !peers.contains(port) {
-                public.push((*port, "tcp".into()));
+        for (port, protocol) in &first.expose {
+            let listed = public
+                .iter()
+                .any(|(n, proto)| n == port && proto == protocol)
+                || peers.contains(port);
+            if !listed {
+                public.push((*port, protocol.clone()));
             }
         }
         let all = public
@@ -43,12 +54,20 @@ impl<'a> Mapping<'a> {
 
     /// A port's name, adding the port (public) when the table lacks it.
     pub(super) fn add_port(&mut self, port: u16, protocol: String, peers_only: bool) -> String {
-        if let Some(known) = self.ports.iter().find(|p| p.number == port) {
+        if let Some(known) = self
+            .ports
+            .iter()
+            .find(|p| p.number == port && p.protocol == protocol)
+        {
             return known.name.clone();
         }
         let mut name = known::port_name(port);
-        if self.ports.iter().any(|p| p.name == name) {
-            name = format!("port-{port}");
+        if self.ports.iter().any(|p| p.number == port) {
+            // The same number over another protocol: `dns` and `dns-udp`.
+            name = format!("{name}-{protocol}");
+        }
+        if self.ports.iter().any(|p| p.name == name) || name.len() > 15 {
+            name = format!("port-{port}-{protocol}");
         }
         self.ports.push(PortEntry {
             number: port,
@@ -112,15 +131,45 @@ impl<'a> Mapping<'a> {
     }
 
     /// How the members' ports were published, as the docker and compose backends' options.
+    /// berth publishes every public port or none: a Compose file that publishes none (only
+    /// `expose`, or no port) gets `publish = false`; a port without a host port (`"2181"`) is
+    /// one compose publishes on a random host port, which berth publishes on its own number.
     pub(super) fn publishing(&mut self, doc: &mut Document) {
         let members = self.members();
-        let published: Vec<_> = members[0]
-            .ports
-            .iter()
-            .filter(|p| p.host_port.is_some())
-            .collect();
+        let published: Vec<_> = members[0].ports.iter().collect();
         if members[0].ports.is_empty() {
+            if !self.ports.iter().any(|p| !p.peers_only) {
+                return;
+            }
+            for backend in ["compose", "docker"] {
+                doc.table(&["backends", backend]);
+                doc.pair(
+                    "publish",
+                    Item::Bool(false),
+                    Some(
+                        "the Compose file publishes no port (`expose` only reaches other services)",
+                    ),
+                );
+            }
             return;
+        }
+        let exposed: Vec<String> = members[0]
+            .expose
+            .iter()
+            .filter(|(port, _)| !members[0].ports.iter().any(|p| p.container == *port))
+            .map(|(port, _)| port.to_string())
+            .collect();
+        if !exposed.is_empty() {
+            self.unmapped.push(format!(
+                "`expose: {}`: not published in the Compose file; berth publishes every public port, these too",
+                exposed.join(", ")
+            ));
+        }
+        if let Some(random) = members[0].ports.iter().find(|p| p.host_port.is_none()) {
+            self.unmapped.push(format!(
+                "`ports: {}`: compose publishes it on a random host port; berth publishes it on its own number (plus the member's ordinal times `port_stride`)",
+                random.container
+            ));
         }
         let ports_of = |m: &Service| m.ports.iter().map(|p| p.container).collect::<Vec<_>>();
         if members.iter().any(|m| ports_of(m) != ports_of(members[0])) {
@@ -130,34 +179,27 @@ impl<'a> Mapping<'a> {
             ));
         }
         let mut options: Vec<(&str, Item, Option<String>)> = Vec::new();
-        if published.is_empty() {
-            options.push((
-                "publish",
-                Item::Bool(false),
-                Some("the Compose file publishes no host port".into()),
-            ));
-        } else {
-            let address = published[0]
-                .host_ip
-                .clone()
-                .unwrap_or_else(|| "0.0.0.0".into());
-            if address != "127.0.0.1" {
-                options.push(("publish_address", Item::Str(address.clone()), Some(format!("as the Compose file publishes; berth's default, 127.0.0.1, keeps ports on this host{}", if address == "0.0.0.0" { " (the Compose file names no address: every interface)" } else { "" }))));
-            }
-            let port = published[0];
-            let stride = members
-                .get(1)
-                .and_then(|m| m.ports.iter().find(|p| p.container == port.container))
-                .and_then(|p| p.host_port)
-                .map(|h| i64::from(h) - i64::from(port.host_port.unwrap_or(0)));
-            if port.host_port != Some(port.container) {
-                self.unmapped.push(format!("host port {} for {}: berth publishes each port on its own number (plus the member's ordinal times `port_stride`)", port.host_port.unwrap_or(0), port.container));
-            }
-            match stride {
-                Some(stride) if stride > 1 => options.push(("port_stride", Item::Int(stride), None)),
-                Some(stride) if stride < 1 => self.unmapped.push("members' host ports that do not grow with the ordinal: berth publishes member i on port + i × `port_stride`".into()),
-                _ => {}
-            }
+        let address = published[0]
+            .host_ip
+            .clone()
+            .unwrap_or_else(|| "0.0.0.0".into());
+        if address != "127.0.0.1" {
+            options.push(("publish_address", Item::Str(address.clone()), Some(format!("as the Compose file publishes; berth's default, 127.0.0.1, keeps ports on this host{}", if address == "0.0.0.0" { " (the Compose file names no address: every interface)" } else { "" }))));
+        }
+        let port = published[0];
+        let stride = members
+            .get(1)
+            .and_then(|m| m.ports.iter().find(|p| p.container == port.container))
+            .and_then(|p| p.host_port)
+            .zip(port.host_port)
+            .map(|(h, first)| i64::from(h) - i64::from(first));
+        if let Some(host) = port.host_port.filter(|h| *h != port.container) {
+            self.unmapped.push(format!("host port {host} for {}: berth publishes each port on its own number (plus the member's ordinal times `port_stride`)", port.container));
+        }
+        match stride {
+            Some(stride) if stride > 1 => options.push(("port_stride", Item::Int(stride), None)),
+            Some(stride) if stride < 1 => self.unmapped.push("members' host ports that do not grow with the ordinal: berth publishes member i on port + i × `port_stride`".into()),
+            _ => {}
         }
         if options.is_empty() {
             return;

@@ -29,6 +29,13 @@ impl<'a> Mapping<'a> {
                 MountKind::Tmpfs => (false, Some("tmpfs in the Compose file")),
             };
             let sources = self.sources_at(&mount.target);
+            if let [Some(shared), rest @ ..] = sources.as_slice()
+                && !rest.is_empty()
+                && mount.kind == MountKind::Volume
+                && rest.iter().all(|s| s == &Some(*shared))
+            {
+                self.unmapped.push(format!("volume `{shared}` at `{}`: every member mounts this one Compose volume; berth gives each member its own, so what one member writes there the others do not see", mount.target));
+            }
             let name = volume_name(&sources, &self.names, &mount.target);
             mounts.push((name, mount.target.clone(), persistent, note));
         }
