@@ -70,13 +70,64 @@ impl Node {
 pub fn parse(text: &str, file: FileId) -> Result<Node, (String, Option<Span>)> {
     let tree: Spanned<Tree> = serde_saphyr::from_str(text).map_err(|e| {
         let span = e.location().and_then(|l| byte_range(text, &l, file));
-        (first_line(&e.to_string()), span)
+        let message = plain(&e).unwrap_or_else(|| first_line(&e.to_string()));
+        (message, span)
     })?;
     Ok(to_node(tree, text, file))
 }
 
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).to_string()
+    let line = message.lines().next().unwrap_or(message);
+    // The span shows where; the parser's own `error: line L column C: ` says it again.
+    let after = line
+        .strip_prefix("error: ")
+        .and_then(|rest| {
+            rest.split_once(": ")
+                .filter(|(at, _)| at.starts_with("line "))
+        })
+        .map_or(line, |(_, said)| said);
+    after.to_string()
+}
+
+/// What the parser's errors that name its own options or structures mean, in the user's terms:
+/// a key given twice, a file past berth's reading limits.
+fn plain(error: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = error;
+    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    match inner {
+        Error::DuplicateMappingKey { key, .. } => Some(match key {
+            Some(key) => format!(
+                "`{}` is given twice in one mapping, which compose refuses too",
+                super::write::comment_text(key)
+            ),
+            None => "a key is given twice in one mapping, which compose refuses too".into(),
+        }),
+        Error::Budget { breach, .. } => {
+            let what = match breach {
+                BudgetBreach::Nodes { nodes } => format!("more than {} values", nodes - 1),
+                BudgetBreach::Events { .. } => "too many YAML events".into(),
+                BudgetBreach::Aliases { .. } | BudgetBreach::AliasAnchorRatio { .. } => {
+                    "too many aliases (`*name`)".into()
+                }
+                BudgetBreach::Anchors { .. } => "too many anchors (`&name`)".into(),
+                BudgetBreach::Depth { depth } => format!("nesting {depth} deep"),
+                BudgetBreach::Documents { .. } => "too many documents".into(),
+                BudgetBreach::ScalarBytes { .. } | BudgetBreach::InputBytes { .. } => {
+                    "too much text".into()
+                }
+                BudgetBreach::MergeKeys { .. } => "too many merge keys (`<<`)".into(),
+                _ => "more than berth reads".into(),
+            };
+            Some(format!(
+                "the file is larger than berth reads as YAML: {what}, with its aliases expanded"
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The tree as serde-saphyr gives it, before spans are made byte ranges of our file.
@@ -213,7 +264,39 @@ mod tests {
     #[test]
     fn a_syntax_error_says_where() {
         let (message, span) = parse("services:\n  a: [1, 2\n", 0).unwrap_err();
-        assert!(!message.is_empty());
+        assert!(
+            !message.is_empty() && !message.starts_with("error: line"),
+            "{message}"
+        );
         assert!(span.is_some());
+    }
+
+    /// Issue 29 item 11: a duplicate key and an alias bomb are said in the user's terms, not
+    /// the parser's (`set DuplicateKeyPolicy in Options`, `Nodes { nodes: ... }`).
+    #[test]
+    fn the_parsers_internals_are_not_shown() {
+        let (message, span) =
+            parse("services:\n  db:\n    image: a\n    image: b\n", 0).unwrap_err();
+        assert_eq!(
+            message,
+            "`image` is given twice in one mapping, which compose refuses too"
+        );
+        assert!(span.is_some());
+        let mut bomb = String::from("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n");
+        for (name, from) in ["bcdef".chars().zip("abcde".chars())]
+            .into_iter()
+            .flatten()
+        {
+            bomb.push_str(&format!(
+                "{name}: &{name} [{}]\n",
+                vec![format!("*{from}"); 9].join(", ")
+            ));
+        }
+        let (message, _) = parse(&bomb, 0).unwrap_err();
+        assert!(
+            message.starts_with("the file is larger than berth reads as YAML"),
+            "{message}"
+        );
+        assert!(!message.contains('{'), "{message}");
     }
 }
