@@ -52,6 +52,10 @@ pub fn looks_like_secret(name: &str) -> bool {
     if words.ends_with(&["CLUSTER", "TOKEN"]) {
         return false;
     }
+    // A switch about a secret (`ALLOW_EMPTY_PASSWORD=yes`, `MYSQL_RANDOM_ROOT_PASSWORD=yes`).
+    if words.iter().any(|w| matches!(*w, "ALLOW" | "RANDOM")) {
+        return false;
+    }
     words.iter().any(|word| {
         SECRET_WORDS.contains(word) || SECRET_ENDINGS.iter().any(|end| word.ends_with(end))
     })

@@ -42,6 +42,11 @@ pub struct ComposeFile {
     pub withheld: BTreeSet<String>,
     /// Warnings naming each file read from outside the file's folder (`--allow-read`).
     pub outside: Vec<Diagnostic>,
+    /// Variables of `.env` named like secrets, with a value, by where each stands (in a copy of
+    /// `.env` whose secret values are masked).
+    pub dotenv_secrets: Vec<(String, Span)>,
+    /// Whether a `.gitignore` beside the Compose file keeps `.env` out of the repository.
+    pub ignores_dotenv: bool,
     /// The directory of the file, for bind mounts and `file:` paths.
     pub dir: PathBuf,
 }
@@ -187,6 +192,7 @@ pub fn read(
         allowed,
         shown,
         outside: Vec::new(),
+        dotenv_secrets: Vec::new(),
     };
     let text = read::named(path).map_err(|refused| Failure {
         message: refused.message,
@@ -230,6 +236,8 @@ pub fn read(
         file.services.push(service);
     }
     file.outside = loader.outside;
+    file.dotenv_secrets = loader.dotenv_secrets;
+    file.ignores_dotenv = ignores_dotenv(&file.dir);
     Ok(file)
 }
 
@@ -261,6 +269,8 @@ struct Loader<'a> {
     shown: String,
     /// What was read from outside `dir`, as warnings.
     outside: Vec<Diagnostic>,
+    /// Variables of `.env` named like secrets, with a value, by where each stands.
+    dotenv_secrets: Vec<(String, Span)>,
 }
 
 impl Loader<'_> {
@@ -326,7 +336,56 @@ impl Loader<'_> {
         let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) = interpolate::dotenv(&text)
             .into_iter()
             .partition(|(name, _)| looks_like_secret(name));
+        self.dotenv_secrets(&text);
         Ok((plain, secret.into_keys().collect()))
+    }
+
+    /// The lines of `.env` that set a variable named like a secret to a value, by where the name
+    /// stands. The text the report may show has those values masked, byte for byte, so that a
+    /// finding's snippet never prints a password.
+    fn dotenv_secrets(&mut self, text: &str) {
+        let mut found = Vec::new();
+        let mut masked = text.as_bytes().to_vec();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let content = line.trim_end_matches(['\n', '\r']);
+            let indent = content.len() - content.trim_start().len();
+            let statement = &content[indent..];
+            let skip = if statement.starts_with("export ") {
+                7
+            } else {
+                0
+            };
+            let Some((name, value)) = statement[skip..].split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches(['"', '\'']);
+            if statement.starts_with('#') || value.is_empty() || !looks_like_secret(name.trim()) {
+                continue;
+            }
+            let name_at = start + indent + skip;
+            let value_at = name_at + name.len() + 1;
+            for byte in &mut masked[value_at..start + content.len()] {
+                *byte = b'*';
+            }
+            found.push((
+                name.trim().to_string(),
+                name_at..name_at + name.trim_end().len(),
+            ));
+        }
+        if found.is_empty() {
+            return;
+        }
+        let masked = String::from_utf8(masked).expect("ASCII written over whole lines");
+        let file = self
+            .sources
+            .add(self.dir.join(".env").display().to_string(), masked);
+        self.dotenv_secrets = found
+            .into_iter()
+            .map(|(name, range)| (name, Span::new(file, range)))
+            .collect();
     }
 
     /// A service's node with its `extends` chain merged in (the service's own keys win). `file`
@@ -452,6 +511,17 @@ impl Loader<'_> {
         }
         Ok(found)
     }
+}
+
+/// Whether the `.gitignore` beside the Compose file names `.env`, so that it is not committed.
+fn ignores_dotenv(dir: &Path) -> bool {
+    let Ok(read) = read::beside(dir, ".gitignore", &[]) else {
+        return false;
+    };
+    read.text
+        .lines()
+        .map(str::trim)
+        .any(|line| matches!(line, ".env" | "/.env" | "*.env" | ".env*" | "/.env*"))
 }
 
 /// The warning that names a file read from outside the Compose file's folder.

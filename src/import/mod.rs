@@ -74,6 +74,7 @@ pub fn import_reading(
         skipped: Vec::new(),
         findings: file.outside.clone(),
     };
+    import.findings.extend(rules::check_file(&file, &clusters));
     let inits = init_services(&clusters);
     for (index, cluster) in clusters.iter().enumerate() {
         if let Some(init) = inits.iter().find(|i| i.init == index) {

@@ -3,13 +3,14 @@
 //! `yaml` block triggers it and second does not.
 
 use super::cluster::Cluster;
-use super::compose::{MountKind, Service};
+use super::compose::{ComposeFile, MountKind, Service};
 use super::known;
 use berth_diagnostic::Diagnostic;
 
 berth_diagnostic::rules!();
 
-/// Every finding about one cluster of the file.
+/// Every finding about one cluster of the file. A line several members share (an anchor's
+/// `image:`) is named once.
 pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for member in &cluster.members {
@@ -19,7 +20,145 @@ pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
         found.extend(secrets_in_environment(member));
         found.extend(gated_on_health(member, cluster));
     }
+    // The members share one image, and usually one environment: each is said once.
+    found.extend(floating_tag(cluster.first()));
+    let mut switched: Vec<String> = Vec::new();
+    for member in &cluster.members {
+        for (key, finding) in anonymous_access(member) {
+            if !switched.contains(&key) {
+                switched.push(key);
+                found.push(finding);
+            }
+        }
+    }
     found.extend(quorum_of_two(cluster));
+    let mut seen = Vec::new();
+    found.retain(|d| {
+        let key = (d.code.clone(), d.span.clone());
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+    found
+}
+
+/// Findings about the file as a whole, whichever services are imported: services that start
+/// before another's health check passes, and secrets in a committed `.env`.
+pub fn check_file(file: &ComposeFile, clusters: &[Cluster]) -> Vec<Diagnostic> {
+    let mut found = not_waiting_for_health(file, clusters);
+    if !file.ignores_dotenv {
+        found.extend(file.dotenv_secrets.iter().map(|(name, span)| {
+            SECRET_IN_DOTENV.report(
+                span.clone(),
+                format!("`.env` sets `{name}`, a secret, in plain text beside the Compose file"),
+                "a secret in `.env`",
+                format!("give `{name}` in the environment of `up` instead, or list `.env` in `.gitignore`"),
+            )
+        }));
+    }
+    found
+}
+
+/// Variables that switch a database's authentication off, and the values that do.
+const ANONYMOUS: [(&str, &[&str]); 6] = [
+    ("ALLOW_NONE_AUTHENTICATION", &["yes", "true", "1"]),
+    ("ALLOW_ANONYMOUS_LOGIN", &["yes", "true", "1"]),
+    ("ALLOW_EMPTY_PASSWORD", &["yes", "true", "1"]),
+    ("ALLOW_EMPTY_ROOT_PASSWORD", &["yes", "true", "1"]),
+    ("POSTGRES_HOST_AUTH_METHOD", &["trust"]),
+    ("xpack.security.enabled", &["false"]),
+];
+
+fn anonymous_access(service: &Service) -> Vec<(String, Diagnostic)> {
+    service
+        .environment
+        .iter()
+        .filter_map(|(key, value, span)| {
+            let value = value.as_ref()?.value.trim().to_ascii_lowercase();
+            let switches = ANONYMOUS.iter().any(|(name, values)| {
+                let named = key == name || key.ends_with(&format!("_{name}"));
+                named && values.contains(&value.as_str())
+            });
+            switches.then(|| {
+                let finding = ANONYMOUS_ACCESS.report(
+                    span.clone(),
+                    format!(
+                        "`{key}: {value}` lets any client of `{}` in without a password",
+                        service.name
+                    ),
+                    "authentication switched off",
+                    "remove it and give the software its credentials from a secret",
+                );
+                (key.clone(), finding)
+            })
+        })
+        .collect()
+}
+
+/// An image without a version: no tag, `latest`, or a tag without a digit (`alpine`). A tag a
+/// variable gives is the user's to set.
+fn floating_tag(service: &Service) -> Option<Diagnostic> {
+    let image = service.image.as_ref()?;
+    if !image.raw.is_literal() {
+        return None;
+    }
+    let tag = match berth_language::image::pin(&image.value).ok()? {
+        Some(pin) if pin.contains(':') && pin.starts_with("sha") => return None,
+        Some(tag) => tag,
+        None => String::new(),
+    };
+    let floating = tag.is_empty() || tag == "latest" || !tag.contains(|c: char| c.is_ascii_digit());
+    floating.then(|| {
+        let what = if tag.is_empty() {
+            "no tag, which is `latest`".to_string()
+        } else {
+            format!("the tag `{tag}`, which moves")
+        };
+        FLOATING_TAG.report(
+            image.span.clone(),
+            format!("`{}` runs `{}`: {what}", service.name, image.value),
+            "a tag that moves",
+            "pin a version (`image: NAME:VERSION`) and upgrade by changing it",
+        )
+    })
+}
+
+/// A `depends_on` without `condition: service_healthy` on a service with a health check,
+/// between services that are not members of one cluster.
+fn not_waiting_for_health(file: &ComposeFile, clusters: &[Cluster]) -> Vec<Diagnostic> {
+    let cluster_of = |name: &str| {
+        clusters
+            .iter()
+            .position(|c| c.members.iter().any(|m| m.name == name))
+    };
+    let mut found = Vec::new();
+    for service in &file.services {
+        for dependency in &service.depends_on {
+            let Some(target) = file.services.iter().find(|s| s.name == dependency.service) else {
+                continue;
+            };
+            let checked = target
+                .healthcheck
+                .as_ref()
+                .is_some_and(|h| h.test.is_some());
+            let same = cluster_of(&service.name).is_some()
+                && cluster_of(&service.name) == cluster_of(&target.name);
+            if checked && !same && dependency.condition == "service_started" {
+                found.push(NOT_WAITING_FOR_HEALTH.report(
+                    dependency.span.clone(),
+                    format!(
+                        "`{}` starts once `{}` has started, not once its health check passes",
+                        service.name, target.name
+                    ),
+                    "does not wait for health",
+                    format!(
+                        "write `depends_on: {{{}: {{condition: service_healthy}}}}`",
+                        target.name
+                    ),
+                ));
+            }
+        }
+    }
     found
 }
 

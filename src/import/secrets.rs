@@ -123,6 +123,9 @@ mod tests {
             "BYPASS_CACHE",
             "ETCD_INITIAL_CLUSTER_TOKEN",
             "CLUSTER_TOKEN",
+            "ALLOW_EMPTY_PASSWORD",
+            "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD",
+            "MYSQL_RANDOM_ROOT_PASSWORD",
         ] {
             assert!(!looks_like_secret(name), "{name}");
         }

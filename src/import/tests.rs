@@ -323,3 +323,41 @@ fn meaning_is_kept_or_said() {
         assert!(notes.contains(note), "no {note}:\n{notes}");
     }
 }
+
+/// Item 11: the mistakes real files have are named at their line: anonymous access, a floating
+/// tag (once for a line every member shares), a dependency that does not wait for a health
+/// check, and a secret in a committed `.env`, whose value the report never shows.
+#[test]
+fn the_mistakes_real_files_have_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = "x-etcd: &etcd\n  image: bitnami/etcd:latest\n  restart: always\n  environment:\n    ALLOW_NONE_AUTHENTICATION: \"yes\"\n    ETCD_INITIAL_CLUSTER: etcd1=http://etcd1:2380,etcd2=http://etcd2:2380,etcd3=http://etcd3:2380\n  healthcheck:\n    test: [CMD, etcdctl, endpoint, health]\nservices:\n  etcd1:\n    <<: *etcd\n    volumes: [e1:/bitnami/etcd]\n  etcd2:\n    <<: *etcd\n    volumes: [e2:/bitnami/etcd]\n  etcd3:\n    <<: *etcd\n    volumes: [e3:/bitnami/etcd]\n  app:\n    image: ghcr.io/example/app:1.2\n    depends_on: [etcd1]\nvolumes: {e1: , e2: , e3: }\n";
+    std::fs::write(dir.path().join("compose.yaml"), compose).unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# settings\nAPP_ADMIN_PASSWORD=hunter22\nLEVEL=debug\n",
+    )
+    .unwrap();
+    let made = import(&dir.path().join("compose.yaml"), &[])
+        .unwrap_or_else(|(e, _)| panic!("{}", e.message));
+    let count = |code: &str| made.findings.iter().filter(|d| d.code == code).count();
+    assert_eq!(count("import/anonymous-access"), 1);
+    assert_eq!(count("import/floating-tag"), 1);
+    assert_eq!(count("import/not-waiting-for-health"), 1);
+    assert_eq!(count("import/secret-in-dotenv"), 1);
+    let rendered = berth_diagnostic::render(&made.findings, &made.sources, false);
+    assert!(
+        rendered.contains("APP_ADMIN_PASSWORD=********"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("hunter22"), "{rendered}");
+    // Kept out of the repository, `.env` is not a finding.
+    std::fs::write(dir.path().join(".gitignore"), "target/\n.env\n").unwrap();
+    let made = import(&dir.path().join("compose.yaml"), &[])
+        .unwrap_or_else(|(e, _)| panic!("{}", e.message));
+    assert!(
+        !made
+            .findings
+            .iter()
+            .any(|d| d.code == "import/secret-in-dotenv")
+    );
+}

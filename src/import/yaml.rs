@@ -283,10 +283,7 @@ mod tests {
         );
         assert!(span.is_some());
         let mut bomb = String::from("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n");
-        for (name, from) in ["bcdef".chars().zip("abcde".chars())]
-            .into_iter()
-            .flatten()
-        {
+        for (name, from) in ["bcdef".chars().zip("abcde".chars())].into_iter().flatten() {
             bomb.push_str(&format!(
                 "{name}: &{name} [{}]\n",
                 vec![format!("*{from}"); 9].join(", ")

@@ -17,9 +17,10 @@ fn blocks(doc: &str, language: &str) -> Vec<String> {
         .collect()
 }
 
-fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
+/// What a rule's example fires; `dotenv` is the `.env` beside an import rule's Compose file.
+fn fired(rule: &Rule, spec: &str, dotenv: Option<&str>) -> Vec<(String, Severity)> {
     if rule.id.starts_with("import/") {
-        return imported(spec);
+        return imported(spec, dotenv);
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spec.toml");
@@ -53,11 +54,14 @@ fn fired(rule: &Rule, spec: &str) -> Vec<(String, Severity)> {
         .collect()
 }
 
-/// What `berth import` finds in a Compose file.
-fn imported(compose: &str) -> Vec<(String, Severity)> {
+/// What `berth import` finds in a Compose file, with a `.env` beside it if given.
+fn imported(compose: &str, dotenv: Option<&str>) -> Vec<(String, Severity)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("compose.yaml");
     std::fs::write(&path, compose).unwrap();
+    if let Some(dotenv) = dotenv {
+        std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+    }
     let import = berth::import::import(&path, &[]).unwrap_or_else(|(e, _)| {
         panic!("the document's Compose file does not import: {}", e.message)
     });
@@ -140,6 +144,8 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
         } else {
             "toml"
         };
+        // An import rule about `.env` gives it as a `dotenv` block before each Compose file.
+        let dotenv = blocks(rule.doc, "dotenv");
         let blocks = blocks(rule.doc, language);
         assert_eq!(
             blocks.len(),
@@ -147,14 +153,14 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
             "{}: a triggering example and a fixed one",
             rule.id
         );
-        let triggered = fired(rule, &blocks[0]);
+        let triggered = fired(rule, &blocks[0], dotenv.first().map(String::as_str));
         assert!(
             triggered.contains(&(rule.id.to_string(), rule.severity)),
             "{}: the example does not trigger it: {triggered:?}",
             rule.id
         );
         // A fix may be an `[[allow]]` recording why the rule does not apply: it then fires as allowed.
-        let fixed = fired(rule, &blocks[1]);
+        let fixed = fired(rule, &blocks[1], dotenv.get(1).map(String::as_str));
         let acknowledged = blocks[1].contains(&format!("rule = \"{}\"", rule.id));
         assert!(
             !fixed.iter().any(|(code, severity)| code == rule.id
@@ -174,7 +180,7 @@ fn allow_lifts_every_rule() {
             toml_blocks(rule.doc)[0],
             rule.id
         );
-        let triggered = fired(rule, &spec);
+        let triggered = fired(rule, &spec, None);
         assert!(
             triggered.contains(&(rule.id.to_string(), Severity::Allowed)),
             "{}: not lifted: {triggered:?}",
@@ -258,7 +264,11 @@ fn a_secret_file_its_software_refuses_is_an_error_naming_the_software() {
         ),
     ];
     for (what, spec, software) in cases {
-        let found = fired(&berth::compile::spec_rules::SECRET_FILE_REFUSED, &spec);
+        let found = fired(
+            &berth::compile::spec_rules::SECRET_FILE_REFUSED,
+            &spec,
+            None,
+        );
         assert!(
             found.contains(&("spec/secret-file-refused".into(), Severity::Error)),
             "{what}: {found:?}"
@@ -277,7 +287,11 @@ fn a_secret_file_its_software_refuses_is_an_error_naming_the_software() {
     }
     // A secret file berth knows nothing of is a warning.
     let other = readable.replace("\"--keyFile\", \"/etc/mongo/keyfile\"", "\"--auth\"");
-    let found = fired(&berth::compile::spec_rules::SECRET_FILE_REFUSED, &other);
+    let found = fired(
+        &berth::compile::spec_rules::SECRET_FILE_REFUSED,
+        &other,
+        None,
+    );
     assert!(
         found.contains(&("spec/secret-file-readable".into(), Severity::Warning)),
         "{found:?}"
@@ -290,7 +304,8 @@ fn a_secret_file_its_software_refuses_is_an_error_naming_the_software() {
 fn an_init_variable_that_would_not_reach_its_program_is_refused() {
     let rule = &berth::compile::spec_rules::UNEXPANDED_VARIABLE;
     let fixed = &toml_blocks(rule.doc)[1];
-    let code = |spec: &str| -> Vec<String> { fired(rule, spec).into_iter().map(|f| f.0).collect() };
+    let code =
+        |spec: &str| -> Vec<String> { fired(rule, spec, None).into_iter().map(|f| f.0).collect() };
     assert!(!code(fixed).contains(&"spec/unexpanded-variable".to_string()));
     let without_env = fixed.replace(
         "env = { MONGO_INITDB_ROOT_PASSWORD = { secret = \"mongo\", key = \"root-password\" } }\n",
