@@ -60,11 +60,12 @@ pub fn check_file(file: &ComposeFile, clusters: &[Cluster]) -> Vec<Diagnostic> {
 }
 
 /// Variables that switch a database's authentication off, and the values that do.
-const ANONYMOUS: [(&str, &[&str]); 6] = [
+const ANONYMOUS: [(&str, &[&str]); 7] = [
     ("ALLOW_NONE_AUTHENTICATION", &["yes", "true", "1"]),
     ("ALLOW_ANONYMOUS_LOGIN", &["yes", "true", "1"]),
     ("ALLOW_EMPTY_PASSWORD", &["yes", "true", "1"]),
     ("ALLOW_EMPTY_ROOT_PASSWORD", &["yes", "true", "1"]),
+    ("ALLOW_PLAINTEXT_LISTENER", &["yes", "true", "1"]),
     ("POSTGRES_HOST_AUTH_METHOD", &["trust"]),
     ("xpack.security.enabled", &["false"]),
 ];

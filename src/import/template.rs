@@ -233,6 +233,22 @@ pub fn named(text: &str, names: &[Vec<String>]) -> Vec<usize> {
         .collect()
 }
 
+/// The ports a text names beside a member's name where it stands for a host (`etcd2:2380`,
+/// `1@kafka-1:9093`), as (member, port).
+pub fn named_ports(text: &str, names: &[Vec<String>]) -> Vec<(usize, u16)> {
+    occurrences(text, names, Reach::Hosts)
+        .into_iter()
+        .filter_map(|(_, end, member)| {
+            let digits: String = text[end..]
+                .strip_prefix(':')?
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            Some((member, digits.parse().ok()?))
+        })
+        .collect()
+}
+
 /// One member's string as a template: text escaped, variables as parameters, member names as
 /// `self` or `peers` where they are a member's identity.
 fn write(

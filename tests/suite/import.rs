@@ -5,35 +5,99 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 
-/// A corpus entry, the specs written from it (name, replicas), and the rules the report names
-/// (id, how often).
+/// A corpus entry, the specs written from it (name, replicas), the services listed as skipped,
+/// and the rules the report names (id, how often).
 type Expected = (
     &'static str,
     &'static [(&'static str, u32)],
+    &'static [&'static str],
     &'static [(&'static str, usize)],
 );
 
-const CORPUS: [Expected; 9] = [
+const CORPUS: [Expected; 21] = [
+    (
+        "cockroach-anchors",
+        &[("roach", 3)],
+        &[],
+        &[("import/floating-tag", 1)],
+    ),
     (
         "cockroachdb",
         &[("roach", 3)],
+        &[],
         &[("import/no-restart-policy", 3)],
+    ),
+    ("dns-and-secrets", &[("dns", 1), ("db", 1)], &[], &[]),
+    (
+        "elastic-dotenv",
+        &[("es01", 1)],
+        &["kibana"],
+        &[
+            ("import/anonymous-access", 1),
+            ("import/not-waiting-for-health", 1),
+            ("import/secret-in-dotenv", 2),
+        ],
     ),
     (
         "elasticsearch",
         &[("es", 3)],
+        &[],
         &[("import/no-restart-policy", 3)],
     ),
-    ("etcd", &[("etcd", 3)], &[]),
-    ("kafka", &[("kafka", 3)], &[("import/no-restart-policy", 3)]),
+    ("etcd", &[("etcd", 3)], &[], &[]),
+    (
+        "etcd-bitnami",
+        &[("etcd", 3)],
+        &[],
+        &[
+            ("import/anonymous-access", 1),
+            ("import/data-in-container", 3),
+        ],
+    ),
+    (
+        "gitea-postgres",
+        &[("server", 1), ("db", 1), ("redis", 1)],
+        &[],
+        &[("import/not-waiting-for-health", 1)],
+    ),
+    (
+        "kafka",
+        &[("kafka", 3)],
+        &[],
+        &[("import/no-restart-policy", 3)],
+    ),
+    (
+        "kafka-bitnami",
+        &[("kafka", 3)],
+        &[],
+        &[("import/anonymous-access", 1)],
+    ),
+    (
+        "mongo-lettered",
+        &[("mongo", 3)],
+        &[],
+        &[
+            ("import/data-in-container", 2),
+            ("import/no-restart-policy", 2),
+        ],
+    ),
     (
         "mongodb",
         &[("mongo", 3)],
+        &[],
         &[("import/no-restart-policy", 3)],
     ),
     (
+        "mongodb-bitnami-roles",
+        &[("cache", 1)],
+        &["mongodb-primary", "mongodb-secondary", "mongodb-arbiter"],
+        &[("import/data-in-container", 1)],
+    ),
+    ("name-collision", &[("my-db", 1), ("my-db-2", 1)], &[], &[]),
+    (
         "postgres",
         &[("db", 1)],
+        &["adminer"],
         &[
             ("import/data-in-container", 1),
             ("import/secret-in-environment", 1),
@@ -42,10 +106,24 @@ const CORPUS: [Expected; 9] = [
     (
         "rabbitmq",
         &[("rabbitmq", 3)],
+        &[],
         &[("import/secret-in-environment", 3)],
     ),
-    ("redis", &[("cache", 1)], &[]),
-    ("zookeeper", &[("zoo", 3)], &[]),
+    ("redis", &[("cache", 1)], &[], &[]),
+    (
+        "redis-tools",
+        &[("redis", 1), ("mongo", 1)],
+        &["redis-commander", "mongo-express"],
+        &[],
+    ),
+    (
+        "web-config-bind",
+        &[("db", 1)],
+        &["web", "kafka"],
+        &[("import/data-in-container", 1)],
+    ),
+    ("zookeeper", &[("zoo", 3)], &[], &[]),
+    ("zookeeper-unnumbered", &[("zoo", 3)], &[], &[]),
 ];
 
 /// `berth import COMPOSE EXTRA...`, run in `dir`.
@@ -85,8 +163,26 @@ fn the_corpus_imports_with_its_mistakes_named() {
         CORPUS.len(),
         "every corpus entry has its expectations"
     );
-    for (name, specs, findings) in CORPUS {
+    for (name, specs, skipped, findings) in CORPUS {
         let (dir, report) = import_corpus(name);
+        let listed: Vec<&str> = report["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["service"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, skipped, "{name}: skipped: {report:#}");
+        // No service vanishes: each is in a spec or listed as skipped.
+        let services = compose_services(&corpus_file(name));
+        let reported = report["specs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["services"].as_array().unwrap())
+            .map(|s| s.as_str().unwrap())
+            .chain(listed.iter().copied())
+            .count();
+        assert_eq!(reported, services.len(), "{name}: {services:?}: {report:#}");
         let written: Vec<(String, u32)> = report["specs"]
             .as_array()
             .unwrap()
@@ -124,6 +220,13 @@ fn the_corpus_imports_with_its_mistakes_named() {
     }
 }
 
+/// The services of a Compose file, as berth reads it.
+fn compose_services(path: &Path) -> Vec<String> {
+    let mut sources = berth::diagnostic::source::Sources::default();
+    let file = berth::import::compose::read(path, &[], &mut sources).unwrap();
+    file.services.into_iter().map(|s| s.name).collect()
+}
+
 fn replicas(spec: &str) -> u32 {
     let value: toml::Value = toml::from_str(spec).unwrap();
     value
@@ -137,7 +240,7 @@ fn replicas(spec: &str) -> u32 {
 /// storage class, which Kubernetes needs), and with one given compiles for every backend it targets.
 #[test]
 fn every_imported_spec_compiles_for_every_backend_it_targets() {
-    for (name, specs, _) in CORPUS {
+    for (name, specs, _, _) in CORPUS {
         let (dir, _) = import_corpus(name);
         for (spec, _) in specs {
             let file = format!("{spec}.toml");

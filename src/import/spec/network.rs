@@ -5,7 +5,7 @@ use super::*;
 
 impl<'a> Mapping<'a> {
     /// The service's ports, named: published ones are public, unpublished ones the members
-    /// name next to a member's name are peers-only, `expose`d ones public. One number may be a
+    /// name next to another member's name are peers-only, `expose`d ones public. One number may be a
     /// port of each protocol (DNS's `53/udp` and `53/tcp`).
     pub(super) fn port_table(&mut self) {
         let first = self.first();
@@ -22,7 +22,8 @@ impl<'a> Mapping<'a> {
             public.iter().any(|(n, _)| *n == port) || peers.contains(&port)
         };
         let mut peers: Vec<u16> = Vec::new();
-        for port in self.peer_ports() {
+        let (named_peers, advertised) = self.named_ports();
+        for port in named_peers {
             if !taken(&public, &peers, port) {
                 peers.push(port);
             }
@@ -32,6 +33,20 @@ impl<'a> Mapping<'a> {
         for port in known_peers {
             if !taken(&public, &peers, *port) {
                 peers.push(*port);
+            }
+        }
+        // A port a member advertises as its own address is how clients reach it when the file
+        // names no other (Bitnami's `PLAINTEXT://kafka-0:9092`); beside published ports, it is
+        // the members' own listener (the Kafka image's `PLAINTEXT://kafka-1:19092`).
+        let reachable = !public.is_empty() || !first.expose.is_empty();
+        for port in advertised {
+            if taken(&public, &peers, port) {
+                continue;
+            }
+            if reachable {
+                peers.push(port);
+            } else {
+                public.push((port, "tcp".into()));
             }
         }
         for (port, protocol) in &first.expose {
@@ -100,11 +115,12 @@ impl<'a> Mapping<'a> {
         }
     }
 
-    /// Ports the members name next to a member's name (`etcd1:2380`) in their strings.
-    pub(super) fn peer_ports(&self) -> Vec<u16> {
-        let names: Vec<&String> = self.names.iter().flatten().collect();
-        let mut found = Vec::new();
-        for member in self.members() {
+    /// Ports the members name next to a member's name where it stands for a host (`etcd1:2380`),
+    /// as (beside another member's name: the members reach each other on it; beside only the
+    /// member's own, as the address it advertises to clients and peers alike).
+    pub(super) fn named_ports(&self) -> (Vec<u16>, Vec<u16>) {
+        let (mut peers, mut own) = (Vec::new(), Vec::new());
+        for (i, member) in self.members().iter().enumerate() {
             let strings = member
                 .environment
                 .iter()
@@ -112,22 +128,16 @@ impl<'a> Mapping<'a> {
                 .chain(member.command.iter().flatten())
                 .chain(member.entrypoint.iter().flatten());
             for text in strings {
-                for name in &names {
-                    for (at, _) in text.value.match_indices(&format!("{name}:")) {
-                        let digits: String = text.value[at + name.len() + 1..]
-                            .chars()
-                            .take_while(char::is_ascii_digit)
-                            .collect();
-                        if let Ok(port) = digits.parse::<u16>()
-                            && !found.contains(&port)
-                        {
-                            found.push(port);
-                        }
+                for (j, port) in crate::template::named_ports(&text.value, &self.names) {
+                    let list = if i == j { &mut own } else { &mut peers };
+                    if !list.contains(&port) {
+                        list.push(port);
                     }
                 }
             }
         }
-        found
+        own.retain(|p| !peers.contains(p));
+        (peers, own)
     }
 
     /// How the members' ports were published, as the docker and compose backends' options.
