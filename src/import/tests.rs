@@ -152,6 +152,11 @@ fn members_with_roles_are_one_spec_or_refused_whole() {
         assert!(mongo.get("init").is_none(), "{mongo:#?}");
         assert_eq!(mongo["volumes"][0]["path"].as_str(), Some("/data/db"));
     }
+    // The issue's own reproducer: no command at all, so no init step without one.
+    let bare = "services:\n  mongo-a:\n    image: mongo:7\n    restart: always\n    volumes: [a:/data/db]\n  mongo-b:\n    image: mongo:7\n    depends_on: [mongo-a]\n  mongo-c:\n    image: mongo:7\n    depends_on: [mongo-a]\nvolumes: {a: }\n";
+    let made = import_text(bare, &["mongo-b"]).unwrap();
+    assert_eq!(made.0[0].1, ["mongo-a", "mongo-b", "mongo-c"]);
+    assert!(made.0[0].2.get("init").is_none());
     // Roles by value are each member's own; roles by what is set are refused, every member
     // listed with the reason.
     let role = |me: &str, mode: &str, extra: &str| {
