@@ -112,10 +112,11 @@ fn unknown_volumes(
                 format!("`backends.cloudfoundry.{key}` names `{volume}`, which is not a volume"),
             )
             .at(Some(input.span(value)), "unknown volume")
-            .help(format!(
-                "use one of {}",
-                berth_language::spec::backticked(&volumes)
-            ))
+            .help(if volumes.is_empty() {
+                format!("declare `{volume}` under `[[volumes]]`, or remove this entry: the spec has no volume")
+            } else {
+                format!("use one of {}", berth_language::spec::backticked(&volumes))
+            })
         })
         .collect()
 }

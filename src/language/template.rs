@@ -247,11 +247,10 @@ impl Templates {
         let rendered = rendered.map(|()| String::from_utf8(out.bytes).unwrap_or_default());
         rendered.map_err(|error| {
             let mut failure = explain_failure(error);
-            if let Some(hint) = failure
-                .missing
-                .as_deref()
-                .and_then(|path| did_you_mean(path, context.data()))
-            {
+            let hint = failure.missing.as_deref().and_then(|path| {
+                inside_each(path, context.data()).or_else(|| did_you_mean(path, context.data()))
+            });
+            if let Some(hint) = hint {
                 failure.help = hint;
             }
             failure
@@ -378,6 +377,28 @@ fn loop_depth(source: &str) -> Result<u32, TemplateFailure> {
         }
     }
     Ok(deepest_loop)
+}
+
+/// The help for a name that `{{#each}}` hid: inside the block, names are the item's. A name
+/// the spec defines at the top is reached with `@root`; `this.X` must be a member's field.
+fn inside_each(path: &str, data: &Value) -> Option<String> {
+    let bare = path.trim_start_matches("this.");
+    let at_root = bare
+        .split('.')
+        .try_fold(data, |node, key| node.get(key))
+        .is_some();
+    if at_root {
+        return Some(format!(
+            "inside `{{{{#each}}}}`, names are the item's: write `{{{{@root.{bare}}}}}` for the spec's `{bare}`"
+        ));
+    }
+    let field = path.strip_prefix("this.")?;
+    let fields = ["ordinal", "name", "host"];
+    let best = berth_diagnostic::closest(field, fields.iter().copied());
+    let guess = best.map_or(String::new(), |b| format!("did you mean `this.{b}`? "));
+    Some(format!(
+        "{guess}a member of `peers` has `ordinal`, `name` and `host`; inside the block, the spec's own names are `@root.NAME`"
+    ))
 }
 
 /// "did you mean" for an undefined path whose parent exists: `self.hostname` → `self.host`,
