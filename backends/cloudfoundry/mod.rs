@@ -408,12 +408,14 @@ fn members(service: &Service, settings: &Settings) -> (Vec<Member>, Member) {
             ordinal: i.to_string(),
             name: format!("{name}-{i}"),
             host: host(&i.to_string()),
+            ..Default::default()
         })
         .collect();
     let me = Member {
         ordinal: INDEX_MARK.into(),
         name: format!("{name}-{INDEX_MARK}"),
         host: host(INDEX_MARK),
+        ..Default::default()
     };
     (peers, me)
 }

@@ -25,12 +25,15 @@ pub struct Template {
 }
 
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
-/// stable DNS name by which peers and clients reach it.
-#[derive(Clone, Debug, serde::Serialize)]
+/// stable DNS name by which peers and clients reach it; `published`, by public port name, the
+/// `HOST:PORT` at which clients outside the platform reach it, where the backend knows one.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Member {
     pub ordinal: String,
     pub name: String,
     pub host: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published: std::collections::BTreeMap<String, String>,
 }
 
 /// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
@@ -425,6 +428,7 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
                 .next()
                 .unwrap_or("");
             let help = match root {
+                _ if path.contains(".published") => "a member's `published` address exists where berth publishes each member's ports on an address clients can dial: docker and compose (with `publish_address` a real address, not `0.0.0.0`), and Marathon with `hosts`; elsewhere, give the address as a parameter, or leave this backend out of `targets`".to_string(),
                 "self" => "use `self` only in `[container]` strings; `[init]` and structural keys are not a member (use `peers.[0]` in `[init]`)".to_string(),
                 "peers" | "peer_hosts" => "use `peers` only in `[container]` and `[init]` strings, and only indexes below the replica count".to_string(),
                 "params" => "declare the parameter under `[params.NAME]` or fix its name".to_string(),
