@@ -112,10 +112,11 @@ fn unknown_volumes(
                 format!("`backends.cloudfoundry.{key}` names `{volume}`, which is not a volume"),
             )
             .at(Some(input.span(value)), "unknown volume")
-            .help(format!(
-                "use one of {}",
-                berth_language::spec::backticked(&volumes)
-            ))
+            .help(if volumes.is_empty() {
+                format!("declare `{volume}` under `[[volumes]]`, or remove this entry: the spec has no volume")
+            } else {
+                format!("use one of {}", berth_language::spec::backticked(&volumes))
+            })
         })
         .collect()
 }
@@ -407,12 +408,14 @@ fn members(service: &Service, settings: &Settings) -> (Vec<Member>, Member) {
             ordinal: i.to_string(),
             name: format!("{name}-{i}"),
             host: host(&i.to_string()),
+            ..Default::default()
         })
         .collect();
     let me = Member {
         ordinal: INDEX_MARK.into(),
         name: format!("{name}-{INDEX_MARK}"),
         host: host(INDEX_MARK),
+        ..Default::default()
     };
     (peers, me)
 }

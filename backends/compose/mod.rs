@@ -139,8 +139,8 @@ fn lower(
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let mut outputs = Vec::new();
     let network = single_host::network_name(service, "compose");
-    let members = service.members();
     let ports = single_host::published_ports(service, publish, options_span)?;
+    let members = single_host::members(service, publish, &ports);
     let limits = single_host::limits(service);
     let mut services = BTreeMap::new();
     let mut volumes = BTreeMap::new();

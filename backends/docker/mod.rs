@@ -79,9 +79,9 @@ fn script(
     options_span: Option<berth_diagnostic::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
-    let members = service.members();
     let mut outputs = Vec::new();
     let ports = single_host::published_ports(service, publish, options_span)?;
+    let members = single_host::members(service, publish, &ports);
     let mut runs = Vec::new();
     for (member, published) in members.iter().zip(&ports) {
         let (run, files) = member_run(service, publish, member, &members, published)?;

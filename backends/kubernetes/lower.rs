@@ -77,6 +77,7 @@ pub fn lower(
                 ordinal: i.to_string(),
                 host: names.host(&pod),
                 name: pod,
+                ..Default::default()
             }
         })
         .collect();
@@ -266,6 +267,7 @@ fn statefulset(
         ordinal: POD_ORDINAL_MARK.into(),
         name: POD_NAME_MARK.into(),
         host: names.host(POD_NAME_MARK),
+        ..Default::default()
     };
     let pod_files = super::files::pod_files(service, peers, POD_NAME_ENV).map_err(|d| vec![d])?;
     if !pod_files.data.is_empty() {

@@ -211,10 +211,18 @@ fn lower(
     let members: Vec<Member> = (0..service.replicas())
         .map(|i| {
             let member = format!("{name}-{i}");
+            // Pinned to its agent of `hosts`, a member publishes each port on it as it is.
+            let published = settings.hosts.get(i as usize).map(|agent| {
+                service
+                    .public_ports()
+                    .map(|p| (p.name.clone(), format!("{agent}:{}", p.port)))
+                    .collect()
+            });
             Member {
                 ordinal: i.to_string(),
                 host: host(service, &member),
                 name: member,
+                published: published.unwrap_or_default(),
             }
         })
         .collect();

@@ -262,9 +262,35 @@ pub fn publish_host(address: &str) -> String {
 
 /// A published port of one member.
 pub struct Published {
+    /// The port's name in the spec.
+    pub name: String,
     pub host_port: u16,
     pub port: u16,
     pub protocol: &'static str,
+}
+
+/// The service's members, each with the `HOST:PORT` of its published ports (`published`), which
+/// its templates may advertise to clients outside the engine.
+pub fn members(
+    service: &Service,
+    publish: &Publish,
+    ports: &[Vec<Published>],
+) -> Vec<berth_model::Member> {
+    let mut members = service.members();
+    // `0.0.0.0` and `::` take connections on every address, and are none a client can dial.
+    if matches!(publish.address.as_str(), "0.0.0.0" | "::" | "[::]") {
+        return members;
+    }
+    for (member, published) in members.iter_mut().zip(ports) {
+        member.published = published
+            .iter()
+            .map(|p| {
+                let address = format!("{}:{}", publish_host(&publish.address), p.host_port);
+                (p.name.clone(), address)
+            })
+            .collect();
+    }
+    members
 }
 
 /// Host ports of each member: member `i` publishes `port + i × stride`, so members on one host
@@ -291,6 +317,7 @@ pub fn published_ports(
                     .map(|p| seen.insert((p, protocol), (i, port.name.clone())));
                 match clash {
                     Some(None) => mine.push(Published {
+                        name: port.name.clone(),
                         host_port: host_port as u16,
                         port: port.port,
                         protocol,

@@ -25,12 +25,15 @@ pub struct Template {
 }
 
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
-/// stable DNS name by which peers and clients reach it.
-#[derive(Clone, Debug, serde::Serialize)]
+/// stable DNS name by which peers and clients reach it; `published`, by public port name, the
+/// `HOST:PORT` at which clients outside the platform reach it, where the backend knows one.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Member {
     pub ordinal: String,
     pub name: String,
     pub host: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published: std::collections::BTreeMap<String, String>,
 }
 
 /// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
@@ -247,11 +250,10 @@ impl Templates {
         let rendered = rendered.map(|()| String::from_utf8(out.bytes).unwrap_or_default());
         rendered.map_err(|error| {
             let mut failure = explain_failure(error);
-            if let Some(hint) = failure
-                .missing
-                .as_deref()
-                .and_then(|path| did_you_mean(path, context.data()))
-            {
+            let hint = failure.missing.as_deref().and_then(|path| {
+                inside_each(path, context.data()).or_else(|| did_you_mean(path, context.data()))
+            });
+            if let Some(hint) = hint {
                 failure.help = hint;
             }
             failure
@@ -380,6 +382,28 @@ fn loop_depth(source: &str) -> Result<u32, TemplateFailure> {
     Ok(deepest_loop)
 }
 
+/// The help for a name that `{{#each}}` hid: inside the block, names are the item's. A name
+/// the spec defines at the top is reached with `@root`; `this.X` must be a member's field.
+fn inside_each(path: &str, data: &Value) -> Option<String> {
+    let bare = path.trim_start_matches("this.");
+    let at_root = bare
+        .split('.')
+        .try_fold(data, |node, key| node.get(key))
+        .is_some();
+    if at_root {
+        return Some(format!(
+            "inside `{{{{#each}}}}`, names are the item's: write `{{{{@root.{bare}}}}}` for the spec's `{bare}`"
+        ));
+    }
+    let field = path.strip_prefix("this.")?;
+    let fields = ["ordinal", "name", "host"];
+    let best = berth_diagnostic::closest(field, fields.iter().copied());
+    let guess = best.map_or(String::new(), |b| format!("did you mean `this.{b}`? "));
+    Some(format!(
+        "{guess}a member of `peers` has `ordinal`, `name` and `host`; inside the block, the spec's own names are `@root.NAME`"
+    ))
+}
+
 /// "did you mean" for an undefined path whose parent exists: `self.hostname` → `self.host`,
 /// `params.versoin` → `params.version`.
 fn did_you_mean(path: &str, data: &Value) -> Option<String> {
@@ -404,6 +428,7 @@ fn explain_failure(error: RenderError) -> TemplateFailure {
                 .next()
                 .unwrap_or("");
             let help = match root {
+                _ if path.contains(".published") => "a member's `published` address exists where berth publishes each member's ports on an address clients can dial: docker and compose (with `publish_address` a real address, not `0.0.0.0`), and Marathon with `hosts`; elsewhere, give the address as a parameter, or leave this backend out of `targets`".to_string(),
                 "self" => "use `self` only in `[container]` strings; `[init]` and structural keys are not a member (use `peers.[0]` in `[init]`)".to_string(),
                 "peers" | "peer_hosts" => "use `peers` only in `[container]` and `[init]` strings, and only indexes below the replica count".to_string(),
                 "params" => "declare the parameter under `[params.NAME]` or fix its name".to_string(),

@@ -389,6 +389,7 @@ impl Service {
                     ordinal: i.to_string(),
                     host: name.clone(),
                     name,
+                    ..Default::default()
                 }
             })
             .collect()

@@ -12,12 +12,21 @@ impl Resolver<'_> {
         init: Option<&Init>,
         name: &str,
         replicas: u32,
+        ports: &[Port],
     ) {
+        // Every public port published, so that a template naming one passes here; a backend that
+        // publishes none refuses it when it renders.
+        let published = ports
+            .iter()
+            .filter(|p| p.expose == Expose::Public)
+            .map(|p| (p.name.clone(), format!("127.0.0.1:{}", p.port)))
+            .collect();
         let peers: Vec<Member> = (0..replicas)
             .map(|i| Member {
                 ordinal: i.to_string(),
                 name: format!("{name}-{i}"),
                 host: format!("{name}-{i}"),
+                published: std::collections::BTreeMap::clone(&published),
             })
             .collect();
         let member = Identity::new(peers.first(), &peers);

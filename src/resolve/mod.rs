@@ -86,6 +86,7 @@ pub fn resolve(
             init.as_ref(),
             &name,
             replication.replicas.value,
+            &ports,
         );
     }
     if !r.diagnostics.is_empty() {

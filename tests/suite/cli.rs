@@ -173,6 +173,33 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             &["`self.hostname`", "did you mean `self.host`?"],
         ),
         case(
+            "a top-level name inside `{{#each}}`",
+            CLEAN.replace(
+                "image = \"postgres:16.4\"",
+                "image = \"postgres:16.4\"\nargs = [\"{{#each peers}}{{this.host}}:{{port.pg}} {{/each}}\"]",
+            ),
+            &[],
+            2,
+            &["`port.pg`", "write `{{@root.port.pg}}` for the spec's `port.pg`"],
+        ),
+        case(
+            "a member field misspelt inside `{{#each}}`",
+            CLEAN.replace(
+                "image = \"postgres:16.4\"",
+                "image = \"postgres:16.4\"\nargs = [\"{{#each peers}}{{this.hostname}} {{/each}}\"]",
+            ),
+            &[],
+            2,
+            &["did you mean `this.host`? a member of `peers` has `ordinal`, `name` and `host`"],
+        ),
+        case(
+            "a volume service for a spec without volumes",
+            format!("{}\n[backends.cloudfoundry]\nvolume_services = {{ data = \"nfs\" }}\n", CLEAN.replace("[[volumes]]\nname = \"data\"\npath = \"/var/lib/postgresql/data\"\nsize = \"10Gi\"\nclass = \"{{params.class}}\"\n", "")),
+            &["--backend", "cloudfoundry"],
+            2,
+            &["declare `data` under `[[volumes]]`, or remove this entry"],
+        ),
+        case(
             "unclosed expression",
             CLEAN.replace("{{params.class}}", "{{params.class}"),
             &[],

@@ -119,3 +119,77 @@ fn a_per_member_value_without_a_command_to_start_is_refused_saying_why() {
         .message;
     assert_contains(message, "one pod template cannot compute");
 }
+
+/// A member's published address, where the backend publishes each member on one: the Kafka
+/// example advertises it to clients outside; where there is none, the template says so.
+#[test]
+fn a_member_advertises_its_published_address_where_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let kafka = root().join("examples/kafka.toml");
+    let out = berth(
+        &[
+            "compile",
+            kafka.to_str().unwrap(),
+            "--backend",
+            "compose",
+            "--backend",
+            "kubernetes",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let compose: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.path().join("out/compose/compose.yaml")).unwrap(),
+    )
+    .unwrap();
+    for ordinal in 0..3 {
+        let member = &compose["services"][format!("kafka-{ordinal}")];
+        let host_port = 9094 + 10 * ordinal;
+        assert_contains(
+            member["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+                .as_str()
+                .unwrap(),
+            &format!("EXTERNAL://127.0.0.1:{host_port}"),
+        );
+        assert!(
+            member["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == &Value::from(format!("127.0.0.1:{host_port}:9094/tcp")))
+        );
+    }
+    // Kubernetes publishes no member: the example advertises the pod's name instead.
+    let sts = std::fs::read_to_string(dir.path().join("out/kubernetes/40-statefulset-kafka.yaml"))
+        .unwrap();
+    assert_contains(
+        &sts,
+        "EXTERNAL://$(BERTH_POD_NAME).kafka.streaming.svc.cluster.local:9094",
+    );
+    // Without the choice, Kubernetes refuses it and says where the address exists.
+    let spec = SPEC.replace(
+        "ME = \"{{self.name}}\"",
+        "ME = \"{{self.published.client}}\"",
+    );
+    for (backend, code) in [("kubernetes", 2), ("compose", 0)] {
+        let outcome = outputs(backend, &spec);
+        assert_eq!(
+            outcome.exit_code(),
+            code,
+            "{backend}: {:?}",
+            outcome.diagnostics
+        );
+    }
+    let outcome = outputs("kubernetes", &spec);
+    let help = outcome
+        .diagnostics
+        .iter()
+        .find_map(|d| d.help.clone())
+        .unwrap_or_default();
+    assert_contains(
+        &help,
+        "docker and compose (with `publish_address` a real address, not `0.0.0.0`)",
+    );
+}

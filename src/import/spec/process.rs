@@ -182,15 +182,43 @@ impl<'a> Mapping<'a> {
                 continue;
             }
             let fallback = texts.iter().flatten().next().copied();
-            let texts = texts.into_iter().map(|t| t.or(fallback)).collect();
+            let marked: Vec<Option<Interpolated>> = (texts.into_iter().enumerate())
+                .map(|(i, t)| t.or(fallback).map(|t| self.mark_published(t, i)))
+                .collect();
+            let texts = marked.iter().map(Option::as_ref).collect();
             let what = format!("`environment.{key}`");
             let value = if crate::template::names_hosts(&key) {
                 self.hosts(texts, &what)
             } else {
                 self.template(texts, &what)
             };
-            doc.pair(&key, Item::Str(value), None);
+            doc.pair(&key, Item::Str(unmark_published(&value)), None);
         }
+    }
+
+    /// Member `index`'s value with each of its own published addresses (`IP:HOST_PORT` of its
+    /// `ports`) marked, so that the members' values, which differ only there, become one
+    /// template: `{{self.published.NAME}}` (Kafka's advertised external listener).
+    fn mark_published(&self, value: &Interpolated, index: usize) -> Interpolated {
+        let mut marked = value.clone();
+        for mapping in &self.members()[index].ports {
+            let (Some(ip), Some(host_port)) = (&mapping.host_ip, mapping.host_port) else {
+                continue;
+            };
+            let Some(port) = self.ports.iter().find(|p| p.number == mapping.container) else {
+                continue;
+            };
+            let address = format!("{ip}:{host_port}");
+            for part in &mut marked.parts {
+                if let Part::Text(text) = part {
+                    *text = text.replace(
+                        &address,
+                        &format!("{PUBLISHED_MARK}{}{PUBLISHED_END}", port.name),
+                    );
+                }
+            }
+        }
+        marked
     }
 
     pub(super) fn health(&mut self, doc: &mut Document) {
@@ -474,6 +502,24 @@ fn done_output_of(script: &str) -> Option<String> {
         done.push(if c == '\\' { chars.next()? } else { c });
     }
     (berth_model::done_output_script(&done) == script).then_some(done)
+}
+
+/// Stands in for a member's published address while the members' values are compared.
+const PUBLISHED_MARK: &str = "\u{F0000}published:";
+const PUBLISHED_END: &str = "\u{F0001}";
+
+/// `{{self.published.NAME}}` where [`PUBLISHED_MARK`] stood.
+fn unmark_published(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find(PUBLISHED_MARK) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + PUBLISHED_MARK.len()..];
+        let end = after.find(PUBLISHED_END).unwrap_or(after.len());
+        out.push_str(&format!("{{{{self.published.{}}}}}", &after[..end]));
+        rest = after.get(end + PUBLISHED_END.len()..).unwrap_or("");
+    }
+    out + rest
 }
 
 #[cfg(test)]
