@@ -71,11 +71,21 @@ pub fn import(
 /// directory) or here.
 fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnostic> {
     if import.specs.is_empty() {
-        return Err(Diagnostic::input(
-            &errors::CLI_USAGE,
-            "no stateful service in the Compose file",
-        )
-        .help("name the services to import with `--service NAME`"));
+        // Each service's reason, so that the user sees what to change rather than only "none".
+        let reasons: Vec<String> = (import.skipped.iter())
+            .map(|(service, why)| format!("`{service}`: {why}"))
+            .collect();
+        let message = if reasons.is_empty() {
+            "no stateful service in the Compose file".to_string()
+        } else {
+            format!(
+                "no service of the Compose file can be imported: {}",
+                reasons.join("; ")
+            )
+        };
+        return Err(Diagnostic::input(&errors::CLI_USAGE, message).help(
+            "fix what each reason names, or name the services to import with `--service NAME`",
+        ));
     }
     let named = |dir: &Path| {
         import

@@ -415,3 +415,20 @@ fn references_become_parameters_with_the_env_files_values() {
         "{spec}"
     );
 }
+
+/// A file of which no service can be imported says why for each, and writes nothing.
+#[test]
+fn a_file_with_nothing_to_import_says_why_for_each_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:1.27\n  cache:\n    image: rediscommander/redis-commander:latest\n",
+    );
+    let out = import(dir.path(), &compose, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert_contains(&said, "`web`: stateless");
+    assert_contains(&said, "`cache`: stateless");
+    assert!(!dir.path().join("web.toml").exists() && !dir.path().join("cache.toml").exists());
+}
