@@ -432,3 +432,33 @@ fn a_file_with_nothing_to_import_says_why_for_each_service() {
     assert_contains(&said, "`cache`: stateless");
     assert!(!dir.path().join("web.toml").exists() && !dir.path().join("cache.toml").exists());
 }
+
+/// What a Compose file cannot say is listed in the imported spec, not lost, and one volume service
+/// per volume keeps Cloud Foundry among the targets.
+#[test]
+fn the_round_trip_lists_what_compose_cannot_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let zookeeper = root().join("examples/zookeeper.toml");
+    let out = berth(
+        &[
+            "compile",
+            zookeeper.to_str().unwrap(),
+            "--backend",
+            "compose",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = import(
+        dir.path(),
+        &dir.path().join("out/compose/compose.yaml"),
+        &["--out", "zk.toml"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let spec = std::fs::read_to_string(dir.path().join("zk.toml")).unwrap();
+    assert_contains(&spec, "set `needs_peers` under `[health.liveness]`");
+    assert_contains(&spec, "no readiness check: Compose has none");
+    assert!(!spec.contains("Not for cloudfoundry"), "{spec}");
+}

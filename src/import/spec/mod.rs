@@ -191,7 +191,8 @@ impl<'a> Mapping<'a> {
             let services = self
                 .persistent
                 .iter()
-                .map(|v| (v.clone(), "probe".to_string()))
+                // One stand-in instance per volume: an app binds an instance once.
+                .map(|v| (v.clone(), format!("probe-{v}")))
                 .collect();
             doc.pair("volume_services", Item::Inline(services), None);
         }
@@ -312,6 +313,11 @@ impl<'a> Mapping<'a> {
 
     fn unmapped_keys(&mut self) {
         let first = self.first();
+        // What a Compose file cannot say, listed rather than lost.
+        if first.healthcheck.as_ref().is_some_and(|c| c.test.is_some()) {
+            self.unmapped.push("`healthcheck`: whether it passes before the member found its peers is not in the Compose file; set `needs_peers` under `[health.liveness]` (Swarm gives a member whose check needs its peers no check, so that it can be found)".to_string());
+        }
+        self.unmapped.push("no readiness check: Compose has none; add `[health.readiness]` for the orchestrators that send clients by it (Kubernetes, Cloud Foundry, Marathon)".to_string());
         for (key, _) in &first.unmapped {
             self.unmapped
                 .push(format!("`{key}`: berth has no such setting"));
