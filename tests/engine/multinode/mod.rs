@@ -1,11 +1,15 @@
 //! Node loss, proven on several engines formed into one swarm (tests/common/nodes.rs): this
-//! machine's kernel and namespaces stand in for a cluster of hosts.
+//! machine's kernel and namespaces stand in for a cluster of hosts. etcd and PostgreSQL here,
+//! RabbitMQ in `rabbitmq.rs`.
+
+mod rabbitmq;
 
 use crate::common::engine::*;
 use crate::common::nodes::{Nodes, esp_works};
 use crate::common::{berth_ok, root, run_ok, stdout, write};
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 /// `docker node ls` as seen from node `from`: each node's hostname and status.
@@ -75,62 +79,31 @@ struct Etcd {
 const ENDPOINTS: &str = "http://etcd-0:2379,http://etcd-1:2379,http://etcd-2:2379";
 
 impl Etcd {
+    /// The example as written (`spread = "required"`), one member on each of nodes 1 to 3.
     fn deploy(nodes: &Nodes, dir: &Path) -> Etcd {
         write(dir, "etcd.toml", &example_as_this_kernel_allows("etcd"));
-        let out = dir.join("out");
-        berth_ok(
-            &["compile", "etcd.toml", "--out", "out", "--backend", "swarm"],
-            dir,
-        );
+        let (out, _) = compile(dir, "etcd.toml", "out", &[]);
+        Etcd::deploy_on(nodes, out, vec![1, 2, 3])
+    }
+
+    /// `prepare-nodes.sh` given `member_nodes` (a node named twice is named once: it then holds
+    /// several members), and `deploy.sh`.
+    fn deploy_on(nodes: &Nodes, out: std::path::PathBuf, member_nodes: Vec<usize>) -> Etcd {
         let etcd = Etcd {
             out,
-            member_nodes: vec![1, 2, 3],
+            member_nodes,
             spare: 4,
             client_image: image_tag("etcd-client"),
         };
-        let names: Vec<&str> = etcd.member_nodes.iter().map(|&i| nodes.name(i)).collect();
-        run_ok(
-            nodes
-                .command(1, "sh")
-                .arg(etcd.out.join("swarm/prepare-nodes.sh"))
-                .args(&names),
-            "prepare-nodes.sh",
-        );
-        run_ok(
-            nodes
-                .command(1, "sh")
-                .arg(etcd.out.join("swarm/deploy.sh"))
-                .arg("etcd"),
-            "deploy.sh",
-        );
+        let mut names: Vec<&str> = etcd.member_nodes.iter().map(|&i| nodes.name(i)).collect();
+        names.dedup();
+        prepare_and_deploy(nodes, &etcd.out, &names, "etcd");
         etcd
     }
 
     /// The nodes each member's tasks are assigned to, as the managers see it from node `from`.
     fn placement(&self, nodes: &Nodes, from: usize) -> Vec<Vec<String>> {
-        (0..3)
-            .map(|m| {
-                let service = format!("etcd_etcd-{m}");
-                let out = nodes.docker(
-                    from,
-                    &[
-                        "service",
-                        "ps",
-                        &service,
-                        "--filter",
-                        "desired-state=running",
-                        "--format",
-                        "{{.Node}}",
-                    ],
-                );
-                // A task no node can take (its node is down) is pending on none.
-                stdout(&out)
-                    .lines()
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .collect()
+        placement(nodes, from, "etcd", 3)
     }
 
     /// The writer: a client on the spare node that puts `k<N>` against every member, once every
@@ -179,12 +152,7 @@ impl Etcd {
     /// The longest time without an acknowledged write since `since` (seconds of the epoch).
     fn longest_outage(&self, nodes: &Nodes, since: f64) -> f64 {
         let acked = self.acknowledged(nodes);
-        let times: Vec<f64> = acked
-            .iter()
-            .map(|(t, _)| *t)
-            .filter(|t| *t >= since)
-            .collect();
-        times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+        longest_gap(acked.iter().map(|(t, _)| *t), since)
     }
 
     /// The keys member `m` holds, read locally (a serializable read).
@@ -270,6 +238,142 @@ fn now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
+}
+
+/// Compiles `spec` in `dir` for swarm into `dir/out` with `sets`; the output and berth's report.
+fn compile(dir: &Path, spec: &str, out: &str, sets: &[&str]) -> (std::path::PathBuf, Output) {
+    let mut args = vec!["compile", spec, "--out", out, "--backend", "swarm"];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let report = berth_ok(&args, dir);
+    (dir.join(out), report)
+}
+
+/// What a user runs on a manager: `prepare-nodes.sh` with the nodes, then `deploy.sh STACK`.
+fn prepare_and_deploy(nodes: &Nodes, out: &Path, node_names: &[&str], stack: &str) {
+    run_ok(
+        nodes
+            .command(1, "sh")
+            .arg(out.join("swarm/prepare-nodes.sh"))
+            .args(node_names),
+        "prepare-nodes.sh",
+    );
+    run_ok(
+        nodes
+            .command(1, "sh")
+            .arg(out.join("swarm/deploy.sh"))
+            .arg(stack),
+        "deploy.sh",
+    );
+}
+
+/// The nodes each member's tasks are assigned to, as the managers see it from node `from`
+/// (`service` is the example's name, and the stack's).
+fn placement(nodes: &Nodes, from: usize, service: &str, members: usize) -> Vec<Vec<String>> {
+    (0..members)
+        .map(|m| {
+            let tasks = wanted_tasks(nodes, from, &format!("{service}_{service}-{m}"));
+            // A task no node can take (its node is down) is pending on none.
+            tasks
+                .into_iter()
+                .map(|(node, _)| node)
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+/// The tasks of a service that Swarm wants running: each one's node (empty when on none) and
+/// current state.
+fn wanted_tasks(nodes: &Nodes, from: usize, service: &str) -> Vec<(String, String)> {
+    let out = nodes.docker(
+        from,
+        &[
+            "service",
+            "ps",
+            service,
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Node}}|{{.CurrentState}}",
+        ],
+    );
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect()
+}
+
+/// Whether Swarm wants a task of `service` running that it could place on no node: the proof
+/// that it tried to start the member elsewhere and found no node that may hold it.
+fn pending_on_no_node(nodes: &Nodes, from: usize, service: &str) -> bool {
+    wanted_tasks(nodes, from, service)
+        .iter()
+        .any(|(node, state)| node.is_empty() && state.starts_with("Pending"))
+}
+
+/// Containers of `service` on node `i` (running ones), by berth's label.
+fn containers_on(nodes: &Nodes, i: usize, service: &str) -> Vec<String> {
+    let label = format!("label=berth.service={service}");
+    let out = nodes.docker(i, &["ps", "--quiet", "--filter", &label]);
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// The running container of each member (member `m` on `member_nodes[m]`), or `None` where a
+/// member runs none.
+fn member_containers(nodes: &Nodes, service: &str, member_nodes: &[usize]) -> Vec<Option<String>> {
+    member_nodes
+        .iter()
+        .enumerate()
+        .map(|(m, &i)| {
+            let labels = [
+                format!("label=berth.service={service}"),
+                format!("label=berth.member={m}"),
+            ];
+            let out = nodes.docker(
+                i,
+                &[
+                    "ps", "--quiet", "--filter", &labels[0], "--filter", &labels[1],
+                ],
+            );
+            stdout(&out).lines().next().map(str::to_string)
+        })
+        .collect()
+}
+
+/// How many members were down at once while they were replaced: member `m` is down from its old
+/// container's finish to its new one's start (the nodes share this machine's clock).
+fn most_down_at_once(
+    nodes: &Nodes,
+    member_nodes: &[usize],
+    old: &[Option<String>],
+    new: &[Option<String>],
+) -> usize {
+    let time = |i: usize, id: &str, field: &str| {
+        let format = format!("{{{{.State.{field}}}}}");
+        seconds_of_day(&stdout(
+            &nodes.docker(i, &["inspect", "--format", &format, id]),
+        ))
+    };
+    let intervals: Vec<(f64, f64)> = (0..member_nodes.len())
+        .map(|m| {
+            let (i, old, new) = (member_nodes[m], &old[m], &new[m]);
+            let (old, new) = (old.as_deref().unwrap(), new.as_deref().unwrap());
+            (time(i, old, "FinishedAt"), time(i, new, "StartedAt"))
+        })
+        .collect();
+    most_overlapping(&intervals)
+}
+
+/// The longest time without an acknowledgement from `since` until now, given when each
+/// acknowledgement came (seconds of the epoch): an outage still going on counts up to now.
+fn longest_gap(acknowledged: impl Iterator<Item = f64>, since: f64) -> f64 {
+    let mut times: Vec<f64> = acknowledged.filter(|t| *t >= since).collect();
+    times.insert(0, since);
+    times.push(now());
+    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
 }
 
 /// The node of the swarm's leader.
@@ -412,6 +516,130 @@ fn etcd_survives_node_loss_partition_and_drain_on_a_swarm_of_several_nodes() {
     assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
     drain("active");
     etcd.assert_every_write_everywhere(&nodes, "node2 active again");
+
+    etcd_rolling_update(&nodes, dir.path(), &etcd);
+    etcd_on_one_node_stops_with_it(&mut nodes, dir.path(), etcd);
+}
+
+/// `deploy.sh` with a changed parameter (each member's CPU reservation) while the writer writes:
+/// every member is replaced, one at a time, the majority serves throughout, nothing is lost.
+fn etcd_rolling_update(nodes: &Nodes, dir: &Path, etcd: &Etcd) {
+    let (changed, _) = compile(dir, "etcd.toml", "out-update", &["cpu=0.9"]);
+    let before = member_containers(nodes, "etcd", &etcd.member_nodes);
+    let since = now();
+    run_ok(
+        nodes
+            .command(1, "sh")
+            .arg(changed.join("swarm/deploy.sh"))
+            .arg("etcd"),
+        "deploy.sh (the update)",
+    );
+    let took = now() - since;
+    let after = member_containers(nodes, "etcd", &etcd.member_nodes);
+    assert!(
+        after
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.is_some() && a != b),
+        "deploy.sh finished but not every member was replaced: {before:?} -> {after:?}"
+    );
+    let at_once = most_down_at_once(nodes, &etcd.member_nodes, &before, &after);
+    let outage = etcd.longest_outage(nodes, since);
+    eprintln!(
+        "etcd: rolling update in {took:.0} s, at most {at_once} of 3 members down at once; longest write outage {outage:.1} s"
+    );
+    assert_eq!(at_once, 1, "members are replaced one at a time");
+    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
+    etcd.assert_every_write_everywhere(nodes, "after the rolling update");
+}
+
+/// The negative proof: every member on one node (`spread = "none"`, `prepare-nodes.sh` given
+/// node3 alone; half a CPU each, for three on one node). berth says so when it compiles (rule `swarm/quorum-on-one-node`), and the loss
+/// of that node stops the whole cluster: no write is acknowledged until it returns.
+fn etcd_on_one_node_stops_with_it(nodes: &mut Nodes, dir: &Path, spread_out: Etcd) {
+    let _ = nodes.docker(spread_out.spare, &["rm", "--force", "writer"]);
+    remove_stack(nodes, "etcd", &[1, 2, 3]);
+    let (out, report) = compile(
+        dir,
+        "etcd.toml",
+        "out-one-node",
+        &["spread=none", "cpu=0.5"],
+    );
+    let said = crate::common::stderr(&report);
+    assert!(
+        said.contains("swarm/quorum-on-one-node"),
+        "berth compiled every member onto one node without rule `swarm/quorum-on-one-node`: {said}"
+    );
+    let etcd = Etcd::deploy_on(nodes, out, vec![3, 3, 3]);
+    wait_until(
+        "every member runs on node3",
+        Duration::from_secs(120),
+        || etcd.placement(nodes, 1) == [["node3"], ["node3"], ["node3"]],
+    );
+    etcd.start_writer(nodes);
+    wait_until("etcd acknowledges writes", Duration::from_secs(120), || {
+        etcd.acknowledged(nodes).len() > 10
+    });
+    let since = now();
+    nodes.kill(3);
+    // As long as the node of a member of the healthy cluster above took to be seen down.
+    wait_until("node3 is seen down", Duration::from_secs(60), || {
+        status_of(nodes, 1, 3) == "Down"
+    });
+    let down = now() - since;
+    // A write in flight when the node died may be acknowledged a moment after.
+    let during: Vec<u32> = etcd
+        .acknowledged(nodes)
+        .into_iter()
+        .filter(|(t, _)| *t > since + 1.0)
+        .map(|(_, n)| n)
+        .collect();
+    assert!(
+        during.is_empty(),
+        "writes were acknowledged with every member's node down: {during:?}"
+    );
+    nodes.start(3);
+    wait_until(
+        "etcd acknowledges writes again",
+        Duration::from_secs(120),
+        || {
+            etcd.acknowledged(nodes)
+                .iter()
+                .any(|(t, _)| *t > since + down)
+        },
+    );
+    let outage = etcd.longest_outage(nodes, since);
+    eprintln!(
+        "etcd, every member on node3: node3 lost for {down:.0} s: no write acknowledged; longest write outage {outage:.1} s"
+    );
+    etcd.assert_every_write_everywhere(nodes, "node3 back");
+}
+
+/// `docker stack rm` of `stack`, and its members' volumes on `member_nodes`, once its containers
+/// and network are gone (a stack's network goes only after its last task).
+fn remove_stack(nodes: &Nodes, stack: &str, member_nodes: &[usize]) {
+    let network = format!("{stack}-swarm");
+    wait_until(
+        &format!("the stack `{stack}` and its volumes are gone"),
+        Duration::from_secs(120),
+        || {
+            let _ = nodes.docker(1, &["stack", "rm", stack]);
+            member_nodes.iter().all(|&i| {
+                let filter = format!("name={network}-");
+                let volumes = nodes.docker(i, &["volume", "ls", "--quiet", "--filter", &filter]);
+                for volume in stdout(&volumes).lines() {
+                    let _ = nodes.docker(i, &["volume", "rm", volume]);
+                }
+                containers_on(nodes, i, stack).is_empty()
+                    && stdout(&nodes.docker(i, &["volume", "ls", "--quiet", "--filter", &filter]))
+                        .trim()
+                        .is_empty()
+            }) && !nodes
+                .docker(1, &["network", "inspect", &network])
+                .status
+                .success()
+        },
+    );
 }
 
 const PASSWORD: &str = "berth-e2e-password";
