@@ -155,6 +155,18 @@ impl Etcd {
         longest_gap(acked.iter().map(|(t, _)| *t), since)
     }
 
+    /// Waits until etcd has acknowledged five writes after `since`.
+    fn wait_writes_after(&self, nodes: &Nodes, since: f64, what: &str) {
+        wait_until(
+            &format!("{what}: the majority acknowledges writes"),
+            Duration::from_secs(120),
+            || {
+                let acked = self.acknowledged(nodes);
+                acked.iter().filter(|(t, _)| *t > since).count() >= 5
+            },
+        );
+    }
+
     /// The keys member `m` holds, read locally (a serializable read).
     fn keys_of(&self, nodes: &Nodes, m: usize) -> Option<BTreeSet<u32>> {
         let endpoint = format!("--endpoints=http://etcd-{m}:2379");
@@ -314,6 +326,30 @@ fn pending_on_no_node(nodes: &Nodes, from: usize, service: &str) -> bool {
         .any(|(node, state)| node.is_empty() && state.starts_with("Pending"))
 }
 
+/// Waits until Swarm (asked on node `from`) has replaced the task of member `m` of `service`
+/// (its node lost, cut off or drained) by one it can place on no node; the member then runs
+/// nowhere, the spare included.
+fn wait_started_nowhere_else(
+    nodes: &Nodes,
+    from: usize,
+    service: &str,
+    m: usize,
+    spare: usize,
+    what: &str,
+) {
+    let task = format!("{service}_{service}-{m}");
+    wait_until(
+        &format!("{what}: Swarm has no node for {service}-{m}"),
+        Duration::from_secs(90),
+        || pending_on_no_node(nodes, from, &task),
+    );
+    let placed = placement(nodes, from, service, m + 1);
+    assert!(
+        placed[m].is_empty() && containers_on(nodes, spare, service).is_empty(),
+        "{what}: {service}-{m} was started elsewhere: {placed:?}"
+    );
+}
+
 /// Containers of `service` on node `i` (running ones), by berth's label.
 fn containers_on(nodes: &Nodes, i: usize, service: &str) -> Vec<String> {
     let label = format!("label=berth.service={service}");
@@ -344,27 +380,31 @@ fn member_containers(nodes: &Nodes, service: &str, member_nodes: &[usize]) -> Ve
 }
 
 /// How many members were down at once while they were replaced: member `m` is down from its old
-/// container's finish to its new one's start (the nodes share this machine's clock).
+/// container's finish until `back` says its new one serves (the nodes share this machine's clock).
 fn most_down_at_once(
     nodes: &Nodes,
     member_nodes: &[usize],
     old: &[Option<String>],
     new: &[Option<String>],
+    back: impl Fn(usize, &str) -> f64,
 ) -> usize {
-    let time = |i: usize, id: &str, field: &str| {
-        let format = format!("{{{{.State.{field}}}}}");
-        seconds_of_day(&stdout(
-            &nodes.docker(i, &["inspect", "--format", &format, id]),
-        ))
-    };
     let intervals: Vec<(f64, f64)> = (0..member_nodes.len())
         .map(|m| {
             let (i, old, new) = (member_nodes[m], &old[m], &new[m]);
             let (old, new) = (old.as_deref().unwrap(), new.as_deref().unwrap());
-            (time(i, old, "FinishedAt"), time(i, new, "StartedAt"))
+            (state_time(nodes, i, old, "FinishedAt"), back(i, new))
         })
         .collect();
     most_overlapping(&intervals)
+}
+
+/// A time of container `id`'s `.State` on node `i` (`StartedAt`, `FinishedAt`), in seconds of
+/// the day.
+fn state_time(nodes: &Nodes, i: usize, id: &str, field: &str) -> f64 {
+    let format = format!("{{{{.State.{field}}}}}");
+    seconds_of_day(&stdout(
+        &nodes.docker(i, &["inspect", "--format", &format, id]),
+    ))
 }
 
 /// The longest time without an acknowledgement from `since` until now, given when each
@@ -414,62 +454,49 @@ fn etcd_survives_node_loss_partition_and_drain_on_a_swarm_of_several_nodes() {
         etcd.acknowledged(&nodes).len() > 20
     });
 
-    // A member's node dies: the majority serves; the member starts nowhere else.
-    let since = now();
-    nodes.kill(2);
-    std::thread::sleep(Duration::from_secs(30));
-    let placed = etcd.placement(&nodes, 1);
-    assert!(
-        placed[1].iter().all(|n| n == "node2"),
-        "etcd-1 moved off its node: {placed:?}"
-    );
-    let outage = etcd.longest_outage(&nodes, since);
-    eprintln!("etcd: node2 (etcd-1) lost: longest write outage {outage:.1} s");
-    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
-    nodes.start(2);
-    etcd.assert_every_write_everywhere(&nodes, "node2 back");
-
-    // The swarm leader's node dies: another manager leads, and etcd behaves as above.
+    etcd_node_lost(&mut nodes, &etcd, 2);
+    // The swarm leader's node: another manager leads, and etcd behaves the same.
     let lost = leader(&nodes, 1);
+    etcd_node_lost(&mut nodes, &etcd, lost);
+    etcd_partition(&nodes, &etcd, 3);
+    etcd_drain(&nodes, &etcd, 2);
+    etcd_rolling_update(&nodes, dir.path(), &etcd);
+    etcd_on_one_node_stops_with_it(&mut nodes, dir.path(), etcd);
+}
+
+/// A member's node dies while the writer writes: the majority serves; Swarm starts the member on
+/// no other node; back, the member holds every acknowledged write.
+fn etcd_node_lost(nodes: &mut Nodes, etcd: &Etcd, lost: usize) {
+    let m = etcd.member_nodes.iter().position(|&i| i == lost).unwrap();
     let from = (1..=3).find(|&i| i != lost).unwrap();
+    let what = format!("{} (etcd-{m}) lost", nodes.name(lost));
     let since = now();
     nodes.kill(lost);
-    wait_until("another manager leads", Duration::from_secs(60), || {
-        let out = nodes.docker(from, &["node", "ls", "--format", "{{.ManagerStatus}}"]);
-        stdout(&out).contains("Leader") && leader(&nodes, from) != lost
-    });
-    std::thread::sleep(Duration::from_secs(20));
-    let member = etcd.member_nodes.iter().position(|&n| n == lost).unwrap();
-    let placed = etcd.placement(&nodes, from);
-    let home = nodes.name(lost).to_string();
-    assert!(
-        placed[member].iter().all(|n| *n == home),
-        "etcd-{member} moved off its node: {placed:?}"
-    );
-    let outage = etcd.longest_outage(&nodes, since);
-    eprintln!(
-        "etcd: the leader's node ({home}, etcd-{member}) lost: longest write outage {outage:.1} s"
-    );
-    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
+    wait_started_nowhere_else(nodes, from, "etcd", m, etcd.spare, &what);
+    etcd.wait_writes_after(nodes, since, &what);
+    let outage = etcd.longest_outage(nodes, since);
+    let down = now() - since;
     nodes.start(lost);
-    etcd.assert_every_write_everywhere(&nodes, "the leader's node back");
-
-    // A partition: node3 cut off; the majority serves, the minority member acknowledges nothing.
-    let since = now();
-    nodes.cut(3, true);
-    std::thread::sleep(Duration::from_secs(10));
-    let member = nodes.docker(
-        3,
-        &[
-            "ps",
-            "--quiet",
-            "--filter",
-            "label=com.docker.swarm.service.name=etcd_etcd-2",
-        ],
+    let back = now();
+    etcd.assert_every_write_everywhere(nodes, &format!("{what}, back"));
+    eprintln!(
+        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the node returned",
+        now() - back
     );
-    let member = stdout(&member).trim().to_string();
+    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
+}
+
+/// Node `cut` is cut off the network: the majority serves, the member on the minority side
+/// acknowledges nothing; healed, every member holds every write.
+fn etcd_partition(nodes: &Nodes, etcd: &Etcd, cut: usize) {
+    let m = etcd.member_nodes.iter().position(|&i| i == cut).unwrap();
+    let what = format!("{} (etcd-{m}) cut off", nodes.name(cut));
+    let member = member_containers(nodes, "etcd", &etcd.member_nodes)[m].clone();
+    let member = member.expect("the member runs");
+    let since = now();
+    nodes.cut(cut, true);
     let minority = nodes.docker(
-        3,
+        cut,
         &[
             "exec",
             &member,
@@ -483,42 +510,48 @@ fn etcd_survives_node_loss_partition_and_drain_on_a_swarm_of_several_nodes() {
     );
     assert!(
         !minority.status.success(),
-        "the cut-off member acknowledged a write"
+        "{what}: the cut-off member acknowledged a write"
     );
-    let outage = etcd.longest_outage(&nodes, since);
-    eprintln!("etcd: node3 (etcd-2) cut off: longest write outage {outage:.1} s");
-    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
-    nodes.cut(3, false);
-    etcd.assert_every_write_everywhere(&nodes, "node3 healed");
+    wait_started_nowhere_else(nodes, 1, "etcd", m, etcd.spare, &what);
+    etcd.wait_writes_after(nodes, since, &what);
+    let outage = etcd.longest_outage(nodes, since);
+    let down = now() - since;
+    nodes.cut(cut, false);
+    let back = now();
+    etcd.assert_every_write_everywhere(nodes, &format!("{what}, healed"));
+    eprintln!(
+        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the heal",
+        now() - back
+    );
+    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
+}
 
-    // A drain of a member's node: the member stops and waits for its node, the majority serves.
-    let since = now();
-    let drain = |availability: &str| {
-        let out = nodes.docker(
-            1,
-            &["node", "update", "--availability", availability, "node2"],
-        );
+/// A drain of a member's node: the member stops and waits for its node, the majority serves.
+fn etcd_drain(nodes: &Nodes, etcd: &Etcd, drained: usize) {
+    let m = etcd
+        .member_nodes
+        .iter()
+        .position(|&i| i == drained)
+        .unwrap();
+    let what = format!("{} (etcd-{m}) drained", nodes.name(drained));
+    let availability = |to: &str| {
+        let args = ["node", "update", "--availability", to, nodes.name(drained)];
+        let out = nodes.docker(1, &args);
         assert!(out.status.success(), "{}", crate::common::stderr(&out));
     };
-    drain("drain");
-    wait_until(
-        "etcd-1 stops on the drained node",
-        Duration::from_secs(60),
-        || etcd.placement(&nodes, 1)[1].is_empty(),
+    let since = now();
+    availability("drain");
+    wait_started_nowhere_else(nodes, 1, "etcd", m, etcd.spare, &what);
+    etcd.wait_writes_after(nodes, since, &what);
+    let outage = etcd.longest_outage(nodes, since);
+    availability("active");
+    let back = now();
+    etcd.assert_every_write_everywhere(nodes, &format!("{what}, active again"));
+    eprintln!(
+        "etcd: {what}: longest write outage {outage:.1} s; every write on every member {:.0} s after `active`",
+        now() - back
     );
-    std::thread::sleep(Duration::from_secs(10));
-    assert!(
-        etcd.placement(&nodes, 1)[1].is_empty(),
-        "etcd-1 was started elsewhere"
-    );
-    let outage = etcd.longest_outage(&nodes, since);
-    eprintln!("etcd: node2 (etcd-1) drained: longest write outage {outage:.1} s");
-    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
-    drain("active");
-    etcd.assert_every_write_everywhere(&nodes, "node2 active again");
-
-    etcd_rolling_update(&nodes, dir.path(), &etcd);
-    etcd_on_one_node_stops_with_it(&mut nodes, dir.path(), etcd);
+    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
 }
 
 /// `deploy.sh` with a changed parameter (each member's CPU reservation) while the writer writes:
@@ -543,7 +576,8 @@ fn etcd_rolling_update(nodes: &Nodes, dir: &Path, etcd: &Etcd) {
             .all(|(a, b)| a.is_some() && a != b),
         "deploy.sh finished but not every member was replaced: {before:?} -> {after:?}"
     );
-    let at_once = most_down_at_once(nodes, &etcd.member_nodes, &before, &after);
+    let started = |i: usize, id: &str| state_time(nodes, i, id, "StartedAt");
+    let at_once = most_down_at_once(nodes, &etcd.member_nodes, &before, &after, started);
     let outage = etcd.longest_outage(nodes, since);
     eprintln!(
         "etcd: rolling update in {took:.0} s, at most {at_once} of 3 members down at once; longest write outage {outage:.1} s"
@@ -850,12 +884,7 @@ fn postgres_waits_for_its_node_where_a_plain_stack_loses_its_rows() {
     });
     write_rows(&nodes, 4, "postgres-swarm", "postgres-0");
     nodes.kill(2);
-    std::thread::sleep(Duration::from_secs(40));
-    assert_eq!(
-        running_on(&nodes, 1, "postgres_postgres-0"),
-        None,
-        "the member was started elsewhere"
-    );
+    wait_started_nowhere_else(&nodes, 1, "postgres", 0, 4, "node2 (postgres-0) lost");
     nodes.start(2);
     wait_until(
         "the member answers again on node2",
