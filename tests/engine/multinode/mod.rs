@@ -363,39 +363,65 @@ fn member_containers(nodes: &Nodes, service: &str, member_nodes: &[usize]) -> Ve
     member_nodes
         .iter()
         .enumerate()
-        .map(|(m, &i)| {
-            let labels = [
-                format!("label=berth.service={service}"),
-                format!("label=berth.member={m}"),
-            ];
-            let out = nodes.docker(
-                i,
-                &[
-                    "ps", "--quiet", "--filter", &labels[0], "--filter", &labels[1],
-                ],
-            );
-            stdout(&out).lines().next().map(str::to_string)
-        })
+        .map(|(m, &i)| member_container(nodes, i, service, m))
         .collect()
 }
 
-/// How many members were down at once while they were replaced: member `m` is down from its old
-/// container's finish until `back` says its new one serves (the nodes share this machine's clock).
-fn most_down_at_once(
+/// The running container of member `m` of `service` on node `i`, by berth's labels.
+fn member_container(nodes: &Nodes, i: usize, service: &str, m: usize) -> Option<String> {
+    let labels = [
+        format!("label=berth.service={service}"),
+        format!("label=berth.member={m}"),
+    ];
+    let args = [
+        "ps", "--quiet", "--filter", &labels[0], "--filter", &labels[1],
+    ];
+    stdout(&nodes.docker(i, &args))
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+/// When each member was down while the members were replaced: member `m` from its old
+/// container's finish until `back` says its new one serves (the nodes share this machine's
+/// clock). `most_overlapping` of them is how many were down at once.
+fn down_while_replaced(
     nodes: &Nodes,
     member_nodes: &[usize],
     old: &[Option<String>],
     new: &[Option<String>],
     back: impl Fn(usize, &str) -> f64,
-) -> usize {
-    let intervals: Vec<(f64, f64)> = (0..member_nodes.len())
+) -> Vec<(f64, f64)> {
+    (0..member_nodes.len())
         .map(|m| {
             let (i, old, new) = (member_nodes[m], &old[m], &new[m]);
             let (old, new) = (old.as_deref().unwrap(), new.as_deref().unwrap());
             (state_time(nodes, i, old, "FinishedAt"), back(i, new))
         })
-        .collect();
-    most_overlapping(&intervals)
+        .collect()
+}
+
+/// The longest of the intervals.
+fn longest(intervals: &[(f64, f64)]) -> f64 {
+    intervals.iter().map(|(a, b)| b - a).fold(0.0, f64::max)
+}
+
+/// After a cut node is healed: whether Swarm replaced member `m`'s container `old` on node `i`
+/// (the managers gave its task up while the node was down) and, if so, how long the old and the
+/// new container ran at once on the member's one volume (the engine starts the new task as it
+/// stops the old one). For the record: Swarm offers nothing to order them.
+fn replaced_on_heal(nodes: &Nodes, i: usize, service: &str, m: usize, old: &str) -> String {
+    match member_container(nodes, i, service, m).as_deref() {
+        Some(new) if new != old => {
+            let together =
+                state_time(nodes, i, old, "FinishedAt") - state_time(nodes, i, new, "StartedAt");
+            format!(
+                "the member's task was replaced on the heal, the old and the new container ran together for {:.1} s",
+                together.max(0.0)
+            )
+        }
+        _ => "the member's container was kept".to_string(),
+    }
 }
 
 /// A time of container `id`'s `.State` on node `i` (`StartedAt`, `FinishedAt`), in seconds of
@@ -487,7 +513,9 @@ fn etcd_node_lost(nodes: &mut Nodes, etcd: &Etcd, lost: usize) {
 }
 
 /// Node `cut` is cut off the network: the majority serves, the member on the minority side
-/// acknowledges nothing; healed, every member holds every write.
+/// acknowledges nothing; healed, every member holds every write. The cut lasts as long as that
+/// takes, a few seconds, less than the managers take to give the node up (RabbitMQ's partition
+/// scenario goes on until they have, and shows what follows).
 fn etcd_partition(nodes: &Nodes, etcd: &Etcd, cut: usize) {
     let m = etcd.member_nodes.iter().position(|&i| i == cut).unwrap();
     let what = format!("{} (etcd-{m}) cut off", nodes.name(cut));
@@ -512,7 +540,6 @@ fn etcd_partition(nodes: &Nodes, etcd: &Etcd, cut: usize) {
         !minority.status.success(),
         "{what}: the cut-off member acknowledged a write"
     );
-    wait_started_nowhere_else(nodes, 1, "etcd", m, etcd.spare, &what);
     etcd.wait_writes_after(nodes, since, &what);
     let outage = etcd.longest_outage(nodes, since);
     let down = now() - since;
@@ -520,8 +547,9 @@ fn etcd_partition(nodes: &Nodes, etcd: &Etcd, cut: usize) {
     let back = now();
     etcd.assert_every_write_everywhere(nodes, &format!("{what}, healed"));
     eprintln!(
-        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the heal",
-        now() - back
+        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the heal; {}",
+        now() - back,
+        replaced_on_heal(nodes, cut, "etcd", m, &member)
     );
     assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
 }
@@ -577,10 +605,12 @@ fn etcd_rolling_update(nodes: &Nodes, dir: &Path, etcd: &Etcd) {
         "deploy.sh finished but not every member was replaced: {before:?} -> {after:?}"
     );
     let started = |i: usize, id: &str| state_time(nodes, i, id, "StartedAt");
-    let at_once = most_down_at_once(nodes, &etcd.member_nodes, &before, &after, started);
+    let down = down_while_replaced(nodes, &etcd.member_nodes, &before, &after, started);
+    let at_once = most_overlapping(&down);
     let outage = etcd.longest_outage(nodes, since);
     eprintln!(
-        "etcd: rolling update in {took:.0} s, at most {at_once} of 3 members down at once; longest write outage {outage:.1} s"
+        "etcd: rolling update in {took:.0} s, each member down at most {:.1} s, at most {at_once} of 3 at once; longest write outage {outage:.1} s",
+        longest(&down)
     );
     assert_eq!(at_once, 1, "members are replaced one at a time");
     assert!(outage <= 15.0, "writes stopped for {outage:.1} s");

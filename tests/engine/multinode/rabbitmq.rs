@@ -8,8 +8,9 @@
 //! the queue, exactly once.
 
 use super::{
-    compile, example_as_this_kernel_allows, leader, longest_gap, member_containers,
-    most_down_at_once, now, placement, prepare_and_deploy, wait_started_nowhere_else,
+    compile, down_while_replaced, example_as_this_kernel_allows, leader, longest, longest_gap,
+    member_containers, now, placement, prepare_and_deploy, replaced_on_heal,
+    wait_started_nowhere_else,
 };
 use crate::common::engine::*;
 use crate::common::nodes::Nodes;
@@ -422,8 +423,9 @@ fn partition(nodes: &Nodes, rabbit: &Rabbitmq, cut: usize) {
     let back = now();
     rabbit.assert_whole(nodes, 1, &format!("{what}, healed"));
     eprintln!(
-        "rabbitmq: {what} for {down:.0} s: the minority member confirmed nothing; longest publish outage {outage:.1} s; whole again {:.0} s after the heal",
-        now() - back
+        "rabbitmq: {what} for {down:.0} s: the minority member confirmed nothing; longest publish outage {outage:.1} s; whole again {:.0} s after the heal; {}",
+        now() - back,
+        replaced_on_heal(nodes, cut, "rabbitmq", m, &member)
     );
     assert!(
         outage <= LIMIT,
@@ -503,11 +505,13 @@ fn rolling_update(nodes: &Nodes, rabbit: &Rabbitmq, dir: &Path) {
         "deploy.sh finished but not every member was replaced: {before:?} -> {after:?}"
     );
     let rejoined = |i: usize, id: &str| startup_complete(nodes, i, id);
-    let at_once = most_down_at_once(nodes, &MEMBER_NODES, &before, &after, rejoined);
+    let down = down_while_replaced(nodes, &MEMBER_NODES, &before, &after, rejoined);
+    let at_once = most_overlapping(&down);
     let outage = rabbit.longest_outage(nodes, since);
     rabbit.assert_whole(nodes, 1, "after the rolling update");
     eprintln!(
-        "rabbitmq: rolling update in {took:.0} s, at most {at_once} of 3 members down at once (until rejoined); longest publish outage {outage:.1} s"
+        "rabbitmq: rolling update in {took:.0} s, each member down at most {:.1} s (until rejoined), at most {at_once} of 3 at once; longest publish outage {outage:.1} s",
+        longest(&down)
     );
     assert_eq!(at_once, 1, "members are replaced one at a time");
     assert!(
