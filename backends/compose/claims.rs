@@ -28,8 +28,11 @@ fn shows(claim: &Realization, out: &Output) -> bool {
         Concern::Storage => out.each_service(FILE, |m, s| {
             service.persistent_volumes().all(|v| {
                 let volume = format!("{}-{}", m.name, v.name);
+                let external = out.external_volume(&m.name, v);
+                let declared = &file["volumes"][&volume];
                 mounts(s, "volume", &volume, &v.path, false)
-                    && file["volumes"][&volume]["name"] == volume
+                    && declared["external"].as_bool() == external.as_ref().map(|_| true)
+                    && declared["name"] == external.unwrap_or(volume)
             })
         }),
         Concern::Identity => out.each_service(FILE, |m, s| s["hostname"] == m.name),

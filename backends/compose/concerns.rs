@@ -6,7 +6,7 @@ use berth_model::{Service, Spread, Start};
 pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publish) -> Concerns {
     Concerns {
         storage: Claim::emulated(
-            "one service per member, each with its own named volume declared with an explicit name",
+            "one service per member, each with its own named volume declared with an explicit name, or the existing one `external` names, declared external",
         ),
         storage_class: Claim::unsupported("the engine's default volume driver; `class` is ignored"),
         identity: Claim::emulated("one service <name>-<ordinal> per member, with that hostname"),

@@ -157,7 +157,7 @@ fn lower(
         )?;
         entry.environment = environment(service, &service.container.env, &identity)?;
         entry.ports = port_mappings(publish, published);
-        member_volumes(service, member, &mut entry, &mut volumes);
+        member_volumes(service, member, &identity, &mut entry, &mut volumes)?;
         entry.volumes.extend(tls_volume(service, &mut volumes));
         entry.healthcheck = service.health.liveness.as_ref().map(|live| Healthcheck {
             test: single_host::compose_health_test(service, live),
@@ -303,23 +303,27 @@ fn member_files(
     Ok(())
 }
 
-/// The member's volumes: each persistent one a named volume of its own, declared in `volumes`.
+/// The member's volumes: each persistent one a named volume of its own, declared in `volumes`;
+/// one the spec names as holding the member's data already (`volumes.external`) is declared
+/// external, so that compose refuses to start without it instead of creating it empty.
 fn member_volumes(
     service: &Service,
     member: &Member,
+    identity: &Identity,
     entry: &mut ComposeService,
     volumes: &mut BTreeMap<String, VolumeDecl>,
-) {
+) -> Result<(), Diagnostic> {
     for volume in &service.volumes {
         let source = volume
             .persistent
             .then(|| single_host::volume_name(member, &volume.name));
         if let Some(source) = &source {
+            let external = service.external_volume(volume, identity)?;
             volumes.insert(
                 source.clone(),
                 VolumeDecl {
-                    name: source.clone(),
-                    external: None,
+                    external: external.is_some().then_some(true),
+                    name: external.unwrap_or_else(|| source.clone()),
                 },
             );
         }
@@ -330,6 +334,7 @@ fn member_volumes(
             read_only: None,
         });
     }
+    Ok(())
 }
 
 /// With `start = "ordered"`, what a member waits for: the previous member's (process-local)

@@ -66,7 +66,11 @@ fn shows(claim: &Realization, out: &Output) -> bool {
         Concern::Storage => each_member(out, |m| {
             service
                 .persistent_volumes()
-                .map(|v| format!("--volume {m}-{}:{}", v.name, v.path))
+                .map(|v| {
+                    let own = format!("{m}-{}", v.name);
+                    let source = out.external_volume(m, v).unwrap_or(own);
+                    format!("--volume {source}:{}", v.path)
+                })
                 .collect()
         }),
         Concern::Identity => each_member(out, |m| {

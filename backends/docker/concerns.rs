@@ -6,7 +6,7 @@ use berth_model::{Service, Spread, Start};
 pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publish) -> Concerns {
     Concerns {
         storage: Claim::native(
-            "a named volume per member and persistent volume, <name>-<ordinal>-<volume>",
+            "a named volume per member and persistent volume, <name>-<ordinal>-<volume>, or the existing one `external` names",
         ),
         storage_class: Claim::unsupported("the engine's default volume driver; `class` is ignored"),
         identity: Claim::native(

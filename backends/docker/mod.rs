@@ -14,7 +14,7 @@ use berth_backends_shared::{files, single_host};
 use berth_diagnostic::Diagnostic;
 use berth_model::shell::shell_quote;
 use berth_model::{EnvValue, Identity, Service, Start};
-use scripts::{InitRun, MemberRun};
+use scripts::{InitRun, MemberRun, MemberVolume};
 use single_host::{HealthCommand, Publish, PublishOptions, health_command, read_publish};
 
 pub struct Docker;
@@ -135,7 +135,7 @@ fn member_run(
     if let Some(user) = service.container.user {
         args.flag("--user", &user.to_string());
     }
-    let volumes = volume_flags(service, member, &mut args);
+    let volumes = volume_flags(service, member, &identity, &mut args)?;
     health_flags(service, &mut args);
     limit_flags(service, &mut args);
     args.flag("--stop-timeout", &service.stop_grace.value.to_string());
@@ -193,19 +193,26 @@ fn limit_flags(service: &Service, args: &mut Arguments) {
     }
 }
 
-/// `--volume` for each volume and the TLS certificates; the names of the member's own volumes,
-/// which run.sh checks no other container has.
+/// `--volume` for each volume and the TLS certificates; the member's own volumes, which run.sh
+/// checks no other container has (and that an external one exists).
 fn volume_flags(
     service: &Service,
     member: &berth_model::Member,
+    identity: &Identity,
     args: &mut Arguments,
-) -> Vec<String> {
+) -> Result<Vec<MemberVolume>, Diagnostic> {
     let mut volumes = Vec::new();
     for volume in &service.volumes {
         if volume.persistent {
-            let volume_name = single_host::volume_name(member, &volume.name);
-            args.flag("--volume", &format!("{volume_name}:{}", volume.path));
-            volumes.push(volume_name);
+            let external = service.external_volume(volume, identity)?;
+            let name = external
+                .clone()
+                .unwrap_or_else(|| single_host::volume_name(member, &volume.name));
+            args.flag("--volume", &format!("{name}:{}", volume.path));
+            volumes.push(MemberVolume {
+                name,
+                external: external.is_some(),
+            });
         } else {
             // An anonymous volume: scratch space that a recreated container does not keep.
             args.flag("--volume", &volume.path);
@@ -217,7 +224,7 @@ fn volume_flags(
             &format!("{}:{}:ro", tls.value.secret, tls.value.path),
         );
     }
-    volumes
+    Ok(volumes)
 }
 
 /// `--health-*` from the liveness check, when the engine can run it.

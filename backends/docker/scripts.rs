@@ -26,8 +26,15 @@ pub struct MemberRun {
     pub name: String,
     /// The hash of the member's configuration, by which run.sh sees a changed spec.
     pub config: String,
-    pub volumes: Vec<String>,
+    pub volumes: Vec<MemberVolume>,
     pub arguments: Script,
+}
+
+/// A member's named volume: berth's own, created on the first run, or one the spec names as
+/// holding the member's data already (`volumes.external`), which must exist.
+pub struct MemberVolume {
+    pub name: String,
+    pub external: bool,
 }
 
 /// The `[init]` container: `docker create`'s arguments, under its name.
@@ -105,8 +112,13 @@ fn tls_volume(s: &mut Script, volume: &str) {
 fn member_lines(s: &mut Script, member: &MemberRun, wait_healthy: bool) {
     s.text("\n");
     for volume in &member.volumes {
-        s.text("ensure_volume ")
-            .word(volume)
+        let function = if volume.external {
+            "existing_volume "
+        } else {
+            "ensure_volume "
+        };
+        s.text(function)
+            .word(&volume.name)
             .text(" ")
             .word(&member.name)
             .text("\n");

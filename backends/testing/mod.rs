@@ -150,6 +150,14 @@ impl Output {
             service.is_object() && check(m, service)
         })
     }
+
+    /// The existing Docker volume `volumes.external` names for member `member`, if it names one.
+    pub fn external_volume(&self, member: &str, volume: &berth_model::Volume) -> Option<String> {
+        let members = self.service.members();
+        let member = members.iter().find(|m| m.name == member)?;
+        let identity = berth_model::Identity::new(Some(member), &members);
+        self.service.external_volume(volume, &identity).unwrap()
+    }
 }
 
 /// Holds a backend to its claims: for every spec it compiles, each concern the spec uses and the

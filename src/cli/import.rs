@@ -15,9 +15,18 @@ pub fn import(
     wanted: &[String],
     out: Option<&Path>,
     allow_read: &[PathBuf],
+    project: Option<&str>,
     format: Format,
 ) -> i32 {
-    let import = match berth_import::import_reading(file, wanted, allow_read) {
+    if let Some(project) = project.filter(|p| !berth_import::compose::project_name(p)) {
+        let error = Diagnostic::input(
+            &errors::CLI_USAGE,
+            format!("`--project-name` `{project}` is not a Compose project name"),
+        )
+        .help("use lowercase letters, digits, `_` and `-`, starting with a letter or digit");
+        return ui.fail(error, format);
+    }
+    let import = match berth_import::import_reading(file, wanted, allow_read, project) {
         Ok(import) => import,
         Err((error, sources)) => {
             report(ui, &[error], &sources, format, &[], &[]);

@@ -101,6 +101,10 @@ enum Command {
         /// this folder outside its own (repeatable); the report names every file read from it.
         #[arg(long = "allow-read", value_name = "DIR")]
         allow_read: Vec<PathBuf>,
+        /// The Compose project the file runs as (`docker compose -p`), whose name prefixes its
+        /// volumes' (default: the file's `name`, else its folder's name).
+        #[arg(long = "project-name", value_name = "NAME")]
+        project: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -365,8 +369,17 @@ pub fn main() -> i32 {
             services,
             out,
             allow_read,
+            project,
             format,
-        } => import::import(&ui, &file, &services, out.as_deref(), &allow_read, format),
+        } => import::import(
+            &ui,
+            &file,
+            &services,
+            out.as_deref(),
+            &allow_read,
+            project.as_deref(),
+            format,
+        ),
         Command::Explain { rule } => docs::explain(rule.as_deref()),
         Command::Rules { backend, format } => docs::rules(backend.as_deref(), format),
         Command::Schema => docs::schema(),

@@ -36,6 +36,11 @@ pub struct ComposeFile {
     pub configs: BTreeMap<String, Option<String>>,
     /// Top-level volumes declared `external: true`: made outside the project, such as certificates.
     pub external_volumes: Vec<String>,
+    /// The Compose project's name, which prefixes its volumes' names: `--project-name`, the
+    /// file's `name`, or its folder's name as compose normalizes it; `None` if none gives one.
+    pub project: Option<String>,
+    /// Top-level volumes by key: the `name` each declares, and whether it is external.
+    pub volume_decls: BTreeMap<String, (Option<String>, bool)>,
     /// The `.env` values beside the file, but those of variables that look like secrets.
     pub env: BTreeMap<String, String>,
     /// The variables `.env` sets that look like secrets: their values are not kept.
@@ -222,6 +227,24 @@ pub fn read(
                 .collect()
         })
         .unwrap_or_default();
+    file.volume_decls = root
+        .get("volumes")
+        .map(|v| {
+            v.entries()
+                .iter()
+                .filter_map(|(key, decl)| {
+                    let name = decl.get("name").and_then(Node::as_str).map(str::to_string);
+                    let external = decl.get("external").and_then(Node::as_str) == Some("true");
+                    Some((key.as_str()?.to_string(), (name, external)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    file.project = root
+        .get("name")
+        .and_then(Node::as_str)
+        .map(str::to_string)
+        .or_else(|| folder_project(&file.dir));
     let Some(services) = root.get("services") else {
         return Err((
             "the file has no `services`".to_string(),
@@ -1344,6 +1367,41 @@ fn file_refs(
         });
     }
     found
+}
+
+impl ComposeFile {
+    /// The name Docker knows the Compose file's volume `key` by: the `name` it declares, an
+    /// external one's key, or `<project>_<key>` (compose's own naming).
+    pub fn docker_volume(&self, key: &str) -> Option<String> {
+        match self.volume_decls.get(key)? {
+            (Some(name), _) => Some(name.clone()),
+            (None, true) => Some(key.to_string()),
+            (None, false) => Some(format!("{}_{key}", self.project.as_ref()?)),
+        }
+    }
+}
+
+/// The project name compose gives a file in `dir`: the folder's name, lowercased, without the
+/// characters a project name cannot hold.
+fn folder_project(dir: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let name: String = dir
+        .file_name()?
+        .to_string_lossy()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(*c))
+        .collect();
+    project_name(&name).then_some(name)
+}
+
+/// Whether compose takes `name` as a project's name: lowercase letters, digits, `_` and `-`,
+/// starting with a letter or digit.
+pub fn project_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c))
 }
 
 #[cfg(test)]

@@ -38,19 +38,26 @@ pub struct Import {
 /// Reads `path` and writes a spec for each stateful service, or for each of `wanted`, reading
 /// only files inside the Compose file's folder.
 pub fn import(path: &Path, wanted: &[String]) -> Result<Import, (Diagnostic, Sources)> {
-    import_reading(path, wanted, &[])
+    import_reading(path, wanted, &[], None)
 }
 
-/// [`import`], also reading files in the folders of `allowed` (`--allow-read`); the findings
-/// name each file read from one.
+/// [`import`], also reading files in the folders of `allowed` (`--allow-read`), the findings
+/// naming each file read from one; `project` is the Compose project's name the volumes were
+/// made under (`docker compose -p`), when it is not the file's own.
 pub fn import_reading(
     path: &Path,
     wanted: &[String],
     allowed: &[PathBuf],
+    project: Option<&str>,
 ) -> Result<Import, (Diagnostic, Sources)> {
     let mut sources = Sources::default();
     let file = match compose::read(path, allowed, &mut sources) {
-        Ok(file) => file,
+        Ok(mut file) => {
+            if let Some(project) = project {
+                file.project = Some(project.to_string());
+            }
+            file
+        }
         Err(failure) => {
             let error = Diagnostic::input(&errors::IMPORT_COMPOSE, failure.message)
                 .at(failure.span, "here")

@@ -456,6 +456,47 @@ fn number_tokens(text: &str) -> Vec<&str> {
     tokens
 }
 
+/// One template for the members' own names of one thing (each member's Docker volume): the name
+/// with the member's ordinal where the names differ by it, counted from 0 or 1
+/// (`app_db1_data` → `app_db{{add self.ordinal 1}}_data`); else each member's name, chosen by
+/// its ordinal.
+pub fn by_ordinal(names: &[String]) -> String {
+    if let [only] = names {
+        return only.clone();
+    }
+    for base in [0, 1] {
+        let first = base.to_string();
+        for (at, _) in names[0].match_indices(&first) {
+            let (prefix, suffix) = (&names[0][..at], &names[0][at + first.len()..]);
+            let counted = names
+                .iter()
+                .enumerate()
+                .all(|(i, name)| *name == format!("{prefix}{}{suffix}", i + base));
+            if counted {
+                let ordinal = if base == 0 {
+                    "{{self.ordinal}}"
+                } else {
+                    "{{add self.ordinal 1}}"
+                };
+                return format!("{prefix}{ordinal}{suffix}");
+            }
+        }
+    }
+    let mut template = String::new();
+    for (i, name) in names.iter().enumerate() {
+        if i + 1 == names.len() {
+            template.push_str("{{else}}");
+        } else if i == 0 {
+            template.push_str(&format!("{{{{#if (eq self.ordinal \"{i}\")}}}}"));
+        } else {
+            template.push_str(&format!("{{{{else if (eq self.ordinal \"{i}\")}}}}"));
+        }
+        template.push_str(name);
+    }
+    template.push_str("{{/if}}");
+    template
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

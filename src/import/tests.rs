@@ -366,3 +366,108 @@ fn the_mistakes_real_files_have_are_named() {
             .any(|d| d.code == "import/secret-in-dotenv")
     );
 }
+
+/// Issue 32, item 9: members that wait for each other's health import as members that start
+/// together, as the report (`import/members-gated-on-health`) says berth starts them; members
+/// that only wait for each other to start keep their order.
+#[test]
+fn members_gated_on_health_start_together() {
+    let cluster = |depends: &str| {
+        let member = |n: u32| {
+            let after = if n == 1 {
+                String::new()
+            } else {
+                format!(
+                    "\n    depends_on:{}",
+                    depends.replace("PREV", &format!("etcd{}", n - 1))
+                )
+            };
+            format!(
+                "  etcd{n}:\n    image: quay.io/coreos/etcd:v3.5.15\n    restart: always\n    volumes: [etcd{n}:/etcd-data]{after}\n"
+            )
+        };
+        format!(
+            "services:\n{}{}{}volumes: {{etcd1: , etcd2: , etcd3: }}\n",
+            member(1),
+            member(2),
+            member(3)
+        )
+    };
+    let start = |compose: &str| {
+        let made = import_text(compose, &[]).unwrap();
+        let replication = spec(&made, "etcd")["replication"]
+            .as_table()
+            .unwrap()
+            .clone();
+        replication
+            .get("start")
+            .and_then(|s| s.as_str())
+            .map(str::to_string)
+    };
+    let healthy = cluster("\n      PREV:\n        condition: service_healthy");
+    assert_eq!(start(&healthy), None, "{healthy}");
+    let started = cluster(" [PREV]");
+    assert_eq!(start(&started).as_deref(), Some("ordered"), "{started}");
+}
+
+/// Issue 32, item 9: a secret's key that is not the Compose file's own name says it is a guess.
+#[test]
+fn renamed_secret_keys_are_marked_guessed() {
+    let made = import_text(
+        "services:\n  db:\n    image: postgres:16.4\n    restart: always\n    environment:\n      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}\n    secrets: [_db_pass, tls-key]\n    volumes: [data:/var/lib/postgresql/data]\nvolumes:\n  data:\nsecrets:\n  _db_pass:\n    external: true\n  tls-key:\n    external: true\n",
+        &[],
+    )
+    .unwrap();
+    let text = comments(&made, "db");
+    let comment_of = |line_start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .unwrap_or_else(|| panic!("no `{line_start}` in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        comment_of("POSTGRES_PASSWORD").contains("guessed from `POSTGRES_PASSWORD`"),
+        "{text}"
+    );
+    assert!(
+        comment_of("key = \"db-pass\"").contains("guessed: the Compose file's secret `_db_pass`"),
+        "{text}"
+    );
+    assert!(
+        !comment_of("key = \"tls-key\"").contains("guessed"),
+        "{text}"
+    );
+}
+
+/// Issue 29, item 4: each member's volume is the Compose file's, named as compose names it
+/// (`<project>_<key>`, or the volume's own `name`), so the outputs find the data already there.
+#[test]
+fn volumes_name_the_compose_files_docker_volumes() {
+    let member = |n: u32| {
+        format!(
+            "  etcd{n}:\n    image: quay.io/coreos/etcd:v3.5.15\n    restart: always\n    volumes: [etcd{n}:/etcd-data]\n"
+        )
+    };
+    let compose = |third: &str| {
+        format!(
+            "name: shop\nservices:\n{}{}{}volumes:\n  etcd1:\n  etcd2:\n  etcd3:{third}\n",
+            member(1),
+            member(2),
+            member(3)
+        )
+    };
+    let made = import_text(&compose(""), &[]).unwrap();
+    let volumes = spec(&made, "etcd")["volumes"].as_array().unwrap();
+    assert_eq!(
+        volumes[0]["external"].as_str(),
+        Some("shop_etcd{{add self.ordinal 1}}")
+    );
+    let made = import_text(&compose("\n    name: kept-3"), &[]).unwrap();
+    let volumes = spec(&made, "etcd")["volumes"].as_array().unwrap();
+    assert_eq!(
+        volumes[0]["external"].as_str(),
+        Some(
+            "{{#if (eq self.ordinal \"0\")}}shop_etcd1{{else if (eq self.ordinal \"1\")}}shop_etcd2{{else}}kept-3{{/if}}"
+        )
+    );
+}

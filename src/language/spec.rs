@@ -212,6 +212,10 @@ pub struct Volume {
     #[serde(default)]
     #[schemars(schema_with = "optional_boolean_or_template")]
     pub persistent: Option<SValue>,
+    /// The Docker volume that already holds each member's data, rendered for each member (`app_{{self.ordinal}}_data`): the docker and compose backends mount it instead of a volume of their own, and never create it; the other backends make their own storage, as for any new deployment.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub external: Option<SString>,
 }
 
 /// A file in each member's container: exactly one of `content`, `source` or `secret` (with `key`).

@@ -116,6 +116,8 @@ pub struct Volume {
     pub size: Option<(String, u128)>,
     pub class: Option<String>,
     pub persistent: bool,
+    /// The Docker volume that already holds each member's data, rendered for each member.
+    pub external: Option<Template>,
     pub span: Option<Span>,
 }
 
@@ -477,6 +479,20 @@ impl Service {
         identity: &Identity,
     ) -> Result<String, berth_diagnostic::Diagnostic> {
         self.templates.render_member(template, identity)
+    }
+
+    /// The Docker volume that already holds the member's data for `volume`
+    /// (`volumes.external`, rendered for it), if the spec names one.
+    pub fn external_volume(
+        &self,
+        volume: &Volume,
+        identity: &Identity,
+    ) -> Result<Option<String>, berth_diagnostic::Diagnostic> {
+        volume
+            .external
+            .as_ref()
+            .map(|t| self.render(t, identity))
+            .transpose()
     }
 
     /// The member's command line: `container.command` then `container.args`, rendered for it.

@@ -21,14 +21,7 @@ impl Resolver<'_> {
             .filter(|p| p.expose == Expose::Public)
             .map(|p| (p.name.clone(), format!("127.0.0.1:{}", p.port)))
             .collect();
-        let peers: Vec<Member> = (0..replicas)
-            .map(|i| Member {
-                ordinal: i.to_string(),
-                name: format!("{name}-{i}"),
-                host: format!("{name}-{i}"),
-                published: std::collections::BTreeMap::clone(&published),
-            })
-            .collect();
+        let peers = stand_in_members(name, replicas, &published);
         let member = Identity::new(peers.first(), &peers);
         let mut templates: Vec<&Template> = vec![&container.image];
         templates.extend(&container.command);
@@ -66,4 +59,76 @@ impl Resolver<'_> {
             }
         }
     }
+
+    /// Renders each volume's `external` name for every member: a Docker volume name each, and no
+    /// two members' the same, since they would share one data directory.
+    pub(super) fn check_external_volumes(&mut self, volumes: &[Volume], name: &str, replicas: u32) {
+        let peers = &stand_in_members(name, replicas, &BTreeMap::new());
+        for volume in volumes {
+            let Some(external) = &volume.external else {
+                continue;
+            };
+            let range = external
+                .span
+                .as_ref()
+                .map(|s| s.range.clone())
+                .unwrap_or(0..0);
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            for (i, peer) in peers.iter().enumerate() {
+                let identity = Identity::new(Some(peer), peers);
+                let name = match self
+                    .templates
+                    .precompile(&external.source)
+                    .and_then(|()| self.templates.try_member(&external.source, &identity))
+                {
+                    Ok(name) => name,
+                    Err(failure) => return self.template_error(range, &external.source, failure),
+                };
+                if !docker_volume_name(&name) {
+                    return self.error(
+                        &errors::SPEC_INVALID_VALUE,
+                        range,
+                        format!("`volumes.external` of `{}` is `{name}` for member {i}, not a Docker volume name", volume.name),
+                        "not a volume name",
+                        "use letters, digits, `_`, `.` and `-`, starting with a letter or digit".to_string(),
+                    );
+                }
+                if let Some(first) = seen.insert(name.clone(), i) {
+                    return self.error(
+                        &errors::SPEC_INVALID_VALUE,
+                        range,
+                        format!("members {first} and {i} would share the external volume `{name}`"),
+                        "one volume for two members",
+                        "put `{{self.ordinal}}` in `volumes.external`: each member's data is its own".to_string(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The members as every backend names them, each publishing `published`.
+fn stand_in_members(
+    name: &str,
+    replicas: u32,
+    published: &BTreeMap<String, String>,
+) -> Vec<Member> {
+    (0..replicas)
+        .map(|i| Member {
+            ordinal: i.to_string(),
+            name: format!("{name}-{i}"),
+            host: format!("{name}-{i}"),
+            published: published.clone(),
+        })
+        .collect()
+}
+
+/// Docker's rule for a volume name: two or more of letters, digits, `_`, `.` and `-`, the first
+/// a letter or digit.
+fn docker_volume_name(name: &str) -> bool {
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }

@@ -88,6 +88,7 @@ pub fn resolve(
             replication.replicas.value,
             &ports,
         );
+        r.check_external_volumes(&volumes, &name, replication.replicas.value);
     }
     if !r.diagnostics.is_empty() {
         return Err(Refused {

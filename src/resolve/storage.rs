@@ -16,9 +16,20 @@ impl Resolver<'_> {
                 .as_ref()
                 .and_then(|p| self.boolean(p, "volumes.persistent"))
                 .unwrap_or(true);
+            let external = v.external.as_ref().map(|e| self.template(e));
+            if let (Some(external), false) = (&v.external, persistent) {
+                self.error(
+                    &errors::SPEC_INVALID_VALUE,
+                    external.span(),
+                    format!("volume `{name}` is not persistent, yet names an external volume"),
+                    "an external volume holds data",
+                    "remove `persistent = false`: an external volume holds data that outlives the container".to_string(),
+                );
+            }
             let size = match &v.size {
                 Some(s) => self.volume_size(s),
-                None if persistent => {
+                // The external volume exists: its size is what it is.
+                None if persistent && external.is_none() => {
                     self.error(
                         &errors::SPEC_MISSING_KEY,
                         spanned.span(),
@@ -41,6 +52,7 @@ impl Resolver<'_> {
                 size,
                 class,
                 persistent,
+                external,
                 span: self.span(spanned.span()),
             });
         }

@@ -233,7 +233,10 @@ impl FakeDocker {
             .env("PATH", path)
             .env("FAKE_DOCKER_DIR", self.dir.path())
             .env("REAL_DOCKER", &self.real)
-            .env("FAKE_DOCKER_PRESENT", "db-tls elasticsearch-certs")
+            .env(
+                "FAKE_DOCKER_PRESENT",
+                "db-tls elasticsearch-certs legacy_first legacy_db2 legacy_db3 legacy_db4 legacy_db5",
+            )
             .envs(SECRET_ENV);
         if exists {
             command.env("FAKE_DOCKER_EXISTS", "1");

@@ -410,3 +410,74 @@ fn env_names_with_dots_and_dashes_arrive_exactly_on_every_backend() {
         assert!(envs.contains(&"ELASTIC_PASSWORD"), "{envs:?}");
     }
 }
+
+/// A spec of two members whose data is in existing Docker volumes (`volumes.external`).
+fn external_volume_spec(external: &str, extra: &str) -> String {
+    format!(
+        "name = \"db\"\ntargets = [\"docker\", \"compose\", \"kubernetes\"]\n\n[container]\nimage = \"redis:7.4\"\n\n[[volumes]]\nname = \"data\"\npath = \"/data\"\nclass = \"fast\"\nsize = \"1Gi\"\nexternal = '{external}'\n{extra}\n[replication]\nreplicas = 2\n"
+    )
+}
+
+/// `volumes.external`: run.sh and compose mount each member's own existing volume and never
+/// create one; the backends that make their own storage go on doing so; a name two members
+/// would share, that Docker refuses, or on a volume that keeps nothing is an input error.
+#[test]
+fn external_volumes_are_mounted_never_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = external_volume_spec("legacy_db{{add self.ordinal 1}}_data", "");
+    write(dir.path(), "db.toml", &spec);
+    compile_ok(dir.path(), "db.toml", &[]);
+    let out = dir.path().join("out");
+    let script = std::fs::read_to_string(out.join("docker/run.sh")).unwrap();
+    for (volume, member) in [("legacy_db1_data", "db-0"), ("legacy_db2_data", "db-1")] {
+        assert_contains(&script, &format!("existing_volume {volume} {member}\n"));
+        assert_contains(&script, &format!("--volume {volume}:/data"));
+    }
+    assert!(!script.contains("\nensure_volume "), "{script}");
+    let compose = std::fs::read_to_string(out.join("compose/compose.yaml")).unwrap();
+    assert_contains(
+        &compose,
+        "  db-0-data:\n    name: legacy_db1_data\n    external: true\n",
+    );
+    if let Some(fake) = FakeDocker::new() {
+        let refused = fake.run_with(&out.join("docker/run.sh"), &[], false);
+        assert_contains(
+            &refused.unwrap_err(),
+            "volume legacy_db1_data, which the spec says holds the data of db-0 (volumes.external), does not exist",
+        );
+    }
+    let kubernetes = tree(&out.join("kubernetes"));
+    assert!(!kubernetes.is_empty());
+    for (file, text) in kubernetes {
+        assert!(
+            !String::from_utf8_lossy(&text).contains("legacy_db"),
+            "{file}"
+        );
+    }
+
+    for (external, extra, says) in [
+        (
+            "legacy_data",
+            "",
+            "members 0 and 1 would share the external volume `legacy_data`",
+        ),
+        (
+            "a b{{self.ordinal}}",
+            "",
+            "is `a b0` for member 0, not a Docker volume name",
+        ),
+        (
+            "x{{self.ordinal}}",
+            "persistent = false\n",
+            "is not persistent, yet names an external volume",
+        ),
+    ] {
+        write(
+            dir.path(),
+            "bad.toml",
+            &external_volume_spec(external, extra),
+        );
+        let output = compile_in(dir.path(), "bad.toml", &[]);
+        assert_exit(&output, 2, &["bad.toml:", says]);
+    }
+}

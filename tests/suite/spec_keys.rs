@@ -137,6 +137,7 @@ fn every_key_lands_where_it_should() {
         c["volumeMounts"],
         json!([
             {"name": "data", "mountPath": "/var/lib/db"},
+            {"name": "imported", "mountPath": "/var/lib/imported"},
             {"name": "scratch", "mountPath": "/tmp/scratch"},
             {"name": "berth-tls", "mountPath": "/certs", "readOnly": true},
             {"name": "berth-files", "mountPath": "/etc/db/member.conf", "readOnly": true, "subPathExpr": "$(BERTH_POD_NAME).0-member.conf"},
@@ -154,7 +155,7 @@ fn every_key_lands_where_it_should() {
         "tls.secret"
     );
     let claims = spec["volumeClaimTemplates"].as_array().unwrap();
-    assert_eq!(claims.len(), 1, "only the persistent volume gets a claim");
+    assert_eq!(claims.len(), 2, "only the persistent volumes get a claim");
     assert_eq!(
         claims[0]["spec"]["storageClassName"], "ssd-class",
         "volumes.class"
@@ -403,7 +404,20 @@ fn files_land_where_each_backend_puts_them() {
                 && v["target"] == "/run/berth/files/2-keyfile")
     );
     assert!(compose["services"]["everything-2"]["labels"]["berth.files"].is_string());
+    // volumes.external: each member's existing volume, rendered for it.
+    assert_eq!(
+        compose["volumes"]["everything-0-imported"],
+        json!({"name": "legacy_first", "external": true})
+    );
+    assert_eq!(
+        compose["volumes"]["everything-2-imported"],
+        json!({"name": "legacy_db3", "external": true})
+    );
     let run = read("docker/run.sh");
+    assert!(
+        run.contains("existing_volume legacy_db3 everything-2\n"),
+        "{run}"
+    );
     assert!(
         run.contains("--volume \"$here\"/files/everything-1/0-member.conf:/etc/db/member.conf:ro"),
         "{run}"

@@ -140,11 +140,15 @@ impl<'a> Mapping<'a> {
                 .filter(|r| berth_compile::spec_rules::looks_like_secret(&r.name));
             if berth_compile::spec_rules::looks_like_secret(&key) || variable.is_some() {
                 let named = variable.map_or(key.as_str(), |r| r.name.as_str());
+                let secret_key = crate::secrets::key(named);
+                let comment = format!(
+                    "a secret, its key guessed from `{named}`: set it in the environment of `up` (compose), or in each orchestrator's secret store"
+                );
                 let secret = vec![
                     ("secret".to_string(), self.input.cluster.name.clone()),
-                    ("key".to_string(), crate::secrets::key(named)),
+                    ("key".to_string(), secret_key),
                 ];
-                doc.pair(&key, Item::Inline(secret), Some("a secret: set it in the environment of `up` (compose), or in each orchestrator's secret store"));
+                doc.pair(&key, Item::Inline(secret), Some(&comment));
                 continue;
             }
             if values.iter().any(|v| v.is_none()) {
@@ -408,10 +412,12 @@ impl<'a> Mapping<'a> {
         let image = self.first().image_name().to_string();
         let majority = known::software(&image).is_some_and(|s| s.majority) && replicas > 1;
         let member_names: Vec<&str> = self.members().iter().map(|m| m.name.as_str()).collect();
+        // A member that waits for another's health is a mistake the report names
+        // (`import/members-gated-on-health`): such members start together instead.
         let ordered = self.members().iter().any(|m| {
-            m.depends_on
-                .iter()
-                .any(|d| member_names.contains(&d.service.as_str()))
+            m.depends_on.iter().any(|d| {
+                member_names.contains(&d.service.as_str()) && d.condition != "service_healthy"
+            })
         });
         if replicas == 1 && !ordered {
             return;

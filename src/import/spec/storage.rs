@@ -4,11 +4,21 @@
 use super::*;
 use crate::compose::{FileRef, Mount};
 
+/// A volume the spec gets: its name and path, whether it keeps data, a note, and the Compose
+/// file's Docker volumes that hold the members' data.
+struct VolumeMount {
+    name: String,
+    path: String,
+    persistent: bool,
+    note: Option<&'static str>,
+    external: Option<String>,
+}
+
 impl<'a> Mapping<'a> {
     pub(super) fn volumes(&mut self, doc: &mut Document) {
         let first = self.first();
         let image = first.image_name().to_string();
-        let mut mounts: Vec<(String, String, bool, Option<&'static str>)> = Vec::new();
+        let mut mounts: Vec<VolumeMount> = Vec::new();
         for mount in &first.mounts {
             if self.certificates(mount) {
                 continue;
@@ -37,16 +47,30 @@ impl<'a> Mapping<'a> {
                 self.unmapped.push(format!("volume `{shared}` at `{}`: every member mounts this one Compose volume; berth gives each member its own, so what one member writes there the others do not see", mount.target));
             }
             let name = volume_name(&sources, &self.names, &mount.target);
-            mounts.push((name, mount.target.clone(), persistent, note));
+            let external = match mount.kind {
+                MountKind::Volume => self.docker_volumes(&name, &sources),
+                _ => None,
+            };
+            mounts.push(VolumeMount {
+                name,
+                path: mount.target.clone(),
+                persistent,
+                note,
+                external,
+            });
         }
         let mut added = None;
-        if known::software(&image).is_some()
-            && !mounts.iter().any(|(_, _, persistent, _)| *persistent)
-        {
+        if known::software(&image).is_some() && !mounts.iter().any(|m| m.persistent) {
             match known::data_path(first) {
                 Some((path, how)) => {
                     added = Some(format!("added: the Compose file keeps the data in the container; the path is from {how}"));
-                    mounts.push(("data".into(), path, true, None));
+                    mounts.push(VolumeMount {
+                        name: "data".into(),
+                        path,
+                        persistent: true,
+                        note: None,
+                        external: None,
+                    });
                 }
                 None => self.refusals.push(format!(
                     "the Compose file mounts no volume for the data of `{}`, and berth does not know where the image `{image}` keeps it: mount a named volume at its data directory",
@@ -55,7 +79,14 @@ impl<'a> Mapping<'a> {
             }
         }
         let mut used: Vec<String> = Vec::new();
-        for (mut name, path, persistent, note) in mounts {
+        for VolumeMount {
+            mut name,
+            path,
+            persistent,
+            note,
+            external,
+        } in mounts
+        {
             if used.contains(&name) {
                 name = format!("{name}-{}", used.len());
             }
@@ -85,7 +116,33 @@ impl<'a> Mapping<'a> {
             } else {
                 doc.pair("persistent", Item::Bool(false), None);
             }
+            if let Some(external) = external {
+                doc.pair("external", Item::Str(external), Some("the Compose file's volumes, with the data: the docker and compose outputs mount them; remove this for a new deployment"));
+            }
         }
+    }
+
+    /// The template of the Docker volumes the members mount at one path (`sources`, their keys
+    /// in the Compose file), which hold their data: `None` unless each member has its own named
+    /// volume whose Docker name is known.
+    fn docker_volumes(&mut self, name: &str, sources: &[Option<&str>]) -> Option<String> {
+        let file = &self.input.file;
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| file.docker_volume((*s)?))
+            .collect::<Option<_>>()
+            .or_else(|| {
+                if file.project.is_none() {
+                    self.unmapped.push(format!("volume `{name}`: the Compose project's name is unknown, and with it the Docker volume that holds the data; import again with `--project-name`"));
+                }
+                None
+            })?;
+        // berth's docker and compose outputs name them so already (berth's own output read back).
+        let cluster = &self.input.cluster.name;
+        let berths_own =
+            (names.iter().enumerate()).all(|(i, n)| *n == format!("{cluster}-{i}-{name}"));
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        (distinct.len() == names.len() && !berths_own).then(|| crate::template::by_ordinal(&names))
     }
 
     /// Each member's source of what it mounts at `target`.
@@ -205,11 +262,16 @@ impl<'a> Mapping<'a> {
         doc.array_table(&["files"]);
         doc.pair("path", Item::Str(target), None);
         doc.pair("secret", Item::Str(self.input.cluster.name.clone()), None);
-        doc.pair(
-            "key",
-            Item::Str(crate::secrets::valid_key(&secret.source)),
-            Some("the Compose file's secret; provide it to each orchestrator's secret store"),
-        );
+        let key = crate::secrets::valid_key(&secret.source);
+        let comment = if key == secret.source {
+            "the Compose file's secret; provide it to each orchestrator's secret store".to_string()
+        } else {
+            format!(
+                "guessed: the Compose file's secret `{}`, renamed to a key the spec takes; provide it to each orchestrator's secret store",
+                secret.source
+            )
+        };
+        doc.pair("key", Item::Str(key), Some(&comment));
         self.file_mode(doc, secret.mode.as_deref(), secret.uid.as_deref());
     }
 
