@@ -177,9 +177,14 @@ pub fn per_member(
         .enumerate()
         .map(|(i, v)| write(v, i, names, Mode::SelfAndPeers, reach, param))
         .collect();
+    chosen_by_ordinal(&own)
+}
+
+/// Each member's value of `values`, chosen by its ordinal (`{{#if (eq self.ordinal "0")}}`...).
+fn chosen_by_ordinal(values: &[String]) -> String {
     let mut template = String::new();
-    let last = own.len() - 1;
-    for (i, value) in own.iter().enumerate() {
+    let last = values.len() - 1;
+    for (i, value) in values.iter().enumerate() {
         if i == last {
             template.push_str("{{else}}");
         } else if i == 0 {
@@ -482,19 +487,7 @@ pub fn by_ordinal(names: &[String]) -> String {
             }
         }
     }
-    let mut template = String::new();
-    for (i, name) in names.iter().enumerate() {
-        if i + 1 == names.len() {
-            template.push_str("{{else}}");
-        } else if i == 0 {
-            template.push_str(&format!("{{{{#if (eq self.ordinal \"{i}\")}}}}"));
-        } else {
-            template.push_str(&format!("{{{{else if (eq self.ordinal \"{i}\")}}}}"));
-        }
-        template.push_str(name);
-    }
-    template.push_str("{{/if}}");
-    template
+    chosen_by_ordinal(names)
 }
 
 #[cfg(test)]
