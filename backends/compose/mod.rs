@@ -10,7 +10,7 @@ mod upgrade;
 use berth_backend::{Lowered, OutputFile, header_comment};
 use berth_backends_shared::single_host::{self, Publish, PublishOptions, read_publish};
 use berth_diagnostic::Diagnostic;
-use berth_model::{EnvValue, Identity, Member, Service, Start};
+use berth_model::{Check, CheckAction, EnvValue, Identity, Member, Service, Start};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -205,12 +205,71 @@ fn member_service(
         cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
         mem_limit: limits.memory.clone(),
         mem_reservation: limits.memory_reservation.clone(),
-        labels: BTreeMap::from([
-            ("berth.service".to_string(), service.name().to_string()),
-            ("berth.member".to_string(), member.ordinal.clone()),
-        ]),
+        labels: health_labels(service)
+            .into_iter()
+            .chain([
+                ("berth.service".to_string(), service.name().to_string()),
+                ("berth.member".to_string(), member.ordinal.clone()),
+            ])
+            .collect(),
         ..Default::default()
     })
+}
+
+/// What the compose format cannot say about the checks, as labels `berth import` reads back:
+/// what the liveness check needs (`quorum`, `peers` or `nothing`), and the readiness check as
+/// the spec's own inline table, with port numbers for the port names a Compose file lacks.
+fn health_labels(service: &Service) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    if let Some(live) = &service.health.liveness {
+        let needs = match (live.needs_quorum, live.needs_peers) {
+            (true, _) => "quorum",
+            (false, true) => "peers",
+            (false, false) => "nothing",
+        };
+        labels.push(("berth.liveness-needs".to_string(), needs.to_string()));
+    }
+    if let Some(ready) = &service.health.readiness {
+        labels.push(("berth.readiness".to_string(), spec_table(service, ready)));
+    }
+    labels
+}
+
+/// A check as the spec writes it, one TOML inline table, but with the number of the port it names.
+fn spec_table(service: &Service, check: &Check) -> String {
+    let text = |s: &str| toml::Value::String(s.to_string());
+    let number = |name: &str| {
+        let port = service.ports.iter().find(|p| p.name == name);
+        toml::Value::Integer(port.map_or(0, |p| p.port.into()))
+    };
+    let words = |argv: &[String]| toml::Value::Array(argv.iter().map(|a| text(a)).collect());
+    let mut table = toml::Table::new();
+    match &check.action {
+        CheckAction::Http { path, port } => {
+            table.insert("http".into(), text(path));
+            table.insert("port".into(), number(port));
+        }
+        CheckAction::Tcp { port } => {
+            table.insert("tcp".into(), number(port));
+        }
+        CheckAction::Exec { argv } => {
+            table.insert("exec".into(), words(argv));
+        }
+    }
+    table.insert("interval".into(), text(&format!("{}s", check.interval)));
+    table.insert("timeout".into(), text(&format!("{}s", check.timeout)));
+    if let Some(failures) = check.failures {
+        table.insert("failures".into(), toml::Value::Integer(failures.into()));
+    }
+    if let Some(delay) = check.initial_delay {
+        table.insert("initial_delay".into(), text(&format!("{delay}s")));
+    }
+    table.insert("needs_quorum".into(), check.needs_quorum.into());
+    table.insert("needs_peers".into(), check.needs_peers.into());
+    if let Some(argv) = &check.docker_exec {
+        table.insert("docker_exec".into(), words(argv));
+    }
+    toml::Value::Table(table).to_string()
 }
 
 /// A member's `environment`: literal values rendered for it, secrets passed through.

@@ -433,10 +433,11 @@ fn a_file_with_nothing_to_import_says_why_for_each_service() {
     assert!(!dir.path().join("web.toml").exists() && !dir.path().join("cache.toml").exists());
 }
 
-/// What a Compose file cannot say is listed in the imported spec, not lost, and one volume service
-/// per volume keeps Cloud Foundry among the targets.
+/// berth's compose output carries what the compose format cannot say about the checks in labels,
+/// which the import reads back; a Compose file without them gets the same listed in the spec, not
+/// lost. One volume service per volume keeps Cloud Foundry among the targets.
 #[test]
-fn the_round_trip_lists_what_compose_cannot_carry() {
+fn the_round_trip_keeps_the_checks_and_lists_what_compose_cannot_carry() {
     let dir = tempfile::tempdir().unwrap();
     let zookeeper = root().join("examples/zookeeper.toml");
     let out = berth(
@@ -458,7 +459,29 @@ fn the_round_trip_lists_what_compose_cannot_carry() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let spec = std::fs::read_to_string(dir.path().join("zk.toml")).unwrap();
+    // What the checks need, and the readiness check, from berth's own labels.
+    assert_contains(&spec, "needs_peers = false  # berth's own label");
+    assert_contains(&spec, "[health.readiness]\n# berth's own label");
+    assert!(!spec.contains("set `needs_peers` under"), "{spec}");
+    assert!(
+        !spec.contains("no readiness check: Compose has none"),
+        "{spec}"
+    );
+    assert!(!spec.contains("Not for cloudfoundry"), "{spec}");
+
+    let compose = dir.path().join("out/compose/compose.yaml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    let unlabelled = text
+        .replace("berth.liveness-needs:", "x-a:")
+        .replace("berth.readiness:", "x-b:");
+    write(dir.path(), "plain.yaml", &unlabelled);
+    let out = import(
+        dir.path(),
+        &dir.path().join("plain.yaml"),
+        &["--out", "plain.toml"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let spec = std::fs::read_to_string(dir.path().join("plain.toml")).unwrap();
     assert_contains(&spec, "set `needs_peers` under `[health.liveness]`");
     assert_contains(&spec, "no readiness check: Compose has none");
-    assert!(!spec.contains("Not for cloudfoundry"), "{spec}");
 }

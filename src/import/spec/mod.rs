@@ -173,6 +173,7 @@ impl<'a> Mapping<'a> {
         // The health check may name a port the table lacks; it is written after the ports.
         let mut health = Document::default();
         self.health(&mut health);
+        self.readiness(&mut health);
         let mut doc = Document::default();
         self.container(&mut doc);
         self.environment(&mut doc);
@@ -314,10 +315,15 @@ impl<'a> Mapping<'a> {
     fn unmapped_keys(&mut self) {
         let first = self.first();
         // What a Compose file cannot say, listed rather than lost.
-        if first.healthcheck.as_ref().is_some_and(|c| c.test.is_some()) {
+        let said = |label: &str| first.labels.contains_key(label);
+        if first.healthcheck.as_ref().is_some_and(|c| c.test.is_some())
+            && !said(process::LIVENESS_NEEDS)
+        {
             self.unmapped.push("`healthcheck`: whether it passes before the member found its peers is not in the Compose file; set `needs_peers` under `[health.liveness]` (Swarm gives a member whose check needs its peers no check, so that it can be found)".to_string());
         }
-        self.unmapped.push("no readiness check: Compose has none; add `[health.readiness]` for the orchestrators that send clients by it (Kubernetes, Cloud Foundry, Marathon)".to_string());
+        if process::readiness_label(first).is_none() {
+            self.unmapped.push("no readiness check: Compose has none; add `[health.readiness]` for the orchestrators that send clients by it (Kubernetes, Cloud Foundry, Marathon)".to_string());
+        }
         for (key, _) in &first.unmapped {
             self.unmapped
                 .push(format!("`{key}`: berth has no such setting"));

@@ -288,6 +288,44 @@ impl<'a> Mapping<'a> {
         if let Some(retries) = check.retries {
             doc.pair("failures", Item::Int(retries.into()), None);
         }
+        let needs = match self.first().labels.get(LIVENESS_NEEDS).map(String::as_str) {
+            Some("quorum") => Some(("needs_quorum", true)),
+            Some("peers") => Some(("needs_peers", true)),
+            Some("nothing") => Some(("needs_peers", false)),
+            _ => None,
+        };
+        if let Some((key, value)) = needs {
+            doc.pair(key, Item::Bool(value), Some("berth's own label"));
+        }
+    }
+
+    /// `[health.readiness]` from the label berth's compose output carries it in (the spec's own
+    /// inline table, port numbers for names): Compose has no readiness check.
+    pub(super) fn readiness(&mut self, doc: &mut Document) {
+        let Some(check) = readiness_label(self.first()) else {
+            return;
+        };
+        doc.table(&["health", "readiness"]);
+        doc.comment("berth's own label: Compose has no readiness check");
+        for (key, value) in check {
+            let item = match value {
+                toml::Value::Integer(port) if key == "port" || key == "tcp" => {
+                    let port = u16::try_from(port).unwrap_or_default();
+                    Item::Str(self.add_port(port, "tcp".into(), false))
+                }
+                toml::Value::String(s) => Item::Str(s),
+                toml::Value::Integer(i) => Item::Int(i),
+                toml::Value::Boolean(b) => Item::Bool(b),
+                toml::Value::Array(words) => Item::List(
+                    words
+                        .into_iter()
+                        .filter_map(|w| w.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                _ => continue,
+            };
+            doc.pair(&key, item, None);
+        }
     }
 
     pub(super) fn resources(&mut self, doc: &mut Document) {
@@ -452,6 +490,19 @@ impl<'a> Mapping<'a> {
                 Some("members depend on each other in the Compose file"),
             );
         }
+    }
+}
+
+/// The label berth's compose output says with what the liveness check needs.
+pub(super) const LIVENESS_NEEDS: &str = "berth.liveness-needs";
+
+/// The readiness check a member's `berth.readiness` label holds, as the spec's keys.
+pub(super) fn readiness_label(member: &Service) -> Option<toml::Table> {
+    let label = member.labels.get("berth.readiness")?;
+    let mut parsed: toml::Table = toml::from_str(&format!("check = {label}")).ok()?;
+    match parsed.remove("check")? {
+        toml::Value::Table(check) => Some(check),
+        _ => None,
     }
 }
 
