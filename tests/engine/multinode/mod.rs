@@ -1,16 +1,81 @@
 //! Node loss, proven on several engines formed into one swarm (tests/common/nodes.rs): this
-//! machine's kernel and namespaces stand in for a cluster of hosts. etcd and PostgreSQL here,
-//! RabbitMQ in `rabbitmq.rs`.
+//! machine's kernel and namespaces stand in for a cluster of hosts. What the scenarios share is
+//! here; they run in `scenarios.rs`, on one swarm: etcd (`etcd.rs`) and RabbitMQ (`rabbitmq.rs`)
+//! through the same events, then PostgreSQL (`postgres.rs`).
 
+mod etcd;
+mod postgres;
 mod rabbitmq;
+mod scenarios;
 
 use crate::common::engine::*;
 use crate::common::nodes::{Nodes, esp_works};
-use crate::common::{berth_ok, root, run_ok, stdout, write};
-use std::collections::BTreeSet;
-use std::path::Path;
+use crate::common::{berth_ok, root, run_ok, stdout};
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
+
+/// The nodes of a cluster's members, in member order, one each.
+const MEMBER_NODES: [usize; 3] = [1, 2, 3];
+/// The spare worker: it holds the clients, and no member may ever start there.
+const SPARE: usize = 4;
+
+/// A replicated example deployed on the swarm, with a client of its own on the spare that writes
+/// (or publishes) every 0.2 s and logs when each write was acknowledged.
+trait Cluster: Sync {
+    /// The example's name: its stack's, and the stem of its members' services.
+    fn name(&self) -> &'static str;
+
+    /// The node of each member, in member order.
+    fn member_nodes(&self) -> &[usize];
+
+    /// When each write acknowledged so far was acknowledged (seconds of the epoch).
+    fn acknowledged_times(&self, nodes: &Nodes) -> Vec<f64>;
+
+    /// The longest write outage the issue allows while a majority is up.
+    fn outage_limit(&self) -> f64;
+
+    /// Waits until the cluster is whole again (asked on manager `from`, which is up) and holds
+    /// every acknowledged write on every member.
+    fn assert_whole(&self, nodes: &Nodes, from: usize, when: &str);
+
+    /// The example's output with a changed parameter, for a rolling update.
+    fn updated(&self) -> PathBuf;
+
+    /// When the member in container `id` on node `i` served again after it was replaced, in
+    /// seconds of the day.
+    fn serving_since(&self, nodes: &Nodes, i: usize, id: &str) -> f64;
+
+    /// What the client said about writes that failed, for a failure's message.
+    fn client_complaints(&self, _nodes: &Nodes) -> String {
+        String::new()
+    }
+
+    /// Waits until the client has had five writes acknowledged after `since`.
+    fn wait_serving_after(&self, nodes: &Nodes, since: f64, what: &str) {
+        wait_until(
+            &format!("{what}: {} acknowledges writes", self.name()),
+            Duration::from_secs(120),
+            || {
+                let times = self.acknowledged_times(nodes);
+                times.iter().filter(|&&t| t > since).count() >= 5
+            },
+        );
+    }
+
+    /// The longest time without an acknowledged write since `since` (seconds of the epoch).
+    fn longest_outage(&self, nodes: &Nodes, since: f64) -> f64 {
+        longest_gap(self.acknowledged_times(nodes).into_iter(), since)
+    }
+
+    fn assert_outage_within_limit(&self, nodes: &Nodes, outage: f64, what: &str) {
+        assert!(
+            outage <= self.outage_limit(),
+            "{what}: no write acknowledged for {outage:.1} s\n{}",
+            self.client_complaints(nodes)
+        );
+    }
+}
 
 /// `docker node ls` as seen from node `from`: each node's hostname and status.
 fn statuses(nodes: &Nodes, from: usize) -> Vec<(String, String)> {
@@ -33,195 +98,6 @@ fn status_of(nodes: &Nodes, from: usize, node: usize) -> String {
         .find(|(h, _)| h == nodes.name(node))
         .map(|(_, s)| s)
         .unwrap_or_default()
-}
-
-/// The harness itself: a swarm of three managers and a worker forms; a killed node (every
-/// process of it) is seen down and comes back as after a reboot; a node cut off the network is
-/// seen down and comes back when healed.
-#[test]
-fn several_engines_form_a_swarm_that_sees_nodes_die_and_return() {
-    let _engine = exclusive();
-    let Some(mut nodes) = Nodes::swarm(3, 1) else {
-        return;
-    };
-    let all_ready = |nodes: &Nodes| statuses(nodes, 1).iter().all(|(_, s)| s == "Ready");
-    wait_until("every node is ready", Duration::from_secs(60), || {
-        statuses(&nodes, 1).len() == 4 && all_ready(&nodes)
-    });
-    nodes.kill(2);
-    wait_until("node2 is seen down", Duration::from_secs(60), || {
-        status_of(&nodes, 1, 2) == "Down"
-    });
-    nodes.start(2);
-    wait_until("node2 is back", Duration::from_secs(60), || {
-        status_of(&nodes, 1, 2) == "Ready"
-    });
-    nodes.cut(3, true);
-    wait_until("node3 is seen down", Duration::from_secs(60), || {
-        status_of(&nodes, 1, 3) == "Down"
-    });
-    nodes.cut(3, false);
-    wait_until("node3 is back", Duration::from_secs(60), || {
-        status_of(&nodes, 1, 3) == "Ready"
-    });
-}
-
-/// etcd's example as a user deploys it on a swarm of several nodes: its default
-/// `spread = "required"`, `prepare-nodes.sh` with one node per member, `deploy.sh`.
-struct Etcd {
-    out: std::path::PathBuf,
-    /// The nodes that hold the members, in member order; the spare holds none.
-    member_nodes: Vec<usize>,
-    spare: usize,
-    client_image: String,
-}
-
-const ENDPOINTS: &str = "http://etcd-0:2379,http://etcd-1:2379,http://etcd-2:2379";
-
-impl Etcd {
-    /// The example as written (`spread = "required"`), one member on each of nodes 1 to 3.
-    fn deploy(nodes: &Nodes, dir: &Path) -> Etcd {
-        write(dir, "etcd.toml", &example_as_this_kernel_allows("etcd"));
-        let (out, _) = compile(dir, "etcd.toml", "out", &[]);
-        Etcd::deploy_on(nodes, out, vec![1, 2, 3])
-    }
-
-    /// `prepare-nodes.sh` given `member_nodes` (a node named twice is named once: it then holds
-    /// several members), and `deploy.sh`.
-    fn deploy_on(nodes: &Nodes, out: std::path::PathBuf, member_nodes: Vec<usize>) -> Etcd {
-        let etcd = Etcd {
-            out,
-            member_nodes,
-            spare: 4,
-            client_image: image_tag("etcd-client"),
-        };
-        let mut names: Vec<&str> = etcd.member_nodes.iter().map(|&i| nodes.name(i)).collect();
-        names.dedup();
-        prepare_and_deploy(nodes, &etcd.out, &names, "etcd");
-        etcd
-    }
-
-    /// The nodes each member's tasks are assigned to, as the managers see it from node `from`.
-    fn placement(&self, nodes: &Nodes, from: usize) -> Vec<Vec<String>> {
-        placement(nodes, from, "etcd", 3)
-    }
-
-    /// The writer: a client on the spare node that puts `k<N>` against every member, once every
-    /// 0.2 s, and logs `<time> <N>` for each write etcd acknowledged.
-    fn start_writer(&self, nodes: &Nodes) {
-        let script = format!(
-            "i=0; while :; do i=$((i + 1)); \
-             if etcdctl --endpoints={ENDPOINTS} --dial-timeout=1s --command-timeout=2s put k$i v >/dev/null 2>&1; \
-             then echo \"$(date +%s.%N) $i\"; fi; sleep 0.2; done"
-        );
-        let out = nodes.docker(
-            self.spare,
-            &[
-                "run",
-                "--detach",
-                "--name",
-                "writer",
-                "--network",
-                "etcd-swarm",
-                "--entrypoint",
-                "sh",
-                &self.client_image,
-                "-c",
-                &script,
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "the writer: {}",
-            crate::common::stderr(&out)
-        );
-    }
-
-    /// Every acknowledged write so far, with when it was acknowledged.
-    fn acknowledged(&self, nodes: &Nodes) -> Vec<(f64, u32)> {
-        let out = nodes.docker(self.spare, &["logs", "writer"]);
-        stdout(&out)
-            .lines()
-            .filter_map(|l| {
-                let (time, n) = l.split_once(' ')?;
-                Some((time.parse().ok()?, n.parse().ok()?))
-            })
-            .collect()
-    }
-
-    /// The longest time without an acknowledged write since `since` (seconds of the epoch).
-    fn longest_outage(&self, nodes: &Nodes, since: f64) -> f64 {
-        let acked = self.acknowledged(nodes);
-        longest_gap(acked.iter().map(|(t, _)| *t), since)
-    }
-
-    /// Waits until etcd has acknowledged five writes after `since`.
-    fn wait_writes_after(&self, nodes: &Nodes, since: f64, what: &str) {
-        wait_until(
-            &format!("{what}: the majority acknowledges writes"),
-            Duration::from_secs(120),
-            || {
-                let acked = self.acknowledged(nodes);
-                acked.iter().filter(|(t, _)| *t > since).count() >= 5
-            },
-        );
-    }
-
-    /// The keys member `m` holds, read locally (a serializable read).
-    fn keys_of(&self, nodes: &Nodes, m: usize) -> Option<BTreeSet<u32>> {
-        let endpoint = format!("--endpoints=http://etcd-{m}:2379");
-        let out = nodes.docker(
-            self.spare,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "etcd-swarm",
-                &self.client_image,
-                "etcdctl",
-                &endpoint,
-                "--command-timeout=5s",
-                "get",
-                "k",
-                "--prefix",
-                "--keys-only",
-                "--consistency=s",
-            ],
-        );
-        out.status.success().then(|| {
-            stdout(&out)
-                .lines()
-                .filter_map(|l| l.strip_prefix('k')?.parse().ok())
-                .collect()
-        })
-    }
-
-    /// Waits until every member holds every write acknowledged so far.
-    fn assert_every_write_everywhere(&self, nodes: &Nodes, when: &str) {
-        let acked: BTreeSet<u32> = self
-            .acknowledged(nodes)
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
-        assert!(
-            acked.len() > 10,
-            "{when}: only {} writes acknowledged",
-            acked.len()
-        );
-        for m in 0..3 {
-            wait_until(
-                &format!(
-                    "{when}: etcd-{m} holds all {} acknowledged writes",
-                    acked.len()
-                ),
-                Duration::from_secs(90),
-                || {
-                    self.keys_of(nodes, m)
-                        .is_some_and(|keys| acked.is_subset(&keys))
-                },
-            );
-        }
-    }
 }
 
 /// An example as written, but for the encryption of its members' traffic where this kernel
@@ -329,14 +205,7 @@ fn pending_on_no_node(nodes: &Nodes, from: usize, service: &str) -> bool {
 /// Waits until Swarm (asked on node `from`) has replaced the task of member `m` of `service`
 /// (its node lost, cut off or drained) by one it can place on no node; the member then runs
 /// nowhere, the spare included.
-fn wait_started_nowhere_else(
-    nodes: &Nodes,
-    from: usize,
-    service: &str,
-    m: usize,
-    spare: usize,
-    what: &str,
-) {
+fn wait_started_nowhere_else(nodes: &Nodes, from: usize, service: &str, m: usize, what: &str) {
     let task = format!("{service}_{service}-{m}");
     wait_until(
         &format!("{what}: Swarm has no node for {service}-{m}"),
@@ -345,7 +214,7 @@ fn wait_started_nowhere_else(
     );
     let placed = placement(nodes, from, service, m + 1);
     assert!(
-        placed[m].is_empty() && containers_on(nodes, spare, service).is_empty(),
+        placed[m].is_empty() && containers_on(nodes, SPARE, service).is_empty(),
         "{what}: {service}-{m} was started elsewhere: {placed:?}"
     );
 }
@@ -457,228 +326,6 @@ fn leader(nodes: &Nodes, from: usize) -> usize {
         .unwrap()
 }
 
-/// etcd on three nodes of a swarm of four (three managers, a spare worker), each member pinned
-/// to its node: placement, the loss of a member's node, of the leader's node, a partition and a
-/// drain.
-#[test]
-fn etcd_survives_node_loss_partition_and_drain_on_a_swarm_of_several_nodes() {
-    let _engine = exclusive();
-    let Some(mut nodes) = Nodes::swarm(3, 1) else {
-        return;
-    };
-    images();
-    nodes.load(&[&image_tag("etcd"), &image_tag("etcd-client")]);
-    let dir = tempfile::tempdir().unwrap();
-    let etcd = Etcd::deploy(&nodes, dir.path());
-    wait_until(
-        "every member runs on its own node",
-        Duration::from_secs(120),
-        || etcd.placement(&nodes, 1) == [["node1"], ["node2"], ["node3"]],
-    );
-    etcd.start_writer(&nodes);
-    wait_until("etcd acknowledges writes", Duration::from_secs(120), || {
-        etcd.acknowledged(&nodes).len() > 20
-    });
-
-    etcd_node_lost(&mut nodes, &etcd, 2);
-    // The swarm leader's node: another manager leads, and etcd behaves the same.
-    let lost = leader(&nodes, 1);
-    etcd_node_lost(&mut nodes, &etcd, lost);
-    etcd_partition(&nodes, &etcd, 3);
-    etcd_drain(&nodes, &etcd, 2);
-    etcd_rolling_update(&nodes, dir.path(), &etcd);
-    etcd_on_one_node_stops_with_it(&mut nodes, dir.path(), etcd);
-}
-
-/// A member's node dies while the writer writes: the majority serves; Swarm starts the member on
-/// no other node; back, the member holds every acknowledged write.
-fn etcd_node_lost(nodes: &mut Nodes, etcd: &Etcd, lost: usize) {
-    let m = etcd.member_nodes.iter().position(|&i| i == lost).unwrap();
-    let from = (1..=3).find(|&i| i != lost).unwrap();
-    let what = format!("{} (etcd-{m}) lost", nodes.name(lost));
-    let since = now();
-    nodes.kill(lost);
-    wait_started_nowhere_else(nodes, from, "etcd", m, etcd.spare, &what);
-    etcd.wait_writes_after(nodes, since, &what);
-    let outage = etcd.longest_outage(nodes, since);
-    let down = now() - since;
-    nodes.start(lost);
-    let back = now();
-    etcd.assert_every_write_everywhere(nodes, &format!("{what}, back"));
-    eprintln!(
-        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the node returned",
-        now() - back
-    );
-    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
-}
-
-/// Node `cut` is cut off the network: the majority serves, the member on the minority side
-/// acknowledges nothing; healed, every member holds every write. The cut lasts as long as that
-/// takes, a few seconds, less than the managers take to give the node up (RabbitMQ's partition
-/// scenario goes on until they have, and shows what follows).
-fn etcd_partition(nodes: &Nodes, etcd: &Etcd, cut: usize) {
-    let m = etcd.member_nodes.iter().position(|&i| i == cut).unwrap();
-    let what = format!("{} (etcd-{m}) cut off", nodes.name(cut));
-    let member = member_containers(nodes, "etcd", &etcd.member_nodes)[m].clone();
-    let member = member.expect("the member runs");
-    let since = now();
-    nodes.cut(cut, true);
-    let minority = nodes.docker(
-        cut,
-        &[
-            "exec",
-            &member,
-            "/usr/local/bin/etcdctl",
-            "--endpoints=http://127.0.0.1:2379",
-            "--command-timeout=3s",
-            "put",
-            "minority",
-            "x",
-        ],
-    );
-    assert!(
-        !minority.status.success(),
-        "{what}: the cut-off member acknowledged a write"
-    );
-    etcd.wait_writes_after(nodes, since, &what);
-    let outage = etcd.longest_outage(nodes, since);
-    let down = now() - since;
-    nodes.cut(cut, false);
-    let back = now();
-    etcd.assert_every_write_everywhere(nodes, &format!("{what}, healed"));
-    eprintln!(
-        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the heal; {}",
-        now() - back,
-        replaced_on_heal(nodes, cut, "etcd", m, &member)
-    );
-    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
-}
-
-/// A drain of a member's node: the member stops and waits for its node, the majority serves.
-fn etcd_drain(nodes: &Nodes, etcd: &Etcd, drained: usize) {
-    let m = etcd
-        .member_nodes
-        .iter()
-        .position(|&i| i == drained)
-        .unwrap();
-    let what = format!("{} (etcd-{m}) drained", nodes.name(drained));
-    let availability = |to: &str| {
-        let args = ["node", "update", "--availability", to, nodes.name(drained)];
-        let out = nodes.docker(1, &args);
-        assert!(out.status.success(), "{}", crate::common::stderr(&out));
-    };
-    let since = now();
-    availability("drain");
-    wait_started_nowhere_else(nodes, 1, "etcd", m, etcd.spare, &what);
-    etcd.wait_writes_after(nodes, since, &what);
-    let outage = etcd.longest_outage(nodes, since);
-    availability("active");
-    let back = now();
-    etcd.assert_every_write_everywhere(nodes, &format!("{what}, active again"));
-    eprintln!(
-        "etcd: {what}: longest write outage {outage:.1} s; every write on every member {:.0} s after `active`",
-        now() - back
-    );
-    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
-}
-
-/// `deploy.sh` with a changed parameter (each member's CPU reservation) while the writer writes:
-/// every member is replaced, one at a time, the majority serves throughout, nothing is lost.
-fn etcd_rolling_update(nodes: &Nodes, dir: &Path, etcd: &Etcd) {
-    let (changed, _) = compile(dir, "etcd.toml", "out-update", &["cpu=0.9"]);
-    let before = member_containers(nodes, "etcd", &etcd.member_nodes);
-    let since = now();
-    run_ok(
-        nodes
-            .command(1, "sh")
-            .arg(changed.join("swarm/deploy.sh"))
-            .arg("etcd"),
-        "deploy.sh (the update)",
-    );
-    let took = now() - since;
-    let after = member_containers(nodes, "etcd", &etcd.member_nodes);
-    assert!(
-        after
-            .iter()
-            .zip(&before)
-            .all(|(a, b)| a.is_some() && a != b),
-        "deploy.sh finished but not every member was replaced: {before:?} -> {after:?}"
-    );
-    let started = |i: usize, id: &str| state_time(nodes, i, id, "StartedAt");
-    let down = down_while_replaced(nodes, &etcd.member_nodes, &before, &after, started);
-    let at_once = most_overlapping(&down);
-    let outage = etcd.longest_outage(nodes, since);
-    eprintln!(
-        "etcd: rolling update in {took:.0} s, each member down at most {:.1} s, at most {at_once} of 3 at once; longest write outage {outage:.1} s",
-        longest(&down)
-    );
-    assert_eq!(at_once, 1, "members are replaced one at a time");
-    assert!(outage <= 15.0, "writes stopped for {outage:.1} s");
-    etcd.assert_every_write_everywhere(nodes, "after the rolling update");
-}
-
-/// The negative proof: every member on one node (`spread = "none"`, `prepare-nodes.sh` given
-/// node3 alone; half a CPU each, for three on one node). berth says so when it compiles (rule `swarm/quorum-on-one-node`), and the loss
-/// of that node stops the whole cluster: no write is acknowledged until it returns.
-fn etcd_on_one_node_stops_with_it(nodes: &mut Nodes, dir: &Path, spread_out: Etcd) {
-    let _ = nodes.docker(spread_out.spare, &["rm", "--force", "writer"]);
-    remove_stack(nodes, "etcd", &[1, 2, 3]);
-    let (out, report) = compile(
-        dir,
-        "etcd.toml",
-        "out-one-node",
-        &["spread=none", "cpu=0.5"],
-    );
-    let said = crate::common::stderr(&report);
-    assert!(
-        said.contains("swarm/quorum-on-one-node"),
-        "berth compiled every member onto one node without rule `swarm/quorum-on-one-node`: {said}"
-    );
-    let etcd = Etcd::deploy_on(nodes, out, vec![3, 3, 3]);
-    wait_until(
-        "every member runs on node3",
-        Duration::from_secs(120),
-        || etcd.placement(nodes, 1) == [["node3"], ["node3"], ["node3"]],
-    );
-    etcd.start_writer(nodes);
-    wait_until("etcd acknowledges writes", Duration::from_secs(120), || {
-        etcd.acknowledged(nodes).len() > 10
-    });
-    let since = now();
-    nodes.kill(3);
-    // As long as the node of a member of the healthy cluster above took to be seen down.
-    wait_until("node3 is seen down", Duration::from_secs(60), || {
-        status_of(nodes, 1, 3) == "Down"
-    });
-    let down = now() - since;
-    // A write in flight when the node died may be acknowledged a moment after.
-    let during: Vec<u32> = etcd
-        .acknowledged(nodes)
-        .into_iter()
-        .filter(|(t, _)| *t > since + 1.0)
-        .map(|(_, n)| n)
-        .collect();
-    assert!(
-        during.is_empty(),
-        "writes were acknowledged with every member's node down: {during:?}"
-    );
-    nodes.start(3);
-    wait_until(
-        "etcd acknowledges writes again",
-        Duration::from_secs(120),
-        || {
-            etcd.acknowledged(nodes)
-                .iter()
-                .any(|(t, _)| *t > since + down)
-        },
-    );
-    let outage = etcd.longest_outage(nodes, since);
-    eprintln!(
-        "etcd, every member on node3: node3 lost for {down:.0} s: no write acknowledged; longest write outage {outage:.1} s"
-    );
-    etcd.assert_every_write_everywhere(nodes, "node3 back");
-}
-
 /// `docker stack rm` of `stack`, and its members' volumes on `member_nodes`, once its containers
 /// and network are gone (a stack's network goes only after its last task).
 fn remove_stack(nodes: &Nodes, stack: &str, member_nodes: &[usize]) {
@@ -703,239 +350,5 @@ fn remove_stack(nodes: &Nodes, stack: &str, member_nodes: &[usize]) {
                 .status
                 .success()
         },
-    );
-}
-
-const PASSWORD: &str = "berth-e2e-password";
-
-/// `psql` from node `from`, in a container on `network`, against the server `host`.
-fn psql(nodes: &Nodes, from: usize, network: &str, host: &str, sql: &str) -> std::process::Output {
-    let password = format!("PGPASSWORD={PASSWORD}");
-    nodes.docker(
-        from,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            network,
-            "--env",
-            &password,
-            &image_tag("postgres"),
-            "psql",
-            "-h",
-            host,
-            "-U",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-tA",
-            "-c",
-            sql,
-        ],
-    )
-}
-
-/// The node a service's running task is on, once it runs.
-fn running_on(nodes: &Nodes, from: usize, service: &str) -> Option<String> {
-    let out = nodes.docker(
-        from,
-        &[
-            "service",
-            "ps",
-            service,
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Node}} {{.CurrentState}}",
-        ],
-    );
-    stdout(&out)
-        .lines()
-        .find(|l| l.contains(" Running"))
-        .and_then(|l| l.split(' ').next())
-        .map(str::to_string)
-}
-
-fn node_index(nodes: &Nodes, name: &str) -> usize {
-    (1..=nodes.count())
-        .find(|&i| nodes.name(i) == name)
-        .unwrap()
-}
-
-/// Writes 100 rows and waits until the server at `host` answers first.
-fn write_rows(nodes: &Nodes, from: usize, network: &str, host: &str) {
-    let started = std::time::Instant::now();
-    loop {
-        let out = psql(nodes, from, network, host, "select 1");
-        if out.status.success() {
-            break;
-        }
-        let why = crate::common::stderr(&out);
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{host} never answered: {why}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let sql = "create table acks (n int); insert into acks select generate_series(1, 100)";
-    let out = psql(nodes, from, network, host, sql);
-    assert!(out.status.success(), "{}", crate::common::stderr(&out));
-}
-
-/// The negative proof and its fix, with one PostgreSQL: as a plain Compose-to-Swarm conversion
-/// writes it (one service, a named volume, no placement), the loss of its node makes Swarm start it
-/// on another node with an empty volume, and the acknowledged rows are gone; berth's output pins
-/// the member to its node, is unavailable while the node is down, and keeps every row.
-#[test]
-fn postgres_waits_for_its_node_where_a_plain_stack_loses_its_rows() {
-    let _engine = exclusive();
-    let Some(mut nodes) = Nodes::swarm(3, 1) else {
-        return;
-    };
-    images();
-    nodes.load(&[&image_tag("postgres")]);
-    let secret =
-        format!("printf %s {PASSWORD} | docker secret create postgres-credentials.password -");
-    run_ok(
-        nodes.command(1, "sh").args(["-c", &secret]),
-        "docker secret create",
-    );
-    let dir = tempfile::tempdir().unwrap();
-
-    let plain = format!(
-        "version: \"3.8\"\nservices:\n  db:\n    image: {}\n    environment:\n      POSTGRES_PASSWORD: {PASSWORD}\n    volumes:\n      - data:/var/lib/postgresql/data\nvolumes:\n  data: {{}}\nnetworks:\n  default:\n    attachable: true\n",
-        image_tag("postgres")
-    );
-    let stack = write(dir.path(), "plain.yaml", &plain);
-    run_ok(
-        nodes
-            .command(1, "docker")
-            .args(["stack", "deploy", "-c"])
-            .arg(&stack)
-            .arg("plain"),
-        "docker stack deploy (plain)",
-    );
-    let mut first = String::new();
-    wait_until(
-        "the plain stack's database runs",
-        Duration::from_secs(120),
-        || {
-            first = running_on(&nodes, 1, "plain_db").unwrap_or_default();
-            !first.is_empty()
-        },
-    );
-    let lost = node_index(&nodes, &first);
-    let client = if lost == 4 { 3 } else { 4 };
-    let manager = if lost == 1 { 2 } else { 1 };
-    // `tasks.db`: the task's own address. Swarm's virtual IP (IPVS) does not route between the
-    // nodes of this machine; berth's stacks use `dnsrr`, without one.
-    write_rows(&nodes, client, "plain_default", "tasks.db");
-    nodes.kill(lost);
-    let mut moved = String::new();
-    wait_until(
-        "Swarm starts the plain database on another node",
-        Duration::from_secs(180),
-        || {
-            moved = running_on(&nodes, manager, "plain_db").unwrap_or_default();
-            !moved.is_empty() && moved != first
-        },
-    );
-    wait_until(
-        "the moved database answers",
-        Duration::from_secs(120),
-        || {
-            psql(&nodes, client, "plain_default", "tasks.db", "select 1")
-                .status
-                .success()
-        },
-    );
-    let count = psql(
-        &nodes,
-        client,
-        "plain_default",
-        "tasks.db",
-        "select count(*) from acks",
-    );
-    eprintln!(
-        "postgres, plain stack: {first} lost, Swarm moved it to {moved}: {}",
-        crate::common::stderr(&count).trim()
-    );
-    assert!(
-        !count.status.success(),
-        "the rows survived a move to an empty volume: {}",
-        stdout(&count)
-    );
-    nodes.start(lost);
-    run_ok(
-        nodes
-            .command(manager, "docker")
-            .args(["stack", "rm", "plain"]),
-        "docker stack rm",
-    );
-
-    // berth's output: the member pinned to node2, as `prepare-nodes.sh node2` labels it.
-    write(
-        dir.path(),
-        "postgres.toml",
-        &example_as_this_kernel_allows("postgres"),
-    );
-    berth_ok(
-        &[
-            "compile",
-            "postgres.toml",
-            "--out",
-            "out",
-            "--backend",
-            "swarm",
-            "--set",
-            "cpu=1",
-            "--set",
-            "memory=1Gi",
-        ],
-        dir.path(),
-    );
-    let out = dir.path().join("out/swarm");
-    run_ok(
-        nodes
-            .command(1, "sh")
-            .arg(out.join("prepare-nodes.sh"))
-            .arg("node2"),
-        "prepare-nodes.sh",
-    );
-    run_ok(
-        nodes
-            .command(1, "sh")
-            .arg(out.join("deploy.sh"))
-            .arg("postgres"),
-        "deploy.sh",
-    );
-    wait_until("the member runs on node2", Duration::from_secs(120), || {
-        running_on(&nodes, 1, "postgres_postgres-0").as_deref() == Some("node2")
-    });
-    write_rows(&nodes, 4, "postgres-swarm", "postgres-0");
-    nodes.kill(2);
-    wait_started_nowhere_else(&nodes, 1, "postgres", 0, 4, "node2 (postgres-0) lost");
-    nodes.start(2);
-    wait_until(
-        "the member answers again on node2",
-        Duration::from_secs(180),
-        || {
-            psql(&nodes, 4, "postgres-swarm", "postgres-0", "select 1")
-                .status
-                .success()
-        },
-    );
-    let count = psql(
-        &nodes,
-        4,
-        "postgres-swarm",
-        "postgres-0",
-        "select count(*) from acks",
-    );
-    assert_eq!(
-        stdout(&count).trim(),
-        "100",
-        "{}",
-        crate::common::stderr(&count)
     );
 }
