@@ -243,6 +243,7 @@ pub fn read(
     file.project = root
         .get("name")
         .and_then(Node::as_str)
+        .filter(|name| project_name(name))
         .map(str::to_string)
         .or_else(|| folder_project(&file.dir));
     let Some(services) = root.get("services") else {

@@ -471,3 +471,23 @@ fn volumes_name_the_compose_files_docker_volumes() {
         )
     );
 }
+
+/// A volume name Docker would refuse, or a project name compose would, gives no `external`: the
+/// spec must compile.
+#[test]
+fn names_docker_refuses_name_no_external_volume() {
+    let compose = |project: &str, name: &str| {
+        format!(
+            "name: \"{project}\"\nservices:\n  cache:\n    image: redis:7.4\n    restart: always\n    volumes: [data:/data]\nvolumes:\n  data:{name}\n"
+        )
+    };
+    for (project, name) in [("$(id)", ""), ("shop", "\n    name: \"a b\"")] {
+        let made = import_text(&compose(project, name), &[]).unwrap();
+        let volumes = spec(&made, "cache")["volumes"].as_array().unwrap();
+        let external = volumes[0].get("external").and_then(|e| e.as_str());
+        assert!(
+            external.is_none_or(berth_language::names::docker_volume),
+            "{external:?}"
+        );
+    }
+}

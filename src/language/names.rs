@@ -104,6 +104,16 @@ pub fn dns_name(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(|label| dns_label(label, 63).is_ok())
 }
 
+/// Docker's rule for a volume name: two or more of letters, digits, `_`, `.` and `-`, the first
+/// a letter or digit.
+pub fn docker_volume(name: &str) -> bool {
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

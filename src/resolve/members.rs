@@ -84,7 +84,7 @@ impl Resolver<'_> {
                     Ok(name) => name,
                     Err(failure) => return self.template_error(range, &external.source, failure),
                 };
-                if !docker_volume_name(&name) {
+                if !berth_language::names::docker_volume(&name) {
                     return self.error(
                         &errors::SPEC_INVALID_VALUE,
                         range,
@@ -121,14 +121,4 @@ fn stand_in_members(
             published: published.clone(),
         })
         .collect()
-}
-
-/// Docker's rule for a volume name: two or more of letters, digits, `_`, `.` and `-`, the first
-/// a letter or digit.
-fn docker_volume_name(name: &str) -> bool {
-    name.len() >= 2
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }

@@ -142,7 +142,12 @@ impl<'a> Mapping<'a> {
         let berths_own =
             (names.iter().enumerate()).all(|(i, n)| *n == format!("{cluster}-{i}-{name}"));
         let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
-        (distinct.len() == names.len() && !berths_own).then(|| crate::template::by_ordinal(&names))
+        // A name Docker refuses is no volume that holds data.
+        let valid = names
+            .iter()
+            .all(|n| berth_language::names::docker_volume(n));
+        (valid && distinct.len() == names.len() && !berths_own)
+            .then(|| crate::template::by_ordinal(&names))
     }
 
     /// Each member's source of what it mounts at `target`.
