@@ -452,13 +452,13 @@ fn the_round_trip_keeps_the_checks_and_lists_what_compose_cannot_carry() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = import(
-        dir.path(),
-        &dir.path().join("out/compose/compose.yaml"),
-        &["--out", "zk.toml"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let spec = std::fs::read_to_string(dir.path().join("zk.toml")).unwrap();
+    // Imports `compose` (in `dir`) to `spec`, which it returns.
+    let imported = |compose: &str, spec: &str| {
+        let out = import(dir.path(), &dir.path().join(compose), &["--out", spec]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        std::fs::read_to_string(dir.path().join(spec)).unwrap()
+    };
+    let spec = imported("out/compose/compose.yaml", "zk.toml");
     // What the checks need, and the readiness check, from berth's own labels.
     assert_contains(&spec, "needs_peers = false  # berth's own label");
     assert_contains(&spec, "[health.readiness]\n# berth's own label");
@@ -475,13 +475,7 @@ fn the_round_trip_keeps_the_checks_and_lists_what_compose_cannot_carry() {
         .replace("berth.liveness-needs:", "x-a:")
         .replace("berth.readiness:", "x-b:");
     write(dir.path(), "plain.yaml", &unlabelled);
-    let out = import(
-        dir.path(),
-        &dir.path().join("plain.yaml"),
-        &["--out", "plain.toml"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let spec = std::fs::read_to_string(dir.path().join("plain.toml")).unwrap();
+    let spec = imported("plain.yaml", "plain.toml");
     assert_contains(&spec, "set `needs_peers` under `[health.liveness]`");
     assert_contains(&spec, "no readiness check: Compose has none");
 }
