@@ -2,11 +2,12 @@
 //! harness of the multi-node scenarios (tests/engine/multinode.rs).
 //!
 //! Each node is a network namespace with one veth onto a bridge in a namespace of the harness's
-//! (addresses in 192.168.231.0/24, nothing outside this machine is addressed), and a `dockerd` as
+//! (addresses in 192.168.231.0/24, nothing outside this machine is addressed; the bridge's own,
+//! .254, is the nodes' DNS server, which knows no name), and a `dockerd` as
 //! the first process of its own PID, mount and UTS namespaces (`nsenter --net` then `unshare`;
-//! `ip netns exec` would remount `/sys`, and the engine would find no cgroups). Killing that first
-//! process with SIGKILL ends every process of the node at once, its containers included, as a
-//! power cut would. A node that starts again comes back as after a reboot: its exec root, socket
+//! `ip netns exec` would remount `/sys`, and the engine would find no cgroups). Taking its link
+//! down and killing that first process with SIGKILL ends every process of the node at once, its
+//! containers included, without a word to its peers, as a power cut would. A node that starts again comes back as after a reboot: its exec root, socket
 //! and pid files (on `/run`) are gone, its data root (on disk) is kept.
 //!
 //! Everything lives under one run id: `/run/berth-nodes/ID`, `/var/lib/berth-nodes/ID`, and the
@@ -30,6 +31,7 @@ pub struct Nodes {
     nodes: Vec<Node>,
     managers: usize,
     watchdog: Option<Child>,
+    dns: Option<Child>,
 }
 
 struct Node {
@@ -79,6 +81,7 @@ impl Nodes {
             dir,
             nodes: Vec::new(),
             managers,
+            dns: None,
         };
         harness.network(count)?;
         Ok(harness)
@@ -90,6 +93,9 @@ impl Nodes {
         ip(&["netns", "add", &bridge])?;
         ip(&["-n", &bridge, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", &bridge, "link", "set", "br0", "up"])?;
+        let address = format!("{SUBNET}.254/24");
+        ip(&["-n", &bridge, "addr", "add", &address, "dev", "br0"])?;
+        self.dns = Some(self.responder(&bridge)?);
         for i in 1..=count {
             let netns = format!("{}-n{i}", self.id);
             let (outer, inner) = (format!("{}a{i}", self.id), format!("{}b{i}", self.id));
@@ -112,6 +118,20 @@ impl Nodes {
             });
         }
         Ok(())
+    }
+
+    /// Starts `RESPONDER` in the bridge's namespace, at `SUBNET.254`; its pid is kept for
+    /// `teardown.sh`.
+    fn responder(&self, bridge: &str) -> Result<Child, String> {
+        let child = Command::new("ip")
+            .args(["netns", "exec", bridge, "python3", "-c", RESPONDER])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("dns.log")).unwrap())
+            .spawn()
+            .map_err(|e| format!("the DNS responder: {e}"))?;
+        std::fs::write(self.dir.join("dns.pid"), child.id().to_string()).unwrap();
+        Ok(child)
     }
 
     fn node_dir(&self, i: usize) -> PathBuf {
@@ -151,8 +171,10 @@ impl Nodes {
         command
     }
 
-    /// Starts node `i`'s engine as after a boot: a fresh exec root, the same data root.
+    /// Starts node `i`'s engine as after a boot: its link up, a fresh exec root, the same data
+    /// root, and the harness's DNS server (see `RESPONDER`).
     pub fn start(&mut self, i: usize) {
+        self.cut(i, false);
         let dir = self.node_dir(i);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("exec")).unwrap();
@@ -160,7 +182,7 @@ impl Nodes {
         let engine = format!(
             "hostname {name} && exec dockerd --data-root {data} --exec-root {dir}/exec \
              -H unix://{dir}/docker.sock --pidfile {dir}/docker.pid --bip 172.29.{i}.1/24 \
-             --config-file {empty} --storage-driver overlay2 >{dir}/engine.log 2>&1",
+             --dns {SUBNET}.254 --config-file {empty} --storage-driver overlay2 >{dir}/engine.log 2>&1",
             name = self.nodes[i - 1].name,
             data = self.data_root(i).display(),
             dir = dir.display(),
@@ -190,8 +212,12 @@ impl Nodes {
     }
 
     /// Ends every process of node `i` at once (SIGKILL to the first process of its PID
-    /// namespace), as a power cut would; returns once they are gone.
+    /// namespace), as a power cut would; returns once they are gone. Its link goes down first:
+    /// processes that die close their connections (a FIN, a RST), which tells their peers at
+    /// once, where a host that loses its power says nothing and its peers learn it only from
+    /// their own timeouts. (`start` brings the link up again.)
     pub fn kill(&mut self, i: usize) {
+        self.cut(i, true);
         let init = std::fs::read_to_string(self.node_dir(i).join("init.pid")).unwrap();
         let _ = Command::new("kill").args(["-KILL", init.trim()]).status();
         if let Some(mut engine) = self.nodes[i - 1].engine.take() {
@@ -272,6 +298,10 @@ impl Drop for Nodes {
             .arg(self.dir.join("teardown.sh"))
             .arg(&self.id)
             .status();
+        if let Some(mut dns) = self.dns.take() {
+            let _ = dns.kill();
+            let _ = dns.wait();
+        }
         if let Some(mut watchdog) = self.watchdog.take() {
             let _ = watchdog.kill();
             let _ = watchdog.wait();
@@ -294,11 +324,35 @@ for pid in "$run"/n*/init.pid; do
   n=0
   while kill -0 "$(cat "$pid")" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 done
+[ -f "$run/dns.pid" ] && kill -KILL "$(cat "$run/dns.pid")" 2>/dev/null
 for ns in $(ip netns list | awk '{ print $1 }' | grep "^$id-"); do ip netns del "$ns"; done
 grep " $data/" /proc/mounts | awk '{ print $2 }' | sort -r | while read -r mount; do umount -l "$mount"; done
 rm -rf "$data" "$run"
 rmdir /var/lib/berth-nodes /run/berth-nodes 2>/dev/null
 true
+"#;
+
+/// The nodes' DNS server: it answers every question with "no such name" (NXDOMAIN) at once. The
+/// engines forward to it what their own DNS does not hold, such as the name of a member whose task
+/// is gone while its node is lost: a real server says at once that there is no such name, where
+/// one that cannot be reached (nothing outside this machine is addressed) makes each such lookup
+/// wait 10 to 20 s, and with it every client and every RabbitMQ node that looks the member up.
+const RESPONDER: &str = r#"
+import socket
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(("0.0.0.0", 53))
+while True:
+    query, peer = server.recvfrom(4096)
+    if len(query) < 12:
+        continue
+    end = 12
+    while end < len(query) and query[end] != 0:
+        end += query[end] + 1
+    end += 5
+    # A response to the same opcode and recursion flag, recursion available, NXDOMAIN; the
+    # question only.
+    flags = bytes([0x80 | (query[2] & 0x79), 0x83])
+    server.sendto(query[:2] + flags + query[4:6] + bytes(6) + query[12:end], peer)
 "#;
 
 /// A process that runs `teardown` once the test process is gone, however it ended.
@@ -334,7 +388,8 @@ fn reap_abandoned_runs() {
     }
 }
 
-/// What several engines need: root, iproute2, util-linux's nsenter and unshare, and dockerd.
+/// What several engines need: root, iproute2, util-linux's nsenter and unshare, dockerd, and
+/// python3 (the DNS responder).
 fn prerequisites() -> Result<(), String> {
     if !stdout(&Command::new("id").arg("-u").output().unwrap())
         .trim()
@@ -342,7 +397,7 @@ fn prerequisites() -> Result<(), String> {
     {
         return Err("namespaces and engines need root".into());
     }
-    for tool in ["ip", "nsenter", "unshare", "setsid", "dockerd"] {
+    for tool in ["ip", "nsenter", "unshare", "setsid", "dockerd", "python3"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()

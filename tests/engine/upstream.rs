@@ -827,18 +827,6 @@ fn rolling_update(deployment: &Deployment, dir: &Path, acked: &mut BTreeSet<u32>
     deployment.assert_kept(acked, "after the rolling update");
 }
 
-/// Seconds since midnight of a timestamp as `docker inspect` prints it (UTC, RFC 3339).
-fn seconds_of_day(timestamp: &str) -> f64 {
-    let time = timestamp
-        .trim()
-        .split('T')
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('Z');
-    let parts: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
-    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
-}
-
 /// Each member is down from its old container's finish to its new container's start; the most
 /// intervals that overlap at one moment.
 fn most_down_at_once(old: &[String], new: &[String]) -> usize {
@@ -861,16 +849,7 @@ fn most_down_at_once(old: &[String], new: &[String]) -> usize {
             Some((*stop, start))
         })
         .collect();
-    intervals
-        .iter()
-        .map(|(from, _)| {
-            intervals
-                .iter()
-                .filter(|(a, b)| a <= from && from < b)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
+    most_overlapping(&intervals)
 }
 
 /// One test per service and backend.

@@ -1,0 +1,280 @@
+//! etcd's example (three members) on a swarm of several nodes, as a user deploys it: its default
+//! `spread = "required"`, `prepare-nodes.sh` with one node per member, `deploy.sh`. A writer on
+//! the spare node puts a key against every member every 0.2 s; after each scenario every member
+//! holds every acknowledged write. Also the negative proof: every member on one node stops with it.
+
+use super::{
+    Cluster, SPARE, compile, example_as_this_kernel_allows, member_containers, now, placement,
+    prepare_and_deploy, remove_stack, replaced_on_heal, state_time, status_of,
+};
+use crate::common::engine::*;
+use crate::common::nodes::Nodes;
+use crate::common::{stderr, stdout, write};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ENDPOINTS: &str = "http://etcd-0:2379,http://etcd-1:2379,http://etcd-2:2379";
+
+/// The deployed example and what the test needs to talk to it.
+pub struct Etcd {
+    /// Where the spec and its outputs are.
+    dir: PathBuf,
+    /// The nodes that hold the members, in member order; the spare holds none.
+    member_nodes: Vec<usize>,
+    client_image: String,
+}
+
+impl Etcd {
+    /// The example as written (`spread = "required"`), compiled in `dir`, one member on each of
+    /// nodes 1 to 3.
+    pub fn deploy(nodes: &Nodes, dir: &Path) -> Etcd {
+        write(dir, "etcd.toml", &example_as_this_kernel_allows("etcd"));
+        let (out, _) = compile(dir, "etcd.toml", "out", &[]);
+        Etcd::deploy_on(nodes, dir, &out, vec![1, 2, 3])
+    }
+
+    /// `prepare-nodes.sh` given `member_nodes` (a node named twice is named once: it then holds
+    /// several members), and `deploy.sh` of the output `out`.
+    fn deploy_on(nodes: &Nodes, dir: &Path, out: &Path, member_nodes: Vec<usize>) -> Etcd {
+        let mut names: Vec<&str> = member_nodes.iter().map(|&i| nodes.name(i)).collect();
+        names.dedup();
+        prepare_and_deploy(nodes, out, &names, "etcd");
+        Etcd {
+            dir: dir.to_path_buf(),
+            member_nodes,
+            client_image: image_tag("etcd-client"),
+        }
+    }
+
+    /// The writer: a client on the spare node that puts `k<N>` against every member, once every
+    /// 0.2 s, and logs `<time> <N>` for each write etcd acknowledged.
+    pub fn start_writer(&self, nodes: &Nodes) {
+        let script = format!(
+            "i=0; while :; do i=$((i + 1)); \
+             if etcdctl --endpoints={ENDPOINTS} --dial-timeout=1s --command-timeout=2s put k$i v >/dev/null 2>&1; \
+             then echo \"$(date +%s.%N) $i\"; fi; sleep 0.2; done"
+        );
+        let out = nodes.docker(
+            SPARE,
+            &[
+                "run",
+                "--detach",
+                "--name",
+                "writer",
+                "--network",
+                "etcd-swarm",
+                "--entrypoint",
+                "sh",
+                &self.client_image,
+                "-c",
+                &script,
+            ],
+        );
+        assert!(out.status.success(), "the writer: {}", stderr(&out));
+    }
+
+    /// Every acknowledged write so far, with when it was acknowledged.
+    fn acknowledged(&self, nodes: &Nodes) -> Vec<(f64, u32)> {
+        let out = nodes.docker(SPARE, &["logs", "writer"]);
+        stdout(&out)
+            .lines()
+            .filter_map(|l| {
+                let (time, n) = l.split_once(' ')?;
+                Some((time.parse().ok()?, n.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The keys member `m` holds, read locally (a serializable read).
+    fn keys_of(&self, nodes: &Nodes, m: usize) -> Option<BTreeSet<u32>> {
+        let endpoint = format!("--endpoints=http://etcd-{m}:2379");
+        let out = nodes.docker(
+            SPARE,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "etcd-swarm",
+                &self.client_image,
+                "etcdctl",
+                &endpoint,
+                "--command-timeout=5s",
+                "get",
+                "k",
+                "--prefix",
+                "--keys-only",
+                "--consistency=s",
+            ],
+        );
+        out.status.success().then(|| {
+            stdout(&out)
+                .lines()
+                .filter_map(|l| l.strip_prefix('k')?.parse().ok())
+                .collect()
+        })
+    }
+}
+
+impl Cluster for Etcd {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+
+    fn member_nodes(&self) -> &[usize] {
+        &self.member_nodes
+    }
+
+    fn acknowledged_times(&self, nodes: &Nodes) -> Vec<f64> {
+        self.acknowledged(nodes).iter().map(|(t, _)| *t).collect()
+    }
+
+    fn outage_limit(&self) -> f64 {
+        15.0
+    }
+
+    /// Waits until every member holds every write acknowledged so far.
+    fn assert_whole(&self, nodes: &Nodes, _from: usize, when: &str) {
+        let acked: BTreeSet<u32> = self
+            .acknowledged(nodes)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert!(
+            acked.len() > 10,
+            "{when}: only {} writes acknowledged",
+            acked.len()
+        );
+        for m in 0..3 {
+            wait_until(
+                &format!(
+                    "{when}: etcd-{m} holds all {} acknowledged writes",
+                    acked.len()
+                ),
+                Duration::from_secs(90),
+                || {
+                    self.keys_of(nodes, m)
+                        .is_some_and(|keys| acked.is_subset(&keys))
+                },
+            );
+        }
+        eprintln!(
+            "etcd: {when}: all {} acknowledged writes on every member",
+            acked.len()
+        );
+    }
+
+    /// The example with a changed parameter (each member's CPU reservation).
+    fn updated(&self) -> PathBuf {
+        compile(&self.dir, "etcd.toml", "out-update", &["cpu=0.9"]).0
+    }
+
+    /// A member serves again once its new container has started.
+    fn serving_since(&self, nodes: &Nodes, i: usize, id: &str) -> f64 {
+        state_time(nodes, i, id, "StartedAt")
+    }
+}
+
+/// Node `cut` is cut off the network: the majority serves, the member on the minority side
+/// acknowledges nothing; healed, every member holds every write. The cut lasts as long as that
+/// takes, a few seconds, less than the managers take to give the node up (RabbitMQ's partition
+/// scenario goes on until they have, and shows what follows).
+pub fn partition(nodes: &Nodes, etcd: &Etcd, cut: usize) {
+    let m = etcd.member_nodes.iter().position(|&i| i == cut).unwrap();
+    let what = format!("{} (etcd-{m}) cut off", nodes.name(cut));
+    let member = member_containers(nodes, "etcd", &etcd.member_nodes)[m].clone();
+    let member = member.expect("the member runs");
+    let since = now();
+    nodes.cut(cut, true);
+    let minority = nodes.docker(
+        cut,
+        &[
+            "exec",
+            &member,
+            "/usr/local/bin/etcdctl",
+            "--endpoints=http://127.0.0.1:2379",
+            "--command-timeout=3s",
+            "put",
+            "minority",
+            "x",
+        ],
+    );
+    assert!(
+        !minority.status.success(),
+        "{what}: the cut-off member acknowledged a write"
+    );
+    etcd.wait_serving_after(nodes, since, &what);
+    let outage = etcd.longest_outage(nodes, since);
+    let down = now() - since;
+    nodes.cut(cut, false);
+    let back = now();
+    etcd.assert_whole(nodes, 1, &format!("{what}, healed"));
+    eprintln!(
+        "etcd: {what} for {down:.0} s: longest write outage {outage:.1} s; every write on every member {:.0} s after the heal; {}",
+        now() - back,
+        replaced_on_heal(nodes, cut, "etcd", m, &member)
+    );
+    assert!(outage <= 15.0, "{what}: writes stopped for {outage:.1} s");
+}
+
+/// The negative proof: every member on one node (`spread = "none"`, `prepare-nodes.sh` given
+/// node3 alone; half a CPU each, for three on one node). berth says so when it compiles (rule
+/// `swarm/quorum-on-one-node`), and the loss of that node stops the whole cluster: no write is
+/// acknowledged until it returns. The stack spread out before is removed first, this one after.
+pub fn on_one_node_stops_with_it(nodes: &mut Nodes, spread_out: Etcd) {
+    let _ = nodes.docker(SPARE, &["rm", "--force", "writer"]);
+    remove_stack(nodes, "etcd", &[1, 2, 3]);
+    let dir = &spread_out.dir;
+    let sets = ["spread=none", "cpu=0.5"];
+    let (out, report) = compile(dir, "etcd.toml", "out-one-node", &sets);
+    let said = stderr(&report);
+    assert!(
+        said.contains("swarm/quorum-on-one-node"),
+        "berth compiled every member onto one node without rule `swarm/quorum-on-one-node`: {said}"
+    );
+    let etcd = Etcd::deploy_on(nodes, dir, &out, vec![3, 3, 3]);
+    wait_until(
+        "every member runs on node3",
+        Duration::from_secs(120),
+        || placement(nodes, 1, "etcd", 3) == [["node3"], ["node3"], ["node3"]],
+    );
+    etcd.start_writer(nodes);
+    wait_until("etcd acknowledges writes", Duration::from_secs(120), || {
+        etcd.acknowledged(nodes).len() > 10
+    });
+    let since = now();
+    nodes.kill(3);
+    // As long as the node of a member of the healthy cluster above took to be seen down.
+    wait_until("node3 is seen down", Duration::from_secs(60), || {
+        status_of(nodes, 1, 3) == "Down"
+    });
+    let down = now() - since;
+    // A write in flight when the node died may be acknowledged a moment after.
+    let during: Vec<u32> = etcd
+        .acknowledged(nodes)
+        .into_iter()
+        .filter(|(t, _)| *t > since + 1.0)
+        .map(|(_, n)| n)
+        .collect();
+    assert!(
+        during.is_empty(),
+        "writes were acknowledged with every member's node down: {during:?}"
+    );
+    nodes.start(3);
+    wait_until(
+        "etcd acknowledges writes again",
+        Duration::from_secs(120),
+        || {
+            etcd.acknowledged(nodes)
+                .iter()
+                .any(|(t, _)| *t > since + down)
+        },
+    );
+    let outage = etcd.longest_outage(nodes, since);
+    eprintln!(
+        "etcd, every member on node3: node3 lost for {down:.0} s: no write acknowledged; longest write outage {outage:.1} s"
+    );
+    etcd.assert_whole(nodes, 1, "node3 back");
+    let _ = nodes.docker(SPARE, &["rm", "--force", "writer"]);
+    remove_stack(nodes, "etcd", &[3]);
+}
