@@ -251,12 +251,33 @@ impl Rabbitmq {
             || placement(nodes, from, "rabbitmq", 3) == [["node1"], ["node2"], ["node3"]],
         );
         for m in 0..3 {
-            wait_until(
+            wait_until_or_explain(
                 &format!("{when}: rabbitmq-{m} sees three members running"),
                 Duration::from_secs(180),
                 || self.running_members(nodes, m) == 3,
+                || self.explain(nodes),
             );
         }
+    }
+
+    /// What each member's node runs, what the member says of the cluster, and the end of its
+    /// log: the account of a wait that timed out.
+    fn explain(&self, nodes: &Nodes) -> String {
+        let mut account = String::new();
+        for (m, &i) in MEMBER_NODES.iter().enumerate() {
+            let label = format!("label=berth.member={m}");
+            let filter = ["ps", "--all", "--filter", "label=berth.service=rabbitmq"];
+            let ps = nodes.docker(i, &[&filter[..], &["--filter", &label]].concat());
+            account += &format!("--- rabbitmq-{m} on node{i}: containers\n{}", stdout(&ps));
+            let Some(id) = self.member(nodes, m) else {
+                continue;
+            };
+            let status = nodes.docker(i, &["exec", &id, "rabbitmqctl", "cluster_status"]);
+            account += &format!("cluster_status: {}{}", stdout(&status), stderr(&status));
+            let logs = nodes.docker(i, &["logs", "--tail", "40", &id]);
+            account += &format!("log:\n{}{}", stdout(&logs), stderr(&logs));
+        }
+        account
     }
 
     /// Reads the queue (without consuming it) and finds each confirmed message there exactly
@@ -327,10 +348,11 @@ impl Cluster for Rabbitmq {
     /// message the broker confirmed is in the queue, once.
     fn assert_whole(&self, nodes: &Nodes, from: usize, when: &str) {
         self.wait_formed(nodes, from, when);
-        wait_until(
+        wait_until_or_explain(
             &format!("{when}: the quorum queue has its three members back"),
             Duration::from_secs(120),
             || self.queue_members(nodes, 0) == 3,
+            || self.explain(nodes),
         );
         self.assert_every_confirmed_once(nodes, when);
     }
