@@ -70,13 +70,25 @@ pub fn unique() -> String {
     format!("{:x}{:x}", std::process::id(), nanos % 0xfffff)
 }
 
-pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) {
+    wait_until_or_explain(what, limit, done, String::new);
+}
+
+/// `wait_until`, with `explain`'s account of the state (logs, status) in the failure's message.
+pub fn wait_until_or_explain(
+    what: &str,
+    limit: Duration,
+    mut done: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting until {what}"
-        );
+        if start.elapsed() >= limit {
+            panic!(
+                "timed out after {limit:?} waiting until {what}\n{}",
+                explain()
+            );
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
 }
