@@ -167,7 +167,7 @@ fn shows(claim: &Realization, out: &Output) -> bool {
             }) && !command.contains(&tls.path)
         }
         // Claimed unsupported: a claim to realize them needs a check here first.
-        Concern::StorageClass | Concern::DisruptionBudget => false,
+        Concern::StorageClass | Concern::DisruptionBudget | Concern::Network => false,
     }
 }
 

@@ -26,6 +26,9 @@ pub fn concerns(service: &Service, settings: &Settings) -> Concerns {
             "internal route: <index>.<name>.{} and a network policy between instances",
             settings.domain
         )),
+        network: Claim::unsupported(
+            "apps reach each other by internal routes and network policies of their own: no alias is carried",
+        ),
         spread: Claim::degraded(
             "Diego spreads instances over cells and zones as best it can; it cannot be required",
         ),

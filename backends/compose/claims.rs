@@ -2,7 +2,7 @@
 //! every example spec: each member's own service carries what the claim says.
 
 use super::Compose;
-use berth_backends_testing::{Output, Value, array, check_claims, json};
+use berth_backends_testing::{Output, Value, array, check_claims};
 use berth_model::concern::{Concern, Realization, Status};
 use berth_model::{EnvValue, FileBody, Spread, Start};
 
@@ -36,11 +36,12 @@ fn shows(claim: &Realization, out: &Output) -> bool {
             })
         }),
         Concern::Identity => out.each_service(FILE, |m, s| s["hostname"] == m.name),
-        // Every member joins the one network the file declares for the service.
-        Concern::Discovery => {
-            let network = format!("{name}-compose");
+        // Every member joins the one network the file declares for the service, the shared one
+        // by its name, with its aliases there.
+        Concern::Discovery | Concern::Network => {
+            let network = service.network_name("compose");
             file["networks"][&network]["name"] == network
-                && out.each_service(FILE, |_, s| s["networks"] == json!([network]))
+                && out.each_service(FILE, |m, s| out.joins(m, s, &network))
         }
         Concern::Spread => {
             (service.replicas() == 1 || service.replication.spread.value == Spread::None)

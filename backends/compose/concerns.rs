@@ -11,6 +11,9 @@ pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publi
         storage_class: Claim::unsupported("the engine's default volume driver; `class` is ignored"),
         identity: Claim::emulated("one service <name>-<ordinal> per member, with that hostname"),
         discovery: Claim::native("the network's DNS resolves each member service by name"),
+        network: Claim::native(
+            "each member joins the network `network.name` names (declared with that name, so projects share it) with its `aliases`",
+        ),
         spread: if service.replicas() > 1 && service.replication.spread.value != Spread::None {
             Claim::unsupported("one engine is one host: every replica runs there")
         } else {

@@ -75,7 +75,7 @@ struct ComposeService {
     ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<ServiceVolume>,
-    networks: Vec<String>,
+    networks: single_host::ServiceNetworks,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     security_opt: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,7 +138,7 @@ fn lower(
     options_span: Option<berth_diagnostic::source::Span>,
 ) -> Result<(ComposeFile, Vec<OutputFile>), Vec<Diagnostic>> {
     let mut outputs = Vec::new();
-    let network = single_host::network_name(service, "compose");
+    let network = service.network_name("compose");
     let ports = single_host::published_ports(service, publish, options_span)?;
     let members = single_host::members(service, publish, &ports);
     let limits = single_host::limits(service);
@@ -200,7 +200,7 @@ fn member_service(
         user: service.container.user.map(|u| u.to_string()),
         restart: "unless-stopped".into(),
         security_opt: vec!["no-new-privileges:true".into()],
-        networks: vec![network.to_string()],
+        networks: single_host::ServiceNetworks::new(network, service.aliases(identity)?),
         stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
         cpus: limits.cpus.as_ref().and_then(|c| c.parse().ok()),
         mem_limit: limits.memory.clone(),
@@ -438,7 +438,7 @@ fn init_service(
         // Retries until the cluster answers; a bounded count so an init that fails forever
         // (for example because the cluster is already initialized) stops.
         restart: "on-failure:30".into(),
-        networks: vec![network.to_string()],
+        networks: single_host::ServiceNetworks::new(network, Vec::new()),
         depends_on: members
             .iter()
             .map(|m| {

@@ -81,11 +81,21 @@ fn shows(claim: &Realization, out: &Output) -> bool {
             ]
         }),
         Concern::Discovery => {
-            run.contains(&format!("network={name}-docker\n"))
+            run.contains(&format!("network={}\n", service.network_name("docker")))
                 && run.contains(
                     "docker network create --label \"berth.service=$service\" \"$network\"",
                 )
                 && each_member(out, |_| vec!["--network \"$network\"".into()])
+        }
+        // Each alias a `--network-alias`; down.sh removes a network only once nothing uses it.
+        Concern::Network => {
+            let down = out.text("down.sh");
+            run.contains(&format!("network={}\n", service.network_name("docker")))
+                && down.contains("elif [ \"$attached\" != 0 ]; then")
+                && each_member(out, |m| {
+                    let aliases = out.aliases(m).into_iter();
+                    aliases.map(|a| format!("--network-alias {a}")).collect()
+                })
         }
         // Nothing to spread: one member, or a spec that lets its members share the host.
         Concern::Spread => {

@@ -13,6 +13,9 @@ pub fn concerns(service: &Service, _: &berth_backends_shared::single_host::Publi
             "containers <name>-<ordinal> with matching --hostname and --network-alias",
         ),
         discovery: Claim::native("a user-defined network whose DNS resolves each member by name"),
+        network: Claim::native(
+            "--network-alias for each alias; run.sh creates the network `network.name` names if missing, down.sh removes it with its last container",
+        ),
         spread: if service.replicas() > 1 && service.replication.spread.value != Spread::None {
             Claim::unsupported("one engine is one host: every replica runs there")
         } else {

@@ -93,7 +93,7 @@ fn script(
         .as_ref()
         .map(|init| init_run(service, init, &members))
         .transpose()?;
-    let network = single_host::network_name(service, "docker");
+    let network = service.network_name("docker");
     let run = scripts::Run {
         header,
         service: service.name(),
@@ -128,6 +128,9 @@ fn member_run(
     args.flag("--hostname", &member.name);
     args.raw("--network \"$network\"");
     args.flag("--network-alias", &member.host);
+    for alias in service.aliases(&identity)? {
+        args.flag("--network-alias", &alias);
+    }
     args.raw("--restart unless-stopped");
     args.raw("--security-opt no-new-privileges");
     args.flag("--label", &format!("berth.service={name}"));
@@ -327,7 +330,7 @@ fn down_script(service: &Service, header: &str) -> String {
     if service.init.is_some() {
         containers.push(format!("{}-init", service.name()));
     }
-    let network = single_host::network_name(service, "docker");
+    let network = service.network_name("docker");
     scripts::down_sh(header, service.name(), &network, &containers)
 }
 

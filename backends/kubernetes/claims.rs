@@ -102,6 +102,33 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                 && s["metadata"]["name"] == sts["spec"]["serviceName"]
                 && s["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
         }),
+        // A headless Service of each alias selecting those who answer to it.
+        Concern::Network => {
+            let members = service.members();
+            let selects = |alias: &str, s: &Value| {
+                let by: Vec<&str> = members
+                    .iter()
+                    .filter(|m| out.aliases(&m.name).iter().any(|a| a == alias))
+                    .map(|m| m.name.as_str())
+                    .collect();
+                let pod = &s["spec"]["selector"]["statefulset.kubernetes.io/pod-name"];
+                s["spec"]["clusterIP"] == "None"
+                    && if by.len() == members.len() {
+                        pod.is_null()
+                    } else {
+                        by == [pod.as_str().unwrap_or("")]
+                    }
+            };
+            let services = objects(out, "Service");
+            members
+                .iter()
+                .flat_map(|m| out.aliases(&m.name))
+                .all(|alias| {
+                    services
+                        .iter()
+                        .any(|s| s["metadata"]["name"] == alias.as_str() && selects(&alias, s))
+                })
+        }
         Concern::Spread => match service.replication.spread.value {
             _ if service.replicas() == 1 => sts["spec"]["replicas"] == 1,
             Spread::Required => {

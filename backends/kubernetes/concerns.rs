@@ -17,6 +17,9 @@ pub fn concerns(service: &Service, _: &super::Settings) -> Concerns {
         discovery: Claim::native(
             "headless Service with publishNotReadyAddresses: <pod>.<name>.<namespace>.svc.<domain>",
         ),
+        network: Claim::emulated(
+            "the namespace `network.name` names (unless set here); a headless Service per alias, selecting every member or one pod",
+        ),
         spread: match service.replication.spread.value {
             _ if service.replicas() < 2 => Claim::native("one replica: nothing to spread"),
             Spread::Required => {

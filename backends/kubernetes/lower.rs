@@ -213,7 +213,74 @@ fn services(
         };
         out.emit(21, "service", &names.client_service(), &client)?;
     }
+    alias_services(service, settings, names, member_labels, out)
+}
+
+/// A headless Service for each name in `network.aliases` (the governing Service already answers
+/// to the service's own name): one every member shares selects them all, one member's its pod.
+fn alias_services(
+    service: &Service,
+    settings: &Settings,
+    names: &Names,
+    member_labels: &BTreeMap<String, String>,
+    out: &mut Emitter,
+) -> Result<(), Vec<Diagnostic>> {
+    let members = service.members();
+    let mut answering: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for member in &members {
+        for alias in service.aliases(&Identity::new(Some(member), &members))? {
+            answering.entry(alias).or_default().push(&member.name);
+        }
+    }
+    for (alias, by) in answering {
+        let every_member = by.len() == members.len();
+        if alias == service.name() && every_member {
+            continue;
+        }
+        let mut selector = member_labels.clone();
+        match by[..] {
+            _ if every_member => {}
+            [pod] => {
+                selector.insert("statefulset.kubernetes.io/pod-name".into(), pod.into());
+            }
+            _ => {
+                return Err(vec![alias_error(
+                    service,
+                    &alias,
+                    "is shared by some members but not all",
+                )]);
+            }
+        }
+        if alias == service.name() || alias == names.client_service() {
+            return Err(vec![alias_error(
+                service,
+                &alias,
+                "is the name of a Service berth writes",
+            )]);
+        }
+        let headless = KubeService {
+            metadata: metadata(service, settings, &alias, "member"),
+            spec: Some(ServiceSpec {
+                cluster_ip: Some("None".into()),
+                ports: Some(service.ports.iter().map(service_port).collect()),
+                selector: Some(selector),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.emit(22, "service", &alias, &headless)?;
+    }
     Ok(())
+}
+
+fn alias_error(service: &Service, alias: &str, why: &str) -> Diagnostic {
+    let span = service.network.aliases.first().and_then(|a| a.span.clone());
+    Diagnostic::input(
+        &errors::SPEC_INVALID_VALUE,
+        format!("the alias `{alias}` {why}: no Kubernetes Service can select those members"),
+    )
+    .at(span, "alias")
+    .help("give every member the alias, or each member its own with `{{self.ordinal}}`")
 }
 
 /// The PodDisruptionBudget (with several members) and the members' NetworkPolicy.

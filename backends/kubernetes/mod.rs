@@ -27,7 +27,7 @@ pub struct Kubernetes;
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "KubernetesOptions")]
 pub struct Options {
-    /// Namespace of every namespaced object (default `default`); may hold templates.
+    /// Namespace of every namespaced object (default `network.name`, else `default`); may hold templates.
     #[serde(default)]
     pub namespace: Option<Spanned<String>>,
     /// Write a Namespace object too.
@@ -110,7 +110,10 @@ fn lowered(
 }
 
 fn settings(input: &Input, options: Options) -> Result<Settings, Vec<Diagnostic>> {
-    let namespace = dns_name(input, &options.namespace, "namespace", "default", 63)
+    // Services that share a network find each other by short names: on Kubernetes, in one namespace.
+    let shared = input.service.network.name.as_ref();
+    let default = shared.map_or("default", |name| name.value.as_str());
+    let namespace = dns_name(input, &options.namespace, "namespace", default, 63)
         .and_then(|namespace| dns_label(input, &options.namespace, namespace));
     let cluster_domain = dns_name(
         input,

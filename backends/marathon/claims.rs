@@ -225,7 +225,7 @@ fn shows(claim: &Realization, out: &Output) -> bool {
                 })
         }
         // Claimed unsupported: a claim to realize it needs a check here first.
-        Concern::DisruptionBudget => false,
+        Concern::DisruptionBudget | Concern::Network => false,
     }
 }
 

@@ -18,6 +18,9 @@ pub fn concerns(service: &Service, settings: &Settings) -> Concerns {
         discovery: Claim::native(
             "Mesos-DNS <member>-<name>.marathon.mesos with fixed host ports; a VIP for clients",
         ),
+        network: Claim::unsupported(
+            "apps are found by Mesos-DNS names of their own: no shared network or alias is carried",
+        ),
         spread: spread(service, settings),
         disruption_budget: Claim::unsupported("Marathon has no drain budget"),
         liveness: Claim::native("Mesos-level health checks with a grace period"),

@@ -61,12 +61,6 @@ pub fn volume_name(member: &Member, volume: &str) -> String {
     format!("{}-{volume}", member.name)
 }
 
-/// The network of one backend's deployment: `<name>-<backend>`, so that the outputs of one
-/// service for two backends never share a network (and so a member name) on one engine.
-pub fn network_name(service: &Service, backend: &str) -> String {
-    format!("{}-{backend}", service.name())
-}
-
 /// A CPU quantity as docker's `--cpus` decimal (`500m` → `0.5`).
 pub fn cpus(quantity: &str) -> String {
     let cores = parse_quantity(quantity).unwrap_or(0.0);
@@ -511,5 +505,35 @@ mod tests {
         assert_eq!(shell_quote("plain-word"), "plain-word");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("it's $(x)"), r"'it'\''s $(x)'");
+    }
+}
+
+/// A compose-format service's network: the short form, or the long one where the member has
+/// aliases there (`network.aliases`).
+#[derive(serde::Serialize, Clone)]
+#[serde(untagged)]
+pub enum ServiceNetworks {
+    Names([String; 1]),
+    WithAliases(std::collections::BTreeMap<String, Attachment>),
+}
+
+#[derive(serde::Serialize, Clone)]
+pub struct Attachment {
+    aliases: Vec<String>,
+}
+
+impl ServiceNetworks {
+    pub fn new(network: &str, aliases: Vec<String>) -> Self {
+        if aliases.is_empty() {
+            return ServiceNetworks::Names([network.to_string()]);
+        }
+        let attachment = Attachment { aliases };
+        ServiceNetworks::WithAliases([(network.to_string(), attachment)].into())
+    }
+}
+
+impl Default for ServiceNetworks {
+    fn default() -> Self {
+        ServiceNetworks::Names(Default::default())
     }
 }

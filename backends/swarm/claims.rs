@@ -74,13 +74,28 @@ fn shows(claim: &Realization, out: &Output) -> bool {
         // Every member on the service's overlay network, found by its own address unless
         // published through the ingress.
         Concern::Discovery => {
-            let network = format!("{name}-swarm");
-            stack["networks"][&network]["driver"] == "overlay"
-                && out.each_service(STACK, |_, s| {
-                    s["networks"] == json!([network])
+            let network = service.network_name("swarm");
+            let overlay = stack["networks"][&network]["driver"] == "overlay";
+            (overlay || stack["networks"][&network]["external"] == true)
+                && out.each_service(STACK, |m, s| {
+                    out.joins(m, s, &network)
                         && (s["deploy"]["endpoint_mode"] == "dnsrr"
                             || array(&s["ports"]).iter().any(|p| p["mode"] == "ingress"))
                 })
+        }
+        // A shared network is external, and deploy.sh creates it; every member joins it with
+        // its aliases.
+        Concern::Network => {
+            let network = service.network_name("swarm");
+            let declared = &stack["networks"][&network];
+            let shared = service.network.name.is_some();
+            let created = out
+                .text("deploy.sh")
+                .contains(&format!("\nshared_network={network}\n"));
+            declared["name"] == network
+                && (declared["external"] == true) == shared
+                && created == shared
+                && out.each_service(STACK, |m, s| out.joins(m, s, &network))
         }
         Concern::Spread => match service.replication.spread.value {
             _ if service.replicas() == 1 => out.each_service(STACK, |_, _| true),

@@ -16,6 +16,9 @@ pub fn concerns(service: &Service, settings: &Settings) -> Concerns {
         discovery: Claim::degraded(
             "overlay network DNS by service name (dnsrr: the task's own address); a task is in DNS only while healthy",
         ),
+        network: Claim::native(
+            "network aliases per member; the network `network.name` names is external to the stack, created by deploy.sh if missing",
+        ),
         spread: match service.replication.spread.value {
             _ if service.replicas() < 2 => Claim::native("one replica: nothing to spread"),
             Spread::None => Claim::degraded("spread = none: members may share a node"),

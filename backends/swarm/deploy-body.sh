@@ -16,6 +16,15 @@ update_status() {
   docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.StartedAt}}{{end}}' "$1" 2>/dev/null || true
 }
 
+# The network shared with other stacks: external to each, so created once, here.
+if [ -n "$shared_network" ] && ! docker network inspect "$shared_network" >/dev/null 2>&1; then
+  if [ "$encrypted" = 1 ]; then
+    docker network create --driver overlay --attachable --opt encrypted --label "berth.network=$shared_network" "$shared_network" >/dev/null
+  else
+    docker network create --driver overlay --attachable --label "berth.network=$shared_network" "$shared_network" >/dev/null
+  fi
+  echo "deploy.sh: created the overlay network $shared_network, shared with other stacks" >&2
+fi
 if [ -z "$(docker service ls --quiet --filter "label=com.docker.stack.namespace=$stack")" ]; then
   docker stack deploy "$@" --compose-file "$here/stack.yaml" "$stack"
   echo "deploy.sh: $service deployed as $stack, every member at once" >&2

@@ -224,7 +224,7 @@ struct StackService {
     secrets: Vec<SecretUse>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     configs: Vec<SecretUse>,
-    networks: Vec<String>,
+    networks: single_host::ServiceNetworks,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -346,11 +346,17 @@ struct VolumeDecl {
     driver: String,
 }
 
+/// The stack's own overlay network, or the shared one `deploy.sh` creates (`network.name`),
+/// external: stacks that each declared it would each create a network of that name.
 #[derive(Serialize, Clone)]
 struct NetworkDecl {
     name: String,
-    driver: &'static str,
-    attachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachable: Option<bool>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     driver_opts: BTreeMap<String, String>,
 }
@@ -428,7 +434,7 @@ fn lower(
     settings: &Settings,
     options_span: Option<Span>,
 ) -> Result<(Stack, Vec<OutputFile>), Vec<Diagnostic>> {
-    let network = single_host::network_name(service, "swarm");
+    let network = service.network_name("swarm");
     let members = service.members();
     let publish = Publish {
         enabled: settings.publish,
@@ -487,28 +493,43 @@ fn lower(
 
 /// A stack with nothing in it yet but its overlay network.
 fn empty_stack(service: &Service, network: &str) -> Stack {
-    // The members' traffic encrypted by the network: IPsec between the nodes.
-    let driver_opts = if service.replication.encryption.value == Encryption::Network {
-        BTreeMap::from([("encrypted".to_string(), String::new())])
-    } else {
-        BTreeMap::new()
-    };
     Stack {
         version: "3.8",
         services: BTreeMap::new(),
         volumes: BTreeMap::new(),
-        networks: BTreeMap::from([(
-            network.to_string(),
-            NetworkDecl {
-                name: network.to_string(),
-                driver: "overlay",
-                attachable: true,
-                driver_opts,
-            },
-        )]),
+        networks: BTreeMap::from([(network.to_string(), network_decl(service, network))]),
         secrets: BTreeMap::new(),
         configs: BTreeMap::new(),
     }
+}
+
+fn network_decl(service: &Service, network: &str) -> NetworkDecl {
+    if service.network.name.is_some() {
+        return NetworkDecl {
+            name: network.to_string(),
+            external: Some(true),
+            driver: None,
+            attachable: None,
+            driver_opts: BTreeMap::new(),
+        };
+    }
+    // The members' traffic encrypted by the network: IPsec between the nodes.
+    let driver_opts = if encrypted(service) {
+        BTreeMap::from([("encrypted".to_string(), String::new())])
+    } else {
+        BTreeMap::new()
+    };
+    NetworkDecl {
+        name: network.to_string(),
+        external: None,
+        driver: Some("overlay"),
+        attachable: Some(true),
+        driver_opts,
+    }
+}
+
+fn encrypted(service: &Service) -> bool {
+    service.replication.encryption.value == Encryption::Network
 }
 
 /// A member's service before its files, variables, ports and volumes: its image, command, name
@@ -524,7 +545,7 @@ fn member_service(
         image: service.render(&service.container.image, identity)?,
         hostname: Some(member.name.clone()),
         user: service.container.user.map(|u| u.to_string()),
-        networks: vec![network.to_string()],
+        networks: single_host::ServiceNetworks::new(network, service.aliases(identity)?),
         stop_grace_period: Some(single_host::seconds(service.stop_grace.value)),
         labels: BTreeMap::from([
             ("berth.service".to_string(), service.name().to_string()),
@@ -713,7 +734,7 @@ fn init_service(
         image,
         entrypoint: line.entrypoint,
         command: line.command,
-        networks: vec![network.to_string()],
+        networks: single_host::ServiceNetworks::new(network, Vec::new()),
         secrets: tls_secrets.to_vec(),
         labels: BTreeMap::from([("berth.service".to_string(), name.to_string())]),
         deploy: Deploy {
@@ -849,6 +870,11 @@ fn deploy_script(service: &Service, settings: &Settings, header: &str) -> String
         service.name(),
         &members.join(" "),
         settings.update_delay,
+        service
+            .network
+            .name
+            .as_ref()
+            .map(|name| (name.value.as_str(), encrypted(service))),
     )
 }
 

@@ -53,7 +53,15 @@ service="#,
 
 /// `deploy.sh`: every member at once the first time, one member at a time afterwards, each
 /// `settle` seconds after the one before runs.
-pub fn deploy(header: &str, service: &str, members: &str, settle: u64) -> String {
+/// `shared_network` is the network the stack joins but does not own (`network.name`), which
+/// `deploy.sh` creates if no stack did yet.
+pub fn deploy(
+    header: &str,
+    service: &str,
+    members: &str,
+    settle: u64,
+    shared_network: Option<(&str, bool)>,
+) -> String {
     let mut s = Script::with_capacity(4096);
     s.text("#!/bin/sh\n")
         .comments(header)
@@ -81,6 +89,14 @@ service="#,
         .word(members)
         .text("\nsettle=")
         .number(settle)
+        .text("\nshared_network=")
+        .word(shared_network.map_or("", |(name, _)| name))
+        .text("\nencrypted=")
+        .number(
+            shared_network
+                .is_some_and(|(_, encrypted)| encrypted)
+                .into(),
+        )
         .text("\n")
         .text(include_str!("deploy-body.sh"));
     s.into_string()

@@ -160,6 +160,26 @@ impl Output {
     }
 }
 
+impl Output {
+    /// The names member `member` answers to besides its host name (`network.aliases`).
+    pub fn aliases(&self, member: &str) -> Vec<String> {
+        let members = self.service.members();
+        let member = members.iter().find(|m| m.name == member).unwrap();
+        let identity = berth_model::Identity::new(Some(member), &members);
+        self.service.aliases(&identity).unwrap()
+    }
+
+    /// Whether a compose-format service joins `network`, with the member's aliases there.
+    pub fn joins(&self, member: &Member, service: &Value, network: &str) -> bool {
+        let aliases = self.aliases(&member.name);
+        if aliases.is_empty() {
+            service["networks"] == json!([network])
+        } else {
+            service["networks"] == json!({ network: { "aliases": aliases } })
+        }
+    }
+}
+
 /// Holds a backend to its claims: for every spec it compiles, each concern the spec uses and the
 /// backend claims to realize (`native`, `emulated`) or to realize in part (`degraded`) must show
 /// in its files as `shows` judges them, given the claim. Every failure is listed at once.

@@ -89,6 +89,10 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Option<Tls>")]
     pub tls: Option<Spanned<Tls>>,
+    /// The network the members join and the names they answer to there, for other services.
+    #[serde(default)]
+    #[schemars(with = "Option<Network>")]
+    pub network: Option<Spanned<Network>>,
     /// Options of each backend, under its name (`berth explain` lists the backends); see each backend's README.
     #[serde(default)]
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
@@ -216,6 +220,24 @@ pub struct Volume {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub external: Option<SString>,
+}
+
+/// Where other services find the members: a network shared with them, and names besides each
+/// member's own host name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// A network other services' specs name too, so that they reach each other (a DNS-1123 label;
+    /// default: the service's own, `<name>-<backend>`). On Kubernetes, the default namespace.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub name: Option<SString>,
+    /// Names each member answers to on that network, rendered for each member (`db`, or
+    /// `zoo{{add self.ordinal 1}}` for one name per member): DNS-1123 labels. A name every member
+    /// shares resolves to any of them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub aliases: Vec<SString>,
 }
 
 /// A file in each member's container: exactly one of `content`, `source` or `secret` (with `key`).

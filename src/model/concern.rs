@@ -14,6 +14,7 @@ pub enum Concern {
     StorageClass,
     Identity,
     Discovery,
+    Network,
     Spread,
     DisruptionBudget,
     Liveness,
@@ -28,11 +29,12 @@ pub enum Concern {
 }
 
 impl Concern {
-    pub const ALL: [Concern; 15] = [
+    pub const ALL: [Concern; 16] = [
         Concern::Storage,
         Concern::StorageClass,
         Concern::Identity,
         Concern::Discovery,
+        Concern::Network,
         Concern::Spread,
         Concern::DisruptionBudget,
         Concern::Liveness,
@@ -52,6 +54,7 @@ impl Concern {
             Concern::StorageClass => "storage-class",
             Concern::Identity => "identity",
             Concern::Discovery => "discovery",
+            Concern::Network => "network",
             Concern::Spread => "spread",
             Concern::DisruptionBudget => "disruption-budget",
             Concern::Liveness => "liveness",
@@ -79,6 +82,9 @@ impl Concern {
             Concern::Secrets => service.uses_secrets(),
             Concern::Files => !service.files.is_empty(),
             Concern::TlsNames => service.tls.is_some(),
+            Concern::Network => {
+                service.network.name.is_some() || !service.network.aliases.is_empty()
+            }
             _ => true,
         }
     }
@@ -92,6 +98,9 @@ impl Concern {
             }
             Concern::Identity => "each member has a stable name and ordinal",
             Concern::Discovery => "members find each other by stable names, before they are ready",
+            Concern::Network => {
+                "other services reach the members on a network they share, by the names the spec gives"
+            }
             Concern::Spread => "members run on different hosts",
             Concern::DisruptionBudget => "planned maintenance never takes down a majority",
             Concern::Liveness => "a hung member is restarted, by a check that needs no quorum",
@@ -173,6 +182,7 @@ pub struct Concerns {
     pub storage_class: Claim,
     pub identity: Claim,
     pub discovery: Claim,
+    pub network: Claim,
     pub spread: Claim,
     pub disruption_budget: Claim,
     pub liveness: Claim,
@@ -206,13 +216,14 @@ impl Concerns {
     }
 
     /// Each field with its concern.
-    fn claims(self) -> [(Concern, Claim); 15] {
+    fn claims(self) -> [(Concern, Claim); 16] {
         // Destructured, not read field by field: a field added to the struct must be placed here.
         let Concerns {
             storage,
             storage_class,
             identity,
             discovery,
+            network,
             spread,
             disruption_budget,
             liveness,
@@ -230,6 +241,7 @@ impl Concerns {
             (Concern::StorageClass, storage_class),
             (Concern::Identity, identity),
             (Concern::Discovery, discovery),
+            (Concern::Network, network),
             (Concern::Spread, spread),
             (Concern::DisruptionBudget, disruption_budget),
             (Concern::Liveness, liveness),
@@ -258,17 +270,18 @@ mod tests {
             storage_class: claim(1),
             identity: claim(2),
             discovery: claim(3),
-            spread: claim(4),
-            disruption_budget: claim(5),
-            liveness: claim(6),
-            readiness: claim(7),
-            start_order: claim(8),
-            rolling_update: claim(9),
-            resources: claim(10),
-            init: claim(11),
-            secrets: claim(12),
-            files: claim(13),
-            tls_names: claim(14),
+            network: claim(4),
+            spread: claim(5),
+            disruption_budget: claim(6),
+            liveness: claim(7),
+            readiness: claim(8),
+            start_order: claim(9),
+            rolling_update: claim(10),
+            resources: claim(11),
+            init: claim(12),
+            secrets: claim(13),
+            files: claim(14),
+            tls_names: claim(15),
         };
         let expected = Concern::ALL
             .into_iter()

@@ -41,6 +41,7 @@ pub struct Service {
     pub ports: Vec<Port>,
     pub volumes: Vec<Volume>,
     pub files: Vec<File>,
+    pub network: Network,
     pub replication: Replication,
     pub health: Health,
     pub resources: Option<Located<Resources>>,
@@ -119,6 +120,15 @@ pub struct Volume {
     /// The Docker volume that already holds each member's data, rendered for each member.
     pub external: Option<Template>,
     pub span: Option<Span>,
+}
+
+/// Where other services find the members (`[network]`).
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    /// The network shared with other services, when the spec names one.
+    pub name: Option<Located<String>>,
+    /// Names each member answers to besides its host name, rendered for each member.
+    pub aliases: Vec<Template>,
 }
 
 /// A file in each member's container.
@@ -459,7 +469,6 @@ impl Service {
             .is_none_or(|t| t.value.iter().any(|name| name == backend))
     }
 
-    /// The reason an `[[allow]]` gives for lifting `rule`, if one does.
     /// The content of file number `index` for one member, or `None` for a secret file.
     pub fn file_content(
         &self,
@@ -493,6 +502,32 @@ impl Service {
             .as_ref()
             .map(|t| self.render(t, identity))
             .transpose()
+    }
+
+    /// The network a single-host or Swarm backend puts the members on: the one the spec shares
+    /// with other services, else `<name>-<backend>`, so that the outputs of one service for two
+    /// backends never share a network (and so a member name) on one engine.
+    pub fn network_name(&self, backend: &str) -> String {
+        match &self.network.name {
+            Some(shared) => shared.value.clone(),
+            None => format!("{}-{backend}", self.name()),
+        }
+    }
+
+    /// The names the member answers to besides its host name (`network.aliases`, rendered for
+    /// it), each once.
+    pub fn aliases(
+        &self,
+        identity: &Identity,
+    ) -> Result<Vec<String>, berth_diagnostic::Diagnostic> {
+        let mut aliases = Vec::new();
+        for template in &self.network.aliases {
+            let alias = self.render(template, identity)?;
+            if !aliases.contains(&alias) {
+                aliases.push(alias);
+            }
+        }
+        Ok(aliases)
     }
 
     /// The member's command line: `container.command` then `container.args`, rendered for it.

@@ -108,7 +108,7 @@ impl Resolver<'_> {
 }
 
 /// The members as every backend names them, each publishing `published`.
-fn stand_in_members(
+pub(super) fn stand_in_members(
     name: &str,
     replicas: u32,
     published: &BTreeMap<String, String>,

@@ -22,6 +22,7 @@ mod health;
 mod identity;
 mod members;
 mod meta;
+mod network;
 mod process;
 mod replication;
 mod storage;
@@ -72,6 +73,7 @@ pub fn resolve(
     let files = r.files(&spec.files, context);
     let init = spec.init.as_ref().map(|init| r.init(init, &container));
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
+    let network = r.network(spec.network.as_ref());
     let allow = r.allow(&spec.allow, context.rules);
     let backend_options = r.backend_tables(&spec.backends, context.backends);
     let targets = spec
@@ -89,6 +91,7 @@ pub fn resolve(
             &ports,
         );
         r.check_external_volumes(&volumes, &name, replication.replicas.value);
+        r.check_aliases(&network, &name, replication.replicas.value);
     }
     if !r.diagnostics.is_empty() {
         return Err(Refused {
@@ -104,6 +107,7 @@ pub fn resolve(
         ports,
         volumes,
         files,
+        network,
         replication,
         health,
         resources,

@@ -287,3 +287,87 @@ fn imported_rabbitmq_runs_like_the_compose_file() {
         kept: None,
     });
 }
+
+/// Two services of one Compose file that refer to each other (a Redis and its mirror, which names
+/// it `db`), imported as two specs and run as two compose outputs, each its own project: the
+/// mirror still reaches `db` by its Compose name on the network both join, and what is written
+/// to `db` appears in the mirror.
+#[test]
+fn imported_services_still_reach_each_other_by_their_compose_names() {
+    let Some(_engine) = exclusive_engine() else {
+        return;
+    };
+    let Some(compose) = tool("docker-compose") else {
+        return;
+    };
+    images();
+    let dir = tempfile::tempdir().unwrap();
+    let file = root().join("tests/import/redis-mirror/compose.yaml");
+    let project = format!("imp{}", unique());
+    let args = ["import", file.to_str().unwrap(), "--out", "."];
+    berth_ok(
+        &[&args[..], &["--project-name", &project]].concat(),
+        dir.path(),
+    );
+    let mut cleanup = vec![cmd(&["docker", "network", "rm", &project])];
+    let mut members = Vec::new();
+    for spec in ["db", "mirror"] {
+        // A new deployment: the Compose file never ran, so it has no volumes to mount.
+        let path = dir.path().join(format!("{spec}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let new: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("external = "))
+            .collect();
+        std::fs::write(&path, new.join("\n")).unwrap();
+        compile_ok(
+            dir.path(),
+            &format!("{spec}.toml"),
+            &["--backend", "compose"],
+        );
+        let out = dir.path().join(format!("out-{spec}"));
+        std::fs::rename(dir.path().join("out/compose"), &out).unwrap();
+        let name = format!("{project}-{spec}");
+        cleanup.push(down_command(&compose, &out, Some(&name)));
+        let up = Command::new(&compose)
+            .current_dir(&out)
+            .args(["-p", &name, "up", "-d"])
+            .output()
+            .unwrap();
+        assert!(up.status.success(), "up {spec}: {}", stderr(&up));
+        members.push(container_of(&name, &format!("{spec}-0")));
+    }
+    let _cleanup = Cleanup(cleanup);
+    let (db, mirror) = (&members[0], &members[1]);
+    wait_until("db answers", Duration::from_secs(60), || {
+        docker(&["exec", db, "redis-cli", "ping"]).status.success()
+    });
+    run_ok(
+        Command::new("docker").args(["exec", db, "redis-cli", "set", "berth-mirrored", "yes"]),
+        "the write to db",
+    );
+    wait_until_or_explain(
+        "the mirror holds what was written to `db`",
+        Duration::from_secs(60),
+        || {
+            stdout(&docker(&[
+                "exec",
+                mirror,
+                "redis-cli",
+                "get",
+                "berth-mirrored",
+            ]))
+            .trim()
+                == "yes"
+        },
+        || {
+            stdout(&docker(&[
+                "exec",
+                mirror,
+                "redis-cli",
+                "info",
+                "replication",
+            ]))
+        },
+    );
+}

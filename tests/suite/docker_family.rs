@@ -481,3 +481,55 @@ fn external_volumes_are_mounted_never_created() {
         assert_exit(&output, 2, &["bad.toml:", says]);
     }
 }
+
+/// A spec of two members on the network `shop`, with `aliases`.
+fn network_spec(aliases: &str) -> String {
+    format!(
+        "name = \"db\"\ntargets = [\"docker\", \"compose\", \"kubernetes\"]\n\n[container]\nimage = \"redis:7.4\"\n\n[[ports]]\nname = \"redis\"\nport = 6379\n\n[[volumes]]\nname = \"data\"\npath = \"/data\"\nsize = \"1Gi\"\nclass = \"fast\"\n\n[network]\nname = \"shop\"\naliases = {aliases}\n\n[replication]\nreplicas = 2\n"
+    )
+}
+
+/// `[network]`: the members join the named network with their aliases on docker and compose;
+/// on Kubernetes the network names the namespace, and each alias is a Service. An alias no
+/// backend can carry, or another member's name, is an input error.
+#[test]
+fn network_names_and_aliases_reach_every_backend_that_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "db.toml",
+        &network_spec(r#"["cache", "cache{{add self.ordinal 1}}"]"#),
+    );
+    compile_ok(dir.path(), "db.toml", &[]);
+    let out = dir.path().join("out");
+    let compose = std::fs::read_to_string(out.join("compose/compose.yaml")).unwrap();
+    assert_contains(
+        &compose,
+        "    networks:\n      shop:\n        aliases:\n        - cache\n        - cache2\n",
+    );
+    assert_contains(&compose, "networks:\n  shop:\n    name: shop\n");
+    let script = std::fs::read_to_string(out.join("docker/run.sh")).unwrap();
+    assert_contains(
+        &script,
+        "--network-alias cache \\\n  --network-alias cache1 \\",
+    );
+    let service = std::fs::read_to_string(out.join("kubernetes/22-service-cache1.yaml")).unwrap();
+    assert_contains(&service, "  namespace: shop\n");
+    assert_contains(&service, "    statefulset.kubernetes.io/pod-name: db-0\n");
+
+    for (aliases, says) in [
+        (
+            r#"["db-1"]"#,
+            "member 0's alias `db-1` is member 1's host name",
+        ),
+        (
+            r#"["9lives"]"#,
+            "`network.aliases` `9lives` must start with a letter",
+        ),
+        (r#"["Cache"]"#, "may only hold lowercase letters"),
+    ] {
+        write(dir.path(), "bad.toml", &network_spec(aliases));
+        let output = compile_in(dir.path(), "bad.toml", &[]);
+        assert_exit(&output, 2, &["bad.toml:", says]);
+    }
+}

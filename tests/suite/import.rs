@@ -14,7 +14,7 @@ type Expected = (
     &'static [(&'static str, usize)],
 );
 
-const CORPUS: [Expected; 21] = [
+const CORPUS: [Expected; 22] = [
     (
         "cockroach-anchors",
         &[("roach", 3)],
@@ -110,6 +110,7 @@ const CORPUS: [Expected; 21] = [
         &[("import/secret-in-environment", 3)],
     ),
     ("redis", &[("cache", 1)], &[], &[]),
+    ("redis-mirror", &[("db", 1), ("mirror", 1)], &[], &[]),
     (
         "redis-tools",
         &[("redis", 1), ("mongo", 1)],
@@ -478,4 +479,42 @@ fn the_round_trip_keeps_the_checks_and_lists_what_compose_cannot_carry() {
     let spec = imported("plain.yaml", "plain.toml");
     assert_contains(&spec, "set `needs_peers` under `[health.liveness]`");
     assert_contains(&spec, "no readiness check: Compose has none");
+}
+
+/// Specs from one Compose file keep the names the services reach each other by: each joins the
+/// project's network with its Compose names as aliases (`server` reaches `db:5432`), on every
+/// backend that has such names.
+#[test]
+fn an_application_imports_as_one_network() {
+    let (dir, _) = import_corpus("gitea-postgres");
+    for (spec, aliases) in [
+        ("server", vec!["server", "gitea"]),
+        ("db", vec!["db"]),
+        ("redis", vec!["redis"]),
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(format!("{spec}.toml"))).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            value["network"]["name"].as_str(),
+            Some("gitea-postgres"),
+            "{text}"
+        );
+        let written: Vec<&str> = value["network"]["aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(written, aliases, "{spec}");
+    }
+    let output = berth(
+        &["compile", "db.toml", "--backend", "compose", "--out", "db"],
+        dir.path(),
+    );
+    assert_exit(&output, 0, &[]);
+    let compose = std::fs::read_to_string(dir.path().join("db/compose/compose.yaml")).unwrap();
+    assert!(
+        compose.contains("    networks:\n      gitea-postgres:\n        aliases:\n        - db\n"),
+        "{compose}"
+    );
 }

@@ -237,8 +237,20 @@ fn every_key_lands_where_it_should() {
     .unwrap();
     assert_eq!(
         kustomization["resources"].as_array().unwrap().len(),
-        10,
-        "with the files ConfigMap and the two NetworkPolicies"
+        16,
+        "with the files ConfigMap, the two NetworkPolicies and six alias Services"
+    );
+    // network.aliases: one Service for the alias every member shares, one per member's own.
+    let shared = load(dir.path(), "22-service-store.yaml");
+    assert_eq!(shared["spec"]["clusterIP"], "None");
+    assert_eq!(
+        shared["spec"]["selector"]["statefulset.kubernetes.io/pod-name"],
+        Value::Null
+    );
+    let own = load(dir.path(), "22-service-store-a3.yaml");
+    assert_eq!(
+        own["spec"]["selector"]["statefulset.kubernetes.io/pod-name"],
+        "everything-3"
     );
 
     assert!(
@@ -413,7 +425,18 @@ fn files_land_where_each_backend_puts_them() {
         compose["volumes"]["everything-2-imported"],
         json!({"name": "legacy_db3", "external": true})
     );
+    // network: the shared network by its name, each member with its aliases.
+    assert_eq!(compose["networks"]["shop"], json!({"name": "shop"}));
+    assert_eq!(
+        compose["services"]["everything-1"]["networks"],
+        json!({"shop": {"aliases": ["store", "store-a1"]}})
+    );
     let run = read("docker/run.sh");
+    assert!(run.contains("\nnetwork=shop\n"), "{run}");
+    assert!(
+        run.contains("--network-alias store \\\n  --network-alias store-a1 \\"),
+        "{run}"
+    );
     assert!(
         run.contains("existing_volume legacy_db3 everything-2\n"),
         "{run}"
@@ -430,6 +453,15 @@ fn files_land_where_each_backend_puts_them() {
     // Swarm: configs named by content, secrets external, both with owner and mode.
     let stack = yaml("swarm/members/everything-4.yaml");
     let service = &stack["services"]["everything-4"];
+    assert_eq!(
+        stack["networks"]["shop"],
+        json!({"name": "shop", "external": true})
+    );
+    assert_eq!(
+        service["networks"]["shop"]["aliases"],
+        json!(["store", "store-a4"])
+    );
+    assert!(read("swarm/deploy.sh").contains("\nshared_network=shop\n"));
     let config = service["configs"]
         .as_array()
         .unwrap()

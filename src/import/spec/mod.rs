@@ -186,6 +186,7 @@ impl<'a> Mapping<'a> {
         self.lifecycle(&mut doc);
         self.init(&mut doc);
         self.tls(&mut doc);
+        self.shared_network(&mut doc);
         self.publishing(&mut doc);
         if !self.persistent.is_empty() {
             doc.table(&["backends", "cloudfoundry"]);

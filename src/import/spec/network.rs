@@ -222,3 +222,97 @@ impl<'a> Mapping<'a> {
         }
     }
 }
+
+impl Mapping<'_> {
+    /// `[network]`, when the Compose file has other services that may reach these members: the
+    /// project's network, which every spec imported from the file joins, and the members'
+    /// Compose names as aliases there, so that a reference such as `db:5432` keeps resolving.
+    pub(super) fn shared_network(&mut self, doc: &mut Document) {
+        let input = self.input;
+        let ours: Vec<&str> = self
+            .members()
+            .iter()
+            .copied()
+            .chain(input.init)
+            .map(|s| s.name.as_str())
+            .collect();
+        if input
+            .file
+            .services
+            .iter()
+            .all(|s| ours.contains(&s.name.as_str()))
+        {
+            return;
+        }
+        let network = input
+            .file
+            .project
+            .as_deref()
+            .map(|p| p.replace('_', "-").trim_matches('-').to_string())
+            .filter(|p| berth_language::names::dns_label(p, 63).is_ok());
+        let aliases = self.aliases();
+        if network.is_none() && aliases.is_empty() {
+            return;
+        }
+        doc.table(&["network"]);
+        if let Some(network) = network {
+            doc.pair(
+                "name",
+                Item::Str(network),
+                Some("the Compose project's: every spec imported from the file joins it"),
+            );
+        }
+        if !aliases.is_empty() {
+            doc.pair(
+                "aliases",
+                Item::List(aliases),
+                Some("the members' Compose names, which the other services use"),
+            );
+        }
+    }
+
+    /// One template per name the members have in the Compose file (service name, container
+    /// name) that differs from berth's member names and that every backend can carry.
+    fn aliases(&mut self) -> Vec<String> {
+        let cluster = self.input.cluster;
+        let members = self.members();
+        let hosts: Vec<String> = (0..members.len().max(cluster.replicas as usize))
+            .map(|i| format!("{}-{i}", cluster.name))
+            .collect();
+        let columns: [Vec<Option<String>>; 2] = [
+            members.iter().map(|m| Some(m.name.clone())).collect(),
+            members.iter().map(|m| m.container_name.clone()).collect(),
+        ];
+        let mut aliases = Vec::new();
+        for column in columns {
+            let Some(names) = column.into_iter().collect::<Option<Vec<String>>>() else {
+                continue;
+            };
+            if names
+                .iter()
+                .enumerate()
+                .all(|(i, n)| hosts.get(i) == Some(n))
+            {
+                continue;
+            }
+            let carried = |n: &String| {
+                berth_language::names::dns_label(n, 63).is_ok()
+                    && n.starts_with(|c: char| c.is_ascii_lowercase())
+                    && !hosts.contains(n)
+            };
+            if !names.iter().all(carried) {
+                self.unmapped.push(format!(
+                    "the name `{}`: not a DNS label every backend carries, or a member name of berth's; services that reach the members by it must use berth's ({})",
+                    names[0],
+                    hosts.join(", ")
+                ));
+                continue;
+            }
+            let alias = crate::template::by_ordinal(&names);
+            if !aliases.contains(&alias) {
+                aliases.push(alias);
+            }
+        }
+        aliases
+    }
+}
