@@ -220,3 +220,30 @@ pub fn images() {
         panic!("tests/images/build.sh failed: {why}");
     }
 }
+
+/// Seconds since midnight of a timestamp as `docker inspect` prints it (UTC, RFC 3339).
+pub fn seconds_of_day(timestamp: &str) -> f64 {
+    let time = timestamp
+        .trim()
+        .split('T')
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('Z');
+    let parts: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+/// The most of the intervals `(from, to)` that overlap at one moment: each member is down from
+/// its old container's finish to its new container's start, and this is how many were down at once.
+pub fn most_overlapping(intervals: &[(f64, f64)]) -> usize {
+    intervals
+        .iter()
+        .map(|(from, _)| {
+            intervals
+                .iter()
+                .filter(|(a, b)| a <= from && from < b)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
