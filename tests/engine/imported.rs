@@ -110,11 +110,7 @@ fn check(case: &Case) {
             case.corpus
         );
     } else {
-        let new: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.starts_with("external = "))
-            .collect();
-        std::fs::write(&spec, new.join("\n")).unwrap();
+        as_new_deployment(&spec);
     }
     compile_ok(
         &imported,
@@ -157,6 +153,16 @@ fn check(case: &Case) {
             stderr(&read)
         );
     }
+}
+
+/// Takes `external` out of an imported spec: its outputs make volumes of their own.
+fn as_new_deployment(spec: &Path) {
+    let text = std::fs::read_to_string(spec).unwrap();
+    let new: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("external = "))
+        .collect();
+    std::fs::write(spec, new.join("\n")).unwrap();
 }
 
 fn down_command(compose: &Path, dir: &Path, project: Option<&str>) -> Vec<String> {
@@ -312,14 +318,8 @@ fn imported_services_still_reach_each_other_by_their_compose_names() {
     let mut cleanup = vec![cmd(&["docker", "network", "rm", &project])];
     let mut members = Vec::new();
     for spec in ["db", "mirror"] {
-        // A new deployment: the Compose file never ran, so it has no volumes to mount.
-        let path = dir.path().join(format!("{spec}.toml"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        let new: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.starts_with("external = "))
-            .collect();
-        std::fs::write(&path, new.join("\n")).unwrap();
+        // The Compose file never ran, so it has no volumes to mount.
+        as_new_deployment(&dir.path().join(format!("{spec}.toml")));
         compile_ok(
             dir.path(),
             &format!("{spec}.toml"),
