@@ -1385,7 +1385,13 @@ impl ComposeFile {
 /// The project name compose gives a file in `dir`: the folder's name, lowercased, without the
 /// characters a project name cannot hold.
 fn folder_project(dir: &Path) -> Option<String> {
-    let dir = std::fs::canonicalize(dir).ok()?;
+    // `compose.yaml` alone has the empty path as its parent: the current directory.
+    let here = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let dir = std::fs::canonicalize(here).ok()?;
     let name: String = dir
         .file_name()?
         .to_string_lossy()
@@ -1415,6 +1421,14 @@ mod tests {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
         read(&dir.path().join(files[0].0), &[], &mut Sources::default()).unwrap()
+    }
+
+    /// `berth import compose.yaml` names the project after the current folder, as compose does.
+    #[test]
+    fn a_file_named_alone_is_in_the_current_folder() {
+        let here = std::env::current_dir().unwrap();
+        assert!(folder_project(Path::new("")).is_some());
+        assert_eq!(folder_project(Path::new("")), folder_project(&here));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Typed parameters: declared under `[params.NAME]`, overridden by `--values FILE` and then by
-//! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`.
+//! `--set NAME=VALUE`. A parameter's type is the TOML type of its `default`; a `required` one is
+//! a string without a default, which a compile without its value refuses.
 
 use crate::spec::{ParamDecl, backticked};
 use berth_diagnostic::errors;
@@ -141,25 +142,20 @@ pub fn resolve(
     let mut values = Map::new();
     let mut origins = BTreeMap::new();
     for (name, decl) in decls {
-        let span = Some(Span::new(spec_file, decl.get_ref().default.span()));
-        let default = decl.get_ref().default.get_ref();
-        let Some(ty) = declared_type(
-            name.get_ref(),
-            decl.get_ref(),
-            span.clone(),
-            spec_file,
-            diagnostics,
-        ) else {
+        let Some(ty) = declared_type(name, decl.get_ref(), spec_file, diagnostics) else {
             continue;
         };
         types.insert(name.get_ref().clone(), (ty, decl));
-        values.insert(name.get_ref().clone(), to_json(default));
+        let Some(default) = &decl.get_ref().default else {
+            continue;
+        };
+        values.insert(name.get_ref().clone(), to_json(default.get_ref()));
         origins.insert(
             name.get_ref().clone(),
             ParamOrigin {
-                value: shown(default),
+                value: shown(default.get_ref()),
                 origin: "its default",
-                span,
+                span: Some(Span::new(spec_file, default.span())),
             },
         );
     }
@@ -177,18 +173,68 @@ pub fn resolve(
         );
         values.insert(o.name.clone(), to_json(&value));
     }
+    for (name, _) in decls.iter().filter(|(_, d)| d.get_ref().required) {
+        if !values.contains_key(name.get_ref()) && types.contains_key(name.get_ref()) {
+            diagnostics.push(
+                Diagnostic::input(
+                    &errors::SPEC_INVALID_VALUE,
+                    format!(
+                        "parameter `{}` is required and has no value",
+                        name.get_ref()
+                    ),
+                )
+                .at(Some(Span::new(spec_file, name.span())), "required")
+                .help(format!(
+                    "give it with `--set {}=VALUE` or in a `--values` file",
+                    name.get_ref()
+                )),
+            );
+        }
+    }
     (values, origins)
 }
 
-/// The type a parameter's default gives it, once the declaration and the default are checked.
+/// The type a parameter's default gives it (a string when it is required), once the
+/// declaration and the default are checked.
 fn declared_type(
-    name: &str,
+    name: &Spanned<String>,
     decl: &ParamDecl,
-    span: Option<Span>,
     spec_file: FileId,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<ParamType> {
-    let default = decl.default.get_ref();
+    let at = |range: std::ops::Range<usize>| Some(Span::new(spec_file, range));
+    let (name_span, name) = (name.span(), name.get_ref());
+    let default = match (&decl.default, decl.required) {
+        (Some(default), false) => default,
+        (None, true) => {
+            check_decl(name, decl, ParamType::String, spec_file, diagnostics);
+            return Some(ParamType::String);
+        }
+        (Some(default), true) => {
+            diagnostics.push(
+                Diagnostic::input(
+                    &errors::SPEC_INVALID_VALUE,
+                    format!("parameter `{name}` is required, yet has a default"),
+                )
+                .at(at(default.span()), "a default")
+                .help("remove `default`, or `required = true` to let the default stand"),
+            );
+            return None;
+        }
+        (None, false) => {
+            diagnostics.push(
+                Diagnostic::input(
+                    &errors::SPEC_MISSING_KEY,
+                    format!("parameter `{name}` has no `default`"),
+                )
+                .at(at(name_span), "no default")
+                .help("give it a `default`, or `required = true` for a string the user must give"),
+            );
+            return None;
+        }
+    };
+    let span = at(default.span());
+    let default = default.get_ref();
     let Some(ty) = ParamType::of(default) else {
         diagnostics.push(
             Diagnostic::input(

@@ -103,13 +103,19 @@ pub struct Spec {
     pub allow: Vec<Spanned<Allow>>,
 }
 
-/// A typed parameter; its type is the TOML type of `default`.
+/// A typed parameter; its type is the TOML type of `default` (a string when `required`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDecl {
-    /// The value when nothing overrides it: a string, an integer or a boolean.
+    /// The value when nothing overrides it: a string, an integer or a boolean. Required unless
+    /// `required` is true.
+    #[serde(default)]
     #[schemars(schema_with = "parameter_default")]
-    pub default: SValue,
+    pub default: Option<SValue>,
+    /// `true`: a string with no default, which `--set` or `--values` must give (a compile
+    /// without it fails), for a value only the user can know.
+    #[serde(default)]
+    pub required: bool,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,

@@ -145,6 +145,31 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             ],
         ),
         case(
+            "a required parameter not given",
+            CLEAN.replace("default = \"fast-ssd\"", "required = true"),
+            &[],
+            2,
+            &[
+                "parameter `class` is required and has no value",
+                "spec.toml:7:9",
+                "give it with `--set class=VALUE`",
+            ],
+        ),
+        case(
+            "a required parameter with a default",
+            CLEAN.replace("default = \"fast-ssd\"", "default = \"fast-ssd\"\nrequired = true"),
+            &["--set", "class=x"],
+            2,
+            &["parameter `class` is required, yet has a default", "spec.toml:8:11"],
+        ),
+        case(
+            "a parameter with neither a default nor required",
+            CLEAN.replace("default = \"fast-ssd\"", "description = \"the disk\""),
+            &[],
+            2,
+            &["error[spec/missing-key]", "parameter `class` has no `default`"],
+        ),
+        case(
             "invalid image reference",
             CLEAN.replace("postgres:16.4", "Cockroach DB:latest"),
             &[],
@@ -571,6 +596,11 @@ fn overrides_apply_in_order_defaults_values_then_set() {
         pdb.contains("maxUnavailable: 3\n"),
         "a majority of 7 is 4, so 3 may be disrupted: {pdb}"
     );
+    // A required parameter takes its value from `--values` like any other.
+    let required = CLEAN.replace("default = \"fast-ssd\"", "required = true");
+    write(dir.path(), "required.toml", &required);
+    let args = ["--backend", "kubernetes", "--values", "prod.toml"];
+    assert_exit(&compile_in(dir.path(), "required.toml", &args), 0, &[]);
 }
 
 #[test]

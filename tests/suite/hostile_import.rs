@@ -172,8 +172,8 @@ volumes:
         not_copied[0].contains("`/proc/self/environ`") && not_copied[0].contains("outside"),
         "{not_copied:?}"
     );
-    // The passwords: secret references in the environment, a parameter without a default where
-    // a reference cannot go.
+    // The passwords: secret references in the environment, a required parameter (no default)
+    // where a reference cannot go.
     let env = &value["container"]["env"];
     assert_eq!(
         env["ADMIN"]["key"].as_str(),
@@ -186,13 +186,17 @@ volumes:
         Some("postgres://app:{{params.admin_password}}@dbhost/app")
     );
     assert_eq!(
-        value["params"]["admin_password"]["default"].as_str(),
-        Some("")
+        value["params"]["admin_password"]["required"].as_bool(),
+        Some(true)
     );
     assert_eq!(value["params"]["version"]["default"].as_str(), Some("16.4"));
     // A secret's default in the Compose file is not copied either; etcd's cluster token is an
     // identifier, whose default is.
-    assert_eq!(value["params"]["signing_key"]["default"].as_str(), Some(""));
+    assert_eq!(
+        value["params"]["signing_key"]["required"].as_bool(),
+        Some(true)
+    );
+    assert!(value["params"]["signing_key"].get("default").is_none());
     assert_eq!(
         value["params"]["initial_cluster_token"]["default"].as_str(),
         Some("cluster-1")

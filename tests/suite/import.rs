@@ -245,7 +245,11 @@ fn every_imported_spec_compiles_for_every_backend_it_targets() {
         let (dir, _) = import_corpus(name);
         for (spec, _) in specs {
             let file = format!("{spec}.toml");
-            let output = berth(&["check", &file, "--format", "json"], dir.path());
+            let set = required_values(&dir.path().join(&file));
+            let set: Vec<&str> = set.iter().map(String::as_str).collect();
+            let mut args = vec!["check", &file, "--format", "json"];
+            args.extend(&set);
+            let output = berth(&args, dir.path());
             let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
             let errors: Vec<&str> = report["diagnostics"]
                 .as_array()
@@ -276,10 +280,22 @@ fn every_imported_spec_compiles_for_every_backend_it_targets() {
                 "class = \"fast-ssd\"",
             ) + &format!("\n[backends.cloudfoundry]\nvolume_services = {{ {} }}\n", volumes.join(", "));
             std::fs::write(&path, given).unwrap();
-            let output = compile_in(dir.path(), &file, &[]);
+            let output = compile_in(dir.path(), &file, &set);
             assert_exit(&output, 0, &[]);
         }
     }
+}
+
+/// `--set NAME=VALUE` for each parameter the spec at `path` requires: what its user gives.
+fn required_values(path: &Path) -> Vec<String> {
+    let value: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let params = value.get("params").and_then(toml::Value::as_table);
+    params
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| p.get("required").and_then(toml::Value::as_bool) == Some(true))
+        .flat_map(|(name, _)| ["--set".to_string(), format!("{name}=given")])
+        .collect()
 }
 
 /// The human report points at the Compose file's line, names the rule, and says how to fix it.

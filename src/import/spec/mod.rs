@@ -54,6 +54,9 @@ pub struct Input<'a> {
 
 struct Param {
     default: String,
+    /// A value only the user can give (a secret, or a variable the Compose file requires): no
+    /// default, and a compile without it fails.
+    required: bool,
     description: String,
 }
 
@@ -133,7 +136,11 @@ pub fn write(input: &Input) -> Imported {
     }
     for (name, param) in &mapping.params {
         doc.table(&["params", name]);
-        doc.pair("default", Item::Str(param.default.clone()), None);
+        if param.required && !input.probe {
+            doc.pair("required", Item::Bool(true), None);
+        } else {
+            doc.pair("default", Item::Str(param.default.clone()), None);
+        }
         doc.pair("description", Item::Str(param.description.clone()), None);
     }
     let mut text = doc.finish();
@@ -261,6 +268,10 @@ impl<'a> Mapping<'a> {
         let file = self.input.file;
         let env = &file.env;
         let name = param_name(&reference.name);
+        let withheld = file.withheld.contains(&reference.name);
+        let secret = berth_compile::spec_rules::looks_like_secret(&reference.name);
+        let required =
+            withheld || (env.get(&reference.name).is_none() && (reference.required || secret));
         let (default, how) = match (env.get(&reference.name), &reference.default) {
             _ if file.withheld.contains(&reference.name) => {
                 if !self.params.contains_key(&name) {
@@ -298,6 +309,7 @@ impl<'a> Mapping<'a> {
         };
         self.params.entry(name).or_insert(Param {
             default,
+            required,
             description: format!("`${{{}}}` in the Compose file ({how})", reference.name),
         });
     }

@@ -103,6 +103,7 @@ impl<'a> Mapping<'a> {
                 let size = format!("{}_size", name.replace('-', "_"));
                 self.params.entry(size.clone()).or_insert(Param {
                     default: "10Gi".into(),
+                    required: false,
                     description: format!("Size of each member's `{name}` volume (guessed: a Compose file does not size volumes)"),
                 });
                 doc.pair("size", Item::Str(format!("{{{{params.{size}}}}}")), None);
