@@ -1,6 +1,7 @@
 //! The compile phases measured apart: parse, resolve, rules (a spec every backend refuses, so
 //! lowering is skipped), rules and lowering (every backend), and the write; for one spec and
-//! for 100 distinct specs. `cargo bench --bench phases`; results in docs/performance.md.
+//! for 100 distinct specs. And `berth import` of clusters of growing size. `cargo bench --bench
+//! phases`; results in docs/performance.md.
 
 use berth::compile::{Request, compile_many, compile_text};
 use berth::diagnostic::source::Sources;
@@ -120,4 +121,36 @@ fn write_one_spec_all_backends(bencher: divan::Bencher) {
             .unwrap();
         divan::black_box(berth::output::write(dir.path(), files, false).unwrap());
     });
+}
+
+/// `berth import` of an etcd cluster of `members` services, each listing every peer: the Compose
+/// file grows with the square of the count, and so should the time, not faster.
+#[divan::bench(args = [50, 100, 200], sample_count = 5)]
+fn import_members(bencher: divan::Bencher, members: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compose.yaml");
+    std::fs::write(&path, etcd_compose(members)).unwrap();
+    bencher.bench(|| {
+        let import = berth::import::import_reading(&path, &[], &[], Some("bench"));
+        divan::black_box(import.ok())
+    });
+}
+
+/// A Compose file of `members` etcd services, numbered from 1, each with its own volume.
+fn etcd_compose(members: usize) -> String {
+    let cluster: Vec<String> = (1..=members)
+        .map(|i| format!("etcd{i}=http://etcd{i}:2380"))
+        .collect();
+    let mut text = String::from("services:\n");
+    for i in 1..=members {
+        text += &format!(
+            "  etcd{i}:\n    image: quay.io/coreos/etcd:v3.5.17\n    restart: always\n    command: [etcd, --name, etcd{i}, --initial-advertise-peer-urls, \"http://etcd{i}:2380\", --initial-cluster, \"{}\"]\n    volumes: [\"etcd{i}:/etcd-data\"]\n",
+            cluster.join(",")
+        );
+    }
+    text += "volumes:\n";
+    for i in 1..=members {
+        text += &format!("  etcd{i}: {{}}\n");
+    }
+    text
 }

@@ -249,7 +249,7 @@ fn shape(s: &Service) -> (Vec<&str>, usize, Vec<&str>) {
 /// Whether the services say they are one cluster: one depends on another, or names another
 /// where it names a host or a peer.
 fn one_cluster(members: &[&Service]) -> bool {
-    let names: Vec<Vec<String>> = members.iter().map(|m| names_of(m)).collect();
+    let names = template::Names::new(members.iter().map(|m| names_of(m)).collect());
     members.iter().enumerate().any(|(i, member)| {
         let depends = member
             .depends_on

@@ -7,6 +7,38 @@
 
 use super::interpolate::{Interpolated, Part};
 
+/// Each member's names (service name, hostname, container name) by its index, with the member
+/// of each name looked up in one table built once: a text is then scanned in time linear in its
+/// length, however many members there are.
+#[derive(Default)]
+pub struct Names {
+    by_member: Vec<Vec<String>>,
+    member_of: std::collections::HashMap<String, usize>,
+}
+
+impl Names {
+    pub fn new(by_member: Vec<Vec<String>>) -> Self {
+        let mut member_of = std::collections::HashMap::new();
+        for (j, names) in by_member.iter().enumerate() {
+            for name in names.iter().filter(|n| !n.is_empty()) {
+                member_of.entry(name.clone()).or_insert(j);
+            }
+        }
+        Names {
+            by_member,
+            member_of,
+        }
+    }
+}
+
+impl std::ops::Deref for Names {
+    type Target = [Vec<String>];
+
+    fn deref(&self) -> &[Vec<String>] {
+        &self.by_member
+    }
+}
+
 /// How one spec string is written.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Templated {
@@ -36,7 +68,7 @@ enum Mode {
 /// `param` names a variable's parameter.
 pub fn template(
     values: &[Option<&Interpolated>],
-    names: &[Vec<String>],
+    names: &Names,
     hosts: bool,
     param: &dyn Fn(&str) -> String,
 ) -> Option<Templated> {
@@ -50,7 +82,7 @@ pub fn template(
 /// names one member alone (`ZOO_USER: zoo`) is text. A value whose key says it holds hosts
 /// (`hosts`: `MONGODB_INITIAL_PRIMARY_HOST`, `KAFKA_SEEDS`) is a host wherever a name stands
 /// alone in it.
-fn reach(values: &[&Interpolated], names: &[Vec<String>], hosts: bool) -> Reach {
+fn reach(values: &[&Interpolated], names: &Names, hosts: bool) -> Reach {
     if hosts {
         return Reach::Items;
     }
@@ -83,7 +115,7 @@ fn texts(value: &Interpolated) -> impl Iterator<Item = &str> {
 
 fn template_whole(
     values: &[&Interpolated],
-    names: &[Vec<String>],
+    names: &Names,
     hosts: bool,
     param: &dyn Fn(&str) -> String,
 ) -> Option<Templated> {
@@ -106,7 +138,7 @@ fn template_whole(
 /// name the member itself and the next every member.
 fn by_line(
     values: &[&Interpolated],
-    names: &[Vec<String>],
+    names: &Names,
     param: &dyn Fn(&str) -> String,
 ) -> Option<Templated> {
     let texts: Vec<&str> = values
@@ -140,7 +172,7 @@ fn by_line(
 /// The first member's value as a template, for a string no template gives every member.
 pub fn first_member(
     value: &Interpolated,
-    names: &[Vec<String>],
+    names: &Names,
     hosts: bool,
     param: &dyn Fn(&str) -> String,
 ) -> String {
@@ -150,11 +182,7 @@ pub fn first_member(
 
 /// A string of the init step, which is not a member: among several members, every member's
 /// name standing alone in it is a peer it talks to (`--host=roach1`).
-pub fn for_init(
-    value: &Interpolated,
-    names: &[Vec<String>],
-    param: &dyn Fn(&str) -> String,
-) -> String {
+pub fn for_init(value: &Interpolated, names: &Names, param: &dyn Fn(&str) -> String) -> String {
     let reach = if names.len() > 1 {
         Reach::Items
     } else {
@@ -167,7 +195,7 @@ pub fn for_init(
 /// (`primary` on the first, `secondary` on the others), which no one template computes.
 pub fn per_member(
     values: &[&Interpolated],
-    names: &[Vec<String>],
+    names: &Names,
     hosts: bool,
     param: &dyn Fn(&str) -> String,
 ) -> String {
@@ -200,7 +228,7 @@ fn chosen_by_ordinal(values: &[String]) -> String {
 
 /// Whether the members' values differ only where members' names stand: a peer list that
 /// leaves out the member itself (`es02,es03` on `es01`), not a role.
-pub fn differ_by_names(values: &[&Interpolated], names: &[Vec<String>]) -> bool {
+pub fn differ_by_names(values: &[&Interpolated], names: &Names) -> bool {
     let blanked: Vec<String> = values
         .iter()
         .map(|v| {
@@ -231,7 +259,7 @@ pub fn differ_by_names(values: &[&Interpolated], names: &[Vec<String>]) -> bool 
 
 /// The members a text names where it names a host or a peer (`http://etcd2:2380`,
 /// `--join=roach1,roach2`), by their index in `names`.
-pub fn named(text: &str, names: &[Vec<String>]) -> Vec<usize> {
+pub fn named(text: &str, names: &Names) -> Vec<usize> {
     occurrences(text, names, Reach::Items)
         .into_iter()
         .map(|(_, _, member)| member)
@@ -240,7 +268,7 @@ pub fn named(text: &str, names: &[Vec<String>]) -> Vec<usize> {
 
 /// The ports a text names beside a member's name where it stands for a host (`etcd2:2380`,
 /// `1@kafka-1:9093`), as (member, port).
-pub fn named_ports(text: &str, names: &[Vec<String>]) -> Vec<(usize, u16)> {
+pub fn named_ports(text: &str, names: &Names) -> Vec<(usize, u16)> {
     occurrences(text, names, Reach::Hosts)
         .into_iter()
         .filter_map(|(_, end, member)| {
@@ -259,7 +287,7 @@ pub fn named_ports(text: &str, names: &[Vec<String>]) -> Vec<(usize, u16)> {
 fn write(
     value: &Interpolated,
     me: usize,
-    names: &[Vec<String>],
+    names: &Names,
     mode: Mode,
     reach: Reach,
     param: &dyn Fn(&str) -> String,
@@ -278,7 +306,7 @@ fn write(
 /// which it is reached, which is also what the software calls it, so that one spelling stays
 /// consistent on every backend (on Kubernetes `host` is the member's DNS name under the headless
 /// Service). Text is escaped first, so that it stays text.
-fn replace_names(text: &str, me: usize, names: &[Vec<String>], mode: Mode, reach: Reach) -> String {
+fn replace_names(text: &str, me: usize, names: &Names, mode: Mode, reach: Reach) -> String {
     let mut out = String::new();
     let mut at = 0;
     for (start, end, member) in occurrences(text, names, reach) {
@@ -297,14 +325,9 @@ fn replace_names(text: &str, me: usize, names: &[Vec<String>], mode: Mode, reach
 
 /// Where members' names stand as their identity in `text`: (start, end, member), in order. A
 /// name is whole (not part of a longer word such as `redis-server` or `etcd10`). Each word is
-/// looked up once, so a text is scanned in time linear in its length, whatever the members.
-fn occurrences(text: &str, names: &[Vec<String>], reach: Reach) -> Vec<(usize, usize, usize)> {
-    let mut members: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (j, member_names) in names.iter().enumerate() {
-        for name in member_names.iter().filter(|n| !n.is_empty()) {
-            members.entry(name.as_str()).or_insert(j);
-        }
-    }
+/// looked up once in `names`' table.
+fn occurrences(text: &str, names: &Names, reach: Reach) -> Vec<(usize, usize, usize)> {
+    let members = &names.member_of;
     let mut found = Vec::new();
     if members.is_empty() {
         return found;
@@ -495,11 +518,11 @@ mod tests {
     use super::*;
     use crate::interpolate::parse;
 
-    fn members(names: &[&str]) -> Vec<Vec<String>> {
-        names.iter().map(|n| vec![n.to_string()]).collect()
+    fn members(names: &[&str]) -> Names {
+        Names::new(names.iter().map(|n| vec![n.to_string()]).collect())
     }
 
-    fn templated(values: &[&str], names: &[Vec<String>]) -> Option<String> {
+    fn templated(values: &[&str], names: &Names) -> Option<String> {
         let parsed: Vec<Interpolated> = values.iter().map(|v| parse(v).unwrap()).collect();
         let refs: Vec<Option<&Interpolated>> = parsed.iter().map(Some).collect();
         template(&refs, names, false, &|n: &str| n.to_lowercase()).map(|t| t.template)

@@ -64,7 +64,7 @@ struct Param {
 /// and whether any template counts members from 1.
 struct Mapping<'a> {
     input: &'a Input<'a>,
-    names: Vec<Vec<String>>,
+    names: std::rc::Rc<crate::template::Names>,
     params: BTreeMap<String, Param>,
     unmapped: Vec<String>,
     ports: Vec<PortEntry>,
@@ -98,7 +98,7 @@ pub fn write(input: &Input) -> Imported {
     };
     let mut mapping = Mapping {
         input,
-        names,
+        names: std::rc::Rc::new(crate::template::Names::new(names)),
         params: BTreeMap::new(),
         unmapped: Vec::new(),
         ports: Vec::new(),
@@ -224,7 +224,7 @@ impl<'a> Mapping<'a> {
 
     /// [`Self::template`] of a string that names no member (an image): its text stays text.
     fn literal(&mut self, values: Vec<Option<&Interpolated>>, what: &str) -> String {
-        self.template_over(values, what, &[], false)
+        self.template_over(values, what, &Default::default(), false)
     }
 
     /// Values of members with roles (`primary` on one, `secondary` on the others) are each
@@ -234,7 +234,7 @@ impl<'a> Mapping<'a> {
         &mut self,
         values: Vec<Option<&Interpolated>>,
         what: &str,
-        names: &[Vec<String>],
+        names: &crate::template::Names,
         hosts: bool,
     ) -> String {
         for value in values.iter().flatten() {

@@ -467,7 +467,7 @@ pub(super) enum Copy {
 /// The `[[volumes]]` name of a mount from its source on each member: without the members'
 /// names (`etcd-0-data` → `data`), else what the sources share (`data01`, `data02` → `data`),
 /// else the last word of the path.
-fn volume_name(sources: &[Option<&str>], names: &[Vec<String>], target: &str) -> String {
+fn volume_name(sources: &[Option<&str>], names: &crate::template::Names, target: &str) -> String {
     let stripped: Vec<String> = sources
         .iter()
         .map(|source| {
