@@ -226,16 +226,35 @@ fn alias_services(
     out: &mut Emitter,
 ) -> Result<(), Vec<Diagnostic>> {
     let members = service.members();
-    let mut answering: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    // Each alias: the members that answer to it, and the template it came from.
+    let mut answering: BTreeMap<String, (Vec<&str>, usize)> = BTreeMap::new();
     for member in &members {
-        for alias in service.aliases(&Identity::new(Some(member), &members))? {
-            answering.entry(alias).or_default().push(&member.name);
+        let identity = Identity::new(Some(member), &members);
+        for (t, template) in service.network.aliases.iter().enumerate() {
+            let alias = service.render(template, &identity)?;
+            let (by, _) = answering.entry(alias).or_insert((Vec::new(), t));
+            if by.last() != Some(&member.name.as_str()) {
+                by.push(&member.name);
+            }
         }
     }
-    for (alias, by) in answering {
+    for (alias, (by, t)) in answering {
         let every_member = by.len() == members.len();
         if alias == service.name() && every_member {
             continue;
+        }
+        let refuse = |message: String, help: &str| {
+            let span = service.network.aliases[t].span.clone();
+            let diagnostic = Diagnostic::input(&errors::SPEC_INVALID_VALUE, message);
+            Err(vec![diagnostic.at(span, "alias").help(help)])
+        };
+        if alias == service.name() || alias == names.client_service() {
+            return refuse(
+                format!(
+                    "the alias `{alias}` is the name of a Service berth writes for the members"
+                ),
+                "choose another alias: the service's name answers for every member already",
+            );
         }
         let mut selector = member_labels.clone();
         match by[..] {
@@ -244,19 +263,13 @@ fn alias_services(
                 selector.insert("statefulset.kubernetes.io/pod-name".into(), pod.into());
             }
             _ => {
-                return Err(vec![alias_error(
-                    service,
-                    &alias,
-                    "is shared by some members but not all",
-                )]);
+                return refuse(
+                    format!(
+                        "the alias `{alias}` is shared by some members but not all: no Kubernetes Service can select those members"
+                    ),
+                    "give every member the alias, or each member its own with `{{self.ordinal}}`",
+                );
             }
-        }
-        if alias == service.name() || alias == names.client_service() {
-            return Err(vec![alias_error(
-                service,
-                &alias,
-                "is the name of a Service berth writes",
-            )]);
         }
         let headless = KubeService {
             metadata: metadata(service, settings, &alias, "member"),
@@ -271,16 +284,6 @@ fn alias_services(
         out.emit(22, "service", &alias, &headless)?;
     }
     Ok(())
-}
-
-fn alias_error(service: &Service, alias: &str, why: &str) -> Diagnostic {
-    let span = service.network.aliases.first().and_then(|a| a.span.clone());
-    Diagnostic::input(
-        &errors::SPEC_INVALID_VALUE,
-        format!("the alias `{alias}` {why}: no Kubernetes Service can select those members"),
-    )
-    .at(span, "alias")
-    .help("give every member the alias, or each member its own with `{{self.ordinal}}`")
 }
 
 /// The PodDisruptionBudget (with several members) and the members' NetworkPolicy.

@@ -16,7 +16,8 @@ update_status() {
   docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.StartedAt}}{{end}}' "$1" 2>/dev/null || true
 }
 
-# The network shared with other stacks: external to each, so created once, here.
+# The network shared with other stacks: external to each, so created once, here; one that
+# exists must be an overlay network, encrypted if the spec asks for it.
 if [ -n "$shared_network" ] && ! docker network inspect "$shared_network" >/dev/null 2>&1; then
   if [ "$encrypted" = 1 ]; then
     docker network create --driver overlay --attachable --opt encrypted --label "berth.network=$shared_network" "$shared_network" >/dev/null
@@ -24,6 +25,19 @@ if [ -n "$shared_network" ] && ! docker network inspect "$shared_network" >/dev/
     docker network create --driver overlay --attachable --label "berth.network=$shared_network" "$shared_network" >/dev/null
   fi
   echo "deploy.sh: created the overlay network $shared_network, shared with other stacks" >&2
+elif [ -n "$shared_network" ]; then
+  found=" $(docker network inspect --format '{{.Driver}}{{range $key, $value := .Options}} {{$key}}{{end}}' "$shared_network") "
+  case "$found" in
+    " overlay "*) ;;
+    *)
+      echo "deploy.sh: the network $shared_network exists but is not an overlay network; remove it or name another in network.name" >&2
+      exit 1
+      ;;
+  esac
+  if [ "$encrypted" = 1 ] && [ "${found#* encrypted }" = "$found" ]; then
+    echo "deploy.sh: the network $shared_network exists unencrypted, and the spec asks for an encrypted one (replication.encryption); remove it so that deploy.sh creates it encrypted" >&2
+    exit 1
+  fi
 fi
 if [ -z "$(docker service ls --quiet --filter "label=com.docker.stack.namespace=$stack")" ]; then
   docker stack deploy "$@" --compose-file "$here/stack.yaml" "$stack"

@@ -114,7 +114,8 @@ pub fn import_reading(
         import
             .findings
             .extend(refused.flat_map(|m| m.refused.iter().cloned()));
-        let written = write_spec(&file, cluster, init, source.clone(), allowed);
+        let taken = names_of_others(&clusters, index);
+        let written = write_spec(&file, cluster, init, source.clone(), allowed, &taken);
         if let Some(why) = not_written(cluster, &written, &file.dir) {
             if asked(cluster, wanted) {
                 let error = Diagnostic::input(
@@ -215,6 +216,19 @@ fn skipped_because(cluster: &Cluster, wanted: &[String], dir: &Path) -> Option<S
     (!asked(cluster, wanted)).then(|| "not named by `--service`".to_string())
 }
 
+/// The names the other clusters' services answer to on the shared network: their Compose
+/// service names, and their members' names in berth's outputs.
+fn names_of_others(clusters: &[cluster::Cluster], index: usize) -> Vec<String> {
+    let others = clusters.iter().enumerate().filter(|(j, _)| *j != index);
+    others
+        .flat_map(|(_, other)| {
+            let count = other.members.len().max(other.replicas as usize);
+            let hosts = (0..count).map(|i| format!("{}-{i}", other.name));
+            other.members.iter().map(|m| m.name.clone()).chain(hosts)
+        })
+        .collect()
+}
+
 /// The spec of one cluster, its `targets` narrowed to the backends a probe compile reaches.
 fn write_spec(
     file: &compose::ComposeFile,
@@ -222,6 +236,7 @@ fn write_spec(
     init: Option<&compose::Service>,
     source: String,
     allowed: &[PathBuf],
+    taken: &[String],
 ) -> spec::Imported {
     let mut input = spec::Input {
         file,
@@ -230,6 +245,7 @@ fn write_spec(
         source,
         excluded: Vec::new(),
         allowed,
+        taken,
         probe: true,
     };
     input.excluded = unreachable_backends(&spec::write(&input).text);

@@ -64,6 +64,20 @@ pub fn dns_label(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A network other services share (`network.name`): a DNS label that is none of the networks
+/// Docker makes itself (which take no aliases) and no namespace Kubernetes keeps for itself.
+pub fn shared_network(name: &str) -> Result<(), String> {
+    dns_label(name, 63)?;
+    const DOCKER: [&str; 5] = ["bridge", "host", "none", "ingress", "docker-gwbridge"];
+    if DOCKER.contains(&name) {
+        return Err("is a network Docker makes itself".into());
+    }
+    if name.starts_with("kube-") {
+        return Err("is a namespace Kubernetes keeps for itself".into());
+    }
+    Ok(())
+}
+
 /// An IANA service name, which Kubernetes requires for named ports.
 pub fn port_name(name: &str) -> Result<(), String> {
     dns_label(name, 15)?;

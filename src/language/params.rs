@@ -173,8 +173,13 @@ pub fn resolve(
         );
         values.insert(o.name.clone(), to_json(&value));
     }
+    // Like compose's `${VAR:?}`, an empty value is no value; a refused override was said already.
+    let overridden: Vec<&str> = overrides.iter().map(|o| o.name.as_str()).collect();
     for (name, _) in decls.iter().filter(|(_, d)| d.get_ref().required) {
-        if !values.contains_key(name.get_ref()) && types.contains_key(name.get_ref()) {
+        let given = values.get(name.get_ref()).is_some_and(|v| v != "");
+        let refused =
+            !values.contains_key(name.get_ref()) && overridden.contains(&name.get_ref().as_str());
+        if !given && !refused && types.contains_key(name.get_ref()) {
             diagnostics.push(
                 Diagnostic::input(
                     &errors::SPEC_INVALID_VALUE,
@@ -217,7 +222,7 @@ fn declared_type(
                     format!("parameter `{name}` is required, yet has a default"),
                 )
                 .at(at(default.span()), "a default")
-                .help("remove `default`, or `required = true` to let the default stand"),
+                .help("remove `default`, or remove `required` to let the default stand"),
             );
             return None;
         }

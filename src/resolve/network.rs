@@ -10,7 +10,7 @@ impl Resolver<'_> {
         };
         let name = network.name.as_ref().and_then(|name| {
             let text = self.string(name, "network.name")?;
-            match dns_label(&text, 63) {
+            match names::shared_network(&text) {
                 Ok(()) => Some(Located::new(text, self.span(name.span()))),
                 Err(why) => {
                     self.error(
@@ -18,7 +18,7 @@ impl Resolver<'_> {
                         name.span(),
                         format!("`network.name` `{}` {why}", text.escape_debug()),
                         "invalid network name",
-                        "name the network with lowercase letters, digits and `-`, like `shop`: it names a Docker network and, on Kubernetes, the namespace".to_string(),
+                        "name the network with lowercase letters, digits and `-`, like `shop`: it names a Docker network of its own and, on Kubernetes, the namespace".to_string(),
                     );
                     None
                 }

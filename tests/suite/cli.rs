@@ -156,6 +156,13 @@ fn bad_input_is_refused_with_its_location_and_nothing_is_written() {
             ],
         ),
         case(
+            "a required parameter given empty",
+            CLEAN.replace("default = \"fast-ssd\"", "required = true"),
+            &["--set", "class="],
+            2,
+            &["parameter `class` is required and has no value"],
+        ),
+        case(
             "a required parameter with a default",
             CLEAN.replace("default = \"fast-ssd\"", "default = \"fast-ssd\"\nrequired = true"),
             &["--set", "class=x"],

@@ -532,4 +532,17 @@ fn network_names_and_aliases_reach_every_backend_that_has_them() {
         let output = compile_in(dir.path(), "bad.toml", &[]);
         assert_exit(&output, 2, &["bad.toml:", says]);
     }
+    // A network Docker makes itself takes no aliases; Kubernetes keeps `kube-*` for itself.
+    for (name, says) in [
+        (
+            "bridge",
+            "`network.name` `bridge` is a network Docker makes itself",
+        ),
+        ("kube-system", "is a namespace Kubernetes keeps for itself"),
+    ] {
+        let spec = network_spec("[]").replace("name = \"shop\"", &format!("name = \"{name}\""));
+        write(dir.path(), "bad.toml", &spec);
+        let output = compile_in(dir.path(), "bad.toml", &[]);
+        assert_exit(&output, 2, &["bad.toml:", says]);
+    }
 }

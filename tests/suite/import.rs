@@ -534,3 +534,22 @@ fn an_application_imports_as_one_network() {
         "{compose}"
     );
 }
+
+/// An alias never takes a name another service of the file answers to: here `pg`'s container
+/// name is what berth names redis's member, and `mongo`'s is `pg`'s service name.
+#[test]
+fn aliases_never_take_another_services_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = "services:\n  redis:\n    image: redis:7.4\n    restart: always\n    volumes: [\"r:/data\"]\n  pg:\n    image: postgres:16\n    restart: always\n    container_name: redis-0\n    volumes: [\"p:/var/lib/postgresql/data\"]\n  mongo:\n    image: mongo:7\n    restart: always\n    container_name: pg\n    volumes: [\"m:/data/db\"]\n  app:\n    image: nginx:1.27\nvolumes: {r: {}, p: {}, m: {}}\n";
+    write(dir.path(), "compose.yaml", compose);
+    berth_ok(&["import", "compose.yaml", "--out", "."], dir.path());
+    for (spec, aliases) in [("redis", ["redis"]), ("pg", ["pg"]), ("mongo", ["mongo"])] {
+        let text = std::fs::read_to_string(dir.path().join(format!("{spec}.toml"))).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            value["network"]["aliases"],
+            toml::Value::from(aliases.to_vec()),
+            "{text}"
+        );
+    }
+}

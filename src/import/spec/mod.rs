@@ -47,6 +47,9 @@ pub struct Input<'a> {
     pub excluded: Vec<(String, String)>,
     /// Folders outside the Compose file's where files may be read (`--allow-read`).
     pub allowed: &'a [PathBuf],
+    /// The names the file's other services answer to (their Compose names, their members'
+    /// names in berth's outputs), which no alias of these members may take.
+    pub taken: &'a [String],
     /// Write what the Compose file lacks as placeholders (a storage class, volume services), for
     /// the compile that finds what else a backend would refuse.
     pub probe: bool,

@@ -249,7 +249,7 @@ impl Mapping<'_> {
             .project
             .as_deref()
             .map(|p| p.replace('_', "-").trim_matches('-').to_string())
-            .filter(|p| berth_language::names::dns_label(p, 63).is_ok());
+            .filter(|p| berth_language::names::shared_network(p).is_ok());
         let aliases = self.aliases();
         if network.is_none() && aliases.is_empty() {
             return;
@@ -295,14 +295,16 @@ impl Mapping<'_> {
             {
                 continue;
             }
+            let taken = self.input.taken;
             let carried = |n: &String| {
                 berth_language::names::dns_label(n, 63).is_ok()
                     && n.starts_with(|c: char| c.is_ascii_lowercase())
                     && !hosts.contains(n)
+                    && !taken.contains(n)
             };
             if !names.iter().all(carried) {
                 self.unmapped.push(format!(
-                    "the name `{}`: not a DNS label every backend carries, or a member name of berth's; services that reach the members by it must use berth's ({})",
+                    "the name `{}`: not a DNS label every backend carries, or a name another service or member answers to; services that reach the members by it must use berth's ({})",
                     names[0],
                     hosts.join(", ")
                 ));
