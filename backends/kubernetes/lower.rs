@@ -232,6 +232,9 @@ fn alias_services(
         let identity = Identity::new(Some(member), &members);
         for (t, template) in service.network.aliases.iter().enumerate() {
             let alias = service.render(template, &identity)?;
+            if alias == member.host {
+                continue;
+            }
             let (by, _) = answering.entry(alias).or_insert((Vec::new(), t));
             if by.last() != Some(&member.name.as_str()) {
                 by.push(&member.name);

@@ -515,15 +515,16 @@ impl Service {
     }
 
     /// The names the member answers to besides its host name (`network.aliases`, rendered for
-    /// it), each once.
+    /// it), each once; its own host name is no alias.
     pub fn aliases(
         &self,
         identity: &Identity,
     ) -> Result<Vec<String>, berth_diagnostic::Diagnostic> {
+        let own = identity.me.map(|m| m.host.as_str());
         let mut aliases = Vec::new();
         for template in &self.network.aliases {
             let alias = self.render(template, identity)?;
-            if !aliases.contains(&alias) {
+            if !aliases.contains(&alias) && Some(alias.as_str()) != own {
                 aliases.push(alias);
             }
         }
