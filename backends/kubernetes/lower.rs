@@ -186,18 +186,11 @@ fn services(
     member_labels: &BTreeMap<String, String>,
     out: &mut Emitter,
 ) -> Result<(), Vec<Diagnostic>> {
-    let headless = KubeService {
-        metadata: metadata(service, settings, service.name(), "member"),
-        spec: Some(ServiceSpec {
-            cluster_ip: Some("None".into()),
-            // Members must find each other before they are ready: readiness may need quorum.
-            publish_not_ready_addresses: Some(true),
-            ports: Some(service.ports.iter().map(service_port).collect()),
-            selector: Some(member_labels.clone()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let mut headless = headless_service(service, settings, service.name(), member_labels.clone());
+    // Members must find each other before they are ready: readiness may need quorum.
+    if let Some(spec) = headless.spec.as_mut() {
+        spec.publish_not_ready_addresses = Some(true);
+    }
     out.emit(20, "service", service.name(), &headless)?;
     let public: Vec<ServicePort> = service.public_ports().map(service_port).collect();
     if !public.is_empty() {
@@ -274,19 +267,30 @@ fn alias_services(
                 );
             }
         }
-        let headless = KubeService {
-            metadata: metadata(service, settings, &alias, "member"),
-            spec: Some(ServiceSpec {
-                cluster_ip: Some("None".into()),
-                ports: Some(service.ports.iter().map(service_port).collect()),
-                selector: Some(selector),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let headless = headless_service(service, settings, &alias, selector);
         out.emit(22, "service", &alias, &headless)?;
     }
     Ok(())
+}
+
+/// A headless Service named `name` over every port of the pods `selector` picks: DNS answers
+/// with their own addresses.
+fn headless_service(
+    service: &Service,
+    settings: &Settings,
+    name: &str,
+    selector: BTreeMap<String, String>,
+) -> KubeService {
+    KubeService {
+        metadata: metadata(service, settings, name, "member"),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            ports: Some(service.ports.iter().map(service_port).collect()),
+            selector: Some(selector),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The PodDisruptionBudget (with several members) and the members' NetworkPolicy.

@@ -21,6 +21,12 @@ impl Cluster<'_> {
     pub fn first(&self) -> &Service {
         self.members[0]
     }
+
+    /// The members' names in berth's outputs: `<name>-0`, `<name>-1`...
+    pub fn hosts(&self) -> Vec<String> {
+        let count = self.members.len().max(self.replicas as usize);
+        (0..count).map(|i| format!("{}-{i}", self.name)).collect()
+    }
 }
 
 /// The services grouped into clusters, in file order of their first member.

@@ -222,9 +222,8 @@ fn names_of_others(clusters: &[cluster::Cluster], index: usize) -> Vec<String> {
     let others = clusters.iter().enumerate().filter(|(j, _)| *j != index);
     others
         .flat_map(|(_, other)| {
-            let count = other.members.len().max(other.replicas as usize);
-            let hosts = (0..count).map(|i| format!("{}-{i}", other.name));
-            other.members.iter().map(|m| m.name.clone()).chain(hosts)
+            let services = other.members.iter().map(|m| m.name.clone());
+            services.chain(other.hosts())
         })
         .collect()
 }

@@ -60,6 +60,36 @@ impl Resolver<'_> {
         }
     }
 
+    /// Renders a per-member template (a volume's `external`, an alias) once for each stand-in
+    /// member, in member order; `None` once a failure is reported at the template.
+    pub(super) fn render_for_each_member(
+        &mut self,
+        template: &Template,
+        peers: &[Member],
+    ) -> Option<Vec<String>> {
+        let range = template
+            .span
+            .as_ref()
+            .map(|s| s.range.clone())
+            .unwrap_or(0..0);
+        let mut rendered = Vec::with_capacity(peers.len());
+        for peer in peers {
+            let identity = Identity::new(Some(peer), peers);
+            let result = self
+                .templates
+                .precompile(&template.source)
+                .and_then(|()| self.templates.try_member(&template.source, &identity));
+            match result {
+                Ok(text) => rendered.push(text),
+                Err(failure) => {
+                    self.template_error(range, &template.source, failure);
+                    return None;
+                }
+            }
+        }
+        Some(rendered)
+    }
+
     /// Renders each volume's `external` name for every member: a Docker volume name each, and no
     /// two members' the same, since they would share one data directory.
     pub(super) fn check_external_volumes(&mut self, volumes: &[Volume], name: &str, replicas: u32) {
@@ -68,23 +98,17 @@ impl Resolver<'_> {
             let Some(external) = &volume.external else {
                 continue;
             };
+            let Some(names) = self.render_for_each_member(external, peers) else {
+                return;
+            };
             let range = external
                 .span
                 .as_ref()
                 .map(|s| s.range.clone())
                 .unwrap_or(0..0);
-            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-            for (i, peer) in peers.iter().enumerate() {
-                let identity = Identity::new(Some(peer), peers);
-                let name = match self
-                    .templates
-                    .precompile(&external.source)
-                    .and_then(|()| self.templates.try_member(&external.source, &identity))
-                {
-                    Ok(name) => name,
-                    Err(failure) => return self.template_error(range, &external.source, failure),
-                };
-                if !berth_language::names::docker_volume(&name) {
+            let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+            for (i, name) in names.iter().enumerate() {
+                if !berth_language::names::docker_volume(name) {
                     return self.error(
                         &errors::SPEC_INVALID_VALUE,
                         range,
@@ -93,7 +117,7 @@ impl Resolver<'_> {
                         "use letters, digits, `_`, `.` and `-`, starting with a letter or digit".to_string(),
                     );
                 }
-                if let Some(first) = seen.insert(name.clone(), i) {
+                if let Some(first) = seen.insert(name, i) {
                     return self.error(
                         &errors::SPEC_INVALID_VALUE,
                         range,

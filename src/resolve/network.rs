@@ -33,18 +33,12 @@ impl Resolver<'_> {
     pub(super) fn check_aliases(&mut self, network: &Network, name: &str, replicas: u32) {
         let peers = &members::stand_in_members(name, replicas, &BTreeMap::new());
         for alias in &network.aliases {
+            let Some(rendered) = self.render_for_each_member(alias, peers) else {
+                return;
+            };
             let range = alias.span.as_ref().map(|s| s.range.clone()).unwrap_or(0..0);
-            for (i, peer) in peers.iter().enumerate() {
-                let identity = Identity::new(Some(peer), peers);
-                let text = match self
-                    .templates
-                    .precompile(&alias.source)
-                    .and_then(|()| self.templates.try_member(&alias.source, &identity))
-                {
-                    Ok(text) => text,
-                    Err(failure) => return self.template_error(range, &alias.source, failure),
-                };
-                let invalid = dns_label(&text, 63).err().or_else(|| {
+            for (i, text) in rendered.iter().enumerate() {
+                let invalid = dns_label(text, 63).err().or_else(|| {
                     (!text.starts_with(|c: char| c.is_ascii_lowercase()))
                         .then(|| "must start with a letter".to_string())
                 });
@@ -59,7 +53,7 @@ impl Resolver<'_> {
                 }
                 if let Some(other) = peers
                     .iter()
-                    .position(|p| p.host == text)
+                    .position(|p| &p.host == text)
                     .filter(|&o| o != i)
                 {
                     return self.error(

@@ -276,9 +276,7 @@ impl Mapping<'_> {
     fn aliases(&mut self) -> Vec<String> {
         let cluster = self.input.cluster;
         let members = self.members();
-        let hosts: Vec<String> = (0..members.len().max(cluster.replicas as usize))
-            .map(|i| format!("{}-{i}", cluster.name))
-            .collect();
+        let hosts = cluster.hosts();
         let columns: [Vec<Option<String>>; 2] = [
             members.iter().map(|m| Some(m.name.clone())).collect(),
             members.iter().map(|m| m.container_name.clone()).collect(),
