@@ -7,7 +7,6 @@ use berth_diagnostic::errors;
 use berth_diagnostic::{Diagnostic, Severity};
 use berth_output::{report, signals};
 use std::collections::{BTreeSet, HashSet};
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,7 +101,7 @@ pub fn compile(
 struct Staging<'u> {
     reporter: super::Reporter<'u>,
     groups: Vec<berth_output::Staged>,
-    report: Result<report::Writer<BufWriter<std::fs::File>>, Diagnostic>,
+    report: Result<report::Writer<berth_output::StagedFile>, Diagnostic>,
     failure: Option<Diagnostic>,
     tls_lines: Vec<String>,
     quiet: bool,
@@ -111,7 +110,7 @@ struct Staging<'u> {
 impl<'u> Staging<'u> {
     fn new(ui: &'u Ui, transaction: &berth_output::Transaction, format: Format) -> Self {
         let report = match transaction.create_staged(report::FILE) {
-            Ok(file) => report::Writer::new(BufWriter::new(file)).map_err(report_error),
+            Ok(file) => report::Writer::new(file).map_err(report_error),
             Err(d) => Err(d),
         };
         Staging {
@@ -199,8 +198,8 @@ impl<'u> Staging<'u> {
         let mut groups = self.groups;
         let report = self.report;
         let written = self.failure.map_or(Ok(()), Err).and_then(|()| {
-            report?.finish().map_err(report_error)?;
-            groups.push(transaction.settle(report::FILE)?);
+            let report = report?.finish().map_err(report_error)?;
+            groups.push(transaction.settle(report)?);
             transaction.commit(groups)
         });
         let mut written = match written {
@@ -224,7 +223,7 @@ impl<'u> Staging<'u> {
                 "wrote {} files to {} ({} unchanged, {} stale removed)",
                 written.changed.len(),
                 out.display(),
-                written.unchanged.len(),
+                written.unchanged,
                 written.removed.len()
             ));
             for line in &self.tls_lines {

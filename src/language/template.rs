@@ -8,12 +8,13 @@
 //! at most [`RENDER_LIMIT`] bytes from one rendering and [`COMPILE_RENDER_LIMIT`] from all the
 //! renderings of one compile, and [`COMPILE_LOOP_LIMIT`] steps of `{{#each}}` for all of them.
 
+use crate::compiled::{Compiled, compiled};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_diagnostic::source::Span;
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
-    RenderErrorReason, TemplateErrorReason,
+    RenderErrorReason, Renderable, TemplateErrorReason, WriteOutput,
 };
 use serde_json::{Map, Value, json};
 
@@ -78,8 +79,6 @@ pub struct Templates {
     loops: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The longest list (or table) among the parameters, which `{{#each}}` may walk.
     widest: usize,
-    /// How deep `{{#each}}` nests in each precompiled template, found once when compiled.
-    loop_depths: std::collections::HashMap<String, u32>,
 }
 
 /// A failed rendering: handlebars' reason and, when known, the line and column in the template.
@@ -114,7 +113,6 @@ impl Templates {
             rendered: Default::default(),
             loops: Default::default(),
             widest,
-            loop_depths: Default::default(),
         }
     }
 
@@ -160,19 +158,6 @@ impl Templates {
         });
         self.render_with(source, context, identity.peers.len())
             .map_err(|failure| failure.for_member(identity))
-    }
-
-    /// Compiles a template once, so rendering it for every member and backend only evaluates it.
-    /// The template's own text is its name in the registry.
-    pub fn precompile(&mut self, source: &str) -> Result<(), TemplateFailure> {
-        if source.contains("{{") && !self.handlebars.has_template(source) {
-            let depth = loop_depth(source)?;
-            self.loop_depths.insert(source.to_string(), depth);
-            self.handlebars
-                .register_template_string(source, source)
-                .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
-        }
-        Ok(())
     }
 
     /// Prices a rendering before it runs: `{{#each}}` blocks nested `depth` deep over lists of at
@@ -224,24 +209,20 @@ impl Templates {
         if !source.contains("{{") {
             return self.verbatim(source);
         }
-        let depth = match self.loop_depths.get(source) {
-            Some(depth) => *depth,
-            None => loop_depth(source)?,
-        };
-        self.charge_loops(depth, peers)?;
+        let compiled = compiled(source, parse)?;
+        self.charge_loops(compiled.loop_depth, peers)?;
         let used = self.rendered.load(std::sync::atomic::Ordering::Relaxed);
         let mut out = Bounded {
             bytes: Vec::new(),
             room: (COMPILE_RENDER_LIMIT.saturating_sub(used) as usize).min(RENDER_LIMIT),
             exceeded: false,
         };
-        let rendered = if self.handlebars.has_template(source) {
-            self.handlebars
-                .render_with_context_to_write(source, context, &mut out)
-        } else {
-            self.handlebars
-                .render_template_with_context_to_write(source, context, &mut out)
-        };
+        let rendered = compiled.template.render(
+            &self.handlebars,
+            context,
+            &mut RenderContext::new(None),
+            &mut WriteOutput::new(&mut out),
+        );
         if out.exceeded {
             return Err(limit_failure(used));
         }
@@ -259,6 +240,17 @@ impl Templates {
             failure
         })
     }
+}
+
+/// `source` parsed, once its nesting is known to be within berth's limits.
+fn parse(source: &str) -> Result<Compiled, TemplateFailure> {
+    let loop_depth = loop_depth(source)?;
+    let template = handlebars::Template::compile(source)
+        .map_err(|e| explain_failure(RenderErrorReason::TemplateError(e).into()))?;
+    Ok(Compiled {
+        template,
+        loop_depth,
+    })
 }
 
 /// The longest list or table anywhere in `value`.

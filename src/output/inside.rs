@@ -310,8 +310,45 @@ pub fn read_file(out: &Path, relative: &str) -> Result<Option<Vec<u8>>, Refusal>
 /// Bytes read at a time: most of berth's files fit in one block.
 const BLOCK: usize = 16 * 1024;
 
-/// The SHA-256 of everything `reader` yields, in lowercase hex, read a block at a time.
-pub fn sha256(mut reader: impl Read) -> std::io::Result<String> {
+/// The SHA-256 of a file's bytes, as the manifest records it (in lowercase hex): held as bytes,
+/// since a write keeps one for every file of `--out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        use sha2::Digest;
+        Sha256(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// A hash written as 64 hex digits, as the manifest holds it.
+    pub fn parse(text: &str) -> Option<Sha256> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0; 32];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(Sha256(bytes))
+    }
+}
+
+impl serde::Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+/// The SHA-256 of everything `reader` yields, read a block at a time.
+pub fn sha256(mut reader: impl Read) -> std::io::Result<Sha256> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     let mut block = [0; BLOCK];
@@ -323,7 +360,7 @@ pub fn sha256(mut reader: impl Read) -> std::io::Result<String> {
             Err(e) => return Err(e),
         }
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(Sha256(hasher.finalize().into()))
 }
 
 /// Whether `reader` begins with `expected`, read a block at a time (a file whose size is
@@ -344,12 +381,6 @@ pub fn begins_with(mut reader: impl Read, mut expected: &[u8]) -> std::io::Resul
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The SHA-256 of `bytes`, in lowercase hex.
-pub fn sha256_of(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex(&sha2::Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {

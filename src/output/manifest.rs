@@ -8,11 +8,12 @@
 //! writes before it renames anything, `pending`, the hash of what the commit puts there, so that a
 //! file of a killed commit is still known as berth's in either state.
 
-use super::inside::{self, Refusal};
+use super::inside::{self, Refusal, Sha256};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Seek;
 use std::path::Path;
 
@@ -23,16 +24,16 @@ pub const MANIFEST: &str = ".berth-manifest.json";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {
     /// The hash of what the last complete write put there.
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256>,
     /// The hash of what an unfinished commit was putting there.
-    pub pending: Option<String>,
+    pub pending: Option<Sha256>,
 }
 
 impl Record {
     /// A record of the bytes hashed to `sha256`.
-    pub fn of(sha256: &str) -> Record {
+    pub fn of(sha256: Sha256) -> Record {
         Record {
-            sha256: Some(sha256.to_string()),
+            sha256: Some(sha256),
             pending: None,
         }
     }
@@ -42,10 +43,8 @@ impl Record {
         self.sha256.is_none() && self.pending.is_none()
     }
 
-    fn matches(&self, sha256: &str) -> bool {
-        [&self.sha256, &self.pending]
-            .iter()
-            .any(|h| h.as_deref() == Some(sha256))
+    fn matches(&self, sha256: Sha256) -> bool {
+        [self.sha256, self.pending].contains(&Some(sha256))
     }
 }
 
@@ -55,52 +54,111 @@ pub struct Manifest {
     pub files: BTreeMap<String, Record>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    files: BTreeSet<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    sha256: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pending: BTreeMap<String, String>,
+/// The manifest as read: paths and hashes borrowed from its text where they hold no escape, and
+/// hashes as a list, so that reading one of many thousand files copies each path once, into
+/// the [`Manifest`].
+#[derive(Deserialize)]
+struct Stored<'a> {
+    #[serde(borrow)]
+    files: Vec<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sha256: Pairs<'a>,
+    #[serde(borrow, default)]
+    pending: Pairs<'a>,
+}
+
+/// A JSON object's entries in the order written.
+#[derive(Default)]
+struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<Pairs<'a>>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Pairs<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of paths and hashes")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Pairs<'a>, M::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((Borrowed(path), Borrowed(hash))) = map.next_entry()? {
+                    pairs.push((path, hash));
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// A string borrowed from the text when it holds no escape.
+struct Borrowed<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Borrowed<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Inner<'a>(#[serde(borrow)] Cow<'a, str>);
+        Inner::deserialize(deserializer).map(|inner| Borrowed(inner.0))
+    }
+}
+
+/// The manifest as written, borrowed from the [`Manifest`]: `files` in order, as a set.
+#[derive(Serialize)]
+struct Storing<'a> {
+    files: Vec<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    sha256: BTreeMap<&'a str, Sha256>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pending: BTreeMap<&'a str, Sha256>,
 }
 
 impl Manifest {
     /// The manifest's text.
     pub fn to_json(&self) -> String {
-        let stored = Stored {
-            files: self.files.keys().cloned().collect(),
-            sha256: hashes(&self.files, |r| &r.sha256),
-            pending: hashes(&self.files, |r| &r.pending),
+        let hashes = |which: fn(&Record) -> Option<Sha256>| {
+            self.files
+                .iter()
+                .filter_map(|(path, record)| Some((path.as_str(), which(record)?)))
+                .collect()
         };
-        let text = serde_json::to_string_pretty(&stored).expect("strings serialize");
+        let storing = Storing {
+            files: self.files.keys().map(String::as_str).collect(),
+            sha256: hashes(|r| r.sha256),
+            pending: hashes(|r| r.pending),
+        };
+        let text = serde_json::to_string_pretty(&storing).expect("strings serialize");
         format!("{text}\n")
     }
 
-    fn from_json(text: &str) -> serde_json::Result<Manifest> {
-        let stored: Stored = serde_json::from_str(text)?;
-        let files = stored
+    /// The manifest written as `text`; a hash that is not 64 hex digits makes it damaged.
+    fn from_json(text: &str) -> Result<Manifest, String> {
+        let stored: Stored = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut files: BTreeMap<String, Record> = stored
             .files
             .into_iter()
-            .map(|path| {
-                let record = Record {
-                    sha256: stored.sha256.get(&path).cloned(),
-                    pending: stored.pending.get(&path).cloned(),
-                };
-                (path, record)
-            })
+            .map(|path| (path.into_owned(), Record::default()))
             .collect();
+        type Slot = fn(&mut Record) -> &mut Option<Sha256>;
+        let hashes: [(Pairs, Slot); 2] = [
+            (stored.sha256, |record| &mut record.sha256),
+            (stored.pending, |record| &mut record.pending),
+        ];
+        for (Pairs(pairs), slot) in hashes {
+            for (path, text) in pairs {
+                // A hash of a path the list does not hold claims nothing.
+                let Some(record) = files.get_mut(path.as_ref()) else {
+                    continue;
+                };
+                let hash =
+                    Sha256::parse(&text).ok_or_else(|| format!("`{path}` has no SHA-256 hash"))?;
+                *slot(record) = Some(hash);
+            }
+        }
         Ok(Manifest { files })
     }
-}
-
-fn hashes(
-    files: &BTreeMap<String, Record>,
-    which: impl Fn(&Record) -> &Option<String>,
-) -> BTreeMap<String, String> {
-    files
-        .iter()
-        .filter_map(|(path, record)| Some((path.clone(), which(record).clone()?)))
-        .collect()
 }
 
 /// The manifest of `out`; none yet is an empty one. Read as any file of `--out` is
@@ -114,7 +172,7 @@ pub fn read(out: &Path) -> Result<Manifest, Diagnostic> {
     let path = out.join(MANIFEST);
     std::str::from_utf8(&bytes)
         .map_err(|e| e.to_string())
-        .and_then(|text| Manifest::from_json(text).map_err(|e| e.to_string()))
+        .and_then(Manifest::from_json)
         .map_err(|e| {
             Diagnostic::input(
                 &errors::OUTPUT_MANIFEST,
@@ -126,7 +184,7 @@ pub fn read(out: &Path) -> Result<Manifest, Diagnostic> {
 
 /// A regular file found below `--out`: the hash of its bytes and its permission bits.
 pub struct Found {
-    pub sha256: String,
+    pub sha256: Sha256,
     pub mode: u32,
 }
 
@@ -143,7 +201,7 @@ pub fn find(out: &Path, relative: &str) -> Result<Option<Found>, Refusal> {
 
 /// An opened file of `--out`, hashed. `new` is what berth is about to write there, with its
 /// hash, if it is known: a file that holds those bytes already is not hashed again.
-pub fn hashed(opened: inside::Opened, new: Option<(&[u8], &str)>) -> std::io::Result<Found> {
+pub fn hashed(opened: inside::Opened, new: Option<(&[u8], Sha256)>) -> std::io::Result<Found> {
     let inside::Opened {
         mut file,
         size,
@@ -156,7 +214,7 @@ pub fn hashed(opened: inside::Opened, new: Option<(&[u8], &str)>) -> std::io::Re
         _ => None,
     };
     let sha256 = match same {
-        Some(hash) => hash.to_string(),
+        Some(hash) => hash,
         None => {
             file.rewind()?;
             inside::sha256(file)?
@@ -179,7 +237,7 @@ pub enum Claim {
 
 impl Claim {
     /// Judges the file hashed to `sha256` at a path the manifest recorded as `record`.
-    pub fn of(record: Option<&Record>, sha256: &str) -> Claim {
+    pub fn of(record: Option<&Record>, sha256: Sha256) -> Claim {
         match record {
             None => Claim::NotWritten,
             Some(record) if record.is_unhashed() => Claim::Unhashed,
@@ -205,7 +263,7 @@ impl Claim {
 pub fn removable(out: &Path, relative: &str, record: &Record) -> Result<(), Option<String>> {
     match find(out, relative) {
         Ok(None) => Err(None),
-        Ok(Some(found)) => match Claim::of(Some(record), &found.sha256) {
+        Ok(Some(found)) => match Claim::of(Some(record), found.sha256) {
             Claim::Verified if !berth_could_write(relative) => Err(Some(
                 "berth never writes there (only `berth-report.json` and files in a backend's folder)"
                     .into(),
@@ -260,23 +318,34 @@ mod tests {
 
     #[test]
     fn older_manifests_read_as_paths_without_hashes() {
+        let hash = |byte: u8| Sha256([byte; 32]);
         let old = Manifest::from_json(r#"{"files": ["a/b.yaml", "c"]}"#).unwrap();
         assert_eq!(old.files.len(), 2);
-        assert_eq!(Claim::of(old.files.get("c"), "00"), Claim::Unhashed);
+        assert_eq!(Claim::of(old.files.get("c"), hash(0)), Claim::Unhashed);
         let mut new = Manifest::default();
-        new.files.insert("a".into(), Record::of("11"));
+        new.files.insert("a".into(), Record::of(hash(0x11)));
         new.files.insert(
             "b".into(),
             Record {
-                sha256: Some("22".into()),
-                pending: Some("33".into()),
+                sha256: Some(hash(0x22)),
+                pending: Some(hash(0x33)),
             },
         );
         let text = new.to_json();
         assert!(text.contains(r#""files": ["#), "{text}");
+        assert!(text.contains(&"33".repeat(32)), "{text}");
         assert_eq!(Manifest::from_json(&text).unwrap(), new);
-        assert_eq!(Claim::of(new.files.get("b"), "33"), Claim::Verified);
-        assert_eq!(Claim::of(new.files.get("a"), "22"), Claim::Changed);
-        assert_eq!(Claim::of(None, "11"), Claim::NotWritten);
+        assert_eq!(Claim::of(new.files.get("b"), hash(0x33)), Claim::Verified);
+        assert_eq!(Claim::of(new.files.get("a"), hash(0x22)), Claim::Changed);
+        assert_eq!(Claim::of(None, hash(0x11)), Claim::NotWritten);
+    }
+
+    #[test]
+    fn a_hash_that_is_not_sha256_makes_the_manifest_damaged() {
+        for bad in ["00", &"g".repeat(64), &"é".repeat(32)] {
+            let text = format!(r#"{{"files": ["a"], "sha256": {{"a": "{bad}"}}}}"#);
+            let error = Manifest::from_json(&text).unwrap_err();
+            assert!(error.contains("`a` has no SHA-256 hash"), "{error}");
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod signals;
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use inside::Entry;
+use inside::Sha256;
 use manifest::{Claim, Found, MANIFEST, Manifest, Record};
 use rustix::io::Errno;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +31,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default)]
 pub struct Written {
     pub changed: Vec<String>,
-    pub unchanged: Vec<String>,
+    /// How many files already held what berth would write.
+    pub unchanged: usize,
     pub removed: Vec<String>,
     /// Files the manifest lists that this compile no longer makes, left in place because berth
     /// cannot prove they are its own: a warning for each, saying why.
@@ -120,13 +122,42 @@ pub struct Transaction {
     _signals: signals::Catch,
 }
 
+/// A file written into the staging directory, hashed as it is written.
+pub struct StagedFile {
+    relative: String,
+    file: std::io::BufWriter<fs::File>,
+    hasher: sha2::Sha256,
+}
+
+impl StagedFile {
+    /// Writes what is buffered; gives the file's place and the hash of every byte written.
+    fn finish(mut self) -> std::io::Result<(String, Sha256)> {
+        use sha2::Digest;
+        self.file.flush()?;
+        Ok((self.relative, Sha256(self.hasher.finalize().into())))
+    }
+}
+
+impl Write for StagedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Files of one group (one spec's output) after staging.
 pub struct Staged {
     /// Every path of the group, with the SHA-256 of its new bytes.
-    files: Vec<(String, String)>,
+    files: Vec<(String, Sha256)>,
     /// The paths whose new bytes wait in the staging directory, with the hash of the file of
     /// berth's that stands there now, if one does.
-    changed: Vec<(String, Option<String>)>,
+    changed: Vec<Changed>,
 }
 
 /// What stands where berth writes a file, once checked.
@@ -148,9 +179,9 @@ impl Target {
     }
 
     /// The hash of berth's own file there, which the manifest keeps while a commit runs.
-    fn ours(&self) -> Option<String> {
+    fn ours(&self) -> Option<Sha256> {
         match self {
-            Target::Ours(found) => Some(found.sha256.clone()),
+            Target::Ours(found) => Some(found.sha256),
             _ => None,
         }
     }
@@ -208,9 +239,9 @@ impl Transaction {
     pub fn stage(&self, files: Vec<Planned>) -> Result<Staged, Diagnostic> {
         let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
-        let hashes: Vec<String> = files
+        let hashes: Vec<Sha256> = files
             .iter()
-            .map(|file| inside::sha256_of(file.contents.as_bytes()))
+            .map(|file| Sha256::of(file.contents.as_bytes()))
             .collect();
         let mut dirs = inside::Dirs::new(&self.out);
         let targets = files
@@ -220,7 +251,7 @@ impl Transaction {
                 self.examine(
                     &mut dirs,
                     &file.path,
-                    Some((file.contents.as_bytes(), hash)),
+                    Some((file.contents.as_bytes(), *hash)),
                 )
             })
             .collect::<Result<Vec<Target>, Diagnostic>>()?;
@@ -260,12 +291,17 @@ impl Transaction {
     }
 
     /// A new file at `relative` inside the staging directory, for output too large to hold in
-    /// memory (the report); [`Transaction::settle`] then stages it like a file of [`stage`].
+    /// memory (the report), hashed as it is written; [`Transaction::settle`] then stages it like
+    /// a file of [`stage`].
     ///
     /// [`stage`]: Transaction::stage
-    pub fn create_staged(&self, relative: &str) -> Result<fs::File, Diagnostic> {
+    pub fn create_staged(&self, relative: &str) -> Result<StagedFile, Diagnostic> {
         let _writing = signals::writing();
-        self.staged_file(relative)
+        Ok(StagedFile {
+            relative: relative.to_string(),
+            file: std::io::BufWriter::new(self.staged_file(relative)?),
+            hasher: sha2::Sha256::default(),
+        })
     }
 
     /// A new file in the staging directory; the caller holds [`signals::writing`].
@@ -281,15 +317,14 @@ impl Transaction {
 
     /// Stages a file written through [`Transaction::create_staged`]: unchanged if `--out` holds
     /// the same bytes.
-    pub fn settle(&self, relative: &str) -> Result<Staged, Diagnostic> {
+    pub fn settle(&self, staged: StagedFile) -> Result<Staged, Diagnostic> {
         let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
+        let target = self.out.join(&staged.relative);
+        let (relative, sha256) = staged.finish().map_err(|e| io_error(&target, e))?;
+        let relative = relative.as_str();
         let existing = self.examine(&mut inside::Dirs::new(&self.out), relative, None)?;
         let staged = self.staging.join(relative);
-        let target = self.out.join(relative);
-        let sha256 = fs::File::open(&staged)
-            .and_then(inside::sha256)
-            .map_err(|e| io_error(&target, e))?;
         let same = existing
             .found()
             .is_some_and(|found| found.sha256 == sha256 && found.mode == 0o644);
@@ -318,7 +353,7 @@ impl Transaction {
         &self,
         dirs: &mut inside::Dirs,
         relative: &str,
-        new: Option<(&[u8], &str)>,
+        new: Option<(&[u8], Sha256)>,
     ) -> Result<Target, Diagnostic> {
         let target = self.out.join(relative);
         let refuse = |reason: &str, help: &str| {
@@ -349,7 +384,7 @@ impl Transaction {
             ),
             Entry::File(None) => Ok(Target::Missing),
             Entry::File(Some(opened)) => match manifest::hashed(opened, new) {
-                Ok(found) => match Claim::of(self.previous.files.get(relative), &found.sha256) {
+                Ok(found) => match Claim::of(self.previous.files.get(relative), found.sha256) {
                     Claim::Verified | Claim::Unhashed => Ok(Target::Ours(found)),
                     _ if self.force => Ok(Target::Forced(Some(found))),
                     claim => refuse(claim.reason(), FOREIGN_HELP),
@@ -429,13 +464,19 @@ impl Transaction {
         }
         self.put_changed(changed, journal, &mut written)?;
         self.remove_stale(stale, journal, &mut written)?;
-        let after = Manifest {
-            files: now
+        // Compared before it is built: a write of thousands of files that changes none keeps
+        // one copy of the manifest in memory, not two.
+        let same_files = now.len() == self.previous.files.len()
+            && now
                 .iter()
-                .map(|(path, sha256)| (path.clone(), Record::of(sha256)))
-                .collect(),
-        };
-        if after != self.previous {
+                .all(|(path, sha256)| self.previous.files.get(path) == Some(&Record::of(*sha256)));
+        if !same_files {
+            let after = Manifest {
+                files: now
+                    .into_iter()
+                    .map(|(path, sha256)| (path, Record::of(sha256)))
+                    .collect(),
+            };
             self.put_manifest(journal, &after)?;
         }
         if !written.changed.is_empty() || !written.removed.is_empty() {
@@ -504,21 +545,17 @@ impl Transaction {
     /// The manifest while the commit moves files: the files of before and of now, and for each
     /// file that changes the hash of berth's file there now and of what replaces it, so a file
     /// of a commit killed halfway is berth's in either state.
-    fn during(
-        &self,
-        now: &BTreeMap<String, String>,
-        changed: &[(String, Option<String>)],
-    ) -> Manifest {
+    fn during(&self, now: &BTreeMap<String, Sha256>, changed: &[Changed]) -> Manifest {
         let mut during = self.previous.clone();
         for (path, sha256) in now {
-            during.files.insert(path.clone(), Record::of(sha256));
+            during.files.insert(path.clone(), Record::of(*sha256));
         }
         for (path, there) in changed {
             during.files.insert(
                 path.clone(),
                 Record {
-                    sha256: there.clone(),
-                    pending: now.get(path).cloned(),
+                    sha256: *there,
+                    pending: now.get(path).copied(),
                 },
             );
         }
@@ -832,10 +869,12 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
 }
 
 /// A changed path, with the hash of berth's file there now, if one is.
-type Changed = (String, Option<String>);
+/// A path whose new bytes are staged, with the hash of berth's file that stands there now.
+type Changed = (String, Option<Sha256>);
 
-/// Every staged path with its new hash, and the changed ones; the unchanged go to `written`.
-fn gather(groups: Vec<Staged>, written: &mut Written) -> (BTreeMap<String, String>, Vec<Changed>) {
+/// Every staged path with its new hash, and the changed ones; the unchanged are counted in
+/// `written`.
+fn gather(groups: Vec<Staged>, written: &mut Written) -> (BTreeMap<String, Sha256>, Vec<Changed>) {
     let mut now = BTreeMap::new();
     let mut changed = Vec::new();
     for group in groups {
@@ -844,11 +883,11 @@ fn gather(groups: Vec<Staged>, written: &mut Written) -> (BTreeMap<String, Strin
             .iter()
             .map(|(path, _)| path.as_str())
             .collect();
-        for (path, _) in &group.files {
-            if !changed_here.contains(path.as_str()) {
-                written.unchanged.push(path.clone());
-            }
-        }
+        written.unchanged += group
+            .files
+            .iter()
+            .filter(|(path, _)| !changed_here.contains(path.as_str()))
+            .count();
         now.extend(group.files);
         changed.extend(group.changed);
     }

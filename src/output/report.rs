@@ -60,19 +60,39 @@ pub fn service_part(
             (output.backend, report)
         })
         .collect();
-    let part = serde_json::to_string_pretty(&ServiceReport {
+    let mut part = Indented(b"    ".to_vec());
+    let mut serializer = serde_json::Serializer::pretty(&mut part);
+    ServiceReport {
         backends,
         service,
         spec,
-    })
+    }
+    .serialize(&mut serializer)
     .expect("the report serializes");
-    indent(&part)
+    String::from_utf8(part.0).expect("JSON is UTF-8")
 }
 
 /// A service's part stands two levels deep in the document. JSON strings hold no raw newlines,
-/// so every line of the part is structure and takes the same indent.
-fn indent(part: &str) -> String {
-    format!("    {}", part.replace('\n', "\n    "))
+/// so every line of the part is structure and takes the same indent: this writer puts it after
+/// every newline (the first line's is there from the start).
+struct Indented(Vec<u8>);
+
+impl Write for Indented {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut lines = buf.split(|&b| b == b'\n');
+        if let Some(first) = lines.next() {
+            self.0.extend_from_slice(first);
+        }
+        for line in lines {
+            self.0.extend_from_slice(b"\n    ");
+            self.0.extend_from_slice(line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes the report document around service parts, in the layout `serde_json` gives it.
@@ -118,7 +138,8 @@ pub fn report(specs: &[(String, &Outcome)], prefix: impl Fn(&str, &str) -> Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{Writer, indent};
+    use super::{Indented, Writer};
+    use serde::Serialize;
     use serde_json::json;
 
     /// The joined parts must be exactly what `serde_json` writes for the whole document.
@@ -132,8 +153,11 @@ mod tests {
             let chosen = &services[..count];
             let mut writer = Writer::new(Vec::new()).unwrap();
             for service in chosen {
-                let part = serde_json::to_string_pretty(service).unwrap();
-                writer.push(&indent(&part)).unwrap();
+                let mut part = Indented(b"    ".to_vec());
+                service
+                    .serialize(&mut serde_json::Serializer::pretty(&mut part))
+                    .unwrap();
+                writer.push(std::str::from_utf8(&part.0).unwrap()).unwrap();
             }
             let joined = String::from_utf8(writer.finish().unwrap()).unwrap();
             let whole = serde_json::to_string_pretty(&json!({"services": chosen, "version": 1}))

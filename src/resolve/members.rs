@@ -34,13 +34,9 @@ impl Resolver<'_> {
             FileBody::Content(t) => Some(t),
             FileBody::Secret { .. } => None,
         }));
-        // Compiled once here, each template is only evaluated for every member and backend.
+        // Rendered once here for a stand-in member, so that a mistake is reported at the spec.
         let check = |r: &mut Self, t: &Template, identity: &Identity| {
-            let result = r
-                .templates
-                .precompile(&t.source)
-                .and_then(|()| r.templates.try_member(&t.source, identity));
-            if let Err(failure) = result {
+            if let Err(failure) = r.templates.try_member(&t.source, identity) {
                 let range = t.span.as_ref().map(|s| s.range.clone()).unwrap_or(0..0);
                 r.template_error(range, &t.source, failure);
             }
@@ -75,11 +71,7 @@ impl Resolver<'_> {
         let mut rendered = Vec::with_capacity(peers.len());
         for peer in peers {
             let identity = Identity::new(Some(peer), peers);
-            let result = self
-                .templates
-                .precompile(&template.source)
-                .and_then(|()| self.templates.try_member(&template.source, &identity));
-            match result {
+            match self.templates.try_member(&template.source, &identity) {
                 Ok(text) => rendered.push(text),
                 Err(failure) => {
                     self.template_error(range, &template.source, failure);

@@ -268,7 +268,7 @@ fn the_environment_never_leaks_through_a_planted_link() {
     write(
         &deploy,
         ".berth-manifest.json",
-        r#"{"files": ["p/environ"], "sha256": {"p/environ": "00"}}"#,
+        r#"{"files": ["p/environ"], "sha256": {"p/environ": "0000000000000000000000000000000000000000000000000000000000000000"}}"#,
     );
     let runs: [&[&str]; 3] = [
         &["compile", spec_str(), "--out", "deploy", "--check"],
@@ -649,7 +649,7 @@ fn a_planted_hash_does_not_make_a_file_berths() {
     std::fs::create_dir_all(deploy.join(".git")).unwrap();
     write(&deploy, "NOTES.md", "# my deploy notes\n");
     write(&deploy.join(".git"), "HEAD", "ref: refs/heads/main\n");
-    let sha = |text: &str| berth::output::inside::sha256_of(text.as_bytes());
+    let sha = |text: &str| berth::output::inside::Sha256::of(text.as_bytes());
     write(
         &deploy,
         ".berth-manifest.json",
