@@ -80,7 +80,14 @@ pub fn compile(
         ui.info(note);
     }
     let mut staging = Staging::new(ui, &transaction, format);
-    staging.stage_all(&specs, &requests, &transaction);
+    let old_report = std::thread::scope(|scope| {
+        // The old report, the largest file berth reads back, is checked while the specs compile.
+        let old_report = scope.spawn(|| transaction.look(report::FILE));
+        staging.stage_all(&specs, &requests, &transaction);
+        old_report
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
     if let Some(signal) = signals::received() {
         // Removes the staging directory and the directories made for `--out` before saying so.
         drop(transaction);
@@ -93,7 +100,7 @@ pub fn compile(
     if staging.reporter.exit_code != 0 {
         return staging.reporter.finish();
     }
-    staging.commit(ui, out, transaction, format)
+    staging.commit(ui, out, transaction, old_report, format)
 }
 
 /// What compiling every spec staged: the groups of files, the report, what to tell the user,
@@ -187,19 +194,21 @@ impl<'u> Staging<'u> {
         }
     }
 
-    /// Moves every staged file into place with the report, and says what was written.
+    /// Moves every staged file into place with the report (`old_report` is what stands where
+    /// it goes), and says what was written.
     fn commit(
         mut self,
         ui: &Ui,
         out: &Path,
         transaction: berth_output::Transaction,
+        old_report: berth_output::Existing,
         format: Format,
     ) -> i32 {
         let mut groups = self.groups;
         let report = self.report;
         let written = self.failure.map_or(Ok(()), Err).and_then(|()| {
             let report = report?.finish().map_err(report_error)?;
-            groups.push(transaction.settle(report)?);
+            groups.push(transaction.settle(report, old_report)?);
             transaction.commit(groups)
         });
         let mut written = match written {

@@ -122,6 +122,9 @@ pub struct Transaction {
     _signals: signals::Catch,
 }
 
+/// What [`Transaction::look`] found.
+pub struct Existing(Result<Target, Diagnostic>);
+
 /// A file written into the staging directory, hashed as it is written.
 pub struct StagedFile {
     relative: String,
@@ -315,15 +318,21 @@ impl Transaction {
             .map_err(|e| io_error(&self.out.join(relative), e))
     }
 
-    /// Stages a file written through [`Transaction::create_staged`]: unchanged if `--out` holds
-    /// the same bytes.
-    pub fn settle(&self, staged: StagedFile) -> Result<Staged, Diagnostic> {
+    /// What stands where a file of [`Transaction::create_staged`] goes, checked as every target
+    /// is; [`Transaction::settle`] takes it. Done apart, it can run while the file is written.
+    pub fn look(&self, relative: &str) -> Existing {
+        Existing(self.examine(&mut inside::Dirs::new(&self.out), relative, None))
+    }
+
+    /// Stages a file written through [`Transaction::create_staged`], where [`Transaction::look`]
+    /// found `existing`: unchanged if `--out` holds the same bytes.
+    pub fn settle(&self, staged: StagedFile, existing: Existing) -> Result<Staged, Diagnostic> {
         let _writing = signals::writing();
         stop_if_signalled().map_err(|_| self.interruption())?;
         let target = self.out.join(&staged.relative);
         let (relative, sha256) = staged.finish().map_err(|e| io_error(&target, e))?;
         let relative = relative.as_str();
-        let existing = self.examine(&mut inside::Dirs::new(&self.out), relative, None)?;
+        let existing = existing.0?;
         let staged = self.staging.join(relative);
         let same = existing
             .found()

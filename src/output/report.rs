@@ -60,8 +60,8 @@ pub fn service_part(
             (output.backend, report)
         })
         .collect();
-    let mut part = Indented(b"    ".to_vec());
-    let mut serializer = serde_json::Serializer::pretty(&mut part);
+    let mut part = b"    ".to_vec();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut part, Nested::default());
     ServiceReport {
         backends,
         service,
@@ -69,28 +69,95 @@ pub fn service_part(
     }
     .serialize(&mut serializer)
     .expect("the report serializes");
-    String::from_utf8(part.0).expect("JSON is UTF-8")
+    String::from_utf8(part).expect("JSON is UTF-8")
 }
 
-/// A service's part stands two levels deep in the document. JSON strings hold no raw newlines,
-/// so every line of the part is structure and takes the same indent: this writer puts it after
-/// every newline (the first line's is there from the start).
-struct Indented(Vec<u8>);
+/// `serde_json`'s pretty layout (its `PrettyFormatter`, two spaces a level) for a value that
+/// stands two levels deep in the document, as a service's part does.
+struct Nested {
+    level: usize,
+    has_value: bool,
+}
 
-impl Write for Indented {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut lines = buf.split(|&b| b == b'\n');
-        if let Some(first) = lines.next() {
-            self.0.extend_from_slice(first);
+impl Default for Nested {
+    fn default() -> Self {
+        Nested {
+            level: 2,
+            has_value: false,
         }
-        for line in lines {
-            self.0.extend_from_slice(b"\n    ");
-            self.0.extend_from_slice(line);
-        }
-        Ok(buf.len())
+    }
+}
+
+impl Nested {
+    fn new_line<W: ?Sized + Write>(&self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(writer)
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
+    fn indent<W: ?Sized + Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        (0..self.level).try_for_each(|_| writer.write_all(b"  "))
+    }
+
+    fn begin<W: ?Sized + Write>(&mut self, writer: &mut W, open: &[u8]) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        writer.write_all(open)
+    }
+
+    fn end<W: ?Sized + Write>(&mut self, writer: &mut W, close: &[u8]) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            self.indent(writer)?;
+        }
+        writer.write_all(close)
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.begin(writer, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.end(writer, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.begin(writer, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.end(writer, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.new_line(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
         Ok(())
     }
 }
@@ -138,7 +205,7 @@ pub fn report(specs: &[(String, &Outcome)], prefix: impl Fn(&str, &str) -> Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{Indented, Writer};
+    use super::{Nested, Writer};
     use serde::Serialize;
     use serde_json::json;
 
@@ -153,11 +220,14 @@ mod tests {
             let chosen = &services[..count];
             let mut writer = Writer::new(Vec::new()).unwrap();
             for service in chosen {
-                let mut part = Indented(b"    ".to_vec());
+                let mut part = b"    ".to_vec();
+                let format = Nested::default();
                 service
-                    .serialize(&mut serde_json::Serializer::pretty(&mut part))
+                    .serialize(&mut serde_json::Serializer::with_formatter(
+                        &mut part, format,
+                    ))
                     .unwrap();
-                writer.push(std::str::from_utf8(&part.0).unwrap()).unwrap();
+                writer.push(std::str::from_utf8(&part).unwrap()).unwrap();
             }
             let joined = String::from_utf8(writer.finish().unwrap()).unwrap();
             let whole = serde_json::to_string_pretty(&json!({"services": chosen, "version": 1}))
