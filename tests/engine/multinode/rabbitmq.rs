@@ -260,10 +260,13 @@ impl Rabbitmq {
         }
     }
 
-    /// What each member's node runs, what the member says of the cluster, and the end of its
-    /// log: the account of a wait that timed out.
+    /// What each member's node runs, what the member says of the cluster, whether it reaches
+    /// each peer over the overlay, what each node's engine knows of the network, and the end of
+    /// the member's log: the account of a wait that timed out. (Docker's NetworkDB can miss a
+    /// returning node's attachment for good, moby/moby#53437: its tasks then reach some peers and
+    /// not others, which the reachability lines and the engines' peers and tasks show.)
     fn explain(&self, nodes: &Nodes) -> String {
-        let mut account = String::new();
+        let mut account = engines_view(nodes);
         for (m, &i) in MEMBER_NODES.iter().enumerate() {
             let label = format!("label=berth.member={m}");
             let filter = ["ps", "--all", "--filter", "label=berth.service=rabbitmq"];
@@ -274,6 +277,7 @@ impl Rabbitmq {
             };
             let status = nodes.docker(i, &["exec", &id, "rabbitmqctl", "cluster_status"]);
             account += &format!("cluster_status: {}{}", stdout(&status), stderr(&status));
+            account += &reachability(nodes, i, &id);
             let logs = nodes.docker(i, &["logs", "--tail", "40", &id]);
             account += &format!("log:\n{}{}", stdout(&logs), stderr(&logs));
         }
@@ -431,4 +435,43 @@ fn startup_complete(nodes: &Nodes, i: usize, id: &str) -> f64 {
         .find(|l| l.contains("Server startup complete"))
         .unwrap_or_else(|| panic!("{id} on node{i} never logged its startup complete"));
     seconds_of_day(line.split(' ').next().unwrap())
+}
+
+/// What each member node's engine knows of the stack's network: its peers, and each task's
+/// address and node.
+fn engines_view(nodes: &Nodes) -> String {
+    let format = r#"{{json .Peers}} {{range $n, $s := .Services}}{{range $s.Tasks}}{{.Name}}={{.EndpointIP}}@{{index .Info "Host IP"}} {{end}}{{end}}"#;
+    let mut account = String::new();
+    for &i in &MEMBER_NODES {
+        let args = [
+            "network",
+            "inspect",
+            "--verbose",
+            "--format",
+            format,
+            NETWORK,
+        ];
+        let net = nodes.docker(i, &args);
+        account += &format!(
+            "--- node{i}'s engine on `{NETWORK}`: {}{}",
+            stdout(&net),
+            stderr(&net)
+        );
+    }
+    account
+}
+
+/// Whether the member in container `id` on node `i` resolves each member's name and reaches its
+/// Erlang distribution port.
+fn reachability(nodes: &Nodes, i: usize, id: &str) -> String {
+    let probe = r#"for h in rabbitmq-0 rabbitmq-1 rabbitmq-2; do
+        if timeout 3 bash -c "</dev/tcp/$h/25672" 2>/dev/null; then r=reached; else r="not reached"; fi
+        echo "$h: $(getent hosts "$h" | head -1): $r"
+    done"#;
+    let reach = nodes.docker(i, &["exec", id, "bash", "-c", probe]);
+    format!(
+        "peers' distribution port from here:\n{}{}",
+        stdout(&reach),
+        stderr(&reach)
+    )
 }
