@@ -3,15 +3,16 @@
 //! more than rendering. Each entry also holds how deep `{{#each}}` nests in it, which the renderer
 //! prices before every rendering.
 //!
-//! The cache is bounded in bytes of template text, so many distinct large templates cost no more
-//! memory than [`CACHE_BYTES`]; a template that is evicted is parsed again when next needed.
+//! The cache is bounded in bytes of template text ([`CACHE_BYTES`]; a parsed template takes many
+//! times its text), so many distinct large templates do not pile up; one that is evicted is
+//! parsed again when next needed.
 
 use handlebars::Template;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 /// The most template text the cache holds; when a new entry would pass it, the cache starts over.
-pub const CACHE_BYTES: usize = 4 * 1024 * 1024;
+pub const CACHE_BYTES: usize = 1024 * 1024;
 
 /// A parsed template and how deep `{{#each}}` blocks nest in it.
 #[derive(Debug)]
@@ -29,8 +30,9 @@ struct Cache {
 static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
 
 /// `source` parsed by `parse`, or as parsed before. A failed parse is not kept: its error is
-/// reported where the spec names the string.
-pub fn compiled<E>(
+/// reported where the spec names the string. Only the renderer's `parse` (which refuses what
+/// berth's limits refuse) may fill the cache, hence not public.
+pub(crate) fn compiled<E>(
     source: &str,
     parse: impl FnOnce(&str) -> Result<Compiled, E>,
 ) -> Result<Arc<Compiled>, E> {

@@ -24,16 +24,39 @@ pub const MANIFEST: &str = ".berth-manifest.json";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {
     /// The hash of what the last complete write put there.
-    pub sha256: Option<Sha256>,
+    pub sha256: Option<Recorded>,
     /// The hash of what an unfinished commit was putting there.
-    pub pending: Option<Sha256>,
+    pub pending: Option<Recorded>,
+}
+
+/// A hash as the manifest holds it: a SHA-256, or text that is none (a manifest changed by hand),
+/// kept as written and matched by no file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Sha256(Sha256),
+    Other(Box<str>),
+}
+
+impl Recorded {
+    fn read(text: &str) -> Recorded {
+        Sha256::parse(text).map_or_else(|| Recorded::Other(text.into()), Recorded::Sha256)
+    }
+}
+
+impl Serialize for Recorded {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Recorded::Sha256(sha256) => sha256.serialize(serializer),
+            Recorded::Other(text) => serializer.serialize_str(text),
+        }
+    }
 }
 
 impl Record {
     /// A record of the bytes hashed to `sha256`.
     pub fn of(sha256: Sha256) -> Record {
         Record {
-            sha256: Some(sha256),
+            sha256: Some(Recorded::Sha256(sha256)),
             pending: None,
         }
     }
@@ -44,7 +67,8 @@ impl Record {
     }
 
     fn matches(&self, sha256: Sha256) -> bool {
-        [self.sha256, self.pending].contains(&Some(sha256))
+        let sha256 = Some(Recorded::Sha256(sha256));
+        self.sha256 == sha256 || self.pending == sha256
     }
 }
 
@@ -110,15 +134,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Borrowed<'a> {
 struct Storing<'a> {
     files: Vec<&'a str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    sha256: BTreeMap<&'a str, Sha256>,
+    sha256: BTreeMap<&'a str, &'a Recorded>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pending: BTreeMap<&'a str, Sha256>,
+    pending: BTreeMap<&'a str, &'a Recorded>,
 }
 
 impl Manifest {
     /// The manifest's text.
     pub fn to_json(&self) -> String {
-        let hashes = |which: fn(&Record) -> Option<Sha256>| {
+        let hashes = |which: fn(&Record) -> Option<&Recorded>| {
             self.files
                 .iter()
                 .filter_map(|(path, record)| Some((path.as_str(), which(record)?)))
@@ -126,14 +150,14 @@ impl Manifest {
         };
         let storing = Storing {
             files: self.files.keys().map(String::as_str).collect(),
-            sha256: hashes(|r| r.sha256),
-            pending: hashes(|r| r.pending),
+            sha256: hashes(|r| r.sha256.as_ref()),
+            pending: hashes(|r| r.pending.as_ref()),
         };
         let text = serde_json::to_string_pretty(&storing).expect("strings serialize");
         format!("{text}\n")
     }
 
-    /// The manifest written as `text`; a hash that is not 64 hex digits makes it damaged.
+    /// The manifest written as `text`.
     fn from_json(text: &str) -> Result<Manifest, String> {
         let stored: Stored = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut files: BTreeMap<String, Record> = stored
@@ -141,7 +165,7 @@ impl Manifest {
             .into_iter()
             .map(|path| (path.into_owned(), Record::default()))
             .collect();
-        type Slot = fn(&mut Record) -> &mut Option<Sha256>;
+        type Slot = fn(&mut Record) -> &mut Option<Recorded>;
         let hashes: [(Pairs, Slot); 2] = [
             (stored.sha256, |record| &mut record.sha256),
             (stored.pending, |record| &mut record.pending),
@@ -149,12 +173,9 @@ impl Manifest {
         for (Pairs(pairs), slot) in hashes {
             for (path, text) in pairs {
                 // A hash of a path the list does not hold claims nothing.
-                let Some(record) = files.get_mut(path.as_ref()) else {
-                    continue;
-                };
-                let hash =
-                    Sha256::parse(&text).ok_or_else(|| format!("`{path}` has no SHA-256 hash"))?;
-                *slot(record) = Some(hash);
+                if let Some(record) = files.get_mut(path.as_ref()) {
+                    *slot(record) = Some(Recorded::read(&text));
+                }
             }
         }
         Ok(Manifest { files })
@@ -260,7 +281,7 @@ impl Claim {
 /// Whether berth may remove the file at `relative` as one it no longer makes: only a regular
 /// file inside `out`, reached without a link, that still holds what berth wrote there.
 /// Otherwise why it stays (`None` when nothing is there).
-pub fn removable(out: &Path, relative: &str, record: &Record) -> Result<(), Option<String>> {
+pub fn removable(out: &Path, relative: &str, record: &Record) -> Result<Sha256, Option<String>> {
     match find(out, relative) {
         Ok(None) => Err(None),
         Ok(Some(found)) => match Claim::of(Some(record), found.sha256) {
@@ -268,7 +289,7 @@ pub fn removable(out: &Path, relative: &str, record: &Record) -> Result<(), Opti
                 "berth never writes there (only `berth-report.json` and files in a backend's folder)"
                     .into(),
             )),
-            Claim::Verified => Ok(()),
+            Claim::Verified => Ok(found.sha256),
             claim => Err(Some(claim.reason().to_string())),
         },
         Err(refusal) => Err(Some(refusal.reason())),
@@ -327,13 +348,15 @@ mod tests {
         new.files.insert(
             "b".into(),
             Record {
-                sha256: Some(hash(0x22)),
-                pending: Some(hash(0x33)),
+                sha256: Some(Recorded::Sha256(hash(0x22))),
+                pending: Some(Recorded::Sha256(hash(0x33))),
             },
         );
         let text = new.to_json();
         assert!(text.contains(r#""files": ["#), "{text}");
         assert!(text.contains(&"33".repeat(32)), "{text}");
+        let parsed = Sha256::parse(&"33".repeat(32));
+        assert_eq!(parsed, Some(hash(0x33)));
         assert_eq!(Manifest::from_json(&text).unwrap(), new);
         assert_eq!(Claim::of(new.files.get("b"), hash(0x33)), Claim::Verified);
         assert_eq!(Claim::of(new.files.get("a"), hash(0x22)), Claim::Changed);
@@ -341,11 +364,20 @@ mod tests {
     }
 
     #[test]
-    fn a_hash_that_is_not_sha256_makes_the_manifest_damaged() {
-        for bad in ["00", &"g".repeat(64), &"é".repeat(32)] {
+    fn a_hash_that_is_not_sha256_matches_nothing_and_is_kept() {
+        for bad in ["00", &"A".repeat(64), &"+f".repeat(32), &"g".repeat(64)] {
             let text = format!(r#"{{"files": ["a"], "sha256": {{"a": "{bad}"}}}}"#);
-            let error = Manifest::from_json(&text).unwrap_err();
-            assert!(error.contains("`a` has no SHA-256 hash"), "{error}");
+            let manifest = Manifest::from_json(&text).unwrap();
+            let record = manifest.files.get("a");
+            assert_eq!(
+                Claim::of(record, Sha256([0xaa; 32])),
+                Claim::Changed,
+                "{bad}"
+            );
+            assert!(
+                manifest.to_json().contains(&format!(r#""a": "{bad}""#)),
+                "{bad}"
+            );
         }
     }
 }

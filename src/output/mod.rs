@@ -19,7 +19,7 @@ use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use inside::Entry;
 use inside::Sha256;
-use manifest::{Claim, Found, MANIFEST, Manifest, Record};
+use manifest::{Claim, Found, MANIFEST, Manifest, Record, Recorded};
 use rustix::io::Errno;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -181,12 +181,48 @@ impl Target {
         }
     }
 
-    /// The hash of berth's own file there, which the manifest keeps while a commit runs.
-    fn ours(&self) -> Option<Sha256> {
+    /// What the commit must find there still before it replaces it.
+    fn there(&self) -> There {
         match self {
-            Target::Ours(found) => Some(found.sha256),
+            Target::Missing => There::Nothing,
+            Target::Ours(found) => There::Ours(found.sha256),
+            Target::Forced(_) => There::Replaceable,
+        }
+    }
+}
+
+/// What stood at a target when it was checked, which the commit checks again as it moves it
+/// aside: the specs compile between the two, and whatever took the place since (a directory, a
+/// user's file) is not berth's to replace, nor to delete with the staging directory.
+#[derive(Clone, Copy, Debug)]
+enum There {
+    Nothing,
+    /// Berth's own file, with the hash of its bytes (which the manifest keeps while a commit
+    /// runs).
+    Ours(Sha256),
+    /// Anything but a directory: what `--force` lets berth replace, and the manifest's place
+    /// (read when the write began, and written twice by a commit).
+    Replaceable,
+}
+
+impl There {
+    fn ours(self) -> Option<Sha256> {
+        match self {
+            There::Ours(sha256) => Some(sha256),
             _ => None,
         }
+    }
+
+    /// Whether `moved`, what stood at the target and is now moved aside, is what was checked.
+    fn still(self, moved: &Path) -> std::io::Result<bool> {
+        let meta = moved.symlink_metadata()?;
+        Ok(match self {
+            There::Nothing => false,
+            There::Replaceable => !meta.is_dir(),
+            There::Ours(sha256) => {
+                meta.is_file() && inside::sha256(fs::File::open(moved)?)? == sha256
+            }
+        })
     }
 }
 
@@ -284,7 +320,7 @@ impl Transaction {
                     .write_all(file.contents.as_bytes())
                     .and_then(|()| set_mode(&staged, file.mode))
                     .map_err(|e| io_error(&self.out.join(&file.path), e))?;
-                changed.push((file.path.clone(), target.ours()));
+                changed.push((file.path.clone(), target.there()));
             }
         }
         Ok(Staged {
@@ -350,7 +386,7 @@ impl Transaction {
             changed: if same {
                 vec![]
             } else {
-                vec![(relative.to_string(), existing.ours())]
+                vec![(relative.to_string(), existing.there())]
             },
         })
     }
@@ -506,13 +542,15 @@ impl Transaction {
         written: &mut Written,
     ) -> Result<(), (PathBuf, std::io::Error)> {
         let out = &self.out;
-        for (entry, _) in changed.iter().filter(|(path, _)| is_entry_point(path)) {
+        for (entry, there) in changed.iter().filter(|(path, _)| is_entry_point(path)) {
             let target = out.join(entry);
-            journal.move_aside(&target).map_err(|e| (target, e))?;
+            journal
+                .move_aside(&target, *there)
+                .map_err(|e| (target, e))?;
             interruption_point();
         }
         changed.sort_by_key(|(path, _)| is_entry_point(path));
-        for (path, _) in changed {
+        for (path, there) in changed {
             let target = out.join(&path);
             // Checked when staged; again here, in case a link took a directory's place since.
             inside::check_dirs(out, &path)
@@ -520,7 +558,7 @@ impl Transaction {
             let dir = out.join(parent(&path));
             journal.make_dirs(&dir).map_err(|e| (dir, e))?;
             journal
-                .put(&self.staging.join(&path), &target)
+                .put(&self.staging.join(&path), &target, there)
                 .map_err(|e| (target, e))?;
             interruption_point();
             signals::pause_for_test("commit");
@@ -540,9 +578,11 @@ impl Transaction {
         let out = &self.out;
         for (stale, record) in stale {
             match manifest::removable(out, &stale, &record) {
-                Ok(()) => {
+                Ok(sha256) => {
                     let path = out.join(&stale);
-                    journal.move_aside(&path).map_err(|e| (path, e))?;
+                    journal
+                        .move_aside(&path, There::Ours(sha256))
+                        .map_err(|e| (path, e))?;
                     written.removed.push(stale);
                 }
                 Err(Some(reason)) => written.kept.push(kept(out, &stale, &reason)),
@@ -564,8 +604,8 @@ impl Transaction {
             during.files.insert(
                 path.clone(),
                 Record {
-                    sha256: *there,
-                    pending: now.get(path).copied(),
+                    sha256: there.ours().map(Recorded::Sha256),
+                    pending: now.get(path).copied().map(Recorded::Sha256),
                 },
             );
         }
@@ -582,7 +622,7 @@ impl Transaction {
             .staging
             .join(format!("{MANIFEST}.{}", journal.steps.len()));
         fs::write(&temporary, manifest.to_json())
-            .and_then(|()| journal.put(&temporary, &target))
+            .and_then(|()| journal.put(&temporary, &target, There::Replaceable))
             .map_err(|e| (target, e))
     }
 }
@@ -669,8 +709,9 @@ impl Journal {
         Ok(())
     }
 
-    /// Moves the file at `target`, if any, aside (a link itself, never what it points to).
-    fn move_aside(&mut self, target: &Path) -> std::io::Result<()> {
+    /// Moves the file at `target`, if any, aside (a link itself, never what it points to), once
+    /// it is what was checked there (`there`); otherwise it is put back and the commit stops.
+    fn move_aside(&mut self, target: &Path, there: There) -> std::io::Result<()> {
         if target.symlink_metadata().is_err() {
             return Ok(());
         }
@@ -680,14 +721,19 @@ impl Journal {
         fs::rename(target, &aside)?;
         self.steps.push(Step::MovedAside {
             target: target.to_path_buf(),
-            aside,
+            aside: aside.clone(),
         });
-        Ok(())
+        if there.still(&aside)? {
+            return Ok(());
+        }
+        Err(std::io::Error::other(
+            "it changed while berth compiled: what stands there now is not what berth checked",
+        ))
     }
 
-    /// Puts the file `from` at `target`, moving what was there aside.
-    fn put(&mut self, from: &Path, target: &Path) -> std::io::Result<()> {
-        self.move_aside(target)?;
+    /// Puts the file `from` at `target`, moving what was there (`there`, when checked) aside.
+    fn put(&mut self, from: &Path, target: &Path, there: There) -> std::io::Result<()> {
+        self.move_aside(target, there)?;
         fault_point()?;
         fs::rename(from, target)?;
         self.steps.push(Step::Put(target.to_path_buf()));
@@ -878,9 +924,8 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
     Ok(diff)
 }
 
-/// A changed path, with the hash of berth's file there now, if one is.
-/// A path whose new bytes are staged, with the hash of berth's file that stands there now.
-type Changed = (String, Option<Sha256>);
+/// A path whose new bytes are staged, and what stood there when it was checked.
+type Changed = (String, There);
 
 /// Every staged path with its new hash, and the changed ones; the unchanged are counted in
 /// `written`.

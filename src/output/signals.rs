@@ -143,8 +143,9 @@ pub fn stall_for_test() {
 
 /// Tests stop a write at the point `BERTH_TEST_PAUSE_AT` names (`staged`: every file staged,
 /// nothing moved yet; `commit`: after the commit's first rename), create the file
-/// `BERTH_TEST_PAUSE_FILE` to say so, and wait up to a minute for the signal that they then send
-/// (debug builds only): a signal at a chosen moment, without a race.
+/// `BERTH_TEST_PAUSE_FILE` to say so, and wait up to a minute for the signal that they then send,
+/// or until the test removes that file (debug builds only): a signal, or a change to `--out`, at
+/// a chosen moment, without a race.
 #[cfg_attr(not(debug_assertions), allow(unused_variables))]
 pub fn pause_for_test(at: &str) {
     #[cfg(debug_assertions)]
@@ -156,11 +157,15 @@ pub fn pause_for_test(at: &str) {
         {
             return;
         }
-        if let Some(file) = std::env::var_os("BERTH_TEST_PAUSE_FILE") {
+        let file = std::env::var_os("BERTH_TEST_PAUSE_FILE").map(std::path::PathBuf::from);
+        if let Some(file) = &file {
             let _ = std::fs::write(file, std::process::id().to_string());
         }
         let start = std::time::Instant::now();
-        while received().is_none() && start.elapsed() < std::time::Duration::from_secs(60) {
+        while received().is_none()
+            && file.as_ref().is_none_or(|f| f.exists())
+            && start.elapsed() < std::time::Duration::from_secs(60)
+        {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }

@@ -268,7 +268,7 @@ fn the_environment_never_leaks_through_a_planted_link() {
     write(
         &deploy,
         ".berth-manifest.json",
-        r#"{"files": ["p/environ"], "sha256": {"p/environ": "0000000000000000000000000000000000000000000000000000000000000000"}}"#,
+        r#"{"files": ["p/environ"], "sha256": {"p/environ": "00"}}"#,
     );
     let runs: [&[&str]; 3] = [
         &["compile", spec_str(), "--out", "deploy", "--check"],
@@ -509,6 +509,58 @@ fn a_signal_after_staging_leaves_out_as_it_was() {
     let output = child.wait_with_output().unwrap();
     assert_exit(&output, 130, &["interrupted by `SIGINT`"]);
     assert_eq!(state(&out), before, "`--out` changed");
+}
+
+/// What takes the place of a file between the check when it was staged and the commit (the specs
+/// compile in between) is not berth's: the commit stops, undoes its steps, and leaves it, where
+/// moving it aside would have deleted it with the staging directory.
+#[test]
+fn what_takes_a_files_place_during_the_compile_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    compile_ok(dir.path(), spec_str(), &[]);
+    let out = dir.path().join("out");
+    type Replace = fn(&Path);
+    let cases: [(&str, Replace); 2] = [
+        ("berth-report.json", |report| {
+            std::fs::remove_file(report).unwrap();
+            std::fs::create_dir(report).unwrap();
+            std::fs::write(report.join("keep"), "the user's").unwrap();
+        }),
+        ("docker/run.sh", |script| {
+            std::fs::remove_file(script).unwrap();
+            std::fs::write(script, "the user's").unwrap();
+        }),
+    ];
+    for (file, replace) in cases {
+        let (child, _) = paused(
+            dir.path(),
+            "staged",
+            &["compile", spec_str(), "--out", "out", "--set", "replicas=5"],
+        );
+        replace(&out.join(file));
+        let outside_staging = || -> Vec<_> {
+            let all = state(&out);
+            all.into_iter()
+                .filter(|(name, _, _)| !name.starts_with(".berth-staging-"))
+                .collect()
+        };
+        let before = outside_staging();
+        std::fs::remove_file(dir.path().join("paused-staged")).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_exit(&output, 2, &[file, "changed while berth compiled"]);
+        assert_eq!(
+            outside_staging(),
+            before,
+            "`--out` changed after `{file}` was replaced"
+        );
+        let left = out.join(file);
+        if left.is_dir() {
+            std::fs::remove_dir_all(&left).unwrap();
+        } else {
+            std::fs::remove_file(&left).unwrap();
+        }
+        compile_ok(dir.path(), spec_str(), &[]);
+    }
 }
 
 /// SIGTERM while a spec compiles for long (nothing looks for the signal then): berth ends at
