@@ -158,8 +158,8 @@ impl Write for StagedFile {
 pub struct Staged {
     /// Every path of the group, with the SHA-256 of its new bytes.
     files: Vec<(String, Sha256)>,
-    /// The paths whose new bytes wait in the staging directory, with the hash of the file of
-    /// berth's that stands there now, if one does.
+    /// The paths whose new bytes wait in the staging directory, with what stood there when
+    /// checked.
     changed: Vec<Changed>,
 }
 
