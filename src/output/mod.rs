@@ -723,19 +723,22 @@ impl Journal {
             target: target.to_path_buf(),
             aside: aside.clone(),
         });
-        if there.still(&aside)? {
+        // What cannot be read to be checked is not what was checked.
+        if there.still(&aside).unwrap_or(false) {
             return Ok(());
         }
-        Err(std::io::Error::other(
-            "it changed while berth compiled: what stands there now is not what berth checked",
-        ))
+        Err(changed_since_checked())
     }
 
-    /// Puts the file `from` at `target`, moving what was there (`there`, when checked) aside.
+    /// Puts the file `from` at `target`, moving what was there (`there`, when checked) aside;
+    /// what takes the emptied place meanwhile is not replaced.
     fn put(&mut self, from: &Path, target: &Path, there: There) -> std::io::Result<()> {
         self.move_aside(target, there)?;
         fault_point()?;
-        fs::rename(from, target)?;
+        rename_noreplace(from, target).map_err(|e| match e.raw_os_error() {
+            Some(code) if code == Errno::EXIST.raw_os_error() => changed_since_checked(),
+            _ => e,
+        })?;
         self.steps.push(Step::Put(target.to_path_buf()));
         Ok(())
     }
@@ -746,12 +749,30 @@ impl Journal {
         for step in self.steps.into_iter().rev() {
             complete &= match step {
                 Step::Put(target) => fs::remove_file(target),
-                Step::MovedAside { target, aside } => fs::rename(aside, target),
+                // Never over what took the place since: that stays, and so does this, aside.
+                Step::MovedAside { target, aside } => rename_noreplace(&aside, &target),
                 Step::MadeDir(dir) => fs::remove_dir(dir),
             }
             .is_ok();
         }
         complete
+    }
+}
+
+/// The error of a place that holds something else than what berth checked there.
+fn changed_since_checked() -> std::io::Error {
+    std::io::Error::other(
+        "it changed while berth compiled: what stands there now is not what berth checked",
+    )
+}
+
+/// Renames `from` to `to` unless something is at `to` (`EEXIST`); a filesystem that cannot
+/// refuse so (`EINVAL`) gets a plain rename.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL) => fs::rename(from, to),
+        result => result.map_err(std::io::Error::from),
     }
 }
 

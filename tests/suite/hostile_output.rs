@@ -520,7 +520,8 @@ fn what_takes_a_files_place_during_the_compile_is_left_alone() {
     compile_ok(dir.path(), spec_str(), &[]);
     let out = dir.path().join("out");
     type Replace = fn(&Path);
-    let cases: [(&str, Replace); 2] = [
+    let cases: [(&str, Replace); 4] = [
+        // Berth's own file, checked, then a directory or a user's file in its place.
         ("berth-report.json", |report| {
             std::fs::remove_file(report).unwrap();
             std::fs::create_dir(report).unwrap();
@@ -529,6 +530,15 @@ fn what_takes_a_files_place_during_the_compile_is_left_alone() {
         ("docker/run.sh", |script| {
             std::fs::remove_file(script).unwrap();
             std::fs::write(script, "the user's").unwrap();
+        }),
+        // Nothing there when checked (a fifth member's file), a user's file since.
+        ("swarm/members/cockroachdb-4.yaml", |member| {
+            std::fs::write(member, "the user's").unwrap();
+        }),
+        // The manifest's place, taken by a directory.
+        (".berth-manifest.json", |manifest| {
+            std::fs::remove_file(manifest).unwrap();
+            std::fs::create_dir(manifest).unwrap();
         }),
     ];
     for (file, replace) in cases {
@@ -559,7 +569,8 @@ fn what_takes_a_files_place_during_the_compile_is_left_alone() {
         } else {
             std::fs::remove_file(&left).unwrap();
         }
-        compile_ok(dir.path(), spec_str(), &[]);
+        // Without the manifest every file counts as the user's.
+        compile_ok(dir.path(), spec_str(), &["--force"]);
     }
 }
 
