@@ -316,7 +316,7 @@ fn imported_services_still_reach_each_other_by_their_compose_names() {
         dir.path(),
     );
     let mut cleanup = vec![cmd(&["docker", "network", "rm", &project])];
-    let mut members = Vec::new();
+    let (mut members, mut downs) = (Vec::new(), Vec::new());
     for spec in ["db", "mirror"] {
         // The Compose file never ran, so it has no volumes to mount.
         as_new_deployment(&dir.path().join(format!("{spec}.toml")));
@@ -328,7 +328,8 @@ fn imported_services_still_reach_each_other_by_their_compose_names() {
         let out = dir.path().join(format!("out-{spec}"));
         std::fs::rename(dir.path().join("out/compose"), &out).unwrap();
         let name = format!("{project}-{spec}");
-        cleanup.push(down_command(&compose, &out, Some(&name)));
+        downs.push(down_command(&compose, &out, Some(&name)));
+        cleanup.extend(downs.last().cloned());
         let up = Command::new(&compose)
             .current_dir(&out)
             .args(["-p", &name, "up", "-d"])
@@ -337,6 +338,10 @@ fn imported_services_still_reach_each_other_by_their_compose_names() {
         assert!(up.status.success(), "up {spec}: {}", stderr(&up));
         members.push(container_of(&name, &format!("{spec}-0")));
     }
+    // Each project's `down` once more, after the others' (a cleanup runs last to first):
+    // compose's `down` stops at the shared network while another project uses it, before it
+    // removes the volumes.
+    cleanup.extend(downs);
     let _cleanup = Cleanup(cleanup);
     let (db, mirror) = (&members[0], &members[1]);
     wait_until("db answers", Duration::from_secs(60), || {
