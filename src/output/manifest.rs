@@ -84,7 +84,7 @@ pub struct Manifest {
 #[derive(Deserialize)]
 struct Stored<'a> {
     #[serde(borrow)]
-    files: Vec<Cow<'a, str>>,
+    files: Vec<Borrowed<'a>>,
     #[serde(borrow, default)]
     sha256: Pairs<'a>,
     #[serde(borrow, default)]
@@ -163,7 +163,7 @@ impl Manifest {
         let mut files: BTreeMap<String, Record> = stored
             .files
             .into_iter()
-            .map(|path| (path.into_owned(), Record::default()))
+            .map(|Borrowed(path)| (path.into_owned(), Record::default()))
             .collect();
         type Slot = fn(&mut Record) -> &mut Option<Recorded>;
         let hashes: [(Pairs, Slot); 2] = [
