@@ -28,13 +28,14 @@ fn refused() -> String {
     cockroachdb().replace("[[volumes]]\nname = \"datadir\"\npath = \"/cockroach/cockroach-data\"\nsize = \"{{params.storage_size}}\"\nclass = \"{{params.storage_class}}\"\n", "")
 }
 
-fn request() -> Request {
+fn request() -> Request<'static> {
     Request {
         spec: PathBuf::from("cockroachdb.toml"),
         set: vec![],
         values: None,
         backends: vec![],
         allow_read: vec![],
+        deployed: None,
     }
 }
 
@@ -95,6 +96,7 @@ fn compile_100_specs_all_backends(bencher: divan::Bencher) {
                 values: None,
                 backends: vec![],
                 allow_read: vec![],
+                deployed: None,
             }
         })
         .collect();

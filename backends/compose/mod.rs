@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod claims;
 mod concerns;
+mod plan;
 mod rules;
 mod upgrade;
 
@@ -16,7 +17,19 @@ use std::collections::BTreeMap;
 
 pub struct Compose;
 
-berth_backend::lowering!(Compose, PublishOptions => Publish, read_publish);
+berth_backend::lowering!(Compose, PublishOptions => Publish, read_publish;
+    fn plan(
+        &self,
+        service: &Service,
+        publish: &Publish,
+        lowered: &Lowered,
+        deployed: &dyn berth_backend::plan::Deployed,
+    ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let compose = lowered.files.iter().find(|f| f.path == "compose.yaml");
+        let text = compose.map_or("", |f| f.contents.as_str());
+        plan::plan(service, publish, text, deployed)
+    }
+);
 
 /// Every file, once the rules let the service through.
 fn lowered(

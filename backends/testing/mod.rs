@@ -94,6 +94,7 @@ pub fn compile(backend: &dyn Backend, path: &Path) -> Option<Output> {
         service: &service,
         backend_tables: &backend_tables,
         file: 0,
+        deployed: None,
     });
     Some(Output {
         spec: path.file_stem().unwrap().to_string_lossy().into_owned(),

@@ -3,6 +3,7 @@
 //! filesystem; [`berth_output`] writes what it returns.
 
 pub mod options;
+pub mod plan;
 pub mod yaml;
 
 use berth_diagnostic::errors;
@@ -117,6 +118,8 @@ pub struct Input<'a> {
     /// The `[backends.NAME]` tables as parsed, for deserializing a backend's options with spans.
     pub backend_tables: &'a berth_language::spec::BackendTables<'a>,
     pub file: FileId,
+    /// What is deployed, for `berth plan`: the backend then adds its plan to its files.
+    pub deployed: Option<&'a dyn plan::Deployed>,
 }
 
 pub trait Backend: Sync {
@@ -215,6 +218,21 @@ pub trait Lowering: Sync {
     ) -> Result<Lowered, Vec<Diagnostic>>;
     /// See [`Backend::upgrade_notes`].
     fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String>;
+    /// `berth plan`: the files of a plan from what is `deployed` to the service whose files are
+    /// `lowered`, and the warnings of [`plan::check`].
+    fn plan(
+        &self,
+        _service: &Service,
+        _settings: &Self::Settings,
+        _lowered: &Lowered,
+        _deployed: &dyn plan::Deployed,
+    ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+        Err(vec![Diagnostic::input(
+            &errors::PLAN_UNSUPPORTED,
+            format!("berth writes no plans for {} yet", Self::NAME),
+        )
+        .help("plan for `compose`, or make the change by hand as `berth diff --against` describes")])
+    }
 }
 
 impl<L: Lowering> Backend for L {
@@ -258,7 +276,18 @@ impl<L: Lowering> Backend for L {
                 ..Compiled::default()
             };
         }
-        match self.lower(service, &settings, &diagnostics) {
+        let mut diagnostics = diagnostics;
+        let lowered = self
+            .lower(service, &settings, &diagnostics)
+            .and_then(|mut lowered| {
+                if let Some(deployed) = input.deployed {
+                    let (files, warnings) = self.plan(service, &settings, &lowered, deployed)?;
+                    lowered.files.extend(files);
+                    diagnostics.extend(warnings);
+                }
+                Ok(lowered)
+            });
+        match lowered {
             Ok(lowered) => Compiled {
                 diagnostics,
                 files: lowered.files,

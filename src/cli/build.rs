@@ -52,6 +52,42 @@ fn counted(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
+/// `berth plan`: a compile of one spec whose backends each add the plan from what `against`
+/// holds; only backends named with `--backend`, since each deployment runs on one.
+pub fn plan_change(
+    ui: &Ui,
+    spec: &Path,
+    against: &Path,
+    out: &Path,
+    force: bool,
+    inputs: &Inputs,
+    format: Format,
+) -> i32 {
+    if inputs.backends.is_empty() {
+        return ui.fail(
+            Diagnostic::input(
+                &errors::CLI_USAGE,
+                "`berth plan` needs the backend the service is deployed with",
+            )
+            .help("name it: `--backend compose`"),
+            format,
+        );
+    }
+    let deployed = berth_output::against::Against(against);
+    let specs = [spec.to_path_buf()];
+    compile(
+        ui,
+        &specs,
+        out,
+        false,
+        force,
+        inputs,
+        Some(&deployed),
+        format,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn compile(
     ui: &Ui,
     specs: &[PathBuf],
@@ -59,6 +95,7 @@ pub fn compile(
     check: bool,
     force: bool,
     inputs: &Inputs,
+    deployed: Option<&dyn berth_backend::plan::Deployed>,
     format: Format,
 ) -> i32 {
     let specs = match expand(specs) {
@@ -68,7 +105,13 @@ pub fn compile(
     if let Err(d) = berth_output::check_out(out) {
         return ui.fail(d, format);
     }
-    let requests: Vec<_> = specs.iter().map(|spec| inputs.request(spec)).collect();
+    let requests: Vec<_> = specs
+        .iter()
+        .map(|spec| berth_compile::Request {
+            deployed,
+            ..inputs.request(spec)
+        })
+        .collect();
     if check {
         return check_drift(ui, &specs, &requests, out, format);
     }

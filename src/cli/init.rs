@@ -201,6 +201,7 @@ pub fn make(name: &str, template: &str, text: &str) -> Result<Made, String> {
         values: None,
         backends: vec![],
         allow_read: vec![],
+        deployed: None,
     };
     let warnings: Vec<String> = {
         let outcome = compile_text(&request, spec.clone());

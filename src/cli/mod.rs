@@ -75,6 +75,25 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         against: Option<PathBuf>,
     },
+    /// Plan the change of a running cluster: compile SPEC into DIR/<backend>/ with `plan.sh`, which
+    /// takes the members deployed from `--against` to the new ones one step at a time (members
+    /// join and leave as `[membership]` says, and restart one at a time, with a check between
+    /// steps). Plans are written for compose.
+    Plan {
+        spec: PathBuf,
+        /// The directory the deployed files were compiled to (it may be `--out` itself).
+        #[arg(long, value_name = "DIR")]
+        against: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace files in DIR that berth did not write where it needs their paths.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Write a commented spec to start from: NAME.toml.
     Init {
         /// The service name (default: the template's).
@@ -160,13 +179,14 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn request(&self, spec: &Path) -> Request {
+    fn request<'d>(&self, spec: &Path) -> Request<'d> {
         Request {
             spec: spec.to_path_buf(),
             set: self.set.clone(),
             values: self.values.clone(),
             backends: self.backends.clone(),
             allow_read: self.allow_read.clone(),
+            deployed: None,
         }
     }
 }
@@ -346,7 +366,15 @@ pub fn main() -> i32 {
             force,
             inputs,
             format,
-        } => build::compile(&ui, &specs, &out, check, force, &inputs, format),
+        } => build::compile(&ui, &specs, &out, check, force, &inputs, None, format),
+        Command::Plan {
+            spec,
+            against,
+            out,
+            force,
+            inputs,
+            format,
+        } => build::plan_change(&ui, &spec, &against, &out, force, &inputs, format),
         Command::Check {
             spec,
             inputs,

@@ -30,13 +30,8 @@ pub fn diff(
                 Ok(planned) => planned,
                 Err(d) => return ui.fail(d, Format::Human),
             };
-        // Read as every file of an output directory is: no link followed, regular files only.
-        let read_old = |path: &str| {
-            berth_output::inside::read_file(dir, path)
-                .ok()
-                .flatten()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-        };
+        let deployed = berth_output::against::Against(dir);
+        let read_old = |path: &str| berth_backend::plan::Deployed::read(&deployed, path);
         for warning in diff::upgrade_warnings(&read_old, &planned) {
             eprintln!("{warning}");
         }

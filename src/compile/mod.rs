@@ -16,7 +16,7 @@ use berth_resolve::Context;
 use std::path::PathBuf;
 
 #[derive(Default)]
-pub struct Request {
+pub struct Request<'d> {
     pub spec: PathBuf,
     pub set: Vec<String>,
     pub values: Option<PathBuf>,
@@ -24,6 +24,8 @@ pub struct Request {
     pub backends: Vec<String>,
     /// Folders outside the spec's own that `[[files]] source` may read from (`--allow-read`).
     pub allow_read: Vec<PathBuf>,
+    /// What is deployed, for `berth plan`: each backend adds its plan to its files.
+    pub deployed: Option<&'d dyn berth_backend::plan::Deployed>,
 }
 
 /// The files of one backend and the TLS names it reports.
@@ -106,6 +108,7 @@ fn run(
         service: &service,
         backend_tables: &backend_tables,
         file: spec_file,
+        deployed: request.deployed,
     };
     for backend in chosen {
         let output = run_backend(backend, &input);

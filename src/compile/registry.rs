@@ -39,6 +39,7 @@ pub fn names() -> Vec<&'static str> {
 pub fn rules() -> impl Iterator<Item = &'static Rule> {
     crate::spec_rules::RULES
         .iter()
+        .chain(berth_backend::plan::RULES)
         .chain(all().iter().flat_map(|b| b.rules().iter()))
         .copied()
 }

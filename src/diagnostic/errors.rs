@@ -57,6 +57,8 @@ errors! {
     CLI_USAGE = "cli/usage": "the command line asks for something berth cannot do", "change the arguments as the help says; `berth help` lists them";
     IMPORT_COMPOSE = "import/compose": "the Compose file cannot be read (YAML, interpolation or `extends`)", "correct the file at the place shown; `docker compose config` shows how compose reads it";
     INIT_TEMPLATE (Bug) = "init/template": "an `init` template does not pass its own rules (a bug of berth's)", "report it, naming the template";
+    PLAN_DEPLOYED = "plan/deployed": "`berth plan` cannot read what is deployed from `--against`: no file of the backend, or not one berth wrote for this service", "point `--against` at the directory the deployed files were compiled to";
+    PLAN_UNSUPPORTED = "plan/unsupported": "`berth plan` cannot write this plan for this backend yet (the message says what)", "choose a backend whose plans berth writes (`berth plan --help`), or make the change by hand as `berth diff --against` describes";
     CLI_IO = "cli/io": "a file named on the command line cannot be read", "check the path and its permissions";
     OUTPUT_IO = "output/io": "the output directory cannot be written; nothing was written", "fix the cause the message names (space, permissions, a read-only filesystem)";
     OUTPUT_PATH = "output/path": "something in `--out` stands where berth writes, or a path leaves `--out`", "move what is in the way, or choose another `--out`";

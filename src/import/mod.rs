@@ -263,6 +263,7 @@ fn unreachable_backends(text: &str) -> Vec<(String, String)> {
         values: None,
         backends: Vec::new(),
         allow_read: vec![],
+        deployed: None,
     };
     let outcome = berth_compile::compile_text(&request, text.to_string());
     let error = |d: &&Diagnostic| d.severity == berth_diagnostic::Severity::Error;

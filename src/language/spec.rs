@@ -89,6 +89,11 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Option<Tls>")]
     pub tls: Option<Spanned<Tls>>,
+    /// How a member joins and leaves the running cluster: what `berth plan` runs when the member
+    /// count changes, and the checks between its steps.
+    #[serde(default)]
+    #[schemars(with = "Option<Membership>")]
+    pub membership: Option<Spanned<Membership>>,
     /// The network the members join and the names they answer to there, for other services.
     #[serde(default)]
     #[schemars(with = "Option<Network>")]
@@ -439,6 +444,73 @@ pub struct Init {
     #[serde(default)]
     #[schemars(with = "Option<InitResources>")]
     pub resources: Option<Spanned<InitResources>>,
+}
+
+/// How a member joins and leaves the running cluster. Each command is a list of arguments and may
+/// use `member` (the member concerned: `ordinal`, `name`, `host`), `members` (the current
+/// members, the concerned one included while it is part of the cluster), `name`, `params.*` and
+/// `port.*`. A joining member's own `[container]` strings see `self.joining = true` and, as
+/// `peers`, the members as they are once it joined; a founding member's see `false` and all.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    /// Where the commands run: `member` (inside a current member other than the one concerned,
+    /// default) or `oneoff` (a container of the member image on the members' network).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub run: Option<SString>,
+    /// Commands run before a new member starts (etcd's `member add`).
+    #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
+    pub add: Vec<Spanned<Vec<SString>>>,
+    /// Commands run once a new member has caught up (RabbitMQ's `rabbitmq-queues grow`).
+    #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
+    pub added: Vec<Spanned<Vec<SString>>>,
+    /// Commands run before a leaving member stops (etcd's `member remove`); they may use
+    /// `member.id` when `[membership.id]` says how to find it.
+    #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
+    pub remove: Vec<Spanned<Vec<SString>>>,
+    /// Commands run after a leaving member stopped (RabbitMQ's `forget_cluster_node`); they may
+    /// use `member.id`.
+    #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
+    pub forget: Vec<Spanned<Vec<SString>>>,
+    /// A check that passes once the member concerned has caught up with the cluster, asked again
+    /// until it passes after every start.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub caught_up: Option<Spanned<Vec<SString>>>,
+    /// A check that passes when the cluster keeps its majority without the member concerned,
+    /// asked again until it passes before every stop.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub safe_to_stop: Option<Spanned<Vec<SString>>>,
+    /// How long a check may take to pass before the plan stops (default `300s`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<SString>,
+    /// How to find a member's id, which some software wants instead of its name.
+    #[serde(default)]
+    #[schemars(with = "Option<MemberId>")]
+    pub id: Option<Spanned<MemberId>>,
+}
+
+/// A command that lists the members one per line, in fields: the line whose `name_field` is the
+/// member's name gives its id in `id_field` (fields count from 1; spaces around them are trimmed).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberId {
+    #[schemars(with = "Vec<String>")]
+    pub command: Vec<SString>,
+    /// The one character between fields, such as `,`.
+    #[schemars(with = "String")]
+    pub separator: SString,
+    #[schemars(with = "u32")]
+    pub name_field: Spanned<u32>,
+    #[schemars(with = "u32")]
+    pub id_field: Spanned<u32>,
 }
 
 /// What the init step may use.

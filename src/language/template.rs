@@ -79,6 +79,9 @@ pub struct Templates {
     loops: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The longest list (or table) among the parameters, which `{{#each}}` may walk.
     widest: usize,
+    /// The ordinal of the member that joins a running cluster in this rendering (`berth plan`),
+    /// whose `self.joining` is true.
+    joining: Option<String>,
 }
 
 /// A failed rendering: handlebars' reason and, when known, the line and column in the template.
@@ -113,7 +116,36 @@ impl Templates {
             rendered: Default::default(),
             loops: Default::default(),
             widest,
+            joining: None,
         }
+    }
+
+    /// Renders as for a cluster that member `ordinal` joins while it runs (`berth plan`).
+    pub fn set_joining(&mut self, ordinal: Option<String>) {
+        self.joining = ordinal;
+    }
+
+    /// Renders a `[membership]` command's argument: `member` is the member concerned (with its
+    /// `id` where the plan finds one), `members` the current members.
+    pub fn try_membership(
+        &self,
+        source: &str,
+        member: &Member,
+        members: &[Member],
+        id: Option<&str>,
+    ) -> Result<String, TemplateFailure> {
+        let mut context = self.base.clone();
+        let mut concerned = json!(member);
+        if let Some(id) = id {
+            concerned["id"] = json!(id);
+        }
+        context.insert("member".into(), concerned);
+        context.insert("members".into(), json!(members));
+        self.render_with(
+            source,
+            &Context::from(Value::Object(context)),
+            members.len(),
+        )
     }
 
     /// Renders a structural string (`replicas`, `size`, backend options): params only.
@@ -149,7 +181,9 @@ impl Templates {
         let context = identity.context.get_or_init(|| {
             let mut context = self.base.clone();
             if let Some(me) = identity.me {
-                context.insert("self".into(), json!(me));
+                let mut me_json = json!(me);
+                me_json["joining"] = json!(self.joining.as_ref() == Some(&me.ordinal));
+                context.insert("self".into(), me_json);
             }
             context.insert("peers".into(), json!(identity.peers));
             let hosts: Vec<&str> = identity.peers.iter().map(|p| p.host.as_str()).collect();

@@ -47,6 +47,8 @@ pub struct Service {
     pub resources: Option<Located<Resources>>,
     pub stop_grace: Located<u64>,
     pub init: Option<Init>,
+    /// How a member joins and leaves the running cluster, when the spec says.
+    pub membership: Option<Membership>,
     pub tls: Option<Located<Tls>>,
     pub allow: Vec<Allow>,
     /// The backends the spec names in `targets`; `None` when it names none (every backend).
@@ -280,6 +282,41 @@ pub struct Resources {
     pub memory: Option<String>,
     pub cpu_limit: Option<String>,
     pub memory_limit: Option<String>,
+}
+
+/// How a member joins and leaves the running cluster (`[membership]`); every command is a list of
+/// templates rendered with [`Templates::try_membership`].
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub run: RunOn,
+    pub add: Vec<Vec<Template>>,
+    pub added: Vec<Vec<Template>>,
+    pub remove: Vec<Vec<Template>>,
+    pub forget: Vec<Vec<Template>>,
+    pub caught_up: Option<Vec<Template>>,
+    pub safe_to_stop: Option<Vec<Template>>,
+    /// Seconds a check may take to pass.
+    pub timeout: u64,
+    pub id: Option<MemberId>,
+    pub span: Option<Span>,
+}
+
+/// Where membership commands run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOn {
+    /// Inside a current member other than the one concerned.
+    Member,
+    /// A container of the member image on the members' network.
+    Oneoff,
+}
+
+/// How to find a member's id in the output of a listing command.
+#[derive(Clone, Debug)]
+pub struct MemberId {
+    pub command: Vec<Template>,
+    pub separator: char,
+    pub name_field: u32,
+    pub id_field: u32,
 }
 
 #[derive(Clone, Debug)]

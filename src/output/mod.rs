@@ -9,6 +9,7 @@
 //! file's hash, and a file counts as berth's only while it still holds those bytes
 //! ([`manifest`]); SIGINT and SIGTERM undo a write rather than cut it short ([`signals`]).
 
+pub mod against;
 pub mod diff;
 pub mod inside;
 pub mod manifest;

@@ -21,6 +21,7 @@ mod files;
 mod health;
 mod identity;
 mod members;
+mod membership;
 mod meta;
 mod network;
 mod process;
@@ -73,6 +74,7 @@ pub fn resolve(
     let files = r.files(&spec.files, context);
     let init = spec.init.as_ref().map(|init| r.init(init, &container));
     let tls = spec.tls.as_ref().map(|tls| r.tls(tls));
+    let membership = spec.membership.as_ref().map(|m| r.membership(m));
     let network = r.network(spec.network.as_ref());
     let allow = r.allow(&spec.allow, context.rules);
     let backend_options = r.backend_tables(&spec.backends, context.backends);
@@ -92,6 +94,9 @@ pub fn resolve(
         );
         r.check_external_volumes(&volumes, &name, replication.replicas.value);
         r.check_aliases(&network, &name, replication.replicas.value);
+        if let Some(membership) = &membership {
+            r.check_membership_templates(membership, &name, replication.replicas.value);
+        }
     }
     if !r.diagnostics.is_empty() {
         return Err(Refused {
@@ -113,6 +118,7 @@ pub fn resolve(
         resources,
         stop_grace,
         init,
+        membership,
         tls,
         allow,
         targets,

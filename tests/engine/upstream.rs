@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod day_two;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Backend {
     Compose,
@@ -132,6 +134,8 @@ fn run(command: &mut Command) -> Output {
 /// One example deployed with one backend, and the client container next to it.
 struct Deployment {
     software: &'static Software,
+    /// How many members run now (day two changes it).
+    members: usize,
     backend: Backend,
     out: PathBuf,
     client: String,
@@ -148,7 +152,7 @@ impl Deployment {
 
     /// The members' data volumes: swarm's have names of their own.
     fn volumes(&self) -> Vec<String> {
-        (0..self.software.members)
+        (0..self.members)
             .map(|i| match self.backend {
                 Backend::Swarm => format!("{}-swarm-{i}-{}", self.name(), self.software.volume),
                 _ => format!("{}-{i}-{}", self.name(), self.software.volume),
@@ -157,7 +161,7 @@ impl Deployment {
     }
 
     fn members(&self) -> Vec<String> {
-        (0..self.software.members)
+        (0..self.members)
             .map(|i| format!("{}-{i}", self.name()))
             .collect()
     }
@@ -318,6 +322,7 @@ impl Deployment {
                 let list = self.etcdctl(std::slice::from_ref(member), &["member", "list"]);
                 let text = stdout(&list);
                 list.status.success()
+                    && text.lines().filter(|l| !l.trim().is_empty()).count() == members.len()
                     && members.iter().all(|m| {
                         text.lines()
                             .any(|l| l.contains(", started, ") && l.contains(&format!(", {m}, ")))
@@ -331,7 +336,7 @@ impl Deployment {
                 let ready = self.psql(member, "select not pg_is_in_recovery()");
                 stdout(&ready).trim() == "t"
             }
-            Kind::Rabbitmq => self.rabbitmq_running_nodes(member) == self.software.members,
+            Kind::Rabbitmq => self.rabbitmq_running_nodes(member) == self.members,
         })
     }
 
@@ -441,7 +446,7 @@ impl Deployment {
             wait_until(
                 "the quorum queue is on every member",
                 Duration::from_secs(60),
-                || self.quorum_members_in_sync() == self.software.members,
+                || self.quorum_members_in_sync() == self.members,
             );
         }
         if self.software.kind == Kind::Postgres {
@@ -580,7 +585,7 @@ impl Deployment {
     /// Kills every member's process at once and waits until the backend brought each back.
     fn crash_all(&self) {
         let before = containers(self.name());
-        assert_eq!(before.len(), self.software.members);
+        assert_eq!(before.len(), self.members);
         crash(&before);
         wait_until(
             "every member is back",
@@ -710,6 +715,7 @@ fn scenario(software: &'static Software, backend: Backend) {
     let out = Deployment::compile(dir.path(), software, backend, software.sets);
     let deployment = Deployment {
         software,
+        members: software.members,
         backend,
         out,
         client: format!("berth-e2e-client-{}", unique()),
@@ -914,6 +920,7 @@ fn etcd_with_a_health_check_that_gates_swarm_dns_never_forms() {
     );
     let deployment = Deployment {
         software: &ETCD,
+        members: ETCD.members,
         backend: Backend::Swarm,
         out,
         client: format!("berth-e2e-client-{}", unique()),
@@ -984,6 +991,7 @@ fn redis_without_its_volume_loses_every_key() {
     let out = compile_spec(dir.path(), &spec, Backend::Compose, REDIS.sets);
     let deployment = Deployment {
         software: &REDIS,
+        members: REDIS.members,
         backend: Backend::Compose,
         out,
         client: format!("berth-e2e-client-{}", unique()),

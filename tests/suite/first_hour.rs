@@ -363,6 +363,7 @@ fn claims_table(backend: &str) -> String {
         values: None,
         backends: vec![backend.to_string()],
         allow_read: vec![],
+        deployed: None,
     });
     let mut table = format!("{CLAIMS_BEGIN}\n| concern | status | how |\n|---|---|---|\n");
     for claim in &outcome.outputs[0].concerns {

@@ -12,13 +12,14 @@ use proptest::prelude::*;
 use serde_json::Value;
 use std::process::Command;
 
-fn request(backends: &[&str]) -> Request {
+fn request(backends: &[&str]) -> Request<'static> {
     Request {
         spec: "fuzz.toml".into(),
         set: vec![],
         values: None,
         backends: backends.iter().map(|b| b.to_string()).collect(),
         allow_read: vec![],
+        deployed: None,
     }
 }
 

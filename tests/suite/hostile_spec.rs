@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn request(backends: &[&str]) -> Request {
+fn request(backends: &[&str]) -> Request<'static> {
     Request {
         spec: "hostile.toml".into(),
         backends: backends.iter().map(|b| b.to_string()).collect(),

@@ -1,6 +1,7 @@
 //! The rule registry: ids are unique and well-formed, every rule has a document, and each
 //! document's example spec triggers its rule while the fixed spec does not.
 
+use berth::backend::plan::Deployed;
 use berth::compile::{Request, compile};
 use berth::diagnostic::Rule;
 use berth::diagnostic::Severity;
@@ -25,17 +26,24 @@ fn fired(rule: &Rule, spec: &str, dotenv: Option<&str>) -> Vec<(String, Severity
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spec.toml");
     std::fs::write(&path, spec).unwrap();
-    // The spec's own rules run whatever the backend; compile those examples for one.
+    // The spec's own rules run whatever the backend; compile those examples for one. A plan's
+    // are planned on compose from the example deployed with one member.
     let backend = match rule.id.split('/').next().unwrap() {
         "spec" => "kubernetes".to_string(),
+        "plan" => "compose".to_string(),
         backend => backend.to_string(),
     };
+    let deployed = rule
+        .id
+        .starts_with("plan/")
+        .then(|| deployed_with_one_member(&path));
     let outcome = compile(&Request {
         spec: path,
         set: vec![],
         values: None,
         backends: vec![backend],
         allow_read: vec![],
+        deployed: deployed.as_ref().map(|d| d as &dyn Deployed),
     });
     assert!(
         !outcome.diagnostics.iter().any(|d| d.is_input_error()),
@@ -52,6 +60,30 @@ fn fired(rule: &Rule, spec: &str, dotenv: Option<&str>) -> Vec<(String, Severity
         .iter()
         .map(|d| (d.code.clone(), d.severity))
         .collect()
+}
+
+/// The files of a spec compiled for compose with `replicas = 1`, by their path below `--out`.
+struct Files(std::collections::BTreeMap<String, String>);
+
+impl Deployed for Files {
+    fn read(&self, path: &str) -> Option<String> {
+        self.0.get(path).cloned()
+    }
+}
+
+fn deployed_with_one_member(spec: &std::path::Path) -> Files {
+    let outcome = compile(&Request {
+        spec: spec.to_path_buf(),
+        set: vec!["replicas=1".into()],
+        backends: vec!["compose".into()],
+        ..Request::default()
+    });
+    let files = outcome.outputs.into_iter().flat_map(|o| o.files);
+    Files(
+        files
+            .map(|f| (format!("compose/{}", f.path), f.contents))
+            .collect(),
+    )
 }
 
 /// What `berth import` finds in a Compose file, with a `.env` beside it if given.
@@ -201,6 +233,7 @@ fn the_examples_pass_every_rule() {
             values: None,
             backends: vec![],
             allow_read: vec![],
+            deployed: None,
         });
         assert_eq!(outcome.exit_code(), 0, "{}", path.display());
         let kubernetes: Vec<&str> = outcome

@@ -30,6 +30,7 @@ fn every_example_and_backend_matches_its_snapshot() {
                     values: None,
                     backends: vec![backend.to_string()],
                     allow_read: vec![],
+                    deployed: None,
                 });
                 assert_eq!(
                     outcome.exit_code(),

@@ -1,0 +1,493 @@
+//! `berth plan` on compose: `plan.sh` beside `compose.yaml`, which takes the deployed members
+//! (read from the deployed `compose.yaml`) to the new file's one step at a time, running the
+//! spec's `[membership]` commands and checks between the steps; and for each joining member whose
+//! definition differs from a founder's, an override file `plan/join-NAME.yaml` it starts with.
+
+use berth_backend::plan::{self, Deployed, Step};
+use berth_backend::{OutputFile, header_comment};
+use berth_backends_shared::script::Script;
+use berth_backends_shared::single_host::Publish;
+use berth_diagnostic::{Diagnostic, errors};
+use berth_model::{Member, RunOn, Service, Template};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Where the deployed file is, below `--against`.
+const DEPLOYED: &str = "compose/compose.yaml";
+
+/// What a joining member's override may set: compose replaces these keys of a service (and
+/// merges `environment` by name), so the override says all that differs.
+const OVERRIDABLE: [&str; 4] = ["command", "entrypoint", "environment", "image"];
+
+/// Stands in for the member's id while a command is rendered; the script puts `"$member_id"` there.
+const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
+
+pub fn plan(
+    service: &Service,
+    publish: &Publish,
+    new_text: &str,
+    deployed: &dyn Deployed,
+) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let old = read_deployed(service, deployed)?;
+    let before = deployed_members(service, &old)?;
+    let new = parse(new_text).map_err(|e| vec![bug(e)])?;
+    let after = service.replicas();
+    let diagnostics = plan::check(service, before);
+    if diagnostics.iter().any(Diagnostic::is_rule_error) {
+        return Err(diagnostics);
+    }
+    let mut overrides = BTreeMap::new();
+    for ordinal in before..after {
+        if let Some(file) = join_override(service, publish, &new, ordinal)? {
+            overrides.insert(ordinal, file);
+        }
+    }
+    let definition = |file: &Value, o: u32| file["services"][member_name(service, o)].clone();
+    let steps = plan::steps(
+        before,
+        after,
+        |o| definition(&old, o) != definition(&new, o),
+        |o| overrides.contains_key(&o),
+    );
+    let script = Writer {
+        service,
+        old: &old,
+        before,
+        overrides: &overrides,
+    }
+    .script(&steps)?;
+    let mut files = vec![OutputFile::script("plan.sh", script)];
+    files.extend(overrides.into_values());
+    Ok((files, diagnostics))
+}
+
+fn read_deployed(service: &Service, deployed: &dyn Deployed) -> Result<Value, Vec<Diagnostic>> {
+    let text = deployed.read(DEPLOYED).ok_or_else(|| {
+        vec![
+            Diagnostic::input(
+                &errors::PLAN_DEPLOYED,
+                format!("`--against` holds no `{DEPLOYED}` to plan from"),
+            )
+            .help(format!(
+                "point `--against` at the directory `{}` was compiled to for compose",
+                service.name()
+            )),
+        ]
+    })?;
+    parse(&text).map_err(|e| {
+        vec![
+            Diagnostic::input(
+                &errors::PLAN_DEPLOYED,
+                format!("the deployed `{DEPLOYED}` is no Compose file berth wrote: {e}"),
+            )
+            .help("compile the deployed spec again to `--against`, then plan"),
+        ]
+    })
+}
+
+fn parse(text: &str) -> Result<Value, String> {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
+}
+
+fn bug(message: String) -> Diagnostic {
+    Diagnostic::input(
+        &errors::OUTPUT_YAML,
+        format!("compose.yaml does not read back: {message}"),
+    )
+}
+
+fn member_name(service: &Service, ordinal: u32) -> String {
+    format!("{}-{ordinal}", service.name())
+}
+
+/// How many members the deployed file has: services labelled as members of this service,
+/// numbered from 0 without a gap.
+fn deployed_members(service: &Service, old: &Value) -> Result<u32, Vec<Diagnostic>> {
+    let services = old["services"].as_object().cloned().unwrap_or_default();
+    let mut ordinals: Vec<u32> = services
+        .values()
+        .filter(|s| s["labels"]["berth.service"] == service.name())
+        .filter_map(|s| s["labels"]["berth.member"].as_str()?.parse().ok())
+        .collect();
+    ordinals.sort_unstable();
+    let count = ordinals.len() as u32;
+    if count == 0 || ordinals != (0..count).collect::<Vec<_>>() {
+        return Err(vec![
+            Diagnostic::input(
+                &errors::PLAN_DEPLOYED,
+                format!(
+                    "the deployed `{DEPLOYED}` holds no members of `{}` numbered from 0",
+                    service.name()
+                ),
+            )
+            .help("point `--against` at the directory this service was compiled to"),
+        ]);
+    }
+    Ok(count)
+}
+
+/// The override a member starts with to join the running cluster: its definition as the only
+/// new member of a cluster of `ordinal + 1`, where it differs from the founder's in `new`.
+fn join_override(
+    service: &Service,
+    publish: &Publish,
+    new: &Value,
+    ordinal: u32,
+) -> Result<Option<OutputFile>, Vec<Diagnostic>> {
+    let mut joining = service.clone();
+    joining.replication.replicas.value = ordinal + 1;
+    joining.templates.set_joining(Some(ordinal.to_string()));
+    let lowered = super::lowered(&joining, publish, &[])?;
+    let text = &lowered
+        .files
+        .iter()
+        .find(|f| f.path == "compose.yaml")
+        .expect("compose writes compose.yaml")
+        .contents;
+    let name = member_name(service, ordinal);
+    let as_joining = parse(text).map_err(|e| vec![bug(e)])?["services"][&name].clone();
+    let as_founder = &new["services"][&name];
+    let (Some(joining), Some(founder)) = (as_joining.as_object(), as_founder.as_object()) else {
+        return Ok(None);
+    };
+    let mut differs = Map::new();
+    for key in joining.keys().chain(founder.keys()) {
+        if joining.get(key) == founder.get(key) || differs.contains_key(key) {
+            continue;
+        }
+        if !OVERRIDABLE.contains(&key.as_str()) || !joining.contains_key(key) {
+            return Err(vec![unsupported_difference(service, &name, key)]);
+        }
+        differs.insert(key.clone(), joining[key].clone());
+    }
+    if differs.is_empty() {
+        return Ok(None);
+    }
+    let file = BTreeMap::from([("services", BTreeMap::from([(name.clone(), differs)]))]);
+    let contents = format!(
+        "{}# {name} starts with this file beside compose.yaml to join the running cluster (plan.sh).\n{}",
+        header_comment(service, &[]),
+        berth_backend::yaml::to_yaml(&file).map_err(|e| vec![bug(e.to_string())])?
+    );
+    Ok(Some(OutputFile::new(
+        format!("plan/join-{name}.yaml"),
+        contents,
+    )))
+}
+
+fn unsupported_difference(service: &Service, member: &str, key: &str) -> Diagnostic {
+    Diagnostic::input(
+        &errors::PLAN_UNSUPPORTED,
+        format!(
+            "`{member}` joins the running cluster with another `{key}` than a founding member's, which a compose plan cannot give it"
+        ),
+    )
+    .help(format!(
+        "let `self.joining` change only the command, entrypoint, environment or image of `{}`",
+        service.name()
+    ))
+}
+
+/// Writes `plan.sh` from the steps.
+struct Writer<'a> {
+    service: &'a Service,
+    old: &'a Value,
+    before: u32,
+    overrides: &'a BTreeMap<u32, OutputFile>,
+}
+
+impl Writer<'_> {
+    fn script(&self, steps: &[Step]) -> Result<String, Vec<Diagnostic>> {
+        let service = self.service;
+        let mut script = Script::new();
+        script
+            .text("#!/bin/sh\n")
+            .comments(&header_comment(service, &[]));
+        script.comments(&format!(
+            "# berth plan: `{}` on compose from {} members to {}, one step at a time; each\n# command is printed before it runs, and the plan stops at the first that fails.\n",
+            service.name(),
+            self.before,
+            service.replicas()
+        ));
+        let image = service.render(
+            &service.container.image,
+            &berth_model::Identity::new(None, &service.members()),
+        )?;
+        let timeout = service.membership.as_ref().map_or(300, |m| m.timeout);
+        script.text("service=").name(service.name()).text("\n");
+        script
+            .text("network=")
+            .word(&service.network_name("compose"))
+            .text("\n");
+        script.text("image=").word(&image).text("\n");
+        script.text("timeout=").number(timeout).text("\n");
+        script.text(include_str!("plan-functions.sh"));
+        let mut current: Vec<u32> = (0..self.before).collect();
+        script.text("\nstep 'every deployed member healthy'\n");
+        self.wait_healthy(&mut script, &current);
+        if steps.is_empty() {
+            script.text("echo 'nothing to change: the deployed members are the new ones'\n");
+        }
+        for step in steps {
+            match *step {
+                Step::Leave(o) => self.leave(&mut script, &mut current, o)?,
+                Step::Restart(o) => self.restart(&mut script, &current, o)?,
+                Step::Join(o) => self.join(&mut script, &mut current, o)?,
+            }
+        }
+        script.text("\nstep 'done: every member runs as compose.yaml says'\n");
+        Ok(script.into_string())
+    }
+
+    fn join(
+        &self,
+        script: &mut Script,
+        current: &mut Vec<u32>,
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let name = member_name(self.service, o);
+        script
+            .text("\nstep ")
+            .word(&format!("{name} joins the running cluster"))
+            .text("\n");
+        if let Some(m) = &self.service.membership {
+            for command in &m.add {
+                self.command(script, command, o, current, None)?;
+            }
+        }
+        script.text("run compose -f compose.yaml ");
+        if let Some(file) = self.overrides.get(&o) {
+            script.text("-f ").word(&file.path).text(" ");
+        }
+        script.text("up -d --no-deps ").name(&name).text("\n");
+        current.push(o);
+        self.caught_up(script, current, o)?;
+        if let Some(m) = &self.service.membership {
+            for command in &m.added {
+                self.command(script, command, o, current, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn leave(
+        &self,
+        script: &mut Script,
+        current: &mut Vec<u32>,
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let name = member_name(self.service, o);
+        script
+            .text("\nstep ")
+            .word(&format!("{name} leaves the cluster"))
+            .text("\n");
+        self.safe_to_stop(script, current, o)?;
+        let membership = self.service.membership.as_ref();
+        let id = match membership.and_then(|m| m.id.as_ref()) {
+            Some(id) => {
+                script.text("member_id=$(");
+                self.checked(script, &id.command, o, current, None)?;
+                script.text(" | id_of ").name(&name).text(" ");
+                script.word(&id.separator.to_string()).text(" ");
+                script
+                    .number(id.name_field.into())
+                    .text(" ")
+                    .number(id.id_field.into());
+                script.text(")\nneed_id ").name(&name).text("\n");
+                Some(ID_MARK)
+            }
+            None => None,
+        };
+        for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
+            self.command(script, command, o, current, id)?;
+        }
+        script
+            .text("retire ")
+            .name(&name)
+            .text(" ")
+            .number(self.service.stop_grace.value)
+            .text("\n");
+        for volume in self.deployed_volumes(&name) {
+            script
+                .text("run docker volume rm ")
+                .word(&volume)
+                .text("\n");
+        }
+        current.retain(|&m| m != o);
+        for command in membership.map(|m| &m.forget[..]).unwrap_or_default() {
+            self.command(script, command, o, current, id)?;
+        }
+        Ok(())
+    }
+
+    fn restart(&self, script: &mut Script, current: &[u32], o: u32) -> Result<(), Vec<Diagnostic>> {
+        let name = member_name(self.service, o);
+        script
+            .text("\nstep ")
+            .word(&format!("{name} restarts with its new definition"))
+            .text("\n");
+        self.safe_to_stop(script, current, o)?;
+        script
+            .text("run compose -f compose.yaml up -d --no-deps ")
+            .name(&name)
+            .text("\n");
+        self.caught_up(script, current, o)
+    }
+
+    /// The volumes berth declared for a member in the deployed file; never an external one,
+    /// which holds data berth did not create.
+    fn deployed_volumes(&self, member: &str) -> Vec<String> {
+        let declared = &self.old["volumes"];
+        self.old["services"][member]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["type"] == "volume")
+            .filter_map(|v| v["source"].as_str())
+            .filter(|source| declared[*source]["external"] != true)
+            .filter_map(|source| declared[source]["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn caught_up(
+        &self,
+        script: &mut Script,
+        current: &[u32],
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let name = member_name(self.service, o);
+        match self
+            .service
+            .membership
+            .as_ref()
+            .and_then(|m| m.caught_up.as_ref())
+        {
+            Some(check) => {
+                script
+                    .text("until_passes ")
+                    .word(&format!("{name} caught up"))
+                    .text(" ");
+                self.checked(script, check, o, current, None)?;
+                script.text("\n");
+            }
+            None => {
+                script
+                    .text("until_passes ")
+                    .word(&format!("{name} healthy"));
+                script.text(" healthy ").name(&name).text("\n");
+            }
+        }
+        Ok(())
+    }
+
+    fn safe_to_stop(
+        &self,
+        script: &mut Script,
+        current: &[u32],
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let name = member_name(self.service, o);
+        match self
+            .service
+            .membership
+            .as_ref()
+            .and_then(|m| m.safe_to_stop.as_ref())
+        {
+            Some(check) => {
+                script
+                    .text("until_passes ")
+                    .word(&format!("the cluster can lose {name}"))
+                    .text(" ");
+                self.checked(script, check, o, current, None)?;
+                script.text("\n");
+            }
+            None => self.wait_healthy(script, current),
+        }
+        Ok(())
+    }
+
+    fn wait_healthy(&self, script: &mut Script, current: &[u32]) {
+        script.text("until_passes 'every member healthy' every_member_healthy");
+        for &m in current {
+            script.text(" ").name(&member_name(self.service, m));
+        }
+        script.text("\n");
+    }
+
+    /// A membership command, printed and run until it succeeds.
+    fn command(
+        &self,
+        script: &mut Script,
+        command: &[Template],
+        o: u32,
+        current: &[u32],
+        id: Option<&str>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        script.text("retry ");
+        self.checked(script, command, o, current, id)?;
+        script.text("\n");
+        Ok(())
+    }
+
+    /// A membership command as the words of a shell command: run inside a current member other
+    /// than the one concerned (the concerned one when it is alone), or in a one-off container.
+    fn checked(
+        &self,
+        script: &mut Script,
+        command: &[Template],
+        o: u32,
+        current: &[u32],
+        id: Option<&str>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let service = self.service;
+        let members: Vec<Member> = current.iter().map(|&m| member(service, m)).collect();
+        let concerned = member(service, o);
+        let mut words = Vec::with_capacity(command.len());
+        for t in command {
+            words.push(
+                service
+                    .templates
+                    .try_membership(&t.source, &concerned, &members, id)
+                    .map_err(|failure| vec![failure.into_diagnostic(t.span.clone())])?,
+            );
+        }
+        let run_on = service.membership.as_ref().map_or(RunOn::Member, |m| m.run);
+        match run_on {
+            RunOn::Member => {
+                let runner = current.iter().copied().find(|&m| m != o).unwrap_or(o);
+                script.text("inside ").name(&member_name(service, runner));
+            }
+            RunOn::Oneoff => {
+                script.text("oneoff");
+            }
+        }
+        for word in &words {
+            script.text(" ");
+            if !word.contains(ID_MARK) {
+                script.word(word);
+                continue;
+            }
+            let mut parts = word.split(ID_MARK).peekable();
+            while let Some(part) = parts.next() {
+                if !part.is_empty() {
+                    script.word(part);
+                }
+                if parts.peek().is_some() {
+                    script.text("\"$member_id\"");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A member as compose names it: its host name is its service's name.
+fn member(service: &Service, ordinal: u32) -> Member {
+    let name = member_name(service, ordinal);
+    Member {
+        ordinal: ordinal.to_string(),
+        host: name.clone(),
+        name,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,84 @@
+//! `berth plan`'s part that every backend shares: what is deployed (the files berth wrote, read
+//! back), the order of the steps from there to the new service, and the rules that refuse a plan.
+//! Each backend writes the steps as its orchestrator's commands.
+
+use berth_diagnostic::Diagnostic;
+use berth_model::{Quorum, Service};
+
+berth_diagnostic::rules!();
+
+/// The files berth wrote for the deployed service: `path` relative to `--out`
+/// (`compose/compose.yaml`); `None` when there is none or it cannot be read as text.
+pub trait Deployed: Sync {
+    fn read(&self, path: &str) -> Option<String>;
+}
+
+/// One step of a plan, about one member (its ordinal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The member leaves the cluster: it is removed, stopped, its volumes deleted, forgotten.
+    Leave(u32),
+    /// The member is stopped and started again with its new definition.
+    Restart(u32),
+    /// A new member joins the running cluster.
+    Join(u32),
+}
+
+/// The steps from `before` members to the service's, one member at a time so that a majority
+/// stays up: members leave from the highest ordinal down, or new members join from the lowest
+/// up (the cluster grows before members restart); then the members that stay and changed
+/// restart from the highest down, and the new ones where their definition as a founder differs
+/// from the one they joined with (`rejoins`).
+pub fn steps(
+    before: u32,
+    after: u32,
+    changed: impl Fn(u32) -> bool,
+    rejoins: impl Fn(u32) -> bool,
+) -> Vec<Step> {
+    let staying = before.min(after);
+    let mut steps: Vec<Step> = (after..before).rev().map(Step::Leave).collect();
+    steps.extend(
+        (0..staying)
+            .rev()
+            .filter(|&o| changed(o))
+            .map(Step::Restart),
+    );
+    steps.extend((before..after).map(Step::Join));
+    steps.extend((before..after).filter(|&o| rejoins(o)).map(Step::Restart));
+    steps
+}
+
+/// What refuses a plan from `before` members to the service, whatever the backend.
+pub fn check(service: &Service, before: u32) -> Vec<Diagnostic> {
+    let after = service.replication.replicas.value;
+    let mut diagnostics = Vec::new();
+    if before != after
+        && service.replication.quorum.value == Quorum::Majority
+        && service.membership.is_none()
+    {
+        diagnostics.push(MEMBERSHIP_MISSING.fire(
+            service,
+            service.replication.replicas.span.clone(),
+            format!(
+                "the member count changes from {before} to {after}, and the spec does not say how a member joins or leaves the running cluster"
+            ),
+            "the member count changes",
+            "add a `[membership]` table with the commands that add and remove a member (`berth explain plan/membership-missing`), or keep `replicas` as deployed",
+        ));
+    }
+    if service
+        .membership
+        .as_ref()
+        .is_some_and(|m| m.caught_up.is_none())
+        && before != after
+    {
+        diagnostics.push(NO_CAUGHT_UP_CHECK.fire(
+            service,
+            service.membership.as_ref().and_then(|m| m.span.clone()),
+            "`[membership]` has no `caught_up` check: each step waits only for the container's own health check",
+            "no caught-up check",
+            "add `caught_up`, a command that passes once the member concerned serves with the cluster's data",
+        ));
+    }
+    diagnostics
+}

@@ -1,0 +1,258 @@
+//! Day two on the engine: the plans `berth plan` writes, run exactly as written (`plan.sh`), take
+//! a running etcd cluster on compose from 3 members to 5, back to 3, and through an image upgrade,
+//! while a client writes; every acknowledged write is then read back from every member.
+//!
+//! And the negative proofs: the same growth by changing `replicas` and running `up` never gets
+//! the new members into the cluster, and the same shrinking to one member by `up` removes two of
+//! three members at once, after which the cluster takes no write.
+
+use super::*;
+
+/// The image of the upgrade: the etcd image tests/images builds, tagged as another release (the
+/// same binary: what is proven is the procedure, one member at a time with a check between).
+const UPGRADED_VERSION: &str = "v3.5.15-berth-upgrade";
+
+#[test]
+fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
+    let Some(_engine) = exclusive_engine() else {
+        return;
+    };
+    images();
+    assert_clean(&ETCD);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Deployment::compile(dir.path(), &ETCD, Backend::Compose, ETCD.sets);
+    let mut deployment = Deployment {
+        software: &ETCD,
+        members: ETCD.members,
+        backend: Backend::Compose,
+        out,
+        client: format!("berth-e2e-client-{}", unique()),
+    };
+    let upgraded = format!("quay.io/coreos/etcd:{UPGRADED_VERSION}");
+    let mut cleanup = deployment.cleanup_commands();
+    cleanup.extend([
+        cmd(&[
+            "docker",
+            "volume",
+            "rm",
+            "--force",
+            "etcd-3-data",
+            "etcd-4-data",
+        ]),
+        cmd(&["docker", "rmi", &upgraded]),
+        cmd(&[
+            "sh",
+            "-c",
+            "docker rm --force --volumes $(docker ps -aq --filter label=berth.service=etcd)",
+        ]),
+    ]);
+    let _cleanup = Cleanup(cleanup);
+    deployment.up();
+    deployment.start_client();
+    deployment.wait_formed();
+    let mut acked = BTreeSet::new();
+    deployment.write_many(0, 50, &mut acked);
+    let mut next = 1000;
+
+    let five = planned(dir.path(), &deployment.out, &["replicas=5"], "five");
+    run_plan(&deployment, &five, &mut acked, &mut next, "3 → 5");
+    deployment.members = 5;
+    deployment.out = five;
+    deployment.wait_formed();
+    deployment.assert_kept(&acked, "after 3 → 5 members by plan");
+
+    let three = planned(dir.path(), &deployment.out, &[], "three");
+    // The client writes through the members that stay.
+    deployment.members = 3;
+    run_plan(&deployment, &three, &mut acked, &mut next, "5 → 3");
+    deployment.out = three;
+    deployment.wait_formed();
+    deployment.assert_kept(&acked, "after 5 → 3 members by plan");
+    for gone in ["etcd-3", "etcd-4"] {
+        let left = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.service={gone}"),
+        ]);
+        assert!(
+            stdout(&left).trim().is_empty(),
+            "{gone}'s container is left"
+        );
+        let volume = docker(&["volume", "inspect", &format!("{gone}-data")]);
+        assert!(!volume.status.success(), "{gone}'s volume is left");
+    }
+
+    run_ok(
+        Command::new("docker").args(["tag", &image_tag("etcd"), &upgraded]),
+        "docker tag",
+    );
+    let version = format!("version={UPGRADED_VERSION}");
+    let upgrade = planned(dir.path(), &deployment.out, &[&version], "upgraded");
+    run_plan(
+        &deployment,
+        &upgrade,
+        &mut acked,
+        &mut next,
+        "the image upgrade",
+    );
+    deployment.out = upgrade;
+    deployment.wait_formed();
+    for id in containers("etcd") {
+        let image = stdout(&docker(&["inspect", "--format", "{{.Config.Image}}", &id]));
+        assert_eq!(image.trim(), upgraded, "a member still runs the old image");
+    }
+    deployment.assert_kept(&acked, "after the image upgrade by plan");
+
+    new_members_started_as_founders_never_join(&deployment, dir.path(), &version);
+    two_of_three_removed_at_once_lose_the_majority(&deployment, dir.path(), &version, next);
+}
+
+/// `berth plan` from `against` to the example with `sets` (and the scenario's own), into a new
+/// directory.
+fn planned(dir: &Path, against: &Path, sets: &[&str], name: &str) -> PathBuf {
+    let out = dir.join(format!("plan-{name}"));
+    let spec = root().join("examples/etcd.toml");
+    let mut args = vec![
+        "plan",
+        spec.to_str().unwrap(),
+        "--backend",
+        "compose",
+        "--against",
+        against.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for set in ETCD.sets.iter().chain(sets) {
+        args.extend(["--set", set]);
+    }
+    berth_ok(&args, dir);
+    out
+}
+
+/// Runs `plan.sh` as written while the client writes through the members that stay; the plan must
+/// succeed, and writes must be acknowledged while it runs.
+fn run_plan(
+    deployment: &Deployment,
+    out: &Path,
+    acked: &mut BTreeSet<u32>,
+    next: &mut u32,
+    what: &str,
+) {
+    let script = out.join("compose/plan.sh");
+    let started = Instant::now();
+    let before = acked.len();
+    let (mut last_ack, mut longest_gap) = (Instant::now(), Duration::ZERO);
+    let output = std::thread::scope(|scope| {
+        let plan = scope.spawn(|| Command::new("sh").arg(&script).output().unwrap());
+        while !plan.is_finished() {
+            if deployment.write(*next) {
+                acked.insert(*next);
+                longest_gap = longest_gap.max(last_ack.elapsed());
+                last_ack = Instant::now();
+            }
+            *next += 1;
+        }
+        plan.join().unwrap()
+    });
+    assert!(
+        output.status.success(),
+        "{what}: plan.sh failed\n{}\n{}\n{}",
+        stdout(&output),
+        stderr(&output),
+        deployment.state()
+    );
+    let during = acked.len() - before;
+    eprintln!(
+        "etcd on compose: {what} by plan in {:?}; {during} writes acknowledged meanwhile, longest wait {longest_gap:?}",
+        started.elapsed()
+    );
+    assert!(
+        during > 0,
+        "{what}: no write was acknowledged while the plan ran"
+    );
+}
+
+/// Growing by `replicas` alone: the new members start as founders of a new cluster and never
+/// join the running one.
+fn new_members_started_as_founders_never_join(deployment: &Deployment, dir: &Path, version: &str) {
+    let spec = root().join("examples/etcd.toml");
+    let grown = compile_spec(
+        dir,
+        &spec,
+        Backend::Compose,
+        &[ETCD.sets[0], ETCD.sets[1], version, "replicas=5"],
+    );
+    run(Command::new("docker-compose")
+        .arg("-f")
+        .arg(grown.join("compose/compose.yaml"))
+        .args(["up", "-d"]));
+    let first = [deployment.members()[0].clone()];
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let list = stdout(&deployment.etcdctl(&first, &["member", "list"]));
+        assert!(
+            !list.contains("etcd-3") && !list.contains("etcd-4"),
+            "a member started as a founder joined the running cluster: {list}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let id = stdout(&docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=com.docker.compose.service=etcd-3",
+    ]));
+    let logs = docker(&["logs", "--tail", "5", id.trim()]);
+    assert!(
+        stderr(&logs).contains("cluster ID mismatch")
+            || stdout(&logs).contains("cluster ID mismatch"),
+        "etcd-3 does not say why it cannot join: {}",
+        stderr(&logs)
+    );
+    eprintln!(
+        "etcd on compose: replicas 3 → 5 without the plan: after 60 s the cluster still lists 3 members; etcd-3 says:\n{}{}",
+        stdout(&logs),
+        stderr(&logs)
+    );
+    wait_until(
+        "the three members answer again",
+        Duration::from_secs(120),
+        || deployment.formed(),
+    );
+}
+
+/// Shrinking to one member by `up --remove-orphans`: two of three members go at once, still
+/// counted in the majority, and the one left takes no write.
+fn two_of_three_removed_at_once_lose_the_majority(
+    deployment: &Deployment,
+    dir: &Path,
+    version: &str,
+    mut next: u32,
+) {
+    let spec = root().join("examples/etcd.toml");
+    let one = compile_spec(
+        dir,
+        &spec,
+        Backend::Compose,
+        &[ETCD.sets[0], ETCD.sets[1], version, "replicas=1"],
+    );
+    run(Command::new("docker-compose")
+        .arg("-f")
+        .arg(one.join("compose/compose.yaml"))
+        .args(["up", "-d", "--remove-orphans"]));
+    let left = [deployment.members()[0].clone()];
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        let key = format!("berth/{next:06}");
+        let put = deployment.etcdctl(&left, &["put", &key, "acknowledged"]);
+        assert!(
+            !put.status.success(),
+            "the member left alone acknowledged a write: the majority was not lost"
+        );
+        next += 1;
+    }
+    eprintln!(
+        "etcd on compose: replicas 3 → 1 without the plan: the member left takes no write for 30 s"
+    );
+}
