@@ -25,9 +25,7 @@ berth_backend::lowering!(Compose, PublishOptions => Publish, read_publish;
         lowered: &Lowered,
         deployed: &dyn berth_backend::plan::Deployed,
     ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
-        let compose = lowered.files.iter().find(|f| f.path == "compose.yaml");
-        let text = compose.map_or("", |f| f.contents.as_str());
-        plan::plan(service, publish, text, deployed)
+        plan::plan(service, publish, &lowered.files, deployed)
     }
 );
 

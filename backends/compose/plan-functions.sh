@@ -85,12 +85,13 @@ every_member_healthy() {
   done
 }
 
-# Stops and removes the container of a member that left, giving it $2 seconds to stop.
+# Stops and removes the container of a member that left, giving it $2 seconds to stop, with the
+# anonymous volumes its image declares (never a named one).
 retire() {
   id=$(container_of "$1")
   if [ -n "$id" ]; then
     run docker stop --time "$2" "$id"
-    run docker rm "$id"
+    run docker rm --volumes "$id"
   fi
 }
 
@@ -100,6 +101,15 @@ id_of() {
   awk -F "$2" -v name="$1" -v n="$3" -v i="$4" '
     function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
     trim($n) == name { print trim($i) }'
+}
+
+# Stops the plan before its first step when a file the user provides is missing (docker would
+# mount an empty directory in its place).
+need_file() {
+  if [ ! -f "$1" ]; then
+    printf 'berth plan stopped before its first step: %s is missing; put it beside compose.yaml\n' "$1" >&2
+    exit 1
+  fi
 }
 
 # Stops the plan when a member's id was not found.

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 const DEPLOYED: &str = "compose/compose.yaml";
 
 /// What a joining member's override may set: compose replaces these keys of a service (and
-/// merges `environment` by name), so the override says all that differs.
-const OVERRIDABLE: [&str; 4] = ["command", "entrypoint", "environment", "image"];
+/// merges `environment` and `labels` by name), so the override says all that differs.
+const OVERRIDABLE: [&str; 5] = ["command", "entrypoint", "environment", "image", "labels"];
 
 /// Stands in for the member's id while a command is rendered; the script puts `"$member_id"` there.
 const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
@@ -25,40 +25,64 @@ const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
 pub fn plan(
     service: &Service,
     publish: &Publish,
-    new_text: &str,
+    files: &[OutputFile],
     deployed: &dyn Deployed,
 ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let old = read_deployed(service, deployed)?;
     let before = deployed_members(service, &old)?;
-    let new = parse(new_text).map_err(|e| vec![bug(e)])?;
+    let new = parse(compose_text(files)).map_err(|e| vec![bug(e)])?;
     let after = service.replicas();
     let diagnostics = plan::check(service, before);
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Err(diagnostics);
     }
-    let mut overrides = BTreeMap::new();
+    let mut joins = BTreeMap::new();
     for ordinal in before..after {
-        if let Some(file) = join_override(service, publish, &new, ordinal)? {
-            overrides.insert(ordinal, file);
+        let join = join_override(service, publish, &new, files, ordinal)?;
+        if !join.is_empty() {
+            joins.insert(ordinal, join);
         }
     }
-    let definition = |file: &Value, o: u32| file["services"][member_name(service, o)].clone();
-    let steps = plan::steps(
-        before,
-        after,
-        |o| definition(&old, o) != definition(&new, o),
-        |o| overrides.contains_key(&o),
-    );
+    let changed = |o: u32| {
+        let name = member_name(service, o);
+        let definition = |file: &Value| file["services"][&name].clone();
+        definition(&old) != definition(&new)
+            || member_files(files, &name).any(|f| deployed.read(&format!("compose/{}", f.path)).as_deref() != Some(&f.contents))
+            // compose recreates a member that mounts files from another directory than its
+            // container was made from: one at a time here, rather than all at the next `up`.
+            || (!deployed.is_out() && mounts_files(&new, &name))
+    };
+    let steps = plan::steps(before, after, changed, |o| joins.contains_key(&o));
     let script = Writer {
         service,
         old: &old,
+        new: &new,
         before,
-        overrides: &overrides,
+        joins: &joins,
     }
     .script(&steps)?;
-    let mut files = vec![OutputFile::script("plan.sh", script)];
-    files.extend(overrides.into_values());
-    Ok((files, diagnostics))
+    let mut out = vec![OutputFile::script("plan.sh", script)];
+    out.extend(joins.into_values().flatten());
+    Ok((out, diagnostics))
+}
+
+fn compose_text(files: &[OutputFile]) -> &str {
+    files
+        .iter()
+        .find(|f| f.path == "compose.yaml")
+        .map_or("", |f| f.contents.as_str())
+}
+
+/// The files compose mounts into one member (`files/NAME/...`).
+fn member_files<'a>(files: &'a [OutputFile], member: &str) -> impl Iterator<Item = &'a OutputFile> {
+    let prefix = format!("files/{member}/");
+    files.iter().filter(move |f| f.path.starts_with(&prefix))
+}
+
+fn mounts_files(file: &Value, member: &str) -> bool {
+    file["services"][member]["volumes"]
+        .as_array()
+        .is_some_and(|volumes| volumes.iter().any(|v| v["type"] == "bind"))
 }
 
 fn read_deployed(service: &Service, deployed: &dyn Deployed) -> Result<Value, Vec<Diagnostic>> {
@@ -126,29 +150,27 @@ fn deployed_members(service: &Service, old: &Value) -> Result<u32, Vec<Diagnosti
     Ok(count)
 }
 
-/// The override a member starts with to join the running cluster: its definition as the only
-/// new member of a cluster of `ordinal + 1`, where it differs from the founder's in `new`.
+/// The files a member starts with to join the running cluster: an override of its definition as
+/// the only new member of a cluster of `ordinal + 1` where that differs from a founder's in `new`
+/// (`plan/join-NAME.yaml`), and the mounted files whose text differs (`plan/join-NAME/...`, which
+/// the override mounts instead). Empty when it starts as a founder would.
 fn join_override(
     service: &Service,
     publish: &Publish,
     new: &Value,
+    founder_files: &[OutputFile],
     ordinal: u32,
-) -> Result<Option<OutputFile>, Vec<Diagnostic>> {
+) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
     let mut joining = service.clone();
     joining.replication.replicas.value = ordinal + 1;
     joining.templates.set_joining(Some(ordinal.to_string()));
     let lowered = super::lowered(&joining, publish, &[])?;
-    let text = &lowered
-        .files
-        .iter()
-        .find(|f| f.path == "compose.yaml")
-        .expect("compose writes compose.yaml")
-        .contents;
     let name = member_name(service, ordinal);
-    let as_joining = parse(text).map_err(|e| vec![bug(e)])?["services"][&name].clone();
+    let as_joining =
+        parse(compose_text(&lowered.files)).map_err(|e| vec![bug(e)])?["services"][&name].clone();
     let as_founder = &new["services"][&name];
     let (Some(joining), Some(founder)) = (as_joining.as_object(), as_founder.as_object()) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let mut differs = Map::new();
     for key in joining.keys().chain(founder.keys()) {
@@ -160,8 +182,41 @@ fn join_override(
         }
         differs.insert(key.clone(), joining[key].clone());
     }
+    let mut out = Vec::new();
+    let mut mounts = Vec::new();
+    for file in member_files(&lowered.files, &name) {
+        let same = founder_files
+            .iter()
+            .any(|f| f.path == file.path && f.contents == file.contents);
+        if same {
+            continue;
+        }
+        let moved = format!(
+            "plan/join-{name}/{}",
+            &file.path[format!("files/{name}/").len()..]
+        );
+        let source = format!("./{}", file.path);
+        let mount = joining["volumes"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["source"] == source.as_str()))
+            .cloned();
+        let Some(mut mount) = mount else {
+            return Err(vec![unsupported_difference(service, &name, "volumes")]);
+        };
+        mount["source"] = Value::from(format!("./{moved}"));
+        mounts.push(mount);
+        out.push(OutputFile::with_mode(
+            moved,
+            file.contents.clone(),
+            file.mode,
+        ));
+    }
+    if !mounts.is_empty() {
+        // compose merges `volumes` by their target: these replace the founder's files.
+        differs.insert("volumes".into(), Value::from(mounts));
+    }
     if differs.is_empty() {
-        return Ok(None);
+        return Ok(out);
     }
     let file = BTreeMap::from([("services", BTreeMap::from([(name.clone(), differs)]))]);
     let contents = format!(
@@ -169,10 +224,12 @@ fn join_override(
         header_comment(service, &[]),
         berth_backend::yaml::to_yaml(&file).map_err(|e| vec![bug(e.to_string())])?
     );
-    Ok(Some(OutputFile::new(
-        format!("plan/join-{name}.yaml"),
-        contents,
-    )))
+    out.insert(0, OutputFile::new(override_path(&name), contents));
+    Ok(out)
+}
+
+fn override_path(member: &str) -> String {
+    format!("plan/join-{member}.yaml")
 }
 
 fn unsupported_difference(service: &Service, member: &str, key: &str) -> Diagnostic {
@@ -183,7 +240,7 @@ fn unsupported_difference(service: &Service, member: &str, key: &str) -> Diagnos
         ),
     )
     .help(format!(
-        "let `self.joining` change only the command, entrypoint, environment or image of `{}`",
+        "let `self.joining` change only the command, entrypoint, environment, image or files of `{}`",
         service.name()
     ))
 }
@@ -192,8 +249,10 @@ fn unsupported_difference(service: &Service, member: &str, key: &str) -> Diagnos
 struct Writer<'a> {
     service: &'a Service,
     old: &'a Value,
+    new: &'a Value,
     before: u32,
-    overrides: &'a BTreeMap<u32, OutputFile>,
+    /// The files each joining member starts with, where it does not start as a founder.
+    joins: &'a BTreeMap<u32, Vec<OutputFile>>,
 }
 
 impl Writer<'_> {
@@ -222,6 +281,9 @@ impl Writer<'_> {
         script.text("image=").word(&image).text("\n");
         script.text("timeout=").number(timeout).text("\n");
         script.text(include_str!("plan-functions.sh"));
+        for file in self.user_files() {
+            script.text("need_file ").word(&file).text("\n");
+        }
         let mut current: Vec<u32> = (0..self.before).collect();
         script.text("\nstep 'every deployed member healthy'\n");
         self.wait_healthy(&mut script, &current);
@@ -256,8 +318,8 @@ impl Writer<'_> {
             }
         }
         script.text("run compose -f compose.yaml ");
-        if let Some(file) = self.overrides.get(&o) {
-            script.text("-f ").word(&file.path).text(" ");
+        if self.joins.contains_key(&o) {
+            script.text("-f ").word(&override_path(&name)).text(" ");
         }
         script.text("up -d --no-deps ").name(&name).text("\n");
         current.push(o);
@@ -332,6 +394,20 @@ impl Writer<'_> {
             .name(&name)
             .text("\n");
         self.caught_up(script, current, o)
+    }
+
+    /// The files the user puts beside compose.yaml (secrets) that the new members mount.
+    fn user_files(&self) -> std::collections::BTreeSet<String> {
+        self.new["services"]
+            .as_object()
+            .into_iter()
+            .flat_map(|services| services.values())
+            .flat_map(|s| s["volumes"].as_array().into_iter().flatten())
+            .filter(|v| v["type"] == "bind")
+            .filter_map(|v| v["source"].as_str())
+            .filter(|source| source.starts_with("./secrets/"))
+            .map(str::to_string)
+            .collect()
     }
 
     /// The volumes berth declared for a member in the deployed file; never an external one,

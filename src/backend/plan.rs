@@ -11,6 +11,11 @@ berth_diagnostic::rules!();
 /// (`compose/compose.yaml`); `None` when there is none or it cannot be read as text.
 pub trait Deployed: Sync {
     fn read(&self, path: &str) -> Option<String>;
+    /// Whether the plan's files go to the directory they are read from (`--out` is
+    /// `--against`): a member's container then mounts its files from where they were.
+    fn is_out(&self) -> bool {
+        false
+    }
 }
 
 /// One step of a plan, about one member (its ordinal).
@@ -37,13 +42,13 @@ pub fn steps(
 ) -> Vec<Step> {
     let staying = before.min(after);
     let mut steps: Vec<Step> = (after..before).rev().map(Step::Leave).collect();
+    steps.extend((before..after).map(Step::Join));
     steps.extend(
         (0..staying)
             .rev()
             .filter(|&o| changed(o))
             .map(Step::Restart),
     );
-    steps.extend((before..after).map(Step::Join));
     steps.extend((before..after).filter(|&o| rejoins(o)).map(Step::Restart));
     steps
 }

@@ -73,7 +73,7 @@ pub fn plan_change(
             format,
         );
     }
-    let deployed = berth_output::against::Against(against);
+    let deployed = berth_output::against::Against::new(against, out);
     let specs = [spec.to_path_buf()];
     compile(
         ui,

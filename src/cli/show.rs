@@ -30,7 +30,7 @@ pub fn diff(
                 Ok(planned) => planned,
                 Err(d) => return ui.fail(d, Format::Human),
             };
-        let deployed = berth_output::against::Against(dir);
+        let deployed = berth_output::against::Against::new(dir, dir);
         let read_old = |path: &str| berth_backend::plan::Deployed::read(&deployed, path);
         for warning in diff::upgrade_warnings(&read_old, &planned) {
             eprintln!("{warning}");

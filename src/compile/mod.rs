@@ -292,7 +292,10 @@ fn within_targets(
 
 /// Says which backend an error is about, and that a spec not meant for it can leave it out.
 fn name_the_backend(diagnostic: &mut Diagnostic, backend: &str, has_targets: bool) {
-    if diagnostic.severity != berth_diagnostic::Severity::Error {
+    // A plan's errors are about the change, which the user makes on that backend.
+    if diagnostic.severity != berth_diagnostic::Severity::Error
+        || diagnostic.code.starts_with("plan/")
+    {
         return;
     }
     if !diagnostic.code.starts_with(&format!("{backend}/")) && !diagnostic.message.contains(backend)

@@ -4,11 +4,30 @@
 use berth_backend::plan::Deployed;
 use std::path::Path;
 
-pub struct Against<'a>(pub &'a Path);
+/// The directory, and whether the plan writes to it too.
+pub struct Against<'a> {
+    pub dir: &'a Path,
+    pub is_out: bool,
+}
+
+impl<'a> Against<'a> {
+    /// `dir`, read for a plan written to `out`.
+    pub fn new(dir: &'a Path, out: &Path) -> Self {
+        let is_out = match (dir.canonicalize(), out.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        Against { dir, is_out }
+    }
+}
 
 impl Deployed for Against<'_> {
+    fn is_out(&self) -> bool {
+        self.is_out
+    }
+
     fn read(&self, path: &str) -> Option<String> {
-        crate::inside::read_file(self.0, path)
+        crate::inside::read_file(self.dir, path)
             .ok()
             .flatten()
             .and_then(|bytes| String::from_utf8(bytes).ok())

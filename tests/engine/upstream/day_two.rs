@@ -1,6 +1,7 @@
 //! Day two on the engine: the plans `berth plan` writes, run exactly as written (`plan.sh`), take
-//! a running etcd cluster on compose from 3 members to 5, back to 3, and through an image upgrade,
-//! while a client writes; every acknowledged write is then read back from every member.
+//! a running etcd cluster, and a RabbitMQ cluster with a quorum queue, on compose from 3 members
+//! to 5, back to 3, and through an image upgrade, while a client writes; every acknowledged write
+//! is then read back from every member.
 //!
 //! And the negative proofs: the same growth by changing `replicas` and running `up` never gets
 //! the new members into the cluster, and the same shrinking to one member by `up` removes two of
@@ -8,67 +9,92 @@
 
 use super::*;
 
-/// The image of the upgrade: the etcd image tests/images builds, tagged as another release (the
-/// same binary: what is proven is the procedure, one member at a time with a check between).
-const UPGRADED_VERSION: &str = "v3.5.15-berth-upgrade";
-
 #[test]
 fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
     let Some(_engine) = exclusive_engine() else {
         return;
     };
-    images();
-    assert_clean(&ETCD);
     let dir = tempfile::tempdir().unwrap();
-    let out = Deployment::compile(dir.path(), &ETCD, Backend::Compose, ETCD.sets);
+    let (deployment, _cleanup, next) = grow_shrink_upgrade(&ETCD, dir.path());
+    let version = format!("version={}", upgraded_version(&ETCD));
+    new_members_started_as_founders_never_join(&deployment, dir.path(), &version);
+    two_of_three_removed_at_once_lose_the_majority(&deployment, dir.path(), &version, next);
+}
+
+/// RabbitMQ with a quorum queue: its replicas follow the members (`rabbitmq-queues grow` and
+/// `shrink` in the example's `[membership]`), and every confirmed message is read from every
+/// member at each stage.
+#[test]
+fn rabbitmq_on_compose_grows_shrinks_and_upgrades_by_plan() {
+    let Some(_engine) = exclusive_engine() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    grow_shrink_upgrade(&RABBITMQ, dir.path());
+}
+
+/// The release the upgrade deploys: the image tests/images builds, tagged as another release
+/// (the same binary: what is proven is the procedure, one member at a time with a check between).
+fn upgraded_version(software: &Software) -> String {
+    let tag = image_tag(software.example);
+    format!("{}-berth-upgrade", tag.rsplit(':').next().unwrap())
+}
+
+/// Deploys the example with 3 members, then plans and runs 3 → 5, 5 → 3 and an image upgrade,
+/// each while the client writes, and reads every acknowledged write back from every member after
+/// each. Returns the deployment (its cleanup with it) and the next number to write.
+fn grow_shrink_upgrade(software: &'static Software, dir: &Path) -> (Deployment, Cleanup, u32) {
+    images();
+    assert_clean(software);
+    let name = software.example;
+    let out = Deployment::compile(dir, software, Backend::Compose, software.sets);
     let mut deployment = Deployment {
-        software: &ETCD,
-        members: ETCD.members,
+        software,
+        members: software.members,
         backend: Backend::Compose,
         out,
         client: format!("berth-e2e-client-{}", unique()),
     };
-    let upgraded = format!("quay.io/coreos/etcd:{UPGRADED_VERSION}");
+    let image = image_tag(name);
+    let upgraded = format!(
+        "{}:{}",
+        image.rsplit_once(':').unwrap().0,
+        upgraded_version(software)
+    );
     let mut cleanup = deployment.cleanup_commands();
     cleanup.extend([
-        cmd(&[
-            "docker",
-            "volume",
-            "rm",
-            "--force",
-            "etcd-3-data",
-            "etcd-4-data",
-        ]),
         cmd(&["docker", "rmi", &upgraded]),
-        cmd(&[
-            "sh",
-            "-c",
-            "docker rm --force --volumes $(docker ps -aq --filter label=berth.service=etcd)",
-        ]),
+        cmd(&["sh", "-c", &format!(
+            "docker volume rm --force {name}-3-{volume} {name}-4-{volume}; docker rm --force --volumes $(docker ps -aq --filter label=berth.service={name})",
+            volume = software.volume
+        )]),
     ]);
-    let _cleanup = Cleanup(cleanup);
+    let cleanup = Cleanup(cleanup);
     deployment.up();
     deployment.start_client();
     deployment.wait_formed();
+    deployment.prepare();
     let mut acked = BTreeSet::new();
     deployment.write_many(0, 50, &mut acked);
     let mut next = 1000;
 
-    let five = planned(dir.path(), &deployment.out, &["replicas=5"], "five");
+    let five = planned(dir, &deployment, &["replicas=5"], "five");
     run_plan(&deployment, &five, &mut acked, &mut next, "3 → 5");
     deployment.members = 5;
     deployment.out = five;
     deployment.wait_formed();
+    deployment.assert_replicated();
     deployment.assert_kept(&acked, "after 3 → 5 members by plan");
 
-    let three = planned(dir.path(), &deployment.out, &[], "three");
+    let three = planned(dir, &deployment, &[], "three");
     // The client writes through the members that stay.
     deployment.members = 3;
     run_plan(&deployment, &three, &mut acked, &mut next, "5 → 3");
     deployment.out = three;
     deployment.wait_formed();
+    deployment.assert_replicated();
     deployment.assert_kept(&acked, "after 5 → 3 members by plan");
-    for gone in ["etcd-3", "etcd-4"] {
+    for gone in [format!("{name}-3"), format!("{name}-4")] {
         let left = docker(&[
             "ps",
             "-aq",
@@ -79,16 +105,16 @@ fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
             stdout(&left).trim().is_empty(),
             "{gone}'s container is left"
         );
-        let volume = docker(&["volume", "inspect", &format!("{gone}-data")]);
+        let volume = docker(&["volume", "inspect", &format!("{gone}-{}", software.volume)]);
         assert!(!volume.status.success(), "{gone}'s volume is left");
     }
 
     run_ok(
-        Command::new("docker").args(["tag", &image_tag("etcd"), &upgraded]),
+        Command::new("docker").args(["tag", &image, &upgraded]),
         "docker tag",
     );
-    let version = format!("version={UPGRADED_VERSION}");
-    let upgrade = planned(dir.path(), &deployment.out, &[&version], "upgraded");
+    let version = format!("version={}", upgraded_version(software));
+    let upgrade = planned(dir, &deployment, &[&version], "upgraded");
     run_plan(
         &deployment,
         &upgrade,
@@ -98,21 +124,38 @@ fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
     );
     deployment.out = upgrade;
     deployment.wait_formed();
-    for id in containers("etcd") {
-        let image = stdout(&docker(&["inspect", "--format", "{{.Config.Image}}", &id]));
-        assert_eq!(image.trim(), upgraded, "a member still runs the old image");
+    for id in containers(name) {
+        let running = stdout(&docker(&["inspect", "--format", "{{.Config.Image}}", &id]));
+        assert_eq!(
+            running.trim(),
+            upgraded,
+            "a member still runs the old image"
+        );
     }
     deployment.assert_kept(&acked, "after the image upgrade by plan");
-
-    new_members_started_as_founders_never_join(&deployment, dir.path(), &version);
-    two_of_three_removed_at_once_lose_the_majority(&deployment, dir.path(), &version, next);
+    (deployment, cleanup, next)
 }
 
-/// `berth plan` from `against` to the example with `sets` (and the scenario's own), into a new
-/// directory.
-fn planned(dir: &Path, against: &Path, sets: &[&str], name: &str) -> PathBuf {
+impl Deployment {
+    /// RabbitMQ's quorum queue has a replica with its log on every member.
+    fn assert_replicated(&self) {
+        if self.software.kind == Kind::Rabbitmq {
+            wait_until_or_explain(
+                "the quorum queue has a replica on every member",
+                Duration::from_secs(60),
+                || self.quorum_members_in_sync() == self.members,
+                || self.state(),
+            );
+        }
+    }
+}
+
+/// `berth plan` from the deployment to its example with `sets` (and the scenario's own), into a
+/// new directory, with the secret file the user provides beside compose.yaml.
+fn planned(dir: &Path, deployment: &Deployment, sets: &[&str], name: &str) -> PathBuf {
     let out = dir.join(format!("plan-{name}"));
-    let spec = root().join("examples/etcd.toml");
+    let spec = root().join(format!("examples/{}.toml", deployment.name()));
+    let against = &deployment.out;
     let mut args = vec![
         "plan",
         spec.to_str().unwrap(),
@@ -123,10 +166,15 @@ fn planned(dir: &Path, against: &Path, sets: &[&str], name: &str) -> PathBuf {
         "--out",
         out.to_str().unwrap(),
     ];
-    for set in ETCD.sets.iter().chain(sets) {
+    for set in deployment.software.sets.iter().chain(sets) {
         args.extend(["--set", set]);
     }
     berth_ok(&args, dir);
+    if deployment.software.kind == Kind::Rabbitmq {
+        let cookie = out.join("compose/secrets/rabbitmq/cookie");
+        std::fs::create_dir_all(cookie.parent().unwrap()).unwrap();
+        std::fs::write(&cookie, COOKIE).unwrap();
+    }
     out
 }
 
@@ -164,7 +212,8 @@ fn run_plan(
     );
     let during = acked.len() - before;
     eprintln!(
-        "etcd on compose: {what} by plan in {:?}; {during} writes acknowledged meanwhile, longest wait {longest_gap:?}",
+        "{} on compose: {what} by plan in {:?}; {during} writes acknowledged meanwhile, longest wait {longest_gap:?}",
+        deployment.name(),
         started.elapsed()
     );
     assert!(
