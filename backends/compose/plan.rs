@@ -36,9 +36,13 @@ pub fn plan(
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Err(diagnostics);
     }
+    let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     let mut joins = BTreeMap::new();
-    for ordinal in before..after {
-        let join = join_override(service, publish, &new, files, ordinal)?;
+    let joining = (before..after).map(|o| (o, o + 1));
+    // A replaced member joins the cluster as it is by then: every member the service has.
+    let replacing = replace.iter().map(|&o| (o, before.max(after)));
+    for (ordinal, members) in joining.chain(replacing) {
+        let join = join_override(service, publish, &new, files, ordinal, members)?;
         if !join.is_empty() {
             joins.insert(ordinal, join);
         }
@@ -52,7 +56,7 @@ pub fn plan(
             // container was made from: one at a time here, rather than all at the next `up`.
             || (!deployed.is_out() && mounts_files(&new, &name))
     };
-    let steps = plan::steps(before, after, changed, |o| joins.contains_key(&o));
+    let steps = plan::steps(before, after, &replace, changed, |o| joins.contains_key(&o));
     let script = Writer {
         service,
         old: &old,
@@ -151,7 +155,7 @@ fn deployed_members(service: &Service, old: &Value) -> Result<u32, Vec<Diagnosti
 }
 
 /// The files a member starts with to join the running cluster: an override of its definition as
-/// the only new member of a cluster of `ordinal + 1` where that differs from a founder's in `new`
+/// the joining member of a cluster of `members` where that differs from a founder's in `new`
 /// (`plan/join-NAME.yaml`), and the mounted files whose text differs (`plan/join-NAME/...`, which
 /// the override mounts instead). Empty when it starts as a founder would.
 fn join_override(
@@ -160,9 +164,10 @@ fn join_override(
     new: &Value,
     founder_files: &[OutputFile],
     ordinal: u32,
+    members: u32,
 ) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
     let mut joining = service.clone();
-    joining.replication.replicas.value = ordinal + 1;
+    joining.replication.replicas.value = members;
     joining.templates.set_joining(Some(ordinal.to_string()));
     let lowered = super::lowered(&joining, publish, &[])?;
     let name = member_name(service, ordinal);
@@ -323,6 +328,7 @@ impl Writer<'_> {
         }
         script.text("up -d --no-deps ").name(&name).text("\n");
         current.push(o);
+        current.sort_unstable();
         self.caught_up(script, current, o)?;
         if let Some(m) = &self.service.membership {
             for command in &m.added {

@@ -7,15 +7,50 @@ use berth_model::{Quorum, Service};
 
 berth_diagnostic::rules!();
 
-/// The files berth wrote for the deployed service: `path` relative to `--out`
-/// (`compose/compose.yaml`); `None` when there is none or it cannot be read as text.
+/// What a plan starts from: the files berth wrote for the deployed service, and the members the
+/// user asks to replace.
 pub trait Deployed: Sync {
+    /// A file, `path` relative to `--out` (`compose/compose.yaml`); `None` when there is none or
+    /// it cannot be read as text.
     fn read(&self, path: &str) -> Option<String>;
+    /// Members to replace by new ones on new volumes (`--replace NAME`), by name.
+    fn replace(&self) -> &[String] {
+        &[]
+    }
     /// Whether the plan's files go to the directory they are read from (`--out` is
     /// `--against`): a member's container then mounts its files from where they were.
     fn is_out(&self) -> bool {
         false
     }
+}
+
+/// The ordinals of the members to replace: each must be one that stays.
+pub fn replaced(service: &Service, before: u32, names: &[String]) -> Result<Vec<u32>, Diagnostic> {
+    let staying = before.min(service.replicas());
+    let mut ordinals = Vec::new();
+    for name in names {
+        let ordinal = name
+            .strip_prefix(&format!("{}-", service.name()))
+            .and_then(|o| o.parse::<u32>().ok())
+            .filter(|o| *o < staying && name == &format!("{}-{o}", service.name()));
+        match ordinal {
+            Some(o) if !ordinals.contains(&o) => ordinals.push(o),
+            Some(_) => {}
+            None => {
+                return Err(Diagnostic::input(
+                    &berth_diagnostic::errors::PLAN_REPLACE,
+                    format!("`--replace {name}` names no member that stays"),
+                )
+                .help(format!(
+                    "name a member from `{}-0` to `{}-{}`",
+                    service.name(),
+                    service.name(),
+                    staying.saturating_sub(1)
+                )));
+            }
+        }
+    }
+    Ok(ordinals)
 }
 
 /// One step of a plan, about one member (its ordinal).
@@ -31,25 +66,31 @@ pub enum Step {
 
 /// The steps from `before` members to the service's, one member at a time so that a majority
 /// stays up: members leave from the highest ordinal down, or new members join from the lowest
-/// up (the cluster grows before members restart); then the members that stay and changed
-/// restart from the highest down, and the new ones where their definition as a founder differs
-/// from the one they joined with (`rejoins`).
+/// up (the cluster grows before members restart); the members to `replace` leave and join again
+/// on a new volume, one after the other; then the members that stay and changed restart from
+/// the highest down, and the new ones where their definition as a founder differs from the one
+/// they joined with (`rejoins`).
 pub fn steps(
     before: u32,
     after: u32,
+    replace: &[u32],
     changed: impl Fn(u32) -> bool,
     rejoins: impl Fn(u32) -> bool,
 ) -> Vec<Step> {
     let staying = before.min(after);
     let mut steps: Vec<Step> = (after..before).rev().map(Step::Leave).collect();
     steps.extend((before..after).map(Step::Join));
+    for &o in replace {
+        steps.extend([Step::Leave(o), Step::Join(o)]);
+    }
     steps.extend(
         (0..staying)
             .rev()
-            .filter(|&o| changed(o))
+            .filter(|o| !replace.contains(o) && changed(*o))
             .map(Step::Restart),
     );
-    steps.extend((before..after).filter(|&o| rejoins(o)).map(Step::Restart));
+    let joined = (before..after).chain(replace.iter().copied());
+    steps.extend(joined.filter(|&o| rejoins(o)).map(Step::Restart));
     steps
 }
 

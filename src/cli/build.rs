@@ -52,12 +52,12 @@ fn counted(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `berth plan`: a compile of one spec whose backends each add the plan from what `against`
-/// holds; only backends named with `--backend`, since each deployment runs on one.
+/// `berth plan`: a compile of one spec whose backends each add the plan from what is
+/// `deployed`; only backends named with `--backend`, since each deployment runs on one.
 pub fn plan_change(
     ui: &Ui,
     spec: &Path,
-    against: &Path,
+    deployed: &berth_output::against::Against,
     out: &Path,
     force: bool,
     inputs: &Inputs,
@@ -73,7 +73,6 @@ pub fn plan_change(
             format,
         );
     }
-    let deployed = berth_output::against::Against::new(against, out);
     let specs = [spec.to_path_buf()];
     compile(
         ui,
@@ -82,7 +81,7 @@ pub fn plan_change(
         false,
         force,
         inputs,
-        Some(&deployed),
+        Some(deployed),
         format,
     )
 }

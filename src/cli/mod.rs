@@ -84,6 +84,10 @@ enum Command {
         /// The directory the deployed files were compiled to (it may be `--out` itself).
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
+        /// Replace this member by a new one on a new, empty volume, which catches up from the
+        /// others: a data move (repeatable; one member at a time).
+        #[arg(long, value_name = "MEMBER")]
+        replace: Vec<String>,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Replace files in DIR that berth did not write where it needs their paths.
@@ -370,11 +374,18 @@ pub fn main() -> i32 {
         Command::Plan {
             spec,
             against,
+            replace,
             out,
             force,
             inputs,
             format,
-        } => build::plan_change(&ui, &spec, &against, &out, force, &inputs, format),
+        } => {
+            let deployed = berth_output::against::Against {
+                replace,
+                ..berth_output::against::Against::new(&against, &out)
+            };
+            build::plan_change(&ui, &spec, &deployed, &out, force, &inputs, format)
+        }
         Command::Check {
             spec,
             inputs,

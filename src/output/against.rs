@@ -4,10 +4,11 @@
 use berth_backend::plan::Deployed;
 use std::path::Path;
 
-/// The directory, and whether the plan writes to it too.
+/// The directory, whether the plan writes to it too, and the members to replace.
 pub struct Against<'a> {
     pub dir: &'a Path,
     pub is_out: bool,
+    pub replace: Vec<String>,
 }
 
 impl<'a> Against<'a> {
@@ -17,13 +18,21 @@ impl<'a> Against<'a> {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         };
-        Against { dir, is_out }
+        Against {
+            dir,
+            is_out,
+            replace: Vec::new(),
+        }
     }
 }
 
 impl Deployed for Against<'_> {
     fn is_out(&self) -> bool {
         self.is_out
+    }
+
+    fn replace(&self) -> &[String] {
+        &self.replace
     }
 
     fn read(&self, path: &str) -> Option<String> {

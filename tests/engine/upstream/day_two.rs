@@ -15,8 +15,9 @@ fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (deployment, _cleanup, next) = grow_shrink_upgrade(&ETCD, dir.path());
+    let (mut deployment, _cleanup, mut acked, mut next) = grow_shrink_upgrade(&ETCD, dir.path());
     let version = format!("version={}", upgraded_version(&ETCD));
+    data_moves_to_a_new_volume(&mut deployment, dir.path(), &version, &mut acked, &mut next);
     new_members_started_as_founders_never_join(&deployment, dir.path(), &version);
     two_of_three_removed_at_once_lose_the_majority(&deployment, dir.path(), &version, next);
 }
@@ -42,8 +43,12 @@ fn upgraded_version(software: &Software) -> String {
 
 /// Deploys the example with 3 members, then plans and runs 3 → 5, 5 → 3 and an image upgrade,
 /// each while the client writes, and reads every acknowledged write back from every member after
-/// each. Returns the deployment (its cleanup with it) and the next number to write.
-fn grow_shrink_upgrade(software: &'static Software, dir: &Path) -> (Deployment, Cleanup, u32) {
+/// each. Returns the deployment (its cleanup with it), the writes acknowledged and the next
+/// number to write.
+fn grow_shrink_upgrade(
+    software: &'static Software,
+    dir: &Path,
+) -> (Deployment, Cleanup, BTreeSet<u32>, u32) {
     images();
     assert_clean(software);
     let name = software.example;
@@ -133,7 +138,7 @@ fn grow_shrink_upgrade(software: &'static Software, dir: &Path) -> (Deployment, 
         );
     }
     deployment.assert_kept(&acked, "after the image upgrade by plan");
-    (deployment, cleanup, next)
+    (deployment, cleanup, acked, next)
 }
 
 impl Deployment {
@@ -153,6 +158,17 @@ impl Deployment {
 /// `berth plan` from the deployment to its example with `sets` (and the scenario's own), into a
 /// new directory, with the secret file the user provides beside compose.yaml.
 fn planned(dir: &Path, deployment: &Deployment, sets: &[&str], name: &str) -> PathBuf {
+    planned_with(dir, deployment, sets, &[], name)
+}
+
+/// [`planned`], with more arguments.
+fn planned_with(
+    dir: &Path,
+    deployment: &Deployment,
+    sets: &[&str],
+    more: &[&str],
+    name: &str,
+) -> PathBuf {
     let out = dir.join(format!("plan-{name}"));
     let spec = root().join(format!("examples/{}.toml", deployment.name()));
     let against = &deployment.out;
@@ -169,6 +185,7 @@ fn planned(dir: &Path, deployment: &Deployment, sets: &[&str], name: &str) -> Pa
     for set in deployment.software.sets.iter().chain(sets) {
         args.extend(["--set", set]);
     }
+    args.extend(more);
     berth_ok(&args, dir);
     if deployment.software.kind == Kind::Rabbitmq {
         let cookie = out.join("compose/secrets/rabbitmq/cookie");
@@ -220,6 +237,45 @@ fn run_plan(
         during > 0,
         "{what}: no write was acknowledged while the plan ran"
     );
+}
+
+/// `--replace etcd-1`: the member leaves, its volume goes, and a new member of that name joins on
+/// a new volume and catches up from the others, while the client writes.
+fn data_moves_to_a_new_volume(
+    deployment: &mut Deployment,
+    dir: &Path,
+    version: &str,
+    acked: &mut BTreeSet<u32>,
+    next: &mut u32,
+) {
+    let volume_created = || {
+        let inspect = [
+            "volume",
+            "inspect",
+            "--format",
+            "{{.CreatedAt}}",
+            "etcd-1-data",
+        ];
+        stdout(&docker(&inspect))
+    };
+    let old_volume = volume_created();
+    let replace = ["--replace", "etcd-1"];
+    let moved = planned_with(dir, deployment, &[version], &replace, "moved");
+    run_plan(
+        deployment,
+        &moved,
+        acked,
+        next,
+        "etcd-1 moved to a new volume",
+    );
+    deployment.out = moved;
+    deployment.wait_formed();
+    assert_ne!(
+        volume_created(),
+        old_volume,
+        "etcd-1 still has its old volume"
+    );
+    deployment.assert_kept(acked, "after etcd-1 moved to a new volume by plan");
 }
 
 /// Growing by `replicas` alone: the new members start as founders of a new cluster and never
