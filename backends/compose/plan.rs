@@ -1,16 +1,17 @@
-//! `berth plan` on compose: `plan.sh` beside `compose.yaml`, which takes the deployed members
-//! (read from the deployed `compose.yaml`) to the new file's one step at a time, running the
-//! spec's `[membership]` commands and checks between the steps; and for each joining member whose
+//! `berth plan` on compose: `plan.sh` beside `compose.yaml` (written by
+//! `berth_backends_shared::plan`), which takes the deployed members (read from the deployed
+//! `compose.yaml`) to the new file's one step at a time; and for each joining member whose
 //! definition differs from a founder's, an override file `plan/join-NAME.yaml` it starts with.
 
-use berth_backend::plan::{self, Deployed, Step};
+use berth_backend::plan::{self, Deployed};
 use berth_backend::{OutputFile, header_comment};
+use berth_backends_shared::plan::{self as plan_script, Orchestrator};
 use berth_backends_shared::script::Script;
 use berth_backends_shared::single_host::Publish;
 use berth_diagnostic::{Diagnostic, errors};
-use berth_model::{Member, RunOn, Service, Template};
+use berth_model::{Member, Service};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the deployed file is, below `--against`.
 const DEPLOYED: &str = "compose/compose.yaml";
@@ -18,9 +19,6 @@ const DEPLOYED: &str = "compose/compose.yaml";
 /// What a joining member's override may set: compose replaces these keys of a service (and
 /// merges `environment` and `labels` by name), so the override says all that differs.
 const OVERRIDABLE: [&str; 5] = ["command", "entrypoint", "environment", "image", "labels"];
-
-/// Stands in for the member's id while a command is rendered; the script puts `"$member_id"` there.
-const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
 
 pub fn plan(
     service: &Service,
@@ -57,14 +55,13 @@ pub fn plan(
             || (!deployed.is_out() && mounts_files(&new, &name))
     };
     let steps = plan::steps(before, after, &replace, changed, |o| joins.contains_key(&o));
-    let script = Writer {
+    let orchestrator = Steps {
         service,
         old: &old,
         new: &new,
-        before,
         joins: &joins,
-    }
-    .script(&steps)?;
+    };
+    let script = plan_script::script(service, before, &orchestrator, &steps)?;
     let mut out = vec![OutputFile::script("plan.sh", script)];
     out.extend(joins.into_values().flatten());
     Ok((out, diagnostics))
@@ -250,161 +247,48 @@ fn unsupported_difference(service: &Service, member: &str, key: &str) -> Diagnos
     ))
 }
 
-/// Writes `plan.sh` from the steps.
-struct Writer<'a> {
+/// How compose starts, restarts and retires a member (`plan-functions.sh` beside this file).
+struct Steps<'a> {
     service: &'a Service,
     old: &'a Value,
     new: &'a Value,
-    before: u32,
     /// The files each joining member starts with, where it does not start as a founder.
     joins: &'a BTreeMap<u32, Vec<OutputFile>>,
 }
 
-impl Writer<'_> {
-    fn script(&self, steps: &[Step]) -> Result<String, Vec<Diagnostic>> {
+impl Orchestrator for Steps<'_> {
+    fn backend(&self) -> &'static str {
+        "compose"
+    }
+
+    fn member(&self, ordinal: u32) -> Member {
+        let name = member_name(self.service, ordinal);
+        Member {
+            ordinal: ordinal.to_string(),
+            host: name.clone(),
+            name,
+            ..Default::default()
+        }
+    }
+
+    fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {
         let service = self.service;
-        let mut script = Script::new();
-        script
-            .text("#!/bin/sh\n")
-            .comments(&header_comment(service, &[]));
-        script.comments(&format!(
-            "# berth plan: `{}` on compose from {} members to {}, one step at a time; each\n# command is printed before it runs, and the plan stops at the first that fails.\n",
-            service.name(),
-            self.before,
-            service.replicas()
-        ));
         let image = service.render(
             &service.container.image,
             &berth_model::Identity::new(None, &service.members()),
         )?;
-        let timeout = service.membership.as_ref().map_or(300, |m| m.timeout);
-        script.text("service=").name(service.name()).text("\n");
         script
             .text("network=")
             .word(&service.network_name("compose"))
             .text("\n");
         script.text("image=").word(&image).text("\n");
-        script.text("timeout=").number(timeout).text("\n");
         script.text(include_str!("plan-functions.sh"));
-        for file in self.user_files() {
-            script.text("need_file ").word(&file).text("\n");
-        }
-        let mut current: Vec<u32> = (0..self.before).collect();
-        script.text("\nstep 'every deployed member healthy'\n");
-        self.wait_healthy(&mut script, &current);
-        if steps.is_empty() {
-            script.text("echo 'nothing to change: the deployed members are the new ones'\n");
-        }
-        for step in steps {
-            match *step {
-                Step::Leave(o) => self.leave(&mut script, &mut current, o)?,
-                Step::Restart(o) => self.restart(&mut script, &current, o)?,
-                Step::Join(o) => self.join(&mut script, &mut current, o)?,
-            }
-        }
-        script.text("\nstep 'done: every member runs as compose.yaml says'\n");
-        Ok(script.into_string())
-    }
-
-    fn join(
-        &self,
-        script: &mut Script,
-        current: &mut Vec<u32>,
-        o: u32,
-    ) -> Result<(), Vec<Diagnostic>> {
-        let name = member_name(self.service, o);
-        script
-            .text("\nstep ")
-            .word(&format!("{name} joins the running cluster"))
-            .text("\n");
-        if let Some(m) = &self.service.membership {
-            for command in &m.add {
-                self.command(script, command, o, current, None)?;
-            }
-        }
-        script.text("run compose -f compose.yaml ");
-        if self.joins.contains_key(&o) {
-            script.text("-f ").word(&override_path(&name)).text(" ");
-        }
-        script.text("up -d --no-deps ").name(&name).text("\n");
-        current.push(o);
-        current.sort_unstable();
-        self.caught_up(script, current, o)?;
-        if let Some(m) = &self.service.membership {
-            for command in &m.added {
-                self.command(script, command, o, current, None)?;
-            }
-        }
         Ok(())
-    }
-
-    fn leave(
-        &self,
-        script: &mut Script,
-        current: &mut Vec<u32>,
-        o: u32,
-    ) -> Result<(), Vec<Diagnostic>> {
-        let name = member_name(self.service, o);
-        script
-            .text("\nstep ")
-            .word(&format!("{name} leaves the cluster"))
-            .text("\n");
-        self.safe_to_stop(script, current, o)?;
-        let membership = self.service.membership.as_ref();
-        let id = match membership.and_then(|m| m.id.as_ref()) {
-            Some(id) => {
-                script.text("member_id=$(");
-                self.checked(script, &id.command, o, current, None)?;
-                script.text(" | id_of ").name(&name).text(" ");
-                script.word(&id.separator.to_string()).text(" ");
-                script
-                    .number(id.name_field.into())
-                    .text(" ")
-                    .number(id.id_field.into());
-                script.text(")\nneed_id ").name(&name).text("\n");
-                Some(ID_MARK)
-            }
-            None => None,
-        };
-        for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
-            self.command(script, command, o, current, id)?;
-        }
-        script
-            .text("retire ")
-            .name(&name)
-            .text(" ")
-            .number(self.service.stop_grace.value)
-            .text("\n");
-        for volume in self.deployed_volumes(&name) {
-            script
-                .text("run docker volume rm ")
-                .word(&volume)
-                .text("\n");
-        }
-        current.retain(|&m| m != o);
-        for command in membership.map(|m| &m.forget[..]).unwrap_or_default() {
-            self.command(script, command, o, current, id)?;
-        }
-        Ok(())
-    }
-
-    fn restart(&self, script: &mut Script, current: &[u32], o: u32) -> Result<(), Vec<Diagnostic>> {
-        let name = member_name(self.service, o);
-        script
-            .text("\nstep ")
-            .word(&format!("{name} restarts with its new definition"))
-            .text("\n");
-        self.safe_to_stop(script, current, o)?;
-        script
-            .text("run compose -f compose.yaml up -d --no-deps ")
-            .name(&name)
-            .text("\n");
-        self.caught_up(script, current, o)
     }
 
     /// The files the user puts beside compose.yaml (secrets) that the new members mount.
-    fn user_files(&self) -> std::collections::BTreeSet<String> {
-        self.new["services"]
+    fn user_files(&self) -> Vec<String> {
+        let sources: BTreeSet<&str> = self.new["services"]
             .as_object()
             .into_iter()
             .flat_map(|services| services.values())
@@ -412,164 +296,50 @@ impl Writer<'_> {
             .filter(|v| v["type"] == "bind")
             .filter_map(|v| v["source"].as_str())
             .filter(|source| source.starts_with("./secrets/"))
-            .map(str::to_string)
-            .collect()
+            .collect();
+        sources.into_iter().map(str::to_string).collect()
     }
 
-    /// The volumes berth declared for a member in the deployed file; never an external one,
-    /// which holds data berth did not create.
-    fn deployed_volumes(&self, member: &str) -> Vec<String> {
+    fn start_joining(&self, script: &mut Script, ordinal: u32) {
+        let name = member_name(self.service, ordinal);
+        script.text("run compose -f compose.yaml ");
+        if self.joins.contains_key(&ordinal) {
+            script.text("-f ").word(&override_path(&name)).text(" ");
+        }
+        script.text("up -d --no-deps ").name(&name).text("\n");
+    }
+
+    fn restart(&self, script: &mut Script, ordinal: u32) {
+        let name = member_name(self.service, ordinal);
+        script
+            .text("run compose -f compose.yaml up -d --no-deps ")
+            .name(&name)
+            .text("\n");
+    }
+
+    /// Its container (found by compose's labels: the new file may not define it), then the
+    /// volumes berth declared for it in the deployed file, never an external one, which holds
+    /// data berth did not create.
+    fn retire(&self, script: &mut Script, ordinal: u32) {
+        let name = member_name(self.service, ordinal);
+        let grace = self.service.stop_grace.value;
+        script
+            .text("retire ")
+            .name(&name)
+            .text(" ")
+            .number(grace)
+            .text("\n");
         let declared = &self.old["volumes"];
-        self.old["services"][member]["volumes"]
+        let volumes = self.old["services"][&name]["volumes"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|v| v["type"] == "volume")
             .filter_map(|v| v["source"].as_str())
             .filter(|source| declared[*source]["external"] != true)
-            .filter_map(|source| declared[source]["name"].as_str().map(str::to_string))
-            .collect()
-    }
-
-    fn caught_up(
-        &self,
-        script: &mut Script,
-        current: &[u32],
-        o: u32,
-    ) -> Result<(), Vec<Diagnostic>> {
-        let name = member_name(self.service, o);
-        match self
-            .service
-            .membership
-            .as_ref()
-            .and_then(|m| m.caught_up.as_ref())
-        {
-            Some(check) => {
-                script
-                    .text("until_passes ")
-                    .word(&format!("{name} caught up"))
-                    .text(" ");
-                self.checked(script, check, o, current, None)?;
-                script.text("\n");
-            }
-            None => {
-                script
-                    .text("until_passes ")
-                    .word(&format!("{name} healthy"));
-                script.text(" healthy ").name(&name).text("\n");
-            }
+            .filter_map(|source| declared[source]["name"].as_str());
+        for volume in volumes {
+            script.text("run docker volume rm ").word(volume).text("\n");
         }
-        Ok(())
-    }
-
-    fn safe_to_stop(
-        &self,
-        script: &mut Script,
-        current: &[u32],
-        o: u32,
-    ) -> Result<(), Vec<Diagnostic>> {
-        let name = member_name(self.service, o);
-        match self
-            .service
-            .membership
-            .as_ref()
-            .and_then(|m| m.safe_to_stop.as_ref())
-        {
-            Some(check) => {
-                script
-                    .text("until_passes ")
-                    .word(&format!("the cluster can lose {name}"))
-                    .text(" ");
-                self.checked(script, check, o, current, None)?;
-                script.text("\n");
-            }
-            None => self.wait_healthy(script, current),
-        }
-        Ok(())
-    }
-
-    fn wait_healthy(&self, script: &mut Script, current: &[u32]) {
-        script.text("until_passes 'every member healthy' every_member_healthy");
-        for &m in current {
-            script.text(" ").name(&member_name(self.service, m));
-        }
-        script.text("\n");
-    }
-
-    /// A membership command, printed and run until it succeeds.
-    fn command(
-        &self,
-        script: &mut Script,
-        command: &[Template],
-        o: u32,
-        current: &[u32],
-        id: Option<&str>,
-    ) -> Result<(), Vec<Diagnostic>> {
-        script.text("retry ");
-        self.checked(script, command, o, current, id)?;
-        script.text("\n");
-        Ok(())
-    }
-
-    /// A membership command as the words of a shell command: run inside a current member other
-    /// than the one concerned (the concerned one when it is alone), or in a one-off container.
-    fn checked(
-        &self,
-        script: &mut Script,
-        command: &[Template],
-        o: u32,
-        current: &[u32],
-        id: Option<&str>,
-    ) -> Result<(), Vec<Diagnostic>> {
-        let service = self.service;
-        let members: Vec<Member> = current.iter().map(|&m| member(service, m)).collect();
-        let concerned = member(service, o);
-        let mut words = Vec::with_capacity(command.len());
-        for t in command {
-            words.push(
-                service
-                    .templates
-                    .try_membership(&t.source, &concerned, &members, id)
-                    .map_err(|failure| vec![failure.into_diagnostic(t.span.clone())])?,
-            );
-        }
-        let run_on = service.membership.as_ref().map_or(RunOn::Member, |m| m.run);
-        match run_on {
-            RunOn::Member => {
-                let runner = current.iter().copied().find(|&m| m != o).unwrap_or(o);
-                script.text("inside ").name(&member_name(service, runner));
-            }
-            RunOn::Oneoff => {
-                script.text("oneoff");
-            }
-        }
-        for word in &words {
-            script.text(" ");
-            if !word.contains(ID_MARK) {
-                script.word(word);
-                continue;
-            }
-            let mut parts = word.split(ID_MARK).peekable();
-            while let Some(part) = parts.next() {
-                if !part.is_empty() {
-                    script.word(part);
-                }
-                if parts.peek().is_some() {
-                    script.text("\"$member_id\"");
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A member as compose names it: its host name is its service's name.
-fn member(service: &Service, ordinal: u32) -> Member {
-    let name = member_name(service, ordinal);
-    Member {
-        ordinal: ordinal.to_string(),
-        host: name.clone(),
-        name,
-        ..Default::default()
     }
 }

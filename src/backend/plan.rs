@@ -67,9 +67,9 @@ pub enum Step {
 /// The steps from `before` members to the service's, one member at a time so that a majority
 /// stays up: members leave from the highest ordinal down, or new members join from the lowest
 /// up (the cluster grows before members restart); the members to `replace` leave and join again
-/// on a new volume, one after the other; then the members that stay and changed restart from
-/// the highest down, and the new ones where their definition as a founder differs from the one
-/// they joined with (`rejoins`).
+/// on a new volume, one after the other; then, from the highest ordinal down (as a StatefulSet's
+/// partitioned rollout goes), restart the members that stay and `changed`, and the new ones whose
+/// definition as a founder differs from the one they joined with (`rejoins`).
 pub fn steps(
     before: u32,
     after: u32,
@@ -77,20 +77,16 @@ pub fn steps(
     changed: impl Fn(u32) -> bool,
     rejoins: impl Fn(u32) -> bool,
 ) -> Vec<Step> {
-    let staying = before.min(after);
     let mut steps: Vec<Step> = (after..before).rev().map(Step::Leave).collect();
     steps.extend((before..after).map(Step::Join));
     for &o in replace {
         steps.extend([Step::Leave(o), Step::Join(o)]);
     }
-    steps.extend(
-        (0..staying)
-            .rev()
-            .filter(|o| !replace.contains(o) && changed(*o))
-            .map(Step::Restart),
-    );
-    let joined = (before..after).chain(replace.iter().copied());
-    steps.extend(joined.filter(|&o| rejoins(o)).map(Step::Restart));
+    let joined = |o: u32| o >= before || replace.contains(&o);
+    let restarts = (0..after)
+        .rev()
+        .filter(|&o| if joined(o) { rejoins(o) } else { changed(o) });
+    steps.extend(restarts.map(Step::Restart));
     steps
 }
 

@@ -17,6 +17,7 @@ mod hostile_spec;
 mod import;
 mod marathon;
 mod per_member;
+mod plan;
 mod rules;
 mod snapshots;
 mod spec_keys;

@@ -1,0 +1,298 @@
+//! `plan.sh`, the script of `berth plan`, written the same way for every backend: its steps in
+//! order (`berth_backend::plan::steps`), the spec's `[membership]` commands and the checks
+//! between them. Each backend says how its orchestrator names, starts, restarts and retires a
+//! member ([`Orchestrator`]), and gives the shell functions its lines call.
+
+use crate::script::Script;
+use berth_backend::header_comment;
+use berth_backend::plan::Step;
+use berth_diagnostic::Diagnostic;
+use berth_model::{Member, RunOn, Service, Template};
+
+/// Stands in for a member's id while a command is rendered; the script puts `"$member_id"` there.
+const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
+
+/// What one orchestrator does at each step. Its functions (`Orchestrator::functions`) define
+/// `inside MEMBER COMMAND...` (a command in a running member, quietly), `oneoff COMMAND...` (in a
+/// container of the member image on the members' network, quietly) and `healthy MEMBER`.
+pub trait Orchestrator {
+    /// The backend's name.
+    fn backend(&self) -> &'static str;
+    /// A member as this orchestrator names it, whose `host` the membership commands use.
+    fn member(&self, ordinal: u32) -> Member;
+    /// The script's variables and the backend's shell functions, after the shared ones.
+    fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>>;
+    /// Files the user provides beside the script, checked before the first step.
+    fn user_files(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Starts a member that joins the running cluster.
+    fn start_joining(&self, script: &mut Script, ordinal: u32);
+    /// Stops a member and starts it with its new definition.
+    fn restart(&self, script: &mut Script, ordinal: u32);
+    /// Stops and removes a member that left the cluster, with its data.
+    fn retire(&self, script: &mut Script, ordinal: u32);
+}
+
+/// Writes `plan.sh` for `service`, whose deployment has `before` members.
+pub fn script(
+    service: &Service,
+    before: u32,
+    orchestrator: &dyn Orchestrator,
+    steps: &[Step],
+) -> Result<String, Vec<Diagnostic>> {
+    let writer = Writer {
+        service,
+        orchestrator,
+    };
+    let mut script = Script::new();
+    script
+        .text("#!/bin/sh\n# The spec's strings reach the programs literally, in single quotes.\n# shellcheck disable=SC2016\n")
+        .comments(&header_comment(service, &[]))
+        .comments(&format!(
+            "# berth plan: `{}` on {} from {before} members to {}, one step at a time; each\n# command is printed before it runs, and the plan stops at the first that fails.\n",
+            service.name(),
+            orchestrator.backend(),
+            service.replicas()
+        ));
+    let timeout = service.membership.as_ref().map_or(300, |m| m.timeout);
+    script.text("service=").name(service.name()).text("\n");
+    script.text("timeout=").number(timeout).text("\n");
+    orchestrator.functions(&mut script)?;
+    script.text("\n").text(include_str!("plan-functions.sh"));
+    for file in orchestrator.user_files() {
+        script.text("need_file ").word(&file).text("\n");
+    }
+    let mut current: Vec<u32> = (0..before).collect();
+    script.text("\nstep 'every deployed member healthy'\n");
+    writer.wait_healthy(&mut script, &current);
+    if steps.is_empty() {
+        script.text("echo 'nothing to change: the deployed members are the new ones'\n");
+    }
+    for step in steps {
+        match *step {
+            Step::Leave(o) => writer.leave(&mut script, &mut current, o)?,
+            Step::Restart(o) => writer.restart(&mut script, &current, o)?,
+            Step::Join(o) => writer.join(&mut script, &mut current, o)?,
+        }
+    }
+    script.text("\nstep 'done: every member runs its new definition'\n");
+    Ok(script.into_string())
+}
+
+struct Writer<'a> {
+    service: &'a Service,
+    orchestrator: &'a dyn Orchestrator,
+}
+
+impl Writer<'_> {
+    fn name(&self, ordinal: u32) -> String {
+        format!("{}-{ordinal}", self.service.name())
+    }
+
+    fn step(&self, script: &mut Script, title: &str) {
+        script.text("\nstep ").word(title).text("\n");
+    }
+
+    fn join(
+        &self,
+        script: &mut Script,
+        current: &mut Vec<u32>,
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        self.step(
+            script,
+            &format!("{} joins the running cluster", self.name(o)),
+        );
+        let membership = self.service.membership.as_ref();
+        for command in membership.map(|m| &m.add[..]).unwrap_or_default() {
+            self.command(script, command, o, current, None)?;
+        }
+        self.orchestrator.start_joining(script, o);
+        current.push(o);
+        current.sort_unstable();
+        self.caught_up(script, current, o)?;
+        for command in membership.map(|m| &m.added[..]).unwrap_or_default() {
+            self.command(script, command, o, current, None)?;
+        }
+        Ok(())
+    }
+
+    fn leave(
+        &self,
+        script: &mut Script,
+        current: &mut Vec<u32>,
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let name = self.name(o);
+        self.step(script, &format!("{name} leaves the cluster"));
+        self.safe_to_stop(script, current, o)?;
+        let membership = self.service.membership.as_ref();
+        let id = match membership.and_then(|m| m.id.as_ref()) {
+            Some(id) => {
+                script.text("member_id=$(");
+                self.words(script, &id.command, o, current, None)?;
+                script.text(" | id_of ").name(&name).text(" ");
+                script.word(&id.separator.to_string()).text(" ");
+                script.number(id.name_field.into()).text(" ");
+                script.number(id.id_field.into());
+                script.text(")\nneed_id ").name(&name).text("\n");
+                Some(ID_MARK)
+            }
+            None => None,
+        };
+        for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
+            self.command(script, command, o, current, id)?;
+        }
+        self.orchestrator.retire(script, o);
+        current.retain(|&m| m != o);
+        for command in membership.map(|m| &m.forget[..]).unwrap_or_default() {
+            self.command(script, command, o, current, id)?;
+        }
+        Ok(())
+    }
+
+    fn restart(&self, script: &mut Script, current: &[u32], o: u32) -> Result<(), Vec<Diagnostic>> {
+        self.step(
+            script,
+            &format!("{} restarts with its new definition", self.name(o)),
+        );
+        self.safe_to_stop(script, current, o)?;
+        self.orchestrator.restart(script, o);
+        self.caught_up(script, current, o)
+    }
+
+    fn caught_up(
+        &self,
+        script: &mut Script,
+        current: &[u32],
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let name = self.name(o);
+        let check = self
+            .service
+            .membership
+            .as_ref()
+            .and_then(|m| m.caught_up.as_ref());
+        match check {
+            Some(check) => {
+                script
+                    .text("until_passes ")
+                    .word(&format!("{name} caught up"))
+                    .text(" ");
+                self.words(script, check, o, current, None)?;
+                script.text("\n");
+            }
+            None => {
+                script
+                    .text("until_passes ")
+                    .word(&format!("{name} healthy"));
+                script.text(" healthy ").name(&name).text("\n");
+            }
+        }
+        Ok(())
+    }
+
+    fn safe_to_stop(
+        &self,
+        script: &mut Script,
+        current: &[u32],
+        o: u32,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let check = self
+            .service
+            .membership
+            .as_ref()
+            .and_then(|m| m.safe_to_stop.as_ref());
+        match check {
+            Some(check) => {
+                let what = format!("the cluster can lose {}", self.name(o));
+                script.text("until_passes ").word(&what).text(" ");
+                self.words(script, check, o, current, None)?;
+                script.text("\n");
+            }
+            None => self.wait_healthy(script, current),
+        }
+        Ok(())
+    }
+
+    fn wait_healthy(&self, script: &mut Script, current: &[u32]) {
+        script.text("until_passes 'every member healthy' every_member_healthy");
+        for &m in current {
+            script.text(" ").name(&self.name(m));
+        }
+        script.text("\n");
+    }
+
+    /// A membership command, printed and run until it succeeds.
+    fn command(
+        &self,
+        script: &mut Script,
+        command: &[Template],
+        o: u32,
+        current: &[u32],
+        id: Option<&str>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        script.text("retry ");
+        self.words(script, command, o, current, id)?;
+        script.text("\n");
+        Ok(())
+    }
+
+    /// A membership command as the words of a shell command: run inside a current member other
+    /// than the one concerned (the concerned one when it is alone), or in a one-off container.
+    fn words(
+        &self,
+        script: &mut Script,
+        command: &[Template],
+        o: u32,
+        current: &[u32],
+        id: Option<&str>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let service = self.service;
+        let members: Vec<Member> = current
+            .iter()
+            .map(|&m| self.orchestrator.member(m))
+            .collect();
+        let concerned = self.orchestrator.member(o);
+        let mut words = Vec::with_capacity(command.len());
+        for t in command {
+            let word = service
+                .templates
+                .try_membership(&t.source, &concerned, &members, id)
+                .map_err(|failure| vec![failure.into_diagnostic(t.span.clone())])?;
+            words.push(word);
+        }
+        match service.membership.as_ref().map_or(RunOn::Member, |m| m.run) {
+            RunOn::Member => {
+                let runner = current.iter().copied().find(|&m| m != o).unwrap_or(o);
+                script.text("inside ").name(&self.name(runner));
+            }
+            RunOn::Oneoff => {
+                script.text("oneoff");
+            }
+        }
+        for word in &words {
+            script.text(" ");
+            with_member_id(script, word);
+        }
+        Ok(())
+    }
+}
+
+/// One word, where each mark of the member's id becomes `"$member_id"`.
+fn with_member_id(script: &mut Script, word: &str) {
+    if !word.contains(ID_MARK) {
+        script.word(word);
+        return;
+    }
+    let mut parts = word.split(ID_MARK).peekable();
+    while let Some(part) = parts.next() {
+        if !part.is_empty() {
+            script.word(part);
+        }
+        if parts.peek().is_some() {
+            script.text("\"$member_id\"");
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! `berth plan` without an engine: every example with `[membership]` planned through growth,
+//! shrinking, an upgrade and a data move on compose; each `plan.sh` passes `sh -n` and
+//! shellcheck, and each joining member's override loads in `docker-compose config` with the file
+//! it overrides. The refusals: a quorum service without `[membership]` whose member count changes,
+//! a `--replace` of a member that does not stay, a backend without plans. (Run on the engine:
+//! tests/engine/upstream/day_two.rs.)
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The examples whose spec says how members join and leave.
+const WITH_MEMBERSHIP: [&str; 4] = ["etcd", "rabbitmq", "cockroachdb", "kafka"];
+
+fn deploy(dir: &Path, example: &str, sets: &[&str]) -> PathBuf {
+    let spec = root().join(format!("examples/{example}.toml"));
+    let out = dir.join("deployed");
+    let mut args = vec![
+        "compile",
+        spec.to_str().unwrap(),
+        "--backend",
+        "compose",
+        "--out",
+    ];
+    args.push(out.to_str().unwrap());
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    berth_ok(&args, dir);
+    out
+}
+
+fn plan(
+    dir: &Path,
+    example: &str,
+    against: &Path,
+    name: &str,
+    more: &[&str],
+) -> (std::process::Output, PathBuf) {
+    let spec = root().join(format!("examples/{example}.toml"));
+    let out = dir.join(name);
+    let mut args = vec![
+        "plan",
+        spec.to_str().unwrap(),
+        "--backend",
+        "compose",
+        "--against",
+    ];
+    args.extend([against.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    args.extend(more);
+    (berth(&args, dir), out)
+}
+
+/// `plan.sh` parses, passes shellcheck, and each override loads with compose.yaml.
+fn assert_plan_checks(out: &Path) -> String {
+    let compose = out.join("compose");
+    let script = compose.join("plan.sh");
+    let text = std::fs::read_to_string(&script).unwrap();
+    run_ok(Command::new("sh").arg("-n").arg(&script), "sh -n plan.sh");
+    if let Some(shellcheck) = tool("shellcheck") {
+        run_ok(Command::new(shellcheck).arg(&script), "shellcheck plan.sh");
+    }
+    let overrides: Vec<PathBuf> = std::fs::read_dir(compose.join("plan"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    if !overrides.is_empty()
+        && let Some(compose_tool) = tool("docker-compose")
+    {
+        provide_secret_files(out);
+        for file in overrides {
+            let mut command = Command::new(&compose_tool);
+            command
+                .current_dir(&compose)
+                .args(["-f", "compose.yaml", "-f"])
+                .arg(&file);
+            run_ok(
+                command.args(["config", "--quiet"]),
+                "docker-compose config with the override",
+            );
+        }
+    }
+    text
+}
+
+#[test]
+fn every_example_with_membership_plans_growth_shrinking_an_upgrade_and_a_data_move() {
+    for example in WITH_MEMBERSHIP {
+        let dir = tempfile::tempdir().unwrap();
+        let deployed = deploy(dir.path(), example, &[]);
+        let spec =
+            std::fs::read_to_string(root().join(format!("examples/{example}.toml"))).unwrap();
+        let moved = format!("{example}-1");
+        let mut changes: Vec<(&str, Vec<&str>)> = vec![
+            ("upgraded", vec!["--set", "version=99.0.0"]),
+            ("moved", vec!["--replace", &moved]),
+        ];
+        if spec.contains("[params.replicas]") {
+            changes.push(("grown", vec!["--set", "replicas=5"]));
+        }
+        for (name, more) in changes {
+            let (output, out) = plan(dir.path(), example, &deployed, name, &more);
+            assert_exit(&output, 0, &[]);
+            let text = assert_plan_checks(&out);
+            if name == "upgraded" {
+                assert_contains(
+                    &text,
+                    &format!("'{example}-0 restarts with its new definition'"),
+                );
+            }
+            if name == "moved" {
+                assert_contains(&text, &format!("'{moved} leaves the cluster'"));
+                assert_contains(&text, &format!("'{moved} joins the running cluster'"));
+            }
+            if name == "grown" {
+                let shrunk = dir.path().join("shrunk");
+                let (output, _) = plan(dir.path(), example, &out, "shrunk", &[]);
+                assert_exit(&output, 0, &[]);
+                let text = assert_plan_checks(&shrunk);
+                assert_contains(&text, &format!("'{example}-4 leaves the cluster'"));
+            }
+        }
+    }
+}
+
+#[test]
+fn etcd_grows_one_member_at_a_time_with_a_joining_member_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployed = deploy(dir.path(), "etcd", &[]);
+    let (output, out) = plan(
+        dir.path(),
+        "etcd",
+        &deployed,
+        "grown",
+        &["--set", "replicas=5"],
+    );
+    assert_exit(&output, 0, &[]);
+    let text = std::fs::read_to_string(out.join("compose/plan.sh")).unwrap();
+    let order: Vec<&str> = text.lines().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(
+        order,
+        [
+            "step 'every deployed member healthy'",
+            "step 'etcd-3 joins the running cluster'",
+            "step 'etcd-4 joins the running cluster'",
+            "step 'etcd-4 restarts with its new definition'",
+            "step 'etcd-3 restarts with its new definition'",
+            "step 'etcd-2 restarts with its new definition'",
+            "step 'etcd-1 restarts with its new definition'",
+            "step 'etcd-0 restarts with its new definition'",
+            "step 'done: every member runs its new definition'",
+        ]
+    );
+    let joining = std::fs::read_to_string(out.join("compose/plan/join-etcd-3.yaml")).unwrap();
+    assert_contains(&joining, "--initial-cluster-state=existing");
+    assert_contains(
+        &joining,
+        "--initial-cluster=etcd-0=http://etcd-0:2380,etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380,etcd-3=http://etcd-3:2380\n",
+    );
+    let founders = std::fs::read_to_string(out.join("compose/compose.yaml")).unwrap();
+    assert!(
+        !founders.contains("existing"),
+        "the compiled file is a founded cluster's"
+    );
+    assert_contains(&text, "member add etcd-3 --peer-urls=http://etcd-3:2380");
+}
+
+#[test]
+fn a_quorum_service_without_membership_keeps_its_member_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployed = deploy(dir.path(), "zookeeper", &[]);
+    let (output, _) = plan(
+        dir.path(),
+        "zookeeper",
+        &deployed,
+        "grown",
+        &["--set", "replicas=5"],
+    );
+    assert_exit(
+        &output,
+        1,
+        &[
+            "error[plan/membership-missing]",
+            "from 3 to 5",
+            "add a `[membership]` table",
+        ],
+    );
+    assert!(!dir.path().join("grown").exists(), "nothing is written");
+    // Without a change of the member count, the plan restarts the members one at a time.
+    let (output, out) = plan(
+        dir.path(),
+        "zookeeper",
+        &deployed,
+        "upgraded",
+        &["--set", "version=3.9.3"],
+    );
+    assert_exit(&output, 0, &[]);
+    assert_plan_checks(&out);
+}
+
+#[test]
+fn a_plan_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployed = deploy(dir.path(), "etcd", &[]);
+    let (output, _) = plan(dir.path(), "etcd", &deployed, "a", &["--replace", "etcd-3"]);
+    assert_exit(
+        &output,
+        2,
+        &[
+            "error[plan/replace]",
+            "`--replace etcd-3` names no member that stays",
+        ],
+    );
+    let (output, _) = plan(dir.path(), "etcd", &dir.path().join("nothing"), "b", &[]);
+    assert_exit(
+        &output,
+        2,
+        &["error[plan/deployed]", "compose/compose.yaml"],
+    );
+    let spec = root().join("examples/etcd.toml");
+    let kubernetes = berth(
+        &[
+            "plan",
+            spec.to_str().unwrap(),
+            "--backend",
+            "kubernetes",
+            "--against",
+            "x",
+            "--out",
+            "y",
+        ],
+        dir.path(),
+    );
+    assert_exit(&kubernetes, 2, &["error[plan/unsupported]"]);
+    let none = berth(
+        &[
+            "plan",
+            spec.to_str().unwrap(),
+            "--against",
+            "x",
+            "--out",
+            "y",
+        ],
+        dir.path(),
+    );
+    assert_exit(&none, 2, &["`berth plan` needs the backend"]);
+}
+
+/// A membership command's hostile argument reaches the program as one word: the plan quotes it.
+#[test]
+fn a_membership_argument_is_one_quoted_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "$(touch pwned); `id` 'x' \"y\"";
+    let spec = std::fs::read_to_string(root().join("examples/etcd.toml"))
+        .unwrap()
+        .replace(
+            "\"member\", \"add\",",
+            &format!("\"member\", \"add\", {hostile:?},"),
+        );
+    let path = write(dir.path(), "etcd.toml", &spec);
+    let deployed = dir.path().join("deployed");
+    let (path, deployed_dir) = (path.to_str().unwrap(), deployed.to_str().unwrap());
+    berth_ok(
+        &[
+            "compile",
+            path,
+            "--backend",
+            "compose",
+            "--out",
+            deployed_dir,
+        ],
+        dir.path(),
+    );
+    let args = ["plan", path, "--backend", "compose", "--set", "replicas=4"];
+    berth_ok(
+        &[&args[..], &["--against", deployed_dir, "--out", "grown"]].concat(),
+        dir.path(),
+    );
+    let out = dir.path().join("grown");
+    let text = assert_plan_checks(&out);
+    assert_contains(
+        &text,
+        &format!(
+            " member add {} etcd-3",
+            berth::model::shell::shell_quote(hostile)
+        ),
+    );
+}
