@@ -1,10 +1,12 @@
-//! What `diff --against` says of a changed compose output: how a changed `[[files]]` entry
-//! reaches the members.
+//! What a change of the compose output does to the running service (`berth diff --against`,
+//! `berth plan`): how a changed `[[files]]` entry reaches the members.
 
-use berth_backends_shared::files::changed_file_note;
+use berth_backend::plan::file_changed;
+use berth_diagnostic::Diagnostic;
+use berth_model::Service;
 
-pub fn notes(path: &str, _before: &str, _after: &str) -> Vec<String> {
-    changed_file_note(path, |member| {
+pub fn rules(service: &Service, path: &str, _before: &str, _after: &str) -> Vec<Diagnostic> {
+    file_changed(service, path, |member| {
         format!(
             "`docker-compose up` recreates `{member}`, together with every other member whose file changed"
         )

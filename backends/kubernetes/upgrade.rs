@@ -1,12 +1,14 @@
-//! What `diff --against` says of a changed Kubernetes output: fields of a StatefulSet or a Job
-//! that Kubernetes refuses to change on an existing object, with the safe migration, and how a
-//! changed `[[files]]` entry reaches the pods.
+//! What a change of the Kubernetes output does to the running service (`berth diff --against`):
+//! fields of a StatefulSet or a Job that Kubernetes refuses to change on an existing object, with
+//! the safe migration, and how a changed `[[files]]` entry reaches the pods.
 
-use berth_backends_shared::files::changed_file_note;
+use berth_backend::plan::{JOB_IMMUTABLE, STATEFULSET_IMMUTABLE, file_changed};
+use berth_diagnostic::Diagnostic;
+use berth_model::Service;
 use serde_json::{Map, Value};
 
-pub fn notes(path: &str, before: &str, after: &str) -> Vec<String> {
-    let mut notes: Vec<String> = changed_file_note(path, |_| {
+pub fn rules(service: &Service, path: &str, before: &str, after: &str) -> Vec<Diagnostic> {
+    let mut notes: Vec<Diagnostic> = file_changed(service, path, |_| {
         "the pod template's `berth.dev/files` hash changes: the pods roll one at a time".to_string()
     })
     .into_iter()
@@ -17,7 +19,7 @@ pub fn notes(path: &str, before: &str, after: &str) -> Vec<String> {
             serde_saphyr::from_str::<Value>(after),
         )
     {
-        notes.extend(immutable(path, &a, &b));
+        notes.extend(immutable(service, path, &a, &b));
     }
     notes
 }
@@ -32,24 +34,28 @@ const STATEFULSET_MUTABLE: [&str; 6] = [
     "minReadySeconds",
 ];
 
-fn immutable(path: &str, old: &Value, new: &Value) -> Vec<String> {
+fn immutable(service: &Service, path: &str, old: &Value, new: &Value) -> Vec<Diagnostic> {
     match (old["kind"].as_str(), new["kind"].as_str()) {
-        (Some("StatefulSet"), Some("StatefulSet")) => statefulset(path, old, new),
+        (Some("StatefulSet"), Some("StatefulSet")) => statefulset(service, path, old, new),
         (Some("Job"), Some("Job")) if old["spec"]["template"] != new["spec"]["template"] => {
             let rerun = if new["metadata"]["annotations"][super::RERUN_SAFE] == "true" {
                 "it runs again, and `[init] done_output` makes it succeed on the initialized cluster"
             } else {
                 "it runs again, and fails if its command cannot run twice (say what its output is then with `[init] done_output`)"
             };
-            vec![format!(
-                "warning[upgrade/job-immutable]: {path}: the Job's pod template changes, which Kubernetes refuses on an existing Job\n  = help: delete the finished Job (`kubectl delete job NAME`), then apply: {rerun}"
+            vec![JOB_IMMUTABLE.fire(
+                service,
+                service.init.as_ref().and_then(|i| i.span.clone()),
+                format!("`{path}`: the Job's pod template changes, which Kubernetes refuses on an existing Job"),
+                "a changed Job",
+                format!("delete the finished Job (`kubectl delete job NAME`), then apply: {rerun}"),
             )]
         }
         _ => Vec::new(),
     }
 }
 
-fn statefulset(path: &str, old: &Value, new: &Value) -> Vec<String> {
+fn statefulset(service: &Service, path: &str, old: &Value, new: &Value) -> Vec<Diagnostic> {
     let empty = Map::new();
     let (a, b) = (
         old["spec"].as_object().unwrap_or(&empty),
@@ -70,7 +76,13 @@ fn statefulset(path: &str, old: &Value, new: &Value) -> Vec<String> {
             } else {
                 "`kubectl delete statefulset NAME --cascade=orphan` (pods and claims stay), then apply the new files"
             };
-            format!("warning[upgrade/statefulset-immutable]: {path}: `spec.{key}` changes, which Kubernetes refuses on an existing StatefulSet\n  = help: {help}")
+            STATEFULSET_IMMUTABLE.fire(
+                service,
+                service.replication.replicas.span.clone(),
+                format!("`{path}`: `spec.{key}` changes, which Kubernetes refuses on an existing StatefulSet"),
+                "an immutable field changes",
+                help,
+            )
         })
         .collect()
 }

@@ -1,9 +1,12 @@
-//! What `diff --against` says of a changed Marathon output: a persistent volume's size, which
-//! Marathon cannot change in place.
+//! What a change of the Marathon output does to the running service (`berth diff --against`): a
+//! persistent volume's size, which Marathon cannot change in place.
 
+use berth_backend::plan::MARATHON_VOLUME_SIZE;
+use berth_diagnostic::Diagnostic;
+use berth_model::Service;
 use serde_json::Value;
 
-pub fn notes(path: &str, before: &str, after: &str) -> Vec<String> {
+pub fn rules(service: &Service, path: &str, before: &str, after: &str) -> Vec<Diagnostic> {
     if !path.ends_with(".json") || path.ends_with(".metronome.json") {
         return Vec::new();
     }
@@ -17,9 +20,16 @@ pub fn notes(path: &str, before: &str, after: &str) -> Vec<String> {
     if a.get("apps").is_some() || a["id"] != b["id"] || volume_sizes(&a) == volume_sizes(&b) {
         return Vec::new();
     }
-    vec![format!(
-        "warning[upgrade/marathon-volume-size]: {path}: the persistent volume size of `{}` changes, which Marathon cannot do in place: the app would get a new, empty volume\n  = help: add a member with the new size, let it catch up, then retire the old one",
-        b["id"].as_str().unwrap_or("")
+    let volume = service.persistent_volumes().next();
+    vec![MARATHON_VOLUME_SIZE.fire(
+        service,
+        volume.and_then(|v| v.span.clone()),
+        format!(
+            "`{path}`: the persistent volume size of `{}` changes, which Marathon cannot do in place: the app would get a new, empty volume",
+            b["id"].as_str().unwrap_or("")
+        ),
+        "a new size",
+        "add a member with the new size, let it catch up, then retire the old one (`berth plan --replace`, where the backend has plans)",
     )]
 }
 

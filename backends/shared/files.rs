@@ -124,18 +124,3 @@ pub fn owner_not_applied(
         "give the image's entrypoint in `container.command` (with an image that has `/bin/sh`), or allow this rule if the software accepts the file as it is",
     ))
 }
-
-/// The note `diff --against` gives for a changed `[[files]]` entry, on a backend whose output
-/// holds the file itself (`.../files/<member>/...`, or Kubernetes' `...-files.yaml`): `effect`
-/// says, for the member (or "each member"), how the change reaches it.
-pub fn changed_file_note(path: &str, effect: impl Fn(&str) -> String) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let at = parts
-        .iter()
-        .position(|p| *p == "files" || p.ends_with("-files.yaml"))?;
-    let member = parts.get(at + 1).copied().unwrap_or("each member");
-    Some(format!(
-        "note[upgrade/file-changed]: {path}: {}",
-        effect(member)
-    ))
-}

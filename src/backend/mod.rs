@@ -134,10 +134,6 @@ pub trait Backend: Sync {
     fn compile(&self, input: &Input) -> Compiled;
     /// The JSON Schema of its `[backends.NAME]` table, its definitions added to `generator`.
     fn options_schema(&self, generator: &mut SchemaGenerator) -> Schema;
-    /// What replacing `before` with `after` at `path` (one of this backend's files, below
-    /// `--out`) does to a running service: warnings about changes the orchestrator cannot apply
-    /// in place, and notes on how the members take a changed file.
-    fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String>;
 }
 
 /// A header of comments for a generated file: what made it, and each rule an `[[allow]]` lifted.
@@ -216,8 +212,10 @@ pub trait Lowering: Sync {
         settings: &Self::Settings,
         diagnostics: &[Diagnostic],
     ) -> Result<Lowered, Vec<Diagnostic>>;
-    /// See [`Backend::upgrade_notes`].
-    fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String>;
+    /// What replacing `before` with `after` at `path` (one of its files, below `--out`) does to
+    /// the running service: the rules about changes the orchestrator cannot apply in
+    /// place, and about how the members take a changed file (`plan/...`).
+    fn upgrade(&self, service: &Service, path: &str, before: &str, after: &str) -> Vec<Diagnostic>;
     /// `berth plan`: the files of a plan from what is `deployed` to the service whose files are
     /// `lowered`, and the warnings of [`plan::check`].
     fn plan(
@@ -244,9 +242,6 @@ impl<L: Lowering> Backend for L {
     }
     fn status(&self) -> Option<&'static str> {
         L::STATUS
-    }
-    fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
-        Lowering::upgrade_notes(self, path, before, after)
     }
     fn options_schema(&self, generator: &mut SchemaGenerator) -> Schema {
         generator.subschema_for::<L::Options>()
@@ -280,7 +275,17 @@ impl<L: Lowering> Backend for L {
         let lowered = self
             .lower(service, &settings, &diagnostics)
             .and_then(|mut lowered| {
-                if let Some(deployed) = input.deployed {
+                let Some(deployed) = input.deployed else {
+                    return Ok(lowered);
+                };
+                for file in &lowered.files {
+                    let path = format!("{}/{}", L::NAME, file.path);
+                    let old = deployed.read(&path);
+                    if let Some(old) = old.filter(|old| *old != file.contents) {
+                        diagnostics.extend(self.upgrade(service, &path, &old, &file.contents));
+                    }
+                }
+                if deployed.plans() {
                     let (files, warnings) = self.plan(service, &settings, &lowered, deployed)?;
                     lowered.files.extend(files);
                     diagnostics.extend(warnings);
@@ -306,7 +311,7 @@ impl<L: Lowering> Backend for L {
 /// Implements [`Lowering`] for a backend's unit struct from its options and settings types, the
 /// function that checks the options into settings, and, by convention, its module's `rules`
 /// (`BACKEND`, `RULES` and `check`), `concerns::concerns`, `lowered`, each taking the settings,
-/// and `upgrade::notes`: `lowering!(Swarm, Options => Settings, settings)`. Whatever else it sets
+/// and `upgrade::rules`: `lowering!(Swarm, Options => Settings, settings)`. Whatever else it sets
 /// (`STATUS`) follows a `;`.
 #[macro_export]
 macro_rules! lowering {
@@ -345,8 +350,14 @@ macro_rules! lowering {
             ) -> Result<$crate::Lowered, Vec<::berth_diagnostic::Diagnostic>> {
                 lowered(service, settings, diagnostics)
             }
-            fn upgrade_notes(&self, path: &str, before: &str, after: &str) -> Vec<String> {
-                upgrade::notes(path, before, after)
+            fn upgrade(
+                &self,
+                service: &::berth_model::Service,
+                path: &str,
+                before: &str,
+                after: &str,
+            ) -> Vec<::berth_diagnostic::Diagnostic> {
+                upgrade::rules(service, path, before, after)
             }
             $($($rest)*)?
         }

@@ -17,6 +17,11 @@ pub trait Deployed: Sync {
     fn replace(&self) -> &[String] {
         &[]
     }
+    /// Whether each backend adds its plan (`berth plan`), or only says what the change does
+    /// (`berth diff --against`).
+    fn plans(&self) -> bool {
+        true
+    }
     /// Whether the plan's files go to the directory they are read from (`--out` is
     /// `--against`): a member's container then mounts its files from where they were.
     fn is_out(&self) -> bool {
@@ -88,6 +93,28 @@ pub fn steps(
         .filter(|&o| if joined(o) { rejoins(o) } else { changed(o) });
     steps.extend(restarts.map(Step::Restart));
     steps
+}
+
+/// Fires [`FILE_CHANGED`] for a changed file of a backend's output, `path` below `--out`,
+/// when it is a `[[files]]` entry's (`.../files/<member>/...`, or Kubernetes' `...-files.yaml`):
+/// `effect` says, for the member (or "each member"), how the change reaches it.
+pub fn file_changed(
+    service: &Service,
+    path: &str,
+    effect: impl Fn(&str) -> String,
+) -> Option<Diagnostic> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = parts
+        .iter()
+        .position(|p| *p == "files" || p.ends_with("-files.yaml"))?;
+    let member = parts.get(at + 1).copied().unwrap_or("each member");
+    Some(FILE_CHANGED.fire(
+        service,
+        None,
+        format!("`{path}` changes: {}", effect(member)),
+        "a changed file",
+        "apply it with `berth plan`, which restarts the members one at a time with a check between them",
+    ))
 }
 
 /// What refuses a plan from `before` members to the service, whatever the backend.

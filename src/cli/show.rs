@@ -1,5 +1,5 @@
 //! `berth diff`: the concern table, two backends' files side by side, or a fresh compile against
-//! an output directory (with the upgrade warnings).
+//! an output directory (with the rules about what the change does to the running service).
 
 use super::{DiffFormat, Format, Inputs, Ui};
 use berth_diagnostic::Diagnostic;
@@ -15,14 +15,26 @@ pub fn diff(
     files: bool,
     against: Option<&Path>,
 ) -> i32 {
-    let mut outcome = berth_compile::compile(&inputs.request(spec));
+    // Against a directory, each backend also fires the rules about what the change does to the
+    // running service (`plan/...`).
+    let deployed = against.map(|dir| berth_output::against::Against {
+        plans: false,
+        ..berth_output::against::Against::new(dir, dir)
+    });
+    let request = berth_compile::Request {
+        deployed: deployed
+            .as_ref()
+            .map(|d| d as &dyn berth_backend::plan::Deployed),
+        ..inputs.request(spec)
+    };
+    let mut outcome = berth_compile::compile(&request);
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
         ui.report(&[&outcome], Format::Human);
         return 2;
     }
     if let Some(dir) = against {
+        ui.report(&[&outcome], Format::Human);
         if outcome.exit_code() != 0 {
-            ui.report(&[&outcome], Format::Human);
             return outcome.exit_code();
         }
         let planned =
@@ -30,11 +42,6 @@ pub fn diff(
                 Ok(planned) => planned,
                 Err(d) => return ui.fail(d, Format::Human),
             };
-        let deployed = berth_output::against::Against::new(dir, dir);
-        let read_old = |path: &str| berth_backend::plan::Deployed::read(&deployed, path);
-        for warning in diff::upgrade_warnings(&read_old, &planned) {
-            eprintln!("{warning}");
-        }
         return match berth_output::drift(dir, &planned) {
             Ok(diff) => {
                 print!("{diff}");

@@ -4,11 +4,13 @@
 use berth_backend::plan::Deployed;
 use std::path::Path;
 
-/// The directory, whether the plan writes to it too, and the members to replace.
+/// The directory, whether the plan writes to it too, the members to replace, and whether the
+/// backends add their plans (`berth plan`) or only say what the change does (`berth diff`).
 pub struct Against<'a> {
     pub dir: &'a Path,
     pub is_out: bool,
     pub replace: Vec<String>,
+    pub plans: bool,
 }
 
 impl<'a> Against<'a> {
@@ -22,6 +24,7 @@ impl<'a> Against<'a> {
             dir,
             is_out,
             replace: Vec::new(),
+            plans: true,
         }
     }
 }
@@ -33,6 +36,10 @@ impl Deployed for Against<'_> {
 
     fn replace(&self) -> &[String] {
         &self.replace
+    }
+
+    fn plans(&self) -> bool {
+        self.plans
     }
 
     fn read(&self, path: &str) -> Option<String> {

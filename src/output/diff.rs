@@ -230,30 +230,3 @@ pub fn backend_files(a: (&str, &[OutputFile]), b: (&str, &[OutputFile])) -> Stri
     }
     out
 }
-
-/// Changes that an orchestrator cannot apply in place, between the files in an output directory
-/// and a fresh compile, as the backend that made each file says (each warning names the field
-/// and the safe migration), and notes on how a changed file reaches the members.
-pub fn upgrade_warnings(
-    old: &dyn Fn(&str) -> Option<String>,
-    planned: &[crate::Planned],
-) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for file in planned {
-        let Some(before) = old(&file.path) else {
-            continue;
-        };
-        // `BACKEND/...`, or `SERVICE/BACKEND/...` when several specs compiled.
-        let backend = file
-            .path
-            .split('/')
-            .take(2)
-            .find_map(berth_compile::registry::by_name);
-        if let Some(backend) = backend
-            && before != file.contents
-        {
-            warnings.extend(backend.upgrade_notes(&file.path, &before, &file.contents));
-        }
-    }
-    warnings
-}

@@ -412,20 +412,19 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
     );
     let said = stderr(&output);
     assert!(
-        said.contains("warning[upgrade/statefulset-immutable]")
+        said.contains("warning[plan/statefulset-immutable]")
             && said.contains("`spec.volumeClaimTemplates`")
             && said.contains("--cascade=orphan"),
         "{said}"
     );
     assert_eq!(
-        said.matches("warning[upgrade/marathon-volume-size]")
-            .count(),
+        said.matches("warning[plan/marathon-volume-size]").count(),
         3,
         "{said}"
     );
     let output = diff_five_replicas(dir.path(), spec);
     assert!(
-        !stderr(&output).contains("warning[upgrade/"),
+        !stderr(&output).contains("-immutable]"),
         "replicas change in place: {}",
         stderr(&output)
     );
@@ -748,10 +747,10 @@ fn diff_against_says_how_a_changed_file_reaches_the_members() {
     );
     let said = stderr(&output);
     for expected in [
-        "compose/files/rabbitmq-0/0-rabbitmq.conf: `docker-compose up` recreates `rabbitmq-0`",
-        "swarm/files/rabbitmq-2/0-rabbitmq.conf: the file is a new config: deploy.sh replaces `rabbitmq-2`, one member at a time",
-        "kubernetes/15-configmap-rabbitmq-files.yaml: the pod template's `berth.dev/files` hash changes: the pods roll one at a time",
-        "docker/files/rabbitmq-1/0-rabbitmq.conf: run.sh reports `rabbitmq-1`",
+        "`compose/files/rabbitmq-0/0-rabbitmq.conf` changes: `docker-compose up` recreates `rabbitmq-0`",
+        "`swarm/files/rabbitmq-2/0-rabbitmq.conf` changes: the file is a new config: deploy.sh replaces `rabbitmq-2`, one member at a time",
+        "`kubernetes/15-configmap-rabbitmq-files.yaml` changes: the pod template's `berth.dev/files` hash changes: the pods roll one at a time",
+        "`docker/files/rabbitmq-1/0-rabbitmq.conf` changes: run.sh reports `rabbitmq-1`",
     ] {
         assert!(said.contains(expected), "{expected}\nnot in:\n{said}");
     }

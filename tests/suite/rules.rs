@@ -7,8 +7,9 @@ use berth::diagnostic::Rule;
 use berth::diagnostic::Severity;
 use std::collections::BTreeSet;
 
+/// The `toml` blocks of a document, but for those of its `## Deployed` section.
 fn toml_blocks(doc: &str) -> Vec<String> {
-    blocks(doc, "toml")
+    blocks(doc.split("## Deployed").next().unwrap(), "toml")
 }
 
 fn blocks(doc: &str, language: &str) -> Vec<String> {
@@ -26,24 +27,19 @@ fn fired(rule: &Rule, spec: &str, dotenv: Option<&str>) -> Vec<(String, Severity
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spec.toml");
     std::fs::write(&path, spec).unwrap();
-    // The spec's own rules run whatever the backend; compile those examples for one. A plan's
-    // are planned on compose from the example deployed with one member.
+    // The spec's own rules run whatever the backend; compile those examples for one.
     let backend = match rule.id.split('/').next().unwrap() {
         "spec" => "kubernetes".to_string(),
-        "plan" => "compose".to_string(),
+        "plan" => return planned(rule, &path),
         backend => backend.to_string(),
     };
-    let deployed = rule
-        .id
-        .starts_with("plan/")
-        .then(|| deployed_with_one_member(&path));
     let outcome = compile(&Request {
         spec: path,
         set: vec![],
         values: None,
         backends: vec![backend],
         allow_read: vec![],
-        deployed: deployed.as_ref().map(|d| d as &dyn Deployed),
+        deployed: None,
     });
     assert!(
         !outcome.diagnostics.iter().any(|d| d.is_input_error()),
@@ -62,28 +58,71 @@ fn fired(rule: &Rule, spec: &str, dotenv: Option<&str>) -> Vec<(String, Severity
         .collect()
 }
 
-/// The files of a spec compiled for compose with `replicas = 1`, by their path below `--out`.
-struct Files(std::collections::BTreeMap<String, String>);
+/// What a plan's rule fires for `spec` against the deployment its document names (`## Deployed`;
+/// else the spec itself with `replicas = 1`): every backend's rules about the change, then a plan
+/// on compose.
+fn planned(rule: &Rule, spec: &std::path::Path) -> Vec<(String, Severity)> {
+    let deployed_spec = spec.with_file_name("deployed.toml");
+    let (deployed_text, set) = match rule.doc.split_once("## Deployed") {
+        Some((_, section)) => (blocks(section, "toml").remove(0), vec![]),
+        None => (
+            std::fs::read_to_string(spec).unwrap(),
+            vec!["replicas=1".into()],
+        ),
+    };
+    std::fs::write(&deployed_spec, deployed_text).unwrap();
+    let deployed = compile(&Request {
+        spec: deployed_spec,
+        set,
+        ..Request::default()
+    });
+    let files = deployed.outputs.into_iter().flat_map(|o| {
+        let backend = o.backend;
+        o.files
+            .into_iter()
+            .map(move |f| (format!("{backend}/{}", f.path), f.contents))
+    });
+    let mut deployed = Files(files.collect(), false);
+    let mut fired = Vec::new();
+    for (backends, plans) in [(vec![], false), (vec!["compose".to_string()], true)] {
+        deployed.1 = plans;
+        let outcome = compile(&Request {
+            spec: spec.to_path_buf(),
+            backends,
+            deployed: Some(&deployed),
+            ..Request::default()
+        });
+        assert!(
+            !outcome.diagnostics.iter().any(|d| d.is_input_error()),
+            "{}: the document's spec is invalid: {:?}",
+            rule.id,
+            outcome
+                .diagnostics
+                .iter()
+                .map(|d| &d.message)
+                .collect::<Vec<_>>()
+        );
+        fired.extend(
+            outcome
+                .diagnostics
+                .iter()
+                .map(|d| (d.code.clone(), d.severity)),
+        );
+    }
+    fired
+}
+
+/// A deployment's files by their path below `--out`, and whether the backends add plans.
+struct Files(std::collections::BTreeMap<String, String>, bool);
 
 impl Deployed for Files {
     fn read(&self, path: &str) -> Option<String> {
         self.0.get(path).cloned()
     }
-}
 
-fn deployed_with_one_member(spec: &std::path::Path) -> Files {
-    let outcome = compile(&Request {
-        spec: spec.to_path_buf(),
-        set: vec!["replicas=1".into()],
-        backends: vec!["compose".into()],
-        ..Request::default()
-    });
-    let files = outcome.outputs.into_iter().flat_map(|o| o.files);
-    Files(
-        files
-            .map(|f| (format!("compose/{}", f.path), f.contents))
-            .collect(),
-    )
+    fn plans(&self) -> bool {
+        self.1
+    }
 }
 
 /// What `berth import` finds in a Compose file, with a `.env` beside it if given.
@@ -178,7 +217,10 @@ fn every_rule_has_a_document_with_a_triggering_and_a_fixed_spec() {
         };
         // An import rule about `.env` gives it as a `dotenv` block before each Compose file.
         let dotenv = blocks(rule.doc, "dotenv");
-        let blocks = blocks(rule.doc, language);
+        let blocks = match language {
+            "toml" => toml_blocks(rule.doc),
+            _ => blocks(rule.doc, language),
+        };
         assert_eq!(
             blocks.len(),
             2,
