@@ -17,10 +17,11 @@ inside() {
   compose -f compose.yaml exec -T "$member" "$@"
 }
 
-# Runs a command in a container of the member image on the members' network, quietly.
+# Runs a command in a container of the member image on the members' network, quietly (the
+# member named first is not needed here).
 oneoff() {
-  entrypoint=$1
-  shift
+  entrypoint=$2
+  shift 2
   docker run --rm --network "$network" --entrypoint "$entrypoint" "$image" "$@"
 }
 

@@ -165,7 +165,11 @@ fn join_override(
 ) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
     let mut joining = service.clone();
     joining.replication.replicas.value = members;
-    joining.templates.set_joining(Some(ordinal.to_string()));
+    joining
+        .templates
+        .set_joining(berth_language::template::Joining::Member(
+            ordinal.to_string(),
+        ));
     let lowered = super::lowered(&joining, publish, &[])?;
     let name = member_name(service, ordinal);
     let as_joining =
@@ -277,6 +281,7 @@ impl Orchestrator for Steps<'_> {
             &service.container.image,
             &berth_model::Identity::new(None, &service.members()),
         )?;
+        script.text("service=").name(service.name()).text("\n");
         script
             .text("network=")
             .word(&service.network_name("compose"))

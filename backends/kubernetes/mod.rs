@@ -9,6 +9,7 @@ mod files;
 mod lower;
 mod network;
 mod per_member;
+mod plan;
 mod rules;
 mod upgrade;
 
@@ -97,7 +98,17 @@ pub enum ZoneSpread {
     None,
 }
 
-berth_backend::lowering!(Kubernetes, Options => Settings, settings);
+berth_backend::lowering!(Kubernetes, Options => Settings, settings;
+    fn plan(
+        &self,
+        service: &Service,
+        settings: &Settings,
+        lowered: &Lowered,
+        deployed: &dyn berth_backend::plan::Deployed,
+    ) -> Result<(Vec<berth_backend::OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+        plan::plan(service, settings, &lowered.files, deployed)
+    }
+);
 
 /// Every file, once the rules let the service through.
 fn lowered(

@@ -2,6 +2,7 @@
 //! fields of a StatefulSet or a Job that Kubernetes refuses to change on an existing object, with
 //! the safe migration, and how a changed `[[files]]` entry reaches the pods.
 
+use super::plan::MUTABLE;
 use berth_backend::plan::{JOB_IMMUTABLE, STATEFULSET_IMMUTABLE, file_changed};
 use berth_diagnostic::Diagnostic;
 use berth_model::Service;
@@ -24,16 +25,7 @@ pub fn rules(service: &Service, path: &str, before: &str, after: &str) -> Vec<Di
     notes
 }
 
-/// StatefulSet fields other than these, and a Job's template, are immutable.
-const STATEFULSET_MUTABLE: [&str; 6] = [
-    "replicas",
-    "ordinals",
-    "template",
-    "updateStrategy",
-    "persistentVolumeClaimRetentionPolicy",
-    "minReadySeconds",
-];
-
+/// StatefulSet fields other than [`MUTABLE`], and a Job's template, are immutable.
 fn immutable(service: &Service, path: &str, old: &Value, new: &Value) -> Vec<Diagnostic> {
     match (old["kind"].as_str(), new["kind"].as_str()) {
         (Some("StatefulSet"), Some("StatefulSet")) => statefulset(service, path, old, new),
@@ -64,7 +56,7 @@ fn statefulset(service: &Service, path: &str, old: &Value, new: &Value) -> Vec<D
     let mut keys: Vec<&String> = a
         .keys()
         .chain(b.keys())
-        .filter(|k| !STATEFULSET_MUTABLE.contains(&k.as_str()))
+        .filter(|k| !MUTABLE.contains(&k.as_str()))
         .collect();
     keys.sort();
     keys.dedup();

@@ -13,8 +13,9 @@ use berth_model::{Member, RunOn, Service, Template};
 const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
 
 /// What one orchestrator does at each step. Its functions (`Orchestrator::functions`) define
-/// `inside MEMBER COMMAND...` (a command in a running member, quietly), `oneoff COMMAND...` (in a
-/// container of the member image on the members' network, quietly) and `healthy MEMBER`.
+/// `inside MEMBER COMMAND...` (a command in a running member, quietly), `oneoff MEMBER
+/// COMMAND...` (in a container of the member image on the members' network, quietly; `MEMBER` is
+/// a running one) and `healthy MEMBER`.
 pub trait Orchestrator {
     /// The backend's name.
     fn backend(&self) -> &'static str;
@@ -32,6 +33,12 @@ pub trait Orchestrator {
     fn restart(&self, script: &mut Script, ordinal: u32);
     /// Stops and removes a member that left the cluster, with its data.
     fn retire(&self, script: &mut Script, ordinal: u32);
+    /// After the first check, before any member changes: what the change needs first.
+    fn prepare(&self, _script: &mut Script) {}
+    /// Before the first restart: makes the new definition the one members restart with.
+    fn before_restarts(&self, _script: &mut Script) {}
+    /// After the last step: applies what else the new files change.
+    fn finish(&self, _script: &mut Script) {}
 }
 
 /// Writes `plan.sh` for `service`, whose deployment has `before` members.
@@ -56,7 +63,6 @@ pub fn script(
             service.replicas()
         ));
     let timeout = service.membership.as_ref().map_or(300, |m| m.timeout);
-    script.text("service=").name(service.name()).text("\n");
     script.text("timeout=").number(timeout).text("\n");
     orchestrator.functions(&mut script)?;
     script.text("\n").text(include_str!("plan-functions.sh"));
@@ -66,16 +72,25 @@ pub fn script(
     let mut current: Vec<u32> = (0..before).collect();
     script.text("\nstep 'every deployed member healthy'\n");
     writer.wait_healthy(&mut script, &current);
+    orchestrator.prepare(&mut script);
     if steps.is_empty() {
-        script.text("echo 'nothing to change: the deployed members are the new ones'\n");
+        script.text("echo 'no member joins, leaves or restarts'\n");
     }
+    let mut restarting = false;
     for step in steps {
         match *step {
             Step::Leave(o) => writer.leave(&mut script, &mut current, o)?,
-            Step::Restart(o) => writer.restart(&mut script, &current, o)?,
+            Step::Restart(o) => {
+                if !restarting {
+                    orchestrator.before_restarts(&mut script);
+                    restarting = true;
+                }
+                writer.restart(&mut script, &current, o)?
+            }
             Step::Join(o) => writer.join(&mut script, &mut current, o)?,
         }
     }
+    orchestrator.finish(&mut script);
     script.text("\nstep 'done: every member runs its new definition'\n");
     Ok(script.into_string())
 }
@@ -263,15 +278,14 @@ impl Writer<'_> {
                 .map_err(|failure| vec![failure.into_diagnostic(t.span.clone())])?;
             words.push(word);
         }
+        // `oneoff` is told the member too: where one-off containers cannot join the members'
+        // network (Kubernetes' restricted pods), a member's container serves as one.
+        let runner = current.iter().copied().find(|&m| m != o).unwrap_or(o);
         match service.membership.as_ref().map_or(RunOn::Member, |m| m.run) {
-            RunOn::Member => {
-                let runner = current.iter().copied().find(|&m| m != o).unwrap_or(o);
-                script.text("inside ").name(&self.name(runner));
-            }
-            RunOn::Oneoff => {
-                script.text("oneoff");
-            }
-        }
+            RunOn::Member => script.text("inside "),
+            RunOn::Oneoff => script.text("oneoff "),
+        };
+        script.name(&self.name(runner));
         for word in &words {
             script.text(" ");
             with_member_id(script, word);

@@ -66,6 +66,19 @@ pub const COMPILE_LOOP_LIMIT: u64 = 20_000_000;
 /// backend): output that grows with the square or cube of `replicas` stops here.
 pub const COMPILE_RENDER_LIMIT: u64 = 256 * 1024 * 1024;
 
+/// Which members a rendering has join a running cluster (`self.joining`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Joining {
+    /// None: the compiled files are a founded cluster's.
+    #[default]
+    None,
+    /// The member of this ordinal, where each member has its own definition.
+    Member(String),
+    /// Every member, where one definition serves them all and only the joining member is made
+    /// from it (a StatefulSet whose other pods keep their revision).
+    Every,
+}
+
 /// The handlebars registry and the context every template sees: `name`, `params`, `port`.
 #[derive(Clone, Debug)]
 pub struct Templates {
@@ -79,9 +92,9 @@ pub struct Templates {
     loops: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The longest list (or table) among the parameters, which `{{#each}}` may walk.
     widest: usize,
-    /// The ordinal of the member that joins a running cluster in this rendering (`berth plan`),
-    /// whose `self.joining` is true.
-    joining: Option<String>,
+    /// Which members join a running cluster in this rendering (`berth plan`): their
+    /// `self.joining` is true.
+    joining: Joining,
 }
 
 /// A failed rendering: handlebars' reason and, when known, the line and column in the template.
@@ -116,13 +129,13 @@ impl Templates {
             rendered: Default::default(),
             loops: Default::default(),
             widest,
-            joining: None,
+            joining: Joining::None,
         }
     }
 
-    /// Renders as for a cluster that member `ordinal` joins while it runs (`berth plan`).
-    pub fn set_joining(&mut self, ordinal: Option<String>) {
-        self.joining = ordinal;
+    /// Renders as for a cluster that members join while it runs (`berth plan`).
+    pub fn set_joining(&mut self, joining: Joining) {
+        self.joining = joining;
     }
 
     /// Renders a `[membership]` command's argument: `member` is the member concerned (with its
@@ -182,7 +195,12 @@ impl Templates {
             let mut context = self.base.clone();
             if let Some(me) = identity.me {
                 let mut me_json = json!(me);
-                me_json["joining"] = json!(self.joining.as_ref() == Some(&me.ordinal));
+                let joining = match &self.joining {
+                    Joining::None => false,
+                    Joining::Member(ordinal) => *ordinal == me.ordinal,
+                    Joining::Every => true,
+                };
+                me_json["joining"] = json!(joining);
                 context.insert("self".into(), me_json);
             }
             context.insert("peers".into(), json!(identity.peers));

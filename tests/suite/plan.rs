@@ -220,12 +220,12 @@ fn a_plan_refuses_what_it_cannot_do() {
         &["error[plan/deployed]", "compose/compose.yaml"],
     );
     let spec = root().join("examples/etcd.toml");
-    let kubernetes = berth(
+    let docker = berth(
         &[
             "plan",
             spec.to_str().unwrap(),
             "--backend",
-            "kubernetes",
+            "docker",
             "--against",
             "x",
             "--out",
@@ -233,7 +233,7 @@ fn a_plan_refuses_what_it_cannot_do() {
         ],
         dir.path(),
     );
-    assert_exit(&kubernetes, 2, &["error[plan/unsupported]"]);
+    assert_exit(&docker, 2, &["error[plan/unsupported]"]);
     let none = berth(
         &[
             "plan",
@@ -287,4 +287,108 @@ fn a_membership_argument_is_one_quoted_word() {
             berth::model::shell::shell_quote(hostile)
         ),
     );
+}
+
+/// Kubernetes, which has no engine here: every example with `[membership]` planned through
+/// growth, shrinking, an upgrade and (where the example's size is a parameter) a disk's growth;
+/// the objects each step applies pass `kubernetes-validate --strict`, and each `kubectl` command
+/// of the plan parses: run against a server that does not exist, it fails to connect, not on its
+/// arguments.
+#[test]
+fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
+    let (Some(validator), Some(kubectl)) = (tool("kubernetes-validate"), tool("kubectl")) else {
+        return;
+    };
+    for example in WITH_MEMBERSHIP {
+        let dir = tempfile::tempdir().unwrap();
+        let spec_path = root().join(format!("examples/{example}.toml"));
+        let spec = std::fs::read_to_string(&spec_path).unwrap();
+        let deployed = dir.path().join("deployed");
+        let (spec_path, deployed_dir) = (spec_path.to_str().unwrap(), deployed.to_str().unwrap());
+        berth_ok(
+            &[
+                "compile",
+                spec_path,
+                "--backend",
+                "kubernetes",
+                "--out",
+                deployed_dir,
+            ],
+            dir.path(),
+        );
+        let mut changes = vec![("upgraded", vec!["--set", "version=99.0.0"])];
+        if spec.contains("[params.replicas]") {
+            changes.push(("grown", vec!["--set", "replicas=5"]));
+        }
+        if spec.contains("[params.storage_size]") {
+            changes.push(("disk", vec!["--set", "storage_size=999Gi"]));
+        }
+        for (name, sets) in changes {
+            let mut args = vec![
+                "plan",
+                spec_path,
+                "--backend",
+                "kubernetes",
+                "--against",
+                deployed_dir,
+            ];
+            args.extend(["--out", name]);
+            args.extend(sets);
+            berth_ok(&args, dir.path());
+            let out = dir.path().join(name).join("kubernetes");
+            let script = out.join("plan.sh");
+            if let Some(shellcheck) = tool("shellcheck") {
+                run_ok(Command::new(shellcheck).arg(&script), "shellcheck plan.sh");
+            }
+            let objects: Vec<PathBuf> = std::fs::read_dir(out.join("plan"))
+                .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+                .unwrap_or_default();
+            if !objects.is_empty() {
+                let output = Command::new(&validator)
+                    .args(["--strict", "-k", "1.35.0"])
+                    .args(&objects)
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success(),
+                    "{example} {name}: {}{}",
+                    stdout(&output),
+                    stderr(&output)
+                );
+            }
+            let text = std::fs::read_to_string(&script).unwrap();
+            assert_kubectl_parses(&kubectl, &out, &text, &format!("{example} {name}"));
+        }
+    }
+}
+
+/// Runs each `kubectl` command of a plan (`run kube ...`, `run kubectl ...`, and the `kubectl
+/// exec` a membership command runs in) against a server that does not exist.
+fn assert_kubectl_parses(kubectl: &Path, dir: &Path, script: &str, what: &str) {
+    let functions = format!(
+        "kubectl() {{ {} --server=https://127.0.0.1:1 --token=berth-test --request-timeout=2s \"$@\" </dev/null; }}\nkube() {{ kubectl --namespace berth-test \"$@\"; }}\ncontainer=member\n",
+        kubectl.display()
+    );
+    let mut commands: Vec<String> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("run "))
+        .filter(|l| l.starts_with("kube ") || l.starts_with("kubectl "))
+        .map(str::to_string)
+        .collect();
+    commands.push("kube exec member-0 --container \"$container\" -- /bin/true".into());
+    assert!(commands.len() > 1, "{what}: no kubectl command in the plan");
+    for command in commands {
+        let output = Command::new("sh")
+            .current_dir(dir)
+            .arg("-c")
+            .arg(format!("{functions}{command}"))
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert!(
+            !output.status.success()
+                && (err.contains("127.0.0.1:1") || err.contains("connection refused")),
+            "{what}: `{command}` failed otherwise than by not reaching the server:\n{err}"
+        );
+    }
 }

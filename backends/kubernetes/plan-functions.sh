@@ -1,0 +1,35 @@
+set -eu
+cd "$(dirname "$0")"
+
+kube() {
+  kubectl --namespace "$namespace" "$@"
+}
+
+# Runs a command inside a member's running container, quietly (a check asks it many times).
+inside() {
+  member=$1
+  shift
+  kube exec "$member" --container "$container" -- "$@"
+}
+
+# A one-off pod would need the namespace's pod security and network policy to let it reach the
+# members: a running member's container, of the same image and on the same network, serves.
+oneoff() {
+  inside "$@"
+}
+
+# Whether a member's pod runs and is ready.
+healthy() {
+  [ "$(kube get pod "$1" --output 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+# Deletes a member's pod and waits until it is gone; the StatefulSet makes it again from its
+# current definition.
+recreate() {
+  run kube delete pod "$1" --wait=true
+}
+
+# Whether a pod no longer exists.
+gone() {
+  ! kube get pod "$1" >/dev/null 2>&1
+}

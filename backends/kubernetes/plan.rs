@@ -1,0 +1,410 @@
+//! `berth plan` on Kubernetes: `plan.sh` beside the Kustomization (written by
+//! `berth_backends_shared::plan`), which takes the deployed StatefulSet's pods to the new
+//! definition one at a time. While it runs the StatefulSet updates `OnDelete`, so that a pod
+//! changes only when the plan deletes it: a joining member is made from `plan/join-NAME.yaml` (the
+//! StatefulSet one pod larger, whose template is a joining member's, while the other pods keep
+//! theirs), and every pod restarts from `plan/statefulset.yaml` (the new definition). The last
+//! step applies the Kustomization. Not run here: no cluster; the tests validate its objects and
+//! parse its `kubectl` commands.
+
+use berth_backend::plan::{self, Deployed};
+use berth_backend::{OutputFile, header_comment};
+use berth_backends_shared::plan::{self as plan_script, Orchestrator};
+use berth_backends_shared::script::Script;
+use berth_diagnostic::{Diagnostic, errors};
+use berth_language::template::Joining;
+use berth_model::{Member, Service};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetUpdateStrategy};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use super::Settings;
+
+/// The fields of a StatefulSet's spec Kubernetes lets an apply change.
+pub const MUTABLE: [&str; 6] = [
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+];
+
+const ON_DELETE: &str = "plan/statefulset.yaml";
+
+pub fn plan(
+    service: &Service,
+    settings: &Settings,
+    files: &[OutputFile],
+    deployed: &dyn Deployed,
+) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let path = format!("40-statefulset-{}.yaml", service.name());
+    let old = read_deployed(service, deployed, &path)?;
+    let before = old["spec"]["replicas"].as_u64().unwrap_or(1) as u32;
+    let new_text = &files
+        .iter()
+        .find(|f| f.path == path)
+        .expect("a StatefulSet")
+        .contents;
+    let new = parse(new_text)?;
+    let after = service.replicas();
+    let diagnostics = plan::check(service, before);
+    if diagnostics.iter().any(Diagnostic::is_rule_error) {
+        return Err(diagnostics);
+    }
+    if !deployed.replace().is_empty() {
+        return Err(vec![unsupported(
+            "Kubernetes plans do not move a member to a new volume yet: the StatefulSet makes a member's pod again as soon as it is gone",
+        )]);
+    }
+    let growth = claim_growth(&old, &new)?;
+    let orphan = immutable_change(&old, &new);
+    if orphan && before != after {
+        return Err(vec![unsupported(
+            "the member count and a field Kubernetes cannot change on a StatefulSet change together",
+        )
+        .help("plan them one after the other: first the member count with the rest as deployed, then the rest")]);
+    }
+    let mut out = vec![on_delete(service, new_text, ON_DELETE, None)?];
+    let mut rejoining = Vec::new();
+    for ordinal in before..after {
+        let (file, template) = join_variant(service, settings, ordinal)?;
+        if template != new["spec"]["template"] {
+            rejoining.push(ordinal);
+        }
+        out.push(file);
+    }
+    let template_changed = old["spec"]["template"] != new["spec"]["template"];
+    let steps = plan::steps(
+        before,
+        after,
+        &[],
+        |_| template_changed,
+        |o| rejoining.contains(&o),
+    );
+    let orchestrator = Steps {
+        service,
+        settings,
+        claims: claim_names(&new),
+        orphan,
+        growth,
+        before,
+    };
+    let script = plan_script::script(service, before, &orchestrator, &steps)?;
+    out.insert(0, OutputFile::script("plan.sh", script));
+    Ok((out, diagnostics))
+}
+
+fn unsupported(message: &str) -> Diagnostic {
+    Diagnostic::input(&errors::PLAN_UNSUPPORTED, message.to_string())
+        .help("make this change by hand as `berth diff --against` describes it, or plan it on another backend")
+}
+
+fn read_deployed(
+    service: &Service,
+    deployed: &dyn Deployed,
+    path: &str,
+) -> Result<Value, Vec<Diagnostic>> {
+    let text = deployed.read(&format!("kubernetes/{path}"));
+    let old = text.as_deref().map(parse).transpose().ok().flatten();
+    match old {
+        Some(old) if old["kind"] == "StatefulSet" && old["metadata"]["name"] == service.name() => {
+            Ok(old)
+        }
+        _ => Err(vec![
+            Diagnostic::input(
+                &errors::PLAN_DEPLOYED,
+                format!(
+                    "`--against` holds no StatefulSet of `{}` at `kubernetes/{path}` to plan from",
+                    service.name()
+                ),
+            )
+            .help("point `--against` at the directory this service was compiled to for kubernetes"),
+        ]),
+    }
+}
+
+fn parse(text: &str) -> Result<Value, Vec<Diagnostic>> {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| {
+        vec![Diagnostic::input(
+            &errors::OUTPUT_YAML,
+            format!("a StatefulSet does not read back: {e}"),
+        )]
+    })
+}
+
+/// Whether a field other than the claim templates changes that an apply cannot change.
+fn immutable_change(old: &Value, new: &Value) -> bool {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        old["spec"].as_object().unwrap_or(&empty),
+        new["spec"].as_object().unwrap_or(&empty),
+    );
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| !MUTABLE.contains(&k.as_str()))
+        .any(|k| a.get(k) != b.get(k))
+}
+
+/// The claims that grow: by claim template name, the new size. A changed class, a smaller size
+/// or another template is no growth: it moves every member to a new volume, which these plans
+/// do not do yet.
+fn claim_growth(
+    old: &Value,
+    new: &Value,
+) -> Result<BTreeMap<String, (String, String)>, Vec<Diagnostic>> {
+    let templates = |v: &Value| -> BTreeMap<String, Value> {
+        v["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some((
+                    t["metadata"]["name"].as_str()?.to_string(),
+                    t["spec"].clone(),
+                ))
+            })
+            .collect()
+    };
+    let (a, b) = (templates(old), templates(new));
+    let mut growth = BTreeMap::new();
+    for (name, new_spec) in &b {
+        let Some(old_spec) = a.get(name) else {
+            return Err(vec![unsupported(&format!(
+                "the volume `{name}` is new: every member would need a new claim"
+            ))]);
+        };
+        if old_spec == new_spec {
+            continue;
+        }
+        let size = |s: &Value| {
+            s["resources"]["requests"]["storage"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        let class = |s: &Value| s["storageClassName"].as_str().unwrap_or("").to_string();
+        let (old_size, new_size) = (size(old_spec), size(new_spec));
+        let grows = class(old_spec) == class(new_spec)
+            && berth_language::quantity::parse_quantity(&new_size).ok()
+                > berth_language::quantity::parse_quantity(&old_size).ok();
+        let mut unchanged_but_size = old_spec.clone();
+        unchanged_but_size["resources"]["requests"]["storage"] = Value::from(new_size.clone());
+        if !grows || unchanged_but_size != *new_spec {
+            return Err(vec![unsupported(&format!(
+                "the volume `{name}` changes other than by growing (a new class or a smaller size): every member would move to a new volume"
+            ))]);
+        }
+        growth.insert(name.clone(), (new_size, class(new_spec)));
+    }
+    if a.keys().any(|name| !b.contains_key(name)) {
+        return Err(vec![unsupported(
+            "a volume goes away: every member would need a new claim",
+        )]);
+    }
+    Ok(growth)
+}
+
+fn claim_names(sts: &Value) -> Vec<String> {
+    sts["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `text`'s StatefulSet updating `OnDelete`, as `path`, with a comment saying what it is for.
+fn on_delete(
+    service: &Service,
+    text: &str,
+    path: &str,
+    note: Option<&str>,
+) -> Result<OutputFile, Vec<Diagnostic>> {
+    let mut sts: StatefulSet = serde_saphyr::from_str(text).map_err(|e| {
+        vec![Diagnostic::input(
+            &errors::OUTPUT_YAML,
+            format!("a StatefulSet does not read back: {e}"),
+        )]
+    })?;
+    if let Some(spec) = sts.spec.as_mut() {
+        spec.update_strategy = Some(StatefulSetUpdateStrategy {
+            type_: Some("OnDelete".into()),
+            rolling_update: None,
+        });
+    }
+    let yaml = berth_backend::yaml_text(&sts)?;
+    let note = note.unwrap_or(
+        "The new definition, updating OnDelete: plan.sh restarts each pod from it in turn.",
+    );
+    Ok(OutputFile::new(
+        path,
+        format!("{}# {note}\n{yaml}", header_comment(service, &[])),
+    ))
+}
+
+/// The StatefulSet one member larger, whose template is a joining member's (the members before
+/// it keep their pods), and that template.
+fn join_variant(
+    service: &Service,
+    settings: &Settings,
+    ordinal: u32,
+) -> Result<(OutputFile, Value), Vec<Diagnostic>> {
+    let mut joining = service.clone();
+    joining.replication.replicas.value = ordinal + 1;
+    joining.templates.set_joining(Joining::Every);
+    let lowered = super::lowered(&joining, settings, &[])?;
+    let path = format!("40-statefulset-{}.yaml", service.name());
+    let text = &lowered
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .expect("a StatefulSet")
+        .contents;
+    let template = parse(text)?["spec"]["template"].clone();
+    let name = format!("{}-{ordinal}", service.name());
+    let note =
+        format!("{name} is made from this StatefulSet to join the running cluster (plan.sh).");
+    let file = on_delete(
+        service,
+        text,
+        &format!("plan/join-{name}.yaml"),
+        Some(&note),
+    )?;
+    Ok((file, template))
+}
+
+/// How Kubernetes starts, restarts and retires a member (`plan-functions.sh` beside this file).
+struct Steps<'a> {
+    service: &'a Service,
+    settings: &'a Settings,
+    claims: Vec<String>,
+    /// The StatefulSet is deleted with `--cascade=orphan` and made again: a field an apply cannot
+    /// change changes.
+    orphan: bool,
+    /// Claims that grow: by claim template, the new size and the class.
+    growth: BTreeMap<String, (String, String)>,
+    before: u32,
+}
+
+impl Orchestrator for Steps<'_> {
+    fn backend(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn member(&self, ordinal: u32) -> Member {
+        let name = format!("{}-{ordinal}", self.service.name());
+        let host = format!(
+            "{name}.{}.{}.svc.{}",
+            self.service.name(),
+            self.settings.namespace,
+            self.settings.cluster_domain
+        );
+        Member {
+            ordinal: ordinal.to_string(),
+            name,
+            host,
+            ..Default::default()
+        }
+    }
+
+    fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {
+        script
+            .text("namespace=")
+            .word(&self.settings.namespace)
+            .text("\n");
+        script
+            .text("container=")
+            .name(self.service.name())
+            .text("\n");
+        script.text(include_str!("plan-functions.sh"));
+        Ok(())
+    }
+
+    fn start_joining(&self, script: &mut Script, ordinal: u32) {
+        let name = format!("{}-{ordinal}", self.service.name());
+        script
+            .text("run kubectl apply --filename ")
+            .word(&format!("plan/join-{name}.yaml"))
+            .text("\n");
+    }
+
+    fn restart(&self, script: &mut Script, ordinal: u32) {
+        let name = format!("{}-{ordinal}", self.service.name());
+        script.text("recreate ").name(&name).text("\n");
+    }
+
+    /// The StatefulSet one pod smaller, then the pod's claims (kept by the retention policy).
+    fn retire(&self, script: &mut Script, ordinal: u32) {
+        let name = format!("{}-{ordinal}", self.service.name());
+        script
+            .text("run kube scale statefulset ")
+            .name(self.service.name());
+        script
+            .text(" --replicas=")
+            .number(ordinal.into())
+            .text("\n");
+        script
+            .text("until_passes ")
+            .word(&format!("{name} gone"))
+            .text(" gone ")
+            .name(&name)
+            .text("\n");
+        for claim in &self.claims {
+            script
+                .text("run kube delete persistentvolumeclaim ")
+                .name(&format!("{claim}-{name}"))
+                .text("\n");
+        }
+    }
+
+    /// Checks that each growing claim's class can expand before anything changes, then makes
+    /// the StatefulSet again where a field an apply cannot change changes, and grows the claims.
+    fn prepare(&self, script: &mut Script) {
+        for (size, class) in self.growth.values() {
+            script
+                .text("\nstep ")
+                .word(&format!("the class {class} can grow a claim to {size}"))
+                .text("\n");
+            script
+                .text("expandable=$(kubectl get storageclass ")
+                .word(class);
+            script.text(" --output 'jsonpath={.allowVolumeExpansion}')\n");
+            script.text("if [ \"$expandable\" != true ]; then\n  printf 'berth plan stopped: the storage class %s does not allow volume expansion\\n' ");
+            script.word(class).text(" >&2\n  exit 1\nfi\n");
+        }
+        if self.orphan {
+            script.text("\nstep 'the StatefulSet is made again, its pods and claims kept'\n");
+            script
+                .text("run kube delete statefulset ")
+                .name(self.service.name());
+            script.text(" --cascade=orphan\n");
+        }
+        for (claim, (size, _)) in &self.growth {
+            script
+                .text("\nstep ")
+                .word(&format!("the claims `{claim}` grow to {size}"))
+                .text("\n");
+            let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
+            for ordinal in 0..self.before {
+                let pvc = format!("{claim}-{}-{ordinal}", self.service.name());
+                script
+                    .text("run kube patch persistentvolumeclaim ")
+                    .name(&pvc);
+                script.text(" --patch ").word(&patch.to_string()).text("\n");
+            }
+        }
+    }
+
+    fn before_restarts(&self, script: &mut Script) {
+        script
+            .text("run kubectl apply --filename ")
+            .word(ON_DELETE)
+            .text("\n");
+    }
+
+    fn finish(&self, script: &mut Script) {
+        script.text("\nstep 'every object as the Kustomization says'\n");
+        script.text("run kubectl apply --kustomize .\n");
+    }
+}
