@@ -24,9 +24,13 @@ while [ "$member" -lt "$members" ]; do
   index=$((member % $# + 1))
   eval "node=\${$index}"
   label="$label_prefix$member"
+  target=$(docker node inspect --format '{{.ID}}' "$node")
   # A member labelled on two nodes could start on the one without its data: clear the others.
+  # Never the node it stays on: a label taken away and put back moves its running task.
   for other in $(docker node ls --quiet --filter "node.label=$label"); do
-    docker node update --label-rm "$label" "$other" >/dev/null
+    if [ "$other" != "$target" ]; then
+      docker node update --label-rm "$label" "$other" >/dev/null
+    fi
   done
   docker node update --label-add "$label=true" "$node" >/dev/null
   echo "prepare-nodes.sh: member $member of $service runs on $node" >&2

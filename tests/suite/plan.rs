@@ -392,3 +392,62 @@ fn assert_kubectl_parses(kubectl: &Path, dir: &Path, script: &str, what: &str) {
         );
     }
 }
+
+/// Swarm: etcd planned 3 → 5 → 3 and upgraded; `plan.sh` passes shellcheck, and each joining
+/// member's files load in the docker CLI's stack loader (`docker stack config -c MEMBER -c JOIN`),
+/// as `plan.sh` deploys them. (Run on a swarm of one engine: tests/engine/upstream/day_two.rs.)
+#[test]
+fn swarm_plans_deploy_files_the_docker_cli_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("examples/etcd.toml");
+    let spec = spec.to_str().unwrap();
+    berth_ok(
+        &["compile", spec, "--backend", "swarm", "--out", "deployed"],
+        dir.path(),
+    );
+    for (name, against, set) in [
+        ("grown", "deployed", "replicas=5"),
+        ("shrunk", "grown", "replicas=3"),
+        ("upgraded", "deployed", "version=v9.9.9"),
+    ] {
+        let args = [
+            "plan",
+            spec,
+            "--backend",
+            "swarm",
+            "--against",
+            against,
+            "--out",
+            name,
+        ];
+        berth_ok(&[&args[..], &["--set", set]].concat(), dir.path());
+        let out = dir.path().join(name).join("swarm");
+        if let Some(shellcheck) = tool("shellcheck") {
+            run_ok(
+                Command::new(shellcheck).arg(out.join("plan.sh")),
+                "shellcheck plan.sh",
+            );
+        }
+        let text = std::fs::read_to_string(out.join("plan.sh")).unwrap();
+        if name == "grown" {
+            assert_contains(
+                &text,
+                "deploy_member etcd-3 -c members/etcd-3.yaml -c plan/join-etcd-3.yaml",
+            );
+            assert_contains(&text, "need_node 4");
+            let Some(docker) = tool("docker") else { return };
+            let mut command = Command::new(docker);
+            command
+                .current_dir(&out)
+                .args(["stack", "config", "-c", "members/etcd-3.yaml"]);
+            let loaded = run_ok(
+                command.args(["-c", "plan/join-etcd-3.yaml"]),
+                "docker stack config",
+            );
+            assert_contains(&stdout(&loaded), "--initial-cluster-state=existing");
+        }
+        if name == "shrunk" {
+            assert_contains(&text, "retire etcd-4");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `berth plan` on swarm: `plan.sh STACK` beside `deploy.sh` (written by
+//! `berth_backends_shared::plan`), which takes the deployed members (read from the deployed
+//! `members/NAME.yaml`) to the new ones one step at a time: a member joins or restarts by a
+//! `docker stack deploy` of its own file (with `plan/join-NAME.yaml` where a joining member
+//! differs from a founder), leaves by `docker service rm`; membership commands and checks run as
+//! swarm jobs of the member image on the members' network. `prepare-nodes.sh` of the new
+//! directory labels the nodes of new members first.
+
+use berth_backend::plan::{self, Deployed};
+use berth_backend::{OutputFile, header_comment};
+use berth_backends_shared::plan::{self as plan_script, Orchestrator};
+use berth_backends_shared::script::Script;
+use berth_diagnostic::{Diagnostic, errors};
+use berth_language::template::Joining;
+use berth_model::{Member, Service};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use super::Settings;
+
+/// What a joining member's override may set: `docker stack deploy` with several files replaces
+/// these keys of a service (and merges `environment` by name).
+const OVERRIDABLE: [&str; 4] = ["command", "entrypoint", "environment", "image"];
+
+pub fn plan(
+    service: &Service,
+    settings: &Settings,
+    files: &[OutputFile],
+    deployed: &dyn Deployed,
+) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let before = deployed_members(service, deployed)?;
+    let after = service.replicas();
+    let diagnostics = plan::check(service, before);
+    if diagnostics.iter().any(Diagnostic::is_rule_error) {
+        return Err(diagnostics);
+    }
+    if !deployed.replace().is_empty() {
+        return Err(vec![unsupported(
+            "swarm plans do not move a member to a new volume yet: its volume is local to its node, which the manager cannot empty",
+        )]);
+    }
+    let definition = |text: Option<String>, o: u32| -> Value {
+        let name = member_name(service, o);
+        text.and_then(|t| serde_saphyr::from_str::<Value>(&t).ok())
+            .map(|v| v["services"][&name].clone())
+            .unwrap_or(Value::Null)
+    };
+    let new_file = |o: u32| {
+        let path = format!("members/{}.yaml", member_name(service, o));
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.contents.clone())
+    };
+    let mut joins = BTreeMap::new();
+    for ordinal in before..after {
+        if let Some(file) = join_override(
+            service,
+            settings,
+            &definition(new_file(ordinal), ordinal),
+            ordinal,
+        )? {
+            joins.insert(ordinal, file);
+        }
+    }
+    let changed = |o: u32| {
+        let old = deployed.read(&format!("swarm/members/{}.yaml", member_name(service, o)));
+        definition(old, o) != definition(new_file(o), o)
+    };
+    let steps = plan::steps(before, after, &[], changed, |o| joins.contains_key(&o));
+    let orchestrator = Steps {
+        service,
+        joins: &joins,
+        before,
+    };
+    let script = plan_script::script(service, before, &orchestrator, &steps)?;
+    let mut out = vec![OutputFile::script("plan.sh", script)];
+    out.extend(joins.into_values());
+    Ok((out, diagnostics))
+}
+
+fn unsupported(message: &str) -> Diagnostic {
+    Diagnostic::input(&errors::PLAN_UNSUPPORTED, message.to_string())
+        .help("make this change by hand as `berth diff --against` describes it, or plan it on another backend")
+}
+
+fn member_name(service: &Service, ordinal: u32) -> String {
+    format!("{}-{ordinal}", service.name())
+}
+
+/// How many members are deployed: the member files, numbered from 0 without a gap.
+fn deployed_members(service: &Service, deployed: &dyn Deployed) -> Result<u32, Vec<Diagnostic>> {
+    let mut count = 0;
+    while deployed
+        .read(&format!(
+            "swarm/members/{}.yaml",
+            member_name(service, count)
+        ))
+        .is_some()
+    {
+        count += 1;
+    }
+    if count == 0 {
+        return Err(vec![
+            Diagnostic::input(
+                &errors::PLAN_DEPLOYED,
+                format!(
+                    "`--against` holds no `swarm/members/{}.yaml` to plan from",
+                    member_name(service, 0)
+                ),
+            )
+            .help("point `--against` at the directory this service was compiled to for swarm"),
+        ]);
+    }
+    Ok(count)
+}
+
+/// The override a member joins with: its definition as the joining member of a cluster of
+/// `ordinal + 1`, where that differs from `founder`'s.
+fn join_override(
+    service: &Service,
+    settings: &Settings,
+    founder: &Value,
+    ordinal: u32,
+) -> Result<Option<OutputFile>, Vec<Diagnostic>> {
+    let mut joining = service.clone();
+    joining.replication.replicas.value = ordinal + 1;
+    joining
+        .templates
+        .set_joining(Joining::Member(ordinal.to_string()));
+    let name = member_name(service, ordinal);
+    let lowered = super::lowered(&joining, settings, &[])?;
+    let path = format!("members/{name}.yaml");
+    let text = lowered
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.contents.as_str())
+        .unwrap_or("");
+    let as_joining = serde_saphyr::from_str::<Value>(text)
+        .ok()
+        .map(|v| v["services"][&name].clone());
+    let (Some(Value::Object(joining)), Value::Object(founder)) = (as_joining, founder) else {
+        return Ok(None);
+    };
+    let mut differs = Map::new();
+    for key in joining.keys().chain(founder.keys()) {
+        if joining.get(key) == founder.get(key) || differs.contains_key(key) {
+            continue;
+        }
+        if !OVERRIDABLE.contains(&key.as_str()) || !joining.contains_key(key) {
+            return Err(vec![unsupported(&format!(
+                "`{name}` joins the running cluster with another `{key}` than a founding member's, which a swarm plan cannot give it"
+            ))]);
+        }
+        differs.insert(key.clone(), joining[key].clone());
+    }
+    if differs.is_empty() {
+        return Ok(None);
+    }
+    let file = JoinFile {
+        version: "3.8",
+        services: BTreeMap::from([(name.clone(), differs)]),
+    };
+    let yaml = berth_backend::yaml_text(&file)?;
+    let contents = format!(
+        "{}# {name} is deployed with this file after members/{name}.yaml to join the running cluster (plan.sh).\n{yaml}",
+        header_comment(service, &[])
+    );
+    Ok(Some(OutputFile::new(
+        format!("plan/join-{name}.yaml"),
+        contents,
+    )))
+}
+
+#[derive(serde::Serialize)]
+struct JoinFile {
+    version: &'static str,
+    services: BTreeMap<String, Map<String, Value>>,
+}
+
+/// How swarm starts, restarts and retires a member (`plan-functions.sh` beside this file).
+struct Steps<'a> {
+    service: &'a Service,
+    joins: &'a BTreeMap<u32, OutputFile>,
+    before: u32,
+}
+
+impl Orchestrator for Steps<'_> {
+    fn backend(&self) -> &'static str {
+        "swarm"
+    }
+
+    fn member(&self, ordinal: u32) -> Member {
+        let name = member_name(self.service, ordinal);
+        Member {
+            ordinal: ordinal.to_string(),
+            host: name.clone(),
+            name,
+            ..Default::default()
+        }
+    }
+
+    fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {
+        let service = self.service;
+        let image = service.render(
+            &service.container.image,
+            &berth_model::Identity::new(None, &service.members()),
+        )?;
+        script
+            .text("network=")
+            .word(&service.network_name("swarm"))
+            .text("\n");
+        script.text("image=").word(&image).text("\n");
+        script
+            .text("label_prefix=")
+            .word(&super::label_prefix(service))
+            .text("\n");
+        script.text(include_str!("plan-functions.sh"));
+        for ordinal in self.before..service.replicas() {
+            script.text("need_node ").number(ordinal.into()).text("\n");
+        }
+        Ok(())
+    }
+
+    fn start_joining(&self, script: &mut Script, ordinal: u32) {
+        let name = member_name(self.service, ordinal);
+        script.text("deploy_member ").name(&name).text(" -c ");
+        script.word(&format!("members/{name}.yaml"));
+        if let Some(file) = self.joins.get(&ordinal) {
+            script.text(" -c ").word(&file.path);
+        }
+        script.text("\n");
+    }
+
+    fn restart(&self, script: &mut Script, ordinal: u32) {
+        let name = member_name(self.service, ordinal);
+        script.text("deploy_member ").name(&name).text(" -c ");
+        script.word(&format!("members/{name}.yaml")).text("\n");
+    }
+
+    fn retire(&self, script: &mut Script, ordinal: u32) {
+        let name = member_name(self.service, ordinal);
+        script.text("retire ").name(&name).text("\n");
+        let note = format!(
+            "{name}'s volumes stay on its node: remove them there (docker volume rm) before a member of that name joins again on that node, or it would start on the data of a member that left"
+        );
+        script.text("echo ").word(&note).text("\n");
+    }
+}
