@@ -34,6 +34,16 @@ pub fn plan(
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Err(diagnostics);
     }
+    if service
+        .membership
+        .as_ref()
+        .is_some_and(|m| m.run == berth_model::RunOn::Member)
+    {
+        return Err(vec![unsupported(
+            "`[membership] run = \"member\"`: Swarm cannot run a command inside a member's container on another node",
+        )
+        .help("write the commands to address the members by `host`, with what they need in the image, and set `run = \"oneoff\"`: they then run as swarm jobs on the members' network")]);
+    }
     if !deployed.replace().is_empty() {
         return Err(vec![unsupported(
             "swarm plans do not move a member to a new volume yet: its volume is local to its node, which the manager cannot empty",

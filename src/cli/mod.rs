@@ -78,7 +78,7 @@ enum Command {
     /// Plan the change of a running cluster: compile SPEC into DIR/<backend>/ with `plan.sh`, which
     /// takes the members deployed from `--against` to the new ones one step at a time (members
     /// join and leave as `[membership]` says, and restart one at a time, with a check between
-    /// steps). Plans are written for compose and kubernetes.
+    /// steps). Plans are written for compose, swarm and kubernetes.
     Plan {
         spec: PathBuf,
         /// The directory the deployed files were compiled to (it may be `--out` itself).

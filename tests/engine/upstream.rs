@@ -136,9 +136,6 @@ struct Deployment {
     software: &'static Software,
     /// How many members run now (day two changes it).
     members: usize,
-    /// The swarm node that holds every member, on a swarm of this engine (day two labels it for
-    /// new members).
-    swarm_node: Option<String>,
     backend: Backend,
     out: PathBuf,
     client: String,
@@ -719,7 +716,6 @@ fn scenario(software: &'static Software, backend: Backend) {
     let deployment = Deployment {
         software,
         members: software.members,
-        swarm_node: None,
         backend,
         out,
         client: format!("berth-e2e-client-{}", unique()),
@@ -925,7 +921,6 @@ fn etcd_with_a_health_check_that_gates_swarm_dns_never_forms() {
     let deployment = Deployment {
         software: &ETCD,
         members: ETCD.members,
-        swarm_node: None,
         backend: Backend::Swarm,
         out,
         client: format!("berth-e2e-client-{}", unique()),
@@ -997,7 +992,6 @@ fn redis_without_its_volume_loses_every_key() {
     let deployment = Deployment {
         software: &REDIS,
         members: REDIS.members,
-        swarm_node: None,
         backend: Backend::Compose,
         out,
         client: format!("berth-e2e-client-{}", unique()),

@@ -450,4 +450,28 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
             assert_contains(&text, "retire etcd-4");
         }
     }
+    // RabbitMQ's commands run inside a member (its CLI needs the member's Erlang cookie), which
+    // Swarm cannot do on another node: refused, not written to fail halfway.
+    let rabbitmq = root().join("examples/rabbitmq.toml");
+    let rabbitmq = rabbitmq.to_str().unwrap();
+    berth_ok(
+        &["compile", rabbitmq, "--backend", "swarm", "--out", "rabbit"],
+        dir.path(),
+    );
+    let args = [
+        "plan",
+        rabbitmq,
+        "--backend",
+        "swarm",
+        "--against",
+        "rabbit",
+        "--out",
+        "next",
+    ];
+    let refused = berth(&args, dir.path());
+    assert_exit(
+        &refused,
+        2,
+        &["error[plan/unsupported]", "run = \"member\""],
+    );
 }

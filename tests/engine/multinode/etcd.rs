@@ -145,7 +145,7 @@ impl Cluster for Etcd {
             "{when}: only {} writes acknowledged",
             acked.len()
         );
-        for m in 0..3 {
+        for m in 0..self.member_nodes.len() {
             wait_until(
                 &format!(
                     "{when}: etcd-{m} holds all {} acknowledged writes",
@@ -172,6 +172,49 @@ impl Cluster for Etcd {
     /// A member serves again once its new container has started.
     fn serving_since(&self, nodes: &Nodes, i: usize, id: &str) -> f64 {
         state_time(nodes, i, id, "StartedAt")
+    }
+}
+
+/// Day two on five member nodes and the spare: `berth plan` takes etcd from 3 members to 5 (on
+/// nodes 5 and 6) and back to 3, each plan run on a manager as a user runs it, after
+/// `prepare-nodes.sh` of its directory, while the writer writes through the first three.
+pub fn grows_to_five_nodes_and_back_by_plan(nodes: &Nodes, mut etcd: Etcd) {
+    let changes = [
+        ("five", "out", "replicas=5", vec![1, 2, 3, 5, 6]),
+        ("three", "five", "replicas=3", vec![1, 2, 3]),
+    ];
+    for (name, against, set, member_nodes) in changes {
+        let args = [
+            "plan",
+            "etcd.toml",
+            "--backend",
+            "swarm",
+            "--against",
+            against,
+        ];
+        crate::common::berth_ok(
+            &[&args[..], &["--out", name, "--set", set]].concat(),
+            &etcd.dir,
+        );
+        let out = etcd.dir.join(name).join("swarm");
+        let names: Vec<&str> = member_nodes.iter().map(|&i| nodes.name(i)).collect();
+        let mut prepare = nodes.command(1, "sh");
+        crate::common::run_ok(
+            prepare.arg(out.join("prepare-nodes.sh")).args(&names),
+            "prepare-nodes.sh",
+        );
+        let started = now();
+        let mut plan = nodes.command(1, "sh");
+        crate::common::run_ok(plan.arg(out.join("plan.sh")).arg("etcd"), "plan.sh");
+        let took = now() - started;
+        etcd.member_nodes = member_nodes;
+        let when = format!("{set} by plan");
+        etcd.assert_whole(nodes, 1, &when);
+        let outage = etcd.longest_outage(nodes, started);
+        eprintln!(
+            "etcd on several nodes: {set} by plan in {took:.0} s; longest write outage {outage:.1} s"
+        );
+        etcd.assert_outage_within_limit(nodes, outage, &when);
     }
 }
 

@@ -3,6 +3,7 @@
 //! here; they run in `scenarios.rs`, on one swarm: etcd (`etcd.rs`) and RabbitMQ (`rabbitmq.rs`)
 //! through the same events, then PostgreSQL (`postgres.rs`).
 
+mod day_two;
 mod etcd;
 mod postgres;
 mod rabbitmq;
