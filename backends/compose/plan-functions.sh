@@ -27,7 +27,7 @@ oneoff() {
 
 # The container of a member of this project, also one that compose.yaml no longer defines.
 container_of() {
-  docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"
+  docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1" | head -n 1
 }
 
 # Whether a member's container runs and passes its health check (where it has one).

@@ -30,15 +30,15 @@ pub fn plan(
     let before = deployed_members(service, &old)?;
     let new = parse(compose_text(files)).map_err(|e| vec![bug(e)])?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before);
+    let diagnostics = plan::check(service, before, !deployed.replace().is_empty());
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Err(diagnostics);
     }
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     let mut joins = BTreeMap::new();
     let joining = (before..after).map(|o| (o, o + 1));
-    // A replaced member joins the cluster as it is by then: every member the service has.
-    let replacing = replace.iter().map(|&o| (o, before.max(after)));
+    // A replaced member joins the cluster as it is by then: members have left or joined first.
+    let replacing = replace.iter().map(|&o| (o, after));
     for (ordinal, members) in joining.chain(replacing) {
         let join = join_override(service, publish, &new, files, ordinal, members)?;
         if !join.is_empty() {
@@ -322,9 +322,8 @@ impl Orchestrator for Steps<'_> {
             .text("\n");
     }
 
-    /// Its container (found by compose's labels: the new file may not define it), then the
-    /// volumes berth declared for it in the deployed file, never an external one, which holds
-    /// data berth did not create.
+    /// Its container (found by compose's labels: the new file may not define it), then its
+    /// volumes, never an external one, which holds data berth did not create.
     fn retire(&self, script: &mut Script, ordinal: u32) {
         let name = member_name(self.service, ordinal);
         let grace = self.service.stop_grace.value;
@@ -335,6 +334,8 @@ impl Orchestrator for Steps<'_> {
             .number(grace)
             .text("\n");
         let declared = &self.old["volumes"];
+        // Only a volume berth names for the member (`<member>-<volume>`, declared under that
+        // name): the deployed file may have been changed by someone else.
         let volumes = self.old["services"][&name]["volumes"]
             .as_array()
             .into_iter()
@@ -342,7 +343,13 @@ impl Orchestrator for Steps<'_> {
             .filter(|v| v["type"] == "volume")
             .filter_map(|v| v["source"].as_str())
             .filter(|source| declared[*source]["external"] != true)
-            .filter_map(|source| declared[source]["name"].as_str());
+            .filter(|source| declared[*source]["name"].as_str() == Some(source))
+            .filter(|source| {
+                self.service
+                    .volumes
+                    .iter()
+                    .any(|v| **source == format!("{name}-{}", v.name))
+            });
         for volume in volumes {
             script.text("run docker volume rm ").word(volume).text("\n");
         }

@@ -40,7 +40,7 @@ pub fn plan(
 ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let path = format!("40-statefulset-{}.yaml", service.name());
     let old = read_deployed(service, deployed, &path)?;
-    let before = old["spec"]["replicas"].as_u64().unwrap_or(1) as u32;
+    let before = deployed_replicas(service, &old, &path)?;
     let new_text = &files
         .iter()
         .find(|f| f.path == path)
@@ -48,7 +48,7 @@ pub fn plan(
         .contents;
     let new = parse(new_text)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before);
+    let diagnostics = plan::check(service, before, !deployed.replace().is_empty());
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Err(diagnostics);
     }
@@ -124,6 +124,27 @@ fn read_deployed(
     }
 }
 
+/// The deployed member count: 1 to [`plan::MOST_MEMBERS`], else no StatefulSet berth wrote.
+fn deployed_replicas(service: &Service, old: &Value, path: &str) -> Result<u32, Vec<Diagnostic>> {
+    let replicas = match &old["spec"]["replicas"] {
+        Value::Null => Some(1),
+        n => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+    };
+    replicas
+        .filter(|n| (1..=plan::MOST_MEMBERS).contains(n))
+        .ok_or_else(|| {
+            vec![Diagnostic::input(
+                &errors::PLAN_DEPLOYED,
+                format!(
+                    "the deployed `kubernetes/{path}` of `{}` has no member count berth writes (1 to {})",
+                    service.name(),
+                    plan::MOST_MEMBERS
+                ),
+            )
+            .help("compile the deployed spec again to `--against`, then plan")]
+        })
+}
+
 fn parse(text: &str) -> Result<Value, Vec<Diagnostic>> {
     serde_saphyr::from_str::<Value>(text).map_err(|e| {
         vec![Diagnostic::input(
@@ -180,21 +201,24 @@ fn claim_growth(
         let size = |s: &Value| {
             s["resources"]["requests"]["storage"]
                 .as_str()
-                .unwrap_or("")
-                .to_string()
+                .map(str::to_string)
         };
         let class = |s: &Value| s["storageClassName"].as_str().unwrap_or("").to_string();
+        let parsed = |size: &Option<String>| {
+            size.as_deref()
+                .and_then(|s| berth_language::quantity::parse_quantity(s).ok())
+        };
         let (old_size, new_size) = (size(old_spec), size(new_spec));
-        let grows = class(old_spec) == class(new_spec)
-            && berth_language::quantity::parse_quantity(&new_size).ok()
-                > berth_language::quantity::parse_quantity(&old_size).ok();
-        let mut unchanged_but_size = old_spec.clone();
-        unchanged_but_size["resources"]["requests"]["storage"] = Value::from(new_size.clone());
-        if !grows || unchanged_but_size != *new_spec {
+        let grows = matches!((parsed(&old_size), parsed(&new_size)), (Some(a), Some(b)) if b > a);
+        if !grows
+            || class(old_spec) != class(new_spec)
+            || without_size(old_spec) != without_size(new_spec)
+        {
             return Err(vec![unsupported(&format!(
                 "the volume `{name}` changes other than by growing (a new class or a smaller size): every member would move to a new volume"
             ))]);
         }
+        let new_size = new_size.unwrap_or_default();
         growth.insert(name.clone(), (new_size, class(new_spec)));
     }
     if a.keys().any(|name| !b.contains_key(name)) {
@@ -203,6 +227,18 @@ fn claim_growth(
         )]);
     }
     Ok(growth)
+}
+
+/// A claim template's spec without its requested size.
+fn without_size(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    if let Some(requests) = spec
+        .pointer_mut("/resources/requests")
+        .and_then(Value::as_object_mut)
+    {
+        requests.remove("storage");
+    }
+    spec
 }
 
 fn claim_names(sts: &Value) -> Vec<String> {
@@ -358,27 +394,29 @@ impl Orchestrator for Steps<'_> {
         }
     }
 
-    /// Checks that each growing claim's class can expand before anything changes, then makes
-    /// the StatefulSet again where a field an apply cannot change changes, and grows the claims.
+    /// Checks that each growing claim's class can expand before anything changes, grows the
+    /// claims, then makes the StatefulSet again where a field an apply cannot change changes
+    /// (after the claims: a patch that fails leaves the StatefulSet as it was).
     fn prepare(&self, script: &mut Script) {
         for (size, class) in self.growth.values() {
-            script
-                .text("\nstep ")
-                .word(&format!("the class {class} can grow a claim to {size}"))
-                .text("\n");
-            script
-                .text("expandable=$(kubectl get storageclass ")
-                .word(class);
-            script.text(" --output 'jsonpath={.allowVolumeExpansion}')\n");
+            let title = match class.as_str() {
+                "" => format!("the default storage class can grow a claim to {size}"),
+                class => format!("the class {class} can grow a claim to {size}"),
+            };
+            script.text("\nstep ").word(&title).text("\n");
+            script.text("expandable=$(kubectl get storageclass ");
+            match class.as_str() {
+                "" => script.text("--output 'jsonpath={.items[?(@.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class==\"true\")].allowVolumeExpansion}')\n"),
+                class => script.word(class).text(" --output 'jsonpath={.allowVolumeExpansion}')\n"),
+            };
             script.text("if [ \"$expandable\" != true ]; then\n  printf 'berth plan stopped: the storage class %s does not allow volume expansion\\n' ");
-            script.word(class).text(" >&2\n  exit 1\nfi\n");
-        }
-        if self.orphan {
-            script.text("\nstep 'the StatefulSet is made again, its pods and claims kept'\n");
             script
-                .text("run kube delete statefulset ")
-                .name(self.service.name());
-            script.text(" --cascade=orphan\n");
+                .word(if class.is_empty() {
+                    "(the default)"
+                } else {
+                    class
+                })
+                .text(" >&2\n  exit 1\nfi\n");
         }
         for (claim, (size, _)) in &self.growth {
             script
@@ -393,6 +431,13 @@ impl Orchestrator for Steps<'_> {
                     .name(&pvc);
                 script.text(" --patch ").word(&patch.to_string()).text("\n");
             }
+        }
+        if self.orphan {
+            script.text("\nstep 'the StatefulSet is made again, its pods and claims kept'\n");
+            script
+                .text("run kube delete statefulset ")
+                .name(self.service.name());
+            script.text(" --cascade=orphan\n");
         }
     }
 

@@ -54,19 +54,37 @@ id_of() {
     trim($n) == name { print trim($i) }'
 }
 
+# Sets member_id to the id of member $1 in what the command after $4 lists (see id_of), asking
+# again every 2 s until exactly one line names it; stops the plan after $timeout seconds.
+find_id() {
+  name=$1
+  separator=$2
+  name_field=$3
+  id_field=$4
+  shift 4
+  printf '+ %s\n' "$*"
+  waited=0
+  while :; do
+    member_id=$("$@" 2>/dev/null | id_of "$name" "$separator" "$name_field" "$id_field") || member_id=
+    case "$member_id" in
+      '' | *"
+"*) ;;
+      *) return 0 ;;
+    esac
+    if [ "$waited" -ge "$timeout" ]; then
+      printf 'berth plan stopped: the listing of members names %s not once in %s s\n' "$name" "$timeout" >&2
+      exit 1
+    fi
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+
 # Stops the plan before its first step when a file the user provides is missing (docker would
 # mount an empty directory in its place).
 need_file() {
   if [ ! -f "$1" ]; then
-    printf 'berth plan stopped before its first step: %s is missing; put it beside compose.yaml\n' "$1" >&2
-    exit 1
-  fi
-}
-
-# Stops the plan when a member's id was not found.
-need_id() {
-  if [ -z "$member_id" ]; then
-    printf 'berth plan stopped: the listing of members has no id for %s\n' "$1" >&2
+    printf 'berth plan stopped before its first step: %s is missing; put it beside plan.sh\n' "$1" >&2
     exit 1
   fi
 }

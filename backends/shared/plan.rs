@@ -145,13 +145,12 @@ impl Writer<'_> {
         let membership = self.service.membership.as_ref();
         let id = match membership.and_then(|m| m.id.as_ref()) {
             Some(id) => {
-                script.text("member_id=$(");
-                self.words(script, &id.command, o, current, None)?;
-                script.text(" | id_of ").name(&name).text(" ");
+                script.text("find_id ").name(&name).text(" ");
                 script.word(&id.separator.to_string()).text(" ");
                 script.number(id.name_field.into()).text(" ");
-                script.number(id.id_field.into());
-                script.text(")\nneed_id ").name(&name).text("\n");
+                script.number(id.id_field.into()).text(" ");
+                self.words(script, &id.command, o, current, None)?;
+                script.text("\n");
                 Some(ID_MARK)
             }
             None => None,
@@ -288,7 +287,12 @@ impl Writer<'_> {
         script.name(&self.name(runner));
         for word in &words {
             script.text(" ");
-            with_member_id(script, word);
+            match id {
+                Some(_) => with_member_id(script, word),
+                None => {
+                    script.word(word);
+                }
+            }
         }
         Ok(())
     }

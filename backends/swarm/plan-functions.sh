@@ -6,8 +6,8 @@ deploy_options="$*"
 jobs=0
 
 # Runs a command once, as a swarm job of the member image on the members' network, on the node
-# of member $1 (which has the image); prints its output and fails as it does. (Swarm cannot run a
-# command in a container on another node: a job stands in for `inside` too.)
+# of member $1 (which has the image); prints its output and fails as it does, or when it has not
+# finished within $timeout seconds.
 oneoff() {
   label="$label_prefix${1##*-}"
   shift
@@ -17,22 +17,21 @@ oneoff() {
   job="berth-plan-$$-$jobs"
   docker service create --quiet --detach --name "$job" --mode replicated-job \
     --restart-condition none --network "$network" --constraint "node.labels.$label==true" \
-    --entrypoint "$entrypoint" "$image" "$@" >/dev/null
-  while :; do
-    state=$(docker service ps --format '{{.CurrentState}}' "$job" | head -n 1)
+    --entrypoint "$entrypoint" "$image" "$@" >/dev/null || return 1
+  status=1
+  waited=0
+  while [ "$waited" -lt "$timeout" ]; do
+    state=$(docker service ps --format '{{.CurrentState}}' "$job" 2>/dev/null | head -n 1)
     case "$state" in
       Complete*) status=0 && break ;;
-      Failed* | Rejected* | Shutdown*) status=1 && break ;;
+      Failed* | Rejected* | Shutdown*) break ;;
     esac
     sleep 1
+    waited=$((waited + 1))
   done
   docker service logs --raw "$job" 2>&1
   docker service rm "$job" >/dev/null
   return "$status"
-}
-
-inside() {
-  oneoff "$@"
 }
 
 # Whether a member's service runs its task.

@@ -30,7 +30,7 @@ pub fn plan(
 ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let before = deployed_members(service, deployed)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before);
+    let diagnostics = plan::check(service, before, !deployed.replace().is_empty());
     if diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Err(diagnostics);
     }

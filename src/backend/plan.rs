@@ -117,29 +117,37 @@ pub fn file_changed(
     ))
 }
 
-/// What refuses a plan from `before` members to the service, whatever the backend.
-pub fn check(service: &Service, before: u32) -> Vec<Diagnostic> {
+/// The most members a deployment read back may have: a count beyond it is no file berth wrote.
+pub const MOST_MEMBERS: u32 = 1000;
+
+/// What refuses a plan from `before` members, whatever the backend; `replacing` when members
+/// move to new volumes (each leaves and joins again).
+pub fn check(service: &Service, before: u32, replacing: bool) -> Vec<Diagnostic> {
     let after = service.replication.replicas.value;
+    let changes_members = before != after || replacing;
     let mut diagnostics = Vec::new();
-    if before != after
+    if changes_members
         && service.replication.quorum.value == Quorum::Majority
         && service.membership.is_none()
     {
+        let what = if before != after {
+            format!("the member count changes from {before} to {after}")
+        } else {
+            "members leave and join again on new volumes (`--replace`)".to_string()
+        };
         diagnostics.push(MEMBERSHIP_MISSING.fire(
             service,
             service.replication.replicas.span.clone(),
-            format!(
-                "the member count changes from {before} to {after}, and the spec does not say how a member joins or leaves the running cluster"
-            ),
-            "the member count changes",
-            "add a `[membership]` table with the commands that add and remove a member (`berth explain plan/membership-missing`), or keep `replicas` as deployed",
+            format!("{what}, and the spec does not say how a member joins or leaves the running cluster"),
+            "the membership changes",
+            "add a `[membership]` table with the commands that add and remove a member (`berth explain plan/membership-missing`), or keep the members as deployed",
         ));
     }
-    if service
-        .membership
-        .as_ref()
-        .is_some_and(|m| m.caught_up.is_none())
-        && before != after
+    if changes_members
+        && service
+            .membership
+            .as_ref()
+            .is_some_and(|m| m.caught_up.is_none())
     {
         diagnostics.push(NO_CAUGHT_UP_CHECK.fire(
             service,

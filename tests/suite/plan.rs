@@ -475,3 +475,150 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         &["error[plan/unsupported]", "run = \"member\""],
     );
 }
+
+/// What an attacker's review found: a `--replace` without `[membership]`, a replace while members
+/// leave, a deployed StatefulSet or Compose file changed by someone else.
+#[test]
+fn a_plan_holds_against_what_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A quorum service whose spec does not say how a member leaves and joins is not replaced.
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let without = etcd.split("\n[membership]").next().unwrap().to_string()
+        + "\n[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n";
+    let spec = write(d, "bare.toml", &without);
+    let spec = spec.to_str().unwrap();
+    berth_ok(
+        &["compile", spec, "--backend", "compose", "--out", "bare"],
+        d,
+    );
+    let args = [
+        "plan",
+        spec,
+        "--backend",
+        "compose",
+        "--against",
+        "bare",
+        "--out",
+        "x",
+    ];
+    let refused = berth(&[&args[..], &["--replace", "etcd-0"]].concat(), d);
+    assert_exit(
+        &refused,
+        1,
+        &["error[plan/membership-missing]", "`--replace`"],
+    );
+
+    // Shrinking and replacing at once: the replaced member joins the members that stay.
+    let example = root().join("examples/etcd.toml");
+    let example = example.to_str().unwrap();
+    berth_ok(
+        &[
+            "compile",
+            example,
+            "--backend",
+            "compose",
+            "--out",
+            "five",
+            "--set",
+            "replicas=5",
+        ],
+        d,
+    );
+    let args = [
+        "plan",
+        example,
+        "--backend",
+        "compose",
+        "--against",
+        "five",
+        "--out",
+        "three",
+    ];
+    berth_ok(&[&args[..], &["--replace", "etcd-0"]].concat(), d);
+    let join = std::fs::read_to_string(d.join("three/compose/plan/join-etcd-0.yaml")).unwrap();
+    assert_contains(
+        &join,
+        "--initial-cluster=etcd-0=http://etcd-0:2380,etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380\n",
+    );
+
+    // A deployed StatefulSet with a member count berth never writes, or a claim template of
+    // another shape, is refused, not planned (nor a crash).
+    berth_ok(
+        &[
+            "compile",
+            example,
+            "--backend",
+            "kubernetes",
+            "--out",
+            "k8s",
+        ],
+        d,
+    );
+    let sts = d.join("k8s/kubernetes/40-statefulset-etcd.yaml");
+    let original = std::fs::read_to_string(&sts).unwrap();
+    for (from, to) in [
+        ("replicas: 3", "replicas: 4294967295"),
+        ("replicas: 3", "replicas: 0"),
+        (
+            "      resources:\n        requests:\n          storage: 20Gi",
+            "      resources: 5",
+        ),
+    ] {
+        assert!(original.contains(from), "{from}");
+        std::fs::write(&sts, original.replace(from, to)).unwrap();
+        let args = [
+            "plan",
+            example,
+            "--backend",
+            "kubernetes",
+            "--against",
+            "k8s",
+            "--out",
+            "k",
+        ];
+        let output = berth(
+            &[&args[..], &["--set", "storage_class=fast-ssd"]].concat(),
+            d,
+        );
+        assert!(
+            matches!(output.status.code(), Some(0 | 2)),
+            "{to}: {}",
+            stderr(&output)
+        );
+        if to.starts_with("replicas") {
+            assert_exit(
+                &output,
+                2,
+                &["error[plan/deployed]", "no member count berth writes"],
+            );
+        }
+    }
+
+    // A deployed Compose file whose volume is named otherwise than berth names it: the plan
+    // never deletes that volume.
+    let compose = d.join("five/compose/compose.yaml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(
+        &compose,
+        text.replace("name: etcd-4-data", "name: someone-elses-db"),
+    )
+    .unwrap();
+    let args = [
+        "plan",
+        example,
+        "--backend",
+        "compose",
+        "--against",
+        "five",
+        "--out",
+        "shrunk",
+    ];
+    berth_ok(&args, d);
+    let plan = std::fs::read_to_string(d.join("shrunk/compose/plan.sh")).unwrap();
+    assert!(
+        !plan.contains("someone-elses-db") && !plan.contains("volume rm etcd-4-data"),
+        "{plan}"
+    );
+    assert_contains(&plan, "run docker volume rm etcd-3-data");
+}
