@@ -266,27 +266,13 @@ impl Orchestrator for Steps<'_> {
     }
 
     fn member(&self, ordinal: u32) -> Member {
-        let name = member_name(self.service, ordinal);
-        Member {
-            ordinal: ordinal.to_string(),
-            host: name.clone(),
-            name,
-            ..Default::default()
-        }
+        plan_script::member_by_name(self.service, ordinal)
     }
 
     fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {
         let service = self.service;
-        let image = service.render(
-            &service.container.image,
-            &berth_model::Identity::new(None, &service.members()),
-        )?;
         script.text("service=").name(service.name()).text("\n");
-        script
-            .text("network=")
-            .word(&service.network_name("compose"))
-            .text("\n");
-        script.text("image=").word(&image).text("\n");
+        plan_script::network_and_image(script, service, "compose")?;
         script.text(include_str!("plan-functions.sh"));
         Ok(())
     }

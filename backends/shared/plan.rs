@@ -41,6 +41,37 @@ pub trait Orchestrator {
     fn finish(&self, _script: &mut Script) {}
 }
 
+/// A member whose host name is its name, `<service>-<ordinal>`: on one engine and on a swarm.
+pub fn member_by_name(service: &Service, ordinal: u32) -> Member {
+    let name = format!("{}-{ordinal}", service.name());
+    Member {
+        ordinal: ordinal.to_string(),
+        host: name.clone(),
+        name,
+        ..Default::default()
+    }
+}
+
+/// The variables `network` and `image` of a plan whose one-off containers run the member image
+/// on the members' network of `backend`.
+pub fn network_and_image(
+    script: &mut Script,
+    service: &Service,
+    backend: &str,
+) -> Result<(), Vec<Diagnostic>> {
+    let members = service.members();
+    let image = service.render(
+        &service.container.image,
+        &berth_model::Identity::new(None, &members),
+    )?;
+    script
+        .text("network=")
+        .word(&service.network_name(backend))
+        .text("\n");
+    script.text("image=").word(&image).text("\n");
+    Ok(())
+}
+
 /// Writes `plan.sh` for `service`, whose deployment has `before` members.
 pub fn script(
     service: &Service,
