@@ -136,7 +136,8 @@ fn deployed_members(service: &Service, old: &Value) -> Result<u32, Vec<Diagnosti
         .collect();
     ordinals.sort_unstable();
     let count = ordinals.len() as u32;
-    if count == 0 || ordinals != (0..count).collect::<Vec<_>>() {
+    let numbered = count <= plan::MOST_MEMBERS && ordinals == (0..count).collect::<Vec<_>>();
+    if count == 0 || !numbered {
         return Err(vec![
             Diagnostic::input(
                 &errors::PLAN_DEPLOYED,

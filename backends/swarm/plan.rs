@@ -101,13 +101,8 @@ fn member_name(service: &Service, ordinal: u32) -> String {
 /// How many members are deployed: the member files, numbered from 0 without a gap.
 fn deployed_members(service: &Service, deployed: &dyn Deployed) -> Result<u32, Vec<Diagnostic>> {
     let mut count = 0;
-    while deployed
-        .read(&format!(
-            "swarm/members/{}.yaml",
-            member_name(service, count)
-        ))
-        .is_some()
-    {
+    let path = |o: u32| format!("swarm/members/{}.yaml", member_name(service, o));
+    while count < plan::MOST_MEMBERS && deployed.read(&path(count)).is_some() {
         count += 1;
     }
     if count == 0 {

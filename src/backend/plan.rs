@@ -1,6 +1,7 @@
 //! `berth plan`'s part that every backend shares: what is deployed (the files berth wrote, read
-//! back), the order of the steps from there to the new service, and the rules that refuse a plan.
-//! Each backend writes the steps as its orchestrator's commands.
+//! back), the order of the steps from there to the new service, and the rules about a change to a
+//! running service (`plan/...`: those that refuse a plan, and those each backend fires for a file
+//! the change touches). Each backend writes the steps as its orchestrator's commands.
 
 use berth_diagnostic::Diagnostic;
 use berth_model::{Quorum, Service};
@@ -113,7 +114,7 @@ pub fn file_changed(
         None,
         format!("`{path}` changes: {}", effect(member)),
         "a changed file",
-        "apply it with `berth plan`, which restarts the members one at a time with a check between them",
+        "apply it with `berth plan` (compose, swarm, kubernetes), which restarts the members one at a time with a check between them",
     ))
 }
 
