@@ -297,7 +297,7 @@ fn new_members_started_as_founders_never_join(deployment: &Deployment, dir: &Pat
         .args(["up", "-d"]));
     let first = [deployment.members()[0].clone()];
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
+    while start.elapsed() < Duration::from_secs(45) {
         let list = stdout(&deployment.etcdctl(&first, &["member", "list"]));
         assert!(
             !list.contains("etcd-3") && !list.contains("etcd-4"),
@@ -319,7 +319,7 @@ fn new_members_started_as_founders_never_join(deployment: &Deployment, dir: &Pat
         stderr(&logs)
     );
     eprintln!(
-        "etcd on compose: replicas 3 → 5 without the plan: after 60 s the cluster still lists 3 members; etcd-3 says:\n{}{}",
+        "etcd on compose: replicas 3 → 5 without the plan: after 45 s the cluster still lists 3 members; etcd-3 says:\n{}{}",
         stdout(&logs),
         stderr(&logs)
     );
@@ -351,7 +351,7 @@ fn two_of_three_removed_at_once_lose_the_majority(
         .args(["up", "-d", "--remove-orphans"]));
     let left = [deployment.members()[0].clone()];
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
+    while start.elapsed() < Duration::from_secs(20) {
         let key = format!("berth/{next:06}");
         let put = deployment.etcdctl(&left, &["put", &key, "acknowledged"]);
         assert!(
@@ -361,6 +361,6 @@ fn two_of_three_removed_at_once_lose_the_majority(
         next += 1;
     }
     eprintln!(
-        "etcd on compose: replicas 3 → 1 without the plan: the member left takes no write for 30 s"
+        "etcd on compose: replicas 3 → 1 without the plan: the member left takes no write for 20 s"
     );
 }
