@@ -17,17 +17,7 @@ use std::collections::BTreeMap;
 
 pub struct Compose;
 
-berth_backend::lowering!(Compose, PublishOptions => Publish, read_publish;
-    fn plan(
-        &self,
-        service: &Service,
-        publish: &Publish,
-        lowered: &Lowered,
-        deployed: &dyn berth_backend::plan::Deployed,
-    ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
-        plan::plan(service, publish, &lowered.files, deployed)
-    }
-);
+berth_backend::lowering!(Compose, PublishOptions => Publish, read_publish; berth_backend::plans!(););
 
 /// Every file, once the rules let the service through.
 fn lowered(

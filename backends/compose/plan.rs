@@ -10,7 +10,7 @@ use berth_backends_shared::script::Script;
 use berth_backends_shared::single_host::Publish;
 use berth_diagnostic::{Diagnostic, errors};
 use berth_model::{Member, Service};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the deployed file is, below `--against`.
@@ -30,10 +30,7 @@ pub fn plan(
     let before = deployed_members(service, &old)?;
     let new = parse(compose_text(files)).map_err(|e| vec![bug(e)])?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, !deployed.replace().is_empty());
-    if diagnostics.iter().any(Diagnostic::is_rule_error) {
-        return Err(diagnostics);
-    }
+    let diagnostics = plan::check(service, before, deployed)?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     let mut joins = BTreeMap::new();
     let joining = (before..after).map(|o| (o, o + 1));
@@ -179,16 +176,8 @@ fn join_override(
     let (Some(joining), Some(founder)) = (as_joining.as_object(), as_founder.as_object()) else {
         return Ok(Vec::new());
     };
-    let mut differs = Map::new();
-    for key in joining.keys().chain(founder.keys()) {
-        if joining.get(key) == founder.get(key) || differs.contains_key(key) {
-            continue;
-        }
-        if !OVERRIDABLE.contains(&key.as_str()) || !joining.contains_key(key) {
-            return Err(vec![unsupported_difference(service, &name, key)]);
-        }
-        differs.insert(key.clone(), joining[key].clone());
-    }
+    let mut differs = plan_script::joining_override(joining, founder, &OVERRIDABLE)
+        .map_err(|key| vec![unsupported_difference(service, &name, &key)])?;
     let mut out = Vec::new();
     let mut mounts = Vec::new();
     for file in member_files(&lowered.files, &name) {
@@ -240,12 +229,9 @@ fn override_path(member: &str) -> String {
 }
 
 fn unsupported_difference(service: &Service, member: &str, key: &str) -> Diagnostic {
-    Diagnostic::input(
-        &errors::PLAN_UNSUPPORTED,
-        format!(
-            "`{member}` joins the running cluster with another `{key}` than a founding member's, which a compose plan cannot give it"
-        ),
-    )
+    plan::unsupported(format!(
+        "`{member}` joins the running cluster with another `{key}` than a founding member's, which a compose plan cannot give it"
+    ))
     .help(format!(
         "let `self.joining` change only the command, entrypoint, environment, image or files of `{}`",
         service.name()

@@ -98,17 +98,7 @@ pub enum ZoneSpread {
     None,
 }
 
-berth_backend::lowering!(Kubernetes, Options => Settings, settings;
-    fn plan(
-        &self,
-        service: &Service,
-        settings: &Settings,
-        lowered: &Lowered,
-        deployed: &dyn berth_backend::plan::Deployed,
-    ) -> Result<(Vec<berth_backend::OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
-        plan::plan(service, settings, &lowered.files, deployed)
-    }
-);
+berth_backend::lowering!(Kubernetes, Options => Settings, settings; berth_backend::plans!(););
 
 /// Every file, once the rules let the service through.
 fn lowered(

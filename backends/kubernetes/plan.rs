@@ -48,19 +48,16 @@ pub fn plan(
         .contents;
     let new = parse(new_text)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, !deployed.replace().is_empty());
-    if diagnostics.iter().any(Diagnostic::is_rule_error) {
-        return Err(diagnostics);
-    }
+    let diagnostics = plan::check(service, before, deployed)?;
     if !deployed.replace().is_empty() {
-        return Err(vec![unsupported(
+        return Err(vec![plan::unsupported(
             "Kubernetes plans do not move a member to a new volume yet: the StatefulSet makes a member's pod again as soon as it is gone",
         )]);
     }
     let growth = claim_growth(&old, &new)?;
     let orphan = immutable_change(&old, &new);
     if orphan && before != after {
-        return Err(vec![unsupported(
+        return Err(vec![plan::unsupported(
             "the member count and a field Kubernetes cannot change on a StatefulSet change together",
         )
         .help("plan them one after the other: first the member count with the rest as deployed, then the rest")]);
@@ -93,11 +90,6 @@ pub fn plan(
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     out.insert(0, OutputFile::script("plan.sh", script));
     Ok((out, diagnostics))
-}
-
-fn unsupported(message: &str) -> Diagnostic {
-    Diagnostic::input(&errors::PLAN_UNSUPPORTED, message.to_string())
-        .help("make this change by hand as `berth diff --against` describes it, or plan it on another backend")
 }
 
 fn read_deployed(
@@ -191,7 +183,7 @@ fn claim_growth(
     let mut growth = BTreeMap::new();
     for (name, new_spec) in &b {
         let Some(old_spec) = a.get(name) else {
-            return Err(vec![unsupported(&format!(
+            return Err(vec![plan::unsupported(format!(
                 "the volume `{name}` is new: every member would need a new claim"
             ))]);
         };
@@ -214,7 +206,7 @@ fn claim_growth(
             || class(old_spec) != class(new_spec)
             || without_size(old_spec) != without_size(new_spec)
         {
-            return Err(vec![unsupported(&format!(
+            return Err(vec![plan::unsupported(format!(
                 "the volume `{name}` changes other than by growing (a new class or a smaller size): every member would move to a new volume"
             ))]);
         }
@@ -222,7 +214,7 @@ fn claim_growth(
         growth.insert(name.clone(), (new_size, class(new_spec)));
     }
     if a.keys().any(|name| !b.contains_key(name)) {
-        return Err(vec![unsupported(
+        return Err(vec![plan::unsupported(
             "a volume goes away: every member would need a new claim",
         )]);
     }

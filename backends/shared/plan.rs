@@ -8,6 +8,7 @@ use berth_backend::header_comment;
 use berth_backend::plan::Step;
 use berth_diagnostic::Diagnostic;
 use berth_model::{Member, RunOn, Service, Template};
+use serde_json::{Map, Value};
 
 /// Stands in for a member's id while a command is rendered; the script puts `"$member_id"` there.
 const ID_MARK: &str = "\u{e000}berth-member-id\u{e000}";
@@ -39,6 +40,28 @@ pub trait Orchestrator {
     fn before_restarts(&self, _script: &mut Script) {}
     /// After the last step: applies what else the new files change.
     fn finish(&self, _script: &mut Script) {}
+}
+
+/// The keys of a member's service (in the compose format) whose value as a joining member differs
+/// from a founder's, with the joining values: what an override file gives it. `Err` names the
+/// first key an override cannot change: one not `overridable`, or one the joining member lacks
+/// (an override adds and replaces, never removes).
+pub fn joining_override(
+    joining: &Map<String, Value>,
+    founder: &Map<String, Value>,
+    overridable: &[&str],
+) -> Result<Map<String, Value>, String> {
+    let mut differs = Map::new();
+    for key in joining.keys().chain(founder.keys()) {
+        if joining.get(key) == founder.get(key) || differs.contains_key(key) {
+            continue;
+        }
+        if !overridable.contains(&key.as_str()) || !joining.contains_key(key) {
+            return Err(key.clone());
+        }
+        differs.insert(key.clone(), joining[key].clone());
+    }
+    Ok(differs)
 }
 
 /// A member whose host name is its name, `<service>-<ordinal>`: on one engine and on a swarm.
@@ -207,6 +230,7 @@ impl Writer<'_> {
         self.caught_up(script, current, o)
     }
 
+    /// Waits until member `o` serves with the cluster's data: `caught_up`, else its health.
     fn caught_up(
         &self,
         script: &mut Script,
@@ -220,24 +244,18 @@ impl Writer<'_> {
             .as_ref()
             .and_then(|m| m.caught_up.as_ref());
         match check {
-            Some(check) => {
-                script
-                    .text("until_passes ")
-                    .word(&format!("{name} caught up"))
-                    .text(" ");
-                self.words(script, check, o, current, None)?;
-                script.text("\n");
-            }
+            Some(check) => self.until(script, &format!("{name} caught up"), check, o, current),
             None => {
                 script
                     .text("until_passes ")
                     .word(&format!("{name} healthy"));
                 script.text(" healthy ").name(&name).text("\n");
+                Ok(())
             }
         }
-        Ok(())
     }
 
+    /// Waits until the cluster can lose member `o`: `safe_to_stop`, else every member healthy.
     fn safe_to_stop(
         &self,
         script: &mut Script,
@@ -252,12 +270,27 @@ impl Writer<'_> {
         match check {
             Some(check) => {
                 let what = format!("the cluster can lose {}", self.name(o));
-                script.text("until_passes ").word(&what).text(" ");
-                self.words(script, check, o, current, None)?;
-                script.text("\n");
+                self.until(script, &what, check, o, current)
             }
-            None => self.wait_healthy(script, current),
+            None => {
+                self.wait_healthy(script, current);
+                Ok(())
+            }
         }
+    }
+
+    /// A membership check, asked again until it passes.
+    fn until(
+        &self,
+        script: &mut Script,
+        what: &str,
+        check: &[Template],
+        o: u32,
+        current: &[u32],
+    ) -> Result<(), Vec<Diagnostic>> {
+        script.text("until_passes ").word(what).text(" ");
+        self.words(script, check, o, current, None)?;
+        script.text("\n");
         Ok(())
     }
 

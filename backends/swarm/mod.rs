@@ -156,17 +156,7 @@ fn invalid_tls_files(files: &Setting<Vec<String>>) -> Option<Diagnostic> {
         })
 }
 
-berth_backend::lowering!(Swarm, Options => Settings, settings;
-    fn plan(
-        &self,
-        service: &Service,
-        settings: &Settings,
-        lowered: &Lowered,
-        deployed: &dyn berth_backend::plan::Deployed,
-    ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
-        plan::plan(service, settings, &lowered.files, deployed)
-    }
-);
+berth_backend::lowering!(Swarm, Options => Settings, settings; berth_backend::plans!(););
 
 /// Every file, once the rules let the service through.
 fn lowered(

@@ -30,22 +30,19 @@ pub fn plan(
 ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let before = deployed_members(service, deployed)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, !deployed.replace().is_empty());
-    if diagnostics.iter().any(Diagnostic::is_rule_error) {
-        return Err(diagnostics);
-    }
+    let diagnostics = plan::check(service, before, deployed)?;
     if service
         .membership
         .as_ref()
         .is_some_and(|m| m.run == berth_model::RunOn::Member)
     {
-        return Err(vec![unsupported(
+        return Err(vec![plan::unsupported(
             "`[membership] run = \"member\"`: Swarm cannot run a command inside a member's container on another node",
         )
         .help("write the commands to address the members by `host`, with what they need in the image, and set `run = \"oneoff\"`: they then run as swarm jobs on the members' network")]);
     }
     if !deployed.replace().is_empty() {
-        return Err(vec![unsupported(
+        return Err(vec![plan::unsupported(
             "swarm plans do not move a member to a new volume yet: its volume is local to its node, which the manager cannot empty",
         )]);
     }
@@ -87,11 +84,6 @@ pub fn plan(
     let mut out = vec![OutputFile::script("plan.sh", script)];
     out.extend(joins.into_values());
     Ok((out, diagnostics))
-}
-
-fn unsupported(message: &str) -> Diagnostic {
-    Diagnostic::input(&errors::PLAN_UNSUPPORTED, message.to_string())
-        .help("make this change by hand as `berth diff --against` describes it, or plan it on another backend")
 }
 
 fn member_name(service: &Service, ordinal: u32) -> String {
@@ -148,18 +140,11 @@ fn join_override(
     let (Some(Value::Object(joining)), Value::Object(founder)) = (as_joining, founder) else {
         return Ok(None);
     };
-    let mut differs = Map::new();
-    for key in joining.keys().chain(founder.keys()) {
-        if joining.get(key) == founder.get(key) || differs.contains_key(key) {
-            continue;
-        }
-        if !OVERRIDABLE.contains(&key.as_str()) || !joining.contains_key(key) {
-            return Err(vec![unsupported(&format!(
-                "`{name}` joins the running cluster with another `{key}` than a founding member's, which a swarm plan cannot give it"
-            ))]);
-        }
-        differs.insert(key.clone(), joining[key].clone());
-    }
+    let differs = plan_script::joining_override(&joining, founder, &OVERRIDABLE).map_err(|key| {
+        vec![plan::unsupported(format!(
+            "`{name}` joins the running cluster with another `{key}` than a founding member's, which a swarm plan cannot give it"
+        ))]
+    })?;
     if differs.is_empty() {
         return Ok(None);
     }

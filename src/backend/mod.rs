@@ -364,6 +364,26 @@ macro_rules! lowering {
     };
 }
 
+/// [`Lowering::plan`] for a backend whose module `plan` writes its plans, by convention
+/// `plan::plan(service, settings, &lowered.files, deployed)`: given after `lowering!`'s `;`.
+#[macro_export]
+macro_rules! plans {
+    () => {
+        fn plan(
+            &self,
+            service: &::berth_model::Service,
+            settings: &Self::Settings,
+            lowered: &$crate::Lowered,
+            deployed: &dyn $crate::plan::Deployed,
+        ) -> Result<
+            (Vec<$crate::OutputFile>, Vec<::berth_diagnostic::Diagnostic>),
+            Vec<::berth_diagnostic::Diagnostic>,
+        > {
+            plan::plan(service, settings, &lowered.files, deployed)
+        }
+    };
+}
+
 /// A YAML output's text, or the diagnostic a backend returns when it cannot be written.
 pub fn yaml_text<T: serde::Serialize>(value: &T) -> Result<String, Vec<Diagnostic>> {
     crate::yaml::to_yaml(value).map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])

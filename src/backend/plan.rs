@@ -121,10 +121,21 @@ pub fn file_changed(
 /// The most members a deployment read back may have: a count beyond it is no file berth wrote.
 pub const MOST_MEMBERS: u32 = 1000;
 
-/// What refuses a plan from `before` members, whatever the backend; `replacing` when members
-/// move to new volumes (each leaves and joins again).
-pub fn check(service: &Service, before: u32, replacing: bool) -> Vec<Diagnostic> {
+/// A plan this backend cannot write, and why.
+pub fn unsupported(message: impl Into<String>) -> Diagnostic {
+    Diagnostic::input(&berth_diagnostic::errors::PLAN_UNSUPPORTED, message)
+        .help("make this change by hand as `berth diff --against` describes it, or plan it on another backend")
+}
+
+/// What a plan from `before` members to the service gets from the rules every backend shares:
+/// its warnings, or every diagnostic when one refuses it.
+pub fn check(
+    service: &Service,
+    before: u32,
+    deployed: &dyn Deployed,
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let after = service.replication.replicas.value;
+    let replacing = !deployed.replace().is_empty();
     let changes_members = before != after || replacing;
     let mut diagnostics = Vec::new();
     if changes_members
@@ -158,5 +169,8 @@ pub fn check(service: &Service, before: u32, replacing: bool) -> Vec<Diagnostic>
             "add `caught_up`, a command that passes once the member concerned serves with the cluster's data",
         ));
     }
-    diagnostics
+    if diagnostics.iter().any(Diagnostic::is_rule_error) {
+        return Err(diagnostics);
+    }
+    Ok(diagnostics)
 }
