@@ -30,7 +30,7 @@ pub fn plan(
     let before = deployed_members(service, &old)?;
     let new = parse(compose_text(files)).map_err(|e| vec![bug(e)])?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, deployed)?;
+    let diagnostics = plan::check(service, before, !deployed.replace().is_empty())?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     let mut joins = BTreeMap::new();
     let joining = (before..after).map(|o| (o, o + 1));

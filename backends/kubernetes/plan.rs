@@ -3,9 +3,11 @@
 //! definition one at a time. While it runs the StatefulSet updates `OnDelete`, so that a pod
 //! changes only when the plan deletes it: a joining member is made from `plan/join-NAME.yaml` (the
 //! StatefulSet one pod larger, whose template is a joining member's, while the other pods keep
-//! theirs), and every pod restarts from `plan/statefulset.yaml` (the new definition). The last
-//! step applies the Kustomization. Not run here: no cluster; the tests validate its objects and
-//! parse its `kubectl` commands.
+//! theirs), and every pod restarts from `plan/statefulset.yaml` (the new definition). A member
+//! that moves to new claims (`--replace`; every member, when a claim template changes otherwise
+//! than by growing, as a new storage class does) leaves, loses its pod and claims, and joins
+//! again from its `plan/join-NAME.yaml`. The last step applies the Kustomization. Not run here:
+//! no cluster; the tests validate its objects and parse its `kubectl` commands.
 
 use berth_backend::plan::{self, Deployed};
 use berth_backend::{OutputFile, header_comment};
@@ -48,13 +50,9 @@ pub fn plan(
         .contents;
     let new = parse(new_text)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, deployed)?;
-    if !deployed.replace().is_empty() {
-        return Err(vec![plan::unsupported(
-            "Kubernetes plans do not move a member to a new volume yet: the StatefulSet makes a member's pod again as soon as it is gone",
-        )]);
-    }
-    let growth = claim_growth(&old, &new)?;
+    let claims = claim_changes(&old, &new)?;
+    let moving = claims.moved || !deployed.replace().is_empty();
+    let diagnostics = plan::check(service, before, moving)?;
     let orphan = immutable_change(&old, &new);
     if orphan && before != after {
         return Err(vec![plan::unsupported(
@@ -62,10 +60,18 @@ pub fn plan(
         )
         .help("plan them one after the other: first the member count with the rest as deployed, then the rest")]);
     }
+    let mut replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
+    if claims.moved {
+        // Every member moves to a claim of the new template, from the highest ordinal down.
+        replace = (0..before.min(after)).rev().collect();
+    }
     let mut out = vec![on_delete(service, new_text, ON_DELETE, None)?];
     let mut rejoining = Vec::new();
-    for ordinal in before..after {
-        let (file, template) = join_variant(service, settings, ordinal)?;
+    // A new member joins a StatefulSet one pod larger; a replaced one, the StatefulSet as large
+    // as it is by then (members have left or joined first).
+    let joining = (before..after).map(|o| (o, o + 1));
+    for (ordinal, replicas) in joining.chain(replace.iter().map(|&o| (o, after))) {
+        let (file, template) = join_variant(service, settings, ordinal, replicas)?;
         if template != new["spec"]["template"] {
             rejoining.push(ordinal);
         }
@@ -75,17 +81,23 @@ pub fn plan(
     let steps = plan::steps(
         before,
         after,
-        &[],
+        &replace,
         |_| template_changed,
         |o| rejoining.contains(&o),
     );
+    // A replaced member's claims are new: they have the new size already.
+    let grown: Vec<u32> = (0..before).filter(|o| !replace.contains(o)).collect();
+    let growth = match grown.is_empty() {
+        true => BTreeMap::new(),
+        false => claims.growth,
+    };
     let orchestrator = Steps {
         service,
         settings,
         claims: claim_names(&new),
         orphan,
         growth,
-        before,
+        grown,
     };
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     out.insert(0, OutputFile::script("plan.sh", script));
@@ -159,13 +171,18 @@ fn immutable_change(old: &Value, new: &Value) -> bool {
         .any(|k| a.get(k) != b.get(k))
 }
 
-/// The claims that grow: by claim template name, the new size. A changed class, a smaller size
-/// or another template is no growth: it moves every member to a new volume, which these plans
-/// do not do yet.
-fn claim_growth(
-    old: &Value,
-    new: &Value,
-) -> Result<BTreeMap<String, (String, String)>, Vec<Diagnostic>> {
+/// How the claim templates change.
+struct ClaimChanges {
+    /// Claims that grow in place: by claim template name, the new size and the class.
+    growth: BTreeMap<String, (String, String)>,
+    /// A template changes otherwise (a new class, a smaller size): every member moves to a claim
+    /// of the new template, one at a time.
+    moved: bool,
+}
+
+/// What the claim templates' change asks: growth in place, or a move of every member. A volume
+/// added or taken away is refused: the plan would need to know which data goes where.
+fn claim_changes(old: &Value, new: &Value) -> Result<ClaimChanges, Vec<Diagnostic>> {
     let templates = |v: &Value| -> BTreeMap<String, Value> {
         v["spec"]["volumeClaimTemplates"]
             .as_array()
@@ -180,7 +197,10 @@ fn claim_growth(
             .collect()
     };
     let (a, b) = (templates(old), templates(new));
-    let mut growth = BTreeMap::new();
+    let mut changes = ClaimChanges {
+        growth: BTreeMap::new(),
+        moved: false,
+    };
     for (name, new_spec) in &b {
         let Some(old_spec) = a.get(name) else {
             return Err(vec![plan::unsupported(format!(
@@ -202,23 +222,25 @@ fn claim_growth(
         };
         let (old_size, new_size) = (size(old_spec), size(new_spec));
         let grows = matches!((parsed(&old_size), parsed(&new_size)), (Some(a), Some(b)) if b > a);
-        if !grows
-            || class(old_spec) != class(new_spec)
-            || without_size(old_spec) != without_size(new_spec)
-        {
-            return Err(vec![plan::unsupported(format!(
-                "the volume `{name}` changes other than by growing (a new class or a smaller size): every member would move to a new volume"
-            ))]);
+        if grows && without_size(old_spec) == without_size(new_spec) {
+            let new_size = new_size.unwrap_or_default();
+            changes
+                .growth
+                .insert(name.clone(), (new_size, class(new_spec)));
+        } else {
+            changes.moved = true;
         }
-        let new_size = new_size.unwrap_or_default();
-        growth.insert(name.clone(), (new_size, class(new_spec)));
     }
     if a.keys().any(|name| !b.contains_key(name)) {
         return Err(vec![plan::unsupported(
             "a volume goes away: every member would need a new claim",
         )]);
     }
-    Ok(growth)
+    if changes.moved {
+        // The moved members' new claims have the new size: nothing grows in place.
+        changes.growth.clear();
+    }
+    Ok(changes)
 }
 
 /// A claim template's spec without its requested size.
@@ -271,15 +293,16 @@ fn on_delete(
     ))
 }
 
-/// The StatefulSet one member larger, whose template is a joining member's (the members before
-/// it keep their pods), and that template.
+/// The StatefulSet of `replicas` pods whose template is a joining member's, from which the
+/// controller makes the missing pod `ordinal` (the others keep theirs), and that template.
 fn join_variant(
     service: &Service,
     settings: &Settings,
     ordinal: u32,
+    replicas: u32,
 ) -> Result<(OutputFile, Value), Vec<Diagnostic>> {
     let mut joining = service.clone();
-    joining.replication.replicas.value = ordinal + 1;
+    joining.replication.replicas.value = replicas;
     joining.templates.set_joining(Joining::Every);
     let lowered = super::lowered(&joining, settings, &[])?;
     let path = format!("40-statefulset-{}.yaml", service.name());
@@ -312,7 +335,8 @@ struct Steps<'a> {
     orphan: bool,
     /// Claims that grow: by claim template, the new size and the class.
     growth: BTreeMap<String, (String, String)>,
-    before: u32,
+    /// The members whose claims grow in place: those deployed and not replaced.
+    grown: Vec<u32>,
 }
 
 impl Orchestrator for Steps<'_> {
@@ -386,6 +410,34 @@ impl Orchestrator for Steps<'_> {
         }
     }
 
+    /// The StatefulSet deleted (its other pods and claims kept), so that no controller makes the
+    /// pod again before its claims are gone; then the pod, then its claims. A claim's volume
+    /// outlives it (berth's classes `Retain`): the old data stays until the user deletes it.
+    /// `start_joining` makes the StatefulSet again, and the pod on new claims.
+    fn vacate(&self, script: &mut Script, ordinal: u32) {
+        let name = format!("{}-{ordinal}", self.service.name());
+        script
+            .text("run kube delete statefulset ")
+            .name(self.service.name());
+        script.text(
+            " --cascade=orphan --ignore-not-found
+",
+        );
+        script.text("run kube delete pod ").name(&name).text(
+            " --wait=true
+",
+        );
+        for claim in &self.claims {
+            script
+                .text("run kube delete persistentvolumeclaim ")
+                .name(&format!("{claim}-{name}"))
+                .text(
+                    " --wait=true
+",
+                );
+        }
+    }
+
     /// Checks that each growing claim's class can expand before anything changes, grows the
     /// claims, then makes the StatefulSet again where a field an apply cannot change changes
     /// (after the claims: a patch that fails leaves the StatefulSet as it was).
@@ -401,7 +453,7 @@ impl Orchestrator for Steps<'_> {
                 "" => script.text("--output 'jsonpath={.items[?(@.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class==\"true\")].allowVolumeExpansion}')\n"),
                 class => script.word(class).text(" --output 'jsonpath={.allowVolumeExpansion}')\n"),
             };
-            script.text("if [ \"$expandable\" != true ]; then\n  printf 'berth plan stopped: the storage class %s does not allow volume expansion\\n' ");
+            script.text("if [ \"$expandable\" != true ]; then\n  printf 'berth plan stopped: the storage class %s does not allow volume expansion; plan again with --replace for each member, which moves them to new claims\\n' ");
             script
                 .word(if class.is_empty() {
                     "(the default)"
@@ -416,7 +468,7 @@ impl Orchestrator for Steps<'_> {
                 .word(&format!("the claims `{claim}` grow to {size}"))
                 .text("\n");
             let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
-            for ordinal in 0..self.before {
+            for &ordinal in &self.grown {
                 let pvc = format!("{claim}-{}-{ordinal}", self.service.name());
                 script
                     .text("run kube patch persistentvolumeclaim ")

@@ -64,9 +64,9 @@ fn statefulset(service: &Service, path: &str, old: &Value, new: &Value) -> Vec<D
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|key| {
             let help = if key == "volumeClaimTemplates" {
-                "to grow a disk, expand each claim (`kubectl patch pvc NAME -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"SIZE\"}}}}'`, where the class allows expansion), then `kubectl delete statefulset NAME --cascade=orphan` and apply: pods and claims stay"
+                "plan it with `berth plan --backend kubernetes`: it grows the claims where the class allows expansion, moves each member to new claims for a new class, and makes the StatefulSet again with its pods and claims kept"
             } else {
-                "`kubectl delete statefulset NAME --cascade=orphan` (pods and claims stay), then apply the new files"
+                "plan it with `berth plan --backend kubernetes`, which makes the StatefulSet again (`--cascade=orphan`, pods and claims kept) and restarts the pods one at a time"
             };
             STATEFULSET_IMMUTABLE.fire(
                 service,

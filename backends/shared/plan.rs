@@ -34,6 +34,11 @@ pub trait Orchestrator {
     fn restart(&self, script: &mut Script, ordinal: u32);
     /// Stops and removes a member that left the cluster, with its data.
     fn retire(&self, script: &mut Script, ordinal: u32);
+    /// Stops a member that left the cluster to join it again on a new volume, and removes its
+    /// data; by default as it retires.
+    fn vacate(&self, script: &mut Script, ordinal: u32) {
+        self.retire(script, ordinal)
+    }
     /// After the first check, before any member changes: what the change needs first.
     fn prepare(&self, _script: &mut Script) {}
     /// Before the first restart: makes the new definition the one members restart with.
@@ -133,7 +138,10 @@ pub fn script(
     let mut restarting = false;
     for step in steps {
         match *step {
-            Step::Leave(o) => writer.leave(&mut script, &mut current, o)?,
+            Step::Leave(o) => {
+                let returns = steps.contains(&Step::Join(o));
+                writer.leave(&mut script, &mut current, o, returns)?
+            }
             Step::Restart(o) => {
                 if !restarting {
                     orchestrator.before_restarts(&mut script);
@@ -192,6 +200,7 @@ impl Writer<'_> {
         script: &mut Script,
         current: &mut Vec<u32>,
         o: u32,
+        returns: bool,
     ) -> Result<(), Vec<Diagnostic>> {
         let name = self.name(o);
         self.step(script, &format!("{name} leaves the cluster"));
@@ -212,7 +221,11 @@ impl Writer<'_> {
         for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
             self.command(script, command, o, current, id)?;
         }
-        self.orchestrator.retire(script, o);
+        if returns {
+            self.orchestrator.vacate(script, o);
+        } else {
+            self.orchestrator.retire(script, o);
+        }
         current.retain(|&m| m != o);
         for command in membership.map(|m| &m.forget[..]).unwrap_or_default() {
             self.command(script, command, o, current, id)?;

@@ -30,7 +30,7 @@ pub fn plan(
 ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let before = deployed_members(service, deployed)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, deployed)?;
+    let diagnostics = plan::check(service, before, !deployed.replace().is_empty())?;
     if service
         .membership
         .as_ref()

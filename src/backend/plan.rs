@@ -127,25 +127,25 @@ pub fn unsupported(message: impl Into<String>) -> Diagnostic {
         .help("make this change by hand as `berth diff --against` describes it, or plan it on another backend")
 }
 
-/// What a plan from `before` members to the service gets from the rules every backend shares:
-/// its warnings, or every diagnostic when one refuses it.
+/// What a plan from `before` members to the service, where members move to new volumes when
+/// `moving`, gets from the rules every backend shares: its warnings, or every diagnostic when
+/// one refuses it.
 pub fn check(
     service: &Service,
     before: u32,
-    deployed: &dyn Deployed,
+    moving: bool,
 ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let after = service.replication.replicas.value;
-    let replacing = !deployed.replace().is_empty();
-    let changes_members = before != after || replacing;
+    let changes_members = before != after || moving;
     let mut diagnostics = Vec::new();
-    if changes_members
-        && service.replication.quorum.value == Quorum::Majority
-        && service.membership.is_none()
-    {
-        let what = if before != after {
-            format!("the member count changes from {before} to {after}")
+    let quorum = service.replication.quorum.value == Quorum::Majority;
+    // A member on a new, empty volume gets its data only from the others, by the spec's commands.
+    if (moving || (before != after && quorum)) && service.membership.is_none() {
+        let what = if moving {
+            "members leave and join again on new volumes (`--replace`, a new storage class)"
+                .to_string()
         } else {
-            "members leave and join again on new volumes (`--replace`)".to_string()
+            format!("the member count changes from {before} to {after}")
         };
         diagnostics.push(MEMBERSHIP_MISSING.fire(
             service,

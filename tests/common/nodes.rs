@@ -209,6 +209,21 @@ impl Nodes {
                     .success()
             },
         );
+        self.wait_leader_known(i);
+    }
+
+    /// A manager that returns answers "the swarm does not have a leader" until it has found
+    /// the leader again (seconds); a test's next command on it must not meet that.
+    fn wait_leader_known(&self, i: usize) {
+        let control = self.docker(i, &["info", "--format", "{{.Swarm.ControlAvailable}}"]);
+        if stdout(&control).trim() != "true" {
+            return;
+        }
+        wait_until(
+            &format!("node{i} knows the swarm's leader"),
+            Duration::from_secs(60),
+            || self.docker(i, &["node", "ls", "-q"]).status.success(),
+        );
     }
 
     /// Ends every process of node `i` at once (SIGKILL to the first process of its PID

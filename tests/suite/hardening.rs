@@ -414,7 +414,7 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
     assert!(
         said.contains("warning[plan/statefulset-immutable]")
             && said.contains("`spec.volumeClaimTemplates`")
-            && said.contains("--cascade=orphan"),
+            && said.contains("berth plan --backend kubernetes"),
         "{said}"
     );
     assert_eq!(

@@ -316,12 +316,19 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
             ],
             dir.path(),
         );
-        let mut changes = vec![("upgraded", vec!["--set", "version=99.0.0"])];
+        let moved = format!("{example}-1");
+        let mut changes = vec![
+            ("upgraded", vec!["--set", "version=99.0.0"]),
+            ("moved", vec!["--replace", &moved]),
+        ];
         if spec.contains("[params.replicas]") {
             changes.push(("grown", vec!["--set", "replicas=5"]));
         }
         if spec.contains("[params.storage_size]") {
             changes.push(("disk", vec!["--set", "storage_size=999Gi"]));
+        }
+        if spec.contains("[params.storage_class]") {
+            changes.push(("class", vec!["--set", "storage_class=berth-test-class"]));
         }
         for (name, sets) in changes {
             let mut args = vec![
@@ -358,8 +365,40 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
             }
             let text = std::fs::read_to_string(&script).unwrap();
             assert_kubectl_parses(&kubectl, &out, &text, &format!("{example} {name}"));
+            if name == "class" {
+                assert_moves_every_member(&text, example);
+                let join = std::fs::read_to_string(out.join(format!("plan/join-{example}-0.yaml")));
+                assert_contains(&join.unwrap(), "storageClassName: berth-test-class");
+            }
         }
     }
+}
+
+/// A new storage class moves each member, from the highest ordinal down, to new claims: its
+/// pod and claims deleted while no StatefulSet would make the pod again, then the StatefulSet
+/// made again with the new class, from which the member joins.
+fn assert_moves_every_member(plan: &str, example: &str) {
+    let mut from = 0;
+    for ordinal in (0..3).rev() {
+        let member = format!("{example}-{ordinal}");
+        for line in [
+            format!("step '{member} leaves the cluster'"),
+            format!("run kube delete statefulset {example} --cascade=orphan --ignore-not-found"),
+            format!("run kube delete pod {member} --wait=true"),
+            format!("-{member} --wait=true"),
+            format!("step '{member} joins the running cluster'"),
+            format!("run kubectl apply --filename plan/join-{member}.yaml"),
+        ] {
+            let at = plan[from..]
+                .find(&line)
+                .unwrap_or_else(|| panic!("{example}: `{line}` after byte {from}:\n{plan}"));
+            from += at + line.len();
+        }
+    }
+    assert!(
+        !plan.contains("kube patch"),
+        "{example}: a moved claim is patched"
+    );
 }
 
 /// Runs each `kubectl` command of a plan (`run kube ...`, `run kubectl ...`, and the `kubectl
