@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod claims;
 mod concerns;
+mod plan;
 mod rules;
 mod scripts;
 mod upgrade;
@@ -19,7 +20,7 @@ use single_host::{HealthCommand, Publish, PublishOptions, health_command, read_p
 
 pub struct Docker;
 
-berth_backend::lowering!(Docker, PublishOptions => Publish, read_publish);
+berth_backend::lowering!(Docker, PublishOptions => Publish, read_publish; berth_backend::plans!(););
 
 /// Every file, once the rules let the service through.
 fn lowered(
@@ -28,8 +29,7 @@ fn lowered(
     diagnostics: &[Diagnostic],
 ) -> Result<Lowered, Vec<Diagnostic>> {
     let header = header_comment(service, diagnostics);
-    let options_span = service.backend_options.get(rules::BACKEND).cloned();
-    let (contents, mut files) = script(service, publish, options_span, &header)?;
+    let (contents, mut files) = script(service, publish, &header)?;
     files.push(OutputFile::script("run.sh", contents));
     files.push(OutputFile::script("down.sh", down_script(service, &header)));
     Ok(Lowered {
@@ -72,22 +72,43 @@ impl Arguments {
     }
 }
 
+/// The members (with the ports they publish), each one's `docker run`, and the files they
+/// bind-mount.
+type MemberRuns = (Vec<berth_model::Member>, Vec<MemberRun>, Vec<OutputFile>);
+
+fn member_runs(service: &Service, publish: &Publish) -> Result<MemberRuns, Vec<Diagnostic>> {
+    member_runs_with_files(service, publish, None)
+}
+
+/// As [`member_runs`], with the files of the member with ordinal `files_at.0` written to and mounted from `files_at`.
+fn member_runs_with_files(
+    service: &Service,
+    publish: &Publish,
+    files_at: Option<(u32, &str)>,
+) -> Result<MemberRuns, Vec<Diagnostic>> {
+    let options_span = service.backend_options.get(rules::BACKEND).cloned();
+    let ports = single_host::published_ports(service, publish, options_span)?;
+    let members = single_host::members(service, publish, &ports);
+    let mut runs = Vec::new();
+    let mut outputs = Vec::new();
+    for (member, published) in members.iter().zip(&ports) {
+        let at = files_at
+            .filter(|(o, _)| member.ordinal == o.to_string())
+            .map(|(_, at)| at);
+        let (run, files) = member_run(service, publish, member, &members, published, at)?;
+        runs.push(run);
+        outputs.extend(files);
+    }
+    Ok((members, runs, outputs))
+}
+
 /// `run.sh` and the files its members bind-mount.
 fn script(
     service: &Service,
     publish: &Publish,
-    options_span: Option<berth_diagnostic::source::Span>,
     header: &str,
 ) -> Result<(String, Vec<OutputFile>), Vec<Diagnostic>> {
-    let mut outputs = Vec::new();
-    let ports = single_host::published_ports(service, publish, options_span)?;
-    let members = single_host::members(service, publish, &ports);
-    let mut runs = Vec::new();
-    for (member, published) in members.iter().zip(&ports) {
-        let (run, files) = member_run(service, publish, member, &members, published)?;
-        runs.push(run);
-        outputs.extend(files);
-    }
+    let (members, runs, outputs) = member_runs(service, publish)?;
     let init = service
         .init
         .as_ref()
@@ -120,6 +141,7 @@ fn member_run(
     member: &berth_model::Member,
     members: &[berth_model::Member],
     published: &[single_host::Published],
+    files_at: Option<&str>,
 ) -> Result<(MemberRun, Vec<OutputFile>), Vec<Diagnostic>> {
     let identity = Identity::new(Some(member), members);
     let name = service.name();
@@ -155,7 +177,10 @@ fn member_run(
             ),
         );
     }
-    let files = files::member_files(service, member, members)?;
+    let mut files = files::member_files(service, member, members)?;
+    if let Some(at) = files_at {
+        files.relocate(&format!("files/{}/", member.name), at);
+    }
     for (source, target) in &files.binds {
         args.line()
             .text("--volume \"$here\"/")

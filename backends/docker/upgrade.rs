@@ -8,7 +8,7 @@ use berth_model::Service;
 pub fn rules(service: &Service, path: &str, _before: &str, _after: &str) -> Vec<Diagnostic> {
     file_changed(service, path, |member| {
         format!(
-            "run.sh reports `{member}` as made from another spec: stop and remove it (its volumes stay) and run run.sh again to apply the file"
+            "run.sh reports `{member}` as made from another spec and keeps it: `berth plan --backend docker` recreates it (its volumes stay)"
         )
     })
     .into_iter()

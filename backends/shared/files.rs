@@ -20,6 +20,20 @@ pub struct MemberFiles {
     pub placements: Vec<Placement>,
 }
 
+impl MemberFiles {
+    /// Moves the files berth writes from directory `from` to `to` (both ending in `/`), where
+    /// the binds then find them; a secret stays where the user puts it.
+    pub fn relocate(&mut self, from: &str, to: &str) {
+        let moved = |path: &mut String| {
+            if let Some(rest) = path.strip_prefix(from) {
+                *path = format!("{to}{rest}");
+            }
+        };
+        self.outputs.iter_mut().for_each(|f| moved(&mut f.path));
+        self.binds.iter_mut().for_each(|(source, _)| moved(source));
+    }
+}
+
 /// Where a secret file is for docker run and compose, relative to the backend's directory.
 pub fn secret_source(secret: &str, key: &str) -> String {
     format!("secrets/{secret}/{key}")

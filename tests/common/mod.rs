@@ -183,15 +183,37 @@ case "$out" in
   *"Cannot connect to the Docker daemon"*) ;;
   *) printf 'REFUSED: %s\n%s\n' "$*" "$out" >> "$FAKE_DOCKER_DIR/refused" ;;
 esac
+# The names of the containers and volumes that exist, one per line: what the calls make and remove.
+present="$FAKE_DOCKER_DIR/present"
+for last in "$@"; do :; done
 case "$1 $2" in
   "network inspect"|"volume inspect"|"container inspect")
-    case " ${FAKE_DOCKER_PRESENT:-} " in *" $3 "*) exit 0 ;; esac
+    for name in "$@"; do
+      if grep -qxF -e "$name" "$present"; then
+        case "$*" in *State.Health*) echo healthy ;; esac
+        exit 0
+      fi
+    done
     if [ -n "${FAKE_DOCKER_EXISTS:-}" ]; then
       case "$*" in *State.ExitCode*) echo "exited 0" ;; esac
       exit 0
     fi
     exit 1 ;;
+  "volume create") echo "$last" >> "$present" ;;
+  "volume rm"|"rm --volumes")
+    grep -vxF -e "$last" "$present" > "$present.left" || true
+    mv "$present.left" "$present" ;;
 esac
+case "$1" in
+  run|exec) printf '%s' "${FAKE_DOCKER_STDOUT:-}" ;;
+esac
+if [ "$1 $2" = "run --detach" ]; then
+  previous=
+  for arg in "$@"; do
+    [ "$previous" = --name ] && echo "$arg" >> "$present"
+    previous=$arg
+  done
+fi
 exit 0
 "#;
 
@@ -220,7 +242,34 @@ impl FakeDocker {
         args: &[&str],
         exists: bool,
     ) -> Result<Vec<Vec<String>>, String> {
+        self.run_among(script, args, exists, &[], "")
+    }
+
+    /// As [`FakeDocker::run_with`], where the containers and volumes `present` exist too (a
+    /// container present is healthy), and each `docker run` and `docker exec` prints `stdout`.
+    pub fn run_among(
+        &self,
+        script: &Path,
+        args: &[&str],
+        exists: bool,
+        present: &[String],
+        stdout: &str,
+    ) -> Result<Vec<Vec<String>>, String> {
         let _ = std::fs::remove_file(self.dir.path().join("calls"));
+        let existing = [
+            "db-tls",
+            "elasticsearch-certs",
+            "legacy_first",
+            "legacy_db2",
+            "legacy_db3",
+            "legacy_db4",
+            "legacy_db5",
+        ];
+        let names: Vec<&str> = existing
+            .into_iter()
+            .chain(present.iter().map(String::as_str))
+            .collect();
+        std::fs::write(self.dir.path().join("present"), names.join("\n") + "\n").unwrap();
         let path = format!(
             "{}:{}",
             self.dir.path().join("bin").display(),
@@ -233,10 +282,7 @@ impl FakeDocker {
             .env("PATH", path)
             .env("FAKE_DOCKER_DIR", self.dir.path())
             .env("REAL_DOCKER", &self.real)
-            .env(
-                "FAKE_DOCKER_PRESENT",
-                "db-tls elasticsearch-certs legacy_first legacy_db2 legacy_db3 legacy_db4 legacy_db5",
-            )
+            .env("FAKE_DOCKER_STDOUT", stdout)
             .envs(SECRET_ENV);
         if exists {
             command.env("FAKE_DOCKER_EXISTS", "1");

@@ -18,6 +18,7 @@ mod import;
 mod marathon;
 mod per_member;
 mod plan;
+mod plan_docker;
 mod rules;
 mod snapshots;
 mod spec_keys;

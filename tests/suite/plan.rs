@@ -220,6 +220,20 @@ fn a_plan_refuses_what_it_cannot_do() {
         &["error[plan/deployed]", "compose/compose.yaml"],
     );
     let spec = root().join("examples/etcd.toml");
+    let marathon = berth(
+        &[
+            "plan",
+            spec.to_str().unwrap(),
+            "--backend",
+            "marathon",
+            "--against",
+            "x",
+            "--out",
+            "y",
+        ],
+        dir.path(),
+    );
+    assert_exit(&marathon, 2, &["error[plan/unsupported]"]);
     let docker = berth(
         &[
             "plan",
@@ -233,7 +247,7 @@ fn a_plan_refuses_what_it_cannot_do() {
         ],
         dir.path(),
     );
-    assert_exit(&docker, 2, &["error[plan/unsupported]"]);
+    assert_exit(&docker, 2, &["error[plan/deployed]", "docker/run.sh"]);
     let none = berth(
         &[
             "plan",

@@ -51,14 +51,37 @@ fn grow_shrink_upgrade(
     software: &'static Software,
     dir: &Path,
 ) -> (Deployment, Cleanup, BTreeSet<u32>, u32) {
+    let (mut deployment, cleanup, mut acked, mut next) =
+        grow_and_shrink(software, Backend::Compose, dir);
+    upgrade(&mut deployment, dir, &mut acked, &mut next);
+    (deployment, cleanup, acked, next)
+}
+
+/// etcd on docker run: 3 → 5 → 3 by the plans of the docker backend.
+#[test]
+fn etcd_on_docker_run_grows_and_shrinks_by_plan() {
+    let Some(_engine) = exclusive_engine() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    grow_and_shrink(&ETCD, Backend::Docker, dir.path());
+}
+
+/// Deploys the example with 3 members on `backend`, then plans and runs 3 → 5 and 5 → 3, each
+/// while the client writes, and reads every acknowledged write back from every member after each.
+fn grow_and_shrink(
+    software: &'static Software,
+    backend: Backend,
+    dir: &Path,
+) -> (Deployment, Cleanup, BTreeSet<u32>, u32) {
     images();
     assert_clean(software);
     let name = software.example;
-    let out = Deployment::compile(dir, software, Backend::Compose, software.sets);
+    let out = Deployment::compile(dir, software, backend, software.sets);
     let mut deployment = Deployment {
         software,
         members: software.members,
-        backend: Backend::Compose,
+        backend,
         out,
         client: format!("berth-e2e-client-{}", unique()),
     };
@@ -101,34 +124,47 @@ fn grow_shrink_upgrade(
     deployment.wait_formed();
     deployment.assert_replicated();
     deployment.assert_kept(&acked, "after 5 → 3 members by plan");
-    for gone in [format!("{name}-3"), format!("{name}-4")] {
+    for gone in 3..5 {
         let left = docker(&[
             "ps",
             "-aq",
             "--filter",
-            &format!("label=com.docker.compose.service={gone}"),
+            &format!("label=berth.service={name}"),
+            "--filter",
+            &format!("label=berth.member={gone}"),
         ]);
         assert!(
             stdout(&left).trim().is_empty(),
-            "{gone}'s container is left"
+            "{name}-{gone}'s container is left"
         );
-        let volume = docker(&["volume", "inspect", &format!("{gone}-{}", software.volume)]);
-        assert!(!volume.status.success(), "{gone}'s volume is left");
+        let volume = docker(&[
+            "volume",
+            "inspect",
+            &format!("{name}-{gone}-{}", software.volume),
+        ]);
+        assert!(!volume.status.success(), "{name}-{gone}'s volume is left");
     }
+    (deployment, cleanup, acked, next)
+}
 
+/// Plans and runs an image upgrade of every member while the client writes; every member runs
+/// the new image, and every acknowledged write is read back.
+fn upgrade(deployment: &mut Deployment, dir: &Path, acked: &mut BTreeSet<u32>, next: &mut u32) {
+    let software = deployment.software;
+    let name = software.example;
+    let image = image_tag(name);
+    let upgraded = format!(
+        "{}:{}",
+        image.rsplit_once(':').unwrap().0,
+        upgraded_version(software)
+    );
     run_ok(
         Command::new("docker").args(["tag", &image, &upgraded]),
         "docker tag",
     );
     let version = format!("version={}", upgraded_version(software));
-    let upgrade = planned(dir, &deployment, &[&version], "upgraded");
-    run_plan(
-        &deployment,
-        &upgrade,
-        &mut acked,
-        &mut next,
-        "the image upgrade",
-    );
+    let upgrade = planned(dir, deployment, &[&version], "upgraded");
+    run_plan(deployment, &upgrade, acked, next, "the image upgrade");
     deployment.out = upgrade;
     deployment.wait_formed();
     for id in containers(name) {
@@ -139,8 +175,7 @@ fn grow_shrink_upgrade(
             "a member still runs the old image"
         );
     }
-    deployment.assert_kept(&acked, "after the image upgrade by plan");
-    (deployment, cleanup, acked, next)
+    deployment.assert_kept(acked, "after the image upgrade by plan");
 }
 
 impl Deployment {
@@ -190,7 +225,9 @@ fn planned_with(
     args.extend(more);
     berth_ok(&args, dir);
     if deployment.software.kind == Kind::Rabbitmq {
-        let cookie = out.join("compose/secrets/rabbitmq/cookie");
+        let cookie = out
+            .join(deployment.backend.name())
+            .join("secrets/rabbitmq/cookie");
         std::fs::create_dir_all(cookie.parent().unwrap()).unwrap();
         std::fs::write(&cookie, COOKIE).unwrap();
     }
