@@ -7,6 +7,7 @@ mod app;
 #[cfg(test)]
 mod claims;
 mod concerns;
+mod plan;
 mod rules;
 mod upgrade;
 
@@ -173,6 +174,7 @@ berth_backend::lowering!(
     Options => Settings,
     settings;
     const STATUS: Option<&'static str> = Some(END_OF_LIFE);
+    berth_backend::plans!();
 );
 
 /// Every file, once the rules let the service through.

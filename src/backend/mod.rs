@@ -229,7 +229,7 @@ pub trait Lowering: Sync {
             &errors::PLAN_UNSUPPORTED,
             format!("berth writes no plans for {} yet", Self::NAME),
         )
-        .help("plan for `compose`, `swarm` or `kubernetes`, or make the change by hand as `berth diff --against` describes")])
+        .help("plan on a backend that has plans (`berth plan --help`), or make the change by hand as `berth diff --against` describes")])
     }
 }
 

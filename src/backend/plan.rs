@@ -114,7 +114,7 @@ pub fn file_changed(
         None,
         format!("`{path}` changes: {}", effect(member)),
         "a changed file",
-        "apply it with `berth plan` (compose, swarm, kubernetes, docker), which restarts the members one at a time with a check between them",
+        "apply it with `berth plan` (every backend but cloudfoundry), which restarts the members one at a time with a check between them",
     ))
 }
 

@@ -78,8 +78,8 @@ enum Command {
     /// Plan the change of a running cluster: compile SPEC into DIR/<backend>/ with `plan.sh`, which
     /// takes the members deployed from `--against` to the new ones one step at a time (members
     /// join and leave as `[membership]` says, and restart one at a time, with a check between
-    /// steps). Plans are written for compose, swarm, kubernetes and docker: name the one the
-    /// service is deployed with, `--backend compose`.
+    /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon: name the
+    /// one the service is deployed with, `--backend compose`.
     Plan {
         spec: PathBuf,
         /// The directory the deployed files were compiled to (it may be `--out` itself).

@@ -19,6 +19,7 @@ mod marathon;
 mod per_member;
 mod plan;
 mod plan_docker;
+mod plan_marathon;
 mod rules;
 mod snapshots;
 mod spec_keys;

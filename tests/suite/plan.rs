@@ -220,45 +220,22 @@ fn a_plan_refuses_what_it_cannot_do() {
         &["error[plan/deployed]", "compose/compose.yaml"],
     );
     let spec = root().join("examples/etcd.toml");
-    let marathon = berth(
-        &[
-            "plan",
-            spec.to_str().unwrap(),
-            "--backend",
-            "marathon",
-            "--against",
-            "x",
-            "--out",
-            "y",
-        ],
-        dir.path(),
-    );
-    assert_exit(&marathon, 2, &["error[plan/unsupported]"]);
-    let docker = berth(
-        &[
-            "plan",
-            spec.to_str().unwrap(),
-            "--backend",
-            "docker",
-            "--against",
-            "x",
-            "--out",
-            "y",
-        ],
-        dir.path(),
-    );
-    assert_exit(&docker, 2, &["error[plan/deployed]", "docker/run.sh"]);
-    let none = berth(
-        &[
-            "plan",
-            spec.to_str().unwrap(),
-            "--against",
-            "x",
-            "--out",
-            "y",
-        ],
-        dir.path(),
-    );
+    let spec = spec.to_str().unwrap();
+    let rabbitmq = root().join("examples/rabbitmq.toml");
+    for (spec, backend, said) in [
+        (spec, "marathon", "marathon/etcd-0.json"),
+        (spec, "docker", "docker/run.sh"),
+        (
+            rabbitmq.to_str().unwrap(),
+            "cloudfoundry",
+            "berth writes no plans for cloudfoundry",
+        ),
+    ] {
+        let args = ["plan", spec, "--backend", backend, "--against", "x"];
+        let output = berth(&[&args[..], &["--out", "y"]].concat(), dir.path());
+        assert_exit(&output, 2, &["error[plan/", said]);
+    }
+    let none = berth(&["plan", spec, "--against", "x", "--out", "y"], dir.path());
     assert_exit(&none, 2, &["`berth plan` needs the backend"]);
 }
 
