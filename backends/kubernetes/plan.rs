@@ -91,6 +91,13 @@ pub fn plan(
         true => BTreeMap::new(),
         false => claims.growth,
     };
+    // Where members move, the StatefulSet goes before each one's claims (`vacate`), not before
+    // the first check: a check that times out then leaves it in place.
+    let orphan = orphan && replace.is_empty();
+    let classes = match replace.is_empty() {
+        true => (Vec::new(), Vec::new()),
+        false => storage_classes(files, &new),
+    };
     let orchestrator = Steps {
         service,
         settings,
@@ -98,6 +105,7 @@ pub fn plan(
         orphan,
         growth,
         grown,
+        classes,
     };
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     out.insert(0, OutputFile::script("plan.sh", script));
@@ -221,8 +229,14 @@ fn claim_changes(old: &Value, new: &Value) -> Result<ClaimChanges, Vec<Diagnosti
                 .and_then(|s| berth_language::quantity::parse_quantity(s).ok())
         };
         let (old_size, new_size) = (size(old_spec), size(new_spec));
-        let grows = matches!((parsed(&old_size), parsed(&new_size)), (Some(a), Some(b)) if b > a);
-        if grows && without_size(old_spec) == without_size(new_spec) {
+        let (from, to) = (parsed(&old_size), parsed(&new_size));
+        let same_shape = without_size(old_spec) == without_size(new_spec);
+        if same_shape && from.is_some() && from == to {
+            // The same size written otherwise (`20Gi`, `20480Mi`): the claims stay as they are.
+            continue;
+        }
+        let grows = matches!((from, to), (Some(a), Some(b)) if b > a);
+        if grows && same_shape {
             let new_size = new_size.unwrap_or_default();
             changes
                 .growth
@@ -253,6 +267,24 @@ fn without_size(spec: &Value) -> Value {
         requests.remove("storage");
     }
     spec
+}
+
+/// The StorageClass files among `files`, and the classes `sts`'s claim templates name.
+fn storage_classes(files: &[OutputFile], sts: &Value) -> (Vec<String>, Vec<String>) {
+    let written = files
+        .iter()
+        .filter(|f| f.path.starts_with("10-storageclass-"))
+        .map(|f| f.path.clone())
+        .collect();
+    let mut named: Vec<String> = sts["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["spec"]["storageClassName"].as_str().map(str::to_string))
+        .collect();
+    named.sort();
+    named.dedup();
+    (written, named)
 }
 
 fn claim_names(sts: &Value) -> Vec<String> {
@@ -337,6 +369,9 @@ struct Steps<'a> {
     growth: BTreeMap<String, (String, String)>,
     /// The members whose claims grow in place: those deployed and not replaced.
     grown: Vec<u32>,
+    /// Where members move to new claims: the StorageClass files berth writes, and the classes the
+    /// new claims ask for.
+    classes: (Vec<String>, Vec<String>),
 }
 
 impl Orchestrator for Steps<'_> {
@@ -411,9 +446,10 @@ impl Orchestrator for Steps<'_> {
     }
 
     /// The StatefulSet deleted (its other pods and claims kept), so that no controller makes the
-    /// pod again before its claims are gone; then the pod, then its claims. A claim's volume
-    /// outlives it (berth's classes `Retain`): the old data stays until the user deletes it.
-    /// `start_joining` makes the StatefulSet again, and the pod on new claims.
+    /// pod again before its claims are gone; then the pod, then its claims. A claim's volume stays
+    /// where its class's `reclaimPolicy` is `Retain` (the classes berth declares), and goes with
+    /// the claim under `Delete`. `start_joining` makes the StatefulSet again, and the pod on new
+    /// claims.
     fn vacate(&self, script: &mut Script, ordinal: u32) {
         let name = format!("{}-{ordinal}", self.service.name());
         script
@@ -442,6 +478,24 @@ impl Orchestrator for Steps<'_> {
     /// claims, then makes the StatefulSet again where a field an apply cannot change changes
     /// (after the claims: a patch that fails leaves the StatefulSet as it was).
     fn prepare(&self, script: &mut Script) {
+        let (written, named) = &self.classes;
+        if !named.is_empty() {
+            // Before any member loses its claims: a claim of a class that does not exist stays
+            // Pending, and its member out of the cluster.
+            script.text("\nstep 'the storage classes of the new claims'\n");
+            for file in written {
+                script
+                    .text("run kubectl apply --filename ")
+                    .word(file)
+                    .text("\n");
+            }
+            for class in named {
+                script
+                    .text("run kubectl get storageclass ")
+                    .word(class)
+                    .text("\n");
+            }
+        }
         for (size, class) in self.growth.values() {
             let title = match class.as_str() {
                 "" => format!("the default storage class can grow a claim to {size}"),

@@ -16,13 +16,16 @@ ensure_job() {
 
 # Runs a command in a run of the one-off job, quietly (a check asks it many times): the job's
 # entrypoint is the command's first word, its arguments the rest (the member named first is not
-# needed here). Succeeds when the run finished successfully.
+# needed here). Succeeds when the run finished successfully. Each step returns on its own
+# failure: the callers run it as a condition, where `set -e` does not stop the script.
 oneoff() {
   entrypoint=$2
   shift 2
-  jq --arg entrypoint "$entrypoint" '.run.docker.parameters = [{key: "entrypoint", value: $entrypoint}] | .run.args = $ARGS.positional' plan/oneoff.metronome.json --args "$@" >"$job_file"
-  metronome PUT "/v1/jobs/$job" --data-binary "@$job_file" >/dev/null
-  run_id=$(metronome POST "/v1/jobs/$job/runs" --data-binary '{}' | jq -r .id)
+  # `--args --`: every word after it is an argument, also one that starts with `-`.
+  jq --arg entrypoint "$entrypoint" '.run.docker.parameters = [{key: "entrypoint", value: $entrypoint}] | .run.args = $ARGS.positional' plan/oneoff.metronome.json --args -- "$@" >"$job_file" || return 1
+  metronome PUT "/v1/jobs/$job" --data-binary "@$job_file" >/dev/null || return 1
+  run_id=$(metronome POST "/v1/jobs/$job/runs" --data-binary '{}' | jq -r '.id // empty') || return 1
+  [ -n "$run_id" ] || return 1
   # A run is listed under its job while it is active.
   while metronome GET "/v1/jobs/$job/runs/$run_id" >/dev/null 2>&1; do
     sleep 2

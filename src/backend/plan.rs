@@ -136,6 +136,13 @@ pub fn check(
     moving: bool,
 ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let after = service.replication.replicas.value;
+    if moving && before.min(after) < 2 {
+        return Err(vec![Diagnostic::input(
+            &berth_diagnostic::errors::PLAN_REPLACE,
+            "a member would move to a new, empty volume with no other member to catch up from: its data would be gone",
+        )
+        .help("grow the cluster first and move its members then, or keep the volumes as deployed")]);
+    }
     let changes_members = before != after || moving;
     let mut diagnostics = Vec::new();
     let quorum = service.replication.quorum.value == Quorum::Majority;

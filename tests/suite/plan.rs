@@ -317,6 +317,13 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
         }
         if spec.contains("[params.storage_size]") {
             changes.push(("disk", vec!["--set", "storage_size=999Gi"]));
+            // 100 GiB and 200 GiB, the examples' sizes, written in MiB.
+            let same = if example == "kafka" {
+                "storage_size=204800Mi"
+            } else {
+                "storage_size=102400Mi"
+            };
+            changes.push(("same-size", vec!["--set", same]));
         }
         if spec.contains("[params.storage_class]") {
             changes.push(("class", vec!["--set", "storage_class=berth-test-class"]));
@@ -356,6 +363,12 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
             }
             let text = std::fs::read_to_string(&script).unwrap();
             assert_kubectl_parses(&kubectl, &out, &text, &format!("{example} {name}"));
+            if name == "same-size" {
+                assert!(
+                    !text.contains("persistentvolumeclaim"),
+                    "{example}: the same size moves claims:\n{text}"
+                );
+            }
             if name == "class" {
                 assert_moves_every_member(&text, example);
                 let join = std::fs::read_to_string(out.join(format!("plan/join-{example}-0.yaml")));
@@ -369,7 +382,12 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
 /// pod and claims deleted while no StatefulSet would make the pod again, then the StatefulSet
 /// made again with the new class, from which the member joins.
 fn assert_moves_every_member(plan: &str, example: &str) {
-    let mut from = 0;
+    let exists = "run kubectl get storageclass berth-test-class\n";
+    let mut from = plan.find(exists).expect("the new class is checked") + exists.len();
+    assert!(
+        from < plan.find("leaves the cluster").unwrap(),
+        "{example}: the class is checked late"
+    );
     for ordinal in (0..3).rev() {
         let member = format!("{example}-{ordinal}");
         for line in [
@@ -585,6 +603,71 @@ fn a_plan_holds_against_what_it_is_given() {
         ],
         d,
     );
+    // A move to a class berth declares: the class is made before any member loses its claims.
+    let etcd = std::fs::read_to_string(example).unwrap();
+    let gold = etcd.replace(
+        "[backends.kubernetes]\n",
+        "[backends.kubernetes.storage_classes.gold]\nprovisioner = \"pd.csi.storage.gke.io\"\n\n[backends.kubernetes]\n",
+    );
+    let gold_spec = write(d, "gold.toml", &gold);
+    let args = [
+        "plan",
+        gold_spec.to_str().unwrap(),
+        "--backend",
+        "kubernetes",
+    ];
+    let more = [
+        "--against",
+        "k8s",
+        "--out",
+        "gold",
+        "--set",
+        "storage_class=gold",
+    ];
+    berth_ok(&[&args[..], &more[..]].concat(), d);
+    let plan = std::fs::read_to_string(d.join("gold/kubernetes/plan.sh")).unwrap();
+    let made = plan
+        .find("run kubectl apply --filename 10-storageclass-gold.yaml\n")
+        .expect("the class is applied");
+    assert!(made < plan.find("run kube delete persistentvolumeclaim").unwrap());
+
+    // Moving the one member there is would leave its data nowhere.
+    berth_ok(
+        &[
+            "compile",
+            example,
+            "--backend",
+            "kubernetes",
+            "--out",
+            "k8s1",
+            "--set",
+            "replicas=1",
+        ],
+        d,
+    );
+    let refused = berth(
+        &[
+            &args[..],
+            &[
+                "--against",
+                "k8s1",
+                "--out",
+                "one",
+                "--set",
+                "replicas=1",
+                "--set",
+                "storage_class=gold",
+            ],
+        ]
+        .concat(),
+        d,
+    );
+    assert_exit(
+        &refused,
+        2,
+        &["error[plan/replace]", "no other member to catch up from"],
+    );
+
     let sts = d.join("k8s/kubernetes/40-statefulset-etcd.yaml");
     let original = std::fs::read_to_string(&sts).unwrap();
     for (from, to) in [

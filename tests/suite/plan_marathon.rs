@@ -188,7 +188,7 @@ metronome() {
     *) echo '{"history": {"successfulFinishedRuns": [{"id": "run-1"}]}}' ;;
   esac
 }
-oneoff cockroachdb-0 /bin/prog 'two words' '$(touch pwned)' "it's" ''
+oneoff cockroachdb-0 /bin/prog 'two words' '$(touch pwned)' "it's" '' --insecure -e --args --
 "#;
     let ran = run_after_functions(&out, &script, recording);
     assert!(ran.status.success(), "{}", stderr(&ran));
@@ -196,7 +196,16 @@ oneoff cockroachdb-0 /bin/prog 'two words' '$(touch pwned)' "it's" ''
         serde_json::from_str(&std::fs::read_to_string(out.join("recorded.json")).unwrap()).unwrap();
     assert_eq!(
         job["run"]["args"],
-        serde_json::json!(["two words", "$(touch pwned)", "it's", ""])
+        serde_json::json!([
+            "two words",
+            "$(touch pwned)",
+            "it's",
+            "",
+            "--insecure",
+            "-e",
+            "--args",
+            "--"
+        ])
     );
     assert_eq!(
         job["run"]["docker"]["parameters"],
@@ -204,6 +213,16 @@ oneoff cockroachdb-0 /bin/prog 'two words' '$(touch pwned)' "it's" ''
     );
     assert_eq!(job["id"], "cockroachdb-plan");
     assert!(!out.join("pwned").exists());
+
+    // A run Metronome does not start, or a job it refuses, is a failed command, never a pass.
+    for refusing in [
+        r#"metronome() { case "$1" in POST) echo '{}' ;; *) echo '{"history": {"successfulFinishedRuns": []}}' ;; esac; }"#,
+        r#"metronome() { case "$1" in PUT) return 22 ;; POST) echo '{"id": "run-1"}' ;; GET) return 22 ;; esac; }"#,
+    ] {
+        let command = format!("{refusing}\nif oneoff cockroachdb-0 /bin/prog; then exit 1; fi");
+        let ran = run_after_functions(&out, &script, &command);
+        assert!(ran.status.success(), "{refusing}: oneoff passed");
+    }
 }
 
 #[test]
