@@ -180,7 +180,22 @@ fn invalid_name(value: &Setting<String>, key: &str) -> Option<Diagnostic> {
     })
 }
 
-berth_backend::lowering!(CloudFoundry, Options => Settings, settings);
+berth_backend::lowering!(
+    CloudFoundry,
+    Options => Settings,
+    settings;
+    fn plan(
+        &self,
+        _service: &Service,
+        _settings: &Settings,
+        _lowered: &Lowered,
+        _deployed: &dyn berth_backend::plan::Deployed,
+    ) -> Result<(Vec<berth_backend::OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
+        Err(vec![berth_backend::plan::unsupported(
+            "berth writes no plans for cloudfoundry: every instance of an app runs one definition, which `cf push` and `cf scale -m` apply to all instances at once, and no cf command starts one instance with another (a joining member's)",
+        )])
+    }
+);
 
 /// Every file, once the rules let the service through.
 fn lowered(
