@@ -32,6 +32,14 @@ pub fn plan(
     let after = service.replicas();
     let diagnostics = plan::check(service, before, !deployed.replace().is_empty())?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
+    if let Some(volume) = service.volumes.iter().find(|v| v.external.is_some())
+        && (after > before || !replace.is_empty())
+    {
+        return Err(vec![plan::unsupported(format!(
+            "a member joins on a new, empty volume, but `volumes.external` names the volume `{}` holds its data in",
+            volume.name
+        ))]);
+    }
     let mut joins = BTreeMap::new();
     let joining = (before..after).map(|o| (o, o + 1));
     // A replaced member joins the cluster as it is by then: members have left or joined first.
@@ -306,25 +314,29 @@ impl Orchestrator for Steps<'_> {
             .text(" ")
             .number(grace)
             .text("\n");
-        let declared = &self.old["volumes"];
-        // Only a volume berth names for the member (`<member>-<volume>`, declared under that
-        // name): the deployed file may have been changed by someone else.
-        let volumes = self.old["services"][&name]["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|v| v["type"] == "volume")
-            .filter_map(|v| v["source"].as_str())
-            .filter(|source| declared[*source]["external"] != true)
-            .filter(|source| declared[*source]["name"].as_str() == Some(source))
-            .filter(|source| {
-                self.service
-                    .volumes
-                    .iter()
-                    .any(|v| **source == format!("{name}-{}", v.name))
-            });
-        for volume in volumes {
+        for volume in berth_volumes(self.service, self.old, &name) {
             script.text("run docker volume rm ").word(volume).text("\n");
         }
     }
+}
+
+/// The volumes of member `name` in the Compose `file` that berth names for it (`<member>-<volume>`,
+/// declared under that name, not external): a deployed file may have been changed by someone else.
+fn berth_volumes<'a>(service: &Service, file: &'a Value, name: &str) -> Vec<&'a str> {
+    let declared = &file["volumes"];
+    file["services"][name]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["type"] == "volume")
+        .filter_map(|v| v["source"].as_str())
+        .filter(|source| declared[*source]["external"] != true)
+        .filter(|source| declared[*source]["name"].as_str() == Some(source))
+        .filter(|source| {
+            service
+                .volumes
+                .iter()
+                .any(|v| **source == format!("{name}-{}", v.name))
+        })
+        .collect()
 }

@@ -78,15 +78,17 @@ enum Command {
     /// Plan the change of a running cluster: compile SPEC into DIR/<backend>/ with `plan.sh`, which
     /// takes the members deployed from `--against` to the new ones one step at a time (members
     /// join and leave as `[membership]` says, and restart one at a time, with a check between
-    /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon: name the
-    /// one the service is deployed with, `--backend compose`.
+    /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon: `--backend
+    /// NAME`, the one the service is deployed with, is required. Give the `--set` and `--values`
+    /// of the deployed compile again, with the changes.
     Plan {
         spec: PathBuf,
-        /// The directory the deployed files were compiled to (it may be `--out` itself).
+        /// The directory the deployed files were compiled to. It may be `--out` itself, which
+        /// then describes the new files from the start: keep it apart while the plan runs.
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
         /// Replace this member by a new one on a new, empty volume, which catches up from the
-        /// others: a data move (repeatable; one member at a time).
+        /// others: a data move (repeatable; one member at a time; not on swarm).
         #[arg(long, value_name = "MEMBER")]
         replace: Vec<String>,
         #[arg(long, value_name = "DIR")]

@@ -708,6 +708,54 @@ fn a_plan_holds_against_what_it_is_given() {
         }
     }
 
+    // Volumes that hold data already (`external`): a member that joins would start on one.
+    let external = etcd.replace(
+        "path = \"/var/lib/etcd\"\n",
+        "path = \"/var/lib/etcd\"\nexternal = \"old_etcd{{self.ordinal}}\"\n",
+    );
+    let external = write(d, "external.toml", &external);
+    let external = external.to_str().unwrap();
+    berth_ok(
+        &[
+            "compile",
+            external,
+            "--backend",
+            "compose",
+            "--out",
+            "ext",
+            "--set",
+            "spread=none",
+        ],
+        d,
+    );
+    for backend in ["compose", "docker"] {
+        if backend == "docker" {
+            berth_ok(
+                &["compile", external, "--backend", "docker", "--out", "ext"],
+                d,
+            );
+        }
+        let args = [
+            "plan",
+            external,
+            "--backend",
+            backend,
+            "--against",
+            "ext",
+            "--out",
+            "ext5",
+        ];
+        let output = berth(
+            &[&args[..], &["--set", "spread=none", "--set", "replicas=5"]].concat(),
+            d,
+        );
+        assert_exit(
+            &output,
+            2,
+            &["error[plan/unsupported]", "`volumes.external`"],
+        );
+    }
+
     // A deployed Compose file whose volume is named otherwise than berth names it: the plan
     // never deletes that volume.
     let compose = d.join("five/compose/compose.yaml");
