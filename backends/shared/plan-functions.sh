@@ -20,6 +20,33 @@ retry() {
   done
 }
 
+# As `retry`, for a command that removes member $1 from the cluster: a failure after which the
+# listing (the function `listing`, read as `id_of` reads it with $2 to $4) no longer names the
+# member counts as done, since the removal took effect though its answer was lost.
+retry_unless_unlisted() {
+  name=$1
+  separator=$2
+  name_field=$3
+  id_field=$4
+  shift 4
+  printf '+ %s\n' "$*"
+  waited=0
+  until "$@"; do
+    if listed=$(listing 2>/dev/null) &&
+      [ -z "$(printf '%s\n' "$listed" | id_of "$name" "$separator" "$name_field" "$id_field")" ]; then
+      printf '  (%s is no longer listed: removed)\n' "$name"
+      return 0
+    fi
+    if [ "$waited" -ge "$timeout" ]; then
+      printf 'berth plan stopped: the command above failed for %s s; the cluster is as the last step left it\n' "$timeout" >&2
+      exit 1
+    fi
+    printf '  (failed; again in 2 s)\n'
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+
 step() {
   printf '\n==> %s\n' "$1"
 }

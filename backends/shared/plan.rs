@@ -208,19 +208,36 @@ impl Writer<'_> {
         let membership = self.service.membership.as_ref();
         let id = match membership.and_then(|m| m.id.as_ref()) {
             Some(id) => {
-                script.text("find_id ").name(&name).text(" ");
-                script.word(&id.separator.to_string()).text(" ");
-                script.number(id.name_field.into()).text(" ");
-                script.number(id.id_field.into()).text(" ");
+                // The listing as a function: `find_id` reads the id from it, and a removal whose
+                // answer was lost (etcd's "server stopped") is seen done when it no longer names
+                // the member, rather than tried again against a member that is gone.
+                script.text("listing() {\n  ");
                 self.words(script, &id.command, o, current, None)?;
-                script.text("\n");
+                script.text("\n}\n");
+                let listed = |script: &mut Script| {
+                    script.name(&name).text(" ");
+                    script.word(&id.separator.to_string()).text(" ");
+                    script.number(id.name_field.into()).text(" ");
+                    script.number(id.id_field.into()).text(" ");
+                };
+                script.text("find_id ");
+                listed(script);
+                script.text("listing\n");
+                for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
+                    script.text("retry_unless_unlisted ");
+                    listed(script);
+                    self.words(script, command, o, current, Some(ID_MARK))?;
+                    script.text("\n");
+                }
                 Some(ID_MARK)
             }
-            None => None,
+            None => {
+                for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
+                    self.command(script, command, o, current, None)?;
+                }
+                None
+            }
         };
-        for command in membership.map(|m| &m.remove[..]).unwrap_or_default() {
-            self.command(script, command, o, current, id)?;
-        }
         if returns {
             self.orchestrator.vacate(script, o);
         } else {
