@@ -95,7 +95,8 @@ fn grow_and_shrink(
     cleanup.extend([
         cmd(&["docker", "rmi", &upgraded]),
         cmd(&["sh", "-c", &format!(
-            "docker volume rm --force {name}-3-{volume} {name}-4-{volume}; docker rm --force --volumes $(docker ps -aq --filter label=berth.service={name})",
+            // The containers first: a volume in use is not removed, even with `--force`.
+            "docker rm --force --volumes $(docker ps -aq --filter label=berth.service={name}); docker volume rm --force {name}-3-{volume} {name}-4-{volume}",
             volume = software.volume
         )]),
     ]);
