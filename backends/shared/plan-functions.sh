@@ -7,34 +7,19 @@ run() {
 # Runs a membership command until it succeeds (software refuses a change while its cluster
 # settles: etcd's `member add` right after a member restarted); stops the plan after $timeout s.
 retry() {
-  printf '+ %s\n' "$*"
-  waited=0
-  until "$@"; do
-    if [ "$waited" -ge "$timeout" ]; then
-      printf 'berth plan stopped: the command above failed for %s s; the cluster is as the last step left it\n' "$timeout" >&2
-      exit 1
-    fi
-    printf '  (failed; again in 2 s)\n'
-    sleep 2
-    waited=$((waited + 2))
-  done
+  retry_unless false "$@"
 }
 
-# As `retry`, for a command that removes member $1 from the cluster: a failure after which the
-# listing (the function `listing`, read as `id_of` reads it with $2 to $4) no longer names the
-# member counts as done, since the removal took effect though its answer was lost.
-retry_unless_unlisted() {
-  name=$1
-  separator=$2
-  name_field=$3
-  id_field=$4
-  shift 4
+# As `retry`, where a failure after which the check $1 passes counts as done: the change took
+# effect though its answer was lost.
+retry_unless() {
+  done_check=$1
+  shift
   printf '+ %s\n' "$*"
   waited=0
   until "$@"; do
-    if listed=$(listing 2>/dev/null) &&
-      [ -z "$(printf '%s\n' "$listed" | id_of "$name" "$separator" "$name_field" "$id_field")" ]; then
-      printf '  (%s is no longer listed: removed)\n' "$name"
+    if "$done_check"; then
+      printf '  (failed, but %s: done)\n' "$done_check"
       return 0
     fi
     if [ "$waited" -ge "$timeout" ]; then
@@ -45,6 +30,13 @@ retry_unless_unlisted() {
     sleep 2
     waited=$((waited + 2))
   done
+}
+
+# Whether `listing` no longer names the member `find_id` looked up last: its removal took effect.
+# shellcheck disable=SC2317 # retry_unless calls it through its argument
+unlisted() {
+  listed=$(listing 2>/dev/null) &&
+    [ -z "$(printf '%s\n' "$listed" | id_of "$name" "$separator" "$name_field" "$id_field")" ]
 }
 
 step() {

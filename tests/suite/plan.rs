@@ -785,7 +785,7 @@ fn a_plan_holds_against_what_it_is_given() {
 }
 
 /// A removal whose answer was lost (etcd's "server stopped" when the leader itself goes) took
-/// effect: once the listing no longer names the member, `retry_unless_unlisted` stops trying;
+/// effect: once the listing no longer names the member, `retry_unless unlisted` stops trying;
 /// while it does, the plan stops after `timeout`.
 #[test]
 fn a_removal_is_done_once_the_listing_no_longer_names_the_member() {
@@ -801,15 +801,18 @@ fn a_removal_is_done_once_the_listing_no_longer_names_the_member() {
     assert_exit(&output, 0, &[]);
     let script = std::fs::read_to_string(out.join("compose/plan.sh")).unwrap();
     let functions = &script[..script.find("\nstep ").unwrap()];
-    assert_contains(&script, "retry_unless_unlisted etcd-4 , 3 1 oneoff etcd-0 ");
+    assert_contains(
+        &script,
+        "find_id etcd-4 , 3 1 listing\nretry_unless unlisted oneoff etcd-0 ",
+    );
     let run = |listed: &str| {
         let test = format!(
-            "{functions}\ntimeout=0\nlisting() {{ printf '%s\\n' {listed}; }}\nretry_unless_unlisted etcd-4 , 3 1 false\necho done\n"
+            "{functions}\ntimeout=0\nlisting() {{ printf '%s\\n' {listed}; }}\nname=etcd-4 separator=, name_field=3 id_field=1\nretry_unless unlisted false\necho done\n"
         );
         Command::new("sh").arg("-c").arg(test).output().unwrap()
     };
     let gone = run("'a1, started, etcd-0, x, y' 'a2, started, etcd-1, x, y'");
-    assert!(stdout(&gone).contains("etcd-4 is no longer listed") && stdout(&gone).contains("done"));
+    assert!(stdout(&gone).contains("failed, but unlisted: done") && stdout(&gone).contains("done"));
     let still = run("'a1, started, etcd-0, x, y' 'a5, started, etcd-4, x, y'");
     assert!(
         !still.status.success() && !stdout(&still).contains("done"),
