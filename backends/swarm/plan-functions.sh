@@ -71,11 +71,56 @@ need_node() {
   fi
 }
 
-# Removes a member's service, and its label from its node; its volumes stay there.
+# Stops the plan before its first step when fewer nodes are free than members move (`vacate`).
+need_free_nodes() {
+  free=$(free_nodes | wc -l)
+  if [ "$free" -lt "$1" ]; then
+    printf 'berth plan stopped before its first step: %s members move to new volumes, each on an active node that runs no member of this service, and %s such nodes are ready; join nodes to the swarm first\n' "$1" "$free" >&2
+    exit 1
+  fi
+}
+
+# The nodes a member may move to, by host name: active and ready, labelled for no member of this
+# service, and not left by a member during this plan (its old volumes are there).
+free_nodes() {
+  # shellcheck disable=SC2046 # the node ids are words
+  docker node inspect --format '{{.Description.Hostname}} {{.ID}} {{.Spec.Availability}} {{.Status.State}} {{range $key, $value := .Spec.Labels}}{{$key}} {{end}}' $(docker node ls --quiet) |
+    while read -r host id availability state labels; do
+      case " $left " in *" $id "*) continue ;; esac
+      case " $labels" in *" $label_prefix"*) continue ;; esac
+      if [ "$availability $state" = "active ready" ]; then
+        echo "$host $id"
+      fi
+    done | sort | cut -d ' ' -f 2
+}
+left=
+
+# Removes a member's service and its label from its node (`NAME VOLUME...`). Its volumes stay on
+# that node, which the manager cannot reach: says which, and to remove them there.
 retire() {
-  run docker service rm "${stack}_$1"
-  label="$label_prefix${1##*-}"
+  name=$1
+  shift
+  run docker service rm "${stack}_$name"
+  label="$label_prefix${name##*-}"
   for node in $(docker node ls --quiet --filter "node.label=$label=true"); do
     run docker node update --label-rm "$label" "$node"
+    left="$left $node"
+    if [ "$#" -gt 0 ]; then
+      host=$(docker node inspect --format '{{.Description.Hostname}}' "$node")
+      printf 'berth plan: %s left its volumes on %s; remove them there before a member named %s runs there again, or it would start on the data of the member that left: docker volume rm %s\n' "$name" "$host" "$name" "$*"
+    fi
   done
+}
+
+# Moves a member that left the cluster to a new volume (`NAME VOLUME...`): retired, its label
+# given to the first free node, where its volumes are new and empty.
+vacate() {
+  retire "$@"
+  label="$label_prefix${1##*-}"
+  node=$(free_nodes | head -n 1)
+  if [ -z "$node" ]; then
+    printf 'berth plan stopped: no node is free for %s to move to; join a node to the swarm, label it (docker node update --label-add %s=true NODE), and go on by hand from the step that deploys %s\n' "$1" "$label" "$1" >&2
+    exit 1
+  fi
+  run docker node update --label-add "$label=true" "$node"
 }

@@ -41,10 +41,13 @@ pub fn plan(
         )
         .help("write the commands to address the members by `host`, with what they need in the image, and set `run = \"oneoff\"`: they then run as swarm jobs on the members' network")]);
     }
-    if !deployed.replace().is_empty() {
-        return Err(vec![plan::unsupported(
-            "swarm plans do not move a member to a new volume yet: its volume is local to its node, which the manager cannot empty",
-        )]);
+    let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
+    if !replace.is_empty() && settings.volume_driver != "local" {
+        return Err(vec![plan::unsupported(format!(
+            "`--replace` moves a member to a node where its `local` volumes are new and empty; a volume of driver `{}` may follow it there with its data",
+            settings.volume_driver
+        ))
+        .help("empty the member's volumes with the driver's own tools, or plan without `--replace`")]);
     }
     let definition = |text: Option<String>, o: u32| -> Value {
         let name = member_name(service, o);
@@ -60,13 +63,11 @@ pub fn plan(
             .map(|f| f.contents.clone())
     };
     let mut joins = BTreeMap::new();
-    for ordinal in before..after {
-        if let Some(file) = join_override(
-            service,
-            settings,
-            &definition(new_file(ordinal), ordinal),
-            ordinal,
-        )? {
+    // A replaced member joins the cluster as it is by then: members have left or joined first.
+    let joining = (before..after).map(|o| (o, o + 1));
+    for (ordinal, members) in joining.chain(replace.iter().map(|&o| (o, after))) {
+        let founder = definition(new_file(ordinal), ordinal);
+        if let Some(file) = join_override(service, settings, &founder, ordinal, members)? {
             joins.insert(ordinal, file);
         }
     }
@@ -74,11 +75,12 @@ pub fn plan(
         let old = deployed.read(&format!("swarm/members/{}.yaml", member_name(service, o)));
         definition(old, o) != definition(new_file(o), o)
     };
-    let steps = plan::steps(before, after, &[], changed, |o| joins.contains_key(&o));
+    let steps = plan::steps(before, after, &replace, changed, |o| joins.contains_key(&o));
     let orchestrator = Steps {
         service,
         joins: &joins,
         before,
+        moving: replace.len(),
     };
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     let mut out = vec![OutputFile::script("plan.sh", script)];
@@ -113,15 +115,16 @@ fn deployed_members(service: &Service, deployed: &dyn Deployed) -> Result<u32, V
 }
 
 /// The override a member joins with: its definition as the joining member of a cluster of
-/// `ordinal + 1`, where that differs from `founder`'s.
+/// `members`, where that differs from `founder`'s.
 fn join_override(
     service: &Service,
     settings: &Settings,
     founder: &Value,
     ordinal: u32,
+    members: u32,
 ) -> Result<Option<OutputFile>, Vec<Diagnostic>> {
     let mut joining = service.clone();
-    joining.replication.replicas.value = ordinal + 1;
+    joining.replication.replicas.value = members;
     joining
         .templates
         .set_joining(Joining::Member(ordinal.to_string()));
@@ -174,6 +177,8 @@ struct Steps<'a> {
     service: &'a Service,
     joins: &'a BTreeMap<u32, OutputFile>,
     before: u32,
+    /// How many members move to new volumes (`--replace`), each to a node free of this service.
+    moving: usize,
 }
 
 impl Orchestrator for Steps<'_> {
@@ -196,6 +201,12 @@ impl Orchestrator for Steps<'_> {
         for ordinal in self.before..service.replicas() {
             script.text("need_node ").number(ordinal.into()).text("\n");
         }
+        if self.moving > 0 {
+            script
+                .text("need_free_nodes ")
+                .number(self.moving as u64)
+                .text("\n");
+        }
         Ok(())
     }
 
@@ -216,11 +227,26 @@ impl Orchestrator for Steps<'_> {
     }
 
     fn retire(&self, script: &mut Script, ordinal: u32) {
-        let name = member_name(self.service, ordinal);
-        script.text("retire ").name(&name).text("\n");
-        let note = format!(
-            "{name}'s volumes stay on its node: remove them there (docker volume rm) before a member of that name joins again on that node, or it would start on the data of a member that left"
-        );
-        script.text("echo ").word(&note).text("\n");
+        script.text("retire");
+        self.name_and_volumes(script, ordinal);
+    }
+
+    fn vacate(&self, script: &mut Script, ordinal: u32) {
+        script.text("vacate");
+        self.name_and_volumes(script, ordinal);
+    }
+}
+
+impl Steps<'_> {
+    /// ` NAME VOLUME...\n`: a member and the volumes it leaves on its node.
+    fn name_and_volumes(&self, script: &mut Script, ordinal: u32) {
+        let member = self.member(ordinal);
+        script.text(" ").name(&member.name);
+        for volume in self.service.volumes.iter().filter(|v| v.persistent) {
+            script
+                .text(" ")
+                .word(&super::volume_name(self.service, &member, &volume.name));
+        }
+        script.text("\n");
     }
 }

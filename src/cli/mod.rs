@@ -88,7 +88,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
         /// Replace this member by a new one on a new, empty volume, which catches up from the
-        /// others: a data move (repeatable; one member at a time; not on swarm).
+        /// others: a data move (repeatable; one member at a time; on swarm, to a node that runs
+        /// no member of the service).
         #[arg(long, value_name = "MEMBER")]
         replace: Vec<String>,
         #[arg(long, value_name = "DIR")]

@@ -457,6 +457,7 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         ("grown", "deployed", "replicas=5"),
         ("shrunk", "grown", "replicas=3"),
         ("upgraded", "deployed", "version=v9.9.9"),
+        ("moved", "deployed", "replicas=3"),
     ] {
         let args = [
             "plan",
@@ -467,8 +468,14 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
             against,
             "--out",
             name,
+            "--set",
+            set,
         ];
-        berth_ok(&[&args[..], &["--set", set]].concat(), dir.path());
+        let replace: &[&str] = match name {
+            "moved" => &["--replace", "etcd-1"],
+            _ => &[],
+        };
+        berth_ok(&[&args[..], replace].concat(), dir.path());
         let out = dir.path().join(name).join("swarm");
         if let Some(shellcheck) = tool("shellcheck") {
             run_ok(
@@ -495,9 +502,42 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
             assert_contains(&stdout(&loaded), "--initial-cluster-state=existing");
         }
         if name == "shrunk" {
-            assert_contains(&text, "retire etcd-4");
+            assert_contains(&text, "retire etcd-4 etcd-swarm-4-data\n");
+        }
+        if name == "moved" {
+            // Checked before any member changes: a node free of etcd to move to.
+            let free = text.find("need_free_nodes 1\n").expect("need_free_nodes");
+            assert!(free < text.find("step 'every deployed member healthy'").unwrap());
+            assert_contains(&text, "vacate etcd-1 etcd-swarm-1-data\n");
+            let Some(docker) = tool("docker") else { return };
+            let mut command = Command::new(docker);
+            command
+                .current_dir(&out)
+                .args(["stack", "config", "-c", "members/etcd-1.yaml"]);
+            let loaded = run_ok(
+                command.args(["-c", "plan/join-etcd-1.yaml"]),
+                "docker stack config",
+            );
+            let loaded = stdout(&loaded);
+            assert_contains(&loaded, "--initial-cluster-state=existing");
+            assert_contains(&loaded, "etcd-2=http://etcd-2:2380");
         }
     }
+    // A volume driver's volume may follow the member to its new node with its data.
+    let driven =
+        std::fs::read_to_string(spec).unwrap() + "\n[backends.swarm]\nvolume_driver = \"rexray\"\n";
+    let driven = write(dir.path(), "driven.toml", &driven);
+    let driven = driven.to_str().unwrap();
+    berth_ok(
+        &["compile", driven, "--backend", "swarm", "--out", "driven"],
+        dir.path(),
+    );
+    let args = ["plan", driven, "--backend", "swarm", "--against", "driven"];
+    let refused = berth(
+        &[&args[..], &["--out", "x", "--replace", "etcd-0"]].concat(),
+        dir.path(),
+    );
+    assert_exit(&refused, 2, &["error[plan/unsupported]", "driver `rexray`"]);
     // RabbitMQ's commands run inside a member (its CLI needs the member's Erlang cookie), which
     // Swarm cannot do on another node: refused, not written to fail halfway.
     let rabbitmq = root().join("examples/rabbitmq.toml");

@@ -177,13 +177,21 @@ impl Cluster for Etcd {
 
 /// Day two on five member nodes and the spare: `berth plan` takes etcd from 3 members to 5 (on
 /// nodes 5 and 6) and back to 3, each plan run on a manager as a user runs it, after
-/// `prepare-nodes.sh` of its directory, while the writer writes through the first three.
+/// `prepare-nodes.sh` of its directory, while the writer writes through the first three. Then
+/// etcd-1 moves to a new volume (`--replace`): to the first node free of etcd, the spare, while its
+/// old volume stays on node 2, where the command the plan prints removes it.
 pub fn grows_to_five_nodes_and_back_by_plan(nodes: &Nodes, mut etcd: Etcd) {
-    let changes = [
-        ("five", "out", "replicas=5", vec![1, 2, 3, 5, 6]),
-        ("three", "five", "replicas=3", vec![1, 2, 3]),
+    let changes: [(&str, &str, &[&str], Vec<usize>); 3] = [
+        ("five", "out", &["--set", "replicas=5"], vec![1, 2, 3, 5, 6]),
+        ("three", "five", &["--set", "replicas=3"], vec![1, 2, 3]),
+        (
+            "moved",
+            "three",
+            &["--replace", "etcd-1"],
+            vec![1, SPARE, 3],
+        ),
     ];
-    for (name, against, set, member_nodes) in changes {
+    for (name, against, change, member_nodes) in changes {
         let args = [
             "plan",
             "etcd.toml",
@@ -191,31 +199,55 @@ pub fn grows_to_five_nodes_and_back_by_plan(nodes: &Nodes, mut etcd: Etcd) {
             "swarm",
             "--against",
             against,
+            "--out",
+            name,
         ];
-        crate::common::berth_ok(
-            &[&args[..], &["--out", name, "--set", set]].concat(),
-            &etcd.dir,
-        );
+        crate::common::berth_ok(&[&args[..], change].concat(), &etcd.dir);
         let out = etcd.dir.join(name).join("swarm");
-        let names: Vec<&str> = member_nodes.iter().map(|&i| nodes.name(i)).collect();
-        let mut prepare = nodes.command(1, "sh");
-        crate::common::run_ok(
-            prepare.arg(out.join("prepare-nodes.sh")).args(&names),
-            "prepare-nodes.sh",
-        );
+        if name != "moved" {
+            let names: Vec<&str> = member_nodes.iter().map(|&i| nodes.name(i)).collect();
+            let mut prepare = nodes.command(1, "sh");
+            crate::common::run_ok(
+                prepare.arg(out.join("prepare-nodes.sh")).args(&names),
+                "prepare-nodes.sh",
+            );
+        }
         let started = now();
         let mut plan = nodes.command(1, "sh");
-        crate::common::run_ok(plan.arg(out.join("plan.sh")).arg("etcd"), "plan.sh");
+        let ran = crate::common::run_ok(plan.arg(out.join("plan.sh")).arg("etcd"), "plan.sh");
         let took = now() - started;
         etcd.member_nodes = member_nodes;
-        let when = format!("{set} by plan");
+        let when = format!("{} by plan", change.join(" "));
         etcd.assert_whole(nodes, 1, &when);
         let outage = etcd.longest_outage(nodes, started);
         eprintln!(
-            "etcd on several nodes: {set} by plan in {took:.0} s; longest write outage {outage:.1} s"
+            "etcd on several nodes: {when} in {took:.0} s; longest write outage {outage:.1} s"
         );
         etcd.assert_outage_within_limit(nodes, outage, &when);
+        if name == "moved" {
+            removes_the_old_volume(nodes, &stdout(&ran));
+        }
     }
+}
+
+/// The moved member's old volume is on node 2 and its new one on the spare; the command the plan
+/// printed removes the old one there (once Swarm has removed the old task's container).
+fn removes_the_old_volume(nodes: &Nodes, said: &str) {
+    let volume = "etcd-swarm-1-data";
+    let note = format!("etcd-1 left its volumes on {}", nodes.name(2));
+    assert!(
+        said.contains(&note),
+        "plan.sh did not say `{note}`:\n{said}"
+    );
+    let command = format!("docker volume rm {volume}");
+    assert!(said.contains(&command), "plan.sh did not say `{command}`");
+    let on_spare = nodes.docker(SPARE, &["volume", "inspect", volume]);
+    assert!(on_spare.status.success(), "the spare has no {volume}");
+    wait_until(
+        &format!("`{command}` on {}", nodes.name(2)),
+        Duration::from_secs(30),
+        || nodes.docker(2, &["volume", "rm", volume]).status.success(),
+    );
 }
 
 /// Node `cut` is cut off the network: the majority serves, the member on the minority side
