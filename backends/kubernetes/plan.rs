@@ -106,6 +106,7 @@ pub fn plan(
         growth,
         grown,
         classes,
+        rerun: changed_jobs(files, deployed)?,
     };
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     out.insert(0, OutputFile::script("plan.sh", script));
@@ -177,6 +178,38 @@ fn immutable_change(old: &Value, new: &Value) -> bool {
         .chain(b.keys())
         .filter(|k| !MUTABLE.contains(&k.as_str()))
         .any(|k| a.get(k) != b.get(k))
+}
+
+/// The Jobs whose pod template changes (the init step's, with a new image or new peers), which
+/// Kubernetes refuses on an existing Job: each is deleted before the Kustomization is applied,
+/// and runs again. Refused where running it again is not known to be safe.
+fn changed_jobs(
+    files: &[OutputFile],
+    deployed: &dyn Deployed,
+) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let mut names = Vec::new();
+    for file in files.iter().filter(|f| f.path.contains("-job-")) {
+        let new = parse(&file.contents)?;
+        let old = deployed.read(&format!("kubernetes/{}", file.path));
+        let Some(old) = old.as_deref().and_then(|t| parse(t).ok()) else {
+            continue;
+        };
+        if new["kind"] != "Job" || old["spec"]["template"] == new["spec"]["template"] {
+            continue;
+        }
+        let name = new["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if new["metadata"]["annotations"][super::RERUN_SAFE] != "true" {
+            return Err(vec![plan::unsupported(format!(
+                "the Job `{name}` changes, which Kubernetes refuses on an existing Job, and running `[init]` again is not known to be safe"
+            ))
+            .help("say what `[init] command` prints on an initialized cluster with `[init] done_output`: the plan then deletes the Job and it runs again")]);
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// How the claim templates change.
@@ -372,6 +405,8 @@ struct Steps<'a> {
     /// Where members move to new claims: the StorageClass files berth writes, and the classes the
     /// new claims ask for.
     classes: (Vec<String>, Vec<String>),
+    /// The Jobs deleted before the last apply, which makes them again (`changed_jobs`).
+    rerun: Vec<String>,
 }
 
 impl Orchestrator for Steps<'_> {
@@ -548,6 +583,18 @@ impl Orchestrator for Steps<'_> {
 
     fn finish(&self, script: &mut Script) {
         script.text("\nstep 'every object as the Kustomization says'\n");
+        for job in &self.rerun {
+            script
+                .text("run kube delete job ")
+                .name(job)
+                .text(" --ignore-not-found --wait=true\n");
+        }
         script.text("run kubectl apply --kustomize .\n");
+        for job in &self.rerun {
+            script
+                .text("run kube wait --for=condition=complete ")
+                .word(&format!("job/{job}"))
+                .text(" \"--timeout=${timeout}s\"\n");
+        }
     }
 }

@@ -40,7 +40,7 @@ fn immutable(service: &Service, path: &str, old: &Value, new: &Value) -> Vec<Dia
                 service.init.as_ref().and_then(|i| i.span.clone()),
                 format!("`{path}`: the Job's pod template changes, which Kubernetes refuses on an existing Job"),
                 "a changed Job",
-                format!("delete the finished Job (`kubectl delete job NAME`), then apply: {rerun}"),
+                format!("plan the change (`berth plan --backend kubernetes`), or delete the finished Job (`kubectl delete job NAME`) and apply: {rerun}"),
             )]
         }
         _ => Vec::new(),

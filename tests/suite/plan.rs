@@ -363,6 +363,9 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
             }
             let text = std::fs::read_to_string(&script).unwrap();
             assert_kubectl_parses(&kubectl, &out, &text, &format!("{example} {name}"));
+            if name == "upgraded" && spec.contains("\n[init]") {
+                assert_job_runs_again(&text, example);
+            }
             if name == "same-size" {
                 assert!(
                     !text.contains("persistentvolumeclaim"),
@@ -375,6 +378,24 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
                 assert_contains(&join.unwrap(), "storageClassName: berth-test-class");
             }
         }
+    }
+}
+
+/// The init Job's image changes, which Kubernetes refuses on an existing Job: the plan deletes it
+/// before the last apply makes it again, then waits until it has run.
+fn assert_job_runs_again(plan: &str, example: &str) {
+    let mut from = 0;
+    for line in [
+        format!("run kube delete job {example}-init --ignore-not-found --wait=true\n"),
+        "run kubectl apply --kustomize .\n".to_string(),
+        format!(
+            "run kube wait --for=condition=complete job/{example}-init \"--timeout=${{timeout}}s\"\n"
+        ),
+    ] {
+        let at = plan[from..]
+            .find(&line)
+            .unwrap_or_else(|| panic!("{example}: `{line}` after byte {from}:\n{plan}"));
+        from += at + line.len();
     }
 }
 
@@ -414,7 +435,7 @@ fn assert_moves_every_member(plan: &str, example: &str) {
 /// exec` a membership command runs in) against a server that does not exist.
 fn assert_kubectl_parses(kubectl: &Path, dir: &Path, script: &str, what: &str) {
     let functions = format!(
-        "kubectl() {{ {} --server=https://127.0.0.1:1 --token=berth-test --request-timeout=2s \"$@\" </dev/null; }}\nkube() {{ kubectl --namespace berth-test \"$@\"; }}\ncontainer=member\n",
+        "kubectl() {{ {} --server=https://127.0.0.1:1 --token=berth-test --request-timeout=2s \"$@\" </dev/null; }}\nkube() {{ kubectl --namespace berth-test \"$@\"; }}\ncontainer=member\ntimeout=300\n",
         kubectl.display()
     );
     let mut commands: Vec<String> = script
@@ -859,4 +880,57 @@ fn a_removal_is_done_once_the_listing_no_longer_names_the_member() {
         "{}",
         stdout(&still)
     );
+}
+
+/// An init Job changes with the image; without `[init] done_output` nothing says it can run again
+/// on the initialized cluster, so the Kubernetes plan is refused rather than stopped at its end.
+#[test]
+fn a_changed_init_job_is_planned_only_where_it_can_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cockroachdb = std::fs::read_to_string(root().join("examples/cockroachdb.toml")).unwrap();
+    let once = cockroachdb.replace(
+        "done_output = \"cluster has already been initialized\"\n",
+        "",
+    );
+    assert_ne!(once, cockroachdb);
+    let spec = write(dir.path(), "once.toml", &once);
+    let spec = spec.to_str().unwrap();
+    berth_ok(
+        &[
+            "compile",
+            spec,
+            "--backend",
+            "kubernetes",
+            "--out",
+            "deployed",
+        ],
+        dir.path(),
+    );
+    let args = [
+        "plan",
+        spec,
+        "--backend",
+        "kubernetes",
+        "--against",
+        "deployed",
+    ];
+    let upgraded = berth(
+        &[&args[..], &["--out", "new", "--set", "version=99.0.0"]].concat(),
+        dir.path(),
+    );
+    assert_exit(
+        &upgraded,
+        2,
+        &[
+            "error[plan/unsupported]",
+            "the Job `cockroachdb-init` changes",
+            "`[init] done_output`",
+        ],
+    );
+    // The Job's template unchanged: nothing to run again, the plan is written.
+    let moved = berth(
+        &[&args[..], &["--out", "moved", "--replace", "cockroachdb-1"]].concat(),
+        dir.path(),
+    );
+    assert_exit(&moved, 0, &[]);
 }
