@@ -587,7 +587,7 @@ impl Orchestrator for Steps<'_> {
             script
                 .text("run kube delete job ")
                 .name(job)
-                .text(" --ignore-not-found --wait=true\n");
+                .text(" --ignore-not-found --cascade=foreground\n");
         }
         script.text("run kubectl apply --kustomize .\n");
         for job in &self.rerun {

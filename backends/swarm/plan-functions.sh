@@ -80,35 +80,38 @@ need_free_nodes() {
   fi
 }
 
-# The nodes a member may move to, by host name: active and ready, labelled for no member of this
-# service, and not left by a member during this plan (its old volumes are there).
+# The nodes a member may move to, by host name: active and ready, and with no label of this
+# service: none for a member, none marking the old volumes of one (`retire`).
 free_nodes() {
   # shellcheck disable=SC2046 # the node ids are words
   docker node inspect --format '{{.Description.Hostname}} {{.ID}} {{.Spec.Availability}} {{.Status.State}} {{range $key, $value := .Spec.Labels}}{{$key}} {{end}}' $(docker node ls --quiet) |
     while read -r host id availability state labels; do
-      case " $left " in *" $id "*) continue ;; esac
       case " $labels" in *" $label_prefix"*) continue ;; esac
       if [ "$availability $state" = "active ready" ]; then
         echo "$host $id"
       fi
     done | sort | cut -d ' ' -f 2
 }
-left=
 
-# Removes a member's service and its label from its node (`NAME VOLUME...`). Its volumes stay on
-# that node, which the manager cannot reach: says which, and to remove them there.
+# Removes a member's service (stopped first, so that its container no longer holds its volumes)
+# and its label from its node (`NAME VOLUME...`). Its volumes stay on that node, which the
+# manager cannot reach: a label marks them there, which keeps the member off that node in
+# `prepare-nodes.sh` and in moves until someone removes them.
 retire() {
   name=$1
   shift
-  run docker service rm "${stack}_$name"
   label="$label_prefix${name##*-}"
-  for node in $(docker node ls --quiet --filter "node.label=$label=true"); do
-    run docker node update --label-rm "$label" "$node"
-    left="$left $node"
-    if [ "$#" -gt 0 ]; then
-      host=$(docker node inspect --format '{{.Description.Hostname}}' "$node")
-      printf 'berth plan: %s left its volumes on %s; remove them there before a member named %s runs there again, or it would start on the data of the member that left: docker volume rm %s\n' "$name" "$host" "$name" "$*"
+  run docker service scale --detach=false "${stack}_$name=0"
+  run docker service rm "${stack}_$name"
+  nodes=$(docker node ls --quiet --filter "node.label=$label=true")
+  for node in $nodes; do
+    if [ "$#" -eq 0 ]; then
+      run docker node update --label-rm "$label" "$node"
+      continue
     fi
+    run docker node update --label-rm "$label" --label-add "$label.old-volumes=true" "$node"
+    host=$(docker node inspect --format '{{.Description.Hostname}}' "$node")
+    printf 'berth plan: %s left its volumes on %s, marked there by the label %s; before a member named %s runs there again, remove them on %s, then the label: docker volume rm %s; docker node update --label-rm %s %s\n' "$name" "$host" "$label.old-volumes" "$name" "$host" "$*" "$label.old-volumes" "$host"
   done
 }
 
@@ -123,4 +126,6 @@ vacate() {
     exit 1
   fi
   run docker node update --label-add "$label=true" "$node"
+  host=$(docker node inspect --format '{{.Description.Hostname}}' "$node")
+  printf 'berth plan: %s moves to %s; name %s for member %s when prepare-nodes.sh runs again (and in [backends.swarm] nodes, where the spec names the nodes)\n' "$1" "$host" "$host" "${1##*-}"
 }

@@ -42,6 +42,12 @@ pub fn plan(
         .help("write the commands to address the members by `host`, with what they need in the image, and set `run = \"oneoff\"`: they then run as swarm jobs on the members' network")]);
     }
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
+    if !replace.is_empty() && !*settings.pin {
+        return Err(vec![plan::unsupported(
+            "`--replace` moves a member to a node where its volumes are new, and `pin = false` lets Swarm start it on any node, its old one too",
+        )
+        .help("plan without `--replace`, or set `pin = true` and run prepare-nodes.sh first")]);
+    }
     if !replace.is_empty() && settings.volume_driver != "local" {
         return Err(vec![plan::unsupported(format!(
             "`--replace` moves a member to a node where its `local` volumes are new and empty; a volume of driver `{}` may follow it there with its data",

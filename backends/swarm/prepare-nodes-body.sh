@@ -19,6 +19,23 @@ if [ "$spread_required" = 1 ]; then
   done
 fi
 
+# A member that left a node (`berth plan`) left its volumes there, marked by a label: it would
+# start on that data. Checked for every member before any label changes.
+member=0
+while [ "$member" -lt "$members" ]; do
+  index=$((member % $# + 1))
+  eval "node=\${$index}"
+  old="$label_prefix$member.old-volumes"
+  labels=$(docker node inspect --format '{{range $key, $value := .Spec.Labels}} {{$key}}={{$value}}{{end}}' "$node")
+  case "$labels " in
+    *" $old=true "*)
+      echo "prepare-nodes.sh: $node holds the old volumes of member $member, which left the cluster: remove them there (docker volume rm), then the label (docker node update --label-rm $old $node), or name another node" >&2
+      exit 1
+      ;;
+  esac
+  member=$((member + 1))
+done
+
 member=0
 while [ "$member" -lt "$members" ]; do
   index=$((member % $# + 1))

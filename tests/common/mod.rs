@@ -199,6 +199,11 @@ case "$1 $2" in
       exit 0
     fi
     exit 1 ;;
+  "node inspect")
+    # The labels of a node, each present as the line `label NODE KEY`, listed as ` KEY=true`.
+    case "$*" in *.Spec.Labels*)
+      sed -n "s/^label $last / /p" "$present" | tr -d '\n' | sed 's/\( [^ ]*\)/\1=true/g' ;;
+    esac ;;
   "volume create") echo "$last" >> "$present" ;;
   "volume rm"|"rm --volumes")
     grep -vxF -e "$last" "$present" > "$present.left" || true

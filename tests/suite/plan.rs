@@ -386,7 +386,7 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
 fn assert_job_runs_again(plan: &str, example: &str) {
     let mut from = 0;
     for line in [
-        format!("run kube delete job {example}-init --ignore-not-found --wait=true\n"),
+        format!("run kube delete job {example}-init --ignore-not-found --cascade=foreground\n"),
         "run kubectl apply --kustomize .\n".to_string(),
         format!(
             "run kube wait --for=condition=complete job/{example}-init \"--timeout=${{timeout}}s\"\n"

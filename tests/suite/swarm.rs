@@ -180,6 +180,20 @@ fn prepare_nodes_labels_one_node_per_member_and_refuses_sharing() {
         let error = fake.run_with(&script, &refused, false).unwrap_err();
         assert!(error.contains("requires"), "{refused:?}: {error}");
     }
+    // Member 1 left node-b's volumes behind (`berth plan`, which marked them): never put back there.
+    let marked = ["label node-b cockroachdb.member.1.old-volumes".to_string()];
+    let nodes = ["node-a", "node-b", "node-c"];
+    let error = fake
+        .run_among(&script, &nodes, false, &marked, "")
+        .unwrap_err();
+    assert_contains(&error, "node-b holds the old volumes of member 1");
+    assert_contains(
+        &error,
+        "docker node update --label-rm cockroachdb.member.1.old-volumes node-b",
+    );
+    let elsewhere = ["node-b", "node-a", "node-c"];
+    fake.run_among(&script, &elsewhere, false, &marked, "")
+        .expect("member 1 on another node");
 }
 
 /// `[replication] encryption` decides whether the overlay network is encrypted (IPsec), and
