@@ -19,12 +19,17 @@ if [ "$spread_required" = 1 ]; then
   done
 fi
 
+# Sets node to the node of member $1 among the nodes after it: members go round them in turn.
+node_of() {
+  index=$(($1 % ($# - 1) + 2))
+  eval "node=\${$index}"
+}
+
 # A member that left a node (`berth plan`) left its volumes there, marked by a label: it would
 # start on that data. Checked for every member before any label changes.
 member=0
 while [ "$member" -lt "$members" ]; do
-  index=$((member % $# + 1))
-  eval "node=\${$index}"
+  node_of "$member" "$@"
   old="$label_prefix$member.old-volumes"
   labels=$(docker node inspect --format '{{range $key, $value := .Spec.Labels}} {{$key}}={{$value}}{{end}}' "$node")
   case "$labels " in
@@ -38,8 +43,7 @@ done
 
 member=0
 while [ "$member" -lt "$members" ]; do
-  index=$((member % $# + 1))
-  eval "node=\${$index}"
+  node_of "$member" "$@"
   label="$label_prefix$member"
   target=$(docker node inspect --format '{{.ID}}' "$node")
   # A member labelled on two nodes could start on the one without its data: clear the others.

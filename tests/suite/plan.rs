@@ -511,16 +511,9 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
                 "deploy_member etcd-3 -c members/etcd-3.yaml -c plan/join-etcd-3.yaml",
             );
             assert_contains(&text, "need_node 4");
-            let Some(docker) = tool("docker") else { return };
-            let mut command = Command::new(docker);
-            command
-                .current_dir(&out)
-                .args(["stack", "config", "-c", "members/etcd-3.yaml"]);
-            let loaded = run_ok(
-                command.args(["-c", "plan/join-etcd-3.yaml"]),
-                "docker stack config",
-            );
-            assert_contains(&stdout(&loaded), "--initial-cluster-state=existing");
+            if let Some(loaded) = joining_stack(&out, "etcd-3") {
+                assert_contains(&loaded, "--initial-cluster-state=existing");
+            }
         }
         if name == "shrunk" {
             assert_contains(&text, "retire etcd-4 etcd-swarm-4-data\n");
@@ -530,18 +523,10 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
             let free = text.find("need_free_nodes 1\n").expect("need_free_nodes");
             assert!(free < text.find("step 'every deployed member healthy'").unwrap());
             assert_contains(&text, "vacate etcd-1 etcd-swarm-1-data\n");
-            let Some(docker) = tool("docker") else { return };
-            let mut command = Command::new(docker);
-            command
-                .current_dir(&out)
-                .args(["stack", "config", "-c", "members/etcd-1.yaml"]);
-            let loaded = run_ok(
-                command.args(["-c", "plan/join-etcd-1.yaml"]),
-                "docker stack config",
-            );
-            let loaded = stdout(&loaded);
-            assert_contains(&loaded, "--initial-cluster-state=existing");
-            assert_contains(&loaded, "etcd-2=http://etcd-2:2380");
+            if let Some(loaded) = joining_stack(&out, "etcd-1") {
+                assert_contains(&loaded, "--initial-cluster-state=existing");
+                assert_contains(&loaded, "etcd-2=http://etcd-2:2380");
+            }
         }
     }
     // A volume driver's volume may follow the member to its new node with its data.
@@ -583,6 +568,16 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         2,
         &["error[plan/unsupported]", "run = \"member\""],
     );
+}
+
+/// A joining member's stack as the docker CLI loads it from its member file and its join file, as
+/// `plan.sh` deploys them (`None`, said SKIPPED, without the docker CLI).
+fn joining_stack(out: &Path, member: &str) -> Option<String> {
+    let mut command = Command::new(tool("docker")?);
+    command.current_dir(out).args(["stack", "config"]);
+    command.args(["-c", &format!("members/{member}.yaml")]);
+    command.args(["-c", &format!("plan/join-{member}.yaml")]);
+    Some(stdout(&run_ok(&mut command, "docker stack config")))
 }
 
 /// What an attacker's review found: a `--replace` without `[membership]`, a replace while members
