@@ -47,3 +47,10 @@ retire() {
     run docker rm --volumes "$id"
   fi
 }
+
+# Removes a volume a member left, where it is: a lost member's may have gone with its disk.
+remove_volume() {
+  if docker volume inspect "$1" >/dev/null 2>&1; then
+    run docker volume rm "$1"
+  fi
+}

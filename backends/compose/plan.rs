@@ -30,10 +30,12 @@ pub fn plan(
     let before = deployed_members(service, &old)?;
     let new = parse(compose_text(files)).map_err(|e| vec![bug(e)])?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, !deployed.replace().is_empty())?;
+    let lost = plan::lost(service, before, deployed).map_err(|d| vec![d])?;
+    let moving = !deployed.replace().is_empty() || !lost.is_empty();
+    let diagnostics = plan::check(service, before, moving)?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     if let Some(volume) = service.volumes.iter().find(|v| v.external.is_some())
-        && (after > before || !replace.is_empty())
+        && (after > before || moving)
     {
         return Err(vec![plan::unsupported(format!(
             "a member joins on a new, empty volume, but `volumes.external` names the volume `{}` holds its data in",
@@ -42,8 +44,7 @@ pub fn plan(
     }
     let mut joins = BTreeMap::new();
     let joining = (before..after).map(|o| (o, o + 1));
-    // A replaced member joins the cluster as it is by then: members have left or joined first.
-    let replacing = replace.iter().map(|&o| (o, after));
+    let replacing = plan::moved(&replace, &lost, before, after);
     for (ordinal, members) in joining.chain(replacing) {
         let join = join_override(service, publish, &new, files, ordinal, members)?;
         if !join.is_empty() {
@@ -59,7 +60,9 @@ pub fn plan(
             // container was made from: one at a time here, rather than all at the next `up`.
             || (!deployed.is_out() && mounts_files(&new, &name))
     };
-    let steps = plan::steps(before, after, &replace, changed, |o| joins.contains_key(&o));
+    let steps = plan::steps(before, after, &replace, &lost, changed, |o| {
+        joins.contains_key(&o)
+    });
     let orchestrator = Steps {
         service,
         old: &old,
@@ -315,7 +318,7 @@ impl Orchestrator for Steps<'_> {
             .number(grace)
             .text("\n");
         for volume in berth_volumes(self.service, self.old, &name) {
-            script.text("run docker volume rm ").word(volume).text("\n");
+            script.text("remove_volume ").word(volume).text("\n");
         }
     }
 }

@@ -40,3 +40,10 @@ new_volume() {
   fi
   run docker volume create --label "berth.service=$service" "$1"
 }
+
+# Removes a volume a member left, where it is: a lost member's may have gone with its disk.
+remove_volume() {
+  if docker volume inspect "$1" >/dev/null 2>&1; then
+    run docker volume rm "$1"
+  fi
+}

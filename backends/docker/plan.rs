@@ -36,14 +36,15 @@ pub fn plan(
     let old = read_deployed(service, deployed)?;
     let before = old.len() as u32;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, !deployed.replace().is_empty())?;
+    let lost = plan::lost(service, before, deployed).map_err(|d| vec![d])?;
+    let moving = !deployed.replace().is_empty() || !lost.is_empty();
+    let diagnostics = plan::check(service, before, moving)?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     let (_, runs, _) = super::member_runs(service, publish)?;
     let mut joins = BTreeMap::new();
     let mut out = Vec::new();
-    // A replaced member joins the cluster as it is by then: members have left or joined first.
     let joining = (before..after).map(|o| (o, o + 1));
-    for (ordinal, members) in joining.chain(replace.iter().map(|&o| (o, after))) {
+    for (ordinal, members) in joining.chain(plan::moved(&replace, &lost, before, after)) {
         let (run, files) = join_run(service, publish, files, ordinal, members)?;
         out.extend(files);
         joins.insert(ordinal, run);
@@ -56,7 +57,7 @@ pub fn plan(
             || (has_files && !deployed.is_out())
     };
     let rejoins = |o: u32| joins[&o].config != runs[o as usize].config;
-    let steps = plan::steps(before, after, &replace, changed, rejoins);
+    let steps = plan::steps(before, after, &replace, &lost, changed, rejoins);
     let orchestrator = Steps {
         service,
         old: &old,
@@ -263,7 +264,7 @@ impl Orchestrator for Steps<'_> {
             .map(|m| &m.volumes[..])
             .unwrap_or_default();
         for volume in deployed.iter().filter(ours) {
-            script.text("run docker volume rm ").word(volume).text("\n");
+            script.text("remove_volume ").word(volume).text("\n");
         }
     }
 }

@@ -51,7 +51,8 @@ pub fn plan(
     let new = parse(new_text)?;
     let after = service.replicas();
     let claims = claim_changes(&old, &new)?;
-    let moving = claims.moved || !deployed.replace().is_empty();
+    let lost = plan::lost(service, before, deployed).map_err(|d| vec![d])?;
+    let moving = claims.moved || !deployed.replace().is_empty() || !lost.is_empty();
     let diagnostics = plan::check(service, before, moving)?;
     let orphan = immutable_change(&old, &new);
     if orphan && before != after {
@@ -59,6 +60,12 @@ pub fn plan(
             "the member count and a field Kubernetes cannot change on a StatefulSet change together",
         )
         .help("plan them one after the other: first the member count with the rest as deployed, then the rest")]);
+    }
+    if !lost.is_empty() && (claims.moved || orphan) {
+        return Err(vec![plan::unsupported(
+            "`--lost` members and a field Kubernetes cannot change on a StatefulSet change together",
+        )
+        .help("plan them one after the other: first the lost members with the rest as deployed, then the rest")]);
     }
     let mut replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     if claims.moved {
@@ -70,7 +77,7 @@ pub fn plan(
     // A new member joins a StatefulSet one pod larger; a replaced one, the StatefulSet as large
     // as it is by then (members have left or joined first).
     let joining = (before..after).map(|o| (o, o + 1));
-    for (ordinal, replicas) in joining.chain(replace.iter().map(|&o| (o, after))) {
+    for (ordinal, replicas) in joining.chain(plan::moved(&replace, &lost, before, after)) {
         let (file, template) = join_variant(service, settings, ordinal, replicas)?;
         if template != new["spec"]["template"] {
             rejoining.push(ordinal);
@@ -82,11 +89,14 @@ pub fn plan(
         before,
         after,
         &replace,
+        &lost,
         |_| template_changed,
         |o| rejoining.contains(&o),
     );
     // A replaced member's claims are new: they have the new size already.
-    let grown: Vec<u32> = (0..before).filter(|o| !replace.contains(o)).collect();
+    let grown: Vec<u32> = (0..before)
+        .filter(|o| !replace.contains(o) && !lost.contains(o))
+        .collect();
     let growth = match grown.is_empty() {
         true => BTreeMap::new(),
         false => claims.growth,
@@ -94,7 +104,7 @@ pub fn plan(
     // Where members move, the StatefulSet goes before each one's claims (`vacate`), not before
     // the first check: a check that times out then leaves it in place.
     let orphan = orphan && replace.is_empty();
-    let classes = match replace.is_empty() {
+    let classes = match replace.is_empty() && lost.is_empty() {
         true => (Vec::new(), Vec::new()),
         false => storage_classes(files, &new),
     };
@@ -486,27 +496,14 @@ impl Orchestrator for Steps<'_> {
     /// the claim under `Delete`. `start_joining` makes the StatefulSet again, and the pod on new
     /// claims.
     fn vacate(&self, script: &mut Script, ordinal: u32) {
-        let name = format!("{}-{ordinal}", self.service.name());
-        script
-            .text("run kube delete statefulset ")
-            .name(self.service.name());
-        script.text(
-            " --cascade=orphan --ignore-not-found
-",
-        );
-        script.text("run kube delete pod ").name(&name).text(
-            " --wait=true
-",
-        );
-        for claim in &self.claims {
-            script
-                .text("run kube delete persistentvolumeclaim ")
-                .name(&format!("{claim}-{name}"))
-                .text(
-                    " --wait=true
-",
-                );
-        }
+        self.delete_member(script, ordinal, " --wait=true");
+    }
+
+    /// As `vacate`, with the pod deleted at once: on a lost node no kubelet confirms that its
+    /// containers stopped, so a graceful delete would never end (Kubernetes' own advice for a
+    /// StatefulSet pod on an unreachable node).
+    fn abandon(&self, script: &mut Script, ordinal: u32) {
+        self.delete_member(script, ordinal, " --grace-period=0 --force");
     }
 
     /// Checks that each growing claim's class can expand before anything changes, grows the
@@ -595,6 +592,29 @@ impl Orchestrator for Steps<'_> {
                 .text("run kube wait --for=condition=complete ")
                 .word(&format!("job/{job}"))
                 .text(" \"--timeout=${timeout}s\"\n");
+        }
+    }
+}
+
+impl Steps<'_> {
+    /// The StatefulSet deleted without its pods, then member `ordinal`'s pod (with `pod_flags`),
+    /// then its claims.
+    fn delete_member(&self, script: &mut Script, ordinal: u32, pod_flags: &'static str) {
+        let name = format!("{}-{ordinal}", self.service.name());
+        script
+            .text("run kube delete statefulset ")
+            .name(self.service.name());
+        script.text(" --cascade=orphan --ignore-not-found\n");
+        script
+            .text("run kube delete pod ")
+            .name(&name)
+            .text(pod_flags)
+            .text("\n");
+        for claim in &self.claims {
+            script
+                .text("run kube delete persistentvolumeclaim ")
+                .name(&format!("{claim}-{name}"))
+                .text(" --wait=true\n");
         }
     }
 }

@@ -40,6 +40,14 @@ pub fn plan(
         )
         .help("run the membership commands in one-off containers (`run = \"oneoff\"`), which Marathon plans start as Metronome jobs")]);
     }
+    if !deployed.lost().is_empty() {
+        // Whether Marathon finishes deleting an app whose task is on an agent it cannot reach
+        // depends on its unreachable strategy, and no Marathon runs here to show it.
+        return Err(vec![plan::unsupported(
+            "`--lost`: Marathon's plans delete a member's app and wait until it is gone, which an unreachable agent may never confirm",
+        )
+        .help("wait until Marathon replaces the task or marks it unreachable, then delete the member's app by hand and plan without `--lost`")]);
+    }
     let old = read_deployed(service, deployed)?;
     let before = old.len() as u32;
     let after = service.replicas();
@@ -72,7 +80,9 @@ pub fn plan(
         }
     }
     let changed = |o: u32| old[o as usize] != new[o as usize];
-    let steps = plan::steps(before, after, &replace, changed, |o| joins.contains_key(&o));
+    let steps = plan::steps(before, after, &replace, &[], changed, |o| {
+        joins.contains_key(&o)
+    });
     refuse_id_lookup(service, &steps)?;
     if service.membership.is_some() {
         out.push(OutputFile::new(ONEOFF, pretty(&oneoff_job(service)?)?));

@@ -39,6 +39,11 @@ pub trait Orchestrator {
     fn vacate(&self, script: &mut Script, ordinal: u32) {
         self.retire(script, ordinal)
     }
+    /// Gives up a member that is down for good (`--lost`) to join it again on a new volume:
+    /// removes what is left of it without waiting for it to stop; by default as it vacates.
+    fn abandon(&self, script: &mut Script, ordinal: u32) {
+        self.vacate(script, ordinal)
+    }
     /// After the first check, before any member changes: what the change needs first.
     fn prepare(&self, _script: &mut Script) {}
     /// Before the first restart: makes the new definition the one members restart with.
@@ -129,8 +134,7 @@ pub fn script(
         script.text("need_file ").word(&file).text("\n");
     }
     let mut current: Vec<u32> = (0..before).collect();
-    script.text("\nstep 'every deployed member healthy'\n");
-    writer.wait_healthy(&mut script, &current);
+    writer.first_check(&mut script, &current, steps);
     orchestrator.prepare(&mut script);
     if steps.is_empty() {
         script.text("echo 'no member joins, leaves or restarts'\n");
@@ -139,9 +143,14 @@ pub fn script(
     for step in steps {
         match *step {
             Step::Leave(o) => {
-                let returns = steps.contains(&Step::Join(o));
-                writer.leave(&mut script, &mut current, o, returns)?
+                let departure = if steps.contains(&Step::Join(o)) {
+                    Departure::Moves
+                } else {
+                    Departure::Retires
+                };
+                writer.leave(&mut script, &mut current, o, departure)?
             }
+            Step::Lose(o) => writer.leave(&mut script, &mut current, o, Departure::Lost)?,
             Step::Restart(o) => {
                 if !restarting {
                     orchestrator.before_restarts(&mut script);
@@ -157,6 +166,17 @@ pub fn script(
     Ok(script.into_string())
 }
 
+/// How a member leaves the cluster, and what becomes of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It stops for good, with its data.
+    Retires,
+    /// It stops to join again on a new volume (`--replace`).
+    Moves,
+    /// It is down for good (`--lost`): the others remove it, and it joins again on a new volume.
+    Lost,
+}
+
 struct Writer<'a> {
     service: &'a Service,
     orchestrator: &'a dyn Orchestrator,
@@ -165,6 +185,19 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn name(&self, ordinal: u32) -> String {
         format!("{}-{ordinal}", self.service.name())
+    }
+
+    /// Waits until every deployed member is healthy, but those lost: their absence is what the
+    /// plan mends.
+    fn first_check(&self, script: &mut Script, deployed: &[u32], steps: &[Step]) {
+        let lost = |o: &u32| steps.contains(&Step::Lose(*o));
+        let alive: Vec<u32> = deployed.iter().copied().filter(|o| !lost(o)).collect();
+        if alive.len() == deployed.len() {
+            script.text("\nstep 'every deployed member healthy'\n");
+        } else {
+            script.text("\nstep 'every deployed member healthy but the lost'\n");
+        }
+        self.wait_healthy(script, &alive);
     }
 
     fn step(&self, script: &mut Script, title: &str) {
@@ -200,11 +233,20 @@ impl Writer<'_> {
         script: &mut Script,
         current: &mut Vec<u32>,
         o: u32,
-        returns: bool,
+        departure: Departure,
     ) -> Result<(), Vec<Diagnostic>> {
         let name = self.name(o);
-        self.step(script, &format!("{name} leaves the cluster"));
-        self.safe_to_stop(script, current, o)?;
+        if departure == Departure::Lost {
+            // Nothing stops: the member is gone, and the commands address the others only.
+            self.step(
+                script,
+                &format!("{name} is lost: the others remove it from the cluster"),
+            );
+            current.retain(|&m| m != o);
+        } else {
+            self.step(script, &format!("{name} leaves the cluster"));
+            self.safe_to_stop(script, current, o)?;
+        }
         let membership = self.service.membership.as_ref();
         let id = match membership.and_then(|m| m.id.as_ref()) {
             Some(id) => {
@@ -232,10 +274,10 @@ impl Writer<'_> {
                 None
             }
         };
-        if returns {
-            self.orchestrator.vacate(script, o);
-        } else {
-            self.orchestrator.retire(script, o);
+        match departure {
+            Departure::Retires => self.orchestrator.retire(script, o),
+            Departure::Moves => self.orchestrator.vacate(script, o),
+            Departure::Lost => self.orchestrator.abandon(script, o),
         }
         current.retain(|&m| m != o);
         for command in membership.map(|m| &m.forget[..]).unwrap_or_default() {

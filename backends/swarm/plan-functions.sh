@@ -93,16 +93,21 @@ free_nodes() {
     done | sort | cut -d ' ' -f 2
 }
 
-# Removes a member's service (stopped first, so that its container no longer holds its volumes)
-# and its label from its node (`NAME VOLUME...`). Its volumes stay on that node, which the
-# manager cannot reach: a label marks them there, which keeps the member off that node in
-# `prepare-nodes.sh` and in moves until someone removes them.
+# Removes a member's service (stopped first, so that its container no longer holds its volumes),
+# then marks its volumes on its node (`NAME VOLUME...`, see `leave_volumes`).
 retire() {
+  run docker service scale --detach=false "${stack}_$1=0"
+  run docker service rm "${stack}_$1"
+  leave_volumes "$@"
+}
+
+# Replaces a member's label on its node with one that marks the volumes it left there
+# (`NAME VOLUME...`), which the manager cannot reach: the mark keeps the member off that node in
+# `prepare-nodes.sh` and in moves until someone removes them.
+leave_volumes() {
   name=$1
   shift
   label="$label_prefix${name##*-}"
-  run docker service scale --detach=false "${stack}_$name=0"
-  run docker service rm "${stack}_$name"
   nodes=$(docker node ls --quiet --filter "node.label=$label=true")
   for node in $nodes; do
     if [ "$#" -eq 0 ]; then
@@ -119,6 +124,20 @@ retire() {
 # given to the first free node, where its volumes are new and empty.
 vacate() {
   retire "$@"
+  move_to_free_node "$1"
+}
+
+# Moves a member whose node is lost to a new volume (`NAME VOLUME...`): its service removed
+# without waiting for its task to stop (no node would report it), its volumes marked on the lost
+# node should it return, and its label given to the first free node.
+abandon() {
+  run docker service rm "${stack}_$1"
+  leave_volumes "$@"
+  move_to_free_node "$1"
+}
+
+# Gives member $1's label to the first free node.
+move_to_free_node() {
   label="$label_prefix${1##*-}"
   node=$(free_nodes | head -n 1)
   if [ -z "$node" ]; then

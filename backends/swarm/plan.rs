@@ -30,7 +30,9 @@ pub fn plan(
 ) -> Result<(Vec<OutputFile>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let before = deployed_members(service, deployed)?;
     let after = service.replicas();
-    let diagnostics = plan::check(service, before, !deployed.replace().is_empty())?;
+    let lost = plan::lost(service, before, deployed).map_err(|d| vec![d])?;
+    let moving = !deployed.replace().is_empty() || !lost.is_empty();
+    let diagnostics = plan::check(service, before, moving)?;
     if service
         .membership
         .as_ref()
@@ -42,18 +44,18 @@ pub fn plan(
         .help("write the commands to address the members by `host`, with what they need in the image, and set `run = \"oneoff\"`: they then run as swarm jobs on the members' network")]);
     }
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
-    if !replace.is_empty() && !*settings.pin {
+    if moving && !*settings.pin {
         return Err(vec![plan::unsupported(
-            "`--replace` moves a member to a node where its volumes are new, and `pin = false` lets Swarm start it on any node, its old one too",
+            "`--replace` and `--lost` move a member to a node where its volumes are new, and `pin = false` lets Swarm start it on any node, its old one too",
         )
-        .help("plan without `--replace`, or set `pin = true` and run prepare-nodes.sh first")]);
+        .help("plan without `--replace` and `--lost`, or set `pin = true` and run prepare-nodes.sh first")]);
     }
-    if !replace.is_empty() && settings.volume_driver != "local" {
+    if moving && settings.volume_driver != "local" {
         return Err(vec![plan::unsupported(format!(
-            "`--replace` moves a member to a node where its `local` volumes are new and empty; a volume of driver `{}` may follow it there with its data",
+            "`--replace` and `--lost` move a member to a node where its `local` volumes are new and empty; a volume of driver `{}` may follow it there with its data",
             settings.volume_driver
         ))
-        .help("empty the member's volumes with the driver's own tools, or plan without `--replace`")]);
+        .help("empty the member's volumes with the driver's own tools, or plan without `--replace` and `--lost`")]);
     }
     let definition = |text: Option<String>, o: u32| -> Value {
         let name = member_name(service, o);
@@ -69,9 +71,8 @@ pub fn plan(
             .map(|f| f.contents.clone())
     };
     let mut joins = BTreeMap::new();
-    // A replaced member joins the cluster as it is by then: members have left or joined first.
     let joining = (before..after).map(|o| (o, o + 1));
-    for (ordinal, members) in joining.chain(replace.iter().map(|&o| (o, after))) {
+    for (ordinal, members) in joining.chain(plan::moved(&replace, &lost, before, after)) {
         let founder = definition(new_file(ordinal), ordinal);
         if let Some(file) = join_override(service, settings, &founder, ordinal, members)? {
             joins.insert(ordinal, file);
@@ -81,12 +82,14 @@ pub fn plan(
         let old = deployed.read(&format!("swarm/members/{}.yaml", member_name(service, o)));
         definition(old, o) != definition(new_file(o), o)
     };
-    let steps = plan::steps(before, after, &replace, changed, |o| joins.contains_key(&o));
+    let steps = plan::steps(before, after, &replace, &lost, changed, |o| {
+        joins.contains_key(&o)
+    });
     let orchestrator = Steps {
         service,
         joins: &joins,
         before,
-        moving: replace.len(),
+        moving: replace.len() + lost.len(),
     };
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     let mut out = vec![OutputFile::script("plan.sh", script)];
@@ -183,7 +186,8 @@ struct Steps<'a> {
     service: &'a Service,
     joins: &'a BTreeMap<u32, OutputFile>,
     before: u32,
-    /// How many members move to new volumes (`--replace`), each to a node free of this service.
+    /// How many members move to new volumes (`--replace`, `--lost`), each to a node free of this
+    /// service.
     moving: usize,
 }
 
@@ -239,6 +243,11 @@ impl Orchestrator for Steps<'_> {
 
     fn vacate(&self, script: &mut Script, ordinal: u32) {
         script.text("vacate");
+        self.name_and_volumes(script, ordinal);
+    }
+
+    fn abandon(&self, script: &mut Script, ordinal: u32) {
+        script.text("abandon");
         self.name_and_volumes(script, ordinal);
     }
 }

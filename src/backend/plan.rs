@@ -18,6 +18,11 @@ pub trait Deployed: Sync {
     fn replace(&self) -> &[String] {
         &[]
     }
+    /// Members that are down for good, with their node or their disk (`--lost NAME`), by name:
+    /// replaced as by `--replace`, without stopping them first.
+    fn lost(&self) -> &[String] {
+        &[]
+    }
     /// Whether each backend adds its plan (`berth plan`), or only says what the change does
     /// (`berth diff --against`).
     fn plans(&self) -> bool {
@@ -32,6 +37,61 @@ pub trait Deployed: Sync {
 
 /// The ordinals of the members to replace: each must be one that stays.
 pub fn replaced(service: &Service, before: u32, names: &[String]) -> Result<Vec<u32>, Diagnostic> {
+    ordinals_staying(service, before, names, "--replace")
+}
+
+/// The ordinals of the members lost (`--lost`): each one that stays, none also replaced, and
+/// the others enough to remove them from the cluster (a majority of a quorum service's members,
+/// at least one of any service's).
+pub fn lost(
+    service: &Service,
+    before: u32,
+    deployed: &dyn Deployed,
+) -> Result<Vec<u32>, Diagnostic> {
+    let lost = ordinals_staying(service, before, deployed.lost(), "--lost")?;
+    if let Some(name) = deployed
+        .lost()
+        .iter()
+        .find(|n| deployed.replace().contains(n))
+    {
+        return Err(Diagnostic::input(
+            &berth_diagnostic::errors::PLAN_REPLACE,
+            format!("`{name}` is named by both `--lost` and `--replace`"),
+        )
+        .help("name a member that is down for good with `--lost` only, a running one with `--replace`"));
+    }
+    let alive = before - lost.len() as u32;
+    let needed = match service.replication.quorum.value {
+        Quorum::Majority => before / 2 + 1,
+        Quorum::None => 1,
+    };
+    if !lost.is_empty() && alive < needed {
+        return Err(Diagnostic::input(
+            &berth_diagnostic::errors::PLAN_REPLACE,
+            format!(
+                "{} of {before} members are lost: the {alive} left are fewer than the {needed} the cluster needs to remove a member",
+                lost.len()
+            ),
+        )
+        .help("bring lost members back with their data first (their node, their disk), or restore the service from a backup"));
+    }
+    Ok(lost)
+}
+
+/// Each member that joins again on a new volume, with the member count of the cluster it joins:
+/// a lost one joins first, the cluster as deployed; a replaced one last, the cluster as it is then.
+pub fn moved(replace: &[u32], lost: &[u32], before: u32, after: u32) -> Vec<(u32, u32)> {
+    let lost = lost.iter().map(|&o| (o, before));
+    lost.chain(replace.iter().map(|&o| (o, after))).collect()
+}
+
+/// The ordinals of the members `names` names after `flag`: each must be one that stays.
+fn ordinals_staying(
+    service: &Service,
+    before: u32,
+    names: &[String],
+    flag: &str,
+) -> Result<Vec<u32>, Diagnostic> {
     let staying = before.min(service.replicas());
     let mut ordinals = Vec::new();
     for name in names {
@@ -45,7 +105,7 @@ pub fn replaced(service: &Service, before: u32, names: &[String]) -> Result<Vec<
             None => {
                 return Err(Diagnostic::input(
                     &berth_diagnostic::errors::PLAN_REPLACE,
-                    format!("`--replace {name}` names no member that stays"),
+                    format!("`{flag} {name}` names no member that stays"),
                 )
                 .help(format!(
                     "name a member from `{}-0` to `{}-{}`",
@@ -68,27 +128,36 @@ pub enum Step {
     Restart(u32),
     /// A new member joins the running cluster.
     Join(u32),
+    /// A member that is down for good leaves the cluster: the others remove it, its container
+    /// and volumes are given up, it is forgotten.
+    Lose(u32),
 }
 
 /// The steps from `before` members to the service's, one member at a time so that a majority
-/// stays up: members leave from the highest ordinal down, or new members join from the lowest
-/// up (the cluster grows before members restart); the members to `replace` leave and join again
-/// on a new volume, one after the other; then, from the highest ordinal down (as a StatefulSet's
-/// partitioned rollout goes), restart the members that stay and `changed`, and the new ones whose
-/// definition as a founder differs from the one they joined with (`rejoins`).
+/// stays up: first the `lost` members join again on new volumes, so that the cluster is whole
+/// before anything stops; then members leave from the highest ordinal down, or new members join
+/// from the lowest up (the cluster grows before members restart); the members to `replace` leave
+/// and join again on a new volume, one after the other; then, from the highest ordinal down (as a
+/// StatefulSet's partitioned rollout goes), restart the members that stay and `changed`, and the
+/// new ones whose definition as a founder differs from the one they joined with (`rejoins`).
 pub fn steps(
     before: u32,
     after: u32,
     replace: &[u32],
+    lost: &[u32],
     changed: impl Fn(u32) -> bool,
     rejoins: impl Fn(u32) -> bool,
 ) -> Vec<Step> {
-    let mut steps: Vec<Step> = (after..before).rev().map(Step::Leave).collect();
+    let mut steps: Vec<Step> = lost
+        .iter()
+        .flat_map(|&o| [Step::Lose(o), Step::Join(o)])
+        .collect();
+    steps.extend((after..before).rev().map(Step::Leave));
     steps.extend((before..after).map(Step::Join));
     for &o in replace {
         steps.extend([Step::Leave(o), Step::Join(o)]);
     }
-    let joined = |o: u32| o >= before || replace.contains(&o);
+    let joined = |o: u32| o >= before || replace.contains(&o) || lost.contains(&o);
     let restarts = (0..after)
         .rev()
         .filter(|&o| if joined(o) { rejoins(o) } else { changed(o) });

@@ -92,6 +92,12 @@ enum Command {
         /// no member of the service).
         #[arg(long, value_name = "MEMBER")]
         replace: Vec<String>,
+        /// Replace this member, down for good with its node or its disk, by a new one on a new,
+        /// empty volume: the others remove it from the cluster without stopping it, and it joins
+        /// again first, before any other change (repeatable, while the others are a majority;
+        /// compose, docker, swarm and kubernetes).
+        #[arg(long, value_name = "MEMBER")]
+        lost: Vec<String>,
         #[arg(long, value_name = "DIR")]
         /// Where the new files and `plan.sh` go (DIR/<backend>/).
         out: PathBuf,
@@ -380,6 +386,7 @@ pub fn main() -> i32 {
             spec,
             against,
             replace,
+            lost,
             out,
             force,
             inputs,
@@ -387,6 +394,7 @@ pub fn main() -> i32 {
         } => {
             let deployed = berth_output::against::Against {
                 replace,
+                lost,
                 ..berth_output::against::Against::new(&against, &out)
             };
             build::plan_change(&ui, &spec, &deployed, &out, force, &inputs, format)

@@ -59,7 +59,7 @@ errors! {
     INIT_TEMPLATE (Bug) = "init/template": "an `init` template does not pass its own rules (a bug of berth's)", "report it, naming the template";
     PLAN_DEPLOYED = "plan/deployed": "`berth plan` cannot read what is deployed from `--against`: no file of the backend, or not one berth wrote for this service", "point `--against` at the directory the deployed files were compiled to";
     PLAN_UNSUPPORTED = "plan/unsupported": "`berth plan` cannot write this plan for this backend yet (the message says what)", "choose a backend whose plans berth writes (`berth plan --help`), or make the change by hand as `berth diff --against` describes";
-    PLAN_REPLACE = "plan/replace": "`berth plan --replace` names no member that stays, or no other member would hold the data of the one that moves", "name a member the deployment has and the new spec keeps, as `NAME-ORDINAL`, of a cluster of at least two";
+    PLAN_REPLACE = "plan/replace": "`berth plan --replace` or `--lost` names no member that stays, or no other member would hold the data of the one that moves, or the members not lost are too few to remove the lost ones", "name a member the deployment has and the new spec keeps, as `NAME-ORDINAL`, of a cluster of at least two, with `--lost` only while the others are a majority";
     CLI_IO = "cli/io": "a file named on the command line cannot be read", "check the path and its permissions";
     OUTPUT_IO = "output/io": "the output directory cannot be written; nothing was written", "fix the cause the message names (space, permissions, a read-only filesystem)";
     OUTPUT_PATH = "output/path": "something in `--out` stands where berth writes, or a path leaves `--out`", "move what is in the way, or choose another `--out`";

@@ -4,12 +4,13 @@
 use berth_backend::plan::Deployed;
 use std::path::Path;
 
-/// The directory, whether the plan writes to it too, the members to replace, and whether the
-/// backends add their plans (`berth plan`) or only say what the change does (`berth diff`).
+/// The directory, whether the plan writes to it too, the members to replace and those lost, and
+/// whether the backends add their plans (`berth plan`) or only say what the change does (`berth diff`).
 pub struct Against<'a> {
     pub dir: &'a Path,
     pub is_out: bool,
     pub replace: Vec<String>,
+    pub lost: Vec<String>,
     pub plans: bool,
 }
 
@@ -24,6 +25,7 @@ impl<'a> Against<'a> {
             dir,
             is_out,
             replace: Vec::new(),
+            lost: Vec::new(),
             plans: true,
         }
     }
@@ -36,6 +38,10 @@ impl Deployed for Against<'_> {
 
     fn replace(&self) -> &[String] {
         &self.replace
+    }
+
+    fn lost(&self) -> &[String] {
+        &self.lost
     }
 
     fn plans(&self) -> bool {

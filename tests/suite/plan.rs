@@ -239,6 +239,88 @@ fn a_plan_refuses_what_it_cannot_do() {
     assert_exit(&none, 2, &["`berth plan` needs the backend"]);
 }
 
+/// A member lost for good (`--lost`) is removed by the others, never waited for nor asked
+/// whether it may stop, and joins again on a new volume before any other change; a loss the
+/// others cannot mend (no majority left) is refused, as is a member both lost and replaced.
+#[test]
+fn a_lost_member_is_removed_by_the_others_and_joins_again_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployed = deploy(dir.path(), "etcd", &[]);
+    let more = ["--lost", "etcd-1", "--set", "replicas=5"];
+    let (output, out) = plan(dir.path(), "etcd", &deployed, "lost", &more);
+    assert_exit(&output, 0, &[]);
+    let text = assert_plan_checks(&out);
+    assert_contains(
+        &text,
+        "step 'every deployed member healthy but the lost'\nuntil_passes 'every member healthy' every_member_healthy etcd-0 etcd-2\n",
+    );
+    let lost = text.find("'etcd-1 is lost: the others remove it from the cluster'");
+    let rejoined = text.find("'etcd-1 joins the running cluster'");
+    let grown = text.find("'etcd-3 joins the running cluster'");
+    assert!(lost < rejoined && rejoined < grown, "{text}");
+    let (lost, rejoined) = (lost.unwrap(), rejoined.unwrap());
+    let step = &text[lost..rejoined];
+    assert!(!step.contains("the cluster can lose"), "{step}");
+    // The removal asks only the members that answer.
+    assert_contains(
+        step,
+        "--endpoints=http://etcd-0:2379,http://etcd-2:2379 member remove",
+    );
+    assert_contains(step, "remove_volume etcd-1-data");
+    // It joins the cluster as deployed, three members, before etcd-3 and etcd-4 join.
+    let join = std::fs::read_to_string(out.join("compose/plan/join-etcd-1.yaml")).unwrap();
+    assert_contains(&join, "--initial-cluster-state=existing");
+    assert!(!join.contains("etcd-3=http://"), "{join}");
+
+    let (output, _) = plan(
+        dir.path(),
+        "etcd",
+        &deployed,
+        "two",
+        &["--lost", "etcd-0", "--lost", "etcd-1"],
+    );
+    assert_exit(
+        &output,
+        2,
+        &[
+            "error[plan/replace]",
+            "the 1 left are fewer than the 2 the cluster needs",
+        ],
+    );
+    let (output, _) = plan(
+        dir.path(),
+        "etcd",
+        &deployed,
+        "both",
+        &["--lost", "etcd-1", "--replace", "etcd-1"],
+    );
+    assert_exit(
+        &output,
+        2,
+        &["error[plan/replace]", "both `--lost` and `--replace`"],
+    );
+    let (output, _) = plan(dir.path(), "etcd", &deployed, "gone", &["--lost", "etcd-3"]);
+    assert_exit(&output, 2, &["`--lost etcd-3` names no member that stays"]);
+    let spec = root().join("examples/etcd.toml");
+    let spec = spec.to_str().unwrap();
+    berth_ok(
+        &["compile", spec, "--backend", "marathon", "--out", "m"],
+        dir.path(),
+    );
+    let args = [
+        "plan",
+        spec,
+        "--backend",
+        "marathon",
+        "--against",
+        "m",
+        "--out",
+        "n",
+    ];
+    let marathon = berth(&[&args[..], &["--lost", "etcd-1"]].concat(), dir.path());
+    assert_exit(&marathon, 2, &["error[plan/unsupported]", "`--lost`"]);
+}
+
 /// A membership command's hostile argument reaches the program as one word: the plan quotes it.
 #[test]
 fn a_membership_argument_is_one_quoted_word() {
@@ -311,6 +393,7 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
         let mut changes = vec![
             ("upgraded", vec!["--set", "version=99.0.0"]),
             ("moved", vec!["--replace", &moved]),
+            ("lost", vec!["--lost", &moved]),
         ];
         if spec.contains("[params.replicas]") {
             changes.push(("grown", vec!["--set", "replicas=5"]));
@@ -365,6 +448,13 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
             assert_kubectl_parses(&kubectl, &out, &text, &format!("{example} {name}"));
             if name == "upgraded" && spec.contains("\n[init]") {
                 assert_job_runs_again(&text, example);
+            }
+            if name == "lost" {
+                // On a lost node no kubelet confirms the pod's end: it is deleted at once.
+                assert_contains(
+                    &text,
+                    &format!("run kube delete pod {example}-1 --grace-period=0 --force\n"),
+                );
             }
             if name == "same-size" {
                 assert!(
@@ -479,6 +569,7 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         ("shrunk", "grown", "replicas=3"),
         ("upgraded", "deployed", "version=v9.9.9"),
         ("moved", "deployed", "replicas=3"),
+        ("lost", "deployed", "replicas=3"),
     ] {
         let args = [
             "plan",
@@ -494,6 +585,7 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         ];
         let replace: &[&str] = match name {
             "moved" => &["--replace", "etcd-1"],
+            "lost" => &["--lost", "etcd-1"],
             _ => &[],
         };
         berth_ok(&[&args[..], replace].concat(), dir.path());
@@ -523,10 +615,20 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
             let free = text.find("need_free_nodes 1\n").expect("need_free_nodes");
             assert!(free < text.find("step 'every deployed member healthy'").unwrap());
             assert_contains(&text, "vacate etcd-1 etcd-swarm-1-data\n");
+            assert_contains(&text, "until_passes 'the cluster can lose etcd-1'");
             if let Some(loaded) = joining_stack(&out, "etcd-1") {
                 assert_contains(&loaded, "--initial-cluster-state=existing");
                 assert_contains(&loaded, "etcd-2=http://etcd-2:2380");
             }
+        }
+        if name == "lost" {
+            // Its service goes without a wait for its task, which no node would report stopped.
+            assert_contains(&text, "need_free_nodes 1\n");
+            let lost = text.find("'etcd-1 is lost: the others remove it from the cluster'");
+            let rejoined = text.find("'etcd-1 joins the running cluster'");
+            let step = &text[lost.unwrap()..rejoined.unwrap()];
+            assert_contains(step, "abandon etcd-1 etcd-swarm-1-data\n");
+            assert!(!step.contains("the cluster can lose"), "{step}");
         }
     }
     // A volume driver's volume may follow the member to its new node with its data.
@@ -837,7 +939,7 @@ fn a_plan_holds_against_what_it_is_given() {
         !plan.contains("someone-elses-db") && !plan.contains("volume rm etcd-4-data"),
         "{plan}"
     );
-    assert_contains(&plan, "run docker volume rm etcd-3-data");
+    assert_contains(&plan, "remove_volume etcd-3-data");
 }
 
 /// A removal whose answer was lost (etcd's "server stopped" when the leader itself goes) took

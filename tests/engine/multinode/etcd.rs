@@ -180,7 +180,7 @@ impl Cluster for Etcd {
 /// `prepare-nodes.sh` of its directory, while the writer writes through the first three. Then
 /// etcd-1 moves to a new volume (`--replace`): to the first node free of etcd, the spare, while its
 /// old volume stays on node 2, where the command the plan prints removes it.
-pub fn grows_to_five_nodes_and_back_by_plan(nodes: &Nodes, mut etcd: Etcd) {
+pub fn grows_to_five_nodes_and_back_by_plan(nodes: &Nodes, mut etcd: Etcd) -> Etcd {
     let changes: [(&str, &str, &[&str], Vec<usize>); 3] = [
         ("five", "out", &["--set", "replicas=5"], vec![1, 2, 3, 5, 6]),
         ("three", "five", &["--set", "replicas=3"], vec![1, 2, 3]),
@@ -228,10 +228,53 @@ pub fn grows_to_five_nodes_and_back_by_plan(nodes: &Nodes, mut etcd: Etcd) {
             removes_the_old_volume(nodes, &stdout(&ran));
         }
     }
+    etcd
 }
 
-/// The moved member's old volume is on node 2 and its new one on the spare; the command the plan
-/// printed removes the old one there (once Swarm has removed the old task's container).
+/// Node 3 is lost with etcd-2 and its volume, for good: `berth plan --lost etcd-2` has the two
+/// others remove it from the cluster and moves it to the first free node (node 2, whose old
+/// volume the test removed), where it joins on a new volume and catches up, while the writer
+/// writes. The plan does not wait for the lost member, nor ask it anything.
+pub fn loses_a_node_and_replaces_its_member_by_plan(nodes: &mut Nodes, mut etcd: Etcd) {
+    let since = now();
+    nodes.kill(3);
+    wait_until("node3 is seen down", Duration::from_secs(60), || {
+        status_of(nodes, 1, 3) == "Down"
+    });
+    let args = ["plan", "etcd.toml", "--backend", "swarm"];
+    let change = ["--against", "moved", "--out", "lost", "--lost", "etcd-2"];
+    crate::common::berth_ok(&[&args[..], &change].concat(), &etcd.dir);
+    let started = now();
+    let mut plan = nodes.command(1, "sh");
+    let script = etcd.dir.join("lost/swarm/plan.sh");
+    let ran = crate::common::run_ok(plan.arg(script).arg("etcd"), "plan.sh");
+    let took = now() - started;
+    let said = stdout(&ran);
+    for note in [
+        format!("etcd-2 left its volumes on {}", nodes.name(3)),
+        format!("etcd-2 moves to {}", nodes.name(2)),
+    ] {
+        assert!(
+            said.contains(&note),
+            "plan.sh did not say `{note}`:\n{said}"
+        );
+    }
+    etcd.member_nodes = vec![1, SPARE, 2];
+    let when = format!(
+        "{} lost with etcd-2, `--lost etcd-2` by plan",
+        nodes.name(3)
+    );
+    etcd.assert_whole(nodes, 1, &when);
+    let outage = etcd.longest_outage(nodes, since);
+    eprintln!(
+        "etcd on several nodes: {when} in {took:.0} s; longest write outage {outage:.1} s since the node was lost"
+    );
+    etcd.assert_outage_within_limit(nodes, outage, &when);
+}
+
+/// The moved member's old volume is on node 2 and its new one on the spare; the commands the plan
+/// printed remove the old one there (once Swarm has removed the old task's container), then the
+/// label that marked it, on a manager: node 2 is free again.
 fn removes_the_old_volume(nodes: &Nodes, said: &str) {
     let volume = "etcd-swarm-1-data";
     let note = format!("etcd-1 left its volumes on {}", nodes.name(2));
@@ -248,6 +291,11 @@ fn removes_the_old_volume(nodes: &Nodes, said: &str) {
         Duration::from_secs(30),
         || nodes.docker(2, &["volume", "rm", volume]).status.success(),
     );
+    let label = "etcd.member.1.old-volumes";
+    let command = format!("docker node update --label-rm {label} {}", nodes.name(2));
+    assert!(said.contains(&command), "plan.sh did not say `{command}`");
+    let removed = nodes.docker(1, &["node", "update", "--label-rm", label, nodes.name(2)]);
+    assert!(removed.status.success(), "{command}: {}", stderr(&removed));
 }
 
 /// Node `cut` is cut off the network: the majority serves, the member on the minority side

@@ -1,7 +1,8 @@
 //! Day two on the engine: the plans `berth plan` writes, run exactly as written (`plan.sh`), take
 //! a running etcd cluster, and a RabbitMQ cluster with a quorum queue, on compose from 3 members
-//! to 5, back to 3, and through an image upgrade, while a client writes; every acknowledged write
-//! is then read back from every member.
+//! to 5, back to 3, and through an image upgrade (etcd also through a data move and the loss of a
+//! member with its volume), while a client writes; every acknowledged write is then read back
+//! from every member.
 //!
 //! (On a swarm of five member nodes and a spare: `multinode/day_two.rs`.)
 //!
@@ -20,6 +21,7 @@ fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
     let (mut deployment, _cleanup, mut acked, mut next) = grow_shrink_upgrade(&ETCD, dir.path());
     let version = format!("version={}", upgraded_version(&ETCD));
     data_moves_to_a_new_volume(&mut deployment, dir.path(), &version, &mut acked, &mut next);
+    a_lost_member_joins_again(&mut deployment, dir.path(), &version, &mut acked, &mut next);
     new_members_started_as_founders_never_join(&deployment, dir.path(), &version);
     two_of_three_removed_at_once_lose_the_majority(&deployment, dir.path(), &version, next);
 }
@@ -317,6 +319,40 @@ fn data_moves_to_a_new_volume(
         "etcd-1 still has its old volume"
     );
     deployment.assert_kept(acked, "after etcd-1 moved to a new volume by plan");
+}
+
+/// etcd-2 is lost with its disk (its container and its volume removed by force): `--lost etcd-2`
+/// has the two others remove it from the cluster, and it joins again on a new volume and catches
+/// up, while the client writes.
+fn a_lost_member_joins_again(
+    deployment: &mut Deployment,
+    dir: &Path,
+    version: &str,
+    acked: &mut BTreeSet<u32>,
+    next: &mut u32,
+) {
+    let member = "label=com.docker.compose.service=etcd-2";
+    let id = stdout(&docker(&["ps", "-aq", "--filter", member]));
+    run_ok(
+        Command::new("docker").args(["rm", "--force", id.trim()]),
+        "docker rm --force etcd-2",
+    );
+    run_ok(
+        Command::new("docker").args(["volume", "rm", "etcd-2-data"]),
+        "docker volume rm etcd-2-data",
+    );
+    let lost = ["--lost", "etcd-2"];
+    let replaced = planned_with(dir, deployment, &[version], &lost, "lost");
+    run_plan(
+        deployment,
+        &replaced,
+        acked,
+        next,
+        "etcd-2 lost, and replaced",
+    );
+    deployment.out = replaced;
+    deployment.wait_formed();
+    deployment.assert_kept(acked, "after etcd-2 was lost and replaced by plan");
 }
 
 /// Growing by `replicas` alone: the new members start as founders of a new cluster and never
