@@ -309,8 +309,19 @@ impl Orchestrator for Steps<'_> {
     /// Its container (found by compose's labels: the new file may not define it), then its
     /// volumes, never an external one, which holds data berth did not create.
     fn retire(&self, script: &mut Script, ordinal: u32) {
+        self.remove(script, ordinal, self.service.stop_grace.value);
+    }
+
+    /// As it retires, with no time to stop: a lost member's container (its disk gone) is killed.
+    fn abandon(&self, script: &mut Script, ordinal: u32) {
+        self.remove(script, ordinal, 0);
+    }
+}
+
+impl Steps<'_> {
+    /// Member `ordinal`'s container, given `grace` seconds to stop, then its volumes.
+    fn remove(&self, script: &mut Script, ordinal: u32, grace: u64) {
         let name = member_name(self.service, ordinal);
-        let grace = self.service.stop_grace.value;
         script
             .text("retire ")
             .name(&name)

@@ -244,12 +244,24 @@ impl Orchestrator for Steps<'_> {
     /// Its container, then the volumes berth named for it (`<member>-<volume>`) as the deployed
     /// `run.sh` created them: never an external one, which holds data berth did not create.
     fn retire(&self, script: &mut Script, ordinal: u32) {
+        self.remove(script, ordinal, self.grace());
+    }
+
+    /// As it retires, with no time to stop: a lost member's container (its disk gone) is killed.
+    fn abandon(&self, script: &mut Script, ordinal: u32) {
+        self.remove(script, ordinal, 0);
+    }
+}
+
+impl Steps<'_> {
+    /// Member `ordinal`'s container, given `grace` seconds to stop, then its volumes.
+    fn remove(&self, script: &mut Script, ordinal: u32, grace: u64) {
         let name = format!("{}-{ordinal}", self.service.name());
         script
             .text("remove_member ")
             .name(&name)
             .text(" ")
-            .number(self.grace())
+            .number(grace)
             .text("\n");
         let member = plan_script::member_by_name(self.service, ordinal);
         let ours = |volume: &&String| {

@@ -29,6 +29,18 @@ recreate() {
   run kube delete pod "$1" --wait=true
 }
 
+# Stops the plan before its first step unless the node of pod $1 is gone or not ready: the pod
+# is deleted by force, which on a node that still runs it would run the member twice.
+need_node_down() {
+  node=$(kube get pod "$1" --output 'jsonpath={.spec.nodeName}' 2>/dev/null) || return 0
+  [ -n "$node" ] || return 0
+  ready=$(kubectl get node "$node" --output 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || return 0
+  if [ "$ready" = True ]; then
+    printf 'berth plan stopped before its first step: %s is named lost, but its node %s is ready; plan it with --replace, or wait until the node is gone\n' "$1" "$node" >&2
+    exit 1
+  fi
+}
+
 # Whether a pod no longer exists.
 gone() {
   ! kube get pod "$1" >/dev/null 2>&1

@@ -503,7 +503,19 @@ impl Orchestrator for Steps<'_> {
     /// containers stopped, so a graceful delete would never end (Kubernetes' own advice for a
     /// StatefulSet pod on an unreachable node).
     fn abandon(&self, script: &mut Script, ordinal: u32) {
-        self.delete_member(script, ordinal, " --grace-period=0 --force");
+        self.delete_member(
+            script,
+            ordinal,
+            " --grace-period=0 --force --ignore-not-found",
+        );
+    }
+
+    /// Down, and on a node that is gone or not ready: a pod forced off a node that still runs it
+    /// (one cut off the network) would run the member twice.
+    fn check_lost(&self, script: &mut Script, ordinal: u32) {
+        let name = format!("{}-{ordinal}", self.service.name());
+        script.text("need_lost ").name(&name).text("\n");
+        script.text("need_node_down ").name(&name).text("\n");
     }
 
     /// Checks that each growing claim's class can expand before anything changes, grows the
@@ -614,7 +626,7 @@ impl Steps<'_> {
             script
                 .text("run kube delete persistentvolumeclaim ")
                 .name(&format!("{claim}-{name}"))
-                .text(" --wait=true\n");
+                .text(" --wait=true --ignore-not-found\n");
         }
     }
 }

@@ -59,6 +59,15 @@ until_passes() {
   done
 }
 
+# Stops the plan before its first change when member $1, named lost, is healthy: it would be
+# removed from the cluster without its checks.
+need_lost() {
+  if healthy "$1"; then
+    printf 'berth plan stopped before its first step: %s is named lost, but it runs and is healthy; plan it with --replace, or without it\n' "$1" >&2
+    exit 1
+  fi
+}
+
 every_member_healthy() {
   for member in "$@"; do
     healthy "$member" || return 1

@@ -44,6 +44,14 @@ pub trait Orchestrator {
     fn abandon(&self, script: &mut Script, ordinal: u32) {
         self.vacate(script, ordinal)
     }
+    /// Before any change, stops the plan unless a member named lost is down: one that serves
+    /// would be removed without its checks.
+    fn check_lost(&self, script: &mut Script, ordinal: u32) {
+        script
+            .text("need_lost ")
+            .name(&self.member(ordinal).name)
+            .text("\n");
+    }
     /// After the first check, before any member changes: what the change needs first.
     fn prepare(&self, _script: &mut Script) {}
     /// Before the first restart: makes the new definition the one members restart with.
@@ -133,8 +141,10 @@ pub fn script(
     for file in orchestrator.user_files() {
         script.text("need_file ").word(&file).text("\n");
     }
-    let mut current: Vec<u32> = (0..before).collect();
-    writer.first_check(&mut script, &current, steps);
+    let lost = lost_only(steps)?;
+    // The lost never run a command nor count as members: they are gone.
+    let mut current: Vec<u32> = (0..before).filter(|o| !lost.contains(o)).collect();
+    writer.first_check(&mut script, &current, &lost);
     orchestrator.prepare(&mut script);
     if steps.is_empty() {
         script.text("echo 'no member joins, leaves or restarts'\n");
@@ -166,6 +176,31 @@ pub fn script(
     Ok(script.into_string())
 }
 
+/// The lost members (`Step::Lose`) of a plan that does nothing else: each is removed, then joins
+/// again (and restarts where it joined otherwise than a founder). A plan that also changes the
+/// member count or a member's definition is refused: a lost member would join an old cluster
+/// with a new definition (etcd refuses a downgraded member).
+fn lost_only(steps: &[Step]) -> Result<Vec<u32>, Vec<Diagnostic>> {
+    let lost: Vec<u32> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Lose(o) => Some(*o),
+            _ => None,
+        })
+        .collect();
+    let other = steps.iter().any(|s| match s {
+        Step::Leave(o) | Step::Join(o) | Step::Restart(o) => !lost.contains(o),
+        Step::Lose(_) => false,
+    });
+    if !lost.is_empty() && other {
+        return Err(vec![berth_backend::plan::unsupported(
+            "`--lost` with other changes: a plan mends a lost member with the spec as deployed, or changes the cluster, not both",
+        )
+        .help("plan `--lost` first with the spec and values as deployed (into the deployed directory on compose and docker, whose members mount their files from there), then the change")]);
+    }
+    Ok(lost)
+}
+
 /// How a member leaves the cluster, and what becomes of it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Departure {
@@ -187,17 +222,18 @@ impl Writer<'_> {
         format!("{}-{ordinal}", self.service.name())
     }
 
-    /// Waits until every deployed member is healthy, but those lost: their absence is what the
-    /// plan mends.
-    fn first_check(&self, script: &mut Script, deployed: &[u32], steps: &[Step]) {
-        let lost = |o: &u32| steps.contains(&Step::Lose(*o));
-        let alive: Vec<u32> = deployed.iter().copied().filter(|o| !lost(o)).collect();
-        if alive.len() == deployed.len() {
+    /// Waits until every member `alive` is healthy, and checks that each `lost` one is down:
+    /// their absence is what the plan mends.
+    fn first_check(&self, script: &mut Script, alive: &[u32], lost: &[u32]) {
+        if lost.is_empty() {
             script.text("\nstep 'every deployed member healthy'\n");
         } else {
-            script.text("\nstep 'every deployed member healthy but the lost'\n");
+            script.text("\nstep 'every deployed member healthy but the lost, which are down'\n");
         }
-        self.wait_healthy(script, &alive);
+        self.wait_healthy(script, alive);
+        for &o in lost {
+            self.orchestrator.check_lost(script, o);
+        }
     }
 
     fn step(&self, script: &mut Script, title: &str) {
@@ -242,7 +278,6 @@ impl Writer<'_> {
                 script,
                 &format!("{name} is lost: the others remove it from the cluster"),
             );
-            current.retain(|&m| m != o);
         } else {
             self.step(script, &format!("{name} leaves the cluster"));
             self.safe_to_stop(script, current, o)?;

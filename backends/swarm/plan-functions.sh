@@ -6,18 +6,25 @@ deploy_options="$*"
 jobs=0
 
 # Runs a command once, as a swarm job of the member image on the members' network, on the node
-# of member $1 (which has the image); prints its output and fails as it does, or when it has not
-# finished within $timeout seconds.
+# of member $1 (which has the image); prints its output and fails as it does.
 oneoff() {
+  member=$1
+  entrypoint=$2
+  shift 2
+  job "$member" --entrypoint "$entrypoint" "$image" "$@"
+}
+
+# Runs a swarm job on the node of member $1 and the members' network: the rest are the options
+# of `docker service create` after those, its image and its command. Prints the job's output and
+# fails as it does, or when it has not finished within $timeout seconds.
+job() {
   label="$label_prefix${1##*-}"
-  shift
-  entrypoint=$1
   shift
   jobs=$((jobs + 1))
   job="berth-plan-$$-$jobs"
   docker service create --quiet --detach --name "$job" --mode replicated-job \
     --restart-condition none --network "$network" --constraint "node.labels.$label==true" \
-    --entrypoint "$entrypoint" "$image" "$@" >/dev/null || return 1
+    "$@" >/dev/null || return 1
   status=1
   waited=0
   while [ "$waited" -lt "$timeout" ]; do
@@ -131,7 +138,9 @@ vacate() {
 # without waiting for its task to stop (no node would report it), its volumes marked on the lost
 # node should it return, and its label given to the first free node.
 abandon() {
-  run docker service rm "${stack}_$1"
+  if docker service inspect "${stack}_$1" >/dev/null 2>&1; then
+    run docker service rm "${stack}_$1"
+  fi
   leave_volumes "$@"
   move_to_free_node "$1"
 }

@@ -48,7 +48,8 @@ pub fn lost(
     before: u32,
     deployed: &dyn Deployed,
 ) -> Result<Vec<u32>, Diagnostic> {
-    let lost = ordinals_staying(service, before, deployed.lost(), "--lost")?;
+    let mut lost = ordinals_staying(service, before, deployed.lost(), "--lost")?;
+    lost.sort_unstable();
     if let Some(name) = deployed
         .lost()
         .iter()
@@ -108,10 +109,14 @@ fn ordinals_staying(
                     format!("`{flag} {name}` names no member that stays"),
                 )
                 .help(format!(
-                    "name a member from `{}-0` to `{}-{}`",
+                    "name a member from `{}-0` to `{}-{}`{}",
                     service.name(),
                     service.name(),
-                    staying.saturating_sub(1)
+                    staying.saturating_sub(1),
+                    match flag {
+                        "--lost" => "; for a lost member the new spec removes, plan `--lost` first with the member count as deployed, then the change",
+                        _ => "",
+                    }
                 )));
             }
         }
@@ -134,8 +139,8 @@ pub enum Step {
 }
 
 /// The steps from `before` members to the service's, one member at a time so that a majority
-/// stays up: first the `lost` members join again on new volumes, so that the cluster is whole
-/// before anything stops; then members leave from the highest ordinal down, or new members join
+/// stays up: first the `lost` members are removed, all of them, and join again on new volumes,
+/// so that the cluster is whole before anything stops; then members leave from the highest ordinal down, or new members join
 /// from the lowest up (the cluster grows before members restart); the members to `replace` leave
 /// and join again on a new volume, one after the other; then, from the highest ordinal down (as a
 /// StatefulSet's partitioned rollout goes), restart the members that stay and `changed`, and the
@@ -148,10 +153,8 @@ pub fn steps(
     changed: impl Fn(u32) -> bool,
     rejoins: impl Fn(u32) -> bool,
 ) -> Vec<Step> {
-    let mut steps: Vec<Step> = lost
-        .iter()
-        .flat_map(|&o| [Step::Lose(o), Step::Join(o)])
-        .collect();
+    let mut steps: Vec<Step> = lost.iter().map(|&o| Step::Lose(o)).collect();
+    steps.extend(lost.iter().map(|&o| Step::Join(o)));
     steps.extend((after..before).rev().map(Step::Leave));
     steps.extend((before..after).map(Step::Join));
     for &o in replace {
@@ -218,7 +221,7 @@ pub fn check(
     // A member on a new, empty volume gets its data only from the others, by the spec's commands.
     if (moving || (before != after && quorum)) && service.membership.is_none() {
         let what = if moving {
-            "members leave and join again on new volumes (`--replace`, a new storage class)"
+            "members leave and join again on new volumes (`--replace`, `--lost`, a new storage class)"
                 .to_string()
         } else {
             format!("the member count changes from {before} to {after}")

@@ -239,54 +239,81 @@ fn a_plan_refuses_what_it_cannot_do() {
     assert_exit(&none, 2, &["`berth plan` needs the backend"]);
 }
 
-/// A member lost for good (`--lost`) is removed by the others, never waited for nor asked
-/// whether it may stop, and joins again on a new volume before any other change; a loss the
-/// others cannot mend (no majority left) is refused, as is a member both lost and replaced.
+/// Members lost for good (`--lost`) are checked down, removed by the others (never asked whether
+/// they may stop, never running a command), and join again on new volumes, the cluster as
+/// deployed; a plan that also changes the cluster, a loss the others cannot mend (no majority
+/// left), a member both lost and replaced are refused.
 #[test]
-fn a_lost_member_is_removed_by_the_others_and_joins_again_first() {
+fn lost_members_are_removed_by_the_others_and_join_again() {
     let dir = tempfile::tempdir().unwrap();
-    let deployed = deploy(dir.path(), "etcd", &[]);
-    let more = ["--lost", "etcd-1", "--set", "replicas=5"];
+    let deployed = deploy(dir.path(), "etcd", &["replicas=5"]);
+    let five = ["--set", "replicas=5"];
+    let more = [&five[..], &["--lost", "etcd-3", "--lost", "etcd-1"]].concat();
     let (output, out) = plan(dir.path(), "etcd", &deployed, "lost", &more);
     assert_exit(&output, 0, &[]);
     let text = assert_plan_checks(&out);
     assert_contains(
         &text,
-        "step 'every deployed member healthy but the lost'\nuntil_passes 'every member healthy' every_member_healthy etcd-0 etcd-2\n",
+        "until_passes 'every member healthy' every_member_healthy etcd-0 etcd-2 etcd-4\nneed_lost etcd-1\nneed_lost etcd-3\n",
     );
-    let lost = text.find("'etcd-1 is lost: the others remove it from the cluster'");
-    let rejoined = text.find("'etcd-1 joins the running cluster'");
-    let grown = text.find("'etcd-3 joins the running cluster'");
-    assert!(lost < rejoined && rejoined < grown, "{text}");
-    let (lost, rejoined) = (lost.unwrap(), rejoined.unwrap());
-    let step = &text[lost..rejoined];
-    assert!(!step.contains("the cluster can lose"), "{step}");
-    // The removal asks only the members that answer.
+    // Both are removed before either joins, each by a member that answers.
+    let order: Vec<usize> = [
+        "'etcd-1 is lost: the others remove it from the cluster'",
+        "'etcd-3 is lost: the others remove it from the cluster'",
+        "'etcd-1 joins the running cluster'",
+        "'etcd-3 joins the running cluster'",
+    ]
+    .iter()
+    .map(|title| {
+        text.find(title)
+            .unwrap_or_else(|| panic!("no {title}:\n{text}"))
+    })
+    .collect();
+    assert!(order.is_sorted(), "{text}");
+    let removals = &text[order[0]..order[2]];
+    assert!(!removals.contains("the cluster can lose"), "{removals}");
+    assert!(!removals.contains("oneoff etcd-1 ") && !removals.contains("oneoff etcd-3 "));
     assert_contains(
-        step,
-        "--endpoints=http://etcd-0:2379,http://etcd-2:2379 member remove",
+        removals,
+        "--endpoints=http://etcd-0:2379,http://etcd-2:2379,http://etcd-4:2379 member remove",
     );
-    assert_contains(step, "remove_volume etcd-1-data");
-    // It joins the cluster as deployed, three members, before etcd-3 and etcd-4 join.
+    assert_contains(removals, "retire etcd-1 0\n");
+    assert_contains(removals, "remove_volume etcd-1-data");
     let join = std::fs::read_to_string(out.join("compose/plan/join-etcd-1.yaml")).unwrap();
     assert_contains(&join, "--initial-cluster-state=existing");
-    assert!(!join.contains("etcd-3=http://"), "{join}");
 
+    let three = ["--set", "replicas=3", "--lost", "etcd-1"];
+    let (output, _) = plan(dir.path(), "etcd", &deployed, "shrunk", &three);
+    assert_exit(
+        &output,
+        2,
+        &["error[plan/unsupported]", "`--lost` with other changes"],
+    );
     let (output, _) = plan(
         dir.path(),
         "etcd",
         &deployed,
-        "two",
-        &["--lost", "etcd-0", "--lost", "etcd-1"],
+        "gone",
+        &[&five[..], &["--lost", "etcd-5"]].concat(),
+    );
+    assert_exit(&output, 2, &["`--lost etcd-5` names no member that stays"]);
+    let lost = ["--lost", "etcd-0", "--lost", "etcd-1", "--lost", "etcd-2"];
+    let (output, _) = plan(
+        dir.path(),
+        "etcd",
+        &deployed,
+        "three",
+        &[&five[..], &lost].concat(),
     );
     assert_exit(
         &output,
         2,
         &[
             "error[plan/replace]",
-            "the 1 left are fewer than the 2 the cluster needs",
+            "the 2 left are fewer than the 3 the cluster needs",
         ],
     );
+    let deployed = deploy(dir.path(), "etcd", &[]);
     let (output, _) = plan(
         dir.path(),
         "etcd",
@@ -299,8 +326,6 @@ fn a_lost_member_is_removed_by_the_others_and_joins_again_first() {
         2,
         &["error[plan/replace]", "both `--lost` and `--replace`"],
     );
-    let (output, _) = plan(dir.path(), "etcd", &deployed, "gone", &["--lost", "etcd-3"]);
-    assert_exit(&output, 2, &["`--lost etcd-3` names no member that stays"]);
     let spec = root().join("examples/etcd.toml");
     let spec = spec.to_str().unwrap();
     berth_ok(
@@ -453,8 +478,11 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
                 // On a lost node no kubelet confirms the pod's end: it is deleted at once.
                 assert_contains(
                     &text,
-                    &format!("run kube delete pod {example}-1 --grace-period=0 --force\n"),
+                    &format!(
+                        "run kube delete pod {example}-1 --grace-period=0 --force --ignore-not-found\n"
+                    ),
                 );
+                assert_contains(&text, &format!("need_node_down {example}-1\n"));
             }
             if name == "same-size" {
                 assert!(
@@ -646,13 +674,18 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         dir.path(),
     );
     assert_exit(&refused, 2, &["error[plan/unsupported]", "driver `rexray`"]);
-    // RabbitMQ's commands run inside a member (its CLI needs the member's Erlang cookie), which
-    // Swarm cannot do on another node: refused, not written to fail halfway.
+    rabbitmq_runs_commands_as_a_member(dir.path());
+}
+
+/// RabbitMQ's commands run inside a member (its CLI needs the member's Erlang cookie and node
+/// name): on swarm, in a job with the member's environment and secrets, whose options the real
+/// docker CLI's flag parser accepts.
+fn rabbitmq_runs_commands_as_a_member(dir: &Path) {
     let rabbitmq = root().join("examples/rabbitmq.toml");
     let rabbitmq = rabbitmq.to_str().unwrap();
     berth_ok(
         &["compile", rabbitmq, "--backend", "swarm", "--out", "rabbit"],
-        dir.path(),
+        dir,
     );
     let args = [
         "plan",
@@ -661,15 +694,40 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         "swarm",
         "--against",
         "rabbit",
-        "--out",
-        "next",
     ];
-    let refused = berth(&args, dir.path());
-    assert_exit(
-        &refused,
-        2,
-        &["error[plan/unsupported]", "run = \"member\""],
+    berth_ok(
+        &[&args[..], &["--out", "next", "--replace", "rabbitmq-1"]].concat(),
+        dir,
     );
+    let script = dir.join("next/swarm/plan.sh");
+    if let Some(shellcheck) = tool("shellcheck") {
+        run_ok(Command::new(shellcheck).arg(&script), "shellcheck plan.sh");
+    }
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert_contains(
+        &text,
+        "--secret source=rabbitmq.cookie,target=/var/lib/rabbitmq/.erlang.cookie,uid=999,gid=999,mode=0400",
+    );
+    assert_contains(
+        &text,
+        "retry inside rabbitmq-0 rabbitmqctl forget_cluster_node rabbit@rabbitmq-1\n",
+    );
+    let Some(docker) = tool("docker") else {
+        return;
+    };
+    // `inside` as plan.sh defines it, with a `job` that hands its options to the real CLI, which
+    // parses them before it dials a daemon that is not there.
+    let inside = &text[text.find("inside() {").unwrap()..];
+    let inside = &inside[..inside.find("\n}\n").unwrap() + 3];
+    let harness = format!(
+        "{inside}job() {{ shift; DOCKER_HOST=unix:///nonexistent/berth-test.sock \"$DOCKER\" service create --quiet --detach --name j --mode replicated-job \"$@\"; }}\nimage=berth-test:1\ninside rabbitmq-0 rabbitmqctl status"
+    );
+    let output = Command::new("sh")
+        .args(["-c", &harness])
+        .env("DOCKER", docker)
+        .output()
+        .unwrap();
+    assert_contains(&stderr(&output), "Cannot connect to the Docker daemon");
 }
 
 /// A joining member's stack as the docker CLI loads it from its member file and its join file, as
