@@ -29,14 +29,22 @@ recreate() {
   run kube delete pod "$1" --wait=true
 }
 
-# Stops the plan before its first step unless the node of pod $1 is gone or not ready: the pod
-# is deleted by force, which on a node that still runs it would run the member twice.
+# Stops the plan before its first step unless the node of pod $1 is gone: no longer a node, or
+# one whose kubelet no longer reports (`Ready` is `Unknown`). The pod is deleted by force, which
+# on a node that still runs it would run the member twice; what cannot be read stops the plan.
 need_node_down() {
-  node=$(kube get pod "$1" --output 'jsonpath={.spec.nodeName}' 2>/dev/null) || return 0
+  if ! node=$(kube get pod "$1" --ignore-not-found --output 'jsonpath={.spec.nodeName}'); then
+    printf 'berth plan stopped before its first step: the pod %s cannot be read to see whether its node is gone\n' "$1" >&2
+    exit 1
+  fi
   [ -n "$node" ] || return 0
-  ready=$(kubectl get node "$node" --output 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || return 0
-  if [ "$ready" = True ]; then
-    printf 'berth plan stopped before its first step: %s is named lost, but its node %s is ready; plan it with --replace, or wait until the node is gone\n' "$1" "$node" >&2
+  if ! found=$(kubectl get node "$node" --ignore-not-found --output name) ||
+    ! ready=$(kubectl get node "$node" --ignore-not-found --output 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'); then
+    printf 'berth plan stopped before its first step: the node %s of %s cannot be read to see whether it is gone\n' "$node" "$1" >&2
+    exit 1
+  fi
+  if [ -n "$found" ] && [ "$ready" != Unknown ]; then
+    printf 'berth plan stopped before its first step: %s is named lost, but its node %s still reports (Ready: %s); plan it with --replace, or wait until the node is gone\n' "$1" "$node" "$ready" >&2
     exit 1
   fi
 }

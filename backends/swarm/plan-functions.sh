@@ -17,28 +17,30 @@ oneoff() {
 # Runs a swarm job on the node of member $1 and the members' network: the rest are the options
 # of `docker service create` after those, its image and its command. Prints the job's output and
 # fails as it does, or when it has not finished within $timeout seconds.
+# Its variables are its own (`job_...`): its callers run inside `until_passes` and `retry`, whose
+# count of the time waited it must not reset.
 job() {
-  label="$label_prefix${1##*-}"
+  job_label="$label_prefix${1##*-}"
   shift
   jobs=$((jobs + 1))
   job="berth-plan-$$-$jobs"
   docker service create --quiet --detach --name "$job" --mode replicated-job \
-    --restart-condition none --network "$network" --constraint "node.labels.$label==true" \
+    --restart-condition none --network "$network" --constraint "node.labels.$job_label==true" \
     "$@" >/dev/null || return 1
-  status=1
-  waited=0
-  while [ "$waited" -lt "$timeout" ]; do
-    state=$(docker service ps --format '{{.CurrentState}}' "$job" 2>/dev/null | head -n 1)
-    case "$state" in
-      Complete*) status=0 && break ;;
+  job_status=1
+  job_waited=0
+  while [ "$job_waited" -lt "$timeout" ]; do
+    job_state=$(docker service ps --format '{{.CurrentState}}' "$job" 2>/dev/null | head -n 1)
+    case "$job_state" in
+      Complete*) job_status=0 && break ;;
       Failed* | Rejected* | Shutdown*) break ;;
     esac
     sleep 1
-    waited=$((waited + 1))
+    job_waited=$((job_waited + 1))
   done
   docker service logs --raw "$job" 2>&1
   docker service rm "$job" >/dev/null
-  return "$status"
+  return "$job_status"
 }
 
 # Whether a member's service runs its task.

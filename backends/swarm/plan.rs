@@ -33,6 +33,7 @@ pub fn plan(
     let lost = plan::lost(service, before, deployed).map_err(|d| vec![d])?;
     let moving = !deployed.replace().is_empty() || !lost.is_empty();
     let diagnostics = plan::check(service, before, moving)?;
+    refuse_split_entrypoint(service)?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     if moving && !*settings.pin {
         return Err(vec![plan::unsupported(
@@ -177,11 +178,53 @@ fn join_override(
     )))
 }
 
+/// Refuses a membership command whose program (its first word, a job's `--entrypoint`) the docker
+/// CLI would split into several words: it reads `--entrypoint` as a shell-like command line.
+fn refuse_split_entrypoint(service: &Service) -> Result<(), Vec<Diagnostic>> {
+    let Some(membership) = service.membership.as_ref() else {
+        return Ok(());
+    };
+    let commands = [
+        &membership.add,
+        &membership.added,
+        &membership.remove,
+        &membership.forget,
+    ];
+    let checks = [&membership.caught_up, &membership.safe_to_stop];
+    let listing = membership.id.as_ref().map(|id| &id.command);
+    let programs = commands
+        .into_iter()
+        .flatten()
+        .chain(checks.into_iter().flatten())
+        .chain(listing)
+        .filter_map(|command| command.first());
+    for program in programs {
+        // Outside the spec's `{{...}}`, whose own spaces render to nothing.
+        let literal: String = program
+            .source
+            .split("{{")
+            .enumerate()
+            .map(|(i, part)| match i {
+                0 => part,
+                _ => part.split_once("}}").map_or("", |(_, after)| after),
+            })
+            .collect();
+        if literal.contains(|c: char| c.is_whitespace() || "'\"\\".contains(c)) {
+            return Err(vec![plan::unsupported(format!(
+                "the membership command `{}` starts with a program whose name has a space, a quote or a backslash, which a swarm job's `--entrypoint` splits",
+                program.source
+            ))
+            .help("name the program by a path without spaces, quotes or backslashes")]);
+        }
+    }
+    Ok(())
+}
+
 /// The options of `docker service create` that give a job what member `ordinal` has in its stack
-/// file `text`, for a command run as the member (`run = "member"`): its environment, and its
-/// secrets at the same paths with the same owner and mode. Not its host name, which would make
-/// the member's name resolve to the job itself, nor its configs, whose new names exist only once
-/// a member is deployed with them, nor its volumes.
+/// file `text` (the new one), for a command run as the member (`run = "member"`): its user, its
+/// environment, and its secrets at the same paths with the same owner and mode. Not its host
+/// name, which would make the member's name resolve to the job itself, nor its configs, whose new
+/// names exist only once a member is deployed with them, nor its volumes.
 fn as_member(
     service: &Service,
     ordinal: u32,
@@ -192,22 +235,23 @@ fn as_member(
         .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
         .unwrap_or(Value::Null);
     let definition = &file["services"][&name];
+    // Stack files double each `$` (docker stack deploy interpolates); options do not.
+    let text_of = |value: &Value| value.as_str().map(|v| v.replace("$$", "$"));
     let mut options = Vec::new();
+    if let Some(user) = text_of(&definition["user"]) {
+        options.extend(["--user".to_string(), user]);
+    }
     for (key, value) in definition["environment"].as_object().into_iter().flatten() {
-        // Stack files double each `$` (docker stack deploy interpolates); `--env` does not.
-        let value = value.as_str().unwrap_or_default().replace("$$", "$");
+        let value = text_of(value).unwrap_or_default();
         options.extend(["--env".to_string(), format!("{key}={value}")]);
     }
     for secret in definition["secrets"].as_array().into_iter().flatten() {
         let source = secret["source"].as_str().unwrap_or_default();
         let fields = [
-            (
-                "source",
-                file["secrets"][source]["name"].as_str().map(str::to_string),
-            ),
-            ("target", secret["target"].as_str().map(str::to_string)),
-            ("uid", secret["uid"].as_str().map(str::to_string)),
-            ("gid", secret["gid"].as_str().map(str::to_string)),
+            ("source", text_of(&file["secrets"][source]["name"])),
+            ("target", text_of(&secret["target"])),
+            ("uid", text_of(&secret["uid"])),
+            ("gid", text_of(&secret["gid"])),
             ("mode", secret["mode"].as_u64().map(|m| format!("{m:04o}"))),
         ];
         let mut option = Vec::new();

@@ -712,6 +712,45 @@ fn rabbitmq_runs_commands_as_a_member(dir: &Path) {
         &text,
         "retry inside rabbitmq-0 rabbitmqctl forget_cluster_node rabbit@rabbitmq-1\n",
     );
+    // The job runs as the member's user, with its secret where the member has it: a `$` in the
+    // path, doubled in the stack file, is one `$` again.
+    let spec = std::fs::read_to_string(rabbitmq).unwrap();
+    let varied = spec
+        .replace(
+            "path = \"/var/lib/rabbitmq/.erlang.cookie\"",
+            "path = \"/var/lib/rabbitmq/a$b/.erlang.cookie\"",
+        )
+        .replace("shell = true\n", "shell = true\nuser = 999\n");
+    let varied = write(dir, "varied.toml", &varied);
+    let varied = varied.to_str().unwrap();
+    berth_ok(
+        &["compile", varied, "--backend", "swarm", "--out", "v"],
+        dir,
+    );
+    let args = ["plan", varied, "--backend", "swarm", "--against", "v"];
+    berth_ok(
+        &[&args[..], &["--out", "v2", "--replace", "rabbitmq-1"]].concat(),
+        dir,
+    );
+    let text = std::fs::read_to_string(dir.join("v2/swarm/plan.sh")).unwrap();
+    assert_contains(&text, "rabbitmq-0) set -- --user 999 ");
+    assert_contains(&text, "target=/var/lib/rabbitmq/a$b/.erlang.cookie,");
+    // A program the docker CLI's `--entrypoint` would split is refused.
+    let split = spec.replace("forget = [[\"rabbitmqctl\"", "forget = [[\"rabbit ctl\"");
+    let split = write(dir, "split.toml", &split);
+    let split = split.to_str().unwrap();
+    let args = [
+        "plan",
+        split,
+        "--backend",
+        "swarm",
+        "--against",
+        "rabbit",
+        "--out",
+        "s",
+    ];
+    let refused = berth(&args, dir);
+    assert_exit(&refused, 2, &["error[plan/unsupported]", "`rabbit ctl`"]);
     let Some(docker) = tool("docker") else {
         return;
     };
