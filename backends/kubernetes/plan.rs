@@ -55,18 +55,7 @@ pub fn plan(
     let moving = claims.moved || !deployed.replace().is_empty() || !lost.is_empty();
     let diagnostics = plan::check(service, before, moving)?;
     let orphan = immutable_change(&old, &new);
-    if orphan && before != after {
-        return Err(vec![plan::unsupported(
-            "the member count and a field Kubernetes cannot change on a StatefulSet change together",
-        )
-        .help("plan them one after the other: first the member count with the rest as deployed, then the rest")]);
-    }
-    if !lost.is_empty() && (claims.moved || orphan) {
-        return Err(vec![plan::unsupported(
-            "`--lost` members and a field Kubernetes cannot change on a StatefulSet change together",
-        )
-        .help("plan them one after the other: first the lost members with the rest as deployed, then the rest")]);
-    }
+    refuse_together(orphan, before != after, !lost.is_empty())?;
     let mut replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     if claims.moved {
         // Every member moves to a claim of the new template, from the highest ordinal down.
@@ -121,6 +110,24 @@ pub fn plan(
     let script = plan_script::script(service, before, &orchestrator, &steps)?;
     out.insert(0, OutputFile::script("plan.sh", script));
     Ok((out, diagnostics))
+}
+
+/// Refuses a change of a field Kubernetes cannot change on a StatefulSet (`immutable`) together
+/// with a change of the member count or with lost members: each is planned on its own.
+fn refuse_together(immutable: bool, count: bool, lost: bool) -> Result<(), Vec<Diagnostic>> {
+    let what = match (immutable, count, lost) {
+        (true, true, _) => "the member count",
+        (true, _, true) => "`--lost` members",
+        _ => return Ok(()),
+    };
+    Err(vec![
+        plan::unsupported(format!(
+            "{what} and a field Kubernetes cannot change on a StatefulSet change together"
+        ))
+        .help(format!(
+            "plan them one after the other: first {what} with the rest as deployed, then the rest"
+        )),
+    ])
 }
 
 fn read_deployed(

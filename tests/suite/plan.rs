@@ -499,6 +499,42 @@ fn kubernetes_plans_apply_valid_objects_with_commands_kubectl_parses() {
     }
 }
 
+/// A field Kubernetes cannot change on a StatefulSet (here its claims' class) is planned alone:
+/// with a new member count, or with lost members, the plan is refused and says which to plan first.
+#[test]
+fn kubernetes_plans_an_immutable_change_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("examples/etcd.toml");
+    let spec = spec.to_str().unwrap();
+    berth_ok(
+        &[
+            "compile",
+            spec,
+            "--backend",
+            "kubernetes",
+            "--out",
+            "deployed",
+        ],
+        dir.path(),
+    );
+    let args = [
+        "plan",
+        spec,
+        "--backend",
+        "kubernetes",
+        "--against",
+        "deployed",
+    ];
+    let class = ["--out", "next", "--set", "storage_class=berth-test-class"];
+    for (more, said) in [
+        (&["--set", "replicas=5"][..], "the member count and a field"),
+        (&["--lost", "etcd-1"][..], "`--lost` members and a field"),
+    ] {
+        let refused = berth(&[&args[..], &class, more].concat(), dir.path());
+        assert_exit(&refused, 2, &["error[plan/unsupported]", said]);
+    }
+}
+
 /// The init Job's image changes, which Kubernetes refuses on an existing Job: the plan deletes it
 /// before the last apply makes it again, then waits until it has run.
 fn assert_job_runs_again(plan: &str, example: &str) {
