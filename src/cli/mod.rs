@@ -78,8 +78,8 @@ enum Command {
     /// Plan the change of a running cluster: compile SPEC into DIR/<backend>/ with `plan.sh`, which
     /// takes the members deployed from `--against` to the new ones one step at a time (members
     /// join and leave as `[membership]` says, and restart one at a time, with a check between
-    /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon: `--backend
-    /// NAME`, the one the service is deployed with, is required. Give the `--set` and `--values`
+    /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon (not
+    /// cloudfoundry): `--backend NAME`, the one the service is deployed with, is required. Give the `--set` and `--values`
     /// of the deployed compile again, with the changes.
     Plan {
         spec: PathBuf,
@@ -93,9 +93,10 @@ enum Command {
         #[arg(long, value_name = "MEMBER")]
         replace: Vec<String>,
         /// Replace this member, down for good with its node or its disk, by a new one on a new,
-        /// empty volume: the others remove it from the cluster without stopping it, and it joins
-        /// again first, before any other change (repeatable, while the others are a majority;
-        /// compose, docker, swarm and kubernetes).
+        /// empty volume: the plan checks that it is down, the others remove it from the cluster,
+        /// and it joins again (repeatable, while the others are a majority; compose, docker, swarm
+        /// and kubernetes). Such a plan changes nothing else: give the values as deployed (on
+        /// compose and docker, `--out` the deployed directory where members mount files).
         #[arg(long, value_name = "MEMBER")]
         lost: Vec<String>,
         #[arg(long, value_name = "DIR")]
