@@ -33,6 +33,16 @@ pub fn plan(
     let lost = plan::lost(service, before, deployed).map_err(|d| vec![d])?;
     let moving = !deployed.replace().is_empty() || !lost.is_empty();
     let diagnostics = plan::check(service, before, moving)?;
+    if service
+        .membership
+        .as_ref()
+        .is_some_and(|m| m.run == RunOn::Member)
+    {
+        return Err(vec![plan::unsupported(
+            "`[membership] run = \"member\"`: Swarm cannot run a command inside a member's container on another node",
+        )
+        .help("write the commands to address the members by `host`, with what they need in the image, and set `run = \"oneoff\"`: they then run as swarm jobs on the members' network")]);
+    }
     refuse_split_entrypoint(service)?;
     let replace = plan::replaced(service, before, deployed.replace()).map_err(|d| vec![d])?;
     if moving && !*settings.pin {
@@ -76,21 +86,9 @@ pub fn plan(
     let steps = plan::steps(before, after, &replace, &lost, changed, |o| {
         joins.contains_key(&o)
     });
-    let run_as = match service.membership.as_ref().map(|m| m.run) {
-        Some(RunOn::Member) => (0..before.max(after))
-            .map(|o| {
-                let deployed_file =
-                    || deployed.read(&format!("swarm/members/{}.yaml", member_name(service, o)));
-                let text = new_file(o).or_else(deployed_file);
-                Ok((o, as_member(service, o, text.as_deref())?))
-            })
-            .collect::<Result<_, Vec<Diagnostic>>>()?,
-        _ => BTreeMap::new(),
-    };
     let orchestrator = Steps {
         service,
         joins: &joins,
-        run_as: &run_as,
         before,
         moving: replace.len() + lost.len(),
     };
@@ -220,56 +218,6 @@ fn refuse_split_entrypoint(service: &Service) -> Result<(), Vec<Diagnostic>> {
     Ok(())
 }
 
-/// The options of `docker service create` that give a job what member `ordinal` has in its stack
-/// file `text` (the new one), for a command run as the member (`run = "member"`): its user, its
-/// environment, and its secrets at the same paths with the same owner and mode. Not its host
-/// name, which would make the member's name resolve to the job itself, nor its configs, whose new
-/// names exist only once a member is deployed with them, nor its volumes.
-fn as_member(
-    service: &Service,
-    ordinal: u32,
-    text: Option<&str>,
-) -> Result<Vec<String>, Vec<Diagnostic>> {
-    let name = member_name(service, ordinal);
-    let file = text
-        .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
-        .unwrap_or(Value::Null);
-    let definition = &file["services"][&name];
-    // Stack files double each `$` (docker stack deploy interpolates); options do not.
-    let text_of = |value: &Value| value.as_str().map(|v| v.replace("$$", "$"));
-    let mut options = Vec::new();
-    if let Some(user) = text_of(&definition["user"]) {
-        options.extend(["--user".to_string(), user]);
-    }
-    for (key, value) in definition["environment"].as_object().into_iter().flatten() {
-        let value = text_of(value).unwrap_or_default();
-        options.extend(["--env".to_string(), format!("{key}={value}")]);
-    }
-    for secret in definition["secrets"].as_array().into_iter().flatten() {
-        let source = secret["source"].as_str().unwrap_or_default();
-        let fields = [
-            ("source", text_of(&file["secrets"][source]["name"])),
-            ("target", text_of(&secret["target"])),
-            ("uid", text_of(&secret["uid"])),
-            ("gid", text_of(&secret["gid"])),
-            ("mode", secret["mode"].as_u64().map(|m| format!("{m:04o}"))),
-        ];
-        let mut option = Vec::new();
-        for (key, value) in fields.into_iter().filter_map(|(k, v)| Some((k, v?))) {
-            // The docker CLI reads the option as comma-separated `key=value` fields.
-            if value.contains([',', '"', '\n']) {
-                return Err(vec![plan::unsupported(format!(
-                    "`{name}`'s secret `{source}` has a {key} the docker CLI's `--secret` option cannot carry: `{value}`"
-                ))
-                .help("put the secret's file at a path without commas, quotes or line breaks")]);
-            }
-            option.push(format!("{key}={value}"));
-        }
-        options.extend(["--secret".to_string(), option.join(",")]);
-    }
-    Ok(options)
-}
-
 #[derive(serde::Serialize)]
 struct JoinFile {
     version: &'static str,
@@ -280,8 +228,6 @@ struct JoinFile {
 struct Steps<'a> {
     service: &'a Service,
     joins: &'a BTreeMap<u32, OutputFile>,
-    /// For each member, the options of a job that runs a command as it (`run = "member"`).
-    run_as: &'a BTreeMap<u32, Vec<String>>,
     before: u32,
     /// How many members move to new volumes (`--replace`, `--lost`), each to a node free of this
     /// service.
@@ -305,7 +251,6 @@ impl Orchestrator for Steps<'_> {
             .word(&super::label_prefix(service))
             .text("\n");
         script.text(include_str!("plan-functions.sh"));
-        self.inside(script);
         for ordinal in self.before..service.replicas() {
             script.text("need_node ").number(ordinal.into()).text("\n");
         }
@@ -351,26 +296,6 @@ impl Orchestrator for Steps<'_> {
 }
 
 impl Steps<'_> {
-    /// `inside MEMBER ENTRYPOINT ARGS...`: a command run as a member, in a swarm job with the
-    /// member's environment and secrets (`as_member`) on its node.
-    fn inside(&self, script: &mut Script) {
-        if self.run_as.is_empty() {
-            return;
-        }
-        script.text("\n# Runs a command as a member (`run = \"member\"`): in a swarm job of the member image\n# with the member's environment and secrets, on its node and the members' network.\ninside() {\n  member=$1\n  entrypoint=$2\n  shift 2\n  case \"$member\" in\n");
-        for (&ordinal, options) in self.run_as {
-            script
-                .text("    ")
-                .name(&member_name(self.service, ordinal));
-            script.text(") set -- ");
-            for option in options {
-                script.word(option).text(" ");
-            }
-            script.text("--entrypoint \"$entrypoint\" \"$image\" \"$@\" ;;\n");
-        }
-        script.text("    *) return 1 ;;\n  esac\n  job \"$member\" \"$@\"\n}\n");
-    }
-
     /// ` NAME VOLUME...\n`: a member and the volumes it leaves on its node.
     fn name_and_volumes(&self, script: &mut Script, ordinal: u32) {
         let member = self.member(ordinal);

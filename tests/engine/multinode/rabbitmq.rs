@@ -61,8 +61,6 @@ pub struct Rabbitmq {
     /// Where the spec and its outputs are.
     dir: PathBuf,
     client: String,
-    /// The nodes that hold the members, in member order.
-    member_nodes: Vec<usize>,
 }
 
 impl Rabbitmq {
@@ -85,7 +83,6 @@ impl Rabbitmq {
         let rabbit = Rabbitmq {
             dir: dir.to_path_buf(),
             client: image_tag("amqp-client"),
-            member_nodes: MEMBER_NODES.to_vec(),
         };
         rabbit.wait_formed(nodes, 1, "deployed");
         rabbit.declare_queue(nodes);
@@ -94,7 +91,7 @@ impl Rabbitmq {
 
     /// Member `m`'s container, on its node.
     fn member(&self, nodes: &Nodes, m: usize) -> Option<String> {
-        member_containers(nodes, "rabbitmq", &self.member_nodes)[m].clone()
+        member_containers(nodes, "rabbitmq", &MEMBER_NODES)[m].clone()
     }
 
     /// A RabbitMQ command line tool, run in member `m`'s container.
@@ -102,7 +99,7 @@ impl Rabbitmq {
         let id = self.member(nodes, m)?;
         let mut args = vec!["exec", id.as_str()];
         args.extend(argv);
-        let out = nodes.docker(self.member_nodes[m], &args);
+        let out = nodes.docker(MEMBER_NODES[m], &args);
         out.status.success().then(|| stdout(&out))
     }
 
@@ -231,17 +228,10 @@ impl Rabbitmq {
     }
 
     /// Removes the publisher and the stack (the stack's network goes only once the publisher,
-    /// attached to it, is gone), with the volumes on every node that held a member.
+    /// attached to it, is gone).
     pub fn remove(self, nodes: &Nodes) {
         let _ = nodes.docker(SPARE, &["rm", "--force", "publisher"]);
-        let mut held: Vec<usize> = MEMBER_NODES
-            .iter()
-            .chain(&self.member_nodes)
-            .copied()
-            .collect();
-        held.sort_unstable();
-        held.dedup();
-        remove_stack(nodes, "rabbitmq", &held);
+        remove_stack(nodes, "rabbitmq", &MEMBER_NODES);
     }
 
     /// The publisher's complaints, for a failure's message.
@@ -258,14 +248,7 @@ impl Rabbitmq {
         wait_until(
             &format!("{when}: each member runs on its own node"),
             Duration::from_secs(180),
-            || {
-                let placed = placement(nodes, from, "rabbitmq", 3);
-                let wanted = self
-                    .member_nodes
-                    .iter()
-                    .map(|&i| vec![nodes.name(i).to_string()]);
-                placed.into_iter().eq(wanted)
-            },
+            || placement(nodes, from, "rabbitmq", 3) == [["node1"], ["node2"], ["node3"]],
         );
         for m in 0..3 {
             wait_until_or_explain(
@@ -284,7 +267,7 @@ impl Rabbitmq {
     /// not others, which the reachability lines and the engines' peers and tasks show.)
     fn explain(&self, nodes: &Nodes) -> String {
         let mut account = engines_view(nodes);
-        for (m, &i) in self.member_nodes.iter().enumerate() {
+        for (m, &i) in MEMBER_NODES.iter().enumerate() {
             let label = format!("label=berth.member={m}");
             let filter = ["ps", "--all", "--filter", "label=berth.service=rabbitmq"];
             let ps = nodes.docker(i, &[&filter[..], &["--filter", &label]].concat());
@@ -350,7 +333,7 @@ impl Cluster for Rabbitmq {
     }
 
     fn member_nodes(&self) -> &[usize] {
-        &self.member_nodes
+        &MEMBER_NODES
     }
 
     fn acknowledged_times(&self, nodes: &Nodes) -> Vec<f64> {
@@ -402,51 +385,6 @@ impl Cluster for Rabbitmq {
     fn serving_since(&self, nodes: &Nodes, i: usize, id: &str) -> f64 {
         startup_complete(nodes, i, id)
     }
-}
-
-/// Day two on swarm: `berth plan --replace rabbitmq-1` moves the member to the spare, the only
-/// node free of RabbitMQ, while the publisher publishes. The example's membership commands run as
-/// the member they name (`run = "member"`), here in swarm jobs with the member's environment and
-/// its Erlang cookie: `rabbitmq-upgrade await_online_quorum_plus_one` before it stops, `shrink`
-/// of the quorum queues and `forget_cluster_node` as it leaves, `check_running` and `grow` as it
-/// joins on a new volume. Then the cluster is whole with every confirmed message, once.
-pub fn moves_a_member_by_plan(nodes: &Nodes, rabbit: &mut Rabbitmq) {
-    let args = [
-        "plan",
-        "rabbitmq-update.toml",
-        "--backend",
-        "swarm",
-        "--set",
-        "cpu=0.9",
-    ];
-    let more = [
-        "--against",
-        "out-update",
-        "--out",
-        "moved",
-        "--replace",
-        "rabbitmq-1",
-    ];
-    crate::common::berth_ok(&[&args[..], &more].concat(), &rabbit.dir);
-    let since = now();
-    let mut plan = nodes.command(1, "sh");
-    let script = rabbit.dir.join("moved/swarm/plan.sh");
-    let ran = run_ok(plan.arg(script).arg("rabbitmq"), "plan.sh");
-    let took = now() - since;
-    let note = format!("rabbitmq-1 moves to {}", nodes.name(SPARE));
-    assert!(
-        stdout(&ran).contains(&note),
-        "plan.sh did not say `{note}`:\n{}",
-        stdout(&ran)
-    );
-    rabbit.member_nodes = vec![MEMBER_NODES[0], SPARE, MEMBER_NODES[2]];
-    let when = "`--replace rabbitmq-1` by plan";
-    rabbit.assert_whole(nodes, 1, when);
-    let outage = rabbit.longest_outage(nodes, since);
-    eprintln!(
-        "rabbitmq on several nodes: {when} in {took:.0} s; longest publish outage {outage:.1} s"
-    );
-    rabbit.assert_outage_within_limit(nodes, outage, when);
 }
 
 /// Node `cut` is cut off the network, for as long as RabbitMQ takes to see the partition (the

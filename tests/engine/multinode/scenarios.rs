@@ -4,8 +4,7 @@
 //! real fleet; each cluster is measured against its own bound, and after each event each is whole
 //! again with every acknowledged write on every member. The partitions differ (etcd's ends before
 //! the managers give the node up, RabbitMQ's goes on until they have), so they come one after the
-//! other. Then RabbitMQ moves a member to the spare by `berth plan --replace`, its membership
-//! commands run as that member in swarm jobs. Then, with those stacks gone, the negative proofs: every etcd member on one node, and
+//! other. Then, with those stacks gone, the negative proofs: every etcd member on one node, and
 //! PostgreSQL as a plain stack against berth's.
 
 use super::etcd::{self, Etcd};
@@ -37,7 +36,7 @@ fn node_loss_partition_drain_and_update_keep_every_acknowledged_write_on_several
         started - test
     );
     let etcd = Etcd::deploy(&nodes, dirs[0].path());
-    let mut rabbit = Rabbitmq::deploy(&nodes, dirs[1].path());
+    let rabbit = Rabbitmq::deploy(&nodes, dirs[1].path());
     eprintln!("etcd and rabbitmq formed in {:.0} s", now() - started);
     etcd.start_writer(&nodes);
     rabbit.start_publisher(&nodes);
@@ -57,7 +56,6 @@ fn node_loss_partition_drain_and_update_keep_every_acknowledged_write_on_several
             s.spawn(|| rolling_update(&nodes, cluster));
         }
     });
-    rabbitmq::moves_a_member_by_plan(&nodes, &mut rabbit);
     rabbit.remove(&nodes);
     etcd::on_one_node_stops_with_it(&mut nodes, etcd);
     postgres::waits_for_its_node_where_a_plain_stack_loses_its_rows(&mut nodes);
