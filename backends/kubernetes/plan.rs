@@ -489,12 +489,7 @@ impl Orchestrator for Steps<'_> {
             .text(" gone ")
             .name(&name)
             .text("\n");
-        for claim in &self.claims {
-            script
-                .text("run kube delete persistentvolumeclaim ")
-                .name(&format!("{claim}-{name}"))
-                .text("\n");
-        }
+        self.delete_claims(script, &name, "");
     }
 
     /// The StatefulSet deleted (its other pods and claims kept), so that no controller makes the
@@ -517,11 +512,10 @@ impl Orchestrator for Steps<'_> {
         );
     }
 
-    /// Down, and on a node that is gone or not ready: a pod forced off a node that still runs it
+    /// On a node that is gone or no longer reports: a pod forced off a node that still runs it
     /// (one cut off the network) would run the member twice.
     fn check_lost(&self, script: &mut Script, ordinal: u32) {
         let name = format!("{}-{ordinal}", self.service.name());
-        script.text("need_lost ").name(&name).text("\n");
         script.text("need_node_down ").name(&name).text("\n");
     }
 
@@ -629,11 +623,17 @@ impl Steps<'_> {
             .name(&name)
             .text(pod_flags)
             .text("\n");
+        self.delete_claims(script, &name, " --wait=true --ignore-not-found");
+    }
+
+    /// Member `name`'s claims, each deleted with `flags`.
+    fn delete_claims(&self, script: &mut Script, name: &str, flags: &'static str) {
         for claim in &self.claims {
             script
                 .text("run kube delete persistentvolumeclaim ")
                 .name(&format!("{claim}-{name}"))
-                .text(" --wait=true --ignore-not-found\n");
+                .text(flags)
+                .text("\n");
         }
     }
 }

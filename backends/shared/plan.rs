@@ -44,14 +44,9 @@ pub trait Orchestrator {
     fn abandon(&self, script: &mut Script, ordinal: u32) {
         self.vacate(script, ordinal)
     }
-    /// Before any change, stops the plan unless a member named lost is down: one that serves
-    /// would be removed without its checks.
-    fn check_lost(&self, script: &mut Script, ordinal: u32) {
-        script
-            .text("need_lost ")
-            .name(&self.member(ordinal).name)
-            .text("\n");
-    }
+    /// Before any change, after the check that a member named lost is not healthy: what else
+    /// this orchestrator needs to know it is down.
+    fn check_lost(&self, _script: &mut Script, _ordinal: u32) {}
     /// After the first check, before any member changes: what the change needs first.
     fn prepare(&self, _script: &mut Script) {}
     /// Before the first restart: makes the new definition the one members restart with.
@@ -231,7 +226,9 @@ impl Writer<'_> {
             script.text("\nstep 'every deployed member healthy but the lost, which are down'\n");
         }
         self.wait_healthy(script, alive);
+        // One that serves would be removed without its checks.
         for &o in lost {
+            script.text("need_lost ").name(&self.name(o)).text("\n");
             self.orchestrator.check_lost(script, o);
         }
     }

@@ -30,6 +30,18 @@ fn deploy(dir: &Path, example: &str, sets: &[&str]) -> PathBuf {
     out
 }
 
+/// Compiles `spec` for `backend` into `dir/out`, and returns the start of a `berth plan` of `spec`
+/// from there.
+fn deployed_for_plan<'a>(
+    dir: &Path,
+    spec: &'a str,
+    backend: &'a str,
+    out: &'a str,
+) -> [&'a str; 6] {
+    berth_ok(&["compile", spec, "--backend", backend, "--out", out], dir);
+    ["plan", spec, "--backend", backend, "--against", out]
+}
+
 fn plan(
     dir: &Path,
     example: &str,
@@ -328,21 +340,11 @@ fn lost_members_are_removed_by_the_others_and_join_again() {
     );
     let spec = root().join("examples/etcd.toml");
     let spec = spec.to_str().unwrap();
-    berth_ok(
-        &["compile", spec, "--backend", "marathon", "--out", "m"],
+    let args = deployed_for_plan(dir.path(), spec, "marathon", "m");
+    let marathon = berth(
+        &[&args[..], &["--out", "n", "--lost", "etcd-1"]].concat(),
         dir.path(),
     );
-    let args = [
-        "plan",
-        spec,
-        "--backend",
-        "marathon",
-        "--against",
-        "m",
-        "--out",
-        "n",
-    ];
-    let marathon = berth(&[&args[..], &["--lost", "etcd-1"]].concat(), dir.path());
     assert_exit(&marathon, 2, &["error[plan/unsupported]", "`--lost`"]);
 }
 
@@ -506,25 +508,7 @@ fn kubernetes_plans_an_immutable_change_alone() {
     let dir = tempfile::tempdir().unwrap();
     let spec = root().join("examples/etcd.toml");
     let spec = spec.to_str().unwrap();
-    berth_ok(
-        &[
-            "compile",
-            spec,
-            "--backend",
-            "kubernetes",
-            "--out",
-            "deployed",
-        ],
-        dir.path(),
-    );
-    let args = [
-        "plan",
-        spec,
-        "--backend",
-        "kubernetes",
-        "--against",
-        "deployed",
-    ];
+    let args = deployed_for_plan(dir.path(), spec, "kubernetes", "deployed");
     let class = ["--out", "next", "--set", "storage_class=berth-test-class"];
     for (more, said) in [
         (&["--set", "replicas=5"][..], "the member count and a field"),
@@ -700,11 +684,7 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
         std::fs::read_to_string(spec).unwrap() + "\n[backends.swarm]\nvolume_driver = \"rexray\"\n";
     let driven = write(dir.path(), "driven.toml", &driven);
     let driven = driven.to_str().unwrap();
-    berth_ok(
-        &["compile", driven, "--backend", "swarm", "--out", "driven"],
-        dir.path(),
-    );
-    let args = ["plan", driven, "--backend", "swarm", "--against", "driven"];
+    let args = deployed_for_plan(dir.path(), driven, "swarm", "driven");
     let refused = berth(
         &[&args[..], &["--out", "x", "--replace", "etcd-0"]].concat(),
         dir.path(),
@@ -719,18 +699,7 @@ fn swarm_plans_deploy_files_the_docker_cli_loads() {
 fn swarm_refuses_what_its_jobs_cannot_run(dir: &Path) {
     let rabbitmq = root().join("examples/rabbitmq.toml");
     let rabbitmq = rabbitmq.to_str().unwrap();
-    berth_ok(
-        &["compile", rabbitmq, "--backend", "swarm", "--out", "rabbit"],
-        dir,
-    );
-    let args = [
-        "plan",
-        rabbitmq,
-        "--backend",
-        "swarm",
-        "--against",
-        "rabbit",
-    ];
+    let args = deployed_for_plan(dir, rabbitmq, "swarm", "rabbit");
     let refused = berth(&[&args[..], &["--out", "next"]].concat(), dir);
     assert_exit(
         &refused,
@@ -746,21 +715,11 @@ fn swarm_refuses_what_its_jobs_cannot_run(dir: &Path) {
     assert_ne!(split, etcd);
     let split = write(dir, "split.toml", &split);
     let split = split.to_str().unwrap();
-    berth_ok(
-        &["compile", split, "--backend", "swarm", "--out", "split"],
+    let args = deployed_for_plan(dir, split, "swarm", "split");
+    let refused = berth(
+        &[&args[..], &["--out", "s", "--set", "replicas=5"]].concat(),
         dir,
     );
-    let args = [
-        "plan",
-        split,
-        "--backend",
-        "swarm",
-        "--against",
-        "split",
-        "--out",
-        "s",
-    ];
-    let refused = berth(&[&args[..], &["--set", "replicas=5"]].concat(), dir);
     assert_exit(
         &refused,
         2,
@@ -790,21 +749,11 @@ fn a_plan_holds_against_what_it_is_given() {
         + "\n[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n";
     let spec = write(d, "bare.toml", &without);
     let spec = spec.to_str().unwrap();
-    berth_ok(
-        &["compile", spec, "--backend", "compose", "--out", "bare"],
+    let args = deployed_for_plan(d, spec, "compose", "bare");
+    let refused = berth(
+        &[&args[..], &["--out", "x", "--replace", "etcd-0"]].concat(),
         d,
     );
-    let args = [
-        "plan",
-        spec,
-        "--backend",
-        "compose",
-        "--against",
-        "bare",
-        "--out",
-        "x",
-    ];
-    let refused = berth(&[&args[..], &["--replace", "etcd-0"]].concat(), d);
     assert_exit(
         &refused,
         1,
@@ -1088,25 +1037,7 @@ fn a_changed_init_job_is_planned_only_where_it_can_run_again() {
     assert_ne!(once, cockroachdb);
     let spec = write(dir.path(), "once.toml", &once);
     let spec = spec.to_str().unwrap();
-    berth_ok(
-        &[
-            "compile",
-            spec,
-            "--backend",
-            "kubernetes",
-            "--out",
-            "deployed",
-        ],
-        dir.path(),
-    );
-    let args = [
-        "plan",
-        spec,
-        "--backend",
-        "kubernetes",
-        "--against",
-        "deployed",
-    ];
+    let args = deployed_for_plan(dir.path(), spec, "kubernetes", "deployed");
     let upgraded = berth(
         &[&args[..], &["--out", "new", "--set", "version=99.0.0"]].concat(),
         dir.path(),
