@@ -309,6 +309,26 @@ fn lost_members_are_removed_by_the_others_and_join_again() {
         &[&five[..], &["--lost", "etcd-5"]].concat(),
     );
     assert_exit(&output, 2, &["`--lost etcd-5` names no member that stays"]);
+    // A hostile name is refused as no member's, and nothing is written.
+    for hostile in ["$(id)", "etcd-1'; rm -rf ~", "etcd-1\u{2028}x", "../etcd-1"] {
+        let (output, out) = plan(
+            dir.path(),
+            "etcd",
+            &deployed,
+            "hostile",
+            &["--lost", hostile],
+        );
+        assert_exit(
+            &output,
+            2,
+            &["error[plan/replace]", "names no member that stays"],
+        );
+        assert!(
+            !out.exists(),
+            "{hostile}: the refused plan wrote {}",
+            out.display()
+        );
+    }
     let lost = ["--lost", "etcd-0", "--lost", "etcd-1", "--lost", "etcd-2"];
     let (output, _) = plan(
         dir.path(),

@@ -21,7 +21,13 @@ fn etcd_on_compose_grows_shrinks_and_upgrades_by_plan() {
     let (mut deployment, _cleanup, mut acked, mut next) = grow_shrink_upgrade(&ETCD, dir.path());
     let version = format!("version={}", upgraded_version(&ETCD));
     data_moves_to_a_new_volume(&mut deployment, dir.path(), &version, &mut acked, &mut next);
-    a_lost_member_joins_again(&mut deployment, dir.path(), &version, &mut acked, &mut next);
+    a_lost_member_joins_again(
+        &mut deployment,
+        dir.path(),
+        &[&version],
+        &mut acked,
+        &mut next,
+    );
     new_members_started_as_founders_never_join(&deployment, dir.path(), &version);
     two_of_three_removed_at_once_lose_the_majority(&deployment, dir.path(), &version, next);
 }
@@ -59,14 +65,17 @@ fn grow_shrink_upgrade(
     (deployment, cleanup, acked, next)
 }
 
-/// etcd on docker run: 3 → 5 → 3 by the plans of the docker backend.
+/// etcd on docker run: 3 → 5 → 3 by the plans of the docker backend, then a member lost with its
+/// volume and replaced.
 #[test]
 fn etcd_on_docker_run_grows_and_shrinks_by_plan() {
     let Some(_engine) = exclusive_engine() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    grow_and_shrink(&ETCD, Backend::Docker, dir.path());
+    let (mut deployment, _cleanup, mut acked, mut next) =
+        grow_and_shrink(&ETCD, Backend::Docker, dir.path());
+    a_lost_member_joins_again(&mut deployment, dir.path(), &[], &mut acked, &mut next);
 }
 
 /// Deploys the example with 3 members on `backend`, then plans and runs 3 → 5 and 5 → 3, each
@@ -327,12 +336,14 @@ fn data_moves_to_a_new_volume(
 fn a_lost_member_joins_again(
     deployment: &mut Deployment,
     dir: &Path,
-    version: &str,
+    sets: &[&str],
     acked: &mut BTreeSet<u32>,
     next: &mut u32,
 ) {
-    let member = "label=com.docker.compose.service=etcd-2";
-    let id = stdout(&docker(&["ps", "-aq", "--filter", member]));
+    let (service, member) = ("label=berth.service=etcd", "label=berth.member=2");
+    let id = stdout(&docker(&[
+        "ps", "-aq", "--filter", service, "--filter", member,
+    ]));
     run_ok(
         Command::new("docker").args(["rm", "--force", id.trim()]),
         "docker rm --force etcd-2",
@@ -342,7 +353,7 @@ fn a_lost_member_joins_again(
         "docker volume rm etcd-2-data",
     );
     let lost = ["--lost", "etcd-2"];
-    let replaced = planned_with(dir, deployment, &[version], &lost, "lost");
+    let replaced = planned_with(dir, deployment, sets, &lost, "lost");
     run_plan(
         deployment,
         &replaced,
