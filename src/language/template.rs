@@ -147,6 +147,18 @@ impl Templates {
         members: &[Member],
         id: Option<&str>,
     ) -> Result<String, TemplateFailure> {
+        let context = self.membership_context(member, members, id);
+        self.render_with(source, &context, members.len())
+    }
+
+    /// The context a `[membership]` command sees: `name`, `params`, `port`, `member` (with its
+    /// `id` where known) and `members`.
+    pub fn membership_context(
+        &self,
+        member: &Member,
+        members: &[Member],
+        id: Option<&str>,
+    ) -> Context {
         let mut context = self.base.clone();
         let mut concerned = json!(member);
         if let Some(id) = id {
@@ -154,11 +166,7 @@ impl Templates {
         }
         context.insert("member".into(), concerned);
         context.insert("members".into(), json!(members));
-        self.render_with(
-            source,
-            &Context::from(Value::Object(context)),
-            members.len(),
-        )
+        Context::from(Value::Object(context))
     }
 
     /// Renders a structural string (`replicas`, `size`, backend options): params only.
@@ -191,7 +199,15 @@ impl Templates {
                 .verbatim(source)
                 .map_err(|failure| failure.for_member(identity));
         }
-        let context = identity.context.get_or_init(|| {
+        let context = self.member_context(identity);
+        self.render_with(source, context, identity.peers.len())
+            .map_err(|failure| failure.for_member(identity))
+    }
+
+    /// The context a `[container]` string sees as `identity`: `name`, `params`, `port`, `self`,
+    /// `peers` and `peer_hosts` (what a chart's translated templates read, [`crate::go_template`]).
+    pub fn member_context<'i>(&self, identity: &'i Identity) -> &'i Context {
+        identity.context.get_or_init(|| {
             let mut context = self.base.clone();
             if let Some(me) = identity.me {
                 let mut me_json = json!(me);
@@ -207,9 +223,7 @@ impl Templates {
             let hosts: Vec<&str> = identity.peers.iter().map(|p| p.host.as_str()).collect();
             context.insert("peer_hosts".into(), json!(hosts));
             Context::from(Value::Object(context))
-        });
-        self.render_with(source, context, identity.peers.len())
-            .map_err(|failure| failure.for_member(identity))
+        })
     }
 
     /// Prices a rendering before it runs: `{{#each}}` blocks nested `depth` deep over lists of at

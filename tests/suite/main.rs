@@ -10,6 +10,7 @@ mod cloudfoundry;
 mod diff;
 mod docker_family;
 mod first_hour;
+mod go_templates;
 mod hardening;
 mod hostile_import;
 mod hostile_output;
