@@ -10,9 +10,11 @@
 //! helpers `join` and `add`, and `eq`, `ne`, `not`, `and`, `or` in conditions. Anything else
 //! is refused with the reason, never translated approximately.
 //!
-//! Two differences depend on values, not on the string, so whoever writes the chart checks the
-//! parameters' types: a float parameter with an integral value (`2.0`) is written `2` by Go's
-//! JSON, and `each` over a table walks its sorted keys in both but Go's index is the key.
+//! Some differences depend on values, not on the string, so whoever writes the chart checks the
+//! parameters' types: a float with an integral value (`2.0`) is written `2` by Go's JSON, as
+//! are numbers past 2^53 or written with exponents differently; `each` over a table walks its
+//! sorted keys in both but Go's index is the key; a list or table written whole (`{{peer_hosts}}`,
+//! where `join` is meant) is written as JSON; `eq` of an integer and a float is true in Go.
 //! `tests/suite/go_templates.rs` renders every example's strings and edge cases both ways.
 
 use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
@@ -195,12 +197,14 @@ impl Writer {
             .map(|p| self.parameter(p))
             .collect::<Result<Vec<_>, _>>()?;
         match (name, args.as_slice()) {
-            ("add", [a, b]) => Ok(format!("(add {a} {b})")),
+            // Berth's `add` reads decimal integers (Sprig's reads `010` as octal) and gives text.
+            ("add", [a, b]) => Ok(format!("(toString (add {} {}))", integer(a), integer(b))),
             // Berth compares JSON values; `toJson` makes Go's `eq` do so across number types.
             ("eq", [a, b]) => Ok(format!("(eq (toJson {a}) (toJson {b}))")),
             ("ne", [a, b]) => Ok(format!("(ne (toJson {a}) (toJson {b}))")),
             ("not", [a]) => Ok(format!("(not {a})")),
-            ("and" | "or", [_, _, ..]) => Ok(format!("({name} {})", args.join(" "))),
+            // Go's `and` and `or` give an operand; berth's give true or false.
+            ("and" | "or", [_, _, ..]) => Ok(format!("(not (not ({name} {})))", args.join(" "))),
             _ => refuse(format!(
                 "`{name}` with {} arguments has no translation",
                 args.len()
@@ -289,16 +293,22 @@ fn read(base: String, segments: &[String]) -> Result<String, Untranslatable> {
     let mut keys: Vec<String> = Vec::new();
     let flush = |expression: &mut String, keys: &mut Vec<String>| {
         if !keys.is_empty() {
-            *expression = format!("(dig {} \"\" {expression})", keys.join(" "));
+            // An absent value reads as an empty list: false to `if`, nothing to `each`.
+            *expression = format!("(dig {} (list) {expression})", keys.join(" "));
             keys.clear();
         }
     };
-    for segment in segments {
+    for (at, segment) in segments.iter().enumerate() {
         let bare = segment.trim_start_matches('[').trim_end_matches(']');
         if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
             flush(&mut expression, &mut keys);
             let index: usize = bare.parse().or_else(|_| refuse("an index too large"))?;
-            expression = format!("(index {expression} {index})");
+            // Past the end is false (Go's `and` stops there), and a map to read on from.
+            expression =
+                format!("(and (gt (len {expression}) {index}) (index {expression} {index}))");
+            if at + 1 < segments.len() {
+                expression = format!("(default (dict) {expression})");
+            }
         } else {
             keys.push(go_string(bare));
         }
@@ -319,9 +329,19 @@ fn scalar(variable: &str, expression: &str) -> String {
     )
 }
 
-/// Text written as it stands: Go reads `{{` in text as an action, so it is written by one.
+/// Text written as it stands: Go reads `{{` in text as an action, so it is written by one, and
+/// so is a last `{`, which the action after it would extend to `{{{`.
 fn raw_text(text: &str) -> String {
-    text.replace("{{", "{{ \"{{\" }}")
+    let escaped = text.replace("{{", "{{ \"{{\" }}");
+    match escaped.strip_suffix('{') {
+        Some(rest) => format!("{rest}{{{{ \"{{\" }}}}"),
+        None => escaped,
+    }
+}
+
+/// An integer read as berth's `add` reads it: a number, or a string of decimal digits.
+fn integer(expression: &str) -> String {
+    format!("(atoi (trimAll \"\\\"\" (toJson {expression})))")
 }
 
 fn literal(value: &Value) -> Result<String, Untranslatable> {
@@ -347,7 +367,7 @@ mod tests {
     fn paths_read_the_context() {
         assert_eq!(
             to_go("{{params.version}}", "$ctx").unwrap(),
-            "{{ $v1 := (dig \"params\" \"version\" \"\" $ctx) }}{{ if kindIs \"string\" $v1 }}{{ $v1 }}{{ else }}{{ toJson $v1 }}{{ end }}"
+            "{{ $v1 := (dig \"params\" \"version\" (list) $ctx) }}{{ if kindIs \"string\" $v1 }}{{ $v1 }}{{ else }}{{ toJson $v1 }}{{ end }}"
         );
     }
 
@@ -363,10 +383,10 @@ mod tests {
     fn each_names_its_item_and_index() {
         let go = to_go("{{#each peers}}{{@index}}={{this.host}}{{/each}}", "$ctx").unwrap();
         assert!(
-            go.starts_with("{{ range $i1, $e2 := (dig \"peers\" \"\" $ctx) }}"),
+            go.starts_with("{{ range $i1, $e2 := (dig \"peers\" (list) $ctx) }}"),
             "{go}"
         );
-        assert!(go.contains("(dig \"host\" \"\" $e2)"), "{go}");
+        assert!(go.contains("(dig \"host\" (list) $e2)"), "{go}");
     }
 
     #[test]

@@ -111,6 +111,10 @@ fn edge_group() -> Group {
         ("f", declared(json!(0.25))),
         ("b", declared(json!(true))),
         ("list", declared(json!(["a", "b"]))),
+        (
+            "z",
+            json!({ "default": "010", "values": ["010", "7", "0", "-3"] }),
+        ),
     ];
     let sources = [
         "{{params.s}}|{{params.n}}|{{params.f}}|{{params.b}}",
@@ -134,6 +138,11 @@ fn edge_group() -> Group {
         "{{#if self.published.client}}{{self.published.client}}{{else}}{{self.host}}{{/if}}",
         "{{member.name}}@{{member.host}}:{{#each members}}{{this.ordinal}}{{/each}}",
         "{{member.id}}",
+        "{{#each self.published}}[{{this}}]{{else}}none{{/each}}",
+        "{{#if (eq (add self.ordinal 1) \"2\")}}two{{/if}}|{{add params.z 1}}",
+        "{{and params.b params.s}}|{{or params.s params.n}}|{{#if (eq (or params.b params.n) true)}}t{{/if}}",
+        "{ {{~params.s~}} }{{join peer_hosts \"{\"}}",
+        "{{#if peers.[1]}}several{{else}}one{{/if}}",
     ];
     Group {
         name: "edge cases".into(),
