@@ -16,11 +16,13 @@ unsafe extern "C" {
 fn main() {
     // mimalloc gives freed memory back to the system a second after it is freed: a compile of
     // many specs allocates again long before, on other pages, and its peak memory was half again
-    // what it used (1,000 specs: 32 MiB instead of 20). 1 ms costs no time that can be measured.
-    // `MIMALLOC_PURGE_DELAY` in the environment still decides, as mimalloc documents.
+    // what it used (1,000 specs: 32 MiB instead of 20). It gives it back at once: 1 ms still held
+    // 2 MiB more at the peak of 1,000 specs, and at once costs them 1,300 page faults of 6,100,
+    // about 2 ms of 750 (docs/performance.md). `MIMALLOC_PURGE_DELAY` in the environment still
+    // decides, as mimalloc documents.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets an option before any other thread exists; mimalloc reads it when it purges.
-        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 1) };
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     }
     // mimalloc maps memory in 2 MiB-aligned segments, which transparent huge pages would back
     // with whole huge pages, doubling the resident memory of a short run for no speed. Its
