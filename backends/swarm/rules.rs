@@ -162,7 +162,7 @@ fn health_check_needs_tool(service: &Service) -> Option<Diagnostic> {
         live.span.clone(),
         format!("the liveness check runs inside the container and assumes {tools} in the image; Swarm kills tasks whose check fails"),
         "assumes tools in the image",
-        "add `docker_exec = [...]` to `[health.liveness]` with a command the image has",
+        "add `docker_exec = [...]` to `[health.liveness]` with a command the image has, or allow this rule once you checked the image",
     ))
 }
 

@@ -73,8 +73,11 @@ pub fn plan_change(
             format,
         );
     }
+    if let Err(d) = berth_output::against::check(deployed.dir) {
+        return ui.fail(d, format);
+    }
     let specs = [spec.to_path_buf()];
-    compile(
+    let code = compile(
         ui,
         &specs,
         out,
@@ -83,7 +86,50 @@ pub fn plan_change(
         inputs,
         Some(deployed),
         format,
-    )
+    );
+    if code == 0 && format == Format::Human {
+        for backend in &inputs.backends {
+            tell_plan(ui, out, backend);
+        }
+    }
+    code
+}
+
+/// After `berth plan` wrote a backend's files: the steps of its `plan.sh`, read back from it, and
+/// the command that runs it, with what it needs from the environment.
+fn tell_plan(ui: &Ui, out: &Path, backend: &str) {
+    let Ok(Some(bytes)) = berth_output::inside::read_file(out, &format!("{backend}/plan.sh"))
+    else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let path = out.join(backend).join("plan.sh").display().to_string();
+    ui.info(&format!("the plan for {backend}, one step at a time:"));
+    let steps = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("step '")?.strip_suffix('\''));
+    for (n, step) in steps.enumerate() {
+        ui.info(&format!("  {}. {step}", n + 1));
+    }
+    let usage = text
+        .lines()
+        .find_map(|line| Some(line.split_once(":?usage: ")?.1.trim_end_matches('}')))
+        .map_or(format!("sh {path}"), |usage| {
+            usage.replacen("plan.sh", &path, 1)
+        });
+    let needs: Vec<&str> = text
+        .lines()
+        .filter_map(|line| {
+            line.strip_prefix(": \"${")?
+                .split_once(":?")
+                .map(|(v, _)| v)
+        })
+        .collect();
+    let environment = match needs.as_slice() {
+        [] => String::new(),
+        needs => format!(" (with {} set)", needs.join(", ")),
+    };
+    ui.info(&format!("read it, then run it{environment}: {usage}"));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -271,8 +317,8 @@ impl<'u> Staging<'u> {
         }
         if format == Format::Human {
             ui.info(&format!(
-                "wrote {} files to {} ({} unchanged, {} stale removed)",
-                written.changed.len(),
+                "wrote {} to {} ({} unchanged, {} stale removed)",
+                counted(written.changed.len(), "file"),
                 out.display(),
                 written.unchanged,
                 written.removed.len()
@@ -378,7 +424,7 @@ fn check_drift(
         Ok(diff) => {
             print!("{diff}");
             eprintln!(
-                "error: {} is stale: run `berth compile` without `--check` to update it",
+                "error: {} is stale: run `berth compile` without `--check` to update it (with `--force` where a file was edited by hand)",
                 out.display()
             );
             STALE

@@ -151,13 +151,17 @@ fn unknown_rule(id: &str) {
 }
 
 pub fn rules(backend: Option<&str>, format: DocFormat) -> i32 {
+    // The groups are the rules' prefixes: each backend, and `spec`, `plan` and `import`.
+    let groups: std::collections::BTreeSet<&str> = super::every_rule()
+        .filter_map(|r| r.id.split_once('/').map(|(group, _)| group))
+        .collect();
     if let Some(name) = backend
-        && name != "spec"
-        && berth_compile::registry::by_name(name).is_none()
+        && !groups.contains(name)
     {
+        let groups: Vec<&str> = groups.into_iter().collect();
         eprintln!(
-            "error[cli/usage]: unknown backend `{name}`\n  = help: use `spec` or one of {}",
-            berth_language::spec::backticked(&berth_compile::registry::names())
+            "error[cli/usage]: no rules of `{name}`\n  = help: use one of {}",
+            berth_language::spec::backticked(&groups)
         );
         return 2;
     }

@@ -10,7 +10,7 @@ use berth_diagnostic::{Diagnostic, Severity};
 use std::path::Path;
 
 /// The examples `--from` accepts.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("postgres", include_str!("../../examples/postgres.toml")),
     (
         "cockroachdb",
@@ -24,6 +24,8 @@ const TEMPLATES: [(&str, &str); 7] = [
         "elasticsearch",
         include_str!("../../examples/elasticsearch.toml"),
     ),
+    ("mongodb", include_str!("../../examples/mongodb.toml")),
+    ("zookeeper", include_str!("../../examples/zookeeper.toml")),
 ];
 
 /// Why a warning is accepted in a fresh spec: the trade-offs that hold for every deployment of

@@ -81,10 +81,12 @@ enum Command {
     /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon (not
     /// cloudfoundry): `--backend NAME`, the one the service is deployed with, is required. Give the `--set` and `--values`
     /// of the deployed compile again, with the changes.
+    #[command(mut_arg("backends", |a| a.help("The backend the service is deployed with (required)")))]
     Plan {
         spec: PathBuf,
-        /// The directory the deployed files were compiled to. It may be `--out` itself, which
-        /// then describes the new files from the start: keep it apart while the plan runs.
+        /// The directory the deployed files were compiled to. Keep `--out` apart from it until
+        /// the plan has run: it is the record of what runs (with `--lost` on compose and docker,
+        /// `--out` is the deployed directory itself, whose files the members mount).
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
         /// Replace this member by a new one on a new, empty volume, which catches up from the
@@ -147,6 +149,7 @@ enum Command {
     Explain { rule: Option<String> },
     /// List the rules.
     Rules {
+        /// Only the rules of this backend, or of `spec`, `plan` or `import`.
         #[arg(long, value_name = "NAME")]
         backend: Option<String>,
         #[arg(long, value_enum, default_value_t = DocFormat::Text)]

@@ -15,6 +15,9 @@ pub fn diff(
     files: bool,
     against: Option<&Path>,
 ) -> i32 {
+    if let Some(Err(d)) = against.map(berth_output::against::check) {
+        return ui.fail(d, Format::Human);
+    }
     // Against a directory, each backend also fires the rules about what the change does to the
     // running service (`plan/...`).
     let deployed = against.map(|dir| berth_output::against::Against {

@@ -64,6 +64,7 @@ errors! {
     OUTPUT_IO = "output/io": "the output directory cannot be written; nothing was written", "fix the cause the message names (space, permissions, a read-only filesystem)";
     OUTPUT_PATH = "output/path": "something in `--out` stands where berth writes, or a path leaves `--out`", "move what is in the way, or choose another `--out`";
     OUTPUT_FOREIGN_FILE = "output/foreign-file": "a file berth did not write stands where berth writes", "move it away, choose another `--out`, or pass `--force`";
+    OUTPUT_AGAINST = "output/against": "`--against` names no directory that `berth compile` wrote", "name the directory an earlier `berth compile --out` wrote: it holds `.berth-manifest.json`";
     OUTPUT_MANIFEST = "output/manifest": "the manifest of files berth wrote is damaged", "remove `.berth-manifest.json`, or choose another `--out`";
     OUTPUT_SYMLINK = "output/symlink": "a symbolic link stands below `--out` where berth writes or reads (berth follows none there)", "replace the link with a real directory or file, or choose another `--out`";
     OUTPUT_TOO_LARGE = "output/too-large": "a file in `--out` that berth reads is larger than 64 MiB, the most berth reads", "move the file elsewhere, or choose another `--out`";

@@ -81,8 +81,18 @@ pub fn import_reading(
         skipped: Vec::new(),
         findings: file.outside.clone(),
     };
-    import.findings.extend(rules::check_file(&file, &clusters));
     let inits = init_services(&clusters);
+    // An init step counts with its cluster: it runs once the members started, retrying until
+    // they answer (a health check that needs the cluster initialized would never let it start).
+    let owner_of = |index: usize| {
+        inits
+            .iter()
+            .find(|i| i.init == index)
+            .map_or(index, |i| i.owner)
+    };
+    import
+        .findings
+        .extend(rules::check_file(&file, &clusters, &owner_of));
     for (index, cluster) in clusters.iter().enumerate() {
         if let Some(init) = inits.iter().find(|i| i.init == index) {
             // A second one-shot service of one cluster: berth runs one `[init]`.

@@ -44,8 +44,13 @@ pub fn check(cluster: &Cluster, dir: &std::path::Path) -> Vec<Diagnostic> {
 
 /// Findings about the file as a whole, whichever services are imported: services that start
 /// before another's health check passes, and secrets in a committed `.env`.
-pub fn check_file(file: &ComposeFile, clusters: &[Cluster]) -> Vec<Diagnostic> {
-    let mut found = not_waiting_for_health(file, clusters);
+/// `owner_of` gives the cluster an init step belongs to (itself for any other).
+pub fn check_file(
+    file: &ComposeFile,
+    clusters: &[Cluster],
+    owner_of: &dyn Fn(usize) -> usize,
+) -> Vec<Diagnostic> {
+    let mut found = not_waiting_for_health(file, clusters, owner_of);
     if !file.ignores_dotenv {
         found.extend(file.dotenv_secrets.iter().map(|(name, span)| {
             SECRET_IN_DOTENV.report(
@@ -125,12 +130,17 @@ fn floating_tag(service: &Service) -> Option<Diagnostic> {
 }
 
 /// A `depends_on` without `condition: service_healthy` on a service with a health check,
-/// between services that are not members of one cluster.
-fn not_waiting_for_health(file: &ComposeFile, clusters: &[Cluster]) -> Vec<Diagnostic> {
+/// between services that are not of one cluster (its members and its init step).
+fn not_waiting_for_health(
+    file: &ComposeFile,
+    clusters: &[Cluster],
+    owner_of: &dyn Fn(usize) -> usize,
+) -> Vec<Diagnostic> {
     let cluster_of = |name: &str| {
         clusters
             .iter()
             .position(|c| c.members.iter().any(|m| m.name == name))
+            .map(owner_of)
     };
     let mut found = Vec::new();
     for service in &file.services {

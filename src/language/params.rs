@@ -314,7 +314,10 @@ fn overridden(
                 format!("parameter `{}` {message}", o.name),
             )
             .at(Some(o.span.clone()), "out of range")
-            .help("choose a value the parameter's declaration allows"),
+            .help(format!(
+                "choose a value that `[params.{}]` allows (its `min`, `max` or `values`)",
+                o.name
+            )),
         );
         return None;
     }
@@ -323,7 +326,8 @@ fn overridden(
 
 fn unknown_parameter(o: &Override, known: Vec<&str>) -> Diagnostic {
     let help = match closest(&o.name, known.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`? (`{} {best}=...`)", o.origin),
+        Some(best) if o.origin == "--set" => format!("did you mean `{best}`? (`--set {best}=...`)"),
+        Some(best) => format!("did you mean `{best}`? (`{best} = ...` in the values file)"),
         None if known.is_empty() => {
             "this spec declares no parameters; add one under `[params.NAME]`".to_string()
         }

@@ -659,6 +659,18 @@ fn nul_in_value(value: &toml::Spanned<toml::de::DeValue>) -> Option<std::ops::Ra
     }
 }
 
+/// The section a key of the spec belongs to, for a key written at the top level by mistake.
+fn section_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "replicas" | "quorum" | "spread" | "start" => "replication",
+        "image" | "command" | "args" | "env" | "user" | "shell" => "container",
+        "cpu" | "memory" => "resources",
+        "liveness" | "readiness" => "health",
+        "stop_grace" => "lifecycle",
+        _ => return None,
+    })
+}
+
 /// Turns a `toml` error into a diagnostic, recognising serde's unknown/missing field messages so
 /// the diagnostic can name the key and suggest the closest valid one.
 pub fn toml_error_to_diagnostic(
@@ -673,10 +685,13 @@ pub fn toml_error_to_diagnostic(
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let help = match closest(key, candidates.iter().copied()) {
-            Some(best) => format!("rename it to `{best}`"),
-            None if candidates.is_empty() => "remove it: this table takes no keys".to_string(),
-            None => format!("remove it, or use one of {}", backticked(&candidates)),
+        let help = match (section_of(key), closest(key, candidates.iter().copied())) {
+            (Some(section), _) if candidates.contains(&section) => {
+                format!("move it under `[{section}]`")
+            }
+            (_, Some(best)) => format!("rename it to `{best}`"),
+            (_, None) if candidates.is_empty() => "remove it: this table takes no keys".to_string(),
+            (_, None) => format!("remove it, or use one of {}", backticked(&candidates)),
         };
         return Diagnostic::input(&errors::SPEC_UNKNOWN_KEY, format!("unknown key `{key}`"))
             .at(span, "not a key of this table")

@@ -1,8 +1,39 @@
 //! What is deployed, read back from the directory an earlier compile wrote (`--against`) as every
 //! file of an output directory is read: regular files only, no link followed.
 
+use crate::manifest::MANIFEST;
 use berth_backend::plan::Deployed;
+use berth_diagnostic::{Diagnostic, errors};
 use std::path::Path;
+
+/// Refuses an `--against` that no compile wrote: a missing directory (a typo) would read as
+/// nothing deployed, every file new; a backend's folder (`deployed/compose`) as no backend.
+pub fn check(dir: &Path) -> Result<(), Diagnostic> {
+    if dir.join(MANIFEST).is_file() {
+        return Ok(());
+    }
+    let shown = dir.display();
+    let (message, help) = if !dir.exists() {
+        (format!("`--against {shown}` does not exist"), None)
+    } else if !dir.is_dir() {
+        (format!("`--against {shown}` is not a directory"), None)
+    } else {
+        let parent = dir.parent().filter(|p| p.join(MANIFEST).is_file());
+        (
+            format!("`--against {shown}` holds no `{MANIFEST}`: `berth compile` did not write it"),
+            parent.map(|p| {
+                format!(
+                    "name the directory `berth compile --out` wrote: `--against {}`",
+                    p.display()
+                )
+            }),
+        )
+    };
+    let help = help.unwrap_or_else(|| {
+        "name the directory an earlier `berth compile --out` wrote (or compile the deployed spec there first)".into()
+    });
+    Err(Diagnostic::input(&errors::OUTPUT_AGAINST, message).help(help))
+}
 
 /// The directory, whether the plan writes to it too, the members to replace and those lost, and
 /// whether the backends add their plans (`berth plan`) or only say what the change does (`berth diff`).

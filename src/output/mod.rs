@@ -80,6 +80,17 @@ pub fn check_out(out: &Path) -> Result<(), Diagnostic> {
         )
         .help("name a directory of its own for the output, such as `--out deploy`"));
     }
+    // Not followed: a link at `--out` is refused later with its own message.
+    if out
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_file())
+    {
+        return Err(Diagnostic::input(
+            &errors::OUTPUT_PATH,
+            format!("`--out {}` is a file, not a directory", out.display()),
+        )
+        .help("name a directory for the output (berth makes it if it is missing), such as `--out deploy`"));
+    }
     Ok(())
 }
 

@@ -243,10 +243,10 @@ impl Resolver<'_> {
             Err(message) => {
                 let help = if message.contains("duration") || message.contains("seconds") {
                     format!("write `{key}` as a duration such as `30s`, `2m` or `1m30s`")
+                } else if key.contains("cpu") {
+                    format!("write `{key}` as a number of cores such as `2`, `1.5` or `500m`")
                 } else {
-                    format!(
-                        "write `{key}` as a Kubernetes quantity such as `10Gi`, `512Mi`, `2` or `500m`"
-                    )
+                    format!("write `{key}` as a Kubernetes quantity such as `10Gi` or `512Mi`")
                 };
                 self.error(
                     &errors::SPEC_INVALID_VALUE,

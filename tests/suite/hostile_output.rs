@@ -364,6 +364,13 @@ fn dev_zero_a_fifo_and_a_giant_are_neither_read_nor_waited_for() {
     ));
     assert_exit(&output, 0, &["is up to date"]);
     std::fs::remove_file(deploy.join(".berth-manifest.json")).unwrap();
+    // A manifest again (every file is foreign without one): `--against` names only a
+    // directory berth wrote.
+    let output = run_within(command(
+        dir.path(),
+        &["compile", spec_str(), "--out", "deploy", "--force"],
+    ));
+    assert_exit(&output, 0, &[]);
 
     // Where berth reads a file of its own: a FIFO, a link to `/dev/zero`, a giant.
     let giant = std::fs::File::create(deploy.join("berth-report.json")).unwrap();

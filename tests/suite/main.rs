@@ -17,6 +17,7 @@ mod hostile_output;
 mod hostile_spec;
 mod import;
 mod marathon;
+mod newcomer;
 mod per_member;
 mod plan;
 mod plan_docker;

@@ -226,11 +226,7 @@ fn a_plan_refuses_what_it_cannot_do() {
         ],
     );
     let (output, _) = plan(dir.path(), "etcd", &dir.path().join("nothing"), "b", &[]);
-    assert_exit(
-        &output,
-        2,
-        &["error[plan/deployed]", "compose/compose.yaml"],
-    );
+    assert_exit(&output, 2, &["error[output/against]", "does not exist"]);
     let spec = root().join("examples/etcd.toml");
     let spec = spec.to_str().unwrap();
     let rabbitmq = root().join("examples/rabbitmq.toml");
@@ -243,7 +239,7 @@ fn a_plan_refuses_what_it_cannot_do() {
             "berth writes no plans for cloudfoundry",
         ),
     ] {
-        let args = ["plan", spec, "--backend", backend, "--against", "x"];
+        let args = ["plan", spec, "--backend", backend, "--against", "deployed"];
         let output = berth(&[&args[..], &["--out", "y"]].concat(), dir.path());
         assert_exit(&output, 2, &["error[plan/", said]);
     }

@@ -1,0 +1,192 @@
+//! What a newcomer's first mistakes get: an `--against` that no compile wrote, a key in the
+//! wrong section, a misspelt parameter in a values file, `--out` naming a file; and what a plan
+//! says when it is written. Each was found by following the README as a new user.
+
+use crate::common::*;
+
+fn etcd() -> String {
+    root().join("examples/etcd.toml").display().to_string()
+}
+
+#[test]
+fn an_against_no_compile_wrote_is_refused_with_the_directory_to_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, at) = (etcd(), dir.path());
+    berth_ok(
+        &[
+            "compile",
+            &spec,
+            "--backend",
+            "compose",
+            "--out",
+            "deployed",
+            "--quiet",
+        ],
+        at,
+    );
+    let missing = berth(&["diff", &spec, "--against", "deploued"], at);
+    assert_exit(
+        &missing,
+        2,
+        &[
+            "error[output/against]",
+            "`--against deploued` does not exist",
+        ],
+    );
+    let folder = berth(
+        &[
+            "plan",
+            &spec,
+            "--backend",
+            "compose",
+            "--set",
+            "replicas=5",
+            "--against",
+            "deployed/compose",
+            "--out",
+            "next",
+        ],
+        at,
+    );
+    assert_exit(
+        &folder,
+        2,
+        &["holds no `.berth-manifest.json`", "`--against deployed`"],
+    );
+    assert!(!at.join("next").exists(), "a refused plan wrote nothing");
+}
+
+#[test]
+fn a_written_plan_lists_its_steps_and_how_to_run_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, at) = (etcd(), dir.path());
+    berth_ok(
+        &[
+            "compile",
+            &spec,
+            "--backend",
+            "swarm",
+            "--out",
+            "deployed",
+            "--quiet",
+        ],
+        at,
+    );
+    let plan = berth_ok(
+        &[
+            "plan",
+            &spec,
+            "--backend",
+            "swarm",
+            "--set",
+            "replicas=4",
+            "--against",
+            "deployed",
+            "--out",
+            "next",
+        ],
+        at,
+    );
+    let said = stderr(&plan);
+    for line in [
+        "the plan for swarm, one step at a time:",
+        "  2. etcd-3 joins the running cluster",
+        "read it, then run it: sh next/swarm/plan.sh STACK",
+    ] {
+        assert_contains(&said, line);
+    }
+}
+
+#[test]
+fn a_key_at_the_top_level_is_sent_to_its_section() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"x\"\nreplicas = 5\n[container]\nimage = \"a:1\"\n",
+    )
+    .unwrap();
+    let output = berth(&["check", "s.toml"], dir.path());
+    assert_exit(
+        &output,
+        2,
+        &[
+            "unknown key `replicas`",
+            "help: move it under `[replication]`",
+        ],
+    );
+}
+
+#[test]
+fn a_misspelt_parameter_in_a_values_file_gets_the_values_file_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("v.toml"), "spred = \"none\"\n").unwrap();
+    let output = berth(&["check", &etcd(), "--values", "v.toml"], dir.path());
+    assert_exit(
+        &output,
+        2,
+        &["did you mean `spread`? (`spread = ...` in the values file)"],
+    );
+    let set = berth(&["check", &etcd(), "--set", "spred=none"], dir.path());
+    assert_exit(&set, 2, &["did you mean `spread`? (`--set spread=...`)"]);
+}
+
+#[test]
+fn an_out_that_is_a_file_is_named_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.toml"), "").unwrap();
+    let output = berth(&["compile", &etcd(), "--out", "e.toml"], dir.path());
+    assert_exit(
+        &output,
+        2,
+        &[
+            "error[output/path]",
+            "`--out e.toml` is a file, not a directory",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.path().join("e.toml")).unwrap(), b"");
+}
+
+#[test]
+fn every_group_of_rules_can_be_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    for group in ["plan", "import", "spec", "swarm"] {
+        let listed = stdout(&berth_ok(&["rules", "--backend", group], dir.path()));
+        assert!(
+            !listed.is_empty() && listed.lines().all(|l| l.starts_with(&format!("{group}/"))),
+            "{group}: {listed}"
+        );
+    }
+    assert_exit(
+        &berth(&["rules", "--backend", "nope"], dir.path()),
+        2,
+        &["no rules of `nope`"],
+    );
+}
+
+#[test]
+fn importing_berths_own_compose_file_does_not_ask_the_init_step_to_wait_for_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root()
+        .join("examples/cockroachdb.toml")
+        .display()
+        .to_string();
+    berth_ok(
+        &[
+            "compile",
+            &spec,
+            "--backend",
+            "compose",
+            "--out",
+            "deploy",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    let import = berth_ok(&["import", "deploy/compose/compose.yaml"], dir.path());
+    let said = stderr(&import);
+    assert!(
+        said.contains("cockroachdb-init"),
+        "the init step is imported: {said}"
+    );
+    assert!(!said.contains("import/not-waiting-for-health"), "{said}");
+}
