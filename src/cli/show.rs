@@ -24,12 +24,24 @@ pub fn diff(
         plans: false,
         ..berth_output::against::Against::new(dir, dir)
     });
-    let request = berth_compile::Request {
+    let mut request = berth_compile::Request {
         deployed: deployed
             .as_ref()
             .map(|d| d as &dyn berth_backend::plan::Deployed),
         ..inputs.request(spec)
     };
+    if let Some(dir) = against
+        && request.backends.is_empty()
+    {
+        request.backends = deployed_backends(dir);
+        if !request.backends.is_empty() {
+            ui.info(&format!(
+                "comparing the backends `{}` holds: {} (name others with `--backend`)",
+                dir.display(),
+                request.backends.join(", ")
+            ));
+        }
+    }
     let mut outcome = berth_compile::compile(&request);
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
         ui.report(&[&outcome], Format::Human);
@@ -80,4 +92,13 @@ pub fn diff(
         }
     );
     0
+}
+
+/// The backends whose folders an earlier compile wrote into `dir` (none followed if a link).
+fn deployed_backends(dir: &Path) -> Vec<String> {
+    berth_compile::registry::names()
+        .into_iter()
+        .filter(|name| dir.join(name).symlink_metadata().is_ok_and(|m| m.is_dir()))
+        .map(str::to_string)
+        .collect()
 }

@@ -190,3 +190,42 @@ fn importing_berths_own_compose_file_does_not_ask_the_init_step_to_wait_for_heal
     );
     assert!(!said.contains("import/not-waiting-for-health"), "{said}");
 }
+
+#[test]
+fn a_diff_against_a_deployment_compares_only_the_backends_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, at) = (etcd(), dir.path());
+    berth_ok(
+        &[
+            "compile",
+            &spec,
+            "--backend",
+            "compose",
+            "--out",
+            "deployed",
+            "--quiet",
+        ],
+        at,
+    );
+    let diff = berth_ok(
+        &[
+            "diff",
+            &spec,
+            "--set",
+            "replicas=5",
+            "--against",
+            "deployed",
+        ],
+        at,
+    );
+    assert_contains(
+        &stderr(&diff),
+        "comparing the backends `deployed` holds: compose",
+    );
+    let changed = stdout(&diff);
+    assert!(changed.contains("+++ b/compose/compose.yaml"), "{changed}");
+    assert!(
+        !changed.contains("kubernetes/"),
+        "only compose is compared: {changed}"
+    );
+}
