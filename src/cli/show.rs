@@ -60,6 +60,13 @@ pub fn diff(
         return match berth_output::drift(dir, &planned) {
             Ok(diff) => {
                 print!("{diff}");
+                if !diff.is_empty() {
+                    ui.info(&format!(
+                        "to take a running deployment there one member at a time: `berth plan {} --backend NAME --against {} --out NEW`",
+                        spec.display(),
+                        dir.display()
+                    ));
+                }
                 0
             }
             Err(d) => ui.fail(d, Format::Human),

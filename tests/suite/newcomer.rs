@@ -228,4 +228,5 @@ fn a_diff_against_a_deployment_compares_only_the_backends_it_holds() {
         !changed.contains("kubernetes/"),
         "only compose is compared: {changed}"
     );
+    assert_contains(&stderr(&diff), "one member at a time: `berth plan ");
 }
