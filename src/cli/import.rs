@@ -143,12 +143,43 @@ fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnost
     Ok(targets)
 }
 
-fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<(String, PathBuf, Vec<String>)> {
+/// Each written spec: its name, where it went, the Compose services it came from, and the
+/// backends that refuse it until its user decides (see [`undecided`]).
+type Written = (String, PathBuf, Vec<String>, Vec<&'static str>);
+
+fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<Written> {
     import
         .specs
         .iter()
         .zip(targets)
-        .map(|(s, t)| (s.name.clone(), t.clone(), s.services.clone()))
+        .map(|(s, t)| {
+            let refusing = undecided(&s.text, t);
+            (s.name.clone(), t.clone(), s.services.clone(), refusing)
+        })
+        .collect()
+}
+
+/// The backends whose rules refuse a written spec until its user decides what the Compose file
+/// did not say (a storage class, a volume service): its comments say what.
+fn undecided(text: &str, path: &Path) -> Vec<&'static str> {
+    let request = berth_compile::Request {
+        spec: path.to_path_buf(),
+        set: Vec::new(),
+        values: None,
+        backends: Vec::new(),
+        allow_read: Vec::new(),
+        deployed: None,
+    };
+    let outcome = berth_compile::compile_text(&request, text.to_string());
+    outcome
+        .outputs
+        .iter()
+        .filter(|o| {
+            o.diagnostics
+                .iter()
+                .any(|d| d.severity == berth_diagnostic::Severity::Error)
+        })
+        .map(|o| o.backend)
         .collect()
 }
 
@@ -157,7 +188,7 @@ fn report(
     findings: &[Diagnostic],
     sources: &berth_diagnostic::source::Sources,
     format: Format,
-    written: &[(String, PathBuf, Vec<String>)],
+    written: &[Written],
     skipped: &[(String, String)],
 ) {
     match format {
@@ -177,12 +208,19 @@ fn report(
                     )
                 );
             }
-            for (name, path, services) in written {
+            for (name, path, services, refusing) in written {
                 ui.info(&format!(
                     "wrote {} (`{name}`, from {})",
                     path.display(),
                     services.join(", ")
                 ));
+                if !refusing.is_empty() {
+                    ui.info(&format!(
+                        "  {} refuse it until you decide what the Compose file does not say (its comments name each; `berth check {}`), or name your backends in `targets`",
+                        refusing.join(", "),
+                        path.display()
+                    ));
+                }
             }
             for (service, why) in skipped {
                 ui.info(&format!("skipped {service}: {why}"));
@@ -190,7 +228,7 @@ fn report(
         }
         Format::Json => {
             let document = serde_json::json!({
-                "specs": written.iter().map(|(name, path, services)| serde_json::json!({"name": name, "path": path, "services": services})).collect::<Vec<_>>(),
+                "specs": written.iter().map(|(name, path, services, refusing)| serde_json::json!({"name": name, "path": path, "services": services, "undecided_for": refusing})).collect::<Vec<_>>(),
                 "skipped": skipped.iter().map(|(service, why)| serde_json::json!({"service": service, "reason": why})).collect::<Vec<_>>(),
                 "diagnostics": findings.iter().map(|d| berth_diagnostic::to_json(d, sources)).collect::<Vec<_>>(),
             });

@@ -295,3 +295,27 @@ fn a_plans_summary_is_not_spoofed_by_the_specs_strings() {
         );
     }
 }
+
+#[test]
+fn an_imported_spec_says_which_backends_wait_for_a_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  db:\n    image: postgres:16\n    volumes: [\"data:/var/lib/postgresql/data\"]\nvolumes:\n  data: {}\n",
+    )
+    .unwrap();
+    let import = berth_ok(&["import", "compose.yaml"], dir.path());
+    assert_contains(
+        &stderr(&import),
+        "kubernetes, cloudfoundry refuse it until you decide what the Compose file does not say",
+    );
+    let check = berth(&["check", "db.toml"], dir.path());
+    assert_exit(
+        &check,
+        1,
+        &[
+            "kubernetes/missing-storage-class",
+            "cloudfoundry/volume-without-service",
+        ],
+    );
+}
