@@ -527,7 +527,7 @@ impl Orchestrator for Steps<'_> {
         if !named.is_empty() {
             // Before any member loses its claims: a claim of a class that does not exist stays
             // Pending, and its member out of the cluster.
-            script.text("\nstep 'the storage classes of the new claims'\n");
+            script.step("the storage classes of the new claims");
             for file in written {
                 script
                     .text("run kubectl apply --filename ")
@@ -546,7 +546,7 @@ impl Orchestrator for Steps<'_> {
                 "" => format!("the default storage class can grow a claim to {size}"),
                 class => format!("the class {class} can grow a claim to {size}"),
             };
-            script.text("\nstep ").word(&title).text("\n");
+            script.step(&title);
             script.text("expandable=$(kubectl get storageclass ");
             match class.as_str() {
                 "" => script.text("--output 'jsonpath={.items[?(@.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class==\"true\")].allowVolumeExpansion}')\n"),
@@ -562,10 +562,7 @@ impl Orchestrator for Steps<'_> {
                 .text(" >&2\n  exit 1\nfi\n");
         }
         for (claim, (size, _)) in &self.growth {
-            script
-                .text("\nstep ")
-                .word(&format!("the claims `{claim}` grow to {size}"))
-                .text("\n");
+            script.step(&format!("the claims `{claim}` grow to {size}"));
             let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
             for &ordinal in &self.grown {
                 let pvc = format!("{claim}-{}-{ordinal}", self.service.name());
@@ -576,7 +573,7 @@ impl Orchestrator for Steps<'_> {
             }
         }
         if self.orphan {
-            script.text("\nstep 'the StatefulSet is made again, its pods and claims kept'\n");
+            script.step("the StatefulSet is made again, its pods and claims kept");
             script
                 .text("run kube delete statefulset ")
                 .name(self.service.name());
@@ -592,7 +589,7 @@ impl Orchestrator for Steps<'_> {
     }
 
     fn finish(&self, script: &mut Script) {
-        script.text("\nstep 'every object as the Kustomization says'\n");
+        script.step("every object as the Kustomization says");
         for job in &self.rerun {
             script
                 .text("run kube delete job ")

@@ -297,6 +297,13 @@ impl Orchestrator for Steps<'_> {
         }
     }
 
+    fn environment(&self) -> Vec<&'static str> {
+        match self.service.membership {
+            Some(_) => vec!["MARATHON_URL", "METRONOME_URL"],
+            None => vec!["MARATHON_URL"],
+        }
+    }
+
     fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {
         script.text("group=").name(self.service.name()).text("\n");
         script.text("job=").name(&job_id(self.service)).text("\n");
@@ -338,14 +345,14 @@ impl Orchestrator for Steps<'_> {
 
     fn prepare(&self, script: &mut Script) {
         if self.service.membership.is_some() {
-            script.text("\nstep 'the one-off job of the membership commands'\n");
+            script.step("the one-off job of the membership commands");
             script.text("ensure_job\n");
         }
     }
 
     fn finish(&self, script: &mut Script) {
         if self.service.membership.is_some() {
-            script.text("\nstep 'the one-off job goes'\n");
+            script.step("the one-off job goes");
             script.text("run metronome DELETE \"/v1/jobs/$job\"\n");
         }
     }

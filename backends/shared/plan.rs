@@ -53,6 +53,14 @@ pub trait Orchestrator {
     fn before_restarts(&self, _script: &mut Script) {}
     /// After the last step: applies what else the new files change.
     fn finish(&self, _script: &mut Script) {}
+    /// How the plan is run, from its directory.
+    fn run_line(&self) -> &'static str {
+        "sh plan.sh"
+    }
+    /// The variables the plan needs from the environment.
+    fn environment(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
 }
 
 /// The keys of a member's service (in the compose format) whose value as a joining member differs
@@ -120,15 +128,6 @@ pub fn script(
         orchestrator,
     };
     let mut script = Script::new();
-    script
-        .text("#!/bin/sh\n# The spec's strings reach the programs literally, in single quotes.\n# shellcheck disable=SC2016\n")
-        .comments(&header_comment(service, &[]))
-        .comments(&format!(
-            "# berth plan: `{}` on {} from {before} members to {}, one step at a time; each\n# command is printed before it runs, and the plan stops at the first that fails.\n",
-            service.name(),
-            orchestrator.backend(),
-            service.replicas()
-        ));
     let timeout = service.membership.as_ref().map_or(300, |m| m.timeout);
     script.text("timeout=").number(timeout).text("\n");
     orchestrator.functions(&mut script)?;
@@ -167,8 +166,48 @@ pub fn script(
         }
     }
     orchestrator.finish(&mut script);
-    script.text("\nstep 'done: every member runs its new definition'\n");
-    Ok(script.into_string())
+    script.step("done: every member runs its new definition");
+    Ok(with_outline(service, before, orchestrator, &script))
+}
+
+/// The plan's script after its header and outline: the steps in order, how to run it, and what
+/// it needs from the environment, as comments (`berth plan` prints them; a reader sees them
+/// first). A title is one line: a control character in a spec's value there becomes a space.
+fn with_outline(
+    service: &Service,
+    before: u32,
+    orchestrator: &dyn Orchestrator,
+    body: &Script,
+) -> String {
+    let mut outline = String::from("# Steps:\n");
+    for (n, title) in body.steps().iter().enumerate() {
+        let title: String = title
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        outline.push_str(&format!("#   {}. {title}\n", n + 1));
+    }
+    outline.push_str(&format!("# Run it: {}\n", orchestrator.run_line()));
+    let needs = orchestrator.environment();
+    if !needs.is_empty() {
+        outline.push_str(&format!(
+            "# It needs in its environment: {}\n",
+            needs.join(", ")
+        ));
+    }
+    let mut script = Script::new();
+    script
+        .text("#!/bin/sh\n# The spec's strings reach the programs literally, in single quotes.\n# shellcheck disable=SC2016\n")
+        .comments(&header_comment(service, &[]))
+        .comments(&format!(
+            "# berth plan: `{}` on {} from {before} members to {}, one step at a time; each\n# command is printed before it runs, and the plan stops at the first that fails.\n",
+            service.name(),
+            orchestrator.backend(),
+            service.replicas()
+        ))
+        .comments(&outline)
+        .script(body);
+    script.into_string()
 }
 
 /// The lost members (`Step::Lose`) of a plan that does nothing else: each is removed, then joins
@@ -221,9 +260,9 @@ impl Writer<'_> {
     /// their absence is what the plan mends.
     fn first_check(&self, script: &mut Script, alive: &[u32], lost: &[u32]) {
         if lost.is_empty() {
-            script.text("\nstep 'every deployed member healthy'\n");
+            script.step("every deployed member healthy");
         } else {
-            script.text("\nstep 'every deployed member healthy but the lost, which are down'\n");
+            script.step("every deployed member healthy but the lost, which are down");
         }
         self.wait_healthy(script, alive);
         // One that serves would be removed without its checks.
@@ -233,20 +272,13 @@ impl Writer<'_> {
         }
     }
 
-    fn step(&self, script: &mut Script, title: &str) {
-        script.text("\nstep ").word(title).text("\n");
-    }
-
     fn join(
         &self,
         script: &mut Script,
         current: &mut Vec<u32>,
         o: u32,
     ) -> Result<(), Vec<Diagnostic>> {
-        self.step(
-            script,
-            &format!("{} joins the running cluster", self.name(o)),
-        );
+        script.step(&format!("{} joins the running cluster", self.name(o)));
         let membership = self.service.membership.as_ref();
         for command in membership.map(|m| &m.add[..]).unwrap_or_default() {
             self.command(script, command, o, current, None)?;
@@ -271,12 +303,11 @@ impl Writer<'_> {
         let name = self.name(o);
         if departure == Departure::Lost {
             // Nothing stops: the member is gone, and the commands address the others only.
-            self.step(
-                script,
-                &format!("{name} is lost: the others remove it from the cluster"),
-            );
+            script.step(&format!(
+                "{name} is lost: the others remove it from the cluster"
+            ));
         } else {
-            self.step(script, &format!("{name} leaves the cluster"));
+            script.step(&format!("{name} leaves the cluster"));
             self.safe_to_stop(script, current, o)?;
         }
         let membership = self.service.membership.as_ref();
@@ -319,10 +350,10 @@ impl Writer<'_> {
     }
 
     fn restart(&self, script: &mut Script, current: &[u32], o: u32) -> Result<(), Vec<Diagnostic>> {
-        self.step(
-            script,
-            &format!("{} restarts with its new definition", self.name(o)),
-        );
+        script.step(&format!(
+            "{} restarts with its new definition",
+            self.name(o)
+        ));
         self.safe_to_stop(script, current, o)?;
         self.orchestrator.restart(script, o);
         self.caught_up(script, current, o)

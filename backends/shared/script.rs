@@ -18,6 +18,8 @@ use berth_model::shell::shell_quote;
 pub struct Script {
     text: String,
     scan: Scan,
+    /// The titles of a plan's steps ([`Script::step`]), in order.
+    steps: Vec<String>,
 }
 
 /// The shell's quoting at a point of a script, as far as a value placed there is concerned.
@@ -98,7 +100,7 @@ impl Script {
     pub fn with_capacity(bytes: usize) -> Self {
         Script {
             text: String::with_capacity(bytes),
-            scan: Scan::default(),
+            ..Script::default()
         }
     }
 
@@ -117,6 +119,19 @@ impl Script {
         self.expect_unquoted("a quoted word");
         self.text.push_str(&shell_quote(value));
         self
+    }
+
+    /// Appends a step of a plan, `step TITLE` (which prints it), and keeps its title for the
+    /// plan's outline.
+    pub fn step(&mut self, title: &str) -> &mut Self {
+        self.text("\nstep ").word(title).text("\n");
+        self.steps.push(title.to_string());
+        self
+    }
+
+    /// The titles of the steps appended so far.
+    pub fn steps(&self) -> &[String] {
+        &self.steps
     }
 
     /// Appends values as shell words separated by spaces.

@@ -243,6 +243,10 @@ impl Orchestrator for Steps<'_> {
         plan_script::member_by_name(self.service, ordinal)
     }
 
+    fn run_line(&self) -> &'static str {
+        "sh plan.sh STACK [DOCKER-STACK-DEPLOY-OPTION...]"
+    }
+
     fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {
         let service = self.service;
         plan_script::network_and_image(script, service, "swarm")?;

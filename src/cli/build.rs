@@ -73,7 +73,7 @@ pub fn plan_change(
             format,
         );
     }
-    if let Err(d) = berth_output::against::check(deployed.dir) {
+    if let Err(d) = berth_output::against::check(deployed.dir, &berth_compile::registry::names()) {
         return ui.fail(d, format);
     }
     let specs = [spec.to_path_buf()];
@@ -95,69 +95,35 @@ pub fn plan_change(
     code
 }
 
-/// The lines of a shell script that start outside any quoted word.
-fn unquoted_lines(script: &str) -> Vec<&str> {
-    let (mut single, mut double, mut escaped) = (false, false, false);
-    let mut lines = Vec::new();
-    for line in script.split('\n') {
-        if !single && !double {
-            lines.push(line);
-        }
-        let mut word_start = true;
-        for c in line.chars() {
-            match c {
-                _ if escaped => escaped = false,
-                // A comment runs to the end of the line, apostrophes and all.
-                '#' if word_start && !single && !double => break,
-                '\\' if !single => escaped = true,
-                '\'' if !double => single = !single,
-                '"' if !single => double = !double,
-                _ => {}
-            }
-            word_start = c.is_whitespace() && !single && !double;
-        }
-        escaped = false;
-    }
-    lines
-}
-
-/// After `berth plan` wrote a backend's files: the steps of its `plan.sh`, read back from it, and
-/// the command that runs it, with what it needs from the environment.
+/// After `berth plan` wrote a backend's files: the outline of its `plan.sh` (the steps, how to
+/// run it, what it needs), read from the comments that open it, which hold no spec string but
+/// the steps' titles, each on one line.
 fn tell_plan(ui: &Ui, out: &Path, backend: &str) {
     let Ok(Some(bytes)) = berth_output::inside::read_file(out, &format!("{backend}/plan.sh"))
     else {
         return;
     };
     let text = String::from_utf8_lossy(&bytes);
-    let path = out.join(backend).join("plan.sh").display().to_string();
+    let header = text
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with('#'));
+    let path =
+        berth_model::shell::shell_quote(&out.join(backend).join("plan.sh").display().to_string());
     ui.info(&format!("the plan for {backend}, one step at a time:"));
-    // Only berth's own lines: a spec's string, quoted, may hold a newline and what follows it.
-    let lines = unquoted_lines(&text);
-    let steps = lines
-        .iter()
-        .filter_map(|line| line.strip_prefix("step '")?.strip_suffix('\''));
-    for (n, step) in steps.enumerate() {
-        ui.info(&format!("  {}. {step}", n + 1));
+    let (mut run, mut needs) = (None, None);
+    for line in header {
+        if let Some(step) = line.strip_prefix("#   ") {
+            ui.info(&format!("  {step}"));
+        } else if let Some(line) = line.strip_prefix("# Run it: ") {
+            run = Some(line.replacen("plan.sh", &path, 1));
+        } else if let Some(names) = line.strip_prefix("# It needs in its environment: ") {
+            needs = Some(names.to_string());
+        }
     }
-    let usage = lines
-        .iter()
-        .find_map(|line| Some(line.split_once(":?usage: ")?.1.trim_end_matches('}')))
-        .map_or(format!("sh {path}"), |usage| {
-            usage.replacen("plan.sh", &path, 1)
-        });
-    let needs: Vec<&str> = lines
-        .iter()
-        .filter_map(|line| {
-            line.strip_prefix(": \"${")?
-                .split_once(":?")
-                .map(|(v, _)| v)
-        })
-        .collect();
-    let environment = match needs.as_slice() {
-        [] => String::new(),
-        needs => format!(" (with {} set)", needs.join(", ")),
-    };
-    ui.info(&format!("read it, then run it{environment}: {usage}"));
+    let environment = needs.map_or(String::new(), |names| format!(" (with {names} set)"));
+    let run = run.unwrap_or_else(|| format!("sh {path}"));
+    ui.info(&format!("read it, then run it{environment}: {run}"));
 }
 
 #[allow(clippy::too_many_arguments)]

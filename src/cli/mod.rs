@@ -149,7 +149,7 @@ enum Command {
     Explain { rule: Option<String> },
     /// List the rules.
     Rules {
-        /// Only the rules of this backend, or of `spec`, `plan` or `import`.
+        /// List only the rules of this backend, or of `spec`, `plan` or `import`.
         #[arg(long, value_name = "NAME")]
         backend: Option<String>,
         #[arg(long, value_enum, default_value_t = DocFormat::Text)]

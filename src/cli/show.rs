@@ -15,7 +15,9 @@ pub fn diff(
     files: bool,
     against: Option<&Path>,
 ) -> i32 {
-    if let Some(Err(d)) = against.map(berth_output::against::check) {
+    if let Some(Err(d)) =
+        against.map(|dir| berth_output::against::check(dir, &berth_compile::registry::names()))
+    {
         return ui.fail(d, Format::Human);
     }
     // Against a directory, each backend also fires the rules about what the change does to the
@@ -24,25 +26,18 @@ pub fn diff(
         plans: false,
         ..berth_output::against::Against::new(dir, dir)
     });
-    let mut request = berth_compile::Request {
+    let request = berth_compile::Request {
         deployed: deployed
             .as_ref()
             .map(|d| d as &dyn berth_backend::plan::Deployed),
         ..inputs.request(spec)
     };
-    if let Some(dir) = against
-        && request.backends.is_empty()
-    {
-        request.backends = deployed_backends(dir);
-        if !request.backends.is_empty() {
-            ui.info(&format!(
-                "comparing the backends `{}` holds: {} (name others with `--backend`)",
-                dir.display(),
-                request.backends.join(", ")
-            ));
-        }
-    }
     let mut outcome = berth_compile::compile(&request);
+    if let Some(dir) = against
+        && inputs.backends.is_empty()
+    {
+        keep_deployed_backends(ui, dir, &mut outcome);
+    }
     if outcome.diagnostics.iter().any(Diagnostic::is_input_error) {
         ui.report(&[&outcome], Format::Human);
         return 2;
@@ -61,10 +56,10 @@ pub fn diff(
             Ok(diff) => {
                 print!("{diff}");
                 if !diff.is_empty() {
+                    let backends: Vec<&str> = outcome.outputs.iter().map(|o| o.backend).collect();
                     ui.info(&format!(
-                        "to take a running deployment there one member at a time: `berth plan {} --backend NAME --against {} --out NEW`",
-                        spec.display(),
-                        dir.display()
+                        "to take a running deployment there one member at a time: `{}`",
+                        plan_command(spec, inputs, &backends, dir)
                     ));
                 }
                 0
@@ -101,11 +96,53 @@ pub fn diff(
     0
 }
 
-/// The backends whose folders an earlier compile wrote into `dir` (none followed if a link).
-fn deployed_backends(dir: &Path) -> Vec<String> {
-    berth_compile::registry::names()
-        .into_iter()
+/// The `berth plan` that takes what `dir` deploys to what `diff` compiled: the same spec, values
+/// and backend (`NAME` where there are several), each argument quoted for the shell.
+fn plan_command(spec: &Path, inputs: &Inputs, backends: &[&str], dir: &Path) -> String {
+    let quote = |text: &str| berth_model::shell::shell_quote(text);
+    let backend = match backends {
+        [one] => quote(one),
+        _ => "NAME".into(),
+    };
+    let mut command = format!(
+        "berth plan {} --backend {backend} --against {} --out NEW",
+        quote(&spec.display().to_string()),
+        quote(&dir.display().to_string())
+    );
+    for set in &inputs.set {
+        command.push_str(&format!(" --set {}", quote(set)));
+    }
+    if let Some(values) = &inputs.values {
+        command.push_str(&format!(
+            " --values {}",
+            quote(&values.display().to_string())
+        ));
+    }
+    command
+}
+
+/// Keeps of `outcome` the backends whose folders an earlier compile wrote into `dir` (no link
+/// followed), with their diagnostics, and says which: the others are not deployed there.
+fn keep_deployed_backends(ui: &Ui, dir: &Path, outcome: &mut berth_compile::Outcome) {
+    let names = berth_compile::registry::names();
+    let deployed: Vec<&str> = names
+        .iter()
+        .copied()
         .filter(|name| dir.join(name).symlink_metadata().is_ok_and(|m| m.is_dir()))
-        .map(str::to_string)
-        .collect()
+        .collect();
+    if deployed.is_empty() {
+        return;
+    }
+    outcome.outputs.retain(|o| deployed.contains(&o.backend));
+    let elsewhere = |code: &str| {
+        code.split_once('/')
+            .is_some_and(|(group, _)| names.contains(&group) && !deployed.contains(&group))
+    };
+    outcome.diagnostics.retain(|d| !elsewhere(&d.code));
+    let compared: Vec<&str> = outcome.outputs.iter().map(|o| o.backend).collect();
+    ui.info(&format!(
+        "comparing the backends `{}` holds: {} (name others with `--backend`)",
+        dir.display(),
+        compared.join(", ")
+    ));
 }

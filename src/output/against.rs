@@ -7,32 +7,74 @@ use berth_diagnostic::{Diagnostic, errors};
 use std::path::Path;
 
 /// Refuses an `--against` that no compile wrote: a missing directory (a typo) would read as
-/// nothing deployed, every file new; a backend's folder (`deployed/compose`) as no backend.
-pub fn check(dir: &Path) -> Result<(), Diagnostic> {
-    if dir.join(MANIFEST).is_file() {
+/// nothing deployed, every file new. Accepted: the `--out` of a compile, and one service's
+/// folder of a compile of several specs (`multi/etcd`, beside `multi/zookeeper`); refused with
+/// the folder to name instead: a backend's folder (`deployed/compose`), and the `--out` of a
+/// compile of several specs. `backends` are the backends' names, their folders' names.
+pub fn check(dir: &Path, backends: &[&str]) -> Result<(), Diagnostic> {
+    let is_dir = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_dir());
+    let holds_backends = |p: &Path| backends.iter().any(|b| is_dir(&p.join(b)));
+    let written = |p: &Path| p.join(MANIFEST).is_file();
+    let parent = dir.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
+    let shown = dir.display();
+    let refuse = |message: String, help: String| {
+        Err(Diagnostic::input(&errors::OUTPUT_AGAINST, message).help(help))
+    };
+    let backend_folder = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| backends.contains(n));
+    if let (Some(backend), Some(parent)) = (backend_folder, parent.filter(|p| written(p))) {
+        return refuse(
+            format!("`--against {shown}` is the folder of one backend, `{backend}`"),
+            format!(
+                "name the directory `berth compile --out` wrote: `--against {}`",
+                parent.display()
+            ),
+        );
+    }
+    let service_folder = parent.is_some_and(&written) && holds_backends(dir);
+    if (written(dir) && holds_backends(dir)) || service_folder {
         return Ok(());
     }
-    let shown = dir.display();
-    let (message, help) = if !dir.exists() {
-        (format!("`--against {shown}` does not exist"), None)
-    } else if !dir.is_dir() {
-        (format!("`--against {shown}` is not a directory"), None)
-    } else {
-        let parent = dir.parent().filter(|p| p.join(MANIFEST).is_file());
-        (
-            format!("`--against {shown}` holds no `{MANIFEST}`: `berth compile` did not write it"),
-            parent.map(|p| {
+    if written(dir) {
+        let mut services: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| is_dir(p) && holds_backends(p))
+            .map(|p| format!("`--against {}`", p.display()))
+            .collect();
+        services.sort();
+        if !services.is_empty() {
+            return refuse(
+                format!("`--against {shown}` holds the outputs of several specs"),
                 format!(
-                    "name the directory `berth compile --out` wrote: `--against {}`",
-                    p.display()
-                )
-            }),
-        )
+                    "name the folder of the service deployed: {}",
+                    services.join(" or ")
+                ),
+            );
+        }
+        return Ok(());
+    }
+    let message = if !dir.exists() {
+        format!("`--against {shown}` does not exist")
+    } else if !dir.is_dir() {
+        format!("`--against {shown}` is not a directory")
+    } else {
+        format!("`--against {shown}` holds no `{MANIFEST}`: `berth compile` did not write it")
     };
-    let help = help.unwrap_or_else(|| {
-        "name the directory an earlier `berth compile --out` wrote (or compile the deployed spec there first)".into()
-    });
-    Err(Diagnostic::input(&errors::OUTPUT_AGAINST, message).help(help))
+    refuse(
+        message,
+        "name the directory an earlier `berth compile --out` wrote (or compile the deployed spec there first)".into(),
+    )
 }
 
 /// The directory, whether the plan writes to it too, the members to replace and those lost, and

