@@ -8,22 +8,27 @@ fn etcd() -> String {
     root().join("examples/etcd.toml").display().to_string()
 }
 
-#[test]
-fn an_against_no_compile_wrote_is_refused_with_the_directory_to_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let (spec, at) = (etcd(), dir.path());
+/// `spec` compiled for `backend` into `deployed`, in `at`.
+fn deploy(at: &std::path::Path, spec: &str, backend: &str) {
     berth_ok(
         &[
             "compile",
-            &spec,
+            spec,
             "--backend",
-            "compose",
+            backend,
             "--out",
             "deployed",
             "--quiet",
         ],
         at,
     );
+}
+
+#[test]
+fn an_against_no_compile_wrote_is_refused_with_the_directory_to_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, at) = (etcd(), dir.path());
+    deploy(at, &spec, "compose");
     let missing = berth(&["diff", &spec, "--against", "deploued"], at);
     assert_exit(
         &missing,
@@ -63,18 +68,7 @@ fn an_against_no_compile_wrote_is_refused_with_the_directory_to_name() {
 fn a_written_plan_lists_its_steps_and_how_to_run_it() {
     let dir = tempfile::tempdir().unwrap();
     let (spec, at) = (etcd(), dir.path());
-    berth_ok(
-        &[
-            "compile",
-            &spec,
-            "--backend",
-            "swarm",
-            "--out",
-            "deployed",
-            "--quiet",
-        ],
-        at,
-    );
+    deploy(at, &spec, "swarm");
     let plan = berth_ok(
         &[
             "plan",
@@ -198,18 +192,7 @@ fn importing_berths_own_compose_file_does_not_ask_the_init_step_to_wait_for_heal
 fn a_diff_against_a_deployment_compares_only_the_backends_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let (spec, at) = (etcd(), dir.path());
-    berth_ok(
-        &[
-            "compile",
-            &spec,
-            "--backend",
-            "compose",
-            "--out",
-            "deployed",
-            "--quiet",
-        ],
-        at,
-    );
+    deploy(at, &spec, "compose");
     let diff = berth_ok(
         &[
             "diff",
