@@ -120,7 +120,7 @@ enum Command {
         #[arg(long = "from", value_name = "EXAMPLE")]
         template: Option<String>,
         /// Where to write the spec (default: NAME.toml here).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, visible_alias = "out", value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Write a spec for each stateful service of a Compose file, and report the file's mistakes.
