@@ -145,7 +145,7 @@ fn targets(import: &Import, out: Option<&Path>) -> Result<Vec<PathBuf>, Diagnost
 
 /// Each written spec: its name, where it went, the Compose services it came from, and the
 /// backends that refuse it until its user decides (see [`undecided`]).
-type Written = (String, PathBuf, Vec<String>, Vec<&'static str>);
+type Written = (String, PathBuf, Vec<String>, Vec<String>);
 
 fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<Written> {
     import
@@ -161,25 +161,10 @@ fn import_summary(import: &Import, targets: &[PathBuf]) -> Vec<Written> {
 
 /// The backends whose rules refuse a written spec until its user decides what the Compose file
 /// did not say (a storage class, a volume service): its comments say what.
-fn undecided(text: &str, path: &Path) -> Vec<&'static str> {
-    let request = berth_compile::Request {
-        spec: path.to_path_buf(),
-        set: Vec::new(),
-        values: None,
-        backends: Vec::new(),
-        allow_read: Vec::new(),
-        deployed: None,
-    };
-    let outcome = berth_compile::compile_text(&request, text.to_string());
-    outcome
-        .outputs
-        .iter()
-        .filter(|o| {
-            o.diagnostics
-                .iter()
-                .any(|d| d.severity == berth_diagnostic::Severity::Error)
-        })
-        .map(|o| o.backend)
+fn undecided(text: &str, path: &Path) -> Vec<String> {
+    berth_import::refusing_backends(text, path)
+        .into_iter()
+        .map(|(backend, _)| backend)
         .collect()
 }
 

@@ -125,11 +125,7 @@ fn plan_command(spec: &Path, inputs: &Inputs, backends: &[&str], dir: &Path) -> 
 /// followed), with their diagnostics, and says which: the others are not deployed there.
 fn keep_deployed_backends(ui: &Ui, dir: &Path, outcome: &mut berth_compile::Outcome) {
     let names = berth_compile::registry::names();
-    let deployed: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|name| dir.join(name).symlink_metadata().is_ok_and(|m| m.is_dir()))
-        .collect();
+    let deployed = berth_output::against::held(dir, &names);
     if deployed.is_empty() {
         return;
     }

@@ -267,8 +267,14 @@ fn write_spec(
 /// The backends a spec cannot target for a reason other than what the Compose file lacks (the
 /// probe spec fills that in), each with the first error one compile of it gives for that backend.
 fn unreachable_backends(text: &str) -> Vec<(String, String)> {
+    refusing_backends(text, Path::new("imported.toml"))
+}
+
+/// The backends that refuse spec `text` (named `spec`, where its relative paths start), each
+/// with the first error one compile of it gives for that backend.
+pub fn refusing_backends(text: &str, spec: &Path) -> Vec<(String, String)> {
     let request = berth_compile::Request {
-        spec: "imported.toml".into(),
+        spec: spec.to_path_buf(),
         set: Vec::new(),
         values: None,
         backends: Vec::new(),

@@ -12,8 +12,7 @@ use std::path::Path;
 /// the folder to name instead: a backend's folder (`deployed/compose`), and the `--out` of a
 /// compile of several specs. `backends` are the backends' names, their folders' names.
 pub fn check(dir: &Path, backends: &[&str]) -> Result<(), Diagnostic> {
-    let is_dir = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_dir());
-    let holds_backends = |p: &Path| backends.iter().any(|b| is_dir(&p.join(b)));
+    let holds_backends = |p: &Path| !held(p, backends).is_empty();
     let written = |p: &Path| p.join(MANIFEST).is_file();
     let parent = dir.parent().map(|p| {
         if p.as_os_str().is_empty() {
@@ -75,6 +74,19 @@ pub fn check(dir: &Path, backends: &[&str]) -> Result<(), Diagnostic> {
         message,
         "name the directory an earlier `berth compile --out` wrote (or compile the deployed spec there first)".into(),
     )
+}
+
+/// Of `backends`, those whose folders stand in `dir` (a link is not followed).
+pub fn held<'a>(dir: &Path, backends: &[&'a str]) -> Vec<&'a str> {
+    backends
+        .iter()
+        .copied()
+        .filter(|b| is_dir(&dir.join(b)))
+        .collect()
+}
+
+fn is_dir(path: &Path) -> bool {
+    path.symlink_metadata().is_ok_and(|m| m.is_dir())
 }
 
 /// The directory, whether the plan writes to it too, the members to replace and those lost, and
