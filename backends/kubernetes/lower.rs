@@ -414,14 +414,9 @@ fn statefulset(
 /// roll, one at a time.
 fn files_annotation(pod_files: &super::files::PodFiles) -> Option<BTreeMap<String, String>> {
     (!pod_files.data.is_empty()).then(|| {
-        let data: String = pod_files
-            .data
-            .iter()
-            .map(|(k, v)| format!("{k}\n{v}\n"))
-            .collect();
         BTreeMap::from([(
             "berth.dev/files".to_string(),
-            berth_backends_shared::files::hash(&data),
+            berth_backends_shared::files::data_hash(&pod_files.data),
         )])
     })
 }

@@ -110,6 +110,22 @@ pub fn hash(text: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// The hash of a ConfigMap's data that a Helm chart computes too (`berth.files-hash` in the helm
+/// backend's helpers): the SHA-256 of each key and its content, in key order.
+pub fn data_hash(data: &std::collections::BTreeMap<String, String>) -> String {
+    let text: String = data.iter().map(|(k, v)| format!("{k}\n{v}\n")).collect();
+    sha256(&text)
+}
+
+/// The SHA-256 of `text`, in hex (Sprig's `sha256sum`, where FNV-1a has no template function).
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// The rule that fires when a file needs the start script (one with an `owner`, and with
 /// `secrets_too` every secret file) but the image cannot run one: the file then keeps what
 /// `mount` gives it.

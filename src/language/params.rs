@@ -115,11 +115,87 @@ pub fn parse_values_file(text: &str, file: FileId) -> Result<Vec<Override>, Diag
 
 fn holds_nul(value: &toml::Value) -> bool {
     match value {
-        toml::Value::String(s) => s.contains('\0'),
+        toml::Value::String(s) => s.contains(crate::spec::reserved),
         toml::Value::Array(items) => items.iter().any(holds_nul),
         toml::Value::Table(table) => table.values().any(holds_nul),
         _ => false,
     }
+}
+
+/// A parameter as its spec declares it, for a package manager's list of values (a Helm chart's
+/// `values.yaml` and `values.schema.json`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Declared {
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: Kind,
+    /// `None` for a required parameter.
+    pub default: Option<Value>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub values: Option<Vec<String>>,
+}
+
+/// The type of a parameter's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Boolean,
+}
+
+/// The declarations of a spec whose parameters [`resolve`] accepted, in name order.
+pub fn declared(decls: &BTreeMap<Spanned<String>, Spanned<ParamDecl>>) -> Vec<Declared> {
+    decls
+        .iter()
+        .filter_map(|(name, decl)| {
+            let decl = decl.get_ref();
+            let kind = match decl.default.as_ref().map(|d| ParamType::of(d.get_ref())) {
+                None => ParamType::String,
+                Some(ty) => ty?,
+            };
+            Some(Declared {
+                name: name.get_ref().clone(),
+                description: decl.description.clone(),
+                kind: match kind {
+                    ParamType::String => Kind::String,
+                    ParamType::Integer => Kind::Integer,
+                    ParamType::Bool => Kind::Boolean,
+                },
+                default: decl.default.as_ref().map(|d| to_json(d.get_ref())),
+                min: decl.min.as_ref().map(|m| *m.get_ref()),
+                max: decl.max.as_ref().map(|m| *m.get_ref()),
+                values: decl.values.as_ref().map(|v| v.get_ref().clone()),
+            })
+        })
+        .collect()
+}
+
+/// The parameters among `names` that a structural template may read: each one its actions name
+/// (`params.NAME`, `params.[NAME]`), and every one where an action reads `params` whole.
+pub fn mentioned<'n>(source: &str, names: impl Iterator<Item = &'n str>) -> Vec<&'n str> {
+    let actions: Vec<&str> = source
+        .split("{{")
+        .skip(1)
+        .map(|rest| rest.split("}}").next().unwrap_or(rest))
+        .collect();
+    let whole = actions.iter().any(|action| {
+        action
+            .match_indices("params")
+            .any(|(at, _)| !action[at + "params".len()..].starts_with('.'))
+    });
+    let names_it = |action: &str, name: &str| {
+        action.contains(&format!("params.[{name}]"))
+            || action
+                .match_indices(&format!("params.{name}"))
+                .any(|(at, m)| {
+                    !action[at + m.len()..]
+                        .starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
+                })
+    };
+    names
+        .filter(|name| whole || actions.iter().any(|action| names_it(action, name)))
+        .collect()
 }
 
 /// Where a parameter's final value came from, for diagnostics about values it fed.
@@ -413,5 +489,24 @@ fn to_json(value: &toml::Value) -> Value {
         toml::Value::Integer(i) => Value::from(*i),
         toml::Value::Boolean(b) => Value::Bool(*b),
         other => Value::String(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentioned;
+
+    #[test]
+    fn mentioned_finds_the_parameters_an_action_names() {
+        let names = ["size", "size_gb", "class", "x"];
+        let found = |source: &str| mentioned(source, names.iter().copied());
+        assert_eq!(found("{{params.size_gb}}Gi"), ["size_gb"]);
+        assert_eq!(
+            found("{{ params.size }}-{{params.[class]}}"),
+            ["size", "class"]
+        );
+        assert_eq!(found("params.size, not in an action"), Vec::<&str>::new());
+        assert_eq!(found("{{#each params}}{{this}}{{/each}}"), names);
+        assert_eq!(found("{{@root.params.x}}"), ["x"]);
     }
 }

@@ -133,6 +133,14 @@ impl Templates {
         }
     }
 
+    /// The names of the parameters, as templates see them.
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        let params = self.base.get("params").and_then(Value::as_object);
+        params
+            .into_iter()
+            .flat_map(|p| p.keys().map(String::as_str))
+    }
+
     /// Renders as for a cluster that members join while it runs (`berth plan`).
     pub fn set_joining(&mut self, joining: Joining) {
         self.joining = joining;

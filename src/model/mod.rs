@@ -57,6 +57,10 @@ pub struct Service {
     pub templates: Templates,
     /// Where each parameter's value came from.
     pub param_origins: BTreeMap<String, berth_language::params::ParamOrigin>,
+    /// The parameters as declared, for a package manager's list of values.
+    pub parameters: Vec<berth_language::params::Declared>,
+    /// By parameter, the structural keys (`volumes.size`, `name`) its value may reach.
+    pub parameter_feeds: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
 }

@@ -55,6 +55,7 @@ pub fn resolve(
         diagnostics: Vec::new(),
         templates: Templates::new("", Default::default(), Default::default()),
         warnings: Vec::new(),
+        feeds: BTreeMap::new(),
     };
     let (params, param_origins) =
         params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
@@ -105,6 +106,8 @@ pub fn resolve(
         });
     }
     let warnings = std::mem::take(&mut r.warnings);
+    let parameters = params::declared(&spec.params);
+    let parameter_feeds = std::mem::take(&mut r.feeds);
     let service = Service {
         name: Located::new(name, r.span(spec.name.span())),
         description: spec.description,
@@ -124,6 +127,8 @@ pub fn resolve(
         targets,
         templates: r.templates,
         param_origins,
+        parameters,
+        parameter_feeds,
         backend_options,
     };
     Ok((service, warnings))
@@ -175,6 +180,8 @@ struct Resolver<'a> {
     templates: Templates,
     /// Warnings about the input, which do not refuse the spec.
     warnings: Vec<Diagnostic>,
+    /// By parameter, the structural keys its value may reach.
+    feeds: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Resolver<'_> {
@@ -227,8 +234,17 @@ impl Resolver<'_> {
     }
 
     /// A structural string: rendered with params only.
-    fn string(&mut self, s: &SString, _key: &str) -> Option<String> {
-        match self.templates.try_structural(s.get_ref()) {
+    /// Renders a structural template, noting which parameters reach `key`.
+    fn structural(&mut self, source: &str, key: &str) -> Result<String, TemplateFailure> {
+        for name in params::mentioned(source, self.templates.param_names()) {
+            let keys = self.feeds.entry(name.to_string()).or_default();
+            keys.insert(key.to_string());
+        }
+        self.templates.try_structural(source)
+    }
+
+    fn string(&mut self, s: &SString, key: &str) -> Option<String> {
+        match self.structural(s.get_ref(), key) {
             Ok(text) => Some(text),
             Err(failure) => {
                 self.template_error(s.span(), s.get_ref(), failure);
@@ -265,7 +281,7 @@ impl Resolver<'_> {
         let (value, shown) = match v.get_ref() {
             toml::Value::Integer(i) => (Some(*i), i.to_string()),
             toml::Value::String(s) => {
-                let rendered = match self.templates.try_structural(s) {
+                let rendered = match self.structural(s, key) {
                     Ok(text) => text,
                     Err(failure) => {
                         self.template_error(v.span(), s, failure);
@@ -304,7 +320,7 @@ impl Resolver<'_> {
     fn boolean(&mut self, v: &SValue, key: &str) -> Option<bool> {
         let shown = match v.get_ref() {
             toml::Value::Boolean(b) => return Some(*b),
-            toml::Value::String(s) => match self.templates.try_structural(s) {
+            toml::Value::String(s) => match self.structural(s, key) {
                 Ok(text) => text,
                 Err(failure) => {
                     self.template_error(v.span(), s, failure);

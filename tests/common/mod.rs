@@ -132,22 +132,38 @@ pub fn snapshot_settings() -> insta::Settings {
     settings
 }
 
-/// `berth diff SPEC --backend kubernetes --against out --set replicas=5`, run in `dir`: a change
-/// to an earlier compile into `out`.
-pub fn diff_five_replicas(dir: &Path, spec: &str) -> Output {
-    berth(
-        &[
-            "diff",
-            spec,
-            "--backend",
-            "kubernetes",
-            "--against",
-            "out",
-            "--set",
-            "replicas=5",
-        ],
-        dir,
-    )
+/// `berth diff SPEC --backend kubernetes --against out --set SET`, run in `dir`: a change to an
+/// earlier compile into `out`.
+pub fn diff_kubernetes_with(dir: &Path, spec: &str, set: &str) -> Output {
+    let args = [
+        "diff",
+        spec,
+        "--backend",
+        "kubernetes",
+        "--against",
+        "out",
+        "--set",
+        set,
+    ];
+    berth(&args, dir)
+}
+
+/// A deterministic generator of test inputs, so that a failure is seen again as it was.
+pub struct Draw(pub u64);
+
+impl Draw {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
 }
 
 /// Writes `text` to `dir/name` and returns the path.

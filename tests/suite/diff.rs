@@ -167,7 +167,7 @@ fn diff_against_a_directory_shows_what_a_change_would_do() {
         "no change, no diff: {}",
         stdout(&output)
     );
-    let output = diff_five_replicas(dir.path(), spec);
+    let output = diff_kubernetes_with(dir.path(), spec, "replicas=5");
     assert_exit(&output, 0, &[]);
     let diff = stdout(&output);
     assert!(diff.contains("-  replicas: 3\n+  replicas: 5\n"), "{diff}");

@@ -3,7 +3,7 @@
 //! `{{...}}` string of every example and a set of edge cases, each in many contexts drawn at
 //! random (member counts, host names, parameter values, who joins).
 
-use crate::common::{examples, tool};
+use crate::common::{Draw, examples, tool};
 use berth_language::go_template::to_go;
 use berth_language::template::{Identity, Joining, Member, Templates};
 use serde_json::{Map, Value, json};
@@ -19,24 +19,6 @@ struct Group {
     params: Map<String, Value>,
     ports: Map<String, Value>,
     sources: Vec<String>,
-}
-
-/// A deterministic generator, so that a failure is seen again as it was.
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 const STRINGS: &[&str] = &[
@@ -369,7 +351,7 @@ impl Cases {
 }
 
 /// The Python of the validators' venv, with helm-python-sdk (Helm's Go library).
-fn python_with_helm() -> Option<std::path::PathBuf> {
+pub fn python_with_helm() -> Option<std::path::PathBuf> {
     let python = tool("python3")?;
     let has_helm = Command::new(&python)
         .args(["-c", "import helm_python"])

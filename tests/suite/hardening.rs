@@ -422,7 +422,7 @@ fn diff_against_warns_about_changes_the_orchestrator_cannot_apply() {
         3,
         "{said}"
     );
-    let output = diff_five_replicas(dir.path(), spec);
+    let output = diff_kubernetes_with(dir.path(), spec, "replicas=5");
     assert!(
         !stderr(&output).contains("-immutable]"),
         "replicas change in place: {}",
