@@ -11,3 +11,39 @@ pub const FILES_HASH: &str = r#"{{- define "berth.files-hash" -}}
 {{- sha256sum $text -}}
 {{- end -}}
 "#;
+
+/// `berth.member-context`: what the spec's `[container]` templates see in a member's pod on
+/// Kubernetes (`Templates::member_context` with the kubernetes backend's members), set into the
+/// dict `out` from `name`, `namespace`, `domain` (the cluster's DNS domain), `replicas`, `params`
+/// and `ports`. `self` is the pod's own name and ordinal as marks, which the kubernetes backend
+/// swaps for `$(BERTH_POD_NAME)` and `$(BERTH_POD_ORDINAL)` once a string is rendered.
+pub const MEMBER_CONTEXT: &str = r#"{{- define "berth.member-context" -}}
+{{- $suffix := printf ".%s.%s.svc.%s" .name .namespace .domain -}}
+{{- $peers := list -}}
+{{- $hosts := list -}}
+{{- range $i := until (int .replicas) -}}
+{{- $pod := printf "%s-%d" $.name $i -}}
+{{- $peers = append $peers (dict "ordinal" (toString $i) "name" $pod "host" (print $pod $suffix)) -}}
+{{- $hosts = append $hosts (print $pod $suffix) -}}
+{{- end -}}
+{{- $pod := "\U000F0000BERTH_POD_NAME\U000F0001" -}}
+{{- $ordinal := "\U000F0000BERTH_POD_ORDINAL\U000F0001" -}}
+{{- $self := dict "ordinal" $ordinal "name" $pod "host" (print $pod $suffix) "joining" false -}}
+{{- $_ := set .out "name" .name -}}
+{{- $_ = set .out "params" .params -}}
+{{- $_ = set .out "port" .ports -}}
+{{- $_ = set .out "self" $self -}}
+{{- $_ = set .out "peers" $peers -}}
+{{- $_ = set .out "peer_hosts" $hosts -}}
+{{- end -}}
+"#;
+
+/// `berth.pod-text`: a string rendered in `berth.member-context` as the kubernetes backend writes
+/// it into a pod's command, args and env: every `$` doubled (Kubernetes expands `$(VAR)`), then
+/// the pod's marks swapped for the downward-API variables the backend defines.
+pub const POD_TEXT: &str = r#"{{- define "berth.pod-text" -}}
+{{- $text := replace "$" "$$" . -}}
+{{- $text = replace "\U000F0000BERTH_POD_NAME\U000F0001" "$(BERTH_POD_NAME)" $text -}}
+{{- replace "\U000F0000BERTH_POD_ORDINAL\U000F0001" "$(BERTH_POD_ORDINAL)" $text -}}
+{{- end -}}
+"#;
