@@ -15,8 +15,9 @@ pub const FILES_HASH: &str = r#"{{- define "berth.files-hash" -}}
 /// `berth.member-context`: what the spec's `[container]` templates see in a member's pod on
 /// Kubernetes (`Templates::member_context` with the kubernetes backend's members), set into the
 /// dict `out` from `name`, `namespace`, `domain` (the cluster's DNS domain), `replicas`, `params`
-/// and `ports`. `self` is the pod's own name and ordinal as marks, which the kubernetes backend
-/// swaps for `$(BERTH_POD_NAME)` and `$(BERTH_POD_ORDINAL)` once a string is rendered.
+/// and `ports`. With `me`, `self` is the pod's own name and ordinal as marks, which the kubernetes
+/// backend swaps for `$(BERTH_POD_NAME)` and `$(BERTH_POD_ORDINAL)` once a string is rendered;
+/// without, the context is the init step's, which is no member.
 pub const MEMBER_CONTEXT: &str = r#"{{- define "berth.member-context" -}}
 {{- $suffix := printf ".%s.%s.svc.%s" .name .namespace .domain -}}
 {{- $peers := list -}}
@@ -32,7 +33,7 @@ pub const MEMBER_CONTEXT: &str = r#"{{- define "berth.member-context" -}}
 {{- $_ := set .out "name" .name -}}
 {{- $_ = set .out "params" .params -}}
 {{- $_ = set .out "port" .ports -}}
-{{- $_ = set .out "self" $self -}}
+{{- if .me }}{{- $_ = set .out "self" $self -}}{{- end }}
 {{- $_ = set .out "peers" $peers -}}
 {{- $_ = set .out "peer_hosts" $hosts -}}
 {{- end -}}

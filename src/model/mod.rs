@@ -61,8 +61,43 @@ pub struct Service {
     pub parameters: Vec<berth_language::params::Declared>,
     /// By parameter, the structural keys (`volumes.size`, `name`) its value may reach.
     pub parameter_feeds: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The structural templates that read parameters, where a value computed from them (a
+    /// chart's) needs the template rather than the value.
+    pub structural_sources: Vec<StructuralSource>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
+}
+
+/// A structural template that reads parameters: the key it sets (`volumes.size`), where the spec
+/// wrote it, and the template.
+#[derive(Clone, Debug)]
+pub struct StructuralSource {
+    pub key: String,
+    pub span: Span,
+    pub template: String,
+}
+
+impl Service {
+    /// The template that set `key` in the table that starts at `from` (a `[[volumes]]` entry's,
+    /// the `[resources]` table's), before the next one of its kind starts at `until`, where a
+    /// template that reads parameters did.
+    pub fn structural_source(
+        &self,
+        key: &str,
+        from: Option<&Span>,
+        until: Option<&Span>,
+    ) -> Option<&str> {
+        let from = from?;
+        self.structural_sources
+            .iter()
+            .find(|s| {
+                s.key == key
+                    && s.span.file == from.file
+                    && from.range.start <= s.span.range.start
+                    && until.is_none_or(|until| s.span.range.start < until.range.start)
+            })
+            .map(|s| s.template.as_str())
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -56,6 +56,7 @@ pub fn resolve(
         templates: Templates::new("", Default::default(), Default::default()),
         warnings: Vec::new(),
         feeds: BTreeMap::new(),
+        sources: Vec::new(),
     };
     let (params, param_origins) =
         params::resolve(&spec.params, overrides, file, &mut r.diagnostics);
@@ -108,6 +109,7 @@ pub fn resolve(
     let warnings = std::mem::take(&mut r.warnings);
     let parameters = params::declared(&spec.params);
     let parameter_feeds = std::mem::take(&mut r.feeds);
+    let structural_sources = std::mem::take(&mut r.sources);
     let service = Service {
         name: Located::new(name, r.span(spec.name.span())),
         description: spec.description,
@@ -129,6 +131,7 @@ pub fn resolve(
         param_origins,
         parameters,
         parameter_feeds,
+        structural_sources,
         backend_options,
     };
     Ok((service, warnings))
@@ -182,6 +185,8 @@ struct Resolver<'a> {
     warnings: Vec<Diagnostic>,
     /// By parameter, the structural keys its value may reach.
     feeds: BTreeMap<String, BTreeSet<String>>,
+    /// The structural templates that read parameters.
+    sources: Vec<StructuralSource>,
 }
 
 impl Resolver<'_> {
@@ -233,18 +238,32 @@ impl Resolver<'_> {
             .push(failure.into_diagnostic(self.span(span)));
     }
 
-    /// A structural string: rendered with params only.
-    /// Renders a structural template, noting which parameters reach `key`.
-    fn structural(&mut self, source: &str, key: &str) -> Result<String, TemplateFailure> {
-        for name in params::mentioned(source, self.templates.param_names()) {
+    /// Renders a structural template at `span`, noting which parameters reach `key`, and the
+    /// template itself where it reads any.
+    fn structural(
+        &mut self,
+        source: &str,
+        key: &str,
+        span: std::ops::Range<usize>,
+    ) -> Result<String, TemplateFailure> {
+        let mentioned = params::mentioned(source, self.templates.param_names());
+        for name in &mentioned {
             let keys = self.feeds.entry(name.to_string()).or_default();
             keys.insert(key.to_string());
+        }
+        if !mentioned.is_empty() {
+            self.sources.push(StructuralSource {
+                key: key.to_string(),
+                span: Span::new(self.file, span),
+                template: source.to_string(),
+            });
         }
         self.templates.try_structural(source)
     }
 
+    /// A structural string: rendered with params only.
     fn string(&mut self, s: &SString, key: &str) -> Option<String> {
-        match self.structural(s.get_ref(), key) {
+        match self.structural(s.get_ref(), key, s.span()) {
             Ok(text) => Some(text),
             Err(failure) => {
                 self.template_error(s.span(), s.get_ref(), failure);
@@ -281,7 +300,7 @@ impl Resolver<'_> {
         let (value, shown) = match v.get_ref() {
             toml::Value::Integer(i) => (Some(*i), i.to_string()),
             toml::Value::String(s) => {
-                let rendered = match self.structural(s, key) {
+                let rendered = match self.structural(s, key, v.span()) {
                     Ok(text) => text,
                     Err(failure) => {
                         self.template_error(v.span(), s, failure);
@@ -320,7 +339,7 @@ impl Resolver<'_> {
     fn boolean(&mut self, v: &SValue, key: &str) -> Option<bool> {
         let shown = match v.get_ref() {
             toml::Value::Boolean(b) => return Some(*b),
-            toml::Value::String(s) => match self.structural(s, key) {
+            toml::Value::String(s) => match self.structural(s, key, v.span()) {
                 Ok(text) => text,
                 Err(failure) => {
                     self.template_error(v.span(), s, failure);
