@@ -2,19 +2,20 @@
 //! service, lifted into templates ([`crate::lift`]); the Go templates that compute each tagged
 //! value (`templates/_helpers.tpl`); `Chart.yaml`, `values.yaml` and `values.schema.json`.
 
-use crate::lift::{Lift, Replicas};
+use crate::lift::{Lift, PLACEMENT, Replicas, SpreadVariants};
 use crate::tags::{Computed, tag_service};
 use crate::{helpers, values};
 use berth_backend::{Backend, Input, OutputFile};
 use berth_language::go_template::to_go;
-use berth_model::Service;
+use berth_model::{Service, Spread};
 use serde::Serialize;
 
 /// Why the chart of `service` cannot be written yet, if it cannot: what the lifting does not
 /// compute from the values so far.
 fn not_yet(service: &Service) -> Option<String> {
-    const COMPUTED_KEYS: [&str; 7] = [
+    const COMPUTED_KEYS: [&str; 8] = [
         "replication.replicas",
+        "replication.spread",
         "volumes.size",
         "volumes.class",
         "resources.cpu",
@@ -73,19 +74,16 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
     if replicas_source.is_some() {
         tagged.service.replication.replicas.value = 3;
     }
-    let lowered = base.compile(&Input {
-        service: &tagged.service,
-        backend_tables: input.backend_tables,
-        file: input.file,
-        deployed: None,
-    });
-    if let Some(refusal) = lowered
-        .diagnostics
-        .iter()
-        .find(|d| d.is_input_error() || d.is_rule_error())
-    {
-        return Err(format!("the kubernetes objects: {}", refusal.message));
-    }
+    let lowered = lower(input, base, &tagged.service)?;
+    let spread_source = service.structural_source(
+        "replication.spread",
+        service.replication.spread.span.as_ref(),
+        None,
+    );
+    let spread = match spread_source {
+        Some(_) => Some(spread_variants(input, base, &tagged.service)?),
+        None => None,
+    };
     let domain = lowered
         .tls_names
         .iter()
@@ -121,7 +119,13 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
         ),
         OutputFile::new(
             "templates/_helpers.tpl",
-            helpers_tpl(service, &tagged.computed, replicas_source, &domain)?,
+            helpers_tpl(
+                service,
+                &tagged.computed,
+                replicas_source,
+                spread_source,
+                &domain,
+            )?,
         ),
     ];
     for file in lowered.files.iter().filter(|f| f.path.ends_with(".yaml")) {
@@ -131,13 +135,71 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
             .skip_while(|l| l.starts_with('#'))
             .collect::<Vec<_>>()
             .join("\n");
-        let template = Lift::new(&tagged.computed, replicas.as_ref()).template(&header, &yaml)?;
+        let lift = Lift::new(&tagged.computed, replicas.as_ref(), spread.as_ref());
+        let template = lift.template(&header, &yaml)?;
         let path = file
             .path
             .replace(crate::tags::NAME_STAND_IN, service.name());
         files.push(OutputFile::new(format!("templates/{path}"), template));
     }
     Ok(files)
+}
+
+/// The kubernetes backend's files for `service`, a tagged copy.
+fn lower(
+    input: &Input,
+    base: &dyn Backend,
+    service: &Service,
+) -> Result<berth_backend::Compiled, String> {
+    let lowered = base.compile(&Input {
+        service,
+        backend_tables: input.backend_tables,
+        file: input.file,
+        deployed: None,
+    });
+    match lowered
+        .diagnostics
+        .iter()
+        .find(|d| d.is_input_error() || d.is_rule_error())
+    {
+        Some(refusal) => Err(format!("the kubernetes objects: {}", refusal.message)),
+        None => Ok(lowered),
+    }
+}
+
+/// The pods' placement the kubernetes backend writes for each spread.
+fn spread_variants(
+    input: &Input,
+    base: &dyn Backend,
+    tagged: &Service,
+) -> Result<SpreadVariants, String> {
+    let words = [
+        ("required", Spread::Required),
+        ("preferred", Spread::Preferred),
+        ("none", Spread::None),
+    ];
+    let mut variants = Vec::new();
+    for (word, spread) in words {
+        let mut copy = tagged.clone();
+        copy.replication.spread.value = spread;
+        let lowered = lower(input, base, &copy)?;
+        let statefulset = lowered
+            .files
+            .iter()
+            .find(|f| f.path.contains("-statefulset-"))
+            .ok_or("no StatefulSet")?;
+        let mut object: serde_json::Value = serde_saphyr::from_str(&statefulset.contents)
+            .map_err(|e| format!("cannot read the StatefulSet: {e}"))?;
+        let pod = object["spec"]["template"]["spec"]
+            .as_object_mut()
+            .ok_or("no pod template")?;
+        let fields = PLACEMENT
+            .iter()
+            .filter_map(|f| Some((f.to_string(), pod.remove(*f)?)))
+            .collect();
+        variants.push((word, fields));
+    }
+    Ok(variants)
 }
 
 fn chart_yaml(service: &Service, version: &str) -> Result<String, String> {
@@ -162,6 +224,7 @@ fn helpers_tpl(
     service: &Service,
     computed: &[Computed],
     replicas_source: Option<&str>,
+    spread_source: Option<&str>,
     domain: &str,
 ) -> Result<String, String> {
     let mut text = format!("{}{}", helpers::MEMBER_CONTEXT, helpers::POD_TEXT);
@@ -187,6 +250,16 @@ fn helpers_tpl(
             "atoi (include \"berth.replicas\" $structural)".to_string()
         }
         None => service.replicas().to_string(),
+    };
+    let spread = match spread_source {
+        Some(source) => {
+            text.push_str(&format!(
+                "{{{{- define \"berth.spread\" }}}}{{{{- $ctx := . }}}}{}{{{{- end }}}}\n",
+                translated(source)?
+            ));
+            "{{- $_ = set .out \"spread\" (include \"berth.spread\" $structural) }}\n"
+        }
+        None => "",
     };
     let ports: String = service
         .ports
@@ -216,7 +289,7 @@ fn helpers_tpl(
 {{{{- $_ = set .out "structural" $structural }}}}
 {{{{- $_ = set .out "member" $member }}}}
 {{{{- $_ = set .out "init" $init }}}}
-{{{{- end }}}}
+{spread}{{{{- end }}}}
 "#
     ));
     Ok(text)

@@ -7,22 +7,31 @@
 
 use crate::tags::{Computed, NAME_STAND_IN, TAG_OPEN, tagged};
 use berth_model::Quorum;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What the member count decides, where a parameter sets it.
 pub struct Replicas {
     pub quorum: Quorum,
 }
 
+/// The pod's placement fields (`affinity`, `topologySpreadConstraints`) the kubernetes backend
+/// writes for each `replication.spread`, where a parameter sets it: by the word that picks it.
+pub type SpreadVariants = Vec<(&'static str, Map<String, Value>)>;
+
+/// The fields that place the pods over hosts and zones.
+pub const PLACEMENT: [&str; 2] = ["affinity", "topologySpreadConstraints"];
+
 /// One object of the kubernetes backend made into a template.
 pub struct Lift<'a> {
     pub computed: &'a [Computed],
     /// Where the member count comes from the values.
     pub replicas: Option<&'a Replicas>,
+    /// Where the spreading comes from the values.
+    pub spread: Option<&'a SpreadVariants>,
     /// Go actions, by placeholder number.
     actions: Vec<String>,
-    /// Fields present only with two members or more, by placeholder number.
-    several: Vec<String>,
+    /// Blocks of YAML (with their Go conditions) in the place of the placeholder key, by number.
+    blocks: Vec<String>,
 }
 
 fn placeholder(index: usize) -> String {
@@ -37,12 +46,17 @@ const PRELUDE: &str =
     "{{- $c := dict }}\n{{- $_ := include \"berth.context\" (dict \"out\" $c \"root\" $) }}\n";
 
 impl<'a> Lift<'a> {
-    pub fn new(computed: &'a [Computed], replicas: Option<&'a Replicas>) -> Self {
+    pub fn new(
+        computed: &'a [Computed],
+        replicas: Option<&'a Replicas>,
+        spread: Option<&'a SpreadVariants>,
+    ) -> Self {
         Lift {
             computed,
             replicas,
+            spread,
             actions: Vec::new(),
-            several: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 
@@ -54,18 +68,16 @@ impl<'a> Lift<'a> {
         object["metadata"]["namespace"] = self.action("{{ $.Release.Namespace | toJson }}");
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
         let mut condition = None;
-        if self.replicas.is_some() {
-            match kind.as_str() {
-                "StatefulSet" => self.statefulset(&mut object),
-                "PodDisruptionBudget" => {
-                    self.budget(&mut object);
-                    condition = Some("{{- if ge (int $c.replicas) 2 }}");
-                }
-                _ => {}
+        match kind.as_str() {
+            "StatefulSet" => self.statefulset(&mut object)?,
+            "PodDisruptionBudget" if self.replicas.is_some() => {
+                self.budget(&mut object);
+                condition = Some("{{- if ge (int $c.replicas) 2 }}");
             }
+            _ => {}
         }
         let text = berth_backend::yaml::to_yaml(&object)?;
-        let text = self.fill(&text);
+        let text = self.fill(&text)?;
         Ok(match condition {
             Some(open) => format!("{header}{PRELUDE}{open}\n{text}{{{{- end }}}}\n"),
             None => format!("{header}{PRELUDE}{text}"),
@@ -147,18 +159,48 @@ impl<'a> Lift<'a> {
         )))
     }
 
-    /// The member count from the values; spreading, which one member needs not, only with two.
-    fn statefulset(&mut self, object: &mut Value) {
-        object["spec"]["replicas"] = self.action("{{ $c.replicas }}");
+    /// The member count from the values, and the pods' placement: as the spread the values pick
+    /// says, and only with two members or more.
+    fn statefulset(&mut self, object: &mut Value) -> Result<(), String> {
+        if self.replicas.is_some() {
+            object["spec"]["replicas"] = self.action("{{ $c.replicas }}");
+        }
         let Some(pod) = object["spec"]["template"]["spec"].as_object_mut() else {
-            return;
+            return Ok(());
         };
-        for field in ["affinity", "topologySpreadConstraints"] {
-            if let Some(value) = pod.remove(field) {
-                self.several.push(field.to_string());
-                pod.insert(field_placeholder(self.several.len() - 1), value);
+        let written: Map<String, Value> = PLACEMENT
+            .iter()
+            .filter_map(|field| Some((field.to_string(), pod.remove(*field)?)))
+            .collect();
+        let variants = match self.spread {
+            Some(variants) => variants.clone(),
+            None if self.replicas.is_some() => vec![("", written)],
+            None => {
+                pod.extend(written);
+                return Ok(());
+            }
+        };
+        let mut block = String::new();
+        for (i, (word, mut fields)) in variants.into_iter().enumerate() {
+            if !word.is_empty() {
+                let branch = if i == 0 { "if" } else { "else if" };
+                block.push_str(&format!("{{{{- {branch} eq $c.spread {word:?} }}}}\n"));
+            }
+            let mut fields = Value::Object(std::mem::take(&mut fields));
+            self.strings(&mut fields)?;
+            if fields.as_object().is_some_and(|f| !f.is_empty()) {
+                block.push_str(&berth_backend::yaml::to_yaml(&fields)?);
             }
         }
+        if self.spread.is_some() {
+            block.push_str("{{- end }}\n");
+        }
+        if self.replicas.is_some() {
+            block = format!("{{{{- if ge (int $c.replicas) 2 }}}}\n{block}{{{{- end }}}}\n");
+        }
+        self.blocks.push(block);
+        pod.insert(field_placeholder(self.blocks.len() - 1), Value::Null);
+        Ok(())
     }
 
     /// At least one disruption, and a majority kept where the quorum is one.
@@ -171,32 +213,28 @@ impl<'a> Lift<'a> {
         object["spec"]["maxUnavailable"] = self.action(&go);
     }
 
-    /// The YAML with each placeholder's action in its place, and each field of several members
-    /// inside its condition.
-    fn fill(&self, yaml: &str) -> String {
-        let mut lines: Vec<String> = yaml.lines().map(str::to_string).collect();
-        for (index, field) in self.several.iter().enumerate() {
-            let key = format!("{}:", field_placeholder(index));
-            let Some(at) = lines.iter().position(|l| l.trim_start().starts_with(&key)) else {
-                continue;
-            };
-            let indent = lines[at].len() - lines[at].trim_start().len();
-            lines[at] = lines[at].replacen(&field_placeholder(index), field, 1);
-            let end = (at + 1..lines.len())
-                .find(|&i| {
-                    let line = &lines[i];
-                    let own = line.len() - line.trim_start().len();
-                    own < indent || (own == indent && !line.trim_start().starts_with("- "))
-                })
-                .unwrap_or(lines.len());
-            lines.insert(end, "{{- end }}".into());
-            lines.insert(at, "{{- if ge (int $c.replicas) 2 }}".into());
+    /// The YAML with each placeholder's action in its place, and each block, indented as its
+    /// placeholder key was, in the place of that key.
+    fn fill(&self, yaml: &str) -> Result<String, String> {
+        let mut text = String::new();
+        for line in yaml.lines() {
+            let content = line.trim_start();
+            let indent = &line[..line.len() - content.len()];
+            let block = (0..self.blocks.len())
+                .find(|i| content.starts_with(&format!("{}:", field_placeholder(*i))));
+            match block {
+                Some(i) => {
+                    for block_line in self.blocks[i].lines() {
+                        let go = block_line.starts_with("{{");
+                        text.push_str(&format!("{}{block_line}\n", if go { "" } else { indent }));
+                    }
+                }
+                None => text.push_str(&format!("{line}\n")),
+            }
         }
-        let mut text = lines.join("\n");
-        text.push('\n');
         for (index, action) in self.actions.iter().enumerate() {
             text = text.replace(&placeholder(index), action);
         }
-        text
+        Ok(text)
     }
 }
