@@ -227,7 +227,12 @@ fn helpers_tpl(
     spread_source: Option<&str>,
     domain: &str,
 ) -> Result<String, String> {
-    let mut text = format!("{}{}", helpers::MEMBER_CONTEXT, helpers::POD_TEXT);
+    let mut text = [
+        helpers::MEMBER_CONTEXT,
+        helpers::POD_TEXT,
+        helpers::SHELL_QUOTE,
+    ]
+    .concat();
     let translated =
         |source: &str| to_go(source, "$ctx").map_err(|e| format!("`{source}`: {}", e.reason));
     for (index, value) in computed.iter().enumerate() {
@@ -289,6 +294,7 @@ fn helpers_tpl(
 {{{{- $_ = set .out "structural" $structural }}}}
 {{{{- $_ = set .out "member" $member }}}}
 {{{{- $_ = set .out "init" $init }}}}
+{{{{- $_ = set .out "args" (dict "name" $name "namespace" $root.Release.Namespace "domain" {domain} "replicas" $replicas "params" $params "ports" $ports) }}}}
 {spread}{{{{- end }}}}
 "#
     ));

@@ -16,8 +16,9 @@ pub const FILES_HASH: &str = r#"{{- define "berth.files-hash" -}}
 /// Kubernetes (`Templates::member_context` with the kubernetes backend's members), set into the
 /// dict `out` from `name`, `namespace`, `domain` (the cluster's DNS domain), `replicas`, `params`
 /// and `ports`. With `me`, `self` is the pod's own name and ordinal as marks, which the kubernetes
-/// backend swaps for `$(BERTH_POD_NAME)` and `$(BERTH_POD_ORDINAL)` once a string is rendered;
-/// without, the context is the init step's, which is no member.
+/// backend swaps for `$(BERTH_POD_NAME)` and `$(BERTH_POD_ORDINAL)` once a string is rendered, or
+/// with `ordinal` too, that member itself (a start script's line for it); without `me`, the
+/// context is the init step's, which is no member.
 pub const MEMBER_CONTEXT: &str = r#"{{- define "berth.member-context" -}}
 {{- $suffix := printf ".%s.%s.svc.%s" .name .namespace .domain -}}
 {{- $peers := list -}}
@@ -30,6 +31,7 @@ pub const MEMBER_CONTEXT: &str = r#"{{- define "berth.member-context" -}}
 {{- $pod := "\U000F0000BERTH_POD_NAME\U000F0001" -}}
 {{- $ordinal := "\U000F0000BERTH_POD_ORDINAL\U000F0001" -}}
 {{- $self := dict "ordinal" $ordinal "name" $pod "host" (print $pod $suffix) "joining" false -}}
+{{- if hasKey . "ordinal" }}{{- $self = merge (dict "joining" false) (index $peers (int .ordinal)) -}}{{- end }}
 {{- $_ := set .out "name" .name -}}
 {{- $_ = set .out "params" .params -}}
 {{- $_ = set .out "port" .ports -}}
@@ -46,5 +48,22 @@ pub const POD_TEXT: &str = r#"{{- define "berth.pod-text" -}}
 {{- $text := replace "$" "$$" . -}}
 {{- $text = replace "\U000F0000BERTH_POD_NAME\U000F0001" "$(BERTH_POD_NAME)" $text -}}
 {{- replace "\U000F0000BERTH_POD_ORDINAL\U000F0001" "$(BERTH_POD_ORDINAL)" $text -}}
+{{- end -}}
+"#;
+
+/// `berth.shell-quote`: a string as one word of a POSIX shell script, as
+/// `berth_model::shell::shell_quote` writes it.
+pub const SHELL_QUOTE: &str = r#"{{- define "berth.shell-quote" -}}
+{{- if regexMatch "^[A-Za-z0-9_./=:,@%+-]+$" . -}}
+{{- . -}}
+{{- else if not (or (contains "'" .) (hasSuffix "\\" .)) -}}
+'{{ . }}'
+{{- else if not (regexMatch "[\"$`\\\\!]" .) -}}
+"{{ . }}"
+{{- else if not (or (contains "\\'" .) (hasSuffix "\\" .)) -}}
+'{{ replace "'" "'\\''" . }}'
+{{- else -}}
+"{{ replace "\\" "\\\\" . | replace "\"" "\\\"" | replace "$" "\\$" | replace "`" "\\`" }}"
+{{- end -}}
 {{- end -}}
 "#;

@@ -139,6 +139,9 @@ impl<'a> Lift<'a> {
                 Computed::Structural { .. } => text("structural", false),
             }));
         }
+        if let Some(go) = member_script(text)? {
+            return Ok(Some(go));
+        }
         if text.contains(TAG_OPEN) {
             return Err(format!(
                 "a computed value is part of a longer string (`{}`), such as a start script",
@@ -237,4 +240,74 @@ impl<'a> Lift<'a> {
         }
         Ok(text)
     }
+}
+
+/// The start script that runs each member's own command line (`case "$BERTH_POD_ORDINAL" in 0)
+/// exec WORDS ;; ...`, the kubernetes backend's, `$` doubled) computed for the values' members:
+/// member 0's line says which words are computed, and from what.
+fn member_script(text: &str) -> Result<Option<String>, String> {
+    const OPEN: &str = "case \"$BERTH_POD_ORDINAL\" in 0) exec ";
+    const CLOSE: &str = "*) echo 'berth: no command line for this member' >&2; exit 1 ;; esac";
+    let script = text.replace("$$", "$");
+    let Some(first) = script.strip_prefix(OPEN) else {
+        return Ok(None);
+    };
+    let line = first.split(" ;; ").next().unwrap_or_default();
+    let mut words = Vec::new();
+    for word in shell_words(line)? {
+        words.push(match word.split_once(TAG_OPEN) {
+            Some((before, rest)) => {
+                let index = tagged(&format!("{TAG_OPEN}{rest}")).ok_or("a broken tag")?.0;
+                let before = serde_json::to_string(before).expect("a string serializes");
+                format!("(include \"berth.shell-quote\" (print {before} (include \"berth.s{index}\" $m)))")
+            }
+            None => format!(
+                "(include \"berth.shell-quote\" {})",
+                serde_json::to_string(&word).expect("a string serializes")
+            ),
+        });
+    }
+    let close = serde_json::to_string(CLOSE).expect("a string serializes");
+    Ok(Some(format!(
+        "{{{{ $script := \"case \\\"$BERTH_POD_ORDINAL\\\" in \" }}}}{{{{ range $i := until (int $c.replicas) }}}}{{{{ $m := dict }}}}{{{{ $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $c.args) }}}}{{{{ $script = print $script $i \") exec \" (list {} | join \" \") \" ;; \" }}}}{{{{ end }}}}{{{{ $script = print $script {close} }}}}{{{{ include \"berth.pod-text\" $script | toJson }}}}",
+        words.join(" ")
+    )))
+}
+
+/// The words of a line of a POSIX shell script as `shell_quote` writes them: bare, in single
+/// quotes, in double quotes with `\` before `"`, `$`, `` ` `` and `\`, and `\'` between quotes.
+fn shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => words.extend(word.take()),
+            '\'' => {
+                let text = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => text.push(c),
+                        None => return Err("an open single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                let text = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => text.extend(chars.next()),
+                        Some(c) => text.push(c),
+                        None => return Err("an open double quote".into()),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
 }

@@ -834,3 +834,59 @@ fn chart_renders_what_kubernetes_writes() {
     );
     assert!(!charted.is_empty());
 }
+
+/// `berth.shell-quote` quotes as `shell_quote` does: fixed cases of each of its forms, and
+/// strings drawn from the characters that decide between them.
+#[test]
+fn shell_quote_is_berths() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let mut texts: Vec<String> = [
+        "",
+        "a",
+        "a-b_c./=:,@%+",
+        "a b",
+        "it's",
+        "end\\",
+        "x\\'y",
+        "$HOME",
+        "`cmd`",
+        "!bang",
+        "\"q\"",
+        "ünï",
+        "a'b$c",
+        "a'b\\",
+        "a'\\'b",
+        "line\nbreak",
+        "tab\there",
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
+    let alphabet = ['a', ' ', '\'', '"', '$', '`', '\\', '!', 'ü', '=', '\n'];
+    let mut draw = Draw(0x6a09_e667_f3bc_c909);
+    for _ in 0..400 {
+        let length = draw.below(7);
+        texts.push((0..length).map(|_| *draw.pick(&alphabet)).collect());
+    }
+    let template = "{{- range $i, $text := .Values.texts }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q-{{ $i }}\ndata:\n  quoted: {{ include \"berth.shell-quote\" $text | toJson }}\n{{- end }}\n";
+    let chart = chart(
+        "quotes",
+        &[
+            ("templates/_helpers.tpl", helpers::SHELL_QUOTE.to_string()),
+            ("templates/quotes.yaml", template.to_string()),
+        ],
+    );
+    let cases = json!({"value_sets": [], "renders": [{"texts": texts}]});
+    let helm = helm_says(&python, chart.path(), &cases);
+    let rendered = helm["rendered"][0]["quotes/templates/quotes.yaml"]
+        .as_str()
+        .unwrap();
+    let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
+    for (text, document) in texts.iter().zip(&documents) {
+        let quoted = berth_model::shell::shell_quote(text);
+        assert_eq!(document["data"]["quoted"], json!(quoted), "{text:?}");
+    }
+    assert_eq!(documents.len(), texts.len());
+}
