@@ -32,8 +32,9 @@ fn not_yet(service: &Service) -> Option<String> {
             ));
         }
     }
-    if !service.files.is_empty() {
-        return Some("`[[files]]` are not in charts yet".into());
+    let content = |f: &&berth_model::File| matches!(f.body, berth_model::FileBody::Content(_));
+    if service.files.iter().any(|f| content(&f)) {
+        return Some("`[[files]]` with `content` are not in charts yet".into());
     }
     if !service.network.aliases.is_empty() {
         return Some("`network.aliases` are not in charts yet".into());
@@ -242,14 +243,14 @@ fn helpers_tpl(
             | Computed::Structural { source } => source,
         };
         text.push_str(&format!(
-            "{{{{- define \"berth.s{index}\" }}}}{{{{- $ctx := . }}}}{}{{{{- end }}}}\n",
+            "{{{{- define \"berth.s{index}\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
             translated(source)?
         ));
     }
     let replicas = match replicas_source {
         Some(source) => {
             text.push_str(&format!(
-                "{{{{- define \"berth.replicas\" }}}}{{{{- $ctx := . }}}}{}{{{{- end }}}}\n",
+                "{{{{- define \"berth.replicas\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
                 translated(source)?
             ));
             "atoi (include \"berth.replicas\" $structural)".to_string()
@@ -259,7 +260,7 @@ fn helpers_tpl(
     let spread = match spread_source {
         Some(source) => {
             text.push_str(&format!(
-                "{{{{- define \"berth.spread\" }}}}{{{{- $ctx := . }}}}{}{{{{- end }}}}\n",
+                "{{{{- define \"berth.spread\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
                 translated(source)?
             ));
             "{{- $_ = set .out \"spread\" (include \"berth.spread\" $structural) }}\n"

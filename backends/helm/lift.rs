@@ -249,9 +249,13 @@ fn member_script(text: &str) -> Result<Option<String>, String> {
     const OPEN: &str = "case \"$BERTH_POD_ORDINAL\" in 0) exec ";
     const CLOSE: &str = "*) echo 'berth: no command line for this member' >&2; exit 1 ;; esac";
     let script = text.replace("$$", "$");
-    let Some(first) = script.strip_prefix(OPEN) else {
+    // Steps that put files in place may come first; they hold nothing computed.
+    let Some((steps, first)) = script.split_once(OPEN) else {
         return Ok(None);
     };
+    if steps.contains(TAG_OPEN) || !(steps.is_empty() || steps.ends_with(" && ")) {
+        return Ok(None);
+    }
     let line = first.split(" ;; ").next().unwrap_or_default();
     let mut words = Vec::new();
     for word in shell_words(line)? {
@@ -269,7 +273,8 @@ fn member_script(text: &str) -> Result<Option<String>, String> {
     }
     let close = serde_json::to_string(CLOSE).expect("a string serializes");
     Ok(Some(format!(
-        "{{{{ $script := \"case \\\"$BERTH_POD_ORDINAL\\\" in \" }}}}{{{{ range $i := until (int $c.replicas) }}}}{{{{ $m := dict }}}}{{{{ $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $c.args) }}}}{{{{ $script = print $script $i \") exec \" (list {} | join \" \") \" ;; \" }}}}{{{{ end }}}}{{{{ $script = print $script {close} }}}}{{{{ include \"berth.pod-text\" $script | toJson }}}}",
+        "{{{{ $script := print {} \"case \\\"$BERTH_POD_ORDINAL\\\" in \" }}}}{{{{ range $i := until (int $c.replicas) }}}}{{{{ $m := dict }}}}{{{{ $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $c.args) }}}}{{{{ $script = print $script $i \") exec \" (list {} | join \" \") \" ;; \" }}}}{{{{ end }}}}{{{{ $script = print $script {close} }}}}{{{{ include \"berth.pod-text\" $script | toJson }}}}",
+        serde_json::to_string(steps).expect("a string serializes"),
         words.join(" ")
     )))
 }

@@ -670,6 +670,30 @@ fn relabel(value: &mut Value) {
     }
 }
 
+/// Where `chart` and `berth` (two objects) first differ, and how.
+fn difference(chart: &Value, berth: &Value, at: &str) -> String {
+    match (chart, berth) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter()
+                .find(|k| a.get(*k) != b.get(*k))
+                .map(|k| {
+                    difference(
+                        a.get(k).unwrap_or(&Value::Null),
+                        b.get(k).unwrap_or(&Value::Null),
+                        &format!("{at}/{k}"),
+                    )
+                })
+                .unwrap_or_default()
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => (0..a.len())
+            .find(|i| a[*i] != b[*i])
+            .map(|i| difference(&a[i], &b[i], &format!("{at}/{i}")))
+            .unwrap_or_default(),
+        _ => format!("at {at}: the chart writes {chart}, berth {berth}"),
+    }
+}
+
 /// The objects of one rendering of a chart, by kind and name.
 fn rendered_objects(rendered: &Value) -> BTreeMap<String, Value> {
     let mut objects = BTreeMap::new();
@@ -812,6 +836,13 @@ fn chart_renders_what_kubernetes_writes() {
             );
             let rendered = rendered_objects(rendered);
             for (key, object) in objects {
+                let chart_object = rendered.get(key).unwrap_or(&Value::Null);
+                assert!(
+                    chart_object == object,
+                    "{name} {key} with {}: {}",
+                    releases[i]["values"],
+                    difference(chart_object, object, "")
+                );
                 assert_eq!(
                     rendered.get(key),
                     Some(object),
