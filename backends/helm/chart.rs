@@ -7,7 +7,7 @@ use crate::tags::{Computed, tag_service};
 use crate::{helpers, values};
 use berth_backend::{Backend, Input, OutputFile};
 use berth_language::go_template::to_go;
-use berth_model::{Service, Spread};
+use berth_model::{FileBody, Service, Spread};
 use serde::Serialize;
 
 /// Why the chart of `service` cannot be written yet, if it cannot: what the lifting does not
@@ -31,10 +31,6 @@ fn not_yet(service: &Service) -> Option<String> {
                 "parameter `{param}` sets `{key}`, which the chart does not compute yet"
             ));
         }
-    }
-    let content = |f: &&berth_model::File| matches!(f.body, berth_model::FileBody::Content(_));
-    if service.files.iter().any(|f| content(&f)) {
-        return Some("`[[files]]` with `content` are not in charts yet".into());
     }
     if !service.network.aliases.is_empty() {
         return Some("`network.aliases` are not in charts yet".into());
@@ -126,6 +122,7 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
                 replicas_source,
                 spread_source,
                 &domain,
+                &tagged.contents,
             )?,
         ),
     ];
@@ -227,11 +224,13 @@ fn helpers_tpl(
     replicas_source: Option<&str>,
     spread_source: Option<&str>,
     domain: &str,
+    contents: &[(usize, usize)],
 ) -> Result<String, String> {
     let mut text = [
         helpers::MEMBER_CONTEXT,
         helpers::POD_TEXT,
         helpers::SHELL_QUOTE,
+        helpers::FILES_HASH,
     ]
     .concat();
     let translated =
@@ -267,19 +266,37 @@ fn helpers_tpl(
         }
         None => "",
     };
+    text.push_str(&context_tpl(service, &replicas, spread, domain, contents));
+    Ok(text)
+}
+
+/// `berth.context`: sets into `out` what the templates compute from: `replicas`, `structural`
+/// (what a structural template sees), `member` (a pod's context, its identity as marks), `init`,
+/// `args` (what `berth.member-context` needs for any member), `spread` where the values set it,
+/// and `files`: the ConfigMap's `data` and its volume's `items`, as the kubernetes backend
+/// writes them.
+fn context_tpl(
+    service: &Service,
+    replicas: &str,
+    spread: &str,
+    domain: &str,
+    contents: &[(usize, usize)],
+) -> String {
+    let quoted = |text: &str| serde_json::to_string(text).expect("a string serializes");
     let ports: String = service
         .ports
         .iter()
         .map(|p| {
             format!(
                 "{{{{- $_ := set $ports {} {} }}}}\n",
-                serde_json::to_string(&p.name).expect("a string serializes"),
+                quoted(&p.name),
                 p.port
             )
         })
         .collect();
-    let domain = serde_json::to_string(domain).expect("a string serializes");
-    text.push_str(&format!(
+    let domain = quoted(domain);
+    let files = files_tpl(service, contents);
+    format!(
         r#"{{{{- define "berth.context" }}}}
 {{{{- $root := .root }}}}
 {{{{- $name := $root.Release.Name }}}}
@@ -287,17 +304,39 @@ fn helpers_tpl(
 {{{{- $ports := dict }}}}
 {ports}{{{{- $structural := dict "name" $name "params" $params "port" $ports }}}}
 {{{{- $replicas := {replicas} }}}}
+{{{{- $args := dict "name" $name "namespace" $root.Release.Namespace "domain" {domain} "replicas" $replicas "params" $params "ports" $ports }}}}
 {{{{- $member := dict }}}}
-{{{{- $_ := include "berth.member-context" (dict "out" $member "name" $name "namespace" $root.Release.Namespace "domain" {domain} "replicas" $replicas "params" $params "ports" $ports "me" true) }}}}
+{{{{- $_ := include "berth.member-context" (merge (dict "out" $member "me" true) $args) }}}}
 {{{{- $init := dict }}}}
-{{{{- $_ = include "berth.member-context" (dict "out" $init "name" $name "namespace" $root.Release.Namespace "domain" {domain} "replicas" $replicas "params" $params "ports" $ports "me" false) }}}}
-{{{{- $_ = set .out "replicas" $replicas }}}}
+{{{{- $_ = include "berth.member-context" (merge (dict "out" $init "me" false) $args) }}}}
+{files}{{{{- $_ = set .out "replicas" $replicas }}}}
 {{{{- $_ = set .out "structural" $structural }}}}
 {{{{- $_ = set .out "member" $member }}}}
 {{{{- $_ = set .out "init" $init }}}}
-{{{{- $_ = set .out "args" (dict "name" $name "namespace" $root.Release.Namespace "domain" {domain} "replicas" $replicas "params" $params "ports" $ports) }}}}
+{{{{- $_ = set .out "args" $args }}}}
 {spread}{{{{- end }}}}
 "#
-    ));
-    Ok(text)
+    )
+}
+
+/// The Go that computes `$data` and `$items` of the files' ConfigMap: each content file under its
+/// key, or where its template names `self`, under `<pod>.<key>` for each member.
+fn files_tpl(service: &Service, contents: &[(usize, usize)]) -> String {
+    let mut go = String::from("{{- $data := dict }}\n{{- $items := list }}\n");
+    for &(index, tag) in contents {
+        let file = &service.files[index];
+        let key = serde_json::to_string(&file.key(index)).expect("a string serializes");
+        let mode = file.mode;
+        let per_pod = matches!(&file.body, FileBody::Content(t) if t.source.contains("self"));
+        if per_pod {
+            go.push_str(&format!(
+                "{{{{- range $i := until (int $replicas) }}}}{{{{- $m := dict }}}}{{{{- $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $args) }}}}{{{{- $key := printf \"%s-%d.%s\" $name $i {key} }}}}{{{{- $_ = set $data $key (include \"berth.s{tag}\" $m) }}}}{{{{- $items = append $items (dict \"key\" $key \"path\" $key \"mode\" {mode}) }}}}{{{{- end }}}}\n"
+            ));
+        } else {
+            go.push_str(&format!(
+                "{{{{- $_ = set $data {key} (include \"berth.s{tag}\" $member) }}}}{{{{- $items = append $items (dict \"key\" {key} \"path\" {key} \"mode\" {mode}) }}}}\n"
+            ));
+        }
+    }
+    go + "{{- $_ = set .out \"files\" (dict \"data\" $data \"items\" $items) }}\n"
 }

@@ -64,9 +64,10 @@ impl<'a> Lift<'a> {
     pub fn template(mut self, header: &str, yaml: &str) -> Result<String, String> {
         let mut object: Value =
             serde_saphyr::from_str(yaml).map_err(|e| format!("cannot read an object: {e}"))?;
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        self.files(&kind, &mut object);
         self.strings(&mut object)?;
         object["metadata"]["namespace"] = self.action("{{ $.Release.Namespace | toJson }}");
-        let kind = object["kind"].as_str().unwrap_or_default().to_string();
         let mut condition = None;
         match kind.as_str() {
             "StatefulSet" => self.statefulset(&mut object)?,
@@ -82,6 +83,33 @@ impl<'a> Lift<'a> {
             Some(open) => format!("{header}{PRELUDE}{open}\n{text}{{{{- end }}}}\n"),
             None => format!("{header}{PRELUDE}{text}"),
         })
+    }
+
+    /// The files' ConfigMap, its hash on the pod template and the keys its volume projects, as
+    /// `berth.context` computes them (`$c.files`).
+    fn files(&mut self, kind: &str, object: &mut Value) {
+        let config_map = format!("{NAME_STAND_IN}-files");
+        match kind {
+            "ConfigMap" if object["metadata"]["name"] == config_map.as_str() => {
+                object["data"] = self.action("{{ $c.files.data | toJson }}");
+            }
+            "StatefulSet" => {
+                let hash = "/spec/template/metadata/annotations/berth.dev~1files";
+                if object.pointer(hash).is_some() {
+                    let go = "{{ include \"berth.files-hash\" $c.files.data | toJson }}";
+                    *object.pointer_mut(hash).expect("just found") = self.action(go);
+                }
+                let items = "{{ $c.files.items | toJson }}";
+                let volumes = object.pointer_mut("/spec/template/spec/volumes");
+                let volumes = volumes.and_then(Value::as_array_mut).into_iter().flatten();
+                for volume in volumes.filter(|v| v["configMap"]["name"] == config_map.as_str()) {
+                    self.actions.push(items.to_string());
+                    volume["configMap"]["items"] =
+                        Value::String(placeholder(self.actions.len() - 1));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn action(&mut self, go: &str) -> Value {

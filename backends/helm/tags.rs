@@ -5,7 +5,7 @@
 //! stand-in the release name replaces.
 
 use berth_diagnostic::source::Span;
-use berth_model::{EnvValue, Service, Template};
+use berth_model::{EnvValue, FileBody, Service, Template};
 
 /// Opens and closes a tag: characters of the range berth reserves (no spec value holds one) and
 /// apart from the kubernetes backend's own marks.
@@ -31,6 +31,8 @@ pub struct Tagged {
     pub service: Service,
     /// By tag number, what the value is computed from.
     pub computed: Vec<Computed>,
+    /// The tag of each `[[files]]` entry with `content`, by the entry's index.
+    pub contents: Vec<(usize, usize)>,
 }
 
 /// The tag of value number `index`.
@@ -50,6 +52,7 @@ pub fn tag_service(service: &Service) -> Tagged {
     let mut tagged = Tagged {
         service: service.clone(),
         computed: Vec::new(),
+        contents: Vec::new(),
     };
     let copy = &mut tagged.service;
     copy.name.value = NAME_STAND_IN.to_string();
@@ -77,6 +80,15 @@ pub fn tag_service(service: &Service) -> Tagged {
             mark(template, computed, |source| Computed::Init {
                 source,
                 escaped: true,
+            });
+        }
+    }
+    for (index, file) in copy.files.iter_mut().enumerate() {
+        if let FileBody::Content(template) = &mut file.body {
+            tagged.contents.push((index, computed.len()));
+            mark(template, computed, |source| Computed::Member {
+                source,
+                escaped: false,
             });
         }
     }

@@ -102,8 +102,10 @@ pub fn pod_files(
     Ok(files)
 }
 
-/// A content file's ConfigMap keys and texts: the file's own key when every member's content is
-/// the same, else `<pod>.<key>` for each member (then `true`: the mount picks by the pod's name).
+/// A content file's ConfigMap keys and texts: `<pod>.<key>` for each member where its template
+/// names `self` (then `true`: the mount picks by the pod's name), else the file's own key. The
+/// template decides, not whether the texts differ, so that the pod template's shape follows from
+/// the spec alone, as a chart computes it (the helm backend), whatever the values.
 fn config_keys(
     service: &Service,
     peers: &[Member],
@@ -117,7 +119,8 @@ fn config_keys(
             Ok((peer.name.clone(), text.unwrap_or_default()))
         })
         .collect::<Result<Vec<_>, Diagnostic>>()?;
-    if contents.windows(2).all(|w| w[0].1 == w[1].1) {
+    let names_self = matches!(&file.body, FileBody::Content(t) if t.source.contains("self"));
+    if !names_self {
         let text = contents
             .into_iter()
             .next()
