@@ -35,9 +35,6 @@ fn not_yet(service: &Service) -> Option<String> {
     if !service.network.aliases.is_empty() {
         return Some("`network.aliases` are not in charts yet".into());
     }
-    if service.tls.is_some() {
-        return Some("`[tls]` is not in charts yet".into());
-    }
     None
 }
 
