@@ -13,7 +13,9 @@ use serde::Serialize;
 /// Why the chart of `service` cannot be written yet, if it cannot: what the lifting does not
 /// compute from the values so far.
 fn not_yet(service: &Service) -> Option<String> {
-    const COMPUTED_KEYS: [&str; 8] = [
+    const COMPUTED_KEYS: [&str; 10] = [
+        "name",
+        "ports.port",
         "replication.replicas",
         "replication.spread",
         "volumes.size",
@@ -120,6 +122,7 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
                 spread_source,
                 &domain,
                 &tagged.contents,
+                &tagged.ports,
             )?,
         ),
     ];
@@ -130,7 +133,7 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
             .skip_while(|l| l.starts_with('#'))
             .collect::<Vec<_>>()
             .join("\n");
-        let lift = Lift::new(&tagged.computed, replicas.as_ref(), spread.as_ref());
+        let lift = Lift::new(&tagged, replicas.as_ref(), spread.as_ref());
         let template = lift.template(&header, &yaml)?;
         let path = file
             .path
@@ -222,6 +225,7 @@ fn helpers_tpl(
     spread_source: Option<&str>,
     domain: &str,
     contents: &[(usize, usize)],
+    ports: &[(u16, String, String)],
 ) -> Result<String, String> {
     let mut text = [
         helpers::MEMBER_CONTEXT,
@@ -263,7 +267,15 @@ fn helpers_tpl(
         }
         None => "",
     };
-    text.push_str(&context_tpl(service, &replicas, spread, domain, contents));
+    for (i, (_, _, source)) in ports.iter().enumerate() {
+        text.push_str(&format!(
+            "{{{{- define \"berth.port{i}\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
+            translated(source)?
+        ));
+    }
+    text.push_str(&context_tpl(
+        service, &replicas, spread, domain, contents, ports,
+    ));
     Ok(text)
 }
 
@@ -278,17 +290,23 @@ fn context_tpl(
     spread: &str,
     domain: &str,
     contents: &[(usize, usize)],
+    computed_ports: &[(u16, String, String)],
 ) -> String {
     let quoted = |text: &str| serde_json::to_string(text).expect("a string serializes");
     let ports: String = service
         .ports
         .iter()
         .map(|p| {
-            format!(
-                "{{{{- $_ := set $ports {} {} }}}}\n",
-                quoted(&p.name),
-                p.port
-            )
+            let number = match computed_ports
+                .iter()
+                .position(|(_, name, _)| *name == p.name)
+            {
+                Some(i) => format!(
+                    "(atoi (include \"berth.port{i}\" (dict \"name\" $name \"params\" $params)))"
+                ),
+                None => p.port.to_string(),
+            };
+            format!("{{{{- $_ := set $ports {} {number} }}}}\n", quoted(&p.name))
         })
         .collect();
     let domain = quoted(domain);

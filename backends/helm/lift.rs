@@ -5,7 +5,7 @@
 //! pods spread) is computed from the values. Each template starts by computing the chart's
 //! context (`berth.context`): `$c.member`, `$c.init`, `$c.structural`, `$c.replicas`.
 
-use crate::tags::{Computed, NAME_STAND_IN, TAG_OPEN, tagged};
+use crate::tags::{Computed, NAME_STAND_IN, TAG_OPEN, Tagged, tagged};
 use berth_model::Quorum;
 use serde_json::{Map, Value};
 
@@ -24,6 +24,8 @@ pub const PLACEMENT: [&str; 2] = ["affinity", "topologySpreadConstraints"];
 /// One object of the kubernetes backend made into a template.
 pub struct Lift<'a> {
     pub computed: &'a [Computed],
+    /// The numbers that stand in for ports the values set, with the ports' names.
+    pub ports: Vec<(u16, &'a str)>,
     /// Where the member count comes from the values.
     pub replicas: Option<&'a Replicas>,
     /// Where the spreading comes from the values.
@@ -47,12 +49,17 @@ const PRELUDE: &str =
 
 impl<'a> Lift<'a> {
     pub fn new(
-        computed: &'a [Computed],
+        tagged: &'a Tagged,
         replicas: Option<&'a Replicas>,
         spread: Option<&'a SpreadVariants>,
     ) -> Self {
         Lift {
-            computed,
+            computed: &tagged.computed,
+            ports: tagged
+                .ports
+                .iter()
+                .map(|(n, name, _)| (*n, name.as_str()))
+                .collect(),
             replicas,
             spread,
             actions: Vec::new(),
@@ -141,13 +148,27 @@ impl<'a> Lift<'a> {
                 if let Some(managed) = map.get_mut("app.kubernetes.io/managed-by") {
                     *managed = Value::String("Helm".into());
                 }
-                for item in map.values_mut() {
-                    self.strings(item)?;
+                for (key, item) in map.iter_mut() {
+                    match self.port(key, item) {
+                        Some(go) => *item = self.action(&go),
+                        None => self.strings(item)?,
+                    }
                 }
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The Go action that writes a port's number, where `value` stands in for one the values set.
+    fn port(&self, key: &str, value: &Value) -> Option<String> {
+        if !matches!(key, "port" | "containerPort" | "targetPort") {
+            return None;
+        }
+        let number = value.as_u64()?;
+        let (_, name) = self.ports.iter().find(|(n, _)| u64::from(*n) == number)?;
+        let name = serde_json::to_string(name).expect("a string serializes");
+        Some(format!("{{{{ index $c.structural.port {name} }}}}"))
     }
 
     /// The Go action that writes `text`, where the chart computes it.

@@ -33,6 +33,8 @@ pub struct Tagged {
     pub computed: Vec<Computed>,
     /// The tag of each `[[files]]` entry with `content`, by the entry's index.
     pub contents: Vec<(usize, usize)>,
+    /// Each port a parameter sets: the number that stands in for it, its name and template.
+    pub ports: Vec<(u16, String, String)>,
 }
 
 /// The tag of value number `index`.
@@ -53,6 +55,7 @@ pub fn tag_service(service: &Service) -> Tagged {
         service: service.clone(),
         computed: Vec::new(),
         contents: Vec::new(),
+        ports: Vec::new(),
     };
     let copy = &mut tagged.service;
     copy.name.value = NAME_STAND_IN.to_string();
@@ -93,6 +96,7 @@ pub fn tag_service(service: &Service) -> Tagged {
         }
     }
     tag_structural(service, copy, computed);
+    tagged.ports = stand_in_ports(service, copy);
     tagged
 }
 
@@ -147,4 +151,21 @@ fn tag_structural(service: &Service, copy: &mut Service, computed: &mut Vec<Comp
             }
         }
     }
+}
+
+/// Gives each port a parameter sets a number no port of the service has, from 65535 down, which
+/// the chart replaces with the number the values give.
+fn stand_in_ports(service: &Service, copy: &mut Service) -> Vec<(u16, String, String)> {
+    let taken: Vec<u16> = service.ports.iter().map(|p| p.port).collect();
+    let mut free = (1..=65535u16).rev().filter(|n| !taken.contains(n));
+    let starts: Vec<Option<Span>> = service.ports.iter().map(|p| p.span.clone()).collect();
+    let mut ports = Vec::new();
+    for (i, port) in copy.ports.iter_mut().enumerate() {
+        let until = starts.get(i + 1).and_then(Option::as_ref);
+        if let Some(source) = service.structural_source("ports.port", starts[i].as_ref(), until) {
+            port.port = free.next().expect("fewer ports than numbers");
+            ports.push((port.port, port.name.clone(), source.to_string()));
+        }
+    }
+    ports
 }

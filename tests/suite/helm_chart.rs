@@ -775,12 +775,23 @@ fn chart_renders_what_kubernetes_writes() {
             let set = plausible_set(&service, &mut draw);
             let dir = tempfile::tempdir().unwrap();
             // A release of another name, in another namespace, is the spec with that name there.
-            let (release, namespace) = match draw.below(4) {
-                0 => (
+            // Where a parameter names the service, the release's name is its value.
+            let named_by = service
+                .parameter_feeds
+                .iter()
+                .find(|(_, keys)| keys.contains("name"));
+            let named = named_by.map(|(param, _)| {
+                let given = set.iter().find(|(p, _)| p == param).map(|(_, v)| v.clone());
+                let default = service.parameters.iter().find(|p| p.name == *param);
+                given.or_else(|| default?.default.clone()).unwrap()
+            });
+            let (release, namespace) = match (&named, draw.below(4)) {
+                (Some(name), _) => (name.as_str().unwrap(), ""),
+                (None, 0) => (
                     *draw.pick(&["db", "second-release", "a1"]),
                     *draw.pick(&["default", "team-b"]),
                 ),
-                _ => (service.name(), ""),
+                (None, _) => (service.name(), ""),
             };
             let spec = dir.path().join("spec.toml");
             std::fs::write(&spec, renamed(&text, service.name(), release, namespace)).unwrap();
