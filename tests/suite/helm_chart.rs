@@ -730,6 +730,41 @@ fn renamed(text: &str, name: &str, release: &str, namespace: &str) -> String {
     format!("{head}{table}namespace = \"{namespace}\"\n{without}\n")
 }
 
+/// The chart of the spec at `path`, or why there is none.
+pub fn example_chart(path: &Path) -> Result<Vec<berth_backend::OutputFile>, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let parsed = berth_language::spec::parse(&text, 0).unwrap();
+    let service = resolved(path);
+    let input = berth_backend::Input {
+        service: &service,
+        backend_tables: &parsed.backend_tables,
+        file: 0,
+        deployed: None,
+    };
+    let kubernetes = berth_compile::registry::by_name("kubernetes").unwrap();
+    berth_backend_helm::chart::chart(&input, kubernetes, "0.1.0")
+}
+
+/// `files` written into a new directory.
+fn written(files: &[berth_backend::OutputFile]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in files {
+        let at = dir.path().join(&file.path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, &file.contents).unwrap();
+    }
+    dir
+}
+
+/// The examples that target Kubernetes.
+pub fn kubernetes_examples() -> Vec<(String, std::path::PathBuf)> {
+    let targets = |path: &Path| crate::common::targets(path);
+    examples()
+        .into_iter()
+        .filter(|(_, path)| targets(path).is_none_or(|t| t.iter().any(|b| b == "kubernetes")))
+        .collect()
+}
+
 /// The chart of each example, rendered by Helm for many value sets, holds the same objects, field
 /// for field, as `berth compile --backend kubernetes` with those values, `managed-by` aside; a
 /// release of another name in another namespace, what the spec gives with that name there.
@@ -738,35 +773,19 @@ fn chart_renders_what_kubernetes_writes() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let kubernetes = berth_compile::registry::by_name("kubernetes").unwrap();
     let mut draw = Draw(0x1405_7b7e_f767_814f);
     let (mut charted, mut not_yet) = (Vec::new(), Vec::new());
-    for (name, path) in examples() {
-        if crate::common::targets(&path).is_some_and(|t| !t.iter().any(|b| b == "kubernetes")) {
-            continue;
-        }
+    for (name, path) in kubernetes_examples() {
         let text = std::fs::read_to_string(&path).unwrap();
-        let parsed = berth_language::spec::parse(&text, 0).unwrap();
         let service = resolved(&path);
-        let input = berth_backend::Input {
-            service: &service,
-            backend_tables: &parsed.backend_tables,
-            file: 0,
-            deployed: None,
-        };
-        let files = match berth_backend_helm::chart::chart(&input, kubernetes, "0.1.0") {
+        let files = match example_chart(&path) {
             Ok(files) => files,
             Err(reason) => {
                 not_yet.push(format!("{name}: {reason}"));
                 continue;
             }
         };
-        let chart = tempfile::tempdir().unwrap();
-        for file in &files {
-            let at = chart.path().join(&file.path);
-            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
-            std::fs::write(at, &file.contents).unwrap();
-        }
+        let chart = written(&files);
         let (mut releases, mut expected) = (Vec::new(), Vec::new());
         for _ in 0..200 {
             if releases.len() == 60 {
@@ -874,7 +893,10 @@ fn chart_renders_what_kubernetes_writes() {
     eprintln!(
         "helm chart: equal to the kubernetes backend's objects: {charted:?}; not yet: {not_yet:?}"
     );
-    assert!(!charted.is_empty());
+    assert!(
+        not_yet.is_empty(),
+        "every example that targets kubernetes has a chart"
+    );
 }
 
 /// `berth.shell-quote` quotes as `shell_quote` does: fixed cases of each of its forms, and
@@ -931,4 +953,86 @@ fn shell_quote_is_berths() {
         assert_eq!(document["data"]["quoted"], json!(quoted), "{text:?}");
     }
     assert_eq!(documents.len(), texts.len());
+}
+
+/// Each example's chart rendered with its defaults, as manifests: kubernetes-validate `--strict`
+/// at the oldest and newest Kubernetes berth targets accepts them, and checkov finds only what
+/// the kubernetes backend's README justifies (the chart's objects are that backend's).
+#[test]
+fn rendered_charts_pass_kubernetes_validate_and_checkov() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let (Some(validator), Some(checkov)) = (
+        crate::common::tool("kubernetes-validate"),
+        crate::common::tool("checkov"),
+    ) else {
+        return;
+    };
+    let manifests = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, path) in kubernetes_examples() {
+        let chart = written(&example_chart(&path).unwrap());
+        let helm = helm_says(
+            &python,
+            chart.path(),
+            &json!({"value_sets": [], "renders": [{}]}),
+        );
+        for (i, object) in rendered_objects(&helm["rendered"][0]).values().enumerate() {
+            let file = manifests.path().join(format!("{name}-{i}.yaml"));
+            std::fs::write(&file, serde_json::to_string(object).unwrap()).unwrap();
+            files.push(file);
+        }
+    }
+    for release in ["1.35.0", "1.37.0"] {
+        let output = Command::new(&validator)
+            .args(["--strict", "-k", release])
+            .args(&files)
+            .output()
+            .unwrap();
+        let report = format!(
+            "{}{}",
+            crate::common::stdout(&output),
+            crate::common::stderr(&output)
+        );
+        assert!(
+            output.status.success(),
+            "kubernetes-validate {release}:\n{report}"
+        );
+        assert_eq!(
+            report.matches(" passed for resource ").count(),
+            files.len(),
+            "{report}"
+        );
+    }
+    let readme = std::fs::read_to_string(root().join("backends/kubernetes/README.md")).unwrap();
+    let mut command = Command::new(&checkov);
+    command.args([
+        "--framework",
+        "kubernetes",
+        "--quiet",
+        "--compact",
+        "--skip-download",
+        "--output",
+        "json",
+    ]);
+    for file in &files {
+        command.arg("--file").arg(file);
+    }
+    let output = command.output().unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["summary"]["passed"].as_u64() > Some(100)
+            && report["summary"]["parsing_errors"] == 0,
+        "{}",
+        report["summary"]
+    );
+    for failed in report["results"]["failed_checks"].as_array().unwrap() {
+        let id = failed["check_id"].as_str().unwrap();
+        assert!(
+            readme.contains(&format!("`{id}`")),
+            "checkov finding {id} on {} is not justified",
+            failed["resource"]
+        );
+    }
 }
