@@ -126,6 +126,10 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
             )?,
         ),
     ];
+    files.push(OutputFile::new(
+        "templates/NOTES.txt",
+        crate::notes::notes(service),
+    ));
     for file in lowered.files.iter().filter(|f| f.path.ends_with(".yaml")) {
         let yaml = file
             .contents

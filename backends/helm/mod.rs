@@ -8,5 +8,6 @@
 pub mod chart;
 pub mod helpers;
 mod lift;
+mod notes;
 mod tags;
 pub mod values;

@@ -697,7 +697,8 @@ fn difference(chart: &Value, berth: &Value, at: &str) -> String {
 /// The objects of one rendering of a chart, by kind and name.
 fn rendered_objects(rendered: &Value) -> BTreeMap<String, Value> {
     let mut objects = BTreeMap::new();
-    for text in rendered.as_object().unwrap().values() {
+    let manifests = rendered.as_object().unwrap().iter();
+    for (_, text) in manifests.filter(|(path, _)| !path.ends_with("NOTES.txt")) {
         let documents: Vec<Value> = serde_saphyr::from_multiple(text.as_str().unwrap()).unwrap();
         for object in documents.into_iter().filter(|d| !d.is_null()) {
             objects.insert(object_key(&object), object);
@@ -1035,4 +1036,54 @@ fn rendered_charts_pass_kubernetes_validate_and_checkov() {
             failed["resource"]
         );
     }
+}
+
+/// NOTES.txt names every member and says the warning berth gives for the member count, word for
+/// word, exactly where `berth compile --set replicas=N` gives it.
+#[test]
+fn notes_say_the_warnings_berth_gives() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let path = root().join("examples/cockroachdb.toml");
+    let chart = written(&example_chart(&path).unwrap());
+    let counts = [1, 2, 3, 4, 5, 6];
+    let renders: Vec<Value> = counts.iter().map(|r| json!({ "replicas": r })).collect();
+    let helm = helm_says(
+        &python,
+        chart.path(),
+        &json!({"value_sets": [], "renders": renders}),
+    );
+    let mut warned = 0;
+    for (i, replicas) in counts.iter().enumerate() {
+        let notes = helm["rendered"][i]["cockroachdb/templates/NOTES.txt"]
+            .as_str()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let set = format!("replicas={replicas}");
+        let output =
+            crate::common::compile_ok(dir.path(), path.to_str().unwrap(), &["--set", &set]);
+        let stderr = crate::common::stderr(&output);
+        let warning = stderr
+            .lines()
+            .find(|l| l.starts_with("warning[spec/quorum-size]"));
+        match warning {
+            Some(line) => {
+                assert!(
+                    notes.contains(line),
+                    "replicas={replicas}: `{line}` not in the notes:\n{notes}"
+                );
+                warned += 1;
+            }
+            None => assert!(
+                !notes.contains("quorum-size"),
+                "replicas={replicas}: {notes}"
+            ),
+        }
+        for ordinal in 0..*replicas {
+            let host = format!("cases-{ordinal}.cases.default.svc.cluster.local");
+            assert!(notes.contains(&host), "{host} not in the notes:\n{notes}");
+        }
+    }
+    assert_eq!(warned, 4, "1, 2, 4 and 6 members are warned about");
 }
