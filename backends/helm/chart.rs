@@ -2,6 +2,7 @@
 //! service, lifted into templates ([`crate::lift`]); the Go templates that compute each tagged
 //! value (`templates/_helpers.tpl`); `Chart.yaml`, `values.yaml` and `values.schema.json`.
 
+pub use crate::checks::IMAGE_PROBLEM;
 use crate::lift::{Lift, PLACEMENT, Replicas, SpreadVariants};
 use crate::tags::{Computed, tag_service};
 use crate::{helpers, values};
@@ -236,6 +237,10 @@ fn helpers_tpl(
         helpers::POD_TEXT,
         helpers::SHELL_QUOTE,
         helpers::FILES_HASH,
+        crate::checks::QUANTITY,
+        crate::checks::INTEGER,
+        crate::checks::WORD,
+        crate::checks::IMAGE_PROBLEM,
     ]
     .concat();
     let translated =
@@ -244,7 +249,8 @@ fn helpers_tpl(
         let source = match value {
             Computed::Member { source, .. }
             | Computed::Init { source, .. }
-            | Computed::Structural { source } => source,
+            | Computed::Structural { source, .. }
+            | Computed::Image { source, .. } => source,
         };
         text.push_str(&format!(
             "{{{{- define \"berth.s{index}\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
@@ -257,9 +263,9 @@ fn helpers_tpl(
                 "{{{{- define \"berth.replicas\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
                 translated(source)?
             ));
-            "atoi (include \"berth.replicas\" $structural)".to_string()
+            "{{- $replicasText := include \"berth.replicas\" $structural }}\n{{- $_ = include \"berth.integer\" (dict \"text\" $replicasText \"key\" \"replication.replicas\" \"min\" 1 \"max\" 1000) }}\n{{- $replicas := atoi (trim $replicasText) }}\n".to_string()
         }
-        None => service.replicas().to_string(),
+        None => format!("{{{{- $replicas := {} }}}}\n", service.replicas()),
     };
     let spread = match spread_source {
         Some(source) => {
@@ -267,7 +273,7 @@ fn helpers_tpl(
                 "{{{{- define \"berth.spread\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
                 translated(source)?
             ));
-            "{{- $_ = set .out \"spread\" (include \"berth.spread\" $structural) }}\n"
+            "{{- $spread := include \"berth.spread\" $structural }}\n{{- $_ = include \"berth.word\" (dict \"text\" $spread \"key\" \"replication.spread\" \"words\" (list \"required\" \"preferred\" \"none\")) }}\n{{- $_ = set .out \"spread\" $spread }}\n"
         }
         None => "",
     };
@@ -278,7 +284,7 @@ fn helpers_tpl(
         ));
     }
     text.push_str(&context_tpl(
-        service, &replicas, spread, domain, contents, ports,
+        service, &replicas, spread, domain, contents, ports, computed,
     ));
     Ok(text)
 }
@@ -295,40 +301,41 @@ fn context_tpl(
     domain: &str,
     contents: &[(usize, usize)],
     computed_ports: &[(u16, String, String)],
+    computed: &[Computed],
 ) -> String {
     let quoted = |text: &str| serde_json::to_string(text).expect("a string serializes");
     let ports: String = service
         .ports
         .iter()
         .map(|p| {
-            let number = match computed_ports
-                .iter()
-                .position(|(_, name, _)| *name == p.name)
-            {
+            let name = quoted(&p.name);
+            match computed_ports.iter().position(|(_, port, _)| *port == p.name) {
                 Some(i) => format!(
-                    "(atoi (include \"berth.port{i}\" (dict \"name\" $name \"params\" $params)))"
+                    "{{{{- $port := include \"berth.port{i}\" (dict \"name\" $name \"params\" $params) }}}}\n{{{{- $_ = include \"berth.integer\" (dict \"text\" $port \"key\" \"ports.port\" \"min\" 1 \"max\" 65535) }}}}\n{{{{- $_ = set $ports {name} (atoi (trim $port)) }}}}\n"
                 ),
-                None => p.port.to_string(),
-            };
-            format!("{{{{- $_ := set $ports {} {number} }}}}\n", quoted(&p.name))
+                None => format!("{{{{- $_ = set $ports {name} {} }}}}\n", p.port),
+            }
         })
         .collect();
     let domain = quoted(domain);
     let files = files_tpl(service, contents);
+    let checks = crate::checks::structural_checks(computed);
+    let images = crate::checks::image_checks(computed);
     format!(
         r#"{{{{- define "berth.context" }}}}
 {{{{- $root := .root }}}}
 {{{{- $name := $root.Release.Name }}}}
 {{{{- $params := $root.Values | toJson | fromJson }}}}
+{{{{- $_ := "" }}}}
 {{{{- $ports := dict }}}}
 {ports}{{{{- $structural := dict "name" $name "params" $params "port" $ports }}}}
-{{{{- $replicas := {replicas} }}}}
+{checks}{replicas}
 {{{{- $args := dict "name" $name "namespace" $root.Release.Namespace "domain" {domain} "replicas" $replicas "params" $params "ports" $ports }}}}
 {{{{- $member := dict }}}}
-{{{{- $_ := include "berth.member-context" (merge (dict "out" $member "me" true) $args) }}}}
+{{{{- $_ = include "berth.member-context" (merge (dict "out" $member "me" true) $args) }}}}
 {{{{- $init := dict }}}}
 {{{{- $_ = include "berth.member-context" (merge (dict "out" $init "me" false) $args) }}}}
-{files}{{{{- $_ = set .out "replicas" $replicas }}}}
+{images}{files}{{{{- $_ = set .out "replicas" $replicas }}}}
 {{{{- $_ = set .out "structural" $structural }}}}
 {{{{- $_ = set .out "member" $member }}}}
 {{{{- $_ = set .out "init" $init }}}}

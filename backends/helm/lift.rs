@@ -185,6 +185,7 @@ impl<'a> Lift<'a> {
             return Ok(Some(match computed {
                 Computed::Member { escaped, .. } => text("member", *escaped),
                 Computed::Init { escaped, .. } => text("init", *escaped),
+                Computed::Image { init, .. } => text(if *init { "init" } else { "member" }, false),
                 Computed::Structural { .. } => text("structural", false),
             }));
         }

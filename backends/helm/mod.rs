@@ -6,6 +6,7 @@
 //! the Go templates its objects share.
 
 pub mod chart;
+mod checks;
 pub mod helpers;
 mod lift;
 mod notes;

@@ -23,8 +23,11 @@ pub enum Computed {
     Member { source: String, escaped: bool },
     /// A template of the init step, which is no member.
     Init { source: String, escaped: bool },
-    /// A structural template (parameters, name and ports only).
-    Structural { source: String },
+    /// An image reference: the members' (rendered as a member's) or, `init`, the init step's.
+    Image { source: String, init: bool },
+    /// A structural template (parameters, name and ports only), and the key it sets; a scratch
+    /// volume's class is `volumes.class (scratch)`, which no rule checks.
+    Structural { source: String, key: String },
 }
 
 pub struct Tagged {
@@ -61,9 +64,9 @@ pub fn tag_service(service: &Service) -> Tagged {
     copy.name.value = NAME_STAND_IN.to_string();
     let computed = &mut tagged.computed;
     let container = &mut copy.container;
-    mark(&mut container.image, computed, |source| Computed::Member {
+    mark(&mut container.image, computed, |source| Computed::Image {
         source,
-        escaped: false,
+        init: false,
     });
     let texts = container.command.iter_mut().chain(&mut container.args);
     for template in texts.chain(literals(&mut container.env)) {
@@ -74,9 +77,9 @@ pub fn tag_service(service: &Service) -> Tagged {
     }
     if let Some(init) = &mut copy.init {
         if let Some(image) = &mut init.image {
-            mark(image, computed, |source| Computed::Init {
+            mark(image, computed, |source| Computed::Image {
                 source,
-                escaped: false,
+                init: true,
             });
         }
         for template in init.command.iter_mut().chain(literals(&mut init.env)) {
@@ -116,11 +119,12 @@ fn mark(template: &mut Template, computed: &mut Vec<Computed>, kind: impl Fn(Str
 /// Tags the structural strings a parameter reaches: volumes' sizes and classes, CPU and memory.
 fn tag_structural(service: &Service, copy: &mut Service, computed: &mut Vec<Computed>) {
     let mut mark_text =
-        |text: &mut String, key: &str, from: Option<&Span>, until: Option<&Span>| {
+        |text: &mut String, key: &str, from: Option<&Span>, until: Option<&Span>, shown: &str| {
             if let Some(source) = service.structural_source(key, from, until) {
                 *text = format!("{}{text}", tag(computed.len()));
                 computed.push(Computed::Structural {
                     source: source.to_string(),
+                    key: shown.to_string(),
                 });
             }
         };
@@ -131,10 +135,14 @@ fn tag_structural(service: &Service, copy: &mut Service, computed: &mut Vec<Comp
             starts.get(i + 1).and_then(Option::as_ref),
         );
         if let Some((size, _)) = &mut volume.size {
-            mark_text(size, "volumes.size", from, until);
+            mark_text(size, "volumes.size", from, until, "volumes.size");
         }
+        let class_key = match volume.persistent {
+            true => "volumes.class",
+            false => "volumes.class (scratch)",
+        };
         if let Some(class) = &mut volume.class {
-            mark_text(class, "volumes.class", from, until);
+            mark_text(class, "volumes.class", from, until, class_key);
         }
     }
     if let Some(resources) = &mut copy.resources {
@@ -147,7 +155,7 @@ fn tag_structural(service: &Service, copy: &mut Service, computed: &mut Vec<Comp
             (&mut r.memory_limit, "resources.memory_limit"),
         ] {
             if let Some(text) = value {
-                mark_text(text, key, from.as_ref(), None);
+                mark_text(text, key, from.as_ref(), None, key);
             }
         }
     }

@@ -1087,3 +1087,194 @@ fn notes_say_the_warnings_berth_gives() {
     }
     assert_eq!(warned, 4, "1, 2, 4 and 6 members are warned about");
 }
+
+/// A value `berth compile --set` refuses for a parameter that sets a structural value, Helm
+/// refuses too, by `values.schema.json` or by a `fail` whose message carries berth's id; a value
+/// berth accepts, Helm renders. Each example with such parameters is tried with values of the
+/// wrong form, below berth's smallest, out of range, and one right.
+#[test]
+fn values_berth_refuses_fail_the_chart() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    const TEXTS: [&str; 10] = [
+        "banana", "", "0", "10GB", "1Ki", "-1Gi", "1e400", "0.0001", "2", "3Gi",
+    ];
+    const NUMBERS: [i64; 6] = [0, 1001, -3, 70000, 1, 5];
+    let (mut refused, mut accepted) = (0, 0);
+    for (name, path) in kubernetes_examples() {
+        let service = resolved(&path);
+        let chart = written(&example_chart(&path).unwrap());
+        let mut tries: Vec<(String, Value)> = Vec::new();
+        for parameter in &service.parameters {
+            // The release's name is the service's, and Helm checks a release's name itself.
+            let feeds = service.parameter_feeds.get(&parameter.name);
+            if feeds.is_some_and(|keys| keys.contains("name")) {
+                continue;
+            }
+            match parameter.kind {
+                Kind::Integer => {
+                    tries.extend(NUMBERS.iter().map(|n| (parameter.name.clone(), json!(n))))
+                }
+                Kind::String => {
+                    tries.extend(TEXTS.iter().map(|t| (parameter.name.clone(), json!(t))))
+                }
+                Kind::Boolean => {}
+            }
+        }
+        let releases: Vec<Value> = tries
+            .iter()
+            .map(|(p, v)| json!({"values": {p: v}, "name": service.name(), "namespace": "default"}))
+            .collect();
+        let helm = helm_says(
+            &python,
+            chart.path(),
+            &json!({"value_sets": [], "releases": releases}),
+        );
+        for (i, (parameter, value)) in tries.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let shown = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            let set = format!("{parameter}={shown}");
+            let args = [
+                "compile",
+                path.to_str().unwrap(),
+                "--backend",
+                "kubernetes",
+                "--out",
+                "out",
+                "--set",
+                &set,
+            ];
+            let output = crate::common::berth(&args, dir.path());
+            let stderr = crate::common::stderr(&output);
+            let by_helm = &helm["releases"][i];
+            if output.status.success() {
+                assert!(
+                    by_helm.is_object(),
+                    "{name} --set {set}: berth accepts, Helm says {by_helm}"
+                );
+                accepted += 1;
+                continue;
+            }
+            refused += 1;
+            let message = by_helm.as_str().unwrap_or_else(|| {
+                panic!("{name} --set {set}: berth refuses ({stderr}), Helm renders")
+            });
+            let id = stderr
+                .split("error[")
+                .nth(1)
+                .and_then(|rest| rest.split(']').next())
+                .unwrap_or("");
+            assert!(
+                message.contains("values don't meet the specifications of the schema")
+                    || message.contains(id),
+                "{name} --set {set}: berth refuses with `{id}`, Helm's message does not say it: {message}"
+            );
+        }
+    }
+    eprintln!("helm chart: {refused} values refused by both, {accepted} accepted by both");
+    assert!(
+        refused >= 60 && accepted >= 20,
+        "{refused} refused, {accepted} accepted"
+    );
+}
+
+/// `berth.image-problem` finds a problem exactly where `berth_language::image::pin` refuses a
+/// reference: fixed cases and references drawn from the pieces that decide.
+#[test]
+fn image_problems_are_berths() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let mut references: Vec<String> = [
+        "postgres:16.4",
+        "redis",
+        "quay.io/coreos/etcd:v3.5.15",
+        "localhost:5000/team/db",
+        "registry.example.com:5000/db:1",
+        "Cockroach DB:latest",
+        "Postgres:16",
+        "db:",
+        "db:-x",
+        "db@sha256:abc",
+        "a//b",
+        "db-:1",
+        "registry:port/db",
+        "",
+        "[::1]:5000/db",
+        "a__b",
+        "a___b",
+        "a--b:1",
+        "a.-b",
+        "Reg.io/x",
+        "x]:1/y",
+        "Reg/x",
+        "Q/a:1",
+    ]
+    .iter()
+    .map(|r| r.to_string())
+    .collect();
+    references.push(format!("db@{digest}"));
+    references.push(format!("db:1@{digest}"));
+    let pieces = [
+        "a",
+        "b0",
+        "Q",
+        ".",
+        "_",
+        "__",
+        "-",
+        "/",
+        ":",
+        "@",
+        "5000",
+        "io",
+        "localhost",
+        "[",
+        "]",
+        " ",
+        "ü",
+    ];
+    let mut draw = Draw(0xbb67_ae85_84ca_a73b);
+    for _ in 0..600 {
+        let length = 1 + draw.below(6);
+        references.push((0..length).map(|_| *draw.pick(&pieces)).collect());
+    }
+    let template = "{{- range $i, $reference := .Values.references }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r-{{ $i }}\ndata:\n  problem: {{ include \"berth.image-problem\" $reference | toJson }}\n{{- end }}\n";
+    let chart = chart(
+        "images",
+        &[
+            (
+                "templates/_helpers.tpl",
+                berth_backend_helm::chart::IMAGE_PROBLEM.to_string(),
+            ),
+            ("templates/images.yaml", template.to_string()),
+        ],
+    );
+    let cases = json!({"value_sets": [], "renders": [{"references": references}]});
+    let helm = helm_says(&python, chart.path(), &cases);
+    let rendered = helm["rendered"][0]["images/templates/images.yaml"]
+        .as_str()
+        .unwrap();
+    let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
+    assert_eq!(documents.len(), references.len());
+    let mut refused = 0;
+    for (reference, document) in references.iter().zip(&documents) {
+        let problem = document["data"]["problem"].as_str().unwrap();
+        let by_berth = berth_language::image::pin(reference).is_err();
+        assert_eq!(
+            !problem.is_empty(),
+            by_berth,
+            "{reference:?}: Helm finds {problem:?}"
+        );
+        refused += usize::from(by_berth);
+    }
+    assert!(
+        refused >= 100 && references.len() - refused >= 50,
+        "{refused} of {} refused",
+        references.len()
+    );
+}

@@ -1,0 +1,177 @@
+//! What `berth compile --set` refuses in a value a parameter sets, refused by the chart too: a
+//! `fail` in `berth.context` whose message carries berth's id and help, so that `helm install`,
+//! `upgrade` and `template` stop where berth stops. Covered: quantities (a volume's `size`, `cpu`,
+//! `memory` and their limits, with berth's smallest values), a storage class left empty
+//! (`kubernetes/missing-storage-class`), the member count, a `spread` word, a port number and an
+//! image reference in Docker's grammar.
+
+use crate::tags::Computed;
+use berth_language::quantity::{MIN_CPU, MIN_MEMORY, MIN_VOLUME};
+
+/// `berth.quantity`: `fail`s unless `.text` is a Kubernetes quantity of at least `.min` (written
+/// `.minText`), as `berth_language::quantity::parse_quantity` and `at_least` say.
+pub const QUANTITY: &str = r#"{{- define "berth.quantity" -}}
+{{- $text := .text -}}
+{{- $number := regexFind "^[0-9.+]*" $text -}}
+{{- $suffix := trimPrefix $number $text -}}
+{{- $number = trimPrefix "+" $number -}}
+{{- $bad := printf "spec/invalid-value: invalid `%s`: `%s` is not a quantity; help: %s" .key $text .help -}}
+{{- if not (and (regexMatch "^[0-9.]+$" $number) (regexMatch "[0-9]" $number) (le (len (regexFindAll "[.]" $number -1)) 1)) -}}
+{{- fail $bad -}}
+{{- end -}}
+{{- $factors := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
+{{- $factor := 0.0 -}}
+{{- if hasKey $factors $suffix -}}
+{{- $factor = get $factors $suffix -}}
+{{- else if regexMatch "^[eE][+-]?[0-9]{1,10}$" $suffix -}}
+{{- $power := int64 (trimPrefix "+" (substr 1 -1 $suffix)) -}}
+{{- if or (gt $power 2147483647) (lt $power -2147483648) -}}
+{{- fail (printf "spec/invalid-value: invalid `%s`: `%s` has a bad exponent; help: %s" .key $text .help) -}}
+{{- end -}}
+{{- $factor = float64 (printf "1e%d" $power) -}}
+{{- else if regexMatch "^[eE]" $suffix -}}
+{{- fail (printf "spec/invalid-value: invalid `%s`: `%s` has a bad exponent; help: %s" .key $text .help) -}}
+{{- else -}}
+{{- fail (printf "spec/invalid-value: invalid `%s`: `%s` has an unknown unit `%s` (use Ki, Mi, Gi, Ti, m, k, M, G or T); help: %s" .key $text $suffix .help) -}}
+{{- end -}}
+{{- $value := mulf (float64 $number) $factor -}}
+{{- if or (eq $factor 0.0) (ge $value 9.2e18) -}}
+{{- fail (printf "spec/invalid-value: invalid `%s`: `%s` is too large for any orchestrator; help: %s" .key $text .help) -}}
+{{- end -}}
+{{- if lt $value .min -}}
+{{- fail (printf "spec/invalid-value: invalid `%s`: must be at least `%s`; help: %s" .key .minText .help) -}}
+{{- end -}}
+{{- end -}}
+"#;
+
+/// `berth.integer`: `fail`s unless `.text`, trimmed, is an integer from `.min` to `.max`.
+pub const INTEGER: &str = r#"{{- define "berth.integer" -}}
+{{- $text := trim .text -}}
+{{- if not (regexMatch "^[+-]?[0-9]{1,18}$" $text) -}}
+{{- fail (printf "spec/invalid-value: `%s` must be an integer, got `%s`; help: write `%s` as an integer or a template rendering to one" .key .text .key) -}}
+{{- end -}}
+{{- $n := int64 (trimPrefix "+" $text) -}}
+{{- if or (lt $n (int64 .min)) (gt $n (int64 .max)) -}}
+{{- fail (printf "spec/invalid-value: `%s` is %d, outside %d..=%d; help: set `%s` between %d and %d" .key $n (int64 .min) (int64 .max) .key (int64 .min) (int64 .max)) -}}
+{{- end -}}
+{{- end -}}
+"#;
+
+/// The Go that checks each computed structural value (`$structural` in `berth.context`), by the
+/// key it sets.
+pub fn structural_checks(computed: &[Computed]) -> String {
+    let mut go = String::new();
+    for (index, value) in computed.iter().enumerate() {
+        let Computed::Structural { key, .. } = value else {
+            continue;
+        };
+        let text = format!("(include \"berth.s{index}\" $structural)");
+        let quantity = |(min, written): (f64, &str), help: &str| {
+            format!(
+                "{{{{- include \"berth.quantity\" (dict \"text\" {text} \"key\" \"{key}\" \"min\" {min:?} \"minText\" \"{written}\" \"help\" \"{help}\") }}}}\n"
+            )
+        };
+        go.push_str(&match key.as_str() {
+            "volumes.size" => quantity(MIN_VOLUME, "write `volumes.size` as a Kubernetes quantity such as `10Gi` or `512Mi`"),
+            "resources.cpu" | "resources.cpu_limit" => quantity(MIN_CPU, &format!("write `{key}` as a number of cores such as `2`, `1.5` or `500m`")),
+            "resources.memory" | "resources.memory_limit" => quantity(MIN_MEMORY, &format!("write `{key}` as a Kubernetes quantity such as `10Gi` or `512Mi`")),
+            "volumes.class" => format!(
+                "{{{{- if eq {text} \"\" }}}}{{{{- fail \"kubernetes/missing-storage-class: a volume has no `class`: the cluster's default storage class is often a slow disk (GCE pd-standard, AWS gp2); help: set `class` to an SSD-backed storage class, or declare one under `[backends.kubernetes.storage_classes]`\" }}}}{{{{- end }}}}\n"
+            ),
+            _ => String::new(),
+        });
+    }
+    go
+}
+
+/// The Go that checks each image reference, rendered as `berth.context` renders it.
+pub fn image_checks(computed: &[Computed]) -> String {
+    let mut go = String::new();
+    for (index, value) in computed.iter().enumerate() {
+        if let Computed::Image { init, .. } = value {
+            let (context, key) = if *init {
+                ("$init", "init.image")
+            } else {
+                ("$member", "container.image")
+            };
+            go.push_str(&format!(
+                "{{{{- $_ = include \"berth.image\" (dict \"text\" (include \"berth.s{index}\" {context}) \"key\" \"{key}\") }}}}\n"
+            ));
+        }
+    }
+    go
+}
+
+/// `berth.word`: `fail`s unless `.text` is one of `.words`, as berth refuses another word for
+/// `.key`.
+pub const WORD: &str = r#"{{- define "berth.word" -}}
+{{- if not (has .text .words) -}}
+{{- fail (printf "spec/invalid-value: `%s` is `%s`, not one of `%s`; help: use one of `%s`" .key .text (join "`, `" .words) (join "`, `" .words)) -}}
+{{- end -}}
+{{- end -}}
+"#;
+
+/// `berth.image-problem`: what is wrong with the image reference `.` in Docker's grammar, as
+/// `berth_language::image::pin` says, or nothing.
+pub const IMAGE_PROBLEM: &str = r#"{{- define "berth.image-problem" -}}
+{{- $nameTag := . -}}
+{{- $digest := "" -}}
+{{- if contains "@" . -}}
+{{- $parts := splitn "@" 2 . -}}
+{{- $nameTag = $parts._0 -}}
+{{- $digest = $parts._1 -}}
+{{- end -}}
+{{- $name := $nameTag -}}
+{{- $tag := "" -}}
+{{- $tagged := regexMatch "^.*:[^:/]*$" $nameTag -}}
+{{- if $tagged -}}
+{{- $name = regexReplaceAll "^(.*):[^:/]*$" $nameTag "${1}" -}}
+{{- $tag = regexReplaceAll "^.*:([^:/]*)$" $nameTag "${1}" -}}
+{{- end -}}
+{{- $components := splitList "/" $name -}}
+{{- $first := first $components -}}
+{{- $domain := and (gt (len $components) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost") (regexMatch "[A-Z]" $first)) -}}
+{{- $path := ternary (rest $components) $components $domain -}}
+{{- if or (eq (len $name) 0) (gt (len $name) 255) -}}
+has a name that is empty or longer than 255 characters
+{{- else if and $domain (not (include "berth.domain-ok" $first)) -}}
+has an invalid registry `{{ $first }}`
+{{- else if not (include "berth.path-ok" $path) -}}
+has an invalid path `{{ join "/" $path }}`
+{{- else if and $tagged (not (regexMatch "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$" $tag)) -}}
+has an invalid tag `{{ $tag }}`
+{{- else if and (contains "@" .) (not (regexMatch "^[a-z0-9+._-]+:[0-9a-fA-F]{32,}$" $digest)) -}}
+has an invalid digest `{{ $digest }}`
+{{- end -}}
+{{- end -}}
+{{- define "berth.path-ok" -}}
+{{- $ok := true -}}
+{{- range . -}}
+{{- if not (regexMatch "^[a-z0-9]+(?:(?:[.]|_|__|-+)[a-z0-9]+)*$" .) -}}{{- $ok = false -}}{{- end -}}
+{{- end -}}
+{{- if $ok }}ok{{ end -}}
+{{- end -}}
+{{- define "berth.domain-ok" -}}
+{{- $host := . -}}
+{{- $port := "" -}}
+{{- $split := false -}}
+{{- if regexMatch ":" . -}}
+{{- $before := regexReplaceAll "^(.*):[^:]*$" . "${1}" -}}
+{{- if or (not (hasSuffix "]" $before)) (hasPrefix "[" .) -}}
+{{- $host = $before -}}
+{{- $port = regexReplaceAll "^.*:([^:]*)$" . "${1}" -}}
+{{- $split = true -}}
+{{- end -}}
+{{- end -}}
+{{- if and $split (not (regexMatch "^[0-9]+$" $port)) -}}
+{{- else if and (hasPrefix "[" $host) (hasSuffix "]" $host) -}}ok
+{{- else if regexMatch "^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:[.][A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$" $host -}}ok
+{{- end -}}
+{{- end -}}
+{{- define "berth.image" -}}
+{{- $problem := include "berth.image-problem" .text -}}
+{{- if $problem -}}
+{{- fail (printf "spec/invalid-value: `%s` `%s` %s; help: write it as Docker does: `[registry/]path[:tag][@digest]`, path in lowercase, like `postgres:16.4`" .key .text $problem) -}}
+{{- end -}}
+{{- end -}}
+"#;
