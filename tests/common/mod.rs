@@ -148,6 +148,28 @@ pub fn diff_kubernetes_with(dir: &Path, spec: &str, set: &str) -> Output {
     berth(&args, dir)
 }
 
+/// `kubernetes-validate --strict` accepts each of `files` at the oldest and the newest Kubernetes
+/// release berth targets (1.35, 1.37).
+pub fn assert_kubernetes_validate<F: AsRef<std::ffi::OsStr>>(validator: &Path, files: &[F]) {
+    for release in ["1.35.0", "1.37.0"] {
+        let output = Command::new(validator)
+            .args(["--strict", "-k", release])
+            .args(files)
+            .output()
+            .unwrap();
+        let report = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            output.status.success(),
+            "kubernetes-validate {release} refused the output:\n{report}"
+        );
+        assert_eq!(
+            report.matches(" passed for resource ").count(),
+            files.len(),
+            "every file validated against {release}:\n{report}"
+        );
+    }
+}
+
 /// A deterministic generator of test inputs, so that a failure is seen again as it was.
 pub struct Draw(pub u64);
 

@@ -161,6 +161,28 @@ fn helm_says(python: &Path, chart: &Path, cases: &Value) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// What the named template `define` of `helpers` writes for each of `inputs`, rendered by Helm:
+/// one ConfigMap per input, its text under `out`.
+fn render_each(python: &Path, helpers: &str, define: &str, inputs: &Value) -> Vec<Value> {
+    let template = format!(
+        "{{{{- range $i, $input := .Values.inputs }}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c-{{{{ $i }}}}\ndata:\n  out: {{{{ include \"{define}\" $input | toJson }}}}\n{{{{- end }}}}\n"
+    );
+    let chart = chart(
+        "each",
+        &[
+            ("templates/_helpers.tpl", helpers.to_string()),
+            ("templates/each.yaml", template),
+        ],
+    );
+    let cases = json!({"value_sets": [], "renders": [{"inputs": inputs}]});
+    let helm = helm_says(python, chart.path(), &cases);
+    let rendered = helm["rendered"][0]["each/templates/each.yaml"]
+        .as_str()
+        .unwrap();
+    let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
+    documents.iter().map(|d| d["data"]["out"].clone()).collect()
+}
+
 /// Every example's parameters, and the edge spec's.
 fn specs() -> Vec<(String, String)> {
     let mut specs: Vec<(String, String)> = examples()
@@ -275,24 +297,12 @@ fn files_hash_is_the_kubernetes_annotation() {
         expected.push(json!(berth_backends_shared::files::data_hash(&data)));
         data_sets.push(data);
     }
-    let template = "{{- range $i, $data := .Values.data }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hash-{{ $i }}\ndata:\n  hash: {{ include \"berth.files-hash\" $data | quote }}\n{{- end }}\n";
-    let chart = chart(
-        "hashes",
-        &[
-            ("templates/_helpers.tpl", helpers::FILES_HASH.to_string()),
-            ("templates/hashes.yaml", template.to_string()),
-        ],
+    let hashes = render_each(
+        &python,
+        helpers::FILES_HASH,
+        "berth.files-hash",
+        &json!(data_sets),
     );
-    let cases = json!({"value_sets": [], "renders": [{"data": data_sets}]});
-    let helm = helm_says(&python, chart.path(), &cases);
-    let rendered = helm["rendered"][0]["hashes/templates/hashes.yaml"]
-        .as_str()
-        .unwrap();
-    let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
-    let hashes: Vec<Value> = documents
-        .iter()
-        .map(|d| d["data"]["hash"].clone())
-        .collect();
     assert_eq!(hashes, expected);
 }
 
@@ -935,25 +945,17 @@ fn shell_quote_is_berths() {
         let length = draw.below(7);
         texts.push((0..length).map(|_| *draw.pick(&alphabet)).collect());
     }
-    let template = "{{- range $i, $text := .Values.texts }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q-{{ $i }}\ndata:\n  quoted: {{ include \"berth.shell-quote\" $text | toJson }}\n{{- end }}\n";
-    let chart = chart(
-        "quotes",
-        &[
-            ("templates/_helpers.tpl", helpers::SHELL_QUOTE.to_string()),
-            ("templates/quotes.yaml", template.to_string()),
-        ],
+    let quoted = render_each(
+        &python,
+        helpers::SHELL_QUOTE,
+        "berth.shell-quote",
+        &json!(texts),
     );
-    let cases = json!({"value_sets": [], "renders": [{"texts": texts}]});
-    let helm = helm_says(&python, chart.path(), &cases);
-    let rendered = helm["rendered"][0]["quotes/templates/quotes.yaml"]
-        .as_str()
-        .unwrap();
-    let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
-    for (text, document) in texts.iter().zip(&documents) {
-        let quoted = berth_model::shell::shell_quote(text);
-        assert_eq!(document["data"]["quoted"], json!(quoted), "{text:?}");
+    assert_eq!(quoted.len(), texts.len());
+    for (text, by_helm) in texts.iter().zip(&quoted) {
+        let by_berth = berth_model::shell::shell_quote(text);
+        assert_eq!(by_helm, &json!(by_berth), "{text:?}");
     }
-    assert_eq!(documents.len(), texts.len());
 }
 
 /// Each example's chart rendered with its defaults, as manifests: kubernetes-validate `--strict`
@@ -985,27 +987,7 @@ fn rendered_charts_pass_kubernetes_validate_and_checkov() {
             files.push(file);
         }
     }
-    for release in ["1.35.0", "1.37.0"] {
-        let output = Command::new(&validator)
-            .args(["--strict", "-k", release])
-            .args(&files)
-            .output()
-            .unwrap();
-        let report = format!(
-            "{}{}",
-            crate::common::stdout(&output),
-            crate::common::stderr(&output)
-        );
-        assert!(
-            output.status.success(),
-            "kubernetes-validate {release}:\n{report}"
-        );
-        assert_eq!(
-            report.matches(" passed for resource ").count(),
-            files.len(),
-            "{report}"
-        );
-    }
+    crate::common::assert_kubernetes_validate(&validator, &files);
     let readme = std::fs::read_to_string(root().join("backends/kubernetes/README.md")).unwrap();
     let mut command = Command::new(&checkov);
     command.args([
@@ -1243,27 +1225,16 @@ fn image_problems_are_berths() {
         let length = 1 + draw.below(6);
         references.push((0..length).map(|_| *draw.pick(&pieces)).collect());
     }
-    let template = "{{- range $i, $reference := .Values.references }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r-{{ $i }}\ndata:\n  problem: {{ include \"berth.image-problem\" $reference | toJson }}\n{{- end }}\n";
-    let chart = chart(
-        "images",
-        &[
-            (
-                "templates/_helpers.tpl",
-                berth_backend_helm::chart::IMAGE_PROBLEM.to_string(),
-            ),
-            ("templates/images.yaml", template.to_string()),
-        ],
+    let problems = render_each(
+        &python,
+        berth_backend_helm::chart::IMAGE_PROBLEM,
+        "berth.image-problem",
+        &json!(references),
     );
-    let cases = json!({"value_sets": [], "renders": [{"references": references}]});
-    let helm = helm_says(&python, chart.path(), &cases);
-    let rendered = helm["rendered"][0]["images/templates/images.yaml"]
-        .as_str()
-        .unwrap();
-    let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
-    assert_eq!(documents.len(), references.len());
+    assert_eq!(problems.len(), references.len());
     let mut refused = 0;
-    for (reference, document) in references.iter().zip(&documents) {
-        let problem = document["data"]["problem"].as_str().unwrap();
+    for (reference, problem) in references.iter().zip(&problems) {
+        let problem = problem.as_str().unwrap();
         let by_berth = berth_language::image::pin(reference).is_err();
         assert_eq!(
             !problem.is_empty(),
