@@ -11,8 +11,8 @@ use berth_language::go_template::to_go;
 use berth_model::{FileBody, Service, Spread};
 use serde::Serialize;
 
-/// Why the chart of `service` cannot be written yet, if it cannot: what the lifting does not
-/// compute from the values so far.
+/// Why the chart of `service` cannot be written yet, if it cannot: a structural template (one
+/// that may read parameters, the name or ports) of a key the lifting does not compute so far.
 fn not_yet(service: &Service) -> Option<String> {
     const COMPUTED_KEYS: [&str; 10] = [
         "name",
@@ -26,12 +26,21 @@ fn not_yet(service: &Service) -> Option<String> {
         "resources.cpu_limit",
         "resources.memory_limit",
     ];
-    let fed = service.parameter_feeds.iter();
-    let uncomputed = fed.flat_map(|(param, keys)| keys.iter().map(move |key| (param, key)));
-    for (param, key) in uncomputed {
-        if !COMPUTED_KEYS.contains(&key.as_str()) {
+    let param_ports = service
+        .parameter_feeds
+        .values()
+        .any(|keys| keys.contains("ports.port"));
+    let names = || service.parameters.iter().map(|p| p.name.as_str());
+    for source in &service.structural_sources {
+        let varies = !berth_language::params::mentioned(&source.template, names()).is_empty()
+            || reads(&source.template, "name")
+            || (param_ports && reads(&source.template, "port"));
+        // Only the single-engine backends run `docker_exec`.
+        let kubernetes_reads = !source.key.ends_with(".docker_exec");
+        if varies && kubernetes_reads && !COMPUTED_KEYS.contains(&source.key.as_str()) {
             return Some(format!(
-                "parameter `{param}` sets `{key}`, which the chart does not compute yet"
+                "`{}` is the template `{}`, which the chart does not compute yet",
+                source.key, source.template
             ));
         }
     }
@@ -39,6 +48,22 @@ fn not_yet(service: &Service) -> Option<String> {
         return Some("`network.aliases` are not in charts yet".into());
     }
     None
+}
+
+/// Whether an action of `template` reads the structural context's `word` (`name`, `port`), not a
+/// field of that name of something else (`params.name`).
+fn reads(template: &str, word: &str) -> bool {
+    let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    template.split("{{").skip(1).any(|rest| {
+        let action = rest.split("}}").next().unwrap_or(rest);
+        action.match_indices(word).any(|(at, _)| {
+            let before = &action[..at];
+            let after = action[at + word.len()..].chars().next();
+            let whole = !before.ends_with(|c: char| identifier(c) || c == '.')
+                || before.ends_with("@root.");
+            whole && !after.is_some_and(identifier)
+        })
+    })
 }
 
 #[derive(Serialize)]
@@ -241,6 +266,7 @@ fn helpers_tpl(
         crate::checks::INTEGER,
         crate::checks::WORD,
         crate::checks::IMAGE_PROBLEM,
+        crate::checks::RELEASE_NAME,
     ]
     .concat();
     let translated =
@@ -319,12 +345,17 @@ fn context_tpl(
         .collect();
     let domain = quoted(domain);
     let files = files_tpl(service, contents);
-    let checks = crate::checks::structural_checks(computed);
+    let class_allowed = service
+        .allow
+        .iter()
+        .any(|a| a.rule == "kubernetes/missing-storage-class");
+    let checks = crate::checks::structural_checks(computed, class_allowed);
     let images = crate::checks::image_checks(computed);
     format!(
         r#"{{{{- define "berth.context" }}}}
 {{{{- $root := .root }}}}
 {{{{- $name := $root.Release.Name }}}}
+{{{{- include "berth.release-name" $name }}}}
 {{{{- $params := $root.Values | toJson | fromJson }}}}
 {{{{- $_ := "" }}}}
 {{{{- $ports := dict }}}}
@@ -353,7 +384,7 @@ fn files_tpl(service: &Service, contents: &[(usize, usize)]) -> String {
         let file = &service.files[index];
         let key = serde_json::to_string(&file.key(index)).expect("a string serializes");
         let mode = file.mode;
-        let per_pod = matches!(&file.body, FileBody::Content(t) if t.source.contains("self"));
+        let per_pod = matches!(&file.body, FileBody::Content(t) if t.names_self());
         if per_pod {
             go.push_str(&format!(
                 "{{{{- range $i := until (int $replicas) }}}}{{{{- $m := dict }}}}{{{{- $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $args) }}}}{{{{- $key := printf \"%s-%d.%s\" $name $i {key} }}}}{{{{- $_ = set $data $key (include \"berth.s{tag}\" $m) }}}}{{{{- $items = append $items (dict \"key\" $key \"path\" $key \"mode\" {mode}) }}}}{{{{- end }}}}\n"

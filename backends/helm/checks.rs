@@ -2,8 +2,8 @@
 //! `fail` in `berth.context` whose message carries berth's id and help, so that `helm install`,
 //! `upgrade` and `template` stop where berth stops. Covered: quantities (a volume's `size`, `cpu`,
 //! `memory` and their limits, with berth's smallest values), a storage class left empty
-//! (`kubernetes/missing-storage-class`), the member count, a `spread` word, a port number and an
-//! image reference in Docker's grammar.
+//! (`kubernetes/missing-storage-class`), the member count, a `spread` word, a port number, an
+//! image reference in Docker's grammar, and the release's name as the service's.
 
 use crate::tags::Computed;
 use berth_language::quantity::{MIN_CPU, MIN_MEMORY, MIN_VOLUME};
@@ -24,7 +24,7 @@ pub const QUANTITY: &str = r#"{{- define "berth.quantity" -}}
 {{- if hasKey $factors $suffix -}}
 {{- $factor = get $factors $suffix -}}
 {{- else if regexMatch "^[eE][+-]?[0-9]{1,10}$" $suffix -}}
-{{- $power := int64 (trimPrefix "+" (substr 1 -1 $suffix)) -}}
+{{- $power := atoi (trimPrefix "+" (substr 1 -1 $suffix)) -}}
 {{- if or (gt $power 2147483647) (lt $power -2147483648) -}}
 {{- fail (printf "spec/invalid-value: invalid `%s`: `%s` has a bad exponent; help: %s" .key $text .help) -}}
 {{- end -}}
@@ -50,16 +50,25 @@ pub const INTEGER: &str = r#"{{- define "berth.integer" -}}
 {{- if not (regexMatch "^[+-]?[0-9]{1,18}$" $text) -}}
 {{- fail (printf "spec/invalid-value: `%s` must be an integer, got `%s`; help: write `%s` as an integer or a template rendering to one" .key .text .key) -}}
 {{- end -}}
-{{- $n := int64 (trimPrefix "+" $text) -}}
+{{- $n := atoi (trimPrefix "+" $text) -}}
 {{- if or (lt $n (int64 .min)) (gt $n (int64 .max)) -}}
 {{- fail (printf "spec/invalid-value: `%s` is %d, outside %d..=%d; help: set `%s` between %d and %d" .key $n (int64 .min) (int64 .max) .key (int64 .min) (int64 .max)) -}}
 {{- end -}}
 {{- end -}}
 "#;
 
+/// The release's name, which plays the service's: berth's rule for `name` (a DNS label of at most
+/// 52 characters, from a letter).
+pub const RELEASE_NAME: &str = r#"{{- define "berth.release-name" -}}
+{{- if not (and (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" .) (le (len .) 52)) -}}
+{{- fail (printf "spec/invalid-name: `name` `%s` is no DNS label of at most 52 characters that starts with a letter; help: name the release with lowercase letters, digits and `-`, starting with a letter, at most 52 characters (a StatefulSet name must leave room for its revision hash label)" .) -}}
+{{- end -}}
+{{- end -}}
+"#;
+
 /// The Go that checks each computed structural value (`$structural` in `berth.context`), by the
-/// key it sets.
-pub fn structural_checks(computed: &[Computed]) -> String {
+/// key it sets; `class_allowed`: the spec allows `kubernetes/missing-storage-class`.
+pub fn structural_checks(computed: &[Computed], class_allowed: bool) -> String {
     let mut go = String::new();
     for (index, value) in computed.iter().enumerate() {
         let Computed::Structural { key, .. } = value else {
@@ -75,7 +84,7 @@ pub fn structural_checks(computed: &[Computed]) -> String {
             "volumes.size" => quantity(MIN_VOLUME, "write `volumes.size` as a Kubernetes quantity such as `10Gi` or `512Mi`"),
             "resources.cpu" | "resources.cpu_limit" => quantity(MIN_CPU, &format!("write `{key}` as a number of cores such as `2`, `1.5` or `500m`")),
             "resources.memory" | "resources.memory_limit" => quantity(MIN_MEMORY, &format!("write `{key}` as a Kubernetes quantity such as `10Gi` or `512Mi`")),
-            "volumes.class" => format!(
+            "volumes.class" if !class_allowed => format!(
                 "{{{{- if eq {text} \"\" }}}}{{{{- fail \"kubernetes/missing-storage-class: a volume has no `class`: the cluster's default storage class is often a slow disk (GCE pd-standard, AWS gp2); help: set `class` to an SSD-backed storage class, or declare one under `[backends.kubernetes.storage_classes]`\" }}}}{{{{- end }}}}\n"
             ),
             _ => String::new(),

@@ -74,7 +74,12 @@ impl<'a> Lift<'a> {
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
         self.files(&kind, &mut object);
         self.strings(&mut object)?;
-        object["metadata"]["namespace"] = self.action("{{ $.Release.Namespace | toJson }}");
+        if kind == "Namespace" {
+            return Err("`create_namespace`: a release's namespace is `helm install --namespace`'s (with `--create-namespace`)".into());
+        }
+        if object["metadata"].get("namespace").is_some() {
+            object["metadata"]["namespace"] = self.action("{{ $.Release.Namespace | toJson }}");
+        }
         let mut condition = None;
         match kind.as_str() {
             "StatefulSet" => self.statefulset(&mut object)?,
@@ -199,8 +204,20 @@ impl<'a> Lift<'a> {
                     .replace(crate::tags::TAG_CLOSE, ">")
             ));
         }
-        if !text.contains(NAME_STAND_IN) {
+        if (0..self.actions.len()).any(|i| text == placeholder(i)) {
             return Ok(None);
+        }
+        if text.contains("zqberth") {
+            return Err(format!(
+                "the spec's text `{text}` looks like what the chart writes in its place"
+            ));
+        }
+        let literal = serde_json::to_string(text).expect("a string serializes");
+        if !text.contains(NAME_STAND_IN) {
+            // Go would read the spec's own `{{` as an action.
+            return Ok(text
+                .contains("{{")
+                .then(|| format!("{{{{ {literal} | toJson }}}}")));
         }
         let parts: Vec<String> = text
             .split(NAME_STAND_IN)

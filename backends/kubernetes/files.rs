@@ -119,7 +119,7 @@ fn config_keys(
             Ok((peer.name.clone(), text.unwrap_or_default()))
         })
         .collect::<Result<Vec<_>, Diagnostic>>()?;
-    let names_self = matches!(&file.body, FileBody::Content(t) if t.source.contains("self"));
+    let names_self = matches!(&file.body, FileBody::Content(t) if t.names_self());
     if !names_self {
         let text = contents
             .into_iter()

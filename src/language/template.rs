@@ -25,6 +25,22 @@ pub struct Template {
     pub span: Option<Span>,
 }
 
+impl Template {
+    /// Whether an action of the template reads `self`, the member it is rendered for (text
+    /// outside actions, like "self-signed", does not count).
+    pub fn names_self(&self) -> bool {
+        let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+        self.source.split("{{").skip(1).any(|rest| {
+            let action = rest.split("}}").next().unwrap_or(rest);
+            action.match_indices("self").any(|(at, _)| {
+                let before = action[..at].chars().next_back();
+                let after = action[at + "self".len()..].chars().next();
+                !before.is_some_and(identifier) && !after.is_some_and(identifier)
+            })
+        })
+    }
+}
+
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
 /// stable DNS name by which peers and clients reach it; `published`, by public port name, the
 /// `HOST:PORT` at which clients outside the platform reach it, where the backend knows one.
@@ -627,4 +643,26 @@ fn join(helper: &Helper) -> Result<String, RenderErrorReason> {
         }
     }
     Ok(rendered.join(separator))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Template;
+
+    #[test]
+    fn names_self_reads_only_actions() {
+        let names = |source: &str| {
+            Template {
+                source: source.into(),
+                span: None,
+            }
+            .names_self()
+        };
+        assert!(names("node.name: {{self.name}}"));
+        assert!(names("{{#if self.joining}}x{{/if}}"));
+        assert!(names("{{add self.ordinal 1}}"));
+        assert!(!names("a self-signed certificate of itself"));
+        assert!(!names("{{params.selfish}} {{myself}}"));
+        assert!(!names("{{#each peers}}{{this.name}}{{/each}}"));
+    }
 }

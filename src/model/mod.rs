@@ -61,15 +61,15 @@ pub struct Service {
     pub parameters: Vec<berth_language::params::Declared>,
     /// By parameter, the structural keys (`volumes.size`, `name`) its value may reach.
     pub parameter_feeds: BTreeMap<String, std::collections::BTreeSet<String>>,
-    /// The structural templates that read parameters, where a value computed from them (a
+    /// The structural templates (those with an action), where a value computed from them (a
     /// chart's) needs the template rather than the value.
     pub structural_sources: Vec<StructuralSource>,
     /// The `[backends.NAME]` tables, with their spans.
     pub backend_options: BTreeMap<String, Span>,
 }
 
-/// A structural template that reads parameters: the key it sets (`volumes.size`), where the spec
-/// wrote it, and the template.
+/// A structural template with an action: the key it sets (`volumes.size`), where the spec wrote
+/// it, and the template.
 #[derive(Clone, Debug)]
 pub struct StructuralSource {
     pub key: String,
@@ -80,7 +80,7 @@ pub struct StructuralSource {
 impl Service {
     /// The template that set `key` in the table that starts at `from` (a `[[volumes]]` entry's,
     /// the `[resources]` table's), before the next one of its kind starts at `until`, where a
-    /// template that reads parameters did.
+    /// template with an action did.
     pub fn structural_source(
         &self,
         key: &str,

@@ -239,7 +239,7 @@ impl Resolver<'_> {
     }
 
     /// Renders a structural template at `span`, noting which parameters reach `key`, and the
-    /// template itself where it reads any.
+    /// template itself where it has an action (it may read `name` and `port` too).
     fn structural(
         &mut self,
         source: &str,
@@ -251,7 +251,7 @@ impl Resolver<'_> {
             let keys = self.feeds.entry(name.to_string()).or_default();
             keys.insert(key.to_string());
         }
-        if !mentioned.is_empty() {
+        if source.contains("{{") {
             self.sources.push(StructuralSource {
                 key: key.to_string(),
                 span: Span::new(self.file, span),

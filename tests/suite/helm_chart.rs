@@ -1147,8 +1147,10 @@ fn values_berth_refuses_fail_the_chart() {
             let id = stderr
                 .split("error[")
                 .nth(1)
-                .and_then(|rest| rest.split(']').next())
-                .unwrap_or("");
+                .and_then(|rest| rest.split(']').next());
+            let id = id.unwrap_or_else(|| {
+                panic!("{name} --set {set}: berth refuses without an id: {stderr}")
+            });
             assert!(
                 message.contains("values don't meet the specifications of the schema")
                     || message.contains(id),
@@ -1247,5 +1249,109 @@ fn image_problems_are_berths() {
         refused >= 100 && references.len() - refused >= 50,
         "{refused} of {} refused",
         references.len()
+    );
+}
+
+/// The release's name plays the service's: a name berth refuses for `name`, the chart refuses.
+#[test]
+fn release_names_berth_refuses_fail_the_chart() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let path = root().join("examples/postgres.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let chart = written(&example_chart(&path).unwrap());
+    let long = "x".repeat(53);
+    let names = [
+        "1db",
+        "a.b",
+        "-db",
+        "db-",
+        "x",
+        &long[..52],
+        &long[..],
+        "second-release",
+    ];
+    let releases: Vec<Value> = names
+        .iter()
+        .map(|name| json!({"values": {}, "name": name, "namespace": "default"}))
+        .collect();
+    let helm = helm_says(
+        &python,
+        chart.path(),
+        &json!({"value_sets": [], "releases": releases}),
+    );
+    let mut refused = 0;
+    for (i, name) in names.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("spec.toml"),
+            renamed(&text, "postgres", name, ""),
+        )
+        .unwrap();
+        let args = [
+            "compile",
+            "spec.toml",
+            "--backend",
+            "kubernetes",
+            "--out",
+            "out",
+        ];
+        let by_berth = crate::common::berth(&args, dir.path()).status.success();
+        let by_helm = &helm["releases"][i];
+        assert_eq!(
+            by_berth,
+            by_helm.is_object(),
+            "release `{name}`: Helm says {by_helm}"
+        );
+        if !by_berth {
+            assert!(
+                by_helm.as_str().unwrap().contains("spec/invalid-name"),
+                "{by_helm}"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 5,
+        "`1db`, `a.b`, `-db`, `db-` and 53 characters are refused"
+    );
+}
+
+/// The chart of the spec `text`, written beside nothing else.
+fn chart_of(text: &str) -> Result<Vec<berth_backend::OutputFile>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    example_chart(&path)
+}
+
+/// A structural value the chart would keep at the spec's default although the release or the
+/// values change it (here the release's name in a TLS secret's name) refuses the chart, saying
+/// which; the spec's own `{{` in a string the chart writes as it is stays text, not an action.
+#[test]
+fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let with_tls = format!("{etcd}\n[tls]\nsecret = \"{{{{name}}}}-tls\"\npath = \"/tls\"\n");
+    let refused = chart_of(&with_tls).unwrap_err();
+    assert!(refused.contains("`tls.secret`"), "{refused}");
+
+    let described = etcd.replacen("description = \"", "description = \"{{ not Go }} $x }} ", 1);
+    assert!(described.contains("{{ not Go }}"));
+    let chart = written(&chart_of(&described).unwrap());
+    let helm = helm_says(
+        &python,
+        chart.path(),
+        &json!({"value_sets": [], "renders": [{}]}),
+    );
+    let objects = rendered_objects(&helm["rendered"][0]);
+    let statefulset = &objects["StatefulSet cases"];
+    let description = statefulset["metadata"]["annotations"]["berth.dev/description"].as_str();
+    assert!(
+        description.unwrap().starts_with("{{ not Go }} $x }} "),
+        "{statefulset}"
     );
 }
