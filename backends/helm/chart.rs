@@ -94,7 +94,12 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
     // Lowered with several members, the objects hold what several members need; the templates
     // leave it out for one.
     if replicas_source.is_some() {
-        tagged.service.replication.replicas.value = 3;
+        let replication = &mut tagged.service.replication;
+        replication.replicas.value = 3;
+        // A spread the spec leaves out follows the member count: with several, `required`.
+        if !replication.spread_written {
+            replication.spread.value = Spread::Required;
+        }
     }
     let lowered = lower(input, base, &tagged.service)?;
     let spread_source = service.structural_source(

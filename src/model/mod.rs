@@ -263,6 +263,9 @@ pub struct Replication {
     pub replicas: Located<u32>,
     pub quorum: Located<Quorum>,
     pub spread: Located<Spread>,
+    /// Whether the spec says `spread`; without, it follows the member count (`required` with
+    /// several, `none` with one).
+    pub spread_written: bool,
     pub start: Located<Start>,
     pub discovery: Located<Discovery>,
     pub encryption: Located<Encryption>,

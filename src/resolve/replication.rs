@@ -35,6 +35,7 @@ impl Resolver<'_> {
         };
         Replication {
             replicas,
+            spread_written: rep.spread.is_some(),
             quorum: self.located_choice(
                 &rep.quorum,
                 "replication.quorum",

@@ -787,7 +787,6 @@ fn chart_renders_what_kubernetes_writes() {
     let mut draw = Draw(0x1405_7b7e_f767_814f);
     let (mut charted, mut not_yet) = (Vec::new(), Vec::new());
     for (name, path) in kubernetes_examples() {
-        let text = std::fs::read_to_string(&path).unwrap();
         let service = resolved(&path);
         let files = match example_chart(&path) {
             Ok(files) => files,
@@ -797,108 +796,13 @@ fn chart_renders_what_kubernetes_writes() {
             }
         };
         let chart = written(&files);
-        let (mut releases, mut expected) = (Vec::new(), Vec::new());
-        for _ in 0..200 {
-            if releases.len() == 60 {
-                break;
-            }
-            let set = plausible_set(&service, &mut draw);
-            let dir = tempfile::tempdir().unwrap();
-            // A release of another name, in another namespace, is the spec with that name there.
-            // Where a parameter names the service, the release's name is its value.
-            let named_by = service
-                .parameter_feeds
-                .iter()
-                .find(|(_, keys)| keys.contains("name"));
-            let named = named_by.map(|(param, _)| {
-                let given = set.iter().find(|(p, _)| p == param).map(|(_, v)| v.clone());
-                let default = service.parameters.iter().find(|p| p.name == *param);
-                given.or_else(|| default?.default.clone()).unwrap()
-            });
-            let (release, namespace) = match (&named, draw.below(4)) {
-                (Some(name), _) => (name.as_str().unwrap(), ""),
-                (None, 0) => (
-                    *draw.pick(&["db", "second-release", "a1"]),
-                    *draw.pick(&["default", "team-b"]),
-                ),
-                (None, _) => (service.name(), ""),
-            };
-            let spec = dir.path().join("spec.toml");
-            std::fs::write(&spec, renamed(&text, service.name(), release, namespace)).unwrap();
-            let mut args = vec![
-                "compile",
-                "spec.toml",
-                "--backend",
-                "kubernetes",
-                "--out",
-                "out",
-            ];
-            let sets: Vec<String> = set
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                    )
-                })
-                .collect();
-            for s in &sets {
-                args.extend(["--set", s]);
-            }
-            if !crate::common::berth(&args, dir.path()).status.success() {
-                continue;
-            }
-            let objects = kubernetes_objects(&dir.path().join("out"));
-            let namespace = objects.values().next().unwrap()["metadata"]["namespace"].clone();
-            let values: Map<String, Value> = set.into_iter().collect();
-            releases.push(json!({"values": values, "name": release, "namespace": namespace}));
-            expected.push(objects);
-        }
+        let (releases, expected) = compiled_releases(&path, &service, &mut draw, 60);
         assert!(
             releases.len() >= 50,
             "{name}: only {} value sets compiled",
             releases.len()
         );
-        let cases = json!({"value_sets": [], "releases": releases, "lint": {"values": {}}});
-        let helm = helm_says(&python, chart.path(), &cases);
-        let lint = &helm["lint"];
-        assert_eq!(lint["total_charts_linted"], 1, "{name}: {lint}");
-        let findings = lint["messages"].as_array().unwrap();
-        assert!(
-            findings.iter().all(|m| m["severity"].as_i64() < Some(2)),
-            "{name}: helm lint --strict: {findings:?}"
-        );
-        for (i, objects) in expected.iter().enumerate() {
-            let rendered = &helm["releases"][i];
-            assert!(
-                rendered.is_object(),
-                "{name}: Helm fails to render {}: {rendered}",
-                releases[i]["values"]
-            );
-            let rendered = rendered_objects(rendered);
-            for (key, object) in objects {
-                let chart_object = rendered.get(key).unwrap_or(&Value::Null);
-                assert!(
-                    chart_object == object,
-                    "{name} {key} with {}: {}",
-                    releases[i]["values"],
-                    difference(chart_object, object, "")
-                );
-                assert_eq!(
-                    rendered.get(key),
-                    Some(object),
-                    "{name} {key} with {}",
-                    releases[i]["values"]
-                );
-            }
-            assert_eq!(
-                rendered.len(),
-                objects.len(),
-                "{name} with {}: {:?}",
-                releases[i]["values"],
-                rendered.keys()
-            );
-        }
+        assert_chart_renders(&python, &name, chart.path(), &releases, &expected);
         charted.push(format!("{name} ({} value sets)", releases.len()));
     }
     eprintln!(
@@ -908,6 +812,158 @@ fn chart_renders_what_kubernetes_writes() {
         not_yet.is_empty(),
         "every example that targets kubernetes has a chart"
     );
+}
+
+/// A spec whose `spread` follows its member count (left out, with a `replicas` parameter whose
+/// default is one member): the chart places several members as berth does.
+#[test]
+fn a_spread_left_to_the_member_count_follows_it() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let text = etcd
+        .replacen("spread = \"{{params.spread}}\"\n", "", 1)
+        .replacen(
+            "[params.replicas]\ndefault = 3",
+            "[params.replicas]\ndefault = 1",
+            1,
+        );
+    assert!(!text.contains("params.spread}}") && text.contains("default = 1"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("etcd.toml");
+    std::fs::write(&path, &text).unwrap();
+    let service = resolved(&path);
+    let chart = written(&example_chart(&path).unwrap());
+    let (releases, expected) =
+        compiled_releases(&path, &service, &mut Draw(0x3c6e_f372_fe94_f82b), 30);
+    let counts: std::collections::BTreeSet<String> = releases
+        .iter()
+        .map(|r| r["values"]["replicas"].to_string())
+        .collect();
+    assert!(counts.len() >= 4, "member counts drawn: {counts:?}");
+    assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
+}
+
+/// Value sets berth accepts for the spec at `path` (`text`), up to `wanted`, each with the
+/// release that plays it (another name and namespace now and then, or the name a parameter gives)
+/// and the objects `berth compile --backend kubernetes` writes for it.
+fn compiled_releases(
+    path: &Path,
+    service: &berth_model::Service,
+    draw: &mut Draw,
+    wanted: usize,
+) -> (Vec<Value>, Vec<BTreeMap<String, Value>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let (mut releases, mut expected) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        if releases.len() == wanted {
+            break;
+        }
+        let set = plausible_set(service, draw);
+        let dir = tempfile::tempdir().unwrap();
+        // A release of another name, in another namespace, is the spec with that name there.
+        // Where a parameter names the service, the release's name is its value.
+        let named_by = service
+            .parameter_feeds
+            .iter()
+            .find(|(_, keys)| keys.contains("name"));
+        let named = named_by.map(|(param, _)| {
+            let given = set.iter().find(|(p, _)| p == param).map(|(_, v)| v.clone());
+            let default = service.parameters.iter().find(|p| p.name == *param);
+            given.or_else(|| default?.default.clone()).unwrap()
+        });
+        let (release, namespace) = match (&named, draw.below(4)) {
+            (Some(name), _) => (name.as_str().unwrap(), ""),
+            (None, 0) => (
+                *draw.pick(&["db", "second-release", "a1"]),
+                *draw.pick(&["default", "team-b"]),
+            ),
+            (None, _) => (service.name(), ""),
+        };
+        let spec = dir.path().join("spec.toml");
+        std::fs::write(&spec, renamed(&text, service.name(), release, namespace)).unwrap();
+        let mut args = vec![
+            "compile",
+            "spec.toml",
+            "--backend",
+            "kubernetes",
+            "--out",
+            "out",
+        ];
+        let sets: Vec<String> = set
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
+            .collect();
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        if !crate::common::berth(&args, dir.path()).status.success() {
+            continue;
+        }
+        let objects = kubernetes_objects(&dir.path().join("out"));
+        let namespace = objects.values().next().unwrap()["metadata"]["namespace"].clone();
+        let values: Map<String, Value> = set.into_iter().collect();
+        releases.push(json!({"values": values, "name": release, "namespace": namespace}));
+        expected.push(objects);
+    }
+    (releases, expected)
+}
+
+/// The chart at `chart` lints clean in strict mode and renders, for each release, the objects
+/// expected, field for field.
+fn assert_chart_renders(
+    python: &Path,
+    name: &str,
+    chart: &Path,
+    releases: &[Value],
+    expected: &[BTreeMap<String, Value>],
+) {
+    let cases = json!({"value_sets": [], "releases": releases, "lint": {"values": {}}});
+    let helm = helm_says(python, chart, &cases);
+    let lint = &helm["lint"];
+    assert_eq!(lint["total_charts_linted"], 1, "{name}: {lint}");
+    let findings = lint["messages"].as_array().unwrap();
+    assert!(
+        findings.iter().all(|m| m["severity"].as_i64() < Some(2)),
+        "{name}: helm lint --strict: {findings:?}"
+    );
+    for (i, objects) in expected.iter().enumerate() {
+        let rendered = &helm["releases"][i];
+        assert!(
+            rendered.is_object(),
+            "{name}: Helm fails to render {}: {rendered}",
+            releases[i]["values"]
+        );
+        let rendered = rendered_objects(rendered);
+        for (key, object) in objects {
+            let chart_object = rendered.get(key).unwrap_or(&Value::Null);
+            assert!(
+                chart_object == object,
+                "{name} {key} with {}: {}",
+                releases[i]["values"],
+                difference(chart_object, object, "")
+            );
+            assert_eq!(
+                rendered.get(key),
+                Some(object),
+                "{name} {key} with {}",
+                releases[i]["values"]
+            );
+        }
+        assert_eq!(
+            rendered.len(),
+            objects.len(),
+            "{name} with {}: {:?}",
+            releases[i]["values"],
+            rendered.keys()
+        );
+    }
 }
 
 /// `berth.shell-quote` quotes as `shell_quote` does: fixed cases of each of its forms, and
