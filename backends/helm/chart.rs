@@ -8,6 +8,7 @@ use crate::tags::{Computed, tag_service};
 use crate::{helpers, values};
 use berth_backend::{Backend, Input, OutputFile};
 use berth_language::go_template::to_go;
+use berth_language::template::reads;
 use berth_model::{FileBody, Service, Spread};
 use serde::Serialize;
 
@@ -48,22 +49,6 @@ fn not_yet(service: &Service) -> Option<String> {
         return Some("`network.aliases` are not in charts yet".into());
     }
     None
-}
-
-/// Whether an action of `template` reads the structural context's `word` (`name`, `port`), not a
-/// field of that name of something else (`params.name`).
-fn reads(template: &str, word: &str) -> bool {
-    let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
-    template.split("{{").skip(1).any(|rest| {
-        let action = rest.split("}}").next().unwrap_or(rest);
-        action.match_indices(word).any(|(at, _)| {
-            let before = &action[..at];
-            let after = action[at + word.len()..].chars().next();
-            let whole = !before.ends_with(|c: char| identifier(c) || c == '.')
-                || before.ends_with("@root.");
-            whole && !after.is_some_and(identifier)
-        })
-    })
 }
 
 #[derive(Serialize)]

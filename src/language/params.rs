@@ -174,11 +174,7 @@ pub fn declared(decls: &BTreeMap<Spanned<String>, Spanned<ParamDecl>>) -> Vec<De
 /// The parameters among `names` that a structural template may read: each one its actions name
 /// (`params.NAME`, `params.[NAME]`), and every one where an action reads `params` whole.
 pub fn mentioned<'n>(source: &str, names: impl Iterator<Item = &'n str>) -> Vec<&'n str> {
-    let actions: Vec<&str> = source
-        .split("{{")
-        .skip(1)
-        .map(|rest| rest.split("}}").next().unwrap_or(rest))
-        .collect();
+    let actions: Vec<&str> = crate::template::actions(source).collect();
     let whole = actions.iter().any(|action| {
         action
             .match_indices("params")

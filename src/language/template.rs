@@ -29,16 +29,31 @@ impl Template {
     /// Whether an action of the template reads `self`, the member it is rendered for (text
     /// outside actions, like "self-signed", does not count).
     pub fn names_self(&self) -> bool {
-        let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
-        self.source.split("{{").skip(1).any(|rest| {
-            let action = rest.split("}}").next().unwrap_or(rest);
-            action.match_indices("self").any(|(at, _)| {
-                let before = action[..at].chars().next_back();
-                let after = action[at + "self".len()..].chars().next();
-                !before.is_some_and(identifier) && !after.is_some_and(identifier)
-            })
-        })
+        reads(&self.source, "self")
     }
+}
+
+/// The actions of a template: the text of each `{{...}}`.
+pub fn actions(source: &str) -> impl Iterator<Item = &str> {
+    source
+        .split("{{")
+        .skip(1)
+        .map(|rest| rest.split("}}").next().unwrap_or(rest))
+}
+
+/// Whether an action of `source` reads the context's `word` (`self`, `name`, `port`), not a
+/// field of that name of something else (`params.name`) nor a longer name (`myself`).
+pub fn reads(source: &str, word: &str) -> bool {
+    let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    actions(source).any(|action| {
+        action.match_indices(word).any(|(at, _)| {
+            let before = &action[..at];
+            let after = action[at + word.len()..].chars().next();
+            let whole = !before.ends_with(|c: char| identifier(c) || c == '.')
+                || before.ends_with("@root.");
+            whole && !after.is_some_and(identifier)
+        })
+    })
 }
 
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the

@@ -132,7 +132,7 @@ pub fn computable_at_run_time(
     unmark: impl Fn(&str, &crate::Member) -> String,
 ) -> bool {
     // Only `self` differs between members: a template that never names it renders alike.
-    if !template.source.contains("self") {
+    if !template.names_self() {
         return true;
     }
     let Ok(marked) = service.render(template, runtime) else {
