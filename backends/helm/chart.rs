@@ -7,14 +7,35 @@ use crate::lift::{Lift, PLACEMENT, Replicas, SpreadVariants};
 use crate::tags::{Computed, tag_service};
 use crate::{helpers, values};
 use berth_backend::{Backend, Input, OutputFile};
+use berth_diagnostic::source::Span;
 use berth_language::go_template::to_go;
+use berth_language::params::Declared;
 use berth_language::template::reads;
 use berth_model::{FileBody, Service, Spread};
 use serde::Serialize;
 
+/// Why a chart cannot be written: what it cannot compute, and where the spec says it.
+#[derive(Debug)]
+pub struct NotInChart {
+    pub reason: String,
+    pub span: Option<Span>,
+}
+
+impl From<String> for NotInChart {
+    fn from(reason: String) -> Self {
+        NotInChart { reason, span: None }
+    }
+}
+
+impl From<&str> for NotInChart {
+    fn from(reason: &str) -> Self {
+        reason.to_string().into()
+    }
+}
+
 /// Why the chart of `service` cannot be written yet, if it cannot: a structural template (one
 /// that may read parameters, the name or ports) of a key the lifting does not compute so far.
-fn not_yet(service: &Service) -> Option<String> {
+fn not_yet(service: &Service) -> Option<NotInChart> {
     const COMPUTED_KEYS: [&str; 10] = [
         "name",
         "ports.port",
@@ -33,20 +54,31 @@ fn not_yet(service: &Service) -> Option<String> {
         .any(|keys| keys.contains("ports.port"));
     let names = || service.parameters.iter().map(|p| p.name.as_str());
     for source in &service.structural_sources {
-        let varies = !berth_language::params::mentioned(&source.template, names()).is_empty()
+        let read = berth_language::params::mentioned(&source.template, names());
+        let varies = !read.is_empty()
             || reads(&source.template, "name")
             || (param_ports && reads(&source.template, "port"));
         // Only the single-engine backends run `docker_exec`.
         let kubernetes_reads = !source.key.ends_with(".docker_exec");
         if varies && kubernetes_reads && !COMPUTED_KEYS.contains(&source.key.as_str()) {
-            return Some(format!(
-                "`{}` is the template `{}`, which the chart does not compute yet",
-                source.key, source.template
-            ));
+            let what = match read.first() {
+                Some(parameter) => format!("the value `{parameter}`"),
+                None => "the release name or a port".to_string(),
+            };
+            return Some(NotInChart {
+                reason: format!(
+                    "`{}` is the template `{}`, which the chart does not compute from {what} yet",
+                    source.key, source.template
+                ),
+                span: Some(source.span.clone()),
+            });
         }
     }
-    if !service.network.aliases.is_empty() {
-        return Some("`network.aliases` are not in charts yet".into());
+    if let Some(alias) = service.network.aliases.first() {
+        return Some(NotInChart {
+            reason: "`network.aliases` are not in charts yet".into(),
+            span: alias.span.clone(),
+        });
     }
     None
 }
@@ -62,10 +94,20 @@ struct ChartYaml<'a> {
     version: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     app_version: Option<String>,
+    kube_version: String,
+}
+
+/// What a chart is made with besides the service: the kubernetes backend, the chart's version
+/// and the oldest Kubernetes minor release it installs on.
+pub struct Making<'a> {
+    pub base: &'a dyn Backend,
+    pub version: &'a str,
+    pub kube_minor: u32,
 }
 
 /// The chart's files, `Chart.yaml` first, or why there is none.
-pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<OutputFile>, String> {
+pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInChart> {
+    let base = making.base;
     let service = input.service;
     if let Some(reason) = not_yet(service) {
         return Err(reason);
@@ -92,7 +134,8 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
                 .map(|(_, domain)| domain.to_string())
         })
         .ok_or("the kubernetes backend names no member host")?;
-    let (parameters, feeds) = (&service.parameters, &service.parameter_feeds);
+    let parameters = compiled_defaults(service);
+    let (parameters, feeds) = (&parameters, &service.parameter_feeds);
     let helpers = helpers_tpl(
         service,
         &tagged.computed,
@@ -103,7 +146,7 @@ pub fn chart(input: &Input, base: &dyn Backend, version: &str) -> Result<Vec<Out
         &tagged.ports,
     )?;
     let mut files = vec![
-        OutputFile::new("Chart.yaml", chart_yaml(service, version)?),
+        OutputFile::new("Chart.yaml", chart_yaml(service, making)?),
         OutputFile::new(
             "values.yaml",
             values::values_yaml(service.name(), parameters, feeds)?,
@@ -215,7 +258,17 @@ fn spread_variants(
     Ok(variants)
 }
 
-fn chart_yaml(service: &Service, version: &str) -> Result<String, String> {
+/// The parameters, each default the value this compile gave it (`--set`, `--values`), but for a
+/// required parameter's, which stays required: a secret given to compile stays out of the chart.
+fn compiled_defaults(service: &Service) -> Vec<Declared> {
+    let mut parameters = service.parameters.clone();
+    for parameter in parameters.iter_mut().filter(|p| p.default.is_some()) {
+        parameter.default = service.templates.param(&parameter.name).cloned();
+    }
+    parameters
+}
+
+fn chart_yaml(service: &Service, making: &Making) -> Result<String, String> {
     let members = service.members();
     let identity = berth_model::Identity::new(members.first(), &members);
     let image = service
@@ -226,8 +279,10 @@ fn chart_yaml(service: &Service, version: &str) -> Result<String, String> {
         name: service.name(),
         description: service.description.as_deref(),
         kind: "application",
-        version,
+        version: making.version,
         app_version: berth_language::image::pin(&image).ok().flatten(),
+        // `-0` admits the pre-release versions that managed clusters report (`1.35.2-gke.1`).
+        kube_version: format!(">=1.{}.0-0", making.kube_minor),
     };
     berth_backend::yaml::to_yaml(&chart)
 }

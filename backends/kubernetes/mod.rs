@@ -55,11 +55,7 @@ pub struct Options {
 /// Marks an init Job that `[init] done_output` makes safe to run again (`berth diff` reads it).
 pub const RERUN_SAFE: &str = "berth.dev/rerun-safe";
 
-/// The oldest Kubernetes minor release still supported upstream (1.35 until February 2027): the
-/// default target, and the release the output is typed for (k8s-openapi's `v1_35`).
-pub const OLDEST_SUPPORTED: u32 = 35;
-/// The newest release the output is validated against (kubernetes-validate's newest schemas).
-pub const NEWEST_VALIDATED: u32 = 37;
+pub use berth_backends_shared::kubernetes_release::{NEWEST_VALIDATED, OLDEST_SUPPORTED};
 
 /// The minor release where a field became GA, for fields newer than what berth otherwise needs.
 pub mod ga {

@@ -112,9 +112,12 @@ fn run(
     };
     for backend in chosen {
         let output = run_backend(backend, &input);
-        outcome
-            .diagnostics
-            .extend(output.diagnostics.iter().cloned());
+        // The helm backend reports the kubernetes backend's rules too: a finding once.
+        for diagnostic in &output.diagnostics {
+            if !outcome.diagnostics.contains(diagnostic) {
+                outcome.diagnostics.push(diagnostic.clone());
+            }
+        }
         outcome.outputs.push(output);
     }
     annotate_origins(

@@ -13,6 +13,9 @@ pub fn all() -> &'static [&'static dyn Backend] {
         &berth_backend_swarm::Swarm,
         &berth_backend_cloudfoundry::CloudFoundry,
         &berth_backend_marathon::Marathon,
+        &berth_backend_helm::Helm {
+            kubernetes: &berth_backend_kubernetes::Kubernetes,
+        },
     ]
 }
 

@@ -34,7 +34,7 @@ pub enum Origin {
     Bug,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub code: String,
     pub origin: Origin,

@@ -172,6 +172,11 @@ impl Templates {
             .flat_map(|p| p.keys().map(String::as_str))
     }
 
+    /// The value of the parameter `name`, as templates see it.
+    pub fn param(&self, name: &str) -> Option<&Value> {
+        self.base.get("params")?.get(name)
+    }
+
     /// Renders as for a cluster that members join while it runs (`berth plan`).
     pub fn set_joining(&mut self, joining: Joining) {
         self.joining = joining;

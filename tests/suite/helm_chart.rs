@@ -736,19 +736,29 @@ fn renamed(text: &str, name: &str, release: &str, namespace: &str) -> String {
     format!("{head}{table}namespace = \"{namespace}\"\n{without}\n")
 }
 
-/// The chart of the spec at `path`, or why there is none.
-pub fn example_chart(path: &Path) -> Result<Vec<berth_backend::OutputFile>, String> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let parsed = berth_language::spec::parse(&text, 0).unwrap();
-    let service = resolved(path);
-    let input = berth_backend::Input {
-        service: &service,
-        backend_tables: &parsed.backend_tables,
-        file: 0,
-        deployed: None,
-    };
-    let kubernetes = berth_compile::registry::by_name("kubernetes").unwrap();
-    berth_backend_helm::chart::chart(&input, kubernetes, "0.1.0")
+/// The chart `berth compile --backend helm` writes for the spec at `path`, its paths relative to
+/// the chart's folder, or the errors that refused it.
+fn example_chart(path: &Path) -> Result<Vec<berth_backend::OutputFile>, String> {
+    let outcome = berth_compile::compile(&berth_compile::Request {
+        spec: path.to_path_buf(),
+        backends: vec!["helm".into()],
+        ..Default::default()
+    });
+    let errors: Vec<String> = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_input_error() || d.is_rule_error())
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    let folder = format!("{}/", outcome.service_name.unwrap());
+    let mut files = outcome.outputs.into_iter().next().unwrap().files;
+    for file in &mut files {
+        file.path = file.path.strip_prefix(&folder).unwrap().to_string();
+    }
+    Ok(files)
 }
 
 /// `files` written into a new directory.
@@ -763,7 +773,7 @@ fn written(files: &[berth_backend::OutputFile]) -> tempfile::TempDir {
 }
 
 /// The examples that target Kubernetes.
-pub fn kubernetes_examples() -> Vec<(String, std::path::PathBuf)> {
+fn kubernetes_examples() -> Vec<(String, std::path::PathBuf)> {
     let targets = |path: &Path| crate::common::targets(path);
     examples()
         .into_iter()

@@ -293,7 +293,7 @@ fn an_imported_spec_says_which_backends_wait_for_a_decision() {
     let import = berth_ok(&["import", "compose.yaml"], dir.path());
     assert_contains(
         &stderr(&import),
-        "kubernetes, cloudfoundry refuse it until you decide what the Compose file does not say",
+        "kubernetes, cloudfoundry, helm refuse it until you decide what the Compose file does not say",
     );
     let check = berth(&["check", "db.toml"], dir.path());
     assert_exit(

@@ -50,22 +50,6 @@ fn every_example_and_backend_matches_its_snapshot() {
     });
 }
 
-/// The chart of each example that targets Kubernetes, until the helm backend joins the registry.
-#[test]
-fn every_examples_chart_matches_its_snapshot() {
-    snapshot_settings().bind(|| {
-        for (example, path) in crate::helm_chart::kubernetes_examples() {
-            let files = crate::helm_chart::example_chart(&path)
-                .unwrap_or_else(|reason| panic!("{example} has no chart: {reason}"));
-            let mut all = String::new();
-            for file in &files {
-                all.push_str(&format!("=== helm/{} ===\n{}", file.path, file.contents));
-            }
-            insta::assert_snapshot!(snapshot_name(&example, "helm"), all);
-        }
-    });
-}
-
 #[test]
 fn no_snapshot_is_an_orphan() {
     let expected: Vec<String> = examples()
@@ -78,11 +62,6 @@ fn no_snapshot_is_an_orphan() {
             let tables = ["text", "json", "markdown"].map(|f| format!("{example}@diff-{f}.snap"));
             backends.chain(tables)
         })
-        .chain(
-            crate::helm_chart::kubernetes_examples()
-                .into_iter()
-                .map(|(example, _)| format!("{}.snap", snapshot_name(&example, "helm"))),
-        )
         .collect();
     for entry in std::fs::read_dir(root().join("snapshots")).expect("snapshots/ exists") {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
