@@ -79,8 +79,9 @@ enum Command {
     /// takes the members deployed from `--against` to the new ones one step at a time (members
     /// join and leave as `[membership]` says, and restart one at a time, with a check between
     /// steps). Plans are written for compose, swarm, kubernetes, docker and marathon (not
-    /// cloudfoundry): `--backend NAME`, the one the service is deployed with, is required. Give the `--set` and `--values`
-    /// of the deployed compile again, with the changes.
+    /// cloudfoundry; for a Helm release, the kubernetes plan's steps, then `helm upgrade`):
+    /// `--backend NAME`, the one the service is deployed with, is required. Give the `--set` and
+    /// `--values` of the deployed compile again, with the changes.
     #[command(mut_arg("backends", |a| a.help("The backend the service is deployed with (required)")))]
     Plan {
         spec: PathBuf,

@@ -7,10 +7,12 @@ its value. Used by tests/suite/helm_chart.rs.
 
 CASES.json: {"value_sets": [{...}, ...], "renders": [{...}, ...],
              "releases": [{"values": {...}, "name": NAME, "namespace": NAMESPACE}, ...],
-             "lint": {"values": {...}}}
+             "lint": {"values": {...}},
+             "install": {"values": {...}, "name": NAME, "namespace": NAMESPACE}}
 (each of "releases" rendered as that release, or Helm's message where it fails; with "lint",
-`helm lint --strict` of the chart with those values; "releases", "renders" and "lint" may be
-left out).
+`helm lint --strict` of the chart with those values; with "install", what `helm install
+--dry-run=client` says: the release (its notes, manifest, chart and app versions) or Helm's
+message; all but "value_sets" may be left out).
 """
 import json
 import sys
@@ -42,6 +44,23 @@ for release in cases.get("releases", []):
 lint = None
 if "lint" in cases:
     lint = helm_python.lint(chart_dir, cases["lint"]["values"], strict=True)
+install = None
+if "install" in cases:
+    wanted = cases["install"]
+    # A client-side dry run contacts no cluster: Helm checks the chart (its kubeVersion against the
+    # Kubernetes release it assumes, its schema) and renders it as `helm install` would.
+    config = helm_python.Config(kube_apiserver="https://127.0.0.1:1", namespace=wanted["namespace"])
+    try:
+        release = config.install(
+            chart_dir,
+            wanted["name"],
+            wanted["values"],
+            namespace=wanted["namespace"],
+            dry_run="client",
+        )
+        install = {key: release[key] for key in ("notes", "manifest", "chart_version", "app_version")}
+    except helm_python.HelmError as failure:
+        install = str(failure)
 json.dump(
     {
         "defaults": chart.values,
@@ -49,6 +68,7 @@ json.dump(
         "rendered": rendered,
         "releases": releases,
         "lint": lint,
+        "install": install,
     },
     sys.stdout,
 )

@@ -144,7 +144,7 @@ fn chart(name: &str, files: &[(&str, String)]) -> tempfile::TempDir {
 }
 
 /// What `tests/common/helm_values.py` says of `chart` and `cases`.
-fn helm_says(python: &Path, chart: &Path, cases: &Value) -> Value {
+pub fn helm_says(python: &Path, chart: &Path, cases: &Value) -> Value {
     let cases_file = chart.join("cases.json");
     std::fs::write(&cases_file, cases.to_string()).unwrap();
     let output = Command::new(python)

@@ -12,6 +12,7 @@ mod docker_family;
 mod first_hour;
 mod go_templates;
 mod hardening;
+mod helm_backend;
 mod helm_chart;
 mod hostile_import;
 mod hostile_output;
