@@ -438,7 +438,8 @@ fn the_backends_page_is_current() {
 /// The README's tour, run as a new user would: each `berth` command as written (with the binary
 /// on PATH), in one fresh directory. Commands that need a cluster or images run as far as this
 /// machine allows: `kubectl apply -k DIR` as `kubectl kustomize DIR`, `sh DIR/docker/run.sh`
-/// against the recording fake docker (which checks every flag with the real docker CLI).
+/// against the recording fake docker (which checks every flag with the real docker CLI), `helm`
+/// with Helm's own library (`tests/common/helm_cli.py`; `install` as a client-side dry run).
 #[test]
 fn the_readme_tour_works_for_a_new_user() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
@@ -482,6 +483,21 @@ fn the_readme_tour_works_for_a_new_user() {
                     .current_dir(dir.path())
                     .output()
                     .unwrap()
+            }
+            ["helm", arguments @ ..] => {
+                let Some(python) = crate::go_templates::python_with_helm() else {
+                    continue;
+                };
+                let output = Command::new(python)
+                    .arg(root().join("tests/common/helm_cli.py"))
+                    .args(arguments)
+                    .current_dir(dir.path())
+                    .output()
+                    .unwrap();
+                if arguments[0] == "template" {
+                    assert!(stdout(&output).contains("kind: StatefulSet"), "`{command}`");
+                }
+                output
             }
             ["sh", script] if script.ends_with("run.sh") => {
                 let Some(fake) = FakeDocker::new() else {
