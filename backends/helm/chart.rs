@@ -297,7 +297,9 @@ fn helpers_tpl(
     contents: &[(usize, usize)],
     ports: &[(u16, String, String)],
 ) -> Result<String, String> {
+    let json = helpers::json();
     let mut text = [
+        &json,
         helpers::MEMBER_CONTEXT,
         helpers::POD_TEXT,
         helpers::SHELL_QUOTE,

@@ -1,6 +1,22 @@
 //! Go templates a chart shares between its objects (`templates/_helpers.tpl`), each proven equal
 //! to what berth computes in Rust by `tests/suite/helm_chart.rs`.
 
+/// `berth.json`: a value as JSON that a YAML reader takes as it is: Helm's `toJson` leaves DEL, the
+/// C1 controls and U+FFFE/U+FFFF raw, which Kubernetes' YAML reader refuses (and reads NEL as a
+/// line break), so each becomes its `\u` escape, as the kubernetes backend's YAML escapes them.
+pub fn json() -> String {
+    let escaped = ('\u{7f}'..='\u{9f}').chain(['\u{fffe}', '\u{ffff}']);
+    let replaces: String = escaped
+        .map(|c| {
+            format!(
+                " | replace \"\\u{:04x}\" \"\\\\u{:04x}\"",
+                c as u32, c as u32
+            )
+        })
+        .collect();
+    format!("{{{{- define \"berth.json\" -}}}}\n{{{{- toJson .{replaces} -}}}}\n{{{{- end -}}}}\n")
+}
+
 /// `berth.files-hash`: the `berth.dev/files` annotation of a ConfigMap's `data` (a dict), as
 /// `berth_backends_shared::files::sha256` computes it: each key and its content, in key order.
 pub const FILES_HASH: &str = r#"{{- define "berth.files-hash" -}}

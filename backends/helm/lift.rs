@@ -78,7 +78,8 @@ impl<'a> Lift<'a> {
             return Err("`create_namespace`: a release's namespace is `helm install --namespace`'s (with `--create-namespace`)".into());
         }
         if object["metadata"].get("namespace").is_some() {
-            object["metadata"]["namespace"] = self.action("{{ $.Release.Namespace | toJson }}");
+            object["metadata"]["namespace"] =
+                self.action("{{ $.Release.Namespace | include \"berth.json\" }}");
         }
         let mut condition = None;
         match kind.as_str() {
@@ -103,15 +104,16 @@ impl<'a> Lift<'a> {
         let config_map = format!("{NAME_STAND_IN}-files");
         match kind {
             "ConfigMap" if object["metadata"]["name"] == config_map.as_str() => {
-                object["data"] = self.action("{{ $c.files.data | toJson }}");
+                object["data"] = self.action("{{ $c.files.data | include \"berth.json\" }}");
             }
             "StatefulSet" => {
                 let hash = "/spec/template/metadata/annotations/berth.dev~1files";
                 if object.pointer(hash).is_some() {
-                    let go = "{{ include \"berth.files-hash\" $c.files.data | toJson }}";
+                    let go =
+                        "{{ include \"berth.files-hash\" $c.files.data | include \"berth.json\" }}";
                     *object.pointer_mut(hash).expect("just found") = self.action(go);
                 }
-                let items = "{{ $c.files.items | toJson }}";
+                let items = "{{ $c.files.items | include \"berth.json\" }}";
                 let volumes = object.pointer_mut("/spec/template/spec/volumes");
                 let volumes = volumes.and_then(Value::as_array_mut).into_iter().flatten();
                 for volume in volumes.filter(|v| v["configMap"]["name"] == config_map.as_str()) {
@@ -183,8 +185,10 @@ impl<'a> Lift<'a> {
             let text = |context: &str, escaped: bool| {
                 let rendered = format!("(include \"berth.s{index}\" $c.{context})");
                 match escaped {
-                    true => format!("{{{{ include \"berth.pod-text\" {rendered} | toJson }}}}"),
-                    false => format!("{{{{ {rendered} | toJson }}}}"),
+                    true => format!(
+                        "{{{{ include \"berth.pod-text\" {rendered} | include \"berth.json\" }}}}"
+                    ),
+                    false => format!("{{{{ {rendered} | include \"berth.json\" }}}}"),
                 }
             };
             return Ok(Some(match computed {
@@ -217,14 +221,14 @@ impl<'a> Lift<'a> {
             // Go would read the spec's own `{{` as an action.
             return Ok(text
                 .contains("{{")
-                .then(|| format!("{{{{ {literal} | toJson }}}}")));
+                .then(|| format!("{{{{ {literal} | include \"berth.json\" }}}}")));
         }
         let parts: Vec<String> = text
             .split(NAME_STAND_IN)
             .map(|part| serde_json::to_string(part).expect("a string serializes"))
             .collect();
         Ok(Some(format!(
-            "{{{{ list {} | join $.Release.Name | toJson }}}}",
+            "{{{{ list {} | join $.Release.Name | include \"berth.json\" }}}}",
             parts.join(" ")
         )))
     }
@@ -340,7 +344,7 @@ fn member_script(text: &str) -> Result<Option<String>, String> {
     }
     let close = serde_json::to_string(CLOSE).expect("a string serializes");
     Ok(Some(format!(
-        "{{{{ $script := print {} \"case \\\"$BERTH_POD_ORDINAL\\\" in \" }}}}{{{{ range $i := until (int $c.replicas) }}}}{{{{ $m := dict }}}}{{{{ $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $c.args) }}}}{{{{ $script = print $script $i \") exec \" (list {} | join \" \") \" ;; \" }}}}{{{{ end }}}}{{{{ $script = print $script {close} }}}}{{{{ include \"berth.pod-text\" $script | toJson }}}}",
+        "{{{{ $script := print {} \"case \\\"$BERTH_POD_ORDINAL\\\" in \" }}}}{{{{ range $i := until (int $c.replicas) }}}}{{{{ $m := dict }}}}{{{{ $_ := include \"berth.member-context\" (merge (dict \"out\" $m \"me\" true \"ordinal\" $i) $c.args) }}}}{{{{ $script = print $script $i \") exec \" (list {} | join \" \") \" ;; \" }}}}{{{{ end }}}}{{{{ $script = print $script {close} }}}}{{{{ include \"berth.pod-text\" $script | include \"berth.json\" }}}}",
         serde_json::to_string(steps).expect("a string serializes"),
         words.join(" ")
     )))

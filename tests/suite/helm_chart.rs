@@ -388,7 +388,17 @@ fn values_kubernetes_refuses_to_change_are_marked() {
 /// [`changed_value`] does, (an integer) drawn near its default within its bounds, or (a string no
 /// structural key reads) one that needs escaping.
 fn plausible_set(service: &berth_model::Service, draw: &mut Draw) -> Vec<(String, Value)> {
-    const HARD: [&str; 5] = ["$(HOME)", "a$$b", "quote\"d 'q'", "ünï cödé", "{{x}}"];
+    const HARD: [&str; 8] = [
+        "$(HOME)",
+        "a$$b",
+        "quote\"d 'q'",
+        "ünï cödé",
+        "{{x}}",
+        // What a YAML reader refuses raw (DEL, C1, U+FFFE) or reads as a line break (NEL, U+2028).
+        "del\u{7f} c1\u{80}\u{9f} nel\u{85}",
+        "ls\u{2028}ps\u{2029} \u{fffe}\u{ffff} bom\u{feff} tab\t",
+        "<html> & \u{1F600}",
+    ];
     let mut set = Vec::new();
     for parameter in service.parameters.iter().filter(|p| p.default.is_some()) {
         let structural = service.parameter_feeds.contains_key(&parameter.name);
@@ -517,7 +527,7 @@ fn container_chart(spec: &toml::Value, keys: &[(String, String)]) -> String {
     text.push_str("{{- $structural := dict \"name\" $case.name \"params\" $case.params \"port\" $ports }}\n{{- $ctx := dict }}\n{{- $_ := include \"berth.member-context\" (dict \"out\" $ctx \"name\" $case.name \"namespace\" $case.namespace \"domain\" \"cluster.local\" \"replicas\" (atoi (include \"replicas\" $structural)) \"params\" $case.params \"ports\" $ports \"me\" true) }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: case-{{ $i }}\ndata:\n");
     for (i, (key, _)) in keys.iter().enumerate() {
         text.push_str(&format!(
-            "  {key}: {{{{ include \"berth.pod-text\" (include \"s{i}\" $ctx) | toJson }}}}\n"
+            "  {key}: {{{{ include \"berth.pod-text\" (include \"s{i}\" $ctx) | include \"berth.json\" }}}}\n"
         ));
     }
     text.push_str("{{- end }}\n");
@@ -604,7 +614,12 @@ fn container_strings_are_what_kubernetes_writes() {
             &[
                 (
                     "templates/_helpers.tpl",
-                    format!("{}{}", helpers::MEMBER_CONTEXT, helpers::POD_TEXT),
+                    format!(
+                        "{}{}{}",
+                        helpers::json(),
+                        helpers::MEMBER_CONTEXT,
+                        helpers::POD_TEXT
+                    ),
                 ),
                 ("templates/cases.yaml", container_chart(&spec, &keys)),
             ],
@@ -617,6 +632,7 @@ fn container_strings_are_what_kubernetes_writes() {
         let rendered = helm["rendered"][0][format!("{name}/templates/cases.yaml")]
             .as_str()
             .unwrap();
+        assert_yaml_printable(rendered);
         let documents: Vec<Value> = serde_saphyr::from_multiple(rendered).unwrap();
         for (i, strings) in expected.iter().enumerate() {
             let data = documents[i]["data"].as_object().unwrap();
@@ -911,6 +927,9 @@ fn compiled_releases(
         if !crate::common::berth(&args, dir.path()).status.success() {
             continue;
         }
+        for file in std::fs::read_dir(dir.path().join("out/kubernetes")).unwrap() {
+            assert_yaml_printable(&std::fs::read_to_string(file.unwrap().path()).unwrap());
+        }
         let objects = kubernetes_objects(&dir.path().join("out"));
         let namespace = objects.values().next().unwrap()["metadata"]["namespace"].clone();
         let values: Map<String, Value> = set.into_iter().collect();
@@ -918,6 +937,19 @@ fn compiled_releases(
         expected.push(objects);
     }
     (releases, expected)
+}
+
+/// `text` holds only what Kubernetes' YAML reader (go-yaml) takes raw, and no character YAML 1.1
+/// reads as a line break but `\n` and `\r`: the others must be escapes.
+fn assert_yaml_printable(text: &str) {
+    let raw = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+            && !matches!(c, '\u{2028}' | '\u{2029}')
+    };
+    if let Some((at, c)) = text.char_indices().find(|(_, c)| !raw(*c)) {
+        let line = text[..at].lines().last().unwrap_or_default();
+        panic!("a raw {c:?} after `{line}` in:\n{text}");
+    }
 }
 
 /// The chart at `chart` lints clean in strict mode and renders, for each release, the objects
@@ -945,6 +977,9 @@ fn assert_chart_renders(
             "{name}: Helm fails to render {}: {rendered}",
             releases[i]["values"]
         );
+        for text in rendered.as_object().unwrap().values() {
+            assert_yaml_printable(text.as_str().unwrap());
+        }
         let rendered = rendered_objects(rendered);
         for (key, object) in objects {
             let chart_object = rendered.get(key).unwrap_or(&Value::Null);
