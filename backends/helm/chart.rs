@@ -384,14 +384,16 @@ fn context_tpl(
                 None => format!("{{{{- $_ = set $ports {name} {} }}}}\n", p.port),
             }
         })
-        .collect();
+        .collect::<String>()
+        + &distinct_ports(service, computed_ports);
     let domain = quoted(domain);
     let files = files_tpl(service, contents);
     let class_allowed = service
         .allow
         .iter()
         .any(|a| a.rule == "kubernetes/missing-storage-class");
-    let checks = crate::checks::structural_checks(computed, class_allowed);
+    let resources = service.resources.as_ref().map(|r| &r.value);
+    let checks = crate::checks::structural_checks(computed, resources, class_allowed);
     let images = crate::checks::image_checks(computed);
     format!(
         r#"{{{{- define "berth.context" }}}}
@@ -418,6 +420,23 @@ fn context_tpl(
     )
 }
 
+/// The Go that refuses two ports of one number and protocol where the values give a number, as
+/// berth does (`spec/duplicate`).
+fn distinct_ports(service: &Service, computed_ports: &[(u16, String, String)]) -> String {
+    if computed_ports.is_empty() {
+        return String::new();
+    }
+    let mut go = String::from("{{- $seen := dict }}\n");
+    for port in &service.ports {
+        let name = serde_json::to_string(&port.name).expect("a string serializes");
+        let protocol = format!("{:?}", port.protocol);
+        go.push_str(&format!(
+            "{{{{- $number := get $ports {name} }}}}{{{{- $key := printf \"%d/{protocol}\" $number }}}}{{{{- if hasKey $seen $key }}}}{{{{- fail (printf \"spec/duplicate: port number %d is declared twice; help: give each port its own number\" $number) }}}}{{{{- end }}}}{{{{- $_ = set $seen $key true }}}}\n"
+        ));
+    }
+    go
+}
+
 /// The Go that computes `$data` and `$items` of the files' ConfigMap: each content file under its
 /// key, or where its template names `self`, under `<pod>.<key>` for each member.
 fn files_tpl(service: &Service, contents: &[(usize, usize)]) -> String {
@@ -437,5 +456,14 @@ fn files_tpl(service: &Service, contents: &[(usize, usize)]) -> String {
             ));
         }
     }
+    if !contents.is_empty() {
+        // The kubernetes backend refuses a ConfigMap Kubernetes would not store.
+        go.push_str(&format!(
+            "{{{{- $size := 0 }}}}{{{{- range $key, $text := $data }}}}{{{{- $size = add $size (len $key) (len $text) }}}}{{{{- end }}}}\n{{{{- if gt $size {CONFIG_MAP_LIMIT} }}}}{{{{- fail (printf \"spec/limit: kubernetes: the ConfigMap `%s-files` would hold %d KiB of `[[files]]` (every member's copy), over the 1 MiB Kubernetes stores in one object; help: make the files smaller or the same for every member, or put large content in the image or a volume\" $name (div $size 1024)) }}}}{{{{- end }}}}\n"
+        ));
+    }
     go + "{{- $_ = set .out \"files\" (dict \"data\" $data \"items\" $items) }}\n"
 }
+
+/// The most the kubernetes backend puts in the files' ConfigMap: what Kubernetes stores in one object.
+const CONFIG_MAP_LIMIT: usize = 1024 * 1024;

@@ -1,12 +1,14 @@
 //! What `berth compile --set` refuses in a value a parameter sets, refused by the chart too: a
 //! `fail` in `berth.context` whose message carries berth's id and help, so that `helm install`,
 //! `upgrade` and `template` stop where berth stops. Covered: quantities (a volume's `size`, `cpu`,
-//! `memory` and their limits, with berth's smallest values), a storage class left empty
+//! `memory` and their limits, with berth's smallest values, and a limit below its request), two
+//! ports of one number, the files' ConfigMap past 1 MiB, a storage class left empty
 //! (`kubernetes/missing-storage-class`), the member count, a `spread` word, a port number, an
 //! image reference in Docker's grammar, and the release's name as the service's.
 
 use crate::tags::Computed;
 use berth_language::quantity::{MIN_CPU, MIN_MEMORY, MIN_VOLUME};
+use berth_model::Resources;
 
 /// `berth.quantity`: `fail`s unless `.text` is a Kubernetes quantity of at least `.min` (written
 /// `.minText`), as `berth_language::quantity::parse_quantity` and `at_least` say.
@@ -41,6 +43,7 @@ pub const QUANTITY: &str = r#"{{- define "berth.quantity" -}}
 {{- if lt $value .min -}}
 {{- fail (printf "spec/invalid-value: invalid `%s`: must be at least `%s`; help: %s" .key .minText .help) -}}
 {{- end -}}
+{{- $_ := set .out .key $value -}}
 {{- end -}}
 "#;
 
@@ -68,8 +71,12 @@ pub const RELEASE_NAME: &str = r#"{{- define "berth.release-name" -}}
 
 /// The Go that checks each computed structural value (`$structural` in `berth.context`), by the
 /// key it sets; `class_allowed`: the spec allows `kubernetes/missing-storage-class`.
-pub fn structural_checks(computed: &[Computed], class_allowed: bool) -> String {
-    let mut go = String::new();
+pub fn structural_checks(
+    computed: &[Computed],
+    resources: Option<&Resources>,
+    class_allowed: bool,
+) -> String {
+    let mut go = String::from("{{- $quantities := dict }}\n");
     for (index, value) in computed.iter().enumerate() {
         let Computed::Structural { key, .. } = value else {
             continue;
@@ -77,7 +84,7 @@ pub fn structural_checks(computed: &[Computed], class_allowed: bool) -> String {
         let text = format!("(include \"berth.s{index}\" $structural)");
         let quantity = |(min, written): (f64, &str), help: &str| {
             format!(
-                "{{{{- include \"berth.quantity\" (dict \"text\" {text} \"key\" \"{key}\" \"min\" {min:?} \"minText\" \"{written}\" \"help\" \"{help}\") }}}}\n"
+                "{{{{- include \"berth.quantity\" (dict \"text\" {text} \"key\" \"{key}\" \"min\" {min:?} \"minText\" \"{written}\" \"help\" \"{help}\" \"out\" $quantities) }}}}\n"
             )
         };
         go.push_str(&match key.as_str() {
@@ -89,6 +96,48 @@ pub fn structural_checks(computed: &[Computed], class_allowed: bool) -> String {
             ),
             _ => String::new(),
         });
+    }
+    go + &limits_checks(computed, resources)
+}
+
+/// The Go that refuses a CPU or memory limit below its request where the values give either: the
+/// one the spec writes as it is is set into `$quantities` beside the computed one.
+fn limits_checks(computed: &[Computed], resources: Option<&Resources>) -> String {
+    let Some(resources) = resources else {
+        return String::new();
+    };
+    let computed_key = |wanted: &str| {
+        computed
+            .iter()
+            .any(|c| matches!(c, Computed::Structural { key, .. } if key == wanted))
+    };
+    let mut go = String::new();
+    let pairs = [
+        ("cpu", &resources.cpu, &resources.cpu_limit),
+        ("memory", &resources.memory, &resources.memory_limit),
+    ];
+    for (name, request, limit) in pairs {
+        let (request_key, limit_key) = (
+            format!("resources.{name}"),
+            format!("resources.{name}_limit"),
+        );
+        let (Some(request), Some(limit)) = (request, limit) else {
+            continue;
+        };
+        if !computed_key(&request_key) && !computed_key(&limit_key) {
+            continue;
+        }
+        for (key, text) in [(&request_key, request), (&limit_key, limit)] {
+            if !computed_key(key) {
+                let value = berth_language::quantity::parse_quantity(text).unwrap_or_default();
+                go.push_str(&format!(
+                    "{{{{- $_ = set $quantities \"{key}\" {value:?} }}}}\n"
+                ));
+            }
+        }
+        go.push_str(&format!(
+            "{{{{- if lt (get $quantities \"{limit_key}\") (get $quantities \"{request_key}\") }}}}{{{{- fail \"spec/invalid-value: `{limit_key}` is below `{request_key}`; help: raise `{name}_limit` to at least `{name}`, or remove it so the limit equals the request\" }}}}{{{{- end }}}}\n"
+        ));
     }
     go
 }

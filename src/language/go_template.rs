@@ -8,7 +8,8 @@
 //! spec language documents: paths (`this`, `../`, `@root`, `peers.[0].host`), `@index`,
 //! `@first`, `@last`, the blocks `each` (over lists), `if`, `unless` and their `else`, the
 //! helpers `join` and `add`, and `eq`, `ne`, `not`, `and`, `or` in conditions. Anything else
-//! is refused with the reason, never translated approximately.
+//! is refused with the reason, never translated approximately. A path written past a list's end
+//! (`{{peers.[2].host}}` with two members) fails with berth's `spec/undefined-variable`.
 //!
 //! Some differences depend on values, not on the string, so whoever writes the chart checks the
 //! parameters' types: a float with an integral value (`2.0`) is written `2` by Go's JSON, as
@@ -96,9 +97,48 @@ impl Writer {
             return self.join(helper);
         }
         let value = self.helper_value(helper)?;
+        if let Some(guard) = self
+            .written_path(helper)?
+            .map(|p| self.past_the_end(&p))
+            .transpose()?
+        {
+            self.out.push_str(&guard);
+        }
         let v = self.fresh("v");
         self.out.push_str(&scalar(&v, &value));
         Ok(())
+    }
+
+    /// The path `{{path}}` writes, if it writes one alone.
+    fn written_path(&self, helper: &HelperTemplate) -> Result<Option<Path>, Untranslatable> {
+        match (&helper.name, helper.params.is_empty()) {
+            (Parameter::Name(name), true) if !is_helper(name) => Path::parse(name)
+                .map(Some)
+                .or_else(|_| refuse(format!("`{name}` is not a path"))),
+            (Parameter::Path(path), true) => Ok(Some(path.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The Go that fails where berth does when a path it writes indexes past a list's end
+    /// (`peers.[2].host` with two members): berth's strict rendering has no such variable.
+    fn past_the_end(&self, path: &Path) -> Result<String, Untranslatable> {
+        let Path::Relative((segments, raw)) = path else {
+            return Ok(String::new());
+        };
+        let (base, rest) = self.base(segments, raw)?;
+        let (_, within) = read_within(base, &rest)?;
+        if within.is_empty() {
+            return Ok(String::new());
+        }
+        let message = format!(
+            "spec/undefined-variable: undefined template variable `{raw}`; help: use only indexes below the member count the values give"
+        );
+        Ok(format!(
+            "{{{{ if not (and {}) }}}}{{{{ fail {} }}}}{{{{ end }}}}",
+            within.join(" "),
+            go_string(&message)
+        ))
     }
 
     /// `join LIST SEP` as a loop, each item written as berth writes a value.
@@ -289,6 +329,13 @@ impl Writer {
 /// Reads `segments` below `base`: names from maps (an absent one reads as empty, as berth's `if`
 /// sees it), numbers (`[0]`) from lists.
 fn read(base: String, segments: &[String]) -> Result<String, Untranslatable> {
+    read_within(base, segments).map(|(expression, _)| expression)
+}
+
+/// [`read`], and for each number read, the condition that it is within its list (Go's `and`
+/// stops at the first false one, so each is read only where the ones before hold).
+fn read_within(base: String, segments: &[String]) -> Result<(String, Vec<String>), Untranslatable> {
+    let mut within = Vec::new();
     let mut expression = base;
     let mut keys: Vec<String> = Vec::new();
     let flush = |expression: &mut String, keys: &mut Vec<String>| {
@@ -303,6 +350,7 @@ fn read(base: String, segments: &[String]) -> Result<String, Untranslatable> {
         if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
             flush(&mut expression, &mut keys);
             let index: usize = bare.parse().or_else(|_| refuse("an index too large"))?;
+            within.push(format!("(gt (len {expression}) {index})"));
             // Past the end is false (Go's `and` stops there), and a map to read on from.
             expression =
                 format!("(and (gt (len {expression}) {index}) (index {expression} {index}))");
@@ -314,7 +362,7 @@ fn read(base: String, segments: &[String]) -> Result<String, Untranslatable> {
         }
     }
     flush(&mut expression, &mut keys);
-    Ok(expression)
+    Ok((expression, within))
 }
 
 fn is_helper(name: &str) -> bool {

@@ -1451,3 +1451,150 @@ fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
         "{statefulset}"
     );
 }
+
+/// A spec whose values meet in berth's checks: a limit and its request, two port numbers, the
+/// files' ConfigMap, whose size is the member count times a value, and a member that must exist.
+const PAIRS_SPEC: &str = r#"
+name = "pairs"
+
+[params.replicas]
+default = 3
+min = 1
+max = 9
+
+[params.cpu]
+default = "1"
+
+[params.cpu_limit]
+default = "2"
+
+[params.memory]
+default = "1Gi"
+
+[params.client_port]
+default = 7000
+min = 1
+max = 65535
+
+[params.peer_port]
+default = 7001
+min = 1
+max = 65535
+
+[params.config]
+default = "x"
+
+[container]
+image = "busybox:1.36"
+command = ["sleep", "infinity"]
+env = { THIRD = "{{peers.[2].host}}" }
+
+[[ports]]
+name = "client"
+port = "{{params.client_port}}"
+
+[[ports]]
+name = "peer"
+port = "{{params.peer_port}}"
+expose = "peers"
+
+[[volumes]]
+name = "data"
+path = "/data"
+size = "1Gi"
+class = "fast-ssd"
+
+[[files]]
+path = "/etc/pairs.conf"
+content = "{{self.name}} {{params.config}}"
+
+[replication]
+replicas = "{{params.replicas}}"
+
+[health.liveness]
+tcp = "client"
+
+[health.readiness]
+exec = ["true"]
+
+[resources]
+cpu = "{{params.cpu}}"
+cpu_limit = "{{params.cpu_limit}}"
+memory = "{{params.memory}}"
+memory_limit = "2Gi"
+"#;
+
+/// What berth refuses only for two values together, Helm refuses too, with berth's id, and what
+/// berth accepts beside it, Helm renders: a CPU or memory limit below its request, two ports of
+/// one number, the files' ConfigMap past 1 MiB for a member count, and a template that reads a
+/// member past the member count.
+#[test]
+fn values_berth_refuses_together_fail_the_chart() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let big = "y".repeat(400 * 1024);
+    let cases: Vec<(Value, Option<&str>)> = vec![
+        (json!({}), None),
+        (json!({"cpu": "3"}), Some("spec/invalid-value")),
+        (json!({"cpu": "2"}), None),
+        (json!({"cpu_limit": "500m"}), Some("spec/invalid-value")),
+        (json!({"cpu": "1500m", "cpu_limit": "1.5"}), None),
+        (json!({"memory": "3Gi"}), Some("spec/invalid-value")),
+        (json!({"memory": "2Gi"}), None),
+        (json!({"client_port": 7001}), Some("spec/duplicate")),
+        (json!({"peer_port": 7000}), Some("spec/duplicate")),
+        (json!({"client_port": 7002}), None),
+        (json!({"config": big, "replicas": 3}), Some("spec/limit")),
+        (json!({"config": big, "replicas": 4}), Some("spec/limit")),
+        (json!({"replicas": 2}), Some("spec/undefined-variable")),
+        (json!({"replicas": 4}), None),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("pairs.toml");
+    std::fs::write(&spec, PAIRS_SPEC).unwrap();
+    let chart = written(&example_chart(&spec).unwrap());
+    let releases: Vec<Value> = cases
+        .iter()
+        .map(|(values, _)| json!({"values": values, "name": "pairs", "namespace": "default"}))
+        .collect();
+    let helm = helm_says(
+        &python,
+        chart.path(),
+        &json!({"value_sets": [], "releases": releases}),
+    );
+    for (i, (values, refusal)) in cases.iter().enumerate() {
+        let shown: String = values.to_string().chars().take(80).collect();
+        let values_file = dir.path().join(format!("values-{i}.toml"));
+        let table: toml::Table = serde_json::from_value(values.clone()).unwrap();
+        std::fs::write(&values_file, toml::to_string(&table).unwrap()).unwrap();
+        let args = [
+            "compile",
+            "pairs.toml",
+            "--backend",
+            "kubernetes",
+            "--out",
+            "out",
+        ];
+        let values_arg = values_file.to_str().unwrap();
+        let output =
+            crate::common::berth(&[&args[..], &["--values", values_arg]].concat(), dir.path());
+        let by_helm = &helm["releases"][i];
+        match refusal {
+            None => {
+                crate::common::assert_exit(&output, 0, &[]);
+                assert!(
+                    by_helm.is_object(),
+                    "{shown}: berth accepts, Helm says {by_helm}"
+                );
+            }
+            Some(id) => {
+                crate::common::assert_exit(&output, 2, &[&format!("error[{id}]")]);
+                let message = by_helm
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{shown}: Helm renders"));
+                assert!(message.contains(&format!("{id}: ")), "{shown}: {message}");
+            }
+        }
+    }
+}
