@@ -657,7 +657,8 @@ fn escape_dollars(text: &str) -> String {
     text.replace('$', "$$")
 }
 
-/// Renders a member string, then swaps the identity stand-ins for downward-API variables.
+/// Renders a member string, then swaps the identity stand-ins for downward-API variables; `used`
+/// notes which of them the pod needs.
 fn render_member(
     service: &Service,
     template: &berth_model::Template,
@@ -665,8 +666,11 @@ fn render_member(
     used: &mut [bool; 2],
 ) -> Result<String, Vec<Diagnostic>> {
     let text = escape_dollars(&service.render(template, identity)?);
-    used[0] |= text.contains(POD_NAME_MARK);
-    used[1] |= text.contains(POD_ORDINAL_MARK);
+    // What the template can read, not only what these values wrote: the pod's variables stay
+    // the same for any values, as a chart of the spec computes them.
+    let [name, ordinal] = berth_language::template::self_reads(&template.source);
+    used[0] |= name || text.contains(POD_NAME_MARK);
+    used[1] |= ordinal || text.contains(POD_ORDINAL_MARK);
     Ok(text
         .replace(POD_NAME_MARK, &format!("$({POD_NAME_ENV})"))
         .replace(POD_ORDINAL_MARK, &format!("$({POD_ORDINAL_ENV})")))

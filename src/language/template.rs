@@ -56,6 +56,36 @@ pub fn reads(source: &str, word: &str) -> bool {
     })
 }
 
+/// What an action of `source` reads of `self`, whatever the values: `[name, ordinal]`, the name
+/// read as `self.name` or within `self.host`, the ordinal as `self.ordinal`; `self` read whole,
+/// or a field this does not know, counts as both, and `self.joining` and `self.published` as
+/// neither.
+pub fn self_reads(source: &str) -> [bool; 2] {
+    let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut found = [false; 2];
+    for action in actions(source) {
+        for (at, _) in action.match_indices("self") {
+            let (before, after) = (&action[..at], &action[at + "self".len()..]);
+            let whole = !before.ends_with(|c: char| identifier(c) || c == '.')
+                || before.ends_with("@root.");
+            if !whole || after.starts_with(identifier) {
+                continue;
+            }
+            let field = after.strip_prefix('.').map_or("", |rest| {
+                let end = rest.find(|c: char| !identifier(c)).unwrap_or(rest.len());
+                &rest[..end]
+            });
+            match field {
+                "name" | "host" => found[0] = true,
+                "ordinal" => found[1] = true,
+                "joining" | "published" => {}
+                _ => found = [true, true],
+            }
+        }
+    }
+    found
+}
+
 /// How a backend names one member: `ordinal`, `name` (`<service>-<ordinal>`) and `host`, the
 /// stable DNS name by which peers and clients reach it; `published`, by public port name, the
 /// `HOST:PORT` at which clients outside the platform reach it, where the backend knows one.
@@ -667,6 +697,30 @@ fn join(helper: &Helper) -> Result<String, RenderErrorReason> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn self_reads_says_which_identity_a_template_can_write() {
+        use super::self_reads;
+        let cases = [
+            ("--name={{self.name}}", [true, false]),
+            ("{{#if params.tls}}{{self.host}}{{/if}}", [true, false]),
+            ("{{add self.ordinal 1}}", [false, true]),
+            (
+                "{{#if self.joining}}existing{{else}}new{{/if}}",
+                [false, false],
+            ),
+            ("{{self.published.client}}", [false, false]),
+            ("{{self}}", [true, true]),
+            (
+                "{{#each peers}}{{this.name}}{{/each}} self-signed {{myself}}",
+                [false, false],
+            ),
+            ("{{@root.self.ordinal}}", [false, true]),
+        ];
+        for (source, reads) in cases {
+            assert_eq!(self_reads(source), reads, "{source}");
+        }
+    }
+
     use super::Template;
 
     #[test]

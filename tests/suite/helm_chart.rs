@@ -866,6 +866,41 @@ fn a_spread_left_to_the_member_count_follows_it() {
     assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
 }
 
+/// A spec whose members write their name or ordinal only for some values (`self` under a
+/// condition on a parameter): the pod's identity variables are the same for every value set, in
+/// the chart as in berth's objects.
+#[test]
+fn an_identity_written_for_some_values_only_is_the_same_pod() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let text = etcd.replacen(
+        "[params.replicas]",
+        "[params.named]\ndefault = false\n\n[params.numbered]\ndefault = true\n\n[params.replicas]",
+        1,
+    );
+    let text = text.replacen(
+        "\"--name={{self.name}}\",",
+        "\"--name={{self.name}}\",\n  \"{{#if params.named}}--log-outputs={{self.host}}{{/if}}\",\n  \"--x={{#if params.numbered}}{{self.ordinal}}{{/if}}\",",
+        1,
+    );
+    assert!(text.contains("{{#if params.named}}") && text.contains("[params.numbered]"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("etcd.toml");
+    std::fs::write(&path, &text).unwrap();
+    let service = resolved(&path);
+    let chart = written(&example_chart(&path).unwrap());
+    let (releases, expected) =
+        compiled_releases(&path, &service, &mut Draw(0x1f83_d9ab_fb41_bd6b), 30);
+    let flips: std::collections::BTreeSet<String> = releases
+        .iter()
+        .map(|r| format!("{} {}", r["values"]["named"], r["values"]["numbered"]))
+        .collect();
+    assert!(flips.len() >= 4, "values drawn: {flips:?}");
+    assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
+}
+
 /// Value sets berth accepts for the spec at `path` (`text`), up to `wanted`, each with the
 /// release that plays it (another name and namespace now and then, or the name a parameter gives)
 /// and the objects `berth compile --backend kubernetes` writes for it.
