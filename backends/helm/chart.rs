@@ -156,7 +156,10 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
             values::values_schema(service.name(), parameters, feeds),
         ),
         OutputFile::new("templates/_helpers.tpl", helpers),
-        OutputFile::new("templates/NOTES.txt", crate::notes::notes(service)),
+        OutputFile::new(
+            "templates/NOTES.txt",
+            crate::notes::notes(service, &tagged.computed, spread_source.is_some()),
+        ),
     ];
     let replicas = replicas_source.map(|_| Replicas {
         quorum: replication.quorum.value,
@@ -308,6 +311,7 @@ fn helpers_tpl(
         crate::checks::INTEGER,
         crate::checks::WORD,
         crate::checks::IMAGE_PROBLEM,
+        crate::checks::MOVING_TAG,
         crate::checks::RELEASE_NAME,
     ]
     .concat();

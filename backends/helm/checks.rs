@@ -160,6 +160,18 @@ pub fn image_checks(computed: &[Computed]) -> String {
     go
 }
 
+/// `berth.moving-tag`: what makes a valid image reference move, as `spec/mutable-image-tag` says
+/// it (`is \`latest\``, `has no tag, so it means \`latest\``), or nothing for one pinned by a
+/// tag or a digest.
+pub const MOVING_TAG: &str = r#"{{- define "berth.moving-tag" -}}
+{{- if not (contains "@" .) -}}
+{{- if regexMatch "^.*:[^:/]*$" . -}}
+{{- if eq (regexReplaceAll "^.*:([^:/]*)$" . "${1}") "latest" -}}is `latest`{{- end -}}
+{{- else -}}has no tag, so it means `latest`{{- end -}}
+{{- end -}}
+{{- end -}}
+"#;
+
 /// `berth.word`: `fail`s unless `.text` is one of `.words`, as berth refuses another word for
 /// `.key`.
 pub const WORD: &str = r#"{{- define "berth.word" -}}

@@ -1151,54 +1151,112 @@ fn rendered_charts_pass_kubernetes_validate_and_checkov() {
     }
 }
 
-/// NOTES.txt names every member and says the warning berth gives for the member count, word for
-/// word, exactly where `berth compile --set replicas=N` gives it.
+/// The warnings whose firing the values decide, which NOTES.txt says.
+const WARNINGS_BY_VALUE: [&str; 4] = [
+    "spec/quorum-size",
+    "spec/cleartext-peer-traffic",
+    "kubernetes/no-spread",
+    "spec/mutable-image-tag",
+];
+
+/// NOTES.txt names every member and says each warning berth gives for the values (the member
+/// count, the spread, the image's tag, on a spec without encryption), word for word, exactly where
+/// `berth compile --set` gives it; an `[[allow]]` keeps it out of both.
 #[test]
 fn notes_say_the_warnings_berth_gives() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let path = root().join("examples/cockroachdb.toml");
-    let chart = written(&example_chart(&path).unwrap());
-    let counts = [1, 2, 3, 4, 5, 6];
-    let renders: Vec<Value> = counts.iter().map(|r| json!({ "replicas": r })).collect();
-    let helm = helm_says(
-        &python,
-        chart.path(),
-        &json!({"value_sets": [], "renders": renders}),
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let cleartext = etcd.replacen(
+        "quorum = \"majority\"\n",
+        "quorum = \"majority\"\nencryption = \"none\"\n",
+        1,
     );
-    let mut warned = 0;
-    for (i, replicas) in counts.iter().enumerate() {
-        let notes = helm["rendered"][i]["cockroachdb/templates/NOTES.txt"]
-            .as_str()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let set = format!("replicas={replicas}");
-        let output =
-            crate::common::compile_ok(dir.path(), path.to_str().unwrap(), &["--set", &set]);
-        let stderr = crate::common::stderr(&output);
-        let warning = stderr
-            .lines()
-            .find(|l| l.starts_with("warning[spec/quorum-size]"));
-        match warning {
-            Some(line) => {
-                assert!(
-                    notes.contains(line),
-                    "replicas={replicas}: `{line}` not in the notes:\n{notes}"
-                );
-                warned += 1;
-            }
-            None => assert!(
-                !notes.contains("quorum-size"),
-                "replicas={replicas}: {notes}"
+    let allowed =
+        format!("{cleartext}\n[[allow]]\nrule = \"spec/mutable-image-tag\"\nreason = \"a test\"\n");
+    let mut value_sets = Vec::new();
+    for replicas in [1, 2, 3, 4] {
+        for (spread, version) in [
+            ("required", "v3.5.15"),
+            ("none", "latest"),
+            (
+                "preferred",
+                "v3.5.15@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             ),
-        }
-        for ordinal in 0..*replicas {
-            let host = format!("cases-{ordinal}.cases.default.svc.cluster.local");
-            assert!(notes.contains(&host), "{host} not in the notes:\n{notes}");
+        ] {
+            value_sets.push(json!({"replicas": replicas, "spread": spread, "version": version}));
         }
     }
-    assert_eq!(warned, 4, "1, 2, 4 and 6 members are warned about");
+    let mut warned = std::collections::BTreeMap::new();
+    for (name, text) in [
+        ("etcd", &etcd),
+        ("cleartext", &cleartext),
+        ("allowed", &allowed),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etcd.toml");
+        std::fs::write(&path, text).unwrap();
+        let chart = written(&example_chart(&path).unwrap());
+        let renders: Vec<Value> = value_sets.clone();
+        let helm = helm_says(
+            &python,
+            chart.path(),
+            &json!({"value_sets": [], "renders": renders}),
+        );
+        for (i, values) in value_sets.iter().enumerate() {
+            let notes = helm["rendered"][i]["etcd/templates/NOTES.txt"]
+                .as_str()
+                .unwrap();
+            let sets: Vec<String> = values
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                    )
+                })
+                .collect();
+            let mut args = vec!["--backend", "kubernetes"];
+            for set in &sets {
+                args.extend(["--set", set]);
+            }
+            let output = crate::common::compile_ok(dir.path(), "etcd.toml", &args);
+            let stderr = crate::common::stderr(&output);
+            for id in WARNINGS_BY_VALUE {
+                let said = format!("warning[{id}]");
+                match stderr.lines().find(|l| l.starts_with(&said)) {
+                    Some(line) => {
+                        assert!(
+                            notes.contains(line),
+                            "{name} {values}: `{line}` not in the notes:\n{notes}"
+                        );
+                        *warned.entry(id).or_insert(0) += 1;
+                    }
+                    None => assert!(
+                        !notes.contains(&said),
+                        "{name} {values}: berth does not say {said}:\n{notes}"
+                    ),
+                }
+            }
+            let replicas = values["replicas"].as_u64().unwrap();
+            for ordinal in 0..replicas {
+                let host = format!("cases-{ordinal}.cases.default.svc.cluster.local");
+                assert!(notes.contains(&host), "{host} not in the notes:\n{notes}");
+            }
+        }
+    }
+    // Each rule warned of, and not always: the quorum for 1, 2 and 4 members in each spec.
+    assert_eq!(warned.get("spec/quorum-size"), Some(&27), "{warned:?}");
+    assert_eq!(
+        warned.get("spec/cleartext-peer-traffic"),
+        Some(&18),
+        "{warned:?}"
+    );
+    assert_eq!(warned.get("kubernetes/no-spread"), Some(&9), "{warned:?}");
+    assert_eq!(warned.get("spec/mutable-image-tag"), Some(&8), "{warned:?}");
 }
 
 /// A value `berth compile --set` refuses for a parameter that sets a structural value, Helm
