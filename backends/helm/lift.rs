@@ -36,6 +36,10 @@ pub struct Lift<'a> {
     blocks: Vec<String>,
 }
 
+/// How the name's stand-in starts: a string holding this but not the whole stand-in holds the
+/// name cut or changed.
+const STAND_IN_START: &str = "zq9berth";
+
 fn placeholder(index: usize) -> String {
     format!("zqberthgo{index}zq")
 }
@@ -211,7 +215,9 @@ impl<'a> Lift<'a> {
         if (0..self.actions.len()).any(|i| text == placeholder(i)) {
             return Ok(None);
         }
-        if text.contains("zqberth") {
+        if text.contains("zqberth")
+            || (!text.contains(NAME_STAND_IN) && text.contains(STAND_IN_START))
+        {
             return Err(format!(
                 "the spec's text `{text}` looks like what the chart writes in its place"
             ));
@@ -222,6 +228,14 @@ impl<'a> Lift<'a> {
             return Ok(text
                 .contains("{{")
                 .then(|| format!("{{{{ {literal} | include \"berth.json\" }}}}")));
+        }
+        if text
+            .split(NAME_STAND_IN)
+            .any(|part| part.contains(STAND_IN_START))
+        {
+            return Err(format!(
+                "the name is cut or changed in `{text}`, where the chart writes the release name"
+            ));
         }
         let parts: Vec<String> = text
             .split(NAME_STAND_IN)

@@ -1516,7 +1516,7 @@ fn chart_of(text: &str) -> Result<Vec<berth_backend::OutputFile>, String> {
 }
 
 /// A structural value the chart would keep at the spec's default although the release or the
-/// values change it (here the release's name in a TLS secret's name) refuses the chart, saying
+/// values change it (here a TLS secret named by a parameter) refuses the chart, saying
 /// which; the spec's own `{{` in a string the chart writes as it is stays text, not an action.
 #[test]
 fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
@@ -1524,9 +1524,22 @@ fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
         return;
     };
     let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
-    let with_tls = format!("{etcd}\n[tls]\nsecret = \"{{{{name}}}}-tls\"\npath = \"/tls\"\n");
+    let with_tls =
+        format!("{etcd}\n[tls]\nsecret = \"{{{{params.version}}}}-tls\"\npath = \"/tls\"\n");
     let refused = chart_of(&with_tls).unwrap_err();
-    assert!(refused.contains("`tls.secret`"), "{refused}");
+    assert!(
+        refused.contains("helm/not-in-chart")
+            && refused.contains("`tls.secret`")
+            && refused.contains("`version`"),
+        "{refused}"
+    );
+    // The values are resolved with the spec's name: one the release names cannot follow it yet.
+    let named = format!("{etcd}\n[tls]\nsecret = \"{{{{name}}}}-tls\"\npath = \"/tls\"\n");
+    let refused = chart_of(&named).unwrap_err();
+    assert!(
+        refused.contains("`tls.secret`") && refused.contains("release name"),
+        "{refused}"
+    );
 
     let described = etcd.replacen("description = \"", "description = \"{{ not Go }} $x }} ", 1);
     assert!(described.contains("{{ not Go }}"));
