@@ -94,7 +94,7 @@ impl<'a> Lift<'a> {
             }
             _ => {}
         }
-        let text = berth_backend::yaml::to_yaml(&object)?;
+        let text = as_text(&berth_backend::yaml::to_yaml(&object)?);
         let text = self.fill(&text)?;
         Ok(match condition {
             Some(open) => format!("{header}{PRELUDE}{open}\n{text}{{{{- end }}}}\n"),
@@ -277,7 +277,7 @@ impl<'a> Lift<'a> {
             let mut fields = Value::Object(std::mem::take(&mut fields));
             self.strings(&mut fields)?;
             if fields.as_object().is_some_and(|f| !f.is_empty()) {
-                block.push_str(&berth_backend::yaml::to_yaml(&fields)?);
+                block.push_str(&as_text(&berth_backend::yaml::to_yaml(&fields)?));
             }
         }
         if self.spread.is_some() {
@@ -325,6 +325,12 @@ impl<'a> Lift<'a> {
         }
         Ok(text)
     }
+}
+
+/// YAML the kubernetes backend wrote, as text Go writes as it is: a `{{` the spec put in a key (a
+/// StorageClass parameter's name) would open an action, so each becomes one that writes it.
+fn as_text(yaml: &str) -> String {
+    yaml.replace("{{", "{{ \"{{\" }}")
 }
 
 /// The start script that runs each member's own command line (`case "$BERTH_POD_ORDINAL" in 0)

@@ -140,11 +140,8 @@ pub fn values_schema(
             .iter()
             .map(|p| (p.name.as_str(), property(p, feeds.get(&p.name))))
             .collect(),
-        required: parameters
-            .iter()
-            .filter(|p| p.default.is_none())
-            .map(|p| p.name.as_str())
-            .collect(),
+        // Every value: `--set NAME=null` deletes one from the defaults, and berth has no unset.
+        required: parameters.iter().map(|p| p.name.as_str()).collect(),
         additional_properties: false,
     };
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");

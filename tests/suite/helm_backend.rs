@@ -98,7 +98,8 @@ fn the_chart_version_is_the_option_and_semver_2() {
 }
 
 /// The values a compile gives are the chart's defaults, in `values.yaml` and the schema; a
-/// required parameter given to compile stays required in the chart, its value out of it.
+/// required parameter given to compile stays required in the chart, its value out of it; a value
+/// deleted with `null` is refused.
 #[test]
 fn the_compiled_values_are_the_charts_defaults_but_a_required_one_stays_required() {
     let Some(python) = python_with_helm() else {
@@ -132,15 +133,16 @@ fn the_compiled_values_are_the_charts_defaults_but_a_required_one_stays_required
     }
     let schema: Value = serde_json::from_str(&schema).unwrap();
     assert_eq!(schema["properties"]["replicas"]["default"], 5);
-    assert_eq!(schema["required"], json!(["token"]));
-    let helm = helm_says(
-        &python,
-        &chart,
-        &json!({"value_sets": [{}, {"token": "t"}]}),
-    );
+    let required = schema["required"].as_array().unwrap();
+    assert!(required.contains(&json!("token")) && required.contains(&json!("replicas")));
+    let sets = json!([{}, {"token": "t"}, {"token": "t", "replicas": null}]);
+    let helm = helm_says(&python, &chart, &json!({"value_sets": sets}));
     assert_eq!(helm["defaults"]["replicas"], 5);
     assert!(helm["verdicts"][0].is_string(), "the token is required");
     assert!(helm["verdicts"][1].is_null(), "{}", helm["verdicts"][1]);
+    // `--set replicas=null` deletes the default: berth has no unset value, and Helm refuses it.
+    let unset = helm["verdicts"][2].as_str().unwrap_or_default();
+    assert!(unset.contains("missing property 'replicas'"), "{unset}");
 }
 
 /// `berth diff --against` of a chart whose default changes names a value Kubernetes refuses to

@@ -1542,7 +1542,12 @@ fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
     );
 
     let described = etcd.replacen("description = \"", "description = \"{{ not Go }} $x }} ", 1);
-    assert!(described.contains("{{ not Go }}"));
+    let described = format!(
+        "{described}\n[backends.kubernetes.storage_classes.fast-ssd]\nprovisioner = \"pd.csi.storage.gke.io\"\nparameters = {{ \"a{{{{ .Release.Namespace }}}}\" = \"x\", \"{{{{ fail .Release.Name }}}}\\\"\" = \"y\" }}\n"
+    );
+    assert!(
+        described.contains("{{ not Go }}") && described.contains("\"a{{ .Release.Namespace }}\"")
+    );
     let chart = written(&chart_of(&described).unwrap());
     let helm = helm_says(
         &python,
@@ -1555,6 +1560,12 @@ fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
     assert!(
         description.unwrap().starts_with("{{ not Go }} $x }} "),
         "{statefulset}"
+    );
+    let class = &objects["StorageClass fast-ssd"];
+    assert_eq!(
+        class["parameters"],
+        json!({"a{{ .Release.Namespace }}": "x", "{{ fail .Release.Name }}\"": "y"}),
+        "{class}"
     );
 }
 
