@@ -25,7 +25,12 @@ pub fn start(
     placements: &[berth_model::start::Placement],
     ordinal_variable: &str,
 ) -> Result<Option<PerMember>, Vec<Diagnostic>> {
-    let computable = |t: &Template| computable_at_run_time(service, t, runtime, unmark);
+    // What the template can compute for some values, not only for these: the pod template stays
+    // the same shape for every value set, as a chart of the spec computes it.
+    let computable = |t: &Template| {
+        !berth_language::template::self_computed(&t.source)
+            && computable_at_run_time(service, t, runtime, unmark)
+    };
     let container = &service.container;
     let argv_computable = container
         .command

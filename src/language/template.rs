@@ -61,26 +61,43 @@ pub fn reads(source: &str, word: &str) -> bool {
 /// or a field this does not know, counts as both, and `self.joining` and `self.published` as
 /// neither.
 pub fn self_reads(source: &str) -> [bool; 2] {
+    actions(source).fold([false; 2], |found, action| {
+        let [name, ordinal] = action_self_reads(action);
+        [found[0] || name, found[1] || ordinal]
+    })
+}
+
+/// Whether `source` reads the member's name or ordinal in a way text substitution cannot compute
+/// for some values: as an argument or a condition (`{{add self.ordinal 1}}`, `{{#if (eq
+/// self.ordinal "0")}}`), not written alone (`{{self.name}}`).
+pub fn self_computed(source: &str) -> bool {
+    actions(source).any(|action| {
+        let alone = action.trim_matches(|c: char| c.is_whitespace() || c == '~');
+        !matches!(alone, "self.name" | "self.host" | "self.ordinal")
+            && action_self_reads(action) != [false, false]
+    })
+}
+
+/// [`self_reads`] of one action's text.
+fn action_self_reads(action: &str) -> [bool; 2] {
     let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
     let mut found = [false; 2];
-    for action in actions(source) {
-        for (at, _) in action.match_indices("self") {
-            let (before, after) = (&action[..at], &action[at + "self".len()..]);
-            let whole = !before.ends_with(|c: char| identifier(c) || c == '.')
-                || before.ends_with("@root.");
-            if !whole || after.starts_with(identifier) {
-                continue;
-            }
-            let field = after.strip_prefix('.').map_or("", |rest| {
-                let end = rest.find(|c: char| !identifier(c)).unwrap_or(rest.len());
-                &rest[..end]
-            });
-            match field {
-                "name" | "host" => found[0] = true,
-                "ordinal" => found[1] = true,
-                "joining" | "published" => {}
-                _ => found = [true, true],
-            }
+    for (at, _) in action.match_indices("self") {
+        let (before, after) = (&action[..at], &action[at + "self".len()..]);
+        let whole =
+            !before.ends_with(|c: char| identifier(c) || c == '.') || before.ends_with("@root.");
+        if !whole || after.starts_with(identifier) {
+            continue;
+        }
+        let field = after.strip_prefix('.').map_or("", |rest| {
+            let end = rest.find(|c: char| !identifier(c)).unwrap_or(rest.len());
+            &rest[..end]
+        });
+        match field {
+            "name" | "host" => found[0] = true,
+            "ordinal" => found[1] = true,
+            "joining" | "published" => {}
+            _ => found = [true, true],
         }
     }
     found
@@ -718,6 +735,31 @@ mod tests {
         ];
         for (source, reads) in cases {
             assert_eq!(self_reads(source), reads, "{source}");
+        }
+    }
+
+    #[test]
+    fn self_computed_is_self_read_other_than_written_alone() {
+        use super::self_computed;
+        for (source, computed) in [
+            (
+                "--name={{self.name}} {{ self.host }} {{~self.ordinal~}}",
+                false,
+            ),
+            ("{{#if params.x}}{{self.name}}{{/if}}", false),
+            ("{{#if self.joining}}existing{{else}}new{{/if}}", false),
+            ("{{add self.ordinal 1}}", true),
+            (
+                "{{#if params.b}}{{#if (eq self.ordinal \"0\")}}x{{/if}}{{/if}}",
+                true,
+            ),
+            (
+                "{{#each peers}}{{#if (eq this.name ../self.name)}}me{{/if}}{{/each}}",
+                true,
+            ),
+            ("{{self}}", true),
+        ] {
+            assert_eq!(self_computed(source), computed, "{source}");
         }
     }
 

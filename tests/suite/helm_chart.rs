@@ -866,6 +866,77 @@ fn a_spread_left_to_the_member_count_follows_it() {
     assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
 }
 
+/// A spec whose members' command lines differ in ways one pod template cannot say, for some
+/// values only (a condition on the ordinal under a condition on a value, arithmetic on it in one
+/// branch): every value set starts each member with its own line, in the chart as in berth's
+/// objects.
+#[test]
+fn member_command_lines_that_differ_for_some_values_only_follow_the_values() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let text = r#"
+name = "pm"
+
+[params.bootstrap]
+default = false
+
+[params.mode]
+default = "offset"
+values = ["offset", "plain"]
+
+[params.replicas]
+default = 3
+min = 1
+max = 9
+
+[container]
+image = "busybox:1.36"
+command = ["/bin/server"]
+args = [
+  "--name={{self.name}}",
+  "{{#if params.bootstrap}}{{#if (eq self.ordinal \"0\")}}--bootstrap{{/if}}{{/if}}",
+  "--id={{#if (eq params.mode \"offset\")}}{{add self.ordinal 1}}{{else}}{{self.ordinal}}{{/if}}",
+]
+
+[[ports]]
+name = "client"
+port = 7000
+
+[[volumes]]
+name = "data"
+path = "/data"
+size = "1Gi"
+class = "fast-ssd"
+
+[replication]
+replicas = "{{params.replicas}}"
+
+[health.liveness]
+tcp = "client"
+
+[health.readiness]
+exec = ["true"]
+
+[resources]
+cpu = "1"
+memory = "1Gi"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pm.toml");
+    std::fs::write(&path, text).unwrap();
+    let service = resolved(&path);
+    let chart = written(&example_chart(&path).unwrap());
+    let (releases, expected) =
+        compiled_releases(&path, &service, &mut Draw(0x9b05_688c_2b3e_6c1f), 30);
+    let drawn: std::collections::BTreeSet<String> = releases
+        .iter()
+        .map(|r| format!("{} {}", r["values"]["bootstrap"], r["values"]["mode"]))
+        .collect();
+    assert!(drawn.len() >= 4, "values drawn: {drawn:?}");
+    assert_chart_renders(&python, "pm", chart.path(), &releases, &expected);
+}
+
 /// A spec whose members write their name or ordinal only for some values (`self` under a
 /// condition on a parameter): the pod's identity variables are the same for every value set, in
 /// the chart as in berth's objects.
