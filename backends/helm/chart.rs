@@ -7,11 +7,12 @@ use crate::lift::{Lift, PLACEMENT, Replicas, SpreadVariants};
 use crate::tags::{Computed, tag_service};
 use crate::{helpers, values};
 use berth_backend::{Backend, Input, OutputFile};
+use berth_diagnostic::Diagnostic;
 use berth_diagnostic::source::Span;
 use berth_language::go_template::to_go;
 use berth_language::params::Declared;
 use berth_language::template::reads;
-use berth_model::{FileBody, Service, Spread};
+use berth_model::{Allow, FileBody, Service, Spread};
 use serde::Serialize;
 
 /// Why a chart cannot be written: what it cannot compute, and where the spec says it.
@@ -120,7 +121,8 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
     );
     let spread_source =
         service.structural_source("replication.spread", replication.spread.span.as_ref(), None);
-    let tagged = tagged_copy(service, replicas_source.is_some());
+    let mut tagged = tagged_copy(service, replicas_source.is_some());
+    let several = several_members_refusals(input, base, &mut tagged.service)?;
     let lowered = lower(input, base, &tagged.service)?;
     let spread = match spread_source {
         Some(_) => Some(spread_variants(input, base, &tagged.service)?),
@@ -138,12 +140,11 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
     let (parameters, feeds) = (&parameters, &service.parameter_feeds);
     let helpers = helpers_tpl(
         service,
-        &tagged.computed,
+        &tagged,
         replicas_source,
         spread_source,
         &domain,
-        &tagged.contents,
-        &tagged.ports,
+        &several,
     )?;
     let mut files = vec![
         OutputFile::new("Chart.yaml", chart_yaml(service, making)?),
@@ -202,6 +203,45 @@ fn object_template(service: &Service, file: &OutputFile, lift: Lift) -> Result<O
         .path
         .replace(crate::tags::NAME_STAND_IN, service.name());
     Ok(OutputFile::new(format!("templates/{path}"), template))
+}
+
+/// Where the values give the member count: the kubernetes backend's refusals (rule errors) of the
+/// tagged copy, whose three members bring them where one member does not, which the chart makes
+/// with `fail` for more than one member. Each is allowed in the copy, so that it lowers.
+fn several_members_refusals(
+    input: &Input,
+    base: &dyn Backend,
+    tagged: &mut Service,
+) -> Result<Vec<Diagnostic>, NotInChart> {
+    let refusals = |service: &Service| -> Vec<Diagnostic> {
+        let compiled = base.compile(&Input {
+            service,
+            backend_tables: input.backend_tables,
+            file: input.file,
+            deployed: None,
+        });
+        let refused = |d: &Diagnostic| d.is_input_error() || d.is_rule_error();
+        compiled.diagnostics.into_iter().filter(refused).collect()
+    };
+    let several = refusals(tagged);
+    if several.is_empty() || tagged.replicas() == 1 {
+        return Ok(Vec::new());
+    }
+    let mut alone = tagged.clone();
+    alone.replication.replicas.value = 1;
+    let alone = refusals(&alone);
+    let several: Vec<Diagnostic> = several
+        .into_iter()
+        .filter(|d| d.is_rule_error() && !alone.iter().any(|a| a.code == d.code))
+        .collect();
+    for refusal in &several {
+        tagged.allow.push(Allow {
+            rule: refusal.code.clone(),
+            reason: "the chart refuses more than one member".into(),
+            span: None,
+        });
+    }
+    Ok(several)
 }
 
 /// The kubernetes backend's files for `service`, a tagged copy.
@@ -290,16 +330,17 @@ fn chart_yaml(service: &Service, making: &Making) -> Result<String, String> {
     berth_backend::yaml::to_yaml(&chart)
 }
 
-/// The shared helpers, one template per computed value (`berth.s<N>`), and `berth.context`.
+/// The shared helpers, one template per computed value (`berth.s<N>`), and `berth.context`,
+/// which refuses the `several` member-count refusals for more than one member.
 fn helpers_tpl(
     service: &Service,
-    computed: &[Computed],
+    tagged: &crate::tags::Tagged,
     replicas_source: Option<&str>,
     spread_source: Option<&str>,
     domain: &str,
-    contents: &[(usize, usize)],
-    ports: &[(u16, String, String)],
+    several: &[Diagnostic],
 ) -> Result<String, String> {
+    let (computed, contents, ports) = (&tagged.computed, &tagged.contents, &tagged.ports);
     let json = helpers::json();
     let mut text = [
         &json,
@@ -335,7 +376,20 @@ fn helpers_tpl(
                 "{{{{- define \"berth.replicas\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
                 translated(source)?
             ));
-            "{{- $replicasText := include \"berth.replicas\" $structural }}\n{{- $_ = include \"berth.integer\" (dict \"text\" $replicasText \"key\" \"replication.replicas\" \"min\" 1 \"max\" 1000) }}\n{{- $replicas := atoi (trim $replicasText) }}\n".to_string()
+            let mut go = "{{- $replicasText := include \"berth.replicas\" $structural }}\n{{- $_ = include \"berth.integer\" (dict \"text\" $replicasText \"key\" \"replication.replicas\" \"min\" 1 \"max\" 1000) }}\n{{- $replicas := atoi (trim $replicasText) }}\n".to_string();
+            for refusal in several {
+                let text = format!(
+                    "{}: {}; help: {}",
+                    refusal.code,
+                    refusal.message,
+                    refusal.help.as_deref().unwrap_or_default()
+                );
+                let text = serde_json::to_string(&text).expect("a string serializes");
+                go.push_str(&format!(
+                    "{{{{- if gt (int $replicas) 1 }}}}{{{{- fail {text} }}}}{{{{- end }}}}\n"
+                ));
+            }
+            go
         }
         None => format!("{{{{- $replicas := {} }}}}\n", service.replicas()),
     };

@@ -301,6 +301,10 @@ pub struct Check {
     /// The check passes only once the member found its peers (declared, or the default for a
     /// service of several members); implied by `needs_quorum`.
     pub needs_peers: bool,
+    /// What `needs_peers` is with several members, whatever this compile's count: declared, or
+    /// by default. The rules about checks that wait for peers read it, so that they hold for any
+    /// member count a chart's values give.
+    pub peers_when_several: bool,
     /// `docker_exec`: this check as an argv run inside the container.
     pub docker_exec: Option<Vec<String>>,
     pub span: Option<Span>,
@@ -513,7 +517,7 @@ impl Service {
     /// Whether `check` can pass only after this member found peers that exist: the check must
     /// then never gate how members discover each other, or a cold start never forms.
     pub fn waits_for_peers(&self, check: &Check) -> bool {
-        check.needs_peers && self.replicas() > 1
+        check.peers_when_several && self.replicas() > 1
     }
 
     /// Whether the liveness check needs quorum: declared so, or the same action as a readiness

@@ -39,7 +39,8 @@ impl Resolver<'_> {
         let c = spanned.get_ref();
         let action = self.check_action(spanned, key, ports)?;
         let docker_exec = self.docker_exec(spanned, key);
-        let (needs_quorum, needs_peers) = self.check_peers(spanned, key, replicas);
+        let (needs_quorum, needs_peers, peers_when_several) =
+            self.check_peers(spanned, key, replicas);
         Some(Check {
             action,
             docker_exec,
@@ -57,6 +58,7 @@ impl Resolver<'_> {
                 .map(|f| f as u32),
             needs_quorum,
             needs_peers,
+            peers_when_several,
             span: self.span(spanned.span()),
         })
     }
@@ -218,15 +220,15 @@ impl Resolver<'_> {
         Some(argv)
     }
 
-    /// `needs_quorum` and `needs_peers`. Unsaid, a check of a service with peers is taken to
-    /// need them: the safe side, since a check that needs peers must never gate how the peers
-    /// find each other.
+    /// `needs_quorum`, `needs_peers` and what `needs_peers` is with several members. Unsaid, a
+    /// check of a service with peers is taken to need them: the safe side, since a check that
+    /// needs peers must never gate how the peers find each other.
     fn check_peers(
         &mut self,
         spanned: &toml::Spanned<spec::Check>,
         key: &str,
         replicas: u32,
-    ) -> (bool, bool) {
+    ) -> (bool, bool, bool) {
         let c = spanned.get_ref();
         let needs_quorum = c
             .needs_quorum
@@ -250,6 +252,7 @@ impl Resolver<'_> {
         (
             needs_quorum,
             needs_quorum || said_peers.unwrap_or(replicas > 1),
+            needs_quorum || said_peers.unwrap_or(true),
         )
     }
 }

@@ -1786,3 +1786,90 @@ fn values_berth_refuses_together_fail_the_chart() {
         }
     }
 }
+
+/// A refusal only several members bring (`kubernetes/ordered-ready-deadlock`: ordered start with
+/// a readiness check that waits for the peers), on a spec whose default is one member: the chart
+/// renders one member and refuses more, with berth's id, as `berth compile --set` does.
+#[test]
+fn a_refusal_only_several_members_bring_fails_the_chart_for_several() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let text = r#"
+name = "od"
+
+[params.replicas]
+default = 1
+min = 1
+max = 9
+
+[container]
+image = "busybox:1.36"
+command = ["sleep", "infinity"]
+
+[[ports]]
+name = "client"
+port = 7000
+
+[[volumes]]
+name = "data"
+path = "/data"
+size = "1Gi"
+class = "fast-ssd"
+
+[replication]
+replicas = "{{params.replicas}}"
+start = "ordered"
+
+[health.liveness]
+tcp = "client"
+
+[health.readiness]
+http = "/ready"
+port = "client"
+
+[resources]
+cpu = "1"
+memory = "1Gi"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("od.toml"), text).unwrap();
+    let chart = written(&example_chart(&dir.path().join("od.toml")).unwrap());
+    let counts = [1, 2, 3];
+    let releases: Vec<Value> = counts
+        .iter()
+        .map(|r| json!({"values": {"replicas": r}, "name": "od", "namespace": "default"}))
+        .collect();
+    let helm = helm_says(
+        &python,
+        chart.path(),
+        &json!({"value_sets": [], "releases": releases}),
+    );
+    let id = "kubernetes/ordered-ready-deadlock";
+    for (i, replicas) in counts.iter().enumerate() {
+        let set = format!("replicas={replicas}");
+        let args = [
+            "compile",
+            "od.toml",
+            "--backend",
+            "kubernetes",
+            "--out",
+            "out",
+            "--set",
+            &set,
+        ];
+        let output = crate::common::berth(&args, dir.path());
+        let by_helm = &helm["releases"][i];
+        if *replicas == 1 {
+            crate::common::assert_exit(&output, 0, &[]);
+            assert!(by_helm.is_object(), "{set}: {by_helm}");
+        } else {
+            crate::common::assert_exit(&output, 1, &[&format!("error[{id}]")]);
+            let message = by_helm.as_str().unwrap_or_default();
+            assert!(
+                message.contains(&format!("{id}: `start = \"ordered\"`")),
+                "{set}: {message}"
+            );
+        }
+    }
+}
