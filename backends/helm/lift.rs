@@ -71,16 +71,18 @@ impl<'a> Lift<'a> {
         }
     }
 
-    /// The template of `object` (a kubernetes backend's YAML file).
-    pub fn template(mut self, header: &str, yaml: &str) -> Result<String, String> {
+    /// The template of `object` (a kubernetes backend's YAML file); none for a `Namespace`
+    /// (`create_namespace`): a release's namespace is `helm install --namespace`'s, made with
+    /// `--create-namespace`.
+    pub fn template(mut self, header: &str, yaml: &str) -> Result<Option<String>, String> {
         let mut object: Value =
             serde_saphyr::from_str(yaml).map_err(|e| format!("cannot read an object: {e}"))?;
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        if kind == "Namespace" {
+            return Ok(None);
+        }
         self.files(&kind, &mut object);
         self.strings(&mut object)?;
-        if kind == "Namespace" {
-            return Err("`create_namespace`: a release's namespace is `helm install --namespace`'s (with `--create-namespace`)".into());
-        }
         if object["metadata"].get("namespace").is_some() {
             object["metadata"]["namespace"] =
                 self.action("{{ $.Release.Namespace | include \"berth.json\" }}");
@@ -96,10 +98,10 @@ impl<'a> Lift<'a> {
         }
         let text = as_text(&berth_backend::yaml::to_yaml(&object)?);
         let text = self.fill(&text)?;
-        Ok(match condition {
+        Ok(Some(match condition {
             Some(open) => format!("{header}{PRELUDE}{open}\n{text}{{{{- end }}}}\n"),
             None => format!("{header}{PRELUDE}{text}"),
-        })
+        }))
     }
 
     /// The files' ConfigMap, its hash on the pod template and the keys its volume projects, as

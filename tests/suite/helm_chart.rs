@@ -1037,7 +1037,10 @@ fn compiled_releases(
             assert_yaml_printable(&std::fs::read_to_string(file.unwrap().path()).unwrap());
         }
         let objects = kubernetes_objects(&dir.path().join("out"));
-        let namespace = objects.values().next().unwrap()["metadata"]["namespace"].clone();
+        let namespace = objects
+            .values()
+            .find_map(|o| o["metadata"].get("namespace").cloned())
+            .unwrap();
         let values: Map<String, Value> = set.into_iter().collect();
         releases.push(json!({"values": values, "name": release, "namespace": namespace}));
         expected.push(objects);
@@ -1871,5 +1874,70 @@ memory = "1Gi"
                 "{set}: {message}"
             );
         }
+    }
+}
+
+/// What a chart makes of the kubernetes backend's namespace, domain and aliases: the `Namespace`
+/// object of `create_namespace` is left to `helm install --create-namespace`, a fixed cluster
+/// domain and an alias that names the same Service for any values are the kubernetes backend's
+/// own; a domain or an alias the values or the release would change refuses the chart.
+#[test]
+fn namespaces_domains_and_aliases_in_a_chart() {
+    let Some(python) = python_with_helm() else {
+        return;
+    };
+    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let table = "[backends.kubernetes]\n";
+    let with = |options: &str, aliases: &str| {
+        let text = etcd.replacen(table, &format!("{table}{options}"), 1);
+        format!("{text}\n[network]\naliases = [{aliases}]\n")
+    };
+    let text = with(
+        "create_namespace = true\ncluster_domain = \"corp.internal\"\n",
+        "\"store\"",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("etcd.toml");
+    std::fs::write(&path, &text).unwrap();
+    let service = resolved(&path);
+    let files = example_chart(&path).unwrap();
+    assert!(
+        !files.iter().any(|f| f.path.contains("namespace")),
+        "a Namespace template"
+    );
+    let chart = written(&files);
+    let (releases, mut expected) =
+        compiled_releases(&path, &service, &mut Draw(0x510e_527f_ade6_82d1), 12);
+    for objects in &mut expected {
+        let namespaces: Vec<String> = objects
+            .keys()
+            .filter(|k| k.starts_with("Namespace "))
+            .cloned()
+            .collect();
+        assert_eq!(namespaces.len(), 1, "berth writes the Namespace");
+        objects.remove(&namespaces[0]);
+        assert!(
+            objects.contains_key("Service store"),
+            "{:?}",
+            objects.keys()
+        );
+    }
+    assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
+
+    for (options, aliases, refused) in [
+        (
+            "cluster_domain = \"{{params.version}}.internal\"\n",
+            "\"store\"",
+            "cluster_domain",
+        ),
+        ("", "\"store-{{self.ordinal}}\"", "store-{{self.ordinal}}"),
+        ("", "\"{{name}}-store\"", "{{name}}-store"),
+    ] {
+        std::fs::write(&path, with(options, aliases)).unwrap();
+        let reason = example_chart(&path).unwrap_err();
+        assert!(
+            reason.contains("helm/not-in-chart") && reason.contains(refused),
+            "{reason}"
+        );
     }
 }
