@@ -11,9 +11,11 @@ use berth_diagnostic::Diagnostic;
 use berth_diagnostic::source::Span;
 use berth_language::go_template::to_go;
 use berth_language::params::Declared;
+use berth_language::params::mentioned;
 use berth_language::template::reads;
 use berth_model::{Allow, FileBody, Service, Spread};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Why a chart cannot be written: what it cannot compute, and where the spec says it.
 #[derive(Debug)]
@@ -153,7 +155,10 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
         })
         .ok_or("the kubernetes backend names no member host")?;
     let parameters = compiled_defaults(service);
-    let (parameters, feeds) = (&parameters, &service.parameter_feeds);
+    let marks = values::Marks {
+        feeds: service.parameter_feeds.clone(),
+        unused: unused_values(input, &tagged.computed),
+    };
     let helpers = helpers_tpl(
         service,
         &tagged,
@@ -166,11 +171,11 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
         OutputFile::new("Chart.yaml", chart_yaml(service, making)?),
         OutputFile::new(
             "values.yaml",
-            values::values_yaml(service.name(), parameters, feeds)?,
+            values::values_yaml(service.name(), &parameters, &marks)?,
         ),
         OutputFile::new(
             "values.schema.json",
-            values::values_schema(service.name(), parameters, feeds),
+            values::values_schema(service.name(), &parameters, &marks),
         ),
         OutputFile::new("templates/_helpers.tpl", helpers),
         OutputFile::new(
@@ -324,6 +329,45 @@ fn spread_variants(
     Ok(variants)
 }
 
+/// The parameters the chart's objects do not read, and why: one that gives only the service's
+/// name (the release's name stands for it) or the namespace (the release's holds the objects),
+/// or one only other backends read.
+fn unused_values<'a>(input: &Input<'a>, computed: &[Computed]) -> BTreeMap<&'a str, &'static str> {
+    let service = input.service;
+    let sources: Vec<&str> = computed.iter().map(Computed::source).collect();
+    let structural = service
+        .structural_sources
+        .iter()
+        .filter(|s| s.key != "name");
+    let read: Vec<&str> = sources
+        .into_iter()
+        .chain(structural.map(|s| s.template.as_str()))
+        .collect();
+    let mut unused = BTreeMap::new();
+    for parameter in &service.parameters {
+        let name = parameter.name.as_str();
+        if read
+            .iter()
+            .any(|source| !mentioned(source, std::iter::once(name)).is_empty())
+        {
+            continue;
+        }
+        let gives_name = service
+            .parameter_feeds
+            .get(name)
+            .is_some_and(|keys| keys.contains("name"));
+        unused.insert(
+            name,
+            if gives_name {
+                "Not used by the chart: the release's name stands for the service's `name`, which this value gives."
+            } else {
+                "Not used by the chart: no object of the release reads this value (the release's namespace stands for a namespace it gives)."
+            },
+        );
+    }
+    unused
+}
+
 /// The parameters, each default the value this compile gave it (`--set`, `--values`), but for a
 /// required parameter's, which stays required: a secret given to compile stays out of the chart.
 fn compiled_defaults(service: &Service) -> Vec<Declared> {
@@ -382,15 +426,9 @@ fn helpers_tpl(
     let translated =
         |source: &str| to_go(source, "$ctx").map_err(|e| format!("`{source}`: {}", e.reason));
     for (index, value) in computed.iter().enumerate() {
-        let source = match value {
-            Computed::Member { source, .. }
-            | Computed::Init { source, .. }
-            | Computed::Structural { source, .. }
-            | Computed::Image { source, .. } => source,
-        };
         text.push_str(&format!(
             "{{{{- define \"berth.s{index}\" }}}}{{{{ $ctx := . }}}}{}{{{{ end }}}}\n",
-            translated(source)?
+            translated(value.source())?
         ));
     }
     let replicas = match replicas_source {

@@ -30,6 +30,18 @@ pub enum Computed {
     Structural { source: String, key: String },
 }
 
+impl Computed {
+    /// The template the value is computed from.
+    pub fn source(&self) -> &str {
+        match self {
+            Computed::Member { source, .. }
+            | Computed::Init { source, .. }
+            | Computed::Image { source, .. }
+            | Computed::Structural { source, .. } => source,
+        }
+    }
+}
+
 pub struct Tagged {
     pub service: Service,
     /// By tag number, what the value is computed from.

@@ -39,11 +39,30 @@ pub fn upgrade_refused(feeds: Option<&BTreeSet<String>>) -> Option<String> {
     })
 }
 
+/// What a chart says of its values besides the parameters' declarations: by parameter, the
+/// structural keys it reaches (`feeds`, for the values Kubernetes refuses to change) and why the
+/// chart does not use it, where it does not (`unused`).
+#[derive(Default)]
+pub struct Marks<'a> {
+    pub feeds: BTreeMap<String, BTreeSet<String>>,
+    pub unused: BTreeMap<&'a str, &'static str>,
+}
+
+impl Marks<'_> {
+    /// The notes on `parameter`: the procedure for a change Kubernetes refuses, or why the chart
+    /// does not use it.
+    fn notes(&self, parameter: &str) -> Vec<String> {
+        let refused = upgrade_refused(self.feeds.get(parameter));
+        let unused = self.unused.get(parameter).map(|why| why.to_string());
+        refused.into_iter().chain(unused).collect()
+    }
+}
+
 /// `values.yaml` of the chart of `service`.
 pub fn values_yaml(
     service: &str,
     parameters: &[Declared],
-    feeds: &BTreeMap<String, BTreeSet<String>>,
+    marks: &Marks,
 ) -> Result<String, String> {
     let mut text = format!(
         "# Values of the chart of `{}`, one for each parameter of its spec: override them with\n\
@@ -56,7 +75,7 @@ pub fn values_yaml(
             text.push_str(&format!("# {}\n", comment_text(line)));
         }
         let notes = allowed(parameter).into_iter();
-        for note in notes.chain(upgrade_refused(feeds.get(&parameter.name))) {
+        for note in notes.chain(marks.notes(&parameter.name)) {
             text.push_str(&format!("# {note}\n"));
         }
         let entry = BTreeMap::from([(&parameter.name, &parameter.default)]);
@@ -127,18 +146,14 @@ struct Property<'a> {
 }
 
 /// `values.schema.json` of the chart of `service`.
-pub fn values_schema(
-    service: &str,
-    parameters: &[Declared],
-    feeds: &BTreeMap<String, BTreeSet<String>>,
-) -> String {
+pub fn values_schema(service: &str, parameters: &[Declared], marks: &Marks) -> String {
     let schema = Schema {
         dialect: "http://json-schema.org/draft-07/schema#",
         title: format!("Values of the chart of `{service}`"),
         kind: "object",
         properties: parameters
             .iter()
-            .map(|p| (p.name.as_str(), property(p, feeds.get(&p.name))))
+            .map(|p| (p.name.as_str(), property(p, marks.notes(&p.name))))
             .collect(),
         // Every value: `--set NAME=null` deletes one from the defaults, and berth has no unset.
         required: parameters.iter().map(|p| p.name.as_str()).collect(),
@@ -149,10 +164,9 @@ pub fn values_schema(
     text
 }
 
-fn property<'a>(parameter: &'a Declared, feeds: Option<&BTreeSet<String>>) -> Property<'a> {
+fn property(parameter: &Declared, notes: Vec<String>) -> Property<'_> {
     let is_string = parameter.kind == Kind::String;
-    let description = [parameter.description.clone(), upgrade_refused(feeds)];
-    let description: Vec<String> = description.into_iter().flatten().collect();
+    let description: Vec<String> = parameter.description.iter().cloned().chain(notes).collect();
     Property {
         kind: match parameter.kind {
             Kind::String => "string",

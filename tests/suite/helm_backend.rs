@@ -204,3 +204,41 @@ fn diff_against_names_a_value_kubernetes_refuses_to_change_in_place() {
     );
     assert!(!dir.path().join("next").exists(), "nothing is written");
 }
+
+/// A value no object of the chart reads says so in `values.yaml` and the schema: one that gives
+/// the service's name (the release's name stands for it) or the namespace (the release's holds
+/// the objects); one the objects read does not.
+#[test]
+fn values_the_chart_does_not_read_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = etcd_with(
+        "namespace = \"{{params.team}}\"\n",
+        "[params.team]\ndefault = \"storage\"\n",
+    )
+    .replacen("namespace = \"etcd\"\n", "", 1);
+    write(dir.path(), "etcd.toml", &spec);
+    compile_ok(dir.path(), "etcd.toml", &["--backend", "helm"]);
+    let values = std::fs::read_to_string(dir.path().join("out/helm/etcd/values.yaml")).unwrap();
+    let noted: Vec<&str> = values
+        .split("\n\n")
+        .filter(|entry| entry.contains("# Not used by the chart"))
+        .collect();
+    assert_eq!(noted.len(), 1, "{values}");
+    assert!(noted[0].contains("\nteam: storage"), "{values}");
+
+    let (_demo, out) = compile_example("demo", &["--backend", "helm"]);
+    let chart = out.join("helm/berthdemo");
+    let schema = std::fs::read_to_string(chart.join("values.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&schema).unwrap();
+    let name = schema["properties"]["name"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        name.contains("the release's name stands for the service's `name`"),
+        "{name}"
+    );
+    let replicas = schema["properties"]["replicas"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!replicas.contains("Not used"), "{replicas}");
+}

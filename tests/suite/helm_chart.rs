@@ -202,17 +202,17 @@ fn values_schema_refuses_what_berth_refuses() {
     for (name, text) in specs() {
         let spec = berth_language::spec::parse(&text, 0).unwrap().spec;
         let parameters = params::declared(&spec.params);
-        let feeds = BTreeMap::new();
+        let marks = values::Marks::default();
         let chart = chart(
             &name,
             &[
                 (
                     "values.yaml",
-                    values::values_yaml(&name, &parameters, &feeds).unwrap(),
+                    values::values_yaml(&name, &parameters, &marks).unwrap(),
                 ),
                 (
                     "values.schema.json",
-                    values::values_schema(&name, &parameters, &feeds),
+                    values::values_schema(&name, &parameters, &marks),
                 ),
             ],
         );
