@@ -25,8 +25,8 @@ pub const QUANTITY: &str = r#"{{- define "berth.quantity" -}}
 {{- $factor := 0.0 -}}
 {{- if hasKey $factors $suffix -}}
 {{- $factor = get $factors $suffix -}}
-{{- else if regexMatch "^[eE][+-]?[0-9]{1,10}$" $suffix -}}
-{{- $power := atoi (trimPrefix "+" (substr 1 -1 $suffix)) -}}
+{{- else if and (regexMatch "^[eE][+-]?[0-9]+$" $suffix) (le (len (regexReplaceAll "^[eE][+-]?0*" $suffix "")) 10) -}}
+{{- $power := atoi (regexReplaceAll "^([-]?)0*([0-9])" (trimPrefix "+" (substr 1 -1 $suffix)) "${1}${2}") -}}
 {{- if or (gt $power 2147483647) (lt $power -2147483648) -}}
 {{- fail (printf "spec/invalid-value: invalid `%s`: `%s` has a bad exponent; help: %s" .key $text .help) -}}
 {{- end -}}

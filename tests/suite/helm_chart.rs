@@ -1342,8 +1342,19 @@ fn values_berth_refuses_fail_the_chart() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    const TEXTS: [&str; 10] = [
-        "banana", "", "0", "10GB", "1Ki", "-1Gi", "1e400", "0.0001", "2", "3Gi",
+    const TEXTS: [&str; 12] = [
+        "banana",
+        "",
+        "0",
+        "10GB",
+        "1Ki",
+        "-1Gi",
+        "1e400",
+        "0.0001",
+        "2",
+        "3Gi",
+        "1e00000000003",
+        "1e-0000000000009",
     ];
     const NUMBERS: [i64; 6] = [0, 1001, -3, 70000, 1, 5];
     let (mut refused, mut accepted) = (0, 0);
