@@ -140,8 +140,7 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
     let spread_source =
         service.structural_source("replication.spread", replication.spread.span.as_ref(), None);
     let mut tagged = tagged_copy(service, replicas_source.is_some());
-    let several = several_members_refusals(input, base, &mut tagged.service)?;
-    let lowered = lower(input, base, &tagged.service)?;
+    let (lowered, several) = lower_tagged(input, base, &mut tagged.service)?;
     let spread = match spread_source {
         Some(_) => Some(spread_variants(input, base, &tagged.service)?),
         None => None,
@@ -233,34 +232,29 @@ fn object_template(
     Ok(Some(OutputFile::new(format!("templates/{path}"), template)))
 }
 
-/// Where the values give the member count: the kubernetes backend's refusals (rule errors) of the
-/// tagged copy, whose three members bring them where one member does not, which the chart makes
-/// with `fail` for more than one member. Each is allowed in the copy, so that it lowers.
-fn several_members_refusals(
+/// The kubernetes backend's files for the tagged copy, and, where the values give the member
+/// count, its refusals (rule errors) that the copy's three members bring where one member does
+/// not, which the chart makes with `fail` for more than one member: each is allowed in the copy,
+/// so that it lowers.
+fn lower_tagged(
     input: &Input,
     base: &dyn Backend,
     tagged: &mut Service,
-) -> Result<Vec<Diagnostic>, NotInChart> {
-    let refusals = |service: &Service| -> Vec<Diagnostic> {
-        let compiled = base.compile(&Input {
-            service,
-            backend_tables: input.backend_tables,
-            file: input.file,
-            deployed: None,
-        });
-        let refused = |d: &Diagnostic| d.is_input_error() || d.is_rule_error();
-        compiled.diagnostics.into_iter().filter(refused).collect()
-    };
-    let several = refusals(tagged);
-    if several.is_empty() || tagged.replicas() == 1 {
-        return Ok(Vec::new());
+) -> Result<(berth_backend::Compiled, Vec<Diagnostic>), NotInChart> {
+    let compiled = compile(input, base, tagged);
+    let refused = |d: &&Diagnostic| d.is_input_error() || d.is_rule_error();
+    if tagged.replicas() == 1 || !compiled.diagnostics.iter().any(|d| refused(&d)) {
+        return Ok((checked(compiled)?, Vec::new()));
     }
     let mut alone = tagged.clone();
     alone.replication.replicas.value = 1;
-    let alone = refusals(&alone);
-    let several: Vec<Diagnostic> = several
-        .into_iter()
+    let alone = compile(input, base, &alone).diagnostics;
+    let several: Vec<Diagnostic> = compiled
+        .diagnostics
+        .iter()
+        .filter(refused)
         .filter(|d| d.is_rule_error() && !alone.iter().any(|a| a.code == d.code))
+        .cloned()
         .collect();
     for refusal in &several {
         tagged.allow.push(Allow {
@@ -269,28 +263,28 @@ fn several_members_refusals(
             span: None,
         });
     }
-    Ok(several)
+    Ok((checked(compile(input, base, tagged))?, several))
 }
 
-/// The kubernetes backend's files for `service`, a tagged copy.
-fn lower(
-    input: &Input,
-    base: &dyn Backend,
-    service: &Service,
-) -> Result<berth_backend::Compiled, String> {
-    let lowered = base.compile(&Input {
+/// What the kubernetes backend makes of `service`, a tagged copy.
+fn compile(input: &Input, base: &dyn Backend, service: &Service) -> berth_backend::Compiled {
+    base.compile(&Input {
         service,
         backend_tables: input.backend_tables,
         file: input.file,
         deployed: None,
-    });
-    match lowered
+    })
+}
+
+/// `compiled`, unless the kubernetes backend refused it.
+fn checked(compiled: berth_backend::Compiled) -> Result<berth_backend::Compiled, String> {
+    match compiled
         .diagnostics
         .iter()
         .find(|d| d.is_input_error() || d.is_rule_error())
     {
         Some(refusal) => Err(format!("the kubernetes objects: {}", refusal.message)),
-        None => Ok(lowered),
+        None => Ok(compiled),
     }
 }
 
@@ -309,7 +303,7 @@ fn spread_variants(
     for (word, spread) in words {
         let mut copy = tagged.clone();
         copy.replication.spread.value = spread;
-        let lowered = lower(input, base, &copy)?;
+        let lowered = checked(compile(input, base, &copy))?;
         let statefulset = lowered
             .files
             .iter()
