@@ -68,8 +68,8 @@ impl Backend for Helm {
         });
         diagnostics.extend(objects.diagnostics);
         diagnostics.extend(version.as_ref().err().cloned());
-        if let Some(deployed) = input.deployed.filter(|d| d.plans()) {
-            diagnostics.push(no_plans(deployed));
+        if input.deployed.is_some_and(|d| d.plans()) {
+            diagnostics.push(no_plans());
         }
         let refused = diagnostics
             .iter()
@@ -115,7 +115,7 @@ impl Backend for Helm {
 
 /// `berth plan` has no steps for a release: Helm upgrades it, after the steps the kubernetes
 /// backend plans.
-fn no_plans(_: &dyn berth_backend::plan::Deployed) -> Diagnostic {
+fn no_plans() -> Diagnostic {
     Diagnostic::input(&errors::PLAN_UNSUPPORTED, "berth writes no plans for helm")
         .help("plan the change with `--backend kubernetes`, whose steps hold for the release's objects, then `helm upgrade` the release")
 }

@@ -13,6 +13,6 @@ pub fn not_in_chart(service: &Service, not: NotInChart) -> Diagnostic {
         not.span,
         format!("no chart: {}", not.reason),
         "the chart cannot compute this from its values",
-        "write this key without a parameter, the release name or a port a parameter sets, or leave `helm` out of `targets`",
+        "write this key without a parameter, the release name or a port a parameter sets",
     )
 }

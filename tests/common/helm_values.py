@@ -7,10 +7,10 @@ its value. Used by tests/suite/helm_chart.rs.
 
 CASES.json: {"value_sets": [{...}, ...], "renders": [{...}, ...],
              "releases": [{"values": {...}, "name": NAME, "namespace": NAMESPACE}, ...],
-             "lint": {"values": {...}},
+             "lint": {"values": {...}, "kube_version": "1.N.0"},
              "install": {"values": {...}, "name": NAME, "namespace": NAMESPACE}}
 (each of "releases" rendered as that release, or Helm's message where it fails; with "lint",
-`helm lint --strict` of the chart with those values; with "install", what `helm install
+`helm lint --strict` of the chart with those values (at that Kubernetes release, if given); with "install", what `helm install
 --dry-run=client` says: the release (its notes, manifest, chart and app versions) or Helm's
 message; all but "value_sets" may be left out).
 """
@@ -43,7 +43,12 @@ for release in cases.get("releases", []):
         releases.append(str(failure))
 lint = None
 if "lint" in cases:
-    lint = helm_python.lint(chart_dir, cases["lint"]["values"], strict=True)
+    lint = helm_python.lint(
+        chart_dir,
+        cases["lint"]["values"],
+        strict=True,
+        kube_version=cases["lint"].get("kube_version"),
+    )
 install = None
 if "install" in cases:
     wanted = cases["install"]

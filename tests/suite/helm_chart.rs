@@ -1061,8 +1061,8 @@ fn assert_yaml_printable(text: &str) {
     }
 }
 
-/// The chart at `chart` lints clean in strict mode and renders, for each release, the objects
-/// expected, field for field.
+/// The chart at `chart` lints clean in strict mode at the Kubernetes release it targets and
+/// renders, for each release, the objects expected, field for field.
 fn assert_chart_renders(
     python: &Path,
     name: &str,
@@ -1070,7 +1070,15 @@ fn assert_chart_renders(
     releases: &[Value],
     expected: &[BTreeMap<String, Value>],
 ) {
-    let cases = json!({"value_sets": [], "releases": releases, "lint": {"values": {}}});
+    // Linted at the release the chart targets, its `kubeVersion`'s lower bound.
+    let chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    let target = chart_yaml
+        .split("kubeVersion: \">=")
+        .nth(1)
+        .and_then(|rest| rest.split("-0\"").next())
+        .unwrap_or_else(|| panic!("{name}: no kubeVersion in {chart_yaml}"));
+    let lint = json!({"values": {}, "kube_version": target});
+    let cases = json!({"value_sets": [], "releases": releases, "lint": lint});
     let helm = helm_says(python, chart, &cases);
     let lint = &helm["lint"];
     assert_eq!(lint["total_charts_linted"], 1, "{name}: {lint}");
