@@ -851,19 +851,14 @@ fn a_spread_left_to_the_member_count_follows_it() {
             1,
         );
     assert!(!text.contains("params.spread}}") && text.contains("default = 1"));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("etcd.toml");
-    std::fs::write(&path, &text).unwrap();
-    let service = resolved(&path);
-    let chart = written(&example_chart(&path).unwrap());
-    let (releases, expected) =
-        compiled_releases(&path, &service, &mut Draw(0x3c6e_f372_fe94_f82b), 30);
-    let counts: std::collections::BTreeSet<String> = releases
+    let c = spec_chart(&text, "etcd.toml", 0x3c6e_f372_fe94_f82b, 30);
+    let counts: std::collections::BTreeSet<String> = c
+        .releases
         .iter()
         .map(|r| r["values"]["replicas"].to_string())
         .collect();
     assert!(counts.len() >= 4, "member counts drawn: {counts:?}");
-    assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
+    assert_chart_renders(&python, "etcd", c.chart.path(), &c.releases, &c.expected);
 }
 
 /// A spec whose members' command lines differ in ways one pod template cannot say, for some
@@ -922,19 +917,14 @@ exec = ["true"]
 cpu = "1"
 memory = "1Gi"
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pm.toml");
-    std::fs::write(&path, text).unwrap();
-    let service = resolved(&path);
-    let chart = written(&example_chart(&path).unwrap());
-    let (releases, expected) =
-        compiled_releases(&path, &service, &mut Draw(0x9b05_688c_2b3e_6c1f), 30);
-    let drawn: std::collections::BTreeSet<String> = releases
+    let c = spec_chart(text, "pm.toml", 0x9b05_688c_2b3e_6c1f, 30);
+    let drawn: std::collections::BTreeSet<String> = c
+        .releases
         .iter()
         .map(|r| format!("{} {}", r["values"]["bootstrap"], r["values"]["mode"]))
         .collect();
     assert!(drawn.len() >= 4, "values drawn: {drawn:?}");
-    assert_chart_renders(&python, "pm", chart.path(), &releases, &expected);
+    assert_chart_renders(&python, "pm", c.chart.path(), &c.releases, &c.expected);
 }
 
 /// A spec whose members write their name or ordinal only for some values (`self` under a
@@ -957,19 +947,41 @@ fn an_identity_written_for_some_values_only_is_the_same_pod() {
         1,
     );
     assert!(text.contains("{{#if params.named}}") && text.contains("[params.numbered]"));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("etcd.toml");
-    std::fs::write(&path, &text).unwrap();
-    let service = resolved(&path);
-    let chart = written(&example_chart(&path).unwrap());
-    let (releases, expected) =
-        compiled_releases(&path, &service, &mut Draw(0x1f83_d9ab_fb41_bd6b), 30);
-    let flips: std::collections::BTreeSet<String> = releases
+    let c = spec_chart(&text, "etcd.toml", 0x1f83_d9ab_fb41_bd6b, 30);
+    let flips: std::collections::BTreeSet<String> = c
+        .releases
         .iter()
         .map(|r| format!("{} {}", r["values"]["named"], r["values"]["numbered"]))
         .collect();
     assert!(flips.len() >= 4, "values drawn: {flips:?}");
-    assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
+    assert_chart_renders(&python, "etcd", c.chart.path(), &c.releases, &c.expected);
+}
+
+/// A spec made for a test, its chart, and up to `wanted` value sets berth accepts for it (drawn
+/// from `seed`), each as a release with the objects `berth compile --backend kubernetes` writes.
+struct SpecChart {
+    /// The folder of the spec, kept while the test runs.
+    _dir: tempfile::TempDir,
+    chart: tempfile::TempDir,
+    files: Vec<berth_backend::OutputFile>,
+    releases: Vec<Value>,
+    expected: Vec<BTreeMap<String, Value>>,
+}
+
+fn spec_chart(text: &str, file: &str, seed: u64, wanted: usize) -> SpecChart {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    std::fs::write(&path, text).unwrap();
+    let service = resolved(&path);
+    let files = example_chart(&path).unwrap();
+    let (releases, expected) = compiled_releases(&path, &service, &mut Draw(seed), wanted);
+    SpecChart {
+        _dir: dir,
+        chart: written(&files),
+        files,
+        releases,
+        expected,
+    }
 }
 
 /// Value sets berth accepts for the spec at `path` (`text`), up to `wanted`, each with the
@@ -1915,19 +1927,12 @@ fn namespaces_domains_and_aliases_in_a_chart() {
         "create_namespace = true\ncluster_domain = \"corp.internal\"\n",
         "\"store\"",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("etcd.toml");
-    std::fs::write(&path, &text).unwrap();
-    let service = resolved(&path);
-    let files = example_chart(&path).unwrap();
+    let mut c = spec_chart(&text, "etcd.toml", 0x510e_527f_ade6_82d1, 12);
     assert!(
-        !files.iter().any(|f| f.path.contains("namespace")),
+        !c.files.iter().any(|f| f.path.contains("namespace")),
         "a Namespace template"
     );
-    let chart = written(&files);
-    let (releases, mut expected) =
-        compiled_releases(&path, &service, &mut Draw(0x510e_527f_ade6_82d1), 12);
-    for objects in &mut expected {
+    for objects in &mut c.expected {
         let namespaces: Vec<String> = objects
             .keys()
             .filter(|k| k.starts_with("Namespace "))
@@ -1941,8 +1946,10 @@ fn namespaces_domains_and_aliases_in_a_chart() {
             objects.keys()
         );
     }
-    assert_chart_renders(&python, "etcd", chart.path(), &releases, &expected);
+    assert_chart_renders(&python, "etcd", c.chart.path(), &c.releases, &c.expected);
 
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("etcd.toml");
     for (options, aliases, refused) in [
         (
             "cluster_domain = \"{{params.version}}.internal\"\n",
