@@ -8,8 +8,10 @@ pub mod chart;
 mod checks;
 #[cfg(test)]
 mod claims;
+mod context;
 pub mod helpers;
 mod lift;
+mod not_in_chart;
 mod notes;
 mod rules;
 mod tags;
