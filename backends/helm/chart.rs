@@ -6,7 +6,7 @@
 pub use crate::checks::IMAGE_PROBLEM;
 use crate::context::helpers_tpl;
 use crate::lift::{Lift, PLACEMENT, Replicas, SpreadVariants};
-pub use crate::not_in_chart::NotInChart;
+use crate::not_in_chart::NotInChart;
 use crate::not_in_chart::not_yet;
 use crate::tags::{Computed, tag_service};
 use crate::values;
@@ -44,7 +44,7 @@ pub struct Making<'a> {
 pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInChart> {
     let base = making.base;
     let service = input.service;
-    if let Some(reason) = not_yet(service) {
+    if let Some(reason) = not_yet(input) {
         return Err(reason);
     }
     let replication = &service.replication;
@@ -56,7 +56,8 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
     let spread_source =
         service.structural_source("replication.spread", replication.spread.span.as_ref(), None);
     let mut tagged = tagged_copy(service, replicas_source.is_some());
-    let (lowered, several) = lower_tagged(input, base, &mut tagged.service)?;
+    let (lowered, several) =
+        lower_tagged(input, base, &mut tagged.service, replicas_source.is_some())?;
     let spread = match spread_source {
         Some(_) => Some(spread_variants(input, base, &tagged.service)?),
         None => None,
@@ -156,10 +157,10 @@ fn lower_tagged(
     input: &Input,
     base: &dyn Backend,
     tagged: &mut Service,
+    replicas_from_values: bool,
 ) -> Result<(berth_backend::Compiled, Vec<Diagnostic>), NotInChart> {
     let compiled = compile(input, base, tagged);
-    let refused = |d: &&Diagnostic| d.is_input_error() || d.is_rule_error();
-    if tagged.replicas() == 1 || !compiled.diagnostics.iter().any(|d| refused(&d)) {
+    if !replicas_from_values || !compiled.diagnostics.iter().any(Diagnostic::is_rule_error) {
         return Ok((checked(compiled)?, Vec::new()));
     }
     let mut alone = tagged.clone();
@@ -168,7 +169,6 @@ fn lower_tagged(
     let several: Vec<Diagnostic> = compiled
         .diagnostics
         .iter()
-        .filter(refused)
         .filter(|d| d.is_rule_error() && !alone.iter().any(|a| a.code == d.code))
         .cloned()
         .collect();
@@ -240,8 +240,8 @@ fn spread_variants(
 }
 
 /// The parameters the chart's objects do not read, and why: one that gives only the service's
-/// name (the release's name stands for it) or the namespace (the release's holds the objects),
-/// or one only other backends read.
+/// name (the release's name stands for it) or the namespace (the release's stands for it), or
+/// one only other backends read.
 fn unused_values<'a>(input: &Input<'a>, computed: &[Computed]) -> BTreeMap<&'a str, &'static str> {
     let service = input.service;
     let sources: Vec<&str> = computed.iter().map(Computed::source).collect();
@@ -253,6 +253,8 @@ fn unused_values<'a>(input: &Input<'a>, computed: &[Computed]) -> BTreeMap<&'a s
         .into_iter()
         .chain(structural.map(|s| s.template.as_str()))
         .collect();
+    let (kubernetes, _) = input.options::<crate::KubernetesTarget>("kubernetes");
+    let namespace = kubernetes.namespace;
     let mut unused = BTreeMap::new();
     for parameter in &service.parameters {
         let name = parameter.name.as_str();
@@ -266,12 +268,17 @@ fn unused_values<'a>(input: &Input<'a>, computed: &[Computed]) -> BTreeMap<&'a s
             .parameter_feeds
             .get(name)
             .is_some_and(|keys| keys.contains("name"));
+        let gives_namespace = namespace
+            .as_deref()
+            .is_some_and(|source| !mentioned(source, std::iter::once(name)).is_empty());
         unused.insert(
             name,
             if gives_name {
                 "Not used by the chart: the release's name stands for the service's `name`, which this value gives."
+            } else if gives_namespace {
+                "Not used by the chart: the release's namespace stands for the namespace this value gives."
             } else {
-                "Not used by the chart: no object of the release reads this value (the release's namespace stands for a namespace it gives)."
+                "Not used by the chart: no object of the release reads this value."
             },
         );
     }

@@ -1,10 +1,11 @@
 //! What `berth compile --set` refuses in a value a parameter sets, refused by the chart too: a
 //! `fail` in `berth.context` whose message carries berth's id and help, so that `helm install`,
-//! `upgrade` and `template` stop where berth stops. Covered: quantities (a volume's `size`, `cpu`,
-//! `memory` and their limits, with berth's smallest values, and a limit below its request), two
-//! ports of one number, the files' ConfigMap past 1 MiB, a storage class left empty
-//! (`kubernetes/missing-storage-class`), the member count, a `spread` word, a port number, an
-//! image reference in Docker's grammar, and the release's name as the service's.
+//! `upgrade` and `template` stop where berth stops. Covered here: quantities (a volume's `size`,
+//! `cpu`, `memory` and their limits, with berth's smallest values, and a limit below its
+//! request), a storage class left empty (`kubernetes/missing-storage-class`), the member count, a
+//! `spread` word, a port number, an image reference in Docker's grammar, and the release's name
+//! as the service's (two ports of one number and the files' ConfigMap past 1 MiB are checked in
+//! `crate::context`); and `berth.moving-tag`, which `NOTES.txt` warns with.
 
 use crate::tags::Computed;
 use berth_language::quantity::{MIN_CPU, MIN_MEMORY, MIN_VOLUME};

@@ -217,11 +217,19 @@ impl<'a> Lift<'a> {
         if (0..self.actions.len()).any(|i| text == placeholder(i)) {
             return Ok(None);
         }
-        if text.contains("zqberth")
-            || (!text.contains(NAME_STAND_IN) && text.contains(STAND_IN_START))
-        {
+        if text.contains("zqberth") {
             return Err(format!(
                 "the spec's text `{text}` looks like what the chart writes in its place"
+            ));
+        }
+        // What is left of the stand-in once each whole one is taken out is the name cut or
+        // changed, which the chart cannot write as the release's.
+        if text
+            .split(NAME_STAND_IN)
+            .any(|part| part.contains(STAND_IN_START))
+        {
+            return Err(format!(
+                "the name is cut or changed in `{text}`, where the chart writes the release name"
             ));
         }
         let literal = serde_json::to_string(text).expect("a string serializes");
@@ -230,14 +238,6 @@ impl<'a> Lift<'a> {
             return Ok(text
                 .contains("{{")
                 .then(|| format!("{{{{ {literal} | include \"berth.json\" }}}}")));
-        }
-        if text
-            .split(NAME_STAND_IN)
-            .any(|part| part.contains(STAND_IN_START))
-        {
-            return Err(format!(
-                "the name is cut or changed in `{text}`, where the chart writes the release name"
-            ));
         }
         let parts: Vec<String> = text
             .split(NAME_STAND_IN)

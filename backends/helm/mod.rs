@@ -40,14 +40,17 @@ pub struct Options {
     pub version: Option<Spanned<String>>,
 }
 
-/// What the chart reads of `[backends.kubernetes]`: the release its objects target, and the
-/// cluster's domain, which it does not compute from values.
+/// What the chart reads of `[backends.kubernetes]`: the release its objects target, the
+/// cluster's domain, which it does not compute from values, and the namespace, which the
+/// release's stands for.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-struct KubernetesTarget {
+pub(crate) struct KubernetesTarget {
     #[serde(default)]
     version: Option<String>,
     #[serde(default)]
-    cluster_domain: Option<Spanned<String>>,
+    pub(crate) cluster_domain: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) namespace: Option<String>,
 }
 
 impl Backend for Helm {
@@ -88,11 +91,7 @@ impl Backend for Helm {
             version: &version,
             kube_minor: kube_minor(input),
         };
-        let made = match domain_not_in_chart(input) {
-            Some(not) => Err(not),
-            None => chart::chart(input, &making),
-        };
-        let mut files = match made {
+        let mut files = match chart::chart(input, &making) {
             Ok(files) => files,
             Err(not) => {
                 diagnostics.push(rules::not_in_chart(input.service, not));
@@ -159,23 +158,6 @@ fn is_semver(text: &str) -> bool {
         && core.iter().all(|n| number(n))
         && pre.is_none_or(|p| p.split('.').all(pre_word))
         && build.is_none_or(|b| b.split('.').all(word))
-}
-
-/// Why the chart cannot be written where `[backends.kubernetes] cluster_domain` is a template
-/// that reads a parameter or the name: every member's host name holds it, computed once here.
-fn domain_not_in_chart(input: &Input) -> Option<chart::NotInChart> {
-    let (target, _) = input.options::<KubernetesTarget>("kubernetes");
-    let domain = target.cluster_domain?;
-    let names = input.service.parameters.iter().map(|p| p.name.as_str());
-    let source = &domain.value;
-    let varies = !berth_language::params::mentioned(source, names).is_empty()
-        || berth_language::template::reads(source, "name");
-    varies.then(|| chart::NotInChart {
-        reason: format!(
-            "`backends.kubernetes.cluster_domain` is the template `{source}`, which the chart does not compute from its values yet"
-        ),
-        span: Some(input.span(&domain)),
-    })
 }
 
 /// The Kubernetes minor release the objects target (`[backends.kubernetes] version`, which the

@@ -45,9 +45,11 @@ fn warnings(service: &Service, computed: &[Computed], spread_from_values: bool) 
     if replication.encryption.value == Encryption::None && warns("spec/cleartext-peer-traffic") {
         go.push_str(CLEARTEXT);
     }
+    // A spread the spec leaves out is `required` wherever there are several members.
     let spread_none = match spread_from_values {
         true => Some("(eq $c.spread \"none\")"),
-        false => (replication.spread.value == Spread::None).then_some("true"),
+        false => (replication.spread_written && replication.spread.value == Spread::None)
+            .then_some("true"),
     };
     if let Some(none) = spread_none.filter(|_| warns("kubernetes/no-spread")) {
         go.push_str(&NO_SPREAD.replace("SPREAD_NONE", none));

@@ -1,8 +1,9 @@
 //! A chart's values: `values.yaml`, each parameter under its own name with its description and
 //! allowed values as comments and its default, and `values.schema.json`, which holds every value
-//! to what `berth compile --set` accepts (type, `min`/`max`, `values`, a required value given,
-//! no character berth reserves) when Helm installs, upgrades, lints or renders the chart. A value
-//! whose change Kubernetes refuses on a running StatefulSet says so in both, with the procedure.
+//! to what `berth compile --set` accepts (type, `min`/`max`, `values`, every value given and a
+//! required one not empty, no character berth reserves) when Helm installs, upgrades, lints or
+//! renders the chart. A value whose change Kubernetes refuses on a running StatefulSet says so in
+//! both, with the procedure, and so does one no object of the chart reads.
 
 use berth_backend::{comment_text, yaml::to_yaml};
 use berth_language::params::{Declared, Kind};

@@ -25,8 +25,9 @@ pub fn start(
     placements: &[berth_model::start::Placement],
     ordinal_variable: &str,
 ) -> Result<Option<PerMember>, Vec<Diagnostic>> {
-    // What the template can compute for some values, not only for these: the pod template stays
-    // the same shape for every value set, as a chart of the spec computes it.
+    // A string that reads `self` in a helper or a condition takes the start script even where
+    // these values leave it out: the pod template keeps one shape for every value set, as a
+    // chart of the spec computes it.
     let computable = |t: &Template| {
         !berth_language::template::self_computed(&t.source)
             && computable_at_run_time(service, t, runtime, unmark)

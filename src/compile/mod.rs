@@ -112,7 +112,7 @@ fn run(
     };
     for backend in chosen {
         let output = run_backend(backend, &input);
-        // The helm backend reports the kubernetes backend's rules too: a finding once.
+        // A backend may report another's findings (helm the kubernetes backend's): each once.
         for diagnostic in &output.diagnostics {
             if !outcome.diagnostics.contains(diagnostic) {
                 outcome.diagnostics.push(diagnostic.clone());
