@@ -33,18 +33,19 @@ struct ChartYaml<'a> {
 }
 
 /// What a chart is made with besides the service: the kubernetes backend, the chart's version
-/// and the oldest Kubernetes minor release it installs on.
-pub struct Making<'a> {
+/// and what it reads of the kubernetes backend's options.
+pub(crate) struct Making<'a> {
     pub base: &'a dyn Backend,
     pub version: &'a str,
-    pub kube_minor: u32,
+    /// What the chart reads of `[backends.kubernetes]`, read once.
+    pub kubernetes: crate::KubernetesTarget,
 }
 
 /// The chart's files, `Chart.yaml` first, or why there is none.
-pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInChart> {
+pub(crate) fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInChart> {
     let base = making.base;
     let service = input.service;
-    if let Some(reason) = not_yet(input) {
+    if let Some(reason) = not_yet(input, &making.kubernetes) {
         return Err(reason);
     }
     let replication = &service.replication;
@@ -73,7 +74,7 @@ pub fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, NotInCha
     let parameters = compiled_defaults(service);
     let marks = values::Marks {
         feeds: service.parameter_feeds.clone(),
-        unused: unused_values(input, &tagged.computed),
+        unused: unused_values(input, making, &tagged.computed),
     };
     let helpers = helpers_tpl(
         service,
@@ -242,7 +243,11 @@ fn spread_variants(
 /// The parameters the chart's objects do not read, and why: one that gives only the service's
 /// name (the release's name stands for it) or the namespace (the release's stands for it), or
 /// one only other backends read.
-fn unused_values<'a>(input: &Input<'a>, computed: &[Computed]) -> BTreeMap<&'a str, &'static str> {
+fn unused_values<'a>(
+    input: &Input<'a>,
+    making: &Making,
+    computed: &[Computed],
+) -> BTreeMap<&'a str, &'static str> {
     let service = input.service;
     let sources: Vec<&str> = computed.iter().map(Computed::source).collect();
     let structural = service
@@ -253,8 +258,7 @@ fn unused_values<'a>(input: &Input<'a>, computed: &[Computed]) -> BTreeMap<&'a s
         .into_iter()
         .chain(structural.map(|s| s.template.as_str()))
         .collect();
-    let (kubernetes, _) = input.options::<crate::KubernetesTarget>("kubernetes");
-    let namespace = kubernetes.namespace;
+    let namespace = &making.kubernetes.namespace;
     let mut unused = BTreeMap::new();
     for parameter in &service.parameters {
         let name = parameter.name.as_str();
@@ -309,7 +313,7 @@ fn chart_yaml(service: &Service, making: &Making) -> Result<String, String> {
         version: making.version,
         app_version: berth_language::image::pin(&image).ok().flatten(),
         // `-0` admits the pre-release versions that managed clusters report (`1.35.2-gke.1`).
-        kube_version: format!(">=1.{}.0-0", making.kube_minor),
+        kube_version: format!(">=1.{}.0-0", making.kubernetes.minor()),
     };
     berth_backend::yaml::to_yaml(&chart)
 }

@@ -89,7 +89,7 @@ impl Backend for Helm {
         let making = chart::Making {
             base: self.kubernetes,
             version: &version,
-            kube_minor: kube_minor(input),
+            kubernetes: input.options::<KubernetesTarget>("kubernetes").0,
         };
         let mut files = match chart::chart(input, &making) {
             Ok(files) => files,
@@ -160,14 +160,15 @@ fn is_semver(text: &str) -> bool {
         && build.is_none_or(|b| b.split('.').all(word))
 }
 
-/// The Kubernetes minor release the objects target (`[backends.kubernetes] version`, which the
-/// kubernetes backend has checked), the oldest a chart installs on.
-fn kube_minor(input: &Input) -> u32 {
-    let (target, _) = input.options::<KubernetesTarget>("kubernetes");
-    target
-        .version
-        .and_then(|v| v.strip_prefix("1.").and_then(|m| m.parse().ok()))
-        .unwrap_or(OLDEST_SUPPORTED)
+impl KubernetesTarget {
+    /// The Kubernetes minor release the objects target (`version`, which the kubernetes backend
+    /// has checked), the oldest a chart installs on.
+    pub(crate) fn minor(&self) -> u32 {
+        let version = self.version.as_deref();
+        version
+            .and_then(|v| v.strip_prefix("1.").and_then(|m| m.parse().ok()))
+            .unwrap_or(OLDEST_SUPPORTED)
+    }
 }
 
 #[cfg(test)]

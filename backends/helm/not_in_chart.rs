@@ -1,6 +1,7 @@
 //! Why a spec has no chart: what the chart cannot compute from its values yet, said by rule
 //! `helm/not-in-chart` rather than frozen at the value this compile gave it.
 
+use crate::KubernetesTarget;
 use berth_backend::Input;
 use berth_diagnostic::source::Span;
 use berth_language::params::mentioned;
@@ -64,7 +65,7 @@ fn varies_with(service: &Service, source: &str) -> Option<String> {
 /// Why the chart of `input`'s service cannot be written yet, if it cannot: a structural template
 /// of a key the chart does not compute, an alias, or the cluster's domain, that reads what the
 /// values or the release change.
-pub fn not_yet(input: &Input) -> Option<NotInChart> {
+pub fn not_yet(input: &Input, kubernetes: &KubernetesTarget) -> Option<NotInChart> {
     let service = input.service;
     for source in &service.structural_sources {
         // Only the single-engine backends run `docker_exec`.
@@ -83,7 +84,7 @@ pub fn not_yet(input: &Input) -> Option<NotInChart> {
             });
         }
     }
-    aliases(service).or_else(|| domain(input))
+    aliases(service).or_else(|| domain(input, kubernetes))
 }
 
 /// An alias the values or the release change: the kubernetes backend's Services for a fixed one
@@ -109,16 +110,15 @@ fn aliases(service: &Service) -> Option<NotInChart> {
 
 /// `[backends.kubernetes] cluster_domain` as a template that reads the values or the name: every
 /// member's host name holds it, computed once.
-fn domain(input: &Input) -> Option<NotInChart> {
-    let (target, _) = input.options::<crate::KubernetesTarget>("kubernetes");
-    let domain = target.cluster_domain?;
+fn domain(input: &Input, kubernetes: &KubernetesTarget) -> Option<NotInChart> {
+    let domain = kubernetes.cluster_domain.as_ref()?;
     let source = &domain.value;
     varies_with(input.service, source)?;
     Some(NotInChart {
         reason: format!(
             "`backends.kubernetes.cluster_domain` is the template `{source}`, which the chart does not compute from its values yet"
         ),
-        span: Some(input.span(&domain)),
+        span: Some(input.span(domain)),
         varies: true,
     })
 }

@@ -113,6 +113,11 @@ pub fn compile_ok(dir: &Path, spec: &str, extra: &[&str]) -> Output {
     output
 }
 
+/// The text of `examples/<name>.toml`, for a test to make a variant of.
+pub fn example_text(name: &str) -> String {
+    std::fs::read_to_string(root().join(format!("examples/{name}.toml"))).unwrap()
+}
+
 /// Compiles `examples/<name>.toml` into `out` of a new directory; returns the directory and `out`.
 #[track_caller]
 pub fn compile_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {

@@ -11,7 +11,7 @@ use std::path::Path;
 /// The etcd example with `kubernetes` added to its `[backends.kubernetes]` table and `tail` after
 /// it.
 fn etcd_with(kubernetes: &str, tail: &str) -> String {
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let table = "[backends.kubernetes]\n";
     assert!(etcd.contains(table));
     let etcd = etcd.replacen(table, &format!("{table}{kubernetes}"), 1);

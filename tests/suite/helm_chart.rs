@@ -5,7 +5,7 @@
 //! what berth refuses the chart refuses, one value or several together; `NOTES.txt` says berth's
 //! warnings; specs made for one case each (identity, command lines, namespaces, aliases).
 
-use crate::common::{Draw, compile_example, diff_kubernetes_with, examples, root};
+use crate::common::{Draw, compile_example, diff_kubernetes_with, example_text, examples, root};
 use crate::go_templates::python_with_helm;
 use berth_backend_helm::{helpers, values};
 use berth_language::params::{self, Declared, Kind};
@@ -844,7 +844,7 @@ fn a_spread_left_to_the_member_count_follows_it() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let text = etcd
         .replacen("spread = \"{{params.spread}}\"\n", "", 1)
         .replacen(
@@ -950,7 +950,7 @@ fn an_identity_written_for_some_values_only_is_the_same_pod() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let text = etcd.replacen(
         "[params.replicas]",
         "[params.named]\ndefault = false\n\n[params.numbered]\ndefault = true\n\n[params.replicas]",
@@ -1276,7 +1276,7 @@ fn notes_say_the_warnings_berth_gives() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let cleartext = etcd.replacen(
         "quorum = \"majority\"\n",
         "quorum = \"majority\"\nencryption = \"none\"\n",
@@ -1643,7 +1643,7 @@ fn the_chart_keeps_no_value_it_cannot_compute_and_reads_no_spec_text_as_go() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let with_tls =
         format!("{etcd}\n[tls]\nsecret = \"{{{{params.version}}}}-tls\"\npath = \"/tls\"\n");
     let refused = chart_of(&with_tls).unwrap_err();
@@ -1933,7 +1933,7 @@ fn namespaces_domains_and_aliases_in_a_chart() {
     let Some(python) = python_with_helm() else {
         return;
     };
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let table = "[backends.kubernetes]\n";
     let with = |options: &str, aliases: &str| {
         let text = etcd.replacen(table, &format!("{table}{options}"), 1);

@@ -722,7 +722,7 @@ fn swarm_refuses_what_its_jobs_cannot_run(dir: &Path) {
         2,
         &["error[plan/unsupported]", "run = \"member\""],
     );
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let split = etcd.replacen(
         "add = [[\n  \"/usr/local/bin/etcdctl\"",
         "add = [[\n  \"/usr/local/bin/etcd ctl\"",
@@ -760,7 +760,7 @@ fn a_plan_holds_against_what_it_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // A quorum service whose spec does not say how a member leaves and joins is not replaced.
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let without = etcd.split("\n[membership]").next().unwrap().to_string()
         + "\n[resources]\ncpu = \"1\"\nmemory = \"2Gi\"\n";
     let spec = write(d, "bare.toml", &without);

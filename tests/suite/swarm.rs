@@ -200,7 +200,7 @@ fn prepare_nodes_labels_one_node_per_member_and_refuses_sharing() {
 /// cleartext between several members is said; `tls` needs `[tls]`.
 #[test]
 fn the_spec_chooses_how_the_members_traffic_is_encrypted() {
-    let etcd = std::fs::read_to_string(root().join("examples/etcd.toml")).unwrap();
+    let etcd = example_text("etcd");
     let with = |encryption: &str| {
         etcd.replacen(
             "[replication]\n",
