@@ -40,12 +40,18 @@ pub struct Lift<'a> {
 /// name cut or changed.
 const STAND_IN_START: &str = "zq9berth";
 
+/// How an action's placeholder starts.
+const ACTION_MARK: &str = "zqberthgo";
+
 fn placeholder(index: usize) -> String {
-    format!("zqberthgo{index}zq")
+    format!("{ACTION_MARK}{index}zq")
 }
 
+/// How a block's placeholder key starts.
+const FIELD_MARK: &str = "zqberthfield";
+
 fn field_placeholder(index: usize) -> String {
-    format!("zqberthfield{index}zq")
+    format!("{FIELD_MARK}{index}zq")
 }
 
 const PRELUDE: &str =
@@ -71,12 +77,10 @@ impl<'a> Lift<'a> {
         }
     }
 
-    /// The template of `object` (a kubernetes backend's YAML file); none for a `Namespace`
+    /// The template of `object` (one of the kubernetes backend's documents); none for a `Namespace`
     /// (`create_namespace`): a release's namespace is `helm install --namespace`'s, made with
     /// `--create-namespace`.
-    pub fn template(mut self, header: &str, yaml: &str) -> Result<Option<String>, String> {
-        let mut object: Value =
-            serde_saphyr::from_str(yaml).map_err(|e| format!("cannot read an object: {e}"))?;
+    pub fn template(mut self, header: &str, mut object: Value) -> Result<Option<String>, String> {
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
         if kind == "Namespace" {
             return Ok(None);
@@ -184,6 +188,16 @@ impl<'a> Lift<'a> {
         Some(format!("{{{{ index $c.structural.port {name} }}}}"))
     }
 
+    /// Whether `text` is the placeholder of one of the actions so far.
+    fn is_placeholder(&self, text: &str) -> bool {
+        let number = text
+            .strip_prefix(ACTION_MARK)
+            .and_then(|rest| rest.strip_suffix("zq"));
+        number
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|i| i < self.actions.len() && text == placeholder(i))
+    }
+
     /// The Go action that writes `text`, where the chart computes it.
     fn computed_string(&self, text: &str) -> Result<Option<String>, String> {
         if let Some((index, _)) = tagged(text) {
@@ -214,7 +228,7 @@ impl<'a> Lift<'a> {
                     .replace(crate::tags::TAG_CLOSE, ">")
             ));
         }
-        if (0..self.actions.len()).any(|i| text == placeholder(i)) {
+        if self.is_placeholder(text) {
             return Ok(None);
         }
         if text.contains("zqberth") {
@@ -311,6 +325,7 @@ impl<'a> Lift<'a> {
             let content = line.trim_start();
             let indent = &line[..line.len() - content.len()];
             let block = (0..self.blocks.len())
+                .filter(|_| content.starts_with(FIELD_MARK))
                 .find(|i| content.starts_with(&format!("{}:", field_placeholder(*i))));
             match block {
                 Some(i) => {
@@ -322,10 +337,35 @@ impl<'a> Lift<'a> {
                 None => text.push_str(&format!("{line}\n")),
             }
         }
-        for (index, action) in self.actions.iter().enumerate() {
-            text = text.replace(&placeholder(index), action);
+        Ok(self.with_actions(&text))
+    }
+
+    /// `text` with each action's placeholder replaced by the action, in one pass.
+    fn with_actions(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(ACTION_MARK) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + ACTION_MARK.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let number = &after[..digits];
+            let index = number
+                .parse::<usize>()
+                .ok()
+                .filter(|i| i.to_string() == number && after[digits..].starts_with("zq"));
+            match index.and_then(|i| self.actions.get(i)) {
+                Some(action) => {
+                    out.push_str(action);
+                    rest = &after[digits + 2..];
+                }
+                None => {
+                    out.push_str(ACTION_MARK);
+                    rest = after;
+                }
+            }
         }
-        Ok(text)
+        out.push_str(rest);
+        out
     }
 }
 
@@ -341,6 +381,9 @@ fn as_text(yaml: &str) -> String {
 fn member_script(text: &str) -> Result<Option<String>, String> {
     const OPEN: &str = "case \"$BERTH_POD_ORDINAL\" in 0) exec ";
     const CLOSE: &str = "*) echo 'berth: no command line for this member' >&2; exit 1 ;; esac";
+    if !text.contains(" in 0) exec ") {
+        return Ok(None);
+    }
     let script = text.replace("$$", "$");
     // Steps that put files in place may come first; they hold nothing computed.
     let Some((steps, first)) = script.split_once(OPEN) else {
@@ -408,4 +451,32 @@ fn shell_words(line: &str) -> Result<Vec<String>, String> {
     }
     words.extend(word);
     Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_placeholder_becomes_its_action_once() {
+        let mut lift = Lift {
+            computed: &[],
+            ports: Vec::new(),
+            replicas: None,
+            spread: None,
+            actions: Vec::new(),
+            blocks: Vec::new(),
+        };
+        for go in ["{{ a }}", "{{ b }}", "zqberthgo0zq"] {
+            lift.action(go);
+        }
+        assert_eq!(
+            lift.with_actions("x: zqberthgo0zq\ny: [zqberthgo1zq, zqberthgo2zq]\n"),
+            "x: {{ a }}\ny: [{{ b }}, zqberthgo0zq]\n",
+            "an action is not read again for placeholders"
+        );
+        for kept in ["zqberthgo01zq", "zqberthgo3zq", "zqberthgo1", "zqberthgozq"] {
+            assert_eq!(lift.with_actions(kept), kept);
+        }
+    }
 }

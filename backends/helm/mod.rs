@@ -18,7 +18,7 @@ mod tags;
 mod upgrade;
 pub mod values;
 
-use berth_backend::{Backend, Compiled, Input, Spanned};
+use berth_backend::{Backend, Compiled, Form, Input, Spanned};
 use berth_backends_shared::kubernetes_release::OLDEST_SUPPORTED;
 use berth_diagnostic::{Diagnostic, Rule, errors};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -69,6 +69,7 @@ impl Backend for Helm {
         // The kubernetes objects of the values compiled: their rules are the chart's defaults'.
         let objects = self.kubernetes.compile(&Input {
             deployed: None,
+            form: Form::Omitted,
             ..*input
         });
         diagnostics.extend(objects.diagnostics);

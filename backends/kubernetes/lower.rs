@@ -1,7 +1,7 @@
 //! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
 
 use super::{Settings, ZoneSpread};
-use berth_backend::{OutputFile, header_comment};
+use berth_backend::{Form, OutputFile, header_comment};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service, Spread, Start};
@@ -65,6 +65,7 @@ pub fn lower(
     let member_labels = labels(service, "member");
     let mut out = Emitter {
         header: header_comment(service, diagnostics),
+        form: settings.form,
         files: Vec::new(),
     };
     cluster_objects(settings, &mut out)?;
@@ -93,6 +94,7 @@ pub fn lower(
 /// Collects the objects, one file each, numbered in the order `kubectl apply -f` must create them.
 struct Emitter {
     header: String,
+    form: Form,
     files: Vec<OutputFile>,
 }
 
@@ -104,18 +106,26 @@ impl Emitter {
         name: &str,
         object: &dyn ErasedSerialize,
     ) -> Result<(), Vec<Diagnostic>> {
-        let yaml = object
-            .to_yaml()
-            .map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])?;
-        self.files.push(OutputFile::new(
-            format!("{order:02}-{kind}-{name}.yaml"),
-            format!("{}{yaml}", self.header),
-        ));
+        let path = format!("{order:02}-{kind}-{name}.yaml");
+        let file = match self.form {
+            Form::Text => object
+                .to_yaml()
+                .map(|yaml| OutputFile::new(path, format!("{}{yaml}", self.header))),
+            Form::Documents => object
+                .to_document()
+                .map(|document| OutputFile::document(path, document)),
+            Form::Omitted => return Ok(()),
+        };
+        self.files
+            .push(file.map_err(|e| vec![Diagnostic::input(&errors::OUTPUT_YAML, e)])?);
         Ok(())
     }
 
     /// The files, and the `Kustomization` listing them.
     fn kustomized(mut self) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
+        if self.form == Form::Omitted {
+            return Ok(Vec::new());
+        }
         let mut resources: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
         resources.sort();
         let kustomization = Kustomization {
@@ -535,11 +545,15 @@ struct Kustomization {
 /// Lets `emit` take any object without a generic closure.
 trait ErasedSerialize {
     fn to_yaml(&self) -> Result<String, String>;
+    fn to_document(&self) -> Result<serde_json::Value, String>;
 }
 
 impl<T: Serialize> ErasedSerialize for T {
     fn to_yaml(&self) -> Result<String, String> {
         berth_backend::yaml::to_yaml(self)
+    }
+    fn to_document(&self) -> Result<serde_json::Value, String> {
+        serde_json::to_value(self).map_err(|e| e.to_string())
     }
 }
 

@@ -13,7 +13,7 @@ mod plan;
 mod rules;
 mod upgrade;
 
-use berth_backend::{Input, Lowered, Spanned};
+use berth_backend::{Form, Input, Lowered, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_model::Service;
@@ -83,6 +83,8 @@ pub struct Settings {
     /// The minor version of Kubernetes 1.x the output targets.
     pub minor_version: u32,
     pub zone_spread: ZoneSpread,
+    /// How the objects are handed over: as text, or as documents to a backend built on this one.
+    pub form: Form,
 }
 
 /// Whether members must, should or need not run in distinct zones.
@@ -128,6 +130,7 @@ fn settings(input: &Input, options: Options) -> Result<Settings, Vec<Diagnostic>
             create_namespace: options.create_namespace,
             cluster_domain,
             storage_classes: options.storage_classes,
+            form: input.form,
         }),
         (namespace, cluster_domain, minor_version) => Err(namespace
             .err()

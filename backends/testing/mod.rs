@@ -95,6 +95,7 @@ pub fn compile(backend: &dyn Backend, path: &Path) -> Option<Output> {
         backend_tables: &backend_tables,
         file: 0,
         deployed: None,
+        form: berth_backend::Form::Text,
     });
     Some(Output {
         spec: path.file_stem().unwrap().to_string_lossy().into_owned(),

@@ -82,6 +82,9 @@ pub struct OutputFile {
     pub contents: String,
     /// Permission bits: 0644, 0755 for scripts, or a `[[files]]` entry's own mode.
     pub mode: u32,
+    /// The document of a YAML file, in place of its text, where the input asks for
+    /// [`Form::Documents`].
+    pub document: Option<serde_json::Value>,
 }
 
 impl OutputFile {
@@ -98,8 +101,32 @@ impl OutputFile {
             path: path.into(),
             contents,
             mode,
+            document: None,
         }
     }
+
+    /// A YAML file handed over as its document, without text ([`Form::Documents`]).
+    pub fn document(path: impl Into<String>, document: serde_json::Value) -> Self {
+        OutputFile {
+            document: Some(document),
+            ..Self::new(path, String::new())
+        }
+    }
+}
+
+/// How a backend hands over the YAML files it makes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Form {
+    /// As text, to be written.
+    #[default]
+    Text,
+    /// As documents ([`OutputFile::document`]) without their text, for a backend built on this
+    /// one (helm lifts the kubernetes backend's objects into templates): reading the text back
+    /// cost more than the rest of a chart. A backend that makes no such files ignores it.
+    Documents,
+    /// Without them: the caller reads only the diagnostics, the concerns and the TLS names (helm
+    /// reports the kubernetes backend's findings on the service). A backend may ignore it.
+    Omitted,
 }
 
 /// What a backend makes of one service.
@@ -120,6 +147,7 @@ pub struct Input<'a> {
     pub file: FileId,
     /// What is deployed, for `berth plan`: the backend then adds its plan to its files.
     pub deployed: Option<&'a dyn plan::Deployed>,
+    pub form: Form,
 }
 
 pub trait Backend: Sync {

@@ -5,7 +5,7 @@
 pub mod registry;
 pub mod spec_rules;
 
-use berth_backend::{Backend, Input, OutputFile};
+use berth_backend::{Backend, Form, Input, OutputFile};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_diagnostic::source::{FileId, Sources};
@@ -109,6 +109,7 @@ fn run(
         backend_tables: &backend_tables,
         file: spec_file,
         deployed: request.deployed,
+        form: Form::Text,
     };
     for backend in chosen {
         let output = run_backend(backend, &input);

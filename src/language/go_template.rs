@@ -37,14 +37,23 @@ fn refuse<T>(reason: impl Into<String>) -> Result<T, Untranslatable> {
 /// `source`, a spec string, as a Go template reading its variables from the expression
 /// `context` (`$ctx`, `.Values.ctx`).
 pub fn to_go(source: &str, context: &str) -> Result<String, Untranslatable> {
-    let template = Template::compile(source).or_else(|e| refuse(e.to_string()))?;
+    // Text without an expression is one raw string to Handlebars: no need to parse it.
+    if !source.contains("{{") {
+        return Ok(raw_text(source));
+    }
+    parsed_to_go(source, context)
+}
+
+fn parsed_to_go(source: &str, context: &str) -> Result<String, Untranslatable> {
+    let parsed = crate::template::parsed(source).or_else(|e| refuse(e.reason))?;
+    let template = &parsed.template;
     let mut writer = Writer {
         context: context.to_string(),
         blocks: Vec::new(),
         out: String::new(),
         variables: 0,
     };
-    writer.template(&template)?;
+    writer.template(template)?;
     Ok(writer.out)
 }
 
@@ -409,7 +418,7 @@ fn go_string(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::to_go;
+    use super::{parsed_to_go, to_go};
 
     #[test]
     fn paths_read_the_context() {
@@ -417,6 +426,13 @@ mod tests {
             to_go("{{params.version}}", "$ctx").unwrap(),
             "{{ $v1 := (dig \"params\" \"version\" (list) $ctx) }}{{ if kindIs \"string\" $v1 }}{{ $v1 }}{{ else }}{{ toJson $v1 }}{{ end }}"
         );
+    }
+
+    #[test]
+    fn text_without_expressions_reads_as_handlebars_reads_it() {
+        for text in ["", "a", "x{", "a}}b", r"back\slash \", "{ {", "}}", "a\n{"] {
+            assert_eq!(to_go(text, "$ctx"), parsed_to_go(text, "$ctx"), "{text}");
+        }
     }
 
     #[test]

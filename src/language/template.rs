@@ -399,6 +399,11 @@ impl Templates {
     }
 }
 
+/// `source` parsed (once per process, [`compiled`]), within berth's limits.
+pub(crate) fn parsed(source: &str) -> Result<std::sync::Arc<Compiled>, TemplateFailure> {
+    compiled(source, parse)
+}
+
 /// `source` parsed, once its nesting is known to be within berth's limits.
 fn parse(source: &str) -> Result<Compiled, TemplateFailure> {
     let loop_depth = loop_depth(source)?;
