@@ -73,7 +73,7 @@ pub(crate) fn chart(input: &Input, making: &Making) -> Result<Vec<OutputFile>, N
         .ok_or("the kubernetes backend names no member host")?;
     let parameters = compiled_defaults(service);
     let marks = values::Marks {
-        feeds: Some(&service.parameter_feeds),
+        feeds: &service.parameter_feeds,
         unused: unused_values(input, making, &tagged.computed),
     };
     let helpers = helpers_tpl(

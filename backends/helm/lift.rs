@@ -40,14 +40,18 @@ pub struct Lift<'a> {
 /// name cut or changed.
 const STAND_IN_START: &str = "zq9berth";
 
-/// How an action's placeholder starts.
+/// What every placeholder of the chart holds, and no string or key of the spec may: so a string
+/// that holds it is one of the chart's own.
+const MARK: &str = "zqberth";
+
+/// How an action's placeholder starts ([`MARK`] and more).
 const ACTION_MARK: &str = "zqberthgo";
 
 fn placeholder(index: usize) -> String {
     format!("{ACTION_MARK}{index}zq")
 }
 
-/// How a block's placeholder key starts.
+/// How a block's placeholder key starts ([`MARK`] and more).
 const FIELD_MARK: &str = "zqberthfield";
 
 fn field_placeholder(index: usize) -> String {
@@ -85,6 +89,7 @@ impl<'a> Lift<'a> {
         if kind == "Namespace" {
             return Ok(None);
         }
+        refuse_marks(&object)?;
         self.files(&kind, &mut object);
         self.strings(&mut object)?;
         if object["metadata"].get("namespace").is_some() {
@@ -101,7 +106,7 @@ impl<'a> Lift<'a> {
             _ => {}
         }
         let text = as_text(&berth_backend::yaml::to_yaml(&object)?);
-        let text = self.fill(&text)?;
+        let text = self.fill(&text);
         Ok(Some(match condition {
             Some(open) => format!("{header}{PRELUDE}{open}\n{text}{{{{- end }}}}\n"),
             None => format!("{header}{PRELUDE}{text}"),
@@ -188,16 +193,6 @@ impl<'a> Lift<'a> {
         Some(format!("{{{{ index $c.structural.port {name} }}}}"))
     }
 
-    /// Whether `text` is the placeholder of one of the actions so far.
-    fn is_placeholder(&self, text: &str) -> bool {
-        let number = text
-            .strip_prefix(ACTION_MARK)
-            .and_then(|rest| rest.strip_suffix("zq"));
-        number
-            .and_then(|n| n.parse::<usize>().ok())
-            .is_some_and(|i| i < self.actions.len() && text == placeholder(i))
-    }
-
     /// The Go action that writes `text`, where the chart computes it.
     fn computed_string(&self, text: &str) -> Result<Option<String>, String> {
         if let Some((index, _)) = tagged(text) {
@@ -228,13 +223,9 @@ impl<'a> Lift<'a> {
                     .replace(crate::tags::TAG_CLOSE, ">")
             ));
         }
-        if self.is_placeholder(text) {
+        if text.contains(MARK) {
+            // A placeholder already: the spec's strings that hold the mark were refused.
             return Ok(None);
-        }
-        if text.contains("zqberth") {
-            return Err(format!(
-                "the spec's text `{text}` looks like what the chart writes in its place"
-            ));
         }
         // What is left of the stand-in once each whole one is taken out is the name cut or
         // changed, which the chart cannot write as the release's.
@@ -277,7 +268,13 @@ impl<'a> Lift<'a> {
             .filter_map(|field| Some((field.to_string(), pod.remove(*field)?)))
             .collect();
         let variants = match self.spread {
-            Some(variants) => variants.clone(),
+            Some(variants) => {
+                // Other objects' fields, not yet read for marks as this one's were.
+                for (_, fields) in variants {
+                    fields.values().try_for_each(refuse_marks)?;
+                }
+                variants.clone()
+            }
             None if self.replicas.is_some() => vec![("", written)],
             None => {
                 pod.extend(written);
@@ -319,14 +316,16 @@ impl<'a> Lift<'a> {
 
     /// The YAML with each placeholder's action in its place, and each block, indented as its
     /// placeholder key was, in the place of that key.
-    fn fill(&self, yaml: &str) -> Result<String, String> {
+    fn fill(&self, yaml: &str) -> String {
         let mut text = String::new();
         for line in yaml.lines() {
             let content = line.trim_start();
             let indent = &line[..line.len() - content.len()];
-            let block = (0..self.blocks.len())
-                .filter(|_| content.starts_with(FIELD_MARK))
-                .find(|i| content.starts_with(&format!("{}:", field_placeholder(*i))));
+            let block = match content.starts_with(FIELD_MARK) {
+                true => (0..self.blocks.len())
+                    .find(|i| content.starts_with(&format!("{}:", field_placeholder(*i)))),
+                false => None,
+            };
             match block {
                 Some(i) => {
                     for block_line in self.blocks[i].lines() {
@@ -337,7 +336,7 @@ impl<'a> Lift<'a> {
                 None => text.push_str(&format!("{line}\n")),
             }
         }
-        Ok(self.with_actions(&text))
+        self.with_actions(&text)
     }
 
     /// `text` with each action's placeholder replaced by the action, in one pass.
@@ -369,10 +368,30 @@ impl<'a> Lift<'a> {
     }
 }
 
-/// YAML the kubernetes backend wrote, as text Go writes as it is: a `{{` the spec put in a key (a
-/// StorageClass parameter's name) would open an action, so each becomes one that writes it.
+/// An object's YAML as text Go writes as it is: a `{{` the spec put in a key (a StorageClass
+/// parameter's name) would open an action, so each becomes one that writes it.
 fn as_text(yaml: &str) -> String {
     yaml.replace("{{", "{{ \"{{\" }}")
+}
+
+/// Refuses a string or key of the kubernetes backend's object that holds [`MARK`], which only the
+/// chart's placeholders may hold.
+fn refuse_marks(value: &Value) -> Result<(), String> {
+    match value {
+        Value::String(text) if text.contains(MARK) => Err(format!(
+            "the spec's text `{text}` looks like what the chart writes in its place"
+        )),
+        Value::Array(items) => items.iter().try_for_each(refuse_marks),
+        Value::Object(map) => {
+            if let Some(key) = map.keys().find(|k| k.contains(MARK)) {
+                return Err(format!(
+                    "the spec's key `{key}` looks like what the chart writes in its place"
+                ));
+            }
+            map.values().try_for_each(refuse_marks)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The start script that runs each member's own command line (`case "$BERTH_POD_ORDINAL" in 0)
@@ -457,16 +476,37 @@ fn shell_words(line: &str) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn each_placeholder_becomes_its_action_once() {
-        let mut lift = Lift {
+    fn lift() -> Lift<'static> {
+        Lift {
             computed: &[],
             ports: Vec::new(),
             replicas: None,
             spread: None,
             actions: Vec::new(),
             blocks: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_spec_string_or_key_like_a_placeholder_is_refused() {
+        let files = format!("{NAME_STAND_IN}-files");
+        let objects = [
+            // The files' data becomes action 0 before the labels are read.
+            serde_json::json!({"kind": "ConfigMap", "metadata": {"name": files, "labels": {"a": "zqberthgo0zq"}}, "data": {}}),
+            serde_json::json!({"kind": "StorageClass", "metadata": {"name": "x"}, "parameters": {"zqberthfield0zq": "1"}}),
+        ];
+        for object in objects {
+            let error = lift().template("", object).unwrap_err();
+            assert!(
+                error.contains("looks like what the chart writes"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_placeholder_becomes_its_action_once() {
+        let mut lift = lift();
         for go in ["{{ a }}", "{{ b }}", "zqberthgo0zq"] {
             lift.action(go);
         }
@@ -475,7 +515,17 @@ mod tests {
             "x: {{ a }}\ny: [{{ b }}, zqberthgo0zq]\n",
             "an action is not read again for placeholders"
         );
-        for kept in ["zqberthgo01zq", "zqberthgo3zq", "zqberthgo1", "zqberthgozq"] {
+        assert_eq!(
+            lift.with_actions("é:zqberthgozqberthgo0zqzqberthgo1zqé"),
+            "é:zqberthgo{{ a }}{{ b }}é"
+        );
+        for kept in [
+            "zqberthgo01zq",
+            "zqberthgo3zq",
+            "zqberthgo1",
+            "zqberthgozq",
+            "é zqberthgo",
+        ] {
             assert_eq!(lift.with_actions(kept), kept);
         }
     }

@@ -66,13 +66,14 @@ impl Backend for Helm {
     fn compile(&self, input: &Input) -> Compiled {
         let (options, mut diagnostics) = input.options::<Options>(rules::BACKEND);
         let version = chart_version(input, &options.version);
-        // The kubernetes objects of the values compiled: their rules are the chart's defaults'.
-        let objects = self.kubernetes.compile(&Input {
+        // The kubernetes backend's findings on the values compiled, the chart's defaults: its
+        // objects are not needed.
+        let findings = self.kubernetes.compile(&Input {
             deployed: None,
             form: Form::Omitted,
             ..*input
         });
-        diagnostics.extend(objects.diagnostics);
+        diagnostics.extend(findings.diagnostics);
         diagnostics.extend(version.as_ref().err().cloned());
         if input.deployed.is_some_and(|d| d.plans()) {
             diagnostics.push(no_plans());
@@ -83,7 +84,7 @@ impl Backend for Helm {
         let (Ok(version), false) = (version, refused) else {
             return Compiled {
                 diagnostics,
-                concerns: objects.concerns,
+                concerns: findings.concerns,
                 ..Compiled::default()
             };
         };
@@ -109,8 +110,8 @@ impl Backend for Helm {
         Compiled {
             diagnostics,
             files,
-            tls_names: objects.tls_names,
-            concerns: objects.concerns,
+            tls_names: findings.tls_names,
+            concerns: findings.concerns,
         }
     }
 }

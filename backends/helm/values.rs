@@ -43,9 +43,8 @@ pub fn upgrade_refused(feeds: Option<&BTreeSet<String>>) -> Option<String> {
 /// What a chart says of its values besides the parameters' declarations: by parameter, the
 /// structural keys it reaches (`feeds`, for the values Kubernetes refuses to change) and why the
 /// chart does not use it, where it does not (`unused`).
-#[derive(Default)]
 pub struct Marks<'a> {
-    pub feeds: Option<&'a BTreeMap<String, BTreeSet<String>>>,
+    pub feeds: &'a BTreeMap<String, BTreeSet<String>>,
     pub unused: BTreeMap<&'a str, &'static str>,
 }
 
@@ -53,7 +52,7 @@ impl Marks<'_> {
     /// The notes on `parameter`: the procedure for a change Kubernetes refuses, or why the chart
     /// does not use it.
     fn notes(&self, parameter: &str) -> Vec<String> {
-        let refused = upgrade_refused(self.feeds.and_then(|feeds| feeds.get(parameter)));
+        let refused = upgrade_refused(self.feeds.get(parameter));
         let unused = self.unused.get(parameter).map(|why| why.to_string());
         refused.into_iter().chain(unused).collect()
     }

@@ -1,4 +1,5 @@
-//! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files.
+//! Lowers the service model to Kubernetes objects (k8s-openapi types) and then to YAML files,
+//! or to documents for a backend built on this one, or to nothing but findings ([`Form`]).
 
 use super::{Settings, ZoneSpread};
 use berth_backend::{Form, OutputFile, header_comment};

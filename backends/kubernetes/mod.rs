@@ -6,6 +6,8 @@
 mod claims;
 mod concerns;
 mod files;
+#[cfg(test)]
+mod forms;
 mod lower;
 mod network;
 mod per_member;

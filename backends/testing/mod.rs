@@ -3,7 +3,7 @@
 //! compiled by one backend in memory ([`compile`]), its files read back as text, YAML or JSON
 //! ([`Output`]), and [`check_claims`], which holds a backend to what its concerns claim.
 
-use berth_backend::{Backend, Compiled, Input, OutputFile};
+use berth_backend::{Backend, Compiled, Form, Input, OutputFile};
 use berth_diagnostic::Diagnostic;
 use berth_model::concern::{Realization, Status};
 use berth_model::{Member, Service};
@@ -45,6 +45,7 @@ pub struct Output {
     pub diagnostics: Vec<Diagnostic>,
     pub files: Vec<OutputFile>,
     pub concerns: Vec<Realization>,
+    pub tls_names: Vec<String>,
 }
 
 /// Compiles the spec at `path` with `backend` in memory, or gives `None` when the spec's
@@ -52,6 +53,11 @@ pub struct Output {
 /// backends and rules the spec mentions are taken as they are: the registry, which knows them,
 /// is above the backends, and checks them in its own tests.
 pub fn compile(backend: &dyn Backend, path: &Path) -> Option<Output> {
+    compile_as(backend, path, Form::Text)
+}
+
+/// [`compile`], the files handed over in `form`.
+pub fn compile_as(backend: &dyn Backend, path: &Path, form: Form) -> Option<Output> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let parsed = berth_language::spec::parse(&text, 0)
         .unwrap_or_else(|d| panic!("{}: {}", path.display(), d.message));
@@ -89,13 +95,13 @@ pub fn compile(backend: &dyn Backend, path: &Path) -> Option<Output> {
         diagnostics,
         files,
         concerns,
-        ..
+        tls_names,
     } = backend.compile(&Input {
         service: &service,
         backend_tables: &backend_tables,
         file: 0,
         deployed: None,
-        form: berth_backend::Form::Text,
+        form,
     });
     Some(Output {
         spec: path.file_stem().unwrap().to_string_lossy().into_owned(),
@@ -103,6 +109,7 @@ pub fn compile(backend: &dyn Backend, path: &Path) -> Option<Output> {
         diagnostics,
         files,
         concerns,
+        tls_names,
     })
 }
 

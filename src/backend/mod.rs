@@ -122,10 +122,13 @@ pub enum Form {
     Text,
     /// As documents ([`OutputFile::document`]) without their text, for a backend built on this
     /// one (helm lifts the kubernetes backend's objects into templates): reading the text back
-    /// cost more than the rest of a chart. A backend that makes no such files ignores it.
+    /// cost more than the rest of a chart. Only the kubernetes backend honours it, for its
+    /// objects (its `Kustomization` stays text); the others write text whatever the form.
     Documents,
     /// Without them: the caller reads only the diagnostics, the concerns and the TLS names (helm
-    /// reports the kubernetes backend's findings on the service). A backend may ignore it.
+    /// reports the kubernetes backend's findings on the service). Rule and input errors are all
+    /// still found; what is lost is a YAML writer's failure, a bug of berth's, which the text
+    /// form reports. Only the kubernetes backend honours it.
     Omitted,
 }
 
@@ -147,6 +150,8 @@ pub struct Input<'a> {
     pub file: FileId,
     /// What is deployed, for `berth plan`: the backend then adds its plan to its files.
     pub deployed: Option<&'a dyn plan::Deployed>,
+    /// How the YAML files are handed over. Only text is compared with what is deployed and
+    /// planned from: the other forms leave `deployed` unread.
     pub form: Form,
 }
 
@@ -303,7 +308,7 @@ impl<L: Lowering> Backend for L {
         let lowered = self
             .lower(service, &settings, &diagnostics)
             .and_then(|mut lowered| {
-                let Some(deployed) = input.deployed else {
+                let Some(deployed) = input.deployed.filter(|_| input.form == Form::Text) else {
                     return Ok(lowered);
                 };
                 for file in &lowered.files {

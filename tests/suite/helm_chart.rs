@@ -204,7 +204,11 @@ fn values_schema_refuses_what_berth_refuses() {
     for (name, text) in specs() {
         let spec = berth_language::spec::parse(&text, 0).unwrap().spec;
         let parameters = params::declared(&spec.params);
-        let marks = values::Marks::default();
+        let feeds = std::collections::BTreeMap::new();
+        let marks = values::Marks {
+            feeds: &feeds,
+            unused: std::collections::BTreeMap::new(),
+        };
         let chart = chart(
             &name,
             &[

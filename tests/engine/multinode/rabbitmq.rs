@@ -366,6 +366,11 @@ impl Cluster for Rabbitmq {
     /// `update_delay` (60 s) after each member. A shorter wait is not safe: a member took up to
     /// 37 s to rejoin on a loaded host, and the next one stopped before it did.
     fn updated(&self) -> PathBuf {
+        let spec = std::fs::read_to_string(self.dir.join("rabbitmq.toml")).unwrap();
+        assert!(
+            spec.contains("update_delay = \"60s\""),
+            "the example waits 60 s between members"
+        );
         compile(&self.dir, "rabbitmq.toml", "out-update", &["cpu=0.9"]).0
     }
 
