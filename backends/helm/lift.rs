@@ -161,6 +161,7 @@ impl<'a> Lift<'a> {
                 }
             }
             Value::Object(map) => {
+                // After `files`: the files' ConfigMap, whose keys hold the name, is an action.
                 if let Some(key) = map
                     .keys()
                     .find(|k| k.contains(NAME_STAND_IN) || k.contains(TAG_OPEN))
