@@ -221,16 +221,29 @@ pub fn images() {
     }
 }
 
-/// Seconds since midnight of a timestamp as `docker inspect` prints it (UTC, RFC 3339).
-pub fn seconds_of_day(timestamp: &str) -> f64 {
-    let time = timestamp
-        .trim()
-        .split('T')
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('Z');
-    let parts: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
-    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+/// An RFC 3339 UTC timestamp as the engine writes it (`2026-12-07T11:45:15.123456789Z`), in
+/// seconds of the Unix epoch: intervals that cross midnight keep their order.
+pub fn epoch_seconds(timestamp: &str) -> f64 {
+    let (date, time) = timestamp.trim().split_once('T').unwrap();
+    let day: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let clock: Vec<f64> = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let days = days_from_civil(day[0], day[1], day[2]) as f64;
+    days * 86400.0 + clock[0] * 3600.0 + clock[1] * 60.0 + clock[2]
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146097 + day_of_era - 719468
 }
 
 /// The most of the intervals `(from, to)` that overlap at one moment: each member is down from

@@ -162,11 +162,18 @@ pub fn waits_for_its_node_where_a_plain_stack_loses_its_rows(nodes: &mut Nodes) 
         stdout(&count)
     );
     nodes.start(lost);
-    run_ok(
-        nodes
-            .command(manager, "docker")
-            .args(["stack", "rm", "plain"]),
-        "docker stack rm",
+    // The network the clients attached to may be in use a moment longer: `stack rm` then fails
+    // on it, and a second one removes what is left.
+    wait_until(
+        "`docker stack rm plain` succeeds",
+        Duration::from_secs(60),
+        || {
+            let rm = nodes
+                .command(manager, "docker")
+                .args(["stack", "rm", "plain"])
+                .output();
+            rm.is_ok_and(|rm| rm.status.success())
+        },
     );
 
     // berth's output: the member pinned to node2, as `prepare-nodes.sh node2` labels it.

@@ -143,6 +143,16 @@ impl Rabbitmq {
         if has_leader { in_sync } else { 0 }
     }
 
+    /// `rabbitmq-queues quorum_status` of the queue from each member, for a failure's message.
+    fn quorum_status(&self, nodes: &Nodes) -> String {
+        (0..3)
+            .map(|m| {
+                let status = self.tool(nodes, m, &["rabbitmq-queues", "quorum_status", QUEUE]);
+                format!("rabbitmq-{m}: {}\n", status.unwrap_or_default())
+            })
+            .collect()
+    }
+
     /// The test's AMQP client (`amqp.py`) in a container on the spare node, cut off after 60 s.
     fn amqp(&self, nodes: &Nodes, argv: &[&str]) -> std::process::Output {
         let mut args = vec!["run", "--rm", "--network", NETWORK, &self.client];
@@ -284,8 +294,9 @@ impl Rabbitmq {
         account
     }
 
-    /// Reads the queue (without consuming it) and finds each confirmed message there exactly
-    /// once. A read right after a member rejoined may stop short, so it is tried for a while.
+    /// Reads the queue (without consuming it) up to the newest confirmed message and finds each
+    /// confirmed message there exactly once. A read right after a member rejoined may stop
+    /// short, so it is tried for a while.
     fn assert_every_confirmed_once(&self, nodes: &Nodes, when: &str) {
         let confirmed: Vec<u32> = self.confirmed(nodes).iter().map(|(_, n)| *n).collect();
         assert!(
@@ -294,11 +305,14 @@ impl Rabbitmq {
             confirmed.len(),
             self.publisher_log(nodes)
         );
+        let newest = confirmed.iter().max().unwrap().to_string();
         let started = std::time::Instant::now();
         let (mut missing, mut twice, mut why) = (Vec::new(), Vec::new(), String::new());
-        while started.elapsed() < Duration::from_secs(60) {
-            let read = self.amqp(nodes, &["read", "rabbitmq-0", QUEUE]);
-            why = stderr(&read);
+        // A read for a message the queue lacks runs until its `timeout` (60 s), the publisher
+        // writing on: this leaves time for a few.
+        while started.elapsed() < Duration::from_secs(180) {
+            let read = self.amqp(nodes, &["read", "rabbitmq-0", QUEUE, &newest]);
+            why = format!("{}; {}", read.status, stderr(&read).trim());
             let mut held: BTreeMap<u32, usize> = BTreeMap::new();
             for n in stdout(&read).lines().filter_map(|l| l.trim().parse().ok()) {
                 *held.entry(n).or_default() += 1;
@@ -315,10 +329,11 @@ impl Rabbitmq {
         }
         assert!(
             missing.is_empty() && twice.is_empty(),
-            "{when}: of {} confirmed messages, {} are not in the queue ({missing:?}) and {} are there twice ({twice:?}); {why}",
+            "{when}: of {} confirmed messages, {} are not in the queue ({missing:?}) and {} are there twice ({twice:?}); the read: {why}\nthe queue as each member sees it:\n{}",
             confirmed.len(),
             missing.len(),
-            twice.len()
+            twice.len(),
+            self.quorum_status(nodes)
         );
         eprintln!(
             "rabbitmq: {when}: all {} confirmed messages in the queue, once",
@@ -420,7 +435,7 @@ pub fn partition(nodes: &Nodes, rabbit: &Rabbitmq, cut: usize) {
 }
 
 /// When the RabbitMQ in container `id` on node `i` logged that its startup was complete, in
-/// seconds of the day (the engine's timestamp of the log line).
+/// seconds of the epoch (the engine's timestamp of the log line).
 fn startup_complete(nodes: &Nodes, i: usize, id: &str) -> f64 {
     let logs = nodes.docker(i, &["logs", "--timestamps", id]);
     let text = format!("{}{}", stdout(&logs), stderr(&logs));
@@ -428,7 +443,7 @@ fn startup_complete(nodes: &Nodes, i: usize, id: &str) -> f64 {
         .lines()
         .find(|l| l.contains("Server startup complete"))
         .unwrap_or_else(|| panic!("{id} on node{i} never logged its startup complete"));
-    seconds_of_day(line.split(' ').next().unwrap())
+    epoch_seconds(line.split(' ').next().unwrap())
 }
 
 /// What each member node's engine knows of the stack's network: its peers, and each task's

@@ -196,7 +196,7 @@ impl Deployment {
         if self.software.kind == Kind::Rabbitmq {
             wait_until_or_explain(
                 "the quorum queue has a replica on every member",
-                Duration::from_secs(60),
+                Duration::from_secs(120),
                 || self.quorum_members_in_sync() == self.members,
                 || self.state(),
             );
@@ -396,17 +396,18 @@ fn new_members_started_as_founders_never_join(deployment: &Deployment, dir: &Pat
         "--filter",
         "label=com.docker.compose.service=etcd-3",
     ]));
-    let logs = docker(&["logs", "--tail", "5", id.trim()]);
+    // The whole log: other lines (elections, probes) come between its complaints.
+    let logs = docker(&["logs", id.trim()]);
+    let logs = format!("{}{}", stdout(&logs), stderr(&logs));
+    let why = logs.lines().find(|l| l.contains("cluster ID mismatch"));
     assert!(
-        stderr(&logs).contains("cluster ID mismatch")
-            || stdout(&logs).contains("cluster ID mismatch"),
+        why.is_some(),
         "etcd-3 does not say why it cannot join: {}",
-        stderr(&logs)
+        logs.lines().rev().take(10).collect::<Vec<_>>().join("\n")
     );
     eprintln!(
-        "etcd on compose: replicas 3 → 5 without the plan: after 30 s the cluster still lists 3 members; etcd-3 says:\n{}{}",
-        stdout(&logs),
-        stderr(&logs)
+        "etcd on compose: replicas 3 → 5 without the plan: after 30 s the cluster still lists 3 members; etcd-3 says:\n{}",
+        why.unwrap()
     );
     wait_until(
         "the three members answer again",
