@@ -237,10 +237,12 @@ fn spread_variants(
         let pod = object["spec"]["template"]["spec"]
             .as_object_mut()
             .ok_or("no pod template")?;
-        let fields = PLACEMENT
+        let fields: serde_json::Map<String, serde_json::Value> = PLACEMENT
             .iter()
             .filter_map(|f| Some((f.to_string(), pod.remove(*f)?)))
             .collect();
+        // Other compiles' objects than the one lifted, read for the chart's mark here.
+        fields.values().try_for_each(crate::lift::refuse_marks)?;
         variants.push((word, fields));
     }
     Ok(variants)

@@ -269,13 +269,7 @@ impl<'a> Lift<'a> {
             .filter_map(|field| Some((field.to_string(), pod.remove(*field)?)))
             .collect();
         let variants = match self.spread {
-            Some(variants) => {
-                // Other objects' fields, not yet read for marks as this one's were.
-                for (_, fields) in variants {
-                    fields.values().try_for_each(refuse_marks)?;
-                }
-                variants.clone()
-            }
+            Some(variants) => variants.clone(),
             None if self.replicas.is_some() => vec![("", written)],
             None => {
                 pod.extend(written);
@@ -322,10 +316,11 @@ impl<'a> Lift<'a> {
         for line in yaml.lines() {
             let content = line.trim_start();
             let indent = &line[..line.len() - content.len()];
-            let block = match content.starts_with(FIELD_MARK) {
-                true => (0..self.blocks.len())
-                    .find(|i| content.starts_with(&format!("{}:", field_placeholder(*i)))),
-                false => None,
+            let block = if content.starts_with(FIELD_MARK) {
+                (0..self.blocks.len())
+                    .find(|i| content.starts_with(&format!("{}:", field_placeholder(*i))))
+            } else {
+                None
             };
             match block {
                 Some(i) => {
@@ -377,7 +372,7 @@ fn as_text(yaml: &str) -> String {
 
 /// Refuses a string or key of the kubernetes backend's object that holds [`MARK`], which only the
 /// chart's placeholders may hold.
-fn refuse_marks(value: &Value) -> Result<(), String> {
+pub(crate) fn refuse_marks(value: &Value) -> Result<(), String> {
     match value {
         Value::String(text) if text.contains(MARK) => Err(format!(
             "the spec's text `{text}` looks like what the chart writes in its place"

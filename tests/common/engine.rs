@@ -221,29 +221,15 @@ pub fn images() {
     }
 }
 
-/// An RFC 3339 UTC timestamp as the engine writes it (`2026-12-07T11:45:15.123456789Z`), in
+/// An RFC 3339 timestamp as the engine writes it (`2026-12-07T11:45:15.123456789Z`), in
 /// seconds of the Unix epoch: intervals that cross midnight keep their order.
 pub fn epoch_seconds(timestamp: &str) -> f64 {
-    let (date, time) = timestamp.trim().split_once('T').unwrap();
-    let day: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
-    let clock: Vec<f64> = time
-        .trim_end_matches('Z')
-        .split(':')
-        .map(|p| p.parse().unwrap())
-        .collect();
-    let days = days_from_civil(day[0], day[1], day[2]) as f64;
-    days * 86400.0 + clock[0] * 3600.0 + clock[1] * 60.0 + clock[2]
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146097 + day_of_era - 719468
+    let time: jiff::Timestamp = timestamp
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("`{timestamp}`: {e}"));
+    // Whole seconds and their fraction apart: the nanoseconds since 1970 exceed an f64's precision.
+    time.as_second() as f64 + f64::from(time.subsec_nanosecond()) / 1e9
 }
 
 /// The most of the intervals `(from, to)` that overlap at one moment: each member is down from

@@ -52,12 +52,13 @@ def read(host, queue, until=None):
     for method, _, body in ch.consume(queue, inactivity_timeout=5):
         if method is None:
             break
+        text = body.decode()
         # Printed as read: a read cut off by `timeout` still shows how far it came.
-        print(body.decode(), flush=True)
+        print(text, flush=True)
         count += 1
         if until is None and count >= total:
             break
-        if until is not None and body.decode() == str(until):
+        if until is not None and text == str(until):
             break
     ch.cancel()
     # Not acknowledged: closing the channel returns every message to the queue.
