@@ -207,6 +207,8 @@ pub fn images() {
                 "postgres",
                 "rabbitmq",
                 "amqp-client",
+                "zookeeper",
+                "zk-client",
             ])
             .output()
             .map_err(|e| e.to_string())?;

@@ -201,12 +201,13 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// Secrets the examples reference, as the caller's environment would hold them.
-pub const SECRET_ENV: [(&str, &str); 5] = [
+pub const SECRET_ENV: [(&str, &str); 6] = [
     ("POSTGRES_PASSWORD", "pw"),
     ("PASSWORD", "pw"),
     ("ELASTIC_PASSWORD", "pw"),
     ("ADMIN_TOKEN", "tok"),
     ("MONGO_INITDB_ROOT_PASSWORD", "pw"),
+    ("ZOO_SUPER_PASSWORD", "pw"),
 ];
 
 /// A `docker` on PATH that records each call's argv and hands it to the real docker CLI with

@@ -51,6 +51,7 @@ enum Kind {
     Redis,
     Postgres,
     Rabbitmq,
+    Zookeeper,
 }
 
 /// One example and what a test needs to talk to it.
@@ -60,6 +61,8 @@ struct Software {
     members: usize,
     /// The name of the data volume in the example.
     volume: &'static str,
+    /// The example's other volumes (ZooKeeper's transaction log).
+    other_volumes: &'static [&'static str],
     /// Parameters for one host with two cores: no spread, small CPU reservations.
     sets: &'static [&'static str],
     /// The same, with one parameter changed: what the rolling update deploys.
@@ -74,6 +77,7 @@ const ETCD: Software = Software {
     example: "etcd",
     members: 3,
     volume: "data",
+    other_volumes: &[],
     sets: &["spread=none", "cpu=0.5"],
     changed: &["spread=none", "cpu=0.4"],
     client_image: "etcd-client",
@@ -85,6 +89,7 @@ const REDIS: Software = Software {
     example: "redis",
     members: 1,
     volume: "data",
+    other_volumes: &[],
     sets: &["maxmemory=256mb"],
     changed: &["maxmemory=300mb"],
     client_image: "redis",
@@ -96,6 +101,7 @@ const POSTGRES: Software = Software {
     example: "postgres",
     members: 1,
     volume: "data",
+    other_volumes: &[],
     sets: &["cpu=1", "memory=1Gi"],
     changed: &["cpu=0.8", "memory=1Gi"],
     client_image: "postgres",
@@ -109,11 +115,30 @@ const RABBITMQ: Software = Software {
     example: "rabbitmq",
     members: 3,
     volume: "mnesia",
+    other_volumes: &[],
     sets: &["spread=none", "cpu=0.5"],
     changed: &["spread=none", "cpu=0.5", "partition_handling=autoheal"],
     client_image: "amqp-client",
     user: Some(999),
 };
+
+/// Three ZooKeeper members whose ensemble changes by `reconfig` as the super user: the digest of
+/// [`ZK_SUPER_PASSWORD`] is the example's parameter `super_digest`.
+const ZOOKEEPER: Software = Software {
+    kind: Kind::Zookeeper,
+    example: "zookeeper",
+    members: 3,
+    volume: "data",
+    other_volumes: &["datalog"],
+    sets: &["super_digest=super:YSjihl7r+/3F7mqMeIpO4/h2vMI="],
+    changed: &["super_digest=super:YSjihl7r+/3F7mqMeIpO4/h2vMI="],
+    client_image: "zk-client",
+    user: Some(1000),
+};
+
+/// The ZooKeeper super user's password the tests give the members and the plans' `reconfig`
+/// (from the environment, as a user gives it to compose).
+const ZK_SUPER_PASSWORD: &str = "berth-e2e-zk-super";
 
 /// The Erlang cookie the tests give RabbitMQ: a file beside run.sh and compose.yaml, an external
 /// Swarm secret on swarm.
@@ -125,6 +150,12 @@ const QUEUE: &str = "berth-acks";
 /// The password the tests give PostgreSQL: from the environment on compose and docker run, from an
 /// external Swarm secret on swarm.
 const PASSWORD: &str = "berth-e2e-password";
+
+/// The secrets a user gives compose and docker run (and their plans) in the environment.
+const SECRETS: [(&str, &str); 2] = [
+    ("POSTGRES_PASSWORD", PASSWORD),
+    ("ZOO_SUPER_PASSWORD", ZK_SUPER_PASSWORD),
+];
 
 fn run(command: &mut Command) -> Output {
     let what = format!("{command:?}");
@@ -151,11 +182,15 @@ impl Deployment {
     }
 
     /// The members' data volumes: swarm's have names of their own.
+    /// Every member's volumes, the data volume first.
     fn volumes(&self) -> Vec<String> {
-        (0..self.members)
-            .map(|i| match self.backend {
-                Backend::Swarm => format!("{}-swarm-{i}-{}", self.name(), self.software.volume),
-                _ => format!("{}-{i}-{}", self.name(), self.software.volume),
+        let names = std::iter::once(&self.software.volume).chain(self.software.other_volumes);
+        names
+            .flat_map(|volume| {
+                (0..self.members).map(move |i| match self.backend {
+                    Backend::Swarm => format!("{}-swarm-{i}-{volume}", self.name()),
+                    _ => format!("{}-{i}-{volume}", self.name()),
+                })
             })
             .collect()
     }
@@ -199,12 +234,12 @@ impl Deployment {
                     .arg("-f")
                     .arg(out.join("compose/compose.yaml"))
                     .args(["up", "-d"])
-                    .env("POSTGRES_PASSWORD", PASSWORD));
+                    .envs(SECRETS));
             }
             Backend::Docker => {
                 run(Command::new("sh")
                     .arg(out.join("docker/run.sh"))
-                    .env("POSTGRES_PASSWORD", PASSWORD));
+                    .envs(SECRETS));
             }
             Backend::Swarm => self.deploy(out),
         }
@@ -337,6 +372,18 @@ impl Deployment {
                 stdout(&ready).trim() == "t"
             }
             Kind::Rabbitmq => self.rabbitmq_running_nodes(member) == self.members,
+            Kind::Zookeeper => {
+                // Leading or following, with every member and no other in its configuration.
+                let servers = self.zk(&["servers", &format!("{member}:2181")]);
+                let text = stdout(&servers);
+                let mut lines = text.lines();
+                let mode = lines.next().unwrap_or_default();
+                let ids: Vec<&str> = lines.collect();
+                let expected: Vec<String> = (1..=members.len()).map(|i| i.to_string()).collect();
+                servers.status.success()
+                    && (mode == "leader" || mode == "follower")
+                    && ids == expected
+            }
         })
     }
 
@@ -420,6 +467,13 @@ impl Deployment {
         said
     }
 
+    /// The test's ZooKeeper client (`tests/images/zk-client/zk.py`).
+    fn zk(&self, argv: &[&str]) -> Output {
+        let mut full = vec!["timeout", "30", "python3", "/usr/local/bin/zk.py"];
+        full.extend(argv);
+        self.client(&full)
+    }
+
     fn amqp(&self, argv: &[&str]) -> Output {
         let mut full = vec!["timeout", "30", "python3", "/usr/local/bin/amqp.py"];
         full.extend(argv);
@@ -484,6 +538,11 @@ impl Deployment {
                 let publish = ["publish", member, QUEUE, &n.to_string(), "1", "1"];
                 stdout(&self.amqp(&publish)).trim() == "1"
             }),
+            Kind::Zookeeper => {
+                let hosts: Vec<String> = members.iter().map(|m| format!("{m}:2181")).collect();
+                stdout(&self.zk(&["write", &hosts.join(","), &n.to_string()])).trim()
+                    == n.to_string()
+            }
         }
     }
 
@@ -510,6 +569,7 @@ impl Deployment {
             ),
             Kind::Postgres => (self.psql(member, "select n from acks"), ""),
             Kind::Rabbitmq => (self.amqp(&["read", member, QUEUE, &newest.to_string()]), ""),
+            Kind::Zookeeper => (self.zk(&["read", &format!("{member}:2181")]), ""),
         };
         if !output.status.success() {
             return None;
@@ -532,6 +592,20 @@ impl Deployment {
                     .parse()
                     .unwrap_or(0);
             acked.extend(from..from + confirmed);
+        } else if self.software.kind == Kind::Zookeeper {
+            // One connection creates them all, one after the other, until one fails.
+            let hosts: Vec<String> = self.members().iter().map(|m| format!("{m}:2181")).collect();
+            let written = self.zk(&[
+                "write",
+                &hosts.join(","),
+                &from.to_string(),
+                &count.to_string(),
+            ]);
+            acked.extend(
+                stdout(&written)
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<u32>().ok()),
+            );
         } else {
             for n in from..from + count {
                 if self.write(n) {
@@ -649,9 +723,10 @@ impl Deployment {
             }
         }
         commands.push(cmd(&["docker", "rm", "--force", "--volumes", &self.client]));
-        if self.software.kind == Kind::Rabbitmq {
-            // The image declares `VOLUME /var/lib/rabbitmq` above the example's data volume: each
-            // container also had an anonymous volume, which `down` leaves. (The commands run
+        if matches!(self.software.kind, Kind::Rabbitmq | Kind::Zookeeper) {
+            // The image declares a `VOLUME` the example mounts nothing at (RabbitMQ's
+            // /var/lib/rabbitmq above its data volume, ZooKeeper's /logs): each container also
+            // had an anonymous volume, which `down` leaves. (The commands run
             // last to first: this one after the containers are gone.)
             commands.insert(0, cmd(&[
                 "sh",

@@ -182,10 +182,10 @@ fn etcd_grows_one_member_at_a_time_with_a_joining_member_told_so() {
 #[test]
 fn a_quorum_service_without_membership_keeps_its_member_count() {
     let dir = tempfile::tempdir().unwrap();
-    let deployed = deploy(dir.path(), "zookeeper", &[]);
+    let deployed = deploy(dir.path(), "elasticsearch", &[]);
     let (output, _) = plan(
         dir.path(),
-        "zookeeper",
+        "elasticsearch",
         &deployed,
         "grown",
         &["--set", "replicas=5"],
@@ -203,10 +203,10 @@ fn a_quorum_service_without_membership_keeps_its_member_count() {
     // Without a change of the member count, the plan restarts the members one at a time.
     let (output, out) = plan(
         dir.path(),
-        "zookeeper",
+        "elasticsearch",
         &deployed,
         "upgraded",
-        &["--set", "version=3.9.3"],
+        &["--set", "version=8.15.1"],
     );
     assert_exit(&output, 0, &[]);
     assert_plan_checks(&out);

@@ -1,8 +1,8 @@
 //! Day two on the engine: the plans `berth plan` writes, run exactly as written (`plan.sh`), take
-//! a running etcd cluster, and a RabbitMQ cluster with a quorum queue, on compose from 3 members
-//! to 5, back to 3, and through an image upgrade (etcd also through a data move and the loss of a
-//! member with its volume), while a client writes; every acknowledged write is then read back
-//! from every member.
+//! a running etcd cluster, a RabbitMQ cluster with a quorum queue, and a ZooKeeper ensemble, on
+//! compose from 3 members to 5 and back to 3 (etcd and RabbitMQ then through an image upgrade,
+//! etcd also through a data move and the loss of a member with its volume), while a client
+//! writes; every acknowledged write is then read back from every member.
 //!
 //! (On a swarm of five member nodes and a spare: `multinode/day_two.rs`.)
 //!
@@ -42,6 +42,17 @@ fn rabbitmq_on_compose_grows_shrinks_and_upgrades_by_plan() {
     };
     let dir = tempfile::tempdir().unwrap();
     grow_shrink_upgrade(&RABBITMQ, dir.path());
+}
+
+/// ZooKeeper's ensemble through `reconfig` (the example's `[membership]`, as the super user): 3 →
+/// 5 → 3 members, every acknowledged znode read from every member at each stage.
+#[test]
+fn zookeeper_on_compose_grows_and_shrinks_by_plan() {
+    let Some(_engine) = exclusive_engine() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    grow_and_shrink(&ZOOKEEPER, Backend::Compose, dir.path());
 }
 
 /// The release the upgrade deploys: the image tests/images builds, tagged as another release
@@ -107,8 +118,7 @@ fn grow_and_shrink(
         cmd(&["docker", "rmi", &upgraded]),
         cmd(&["sh", "-c", &format!(
             // The containers first: a volume in use is not removed, even with `--force`.
-            "docker rm --force --volumes $(docker ps -aq --filter label=berth.service={name}); docker volume rm --force {name}-3-{volume} {name}-4-{volume}",
-            volume = software.volume
+            "docker rm --force --volumes $(docker ps -aq --filter label=berth.service={name}); docker volume ls -q --filter name=^{name}-[34]- | xargs -r docker volume rm --force",
         )]),
     ]);
     let cleanup = Cleanup(cleanup);
@@ -261,7 +271,13 @@ fn run_plan(
     let before = acked.len();
     let (mut last_ack, mut longest_gap) = (Instant::now(), Duration::ZERO);
     let output = std::thread::scope(|scope| {
-        let plan = scope.spawn(|| Command::new("sh").arg(&script).output().unwrap());
+        let plan = scope.spawn(|| {
+            Command::new("sh")
+                .arg(&script)
+                .envs(SECRETS)
+                .output()
+                .unwrap()
+        });
         while !plan.is_finished() {
             if deployment.write(*next) {
                 acked.insert(*next);
