@@ -7,7 +7,7 @@ use berth_backend::plan::{self, Deployed};
 use berth_backend::{OutputFile, header_comment};
 use berth_backends_shared::plan::{self as plan_script, Orchestrator};
 use berth_backends_shared::script::Script;
-use berth_backends_shared::single_host::Publish;
+use berth_backends_shared::single_host::{self, Publish};
 use berth_diagnostic::{Diagnostic, errors};
 use berth_model::{Member, Service};
 use serde_json::Value;
@@ -272,6 +272,8 @@ impl Orchestrator for Steps<'_> {
         script.text("service=").name(service.name()).text("\n");
         plan_script::network_and_image(script, service, "compose")?;
         script.text(include_str!("plan-functions.sh"));
+        // compose.yaml passes these on from the environment `docker compose` runs in.
+        script.script(&single_host::environment_secret_checks(service));
         Ok(())
     }
 
@@ -287,6 +289,14 @@ impl Orchestrator for Steps<'_> {
             .filter(|source| source.starts_with("./secrets/"))
             .collect();
         sources.into_iter().map(str::to_string).collect()
+    }
+
+    /// The secrets the members take from the environment the plan runs in.
+    fn environment(&self) -> Vec<String> {
+        single_host::environment_secrets(self.service)
+            .into_iter()
+            .map(|(name, _, _)| name.to_string())
+            .collect()
     }
 
     fn start_joining(&self, script: &mut Script, ordinal: u32) {

@@ -381,9 +381,9 @@ fn push_command(
     Ok(())
 }
 
-/// Lines of `run.sh` that stop it unless the caller's environment holds each secret, which
-/// `--env NAME` passes on without writing the value or putting it in a process's arguments. The
-/// spec allows only shell variable names for secrets, so the name is the variable.
+/// Lines of `run.sh` that stop it unless each secret file is beside it and the caller's
+/// environment holds each secret, which `--env NAME` passes on without writing the value or
+/// putting it in a process's arguments.
 fn secret_checks(service: &Service) -> Script {
     let mut s = Script::new();
     for file in &service.files {
@@ -396,27 +396,6 @@ fn secret_checks(service: &Service) -> Script {
                 .text(" >&2; exit 1; }\n");
         }
     }
-    let init_env = service.init.iter().flat_map(|init| &init.env);
-    let mut checked = std::collections::BTreeSet::new();
-    for var in service.container.env.iter().chain(init_env) {
-        let EnvValue::Secret { secret, key } = &var.value else {
-            continue;
-        };
-        if !checked.insert(&var.name) {
-            continue;
-        }
-        // The message is a word inside `${NAME:?WORD}`, where quotes are not removed: it holds
-        // only the names' own characters, which their grammars keep to letters, digits, `-`, `.`
-        // and `_`.
-        s.text(": \"${")
-            .name(&var.name)
-            .text(":?set ")
-            .name(&var.name)
-            .text(" in the environment: the value of key ")
-            .name(key)
-            .text(" of secret ")
-            .name(secret)
-            .text("}\"\n");
-    }
+    s.script(&single_host::environment_secret_checks(service));
     s
 }

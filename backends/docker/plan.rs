@@ -222,6 +222,14 @@ impl Orchestrator for Steps<'_> {
         Ok(())
     }
 
+    /// The secrets the members take from the environment the plan runs in.
+    fn environment(&self) -> Vec<String> {
+        single_host::environment_secrets(self.service)
+            .into_iter()
+            .map(|(name, _, _)| name.to_string())
+            .collect()
+    }
+
     fn start_joining(&self, script: &mut Script, ordinal: u32) {
         let run = &self.joins[&ordinal];
         for volume in &run.volumes {

@@ -297,11 +297,12 @@ impl Orchestrator for Steps<'_> {
         }
     }
 
-    fn environment(&self) -> Vec<&'static str> {
-        match self.service.membership {
-            Some(_) => vec!["MARATHON_URL", "METRONOME_URL"],
-            None => vec!["MARATHON_URL"],
-        }
+    fn environment(&self) -> Vec<String> {
+        let urls = match self.service.membership {
+            Some(_) => &["MARATHON_URL", "METRONOME_URL"][..],
+            None => &["MARATHON_URL"],
+        };
+        urls.iter().map(|url| url.to_string()).collect()
     }
 
     fn functions(&self, script: &mut Script) -> Result<(), Vec<Diagnostic>> {

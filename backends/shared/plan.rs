@@ -58,7 +58,7 @@ pub trait Orchestrator {
         "sh plan.sh"
     }
     /// The variables the plan needs from the environment.
-    fn environment(&self) -> Vec<&'static str> {
+    fn environment(&self) -> Vec<String> {
         Vec::new()
     }
 }

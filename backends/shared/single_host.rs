@@ -2,13 +2,14 @@
 //! naming, unit conversion, health commands, published ports, TLS names, the compose format's
 //! text, and the single-host safety rules. Each backend keeps its own rule ids and documents.
 
+use crate::script::Script;
 use berth_backend::{Input, ServiceRule, Spanned};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::Rule;
 use berth_diagnostic::errors;
 use berth_language::quantity::parse_quantity;
 use berth_model::shell::shell_quote;
-use berth_model::{Check, CheckAction, Member, Service, Spread};
+use berth_model::{Check, CheckAction, EnvValue, Member, Service, Spread};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -536,4 +537,46 @@ impl Default for ServiceNetworks {
     fn default() -> Self {
         ServiceNetworks::Names(Default::default())
     }
+}
+
+/// The secrets the members or the init step take from the caller's environment (`run.sh` passes
+/// them on with `--env NAME`, compose with `NAME: null`), each variable once: its name, secret and
+/// key. The spec allows only shell variable names for secrets, so the name is the variable.
+pub fn environment_secrets(service: &Service) -> Vec<(&str, &str, &str)> {
+    let init_env = service.init.iter().flat_map(|init| &init.env);
+    let mut seen = std::collections::BTreeSet::new();
+    service
+        .container
+        .env
+        .iter()
+        .chain(init_env)
+        .filter_map(|var| match &var.value {
+            EnvValue::Secret { secret, key } => {
+                Some((var.name.as_str(), secret.as_str(), key.as_str()))
+            }
+            EnvValue::Literal(_) => None,
+        })
+        .filter(|(name, _, _)| seen.insert(*name))
+        .collect()
+}
+
+/// Lines that stop a script unless the caller's environment holds each of
+/// [`environment_secrets`], without writing a value.
+pub fn environment_secret_checks(service: &Service) -> Script {
+    let mut s = Script::new();
+    for (name, secret, key) in environment_secrets(service) {
+        // The message is a word inside `${NAME:?WORD}`, where quotes are not removed: it holds
+        // only the names' own characters, which their grammars keep to letters, digits, `-`, `.`
+        // and `_`.
+        s.text(": \"${")
+            .name(name)
+            .text(":?set ")
+            .name(name)
+            .text(" in the environment: the value of key ")
+            .name(key)
+            .text(" of secret ")
+            .name(secret)
+            .text("}\"\n");
+    }
+    s
 }

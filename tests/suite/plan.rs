@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The examples whose spec says how members join and leave.
-const WITH_MEMBERSHIP: [&str; 4] = ["etcd", "rabbitmq", "cockroachdb", "kafka"];
+const WITH_MEMBERSHIP: [&str; 5] = ["etcd", "rabbitmq", "cockroachdb", "kafka", "zookeeper"];
 
 fn deploy(dir: &Path, example: &str, sets: &[&str]) -> PathBuf {
     let spec = root().join(format!("examples/{example}.toml"));
@@ -177,6 +177,43 @@ fn etcd_grows_one_member_at_a_time_with_a_joining_member_told_so() {
         "the compiled file is a founded cluster's"
     );
     assert_contains(&text, "member add etcd-3 --peer-urls=http://etcd-3:2380");
+}
+
+/// A compose plan stops before its first step unless the environment holds the secrets compose
+/// passes on to the members: ZooKeeper's `reconfig` reads the super user's password from there,
+/// and would fail at every try until the plan's timeout.
+#[test]
+fn a_compose_plan_stops_before_its_first_step_without_the_secrets_it_passes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployed = deploy(dir.path(), "zookeeper", &[]);
+    let (output, out) = plan(
+        dir.path(),
+        "zookeeper",
+        &deployed,
+        "grown",
+        &["--set", "replicas=5"],
+    );
+    assert_exit(&output, 0, &["run it (with ZOO_SUPER_PASSWORD set)"]);
+    let script = out.join("compose/plan.sh");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert_contains(&text, "# It needs in its environment: ZOO_SUPER_PASSWORD\n");
+    let ran = Command::new("timeout")
+        .arg("20")
+        .arg("sh")
+        .arg(&script)
+        .env_remove("ZOO_SUPER_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!ran.status.success(), "plan.sh ran without the secret");
+    assert_contains(
+        &stderr(&ran),
+        "set ZOO_SUPER_PASSWORD in the environment: the value of key super-password of secret zookeeper",
+    );
+    assert!(
+        !stdout(&ran).contains("==>"),
+        "a step began without the secret: {}",
+        stdout(&ran)
+    );
 }
 
 #[test]
