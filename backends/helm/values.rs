@@ -143,6 +143,14 @@ struct Property<'a> {
     min_length: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pattern: Option<&'static str>,
+    /// The spec's own `pattern`, beside the one above (a property has one `pattern`).
+    #[serde(rename = "allOf", skip_serializing_if = "Vec::is_empty")]
+    all_of: Vec<PatternOnly>,
+}
+
+#[derive(Serialize)]
+struct PatternOnly {
+    pattern: String,
 }
 
 /// `values.schema.json` of the chart of `service`.
@@ -180,5 +188,11 @@ fn property(parameter: &Declared, notes: Vec<String>) -> Property<'_> {
         allowed: parameter.values.as_deref(),
         min_length: parameter.default.is_none().then_some(1),
         pattern: is_string.then_some(NO_RESERVED_CHARACTER),
+        // berth matches the whole value; JSON Schema's `pattern` matches anywhere in it.
+        all_of: (parameter.pattern.iter())
+            .map(|p| PatternOnly {
+                pattern: format!("^(?:{p})$"),
+            })
+            .collect(),
     }
 }

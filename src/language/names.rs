@@ -41,6 +41,42 @@ pub fn shell_variable(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Why the scripts berth writes (`run.sh`, `plan.sh`), which take a secret from the caller's
+/// environment under its variable's name, cannot take one named `name`: their own variables are
+/// lowercase, and the shell and the programs they run read some names of their own.
+pub fn reserved_in_scripts(name: &str) -> Option<&'static str> {
+    const READ_BY_THE_SCRIPTS: [&str; 20] = [
+        "PATH",
+        "HOME",
+        "IFS",
+        "PWD",
+        "OLDPWD",
+        "ENV",
+        "CDPATH",
+        "PS1",
+        "PS2",
+        "PS4",
+        "PPID",
+        "LINENO",
+        "OPTIND",
+        "OPTARG",
+        "SHELL",
+        "BASH_ENV",
+        "KUBECONFIG",
+        "MARATHON_URL",
+        "METRONOME_URL",
+        "DCOS_TOKEN",
+    ];
+    const PREFIXES: [&str; 3] = ["DOCKER_", "COMPOSE_", "LD_"];
+    if !name.chars().any(|c| c.is_ascii_uppercase()) {
+        Some("has no capital letter, like the scripts' own variables")
+    } else if READ_BY_THE_SCRIPTS.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)) {
+        Some("is read by the shell or a program the scripts run")
+    } else {
+        None
+    }
+}
+
 /// A DNS-1123 label of at most `max` characters.
 pub fn dns_label(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() {

@@ -134,6 +134,15 @@ pub struct Declared {
     pub min: Option<i64>,
     pub max: Option<i64>,
     pub values: Option<Vec<String>>,
+    /// The regular expression the whole value matches, as written.
+    pub pattern: Option<String>,
+}
+
+impl Declared {
+    /// Whether the parameter's `pattern`, if it has one, matches the whole of `text`.
+    pub fn matches_pattern(&self, text: &str) -> bool {
+        (self.pattern.as_ref()).is_none_or(|p| whole_match(p).is_ok_and(|r| r.is_match(text)))
+    }
 }
 
 /// The type of a parameter's values.
@@ -166,6 +175,7 @@ pub fn declared(decls: &BTreeMap<Spanned<String>, Spanned<ParamDecl>>) -> Vec<De
                 min: decl.min.as_ref().map(|m| *m.get_ref()),
                 max: decl.max.as_ref().map(|m| *m.get_ref()),
                 values: decl.values.as_ref().map(|v| v.get_ref().clone()),
+                pattern: decl.pattern.as_ref().map(|p| p.get_ref().clone()),
             })
         })
         .collect()
@@ -332,7 +342,7 @@ fn declared_type(
                 &errors::SPEC_INVALID_VALUE,
                 format!("the default of `{name}` {message}"),
             )
-            .at(span, "default out of range")
+            .at(span, "default not allowed")
             .help("change the default or the constraint"),
         );
     }
@@ -385,9 +395,9 @@ fn overridden(
                 &errors::SPEC_INVALID_VALUE,
                 format!("parameter `{}` {message}", o.name),
             )
-            .at(Some(o.span.clone()), "out of range")
+            .at(Some(o.span.clone()), "not allowed")
             .help(format!(
-                "choose a value that `[params.{}]` allows (its `min`, `max` or `values`)",
+                "choose a value that `[params.{}]` allows (its `min`, `max`, `values` or `pattern`)",
                 o.name
             )),
         );
@@ -443,6 +453,25 @@ fn check_decl(
     if let (Some(values), false) = (&decl.values, ty == ParamType::String) {
         diagnostics.push(misplaced("values", values.span(), "a string"));
     }
+    if let Some(pattern) = &decl.pattern {
+        if ty != ParamType::String {
+            diagnostics.push(misplaced("pattern", pattern.span(), "a string"));
+        } else if let Err(error) = whole_match(pattern.get_ref()) {
+            diagnostics.push(
+                Diagnostic::input(
+                    &errors::SPEC_INVALID_VALUE,
+                    format!("`pattern` of parameter `{name}` is no regular expression: {error}"),
+                )
+                .at(Some(Span::new(file, pattern.span())), "not a regular expression")
+                .help("write a regular expression in the common syntax (classes `[a-z]`, `\\d`, repetitions `{2,5}`, groups, `|`)"),
+            );
+        }
+    }
+}
+
+/// `pattern` compiled to match a whole value, not a part of it.
+fn whole_match(pattern: &str) -> Result<regex_lite::Regex, regex_lite::Error> {
+    regex_lite::Regex::new(&format!("^(?:{pattern})$"))
 }
 
 fn check_constraints(decl: &ParamDecl, value: &toml::Value) -> Result<(), String> {
@@ -465,6 +494,17 @@ fn check_constraints(decl: &ParamDecl, value: &toml::Value) -> Result<(), String
             {
                 let allowed: Vec<&str> = allowed.get_ref().iter().map(String::as_str).collect();
                 return Err(format!("is `{s}`, not one of {}", backticked(&allowed)));
+            }
+            // An invalid pattern was reported with the declaration.
+            if let Some(pattern) = &decl.pattern
+                && let Ok(regex) = whole_match(pattern.get_ref())
+                && !regex.is_match(s)
+            {
+                return Err(format!(
+                    "is `{}`, which does not match its pattern `{}`",
+                    s.escape_debug(),
+                    pattern.get_ref()
+                ));
             }
         }
         _ => {}

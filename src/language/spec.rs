@@ -136,6 +136,12 @@ pub struct ParamDecl {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub values: Option<Spanned<Vec<String>>>,
+    /// A regular expression the whole value must match (string parameters): a value that a
+    /// script or an image's own configuration would read as more than one (`a b`, `x\ny`) is
+    /// refused before it reaches them.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub pattern: Option<Spanned<String>>,
 }
 
 /// The process of each member.

@@ -130,6 +130,14 @@ impl Resolver<'_> {
                 "not a variable name",
                 "name a secret variable with letters, digits and `_`, not starting with a digit: run.sh and compose read its value from the caller's environment under that name".to_string(),
             );
+        } else if let Some(why) = names::reserved_in_scripts(name.get_ref()) {
+            self.error(
+                &errors::SPEC_INVALID_NAME,
+                name.span(),
+                format!("secret env name `{}` {why}", name.get_ref()),
+                "reserved in berth's scripts",
+                "name the variable in capitals, as images document theirs (`DB_PASSWORD`), other than `PATH`, `HOME`, `IFS` and the `DOCKER_`, `COMPOSE_` and `LD_` variables: run.sh and plan.sh take its value from the caller's environment under that name".to_string(),
+            );
         }
         for (what, v) in [("secret", &s.secret), ("key", &s.key)] {
             if let Err(why) = names::secret_part(v) {

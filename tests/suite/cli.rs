@@ -568,6 +568,85 @@ fn values_file_errors_point_into_the_values_file() {
     );
 }
 
+/// A string parameter's `pattern` must match the whole value: from its default, `--values` and
+/// `--set` alike; a pattern that is no regular expression, or on another type, is refused at its
+/// place; the chart's `values.schema.json` carries it for Helm.
+#[test]
+fn a_pattern_refuses_a_value_it_does_not_match_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |pattern: &str| {
+        CLEAN.replace(
+            "[params.class]\ndefault = \"fast-ssd\"",
+            &format!("[params.class]\ndefault = \"fast-ssd\"\npattern = '{pattern}'"),
+        )
+    };
+    write(dir.path(), "spec.toml", &with("[a-z-]+"));
+    let check = |args: &[&str]| {
+        let mut all = vec!["check", "spec.toml", "--backend", "kubernetes"];
+        all.extend(args);
+        berth(&all, dir.path())
+    };
+    assert_exit(&check(&["--set", "class=premium-rwo"]), 0, &[]);
+    for (args, shown) in [
+        (&["--set", "class=premium rwo"][..], "`premium rwo`"),
+        (&["--set", "class=premium1"], "`premium1`"),
+        (&["--set", "class=a\nb"], "`a\\nb`"),
+    ] {
+        assert_exit(
+            &check(args),
+            2,
+            &[
+                "error[spec/invalid-value]",
+                &format!(
+                    "parameter `class` is {shown}, which does not match its pattern `[a-z-]+`"
+                ),
+                "--set:1:1",
+                "its `min`, `max`, `values` or `pattern`",
+            ],
+        );
+    }
+    write(dir.path(), "prod.toml", "class = \"fast ssd\"\n");
+    assert_exit(
+        &check(&["--values", "prod.toml"]),
+        2,
+        &["prod.toml:1:1", "does not match its pattern"],
+    );
+    write(dir.path(), "spec.toml", &with("[0-9]+"));
+    assert_exit(
+        &check(&[]),
+        2,
+        &["the default of `class` is `fast-ssd`, which does not match its pattern `[0-9]+`"],
+    );
+    write(dir.path(), "spec.toml", &with("[a-z"));
+    assert_exit(
+        &check(&[]),
+        2,
+        &[
+            "`pattern` of parameter `class` is no regular expression",
+            "spec.toml:9:11",
+        ],
+    );
+    let on_integer = CLEAN.replace("min = 1", "min = 1\npattern = '[0-9]'");
+    write(dir.path(), "spec.toml", &on_integer);
+    assert_exit(
+        &check(&[]),
+        2,
+        &["`pattern` of parameter `replicas` needs a string default"],
+    );
+    write(dir.path(), "spec.toml", &with("[a-z-]+"));
+    let output = berth(
+        &["compile", "spec.toml", "--backend", "helm", "--out", "out"],
+        dir.path(),
+    );
+    assert_exit(&output, 0, &[]);
+    let schema =
+        std::fs::read_to_string(dir.path().join("out/helm/db/values.schema.json")).unwrap();
+    assert_contains(
+        &schema,
+        "\"allOf\": [\n        {\n          \"pattern\": \"^(?:[a-z-]+)$\"",
+    );
+}
+
 #[test]
 fn overrides_apply_in_order_defaults_values_then_set() {
     let dir = tempfile::tempdir().unwrap();

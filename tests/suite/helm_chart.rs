@@ -48,18 +48,7 @@ fn valid(parameter: &Declared, draw: &mut Draw) -> Value {
     match (parameter.kind, &parameter.values) {
         (Kind::String, Some(values)) => json!(draw.pick(values)),
         (Kind::String, None) => {
-            let mut texts = vec![
-                "v1.2.3",
-                "yes",
-                "0755",
-                "ünï cödé",
-                "a: b",
-                "line\nbreak",
-                "~",
-            ];
-            if parameter.default.is_some() {
-                texts.push("");
-            }
+            let texts = texts(parameter);
             json!(draw.pick(&texts))
         }
         (Kind::Integer, _) => {
@@ -74,6 +63,26 @@ fn valid(parameter: &Declared, draw: &mut Draw) -> Value {
     }
 }
 
+/// Strings for a parameter without `values`: hard ones, those its `pattern` allows.
+fn texts(parameter: &Declared) -> Vec<&'static str> {
+    let mut texts = vec![
+        "v1.2.3",
+        "yes",
+        "0755",
+        "ünï cödé",
+        "a: b",
+        "line\nbreak",
+        "~",
+        // A ZooKeeper digest, which the example's `super_digest` allows.
+        "super:YSjihl7r+/3F7mqMeIpO4/h2vMI=",
+    ];
+    if parameter.default.is_some() {
+        texts.push("");
+    }
+    texts.retain(|text| parameter.matches_pattern(text));
+    texts
+}
+
 /// A value berth refuses for `parameter`.
 fn invalid(parameter: &Declared, draw: &mut Draw) -> Value {
     let mut wrong = vec![json!([1]), json!({"a": 1})];
@@ -82,6 +91,9 @@ fn invalid(parameter: &Declared, draw: &mut Draw) -> Value {
             wrong.extend([json!(7), json!(true), json!("nul\u{0}"), json!("\u{F0000}")]);
             if parameter.values.is_some() {
                 wrong.push(json!("not-listed"));
+            }
+            if !parameter.matches_pattern("not matched") {
+                wrong.push(json!("not matched"));
             }
             if parameter.default.is_none() {
                 wrong.push(json!(""));
@@ -345,6 +357,11 @@ fn changed_value(parameter: &Declared) -> String {
             .to_string()
         }
         (Kind::Boolean, _) => (!default.as_bool().unwrap()).to_string(),
+        (Kind::String, None) if parameter.pattern.is_some() => texts(parameter)
+            .into_iter()
+            .find(|text| json!(text) != *default)
+            .unwrap()
+            .to_string(),
         (Kind::String, None) => {
             let text = default.as_str().unwrap();
             match text.find(|c: char| c.is_ascii_digit()) {

@@ -482,6 +482,48 @@ fn secret_variables_need_shell_variable_names() {
         );
         assert_refused(&outcome, "spec/invalid-name", "secret env name");
     }
+    // run.sh and plan.sh take a secret from the caller's environment under its name: not one of
+    // their own lowercase variables (a plan's `member`, `timeout`), nor one the shell or the
+    // docker CLI reads.
+    for (name, why) in [
+        ("timeout", "has no capital letter"),
+        ("member", "has no capital letter"),
+        ("PATH", "is read by the shell"),
+        ("IFS", "is read by the shell"),
+        (
+            "DOCKER_HOST",
+            "is read by the shell or a program the scripts run",
+        ),
+        (
+            "COMPOSE_PROJECT_NAME",
+            "is read by the shell or a program the scripts run",
+        ),
+    ] {
+        let outcome = compile_text(
+            &request(&["docker"]),
+            spec(
+                &format!("env = {{ {name} = {{ secret = \"s\", key = \"k\" }} }}"),
+                "",
+            ),
+        );
+        assert_refused(
+            &outcome,
+            "spec/invalid-name",
+            &format!("secret env name `{name}` {why}"),
+        );
+    }
+    let capitals = compile_text(
+        &request(&["docker"]),
+        spec(
+            "env = { Db_Password = { secret = \"s\", key = \"k\" } }",
+            "",
+        ),
+    );
+    assert!(
+        !codes(&capitals).contains(&"spec/invalid-name".to_string()),
+        "{:?}",
+        codes(&capitals)
+    );
     let literal = compile_text(
         &request(&["cloudfoundry"]),
         spec("env = { \"--chdir\" = \"/\" }", ""),

@@ -159,12 +159,11 @@ fn grow_and_shrink(
             stdout(&left).trim().is_empty(),
             "{name}-{gone}'s container is left"
         );
-        let volume = docker(&[
-            "volume",
-            "inspect",
-            &format!("{name}-{gone}-{}", software.volume),
-        ]);
-        assert!(!volume.status.success(), "{name}-{gone}'s volume is left");
+        for volume in std::iter::once(&software.volume).chain(software.other_volumes) {
+            let volume = format!("{name}-{gone}-{volume}");
+            let left = docker(&["volume", "inspect", &volume]);
+            assert!(!left.status.success(), "{volume} is left");
+        }
     }
     (deployment, cleanup, acked, next)
 }
