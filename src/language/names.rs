@@ -41,9 +41,98 @@ pub fn shell_variable(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Why the scripts berth writes (`run.sh`, `plan.sh`), which take a secret from the caller's
-/// environment under its variable's name, cannot take one named `name`: their own variables are
-/// lowercase, and the shell and the programs they run read some names of their own.
+/// The variables the scripts berth writes (`run.sh`, `plan.sh`, `deploy.sh`, ...) assign or read
+/// as their own: a secret of such a name, which those scripts take from the caller's environment,
+/// would be replaced by theirs. `tests/suite/hostile_spec.rs` finds every one in the scripts.
+pub const SCRIPT_VARIABLES: [&str; 83] = [
+    "attached",
+    "availability",
+    "base",
+    "config",
+    "container",
+    "containers",
+    "current",
+    "deploy_options",
+    "detach",
+    "disable",
+    "domain",
+    "done_check",
+    "embed",
+    "encrypted",
+    "entrypoint",
+    "expandable",
+    "found",
+    "free",
+    "group",
+    "here",
+    "host",
+    "i",
+    "id",
+    "id_field",
+    "image",
+    "index",
+    "job",
+    "job_file",
+    "job_label",
+    "job_state",
+    "job_status",
+    "job_waited",
+    "jobs",
+    "jsonpath",
+    "label",
+    "label_prefix",
+    "labels",
+    "listed",
+    "maker",
+    "member",
+    "member_id",
+    "members",
+    "method",
+    "n",
+    "name",
+    "name_field",
+    "namespace",
+    "network",
+    "new",
+    "node",
+    "nodes",
+    "old",
+    "other",
+    "owner",
+    "path",
+    "previous_update",
+    "project",
+    "ready",
+    "run_id",
+    "s",
+    "seen",
+    "separator",
+    "service",
+    "settle",
+    "shared_network",
+    "spread_required",
+    "stack",
+    "state",
+    "target",
+    "template",
+    "timeout",
+    "token",
+    "tries",
+    "type",
+    "update",
+    "user",
+    "volume",
+    "volumes",
+    "wait",
+    "waited",
+    "what",
+    "x",
+    "y",
+];
+
+/// Why the scripts berth writes, which take a secret from the caller's environment under its
+/// variable's name, cannot take one named `name`: it is one of their own variables, or one the
+/// shell or the programs they run read.
 pub fn reserved_in_scripts(name: &str) -> Option<&'static str> {
     const READ_BY_THE_SCRIPTS: [&str; 20] = [
         "PATH",
@@ -68,8 +157,8 @@ pub fn reserved_in_scripts(name: &str) -> Option<&'static str> {
         "DCOS_TOKEN",
     ];
     const PREFIXES: [&str; 3] = ["DOCKER_", "COMPOSE_", "LD_"];
-    if !name.chars().any(|c| c.is_ascii_uppercase()) {
-        Some("has no capital letter, like the scripts' own variables")
+    if SCRIPT_VARIABLES.contains(&name) {
+        Some("is a variable of berth's own scripts")
     } else if READ_BY_THE_SCRIPTS.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)) {
         Some("is read by the shell or a program the scripts run")
     } else {

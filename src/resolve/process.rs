@@ -136,7 +136,7 @@ impl Resolver<'_> {
                 name.span(),
                 format!("secret env name `{}` {why}", name.get_ref()),
                 "reserved in berth's scripts",
-                "name the variable in capitals, as images document theirs (`DB_PASSWORD`), other than `PATH`, `HOME`, `IFS` and the `DOCKER_`, `COMPOSE_` and `LD_` variables: run.sh and plan.sh take its value from the caller's environment under that name".to_string(),
+                "name the variable as the image reads it, in capitals as images document theirs (`DB_PASSWORD`), other than `PATH`, `HOME`, `IFS` and the `DOCKER_`, `COMPOSE_` and `LD_` variables: run.sh and plan.sh take its value from the caller's environment under that name".to_string(),
             );
         }
         for (what, v) in [("secret", &s.secret), ("key", &s.key)] {

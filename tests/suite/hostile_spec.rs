@@ -483,11 +483,10 @@ fn secret_variables_need_shell_variable_names() {
         assert_refused(&outcome, "spec/invalid-name", "secret env name");
     }
     // run.sh and plan.sh take a secret from the caller's environment under its name: not one of
-    // their own lowercase variables (a plan's `member`, `timeout`), nor one the shell or the
-    // docker CLI reads.
+    // their own variables (a plan's `member`, `timeout`), nor one the shell or docker reads.
     for (name, why) in [
-        ("timeout", "has no capital letter"),
-        ("member", "has no capital letter"),
+        ("timeout", "is a variable of berth's own scripts"),
+        ("member", "is a variable of berth's own scripts"),
         ("PATH", "is read by the shell"),
         ("IFS", "is read by the shell"),
         (
@@ -512,18 +511,20 @@ fn secret_variables_need_shell_variable_names() {
             &format!("secret env name `{name}` {why}"),
         );
     }
-    let capitals = compile_text(
-        &request(&["docker"]),
-        spec(
-            "env = { Db_Password = { secret = \"s\", key = \"k\" } }",
-            "",
-        ),
-    );
-    assert!(
-        !codes(&capitals).contains(&"spec/invalid-name".to_string()),
-        "{:?}",
-        codes(&capitals)
-    );
+    for name in ["Db_Password", "db_password"] {
+        let outcome = compile_text(
+            &request(&["docker"]),
+            spec(
+                &format!("env = {{ {name} = {{ secret = \"s\", key = \"k\" }} }}"),
+                "",
+            ),
+        );
+        let codes = codes(&outcome);
+        assert!(
+            !codes.contains(&"spec/invalid-name".to_string()),
+            "{name}: {codes:?}"
+        );
+    }
     let literal = compile_text(
         &request(&["cloudfoundry"]),
         spec("env = { \"--chdir\" = \"/\" }", ""),
@@ -803,4 +804,75 @@ fn option_values_never_read_as_options() {
             words,
         );
     }
+}
+
+/// Every variable berth's scripts assign or loop over (in the shell functions beside the backends
+/// and in the lines their Rust writes) is among the names a secret variable cannot take: else a
+/// secret of that name would be replaced by the script's own value before it reaches a member.
+#[test]
+fn every_variable_of_the_scripts_is_reserved_for_them() {
+    let mut texts = Vec::new();
+    for entry in glob::glob(root().join("backends/*/*").to_str().unwrap()).unwrap() {
+        let path = entry.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("sh") => texts.push(text),
+            // What Rust writes into a script: the literals given to `Script::text`.
+            Some("rs") => texts.extend(text.split(".text(\"").skip(1).map(|rest| {
+                let end = rest.find("\")").unwrap_or(rest.len());
+                rest[..end].replace("\\n", "\n")
+            })),
+            _ => {}
+        }
+    }
+    let mut found = std::collections::BTreeSet::new();
+    for text in &texts {
+        for line in text.lines() {
+            found.extend(assigned(line));
+        }
+    }
+    let unreserved: Vec<&String> = found
+        .iter()
+        .filter(|name| !berth_language::names::SCRIPT_VARIABLES.contains(&name.as_str()))
+        .collect();
+    assert!(
+        unreserved.is_empty(),
+        "add these to `SCRIPT_VARIABLES` in src/language/names.rs: {unreserved:?}"
+    );
+    assert!(
+        found.contains("member") && found.contains("timeout"),
+        "{found:?}"
+    );
+}
+
+/// The lowercase shell names `line` assigns (`name=`, after a boundary) or loops over (`for name
+/// in`, `read -r a b`).
+fn assigned(line: &str) -> Vec<String> {
+    let is_name = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    let bytes: Vec<char> = line.chars().collect();
+    let mut names = Vec::new();
+    for (at, c) in bytes.iter().enumerate() {
+        if *c != '=' {
+            continue;
+        }
+        let start = (0..at).rev().take_while(|&i| is_name(bytes[i])).last();
+        let Some(start) = start else { continue };
+        let before = start.checked_sub(1).map(|i| bytes[i]);
+        let boundary = before.is_none_or(|b| " \t;(!&|\"".contains(b));
+        let name: String = bytes[start..at].iter().collect();
+        if boundary && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') {
+            names.push(name);
+        }
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    for (i, word) in words.iter().enumerate() {
+        if *word == "for" && words.get(i + 2) == Some(&"in") {
+            names.push(words[i + 1].to_string());
+        }
+        if *word == "read" && words.get(i + 1) == Some(&"-r") {
+            let rest = words[i + 2..].iter().take_while(|w| w.chars().all(is_name));
+            names.extend(rest.map(|w| w.to_string()));
+        }
+    }
+    names
 }
