@@ -10,7 +10,7 @@ pub mod source;
 pub use rule::{Allowances, Rule};
 
 use crate::errors::InputError;
-use crate::source::{Sources, Span};
+use crate::source::{Sources, Span, visible};
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::term;
 use serde::Serialize;
@@ -117,6 +117,8 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources) -> String {
 /// Renders diagnostics, with ANSI colours when `color`.
 pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let config = term::Config::default();
+    // What the terminal shows, never what it would act on: a value or a spec can hold escapes.
+    let files = sources.shown_files();
     let mut out = String::new();
     for diagnostic in diagnostics {
         let mut report = match diagnostic.severity {
@@ -125,16 +127,19 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> Str
             Severity::Allowed => Report::note(),
         }
         .with_code(diagnostic.code.clone())
-        .with_message(&diagnostic.message);
+        .with_message(visible(&diagnostic.message));
         let mut labels = Vec::new();
         if let Some(span) = &diagnostic.span {
             labels.push(
-                Label::primary(span.file, span.range.clone()).with_message(&diagnostic.label),
+                Label::primary(span.file, span.range.clone())
+                    .with_message(visible(&diagnostic.label)),
             );
         }
         for (what, span) in &diagnostic.origins {
             if let Some(span) = span {
-                labels.push(Label::secondary(span.file, span.range.clone()).with_message(what));
+                labels.push(
+                    Label::secondary(span.file, span.range.clone()).with_message(visible(what)),
+                );
             }
         }
         report = report.with_labels(labels);
@@ -149,20 +154,20 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> Str
         if let Some(help) = &diagnostic.help {
             notes.push(format!("help: {help}"));
         }
-        report = report.with_notes(notes);
+        report = report.with_notes(notes.iter().map(|n| visible(n).into_owned()).collect());
         let mut buffer = if color {
             term::termcolor::Buffer::ansi()
         } else {
             term::termcolor::Buffer::no_color()
         };
-        match term::emit_to_write_style(&mut buffer, &config, sources.files(), &report) {
+        match term::emit_to_write_style(&mut buffer, &config, files.as_ref(), &report) {
             Ok(()) => out.push_str(&String::from_utf8_lossy(buffer.as_slice())),
             // A span outside its file is a bug of ours; still show the message itself.
             Err(_) => out.push_str(&format!(
                 "{}[{}]: {}\n",
                 severity_word(diagnostic.severity),
                 diagnostic.code,
-                diagnostic.message
+                visible(&diagnostic.message)
             )),
         }
     }

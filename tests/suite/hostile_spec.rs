@@ -876,3 +876,44 @@ fn assigned(line: &str) -> Vec<String> {
     }
     names
 }
+
+/// A diagnostic shows a hostile value, never lets the terminal act on it: escapes, a carriage
+/// return, line separators and direction overrides in a spec's string or a `--set` value reach
+/// standard error as visible characters, at the columns they stood at.
+#[test]
+fn diagnostics_show_what_a_terminal_would_act_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "x\u{1b}]0;owned\u{7}\u{1b}[2J\ry\u{2028}z\u{202E}w";
+    // The same characters in the spec's image reference: TOML escapes for those TOML refuses
+    // raw, the separator and the override as they are, so that the source line shows them.
+    let escaped = "x\\u001b]0;owned\\u0007\\u001b[2J\\ry\u{2028}z\u{202E}w";
+    let spec = format!(
+        "name = \"db\"\n\n[params.class]\ndefault = \"a\"\nvalues = [\"a\"]\n\n[container]\nimage = \"{escaped}\"\n"
+    );
+    write(dir.path(), "spec.toml", &spec);
+    let set = format!("class={hostile}");
+    let with_value = [
+        "check",
+        "spec.toml",
+        "--backend",
+        "kubernetes",
+        "--set",
+        &set,
+    ];
+    let in_value = stderr(&berth(&with_value, dir.path()));
+    assert_contains(&in_value, "parameter `class` is");
+    let in_spec = stderr(&berth(
+        &["check", "spec.toml", "--backend", "kubernetes"],
+        dir.path(),
+    ));
+    assert_contains(&in_spec, "spec.toml:8:9");
+    for (err, acted_on) in [&in_value, &in_spec]
+        .into_iter()
+        .flat_map(|err| ['\u{1b}', '\u{7}', '\r', '\u{2028}', '\u{202E}'].map(|c| (err, c)))
+    {
+        assert!(
+            !err.contains(acted_on),
+            "{acted_on:?} reached the terminal: {err:?}"
+        );
+    }
+}
