@@ -224,10 +224,7 @@ impl Orchestrator for Steps<'_> {
 
     /// The secrets the members take from the environment the plan runs in.
     fn environment(&self) -> Vec<String> {
-        single_host::environment_secrets(self.service)
-            .into_iter()
-            .map(|(name, _, _)| name.to_string())
-            .collect()
+        single_host::environment_secret_names(self.service)
     }
 
     fn start_joining(&self, script: &mut Script, ordinal: u32) {

@@ -560,6 +560,12 @@ pub fn environment_secrets(service: &Service) -> Vec<(&str, &str, &str)> {
         .collect()
 }
 
+/// The variables of [`environment_secrets`], for a plan's outline.
+pub fn environment_secret_names(service: &Service) -> Vec<String> {
+    let secrets = environment_secrets(service).into_iter();
+    secrets.map(|(name, _, _)| name.to_string()).collect()
+}
+
 /// Lines that stop a script unless the caller's environment holds each of
 /// [`environment_secrets`], without writing a value.
 pub fn environment_secret_checks(service: &Service) -> Script {

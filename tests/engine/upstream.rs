@@ -467,6 +467,12 @@ impl Deployment {
         said
     }
 
+    /// Every member's client address, as ZooKeeper's clients take them.
+    fn zk_hosts(&self) -> String {
+        let hosts: Vec<String> = self.members().iter().map(|m| format!("{m}:2181")).collect();
+        hosts.join(",")
+    }
+
     /// The test's ZooKeeper client (`tests/images/zk-client/zk.py`).
     fn zk(&self, argv: &[&str]) -> Output {
         let mut full = vec!["timeout", "30", "python3", "/usr/local/bin/zk.py"];
@@ -539,8 +545,7 @@ impl Deployment {
                 stdout(&self.amqp(&publish)).trim() == "1"
             }),
             Kind::Zookeeper => {
-                let hosts: Vec<String> = members.iter().map(|m| format!("{m}:2181")).collect();
-                stdout(&self.zk(&["write", &hosts.join(","), &n.to_string()])).trim()
+                stdout(&self.zk(&["write", &self.zk_hosts(), &n.to_string()])).trim()
                     == n.to_string()
             }
         }
@@ -594,13 +599,8 @@ impl Deployment {
             acked.extend(from..from + confirmed);
         } else if self.software.kind == Kind::Zookeeper {
             // One connection creates them all, one after the other, until one fails.
-            let hosts: Vec<String> = self.members().iter().map(|m| format!("{m}:2181")).collect();
-            let written = self.zk(&[
-                "write",
-                &hosts.join(","),
-                &from.to_string(),
-                &count.to_string(),
-            ]);
+            let (first, count) = (from.to_string(), count.to_string());
+            let written = self.zk(&["write", &self.zk_hosts(), &first, &count]);
             acked.extend(
                 stdout(&written)
                     .lines()
