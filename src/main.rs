@@ -16,13 +16,14 @@ unsafe extern "C" {
 fn main() {
     // mimalloc gives freed memory back to the system a second after it is freed: a compile of
     // many specs allocates again long before, on other pages, and its peak memory was half again
-    // what it used (1,000 specs: 32 MiB instead of 20). It gives it back at once: 1 ms still held
-    // 2 MiB more at the peak of 1,000 specs, and at once costs them 1,300 page faults of 6,100,
-    // about 2 ms of 750 (docs/performance.md). `MIMALLOC_PURGE_DELAY` in the environment still
+    // what it used (1,000 specs: 32 MiB instead of 20). 5 ms: giving it back at once made each
+    // worker's frees system calls that interrupt the other core (`madvise`, a TLB flush on
+    // both), a tenth of the time of 100 specs, for 1.6 MiB less at the peak of 1,000; past 5 ms
+    // nothing is faster (docs/performance.md). `MIMALLOC_PURGE_DELAY` in the environment still
     // decides, as mimalloc documents.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets an option before any other thread exists; mimalloc reads it when it purges.
-        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 5) };
     }
     // mimalloc maps memory in 2 MiB-aligned segments, which transparent huge pages would back
     // with whole huge pages, doubling the resident memory of a short run for no speed. Its

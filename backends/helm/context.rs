@@ -7,6 +7,25 @@ use crate::tags::{Computed, Tagged};
 use berth_diagnostic::Diagnostic;
 use berth_language::go_template::to_go;
 use berth_model::{FileBody, Service};
+use std::sync::LazyLock;
+
+/// The helpers every chart holds as they are, made once per process.
+static SHARED_HELPERS: LazyLock<String> = LazyLock::new(|| {
+    [
+        &helpers::json(),
+        helpers::MEMBER_CONTEXT,
+        helpers::POD_TEXT,
+        helpers::SHELL_QUOTE,
+        helpers::FILES_HASH,
+        crate::checks::QUANTITY,
+        crate::checks::INTEGER,
+        crate::checks::WORD,
+        crate::checks::IMAGE_PROBLEM,
+        crate::checks::MOVING_TAG,
+        crate::checks::RELEASE_NAME,
+    ]
+    .concat()
+});
 
 /// The shared helpers, one template per computed value (`berth.s<N>`), and `berth.context`,
 /// which refuses the `several` member-count refusals for more than one member.
@@ -19,21 +38,7 @@ pub fn helpers_tpl(
     several: &[Diagnostic],
 ) -> Result<String, String> {
     let (computed, contents, ports) = (&tagged.computed, &tagged.contents, &tagged.ports);
-    let json = helpers::json();
-    let mut text = [
-        &json,
-        helpers::MEMBER_CONTEXT,
-        helpers::POD_TEXT,
-        helpers::SHELL_QUOTE,
-        helpers::FILES_HASH,
-        crate::checks::QUANTITY,
-        crate::checks::INTEGER,
-        crate::checks::WORD,
-        crate::checks::IMAGE_PROBLEM,
-        crate::checks::MOVING_TAG,
-        crate::checks::RELEASE_NAME,
-    ]
-    .concat();
+    let mut text = SHARED_HELPERS.clone();
     let translated =
         |source: &str| to_go(source, "$ctx").map_err(|e| format!("`{source}`: {}", e.reason));
     for (index, value) in computed.iter().enumerate() {

@@ -162,10 +162,9 @@ impl<'a> Lift<'a> {
             }
             Value::Object(map) => {
                 // After `files`: the files' ConfigMap, whose keys hold the name, is an action.
-                if let Some(key) = map
-                    .keys()
-                    .find(|k| k.contains(NAME_STAND_IN) || k.contains(TAG_OPEN))
-                {
+                if let Some(key) = map.keys().find(|k| {
+                    may_hold_a_mark(k) && (k.contains(NAME_STAND_IN) || k.contains(TAG_OPEN))
+                }) {
                     return Err(format!("a key holds a computed value (`{key}`)"));
                 }
                 if let Some(managed) = map.get_mut("app.kubernetes.io/managed-by") {
@@ -196,6 +195,10 @@ impl<'a> Lift<'a> {
 
     /// The Go action that writes `text`, where the chart computes it.
     fn computed_string(&self, text: &str) -> Result<Option<String>, String> {
+        if !may_hold_a_mark(text) && !text.contains(['{', ')']) {
+            // Most strings: no tag, mark or stand-in, no `{{` and no member script (`0) exec`).
+            return Ok(None);
+        }
         if let Some((index, _)) = tagged(text) {
             let computed = self.computed.get(index).ok_or("an unknown tag")?;
             let text = |context: &str, escaped: bool| {
@@ -325,11 +328,17 @@ impl<'a> Lift<'a> {
             match block {
                 Some(i) => {
                     for block_line in self.blocks[i].lines() {
-                        let go = block_line.starts_with("{{");
-                        text.push_str(&format!("{}{block_line}\n", if go { "" } else { indent }));
+                        if !block_line.starts_with("{{") {
+                            text.push_str(indent);
+                        }
+                        text.push_str(block_line);
+                        text.push('\n');
                     }
                 }
-                None => text.push_str(&format!("{line}\n")),
+                None => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
             }
         }
         self.with_actions(&text)
@@ -364,6 +373,13 @@ impl<'a> Lift<'a> {
     }
 }
 
+/// Whether `text` may hold one of the chart's marks, stand-ins or tags: each starts with `zq` or
+/// is a character of Unicode's plane 15 or 16 (whose UTF-8 starts with `F3` or `F4`). A scan for
+/// bytes, before the searches for whole marks, which most strings of an object would not pass.
+fn may_hold_a_mark(text: &str) -> bool {
+    text.bytes().any(|b| b == b'z' || b >= 0xF3)
+}
+
 /// An object's YAML as text Go writes as it is: a `{{` the spec put in a key (a StorageClass
 /// parameter's name) would open an action, so each becomes one that writes it.
 fn as_text(yaml: &str) -> String {
@@ -374,12 +390,12 @@ fn as_text(yaml: &str) -> String {
 /// chart's placeholders may hold.
 pub(crate) fn refuse_marks(value: &Value) -> Result<(), String> {
     match value {
-        Value::String(text) if text.contains(MARK) => Err(format!(
+        Value::String(text) if may_hold_a_mark(text) && text.contains(MARK) => Err(format!(
             "the spec's text `{text}` looks like what the chart writes in its place"
         )),
         Value::Array(items) => items.iter().try_for_each(refuse_marks),
         Value::Object(map) => {
-            if let Some(key) = map.keys().find(|k| k.contains(MARK)) {
+            if let Some(key) = map.keys().find(|k| may_hold_a_mark(k) && k.contains(MARK)) {
                 return Err(format!(
                     "the spec's key `{key}` looks like what the chart writes in its place"
                 ));

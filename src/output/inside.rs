@@ -118,55 +118,62 @@ pub fn is_inside(relative: &str) -> bool {
     components(relative).is_ok()
 }
 
-/// Where a walk down the directories of a path ended.
-enum Walk {
-    /// Every directory exists and is real: the last one, open.
-    Reached(OwnedFd),
-    /// This directory is missing (so is everything below it).
-    Missing,
-}
+const DIRECTORY: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
 
 /// Opens `out` (following links: the user named it), then each of `dirs` below it without
-/// following one, so no link anywhere below `--out` is taken.
-fn walk(out: &Path, dirs: &[&OsStr]) -> Result<Walk, Refusal> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let mut dir = match rustix::fs::open(out, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => return Ok(Walk::Missing),
-        Err(e) => return Err(Refusal::Io(out.to_path_buf(), e.into())),
+/// following one, so no link anywhere below `--out` is taken; stops where one is missing.
+fn walk(out: &Path, dirs: &[&OsStr]) -> Result<(), Refusal> {
+    let Some(mut dir) = open_out(out)? else {
+        return Ok(());
     };
     let mut at = out.to_path_buf();
     for name in dirs {
         at.push(name);
-        match rustix::fs::openat(&dir, *name, flags | OFlags::NOFOLLOW, Mode::empty()) {
-            Ok(fd) => dir = fd,
-            Err(rustix::io::Errno::NOENT) => return Ok(Walk::Missing),
-            // A link (ELOOP) or something else (ENOTDIR): say which.
-            Err(e) => {
-                return Err(
-                    match rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW) {
-                        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
-                            Refusal::Symlink(at)
-                        }
-                        Ok(stat)
-                            if FileType::from_raw_mode(stat.st_mode) != FileType::Directory =>
-                        {
-                            Refusal::NotDirectory(at)
-                        }
-                        _ => Refusal::Io(at, e.into()),
-                    },
-                );
-            }
+        match step(&dir, name, &at)? {
+            Some(fd) => dir = fd,
+            None => return Ok(()),
         }
     }
-    Ok(Walk::Reached(dir))
+    Ok(())
+}
+
+/// `--out` itself, open, or `None` if it is missing.
+fn open_out(out: &Path) -> Result<Option<OwnedFd>, Refusal> {
+    match rustix::fs::open(out, DIRECTORY, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(Refusal::Io(out.to_path_buf(), e.into())),
+    }
+}
+
+/// The directory `name` inside `dir` (which is `at` without its last component), opened
+/// without following a link, or `None` if it is missing.
+fn step(dir: &OwnedFd, name: &OsStr, at: &Path) -> Result<Option<OwnedFd>, Refusal> {
+    match rustix::fs::openat(dir, name, DIRECTORY | OFlags::NOFOLLOW, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        // A link (ELOOP) or something else (ENOTDIR): say which.
+        Err(e) => Err(
+            match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+                    Refusal::Symlink(at.to_path_buf())
+                }
+                Ok(stat) if FileType::from_raw_mode(stat.st_mode) != FileType::Directory => {
+                    Refusal::NotDirectory(at.to_path_buf())
+                }
+                _ => Refusal::Io(at.to_path_buf(), e.into()),
+            },
+        ),
+    }
 }
 
 /// Checks that every directory of `relative` (all but its last component) below `out` is a
 /// real directory or missing: what a write needs before it puts anything there.
 pub fn check_dirs(out: &Path, relative: &str) -> Result<(), Refusal> {
     let names = components(relative)?;
-    walk(out, &names[..names.len() - 1]).map(|_| ())
+    walk(out, &names[..names.len() - 1])
 }
 
 /// What stands at the end of a path, seen without following it.
@@ -182,10 +189,11 @@ pub enum Entry {
 }
 
 /// The directories below `--out` walked so far, kept open: the files of one spec share a few,
-/// and a directory once reached without a link stays the one reached.
+/// each is opened once from its parent, and a directory once reached without a link stays the
+/// one reached.
 pub struct Dirs<'a> {
     out: &'a Path,
-    /// By the directory part of a relative path; `None` for a directory that is missing.
+    /// By the directory's path below `--out` (`""` for `--out`); `None` for a missing one.
     open: std::collections::HashMap<String, Option<OwnedFd>>,
 }
 
@@ -202,21 +210,11 @@ impl<'a> Dirs<'a> {
     pub fn entry(&mut self, relative: &str) -> Result<Entry, Refusal> {
         let names = components(relative)?;
         let (last, dirs) = names.split_last().expect("components are never empty");
-        let key = relative
-            .rsplit_once('/')
-            .map_or("", |(dir, _)| dir)
-            .to_string();
-        if !self.open.contains_key(&key) {
-            let walked = match walk(self.out, dirs)? {
-                Walk::Reached(dir) => Some(dir),
-                Walk::Missing => None,
-            };
-            self.open.insert(key.clone(), walked);
-        }
-        let Some(dir) = &self.open[&key] else {
+        let out = self.out;
+        let Some(dir) = self.dir(dirs)? else {
             return Ok(Entry::Missing);
         };
-        let at = || self.out.join(relative);
+        let at = || out.join(relative);
         match rustix::fs::statat(dir, *last, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => Ok(match FileType::from_raw_mode(stat.st_mode) {
                 FileType::RegularFile => Entry::File(open_regular(dir, last, at())?),
@@ -227,6 +225,30 @@ impl<'a> Dirs<'a> {
             Err(rustix::io::Errno::NOENT) => Ok(Entry::Missing),
             Err(e) => Err(Refusal::Io(at(), e.into())),
         }
+    }
+
+    /// The directory `dirs` names below `out`, open, or `None` if it (or one above it) is missing.
+    fn dir(&mut self, dirs: &[&OsStr]) -> Result<Option<&OwnedFd>, Refusal> {
+        let key = dirs
+            .iter()
+            .map(|name| name.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if !self.open.contains_key(&key) {
+            let out = self.out;
+            let opened = match dirs.split_last() {
+                None => open_out(out)?,
+                Some((name, parents)) => match self.dir(parents)? {
+                    Some(parent) => {
+                        let at = dirs.iter().fold(out.to_path_buf(), |at, n| at.join(n));
+                        step(parent, name, &at)?
+                    }
+                    None => None,
+                },
+            };
+            self.open.insert(key.clone(), opened);
+        }
+        Ok(self.open[&key].as_ref())
     }
 }
 

@@ -25,8 +25,9 @@ pub const MANIFEST: &str = ".berth-manifest.json";
 pub struct Record {
     /// The hash of what the last complete write put there.
     pub sha256: Option<Recorded>,
-    /// The hash of what an unfinished commit was putting there.
-    pub pending: Option<Recorded>,
+    /// The hash of what an unfinished commit was putting there. Boxed: only the manifest of a
+    /// commit that was killed holds one, and a write holds a record of every file of `--out`.
+    pub pending: Option<Box<Recorded>>,
 }
 
 /// A hash as the manifest holds it: a SHA-256, or text that is none (a manifest changed by hand),
@@ -68,14 +69,15 @@ impl Record {
 
     fn matches(&self, sha256: Sha256) -> bool {
         let sha256 = Some(Recorded::Sha256(sha256));
-        self.sha256 == sha256 || self.pending == sha256
+        self.sha256 == sha256 || self.pending.as_deref() == sha256.as_ref()
     }
 }
 
 /// The files berth wrote, by path relative to `--out`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
-    pub files: BTreeMap<String, Record>,
+    /// Boxed paths: a write holds the manifest of every file of `--out`.
+    pub files: BTreeMap<Box<str>, Record>,
 }
 
 /// The manifest as read: paths and hashes borrowed from its text where they hold no escape, and
@@ -145,13 +147,13 @@ impl Manifest {
         let hashes = |which: fn(&Record) -> Option<&Recorded>| {
             self.files
                 .iter()
-                .filter_map(|(path, record)| Some((path.as_str(), which(record)?)))
+                .filter_map(|(path, record)| Some((&**path, which(record)?)))
                 .collect()
         };
         let storing = Storing {
-            files: self.files.keys().map(String::as_str).collect(),
+            files: self.files.keys().map(|path| &**path).collect(),
             sha256: hashes(|r| r.sha256.as_ref()),
-            pending: hashes(|r| r.pending.as_ref()),
+            pending: hashes(|r| r.pending.as_deref()),
         };
         let text = serde_json::to_string_pretty(&storing).expect("strings serialize");
         format!("{text}\n")
@@ -160,21 +162,23 @@ impl Manifest {
     /// The manifest written as `text`.
     fn from_json(text: &str) -> Result<Manifest, String> {
         let stored: Stored = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let mut files: BTreeMap<String, Record> = stored
+        let mut files: BTreeMap<Box<str>, Record> = stored
             .files
             .into_iter()
-            .map(|Borrowed(path)| (path.into_owned(), Record::default()))
+            .map(|Borrowed(path)| (path.into(), Record::default()))
             .collect();
-        type Slot = fn(&mut Record) -> &mut Option<Recorded>;
+        type Slot = fn(&mut Record, Recorded);
         let hashes: [(Pairs, Slot); 2] = [
-            (stored.sha256, |record| &mut record.sha256),
-            (stored.pending, |record| &mut record.pending),
+            (stored.sha256, |record, hash| record.sha256 = Some(hash)),
+            (stored.pending, |record, hash| {
+                record.pending = Some(Box::new(hash))
+            }),
         ];
         for (Pairs(pairs), slot) in hashes {
             for (path, text) in pairs {
                 // A hash of a path the list does not hold claims nothing.
                 if let Some(record) = files.get_mut(path.as_ref()) {
-                    *slot(record) = Some(Recorded::read(&text));
+                    slot(record, Recorded::read(&text));
                 }
             }
         }
@@ -349,7 +353,7 @@ mod tests {
             "b".into(),
             Record {
                 sha256: Some(Recorded::Sha256(hash(0x22))),
-                pending: Some(Recorded::Sha256(hash(0x33))),
+                pending: Some(Box::new(Recorded::Sha256(hash(0x33)))),
             },
         );
         let text = new.to_json();

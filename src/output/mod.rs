@@ -511,8 +511,8 @@ impl Transaction {
             .previous
             .files
             .iter()
-            .filter(|(path, _)| !now.contains_key(*path))
-            .map(|(path, record)| (path.clone(), record.clone()))
+            .filter(|(path, _)| !now.contains_key(&path[..]))
+            .map(|(path, record)| (path.to_string(), record.clone()))
             .collect();
         if !changed.is_empty() {
             // One flush for every staged file, rather than one per file: the renames below then
@@ -525,14 +525,14 @@ impl Transaction {
         // Compared before it is built: a write of thousands of files that changes none keeps
         // one copy of the manifest in memory, not two.
         let same_files = now.len() == self.previous.files.len()
-            && now
-                .iter()
-                .all(|(path, sha256)| self.previous.files.get(path) == Some(&Record::of(*sha256)));
+            && now.iter().all(|(path, sha256)| {
+                self.previous.files.get(path.as_str()) == Some(&Record::of(*sha256))
+            });
         if !same_files {
             let after = Manifest {
                 files: now
                     .into_iter()
-                    .map(|(path, sha256)| (path, Record::of(sha256)))
+                    .map(|(path, sha256)| (path.into_boxed_str(), Record::of(sha256)))
                     .collect(),
             };
             self.put_manifest(journal, &after)?;
@@ -610,14 +610,16 @@ impl Transaction {
     fn during(&self, now: &BTreeMap<String, Sha256>, changed: &[Changed]) -> Manifest {
         let mut during = self.previous.clone();
         for (path, sha256) in now {
-            during.files.insert(path.clone(), Record::of(*sha256));
+            during
+                .files
+                .insert(path.as_str().into(), Record::of(*sha256));
         }
         for (path, there) in changed {
             during.files.insert(
-                path.clone(),
+                path.as_str().into(),
                 Record {
                     sha256: there.ours().map(Recorded::Sha256),
-                    pending: now.get(path).copied().map(Recorded::Sha256),
+                    pending: now.get(path).map(|&hash| Box::new(Recorded::Sha256(hash))),
                 },
             );
         }
@@ -941,7 +943,7 @@ pub fn drift(out: &Path, files: &[Planned]) -> Result<String, Diagnostic> {
     for (stale, record) in previous
         .files
         .iter()
-        .filter(|(f, _)| !planned.contains(f.as_str()))
+        .filter(|(f, _)| !planned.contains(&f[..]))
     {
         if manifest::removable(out, stale, record).is_ok()
             && let Ok(Some(old)) = inside::read_file(out, stale)
