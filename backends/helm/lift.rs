@@ -373,9 +373,10 @@ impl<'a> Lift<'a> {
     }
 }
 
-/// Whether `text` may hold one of the chart's marks, stand-ins or tags: each starts with `zq` or
-/// is a character of Unicode's plane 15 or 16 (whose UTF-8 starts with `F3` or `F4`). A scan for
-/// bytes, before the searches for whole marks, which most strings of an object would not pass.
+/// Whether `text` may hold one of the chart's marks, stand-ins or tags: the marks and stand-ins
+/// start with `zq`, the tags are U+F0100 and U+F0101, whose UTF-8 starts with `F3` (any byte from
+/// `F3` up passes). A scan for bytes before the searches for whole marks, which most strings of
+/// an object would not pass.
 fn may_hold_a_mark(text: &str) -> bool {
     text.bytes().any(|b| b == b'z' || b >= 0xF3)
 }
@@ -514,6 +515,16 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn every_mark_passes_the_scan_before_the_searches() {
+        let tag = crate::tags::TAG_CLOSE.to_string();
+        let marks = [MARK, ACTION_MARK, FIELD_MARK, STAND_IN_START, NAME_STAND_IN];
+        for mark in marks.into_iter().chain([&*crate::tags::tag(0), &*tag]) {
+            assert!(may_hold_a_mark(&format!("a{mark}b")), "{mark:?}");
+        }
+        assert!(!may_hold_a_mark("cockroachdb-0.cockroachdb.default.svc"));
     }
 
     #[test]

@@ -193,8 +193,8 @@ pub enum Entry {
 /// one reached.
 pub struct Dirs<'a> {
     out: &'a Path,
-    /// By the directory's path below `--out` (`""` for `--out`); `None` for a missing one.
-    open: std::collections::HashMap<String, Option<OwnedFd>>,
+    /// By the directory's path below `--out` (empty for `--out`); `None` for a missing one.
+    open: std::collections::HashMap<PathBuf, Option<OwnedFd>>,
 }
 
 impl<'a> Dirs<'a> {
@@ -229,24 +229,17 @@ impl<'a> Dirs<'a> {
 
     /// The directory `dirs` names below `out`, open, or `None` if it (or one above it) is missing.
     fn dir(&mut self, dirs: &[&OsStr]) -> Result<Option<&OwnedFd>, Refusal> {
-        let key = dirs
-            .iter()
-            .map(|name| name.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let key: PathBuf = dirs.iter().collect();
         if !self.open.contains_key(&key) {
             let out = self.out;
             let opened = match dirs.split_last() {
                 None => open_out(out)?,
                 Some((name, parents)) => match self.dir(parents)? {
-                    Some(parent) => {
-                        let at = dirs.iter().fold(out.to_path_buf(), |at, n| at.join(n));
-                        step(parent, name, &at)?
-                    }
+                    Some(parent) => step(parent, name, &out.join(&key))?,
                     None => None,
                 },
             };
-            self.open.insert(key.clone(), opened);
+            return Ok(self.open.entry(key).or_insert(opened).as_ref());
         }
         Ok(self.open[&key].as_ref())
     }
@@ -457,6 +450,38 @@ mod tests {
         assert!(is_inside("kubernetes/a.yaml"));
         for path in ["", "/etc/passwd", "../x", "a/../../x", "./a"] {
             assert!(!is_inside(path), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn files_that_share_a_directory_see_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir_all(out.join("real/deeper")).unwrap();
+        fs::write(out.join("real/a"), "a").unwrap();
+        fs::write(out.join("real/deeper/b"), "b").unwrap();
+        fs::write(out.join("file"), "").unwrap();
+        fs::create_dir(dir.path().join("elsewhere")).unwrap();
+        fs::write(dir.path().join("elsewhere/a"), "secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), out.join("link")).unwrap();
+        let mut dirs = Dirs::new(&out);
+        for _ in 0..2 {
+            assert!(matches!(dirs.entry("real/a"), Ok(Entry::File(Some(_)))));
+            assert!(matches!(
+                dirs.entry("real/deeper/b"),
+                Ok(Entry::File(Some(_)))
+            ));
+            assert!(matches!(dirs.entry("real/deeper/c"), Ok(Entry::Missing)));
+            assert!(matches!(dirs.entry("missing/x/y"), Ok(Entry::Missing)));
+            assert!(matches!(dirs.entry("missing/x"), Ok(Entry::Missing)));
+            assert!(
+                matches!(dirs.entry("link/a"), Err(Refusal::Symlink(at)) if at == out.join("link"))
+            );
+            assert!(matches!(dirs.entry("link/b/c"), Err(Refusal::Symlink(_))));
+            assert!(
+                matches!(dirs.entry("file/x"), Err(Refusal::NotDirectory(at)) if at == out.join("file"))
+            );
+            assert!(matches!(dirs.entry("real"), Ok(Entry::Directory)));
         }
     }
 

@@ -25,8 +25,9 @@ pub const MANIFEST: &str = ".berth-manifest.json";
 pub struct Record {
     /// The hash of what the last complete write put there.
     pub sha256: Option<Recorded>,
-    /// The hash of what an unfinished commit was putting there. Boxed: only the manifest of a
-    /// commit that was killed holds one, and a write holds a record of every file of `--out`.
+    /// The hash of what an unfinished commit was putting there. Boxed: only the manifest written
+    /// during a commit (left behind if it is killed) holds one, and a write holds a record of
+    /// every file of `--out`.
     pub pending: Option<Box<Recorded>>,
 }
 

@@ -512,7 +512,7 @@ impl Transaction {
             .files
             .iter()
             .filter(|(path, _)| !now.contains_key(&path[..]))
-            .map(|(path, record)| (path.to_string(), record.clone()))
+            .map(|(path, record)| (String::from(&**path), record.clone()))
             .collect();
         if !changed.is_empty() {
             // One flush for every staged file, rather than one per file: the renames below then
