@@ -122,23 +122,6 @@ const DIRECTORY: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::CLOEXEC);
 
-/// Opens `out` (following links: the user named it), then each of `dirs` below it without
-/// following one, so no link anywhere below `--out` is taken; stops where one is missing.
-fn walk(out: &Path, dirs: &[&OsStr]) -> Result<(), Refusal> {
-    let Some(mut dir) = open_out(out)? else {
-        return Ok(());
-    };
-    let mut at = out.to_path_buf();
-    for name in dirs {
-        at.push(name);
-        match step(&dir, name, &at)? {
-            Some(fd) => dir = fd,
-            None => return Ok(()),
-        }
-    }
-    Ok(())
-}
-
 /// `--out` itself, open, or `None` if it is missing.
 fn open_out(out: &Path) -> Result<Option<OwnedFd>, Refusal> {
     match rustix::fs::open(out, DIRECTORY, Mode::empty()) {
@@ -173,7 +156,7 @@ fn step(dir: &OwnedFd, name: &OsStr, at: &Path) -> Result<Option<OwnedFd>, Refus
 /// real directory or missing: what a write needs before it puts anything there.
 pub fn check_dirs(out: &Path, relative: &str) -> Result<(), Refusal> {
     let names = components(relative)?;
-    walk(out, &names[..names.len() - 1])
+    Dirs::new(out).dir(&names[..names.len() - 1]).map(|_| ())
 }
 
 /// What stands at the end of a path, seen without following it.
@@ -227,7 +210,9 @@ impl<'a> Dirs<'a> {
         }
     }
 
-    /// The directory `dirs` names below `out`, open, or `None` if it (or one above it) is missing.
+    /// The directory `dirs` names below `out`, open, or `None` if it (or one above it) is missing:
+    /// `out` itself is opened following links (the user named it), each directory below it
+    /// without following one, so no link anywhere below `--out` is taken.
     fn dir(&mut self, dirs: &[&OsStr]) -> Result<Option<&OwnedFd>, Refusal> {
         let key: PathBuf = dirs.iter().collect();
         if !self.open.contains_key(&key) {
