@@ -14,7 +14,7 @@ use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_language::quantity::parse_quantity;
 use berth_model::shell::shell_quote;
-use berth_model::start::{computable_at_run_time, exec_per_member};
+use berth_model::start::{computable_at_run_time, exec_per_member, own_identities};
 use berth_model::{CheckAction, EnvValue, Identity, Member, Service};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -452,13 +452,14 @@ fn instance_start(
     // spec's path to it, and exec the process with the variables that depend on the instance.
     // With nothing of that to do, there is no start command and the image's own entrypoint runs.
     let mut steps = Vec::new();
-    let per_member = per_member_variables(service, identity);
+    let own = own_identities(identity);
+    let per_member = per_member_variables(service, identity, &own);
     let (mut env, instance_env) = environment(service, identity, &per_member)?;
     let services = volume_services(service, settings, &mut steps);
     let argv_computable = per_member.is_empty()
         && (service.container.command.iter())
             .chain(&service.container.args)
-            .all(|t| computable_at_run_time(service, t, identity, unmark));
+            .all(|t| computable_at_run_time(service, t, identity, &own, unmark));
     if files_placeable(service) {
         // A secret file's content comes from a variable that `cf push --vars-file` fills.
         let placements =
@@ -475,7 +476,7 @@ fn instance_start(
             service.render_argv(identity)?.iter().map(|w| shell_word(w)),
         )
     } else {
-        exec_each_member(service, identity, &instance_env, &per_member)?
+        exec_each_member(service, identity, &own, &instance_env, &per_member)?
     };
     let command = start_command(service, steps, !instance_env.is_empty(), exec)?;
     Ok(InstanceStart {
@@ -495,6 +496,7 @@ fn unmark(text: &str, member: &Member) -> String {
 fn per_member_variables<'a>(
     service: &'a Service,
     identity: &Identity,
+    own: &[Identity],
 ) -> Vec<&'a berth_model::EnvVar> {
     if identity.me.is_none_or(|me| me.ordinal != INDEX_MARK) {
         return Vec::new();
@@ -504,7 +506,7 @@ fn per_member_variables<'a>(
         .env
         .iter()
         .filter(|v| {
-            matches!(&v.value, EnvValue::Literal(t) if !computable_at_run_time(service, t, identity, unmark))
+            matches!(&v.value, EnvValue::Literal(t) if !computable_at_run_time(service, t, identity, own, unmark))
         })
         .collect()
 }
@@ -524,24 +526,24 @@ fn exec_line(instance_env: &[String], argv: impl Iterator<Item = String>) -> Opt
 }
 
 /// Each instance's own command line, chosen by `$CF_INSTANCE_INDEX`, with the values berth
-/// computed for it.
+/// computed for it (`own`, each instance's identity).
 fn exec_each_member(
     service: &Service,
     identity: &Identity,
+    own: &[Identity],
     instance_env: &[String],
     per_member: &[&berth_model::EnvVar],
 ) -> Result<Option<String>, Vec<Diagnostic>> {
     let mut lines = Vec::new();
-    for member in identity.peers {
-        let own = Identity::new(Some(member), identity.peers);
+    for (member, own) in identity.peers.iter().zip(own) {
         let mut env = instance_env.to_vec();
         for var in per_member {
             if let EnvValue::Literal(t) = &var.value {
-                let value = service.render(t, &own)?;
+                let value = service.render(t, own)?;
                 env.push(shell_quote(&format!("{}={value}", var.name)));
             }
         }
-        let argv = service.render_argv(&own)?;
+        let argv = service.render_argv(own)?;
         let Some(line) = exec_line(&env, argv.iter().map(|w| shell_quote(w))) else {
             return Ok(None);
         };

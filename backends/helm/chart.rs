@@ -16,7 +16,7 @@ use berth_language::params::Declared;
 use berth_language::params::mentioned;
 use berth_model::{Allow, Service, Spread};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,6 +190,7 @@ fn compile(input: &Input, base: &dyn Backend, service: &Service) -> berth_backen
         file: input.file,
         deployed: None,
         form: Form::Documents,
+        base: None,
     })
 }
 
@@ -262,27 +263,24 @@ fn unused_values<'a>(
         .structural_sources
         .iter()
         .filter(|s| s.key != "name");
-    let read: Vec<&str> = sources
+    let names = || service.parameters.iter().map(|p| p.name.as_str());
+    // Each source read once for every parameter it mentions.
+    let read: BTreeSet<&str> = sources
         .into_iter()
         .chain(structural.map(|s| s.template.as_str()))
+        .flat_map(|source| mentioned(source, names()))
         .collect();
-    let namespace = &making.kubernetes.namespace;
+    let namespace = making.kubernetes.namespace.as_deref();
+    let in_namespace: BTreeSet<&str> = namespace
+        .map(|source| mentioned(source, names()).into_iter().collect())
+        .unwrap_or_default();
     let mut unused = BTreeMap::new();
-    for parameter in &service.parameters {
-        let name = parameter.name.as_str();
-        if read
-            .iter()
-            .any(|source| !mentioned(source, std::iter::once(name)).is_empty())
-        {
-            continue;
-        }
+    for name in names().filter(|name| !read.contains(name)) {
         let gives_name = service
             .parameter_feeds
             .get(name)
             .is_some_and(|keys| keys.contains("name"));
-        let gives_namespace = namespace
-            .as_deref()
-            .is_some_and(|source| !mentioned(source, std::iter::once(name)).is_empty());
+        let gives_namespace = in_namespace.contains(name);
         unused.insert(
             name,
             if gives_name {

@@ -18,7 +18,7 @@ mod tags;
 mod upgrade;
 pub mod values;
 
-use berth_backend::{Backend, Compiled, Form, Input, Spanned};
+use berth_backend::{Backend, Compiled, Findings, Form, Input, Spanned};
 use berth_backends_shared::kubernetes_release::OLDEST_SUPPORTED;
 use berth_diagnostic::{Diagnostic, Rule, errors};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -63,16 +63,13 @@ impl Backend for Helm {
     fn options_schema(&self, generator: &mut SchemaGenerator) -> Schema {
         generator.subschema_for::<Options>()
     }
+    fn built_on(&self) -> Option<&'static str> {
+        Some(self.kubernetes.name())
+    }
     fn compile(&self, input: &Input) -> Compiled {
         let (options, mut diagnostics) = input.options::<Options>(rules::BACKEND);
         let version = chart_version(input, &options.version);
-        // The kubernetes backend's findings on the values compiled, the chart's defaults: its
-        // objects are not needed.
-        let findings = self.kubernetes.compile(&Input {
-            deployed: None,
-            form: Form::Omitted,
-            ..*input
-        });
+        let findings = self.kubernetes_findings(input);
         diagnostics.extend(findings.diagnostics);
         diagnostics.extend(version.as_ref().err().cloned());
         if input.deployed.is_some_and(|d| d.plans()) {
@@ -113,6 +110,24 @@ impl Backend for Helm {
             tls_names: findings.tls_names,
             concerns: findings.concerns,
         }
+    }
+}
+
+impl Helm {
+    /// The kubernetes backend's findings on the values compiled, the chart's defaults: as the
+    /// compile found them where it ran that backend first, else found here without its objects.
+    fn kubernetes_findings(&self, input: &Input) -> Findings {
+        if let (Some(findings), None) = (input.base, input.deployed) {
+            return findings.clone();
+        }
+        self.kubernetes
+            .compile(&Input {
+                deployed: None,
+                form: Form::Omitted,
+                base: None,
+                ..*input
+            })
+            .findings()
     }
 }
 

@@ -6,7 +6,7 @@
 
 use berth_diagnostic::{Diagnostic, errors};
 use berth_model::shell::shell_quote;
-use berth_model::start::{computable_at_run_time, exec_per_member, steps};
+use berth_model::start::{computable_at_run_time, exec_per_member, own_identities, steps};
 use berth_model::{EnvValue, Identity, Member, Service, Template};
 
 /// The command that starts each member with its own command line, and the variables it sets
@@ -28,9 +28,10 @@ pub fn start(
     // A string that reads `self` in a helper or a condition takes the start script even where
     // these values leave it out: the pod template keeps one shape for every value set, as a
     // chart of the spec computes it.
+    let own = own_identities(runtime);
     let computable = |t: &Template| {
         !berth_language::template::self_computed(&t.source)
-            && computable_at_run_time(service, t, runtime, unmark)
+            && computable_at_run_time(service, t, runtime, &own, unmark)
     };
     let container = &service.container;
     let argv_computable = container
@@ -53,19 +54,18 @@ pub fn start(
         )]);
     }
     let mut lines = Vec::new();
-    for member in runtime.peers {
-        let own = Identity::new(Some(member), runtime.peers);
+    for (member, own) in runtime.peers.iter().zip(&own) {
         let mut words: Vec<String> = Vec::new();
         for var in &variables {
             if let EnvValue::Literal(t) = &var.value {
-                let value = service.render(t, &own).map_err(|d| vec![d])?;
+                let value = service.render(t, own).map_err(|d| vec![d])?;
                 words.push(shell_quote(&format!("{}={value}", var.name)));
             }
         }
         if !words.is_empty() {
             words.insert(0, "env".into());
         }
-        let argv = service.render_argv(&own).map_err(|d| vec![d])?;
+        let argv = service.render_argv(own).map_err(|d| vec![d])?;
         words.extend(argv.iter().map(|w| shell_quote(w)));
         lines.push((member.ordinal.clone(), words.join(" ")));
     }

@@ -463,10 +463,13 @@ impl Writer<'_> {
             .collect();
         let concerned = self.orchestrator.member(o);
         let mut words = Vec::with_capacity(command.len());
+        let context = service
+            .templates
+            .membership_context(&concerned, &members, id);
         for t in command {
             let word = service
                 .templates
-                .try_membership(&t.source, &concerned, &members, id)
+                .try_membership(&t.source, &context)
                 .map_err(|failure| vec![failure.into_diagnostic(t.span.clone())])?;
             words.push(word);
         }

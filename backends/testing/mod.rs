@@ -102,6 +102,7 @@ pub fn compile_as(backend: &dyn Backend, path: &Path, form: Form) -> Option<Outp
         file: 0,
         deployed: None,
         form,
+        base: None,
     });
     Some(Output {
         spec: path.file_stem().unwrap().to_string_lossy().into_owned(),

@@ -143,6 +143,26 @@ pub struct Compiled {
     pub concerns: Vec<Realization>,
 }
 
+/// What a backend found on a service, without its files: what a backend built on it reports of
+/// it ([`Backend::built_on`]).
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    pub diagnostics: Vec<Diagnostic>,
+    pub tls_names: Vec<String>,
+    pub concerns: Vec<Realization>,
+}
+
+impl Compiled {
+    /// What this compile found, its files left out.
+    pub fn findings(&self) -> Findings {
+        Findings {
+            diagnostics: self.diagnostics.clone(),
+            tls_names: self.tls_names.clone(),
+            concerns: self.concerns.clone(),
+        }
+    }
+}
+
 pub struct Input<'a> {
     pub service: &'a Service,
     /// The `[backends.NAME]` tables as parsed, for deserializing a backend's options with spans.
@@ -153,6 +173,10 @@ pub struct Input<'a> {
     /// How the YAML files are handed over. Only text is compared with what is deployed and
     /// planned from: the other forms leave `deployed` unread.
     pub form: Form,
+    /// The findings of the backend this one is built on ([`Backend::built_on`]) on this same
+    /// input, where the compile ran it first and nothing is deployed: the backend need not run
+    /// it again for them.
+    pub base: Option<&'a Findings>,
 }
 
 pub trait Backend: Sync {
@@ -165,6 +189,11 @@ pub trait Backend: Sync {
     }
     /// Checks this backend's rules and, unless an input error occurred, lowers the service to files.
     fn compile(&self, input: &Input) -> Compiled;
+    /// The backend whose objects this one's files are made from (helm's are the kubernetes
+    /// backend's), whose findings it reports ([`Input::base`]).
+    fn built_on(&self) -> Option<&'static str> {
+        None
+    }
     /// The JSON Schema of its `[backends.NAME]` table, its definitions added to `generator`.
     fn options_schema(&self, generator: &mut SchemaGenerator) -> Schema;
 }

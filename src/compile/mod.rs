@@ -5,7 +5,7 @@
 pub mod registry;
 pub mod spec_rules;
 
-use berth_backend::{Backend, Form, Input, OutputFile};
+use berth_backend::{Backend, Findings, Form, Input, OutputFile};
 use berth_diagnostic::Diagnostic;
 use berth_diagnostic::errors;
 use berth_diagnostic::source::{FileId, Sources};
@@ -110,9 +110,25 @@ fn run(
         file: spec_file,
         deployed: request.deployed,
         form: Form::Text,
+        base: None,
     };
+    // The findings of each backend another is built on, kept for it (what is deployed is
+    // compared by each backend itself).
+    let bases: Vec<&str> = match request.deployed {
+        None => chosen.iter().filter_map(|b| b.built_on()).collect(),
+        Some(_) => Vec::new(),
+    };
+    let mut found: Vec<(&str, Findings)> = Vec::new();
     for backend in chosen {
-        let output = run_backend(backend, &input);
+        let base = backend
+            .built_on()
+            .and_then(|name| found.iter().find(|(n, _)| *n == name));
+        let input = Input {
+            base: base.map(|(_, findings)| findings),
+            ..input
+        };
+        let (output, findings) = run_backend(backend, &input, bases.contains(&backend.name()));
+        found.extend(findings.map(|f| (backend.name(), f)));
         // A backend may report another's findings (helm the kubernetes backend's): each once.
         for diagnostic in &output.diagnostics {
             if !outcome.diagnostics.contains(diagnostic) {
@@ -191,13 +207,20 @@ fn resolve(
     }
 }
 
-fn run_backend(backend: &dyn Backend, input: &Input) -> BackendOutput {
+/// What `backend` makes of `input`, its diagnostics naming it, and what it found before they
+/// did where `keep_findings` (for a backend built on this one).
+fn run_backend(
+    backend: &dyn Backend,
+    input: &Input,
+    keep_findings: bool,
+) -> (BackendOutput, Option<Findings>) {
     let service = input.service;
     let mut compiled = backend.compile(input);
+    let findings = keep_findings.then(|| compiled.findings());
     for diagnostic in compiled.diagnostics.iter_mut() {
         name_the_backend(diagnostic, backend.name(), service.targets.is_some());
     }
-    BackendOutput {
+    let output = BackendOutput {
         backend: backend.name(),
         files: compiled.files,
         // Names for certificates matter only to a service that has them.
@@ -208,7 +231,8 @@ fn run_backend(backend: &dyn Backend, input: &Input) -> BackendOutput {
         },
         concerns: compiled.concerns,
         diagnostics: compiled.diagnostics,
-    }
+    };
+    (output, findings)
 }
 
 /// For each diagnostic whose span mentions `params.NAME`, says what value the parameter had and

@@ -190,17 +190,25 @@ pub fn mentioned<'n>(source: &str, names: impl Iterator<Item = &'n str>) -> Vec<
             .match_indices("params")
             .any(|(at, _)| !action[at + "params".len()..].starts_with('.'))
     });
-    let names_it = |action: &str, name: &str| {
-        action.contains(&format!("params.[{name}]"))
-            || action
-                .match_indices(&format!("params.{name}"))
-                .any(|(at, m)| {
-                    !action[at + m.len()..]
-                        .starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
-                })
+    // What follows each `params.` of the actions: `NAME` or `[NAME]`, then the rest.
+    let fields: Vec<&str> = actions
+        .iter()
+        .flat_map(|action| {
+            let fields = action.match_indices("params.");
+            fields.map(|(at, _)| &action[at + "params.".len()..])
+        })
+        .collect();
+    let identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let names_it = |field: &str, name: &str| match field.strip_prefix('[') {
+        Some(quoted) => quoted
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(']')),
+        None => field
+            .strip_prefix(name)
+            .is_some_and(|rest| !rest.starts_with(identifier)),
     };
     names
-        .filter(|name| whole || actions.iter().any(|action| names_it(action, name)))
+        .filter(|name| whole || fields.iter().any(|field| names_it(field, name)))
         .collect()
 }
 

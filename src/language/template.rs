@@ -157,6 +157,19 @@ pub enum Joining {
     Every,
 }
 
+/// What a `[membership]` command's words are rendered in ([`Templates::membership_context`]).
+pub struct MembershipContext {
+    context: Context,
+    members: usize,
+}
+
+impl MembershipContext {
+    /// The context as templates see it.
+    pub fn data(&self) -> &Value {
+        self.context.data()
+    }
+}
+
 /// The handlebars registry and the context every template sees: `name`, `params`, `port`.
 #[derive(Clone, Debug)]
 pub struct Templates {
@@ -229,27 +242,25 @@ impl Templates {
         self.joining = joining;
     }
 
-    /// Renders a `[membership]` command's argument: `member` is the member concerned (with its
-    /// `id` where the plan finds one), `members` the current members.
+    /// Renders a `[membership]` command's argument in `context`, built once for the words of a
+    /// command by [`Self::membership_context`].
     pub fn try_membership(
         &self,
         source: &str,
-        member: &Member,
-        members: &[Member],
-        id: Option<&str>,
+        context: &MembershipContext,
     ) -> Result<String, TemplateFailure> {
-        let context = self.membership_context(member, members, id);
-        self.render_with(source, &context, members.len())
+        self.render_with(source, &context.context, context.members)
     }
 
     /// The context a `[membership]` command sees: `name`, `params`, `port`, `member` (with its
-    /// `id` where known) and `members`.
+    /// `id` where known) and `members`: `member` is the member concerned (with its `id` where the
+    /// plan finds one), `members` the current members.
     pub fn membership_context(
         &self,
         member: &Member,
         members: &[Member],
         id: Option<&str>,
-    ) -> Context {
+    ) -> MembershipContext {
         let mut context = self.base.clone();
         let mut concerned = json!(member);
         if let Some(id) = id {
@@ -257,7 +268,10 @@ impl Templates {
         }
         context.insert("member".into(), concerned);
         context.insert("members".into(), json!(members));
-        Context::from(Value::Object(context))
+        MembershipContext {
+            context: Context::from(Value::Object(context)),
+            members: members.len(),
+        }
     }
 
     /// Renders a structural string (`replicas`, `size`, backend options): params only.

@@ -121,14 +121,25 @@ pub fn possible(service: &crate::Service) -> bool {
     service.container.shell != Some(false) && !service.container.command.is_empty()
 }
 
+/// Each member's own identity among `runtime`'s members, for [`computable_at_run_time`]: made
+/// once for all the templates it checks, since each builds its rendering context once.
+pub fn own_identities<'a>(runtime: &crate::Identity<'a>) -> Vec<crate::Identity<'a>> {
+    let members = runtime.peers;
+    members
+        .iter()
+        .map(|m| crate::Identity::new(Some(m), members))
+        .collect()
+}
+
 /// Whether the platform computes `template` right for every member at run time: its rendering
 /// with the platform's stand-ins (`runtime`), each stand-in replaced by `unmark` with a member's
-/// value, is that member's own rendering. `{{add self.ordinal 1}}` or `{{#if (eq self.ordinal
-/// "0")}}` are not: the platform only substitutes the stand-in's text.
+/// value, is that member's own rendering (as `own`, [`own_identities`]). `{{add self.ordinal 1}}`
+/// or `{{#if (eq self.ordinal "0")}}` are not: the platform only substitutes the stand-in's text.
 pub fn computable_at_run_time(
     service: &crate::Service,
     template: &crate::Template,
     runtime: &crate::Identity,
+    own: &[crate::Identity],
     unmark: impl Fn(&str, &crate::Member) -> String,
 ) -> bool {
     // Only `self` differs between members: a template that never names it renders alike.
@@ -138,11 +149,10 @@ pub fn computable_at_run_time(
     let Ok(marked) = service.render(template, runtime) else {
         return false;
     };
-    let members = runtime.peers;
-    members.iter().all(|m| {
+    runtime.peers.iter().zip(own).all(|(m, identity)| {
         service
-            .render(template, &crate::Identity::new(Some(m), members))
-            .is_ok_and(|own| unmark(&marked, m) == own)
+            .render(template, identity)
+            .is_ok_and(|rendered| unmark(&marked, m) == rendered)
     })
 }
 

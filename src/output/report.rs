@@ -94,8 +94,16 @@ impl Nested {
         self.indent(writer)
     }
 
+    /// Two spaces a level, written at once: the report has a line for every key and item.
     fn indent<W: ?Sized + Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        (0..self.level).try_for_each(|_| writer.write_all(b"  "))
+        const SPACES: &[u8; 32] = b"                                ";
+        let mut width = 2 * self.level;
+        while width > 0 {
+            let part = width.min(SPACES.len());
+            writer.write_all(&SPACES[..part])?;
+            width -= part;
+        }
+        Ok(())
     }
 
     fn begin<W: ?Sized + Write>(&mut self, writer: &mut W, open: &[u8]) -> std::io::Result<()> {
@@ -212,9 +220,15 @@ mod tests {
     /// The joined parts must be exactly what `serde_json` writes for the whole document.
     #[test]
     fn parts_join_into_serde_json_layout() {
+        // Nested deeper than the spaces the indentation writes at once.
+        let mut deep = json!("leaf");
+        for _ in 0..12 {
+            deep = json!({"k": [deep]});
+        }
         let services = [
             json!({"backends": {"docker": {"files": ["a", "b"], "tls_names": []}}, "service": "one", "spec": "x\ny.toml"}),
             json!({"backends": {}, "service": "two", "spec": "two.toml"}),
+            json!({"backends": deep, "service": "three", "spec": "three.toml"}),
         ];
         for count in 0..=services.len() {
             let chosen = &services[..count];

@@ -3,7 +3,7 @@
 //! spec, not when `berth plan` runs.
 
 use super::*;
-use berth_language::template::Member;
+use berth_language::template::MembershipContext;
 
 /// How long a check may take to pass when the spec does not say.
 const DEFAULT_TIMEOUT: u64 = 300;
@@ -140,26 +140,21 @@ impl Resolver<'_> {
             .chain(&membership.caught_up)
             .chain(&membership.safe_to_stop)
             .chain(membership.id.as_ref().map(|id| &id.command));
+        let context = self
+            .templates
+            .membership_context(&concerned, &members, None);
         for command in without_id {
-            self.check_membership_command(command, &concerned, &members, None);
+            self.check_membership_command(command, &context);
         }
+        let context = self.templates.membership_context(&concerned, &members, id);
         for command in membership.remove.iter().chain(&membership.forget) {
-            self.check_membership_command(command, &concerned, &members, id);
+            self.check_membership_command(command, &context);
         }
     }
 
-    fn check_membership_command(
-        &mut self,
-        command: &[Template],
-        concerned: &Member,
-        members: &[Member],
-        id: Option<&str>,
-    ) {
+    fn check_membership_command(&mut self, command: &[Template], context: &MembershipContext) {
         for t in command {
-            if let Err(failure) = self
-                .templates
-                .try_membership(&t.source, concerned, members, id)
-            {
+            if let Err(failure) = self.templates.try_membership(&t.source, context) {
                 let range = t.span.as_ref().map(|s| s.range.clone()).unwrap_or(0..0);
                 self.template_error(range, &t.source, failure);
             }

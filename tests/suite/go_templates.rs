@@ -229,20 +229,18 @@ fn render_group(group: &Group, draw: &mut Draw) -> Rendered {
     });
     let identity = Identity::new(Some(&me), &members);
     let id = format!("{:x}", draw.next());
+    let membership = templates.membership_context(&me, &members, Some(&id));
     let mut texts = Vec::new();
     for (i, source) in group.sources.iter().enumerate() {
         if let Ok(text) = templates.try_member(source, &identity) {
             texts.push((i, false, text));
-        } else if let Ok(text) = templates.try_membership(source, &me, &members, Some(&id)) {
+        } else if let Ok(text) = templates.try_membership(source, &membership) {
             texts.push((i, true, text));
         }
     }
     Rendered {
         member_context: templates.member_context(&identity).data().clone(),
-        membership_context: templates
-            .membership_context(&me, &members, Some(&id))
-            .data()
-            .clone(),
+        membership_context: membership.data().clone(),
         texts,
     }
 }

@@ -247,3 +247,50 @@ fn values_the_chart_does_not_read_say_so() {
         .unwrap_or_default();
     assert!(!replicas.contains("Not used"), "{replicas}");
 }
+
+/// The chart, its diagnostics, concerns and TLS names are the same whether the compile ran the
+/// kubernetes backend first (whose findings the chart then takes, [`berth_backend::Input::base`])
+/// or the chart alone, for every example and for a spec the kubernetes backend refuses.
+#[test]
+fn the_chart_is_the_same_beside_the_kubernetes_backend_and_alone() {
+    let refused = tempfile::tempdir().unwrap();
+    let spec = refused.path().join("refused.toml");
+    // An ordered start with a readiness check that needs the quorum: `ordered-ready-deadlock`.
+    let ordered = example_text("etcd").replace("start = \"parallel\"", "start = \"ordered\"");
+    std::fs::write(&spec, ordered).unwrap();
+    let mut specs: Vec<std::path::PathBuf> = examples().into_iter().map(|(_, p)| p).collect();
+    specs.push(spec.clone());
+    for spec in specs {
+        let helm = |backends: Vec<String>| {
+            let outcome = berth_compile::compile(&berth_compile::Request {
+                spec: spec.clone(),
+                backends,
+                ..Default::default()
+            });
+            let output = outcome.outputs.into_iter().find(|o| o.backend == "helm");
+            output.map(|o| {
+                let files: Vec<(String, String)> =
+                    o.files.into_iter().map(|f| (f.path, f.contents)).collect();
+                (files, o.diagnostics, o.concerns, o.tls_names)
+            })
+        };
+        let beside = helm(Vec::new());
+        let alone = helm(vec!["helm".into()]);
+        assert!(alone.is_some() || beside.is_none(), "{}", spec.display());
+        assert_eq!(beside, alone, "{}", spec.display());
+    }
+    let outcome = berth_compile::compile(&berth_compile::Request {
+        spec,
+        ..Default::default()
+    });
+    let helm = outcome
+        .outputs
+        .iter()
+        .find(|o| o.backend == "helm")
+        .unwrap();
+    let codes: Vec<&str> = helm.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert!(
+        codes.contains(&"kubernetes/ordered-ready-deadlock"),
+        "{codes:?}"
+    );
+}
