@@ -264,7 +264,7 @@ fn unused_values<'a>(
         .iter()
         .filter(|s| s.key != "name");
     let names = || service.parameters.iter().map(|p| p.name.as_str());
-    // Each source read once for every parameter it mentions.
+    // Each source scanned once for all the parameters.
     let read: BTreeSet<&str> = sources
         .into_iter()
         .chain(structural.map(|s| s.template.as_str()))

@@ -1,8 +1,9 @@
 //! The helm backend: a Helm chart whose values are the spec's parameters and whose templates
 //! render what the kubernetes backend writes for those values. It lowers nothing itself: it
-//! runs the kubernetes backend it is given (no backend imports another), on the service as
-//! compiled for its rules, then on a tagged copy for the chart ([`chart::chart`]). `README.md`
-//! beside this file maps each concern; `rules/` documents its rule.
+//! reports the findings of the kubernetes backend it is given (no backend imports another) on
+//! the service, as the compile found them or by running it, then runs it on a tagged copy for
+//! the chart ([`chart::chart`]). `README.md` beside this file maps each concern; `rules/`
+//! documents its rule.
 
 pub mod chart;
 mod checks;
@@ -116,8 +117,15 @@ impl Backend for Helm {
 impl Helm {
     /// The kubernetes backend's findings on the values compiled, the chart's defaults: as the
     /// compile found them where it ran that backend first, else found here without its objects.
+    /// A YAML writer's failure (a bug of berth's) is the kubernetes backend's own to report: its
+    /// objects are not what the chart writes.
     fn kubernetes_findings(&self, input: &Input) -> Findings {
-        if let (Some(findings), None) = (input.base, input.deployed) {
+        let wrote = |f: &&Findings| {
+            !f.diagnostics
+                .iter()
+                .any(|d| d.code == errors::OUTPUT_YAML.id)
+        };
+        if let Some(findings) = input.base.filter(wrote) {
             return findings.clone();
         }
         self.kubernetes

@@ -174,8 +174,8 @@ pub struct Input<'a> {
     /// planned from: the other forms leave `deployed` unread.
     pub form: Form,
     /// The findings of the backend this one is built on ([`Backend::built_on`]) on this same
-    /// input, where the compile ran it first and nothing is deployed: the backend need not run
-    /// it again for them.
+    /// input, where the compile ran it first; never where something is deployed. The backend
+    /// need not run it again for them.
     pub base: Option<&'a Findings>,
 }
 

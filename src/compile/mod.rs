@@ -112,31 +112,7 @@ fn run(
         form: Form::Text,
         base: None,
     };
-    // The findings of each backend another is built on, kept for it (what is deployed is
-    // compared by each backend itself).
-    let bases: Vec<&str> = match request.deployed {
-        None => chosen.iter().filter_map(|b| b.built_on()).collect(),
-        Some(_) => Vec::new(),
-    };
-    let mut found: Vec<(&str, Findings)> = Vec::new();
-    for backend in chosen {
-        let base = backend
-            .built_on()
-            .and_then(|name| found.iter().find(|(n, _)| *n == name));
-        let input = Input {
-            base: base.map(|(_, findings)| findings),
-            ..input
-        };
-        let (output, findings) = run_backend(backend, &input, bases.contains(&backend.name()));
-        found.extend(findings.map(|f| (backend.name(), f)));
-        // A backend may report another's findings (helm the kubernetes backend's): each once.
-        for diagnostic in &output.diagnostics {
-            if !outcome.diagnostics.contains(diagnostic) {
-                outcome.diagnostics.push(diagnostic.clone());
-            }
-        }
-        outcome.outputs.push(output);
-    }
+    run_backends(&chosen, &input, outcome);
     annotate_origins(
         &service.param_origins,
         &outcome.sources,
@@ -207,8 +183,37 @@ fn resolve(
     }
 }
 
-/// What `backend` makes of `input`, its diagnostics naming it, and what it found before they
-/// did where `keep_findings` (for a backend built on this one).
+/// Runs each chosen backend on `input`, in order, into `outcome`. A backend built on another
+/// that ran before it gets that one's findings ([`Input::base`]), unless something is deployed:
+/// then each compares it itself, and a base's findings would hold its own plan and upgrades.
+fn run_backends(chosen: &[&'static dyn Backend], input: &Input, outcome: &mut Outcome) {
+    let bases: Vec<&str> = match input.deployed {
+        None => chosen.iter().filter_map(|b| b.built_on()).collect(),
+        Some(_) => Vec::new(),
+    };
+    let mut found: Vec<(&str, Findings)> = Vec::new();
+    for backend in chosen {
+        let base = backend
+            .built_on()
+            .and_then(|name| found.iter().find(|(n, _)| *n == name));
+        let input = Input {
+            base: base.map(|(_, findings)| findings),
+            ..*input
+        };
+        let (output, findings) = run_backend(*backend, &input, bases.contains(&backend.name()));
+        found.extend(findings.map(|f| (backend.name(), f)));
+        // A backend may report another's findings (helm the kubernetes backend's): each once.
+        for diagnostic in &output.diagnostics {
+            if !outcome.diagnostics.contains(diagnostic) {
+                outcome.diagnostics.push(diagnostic.clone());
+            }
+        }
+        outcome.outputs.push(output);
+    }
+}
+
+/// What `backend` makes of `input`, its diagnostics naming it, and, where `keep_findings`, its
+/// findings before they are renamed (for a backend built on this one).
 fn run_backend(
     backend: &dyn Backend,
     input: &Input,

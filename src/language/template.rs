@@ -116,7 +116,8 @@ pub struct Member {
 }
 
 /// What `self` and `peers` mean in one rendering: `me` is `None` in `[init]`, which is not a member.
-/// The template context is built once per identity, on first use.
+/// The template context is built once per identity, on first use, by the [`Templates`] that
+/// first renders with it: an identity serves the renderings of one service.
 pub struct Identity<'a> {
     pub me: Option<&'a Member>,
     pub peers: &'a [Member],

@@ -149,6 +149,11 @@ pub fn computable_at_run_time(
     let Ok(marked) = service.render(template, runtime) else {
         return false;
     };
+    debug_assert_eq!(
+        own.len(),
+        runtime.peers.len(),
+        "an identity for each member"
+    );
     runtime.peers.iter().zip(own).all(|(m, identity)| {
         service
             .render(template, identity)

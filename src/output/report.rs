@@ -94,7 +94,7 @@ impl Nested {
         self.indent(writer)
     }
 
-    /// Two spaces a level, written at once: the report has a line for every key and item.
+    /// Two spaces a level, up to 32 at a time: the report has a line for every key and item.
     fn indent<W: ?Sized + Write>(&self, writer: &mut W) -> std::io::Result<()> {
         const SPACES: &[u8; 32] = b"                                ";
         let mut width = 2 * self.level;
