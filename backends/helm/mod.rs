@@ -117,15 +117,8 @@ impl Backend for Helm {
 impl Helm {
     /// The kubernetes backend's findings on the values compiled, the chart's defaults: as the
     /// compile found them where it ran that backend first, else found here without its objects.
-    /// A YAML writer's failure (a bug of berth's) is the kubernetes backend's own to report: its
-    /// objects are not what the chart writes.
     fn kubernetes_findings(&self, input: &Input) -> Findings {
-        let wrote = |f: &&Findings| {
-            !f.diagnostics
-                .iter()
-                .any(|d| d.code == errors::OUTPUT_YAML.id)
-        };
-        if let Some(findings) = input.base.filter(wrote) {
+        if let Some(findings) = input.base {
             return findings.clone();
         }
         self.kubernetes

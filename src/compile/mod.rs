@@ -213,7 +213,9 @@ fn run_backends(chosen: &[&'static dyn Backend], input: &Input, outcome: &mut Ou
 }
 
 /// What `backend` makes of `input`, its diagnostics naming it, and, where `keep_findings`, its
-/// findings before they are renamed (for a backend built on this one).
+/// findings before they are renamed (for a backend built on this one). Findings of a compile
+/// whose files could not be written (a bug of berth's, which stops its lowering) are partial:
+/// none are kept, and the backend built on it finds them itself.
 fn run_backend(
     backend: &dyn Backend,
     input: &Input,
@@ -221,7 +223,11 @@ fn run_backend(
 ) -> (BackendOutput, Option<Findings>) {
     let service = input.service;
     let mut compiled = backend.compile(input);
-    let findings = keep_findings.then(|| compiled.findings());
+    let written = !compiled
+        .diagnostics
+        .iter()
+        .any(|d| d.code == errors::OUTPUT_YAML.id);
+    let findings = (keep_findings && written).then(|| compiled.findings());
     for diagnostic in compiled.diagnostics.iter_mut() {
         name_the_backend(diagnostic, backend.name(), service.targets.is_some());
     }
